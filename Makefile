@@ -1,0 +1,113 @@
+# sockgate — transparent proxy appliance for Linux routers.
+#   make            build sockgated
+#   make check      install missing Debian packages, run unit + integration tests
+#   make demo       install missing Debian packages, run the namespace demo
+#   make bench      benchmark against redsocks (root, network namespaces)
+#   make fuzz       build and run the libFuzzer harnesses (clang)
+#   make install    PREFIX, DESTDIR, SBINDIR, SYSCONFDIR honoured
+
+VERSION := $(shell cat VERSION)
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+DOCDIR ?= $(PREFIX)/share/doc/sockgate
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+CFLAGS ?= -O2 -g
+WERROR ?= 1
+CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS += -MMD -MP
+ifeq ($(WERROR),1)
+CFLAGS += -Werror
+endif
+CPPFLAGS += -Iinclude -D_GNU_SOURCE -DSOCKGATE_VERSION='"$(VERSION)"'
+INIH_LIBS := $(shell $(PKG_CONFIG) --libs inih 2>/dev/null || echo -linih)
+CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+B := build
+LIB_SRCS := $(wildcard daemon/common/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
+DAEMON_SRCS := $(wildcard daemon/*.c)
+DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(B)/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+
+.DELETE_ON_ERROR:
+.PHONY: all deps check unit integration demo bench fuzz install uninstall clean format
+
+all: $(B)/sockgated
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/libsockgate.a: $(LIB_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)$(AR) rcs $@ $^
+
+$(B)/sockgated: $(DAEMON_OBJS) $(B)/libsockgate.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(INIH_LIBS) -lpthread
+
+# Each unit test links its own module(s), listed in the test's first line:
+#   /* unit: daemon/upstream_socks5.c daemon/upstream.c */
+$(B)/tests/%: tests/unit/%.c $(B)/libsockgate.a $(DAEMON_OBJS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(CPPFLAGS) -Idaemon $(CFLAGS) -o $@ $< \
+		$(patsubst %.c,$(B)/%.o,$(shell sed -n '1s|^/\* unit: \(.*\) \*/|\1|p' $<)) \
+		$(B)/libsockgate.a $(CMOCKA_LIBS) $(INIH_LIBS) -lpthread
+
+deps:
+	$(Q)tools/install-deps.sh
+
+unit: $(UNIT_BINS)
+	$(Q)tests/unit/run.sh $(UNIT_BINS)
+
+integration: $(B)/sockgated
+	$(Q)tests/integration/run.sh
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS)
+	$(Q)tests/unit/run.sh $(UNIT_BINS)
+	$(Q)tests/integration/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/demo.sh
+
+bench:
+	$(Q)tools/install-deps.sh bench
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/bench/bench.sh
+
+fuzz:
+	$(Q)tools/install-deps.sh
+	$(Q)$(MAKE) --no-print-directory -C tests/fuzz run
+
+install: $(B)/sockgated
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/sockgate $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(B)/sockgated $(DESTDIR)$(SBINDIR)/sockgated
+	install -m 0644 docs/sockgate.conf.example $(DESTDIR)$(DOCDIR)/sockgate.conf.example
+	test -e $(DESTDIR)$(SYSCONFDIR)/sockgate/sockgate.conf || \
+		install -m 0640 docs/sockgate.conf.example $(DESTDIR)$(SYSCONFDIR)/sockgate/sockgate.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/sockgated $(DESTDIR)$(DOCDIR)/sockgate.conf.example
+
+format:
+	clang-format -i daemon/*.c daemon/*.h daemon/common/*.c include/sockgate/*.h tests/unit/*.c tests/fuzz/*.c
+
+clean:
+	rm -rf $(B)
+	$(MAKE) --no-print-directory -C tests/fuzz clean
+
+-include $(DAEMON_OBJS:.o=.d) $(LIB_OBJS:.o=.d)

@@ -1,0 +1,611 @@
+/* sockgate.conf loader: libinih does the INI syntax, this file the meaning.
+ * Every error is reported as "FILE:LINE: message" and loading goes on, so one
+ * --check run lists all problems. */
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "sockgate/config.h"
+
+#define DEFAULT_MARK 0x2a0
+#define DEFAULT_REDIRECT_PORT 12345
+#define DEFAULT_CONNECT_TIMEOUT_MS 10000
+#define DEFAULT_HANDSHAKE_TIMEOUT_MS 10000
+#define DEFAULT_IDLE_TIMEOUT_MS (2 * 3600 * 1000)
+#define MAX_WORKERS 256
+
+struct section_header {
+	char name[INI_MAX_LINE];
+	unsigned line;
+};
+
+struct pending_route {
+	char key[INI_MAX_LINE];
+	char upstream[INI_MAX_LINE];
+	unsigned line;
+};
+
+struct upstream_lines {
+	unsigned section_line;
+	unsigned url_line;
+	unsigned pipeline_line;
+};
+
+struct parse_ctx {
+	const char *name;
+	FILE *errs;
+	int errors;
+	unsigned line;
+	/* reader input: either a stream or a string */
+	FILE *in;
+	const char *text;
+	struct config *cfg;
+	struct upstream_lines *up_lines;
+	struct section_header *headers;
+	size_t n_headers;
+	struct pending_route *routes;
+	size_t n_routes;
+	unsigned seen_daemon, seen_intake; /* bit per key, for duplicates */
+};
+
+static void report(struct parse_ctx *ctx, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void report(struct parse_ctx *ctx, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+	ctx->errors++;
+	if (!ctx->errs)
+		return;
+	fprintf(ctx->errs, "%s:%u: ", ctx->name, line);
+	va_start(ap, fmt);
+	vfprintf(ctx->errs, fmt, ap);
+	va_end(ap);
+	fputc('\n', ctx->errs);
+}
+
+static void trim(char *s)
+{
+	size_t n = strlen(s);
+	size_t start = 0;
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	while (isspace((unsigned char)s[start]))
+		start++;
+	memmove(s, s + start, n - start + 1);
+}
+
+static int grow(void *pptr, size_t n, size_t size)
+{
+	void **p = pptr;
+	/* grow by doubling at powers of two */
+	if (n & (n - 1))
+		return 0;
+	void *np = realloc(*p, (n ? n * 2 : 1) * size);
+	if (!np)
+		return -1;
+	*p = np;
+	return 0;
+}
+
+/* Records "[name]" headers so sections can be checked even when they hold
+ * no key (inih only reports keys). */
+static void note_section_header(struct parse_ctx *ctx, const char *line)
+{
+	char buf[INI_MAX_LINE];
+	const char *close;
+
+	while (isspace((unsigned char)*line))
+		line++;
+	if (*line != '[')
+		return;
+	close = strchr(line, ']');
+	if (!close)
+		return; /* inih reports the syntax error */
+	snprintf(buf, sizeof(buf), "%.*s", (int)(close - line - 1), line + 1);
+	trim(buf);
+	for (size_t i = 0; i < ctx->n_headers; i++) {
+		if (!strcmp(ctx->headers[i].name, buf)) {
+			report(ctx, ctx->line, "duplicate section [%s] (first at line %u)", buf,
+			       ctx->headers[i].line);
+			return;
+		}
+	}
+	if (grow(&ctx->headers, ctx->n_headers, sizeof(*ctx->headers))) {
+		report(ctx, ctx->line, "out of memory");
+		return;
+	}
+	snprintf(ctx->headers[ctx->n_headers].name, INI_MAX_LINE, "%s", buf);
+	ctx->headers[ctx->n_headers].line = ctx->line;
+	ctx->n_headers++;
+}
+
+/* inih reader: one line per call, counted, so handler errors carry line
+ * numbers; over-long lines are an error instead of being split. */
+static char *config_reader(char *str, int num, void *stream)
+{
+	struct parse_ctx *ctx = stream;
+	size_t len = 0;
+	int too_long = 0;
+
+	for (;;) {
+		int c;
+		if (ctx->text) {
+			c = *ctx->text ? (unsigned char)*ctx->text++ : EOF;
+		} else {
+			c = getc(ctx->in);
+		}
+		if (c == EOF) {
+			if (len == 0)
+				return NULL;
+			break;
+		}
+		if (c == '\0')
+			c = ' '; /* a NUL would end the line early inside inih */
+		if (len + 2 < (size_t)num)
+			str[len++] = (char)c;
+		else if (c != '\n')
+			too_long = 1;
+		if (c == '\n')
+			break;
+	}
+	str[len] = '\0';
+	ctx->line++;
+	if (too_long) {
+		report(ctx, ctx->line, "line longer than %d characters", num - 2);
+		str[0] = '\0';
+		return str;
+	}
+	note_section_header(ctx, str);
+	return str;
+}
+
+static struct upstream *find_upstream(struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_upstreams; i++) {
+		if (!strcmp(cfg->upstreams[i].name, name))
+			return &cfg->upstreams[i];
+	}
+	return NULL;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	if (!*s || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 0);
+	if (errno || *end || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int config_parse_duration(const char *s, unsigned *ms)
+{
+	static const struct {
+		const char *suffix;
+		unsigned long scale;
+	} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "", 1000 } };
+	char num[32];
+	size_t digits = strspn(s, "0123456789");
+	unsigned long v;
+
+	if (digits == 0 || digits >= sizeof(num))
+		return -1;
+	memcpy(num, s, digits);
+	num[digits] = '\0';
+	if (parse_uint(num, 0xffffffffUL, &v))
+		return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (!strcmp(s + digits, units[i].suffix)) {
+			if (v > 0xffffffffUL / units[i].scale)
+				return -1;
+			*ms = (unsigned)(v * units[i].scale);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Each known key gets a bit, so a key given twice is an error. */
+static int first_time(struct parse_ctx *ctx, unsigned *seen, unsigned bit, const char *section,
+		      const char *key)
+{
+	if (*seen & bit) {
+		report(ctx, ctx->line, "[%s] %s given twice", section, key);
+		return 0;
+	}
+	*seen |= bit;
+	return 1;
+}
+
+static void daemon_key(struct parse_ctx *ctx, const char *key, const char *value)
+{
+	struct config *cfg = ctx->cfg;
+	unsigned long v;
+
+	if (!strcmp(key, "workers")) {
+		if (!first_time(ctx, &ctx->seen_daemon, 1u << 0, "daemon", key))
+			return;
+		if (!strcmp(value, "auto"))
+			cfg->workers = 0;
+		else if (parse_uint(value, MAX_WORKERS, &v) || v == 0)
+			report(ctx, ctx->line, "workers: \"%s\" is not \"auto\" or 1..%d", value,
+			       MAX_WORKERS);
+		else
+			cfg->workers = (unsigned)v;
+	} else if (!strcmp(key, "mark")) {
+		if (!first_time(ctx, &ctx->seen_daemon, 1u << 1, "daemon", key))
+			return;
+		if (parse_uint(value, 0xffffffffUL, &v) || v == 0)
+			report(ctx, ctx->line, "mark: \"%s\" is not a non-zero 32-bit number", value);
+		else
+			cfg->mark = (uint32_t)v;
+	} else if (!strcmp(key, "log_level")) {
+		if (!first_time(ctx, &ctx->seen_daemon, 1u << 2, "daemon", key))
+			return;
+		if (log_level_parse(value, &cfg->log_level))
+			report(ctx, ctx->line, "log_level: \"%s\" is not error, warn, info or debug",
+			       value);
+	} else if (!strcmp(key, "connect_timeout") || !strcmp(key, "handshake_timeout") ||
+		   !strcmp(key, "idle_timeout")) {
+		unsigned *dst = key[0] == 'c'	? &cfg->connect_timeout_ms
+				: key[0] == 'h' ? &cfg->handshake_timeout_ms
+						: &cfg->idle_timeout_ms;
+		unsigned bit = key[0] == 'c' ? 1u << 3 : key[0] == 'h' ? 1u << 4 : 1u << 5;
+		if (!first_time(ctx, &ctx->seen_daemon, bit, "daemon", key))
+			return;
+		/* idle_timeout = 0 means never; the others need a real limit */
+		if (config_parse_duration(value, dst) || (*dst == 0 && key[0] != 'i'))
+			report(ctx, ctx->line, "%s: \"%s\" is not a duration (30, 30s, 500ms, 5m, 1h)",
+			       key, value);
+	} else {
+		report(ctx, ctx->line, "unknown key \"%s\" in [daemon]", key);
+	}
+}
+
+static void intake_key(struct parse_ctx *ctx, const char *key, const char *value)
+{
+	uint16_t port;
+
+	if (!strcmp(key, "redirect")) {
+		if (!first_time(ctx, &ctx->seen_intake, 1u << 0, "intake", key))
+			return;
+		if (addr_parse_port(value, &port))
+			report(ctx, ctx->line, "redirect: bad port \"%s\"", value);
+		else
+			ctx->cfg->redirect_port = port;
+	} else {
+		report(ctx, ctx->line, "unknown key \"%s\" in [intake]", key);
+	}
+}
+
+static int parse_bool(const char *s, int *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	for (size_t i = 0; i < 4; i++) {
+		if (!strcmp(s, yes[i]) || !strcmp(s, no[i])) {
+			*out = !strcmp(s, yes[i]);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int valid_name(const char *name)
+{
+	if (!*name || strlen(name) > CONFIG_NAME_MAX)
+		return 0;
+	for (const char *p = name; *p; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+			return 0;
+	}
+	return 1;
+}
+
+static struct upstream *upstream_section(struct parse_ctx *ctx, const char *name)
+{
+	struct config *cfg = ctx->cfg;
+	struct upstream *up = find_upstream(cfg, name);
+
+	if (up)
+		return up;
+	if (!valid_name(name)) {
+		report(ctx, ctx->line, "upstream name \"%s\": use letters, digits, '-', '_', '.'",
+		       name);
+		return NULL;
+	}
+	if (!strcmp(name, "direct")) {
+		report(ctx, ctx->line, "\"direct\" is built in and cannot be redefined");
+		return NULL;
+	}
+	if (grow(&cfg->upstreams, cfg->n_upstreams, sizeof(*cfg->upstreams)) ||
+	    grow(&ctx->up_lines, cfg->n_upstreams, sizeof(*ctx->up_lines))) {
+		report(ctx, ctx->line, "out of memory");
+		return NULL;
+	}
+	up = &cfg->upstreams[cfg->n_upstreams];
+	memset(up, 0, sizeof(*up));
+	snprintf(up->name, sizeof(up->name), "%s", name);
+	up->url.kind = (enum upstream_kind) - 1; /* no url yet */
+	up->pipeline = 1;
+	ctx->up_lines[cfg->n_upstreams].section_line = ctx->line;
+	for (size_t i = 0; i < ctx->n_headers; i++) {
+		if (!strncmp(ctx->headers[i].name, "upstream", 8) &&
+		    !strcmp(ctx->headers[i].name + 8 + strspn(ctx->headers[i].name + 8, " \t"), name))
+			ctx->up_lines[cfg->n_upstreams].section_line = ctx->headers[i].line;
+	}
+	ctx->up_lines[cfg->n_upstreams].url_line = 0;
+	ctx->up_lines[cfg->n_upstreams].pipeline_line = 0;
+	cfg->n_upstreams++;
+	return up;
+}
+
+static void upstream_key(struct parse_ctx *ctx, const char *name, const char *key,
+			 const char *value)
+{
+	struct upstream *up = upstream_section(ctx, name);
+	char err[160];
+
+	if (!up)
+		return;
+	size_t idx = (size_t)(up - ctx->cfg->upstreams);
+	if (!strcmp(key, "pipeline")) {
+		if (ctx->up_lines[idx].pipeline_line) {
+			report(ctx, ctx->line, "[upstream %s] pipeline given twice", name);
+			return;
+		}
+		ctx->up_lines[idx].pipeline_line = ctx->line;
+		if (parse_bool(value, &up->pipeline))
+			report(ctx, ctx->line, "pipeline: \"%s\" is not yes or no", value);
+		return;
+	}
+	if (strcmp(key, "url")) {
+		report(ctx, ctx->line, "unknown key \"%s\" in [upstream %s]", key, name);
+		return;
+	}
+	if (ctx->up_lines[idx].url_line) {
+		report(ctx, ctx->line, "[upstream %s] url given twice", name);
+		return;
+	}
+	ctx->up_lines[idx].url_line = ctx->line;
+	if (url_parse(value, &up->url, err, sizeof(err)))
+		report(ctx, ctx->line, "upstream \"%s\": %s", name, err);
+}
+
+static void route_key(struct parse_ctx *ctx, const char *key, const char *value)
+{
+	for (size_t i = 0; i < ctx->n_routes; i++) {
+		if (!strcmp(ctx->routes[i].key, key)) {
+			report(ctx, ctx->line, "[route] %s given twice (first at line %u)", key,
+			       ctx->routes[i].line);
+			return;
+		}
+	}
+	if (grow(&ctx->routes, ctx->n_routes, sizeof(*ctx->routes))) {
+		report(ctx, ctx->line, "out of memory");
+		return;
+	}
+	struct pending_route *r = &ctx->routes[ctx->n_routes++];
+	snprintf(r->key, sizeof(r->key), "%s", key);
+	snprintf(r->upstream, sizeof(r->upstream), "%s", value);
+	r->line = ctx->line;
+}
+
+static int config_handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct parse_ctx *ctx = user;
+
+	if (!*value) {
+		report(ctx, ctx->line, "%s: empty value", key);
+		return 1;
+	}
+	if (!strcmp(section, "daemon"))
+		daemon_key(ctx, key, value);
+	else if (!strcmp(section, "intake"))
+		intake_key(ctx, key, value);
+	else if (!strcmp(section, "route"))
+		route_key(ctx, key, value);
+	else if (!strncmp(section, "upstream", 8) && (section[8] == ' ' || section[8] == '\t'))
+		upstream_key(ctx, section + 8 + strspn(section + 8, " \t"), key, value);
+	else if (!*section)
+		report(ctx, ctx->line, "key \"%s\" outside of any [section]", key);
+	else
+		report(ctx, ctx->line, "unknown section [%s]", section);
+	/* Errors are collected in ctx; returning 1 keeps inih's count for syntax only. */
+	return 1;
+}
+
+static int resolve_upstream(struct parse_ctx *ctx, struct upstream *up, unsigned line)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
+	struct addrinfo *res = NULL;
+	int rc;
+
+	if (addr_from_ip(up->url.host, up->url.port, &up->addr) == 0)
+		return 0;
+	rc = getaddrinfo(up->url.host, NULL, &hints, &res);
+	if (rc || !res) {
+		report(ctx, line, "upstream \"%s\": cannot resolve \"%s\": %s", up->name,
+		       up->url.host, rc ? gai_strerror(rc) : "no address");
+		return -1;
+	}
+	memcpy(&up->addr, res->ai_addr, res->ai_addrlen);
+	if (up->addr.ss_family == AF_INET)
+		((struct sockaddr_in *)&up->addr)->sin_port = htons(up->url.port);
+	else
+		((struct sockaddr_in6 *)&up->addr)->sin6_port = htons(up->url.port);
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* After the whole file is read: every upstream complete, every route known. */
+static void finish(struct parse_ctx *ctx, int resolve)
+{
+	struct config *cfg = ctx->cfg;
+	unsigned default_line = 0;
+
+	for (size_t i = 1; i < cfg->n_upstreams; i++) {
+		struct upstream *up = &cfg->upstreams[i];
+		if (!ctx->up_lines[i].url_line) {
+			report(ctx, ctx->up_lines[i].section_line, "[upstream %s] has no url",
+			       up->name);
+			continue;
+		}
+		if ((int)up->url.kind == -1)
+			continue; /* url error already reported */
+		if (up->url.kind == UPSTREAM_DIRECT)
+			continue;
+		if (resolve)
+			resolve_upstream(ctx, up, ctx->up_lines[i].url_line);
+	}
+	/* Sections named in the file but holding no key at all. */
+	for (size_t i = 0; i < ctx->n_headers; i++) {
+		const char *h = ctx->headers[i].name;
+		if (!strncmp(h, "upstream", 8) && (h[8] == ' ' || h[8] == '\t')) {
+			const char *name = h + 8 + strspn(h + 8, " \t");
+			if (valid_name(name) && strcmp(name, "direct") && !find_upstream(cfg, name))
+				report(ctx, ctx->headers[i].line, "[upstream %s] has no url", name);
+		} else if (strcmp(h, "daemon") && strcmp(h, "intake") && strcmp(h, "route")) {
+			report(ctx, ctx->headers[i].line, "unknown section [%s]", h);
+		}
+	}
+
+	cfg->routes = calloc(ctx->n_routes ? ctx->n_routes : 1, sizeof(*cfg->routes));
+	if (!cfg->routes) {
+		report(ctx, 0, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < ctx->n_routes; i++) {
+		struct pending_route *r = &ctx->routes[i];
+		const struct upstream *up = find_upstream(cfg, r->upstream);
+		if (!up) {
+			report(ctx, r->line, "route %s: no upstream named \"%s\"", r->key, r->upstream);
+			continue;
+		}
+		if (!strcmp(r->key, "default")) {
+			cfg->default_upstream = up;
+			default_line = r->line;
+			continue;
+		}
+		struct route *route = &cfg->routes[cfg->n_routes];
+		if (cidr_parse(r->key, &route->dst)) {
+			report(ctx, r->line,
+			       "route \"%s\": not \"default\" or a destination CIDR (10.0.0.0/8, "
+			       "fd00::/8)",
+			       r->key);
+			continue;
+		}
+		route->upstream = up;
+		cfg->n_routes++;
+	}
+	if (!cfg->default_upstream && !default_line) {
+		if (cfg->n_upstreams == 2)
+			cfg->default_upstream = &cfg->upstreams[1];
+		else
+			report(ctx, ctx->line,
+			       cfg->n_upstreams < 2
+				       ? "no [upstream NAME] section and no [route] default (use "
+					 "default = direct to relay without a proxy)"
+				       : "several upstreams but no [route] default = NAME");
+	}
+}
+
+static int load(struct parse_ctx *ctx, int resolve, struct config **out)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	int syntax;
+
+	*out = NULL;
+	if (!cfg || grow(&cfg->upstreams, 0, sizeof(*cfg->upstreams)) ||
+	    grow(&ctx->up_lines, 0, sizeof(*ctx->up_lines))) {
+		config_free(cfg);
+		report(ctx, 0, "out of memory");
+		goto out;
+	}
+	ctx->cfg = cfg;
+	cfg->workers = 0;
+	cfg->mark = DEFAULT_MARK;
+	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+	cfg->handshake_timeout_ms = DEFAULT_HANDSHAKE_TIMEOUT_MS;
+	cfg->idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
+	cfg->redirect_port = DEFAULT_REDIRECT_PORT;
+	memset(&cfg->upstreams[0], 0, sizeof(cfg->upstreams[0]));
+	strcpy(cfg->upstreams[0].name, "direct");
+	cfg->upstreams[0].url.kind = UPSTREAM_DIRECT;
+	cfg->upstreams[0].pipeline = 1;
+	ctx->up_lines[0] = (struct upstream_lines){ 0, 1, 0 };
+	cfg->n_upstreams = 1;
+
+	syntax = ini_parse_stream(config_reader, ctx, config_handler, ctx);
+	if (syntax > 0)
+		report(ctx, (unsigned)syntax, "syntax error (expected [section] or key = value)");
+	else if (syntax < 0)
+		report(ctx, 0, "cannot read: %s", strerror(errno));
+	finish(ctx, resolve);
+	if (ctx->errors) {
+		config_free(cfg);
+		ctx->cfg = NULL;
+	} else {
+		*out = cfg;
+	}
+out:
+	free(ctx->up_lines);
+	free(ctx->headers);
+	free(ctx->routes);
+	return ctx->errors;
+}
+
+int config_load(const char *path, int resolve, struct config **out, FILE *errs)
+{
+	struct parse_ctx ctx = { .name = path, .errs = errs };
+	int errors;
+
+	*out = NULL;
+	ctx.in = fopen(path, "re");
+	if (!ctx.in) {
+		if (errs)
+			fprintf(errs, "%s: cannot open: %s\n", path, strerror(errno));
+		return 1;
+	}
+	errors = load(&ctx, resolve, out);
+	fclose(ctx.in);
+	return errors;
+}
+
+int config_load_string(const char *name, const char *text, int resolve, struct config **out,
+		       FILE *errs)
+{
+	struct parse_ctx ctx = { .name = name, .errs = errs, .text = text };
+	return load(&ctx, resolve, out);
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->upstreams);
+	free(cfg->routes);
+	free(cfg);
+}
+
+const struct upstream *config_route(const struct config *cfg, const struct sockaddr_storage *dst)
+{
+	const struct route *best = NULL;
+
+	for (size_t i = 0; i < cfg->n_routes; i++) {
+		const struct route *r = &cfg->routes[i];
+		if (cidr_contains(&r->dst, dst) && (!best || r->dst.prefix_len > best->dst.prefix_len))
+			best = r;
+	}
+	return best ? best->upstream : cfg->default_upstream;
+}

@@ -1,0 +1,93 @@
+/* Logger: one line per call, written with a single write(2) so lines from
+ * worker threads never interleave. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sockgate/log.h"
+
+static enum log_level current_level = LOG_LEVEL_INFO;
+static int journal_prefix = -1;
+
+void log_set_level(enum log_level level)
+{
+	current_level = level;
+}
+
+enum log_level log_get_level(void)
+{
+	return current_level;
+}
+
+int log_level_parse(const char *name, enum log_level *level)
+{
+	static const struct {
+		const char *name;
+		enum log_level level;
+	} names[] = {
+		{ "error", LOG_LEVEL_ERROR },
+		{ "warn", LOG_LEVEL_WARN },
+		{ "warning", LOG_LEVEL_WARN },
+		{ "info", LOG_LEVEL_INFO },
+		{ "debug", LOG_LEVEL_DEBUG },
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(name, names[i].name)) {
+			*level = names[i].level;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static const char *level_word(enum log_level level)
+{
+	switch (level) {
+	case LOG_LEVEL_ERROR:
+		return "error";
+	case LOG_LEVEL_WARN:
+		return "warning";
+	case LOG_LEVEL_INFO:
+		return "info";
+	default:
+		return "debug";
+	}
+}
+
+void log_write(enum log_level level, const char *fmt, ...)
+{
+	char line[1024];
+	int n;
+	va_list ap;
+	int saved_errno = errno;
+
+	if (level > current_level)
+		return;
+	/* journald reads "<N>" priority prefixes from a stream it owns. */
+	if (journal_prefix < 0)
+		journal_prefix = getenv("JOURNAL_STREAM") != NULL;
+	if (journal_prefix) {
+		n = snprintf(line, sizeof(line), "<%d>", (int)level);
+	} else {
+		struct timespec ts;
+		struct tm tm;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		localtime_r(&ts.tv_sec, &tm);
+		n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld %s: ", tm.tm_hour, tm.tm_min,
+			     tm.tm_sec, ts.tv_nsec / 1000000, level_word(level));
+	}
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	/* A short or failed write to stderr has nowhere to be reported. */
+	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+		(void)0;
+	errno = saved_errno;
+}

@@ -1,0 +1,615 @@
+/* Relayed TCP flows. A flow goes CONNECTING (to the upstream or, for direct,
+ * the target) -> HANDSHAKE (proxy protocol) -> RELAY (splice both ways).
+ * Any failure before RELAY resets the client: it must not believe it
+ * reached a target that was never reached. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sockgate/addr.h"
+#include "sockgate/config.h"
+#include "sockgate/log.h"
+#include "flow.h"
+#include "intake_redirect.h"
+#include "upstream.h"
+#include "worker.h"
+
+/* Splice rounds one direction may take per event before yielding the loop
+ * to other flows (about 4 MiB with the pool's pipe size). */
+#define PUMP_ROUNDS 16
+#define FLOW_CACHE_MAX 1024
+#define FLOW_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+
+enum flow_state {
+	FLOW_CONNECTING,
+	FLOW_HANDSHAKE,
+	FLOW_RELAY,
+};
+
+enum {
+	DIR_UP,	  /* client -> upstream */
+	DIR_DOWN, /* upstream -> client */
+};
+
+struct relay_dir {
+	struct pipe_pair *pipe;
+	size_t in_pipe;
+	uint64_t bytes;
+	uint8_t eof;  /* source sent FIN */
+	uint8_t shut; /* FIN passed on to the destination */
+};
+
+struct flow {
+	struct ev client_ev, upstream_ev;
+	struct worker *w;
+	int client_fd, upstream_fd;
+	enum flow_state state;
+	uint64_t id;
+	struct sockaddr_storage client, dst;
+	const struct upstream *up;
+	struct upstream_handshake *hs;
+	size_t out_sent;
+	struct relay_dir dir[2];
+	struct list node;   /* w->flows, or w->free_flows when recycled */
+	struct list timer;  /* one of w's timer lists */
+	struct list resume; /* w->resume or w->pipe_waiters */
+	uint64_t deadline;
+	uint64_t last_active;
+};
+
+static struct flow *flow_alloc(struct worker *w)
+{
+	struct flow *f;
+
+	if (!list_empty(&w->free_flows)) {
+		f = container_of(w->free_flows.next, struct flow, node);
+		list_del(&f->node);
+		w->n_free_flows--;
+	} else {
+		f = malloc(sizeof(*f));
+		if (!f)
+			return NULL;
+	}
+	memset(f, 0, sizeof(*f));
+	f->client_ev.kind = EV_FLOW_CLIENT;
+	f->upstream_ev.kind = EV_FLOW_UPSTREAM;
+	f->w = w;
+	f->client_fd = -1;
+	f->upstream_fd = -1;
+	f->id = ++w->next_flow_id;
+	list_init(&f->node);
+	list_init(&f->timer);
+	list_init(&f->resume);
+	list_add_tail(&w->flows, &f->node);
+	w->live_flows++;
+	return f;
+}
+
+static void close_socket(struct worker *w, int *fd, int reset)
+{
+	if (*fd < 0)
+		return;
+	if (reset) {
+		/* SO_LINGER 0: close sends RST, so the peer sees a reset, not EOF */
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+		setsockopt(*fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	close(*fd);
+	*fd = -1;
+	w->sockets--;
+}
+
+static void flow_release_pipe(struct flow *f, struct relay_dir *d)
+{
+	struct worker *w = f->w;
+
+	if (!d->pipe)
+		return;
+	if (d->in_pipe)
+		pipe_pool_discard(&w->pipes, d->pipe);
+	else
+		pipe_pool_put(&w->pipes, d->pipe);
+	d->pipe = NULL;
+	d->in_pipe = 0;
+	/* A flow waiting for a pipe can have this one (or its fds). */
+	if (!list_empty(&w->pipe_waiters)) {
+		struct list *waiter = w->pipe_waiters.next;
+		list_del(waiter);
+		list_add_tail(&w->resume, waiter);
+	}
+}
+
+/* Frees f; reset = 1 sends RST on both sockets instead of FIN. */
+static void flow_destroy(struct flow *f, int reset)
+{
+	struct worker *w = f->w;
+
+	close_socket(w, &f->client_fd, reset);
+	close_socket(w, &f->upstream_fd, reset);
+	for (int d = 0; d < 2; d++)
+		flow_release_pipe(f, &f->dir[d]);
+	free(f->hs);
+	f->hs = NULL;
+	if (list_linked(&f->timer))
+		list_del(&f->timer);
+	if (list_linked(&f->resume))
+		list_del(&f->resume);
+	list_del(&f->node);
+	w->live_flows--;
+	if (w->n_free_flows < FLOW_CACHE_MAX) {
+		list_add_tail(&w->free_flows, &f->node);
+		w->n_free_flows++;
+	} else {
+		free(f);
+	}
+	worker_fds_released(w);
+}
+
+/* "CLIENT -> DST via NAME (kind ADDR)" for log lines. */
+static const char *flow_describe(const struct flow *f, char *buf, size_t len)
+{
+	char client[ADDR_STRLEN], dst[ADDR_STRLEN], up[ADDR_STRLEN];
+
+	addr_format(&f->client, client, sizeof(client));
+	addr_format(&f->dst, dst, sizeof(dst));
+	if (!f->up)
+		snprintf(buf, len, "%s -> %s", client, dst);
+	else if (f->up->url.kind == UPSTREAM_DIRECT)
+		snprintf(buf, len, "%s -> %s via %s", client, dst, f->up->name);
+	else
+		snprintf(buf, len, "%s -> %s via %s (%s %s)", client, dst, f->up->name,
+			 upstream_kind_name(f->up->url.kind), addr_format(&f->up->addr, up, sizeof(up)));
+	return buf;
+}
+
+/* Logs why the flow failed and resets the client. Returns -1 (destroyed). */
+static int flow_fail(struct flow *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int flow_fail(struct flow *f, const char *fmt, ...)
+{
+	char desc[3 * ADDR_STRLEN + 96], reason[192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	log_warn("flow %u.%llu %s: %s; client reset", f->w->index, (unsigned long long)f->id,
+		 flow_describe(f, desc, sizeof(desc)), reason);
+	flow_destroy(f, 1);
+	return -1;
+}
+
+static void flow_set_timer(struct flow *f, struct list *list, unsigned ms)
+{
+	if (list_linked(&f->timer))
+		list_del(&f->timer);
+	if (!ms)
+		return;
+	f->deadline = f->w->now_ms + ms;
+	list_add_tail(list, &f->timer);
+}
+
+static void flow_queue_resume(struct flow *f)
+{
+	if (!list_linked(&f->resume))
+		list_add_tail(&f->w->resume, &f->resume);
+}
+
+/* A pipe for one direction, within the worker's fd budget; NULL means the
+ * flow waits on w->pipe_waiters until one is given back. */
+static struct pipe_pair *flow_get_pipe(struct flow *f)
+{
+	struct worker *w = f->w;
+	struct pipe_pair *p = NULL;
+
+	if (w->pipes.free_list || worker_fds_used(w) + 2 <= w->fds_max)
+		p = pipe_pool_get(&w->pipes);
+	if (!p && !list_linked(&f->resume))
+		list_add_tail(&w->pipe_waiters, &f->resume);
+	return p;
+}
+
+/* Moves bytes one way until source and destination would both block.
+ * Returns 0, or -1 when the flow was destroyed. */
+static int flow_pump(struct flow *f, int d)
+{
+	struct relay_dir *rd = &f->dir[d];
+	int src = d == DIR_UP ? f->client_fd : f->upstream_fd;
+	int dst = d == DIR_UP ? f->upstream_fd : f->client_fd;
+	int moved = 0;
+
+	for (unsigned round = 0;; round++) {
+		int progress = 0;
+		ssize_t n;
+
+		if (round == PUMP_ROUNDS) {
+			flow_queue_resume(f);
+			break;
+		}
+		if (!rd->eof && (!rd->pipe || rd->in_pipe < rd->pipe->cap)) {
+			if (!rd->pipe && !(rd->pipe = flow_get_pipe(f)))
+				break;
+			n = splice(src, NULL, rd->pipe->wr, NULL, rd->pipe->cap - rd->in_pipe,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n > 0) {
+				rd->in_pipe += (size_t)n;
+				progress = 1;
+			} else if (n == 0) {
+				rd->eof = 1;
+				progress = 1;
+			} else if (errno != EAGAIN && errno != EINTR) {
+				goto broken;
+			}
+		}
+		if (rd->in_pipe) {
+			n = splice(rd->pipe->rd, NULL, dst, NULL, rd->in_pipe,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n > 0) {
+				rd->in_pipe -= (size_t)n;
+				rd->bytes += (uint64_t)n;
+				progress = 1;
+			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				goto broken;
+			}
+		}
+		if (rd->eof && !rd->in_pipe && !rd->shut) {
+			/* Pass the half-close on; the other direction may go on. */
+			shutdown(dst, SHUT_WR);
+			rd->shut = 1;
+			if (f->dir[!d].shut) {
+				flow_destroy(f, 0);
+				return -1;
+			}
+		}
+		if (!progress)
+			break;
+		moved = 1;
+	}
+	if (rd->pipe && !rd->in_pipe)
+		flow_release_pipe(f, rd);
+	if (moved)
+		f->last_active = f->w->now_ms;
+	return 0;
+
+broken:
+	/* One side reset or failed: pass the reset on to the other side. */
+	if (log_get_level() >= LOG_LEVEL_DEBUG) {
+		char desc[3 * ADDR_STRLEN + 96];
+		log_debug("flow %u.%llu %s: %s side: %s; resetting both", f->w->index,
+			  (unsigned long long)f->id, flow_describe(f, desc, sizeof(desc)),
+			  d == DIR_UP ? "client" : "upstream", strerror(errno));
+	}
+	flow_destroy(f, 1);
+	return -1;
+}
+
+static void flow_start_relay(struct flow *f)
+{
+	free(f->hs);
+	f->hs = NULL;
+	f->state = FLOW_RELAY;
+	f->last_active = f->w->now_ms;
+	flow_set_timer(f, &f->w->idle_timers, f->w->cfg->idle_timeout_ms);
+	/* Edge-triggered: bytes that arrived during the handshake raised no
+	 * event we acted on, so look now. */
+	if (flow_pump(f, DIR_UP) == 0)
+		flow_pump(f, DIR_DOWN);
+}
+
+/* Writes pending handshake bytes; 0, or -1 when the flow was destroyed. */
+static int flow_send_handshake(struct flow *f)
+{
+	struct upstream_handshake *hs = f->hs;
+
+	while (f->out_sent < hs->out_len) {
+		ssize_t n = send(f->upstream_fd, hs->out + f->out_sent, hs->out_len - f->out_sent,
+				 MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 0;
+			return flow_fail(f, "send to upstream: %s", strerror(errno));
+		}
+		f->out_sent += (size_t)n;
+	}
+	hs->out_len = 0;
+	f->out_sent = 0;
+	return 0;
+}
+
+static void flow_read_handshake(struct flow *f)
+{
+	uint8_t buf[2048];
+
+	for (;;) {
+		size_t consumed = 0;
+		enum upstream_result res;
+		/* Peek, then take only the handshake's bytes: anything after
+		 * them is the target's and stays queued for the relay. */
+		ssize_t n = recv(f->upstream_fd, buf, sizeof(buf), MSG_PEEK);
+		if (n == 0) {
+			flow_fail(f, "upstream closed the connection during the handshake");
+			return;
+		}
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				flow_fail(f, "read from upstream: %s", strerror(errno));
+			return;
+		}
+		res = upstream_handshake_feed(f->hs, buf, (size_t)n, &consumed);
+		if (consumed && recv(f->upstream_fd, buf, consumed, 0) != (ssize_t)consumed) {
+			flow_fail(f, "read from upstream: %s", strerror(errno));
+			return;
+		}
+		if (res == UPSTREAM_ERROR) {
+			flow_fail(f, "%s", f->hs->reason);
+			return;
+		}
+		if (res == UPSTREAM_DONE) {
+			flow_start_relay(f);
+			return;
+		}
+		if (f->hs->out_len && flow_send_handshake(f) < 0)
+			return;
+	}
+}
+
+static void flow_upstream_connected(struct flow *f)
+{
+	const struct config *cfg = f->w->cfg;
+	struct upstream_target target = { .addr = f->dst };
+
+	if (f->up->url.kind == UPSTREAM_DIRECT) {
+		flow_start_relay(f);
+		return;
+	}
+	f->hs = malloc(sizeof(*f->hs));
+	if (!f->hs) {
+		flow_fail(f, "out of memory");
+		return;
+	}
+	if (upstream_handshake_begin(f->hs, &f->up->url, &target, f->up->pipeline) < 0) {
+		flow_fail(f, "%s", f->hs->reason);
+		return;
+	}
+	f->state = FLOW_HANDSHAKE;
+	flow_set_timer(f, &f->w->handshake_timers, cfg->handshake_timeout_ms);
+	if (flow_send_handshake(f) == 0)
+		flow_read_handshake(f);
+}
+
+static void flow_upstream_event(struct flow *f, uint32_t events)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	switch (f->state) {
+	case FLOW_CONNECTING:
+		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+			return;
+		if (getsockopt(f->upstream_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err) {
+			char a[ADDR_STRLEN];
+			const struct sockaddr_storage *to =
+				f->up->url.kind == UPSTREAM_DIRECT ? &f->dst : &f->up->addr;
+			flow_fail(f, "connect to %s: %s", addr_format(to, a, sizeof(a)),
+				  strerror(err));
+			return;
+		}
+		flow_upstream_connected(f);
+		return;
+	case FLOW_HANDSHAKE:
+		if ((events & EPOLLOUT) && f->hs->out_len && flow_send_handshake(f) < 0)
+			return;
+		if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			flow_read_handshake(f);
+		return;
+	case FLOW_RELAY:
+		if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) &&
+		    flow_pump(f, DIR_DOWN) < 0)
+			return;
+		if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+			flow_pump(f, DIR_UP);
+		return;
+	}
+}
+
+static void flow_client_event(struct flow *f, uint32_t events)
+{
+	if (f->state != FLOW_RELAY) {
+		/* Client data waits in the socket until the tunnel is up; only a
+		 * dead client ends the flow early. */
+		if (events & (EPOLLERR | EPOLLHUP)) {
+			char desc[3 * ADDR_STRLEN + 96];
+			log_debug("flow %u.%llu %s: client gone before the tunnel was up",
+				  f->w->index, (unsigned long long)f->id,
+				  flow_describe(f, desc, sizeof(desc)));
+			flow_destroy(f, 1);
+		}
+		return;
+	}
+	if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && flow_pump(f, DIR_UP) < 0)
+		return;
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		flow_pump(f, DIR_DOWN);
+}
+
+void flow_handle_event(struct ev *ev, uint32_t events)
+{
+	if (ev->kind == EV_FLOW_CLIENT)
+		flow_client_event(container_of(ev, struct flow, client_ev), events);
+	else
+		flow_upstream_event(container_of(ev, struct flow, upstream_ev), events);
+}
+
+void flow_resume(struct list *resume_node)
+{
+	struct flow *f = container_of(resume_node, struct flow, resume);
+
+	list_del(&f->resume);
+	if (f->state != FLOW_RELAY)
+		return;
+	if (flow_pump(f, DIR_UP) == 0)
+		flow_pump(f, DIR_DOWN);
+}
+
+/* Whether addr is one of this host's addresses: only they can be bound. */
+static int is_local_address(const struct sockaddr_storage *addr)
+{
+	struct sockaddr_storage probe = *addr;
+	int fd, rc;
+
+	if (probe.ss_family == AF_INET)
+		((struct sockaddr_in *)&probe)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&probe)->sin6_port = 0;
+	fd = socket(probe.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	rc = bind(fd, (struct sockaddr *)&probe, addr_len(&probe));
+	close(fd);
+	return rc == 0;
+}
+
+/* Loop guard: a flow to sockgated itself or to the upstream it would use. */
+static const char *flow_loop_reason(const struct flow *f, const struct sockaddr_storage *local)
+{
+	const struct config *cfg = f->w->cfg;
+
+	if (addr_equal(&f->dst, local) ||
+	    (addr_port(&f->dst) == cfg->redirect_port && is_local_address(&f->dst)))
+		return "destination is sockgated's own listener (not redirected, or a loop)";
+	if (f->up->url.kind != UPSTREAM_DIRECT && addr_equal(&f->dst, &f->up->addr))
+		return "destination is the upstream proxy itself (loop)";
+	return NULL;
+}
+
+static int flow_open_upstream(struct flow *f)
+{
+	const struct config *cfg = f->w->cfg;
+	const struct sockaddr_storage *to = f->up->url.kind == UPSTREAM_DIRECT ? &f->dst : &f->up->addr;
+	int one = 1;
+	int fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	f->upstream_fd = fd;
+	f->w->sockets++;
+	/* The mark is what the rules exempt: without it this socket could be
+	 * intercepted again. */
+	if (cfg->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &cfg->mark, sizeof(cfg->mark)) < 0)
+		return -errno;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (const struct sockaddr *)to, addr_len(to)) < 0 && errno != EINPROGRESS)
+		return -errno;
+	return worker_epoll_add(f->w, fd, &f->upstream_ev, FLOW_EVENTS);
+}
+
+void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage *client,
+		 int family)
+{
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+	const char *loop;
+	struct flow *f;
+	int rc;
+
+	w->sockets++;
+	f = flow_alloc(w);
+	if (!f) {
+		close_socket(w, &client_fd, 1);
+		log_error("out of memory for a new flow");
+		return;
+	}
+	f->client_fd = client_fd;
+	f->client = *client;
+	rc = intake_redirect_original_dst(client_fd, family, &f->dst);
+	if (rc < 0) {
+		flow_fail(f, "no NAT original destination (%s): the connection was not redirected",
+			  strerror(-rc));
+		return;
+	}
+	f->up = config_route(w->cfg, &f->dst);
+	if (getsockname(client_fd, (struct sockaddr *)&local, &len) < 0) {
+		flow_fail(f, "getsockname: %s", strerror(errno));
+		return;
+	}
+	loop = flow_loop_reason(f, &local);
+	if (loop) {
+		flow_fail(f, "%s", loop);
+		return;
+	}
+	rc = flow_open_upstream(f);
+	if (rc < 0) {
+		flow_fail(f, "opening the upstream connection: %s", strerror(-rc));
+		return;
+	}
+	rc = worker_epoll_add(w, client_fd, &f->client_ev, FLOW_EVENTS);
+	if (rc < 0) {
+		flow_fail(f, "epoll: %s", strerror(-rc));
+		return;
+	}
+	f->state = FLOW_CONNECTING;
+	flow_set_timer(f, &w->connect_timers, w->cfg->connect_timeout_ms);
+}
+
+void flow_expire_timers(struct worker *w)
+{
+	struct list *lists[3] = { &w->connect_timers, &w->handshake_timers, &w->idle_timers };
+
+	for (int i = 0; i < 3; i++) {
+		while (!list_empty(lists[i])) {
+			struct flow *f = container_of(lists[i]->next, struct flow, timer);
+			if (f->deadline > w->now_ms)
+				break;
+			if (i == 0) {
+				flow_fail(f, "connect timed out after %u ms",
+					  w->cfg->connect_timeout_ms);
+			} else if (i == 1) {
+				int stalled = upstream_handshake_stalled_pipeline(f->hs);
+				flow_fail(f, "upstream handshake timed out after %u ms%s",
+					  w->cfg->handshake_timeout_ms,
+					  stalled ? " (the server answered the greeting, then "
+						    "nothing: if it cannot take pipelined "
+						    "requests, set pipeline = no)"
+						  : "");
+			} else if (f->last_active + w->cfg->idle_timeout_ms > w->now_ms) {
+				/* Active since queued: requeue at its real deadline. */
+				list_del(&f->timer);
+				f->deadline = f->last_active + w->cfg->idle_timeout_ms;
+				list_add_tail(lists[i], &f->timer);
+			} else {
+				char desc[3 * ADDR_STRLEN + 96];
+				log_debug("flow %u.%llu %s: idle for %u ms, closed", w->index,
+					  (unsigned long long)f->id,
+					  flow_describe(f, desc, sizeof(desc)),
+					  w->cfg->idle_timeout_ms);
+				flow_destroy(f, 1);
+			}
+		}
+	}
+}
+
+void flow_close_all(struct worker *w)
+{
+	while (!list_empty(&w->flows))
+		flow_destroy(container_of(w->flows.next, struct flow, node), 0);
+}
+
+void flow_free_cache(struct worker *w)
+{
+	while (!list_empty(&w->free_flows)) {
+		struct flow *f = container_of(w->free_flows.next, struct flow, node);
+		list_del(&f->node);
+		free(f);
+	}
+	w->n_free_flows = 0;
+}

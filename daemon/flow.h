@@ -1,0 +1,25 @@
+/* A relayed TCP flow: client socket, upstream socket, handshake, splice. */
+#ifndef SOCKGATE_FLOW_H
+#define SOCKGATE_FLOW_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct worker;
+struct ev;
+struct list;
+
+/* Takes ownership of client_fd (accepted on a listener of family). */
+void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage *client,
+		 int family);
+void flow_handle_event(struct ev *ev, uint32_t events);
+/* Continues a flow that had work left (fairness budget or pipe wait). */
+void flow_resume(struct list *resume_node);
+/* Expires flows whose deadline passed. */
+void flow_expire_timers(struct worker *w);
+/* Closes every flow of w (shutdown). */
+void flow_close_all(struct worker *w);
+/* Frees recycled flow allocations. */
+void flow_free_cache(struct worker *w);
+
+#endif

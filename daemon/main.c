@@ -1,0 +1,223 @@
+/* sockgated: loads the config, raises the fd limit, starts one worker per
+ * core and waits for a signal to stop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "sockgate/config.h"
+#include "sockgate/log.h"
+#include "worker.h"
+
+#ifndef SOCKGATE_VERSION
+#define SOCKGATE_VERSION "unknown"
+#endif
+
+/* fds kept out of the flow budget: stdio, signalfd, epoll, eventfds, logs. */
+#define FD_RESERVE 64
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: sockgated [-c FILE] [-f] [-v] [--check]\n"
+		"Transparent proxy daemon: relays redirected TCP flows through upstream proxies.\n"
+		"\n"
+		"  -c, --config FILE  configuration file (default %s)\n"
+		"      --check        validate the configuration, print every error, exit\n"
+		"  -f, --foreground   stay in the foreground (default: detach)\n"
+		"  -v, --verbose      log at debug level\n"
+		"  -V, --version      print the version\n"
+		"  -h, --help         this help\n",
+		CONFIG_DEFAULT_PATH);
+}
+
+/* Raises the soft RLIMIT_NOFILE to the hard one; returns the limit in force. */
+static unsigned raise_nofile_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max;
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("setrlimit(RLIMIT_NOFILE, %llu): %s", (unsigned long long)want,
+				 strerror(errno));
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur > 1u << 30)
+		return 1u << 30;
+	return (unsigned)rl.rlim_cur;
+}
+
+static int detach(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -errno;
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	return 0;
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 'C' },
+		{ "foreground", no_argument, NULL, 'f' },   { "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },	    { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = CONFIG_DEFAULT_PATH;
+	int check = 0, foreground = 0, verbose = 0, opt, ret = 1;
+	struct config *cfg = NULL;
+	struct worker *workers = NULL;
+	unsigned n_workers = 0, started = 0, nofile, per_worker;
+	sigset_t sigs;
+	int sfd = -1;
+
+	while ((opt = getopt_long(argc, argv, "c:fvVh", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'C':
+			check = 1;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'V':
+			printf("sockgated %s\n", SOCKGATE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "sockgated: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	if (config_load(path, 1, &cfg, stderr)) {
+		if (!check)
+			fprintf(stderr, "sockgated: %s has errors, not starting\n", path);
+		return 1;
+	}
+	if (check) {
+		printf("%s: ok\n", path);
+		config_free(cfg);
+		return 0;
+	}
+	log_set_level(verbose ? LOG_LEVEL_DEBUG : cfg->log_level);
+
+	/* Signals are read from a signalfd in this thread; workers inherit
+	 * the blocked mask and never see them. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (sfd < 0) {
+		log_error("signalfd: %s", strerror(errno));
+		goto out;
+	}
+
+	nofile = raise_nofile_limit();
+	n_workers = cfg->workers ? cfg->workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	if (n_workers < 1)
+		n_workers = 1;
+	if (nofile < FD_RESERVE + n_workers * 64) {
+		log_error("RLIMIT_NOFILE %u is too low for %u workers", nofile, n_workers);
+		goto out;
+	}
+	per_worker = (nofile - FD_RESERVE) / n_workers;
+	workers = calloc(n_workers, sizeof(*workers));
+	if (!workers) {
+		log_error("out of memory");
+		goto out;
+	}
+	for (unsigned i = 0; i < n_workers; i++) {
+		int rc = worker_init(&workers[i], i, cfg, per_worker);
+		if (rc < 0) {
+			n_workers = i;
+			goto out;
+		}
+	}
+	if (!foreground) {
+		int rc = detach();
+		if (rc < 0) {
+			log_error("detach: %s", strerror(-rc));
+			goto out;
+		}
+	}
+	for (; started < n_workers; started++) {
+		int rc = worker_start(&workers[started]);
+		if (rc < 0) {
+			log_error("starting worker %u: %s", started, strerror(-rc));
+			goto out;
+		}
+	}
+	log_info("sockgated %s: %u workers, redirect port %u, fd budget %u per worker, "
+		 "default upstream %s",
+		 SOCKGATE_VERSION, n_workers, cfg->redirect_port, per_worker,
+		 cfg->default_upstream->name);
+
+	for (;;) {
+		struct signalfd_siginfo si;
+		ssize_t n = read(sfd, &si, sizeof(si));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != sizeof(si)) {
+			log_error("signalfd read: %s", strerror(errno));
+			goto out;
+		}
+		if (si.ssi_signo == SIGHUP) {
+			log_warn("SIGHUP: live reload is not supported yet; restart to apply changes");
+			continue;
+		}
+		log_info("signal %d: stopping", (int)si.ssi_signo);
+		break;
+	}
+	ret = 0;
+out:
+	for (unsigned i = 0; i < started; i++)
+		worker_request_stop(&workers[i]);
+	for (unsigned i = 0; i < started; i++)
+		worker_join(&workers[i]);
+	for (unsigned i = 0; i < n_workers; i++)
+		worker_destroy(&workers[i]);
+	free(workers);
+	if (sfd >= 0)
+		close(sfd);
+	config_free(cfg);
+	return ret;
+}

@@ -1,0 +1,76 @@
+/* Pipe pool: bounded free list of pipe pairs, created on demand. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "pipe_pool.h"
+
+/* Larger than the 64 KiB default so one splice moves more per syscall;
+ * within the unprivileged /proc/sys/fs/pipe-max-size default (1 MiB). */
+#define PIPE_POOL_PIPE_SIZE (256 * 1024)
+
+void pipe_pool_init(struct pipe_pool *pool, unsigned max_free)
+{
+	pool->free_list = NULL;
+	pool->n_free = 0;
+	pool->max_free = max_free;
+	pool->n_live = 0;
+}
+
+struct pipe_pair *pipe_pool_get(struct pipe_pool *pool)
+{
+	struct pipe_pair *p = pool->free_list;
+	int fds[2];
+
+	if (p) {
+		pool->free_list = p->next;
+		pool->n_free--;
+		return p;
+	}
+	p = malloc(sizeof(*p));
+	if (!p)
+		return NULL;
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
+		free(p);
+		return NULL;
+	}
+	p->rd = fds[0];
+	p->wr = fds[1];
+	/* Best effort: the default size works too. */
+	int size = fcntl(p->wr, F_SETPIPE_SZ, PIPE_POOL_PIPE_SIZE);
+	if (size < 0)
+		size = fcntl(p->wr, F_GETPIPE_SZ);
+	p->cap = size > 0 ? (size_t)size : 65536;
+	p->next = NULL;
+	pool->n_live++;
+	return p;
+}
+
+void pipe_pool_discard(struct pipe_pool *pool, struct pipe_pair *p)
+{
+	close(p->rd);
+	close(p->wr);
+	free(p);
+	pool->n_live--;
+}
+
+void pipe_pool_put(struct pipe_pool *pool, struct pipe_pair *p)
+{
+	if (pool->n_free >= pool->max_free) {
+		pipe_pool_discard(pool, p);
+		return;
+	}
+	p->next = pool->free_list;
+	pool->free_list = p;
+	pool->n_free++;
+}
+
+void pipe_pool_destroy(struct pipe_pool *pool)
+{
+	while (pool->free_list) {
+		struct pipe_pair *p = pool->free_list;
+		pool->free_list = p->next;
+		pipe_pool_discard(pool, p);
+	}
+	pool->n_free = 0;
+}

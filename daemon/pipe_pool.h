@@ -1,0 +1,30 @@
+/* Per-worker pool of pipes for splice(2). A flow borrows a pipe only while
+ * bytes are in flight in one direction and gives it back empty. */
+#ifndef SOCKGATE_PIPE_POOL_H
+#define SOCKGATE_PIPE_POOL_H
+
+#include <stddef.h>
+
+struct pipe_pair {
+	int rd, wr;
+	size_t cap;
+	struct pipe_pair *next;
+};
+
+struct pipe_pool {
+	struct pipe_pair *free_list;
+	unsigned n_free;
+	unsigned max_free;
+	unsigned n_live; /* pipes created and not yet closed */
+};
+
+void pipe_pool_init(struct pipe_pool *pool, unsigned max_free);
+/* A pooled or new pipe; NULL with errno set when none can be made. */
+struct pipe_pair *pipe_pool_get(struct pipe_pool *pool);
+/* Gives back an empty pipe (kept or closed, as the pool's size allows). */
+void pipe_pool_put(struct pipe_pool *pool, struct pipe_pair *p);
+/* Closes a pipe that may still hold bytes. */
+void pipe_pool_discard(struct pipe_pool *pool, struct pipe_pair *p);
+void pipe_pool_destroy(struct pipe_pool *pool);
+
+#endif

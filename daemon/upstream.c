@@ -1,0 +1,66 @@
+/* Dispatch of upstream handshakes to the protocol codecs. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "upstream.h"
+
+enum upstream_result upstream_fail(struct upstream_handshake *hs, enum upstream_failure failure,
+				   int code, const char *fmt, ...)
+{
+	va_list ap;
+	hs->failure = failure;
+	hs->code = code;
+	va_start(ap, fmt);
+	vsnprintf(hs->reason, sizeof(hs->reason), fmt, ap);
+	va_end(ap);
+	return UPSTREAM_ERROR;
+}
+
+int upstream_handshake_begin(struct upstream_handshake *hs, const struct upstream_url *url,
+			     const struct upstream_target *target, int pipelined)
+{
+	memset(hs, 0, sizeof(*hs));
+	hs->kind = url->kind;
+	hs->pipelined = pipelined;
+	switch (url->kind) {
+	case UPSTREAM_SOCKS5:
+	case UPSTREAM_SOCKS5H:
+		return upstream_socks5_begin(hs, url, target);
+	case UPSTREAM_SOCKS4:
+	case UPSTREAM_SOCKS4A:
+		return upstream_socks4_begin(hs, url, target);
+	case UPSTREAM_HTTP:
+		return upstream_http_begin(hs, url, target);
+	case UPSTREAM_DIRECT:
+		break;
+	}
+	upstream_fail(hs, UPSTREAM_FAIL_UNSUPPORTED, 0, "no handshake for direct");
+	return -1;
+}
+
+enum upstream_result upstream_handshake_feed(struct upstream_handshake *hs, const uint8_t *in,
+					     size_t len, size_t *consumed)
+{
+	*consumed = 0;
+	switch (hs->kind) {
+	case UPSTREAM_SOCKS5:
+	case UPSTREAM_SOCKS5H:
+		return upstream_socks5_feed(hs, in, len, consumed);
+	case UPSTREAM_SOCKS4:
+	case UPSTREAM_SOCKS4A:
+		return upstream_socks4_feed(hs, in, len, consumed);
+	case UPSTREAM_HTTP:
+		return upstream_http_feed(hs, in, len, consumed);
+	case UPSTREAM_DIRECT:
+		break;
+	}
+	return upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0, "no handshake for direct");
+}
+
+int upstream_handshake_stalled_pipeline(const struct upstream_handshake *hs)
+{
+	if (hs->kind != UPSTREAM_SOCKS5 && hs->kind != UPSTREAM_SOCKS5H)
+		return 0;
+	return upstream_socks5_stalled_pipeline(hs);
+}

@@ -1,0 +1,98 @@
+/* Client side of the upstream proxy protocols (SOCKS5, SOCKS4/4a, HTTP
+ * CONNECT) as pure codecs: the caller sends hs->out, feeds every byte read
+ * from the upstream, and gets DONE, MORE or ERROR. No I/O in here. */
+#ifndef SOCKGATE_UPSTREAM_H
+#define SOCKGATE_UPSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "sockgate/url.h"
+
+/* Where the client wants to go: an address, or a name when one is known
+ * (SOCKS clients asking by name; never for intercepted flows). */
+struct upstream_target {
+	struct sockaddr_storage addr;
+	const char *hostname; /* NULL or NUL-terminated, at most 255 bytes */
+	uint16_t port;	      /* used with hostname */
+};
+
+enum upstream_result {
+	UPSTREAM_DONE = 0,   /* tunnel established; relay may start */
+	UPSTREAM_MORE = 1,   /* feed more bytes (and send hs->out if out_len) */
+	UPSTREAM_ERROR = -1, /* hs->reason says why */
+};
+
+/* Why a handshake failed, for logs and for the SOCKS server's reply code. */
+enum upstream_failure {
+	UPSTREAM_FAIL_PROTOCOL = 1, /* malformed or unexpected reply */
+	UPSTREAM_FAIL_AUTH,	    /* credentials refused or method not accepted */
+	UPSTREAM_FAIL_REFUSED,	    /* target refused the connection */
+	UPSTREAM_FAIL_UNREACHABLE,  /* target network/host unreachable, TTL */
+	UPSTREAM_FAIL_DENIED,	    /* upstream ruleset forbids it */
+	UPSTREAM_FAIL_UNSUPPORTED,  /* target cannot be expressed in this protocol */
+	UPSTREAM_FAIL_OTHER,	    /* general failure reported by the upstream */
+};
+
+#define UPSTREAM_OUT_MAX 1536
+#define UPSTREAM_HTTP_HEADER_MAX 16384
+
+struct upstream_handshake {
+	enum upstream_kind kind;
+	int stage;
+	int pipelined;
+	/* bytes to send now; the caller clears out_len once written */
+	uint8_t out[UPSTREAM_OUT_MAX];
+	size_t out_len;
+	/* queued messages of a non-pipelined SOCKS5 exchange */
+	uint8_t later[UPSTREAM_OUT_MAX];
+	size_t auth_len, request_len;
+	/* current reply message */
+	uint8_t msg[300];
+	size_t have, need;
+	/* HTTP reply state */
+	size_t total, line_len;
+	int saw_cr, saw_colon;
+	/* outcome */
+	enum upstream_failure failure;
+	int code; /* SOCKS5 REP, SOCKS4 CD or HTTP status, when the upstream gave one */
+	char reason[96];
+};
+
+/* Prepares the exchange for url and target, filling hs->out with the first
+ * bytes to send. pipelined: send SOCKS5 greeting, auth and request at once
+ * instead of waiting a round trip for each reply. Returns 0 or -1 (reason). */
+int upstream_handshake_begin(struct upstream_handshake *hs, const struct upstream_url *url,
+			     const struct upstream_target *target, int pipelined);
+/* Feeds len reply bytes; *consumed is how many belong to the handshake (the
+ * rest, after DONE, is tunnel data from the target). */
+enum upstream_result upstream_handshake_feed(struct upstream_handshake *hs, const uint8_t *in,
+					     size_t len, size_t *consumed);
+
+/* After a timeout: whether a pipelined SOCKS5 upstream answered part of the
+ * exchange and then went silent, the sign of a server that drops pipelined
+ * bytes (microsocks 1.0.3 does). */
+int upstream_handshake_stalled_pipeline(const struct upstream_handshake *hs);
+
+/* Per-protocol parts, used by upstream_handshake_*. */
+int upstream_socks5_begin(struct upstream_handshake *hs, const struct upstream_url *url,
+			  const struct upstream_target *target);
+enum upstream_result upstream_socks5_feed(struct upstream_handshake *hs, const uint8_t *in,
+					  size_t len, size_t *consumed);
+int upstream_socks5_stalled_pipeline(const struct upstream_handshake *hs);
+int upstream_socks4_begin(struct upstream_handshake *hs, const struct upstream_url *url,
+			  const struct upstream_target *target);
+enum upstream_result upstream_socks4_feed(struct upstream_handshake *hs, const uint8_t *in,
+					  size_t len, size_t *consumed);
+int upstream_http_begin(struct upstream_handshake *hs, const struct upstream_url *url,
+			const struct upstream_target *target);
+enum upstream_result upstream_http_feed(struct upstream_handshake *hs, const uint8_t *in,
+					size_t len, size_t *consumed);
+
+/* Shared by the codecs: sets failure, code and a formatted reason. */
+enum upstream_result upstream_fail(struct upstream_handshake *hs, enum upstream_failure failure,
+				   int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#endif

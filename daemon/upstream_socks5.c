@@ -1,0 +1,250 @@
+/* SOCKS5 client handshake (RFC 1928, RFC 1929 username/password). We offer
+ * exactly one method, so the reply can be predicted and, when pipelined, the
+ * greeting, the credentials and the request leave in one segment. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "upstream.h"
+
+enum {
+	S5_METHOD, /* waiting for VER METHOD */
+	S5_AUTH,   /* waiting for VER STATUS (RFC 1929) */
+	S5_REPLY,  /* waiting for VER REP RSV ATYP BND.ADDR BND.PORT */
+	S5_DONE,
+};
+
+static const char *socks5_rep_text(int rep, enum upstream_failure *failure)
+{
+	switch (rep) {
+	case 0x01:
+		*failure = UPSTREAM_FAIL_OTHER;
+		return "general failure";
+	case 0x02:
+		*failure = UPSTREAM_FAIL_DENIED;
+		return "connection not allowed by ruleset";
+	case 0x03:
+		*failure = UPSTREAM_FAIL_UNREACHABLE;
+		return "network unreachable";
+	case 0x04:
+		*failure = UPSTREAM_FAIL_UNREACHABLE;
+		return "host unreachable";
+	case 0x05:
+		*failure = UPSTREAM_FAIL_REFUSED;
+		return "connection refused";
+	case 0x06:
+		*failure = UPSTREAM_FAIL_UNREACHABLE;
+		return "TTL expired";
+	case 0x07:
+		*failure = UPSTREAM_FAIL_PROTOCOL;
+		return "command not supported";
+	case 0x08:
+		*failure = UPSTREAM_FAIL_UNSUPPORTED;
+		return "address type not supported";
+	default:
+		*failure = UPSTREAM_FAIL_PROTOCOL;
+		return "unknown reply code";
+	}
+}
+
+/* Encodes the CONNECT request for target at p; returns its length or 0. */
+static size_t socks5_encode_request(uint8_t *p, const struct upstream_url *url,
+				    const struct upstream_target *t)
+{
+	size_t n = 0;
+	uint16_t port;
+
+	p[n++] = 0x05;
+	p[n++] = 0x01; /* CONNECT */
+	p[n++] = 0x00;
+	if (t->hostname && url->kind == UPSTREAM_SOCKS5H) {
+		size_t hl = strlen(t->hostname);
+		if (hl == 0 || hl > 255)
+			return 0;
+		p[n++] = 0x03;
+		p[n++] = (uint8_t)hl;
+		memcpy(p + n, t->hostname, hl);
+		n += hl;
+		port = t->port;
+	} else if (t->addr.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&t->addr;
+		p[n++] = 0x01;
+		memcpy(p + n, &sin->sin_addr, 4);
+		n += 4;
+		port = ntohs(sin->sin_port);
+	} else if (t->addr.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&t->addr;
+		p[n++] = 0x04;
+		memcpy(p + n, &sin6->sin6_addr, 16);
+		n += 16;
+		port = ntohs(sin6->sin6_port);
+	} else {
+		return 0;
+	}
+	p[n++] = (uint8_t)(port >> 8);
+	p[n++] = (uint8_t)port;
+	return n;
+}
+
+int upstream_socks5_begin(struct upstream_handshake *hs, const struct upstream_url *url,
+			  const struct upstream_target *target)
+{
+	uint8_t *p = hs->later;
+	size_t n = 0;
+	int with_auth = url->has_user;
+
+	/* Credentials first, then the request, kept in hs->later and either
+	 * appended to the greeting (pipelined) or sent after each reply. */
+	if (with_auth) {
+		size_t ul = strlen(url->user), pl = strlen(url->pass);
+		if (ul == 0 || ul > 255 || pl > 255) {
+			upstream_fail(hs, UPSTREAM_FAIL_AUTH, 0, "bad credential length");
+			return -1;
+		}
+		p[n++] = 0x01;
+		p[n++] = (uint8_t)ul;
+		memcpy(p + n, url->user, ul);
+		n += ul;
+		p[n++] = (uint8_t)pl;
+		memcpy(p + n, url->pass, pl);
+		n += pl;
+	}
+	hs->auth_len = n;
+	hs->request_len = socks5_encode_request(p + n, url, target);
+	if (!hs->request_len) {
+		upstream_fail(hs, UPSTREAM_FAIL_UNSUPPORTED, 0, "target cannot be sent over SOCKS5");
+		return -1;
+	}
+
+	hs->out[0] = 0x05;
+	hs->out[1] = 0x01;
+	hs->out[2] = with_auth ? 0x02 : 0x00;
+	hs->out_len = 3;
+	if (hs->pipelined) {
+		memcpy(hs->out + 3, hs->later, hs->auth_len + hs->request_len);
+		hs->out_len += hs->auth_len + hs->request_len;
+	}
+	hs->stage = S5_METHOD;
+	hs->have = 0;
+	hs->need = 2;
+	return 0;
+}
+
+/* Queues the next not-yet-sent message of a non-pipelined exchange. */
+static void socks5_queue(struct upstream_handshake *hs, size_t offset, size_t len)
+{
+	if (hs->pipelined)
+		return;
+	memcpy(hs->out + hs->out_len, hs->later + offset, len);
+	hs->out_len += len;
+}
+
+enum upstream_result upstream_socks5_feed(struct upstream_handshake *hs, const uint8_t *in,
+					  size_t len, size_t *consumed)
+{
+	size_t used = 0;
+	enum upstream_result res = UPSTREAM_MORE;
+
+	while (res == UPSTREAM_MORE && used < len) {
+		size_t take = hs->need - hs->have;
+		if (take > len - used)
+			take = len - used;
+		memcpy(hs->msg + hs->have, in + used, take);
+		hs->have += take;
+		used += take;
+		if (hs->have < hs->need)
+			break;
+
+		const uint8_t *m = hs->msg;
+		switch (hs->stage) {
+		case S5_METHOD:
+			if (m[0] != 0x05) {
+				res = upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
+						    "socks5: bad version %#x in method reply", m[0]);
+				break;
+			}
+			if (m[1] == 0xff) {
+				res = upstream_fail(hs, UPSTREAM_FAIL_AUTH, 0,
+						    "socks5: no acceptable authentication method");
+				break;
+			}
+			if (m[1] != (hs->auth_len ? 0x02 : 0x00)) {
+				res = upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
+						    "socks5: server chose method %#x we did not offer",
+						    m[1]);
+				break;
+			}
+			if (hs->auth_len) {
+				socks5_queue(hs, 0, hs->auth_len);
+				hs->stage = S5_AUTH;
+			} else {
+				socks5_queue(hs, 0, hs->request_len);
+				hs->stage = S5_REPLY;
+			}
+			hs->have = 0;
+			hs->need = hs->stage == S5_AUTH ? 2 : 5;
+			break;
+		case S5_AUTH:
+			if (m[0] != 0x01) {
+				res = upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
+						    "socks5: bad auth reply version %#x", m[0]);
+				break;
+			}
+			if (m[1] != 0x00) {
+				res = upstream_fail(hs, UPSTREAM_FAIL_AUTH, m[1],
+						    "socks5: username/password rejected");
+				break;
+			}
+			socks5_queue(hs, hs->auth_len, hs->request_len);
+			hs->stage = S5_REPLY;
+			hs->have = 0;
+			hs->need = 5; /* up to the first address byte (domain length) */
+			break;
+		case S5_REPLY:
+			if (hs->need == 5) {
+				if (m[0] != 0x05) {
+					res = upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
+							    "socks5: bad reply version %#x", m[0]);
+					break;
+				}
+				if (m[1] != 0x00) {
+					enum upstream_failure f;
+					const char *text = socks5_rep_text(m[1], &f);
+					res = upstream_fail(hs, f, m[1], "socks5: %s (reply %#04x)",
+							    text, m[1]);
+					break;
+				}
+				if (m[2] != 0x00) {
+					res = upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
+							    "socks5: reserved byte %#x not zero", m[2]);
+					break;
+				}
+				/* total = 4 header + address + 2 port */
+				if (m[3] == 0x01) {
+					hs->need = 4 + 4 + 2;
+				} else if (m[3] == 0x04) {
+					hs->need = 4 + 16 + 2;
+				} else if (m[3] == 0x03 && m[4] > 0) {
+					hs->need = 4 + 1 + m[4] + 2;
+				} else {
+					res = upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
+							    "socks5: bad address type %#x/length in reply",
+							    m[3]);
+				}
+				break;
+			}
+			hs->stage = S5_DONE;
+			res = UPSTREAM_DONE;
+			break;
+		default:
+			res = upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0, "socks5: fed after done");
+		}
+	}
+	*consumed = used;
+	return res;
+}
+
+int upstream_socks5_stalled_pipeline(const struct upstream_handshake *hs)
+{
+	return hs->pipelined && hs->stage != S5_METHOD && hs->stage != S5_DONE && hs->have == 0;
+}

@@ -1,0 +1,73 @@
+/* A worker: one thread, one epoll loop, its own listeners, flows, pipes and
+ * timers. Workers share nothing but the read-only config. */
+#ifndef SOCKGATE_WORKER_H
+#define SOCKGATE_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "list.h"
+#include "pipe_pool.h"
+
+struct config;
+
+enum ev_kind {
+	EV_LISTENER,
+	EV_FLOW_CLIENT,
+	EV_FLOW_UPSTREAM,
+	EV_WAKE,
+};
+
+/* First member of everything registered with epoll. */
+struct ev {
+	enum ev_kind kind;
+};
+
+struct listener {
+	struct ev ev;
+	int fd;
+	int family;
+};
+
+struct worker {
+	unsigned index;
+	pthread_t thread;
+	int epoll_fd;
+	struct ev wake_ev;
+	int wake_fd; /* eventfd: main thread asks the worker to stop */
+	atomic_int stop;
+	const struct config *cfg;
+	struct listener listeners[2];
+	unsigned n_listeners;
+	int accept_paused;
+	struct pipe_pool pipes;
+	/* fd budget for this worker: its sockets plus two per live pipe */
+	unsigned sockets, fds_max;
+	uint64_t now_ms; /* CLOCK_MONOTONIC, refreshed once per loop turn */
+	uint64_t next_flow_id;
+	/* timer lists, each ordered by deadline since its timeout is fixed */
+	struct list connect_timers, handshake_timers, idle_timers;
+	struct list flows;	   /* every live flow */
+	struct list resume;	   /* flows with work left after their event */
+	struct list pipe_waiters;  /* flows waiting for a pipe within the budget */
+	struct list free_flows;	   /* recycled flow allocations */
+	unsigned n_free_flows;
+	unsigned live_flows;
+};
+
+/* Sets up w (listeners included); 0 or -errno with a log line. */
+int worker_init(struct worker *w, unsigned index, const struct config *cfg, unsigned fds_max);
+int worker_start(struct worker *w);
+/* Asks the worker to stop; worker_join waits for it and frees it. */
+void worker_request_stop(struct worker *w);
+void worker_join(struct worker *w);
+void worker_destroy(struct worker *w);
+
+/* Used by flow.c */
+unsigned worker_fds_used(const struct worker *w);
+/* Called after flow.c closed sockets or pipes: accepting may resume. */
+void worker_fds_released(struct worker *w);
+int worker_epoll_add(struct worker *w, int fd, struct ev *ev, uint32_t events);
+
+#endif

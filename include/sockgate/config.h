@@ -1,0 +1,64 @@
+/* sockgate.conf: the INI file shared by sockgated and the sockgate CLI. */
+#ifndef SOCKGATE_CONFIG_H
+#define SOCKGATE_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "log.h"
+#include "url.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/sockgate/sockgate.conf"
+#define CONFIG_NAME_MAX 63
+
+struct upstream {
+	char name[CONFIG_NAME_MAX + 1];
+	struct upstream_url url;
+	/* Resolved once at load; unused for direct. */
+	struct sockaddr_storage addr;
+	/* SOCKS5: send greeting, credentials and request in one segment. */
+	int pipeline;
+};
+
+struct route {
+	struct cidr dst;
+	const struct upstream *upstream;
+};
+
+struct config {
+	/* [daemon] */
+	unsigned workers; /* 0 = auto */
+	uint32_t mark;
+	enum log_level log_level;
+	unsigned connect_timeout_ms;
+	unsigned handshake_timeout_ms;
+	unsigned idle_timeout_ms;
+	/* [intake] */
+	uint16_t redirect_port;
+	/* [upstream NAME]; index 0 is the built-in "direct". */
+	struct upstream *upstreams;
+	size_t n_upstreams;
+	/* [route] */
+	struct route *routes;
+	size_t n_routes;
+	const struct upstream *default_upstream;
+};
+
+/* Loads and validates path. Every problem is printed to errs as
+ * "PATH:LINE: message"; returns the number of problems (0 = *out is valid).
+ * resolve = 0 skips name resolution of upstream hosts (for unit tests). */
+int config_load(const char *path, int resolve, struct config **out, FILE *errs);
+/* Same, over an in-memory text; name is used in messages. */
+int config_load_string(const char *name, const char *text, int resolve, struct config **out,
+		       FILE *errs);
+void config_free(struct config *cfg);
+
+/* The upstream a flow to dst takes: longest matching route, else default. */
+const struct upstream *config_route(const struct config *cfg, const struct sockaddr_storage *dst);
+
+/* Parses "10", "10s", "500ms", "5m", "1h" into milliseconds; 0 or -1. */
+int config_parse_duration(const char *s, unsigned *ms);
+
+#endif

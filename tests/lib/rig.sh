@@ -1,0 +1,232 @@
+# shellcheck shell=bash
+# Test rig: four hosts in network namespaces made here, torn down on exit.
+#
+#   client ──(10.77.1.0/24, fd77:1::/64)── router ──(10.77.2.0/24, fd77:2::/64)── proxy
+#                                                                                   │
+#                                     server ──(10.77.3.0/24, fd77:3::/64)──────────┘
+#
+# The router runs sockgated behind an nftables REDIRECT rule; it has no route
+# to the server, so the client reaches the server only through sockgated and
+# an upstream proxy on the proxy host. Every name carries a per-run prefix.
+
+RIG_PREFIX=${RIG_PREFIX:-sg$$}
+RIG_DIR=""
+RIG_PIDS=()
+SOCKGATED=${SOCKGATED:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/sockgated}
+
+NS_CLIENT=${RIG_PREFIX}c
+NS_ROUTER=${RIG_PREFIX}r
+NS_PROXY=${RIG_PREFIX}p
+NS_SERVER=${RIG_PREFIX}s
+
+CLIENT4=10.77.1.2 ROUTER4_LAN=10.77.1.1 ROUTER4=10.77.2.1 PROXY4=10.77.2.2
+PROXY4_WAN=10.77.3.1 SERVER4=10.77.3.2
+CLIENT6=fd77:1::2 ROUTER6_LAN=fd77:1::1 ROUTER6=fd77:2::1 PROXY6=fd77:2::2
+PROXY6_WAN=fd77:3::1 SERVER6=fd77:3::2
+REDIRECT_PORT=12345
+
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+rig_link() { # ns_a if_a addr4_a addr6_a ns_b if_b addr4_b addr6_b
+	ip -n "$1" link add "$2" type veth peer name "$6" netns "$5"
+	ip -n "$1" addr add "$3/24" dev "$2"
+	ip -n "$1" addr add "$4/64" dev "$2" nodad
+	ip -n "$5" addr add "$7/24" dev "$6"
+	ip -n "$5" addr add "$8/64" dev "$6" nodad
+	ip -n "$1" link set "$2" up
+	ip -n "$5" link set "$6" up
+}
+
+rig_up() {
+	RIG_DIR=$(mktemp -d "/tmp/${RIG_PREFIX}.XXXXXX")
+	chmod 755 "$RIG_DIR"
+	trap rig_down EXIT
+	trap 'exit 130' INT TERM
+	for ns in $NS_CLIENT $NS_ROUTER $NS_PROXY $NS_SERVER; do
+		ip netns add "$ns"
+		ip -n "$ns" link set lo up
+		# no tentative addresses: peers bind them right away
+		in_ns "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
+	done
+	rig_link $NS_CLIENT c0 $CLIENT4 $CLIENT6 $NS_ROUTER r0 $ROUTER4_LAN $ROUTER6_LAN
+	rig_link $NS_ROUTER r1 $ROUTER4 $ROUTER6 $NS_PROXY p0 $PROXY4 $PROXY6
+	rig_link $NS_PROXY p1 $PROXY4_WAN $PROXY6_WAN $NS_SERVER s0 $SERVER4 $SERVER6
+	ip -n $NS_CLIENT route add default via $ROUTER4_LAN
+	ip -n $NS_CLIENT -6 route add default via $ROUTER6_LAN
+	in_ns $NS_ROUTER sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	# The router knows the LAN and the proxy's link, nothing beyond.
+	# The server answers only its neighbour, the proxy.
+}
+
+rig_down() {
+	local pid ns
+	for pid in "${RIG_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${RIG_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	RIG_PIDS=()
+	for ns in $NS_CLIENT $NS_ROUTER $NS_PROXY $NS_SERVER; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	[ -n "$RIG_DIR" ] && rm -rf "$RIG_DIR"
+	RIG_DIR=""
+}
+
+# Starts "$@" in namespace $1 in the background, recording its pid in RIG_PIDS
+# and in the variable named by $2.
+rig_spawn() {
+	local ns=$1 var=$2 log=$3
+	shift 3
+	ip netns exec "$ns" "$@" >>"$log" 2>&1 &
+	RIG_PIDS+=($!)
+	printf -v "$var" '%s' "$!"
+}
+
+rig_stop() { # pid
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	local keep=() p
+	for p in "${RIG_PIDS[@]}"; do [ "$p" != "$1" ] && keep+=("$p"); done
+	RIG_PIDS=("${keep[@]}")
+}
+
+# Waits until something listens on TCP port $2 inside namespace $1
+# (without connecting: a probe connection would be a flow of its own).
+rig_wait_port() {
+	local ns=$1 port=$2 i
+	for i in $(seq 1 100); do
+		if [ -n "$(in_ns "$ns" ss -Hltn "sport = :$port")" ]; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "rig: nothing listening on port $port in $ns" >&2
+	return 1
+}
+
+# nginx on the server, port 80 v4 and v6, serving $RIG_DIR/www.
+rig_start_web() {
+	mkdir -p "$RIG_DIR/www" "$RIG_DIR/nginx"
+	head -c 10485760 /dev/urandom >"$RIG_DIR/www/file10m"
+	echo hello >"$RIG_DIR/www/small"
+	cat >"$RIG_DIR/nginx/nginx.conf" <<-CONF
+	worker_processes 1;
+	daemon off;
+	pid $RIG_DIR/nginx/nginx.pid;
+	error_log $RIG_DIR/nginx/error.log;
+	events { worker_connections 4096; }
+	http {
+	    access_log off;
+	    client_body_temp_path $RIG_DIR/nginx;
+	    proxy_temp_path $RIG_DIR/nginx;
+	    fastcgi_temp_path $RIG_DIR/nginx;
+	    uwsgi_temp_path $RIG_DIR/nginx;
+	    scgi_temp_path $RIG_DIR/nginx;
+	    keepalive_requests 100000;
+	    server {
+	        listen 80 backlog=4096;
+	        listen [::]:80 backlog=4096;
+	        root $RIG_DIR/www;
+	    }
+	}
+	CONF
+	rig_spawn $NS_SERVER NGINX_PID "$RIG_DIR/nginx/stdout.log" nginx -c "$RIG_DIR/nginx/nginx.conf"
+	rig_wait_port $NS_SERVER 80
+}
+
+# dante on the proxy, port 1080, no authentication, SOCKS4 and SOCKS5.
+rig_start_dante() {
+	cat >"$RIG_DIR/danted.conf" <<-CONF
+	logoutput: $RIG_DIR/danted.log
+	internal: $PROXY4 port = 1080
+	internal: $PROXY6 port = 1080
+	external: $PROXY4_WAN
+	external: $PROXY6_WAN
+	clientmethod: none
+	socksmethod: none
+	user.privileged: root
+	user.unprivileged: nobody
+	client pass { from: 0/0 to: 0/0 }
+	socks pass { from: 0/0 to: 0/0 command: connect udpassociate udpreply bind bindreply }
+	CONF
+	rig_spawn $NS_PROXY DANTE_PID "$RIG_DIR/danted.out" danted -f "$RIG_DIR/danted.conf" -p "$RIG_DIR/danted.pid"
+	rig_wait_port $NS_PROXY 1080
+}
+
+# microsocks on the proxy: port 1081 open, port 1082 with user "alice".
+MICROSOCKS_USER=alice
+MICROSOCKS_PASS='s3cr:t@x'
+rig_start_microsocks() {
+	rig_spawn $NS_PROXY MICROSOCKS_PID "$RIG_DIR/microsocks.log" microsocks -i :: -p 1081
+	rig_spawn $NS_PROXY MICROSOCKS_AUTH_PID "$RIG_DIR/microsocks-auth.log" \
+		microsocks -i :: -p 1082 -u "$MICROSOCKS_USER" -P "$MICROSOCKS_PASS"
+	rig_wait_port $NS_PROXY 1081 && rig_wait_port $NS_PROXY 1082
+}
+
+# tinyproxy on the proxy, port 8888, Basic auth, CONNECT allowed to port 80.
+TINYPROXY_USER=bob
+TINYPROXY_PASS=hunter2
+rig_start_tinyproxy() {
+	cat >"$RIG_DIR/tinyproxy.conf" <<-CONF
+	Port 8888
+	Timeout 60
+	MaxClients 1000
+	LogFile "$RIG_DIR/tinyproxy.log"
+	LogLevel Notice
+	PidFile "$RIG_DIR/tinyproxy.pid"
+	BasicAuth $TINYPROXY_USER $TINYPROXY_PASS
+	ConnectPort 80
+	ConnectPort 81
+	CONF
+	rig_spawn $NS_PROXY TINYPROXY_PID "$RIG_DIR/tinyproxy.out" tinyproxy -d -c "$RIG_DIR/tinyproxy.conf"
+	rig_wait_port $NS_PROXY 8888
+}
+
+# The REDIRECT rule the CLI will own one day: TCP from the LAN to sockgated.
+rig_redirect_rule() {
+	in_ns $NS_ROUTER nft -f - <<-NFT
+	table inet sgtest {
+	    chain prerouting {
+	        type nat hook prerouting priority dstnat; policy accept;
+	        iifname "r0" meta l4proto tcp redirect to :$REDIRECT_PORT
+	    }
+	}
+	NFT
+}
+
+# Writes a config for upstream URL $1 (or "direct") and starts sockgated.
+# $2: more [upstream] lines, $3: more [daemon] lines.
+SOCKGATED_PID=""
+rig_start_sockgated() {
+	local url=$1 upstream_extra=${2:-} extra=${3:-}
+	cat >"$RIG_DIR/sockgate.conf" <<-CONF
+	[daemon]
+	workers = 2
+	connect_timeout = 3s
+	handshake_timeout = 3s
+	$extra
+
+	[intake]
+	redirect = $REDIRECT_PORT
+
+	[upstream up]
+	url = $url
+	$upstream_extra
+
+	[route]
+	default = up
+	CONF
+	if [ "$url" = direct ]; then
+		sed -i '/^\[upstream up\]/,/^\[route\]/{/^\[route\]/!d}; s/^default = up/default = direct/' "$RIG_DIR/sockgate.conf"
+	fi
+	: >"$RIG_DIR/sockgated.log"
+	rig_spawn $NS_ROUTER SOCKGATED_PID "$RIG_DIR/sockgated.log" "$SOCKGATED" -f -c "$RIG_DIR/sockgate.conf"
+	rig_wait_port $NS_ROUTER $REDIRECT_PORT
+}
+
+rig_stop_sockgated() {
+	[ -n "$SOCKGATED_PID" ] && rig_stop "$SOCKGATED_PID"
+	SOCKGATED_PID=""
+}
