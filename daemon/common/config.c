@@ -314,17 +314,18 @@ static int valid_name(const char *name)
 static struct upstream *upstream_section(struct parse_ctx *ctx, const char *name)
 {
 	struct config *cfg = ctx->cfg;
-	struct upstream *up = find_upstream(cfg, name);
+	struct upstream *up;
 
+	if (!strcmp(name, "direct")) {
+		report(ctx, ctx->line, "\"direct\" is built in and cannot be redefined");
+		return NULL;
+	}
+	up = find_upstream(cfg, name);
 	if (up)
 		return up;
 	if (!valid_name(name)) {
 		report(ctx, ctx->line, "upstream name \"%s\": use letters, digits, '-', '_', '.'",
 		       name);
-		return NULL;
-	}
-	if (!strcmp(name, "direct")) {
-		report(ctx, ctx->line, "\"direct\" is built in and cannot be redefined");
 		return NULL;
 	}
 	if (grow(&cfg->upstreams, cfg->n_upstreams, sizeof(*cfg->upstreams)) ||
@@ -430,8 +431,6 @@ static int resolve_upstream(struct parse_ctx *ctx, struct upstream *up, unsigned
 	struct addrinfo *res = NULL;
 	int rc;
 
-	if (addr_from_ip(up->url.host, up->url.port, &up->addr) == 0)
-		return 0;
 	rc = getaddrinfo(up->url.host, NULL, &hints, &res);
 	if (rc || !res) {
 		report(ctx, line, "upstream \"%s\": cannot resolve \"%s\": %s", up->name,
@@ -464,7 +463,7 @@ static void finish(struct parse_ctx *ctx, int resolve)
 			continue; /* url error already reported */
 		if (up->url.kind == UPSTREAM_DIRECT)
 			continue;
-		if (resolve)
+		if (addr_from_ip(up->url.host, up->url.port, &up->addr) && resolve)
 			resolve_upstream(ctx, up, ctx->up_lines[i].url_line);
 	}
 	/* Sections named in the file but holding no key at all. */

@@ -1,0 +1,196 @@
+/* unit: */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sockgate/config.h"
+
+/* Loads text; returns the error count and the messages in errs. */
+static int load(const char *text, struct config **cfg, char *errs, size_t len)
+{
+	FILE *f = fmemopen(errs, len, "w");
+	int n;
+	memset(errs, 0, len);
+	n = config_load_string("t.conf", text, 0, cfg, f);
+	fclose(f);
+	return n;
+}
+
+static void expect_error(const char *text, const char *message)
+{
+	struct config *cfg = NULL;
+	char errs[4096];
+	int n = load(text, &cfg, errs, sizeof(errs));
+	if (n == 0)
+		fail_msg("config loaded but should fail with \"%s\"", message);
+	assert_null(cfg);
+	if (!strstr(errs, message))
+		fail_msg("errors:\n%s\nlack \"%s\"", errs, message);
+}
+
+static void test_full(void **state)
+{
+	struct config *cfg = NULL;
+	char errs[4096];
+	struct sockaddr_storage dst;
+	(void)state;
+	int n = load("[daemon]\n"
+		     "workers = 4\n"
+		     "mark = 0x1234\n"
+		     "log_level = debug\n"
+		     "connect_timeout = 500ms\n"
+		     "handshake_timeout = 7\n"
+		     "idle_timeout = 0\n"
+		     "\n"
+		     "[intake]\n"
+		     "redirect = 4000 ; inline comment\n"
+		     "# comment\n"
+		     "[upstream corp]\n"
+		     "url = socks5://alice:secret@10.0.0.5:1080\n"
+		     "pipeline = no\n"
+		     "[upstream web]\n"
+		     "url = http://[fd00::5]:3128\n"
+		     "[route]\n"
+		     "default = corp\n"
+		     "10.0.0.0/8 = direct\n"
+		     "10.1.0.0/16 = web\n",
+		     &cfg, errs, sizeof(errs));
+	if (n)
+		fail_msg("%s", errs);
+	assert_int_equal(cfg->workers, 4);
+	assert_int_equal(cfg->mark, 0x1234);
+	assert_int_equal(cfg->log_level, LOG_LEVEL_DEBUG);
+	assert_int_equal(cfg->connect_timeout_ms, 500);
+	assert_int_equal(cfg->handshake_timeout_ms, 7000);
+	assert_int_equal(cfg->idle_timeout_ms, 0);
+	assert_int_equal(cfg->redirect_port, 4000);
+	assert_int_equal(cfg->n_upstreams, 3);
+	assert_string_equal(cfg->default_upstream->name, "corp");
+	assert_false(cfg->default_upstream->pipeline);
+	assert_string_equal(cfg->default_upstream->url.pass, "secret");
+	/* resolve = 0 still fills literal addresses */
+	assert_int_equal(cfg->default_upstream->addr.ss_family, AF_INET);
+	addr_from_ip("10.1.2.3", 80, &dst);
+	assert_string_equal(config_route(cfg, &dst)->name, "web");
+	addr_from_ip("10.2.2.3", 80, &dst);
+	assert_string_equal(config_route(cfg, &dst)->name, "direct");
+	addr_from_ip("8.8.8.8", 80, &dst);
+	assert_string_equal(config_route(cfg, &dst)->name, "corp");
+	config_free(cfg);
+}
+
+static void test_defaults(void **state)
+{
+	struct config *cfg = NULL;
+	char errs[1024];
+	(void)state;
+	assert_int_equal(load("[upstream only]\nurl = socks5://10.0.0.5\n", &cfg, errs,
+			      sizeof(errs)),
+			 0);
+	assert_int_equal(cfg->workers, 0);
+	assert_int_equal(cfg->mark, 0x2a0);
+	assert_int_equal(cfg->redirect_port, 12345);
+	assert_string_equal(cfg->default_upstream->name, "only");
+	assert_true(cfg->default_upstream->pipeline);
+	config_free(cfg);
+	assert_int_equal(load("[route]\ndefault = direct\n", &cfg, errs, sizeof(errs)), 0);
+	assert_string_equal(cfg->default_upstream->name, "direct");
+	config_free(cfg);
+}
+
+static void test_errors_with_lines(void **state)
+{
+	(void)state;
+	expect_error("[daemon]\nbogus = 1\n[route]\ndefault = direct\n",
+		     "t.conf:2: unknown key \"bogus\" in [daemon]");
+	expect_error("[route]\ndefault = direct\n[nope]\nx = 1\n", "t.conf:4: unknown section [nope]");
+	expect_error("[route]\ndefault = direct\n[empty]\n", "t.conf:3: unknown section [empty]");
+	expect_error("[daemon]\nworkers = lots\n", "t.conf:2: workers");
+	expect_error("[daemon]\nworkers = 0\n", "t.conf:2: workers");
+	expect_error("[daemon]\nmark = 0x1ffffffff\n", "t.conf:2: mark");
+	expect_error("[daemon]\nmark = 0\n", "t.conf:2: mark");
+	expect_error("[daemon]\nlog_level = loud\n", "t.conf:2: log_level");
+	expect_error("[daemon]\nconnect_timeout = 0\n", "t.conf:2: connect_timeout");
+	expect_error("[daemon]\nconnect_timeout = 5 s\n", "t.conf:2: connect_timeout");
+	expect_error("[daemon]\nidle_timeout = 5d\n", "t.conf:2: idle_timeout");
+	expect_error("[daemon]\nworkers = 2\nworkers = 3\n", "t.conf:3: [daemon] workers given twice");
+	expect_error("[intake]\nredirect = 99999\n", "t.conf:2: redirect: bad port \"99999\"");
+	expect_error("\n\n[upstream corp]\nurl = socks5://h:99999\n",
+		     "t.conf:4: upstream \"corp\": bad port \"99999\"");
+	expect_error("[upstream corp]\nurl = ftp://h:1\n", "t.conf:2: upstream \"corp\": unsupported");
+	expect_error("[upstream corp]\nuser = x\n", "t.conf:2: unknown key \"user\"");
+	expect_error("[upstream corp]\nurl = direct\nurl = direct\n", "t.conf:3: [upstream corp] url given twice");
+	expect_error("[upstream corp]\npipeline = maybe\n", "t.conf:2: pipeline");
+	expect_error("[route]\ndefault = direct\n[upstream corp]\n",
+		     "t.conf:3: [upstream corp] has no url");
+	expect_error("[upstream direct]\nurl = direct\n", "t.conf:2: \"direct\" is built in");
+	expect_error("[upstream bad/name]\nurl = direct\n", "t.conf:2: upstream name");
+	expect_error("[route]\ndefault = nowhere\n", "t.conf:2: route default: no upstream named");
+	expect_error("[route]\n10.1.2.3/8 = direct\ndefault = direct\n", "t.conf:2: route \"10.1.2.3/8\"");
+	expect_error("[route]\ndefault = direct\ndefault = direct\n", "t.conf:3: [route] default given twice");
+	expect_error("[upstream a]\nurl = direct\n[upstream b]\nurl = direct\n",
+		     "several upstreams but no [route] default");
+	expect_error("", "no [upstream NAME] section");
+	expect_error("[route]\ndefault = direct\n[route]\n", "t.conf:3: duplicate section [route]");
+	expect_error("x = 1\n[route]\ndefault = direct\n", "t.conf:1: key \"x\" outside");
+	expect_error("[route]\ndefault = direct\nthis is not ini\n", "t.conf:3: syntax error");
+	expect_error("[route\n", "t.conf:1: syntax error");
+	expect_error("[daemon]\nworkers =\n", "t.conf:2: workers: empty value");
+}
+
+static void test_long_line(void **state)
+{
+	char text[600];
+	(void)state;
+	snprintf(text, sizeof(text), "[route]\ndefault = direct\n[upstream x]\nurl = socks5://%0300d:1\n",
+		 0);
+	expect_error(text, "t.conf:4: line longer than");
+}
+
+static void test_every_error_reported(void **state)
+{
+	struct config *cfg = NULL;
+	char errs[4096];
+	(void)state;
+	/* one pass lists all problems, not just the first */
+	int n = load("[daemon]\nworkers = x\nmark = y\n[intake]\nredirect = 0\n[route]\ndefault = direct\n",
+		     &cfg, errs, sizeof(errs));
+	assert_int_equal(n, 3);
+	assert_non_null(strstr(errs, "t.conf:2:"));
+	assert_non_null(strstr(errs, "t.conf:3:"));
+	assert_non_null(strstr(errs, "t.conf:5:"));
+}
+
+static void test_duration(void **state)
+{
+	unsigned ms;
+	(void)state;
+	assert_int_equal(config_parse_duration("10", &ms), 0);
+	assert_int_equal(ms, 10000);
+	assert_int_equal(config_parse_duration("250ms", &ms), 0);
+	assert_int_equal(ms, 250);
+	assert_int_equal(config_parse_duration("2m", &ms), 0);
+	assert_int_equal(ms, 120000);
+	assert_int_equal(config_parse_duration("1h", &ms), 0);
+	assert_int_equal(ms, 3600000);
+	assert_int_equal(config_parse_duration("", &ms), -1);
+	assert_int_equal(config_parse_duration("s", &ms), -1);
+	assert_int_equal(config_parse_duration("-1", &ms), -1);
+	assert_int_equal(config_parse_duration("1.5s", &ms), -1);
+	assert_int_equal(config_parse_duration("9999999h", &ms), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full),	      cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_errors_with_lines), cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_every_error_reported), cmocka_unit_test(test_duration),
+	};
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

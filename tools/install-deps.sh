@@ -1,0 +1,44 @@
+#!/bin/sh
+# Installs the Debian packages sockgate needs to build and test, only those
+# missing, without questions. Usage: install-deps.sh [bench]
+set -eu
+
+BUILD="make gcc pkg-config libinih-dev libcmocka-dev"
+TEST="nftables iproute2 dante-server microsocks tinyproxy nginx curl socat"
+FUZZ="clang"
+BENCH="redsocks iperf3 apache2-utils python3"
+
+want="$BUILD $TEST $FUZZ"
+[ "${1:-}" = bench ] && want="$want $BENCH"
+
+missing=""
+for pkg in $want; do
+	if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $pkg"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+echo "install-deps: installing$missing"
+
+# The test peers (nginx, dante, tinyproxy, redsocks) are started by the tests
+# inside their own namespaces; keep their packages from starting system-wide
+# services on this host while they install.
+policy=/usr/sbin/policy-rc.d
+made_policy=""
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	made_policy=1
+fi
+cleanup() { if [ -n "$made_policy" ]; then rm -f "$policy"; fi; }
+trap cleanup EXIT
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
