@@ -84,6 +84,16 @@ rig_spawn() {
 	printf -v "$var" '%s' "$!"
 }
 
+# Kills a process we started and all its descendants with SIGKILL, as a
+# crash would (dante's children keep relaying when only the parent dies).
+rig_kill_tree() { # pid
+	local pid=$1 child
+	for child in $(pgrep -P "$pid"); do
+		rig_kill_tree "$child"
+	done
+	kill -KILL "$pid" 2>/dev/null
+}
+
 rig_stop() { # pid
 	kill "$1" 2>/dev/null
 	wait "$1" 2>/dev/null
@@ -201,11 +211,13 @@ rig_redirect_rule() {
 SOCKGATED_PID=""
 rig_start_sockgated() {
 	local url=$1 upstream_extra=${2:-} extra=${3:-}
+	local timeouts=""
+	grep -q connect_timeout <<<"$extra" || timeouts+="connect_timeout = 3s"$'\n'
+	grep -q handshake_timeout <<<"$extra" || timeouts+="handshake_timeout = 3s"$'\n'
+	grep -q workers <<<"$extra" || timeouts+="workers = 2"$'\n'
 	cat >"$RIG_DIR/sockgate.conf" <<-CONF
 	[daemon]
-	workers = 2
-	connect_timeout = 3s
-	handshake_timeout = 3s
+	$timeouts
 	$extra
 
 	[intake]
@@ -222,7 +234,9 @@ rig_start_sockgated() {
 		sed -i '/^\[upstream up\]/,/^\[route\]/{/^\[route\]/!d}; s/^default = up/default = direct/' "$RIG_DIR/sockgate.conf"
 	fi
 	: >"$RIG_DIR/sockgated.log"
-	rig_spawn $NS_ROUTER SOCKGATED_PID "$RIG_DIR/sockgated.log" "$SOCKGATED" -f -c "$RIG_DIR/sockgate.conf"
+	# SOCKGATED_PREFIX: a wrapper command such as "prlimit --nofile=200"
+	# shellcheck disable=SC2086
+	rig_spawn $NS_ROUTER SOCKGATED_PID "$RIG_DIR/sockgated.log" ${SOCKGATED_PREFIX:-} "$SOCKGATED" -f -c "$RIG_DIR/sockgate.conf"
 	rig_wait_port $NS_ROUTER $REDIRECT_PORT
 }
 

@@ -1,0 +1,295 @@
+#!/bin/bash
+# Integration tests: sockgated on a namespace router behind a real nftables
+# REDIRECT rule, real upstream proxies (dante, microsocks, tinyproxy), a real
+# web server (nginx) and real clients (curl, socat). See tests/lib/rig.sh.
+set -u
+cd "$(dirname "$0")/../.."
+# shellcheck source=../lib/rig.sh
+source tests/lib/rig.sh
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "integration: needs root (network namespaces, nftables)" >&2
+	exit 1
+fi
+
+PASSED=0
+FAILED=0
+pass() { PASSED=$((PASSED + 1)); echo "ok   - $*"; }
+fail() {
+	FAILED=$((FAILED + 1))
+	echo "FAIL - $*"
+	if [ -n "${SOCKGATED_PID:-}" ] && [ -s "$RIG_DIR/sockgated.log" ]; then
+		tail -n 5 "$RIG_DIR/sockgated.log" | sed 's/^/       log: /'
+	fi
+}
+check() { # description, command...
+	local what=$1
+	shift
+	if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+url_of() { # address path [port]
+	local port=${3:+:$3}
+	case $1 in *:*) echo "http://[$1]$port$2" ;; *) echo "http://$1$port$2" ;; esac
+}
+
+# curl from the client; prints "EXIT HTTPCODE SHA256" and leaves stderr in $RIG_DIR/curl.err
+client_fetch() {
+	local url=$1
+	shift
+	local out=$RIG_DIR/fetch.out code rc
+	code=$(in_ns $NS_CLIENT curl -sS -m 20 "$@" -o "$out" -w '%{http_code}' "$url" 2>"$RIG_DIR/curl.err")
+	rc=$?
+	echo "$rc $code $(sha256sum <"$out" 2>/dev/null | cut -d' ' -f1)"
+	rm -f "$out"
+}
+
+expect_file() { # family-address
+	local got want
+	want=$(sha256sum <"$RIG_DIR/www/file10m" | cut -d' ' -f1)
+	got=$(client_fetch "$(url_of "$1" /file10m)")
+	[ "$got" = "0 200 $want" ] || { echo "       got: $got $(cat "$RIG_DIR/curl.err")"; return 1; }
+}
+
+expect_parallel() { # address count
+	local ok
+	ok=$(seq "$2" | in_ns $NS_CLIENT xargs -P "$2" -I{} \
+		curl -s -m 20 -o /dev/null -w '%{http_code}\n' "$(url_of "$1" '/small?{}')" | grep -c '^200$')
+	[ "$ok" -eq "$2" ] || { echo "       only $ok of $2 succeeded"; return 1; }
+}
+
+# The client must see a TCP reset (curl: couldn't connect / send / recv
+# failure), not a clean close (52) or a timeout (28).
+expect_reset() { # url [max_ms]
+	local url=$1 max=${2:-3000} t0 t1 rc
+	t0=$(date +%s%N)
+	in_ns $NS_CLIENT curl -sS -m 10 -o /dev/null "$url" 2>"$RIG_DIR/curl.err"
+	rc=$?
+	t1=$(date +%s%N)
+	case $rc in
+	7 | 55 | 56) ;;
+	*) echo "       curl exit $rc: $(cat "$RIG_DIR/curl.err")"; return 1 ;;
+	esac
+	if [ $(((t1 - t0) / 1000000)) -gt "$max" ]; then
+		echo "       reset took $(((t1 - t0) / 1000000)) ms (limit $max)"
+		return 1
+	fi
+}
+
+expect_log() { # pattern
+	local i
+	for i in $(seq 1 40); do
+		grep -q -- "$1" "$RIG_DIR/sockgated.log" && return 0
+		sleep 0.05
+	done
+	echo "       no log line matching: $1"
+	return 1
+}
+
+# A route around sockgated for the direct upstream: router -> proxy -> server.
+open_direct_path() {
+	in_ns $NS_PROXY sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	ip -n $NS_ROUTER route add 10.77.3.0/24 via $PROXY4
+	ip -n $NS_ROUTER -6 route add fd77:3::/64 via $PROXY6
+	ip -n $NS_SERVER route add default via $PROXY4_WAN
+	ip -n $NS_SERVER -6 route add default via $PROXY6_WAN
+}
+close_direct_path() {
+	in_ns $NS_PROXY sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0
+	ip -n $NS_ROUTER route del 10.77.3.0/24
+	ip -n $NS_ROUTER -6 route del fd77:3::/64
+	ip -n $NS_SERVER route del default
+	ip -n $NS_SERVER -6 route del default
+}
+
+relay_suite() { # label url [upstream extra] [v4only]
+	local label=$1 url=$2 extra=${3:-} v4only=${4:-}
+	rig_start_sockgated "$url" "$extra"
+	check "$label: 10 MB over IPv4, sha256 matches" expect_file $SERVER4
+	check "$label: 200 parallel requests over IPv4" expect_parallel $SERVER4 200
+	if [ -z "$v4only" ]; then
+		check "$label: 10 MB over IPv6, sha256 matches" expect_file $SERVER6
+		check "$label: 200 parallel requests over IPv6" expect_parallel $SERVER6 200
+	else
+		check "$label: IPv6 target is reset (protocol has no IPv6)" expect_reset "$(url_of $SERVER6 /small)"
+		check "$label: ... and logged" expect_log "cannot carry an IPv6 target; client reset"
+	fi
+	check "$label: closed target port -> client reset" expect_reset "$(url_of $SERVER4 /small 81)"
+	if [ "$url" = direct ]; then
+		check "$label: ... and one log line naming client, target, reason" \
+			expect_log "$CLIENT4:[0-9]* -> $SERVER4:81 via direct: connect to $SERVER4:81: Connection refused; client reset"
+	else
+		check "$label: ... and one log line naming client, target, upstream" \
+			expect_log "$CLIENT4:[0-9]* -> $SERVER4:81 via up (${url%%:*} .*client reset"
+	fi
+	rig_stop_sockgated
+}
+
+test_check_mode() {
+	local conf=$RIG_DIR/bad.conf out rc
+	printf '[daemon]\nworkers = many\nbogus = 1\n[upstream x]\nurl = socks5://h:99999\n' >"$conf"
+	out=$("$SOCKGATED" --check -c "$conf" 2>&1)
+	rc=$?
+	check "--check: exit 1 on errors" test $rc -eq 1
+	check "--check: FILE:LINE for a bad value" grep -q "^$conf:2: workers" <<<"$out"
+	check "--check: unknown keys are errors" grep -q "^$conf:3: unknown key \"bogus\"" <<<"$out"
+	check "--check: URL errors carry their line" grep -q "^$conf:5: upstream \"x\": bad port" <<<"$out"
+	printf '[upstream x]\nurl = socks5://127.0.0.1:1080\n' >"$conf"
+	check "--check: a good file passes" bash -c "'$SOCKGATED' --check -c '$conf' >/dev/null"
+	check "--check: missing file fails" bash -c "! '$SOCKGATED' --check -c /nonexistent 2>/dev/null"
+}
+
+test_pipelining_stall_hint() {
+	rig_start_sockgated "socks5://$PROXY4:1081" "" "handshake_timeout = 1s"
+	check "microsocks without pipeline = no: reset after the handshake timeout" \
+		expect_reset "$(url_of $SERVER4 /small)" 2500
+	check "... and the log says to set pipeline = no" expect_log "set pipeline = no"
+	rig_stop_sockgated
+}
+
+test_wrong_passwords() {
+	rig_start_sockgated "socks5://$MICROSOCKS_USER:wrong@$PROXY4:1082" "pipeline = no"
+	check "SOCKS5 wrong password: client reset" expect_reset "$(url_of $SERVER4 /small)" 1000
+	check "SOCKS5 wrong password: logged" expect_log "username/password rejected; client reset"
+	check "SOCKS5 wrong password: the password is not logged" bash -c "! grep -q wrong '$RIG_DIR/sockgated.log'"
+	rig_stop_sockgated
+	rig_start_sockgated "http://$TINYPROXY_USER:wrong@$PROXY4:8888"
+	check "HTTP wrong password: client reset" expect_reset "$(url_of $SERVER4 /small)" 1000
+	check "HTTP wrong password: logged" expect_log "proxy authentication failed (40[17]); client reset"
+	rig_stop_sockgated
+}
+
+test_upstream_killed() {
+	local pid t0 t1 rc
+	rig_spawn $NS_SERVER SINK_PID "$RIG_DIR/sink.log" socat -u TCP-LISTEN:9,reuseaddr,fork OPEN:/dev/null
+	rig_wait_port $NS_SERVER 9
+	rig_start_sockgated "socks5://$PROXY4:1080"
+	# An upload in flight when the proxy dies: the proxy's kernel answers
+	# with RST, and the client must get one too, promptly.
+	in_ns $NS_CLIENT socat -u /dev/zero TCP:$SERVER4:9 2>/dev/null &
+	pid=$!
+	sleep 1
+	rig_kill_tree "$DANTE_PID"
+	t0=$(date +%s%N)
+	wait $pid
+	rc=$?
+	t1=$(date +%s%N)
+	check "upstream killed mid-transfer: client stream fails (exit $rc)" test $rc -ne 0
+	check "upstream killed mid-transfer: client reset within 1 s" test $(((t1 - t0) / 1000000)) -le 1000
+	rig_stop "$DANTE_PID"
+	check "upstream down: new connection reset within 1 s" expect_reset "$(url_of $SERVER4 /small)" 1000
+	check "upstream down: logged" expect_log "connect to $PROXY4:1080: Connection refused; client reset"
+	rig_start_dante
+	check "upstream back: relaying again" expect_file $SERVER4
+	rig_stop_sockgated
+	rig_stop "$SINK_PID"
+}
+
+test_loop_guard() {
+	rig_start_sockgated "socks5://$PROXY4:1080"
+	check "loop guard: client to sockgated's own port is reset" \
+		expect_reset "http://$ROUTER4_LAN:$REDIRECT_PORT/" 1000
+	check "loop guard: logged" expect_log "sockgated's own listener"
+	check "loop guard: client to the upstream proxy itself is reset" \
+		expect_reset "http://$PROXY4:1080/" 1000
+	check "loop guard: logged" expect_log "destination is the upstream proxy itself"
+	check "no NAT original destination: local connection reset" \
+		bash -c "! ip netns exec $NS_ROUTER curl -s -m 3 http://127.0.0.1:$REDIRECT_PORT/"
+	rig_stop_sockgated
+}
+
+test_half_close_and_mark() {
+	local got pid marks
+	rig_spawn $NS_SERVER ECHO_PID "$RIG_DIR/echo.log" socat TCP-LISTEN:7,reuseaddr,fork EXEC:cat
+	rig_spawn $NS_SERVER ECHO6_PID "$RIG_DIR/echo6.log" socat TCP6-LISTEN:7,ipv6only=1,reuseaddr,fork EXEC:cat
+	rig_wait_port $NS_SERVER 7
+	rig_start_sockgated "socks5://$PROXY4:1080"
+	# cat answers and exits only on EOF: the client's FIN must cross both hops.
+	got=$(printf 'half-close\n' | in_ns $NS_CLIENT timeout 5 socat -t 5 - TCP:$SERVER4:7)
+	check "half-close propagated (IPv4 echo after FIN)" test "$got" = half-close
+	got=$(printf 'half-close6\n' | in_ns $NS_CLIENT timeout 5 socat -t 5 - "TCP6:[$SERVER6]:7")
+	check "half-close propagated (IPv6 echo after FIN)" test "$got" = half-close6
+	in_ns $NS_CLIENT curl -s -m 30 --limit-rate 500k -o /dev/null "$(url_of $SERVER4 /file10m)" &
+	pid=$!
+	sleep 0.5
+	marks=$(in_ns $NS_ROUTER ss -tnHe state established "dst $PROXY4" 2>/dev/null | grep -c "fwmark:0x2a0")
+	check "upstream sockets carry the mark 0x2a0 ($marks seen)" test "$marks" -ge 1
+	kill $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	rig_stop_sockgated
+	rig_stop "$ECHO_PID"
+	rig_stop "$ECHO6_PID"
+}
+
+test_fd_budget() {
+	local cpu0 cpu1 ticks
+	# 200 fds: 64 reserved, about 66 flows fit; 100 idle clients overflow it.
+	SOCKGATED_PREFIX="prlimit --nofile=200:200" rig_start_sockgated "socks5://$PROXY4:1080" "" "workers = 1"
+	in_ns $NS_CLIENT python3 - "$SERVER4" >"$RIG_DIR/hold.log" 2>&1 <<-'PY' &
+	import socket, sys, time
+	held = []
+	for _ in range(100):
+	    s = socket.socket()
+	    s.settimeout(5)
+	    s.connect((sys.argv[1], 80))
+	    held.append(s)
+	time.sleep(3)
+	PY
+	local holder=$!
+	check "fd budget: pause is logged once" expect_log "fd budget full"
+	cpu0=$(awk '{print $14 + $15}' /proc/"$SOCKGATED_PID"/stat)
+	sleep 1
+	cpu1=$(awk '{print $14 + $15}' /proc/"$SOCKGATED_PID"/stat)
+	ticks=$((cpu1 - cpu0))
+	check "fd budget: no busy loop while paused ($ticks ticks in 1 s)" test $ticks -le 10
+	check "fd budget: logged once per episode" test "$(grep -c 'fd budget full' "$RIG_DIR/sockgated.log")" -eq 1
+	wait $holder
+	check "fd budget: accepting again after flows end" expect_file $SERVER4
+	check "fd budget: resume logged" expect_log "accepting"
+	rig_stop_sockgated
+}
+
+test_sigterm() {
+	local t0 t1 rc
+	rig_start_sockgated "socks5://$PROXY4:1080"
+	t0=$(date +%s%N)
+	kill -TERM "$SOCKGATED_PID"
+	wait "$SOCKGATED_PID"
+	rc=$?
+	t1=$(date +%s%N)
+	rig_stop "$SOCKGATED_PID"
+	SOCKGATED_PID=""
+	check "SIGTERM: exit status 0" test $rc -eq 0
+	check "SIGTERM: stops within 1 s" test $(((t1 - t0) / 1000000)) -le 1000
+	check "SIGTERM: listener closed" test -z "$(in_ns $NS_ROUTER ss -Hltn "sport = :$REDIRECT_PORT")"
+}
+
+rig_up
+rig_start_web
+rig_start_dante
+rig_start_microsocks
+rig_start_tinyproxy
+rig_redirect_rule
+
+test_check_mode
+relay_suite "dante socks5" "socks5://$PROXY4:1080"
+relay_suite "dante socks5 (upstream over IPv6)" "socks5://[$PROXY6]:1080"
+relay_suite "microsocks socks5" "socks5://$PROXY4:1081" "pipeline = no"
+relay_suite "microsocks socks5 + auth" \
+	"socks5://$MICROSOCKS_USER:$(printf %s "$MICROSOCKS_PASS" | sed 's/:/%3A/; s/@/%40/')@$PROXY4:1082" "pipeline = no"
+relay_suite "dante socks4" "socks4://$PROXY4:1080" "" v4only
+relay_suite "dante socks4a" "socks4a://$PROXY4:1080" "" v4only
+relay_suite "tinyproxy http CONNECT + Basic auth" "http://$TINYPROXY_USER:$TINYPROXY_PASS@$PROXY4:8888"
+open_direct_path
+relay_suite "direct" direct
+close_direct_path
+test_pipelining_stall_hint
+test_wrong_passwords
+test_upstream_killed
+test_loop_guard
+test_half_close_and_mark
+test_fd_budget
+test_sigterm
+
+echo "integration: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
