@@ -40,7 +40,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
 .DELETE_ON_ERROR:
-.PHONY: all deps check unit integration demo bench fuzz install uninstall clean format
+.PHONY: all deps check unit integration demo bench fuzz install uninstall clean format format-check
 
 all: $(B)/sockgated
 
@@ -57,13 +57,15 @@ $(B)/sockgated: $(DAEMON_OBJS) $(B)/libsockgate.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(INIH_LIBS) -lpthread
 
-# Each unit test links its own module(s), listed in the test's first line:
-#   /* unit: daemon/upstream_socks5.c daemon/upstream.c */
+# Each unit test links libsockgate.a plus only the daemon modules it tests.
+CODEC_OBJS := $(addprefix $(B)/daemon/,upstream.o upstream_socks5.o upstream_socks4.o upstream_http.o)
+$(B)/tests/test_upstream_socks5 $(B)/tests/test_upstream_socks4 $(B)/tests/test_upstream_http: \
+	UNIT_OBJS = $(CODEC_OBJS)
+
 $(B)/tests/%: tests/unit/%.c $(B)/libsockgate.a $(DAEMON_OBJS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(CC) $(CPPFLAGS) -Idaemon $(CFLAGS) -o $@ $< \
-		$(patsubst %.c,$(B)/%.o,$(shell sed -n '1s|^/\* unit: \(.*\) \*/|\1|p' $<)) \
+	$(Q)$(CC) $(CPPFLAGS) -Idaemon $(CFLAGS) -o $@ $< $(UNIT_OBJS) \
 		$(B)/libsockgate.a $(CMOCKA_LIBS) $(INIH_LIBS) -lpthread
 
 deps:
@@ -103,8 +105,12 @@ install: $(B)/sockgated
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/sockgated $(DESTDIR)$(DOCDIR)/sockgate.conf.example
 
+FORMAT_FILES = $(wildcard daemon/*.[ch] daemon/common/*.c include/sockgate/*.h tests/unit/*.[ch] tests/fuzz/*.c)
 format:
-	clang-format -i daemon/*.c daemon/*.h daemon/common/*.c include/sockgate/*.h tests/unit/*.c tests/fuzz/*.c
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	$(Q)clang-format --dry-run --Werror $(FORMAT_FILES)
 
 clean:
 	rm -rf $(B)

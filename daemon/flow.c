@@ -24,9 +24,9 @@
 
 /* Splice rounds one direction may take per event before yielding the loop
  * to other flows (about 4 MiB with the pool's pipe size). */
-#define PUMP_ROUNDS 16
+#define PUMP_ROUNDS    16
 #define FLOW_CACHE_MAX 1024
-#define FLOW_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+#define FLOW_EVENTS    (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
 enum flow_state {
 	FLOW_CONNECTING,
@@ -166,7 +166,8 @@ static const char *flow_describe(const struct flow *f, char *buf, size_t len)
 		snprintf(buf, len, "%s -> %s via %s", client, dst, f->up->name);
 	else
 		snprintf(buf, len, "%s -> %s via %s (%s %s)", client, dst, f->up->name,
-			 upstream_kind_name(f->up->url.kind), addr_format(&f->up->addr, up, sizeof(up)));
+			 upstream_kind_name(f->up->url.kind),
+			 addr_format(&f->up->addr, up, sizeof(up)));
 	return buf;
 }
 
@@ -399,7 +400,7 @@ static void flow_upstream_event(struct flow *f, uint32_t events)
 		if (err) {
 			char a[ADDR_STRLEN];
 			const struct sockaddr_storage *to =
-				f->up->url.kind == UPSTREAM_DIRECT ? &f->dst : &f->up->addr;
+			    f->up->url.kind == UPSTREAM_DIRECT ? &f->dst : &f->up->addr;
 			flow_fail(f, "connect to %s: %s", addr_format(to, a, sizeof(a)),
 				  strerror(err));
 			return;
@@ -495,7 +496,8 @@ static const char *flow_loop_reason(const struct flow *f, const struct sockaddr_
 static int flow_open_upstream(struct flow *f)
 {
 	const struct config *cfg = f->w->cfg;
-	const struct sockaddr_storage *to = f->up->url.kind == UPSTREAM_DIRECT ? &f->dst : &f->up->addr;
+	const struct sockaddr_storage *to =
+	    f->up->url.kind == UPSTREAM_DIRECT ? &f->dst : &f->up->addr;
 	int one = 1;
 	int fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
@@ -513,8 +515,7 @@ static int flow_open_upstream(struct flow *f)
 	return worker_epoll_add(f->w, fd, &f->upstream_ev, FLOW_EVENTS);
 }
 
-void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage *client,
-		 int family)
+void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage *client, int family)
 {
 	struct sockaddr_storage local;
 	socklen_t len = sizeof(local);

@@ -81,9 +81,12 @@ static int detach(void)
 int main(int argc, char *argv[])
 {
 	static const struct option options[] = {
-		{ "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 'C' },
-		{ "foreground", no_argument, NULL, 'f' },   { "verbose", no_argument, NULL, 'v' },
-		{ "version", no_argument, NULL, 'V' },	    { "help", no_argument, NULL, 'h' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = CONFIG_DEFAULT_PATH;
@@ -201,7 +204,8 @@ int main(int argc, char *argv[])
 			goto out;
 		}
 		if (si.ssi_signo == SIGHUP) {
-			log_warn("SIGHUP: live reload is not supported yet; restart to apply changes");
+			log_warn(
+			    "SIGHUP: live reload is not supported yet; restart to apply changes");
 			continue;
 		}
 		log_info("signal %d: stopping", (int)si.ssi_signo);

@@ -35,7 +35,7 @@ enum upstream_failure {
 	UPSTREAM_FAIL_OTHER,	    /* general failure reported by the upstream */
 };
 
-#define UPSTREAM_OUT_MAX 1536
+#define UPSTREAM_OUT_MAX	 1536
 #define UPSTREAM_HTTP_HEADER_MAX 16384
 
 struct upstream_handshake {
@@ -93,6 +93,6 @@ enum upstream_result upstream_http_feed(struct upstream_handshake *hs, const uin
 /* Shared by the codecs: sets failure, code and a formatted reason. */
 enum upstream_result upstream_fail(struct upstream_handshake *hs, enum upstream_failure failure,
 				   int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -69,7 +69,8 @@ static enum upstream_result http_status_line(struct upstream_handshake *hs)
 		return upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0, "http: bad status line");
 	for (int i = 9; i < 12; i++) {
 		if (l[i] < '0' || l[i] > '9')
-			return upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0, "http: bad status code");
+			return upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
+					     "http: bad status code");
 	}
 	if (n > 12 && l[12] != ' ')
 		return upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0, "http: bad status line");

@@ -112,7 +112,8 @@ int upstream_socks5_begin(struct upstream_handshake *hs, const struct upstream_u
 	hs->auth_len = n;
 	hs->request_len = socks5_encode_request(p + n, url, target);
 	if (!hs->request_len) {
-		upstream_fail(hs, UPSTREAM_FAIL_UNSUPPORTED, 0, "target cannot be sent over SOCKS5");
+		upstream_fail(hs, UPSTREAM_FAIL_UNSUPPORTED, 0,
+			      "target cannot be sent over SOCKS5");
 		return -1;
 	}
 
@@ -159,8 +160,9 @@ enum upstream_result upstream_socks5_feed(struct upstream_handshake *hs, const u
 		switch (hs->stage) {
 		case S5_METHOD:
 			if (m[0] != 0x05) {
-				res = upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
-						    "socks5: bad version %#x in method reply", m[0]);
+				res =
+				    upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
+						  "socks5: bad version %#x in method reply", m[0]);
 				break;
 			}
 			if (m[1] == 0xff) {
@@ -169,9 +171,9 @@ enum upstream_result upstream_socks5_feed(struct upstream_handshake *hs, const u
 				break;
 			}
 			if (m[1] != (hs->auth_len ? 0x02 : 0x00)) {
-				res = upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
-						    "socks5: server chose method %#x we did not offer",
-						    m[1]);
+				res = upstream_fail(
+				    hs, UPSTREAM_FAIL_PROTOCOL, 0,
+				    "socks5: server chose method %#x we did not offer", m[1]);
 				break;
 			}
 			if (hs->auth_len) {
@@ -216,7 +218,8 @@ enum upstream_result upstream_socks5_feed(struct upstream_handshake *hs, const u
 				}
 				if (m[2] != 0x00) {
 					res = upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
-							    "socks5: reserved byte %#x not zero", m[2]);
+							    "socks5: reserved byte %#x not zero",
+							    m[2]);
 					break;
 				}
 				/* total = 4 header + address + 2 port */
@@ -227,9 +230,9 @@ enum upstream_result upstream_socks5_feed(struct upstream_handshake *hs, const u
 				} else if (m[3] == 0x03 && m[4] > 0) {
 					hs->need = 4 + 1 + m[4] + 2;
 				} else {
-					res = upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
-							    "socks5: bad address type %#x/length in reply",
-							    m[3]);
+					res = upstream_fail(
+					    hs, UPSTREAM_FAIL_PROTOCOL, 0,
+					    "socks5: bad address type %#x/length in reply", m[3]);
 				}
 				break;
 			}
@@ -237,7 +240,8 @@ enum upstream_result upstream_socks5_feed(struct upstream_handshake *hs, const u
 			res = UPSTREAM_DONE;
 			break;
 		default:
-			res = upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0, "socks5: fed after done");
+			res =
+			    upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0, "socks5: fed after done");
 		}
 	}
 	*consumed = used;

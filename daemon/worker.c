@@ -15,12 +15,12 @@
 #include "intake_redirect.h"
 #include "worker.h"
 
-#define EVENTS_PER_WAIT 256
+#define EVENTS_PER_WAIT	  256
 #define ACCEPTS_PER_EVENT 64
-#define TICK_MS 200
+#define TICK_MS		  200
 /* fds a new flow may need at once: two sockets and one pipe */
 #define FDS_PER_NEW_FLOW 4
-#define PIPES_KEPT 64
+#define PIPES_KEPT	 64
 
 static uint64_t monotonic_ms(void)
 {
@@ -45,7 +45,8 @@ static void worker_set_accepting(struct worker *w, int on)
 	if (w->accept_paused == !on)
 		return;
 	for (unsigned i = 0; i < w->n_listeners; i++) {
-		struct epoll_event e = { .events = on ? EPOLLIN : 0, .data.ptr = &w->listeners[i].ev };
+		struct epoll_event e = { .events = on ? EPOLLIN : 0,
+					 .data.ptr = &w->listeners[i].ev };
 		epoll_ctl(w->epoll_fd, EPOLL_CTL_MOD, w->listeners[i].fd, &e);
 	}
 	w->accept_paused = !on;
@@ -78,7 +79,8 @@ static void worker_accept(struct worker *w, struct listener *l)
 		}
 		fd = accept4(l->fd, (struct sockaddr *)&client, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
 				/* The process limit was reached outside our own
 				 * accounting: pause, a timer tick retries. */
 				log_warn("worker %u: accept: %s", w->index, strerror(errno));
@@ -177,7 +179,8 @@ int worker_init(struct worker *w, unsigned index, const struct config *cfg, unsi
 		int fd = intake_redirect_listen(families[i], cfg->redirect_port);
 		if (fd < 0) {
 			/* A host without IPv6 still serves IPv4. */
-			if (families[i] == AF_INET6 && (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL)) {
+			if (families[i] == AF_INET6 &&
+			    (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL)) {
 				if (index == 0)
 					log_warn("no IPv6 redirect listener: %s", strerror(-fd));
 				continue;

@@ -48,10 +48,10 @@ struct worker {
 	uint64_t next_flow_id;
 	/* timer lists, each ordered by deadline since its timeout is fixed */
 	struct list connect_timers, handshake_timers, idle_timers;
-	struct list flows;	   /* every live flow */
-	struct list resume;	   /* flows with work left after their event */
-	struct list pipe_waiters;  /* flows waiting for a pipe within the budget */
-	struct list free_flows;	   /* recycled flow allocations */
+	struct list flows;	  /* every live flow */
+	struct list resume;	  /* flows with work left after their event */
+	struct list pipe_waiters; /* flows waiting for a pipe within the budget */
+	struct list free_flows;	  /* recycled flow allocations */
 	unsigned n_free_flows;
 	unsigned live_flows;
 };

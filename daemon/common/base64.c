@@ -6,7 +6,7 @@
 int base64_encode(const void *in, size_t len, char *out, size_t outlen)
 {
 	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	const uint8_t *p = in;
 	size_t need = (len + 2) / 3 * 4 + 1;
 	size_t o = 0;

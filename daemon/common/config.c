@@ -12,12 +12,12 @@
 
 #include "sockgate/config.h"
 
-#define DEFAULT_MARK 0x2a0
-#define DEFAULT_REDIRECT_PORT 12345
-#define DEFAULT_CONNECT_TIMEOUT_MS 10000
+#define DEFAULT_MARK		     0x2a0
+#define DEFAULT_REDIRECT_PORT	     12345
+#define DEFAULT_CONNECT_TIMEOUT_MS   10000
 #define DEFAULT_HANDSHAKE_TIMEOUT_MS 10000
-#define DEFAULT_IDLE_TIMEOUT_MS (2 * 3600 * 1000)
-#define MAX_WORKERS 256
+#define DEFAULT_IDLE_TIMEOUT_MS	     (2 * 3600 * 1000)
+#define MAX_WORKERS		     256
 
 struct section_header {
 	char name[INI_MAX_LINE];
@@ -54,7 +54,7 @@ struct parse_ctx {
 };
 
 static void report(struct parse_ctx *ctx, unsigned line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void report(struct parse_ctx *ctx, unsigned line, const char *fmt, ...)
 {
@@ -245,15 +245,16 @@ static void daemon_key(struct parse_ctx *ctx, const char *key, const char *value
 		if (!first_time(ctx, &ctx->seen_daemon, 1u << 1, "daemon", key))
 			return;
 		if (parse_uint(value, 0xffffffffUL, &v) || v == 0)
-			report(ctx, ctx->line, "mark: \"%s\" is not a non-zero 32-bit number", value);
+			report(ctx, ctx->line, "mark: \"%s\" is not a non-zero 32-bit number",
+			       value);
 		else
 			cfg->mark = (uint32_t)v;
 	} else if (!strcmp(key, "log_level")) {
 		if (!first_time(ctx, &ctx->seen_daemon, 1u << 2, "daemon", key))
 			return;
 		if (log_level_parse(value, &cfg->log_level))
-			report(ctx, ctx->line, "log_level: \"%s\" is not error, warn, info or debug",
-			       value);
+			report(ctx, ctx->line,
+			       "log_level: \"%s\" is not error, warn, info or debug", value);
 	} else if (!strcmp(key, "connect_timeout") || !strcmp(key, "handshake_timeout") ||
 		   !strcmp(key, "idle_timeout")) {
 		unsigned *dst = key[0] == 'c'	? &cfg->connect_timeout_ms
@@ -264,8 +265,8 @@ static void daemon_key(struct parse_ctx *ctx, const char *key, const char *value
 			return;
 		/* idle_timeout = 0 means never; the others need a real limit */
 		if (config_parse_duration(value, dst) || (*dst == 0 && key[0] != 'i'))
-			report(ctx, ctx->line, "%s: \"%s\" is not a duration (30, 30s, 500ms, 5m, 1h)",
-			       key, value);
+			report(ctx, ctx->line,
+			       "%s: \"%s\" is not a duration (30, 30s, 500ms, 5m, 1h)", key, value);
 	} else {
 		report(ctx, ctx->line, "unknown key \"%s\" in [daemon]", key);
 	}
@@ -341,7 +342,8 @@ static struct upstream *upstream_section(struct parse_ctx *ctx, const char *name
 	ctx->up_lines[cfg->n_upstreams].section_line = ctx->line;
 	for (size_t i = 0; i < ctx->n_headers; i++) {
 		if (!strncmp(ctx->headers[i].name, "upstream", 8) &&
-		    !strcmp(ctx->headers[i].name + 8 + strspn(ctx->headers[i].name + 8, " \t"), name))
+		    !strcmp(ctx->headers[i].name + 8 + strspn(ctx->headers[i].name + 8, " \t"),
+			    name))
 			ctx->up_lines[cfg->n_upstreams].section_line = ctx->headers[i].line;
 	}
 	ctx->up_lines[cfg->n_upstreams].url_line = 0;
@@ -487,7 +489,8 @@ static void finish(struct parse_ctx *ctx, int resolve)
 		struct pending_route *r = &ctx->routes[i];
 		const struct upstream *up = find_upstream(cfg, r->upstream);
 		if (!up) {
-			report(ctx, r->line, "route %s: no upstream named \"%s\"", r->key, r->upstream);
+			report(ctx, r->line, "route %s: no upstream named \"%s\"", r->key,
+			       r->upstream);
 			continue;
 		}
 		if (!strcmp(r->key, "default")) {
@@ -512,9 +515,9 @@ static void finish(struct parse_ctx *ctx, int resolve)
 		else
 			report(ctx, ctx->line,
 			       cfg->n_upstreams < 2
-				       ? "no [upstream NAME] section and no [route] default (use "
-					 "default = direct to relay without a proxy)"
-				       : "several upstreams but no [route] default = NAME");
+				   ? "no [upstream NAME] section and no [route] default (use "
+				     "default = direct to relay without a proxy)"
+				   : "several upstreams but no [route] default = NAME");
 	}
 }
 
@@ -603,7 +606,8 @@ const struct upstream *config_route(const struct config *cfg, const struct socka
 
 	for (size_t i = 0; i < cfg->n_routes; i++) {
 		const struct route *r = &cfg->routes[i];
-		if (cidr_contains(&r->dst, dst) && (!best || r->dst.prefix_len > best->dst.prefix_len))
+		if (cidr_contains(&r->dst, dst) &&
+		    (!best || r->dst.prefix_len > best->dst.prefix_len))
 			best = r;
 	}
 	return best ? best->upstream : cfg->default_upstream;

@@ -29,10 +29,8 @@ int log_level_parse(const char *name, enum log_level *level)
 		const char *name;
 		enum log_level level;
 	} names[] = {
-		{ "error", LOG_LEVEL_ERROR },
-		{ "warn", LOG_LEVEL_WARN },
-		{ "warning", LOG_LEVEL_WARN },
-		{ "info", LOG_LEVEL_INFO },
+		{ "error", LOG_LEVEL_ERROR },  { "warn", LOG_LEVEL_WARN },
+		{ "warning", LOG_LEVEL_WARN }, { "info", LOG_LEVEL_INFO },
 		{ "debug", LOG_LEVEL_DEBUG },
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

@@ -12,8 +12,9 @@ static const struct {
 	const char *scheme;
 	enum upstream_kind kind;
 } schemes[] = {
-	{ "socks5", UPSTREAM_SOCKS5 }, { "socks5h", UPSTREAM_SOCKS5H }, { "socks4", UPSTREAM_SOCKS4 },
-	{ "socks4a", UPSTREAM_SOCKS4A }, { "http", UPSTREAM_HTTP },
+	{ "socks5", UPSTREAM_SOCKS5 }, { "socks5h", UPSTREAM_SOCKS5H },
+	{ "socks4", UPSTREAM_SOCKS4 }, { "socks4a", UPSTREAM_SOCKS4A },
+	{ "http", UPSTREAM_HTTP },
 };
 
 const char *upstream_kind_name(enum upstream_kind kind)
@@ -85,7 +86,8 @@ int url_parse(const char *s, struct upstream_url *out, char *err, size_t errlen)
 	}
 	sep = strstr(s, "://");
 	if (!sep)
-		return fail(err, errlen, "\"%s\" is not a URL (scheme://host:port) nor \"direct\"", s);
+		return fail(err, errlen, "\"%s\" is not a URL (scheme://host:port) nor \"direct\"",
+			    s);
 	slen = (size_t)(sep - s);
 	out->kind = (enum upstream_kind) - 1;
 	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
@@ -123,8 +125,8 @@ int url_parse(const char *s, struct upstream_url *out, char *err, size_t errlen)
 			return -1;
 		out->has_user = 1;
 		if (colon) {
-			if (percent_decode(colon + 1, (size_t)(at - colon - 1), out->pass, URL_CRED_MAX,
-					   "password", err, errlen))
+			if (percent_decode(colon + 1, (size_t)(at - colon - 1), out->pass,
+					   URL_CRED_MAX, "password", err, errlen))
 				return -1;
 			out->has_pass = 1;
 		}
@@ -144,7 +146,8 @@ int url_parse(const char *s, struct upstream_url *out, char *err, size_t errlen)
 			return fail(err, errlen, "host too long");
 		memcpy(out->host, hostpart, (size_t)(hostend - hostpart));
 		if (inet_pton(AF_INET6, out->host, &a6) != 1)
-			return fail(err, errlen, "\"%s\" in brackets is not an IPv6 address", out->host);
+			return fail(err, errlen, "\"%s\" in brackets is not an IPv6 address",
+				    out->host);
 		if (close + 1 < end) {
 			if (close[1] != ':')
 				return fail(err, errlen, "junk after ']'");
@@ -184,7 +187,8 @@ int url_parse(const char *s, struct upstream_url *out, char *err, size_t errlen)
 	}
 
 	if ((out->kind == UPSTREAM_SOCKS4 || out->kind == UPSTREAM_SOCKS4A) && out->has_pass)
-		return fail(err, errlen, "SOCKS4 has no password (a user id only: socks4://id@host)");
+		return fail(err, errlen,
+			    "SOCKS4 has no password (a user id only: socks4://id@host)");
 	if (out->has_user && !out->has_pass && out->kind != UPSTREAM_SOCKS4 &&
 	    out->kind != UPSTREAM_SOCKS4A)
 		return fail(err, errlen, "user name without password (user:pass@host)");

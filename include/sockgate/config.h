@@ -11,7 +11,7 @@
 #include "url.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/sockgate/sockgate.conf"
-#define CONFIG_NAME_MAX 63
+#define CONFIG_NAME_MAX	    63
 
 struct upstream {
 	char name[CONFIG_NAME_MAX + 1];

@@ -25,7 +25,8 @@ static inline struct upstream_target test_target(const char *ip, uint16_t port)
 		t.addr.ss_family = AF_INET;
 		((struct sockaddr_in *)&t.addr)->sin_port = htons(port);
 	} else {
-		assert_int_equal(inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&t.addr)->sin6_addr), 1);
+		assert_int_equal(
+		    inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&t.addr)->sin6_addr), 1);
 		t.addr.ss_family = AF_INET6;
 		((struct sockaddr_in6 *)&t.addr)->sin6_port = htons(port);
 	}

@@ -1,4 +1,4 @@
-/* unit: */
+/* Unit tests for addr: valid input, byte-exact output and every malformed case. */
 #include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>

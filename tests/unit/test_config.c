@@ -1,4 +1,4 @@
-/* unit: */
+/* Unit tests for config: valid input, byte-exact output and every malformed case. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -89,9 +89,8 @@ static void test_defaults(void **state)
 	struct config *cfg = NULL;
 	char errs[1024];
 	(void)state;
-	assert_int_equal(load("[upstream only]\nurl = socks5://10.0.0.5\n", &cfg, errs,
-			      sizeof(errs)),
-			 0);
+	assert_int_equal(
+	    load("[upstream only]\nurl = socks5://10.0.0.5\n", &cfg, errs, sizeof(errs)), 0);
 	assert_int_equal(cfg->workers, 0);
 	assert_int_equal(cfg->mark, 0x2a0);
 	assert_int_equal(cfg->redirect_port, 12345);
@@ -108,7 +107,8 @@ static void test_errors_with_lines(void **state)
 	(void)state;
 	expect_error("[daemon]\nbogus = 1\n[route]\ndefault = direct\n",
 		     "t.conf:2: unknown key \"bogus\" in [daemon]");
-	expect_error("[route]\ndefault = direct\n[nope]\nx = 1\n", "t.conf:4: unknown section [nope]");
+	expect_error("[route]\ndefault = direct\n[nope]\nx = 1\n",
+		     "t.conf:4: unknown section [nope]");
 	expect_error("[route]\ndefault = direct\n[empty]\n", "t.conf:3: unknown section [empty]");
 	expect_error("[daemon]\nworkers = lots\n", "t.conf:2: workers");
 	expect_error("[daemon]\nworkers = 0\n", "t.conf:2: workers");
@@ -118,21 +118,26 @@ static void test_errors_with_lines(void **state)
 	expect_error("[daemon]\nconnect_timeout = 0\n", "t.conf:2: connect_timeout");
 	expect_error("[daemon]\nconnect_timeout = 5 s\n", "t.conf:2: connect_timeout");
 	expect_error("[daemon]\nidle_timeout = 5d\n", "t.conf:2: idle_timeout");
-	expect_error("[daemon]\nworkers = 2\nworkers = 3\n", "t.conf:3: [daemon] workers given twice");
+	expect_error("[daemon]\nworkers = 2\nworkers = 3\n",
+		     "t.conf:3: [daemon] workers given twice");
 	expect_error("[intake]\nredirect = 99999\n", "t.conf:2: redirect: bad port \"99999\"");
 	expect_error("\n\n[upstream corp]\nurl = socks5://h:99999\n",
 		     "t.conf:4: upstream \"corp\": bad port \"99999\"");
-	expect_error("[upstream corp]\nurl = ftp://h:1\n", "t.conf:2: upstream \"corp\": unsupported");
+	expect_error("[upstream corp]\nurl = ftp://h:1\n",
+		     "t.conf:2: upstream \"corp\": unsupported");
 	expect_error("[upstream corp]\nuser = x\n", "t.conf:2: unknown key \"user\"");
-	expect_error("[upstream corp]\nurl = direct\nurl = direct\n", "t.conf:3: [upstream corp] url given twice");
+	expect_error("[upstream corp]\nurl = direct\nurl = direct\n",
+		     "t.conf:3: [upstream corp] url given twice");
 	expect_error("[upstream corp]\npipeline = maybe\n", "t.conf:2: pipeline");
 	expect_error("[route]\ndefault = direct\n[upstream corp]\n",
 		     "t.conf:3: [upstream corp] has no url");
 	expect_error("[upstream direct]\nurl = direct\n", "t.conf:2: \"direct\" is built in");
 	expect_error("[upstream bad/name]\nurl = direct\n", "t.conf:2: upstream name");
 	expect_error("[route]\ndefault = nowhere\n", "t.conf:2: route default: no upstream named");
-	expect_error("[route]\n10.1.2.3/8 = direct\ndefault = direct\n", "t.conf:2: route \"10.1.2.3/8\"");
-	expect_error("[route]\ndefault = direct\ndefault = direct\n", "t.conf:3: [route] default given twice");
+	expect_error("[route]\n10.1.2.3/8 = direct\ndefault = direct\n",
+		     "t.conf:2: route \"10.1.2.3/8\"");
+	expect_error("[route]\ndefault = direct\ndefault = direct\n",
+		     "t.conf:3: [route] default given twice");
 	expect_error("[upstream a]\nurl = direct\n[upstream b]\nurl = direct\n",
 		     "several upstreams but no [route] default");
 	expect_error("", "no [upstream NAME] section");
@@ -147,8 +152,8 @@ static void test_long_line(void **state)
 {
 	char text[600];
 	(void)state;
-	snprintf(text, sizeof(text), "[route]\ndefault = direct\n[upstream x]\nurl = socks5://%0300d:1\n",
-		 0);
+	snprintf(text, sizeof(text),
+		 "[route]\ndefault = direct\n[upstream x]\nurl = socks5://%0300d:1\n", 0);
 	expect_error(text, "t.conf:4: line longer than");
 }
 
@@ -158,8 +163,9 @@ static void test_every_error_reported(void **state)
 	char errs[4096];
 	(void)state;
 	/* one pass lists all problems, not just the first */
-	int n = load("[daemon]\nworkers = x\nmark = y\n[intake]\nredirect = 0\n[route]\ndefault = direct\n",
-		     &cfg, errs, sizeof(errs));
+	int n = load(
+	    "[daemon]\nworkers = x\nmark = y\n[intake]\nredirect = 0\n[route]\ndefault = direct\n",
+	    &cfg, errs, sizeof(errs));
 	assert_int_equal(n, 3);
 	assert_non_null(strstr(errs, "t.conf:2:"));
 	assert_non_null(strstr(errs, "t.conf:3:"));
@@ -188,9 +194,12 @@ static void test_duration(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full),	      cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_errors_with_lines), cmocka_unit_test(test_long_line),
-		cmocka_unit_test(test_every_error_reported), cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_errors_with_lines),
+		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_every_error_reported),
+		cmocka_unit_test(test_duration),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

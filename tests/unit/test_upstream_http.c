@@ -1,4 +1,4 @@
-/* unit: daemon/upstream.c daemon/upstream_socks5.c daemon/upstream_socks4.c daemon/upstream_http.c */
+/* Unit tests for upstream_http: valid input, byte-exact output and every malformed case. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,9 +26,10 @@ static void test_request_v6_auth(void **state)
 	struct upstream_target t = test_target("2001:db8::1", 80);
 	struct upstream_handshake hs;
 	/* RFC 7617's example credentials */
-	static const char want[] = "CONNECT [2001:db8::1]:80 HTTP/1.1\r\n"
-				   "Host: [2001:db8::1]:80\r\n"
-				   "Proxy-Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n\r\n";
+	static const char want[] =
+	    "CONNECT [2001:db8::1]:80 HTTP/1.1\r\n"
+	    "Host: [2001:db8::1]:80\r\n"
+	    "Proxy-Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n\r\n";
 	(void)state;
 	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1), 0);
 	assert_int_equal(hs.out_len, strlen(want));
@@ -90,7 +91,8 @@ static void test_failures(void **state)
 		{ "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\n\r\n",
 		  UPSTREAM_FAIL_AUTH, 407, "authentication" },
 		{ "HTTP/1.1 403 Forbidden\r\n\r\n", UPSTREAM_FAIL_DENIED, 403, "forbidden" },
-		{ "HTTP/1.1 502 Bad Gateway\r\n\r\n", UPSTREAM_FAIL_UNREACHABLE, 502, "unreachable" },
+		{ "HTTP/1.1 502 Bad Gateway\r\n\r\n", UPSTREAM_FAIL_UNREACHABLE, 502,
+		  "unreachable" },
 		{ "HTTP/1.1 503 x\r\n\r\n", UPSTREAM_FAIL_UNREACHABLE, 503, "unreachable" },
 		{ "HTTP/1.1 500 x\r\n\r\n", UPSTREAM_FAIL_OTHER, 500, "refused with 500" },
 		{ "HTTP/1.1 301 Moved\r\nLocation: x\r\n\r\n", UPSTREAM_FAIL_OTHER, 301, "301" },
@@ -105,10 +107,14 @@ static void test_failures(void **state)
 		{ "SSH-2.0-OpenSSH\r\n\r\n", UPSTREAM_FAIL_PROTOCOL, 0, "bad status line" },
 		{ "HTTP/1.1 200 OK\n\n", UPSTREAM_FAIL_PROTOCOL, 0, "control character" },
 		{ "HTTP/1.1 200 OK\r\rX", UPSTREAM_FAIL_PROTOCOL, 0, "CR not followed" },
-		{ "HTTP/1.1 200 OK\r\nNoColonHere\r\n\r\n", UPSTREAM_FAIL_PROTOCOL, 0, "without ':'" },
-		{ "HTTP/1.1 200 OK\r\n: empty name\r\n\r\n", UPSTREAM_FAIL_PROTOCOL, 0, "without ':'" },
-		{ "HTTP/1.1 200 OK\r\nX: a\x01b\r\n\r\n", UPSTREAM_FAIL_PROTOCOL, 0, "control character" },
-		{ "HTTP/1.1 200 OK\r\nX: a\nb\r\n\r\n", UPSTREAM_FAIL_PROTOCOL, 0, "control character" },
+		{ "HTTP/1.1 200 OK\r\nNoColonHere\r\n\r\n", UPSTREAM_FAIL_PROTOCOL, 0,
+		  "without ':'" },
+		{ "HTTP/1.1 200 OK\r\n: empty name\r\n\r\n", UPSTREAM_FAIL_PROTOCOL, 0,
+		  "without ':'" },
+		{ "HTTP/1.1 200 OK\r\nX: a\x01b\r\n\r\n", UPSTREAM_FAIL_PROTOCOL, 0,
+		  "control character" },
+		{ "HTTP/1.1 200 OK\r\nX: a\nb\r\n\r\n", UPSTREAM_FAIL_PROTOCOL, 0,
+		  "control character" },
 		{ "HTTP/1.1 200 \x7f\r\n\r\n", UPSTREAM_FAIL_PROTOCOL, 0, "control character" },
 	};
 	(void)state;
@@ -146,9 +152,9 @@ static void test_oversized(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_request),	      cmocka_unit_test(test_request_v6_auth),
+		cmocka_unit_test(test_request),		 cmocka_unit_test(test_request_v6_auth),
 		cmocka_unit_test(test_request_hostname), cmocka_unit_test(test_success),
-		cmocka_unit_test(test_failures),	     cmocka_unit_test(test_oversized),
+		cmocka_unit_test(test_failures),	 cmocka_unit_test(test_oversized),
 	};
 	return cmocka_run_group_tests_name("upstream_http", tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/* unit: daemon/upstream.c daemon/upstream_socks5.c daemon/upstream_socks4.c daemon/upstream_http.c */
+/* Unit tests for upstream_socks4: valid input, byte-exact output and every malformed case. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -97,8 +97,10 @@ static void test_replies(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_request_socks4),	    cmocka_unit_test(test_request_user_id),
-		cmocka_unit_test(test_request_socks4a_name), cmocka_unit_test(test_ipv6_unsupported),
+		cmocka_unit_test(test_request_socks4),
+		cmocka_unit_test(test_request_user_id),
+		cmocka_unit_test(test_request_socks4a_name),
+		cmocka_unit_test(test_ipv6_unsupported),
 		cmocka_unit_test(test_replies),
 	};
 	return cmocka_run_group_tests_name("upstream_socks4", tests, NULL, NULL);

@@ -1,4 +1,4 @@
-/* unit: daemon/upstream.c daemon/upstream_socks5.c daemon/upstream_socks4.c daemon/upstream_http.c */
+/* Unit tests for upstream_socks5: valid input, byte-exact output and every malformed case. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,9 +28,9 @@ static void test_request_auth_v6_pipelined(void **state)
 	struct upstream_target t = test_target("2001:db8::1", 80);
 	struct upstream_handshake hs;
 	static const uint8_t want[] = {
-		5, 1, 2,			       /* greeting: user/pass only */
-		1, 2, 'a', 'l', 2, 'p', 'w',	       /* RFC 1929 */
-		5, 1, 0, 4, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 80,
+		5, 1, 2,			 /* greeting: user/pass only */
+		1, 2, 'a', 'l', 2,    'p',  'w', /* RFC 1929 */
+		5, 1, 0,   4,	0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 80,
 	};
 	(void)state;
 	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1), 0);
@@ -68,7 +68,8 @@ static void test_socks5h_hostname(void **state)
 	struct upstream_url u = test_url("socks5h://10.0.0.5:1080");
 	struct upstream_target t = test_target("192.0.2.7", 80);
 	struct upstream_handshake hs;
-	static const uint8_t want[] = { 5, 1, 0, 5, 1, 0, 3, 7, 'e', 'x', '.', 'c', 'o', 'm', '.', 0x1f, 0x90 };
+	static const uint8_t want[] = { 5,   1,	  0,   5,   1,	 0,   3,    7,	 'e',
+					'x', '.', 'c', 'o', 'm', '.', 0x1f, 0x90 };
 	(void)state;
 	t.hostname = "ex.com.";
 	t.port = 8080;
@@ -94,7 +95,8 @@ static void test_success_replies(void **state)
 	assert_int_equal(feed_both(&u, &t, 1, buf, 19, &c, NULL), UPSTREAM_DONE);
 	assert_int_equal(c, 12);
 	/* IPv6 BND */
-	static const uint8_t v6[] = { 5, 0, 5, 0, 0, 4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0, 1 };
+	static const uint8_t v6[] = { 5, 0, 5, 0,  0,  4,  1,  2,  3,  4,  5, 6,
+				      7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0, 1 };
 	assert_int_equal(feed_both(&u, &t, 1, v6, sizeof(v6), &c, NULL), UPSTREAM_DONE);
 	assert_int_equal(c, sizeof(v6));
 	/* domain BND */
@@ -137,20 +139,90 @@ static void test_malformed_and_refused(void **state)
 		{ "socks5://h:1", { 5, 2 }, 2, UPSTREAM_FAIL_PROTOCOL, 0, "did not offer" },
 		{ "socks5://a:b@h:1", { 5, 0 }, 2, UPSTREAM_FAIL_PROTOCOL, 0, "did not offer" },
 		{ "socks5://a:b@h:1", { 5, 2, 1, 1 }, 4, UPSTREAM_FAIL_AUTH, 1, "rejected" },
-		{ "socks5://a:b@h:1", { 5, 2, 5, 0 }, 4, UPSTREAM_FAIL_PROTOCOL, 0, "auth reply version" },
-		{ "socks5://h:1", { 5, 0, 4, 0, 0, 1, 0 }, 7, UPSTREAM_FAIL_PROTOCOL, 0, "bad reply version" },
-		{ "socks5://h:1", { 5, 0, 5, 0, 1, 1, 0 }, 7, UPSTREAM_FAIL_PROTOCOL, 0, "reserved" },
-		{ "socks5://h:1", { 5, 0, 5, 0, 0, 2, 0 }, 7, UPSTREAM_FAIL_PROTOCOL, 0, "address type" },
-		{ "socks5://h:1", { 5, 0, 5, 0, 0, 3, 0 }, 7, UPSTREAM_FAIL_PROTOCOL, 0, "address type" },
-		{ "socks5://h:1", { 5, 0, 5, 1, 0, 1, 0 }, 7, UPSTREAM_FAIL_OTHER, 1, "general failure" },
-		{ "socks5://h:1", { 5, 0, 5, 2, 0, 1, 0 }, 7, UPSTREAM_FAIL_DENIED, 2, "not allowed" },
-		{ "socks5://h:1", { 5, 0, 5, 3, 0, 1, 0 }, 7, UPSTREAM_FAIL_UNREACHABLE, 3, "network unreachable" },
-		{ "socks5://h:1", { 5, 0, 5, 4, 0, 1, 0 }, 7, UPSTREAM_FAIL_UNREACHABLE, 4, "host unreachable" },
-		{ "socks5://h:1", { 5, 0, 5, 5, 0, 1, 0 }, 7, UPSTREAM_FAIL_REFUSED, 5, "connection refused" },
-		{ "socks5://h:1", { 5, 0, 5, 6, 0, 1, 0 }, 7, UPSTREAM_FAIL_UNREACHABLE, 6, "TTL expired" },
-		{ "socks5://h:1", { 5, 0, 5, 7, 0, 1, 0 }, 7, UPSTREAM_FAIL_PROTOCOL, 7, "command not supported" },
-		{ "socks5://h:1", { 5, 0, 5, 8, 0, 1, 0 }, 7, UPSTREAM_FAIL_UNSUPPORTED, 8, "address type not" },
-		{ "socks5://h:1", { 5, 0, 5, 0x42, 0, 1, 0 }, 7, UPSTREAM_FAIL_PROTOCOL, 0x42, "unknown reply" },
+		{ "socks5://a:b@h:1",
+		  { 5, 2, 5, 0 },
+		  4,
+		  UPSTREAM_FAIL_PROTOCOL,
+		  0,
+		  "auth reply version" },
+		{ "socks5://h:1",
+		  { 5, 0, 4, 0, 0, 1, 0 },
+		  7,
+		  UPSTREAM_FAIL_PROTOCOL,
+		  0,
+		  "bad reply version" },
+		{ "socks5://h:1",
+		  { 5, 0, 5, 0, 1, 1, 0 },
+		  7,
+		  UPSTREAM_FAIL_PROTOCOL,
+		  0,
+		  "reserved" },
+		{ "socks5://h:1",
+		  { 5, 0, 5, 0, 0, 2, 0 },
+		  7,
+		  UPSTREAM_FAIL_PROTOCOL,
+		  0,
+		  "address type" },
+		{ "socks5://h:1",
+		  { 5, 0, 5, 0, 0, 3, 0 },
+		  7,
+		  UPSTREAM_FAIL_PROTOCOL,
+		  0,
+		  "address type" },
+		{ "socks5://h:1",
+		  { 5, 0, 5, 1, 0, 1, 0 },
+		  7,
+		  UPSTREAM_FAIL_OTHER,
+		  1,
+		  "general failure" },
+		{ "socks5://h:1",
+		  { 5, 0, 5, 2, 0, 1, 0 },
+		  7,
+		  UPSTREAM_FAIL_DENIED,
+		  2,
+		  "not allowed" },
+		{ "socks5://h:1",
+		  { 5, 0, 5, 3, 0, 1, 0 },
+		  7,
+		  UPSTREAM_FAIL_UNREACHABLE,
+		  3,
+		  "network unreachable" },
+		{ "socks5://h:1",
+		  { 5, 0, 5, 4, 0, 1, 0 },
+		  7,
+		  UPSTREAM_FAIL_UNREACHABLE,
+		  4,
+		  "host unreachable" },
+		{ "socks5://h:1",
+		  { 5, 0, 5, 5, 0, 1, 0 },
+		  7,
+		  UPSTREAM_FAIL_REFUSED,
+		  5,
+		  "connection refused" },
+		{ "socks5://h:1",
+		  { 5, 0, 5, 6, 0, 1, 0 },
+		  7,
+		  UPSTREAM_FAIL_UNREACHABLE,
+		  6,
+		  "TTL expired" },
+		{ "socks5://h:1",
+		  { 5, 0, 5, 7, 0, 1, 0 },
+		  7,
+		  UPSTREAM_FAIL_PROTOCOL,
+		  7,
+		  "command not supported" },
+		{ "socks5://h:1",
+		  { 5, 0, 5, 8, 0, 1, 0 },
+		  7,
+		  UPSTREAM_FAIL_UNSUPPORTED,
+		  8,
+		  "address type not" },
+		{ "socks5://h:1",
+		  { 5, 0, 5, 0x42, 0, 1, 0 },
+		  7,
+		  UPSTREAM_FAIL_PROTOCOL,
+		  0x42,
+		  "unknown reply" },
 	};
 	struct upstream_target t = test_target("192.0.2.7", 80);
 	(void)state;

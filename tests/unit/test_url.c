@@ -1,4 +1,4 @@
-/* unit: */
+/* Unit tests for url: valid input, byte-exact output and every malformed case. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
