@@ -128,7 +128,8 @@ rig_start_web() {
 	error_log $RIG_DIR/nginx/error.log;
 	events { worker_connections 4096; }
 	http {
-	    access_log off;
+	    log_format peer '\$remote_addr "\$request" \$status \$body_bytes_sent';
+	    access_log ${RIG_ACCESS_LOG:-off};
 	    client_body_temp_path $RIG_DIR/nginx;
 	    proxy_temp_path $RIG_DIR/nginx;
 	    fastcgi_temp_path $RIG_DIR/nginx;
