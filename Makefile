@@ -80,6 +80,7 @@ integration: $(B)/sockgated
 check: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS)
 	$(Q)tests/unit/run.sh $(UNIT_BINS)
+	$(Q)$(MAKE) --no-print-directory -C tests/fuzz smoke
 	$(Q)tests/integration/run.sh
 
 demo: deps

@@ -5,7 +5,7 @@ set -eu
 
 BUILD="make gcc pkg-config libinih-dev libcmocka-dev"
 TEST="nftables iproute2 dante-server microsocks tinyproxy nginx curl socat"
-FUZZ="clang clang-format"
+FUZZ="clang clang-format libclang-rt-dev"
 BENCH="redsocks iperf3 apache2-utils python3"
 
 want="$BUILD $TEST $FUZZ"

@@ -1,0 +1,64 @@
+/* libFuzzer harness: an upstream handshake codec fed a hostile reply.
+ * Built once per protocol with FUZZ_URL set to that protocol's URL. The
+ * first input byte picks pipelining, target family and chunk size, so
+ * partial reads are exercised as well as whole ones. */
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "upstream.h"
+
+#ifndef FUZZ_URL
+#error "FUZZ_URL must name the upstream URL under test"
+#endif
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct upstream_handshake hs;
+	struct upstream_url url;
+	struct upstream_target target;
+	char err[160];
+	size_t chunk, off = 1;
+	enum upstream_result res = UPSTREAM_MORE;
+
+	if (size < 1)
+		return 0;
+	if (url_parse(FUZZ_URL, &url, err, sizeof(err)))
+		abort();
+	memset(&target, 0, sizeof(target));
+	if (data[0] & 2) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&target.addr;
+		sin6->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, "2001:db8::1", &sin6->sin6_addr);
+		sin6->sin6_port = htons(443);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&target.addr;
+		sin->sin_family = AF_INET;
+		inet_pton(AF_INET, "192.0.2.1", &sin->sin_addr);
+		sin->sin_port = htons(443);
+	}
+	if (data[0] & 4) {
+		target.hostname = "example.org";
+		target.port = 443;
+	}
+	chunk = (size_t)(data[0] >> 3) + 1;
+	if (upstream_handshake_begin(&hs, &url, &target, data[0] & 1) < 0)
+		return 0;
+	while (off < size && res == UPSTREAM_MORE) {
+		size_t n = size - off < chunk ? size - off : chunk;
+		size_t consumed = 0;
+		res = upstream_handshake_feed(&hs, data + off, n, &consumed);
+		if (consumed > n || hs.out_len > sizeof(hs.out))
+			abort();
+		if (res == UPSTREAM_MORE && consumed != n)
+			abort(); /* MORE must take every byte it was given */
+		hs.out_len = 0;
+		off += consumed;
+	}
+	if (res == UPSTREAM_ERROR && hs.reason[0] == '\0')
+		abort();
+	return 0;
+}
