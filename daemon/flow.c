@@ -17,6 +17,7 @@
 #include "sockgate/addr.h"
 #include "sockgate/config.h"
 #include "sockgate/log.h"
+#include "fd_budget.h"
 #include "flow.h"
 #include "intake_redirect.h"
 #include "upstream.h"
@@ -104,7 +105,7 @@ static void close_socket(struct worker *w, int *fd, int reset)
 	}
 	close(*fd);
 	*fd = -1;
-	w->sockets--;
+	fd_budget_release(w->budget, 1);
 }
 
 static void flow_release_pipe(struct flow *f, struct relay_dir *d)
@@ -211,7 +212,7 @@ static struct pipe_pair *flow_get_pipe(struct flow *f)
 	struct worker *w = f->w;
 	struct pipe_pair *p = NULL;
 
-	if (w->pipes.free_list || worker_fds_used(w) + 2 <= w->fds_max)
+	if (w->pipes.free_list || fd_budget_room(w->budget, 2))
 		p = pipe_pool_get(&w->pipes);
 	if (!p && !list_linked(&f->resume))
 		list_add_tail(&w->pipe_waiters, &f->resume);
@@ -504,7 +505,7 @@ static int flow_open_upstream(struct flow *f)
 	if (fd < 0)
 		return -errno;
 	f->upstream_fd = fd;
-	f->w->sockets++;
+	fd_budget_take(f->w->budget, 1);
 	/* The mark is what the rules exempt: without it this socket could be
 	 * intercepted again. */
 	if (cfg->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &cfg->mark, sizeof(cfg->mark)) < 0)
@@ -523,7 +524,7 @@ void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage 
 	struct flow *f;
 	int rc;
 
-	w->sockets++;
+	fd_budget_take(w->budget, 1);
 	f = flow_alloc(w);
 	if (!f) {
 		close_socket(w, &client_fd, 1);

@@ -13,6 +13,7 @@
 
 #include "sockgate/config.h"
 #include "sockgate/log.h"
+#include "fd_budget.h"
 #include "worker.h"
 
 #ifndef SOCKGATE_VERSION
@@ -93,7 +94,8 @@ int main(int argc, char *argv[])
 	int check = 0, foreground = 0, verbose = 0, opt, ret = 1;
 	struct config *cfg = NULL;
 	struct worker *workers = NULL;
-	unsigned n_workers = 0, started = 0, nofile, per_worker;
+	unsigned n_workers = 0, started = 0, nofile;
+	struct fd_budget budget = { 0 };
 	sigset_t sigs;
 	int sfd = -1;
 
@@ -162,14 +164,14 @@ int main(int argc, char *argv[])
 		log_error("RLIMIT_NOFILE %u is too low for %u workers", nofile, n_workers);
 		goto out;
 	}
-	per_worker = (nofile - FD_RESERVE) / n_workers;
+	budget.max = nofile - FD_RESERVE;
 	workers = calloc(n_workers, sizeof(*workers));
 	if (!workers) {
 		log_error("out of memory");
 		goto out;
 	}
 	for (unsigned i = 0; i < n_workers; i++) {
-		int rc = worker_init(&workers[i], i, cfg, per_worker);
+		int rc = worker_init(&workers[i], i, cfg, &budget);
 		if (rc < 0) {
 			n_workers = i;
 			goto out;
@@ -189,9 +191,8 @@ int main(int argc, char *argv[])
 			goto out;
 		}
 	}
-	log_info("sockgated %s: %u workers, redirect port %u, fd budget %u per worker, "
-		 "default upstream %s",
-		 SOCKGATE_VERSION, n_workers, cfg->redirect_port, per_worker,
+	log_info("sockgated %s: %u workers, redirect port %u, fd budget %u, default upstream %s",
+		 SOCKGATE_VERSION, n_workers, cfg->redirect_port, budget.max,
 		 cfg->default_upstream->name);
 
 	for (;;) {

@@ -3,18 +3,19 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "fd_budget.h"
 #include "pipe_pool.h"
 
 /* Larger than the 64 KiB default so one splice moves more per syscall;
  * within the unprivileged /proc/sys/fs/pipe-max-size default (1 MiB). */
 #define PIPE_POOL_PIPE_SIZE (256 * 1024)
 
-void pipe_pool_init(struct pipe_pool *pool, unsigned max_free)
+void pipe_pool_init(struct pipe_pool *pool, unsigned max_free, struct fd_budget *budget)
 {
 	pool->free_list = NULL;
 	pool->n_free = 0;
 	pool->max_free = max_free;
-	pool->n_live = 0;
+	pool->budget = budget;
 }
 
 struct pipe_pair *pipe_pool_get(struct pipe_pool *pool)
@@ -42,7 +43,7 @@ struct pipe_pair *pipe_pool_get(struct pipe_pool *pool)
 		size = fcntl(p->wr, F_GETPIPE_SZ);
 	p->cap = size > 0 ? (size_t)size : 65536;
 	p->next = NULL;
-	pool->n_live++;
+	fd_budget_take(pool->budget, 2);
 	return p;
 }
 
@@ -51,7 +52,7 @@ void pipe_pool_discard(struct pipe_pool *pool, struct pipe_pair *p)
 	close(p->rd);
 	close(p->wr);
 	free(p);
-	pool->n_live--;
+	fd_budget_release(pool->budget, 2);
 }
 
 void pipe_pool_put(struct pipe_pool *pool, struct pipe_pair *p)

@@ -11,14 +11,16 @@ struct pipe_pair {
 	struct pipe_pair *next;
 };
 
+struct fd_budget;
+
 struct pipe_pool {
 	struct pipe_pair *free_list;
 	unsigned n_free;
 	unsigned max_free;
-	unsigned n_live; /* pipes created and not yet closed */
+	struct fd_budget *budget; /* charged two fds per live pipe */
 };
 
-void pipe_pool_init(struct pipe_pool *pool, unsigned max_free);
+void pipe_pool_init(struct pipe_pool *pool, unsigned max_free, struct fd_budget *budget);
 /* A pooled or new pipe; NULL with errno set when none can be made. */
 struct pipe_pair *pipe_pool_get(struct pipe_pool *pool);
 /* Gives back an empty pipe (kept or closed, as the pool's size allows). */

@@ -11,6 +11,7 @@
 
 #include "sockgate/config.h"
 #include "sockgate/log.h"
+#include "fd_budget.h"
 #include "flow.h"
 #include "intake_redirect.h"
 #include "worker.h"
@@ -29,11 +30,6 @@ static uint64_t monotonic_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-unsigned worker_fds_used(const struct worker *w)
-{
-	return w->sockets + 2 * w->pipes.n_live;
-}
-
 int worker_epoll_add(struct worker *w, int fd, struct ev *ev, uint32_t events)
 {
 	struct epoll_event e = { .events = events, .data.ptr = ev };
@@ -50,19 +46,19 @@ static void worker_set_accepting(struct worker *w, int on)
 		epoll_ctl(w->epoll_fd, EPOLL_CTL_MOD, w->listeners[i].fd, &e);
 	}
 	w->accept_paused = !on;
-	if (on)
-		log_info("worker %u: fd budget has room again, accepting (%u live flows)", w->index,
-			 w->live_flows);
-	else
-		log_warn("worker %u: fd budget full (%u of %u fds, %u flows), not accepting "
-			 "until a flow ends",
-			 w->index, worker_fds_used(w), w->fds_max, w->live_flows);
+	/* Workers pause and resume together; the first to notice logs. */
+	if (on && atomic_exchange(&w->budget->full_logged, 0))
+		log_info("fd budget has room again (%u of %u fds in use), accepting",
+			 fd_budget_used(w->budget), w->budget->max);
+	else if (!on && !atomic_exchange(&w->budget->full_logged, 1))
+		log_warn("fd budget full (%u of %u fds in use), not accepting until flows end",
+			 fd_budget_used(w->budget), w->budget->max);
 }
 
 void worker_fds_released(struct worker *w)
 {
 	/* Hysteresis: resume once a few new flows fit, not at every close. */
-	if (w->accept_paused && worker_fds_used(w) + 4 * FDS_PER_NEW_FLOW <= w->fds_max)
+	if (w->accept_paused && fd_budget_room(w->budget, 4 * FDS_PER_NEW_FLOW))
 		worker_set_accepting(w, 1);
 }
 
@@ -73,7 +69,7 @@ static void worker_accept(struct worker *w, struct listener *l)
 		socklen_t len = sizeof(client);
 		int fd;
 
-		if (worker_fds_used(w) + FDS_PER_NEW_FLOW > w->fds_max) {
+		if (!fd_budget_room(w->budget, FDS_PER_NEW_FLOW)) {
 			worker_set_accepting(w, 0);
 			return;
 		}
@@ -131,7 +127,7 @@ static void *worker_main(void *arg)
 		if (w->now_ms >= next_tick) {
 			next_tick = w->now_ms + TICK_MS;
 			flow_expire_timers(w);
-			if (w->accept_paused && worker_fds_used(w) + FDS_PER_NEW_FLOW <= w->fds_max)
+			if (w->accept_paused && fd_budget_room(w->budget, 4 * FDS_PER_NEW_FLOW))
 				worker_set_accepting(w, 1);
 		}
 	}
@@ -139,7 +135,8 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int worker_init(struct worker *w, unsigned index, const struct config *cfg, unsigned fds_max)
+int worker_init(struct worker *w, unsigned index, const struct config *cfg,
+		struct fd_budget *budget)
 {
 	static const int families[2] = { AF_INET, AF_INET6 };
 	int rc;
@@ -147,7 +144,7 @@ int worker_init(struct worker *w, unsigned index, const struct config *cfg, unsi
 	memset(w, 0, sizeof(*w));
 	w->index = index;
 	w->cfg = cfg;
-	w->fds_max = fds_max;
+	w->budget = budget;
 	w->epoll_fd = -1;
 	w->wake_fd = -1;
 	for (int i = 0; i < 2; i++)
@@ -159,7 +156,7 @@ int worker_init(struct worker *w, unsigned index, const struct config *cfg, unsi
 	list_init(&w->resume);
 	list_init(&w->pipe_waiters);
 	list_init(&w->free_flows);
-	pipe_pool_init(&w->pipes, PIPES_KEPT);
+	pipe_pool_init(&w->pipes, PIPES_KEPT, budget);
 	w->now_ms = monotonic_ms();
 
 	w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);

@@ -11,6 +11,7 @@
 #include "pipe_pool.h"
 
 struct config;
+struct fd_budget;
 
 enum ev_kind {
 	EV_LISTENER,
@@ -42,9 +43,8 @@ struct worker {
 	unsigned n_listeners;
 	int accept_paused;
 	struct pipe_pool pipes;
-	/* fd budget for this worker: its sockets plus two per live pipe */
-	unsigned sockets, fds_max;
-	uint64_t now_ms; /* CLOCK_MONOTONIC, refreshed once per loop turn */
+	struct fd_budget *budget; /* shared by all workers */
+	uint64_t now_ms;	  /* CLOCK_MONOTONIC, refreshed once per loop turn */
 	uint64_t next_flow_id;
 	/* timer lists, each ordered by deadline since its timeout is fixed */
 	struct list connect_timers, handshake_timers, idle_timers;
@@ -57,7 +57,8 @@ struct worker {
 };
 
 /* Sets up w (listeners included); 0 or -errno with a log line. */
-int worker_init(struct worker *w, unsigned index, const struct config *cfg, unsigned fds_max);
+int worker_init(struct worker *w, unsigned index, const struct config *cfg,
+		struct fd_budget *budget);
 int worker_start(struct worker *w);
 /* Asks the worker to stop; worker_join waits for it and frees it. */
 void worker_request_stop(struct worker *w);
@@ -65,7 +66,6 @@ void worker_join(struct worker *w);
 void worker_destroy(struct worker *w);
 
 /* Used by flow.c */
-unsigned worker_fds_used(const struct worker *w);
 /* Called after flow.c closed sockets or pipes: accepting may resume. */
 void worker_fds_released(struct worker *w);
 int worker_epoll_add(struct worker *w, int fd, struct ev *ev, uint32_t events);

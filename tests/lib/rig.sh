@@ -122,11 +122,12 @@ rig_start_web() {
 	head -c 10485760 /dev/urandom >"$RIG_DIR/www/file10m"
 	echo hello >"$RIG_DIR/www/small"
 	cat >"$RIG_DIR/nginx/nginx.conf" <<-CONF
-	worker_processes 1;
+	worker_processes ${RIG_NGINX_WORKERS:-1};
+	worker_rlimit_nofile 65536;
 	daemon off;
 	pid $RIG_DIR/nginx/nginx.pid;
 	error_log $RIG_DIR/nginx/error.log;
-	events { worker_connections 4096; }
+	events { worker_connections ${RIG_NGINX_CONNS:-4096}; }
 	http {
 	    log_format peer '\$remote_addr "\$request" \$status \$body_bytes_sent';
 	    access_log ${RIG_ACCESS_LOG:-off};

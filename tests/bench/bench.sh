@@ -1,0 +1,155 @@
+#!/bin/bash
+# make bench: sockgated against redsocks in the same redirect position, with
+# the same upstream (dante), on the namespace rig of the tests. A benchmark,
+# not a test: it prints numbers and ratios, and fails only if a run breaks.
+set -u
+cd "$(dirname "$0")/../.."
+# shellcheck source=../lib/rig.sh
+source tests/lib/rig.sh
+
+AB_REQUESTS=${AB_REQUESTS:-20000}
+AB_CONCURRENCY=${AB_CONCURRENCY:-50}
+IPERF_SECONDS=${IPERF_SECONDS:-5}
+# 10,000 idle flows need ~20,000 fds in the daemon; where the hard
+# RLIMIT_NOFILE is lower (and cannot be raised), hold as many as fit.
+HARD_NOFILE=$(ulimit -Hn)
+[ "$HARD_NOFILE" = unlimited ] && HARD_NOFILE=1048576
+IDLE_MAX=$(((HARD_NOFILE - 400) / 2))
+IDLE_CONNS=${IDLE_CONNS:-$((IDLE_MAX < 10000 ? IDLE_MAX : 10000))}
+CLK_TCK=$(getconf CLK_TCK)
+
+[ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+
+# Writes "key value" lines for one proxy into $RIG_DIR/$1.results.
+measure() { # name pid
+	local name=$1 pid=$2 out=$RIG_DIR/$1.results c0 c1 ab iperf bytes holder fds0 fds1 rss ready
+	: >"$out"
+	echo "bench: $name: warming up" >&2
+	in_ns $NS_CLIENT ab -q -n 1000 -c "$AB_CONCURRENCY" "http://$SERVER4/small" >/dev/null 2>&1
+
+	echo "bench: $name: $AB_REQUESTS short GETs, $AB_CONCURRENCY concurrent, a new connection each" >&2
+	c0=$(cpu_ticks "$pid")
+	ab=$(in_ns $NS_CLIENT ab -q -r -n "$AB_REQUESTS" -c "$AB_CONCURRENCY" "http://$SERVER4/small" 2>&1)
+	c1=$(cpu_ticks "$pid")
+	echo "conn_per_s $(awk '/^Requests per second/ {print $4}' <<<"$ab")" >>"$out"
+	echo "p50_ms $(awk '$1 == "50%" {print $2}' <<<"$ab")" >>"$out"
+	echo "p99_ms $(awk '$1 == "99%" {print $2}' <<<"$ab")" >>"$out"
+	echo "failed $(awk '/^Failed requests/ {print $3}' <<<"$ab")" >>"$out"
+	echo "cpu_us_per_conn $(((c1 - c0) * 1000000 / CLK_TCK / AB_REQUESTS))" >>"$out"
+
+	for streams in 1 4; do
+		echo "bench: $name: iperf3, $streams stream(s), $IPERF_SECONDS s" >&2
+		c0=$(cpu_ticks "$pid")
+		iperf=$(in_ns $NS_CLIENT iperf3 -c $SERVER4 -P $streams -t "$IPERF_SECONDS" -J 2>&1)
+		c1=$(cpu_ticks "$pid")
+		bytes=$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(int(d["end"]["sum_received"]["bytes"]))' <<<"$iperf" 2>/dev/null || echo 0)
+		echo "gbps_$streams $(python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9))' <<<"$iperf" 2>/dev/null || echo 0)" >>"$out"
+		if [ "$bytes" -gt 0 ]; then
+			echo "cpu_s_per_gb_$streams $(python3 -c "print('%.3f' % (($c1 - $c0) / $CLK_TCK / ($bytes / 1e9)))")" >>"$out"
+		else
+			echo "cpu_s_per_gb_$streams n/a" >>"$out"
+		fi
+	done
+
+	echo "bench: $name: $IDLE_CONNS idle relayed connections" >&2
+	fds0=$(ls "/proc/$pid/fd" | wc -l)
+	coproc HOLD { in_ns $NS_CLIENT python3 tests/bench/hold_idle.py $SERVER4 "$IDLE_CONNS"; }
+	holder=$HOLD_PID
+	read -r -t 300 _ ready <&"${HOLD[0]}"
+	sleep 1
+	fds1=$(ls "/proc/$pid/fd" | wc -l)
+	rss=$(status_kb "$pid" VmRSS)
+	echo "idle_ready ${ready:-0}" >>"$out"
+	echo "idle_fds_per_conn $(python3 -c "print('%.2f' % (($fds1 - $fds0) / max(1, ${ready:-0})))")" >>"$out"
+	echo "idle_rss_mb $(python3 -c "print('%.1f' % ($rss / 1024))")" >>"$out"
+	eval "exec ${HOLD[1]}>&-"
+	wait "$holder" 2>/dev/null
+	echo "peak_rss_mb $(python3 -c "print('%.1f' % ($(status_kb "$pid" VmHWM) / 1024))")" >>"$out"
+}
+
+get() { awk -v k="$2" '$1 == k {print $2}' "$RIG_DIR/$1.results"; }
+ratio() { python3 -c "a, b = '$1', '$2'
+try: print('%.2f' % (float(a) / float(b)))
+except Exception: print('n/a')"; }
+
+RIG_NGINX_CONNS=30000 RIG_NGINX_WORKERS=2
+rig_up
+rig_start_web
+rig_start_dante
+rig_redirect_rule
+rig_spawn $NS_SERVER IPERF_PID "$RIG_DIR/iperf3.log" iperf3 -s -p 5201
+rig_wait_port $NS_SERVER 5201
+
+# sockgated
+cat >"$RIG_DIR/bench.conf" <<CONF
+[daemon]
+workers = auto
+log_level = warn
+[intake]
+redirect = $REDIRECT_PORT
+[upstream dante]
+url = socks5://$PROXY4:1080
+CONF
+rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated.log" "$SOCKGATED" -f -c "$RIG_DIR/bench.conf"
+rig_wait_port $NS_ROUTER $REDIRECT_PORT
+measure sockgated "$SG_PID"
+rig_stop "$SG_PID"
+
+# redsocks, same port, same upstream
+cat >"$RIG_DIR/redsocks.conf" <<CONF
+base {
+	log_debug = off;
+	log_info = off;
+	log = stderr;
+	daemon = off;
+	redirector = iptables;
+	rlimit_nofile = $HARD_NOFILE;
+	redsocks_conn_max = 30000;
+}
+redsocks {
+	local_ip = 0.0.0.0;
+	local_port = $REDIRECT_PORT;
+	ip = $PROXY4;
+	port = 1080;
+	type = socks5;
+}
+CONF
+rig_spawn $NS_ROUTER RS_PID "$RIG_DIR/redsocks.log" redsocks -c "$RIG_DIR/redsocks.conf"
+rig_wait_port $NS_ROUTER $REDIRECT_PORT
+measure redsocks "$RS_PID"
+rig_stop "$RS_PID"
+
+row() { # label key better(higher|lower)
+	local a b
+	a=$(get sockgated "$2")
+	b=$(get redsocks "$2")
+	printf '| %-38s | %12s | %12s | %7s |\n' "$1" "$a" "$b" "$(ratio "$a" "$b")"
+}
+{
+	echo
+	echo "sockgated $(cat VERSION) vs redsocks $(dpkg-query -W -f='${Version}' redsocks), upstream dante $(dpkg-query -W -f='${Version}' dante-server), kernel $(uname -r), $(nproc) CPUs"
+	echo
+	printf '| %-38s | %12s | %12s | %7s |\n' "metric" "sockgated" "redsocks" "ratio"
+	echo "|----------------------------------------|--------------|--------------|---------|"
+	row "connections/s ($AB_CONCURRENCY concurrent, short GET)" conn_per_s
+	row "latency p50 (ms)" p50_ms
+	row "latency p99 (ms)" p99_ms
+	row "failed requests" failed
+	row "daemon CPU per connection (µs)" cpu_us_per_conn
+	row "throughput, 1 stream (Gbit/s)" gbps_1
+	row "throughput, 4 streams (Gbit/s)" gbps_4
+	row "daemon CPU per GB, 1 stream (s)" cpu_s_per_gb_1
+	row "daemon CPU per GB, 4 streams (s)" cpu_s_per_gb_4
+	row "idle relayed connections held" idle_ready
+	row "fds per idle connection" idle_fds_per_conn
+	row "RSS with the idle connections (MB)" idle_rss_mb
+	row "peak RSS (MB)" peak_rss_mb
+	echo
+	echo "Targets: CPU per connection <= 0.5x redsocks, CPU per GB <= 0.8x, throughput >= 1x, <= 2 fds per idle connection."
+} | tee "$RIG_DIR/table.md"
+mkdir -p build
+cp "$RIG_DIR/table.md" build/bench-results.md
+echo "bench: table saved in build/bench-results.md"
