@@ -59,6 +59,8 @@ struct flow {
 	struct upstream_handshake *hs;
 	size_t out_sent;
 	struct relay_dir dir[2];
+	/* Edges seen before the relay started; the relay must look then. */
+	uint8_t client_readable, upstream_readable;
 	struct list node;   /* w->flows, or w->free_flows when recycled */
 	struct list timer;  /* one of w's timer lists */
 	struct list resume; /* w->resume or w->pipe_waiters */
@@ -263,13 +265,14 @@ static int flow_pump(struct flow *f, int d)
 			}
 		}
 		if (rd->eof && !rd->in_pipe && !rd->shut) {
-			/* Pass the half-close on; the other direction may go on. */
-			shutdown(dst, SHUT_WR);
-			rd->shut = 1;
+			/* Both ways done: close() sends the last FIN itself. */
 			if (f->dir[!d].shut) {
 				flow_destroy(f, 0);
 				return -1;
 			}
+			/* Pass the half-close on; the other direction may go on. */
+			shutdown(dst, SHUT_WR);
+			rd->shut = 1;
 		}
 		if (!progress)
 			break;
@@ -293,6 +296,17 @@ broken:
 	return -1;
 }
 
+/* An event on the socket that is the source of direction d (and the
+ * destination of the other one). Writability matters only to a direction
+ * with bytes waiting in its pipe: ACKs raise EPOLLOUT all the time. */
+static void flow_relay_event(struct flow *f, uint32_t events, int d)
+{
+	if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && flow_pump(f, d) < 0)
+		return;
+	if ((events & (EPOLLHUP | EPOLLERR)) || ((events & EPOLLOUT) && f->dir[!d].in_pipe))
+		flow_pump(f, !d);
+}
+
 static void flow_start_relay(struct flow *f)
 {
 	free(f->hs);
@@ -300,9 +314,11 @@ static void flow_start_relay(struct flow *f)
 	f->state = FLOW_RELAY;
 	f->last_active = f->w->now_ms;
 	flow_set_timer(f, &f->w->idle_timers, f->w->cfg->idle_timeout_ms);
-	/* Edge-triggered: bytes that arrived during the handshake raised no
-	 * event we acted on, so look now. */
-	if (flow_pump(f, DIR_UP) == 0)
+	/* Edge-triggered: an edge seen before the relay started was not
+	 * acted on, so look now where one was. */
+	if (f->client_readable && flow_pump(f, DIR_UP) < 0)
+		return;
+	if (f->upstream_readable)
 		flow_pump(f, DIR_DOWN);
 }
 
@@ -326,6 +342,20 @@ static int flow_send_handshake(struct flow *f)
 	return 0;
 }
 
+/* Bytes the target sent right behind the handshake reply (server-first
+ * protocols) go to the client before the relay starts. The client socket is
+ * fresh, with an empty send buffer far larger than them, so one send takes
+ * them all; anything else is reported rather than silently dropped. */
+static int flow_send_early_data(struct flow *f, const uint8_t *data, size_t len)
+{
+	ssize_t n = send(f->client_fd, data, len, MSG_NOSIGNAL);
+
+	if (n == (ssize_t)len)
+		return 0;
+	return flow_fail(f, "passing %zu early bytes to the client: %s", len,
+			 n < 0 ? strerror(errno) : "short write");
+}
+
 static void flow_read_handshake(struct flow *f)
 {
 	uint8_t buf[2048];
@@ -333,9 +363,8 @@ static void flow_read_handshake(struct flow *f)
 	for (;;) {
 		size_t consumed = 0;
 		enum upstream_result res;
-		/* Peek, then take only the handshake's bytes: anything after
-		 * them is the target's and stays queued for the relay. */
-		ssize_t n = recv(f->upstream_fd, buf, sizeof(buf), MSG_PEEK);
+		ssize_t n = recv(f->upstream_fd, buf, sizeof(buf), 0);
+
 		if (n == 0) {
 			flow_fail(f, "upstream closed the connection during the handshake");
 			return;
@@ -346,20 +375,23 @@ static void flow_read_handshake(struct flow *f)
 			return;
 		}
 		res = upstream_handshake_feed(f->hs, buf, (size_t)n, &consumed);
-		if (consumed && recv(f->upstream_fd, buf, consumed, 0) != (ssize_t)consumed) {
-			flow_fail(f, "read from upstream: %s", strerror(errno));
-			return;
-		}
 		if (res == UPSTREAM_ERROR) {
 			flow_fail(f, "%s", f->hs->reason);
 			return;
 		}
 		if (res == UPSTREAM_DONE) {
+			if (consumed < (size_t)n &&
+			    flow_send_early_data(f, buf + consumed, (size_t)n - consumed) < 0)
+				return;
+			/* A full buffer may have left more queued, with no new edge. */
+			f->upstream_readable = n == (ssize_t)sizeof(buf);
 			flow_start_relay(f);
 			return;
 		}
 		if (f->hs->out_len && flow_send_handshake(f) < 0)
 			return;
+		if (n < (ssize_t)sizeof(buf))
+			return; /* drained; the next reply raises a new edge */
 	}
 }
 
@@ -383,8 +415,8 @@ static void flow_upstream_connected(struct flow *f)
 	}
 	f->state = FLOW_HANDSHAKE;
 	flow_set_timer(f, &f->w->handshake_timers, cfg->handshake_timeout_ms);
-	if (flow_send_handshake(f) == 0)
-		flow_read_handshake(f);
+	/* The reply cannot be there yet: its arrival raises EPOLLIN. */
+	flow_send_handshake(f);
 }
 
 static void flow_upstream_event(struct flow *f, uint32_t events)
@@ -392,13 +424,20 @@ static void flow_upstream_event(struct flow *f, uint32_t events)
 	int err = 0;
 	socklen_t len = sizeof(err);
 
+	/* e.g. a direct target's banner arriving with the connect completion */
+	if (f->state != FLOW_RELAY && (events & (EPOLLIN | EPOLLRDHUP)))
+		f->upstream_readable = 1;
 	switch (f->state) {
 	case FLOW_CONNECTING:
 		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
 			return;
-		if (getsockopt(f->upstream_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		/* A clean EPOLLOUT means connected; only a failure needs SO_ERROR. */
+		if ((events & (EPOLLERR | EPOLLHUP)) &&
+		    getsockopt(f->upstream_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 			err = errno;
-		if (err) {
+		if (err || (events & (EPOLLERR | EPOLLHUP))) {
+			if (!err)
+				err = ECONNRESET;
 			char a[ADDR_STRLEN];
 			const struct sockaddr_storage *to =
 			    f->up->url.kind == UPSTREAM_DIRECT ? &f->dst : &f->up->addr;
@@ -415,11 +454,7 @@ static void flow_upstream_event(struct flow *f, uint32_t events)
 			flow_read_handshake(f);
 		return;
 	case FLOW_RELAY:
-		if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) &&
-		    flow_pump(f, DIR_DOWN) < 0)
-			return;
-		if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
-			flow_pump(f, DIR_UP);
+		flow_relay_event(f, events, DIR_DOWN);
 		return;
 	}
 }
@@ -427,6 +462,8 @@ static void flow_upstream_event(struct flow *f, uint32_t events)
 static void flow_client_event(struct flow *f, uint32_t events)
 {
 	if (f->state != FLOW_RELAY) {
+		if (events & (EPOLLIN | EPOLLRDHUP))
+			f->client_readable = 1;
 		/* Client data waits in the socket until the tunnel is up; only a
 		 * dead client ends the flow early. */
 		if (events & (EPOLLERR | EPOLLHUP)) {
@@ -438,10 +475,7 @@ static void flow_client_event(struct flow *f, uint32_t events)
 		}
 		return;
 	}
-	if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && flow_pump(f, DIR_UP) < 0)
-		return;
-	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
-		flow_pump(f, DIR_DOWN);
+	flow_relay_event(f, events, DIR_UP);
 }
 
 void flow_handle_event(struct ev *ev, uint32_t events)
@@ -481,13 +515,14 @@ static int is_local_address(const struct sockaddr_storage *addr)
 	return rc == 0;
 }
 
-/* Loop guard: a flow to sockgated itself or to the upstream it would use. */
-static const char *flow_loop_reason(const struct flow *f, const struct sockaddr_storage *local)
+/* Loop guard: a flow to sockgated itself or to the upstream it would use.
+ * A connection that was not NATed reports its own local address as the
+ * original destination, so it is caught here too. */
+static const char *flow_loop_reason(const struct flow *f)
 {
 	const struct config *cfg = f->w->cfg;
 
-	if (addr_equal(&f->dst, local) ||
-	    (addr_port(&f->dst) == cfg->redirect_port && is_local_address(&f->dst)))
+	if (addr_port(&f->dst) == cfg->redirect_port && is_local_address(&f->dst))
 		return "destination is sockgated's own listener (not redirected, or a loop)";
 	if (f->up->url.kind != UPSTREAM_DIRECT && addr_equal(&f->dst, &f->up->addr))
 		return "destination is the upstream proxy itself (loop)";
@@ -518,8 +553,6 @@ static int flow_open_upstream(struct flow *f)
 
 void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage *client, int family)
 {
-	struct sockaddr_storage local;
-	socklen_t len = sizeof(local);
 	const char *loop;
 	struct flow *f;
 	int rc;
@@ -540,11 +573,7 @@ void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage 
 		return;
 	}
 	f->up = config_route(w->cfg, &f->dst);
-	if (getsockname(client_fd, (struct sockaddr *)&local, &len) < 0) {
-		flow_fail(f, "getsockname: %s", strerror(errno));
-		return;
-	}
-	loop = flow_loop_reason(f, &local);
+	loop = flow_loop_reason(f);
 	if (loop) {
 		flow_fail(f, "%s", loop);
 		return;

@@ -102,6 +102,14 @@ close_direct_path() {
 	ip -n $NS_SERVER -6 route del default
 }
 
+# A server-first service (like SSH): the client sends nothing and must get
+# the banner, which reaches sockgated right behind the proxy's reply.
+expect_banner() { # address
+	local got
+	got=$(in_ns $NS_CLIENT timeout 5 socat -u "TCP:$1:2222" - 2>&1 | head -n 1)
+	[ "$got" = "SSH-2.0-sockgate-test" ] || { echo "       got: '$got'"; return 1; }
+}
+
 relay_suite() { # label url [upstream extra] [v4only]
 	local label=$1 url=$2 extra=${3:-} v4only=${4:-}
 	rig_start_sockgated "$url" "$extra"
@@ -114,6 +122,8 @@ relay_suite() { # label url [upstream extra] [v4only]
 		check "$label: IPv6 target is reset (protocol has no IPv6)" expect_reset "$(url_of $SERVER6 /small)"
 		check "$label: ... and logged" expect_log "cannot carry an IPv6 target; client reset"
 	fi
+	check "$label: server speaks first: banner arrives (IPv4)" expect_banner $SERVER4
+	[ -z "$v4only" ] && check "$label: server speaks first: banner arrives (IPv6)" expect_banner "[$SERVER6]"
 	check "$label: closed target port -> client reset" expect_reset "$(url_of $SERVER4 /small 81)"
 	if [ "$url" = direct ]; then
 		check "$label: ... and one log line naming client, target, reason" \
@@ -137,6 +147,19 @@ test_check_mode() {
 	printf '[upstream x]\nurl = socks5://127.0.0.1:1080\n' >"$conf"
 	check "--check: a good file passes" bash -c "'$SOCKGATED' --check -c '$conf' >/dev/null"
 	check "--check: missing file fails" bash -c "! '$SOCKGATED' --check -c /nonexistent 2>/dev/null"
+}
+
+test_early_data() {
+	local got
+	rig_spawn $NS_PROXY FAKE_PID "$RIG_DIR/fake.out" python3 tests/integration/fake_socks5.py $PROXY4 1090 "$RIG_DIR/fake.log"
+	rig_wait_port $NS_PROXY 1090
+	rig_start_sockgated "socks5://$PROXY4:1090"
+	got=$( (echo ping; sleep 1) | in_ns $NS_CLIENT timeout 5 socat - TCP:$SERVER4:2222 2>&1 | head -n 2 | tr '\n' ' ')
+	check "SOCKS5 greeting and request leave in one segment" grep -q "pipelined=True" "$RIG_DIR/fake.log"
+	check "target bytes in the same segment as the reply reach the client, then the relay ($got)" \
+		test "$got" = "EARLY-BANNER ping "
+	rig_stop_sockgated
+	rig_stop "$FAKE_PID"
 }
 
 test_pipelining_stall_hint() {
@@ -270,6 +293,9 @@ rig_start_dante
 rig_start_microsocks
 rig_start_tinyproxy
 rig_redirect_rule
+rig_spawn $NS_SERVER BANNER_PID "$RIG_DIR/banner.log" \
+	socat TCP6-LISTEN:2222,reuseaddr,fork SYSTEM:'echo SSH-2.0-sockgate-test; sleep 2'
+rig_wait_port $NS_SERVER 2222
 
 test_check_mode
 relay_suite "dante socks5" "socks5://$PROXY4:1080"
@@ -283,6 +309,7 @@ relay_suite "tinyproxy http CONNECT + Basic auth" "http://$TINYPROXY_USER:$TINYP
 open_direct_path
 relay_suite "direct" direct
 close_direct_path
+test_early_data
 test_pipelining_stall_hint
 test_wrong_passwords
 test_upstream_killed

@@ -191,6 +191,7 @@ rig_start_tinyproxy() {
 	BasicAuth $TINYPROXY_USER $TINYPROXY_PASS
 	ConnectPort 80
 	ConnectPort 81
+	ConnectPort 2222
 	CONF
 	rig_spawn $NS_PROXY TINYPROXY_PID "$RIG_DIR/tinyproxy.out" tinyproxy -d -c "$RIG_DIR/tinyproxy.conf"
 	rig_wait_port $NS_PROXY 8888
