@@ -25,9 +25,10 @@
 
 /* Splice rounds one direction may take per event before yielding the loop
  * to other flows (about 4 MiB with the pool's pipe size). */
-#define PUMP_ROUNDS    16
-#define FLOW_CACHE_MAX 1024
-#define FLOW_EVENTS    (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+#define PUMP_ROUNDS	    16
+#define FLOW_CACHE_MAX	    1024
+#define HANDSHAKE_CACHE_MAX 256
+#define FLOW_EVENTS	    (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
 enum flow_state {
 	FLOW_CONNECTING,
@@ -54,10 +55,10 @@ struct flow {
 	int client_fd, upstream_fd;
 	enum flow_state state;
 	uint64_t id;
-	struct sockaddr_storage client, dst;
+	struct sockaddr_storage client;
+	struct upstream_target target; /* the original destination */
 	const struct upstream *up;
 	struct upstream_handshake *hs;
-	size_t out_sent;
 	struct relay_dir dir[2];
 	/* Edges seen before the relay started; the relay must look then. */
 	uint8_t client_readable, upstream_readable;
@@ -94,6 +95,30 @@ static struct flow *flow_alloc(struct worker *w)
 	list_add_tail(&w->flows, &f->node);
 	w->live_flows++;
 	return f;
+}
+
+static struct upstream_handshake *handshake_alloc(struct worker *w)
+{
+	void **hs = w->free_handshakes;
+
+	if (!hs)
+		return malloc(sizeof(struct upstream_handshake));
+	w->free_handshakes = *hs; /* the first bytes of a cached state link the list */
+	w->n_free_handshakes--;
+	return (struct upstream_handshake *)hs;
+}
+
+static void handshake_free(struct worker *w, struct upstream_handshake *hs)
+{
+	if (!hs)
+		return;
+	if (w->n_free_handshakes >= HANDSHAKE_CACHE_MAX) {
+		free(hs);
+		return;
+	}
+	*(void **)hs = w->free_handshakes;
+	w->free_handshakes = hs;
+	w->n_free_handshakes++;
 }
 
 static void close_socket(struct worker *w, int *fd, int reset)
@@ -139,7 +164,7 @@ static void flow_destroy(struct flow *f, int reset)
 	close_socket(w, &f->upstream_fd, reset);
 	for (int d = 0; d < 2; d++)
 		flow_release_pipe(f, &f->dir[d]);
-	free(f->hs);
+	handshake_free(w, f->hs);
 	f->hs = NULL;
 	if (list_linked(&f->timer))
 		list_del(&f->timer);
@@ -162,7 +187,7 @@ static const char *flow_describe(const struct flow *f, char *buf, size_t len)
 	char client[ADDR_STRLEN], dst[ADDR_STRLEN], up[ADDR_STRLEN];
 
 	addr_format(&f->client, client, sizeof(client));
-	addr_format(&f->dst, dst, sizeof(dst));
+	addr_format(&f->target.addr, dst, sizeof(dst));
 	if (!f->up)
 		snprintf(buf, len, "%s -> %s", client, dst);
 	else if (f->up->url.kind == UPSTREAM_DIRECT)
@@ -309,7 +334,7 @@ static void flow_relay_event(struct flow *f, uint32_t events, int d)
 
 static void flow_start_relay(struct flow *f)
 {
-	free(f->hs);
+	handshake_free(f->w, f->hs);
 	f->hs = NULL;
 	f->state = FLOW_RELAY;
 	f->last_active = f->w->now_ms;
@@ -322,24 +347,17 @@ static void flow_start_relay(struct flow *f)
 		flow_pump(f, DIR_DOWN);
 }
 
-/* Writes pending handshake bytes; 0, or -1 when the flow was destroyed. */
-static int flow_send_handshake(struct flow *f)
+/* Sends the codec's bytes. The socket has just connected, or the upstream
+ * has just answered everything sent before, so its send buffer is empty and
+ * far larger than any handshake message: one send takes them all. */
+static int flow_send_handshake(struct flow *f, const uint8_t *out)
 {
-	struct upstream_handshake *hs = f->hs;
+	size_t len = f->hs->out_len;
+	ssize_t n = send(f->upstream_fd, out, len, MSG_NOSIGNAL);
 
-	while (f->out_sent < hs->out_len) {
-		ssize_t n = send(f->upstream_fd, hs->out + f->out_sent, hs->out_len - f->out_sent,
-				 MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				return 0;
-			return flow_fail(f, "send to upstream: %s", strerror(errno));
-		}
-		f->out_sent += (size_t)n;
-	}
-	hs->out_len = 0;
-	f->out_sent = 0;
-	return 0;
+	if (n == (ssize_t)len)
+		return 0;
+	return flow_fail(f, "send to upstream: %s", n < 0 ? strerror(errno) : "short write");
 }
 
 /* Bytes the target sent right behind the handshake reply (server-first
@@ -358,7 +376,7 @@ static int flow_send_early_data(struct flow *f, const uint8_t *data, size_t len)
 
 static void flow_read_handshake(struct flow *f)
 {
-	uint8_t buf[2048];
+	uint8_t buf[2048], out[UPSTREAM_OUT_MAX];
 
 	for (;;) {
 		size_t consumed = 0;
@@ -374,7 +392,7 @@ static void flow_read_handshake(struct flow *f)
 				flow_fail(f, "read from upstream: %s", strerror(errno));
 			return;
 		}
-		res = upstream_handshake_feed(f->hs, buf, (size_t)n, &consumed);
+		res = upstream_handshake_feed(f->hs, buf, (size_t)n, &consumed, out);
 		if (res == UPSTREAM_ERROR) {
 			flow_fail(f, "%s", f->hs->reason);
 			return;
@@ -388,7 +406,7 @@ static void flow_read_handshake(struct flow *f)
 			flow_start_relay(f);
 			return;
 		}
-		if (f->hs->out_len && flow_send_handshake(f) < 0)
+		if (f->hs->out_len && flow_send_handshake(f, out) < 0)
 			return;
 		if (n < (ssize_t)sizeof(buf))
 			return; /* drained; the next reply raises a new edge */
@@ -398,25 +416,25 @@ static void flow_read_handshake(struct flow *f)
 static void flow_upstream_connected(struct flow *f)
 {
 	const struct config *cfg = f->w->cfg;
-	struct upstream_target target = { .addr = f->dst };
+	uint8_t out[UPSTREAM_OUT_MAX];
 
 	if (f->up->url.kind == UPSTREAM_DIRECT) {
 		flow_start_relay(f);
 		return;
 	}
-	f->hs = malloc(sizeof(*f->hs));
+	f->hs = handshake_alloc(f->w);
 	if (!f->hs) {
 		flow_fail(f, "out of memory");
 		return;
 	}
-	if (upstream_handshake_begin(f->hs, &f->up->url, &target, f->up->pipeline) < 0) {
+	if (upstream_handshake_begin(f->hs, &f->up->url, &f->target, f->up->pipeline, out) < 0) {
 		flow_fail(f, "%s", f->hs->reason);
 		return;
 	}
 	f->state = FLOW_HANDSHAKE;
 	flow_set_timer(f, &f->w->handshake_timers, cfg->handshake_timeout_ms);
 	/* The reply cannot be there yet: its arrival raises EPOLLIN. */
-	flow_send_handshake(f);
+	flow_send_handshake(f, out);
 }
 
 static void flow_upstream_event(struct flow *f, uint32_t events)
@@ -440,7 +458,7 @@ static void flow_upstream_event(struct flow *f, uint32_t events)
 				err = ECONNRESET;
 			char a[ADDR_STRLEN];
 			const struct sockaddr_storage *to =
-			    f->up->url.kind == UPSTREAM_DIRECT ? &f->dst : &f->up->addr;
+			    f->up->url.kind == UPSTREAM_DIRECT ? &f->target.addr : &f->up->addr;
 			flow_fail(f, "connect to %s: %s", addr_format(to, a, sizeof(a)),
 				  strerror(err));
 			return;
@@ -448,8 +466,6 @@ static void flow_upstream_event(struct flow *f, uint32_t events)
 		flow_upstream_connected(f);
 		return;
 	case FLOW_HANDSHAKE:
-		if ((events & EPOLLOUT) && f->hs->out_len && flow_send_handshake(f) < 0)
-			return;
 		if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 			flow_read_handshake(f);
 		return;
@@ -522,9 +538,9 @@ static const char *flow_loop_reason(const struct flow *f)
 {
 	const struct config *cfg = f->w->cfg;
 
-	if (addr_port(&f->dst) == cfg->redirect_port && is_local_address(&f->dst))
+	if (addr_port(&f->target.addr) == cfg->redirect_port && is_local_address(&f->target.addr))
 		return "destination is sockgated's own listener (not redirected, or a loop)";
-	if (f->up->url.kind != UPSTREAM_DIRECT && addr_equal(&f->dst, &f->up->addr))
+	if (f->up->url.kind != UPSTREAM_DIRECT && addr_equal(&f->target.addr, &f->up->addr))
 		return "destination is the upstream proxy itself (loop)";
 	return NULL;
 }
@@ -533,7 +549,7 @@ static int flow_open_upstream(struct flow *f)
 {
 	const struct config *cfg = f->w->cfg;
 	const struct sockaddr_storage *to =
-	    f->up->url.kind == UPSTREAM_DIRECT ? &f->dst : &f->up->addr;
+	    f->up->url.kind == UPSTREAM_DIRECT ? &f->target.addr : &f->up->addr;
 	int one = 1;
 	int fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
@@ -566,13 +582,13 @@ void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage 
 	}
 	f->client_fd = client_fd;
 	f->client = *client;
-	rc = intake_redirect_original_dst(client_fd, family, &f->dst);
+	rc = intake_redirect_original_dst(client_fd, family, &f->target.addr);
 	if (rc < 0) {
 		flow_fail(f, "no NAT original destination (%s): the connection was not redirected",
 			  strerror(-rc));
 		return;
 	}
-	f->up = config_route(w->cfg, &f->dst);
+	f->up = config_route(w->cfg, &f->target.addr);
 	loop = flow_loop_reason(f);
 	if (loop) {
 		flow_fail(f, "%s", loop);
@@ -643,4 +659,10 @@ void flow_free_cache(struct worker *w)
 		free(f);
 	}
 	w->n_free_flows = 0;
+	while (w->free_handshakes) {
+		void **hs = w->free_handshakes;
+		w->free_handshakes = *hs;
+		free(hs);
+	}
+	w->n_free_handshakes = 0;
 }

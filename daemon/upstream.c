@@ -18,11 +18,14 @@ enum upstream_result upstream_fail(struct upstream_handshake *hs, enum upstream_
 }
 
 int upstream_handshake_begin(struct upstream_handshake *hs, const struct upstream_url *url,
-			     const struct upstream_target *target, int pipelined)
+			     const struct upstream_target *target, int pipelined, uint8_t *out)
 {
 	memset(hs, 0, sizeof(*hs));
 	hs->kind = url->kind;
 	hs->pipelined = pipelined;
+	hs->url = url;
+	hs->target = target;
+	hs->out = out;
 	switch (url->kind) {
 	case UPSTREAM_SOCKS5:
 	case UPSTREAM_SOCKS5H:
@@ -40,9 +43,11 @@ int upstream_handshake_begin(struct upstream_handshake *hs, const struct upstrea
 }
 
 enum upstream_result upstream_handshake_feed(struct upstream_handshake *hs, const uint8_t *in,
-					     size_t len, size_t *consumed)
+					     size_t len, size_t *consumed, uint8_t *out)
 {
 	*consumed = 0;
+	hs->out = out;
+	hs->out_len = 0;
 	switch (hs->kind) {
 	case UPSTREAM_SOCKS5:
 	case UPSTREAM_SOCKS5H:

@@ -1,6 +1,7 @@
 /* Client side of the upstream proxy protocols (SOCKS5, SOCKS4/4a, HTTP
- * CONNECT) as pure codecs: the caller sends hs->out, feeds every byte read
- * from the upstream, and gets DONE, MORE or ERROR. No I/O in here. */
+ * CONNECT) as pure codecs: the caller sends what they write to its buffer,
+ * feeds every byte read from the upstream, and gets DONE, MORE or ERROR.
+ * No I/O in here. */
 #ifndef SOCKGATE_UPSTREAM_H
 #define SOCKGATE_UPSTREAM_H
 
@@ -20,7 +21,7 @@ struct upstream_target {
 
 enum upstream_result {
 	UPSTREAM_DONE = 0,   /* tunnel established; relay may start */
-	UPSTREAM_MORE = 1,   /* feed more bytes (and send hs->out if out_len) */
+	UPSTREAM_MORE = 1,   /* feed more bytes (and send out if out_len) */
 	UPSTREAM_ERROR = -1, /* hs->reason says why */
 };
 
@@ -35,19 +36,27 @@ enum upstream_failure {
 	UPSTREAM_FAIL_OTHER,	    /* general failure reported by the upstream */
 };
 
+/* Room for the largest message sockgated sends: an HTTP CONNECT with a
+ * 255-byte host and 255-byte credentials, or a pipelined SOCKS5 greeting +
+ * credentials + request. */
 #define UPSTREAM_OUT_MAX	 1536
 #define UPSTREAM_HTTP_HEADER_MAX 16384
 
+/* Kept small (about 500 bytes): thousands of handshakes can be under way at
+ * once, and the bytes to send live in the caller's buffer only until sent. */
 struct upstream_handshake {
 	enum upstream_kind kind;
 	int stage;
 	int pipelined;
-	/* bytes to send now; the caller clears out_len once written */
-	uint8_t out[UPSTREAM_OUT_MAX];
+	/* Set by begin and feed: the caller's UPSTREAM_OUT_MAX buffer and how
+	 * many of its bytes to send now. */
+	uint8_t *out;
 	size_t out_len;
-	/* queued messages of a non-pipelined SOCKS5 exchange */
-	uint8_t later[UPSTREAM_OUT_MAX];
-	size_t auth_len, request_len;
+	/* What later messages of a non-pipelined SOCKS5 exchange encode; both
+	 * must outlive the handshake. */
+	const struct upstream_url *url;
+	const struct upstream_target *target;
+	int with_auth;
 	/* current reply message */
 	uint8_t msg[300];
 	size_t have, need;
@@ -60,15 +69,17 @@ struct upstream_handshake {
 	char reason[96];
 };
 
-/* Prepares the exchange for url and target, filling hs->out with the first
- * bytes to send. pipelined: send SOCKS5 greeting, auth and request at once
- * instead of waiting a round trip for each reply. Returns 0 or -1 (reason). */
+/* Prepares the exchange for url and target (both must outlive it), writing
+ * the first bytes to send into out (UPSTREAM_OUT_MAX bytes); hs->out_len
+ * says how many. pipelined: send SOCKS5 greeting, credentials and request at
+ * once instead of waiting a round trip for each reply. 0 or -1 (reason). */
 int upstream_handshake_begin(struct upstream_handshake *hs, const struct upstream_url *url,
-			     const struct upstream_target *target, int pipelined);
+			     const struct upstream_target *target, int pipelined, uint8_t *out);
 /* Feeds len reply bytes; *consumed is how many belong to the handshake (the
- * rest, after DONE, is tunnel data from the target). */
+ * rest, after DONE, is tunnel data from the target). If hs->out_len is set
+ * afterwards, that many bytes of out are to be sent now. */
 enum upstream_result upstream_handshake_feed(struct upstream_handshake *hs, const uint8_t *in,
-					     size_t len, size_t *consumed);
+					     size_t len, size_t *consumed, uint8_t *out);
 
 /* After a timeout: whether a pipelined SOCKS5 upstream answered part of the
  * exchange and then went silent, the sign of a server that drops pipelined

@@ -42,7 +42,7 @@ int upstream_http_begin(struct upstream_handshake *hs, const struct upstream_url
 		return -1;
 	}
 
-	n = snprintf((char *)hs->out, sizeof(hs->out), "CONNECT %s HTTP/1.1\r\nHost: %s\r\n",
+	n = snprintf((char *)hs->out, UPSTREAM_OUT_MAX, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n",
 		     authority, authority);
 	if (url->has_user) {
 		snprintf(cred, sizeof(cred), "%s:%s", url->user, url->pass);
@@ -50,10 +50,10 @@ int upstream_http_begin(struct upstream_handshake *hs, const struct upstream_url
 			upstream_fail(hs, UPSTREAM_FAIL_AUTH, 0, "credentials too long");
 			return -1;
 		}
-		n += snprintf((char *)hs->out + n, sizeof(hs->out) - (size_t)n,
+		n += snprintf((char *)hs->out + n, UPSTREAM_OUT_MAX - (size_t)n,
 			      "Proxy-Authorization: Basic %s\r\n", cred64);
 	}
-	n += snprintf((char *)hs->out + n, sizeof(hs->out) - (size_t)n, "\r\n");
+	n += snprintf((char *)hs->out + n, UPSTREAM_OUT_MAX - (size_t)n, "\r\n");
 	hs->out_len = (size_t)n;
 	hs->stage = HTTP_STATUS_LINE;
 	return 0;

@@ -47,6 +47,20 @@ static const char *socks5_rep_text(int rep, enum upstream_failure *failure)
 	}
 }
 
+/* Encodes the RFC 1929 request at p; returns its length. */
+static size_t socks5_encode_auth(uint8_t *p, const struct upstream_url *url)
+{
+	size_t n = 0, ul = strlen(url->user), pl = strlen(url->pass);
+
+	p[n++] = 0x01;
+	p[n++] = (uint8_t)ul;
+	memcpy(p + n, url->user, ul);
+	n += ul;
+	p[n++] = (uint8_t)pl;
+	memcpy(p + n, url->pass, pl);
+	return n + pl;
+}
+
 /* Encodes the CONNECT request for target at p; returns its length or 0. */
 static size_t socks5_encode_request(uint8_t *p, const struct upstream_url *url,
 				    const struct upstream_target *t)
@@ -89,55 +103,43 @@ static size_t socks5_encode_request(uint8_t *p, const struct upstream_url *url,
 int upstream_socks5_begin(struct upstream_handshake *hs, const struct upstream_url *url,
 			  const struct upstream_target *target)
 {
-	uint8_t *p = hs->later;
-	size_t n = 0;
-	int with_auth = url->has_user;
+	uint8_t *p = hs->out;
+	size_t n = 0, request_len;
 
-	/* Credentials first, then the request, kept in hs->later and either
-	 * appended to the greeting (pipelined) or sent after each reply. */
-	if (with_auth) {
-		size_t ul = strlen(url->user), pl = strlen(url->pass);
-		if (ul == 0 || ul > 255 || pl > 255) {
-			upstream_fail(hs, UPSTREAM_FAIL_AUTH, 0, "bad credential length");
-			return -1;
-		}
-		p[n++] = 0x01;
-		p[n++] = (uint8_t)ul;
-		memcpy(p + n, url->user, ul);
-		n += ul;
-		p[n++] = (uint8_t)pl;
-		memcpy(p + n, url->pass, pl);
-		n += pl;
+	hs->with_auth = url->has_user;
+	if (hs->with_auth &&
+	    (strlen(url->user) == 0 || strlen(url->user) > 255 || strlen(url->pass) > 255)) {
+		upstream_fail(hs, UPSTREAM_FAIL_AUTH, 0, "bad credential length");
+		return -1;
 	}
-	hs->auth_len = n;
-	hs->request_len = socks5_encode_request(p + n, url, target);
-	if (!hs->request_len) {
+	p[n++] = 0x05;
+	p[n++] = 0x01;
+	p[n++] = hs->with_auth ? 0x02 : 0x00;
+	if (hs->pipelined && hs->with_auth)
+		n += socks5_encode_auth(p + n, url);
+	/* Encoded even when not pipelined, to refuse an unsendable target now. */
+	request_len = socks5_encode_request(p + n, url, target);
+	if (!request_len) {
 		upstream_fail(hs, UPSTREAM_FAIL_UNSUPPORTED, 0,
 			      "target cannot be sent over SOCKS5");
 		return -1;
 	}
-
-	hs->out[0] = 0x05;
-	hs->out[1] = 0x01;
-	hs->out[2] = with_auth ? 0x02 : 0x00;
-	hs->out_len = 3;
-	if (hs->pipelined) {
-		memcpy(hs->out + 3, hs->later, hs->auth_len + hs->request_len);
-		hs->out_len += hs->auth_len + hs->request_len;
-	}
+	if (hs->pipelined)
+		n += request_len;
+	hs->out_len = n;
 	hs->stage = S5_METHOD;
 	hs->have = 0;
 	hs->need = 2;
 	return 0;
 }
 
-/* Queues the next not-yet-sent message of a non-pipelined exchange. */
-static void socks5_queue(struct upstream_handshake *hs, size_t offset, size_t len)
+/* Not pipelined: each message goes out once its predecessor is answered. */
+static void socks5_send_next(struct upstream_handshake *hs, int auth)
 {
 	if (hs->pipelined)
 		return;
-	memcpy(hs->out + hs->out_len, hs->later + offset, len);
-	hs->out_len += len;
+	hs->out_len = auth ? socks5_encode_auth(hs->out, hs->url)
+			   : socks5_encode_request(hs->out, hs->url, hs->target);
 }
 
 enum upstream_result upstream_socks5_feed(struct upstream_handshake *hs, const uint8_t *in,
@@ -170,19 +172,14 @@ enum upstream_result upstream_socks5_feed(struct upstream_handshake *hs, const u
 						    "socks5: no acceptable authentication method");
 				break;
 			}
-			if (m[1] != (hs->auth_len ? 0x02 : 0x00)) {
+			if (m[1] != (hs->with_auth ? 0x02 : 0x00)) {
 				res = upstream_fail(
 				    hs, UPSTREAM_FAIL_PROTOCOL, 0,
 				    "socks5: server chose method %#x we did not offer", m[1]);
 				break;
 			}
-			if (hs->auth_len) {
-				socks5_queue(hs, 0, hs->auth_len);
-				hs->stage = S5_AUTH;
-			} else {
-				socks5_queue(hs, 0, hs->request_len);
-				hs->stage = S5_REPLY;
-			}
+			hs->stage = hs->with_auth ? S5_AUTH : S5_REPLY;
+			socks5_send_next(hs, hs->with_auth);
 			hs->have = 0;
 			hs->need = hs->stage == S5_AUTH ? 2 : 5;
 			break;
@@ -197,7 +194,7 @@ enum upstream_result upstream_socks5_feed(struct upstream_handshake *hs, const u
 						    "socks5: username/password rejected");
 				break;
 			}
-			socks5_queue(hs, hs->auth_len, hs->request_len);
+			socks5_send_next(hs, 0);
 			hs->stage = S5_REPLY;
 			hs->have = 0;
 			hs->need = 5; /* up to the first address byte (domain length) */

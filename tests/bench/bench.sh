@@ -65,7 +65,7 @@ measure() { # name pid
 	echo "idle_ready ${ready:-0}" >>"$out"
 	echo "idle_fds_per_conn $(python3 -c "print('%.2f' % (($fds1 - $fds0) / max(1, ${ready:-0})))")" >>"$out"
 	echo "idle_rss_mb $(python3 -c "print('%.1f' % ($rss / 1024))")" >>"$out"
-	eval "exec ${HOLD[1]}>&-"
+	[ -n "${HOLD[1]:-}" ] && eval "exec ${HOLD[1]}>&-"
 	wait "$holder" 2>/dev/null
 	echo "peak_rss_mb $(python3 -c "print('%.1f' % ($(status_kb "$pid" VmHWM) / 1024))")" >>"$out"
 }

@@ -18,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct upstream_handshake hs;
+	static uint8_t out[UPSTREAM_OUT_MAX];
 	struct upstream_url url;
 	struct upstream_target target;
 	char err[160];
@@ -45,13 +46,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		target.port = 443;
 	}
 	chunk = (size_t)(data[0] >> 3) + 1;
-	if (upstream_handshake_begin(&hs, &url, &target, data[0] & 1) < 0)
+	if (upstream_handshake_begin(&hs, &url, &target, data[0] & 1, out) < 0)
 		return 0;
 	while (off < size && res == UPSTREAM_MORE) {
 		size_t n = size - off < chunk ? size - off : chunk;
 		size_t consumed = 0;
-		res = upstream_handshake_feed(&hs, data + off, n, &consumed);
-		if (consumed > n || hs.out_len > sizeof(hs.out))
+		res = upstream_handshake_feed(&hs, data + off, n, &consumed, out);
+		if (consumed > n || hs.out_len > UPSTREAM_OUT_MAX)
 			abort();
 		if (res == UPSTREAM_MORE && consumed != n)
 			abort(); /* MORE must take every byte it was given */

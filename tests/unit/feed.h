@@ -8,6 +8,9 @@
 
 #include "upstream.h"
 
+/* Where the codecs under test write the bytes to send. */
+static uint8_t test_out[UPSTREAM_OUT_MAX];
+
 static inline struct upstream_url test_url(const char *s)
 {
 	struct upstream_url u;
@@ -46,12 +49,12 @@ static inline enum upstream_result feed_both(const struct upstream_url *url,
 	size_t c1 = 0, c2 = 0;
 	const uint8_t *p = reply;
 
-	assert_int_equal(upstream_handshake_begin(&whole, url, t, pipelined), 0);
-	assert_int_equal(upstream_handshake_begin(&bytewise, url, t, pipelined), 0);
-	r1 = upstream_handshake_feed(&whole, p, len, &c1);
+	assert_int_equal(upstream_handshake_begin(&whole, url, t, pipelined, test_out), 0);
+	assert_int_equal(upstream_handshake_begin(&bytewise, url, t, pipelined, test_out), 0);
+	r1 = upstream_handshake_feed(&whole, p, len, &c1, test_out);
 	for (size_t i = 0; i < len && r2 == UPSTREAM_MORE; i++) {
 		size_t c = 0;
-		r2 = upstream_handshake_feed(&bytewise, p + i, 1, &c);
+		r2 = upstream_handshake_feed(&bytewise, p + i, 1, &c, test_out);
 		assert_true(c <= 1);
 		c2 += c;
 	}

@@ -15,7 +15,7 @@ static void test_request(void **state)
 	struct upstream_handshake hs;
 	static const char want[] = "CONNECT 192.0.2.7:443 HTTP/1.1\r\nHost: 192.0.2.7:443\r\n\r\n";
 	(void)state;
-	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1), 0);
+	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1, test_out), 0);
 	assert_int_equal(hs.out_len, strlen(want));
 	assert_memory_equal(hs.out, want, strlen(want));
 }
@@ -31,7 +31,7 @@ static void test_request_v6_auth(void **state)
 	    "Host: [2001:db8::1]:80\r\n"
 	    "Proxy-Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n\r\n";
 	(void)state;
-	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1), 0);
+	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1, test_out), 0);
 	assert_int_equal(hs.out_len, strlen(want));
 	assert_memory_equal(hs.out, want, strlen(want));
 }
@@ -44,10 +44,10 @@ static void test_request_hostname(void **state)
 	(void)state;
 	t.hostname = "example.org";
 	t.port = 443;
-	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1), 0);
+	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1, test_out), 0);
 	assert_memory_equal(hs.out, "CONNECT example.org:443 HTTP/1.1\r\n", 34);
 	t.hostname = "evil\r\nX: y";
-	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1), -1);
+	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1, test_out), -1);
 }
 
 static enum upstream_result feed_text(const char *reply, size_t *consumed,

@@ -14,7 +14,7 @@ static void test_request_socks4(void **state)
 	struct upstream_handshake hs;
 	static const uint8_t want[] = { 4, 1, 0, 80, 192, 0, 2, 7, 0 };
 	(void)state;
-	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1), 0);
+	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1, test_out), 0);
 	assert_int_equal(hs.out_len, sizeof(want));
 	assert_memory_equal(hs.out, want, sizeof(want));
 }
@@ -26,7 +26,7 @@ static void test_request_user_id(void **state)
 	struct upstream_handshake hs;
 	static const uint8_t want[] = { 4, 1, 1, 0xbb, 192, 0, 2, 7, 'b', 'o', 'b', 0 };
 	(void)state;
-	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1), 0);
+	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1, test_out), 0);
 	assert_int_equal(hs.out_len, sizeof(want));
 	assert_memory_equal(hs.out, want, sizeof(want));
 }
@@ -40,12 +40,12 @@ static void test_request_socks4a_name(void **state)
 	(void)state;
 	t.hostname = "e.x";
 	t.port = 81;
-	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1), 0);
+	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1, test_out), 0);
 	assert_int_equal(hs.out_len, sizeof(want));
 	assert_memory_equal(hs.out, want, sizeof(want));
 	/* socks4a without a name sends the address, like socks4 */
 	t.hostname = NULL;
-	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1), 0);
+	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1, test_out), 0);
 	assert_int_equal(hs.out[4], 192);
 }
 
@@ -55,7 +55,7 @@ static void test_ipv6_unsupported(void **state)
 	struct upstream_target t = test_target("2001:db8::1", 80);
 	struct upstream_handshake hs;
 	(void)state;
-	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1), -1);
+	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1, test_out), -1);
 	assert_int_equal(hs.failure, UPSTREAM_FAIL_UNSUPPORTED);
 	assert_non_null(strstr(hs.reason, "IPv6"));
 }

@@ -17,7 +17,7 @@ static void test_request_noauth_v4_pipelined(void **state)
 	struct upstream_handshake hs;
 	static const uint8_t want[] = { 5, 1, 0, 5, 1, 0, 1, 192, 0, 2, 7, 0x01, 0xbb };
 	(void)state;
-	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1), 0);
+	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1, test_out), 0);
 	assert_int_equal(hs.out_len, sizeof(want));
 	assert_memory_equal(hs.out, want, sizeof(want));
 }
@@ -33,7 +33,7 @@ static void test_request_auth_v6_pipelined(void **state)
 		5, 1, 0,   4,	0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 80,
 	};
 	(void)state;
-	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1), 0);
+	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1, test_out), 0);
 	assert_int_equal(hs.out_len, sizeof(want));
 	assert_memory_equal(hs.out, want, sizeof(want));
 }
@@ -48,19 +48,20 @@ static void test_not_pipelined_sends_step_by_step(void **state)
 	static const uint8_t auth[] = { 1, 2, 'a', 'l', 2, 'p', 'w' };
 	static const uint8_t req[] = { 5, 1, 0, 1, 192, 0, 2, 7, 0, 80 };
 	(void)state;
-	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 0), 0);
+	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 0, test_out), 0);
 	assert_int_equal(hs.out_len, 3);
 	hs.out_len = 0;
-	assert_int_equal(upstream_handshake_feed(&hs, method, 2, &c), UPSTREAM_MORE);
+	assert_int_equal(upstream_handshake_feed(&hs, method, 2, &c, test_out), UPSTREAM_MORE);
 	assert_int_equal(hs.out_len, sizeof(auth));
 	assert_memory_equal(hs.out, auth, sizeof(auth));
 	hs.out_len = 0;
-	assert_int_equal(upstream_handshake_feed(&hs, auth_ok, 2, &c), UPSTREAM_MORE);
+	assert_int_equal(upstream_handshake_feed(&hs, auth_ok, 2, &c, test_out), UPSTREAM_MORE);
 	assert_int_equal(hs.out_len, sizeof(req));
 	assert_memory_equal(hs.out, req, sizeof(req));
 	hs.out_len = 0;
-	assert_int_equal(upstream_handshake_feed(&hs, ok_reply_v4, sizeof(ok_reply_v4), &c),
-			 UPSTREAM_DONE);
+	assert_int_equal(
+	    upstream_handshake_feed(&hs, ok_reply_v4, sizeof(ok_reply_v4), &c, test_out),
+	    UPSTREAM_DONE);
 }
 
 static void test_socks5h_hostname(void **state)
@@ -73,11 +74,11 @@ static void test_socks5h_hostname(void **state)
 	(void)state;
 	t.hostname = "ex.com.";
 	t.port = 8080;
-	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1), 0);
+	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1, test_out), 0);
 	assert_memory_equal(hs.out, want, sizeof(want));
 	/* plain socks5 sends the address even when a name is known */
 	u = test_url("socks5://10.0.0.5:1080");
-	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1), 0);
+	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1, test_out), 0);
 	assert_int_equal(hs.out[6], 1);
 }
 
@@ -248,9 +249,10 @@ static void test_feed_after_done(void **state)
 	(void)state;
 	memcpy(buf, ok_noauth, 2);
 	memcpy(buf + 2, ok_reply_v4, sizeof(ok_reply_v4));
-	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1), 0);
-	assert_int_equal(upstream_handshake_feed(&hs, buf, sizeof(buf), &c), UPSTREAM_DONE);
-	assert_int_equal(upstream_handshake_feed(&hs, buf, 1, &c), UPSTREAM_ERROR);
+	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1, test_out), 0);
+	assert_int_equal(upstream_handshake_feed(&hs, buf, sizeof(buf), &c, test_out),
+			 UPSTREAM_DONE);
+	assert_int_equal(upstream_handshake_feed(&hs, buf, 1, &c, test_out), UPSTREAM_ERROR);
 }
 
 static void test_stalled_pipeline_hint(void **state)
@@ -260,12 +262,12 @@ static void test_stalled_pipeline_hint(void **state)
 	struct upstream_handshake hs;
 	size_t c;
 	(void)state;
-	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1), 0);
+	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1, test_out), 0);
 	assert_false(upstream_handshake_stalled_pipeline(&hs));
-	assert_int_equal(upstream_handshake_feed(&hs, ok_noauth, 2, &c), UPSTREAM_MORE);
+	assert_int_equal(upstream_handshake_feed(&hs, ok_noauth, 2, &c, test_out), UPSTREAM_MORE);
 	assert_true(upstream_handshake_stalled_pipeline(&hs));
-	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 0), 0);
-	assert_int_equal(upstream_handshake_feed(&hs, ok_noauth, 2, &c), UPSTREAM_MORE);
+	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 0, test_out), 0);
+	assert_int_equal(upstream_handshake_feed(&hs, ok_noauth, 2, &c, test_out), UPSTREAM_MORE);
 	assert_false(upstream_handshake_stalled_pipeline(&hs));
 }
 
@@ -276,7 +278,7 @@ static void test_bad_credentials_length(void **state)
 	struct upstream_handshake hs;
 	(void)state;
 	u.user[0] = '\0';
-	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1), -1);
+	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1, test_out), -1);
 	assert_int_equal(hs.failure, UPSTREAM_FAIL_AUTH);
 }
 
