@@ -16,12 +16,13 @@ CC ?= cc
 PKG_CONFIG ?= pkg-config
 CFLAGS ?= -O2 -g
 WERROR ?= 1
-CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-CFLAGS += -MMD -MP
+# override: required even when CFLAGS/CPPFLAGS come from the command line
+override CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+override CFLAGS += -MMD -MP
 ifeq ($(WERROR),1)
-CFLAGS += -Werror
+override CFLAGS += -Werror
 endif
-CPPFLAGS += -Iinclude -D_GNU_SOURCE -DSOCKGATE_VERSION='"$(VERSION)"'
+override CPPFLAGS += -Iinclude -D_GNU_SOURCE -DSOCKGATE_VERSION='"$(VERSION)"'
 INIH_LIBS := $(shell $(PKG_CONFIG) --libs inih 2>/dev/null || echo -linih)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
@@ -40,7 +41,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
 .DELETE_ON_ERROR:
-.PHONY: all deps check unit integration demo bench fuzz install uninstall clean format format-check
+.PHONY: all deps check check-sanitizers unit integration demo bench fuzz install uninstall clean format format-check
 
 all: $(B)/sockgated
 
@@ -83,6 +84,19 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory -C tests/fuzz smoke
 	$(Q)tests/integration/run.sh
 
+# The integration suite against an ASan + UBSan build of the daemon; any
+# sanitizer report (written to build-san/reports) fails it.
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+check-sanitizers: deps
+	$(Q)$(MAKE) --no-print-directory B=build-san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" build-san/sockgated
+	$(Q)rm -rf build-san/reports && mkdir -p build-san/reports
+	$(Q)ASAN_OPTIONS=log_path=$(CURDIR)/build-san/reports/asan:detect_leaks=1 \
+		UBSAN_OPTIONS=log_path=$(CURDIR)/build-san/reports/ubsan:print_stacktrace=1 \
+		SOCKGATED=$(CURDIR)/build-san/sockgated tests/integration/run.sh
+	$(Q)if [ -n "$$(ls build-san/reports)" ]; then cat build-san/reports/*; \
+		echo "check-sanitizers: sanitizer reports above"; exit 1; fi
+	@echo "check-sanitizers: no sanitizer reports"
+
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/demo.sh
@@ -114,7 +128,7 @@ format-check:
 	$(Q)clang-format --dry-run --Werror $(FORMAT_FILES)
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) build-san
 	$(MAKE) --no-print-directory -C tests/fuzz clean
 
 -include $(DAEMON_OBJS:.o=.d) $(LIB_OBJS:.o=.d)
