@@ -7,6 +7,9 @@ cd "$(dirname "$0")/../.."
 # shellcheck source=../lib/rig.sh
 source tests/lib/rig.sh
 
+# Rounds alternate sockgated and redsocks; the table shows medians, since
+# one pass on a small shared machine swings by 20% or more.
+ROUNDS=${ROUNDS:-3}
 AB_REQUESTS=${AB_REQUESTS:-20000}
 AB_CONCURRENCY=${AB_CONCURRENCY:-50}
 IPERF_SECONDS=${IPERF_SECONDS:-5}
@@ -23,9 +26,9 @@ CLK_TCK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
-# Writes "key value" lines for one proxy into $RIG_DIR/$1.results.
+# Appends "key value" lines for one proxy and round to $RIG_DIR/$1.results.
 measure() { # name pid
-	local name=$1 pid=$2 out=$RIG_DIR/$1.results c0 c1 ab iperf bytes holder fds0 fds1 rss ready
+	local name=$1 pid=$2 out=$RIG_DIR/$1.round c0 c1 ab iperf bytes holder fds0 fds1 rss ready
 	: >"$out"
 	echo "bench: $name: warming up" >&2
 	in_ns $NS_CLIENT ab -q -n 1000 -c "$AB_CONCURRENCY" "http://$SERVER4/small" >/dev/null 2>&1
@@ -68,9 +71,20 @@ measure() { # name pid
 	[ -n "${HOLD[1]:-}" ] && eval "exec ${HOLD[1]}>&-"
 	wait "$holder" 2>/dev/null
 	echo "peak_rss_mb $(python3 -c "print('%.1f' % ($(status_kb "$pid" VmHWM) / 1024))")" >>"$out"
+	cat "$out" >>"$RIG_DIR/$name.results"
 }
 
-get() { awk -v k="$2" '$1 == k {print $2}' "$RIG_DIR/$1.results"; }
+# Median of a metric over the rounds.
+get() {
+	awk -v k="$2" '$1 == k {print $2}' "$RIG_DIR/$1.results" | python3 -c '
+import statistics, sys
+v = [x.strip() for x in sys.stdin if x.strip()]
+try:
+    m = statistics.median(float(x) for x in v)
+    print(("%d" if m == int(m) and "." not in v[0] else "%.2f") % m)
+except ValueError:
+    print(v[0] if v else "n/a")'
+}
 ratio() { python3 -c "a, b = '$1', '$2'
 try: print('%.2f' % (float(a) / float(b)))
 except Exception: print('n/a')"; }
@@ -83,7 +97,6 @@ rig_redirect_rule
 rig_spawn $NS_SERVER IPERF_PID "$RIG_DIR/iperf3.log" iperf3 -s -p 5201
 rig_wait_port $NS_SERVER 5201
 
-# sockgated
 cat >"$RIG_DIR/bench.conf" <<CONF
 [daemon]
 workers = auto
@@ -93,11 +106,6 @@ redirect = $REDIRECT_PORT
 [upstream dante]
 url = socks5://$PROXY4:1080
 CONF
-rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated.log" "$SOCKGATED" -f -c "$RIG_DIR/bench.conf"
-rig_wait_port $NS_ROUTER $REDIRECT_PORT
-measure sockgated "$SG_PID"
-rig_stop "$SG_PID"
-
 # redsocks, same port, same upstream
 cat >"$RIG_DIR/redsocks.conf" <<CONF
 base {
@@ -117,10 +125,17 @@ redsocks {
 	type = socks5;
 }
 CONF
-rig_spawn $NS_ROUTER RS_PID "$RIG_DIR/redsocks.log" redsocks -c "$RIG_DIR/redsocks.conf"
-rig_wait_port $NS_ROUTER $REDIRECT_PORT
-measure redsocks "$RS_PID"
-rig_stop "$RS_PID"
+for round in $(seq 1 "$ROUNDS"); do
+	echo "bench: round $round of $ROUNDS" >&2
+	rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated.log" "$SOCKGATED" -f -c "$RIG_DIR/bench.conf"
+	rig_wait_port $NS_ROUTER $REDIRECT_PORT
+	measure sockgated "$SG_PID"
+	rig_stop "$SG_PID"
+	rig_spawn $NS_ROUTER RS_PID "$RIG_DIR/redsocks.log" redsocks -c "$RIG_DIR/redsocks.conf"
+	rig_wait_port $NS_ROUTER $REDIRECT_PORT
+	measure redsocks "$RS_PID"
+	rig_stop "$RS_PID"
+done
 
 row() { # label key better(higher|lower)
 	local a b
@@ -130,7 +145,7 @@ row() { # label key better(higher|lower)
 }
 {
 	echo
-	echo "sockgated $(cat VERSION) vs redsocks $(dpkg-query -W -f='${Version}' redsocks), upstream dante $(dpkg-query -W -f='${Version}' dante-server), kernel $(uname -r), $(nproc) CPUs"
+	echo "Medians of $ROUNDS alternating rounds. sockgated $(cat VERSION) vs redsocks $(dpkg-query -W -f='${Version}' redsocks), upstream dante $(dpkg-query -W -f='${Version}' dante-server), kernel $(uname -r), $(nproc) CPUs"
 	echo
 	printf '| %-38s | %12s | %12s | %7s |\n' "metric" "sockgated" "redsocks" "ratio"
 	echo "|----------------------------------------|--------------|--------------|---------|"
