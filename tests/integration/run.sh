@@ -146,6 +146,8 @@ test_check_mode() {
 	check "--check: URL errors carry their line" grep -q "^$conf:5: upstream \"x\": bad port" <<<"$out"
 	printf '[upstream x]\nurl = socks5://127.0.0.1:1080\n' >"$conf"
 	check "--check: a good file passes" bash -c "'$SOCKGATED' --check -c '$conf' >/dev/null"
+	check "--check: the shipped example config passes" \
+		bash -c "'$SOCKGATED' --check -c docs/sockgate.conf.example >/dev/null"
 	check "--check: missing file fails" bash -c "! '$SOCKGATED' --check -c /nonexistent 2>/dev/null"
 }
 
@@ -221,11 +223,40 @@ test_loop_guard() {
 	rig_stop_sockgated
 }
 
+test_timeouts() {
+	local got
+	# Nobody answers ARP for .99 on the proxy link: the SYN goes nowhere.
+	rig_start_sockgated "socks5://10.77.2.99:1080" "" "connect_timeout = 1s"
+	check "connect timeout: client reset after connect_timeout" \
+		expect_reset "$(url_of $SERVER4 /small)" 2500
+	check "connect timeout: logged" expect_log "connect timed out after 1000 ms; client reset"
+	rig_stop_sockgated
+	rig_start_sockgated "socks5://$PROXY4:1080" "" "idle_timeout = 1s"
+	# ms from the last byte until the flow is closed (-1: still open after 8 s)
+	got=$(in_ns $NS_CLIENT python3 - $SERVER4 <<-'PY'
+	import socket, sys, time
+	s = socket.create_connection((sys.argv[1], 7), timeout=8)
+	s.sendall(b"first\n")
+	s.recv(100)
+	t = time.monotonic()
+	try:
+	    while s.recv(100):
+	        pass
+	except socket.timeout:
+	    print(-1)
+	    sys.exit()
+	except OSError:
+	    pass
+	print(int((time.monotonic() - t) * 1000))
+	PY
+	)
+	check "idle timeout: an idle flow is closed after 1-2x idle_timeout ($got ms)" \
+		test "$got" -ge 900 -a "$got" -le 2500
+	rig_stop_sockgated
+}
+
 test_half_close_and_mark() {
 	local got pid marks
-	rig_spawn $NS_SERVER ECHO_PID "$RIG_DIR/echo.log" socat TCP-LISTEN:7,reuseaddr,fork EXEC:cat
-	rig_spawn $NS_SERVER ECHO6_PID "$RIG_DIR/echo6.log" socat TCP6-LISTEN:7,ipv6only=1,reuseaddr,fork EXEC:cat
-	rig_wait_port $NS_SERVER 7
 	rig_start_sockgated "socks5://$PROXY4:1080"
 	# cat answers and exits only on EOF: the client's FIN must cross both hops.
 	got=$(printf 'half-close\n' | in_ns $NS_CLIENT timeout 5 socat -t 5 - TCP:$SERVER4:7)
@@ -240,8 +271,6 @@ test_half_close_and_mark() {
 	kill $pid 2>/dev/null
 	wait $pid 2>/dev/null
 	rig_stop_sockgated
-	rig_stop "$ECHO_PID"
-	rig_stop "$ECHO6_PID"
 }
 
 test_fd_budget() {
@@ -296,6 +325,9 @@ rig_redirect_rule
 rig_spawn $NS_SERVER BANNER_PID "$RIG_DIR/banner.log" \
 	socat TCP6-LISTEN:2222,reuseaddr,fork SYSTEM:'echo SSH-2.0-sockgate-test; sleep 2'
 rig_wait_port $NS_SERVER 2222
+rig_spawn $NS_SERVER ECHO_PID "$RIG_DIR/echo.log" socat TCP-LISTEN:7,reuseaddr,fork EXEC:cat
+rig_spawn $NS_SERVER ECHO6_PID "$RIG_DIR/echo6.log" socat TCP6-LISTEN:7,ipv6only=1,reuseaddr,fork EXEC:cat
+rig_wait_port $NS_SERVER 7
 
 test_check_mode
 relay_suite "dante socks5" "socks5://$PROXY4:1080"
@@ -314,6 +346,7 @@ test_pipelining_stall_hint
 test_wrong_passwords
 test_upstream_killed
 test_loop_guard
+test_timeouts
 test_half_close_and_mark
 test_fd_budget
 test_sigterm

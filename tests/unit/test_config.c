@@ -172,6 +172,26 @@ static void test_every_error_reported(void **state)
 	assert_non_null(strstr(errs, "t.conf:5:"));
 }
 
+static void test_names_resolved_at_load(void **state)
+{
+	struct config *cfg = NULL;
+	FILE *f;
+	char errs[1024] = "";
+	int n;
+	(void)state;
+	f = fmemopen(errs, sizeof(errs), "w");
+	/* resolve = 1: "localhost" comes from /etc/hosts, no network needed */
+	n = config_load_string("t.conf", "[upstream lo]\nurl = socks5://localhost:1081\n", 1, &cfg,
+			       f);
+	fclose(f);
+	if (n)
+		fail_msg("%s", errs);
+	assert_true(cfg->default_upstream->addr.ss_family == AF_INET ||
+		    cfg->default_upstream->addr.ss_family == AF_INET6);
+	assert_int_equal(addr_port(&cfg->default_upstream->addr), 1081);
+	config_free(cfg);
+}
+
 static void test_duration(void **state)
 {
 	unsigned ms;
@@ -200,6 +220,7 @@ int main(void)
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_every_error_reported),
 		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_names_resolved_at_load),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
