@@ -6,10 +6,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=lib/rig.sh
 source tests/lib/rig.sh
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "demo: run as root (it creates network namespaces and nftables rules)" >&2
-	exit 1
-fi
+rig_require_root demo
 
 if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold="" plain=""; fi
 say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }

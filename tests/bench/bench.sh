@@ -21,7 +21,7 @@ IDLE_MAX=$(((HARD_NOFILE - 400) / 2))
 IDLE_CONNS=${IDLE_CONNS:-$((IDLE_MAX < 10000 ? IDLE_MAX : 10000))}
 CLK_TCK=$(getconf CLK_TCK)
 
-[ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
+rig_require_root bench
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }

@@ -7,10 +7,7 @@ cd "$(dirname "$0")/../.."
 # shellcheck source=../lib/rig.sh
 source tests/lib/rig.sh
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "integration: needs root (network namespaces, nftables)" >&2
-	exit 1
-fi
+rig_require_root integration
 
 PASSED=0
 FAILED=0

@@ -27,6 +27,14 @@ REDIRECT_PORT=12345
 
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
+# Exits unless root: the rig makes namespaces and nftables rules.
+rig_require_root() { # who
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "$1: run as root (it creates network namespaces and nftables rules)" >&2
+		exit 1
+	fi
+}
+
 rig_link() { # ns_a if_a addr4_a addr6_a ns_b if_b addr4_b addr6_b
 	ip -n "$1" link add "$2" type veth peer name "$6" netns "$5"
 	ip -n "$1" addr add "$3/24" dev "$2"

@@ -36,6 +36,18 @@ static inline struct upstream_target test_target(const char *ip, uint16_t port)
 	return t;
 }
 
+/* begin() for url and target must write exactly want. */
+static inline void expect_request(const char *url, const struct upstream_target *t, int pipelined,
+				  const void *want, size_t len)
+{
+	struct upstream_url u = test_url(url);
+	struct upstream_handshake hs;
+
+	assert_int_equal(upstream_handshake_begin(&hs, &u, t, pipelined, test_out), 0);
+	assert_int_equal(hs.out_len, len);
+	assert_memory_equal(test_out, want, len);
+}
+
 /* Feeds reply to a fresh handshake whole and byte by byte; both runs must
  * give the same result and consume the same bytes. *hs_out gets the
  * bytewise state for inspection. */

@@ -9,26 +9,18 @@
 
 static void test_request_socks4(void **state)
 {
-	struct upstream_url u = test_url("socks4://10.0.0.5:1080");
 	struct upstream_target t = test_target("192.0.2.7", 80);
-	struct upstream_handshake hs;
 	static const uint8_t want[] = { 4, 1, 0, 80, 192, 0, 2, 7, 0 };
 	(void)state;
-	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1, test_out), 0);
-	assert_int_equal(hs.out_len, sizeof(want));
-	assert_memory_equal(hs.out, want, sizeof(want));
+	expect_request("socks4://10.0.0.5:1080", &t, 1, want, sizeof(want));
 }
 
 static void test_request_user_id(void **state)
 {
-	struct upstream_url u = test_url("socks4://bob@10.0.0.5:1080");
 	struct upstream_target t = test_target("192.0.2.7", 443);
-	struct upstream_handshake hs;
 	static const uint8_t want[] = { 4, 1, 1, 0xbb, 192, 0, 2, 7, 'b', 'o', 'b', 0 };
 	(void)state;
-	assert_int_equal(upstream_handshake_begin(&hs, &u, &t, 1, test_out), 0);
-	assert_int_equal(hs.out_len, sizeof(want));
-	assert_memory_equal(hs.out, want, sizeof(want));
+	expect_request("socks4://bob@10.0.0.5:1080", &t, 1, want, sizeof(want));
 }
 
 static void test_request_socks4a_name(void **state)
