@@ -3,10 +3,10 @@
 # missing, without questions. Usage: install-deps.sh [bench]
 set -eu
 
-BUILD="make gcc pkg-config libinih-dev libcmocka-dev"
-TEST="nftables iproute2 dante-server microsocks tinyproxy nginx curl socat"
+BUILD="make gcc libc6-dev pkg-config libinih-dev libcmocka-dev"
+TEST="nftables iproute2 procps python3 dante-server microsocks tinyproxy nginx curl socat"
 FUZZ="clang clang-format libclang-rt-dev"
-BENCH="redsocks iperf3 apache2-utils python3"
+BENCH="redsocks iperf3 apache2-utils"
 
 want="$BUILD $TEST $FUZZ"
 [ "${1:-}" = bench ] && want="$want $BENCH"
