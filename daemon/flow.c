@@ -24,11 +24,10 @@
 #include "worker.h"
 
 /* Splice rounds one direction may take per event before yielding the loop
- * to other flows (about 4 MiB with the pool's pipe size). */
-#define PUMP_ROUNDS	    16
-#define FLOW_CACHE_MAX	    1024
-#define HANDSHAKE_CACHE_MAX 256
-#define FLOW_EVENTS	    (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+ * to other flows (up to 4 MiB with the pool's 1 MiB pipes). */
+#define PUMP_ROUNDS    4
+#define FLOW_CACHE_MAX 1024
+#define FLOW_EVENTS    (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
 enum flow_state {
 	FLOW_CONNECTING,
@@ -97,30 +96,6 @@ static struct flow *flow_alloc(struct worker *w)
 	return f;
 }
 
-static struct upstream_handshake *handshake_alloc(struct worker *w)
-{
-	void **hs = w->free_handshakes;
-
-	if (!hs)
-		return malloc(sizeof(struct upstream_handshake));
-	w->free_handshakes = *hs; /* the first bytes of a cached state link the list */
-	w->n_free_handshakes--;
-	return (struct upstream_handshake *)hs;
-}
-
-static void handshake_free(struct worker *w, struct upstream_handshake *hs)
-{
-	if (!hs)
-		return;
-	if (w->n_free_handshakes >= HANDSHAKE_CACHE_MAX) {
-		free(hs);
-		return;
-	}
-	*(void **)hs = w->free_handshakes;
-	w->free_handshakes = hs;
-	w->n_free_handshakes++;
-}
-
 static void close_socket(struct worker *w, int *fd, int reset)
 {
 	if (*fd < 0)
@@ -164,7 +139,7 @@ static void flow_destroy(struct flow *f, int reset)
 	close_socket(w, &f->upstream_fd, reset);
 	for (int d = 0; d < 2; d++)
 		flow_release_pipe(f, &f->dir[d]);
-	handshake_free(w, f->hs);
+	free(f->hs);
 	f->hs = NULL;
 	if (list_linked(&f->timer))
 		list_del(&f->timer);
@@ -253,7 +228,7 @@ static int flow_pump(struct flow *f, int d)
 	struct relay_dir *rd = &f->dir[d];
 	int src = d == DIR_UP ? f->client_fd : f->upstream_fd;
 	int dst = d == DIR_UP ? f->upstream_fd : f->client_fd;
-	int moved = 0;
+	int moved = 0, failed_side; /* failed_side: the direction whose source failed */
 
 	for (unsigned round = 0;; round++) {
 		int progress = 0;
@@ -275,6 +250,7 @@ static int flow_pump(struct flow *f, int d)
 				rd->eof = 1;
 				progress = 1;
 			} else if (errno != EAGAIN && errno != EINTR) {
+				failed_side = d;
 				goto broken;
 			}
 		}
@@ -286,6 +262,7 @@ static int flow_pump(struct flow *f, int d)
 				rd->bytes += (uint64_t)n;
 				progress = 1;
 			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				failed_side = !d;
 				goto broken;
 			}
 		}
@@ -315,7 +292,7 @@ broken:
 		char desc[3 * ADDR_STRLEN + 96];
 		log_debug("flow %u.%llu %s: %s side: %s; resetting both", f->w->index,
 			  (unsigned long long)f->id, flow_describe(f, desc, sizeof(desc)),
-			  d == DIR_UP ? "client" : "upstream", strerror(errno));
+			  failed_side == DIR_UP ? "client" : "upstream", strerror(errno));
 	}
 	flow_destroy(f, 1);
 	return -1;
@@ -323,7 +300,8 @@ broken:
 
 /* An event on the socket that is the source of direction d (and the
  * destination of the other one). Writability matters only to a direction
- * with bytes waiting in its pipe: ACKs raise EPOLLOUT all the time. */
+ * with bytes waiting in its pipe: any event on a writable socket carries
+ * EPOLLOUT, whatever raised it. */
 static void flow_relay_event(struct flow *f, uint32_t events, int d)
 {
 	if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && flow_pump(f, d) < 0)
@@ -334,7 +312,7 @@ static void flow_relay_event(struct flow *f, uint32_t events, int d)
 
 static void flow_start_relay(struct flow *f)
 {
-	handshake_free(f->w, f->hs);
+	free(f->hs);
 	f->hs = NULL;
 	f->state = FLOW_RELAY;
 	f->last_active = f->w->now_ms;
@@ -422,7 +400,7 @@ static void flow_upstream_connected(struct flow *f)
 		flow_start_relay(f);
 		return;
 	}
-	f->hs = handshake_alloc(f->w);
+	f->hs = malloc(sizeof(*f->hs));
 	if (!f->hs) {
 		flow_fail(f, "out of memory");
 		return;
@@ -447,23 +425,20 @@ static void flow_upstream_event(struct flow *f, uint32_t events)
 		f->upstream_readable = 1;
 	switch (f->state) {
 	case FLOW_CONNECTING:
-		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
-			return;
-		/* A clean EPOLLOUT means connected; only a failure needs SO_ERROR. */
-		if ((events & (EPOLLERR | EPOLLHUP)) &&
-		    getsockopt(f->upstream_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-			err = errno;
-		if (err || (events & (EPOLLERR | EPOLLHUP))) {
-			if (!err)
-				err = ECONNRESET;
+		if (events & (EPOLLERR | EPOLLHUP)) {
+			/* Only a failed connect needs SO_ERROR: for the reason. */
 			char a[ADDR_STRLEN];
 			const struct sockaddr_storage *to =
 			    f->up->url.kind == UPSTREAM_DIRECT ? &f->target.addr : &f->up->addr;
+			if (getsockopt(f->upstream_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ||
+			    !err)
+				err = ECONNRESET;
 			flow_fail(f, "connect to %s: %s", addr_format(to, a, sizeof(a)),
 				  strerror(err));
 			return;
 		}
-		flow_upstream_connected(f);
+		if (events & EPOLLOUT)
+			flow_upstream_connected(f);
 		return;
 	case FLOW_HANDSHAKE:
 		if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
@@ -659,10 +634,4 @@ void flow_free_cache(struct worker *w)
 		free(f);
 	}
 	w->n_free_flows = 0;
-	while (w->free_handshakes) {
-		void **hs = w->free_handshakes;
-		w->free_handshakes = *hs;
-		free(hs);
-	}
-	w->n_free_handshakes = 0;
 }

@@ -19,7 +19,7 @@ void flow_resume(struct list *resume_node);
 void flow_expire_timers(struct worker *w);
 /* Closes every flow of w (shutdown). */
 void flow_close_all(struct worker *w);
-/* Frees recycled flow and handshake allocations. */
+/* Frees recycled flow allocations. */
 void flow_free_cache(struct worker *w);
 
 #endif

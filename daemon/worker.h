@@ -53,11 +53,6 @@ struct worker {
 	struct list pipe_waiters; /* flows waiting for a pipe within the budget */
 	struct list free_flows;	  /* recycled flow allocations */
 	unsigned n_free_flows;
-	/* Recycled handshake states: freeing them to malloc between flows
-	 * left holes that the next (smaller) flow structs split, costing
-	 * kilobytes per idle flow. */
-	void *free_handshakes;
-	unsigned n_free_handshakes;
 	unsigned live_flows;
 };
 
