@@ -171,9 +171,13 @@ test_pipelining_stall_hint() {
 
 test_wrong_passwords() {
 	rig_start_sockgated "socks5://$MICROSOCKS_USER:wrong@$PROXY4:1082" "pipeline = no"
-	check "SOCKS5 wrong password: client reset" expect_reset "$(url_of $SERVER4 /small)" 1000
-	check "SOCKS5 wrong password: logged" expect_log "username/password rejected; client reset"
+	check "SOCKS5 wrong password (microsocks): client reset" expect_reset "$(url_of $SERVER4 /small)" 1000
+	check "SOCKS5 wrong password (microsocks): logged" expect_log "username/password rejected; client reset"
 	check "SOCKS5 wrong password: the password is not logged" bash -c "! grep -q wrong '$RIG_DIR/sockgated.log'"
+	rig_stop_sockgated
+	rig_start_sockgated "socks5://$DANTE_USER:wrong@$PROXY4:1083"
+	check "SOCKS5 wrong password (dante, pipelined): client reset" expect_reset "$(url_of $SERVER4 /small)" 1000
+	check "SOCKS5 wrong password (dante, pipelined): logged" expect_log "username/password rejected; client reset"
 	rig_stop_sockgated
 	rig_start_sockgated "http://$TINYPROXY_USER:wrong@$PROXY4:8888"
 	check "HTTP wrong password: client reset" expect_reset "$(url_of $SERVER4 /small)" 1000
@@ -316,6 +320,7 @@ test_sigterm() {
 rig_up
 rig_start_web
 rig_start_dante
+rig_start_dante_auth
 rig_start_microsocks
 rig_start_tinyproxy
 rig_redirect_rule
@@ -329,6 +334,7 @@ rig_wait_port $NS_SERVER 7
 test_check_mode
 relay_suite "dante socks5" "socks5://$PROXY4:1080"
 relay_suite "dante socks5 (upstream over IPv6)" "socks5://[$PROXY6]:1080"
+relay_suite "dante socks5 + auth (pipelined)" "socks5://$DANTE_USER:$DANTE_PASS@$PROXY4:1083"
 relay_suite "microsocks socks5" "socks5://$PROXY4:1081" "pipeline = no"
 relay_suite "microsocks socks5 + auth" \
 	"socks5://$MICROSOCKS_USER:$(printf %s "$MICROSOCKS_PASS" | sed 's/:/%3A/; s/@/%40/')@$PROXY4:1082" "pipeline = no"

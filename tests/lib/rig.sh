@@ -175,6 +175,39 @@ rig_start_dante() {
 	rig_wait_port $NS_PROXY 1080
 }
 
+# dante on the proxy, port 1083, RFC 1929 username/password against the
+# system password database. dante runs in a mount namespace of its own where
+# a private passwd/shadow (root, nobody and the test user only) is bound over
+# /etc: the host's files are neither read nor changed.
+DANTE_USER=sgdante
+DANTE_PASS=dante-pw
+DANTE_PASS_HASH='$6$abcdefgh$pg3qV/b/KU3NqCWKgrrnYwtpQSMtFOWgO6tQTqHkr8Q7EXD6YXDDwSo3tMlhuyj83ZxsT0bcqeHsrPf5VRFSC.'
+rig_start_dante_auth() {
+	local d=$RIG_DIR/dante-auth
+	mkdir -p "$d"
+	printf '%s\n' "root:x:0:0:root:/root:/bin/sh" "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin" \
+		"$DANTE_USER:x:64999:65534::/nonexistent:/usr/sbin/nologin" >"$d/passwd"
+	printf '%s\n' "root:*:19000:0:99999:7:::" "nobody:*:19000:0:99999:7:::" \
+		"$DANTE_USER:$DANTE_PASS_HASH:19000:0:99999:7:::" >"$d/shadow"
+	chmod 600 "$d/shadow"
+	cat >"$d/danted.conf" <<-CONF
+	logoutput: $d/danted.log
+	internal: $PROXY4 port = 1083
+	internal: $PROXY6 port = 1083
+	external: $PROXY4_WAN
+	external: $PROXY6_WAN
+	clientmethod: none
+	socksmethod: username
+	user.privileged: root
+	user.unprivileged: nobody
+	client pass { from: 0/0 to: 0/0 }
+	socks pass { from: 0/0 to: 0/0 command: connect }
+	CONF
+	rig_spawn $NS_PROXY DANTE_AUTH_PID "$d/danted.out" unshare -m sh -c \
+		"mount --bind '$d/passwd' /etc/passwd && mount --bind '$d/shadow' /etc/shadow && exec danted -f '$d/danted.conf' -p '$d/danted.pid'"
+	rig_wait_port $NS_PROXY 1083
+}
+
 # microsocks on the proxy: port 1081 open, port 1082 with user "alice".
 MICROSOCKS_USER=alice
 MICROSOCKS_PASS='s3cr:t@x'
