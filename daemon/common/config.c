@@ -80,17 +80,13 @@ static void trim(char *s)
 	memmove(s, s + start, n - start + 1);
 }
 
-static int grow(void *pptr, size_t n, size_t size)
+/* Makes room for element n of an array that doubles at powers of two.
+ * Returns the array, possibly moved, or NULL (the old one is still valid). */
+static void *grow(void *array, size_t n, size_t size)
 {
-	void **p = pptr;
-	/* grow by doubling at powers of two */
 	if (n & (n - 1))
-		return 0;
-	void *np = realloc(*p, (n ? n * 2 : 1) * size);
-	if (!np)
-		return -1;
-	*p = np;
-	return 0;
+		return array;
+	return realloc(array, (n ? n * 2 : 1) * size);
 }
 
 /* Records "[name]" headers so sections can be checked even when they hold
@@ -116,10 +112,12 @@ static void note_section_header(struct parse_ctx *ctx, const char *line)
 			return;
 		}
 	}
-	if (grow(&ctx->headers, ctx->n_headers, sizeof(*ctx->headers))) {
+	void *headers = grow(ctx->headers, ctx->n_headers, sizeof(*ctx->headers));
+	if (!headers) {
 		report(ctx, ctx->line, "out of memory");
 		return;
 	}
+	ctx->headers = headers;
 	snprintf(ctx->headers[ctx->n_headers].name, INI_MAX_LINE, "%s", buf);
 	ctx->headers[ctx->n_headers].line = ctx->line;
 	ctx->n_headers++;
@@ -329,8 +327,13 @@ static struct upstream *upstream_section(struct parse_ctx *ctx, const char *name
 		       name);
 		return NULL;
 	}
-	if (grow(&cfg->upstreams, cfg->n_upstreams, sizeof(*cfg->upstreams)) ||
-	    grow(&ctx->up_lines, cfg->n_upstreams, sizeof(*ctx->up_lines))) {
+	void *upstreams = grow(cfg->upstreams, cfg->n_upstreams, sizeof(*cfg->upstreams));
+	if (upstreams)
+		cfg->upstreams = upstreams;
+	void *lines = grow(ctx->up_lines, cfg->n_upstreams, sizeof(*ctx->up_lines));
+	if (lines)
+		ctx->up_lines = lines;
+	if (!upstreams || !lines) {
 		report(ctx, ctx->line, "out of memory");
 		return NULL;
 	}
@@ -393,10 +396,12 @@ static void route_key(struct parse_ctx *ctx, const char *key, const char *value)
 			return;
 		}
 	}
-	if (grow(&ctx->routes, ctx->n_routes, sizeof(*ctx->routes))) {
+	void *routes = grow(ctx->routes, ctx->n_routes, sizeof(*ctx->routes));
+	if (!routes) {
 		report(ctx, ctx->line, "out of memory");
 		return;
 	}
+	ctx->routes = routes;
 	struct pending_route *r = &ctx->routes[ctx->n_routes++];
 	snprintf(r->key, sizeof(r->key), "%s", key);
 	snprintf(r->upstream, sizeof(r->upstream), "%s", value);
@@ -527,8 +532,11 @@ static int load(struct parse_ctx *ctx, int resolve, struct config **out)
 	int syntax;
 
 	*out = NULL;
-	if (!cfg || grow(&cfg->upstreams, 0, sizeof(*cfg->upstreams)) ||
-	    grow(&ctx->up_lines, 0, sizeof(*ctx->up_lines))) {
+	if (cfg) {
+		cfg->upstreams = malloc(sizeof(*cfg->upstreams));
+		ctx->up_lines = malloc(sizeof(*ctx->up_lines));
+	}
+	if (!cfg || !cfg->upstreams || !ctx->up_lines) {
 		config_free(cfg);
 		report(ctx, 0, "out of memory");
 		goto out;

@@ -2,6 +2,7 @@
  * worker threads never interleave. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,8 @@
 #include "sockgate/log.h"
 
 static enum log_level current_level = LOG_LEVEL_INFO;
-static int journal_prefix = -1;
+/* -1 until first used; set from any thread, always to the same value */
+static atomic_int journal_prefix = -1;
 
 void log_set_level(enum log_level level)
 {
@@ -66,9 +68,10 @@ void log_write(enum log_level level, const char *fmt, ...)
 	if (level > current_level)
 		return;
 	/* journald reads "<N>" priority prefixes from a stream it owns. */
-	if (journal_prefix < 0)
-		journal_prefix = getenv("JOURNAL_STREAM") != NULL;
-	if (journal_prefix) {
+	if (atomic_load_explicit(&journal_prefix, memory_order_relaxed) < 0)
+		atomic_store_explicit(&journal_prefix, getenv("JOURNAL_STREAM") != NULL,
+				      memory_order_relaxed);
+	if (atomic_load_explicit(&journal_prefix, memory_order_relaxed)) {
 		n = snprintf(line, sizeof(line), "<%d>", (int)level);
 	} else {
 		struct timespec ts;
