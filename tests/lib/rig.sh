@@ -156,21 +156,26 @@ rig_start_web() {
 	rig_wait_port $NS_SERVER 80
 }
 
-# dante on the proxy, port 1080, no authentication, SOCKS4 and SOCKS5.
-rig_start_dante() {
-	cat >"$RIG_DIR/danted.conf" <<-CONF
-	logoutput: $RIG_DIR/danted.log
-	internal: $PROXY4 port = 1080
-	internal: $PROXY6 port = 1080
+# A dante config listening on port $2 of the proxy, SOCKS method $3.
+rig_dante_conf() { # dir port method
+	cat >"$1/danted.conf" <<-CONF
+	logoutput: $1/danted.log
+	internal: $PROXY4 port = $2
+	internal: $PROXY6 port = $2
 	external: $PROXY4_WAN
 	external: $PROXY6_WAN
 	clientmethod: none
-	socksmethod: none
+	socksmethod: $3
 	user.privileged: root
 	user.unprivileged: nobody
 	client pass { from: 0/0 to: 0/0 }
 	socks pass { from: 0/0 to: 0/0 command: connect udpassociate udpreply bind bindreply }
 	CONF
+}
+
+# dante on the proxy, port 1080, no authentication, SOCKS4 and SOCKS5.
+rig_start_dante() {
+	rig_dante_conf "$RIG_DIR" 1080 none
 	rig_spawn $NS_PROXY DANTE_PID "$RIG_DIR/danted.out" danted -f "$RIG_DIR/danted.conf" -p "$RIG_DIR/danted.pid"
 	rig_wait_port $NS_PROXY 1080
 }
@@ -190,19 +195,7 @@ rig_start_dante_auth() {
 	printf '%s\n' "root:*:19000:0:99999:7:::" "nobody:*:19000:0:99999:7:::" \
 		"$DANTE_USER:$DANTE_PASS_HASH:19000:0:99999:7:::" >"$d/shadow"
 	chmod 600 "$d/shadow"
-	cat >"$d/danted.conf" <<-CONF
-	logoutput: $d/danted.log
-	internal: $PROXY4 port = 1083
-	internal: $PROXY6 port = 1083
-	external: $PROXY4_WAN
-	external: $PROXY6_WAN
-	clientmethod: none
-	socksmethod: username
-	user.privileged: root
-	user.unprivileged: nobody
-	client pass { from: 0/0 to: 0/0 }
-	socks pass { from: 0/0 to: 0/0 command: connect }
-	CONF
+	rig_dante_conf "$d" 1083 username
 	rig_spawn $NS_PROXY DANTE_AUTH_PID "$d/danted.out" unshare -m sh -c \
 		"mount --bind '$d/passwd' /etc/passwd && mount --bind '$d/shadow' /etc/shadow && exec danted -f '$d/danted.conf' -p '$d/danted.pid'"
 	rig_wait_port $NS_PROXY 1083
