@@ -62,6 +62,7 @@ $(B)/sockgated: $(DAEMON_OBJS) $(B)/libsockgate.a
 CODEC_OBJS := $(addprefix $(B)/daemon/,upstream.o upstream_socks5.o upstream_socks4.o upstream_http.o)
 $(B)/tests/test_upstream_socks5 $(B)/tests/test_upstream_socks4 $(B)/tests/test_upstream_http: \
 	UNIT_OBJS = $(CODEC_OBJS)
+$(B)/tests/test_socks_handshake: UNIT_OBJS = $(B)/daemon/socks_handshake.o
 
 $(B)/tests/%: tests/unit/%.c $(B)/libsockgate.a $(DAEMON_OBJS)
 	@mkdir -p $(@D)

@@ -1,0 +1,384 @@
+/* SOCKS server handshake codec. Every message is collected into hs->msg until
+ * its length is known and complete, so bytes may arrive one at a time.
+ * Malformed input ends the handshake with the refusal the protocol has for
+ * it, or with no reply at all where it has none. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "socks_handshake.h"
+
+enum {
+	ST_FIRST,     /* version byte not seen yet */
+	ST_METHODS,   /* SOCKS5: VER NMETHODS METHODS */
+	ST_AUTH,      /* RFC 1929: VER ULEN UNAME PLEN PASSWD */
+	ST_AUTH_WAIT, /* credentials are with the caller */
+	ST_REQUEST,   /* SOCKS5: VER CMD RSV ATYP DST.ADDR DST.PORT */
+	ST_SOCKS4,    /* VN CD DSTPORT DSTIP USERID NUL [HOST NUL] */
+	ST_DONE,
+};
+
+#define SOCKS5_NO_AUTH		    0x00
+#define SOCKS5_USER_PASS	    0x02
+#define SOCKS5_NO_METHOD	    0xff
+#define SOCKS5_REP_GENERAL_FAILURE  0x01
+#define SOCKS5_REP_CMD_UNSUPPORTED  0x07
+#define SOCKS5_REP_ATYP_UNSUPPORTED 0x08
+#define SOCKS4_GRANTED		    90
+#define SOCKS4_REJECTED		    91
+
+static enum socks_handshake_result fail(struct socks_handshake *hs, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static enum socks_handshake_result fail(struct socks_handshake *hs, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(hs->reason, sizeof(hs->reason), fmt, ap);
+	va_end(ap);
+	hs->stage = ST_DONE;
+	return SOCKS_HS_ERROR;
+}
+
+static void put2(uint8_t *out, size_t *out_len, uint8_t a, uint8_t b)
+{
+	out[(*out_len)++] = a;
+	out[(*out_len)++] = b;
+}
+
+void socks_handshake_init(struct socks_handshake *hs, int password_required)
+{
+	memset(hs, 0, sizeof(*hs));
+	hs->password_required = password_required;
+	hs->stage = ST_FIRST;
+	hs->need = 1;
+}
+
+size_t socks_handshake_reply5(uint8_t rep, const struct sockaddr_storage *bnd, uint8_t *out)
+{
+	size_t n = 0;
+	uint16_t port = 0;
+
+	out[n++] = 0x05;
+	out[n++] = rep;
+	out[n++] = 0x00;
+	if (bnd && bnd->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)bnd;
+		out[n++] = 0x04;
+		memcpy(out + n, &sin6->sin6_addr, 16);
+		n += 16;
+		port = ntohs(sin6->sin6_port);
+	} else {
+		out[n++] = 0x01;
+		if (bnd && bnd->ss_family == AF_INET) {
+			const struct sockaddr_in *sin = (const struct sockaddr_in *)bnd;
+			memcpy(out + n, &sin->sin_addr, 4);
+			port = ntohs(sin->sin_port);
+		} else {
+			memset(out + n, 0, 4);
+		}
+		n += 4;
+	}
+	out[n++] = (uint8_t)(port >> 8);
+	out[n++] = (uint8_t)port;
+	return n;
+}
+
+size_t socks_handshake_reply4(int granted, const struct sockaddr_storage *bnd, uint8_t *out)
+{
+	out[0] = 0x00;
+	out[1] = granted ? SOCKS4_GRANTED : SOCKS4_REJECTED;
+	memset(out + 2, 0, 6);
+	if (bnd && bnd->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)bnd;
+		memcpy(out + 2, &sin->sin_port, 2);
+		memcpy(out + 4, &sin->sin_addr, 4);
+	}
+	return 8;
+}
+
+/* Ends a SOCKS5 request with reply code rep. */
+static enum socks_handshake_result refuse5(struct socks_handshake *hs, uint8_t rep, uint8_t *out,
+					   size_t *out_len, const char *reason)
+{
+	*out_len += socks_handshake_reply5(rep, NULL, out + *out_len);
+	return fail(hs, "%s", reason);
+}
+
+static enum socks_handshake_result refuse4(struct socks_handshake *hs, uint8_t *out,
+					   size_t *out_len, const char *reason)
+{
+	*out_len += socks_handshake_reply4(0, NULL, out + *out_len);
+	return fail(hs, "%s", reason);
+}
+
+/* VER NMETHODS METHODS: choose no-auth when allowed, else username/password. */
+static enum socks_handshake_result parse_methods(struct socks_handshake *hs, uint8_t *out,
+						 size_t *out_len)
+{
+	const uint8_t *m = hs->msg;
+	int no_auth = 0, user_pass = 0;
+
+	if (hs->have == 2) {
+		if (m[1] == 0) {
+			put2(out, out_len, 0x05, SOCKS5_NO_METHOD);
+			return fail(hs, "socks5: greeting offers no method");
+		}
+		hs->need = 2 + (size_t)m[1];
+		return SOCKS_HS_MORE;
+	}
+	for (size_t i = 2; i < hs->have; i++) {
+		no_auth |= m[i] == SOCKS5_NO_AUTH;
+		user_pass |= m[i] == SOCKS5_USER_PASS;
+	}
+	if (no_auth && !hs->password_required) {
+		put2(out, out_len, 0x05, SOCKS5_NO_AUTH);
+		hs->stage = ST_REQUEST;
+		hs->need = 5; /* up to the first address byte */
+	} else if (user_pass) {
+		put2(out, out_len, 0x05, SOCKS5_USER_PASS);
+		hs->stage = ST_AUTH;
+		hs->need = 2;
+	} else {
+		put2(out, out_len, 0x05, SOCKS5_NO_METHOD);
+		return fail(hs, hs->password_required
+				    ? "socks5: client does not offer username/password"
+				    : "socks5: no acceptable method offered");
+	}
+	hs->have = 0;
+	return SOCKS_HS_MORE;
+}
+
+/* VER ULEN UNAME PLEN PASSWD (RFC 1929). */
+static enum socks_handshake_result parse_auth(struct socks_handshake *hs, uint8_t *out,
+					      size_t *out_len)
+{
+	const uint8_t *m = hs->msg;
+
+	if (hs->have == 2) {
+		if (m[0] != 0x01) {
+			put2(out, out_len, 0x01, 0x01);
+			return fail(hs, "rfc1929: bad version %#x", m[0]);
+		}
+		if (m[1] == 0) {
+			put2(out, out_len, 0x01, 0x01);
+			return fail(hs, "rfc1929: empty user name");
+		}
+		hs->need = 2 + (size_t)m[1] + 1;
+		return SOCKS_HS_MORE;
+	}
+	if (hs->have == 2 + (size_t)m[1] + 1) {
+		/* PLEN may be 0: an empty password, which no users entry matches */
+		hs->need = hs->have + m[hs->have - 1];
+		if (hs->need > hs->have)
+			return SOCKS_HS_MORE;
+	}
+	memcpy(hs->user, m + 2, m[1]);
+	hs->user[m[1]] = '\0';
+	size_t plen = m[2 + m[1]];
+	memcpy(hs->pass, m + 3 + m[1], plen);
+	hs->pass[plen] = '\0';
+	if (memchr(hs->user, '\0', m[1]) || memchr(hs->pass, '\0', plen)) {
+		put2(out, out_len, 0x01, 0x01);
+		return fail(hs, "rfc1929: NUL byte in credentials");
+	}
+	hs->stage = ST_AUTH_WAIT;
+	return SOCKS_HS_AUTH;
+}
+
+void socks_handshake_auth_done(struct socks_handshake *hs, int ok, uint8_t *out, size_t *out_len)
+{
+	put2(out, out_len, 0x01, ok ? 0x00 : 0x01);
+	if (!ok) {
+		fail(hs, "rfc1929: credentials rejected");
+		return;
+	}
+	hs->stage = ST_REQUEST;
+	hs->have = 0;
+	hs->need = 5;
+}
+
+static void set_port(struct socks_handshake *hs, uint16_t port)
+{
+	if (hs->target.hostname)
+		hs->target.port = port;
+	else if (hs->target.addr.ss_family == AF_INET)
+		((struct sockaddr_in *)&hs->target.addr)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&hs->target.addr)->sin6_port = htons(port);
+}
+
+/* A host name from the wire: 1..255 printable bytes, no NUL. */
+static int set_host(struct socks_handshake *hs, const uint8_t *p, size_t len)
+{
+	if (len == 0 || len > 255)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] <= ' ' || p[i] >= 0x7f)
+			return -1;
+	}
+	memcpy(hs->host, p, len);
+	hs->host[len] = '\0';
+	hs->target.hostname = hs->host;
+	return 0;
+}
+
+/* VER CMD RSV ATYP DST.ADDR DST.PORT */
+static enum socks_handshake_result parse_request(struct socks_handshake *hs, uint8_t *out,
+						 size_t *out_len)
+{
+	const uint8_t *m = hs->msg;
+
+	if (hs->have == 5) {
+		if (m[0] != 0x05)
+			return fail(hs, "socks5: bad request version %#x", m[0]);
+		if (m[1] < SOCKS_CMD_CONNECT || m[1] > SOCKS_CMD_UDP_ASSOCIATE)
+			return refuse5(hs, SOCKS5_REP_CMD_UNSUPPORTED, out, out_len,
+				       "socks5: unknown command");
+		if (m[2] != 0x00)
+			return refuse5(hs, SOCKS5_REP_GENERAL_FAILURE, out, out_len,
+				       "socks5: reserved byte not zero");
+		if (m[3] == 0x01)
+			hs->need = 4 + 4 + 2;
+		else if (m[3] == 0x04)
+			hs->need = 4 + 16 + 2;
+		else if (m[3] == 0x03 && m[4] > 0)
+			hs->need = 4 + 1 + m[4] + 2;
+		else if (m[3] == 0x03)
+			return refuse5(hs, SOCKS5_REP_GENERAL_FAILURE, out, out_len,
+				       "socks5: empty domain name");
+		else
+			return refuse5(hs, SOCKS5_REP_ATYP_UNSUPPORTED, out, out_len,
+				       "socks5: unknown address type");
+		return SOCKS_HS_MORE;
+	}
+	memset(&hs->target, 0, sizeof(hs->target));
+	if (m[3] == 0x01) {
+		hs->target.addr.ss_family = AF_INET;
+		memcpy(&((struct sockaddr_in *)&hs->target.addr)->sin_addr, m + 4, 4);
+	} else if (m[3] == 0x04) {
+		hs->target.addr.ss_family = AF_INET6;
+		memcpy(&((struct sockaddr_in6 *)&hs->target.addr)->sin6_addr, m + 4, 16);
+	} else if (set_host(hs, m + 5, m[4]) < 0) {
+		return refuse5(hs, SOCKS5_REP_GENERAL_FAILURE, out, out_len,
+			       "socks5: malformed domain name");
+	}
+	set_port(hs, (uint16_t)(m[hs->have - 2] << 8 | m[hs->have - 1]));
+	hs->cmd = (enum socks_command)m[1];
+	hs->stage = ST_DONE;
+	return SOCKS_HS_REQUEST;
+}
+
+/* Scans for the NUL ending a field that starts at offset from; returns its
+ * index, 0 when more bytes are needed, or -1 when the field is over 255. */
+static long find_nul(const struct socks_handshake *hs, size_t from)
+{
+	const uint8_t *nul = memchr(hs->msg + from, 0, hs->have - from);
+	if (nul)
+		return nul - hs->msg;
+	return hs->have - from > 255 ? -1 : 0;
+}
+
+/* VN CD DSTPORT DSTIP USERID NUL [HOST NUL] (SOCKS4, SOCKS4a). */
+static enum socks_handshake_result parse_socks4(struct socks_handshake *hs, uint8_t *out,
+						size_t *out_len)
+{
+	const uint8_t *m = hs->msg;
+	long uid_end, host_end = 0;
+	int by_name;
+
+	if (hs->have < 9) {
+		if (hs->have == 8 && m[1] != SOCKS_CMD_CONNECT && m[1] != SOCKS_CMD_BIND)
+			return refuse4(hs, out, out_len, "socks4: unknown command");
+		if (hs->have == 8 && hs->password_required)
+			return refuse4(hs, out, out_len,
+				       "socks4: refused, this server requires a password");
+		hs->need = hs->have + 1;
+		return SOCKS_HS_MORE;
+	}
+	/* 0.0.0.x with x != 0: a SOCKS4a host name follows the user id */
+	by_name = m[4] == 0 && m[5] == 0 && m[6] == 0 && m[7] != 0;
+	uid_end = find_nul(hs, 8);
+	if (uid_end < 0)
+		return refuse4(hs, out, out_len, "socks4: user id longer than 255 bytes");
+	if (uid_end && by_name) {
+		host_end = find_nul(hs, (size_t)uid_end + 1);
+		if (host_end < 0)
+			return refuse4(hs, out, out_len,
+				       "socks4a: host name longer than 255 bytes");
+	}
+	if (!uid_end || (by_name && !host_end)) {
+		hs->need = hs->have + 1; /* the terminating NUL is still to come */
+		return SOCKS_HS_MORE;
+	}
+	memset(&hs->target, 0, sizeof(hs->target));
+	if (by_name) {
+		if (set_host(hs, m + uid_end + 1, (size_t)(host_end - uid_end - 1)) < 0)
+			return refuse4(hs, out, out_len, "socks4a: malformed host name");
+	} else {
+		hs->target.addr.ss_family = AF_INET;
+		memcpy(&((struct sockaddr_in *)&hs->target.addr)->sin_addr, m + 4, 4);
+	}
+	set_port(hs, (uint16_t)(m[2] << 8 | m[3]));
+	hs->cmd = (enum socks_command)m[1];
+	hs->stage = ST_DONE;
+	return SOCKS_HS_REQUEST;
+}
+
+enum socks_handshake_result socks_handshake_feed(struct socks_handshake *hs, const uint8_t *in,
+						 size_t len, size_t *consumed, uint8_t *out,
+						 size_t *out_len)
+{
+	enum socks_handshake_result res = SOCKS_HS_MORE;
+	size_t used = 0;
+
+	while (res == SOCKS_HS_MORE && used < len) {
+		size_t take;
+
+		if (hs->stage == ST_DONE || hs->stage == ST_AUTH_WAIT) {
+			res = fail(hs, "socks: bytes fed out of turn");
+			break;
+		}
+		take = hs->need - hs->have;
+		if (take > len - used)
+			take = len - used;
+		memcpy(hs->msg + hs->have, in + used, take);
+		hs->have += take;
+		used += take;
+		if (hs->have < hs->need)
+			break;
+
+		switch (hs->stage) {
+		case ST_FIRST:
+			if (hs->msg[0] == 0x05) {
+				hs->version = 5;
+				hs->stage = ST_METHODS;
+				hs->need = 2;
+			} else if (hs->msg[0] == 0x04) {
+				hs->version = 4;
+				hs->stage = ST_SOCKS4;
+				hs->need = 8;
+			} else {
+				/* not SOCKS: no reply byte */
+				res = fail(hs, "not a SOCKS request (first byte %#x)", hs->msg[0]);
+			}
+			break;
+		case ST_METHODS:
+			res = parse_methods(hs, out, out_len);
+			break;
+		case ST_AUTH:
+			res = parse_auth(hs, out, out_len);
+			break;
+		case ST_REQUEST:
+			res = parse_request(hs, out, out_len);
+			break;
+		case ST_SOCKS4:
+			res = parse_socks4(hs, out, out_len);
+			break;
+		}
+	}
+	*consumed = used;
+	return res;
+}

@@ -1,0 +1,64 @@
+/* Server side of the SOCKS handshakes: SOCKS5 (RFC 1928) with
+ * username/password (RFC 1929), and SOCKS4/4a, told apart by the first byte.
+ * A pure codec over bytes, like upstream.h for the client side: the caller
+ * feeds what the client sent, sends what the codec wrote to its buffer, and
+ * checks credentials itself (that may take time; the codec waits). */
+#ifndef SOCKGATE_SOCKS_HANDSHAKE_H
+#define SOCKGATE_SOCKS_HANDSHAKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "upstream.h"
+
+enum socks_handshake_result {
+	SOCKS_HS_MORE,	  /* feed more bytes */
+	SOCKS_HS_AUTH,	  /* user and pass parsed: verify, then socks_handshake_auth_done() */
+	SOCKS_HS_REQUEST, /* cmd and target parsed: act on them, then send a reply */
+	SOCKS_HS_ERROR,	  /* send what was written to out (maybe nothing), then close */
+};
+
+enum socks_command {
+	SOCKS_CMD_CONNECT = 1,
+	SOCKS_CMD_BIND = 2,
+	SOCKS_CMD_UDP_ASSOCIATE = 3,
+};
+
+/* What the codec may write in one call: a method choice and a refusal. */
+#define SOCKS_HANDSHAKE_OUT_MAX 32
+/* A SOCKS5 reply with an IPv6 BND.ADDR is the longest reply: 22 bytes. */
+#define SOCKS_REPLY_MAX 22
+
+struct socks_handshake {
+	int version; /* 0 until the first byte, then 4 or 5 */
+	int stage;
+	int password_required;
+	uint8_t msg[8 + 256 + 256]; /* the message being parsed */
+	size_t have, need;
+	/* results */
+	enum socks_command cmd;
+	char user[256], pass[256];
+	char host[256];
+	struct upstream_target target; /* target.hostname points at host when by name */
+	/* on SOCKS_HS_ERROR: why, for the log */
+	char reason[96];
+};
+
+void socks_handshake_init(struct socks_handshake *hs, int password_required);
+/* Feeds len client bytes; *consumed is how many were the handshake's (the
+ * rest, after SOCKS_HS_REQUEST, is client data for the target). Replies to
+ * send are appended to out at *out_len (SOCKS_HANDSHAKE_OUT_MAX bytes). */
+enum socks_handshake_result socks_handshake_feed(struct socks_handshake *hs, const uint8_t *in,
+						 size_t len, size_t *consumed, uint8_t *out,
+						 size_t *out_len);
+/* After SOCKS_HS_AUTH: appends the RFC 1929 status to out. ok = 0 ends the
+ * handshake (send it, then close); ok = 1 lets the request follow. */
+void socks_handshake_auth_done(struct socks_handshake *hs, int ok, uint8_t *out, size_t *out_len);
+
+/* Reply encoders. bnd NULL means 0.0.0.0:0. Return the length written. */
+size_t socks_handshake_reply5(uint8_t rep, const struct sockaddr_storage *bnd, uint8_t *out);
+/* SOCKS4: granted (90) or rejected (91); BND is IPv4 or zeros. */
+size_t socks_handshake_reply4(int granted, const struct sockaddr_storage *bnd, uint8_t *out);
+
+#endif
