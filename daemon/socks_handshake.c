@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "codec_collect.h"
 #include "socks_handshake.h"
 
 enum {
@@ -335,18 +336,11 @@ enum socks_handshake_result socks_handshake_feed(struct socks_handshake *hs, con
 	size_t used = 0;
 
 	while (res == SOCKS_HS_MORE && used < len) {
-		size_t take;
-
 		if (hs->stage == ST_DONE || hs->stage == ST_AUTH_WAIT) {
 			res = fail(hs, "socks: bytes fed out of turn");
 			break;
 		}
-		take = hs->need - hs->have;
-		if (take > len - used)
-			take = len - used;
-		memcpy(hs->msg + hs->have, in + used, take);
-		hs->have += take;
-		used += take;
+		used += codec_collect(hs->msg, &hs->have, hs->need, in + used, len - used);
 		if (hs->have < hs->need)
 			break;
 

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "codec_collect.h"
 #include "upstream.h"
 
 int upstream_socks4_begin(struct upstream_handshake *hs, const struct upstream_url *url,
@@ -54,15 +55,9 @@ int upstream_socks4_begin(struct upstream_handshake *hs, const struct upstream_u
 enum upstream_result upstream_socks4_feed(struct upstream_handshake *hs, const uint8_t *in,
 					  size_t len, size_t *consumed)
 {
-	size_t take = hs->need - hs->have;
-
 	if (hs->stage)
 		return upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0, "socks4: fed after done");
-	if (take > len)
-		take = len;
-	memcpy(hs->msg + hs->have, in, take);
-	hs->have += take;
-	*consumed = take;
+	*consumed = codec_collect(hs->msg, &hs->have, hs->need, in, len);
 	if (hs->have < hs->need)
 		return UPSTREAM_MORE;
 

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "codec_collect.h"
 #include "upstream.h"
 
 enum {
@@ -149,12 +150,7 @@ enum upstream_result upstream_socks5_feed(struct upstream_handshake *hs, const u
 	enum upstream_result res = UPSTREAM_MORE;
 
 	while (res == UPSTREAM_MORE && used < len) {
-		size_t take = hs->need - hs->have;
-		if (take > len - used)
-			take = len - used;
-		memcpy(hs->msg + hs->have, in + used, take);
-		hs->have += take;
-		used += take;
+		used += codec_collect(hs->msg, &hs->have, hs->need, in + used, len - used);
 		if (hs->have < hs->need)
 			break;
 
