@@ -43,7 +43,6 @@ enum {
 struct relay_dir {
 	struct pipe_pair *pipe;
 	size_t in_pipe;
-	uint64_t bytes;
 	uint8_t eof;  /* source sent FIN */
 	uint8_t shut; /* FIN passed on to the destination */
 };
@@ -92,7 +91,6 @@ static struct flow *flow_alloc(struct worker *w)
 	list_init(&f->timer);
 	list_init(&f->resume);
 	list_add_tail(&w->flows, &f->node);
-	w->live_flows++;
 	return f;
 }
 
@@ -146,7 +144,6 @@ static void flow_destroy(struct flow *f, int reset)
 	if (list_linked(&f->resume))
 		list_del(&f->resume);
 	list_del(&f->node);
-	w->live_flows--;
 	if (w->n_free_flows < FLOW_CACHE_MAX) {
 		list_add_tail(&w->free_flows, &f->node);
 		w->n_free_flows++;
@@ -259,7 +256,6 @@ static int flow_pump(struct flow *f, int d)
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
 				rd->in_pipe -= (size_t)n;
-				rd->bytes += (uint64_t)n;
 				progress = 1;
 			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
 				failed_side = !d;

@@ -127,8 +127,8 @@ static void *worker_main(void *arg)
 		if (w->now_ms >= next_tick) {
 			next_tick = w->now_ms + TICK_MS;
 			flow_expire_timers(w);
-			if (w->accept_paused && fd_budget_room(w->budget, 4 * FDS_PER_NEW_FLOW))
-				worker_set_accepting(w, 1);
+			/* other workers' flows may have ended meanwhile */
+			worker_fds_released(w);
 		}
 	}
 	flow_close_all(w);

@@ -53,7 +53,6 @@ struct worker {
 	struct list pipe_waiters; /* flows waiting for a pipe within the budget */
 	struct list free_flows;	  /* recycled flow allocations */
 	unsigned n_free_flows;
-	unsigned live_flows;
 };
 
 /* Sets up w (listeners included); 0 or -errno with a log line. */
