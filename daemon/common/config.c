@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,9 @@
 #define DEFAULT_HANDSHAKE_TIMEOUT_MS 10000
 #define DEFAULT_IDLE_TIMEOUT_MS	     (2 * 3600 * 1000)
 #define MAX_WORKERS		     256
+#define DEFAULT_MAX_CONNS_PER_CLIENT 256
+#define DEFAULT_BIND_TIMEOUT_MS	     60000
+#define SOCKS_LISTEN_MAX	     16
 
 struct section_header {
 	char name[INI_MAX_LINE];
@@ -50,7 +54,9 @@ struct parse_ctx {
 	size_t n_headers;
 	struct pending_route *routes;
 	size_t n_routes;
-	unsigned seen_daemon, seen_intake; /* bit per key, for duplicates */
+	unsigned seen_daemon, seen_intake, seen_socks; /* bit per key, for duplicates */
+	unsigned socks_line;			       /* first [socks] key */
+	int socks_auth;				       /* -1 unset, 0 none, 1 password */
 };
 
 static void report(struct parse_ctx *ctx, unsigned line, const char *fmt, ...)
@@ -408,6 +414,209 @@ static void route_key(struct parse_ctx *ctx, const char *key, const char *value)
 	r->line = ctx->line;
 }
 
+/* Calls item() for each comma-separated, trimmed element of value; an empty
+ * element is an error. Returns the number of elements or -1. */
+static int for_each_item(struct parse_ctx *ctx, const char *key, const char *value,
+			 int (*item)(struct parse_ctx *ctx, const char *key, const char *s))
+{
+	char buf[INI_MAX_LINE];
+	char *save = NULL, *tok;
+	int n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", value);
+	if (buf[strlen(buf) - 1] == ',') {
+		report(ctx, ctx->line, "%s: empty element in the list", key);
+		return -1;
+	}
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		trim(tok);
+		if (!*tok) {
+			report(ctx, ctx->line, "%s: empty element in the list", key);
+			return -1;
+		}
+		if (item(ctx, key, tok) < 0)
+			return -1;
+		n++;
+	}
+	return n;
+}
+
+static int append_cidr(struct cidr **list, size_t *n, const struct cidr *c)
+{
+	void *grown = grow(*list, *n, sizeof(**list));
+	if (!grown)
+		return -1;
+	*list = grown;
+	(*list)[(*n)++] = *c;
+	return 0;
+}
+
+static int socks_cidr_item(struct parse_ctx *ctx, const char *key, const char *s)
+{
+	struct socks_config *sc = &ctx->cfg->socks;
+	struct cidr c;
+
+	if (cidr_parse(s, &c)) {
+		report(ctx, ctx->line,
+		       "%s: \"%s\" is not an address or CIDR (10.0.0.0/8, fd00::/8)", key, s);
+		return -1;
+	}
+	int rc = !strcmp(key, "allow")	    ? append_cidr(&sc->allow, &sc->n_allow, &c)
+		 : !strcmp(key, "deny_dst") ? append_cidr(&sc->deny_dst, &sc->n_deny_dst, &c)
+					    : append_cidr(&sc->allow_dst, &sc->n_allow_dst, &c);
+	if (rc)
+		report(ctx, ctx->line, "out of memory");
+	return rc;
+}
+
+/* "192.168.1.1:1080" or "[fd00::1]:1080". */
+static int socks_listen_item(struct parse_ctx *ctx, const char *key, const char *s)
+{
+	struct socks_config *sc = &ctx->cfg->socks;
+	struct sockaddr_storage ss;
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *colon, *h = s;
+	size_t hl;
+	uint16_t port;
+
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close[1] != ':')
+			goto bad;
+		h = s + 1;
+		hl = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			goto bad; /* IPv6 needs brackets */
+		hl = (size_t)(colon - s);
+	}
+	if (!hl || hl >= sizeof(host) || addr_parse_port(colon + 1, &port))
+		goto bad;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	if (addr_from_ip(host, port, &ss) || (*s == '[') != (ss.ss_family == AF_INET6))
+		goto bad;
+	for (size_t i = 0; i < sc->n_listen; i++) {
+		if (addr_equal(&sc->listen[i], &ss)) {
+			report(ctx, ctx->line, "%s: \"%s\" given twice", key, s);
+			return -1;
+		}
+	}
+	if (sc->n_listen == SOCKS_LISTEN_MAX) {
+		report(ctx, ctx->line, "%s: more than %d addresses", key, SOCKS_LISTEN_MAX);
+		return -1;
+	}
+	void *grown = grow(sc->listen, sc->n_listen, sizeof(*sc->listen));
+	if (!grown) {
+		report(ctx, ctx->line, "out of memory");
+		return -1;
+	}
+	sc->listen = grown;
+	sc->listen[sc->n_listen++] = ss;
+	return 0;
+bad:
+	report(ctx, ctx->line, "%s: \"%s\" is not ADDRESS:PORT (192.168.1.1:1080, [fd00::1]:1080)",
+	       key, s);
+	return -1;
+}
+
+static void socks_key(struct parse_ctx *ctx, const char *key, const char *value)
+{
+	static const char *const keys[] = { "listen",
+					    "auth",
+					    "users",
+					    "allow",
+					    "deny_dst",
+					    "allow_dst",
+					    "max_conns_per_client",
+					    "bind_timeout" };
+	struct socks_config *sc = &ctx->cfg->socks;
+	unsigned bit = 0;
+	unsigned long v;
+
+	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (!strcmp(key, keys[i]))
+			bit = 1u << i;
+	}
+	if (!bit) {
+		report(ctx, ctx->line, "unknown key \"%s\" in [socks]", key);
+		return;
+	}
+	if (!first_time(ctx, &ctx->seen_socks, bit, "socks", key))
+		return;
+	if (!ctx->socks_line)
+		ctx->socks_line = ctx->line;
+	if (!strcmp(key, "listen")) {
+		for_each_item(ctx, key, value, socks_listen_item);
+	} else if (!strcmp(key, "auth")) {
+		if (!strcmp(value, "none"))
+			ctx->socks_auth = 0;
+		else if (!strcmp(value, "password"))
+			ctx->socks_auth = 1;
+		else
+			report(ctx, ctx->line, "auth: \"%s\" is not none or password", value);
+	} else if (!strcmp(key, "users")) {
+		free(sc->users_path);
+		sc->users_path = strdup(value);
+		if (!sc->users_path)
+			report(ctx, ctx->line, "out of memory");
+	} else if (!strcmp(key, "max_conns_per_client")) {
+		if (parse_uint(value, 1000000, &v))
+			report(ctx, ctx->line,
+			       "max_conns_per_client: \"%s\" is not 0 (no limit) .. 1000000",
+			       value);
+		else
+			sc->max_conns_per_client = (unsigned)v;
+	} else if (!strcmp(key, "bind_timeout")) {
+		if (config_parse_duration(value, &sc->bind_timeout_ms) || !sc->bind_timeout_ms)
+			report(ctx, ctx->line,
+			       "bind_timeout: \"%s\" is not a duration (30, 30s, 500ms, 5m, 1h)",
+			       value);
+	} else {
+		for_each_item(ctx, key, value, socks_cidr_item);
+	}
+}
+
+static int is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+/* The safety rules of [socks]: no open proxy beyond loopback. */
+static void finish_socks(struct parse_ctx *ctx)
+{
+	struct socks_config *sc = &ctx->cfg->socks;
+	int beyond_loopback = 0;
+
+	for (size_t i = 0; i < sc->n_listen; i++)
+		beyond_loopback |= !is_loopback(&sc->listen[i]);
+	if (!ctx->socks_line)
+		return;
+	if (!sc->n_listen) {
+		if (!(ctx->seen_socks & 1u))
+			report(ctx, ctx->socks_line, "[socks] has no listen address");
+		return;
+	}
+	sc->auth_password = ctx->socks_auth >= 0 ? ctx->socks_auth : beyond_loopback;
+	if (sc->auth_password && !sc->users_path)
+		report(ctx, ctx->socks_line,
+		       "[socks] auth = password needs users = FILE (lines of user:hash, made "
+		       "with sockgated --hash-password USER)%s",
+		       ctx->socks_auth < 0 ? "; password is the default when listening beyond "
+					     "loopback"
+					   : "");
+	if (!sc->auth_password && beyond_loopback && !sc->n_allow)
+		report(ctx, ctx->socks_line,
+		       "[socks] auth = none on a non-loopback address needs an allow = CIDR list "
+		       "(otherwise it is an open proxy)");
+	if (!sc->auth_password && sc->users_path)
+		report(ctx, ctx->socks_line, "[socks] users is set but auth = none");
+}
+
 static int config_handler(void *user, const char *section, const char *key, const char *value)
 {
 	struct parse_ctx *ctx = user;
@@ -422,6 +631,8 @@ static int config_handler(void *user, const char *section, const char *key, cons
 		intake_key(ctx, key, value);
 	else if (!strcmp(section, "route"))
 		route_key(ctx, key, value);
+	else if (!strcmp(section, "socks"))
+		socks_key(ctx, key, value);
 	else if (!strncmp(section, "upstream", 8) && (section[8] == ' ' || section[8] == '\t'))
 		upstream_key(ctx, section + 8 + strspn(section + 8, " \t"), key, value);
 	else if (!*section)
@@ -480,11 +691,15 @@ static void finish(struct parse_ctx *ctx, int resolve)
 			const char *name = h + 8 + strspn(h + 8, " \t");
 			if (valid_name(name) && strcmp(name, "direct") && !find_upstream(cfg, name))
 				report(ctx, ctx->headers[i].line, "[upstream %s] has no url", name);
+		} else if (!strcmp(h, "socks")) {
+			if (!ctx->socks_line)
+				ctx->socks_line = ctx->headers[i].line;
 		} else if (strcmp(h, "daemon") && strcmp(h, "intake") && strcmp(h, "route")) {
 			report(ctx, ctx->headers[i].line, "unknown section [%s]", h);
 		}
 	}
 
+	finish_socks(ctx);
 	cfg->routes = calloc(ctx->n_routes ? ctx->n_routes : 1, sizeof(*cfg->routes));
 	if (!cfg->routes) {
 		report(ctx, 0, "out of memory");
@@ -549,6 +764,9 @@ static int load(struct parse_ctx *ctx, int resolve, struct config **out)
 	cfg->handshake_timeout_ms = DEFAULT_HANDSHAKE_TIMEOUT_MS;
 	cfg->idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
 	cfg->redirect_port = DEFAULT_REDIRECT_PORT;
+	cfg->socks.max_conns_per_client = DEFAULT_MAX_CONNS_PER_CLIENT;
+	cfg->socks.bind_timeout_ms = DEFAULT_BIND_TIMEOUT_MS;
+	ctx->socks_auth = -1;
 	memset(&cfg->upstreams[0], 0, sizeof(cfg->upstreams[0]));
 	strcpy(cfg->upstreams[0].name, "direct");
 	cfg->upstreams[0].url.kind = UPSTREAM_DIRECT;
@@ -605,6 +823,11 @@ void config_free(struct config *cfg)
 		return;
 	free(cfg->upstreams);
 	free(cfg->routes);
+	free(cfg->socks.listen);
+	free(cfg->socks.users_path);
+	free(cfg->socks.allow);
+	free(cfg->socks.deny_dst);
+	free(cfg->socks.allow_dst);
 	free(cfg);
 }
 

@@ -27,6 +27,22 @@ struct route {
 	const struct upstream *upstream;
 };
 
+/* [socks]: the SOCKS server; off when listen is empty. */
+struct socks_config {
+	struct sockaddr_storage *listen;
+	size_t n_listen;
+	int auth_password; /* 1: RFC 1929 required (default beyond loopback) */
+	char *users_path;
+	struct cidr *allow; /* clients; empty = any (only with auth_password or loopback) */
+	size_t n_allow;
+	struct cidr *deny_dst; /* added to the built-in deny (loopback, own addresses) */
+	size_t n_deny_dst;
+	struct cidr *allow_dst; /* exceptions to both */
+	size_t n_allow_dst;
+	unsigned max_conns_per_client; /* 0 = no limit */
+	unsigned bind_timeout_ms;
+};
+
 struct config {
 	/* [daemon] */
 	unsigned workers; /* 0 = auto */
@@ -44,6 +60,8 @@ struct config {
 	struct route *routes;
 	size_t n_routes;
 	const struct upstream *default_upstream;
+	/* [socks] */
+	struct socks_config socks;
 };
 
 /* Loads and validates path. Every problem is printed to errs as

@@ -200,6 +200,99 @@ static void test_names_resolved_at_load(void **state)
 	config_free(cfg);
 }
 
+#define ROUTE "[route]\ndefault = direct\n"
+
+static void test_socks(void **state)
+{
+	struct config *cfg = NULL;
+	char errs[4096], a[ADDR_STRLEN];
+	(void)state;
+	int n = load(ROUTE "[socks]\n"
+			   "listen = 192.168.1.1:1080, [fd00::1]:1081 ,127.0.0.1:1080\n"
+			   "users = /etc/sockgate/users\n"
+			   "allow = 192.168.1.0/24, fd00::/64\n"
+			   "deny_dst = 10.0.0.0/8\n"
+			   "allow_dst = 192.168.1.1\n"
+			   "max_conns_per_client = 0\n"
+			   "bind_timeout = 30s\n",
+		     &cfg, errs, sizeof(errs));
+	if (n)
+		fail_msg("%s", errs);
+	assert_int_equal(cfg->socks.n_listen, 3);
+	assert_string_equal(addr_format(&cfg->socks.listen[0], a, sizeof(a)), "192.168.1.1:1080");
+	assert_string_equal(addr_format(&cfg->socks.listen[1], a, sizeof(a)), "[fd00::1]:1081");
+	assert_string_equal(addr_format(&cfg->socks.listen[2], a, sizeof(a)), "127.0.0.1:1080");
+	assert_int_equal(cfg->socks.auth_password, 1); /* the default beyond loopback */
+	assert_string_equal(cfg->socks.users_path, "/etc/sockgate/users");
+	assert_int_equal(cfg->socks.n_allow, 2);
+	assert_int_equal(cfg->socks.allow[1].family, AF_INET6);
+	assert_int_equal(cfg->socks.allow[1].prefix_len, 64);
+	assert_int_equal(cfg->socks.n_deny_dst, 1);
+	assert_int_equal(cfg->socks.n_allow_dst, 1);
+	assert_int_equal(cfg->socks.allow_dst[0].prefix_len, 32);
+	assert_int_equal(cfg->socks.max_conns_per_client, 0);
+	assert_int_equal(cfg->socks.bind_timeout_ms, 30000);
+	config_free(cfg);
+
+	/* loopback only: auth defaults to none, no allow list needed */
+	n = load(ROUTE "[socks]\nlisten = 127.0.0.1:1080, [::1]:1080\n", &cfg, errs, sizeof(errs));
+	if (n)
+		fail_msg("%s", errs);
+	assert_int_equal(cfg->socks.auth_password, 0);
+	assert_int_equal(cfg->socks.max_conns_per_client, 256);
+	assert_int_equal(cfg->socks.bind_timeout_ms, 60000);
+	config_free(cfg);
+
+	/* auth = none beyond loopback is fine with an allow list */
+	n = load(ROUTE "[socks]\nlisten = 10.0.0.1:1080\nauth = none\nallow = 10.0.0.0/24\n", &cfg,
+		 errs, sizeof(errs));
+	if (n)
+		fail_msg("%s", errs);
+	assert_int_equal(cfg->socks.auth_password, 0);
+	config_free(cfg);
+
+	/* no [socks]: off */
+	n = load(ROUTE, &cfg, errs, sizeof(errs));
+	assert_int_equal(n, 0);
+	assert_int_equal(cfg->socks.n_listen, 0);
+	config_free(cfg);
+}
+
+static void test_socks_errors(void **state)
+{
+	(void)state;
+	expect_error(ROUTE "[socks]\nlisten = 10.0.0.1:1080\n",
+		     "t.conf:4: [socks] auth = password needs users = FILE");
+	expect_error(ROUTE "[socks]\nlisten = 10.0.0.1:1080\nauth = none\n",
+		     "t.conf:4: [socks] auth = none on a non-loopback address needs an allow");
+	expect_error(ROUTE "[socks]\nlisten = 127.0.0.1:1080\nusers = /x\n",
+		     "users is set but auth = none");
+	expect_error(ROUTE "[socks]\nauth = none\n", "t.conf:4: [socks] has no listen address");
+	expect_error(ROUTE "[socks]\n", "t.conf:3: [socks] has no listen address");
+	expect_error(ROUTE "[socks]\nlisten = 10.0.0.1\n", "t.conf:4: listen: \"10.0.0.1\" is not");
+	expect_error(ROUTE "[socks]\nlisten = ::1:1080\n", "listen: \"::1:1080\" is not");
+	expect_error(ROUTE "[socks]\nlisten = [10.0.0.1]:1080\n", "is not ADDRESS:PORT");
+	expect_error(ROUTE "[socks]\nlisten = [::1]1080\n", "is not ADDRESS:PORT");
+	expect_error(ROUTE "[socks]\nlisten = host:1080\n", "is not ADDRESS:PORT");
+	expect_error(ROUTE "[socks]\nlisten = 127.0.0.1:0\n", "is not ADDRESS:PORT");
+	expect_error(ROUTE "[socks]\nlisten = 127.0.0.1:1080,\n", "listen: empty element");
+	expect_error(ROUTE "[socks]\nlisten = 127.0.0.1:1080, ,127.0.0.1:1081\n",
+		     "listen: empty element");
+	expect_error(ROUTE "[socks]\nlisten = 127.0.0.1:1080, 127.0.0.1:1080\n", "given twice");
+	expect_error(ROUTE "[socks]\nlisten = 127.0.0.1:1\nlisten = 127.0.0.1:2\n",
+		     "t.conf:5: [socks] listen given twice");
+	expect_error(ROUTE "[socks]\nlisten = 127.0.0.1:1\nauth = maybe\n", "t.conf:5: auth:");
+	expect_error(ROUTE "[socks]\nlisten = 127.0.0.1:1\nallow = 10.0.0.1/8\n",
+		     "t.conf:5: allow: \"10.0.0.1/8\" is not");
+	expect_error(ROUTE "[socks]\nlisten = 127.0.0.1:1\ndeny_dst = nope\n", "deny_dst:");
+	expect_error(ROUTE "[socks]\nlisten = 127.0.0.1:1\nallow_dst = ::/129\n", "allow_dst:");
+	expect_error(ROUTE "[socks]\nlisten = 127.0.0.1:1\nmax_conns_per_client = -1\n",
+		     "max_conns_per_client:");
+	expect_error(ROUTE "[socks]\nlisten = 127.0.0.1:1\nbind_timeout = 0\n", "bind_timeout:");
+	expect_error(ROUTE "[socks]\nlisten = 127.0.0.1:1\nport = 1\n",
+		     "t.conf:5: unknown key \"port\" in [socks]");
+}
+
 static void test_duration(void **state)
 {
 	unsigned ms;
@@ -228,6 +321,8 @@ int main(void)
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_every_error_reported),
 		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_socks),
+		cmocka_unit_test(test_socks_errors),
 		cmocka_unit_test(test_names_resolved_at_load),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
