@@ -56,19 +56,21 @@ $(B)/libsockgate.a: $(LIB_OBJS)
 
 $(B)/sockgated: $(DAEMON_OBJS) $(B)/libsockgate.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(INIH_LIBS) -lpthread
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(INIH_LIBS) -lcrypt -lpthread
 
 # Each unit test links libsockgate.a plus only the daemon modules it tests.
 CODEC_OBJS := $(addprefix $(B)/daemon/,upstream.o upstream_socks5.o upstream_socks4.o upstream_http.o)
 $(B)/tests/test_upstream_socks5 $(B)/tests/test_upstream_socks4 $(B)/tests/test_upstream_http: \
 	UNIT_OBJS = $(CODEC_OBJS)
 $(B)/tests/test_socks_handshake: UNIT_OBJS = $(B)/daemon/socks_handshake.o
+$(B)/tests/test_siphash: UNIT_OBJS = $(B)/daemon/siphash.o
+$(B)/tests/test_users: UNIT_OBJS = $(B)/daemon/users.o
 
 $(B)/tests/%: tests/unit/%.c $(B)/libsockgate.a $(DAEMON_OBJS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(CPPFLAGS) -Idaemon $(CFLAGS) -o $@ $< $(UNIT_OBJS) \
-		$(B)/libsockgate.a $(CMOCKA_LIBS) $(INIH_LIBS) -lpthread
+		$(B)/libsockgate.a $(CMOCKA_LIBS) $(INIH_LIBS) -lcrypt -lpthread
 
 deps:
 	$(Q)tools/install-deps.sh

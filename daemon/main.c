@@ -9,11 +9,13 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "sockgate/config.h"
 #include "sockgate/log.h"
 #include "fd_budget.h"
+#include "users.h"
 #include "worker.h"
 
 #ifndef SOCKGATE_VERSION
@@ -27,10 +29,15 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: sockgated [-c FILE] [-f] [-v] [--check]\n"
-		"Transparent proxy daemon: relays redirected TCP flows through upstream proxies.\n"
+		"       sockgated --hash-password USER\n"
+		"Transparent proxy daemon: relays redirected TCP flows through upstream proxies\n"
+		"and serves SOCKS5/SOCKS4 clients.\n"
 		"\n"
 		"  -c, --config FILE  configuration file (default %s)\n"
 		"      --check        validate the configuration, print every error, exit\n"
+		"      --hash-password USER\n"
+		"                     read a password from the terminal (or one line of stdin)\n"
+		"                     and print a USER:HASH line for the [socks] users file\n"
 		"  -f, --foreground   stay in the foreground (default: detach)\n"
 		"  -v, --verbose      log at debug level\n"
 		"  -V, --version      print the version\n"
@@ -56,6 +63,69 @@ static unsigned raise_nofile_limit(void)
 	if (rl.rlim_cur > 1u << 30)
 		return 1u << 30;
 	return (unsigned)rl.rlim_cur;
+}
+
+/* Reads one line into buf without its newline; echo off on a terminal. */
+static int read_password(const char *prompt, char *buf, size_t len)
+{
+	struct termios old, quiet;
+	int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+	int ret = -1;
+
+	if (tty) {
+		fputs(prompt, stderr);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	if (fgets(buf, (int)len, stdin)) {
+		size_t n = strlen(buf);
+		if (n && buf[n - 1] == '\n')
+			buf[--n] = '\0';
+		else if (n == len - 1)
+			goto out; /* longer than the buffer */
+		if (n && buf[n - 1] == '\r')
+			buf[--n] = '\0';
+		ret = 0;
+	}
+out:
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	return ret;
+}
+
+static int hash_password_main(const char *user)
+{
+	char pass[256], again[256], line[512];
+	int ret = 1;
+
+	if (read_password("Password: ", pass, sizeof(pass)) < 0) {
+		fprintf(stderr, "sockgated: no password read (at most 255 bytes, one line)\n");
+		goto out;
+	}
+	if (isatty(STDIN_FILENO) &&
+	    (read_password("Again: ", again, sizeof(again)) < 0 || strcmp(pass, again))) {
+		fprintf(stderr, "sockgated: the passwords differ\n");
+		goto out;
+	}
+	if (!*pass) {
+		fprintf(stderr, "sockgated: empty password refused\n");
+		goto out;
+	}
+	if (users_hash_password(user, pass, line, sizeof(line)) < 0) {
+		fprintf(stderr, "sockgated: cannot hash for user \"%s\": %s\n", user,
+			errno == EINVAL ? "user names are 1..255 bytes without spaces"
+					: strerror(errno));
+		goto out;
+	}
+	printf("%s\n", line);
+	ret = 0;
+out:
+	explicit_bzero(pass, sizeof(pass));
+	explicit_bzero(again, sizeof(again));
+	return ret;
 }
 
 static int detach(void)
@@ -88,6 +158,7 @@ int main(int argc, char *argv[])
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "hash-password", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = CONFIG_DEFAULT_PATH;
@@ -119,6 +190,8 @@ int main(int argc, char *argv[])
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'H':
+			return hash_password_main(optarg);
 		default:
 			usage(stderr);
 			return 2;
