@@ -1,0 +1,255 @@
+/* The verifier thread: crypt_rn() against the users file, a per-address
+ * failure throttle, and a dummy hash for unknown users so a wrong name costs
+ * as long as a wrong password (no user enumeration by timing). */
+#include <crypt.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "sockgate/addr.h"
+#include "sockgate/log.h"
+#include "auth.h"
+#include "users.h"
+
+#define AUTH_QUEUE_MAX 1024
+#define FAIL_SLOTS     1024
+#define FAIL_LIMIT     5
+#define FAIL_WINDOW_MS 60000
+
+struct fail_entry {
+	uint8_t key[16]; /* client address, IPv6 cut to /64 */
+	uint64_t window_start_ms;
+	unsigned count;
+	int logged;
+};
+
+struct auth_service {
+	const struct users *users;
+	uint8_t key[SIPHASH_KEY_LEN];
+	char dummy_hash[CRYPT_OUTPUT_SIZE];
+	pthread_t thread;
+	int thread_started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct list queue;
+	unsigned queued;
+	int stop;
+	/* verifier thread only */
+	struct crypt_data crypt;
+	struct fail_entry fails[FAIL_SLOTS];
+};
+
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The throttle key: an IPv4 address, or the /64 an IPv6 client can pick
+ * its addresses from. */
+static void client_key(const struct sockaddr_storage *ss, uint8_t key[16])
+{
+	memset(key, 0, 16);
+	if (ss->ss_family == AF_INET) {
+		memcpy(key, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	} else {
+		key[15] = 6;
+		memcpy(key, &((const struct sockaddr_in6 *)ss)->sin6_addr, 8);
+	}
+}
+
+static struct fail_entry *fail_entry(struct auth_service *s, const struct sockaddr_storage *ss,
+				     uint64_t now, int create)
+{
+	uint8_t key[16], tag[SIPHASH_TAG_LEN];
+	struct fail_entry *e;
+
+	client_key(ss, key);
+	siphash128(s->key, key, sizeof(key), tag);
+	e = &s->fails[(tag[0] | tag[1] << 8) % FAIL_SLOTS];
+	if (memcmp(e->key, key, 16) || now - e->window_start_ms >= FAIL_WINDOW_MS) {
+		if (!create)
+			return NULL;
+		/* A slot shared with another address is taken over: the
+		 * throttle may forget, it never locks out the wrong client. */
+		memcpy(e->key, key, 16);
+		e->window_start_ms = now;
+		e->count = 0;
+		e->logged = 0;
+	}
+	return e;
+}
+
+static void verify(struct auth_service *s, struct auth_request *req)
+{
+	uint64_t now = monotonic_ms();
+	struct fail_entry *e = fail_entry(s, &req->client, now, 0);
+	const char *hash;
+	const char *out;
+
+	if (e && e->count >= FAIL_LIMIT) {
+		req->ok = 0;
+		req->throttled = 1;
+		if (!e->logged) {
+			char a[ADDR_STRLEN];
+			e->logged = 1;
+			log_warn("socks auth: %s failed %u times; refusing its logins for %u s",
+				 addr_format(&req->client, a, sizeof(a)), e->count,
+				 (unsigned)((e->window_start_ms + FAIL_WINDOW_MS - now) / 1000));
+		}
+		return;
+	}
+	hash = users_find(s->users, req->user);
+	out = crypt_rn(req->pass, hash ? hash : s->dummy_hash, &s->crypt, sizeof(s->crypt));
+	req->ok = hash && out && strcmp(out, hash) == 0;
+	if (!req->ok) {
+		e = fail_entry(s, &req->client, now, 1);
+		e->count++;
+	}
+	explicit_bzero(&s->crypt, sizeof(s->crypt));
+}
+
+static void *verifier_main(void *arg)
+{
+	struct auth_service *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		struct auth_request *req;
+
+		while (!s->stop && list_empty(&s->queue))
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (s->stop)
+			break;
+		req = container_of(s->queue.next, struct auth_request, node);
+		list_del(&req->node);
+		s->queued--;
+		pthread_mutex_unlock(&s->lock);
+		verify(s, req);
+		req->done(req);
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+int auth_service_start(struct auth_service **out, const struct users *users)
+{
+	struct auth_service *s = calloc(1, sizeof(*s));
+	char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+	uint8_t noise[16];
+	int rc;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->users = users;
+	list_init(&s->queue);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	if (getrandom(s->key, sizeof(s->key), 0) != sizeof(s->key) ||
+	    getrandom(noise, sizeof(noise), 0) != sizeof(noise)) {
+		rc = -errno;
+		goto fail;
+	}
+	/* A hash of nothing anyone knows, in the default method, for names
+	 * not in the file. */
+	if (!crypt_gensalt_rn(NULL, 0, NULL, 0, setting, sizeof(setting)) ||
+	    !crypt_rn((const char *)noise, setting, &s->crypt, sizeof(s->crypt))) {
+		rc = -errno;
+		goto fail;
+	}
+	snprintf(s->dummy_hash, sizeof(s->dummy_hash), "%s", s->crypt.output);
+	rc = -pthread_create(&s->thread, NULL, verifier_main, s);
+	if (rc < 0)
+		goto fail;
+	s->thread_started = 1;
+	*out = s;
+	return 0;
+fail:
+	auth_service_stop(s);
+	return rc ? rc : -EINVAL;
+}
+
+void auth_service_stop(struct auth_service *s)
+{
+	if (!s)
+		return;
+	if (s->thread_started) {
+		pthread_mutex_lock(&s->lock);
+		s->stop = 1;
+		pthread_cond_signal(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->thread, NULL);
+	}
+	/* Workers are stopped first, so nobody waits for what is queued. */
+	while (!list_empty(&s->queue)) {
+		struct auth_request *req = container_of(s->queue.next, struct auth_request, node);
+		list_del(&req->node);
+		auth_request_free(req);
+	}
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	explicit_bzero(s, sizeof(*s));
+	free(s);
+}
+
+/* digest = SipHash(key, user NUL pass NUL stored-hash): only this process
+ * can compute it, and it changes when the user's hash does. */
+int auth_cache_check(const struct auth_service *s, const struct auth_cache *c,
+		     struct auth_request *req)
+{
+	const char *hash = users_find(s->users, req->user);
+	char buf[256 + 256 + CRYPT_OUTPUT_SIZE];
+	size_t ul = strlen(req->user), pl = strlen(req->pass), hl;
+
+	if (!hash) {
+		memset(req->digest, 0, sizeof(req->digest));
+		return 0;
+	}
+	hl = strlen(hash);
+	if (ul + pl + hl + 2 > sizeof(buf))
+		return 0;
+	memcpy(buf, req->user, ul + 1);
+	memcpy(buf + ul + 1, req->pass, pl + 1);
+	memcpy(buf + ul + pl + 2, hash, hl);
+	siphash128(s->key, buf, ul + pl + 2 + hl, req->digest);
+	explicit_bzero(buf, sizeof(buf));
+	return !memcmp(c->digest[(req->digest[0] | req->digest[1] << 8) % AUTH_CACHE_SLOTS],
+		       req->digest, SIPHASH_TAG_LEN);
+}
+
+void auth_cache_add(struct auth_cache *c, const struct auth_request *req)
+{
+	memcpy(c->digest[(req->digest[0] | req->digest[1] << 8) % AUTH_CACHE_SLOTS], req->digest,
+	       SIPHASH_TAG_LEN);
+}
+
+int auth_submit(struct auth_service *s, struct auth_request *req)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->queued >= AUTH_QUEUE_MAX) {
+		rc = -EAGAIN;
+	} else {
+		list_add_tail(&s->queue, &req->node);
+		s->queued++;
+		pthread_cond_signal(&s->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+void auth_request_free(struct auth_request *req)
+{
+	if (!req)
+		return;
+	explicit_bzero(req, sizeof(*req));
+	free(req);
+}
