@@ -25,6 +25,7 @@ endif
 override CPPFLAGS += -Iinclude -D_GNU_SOURCE -DSOCKGATE_VERSION='"$(VERSION)"'
 INIH_LIBS := $(shell $(PKG_CONFIG) --libs inih 2>/dev/null || echo -linih)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+CARES_LIBS := $(shell $(PKG_CONFIG) --libs libcares 2>/dev/null || echo -lcares)
 
 ifeq ($(V),1)
 Q :=
@@ -56,7 +57,7 @@ $(B)/libsockgate.a: $(LIB_OBJS)
 
 $(B)/sockgated: $(DAEMON_OBJS) $(B)/libsockgate.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(INIH_LIBS) -lcrypt -lpthread
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(INIH_LIBS) $(CARES_LIBS) -lcrypt -lpthread
 
 # Each unit test links libsockgate.a plus only the daemon modules it tests.
 CODEC_OBJS := $(addprefix $(B)/daemon/,upstream.o upstream_socks5.o upstream_socks4.o upstream_http.o)
@@ -71,7 +72,7 @@ $(B)/tests/%: tests/unit/%.c $(B)/libsockgate.a $(DAEMON_OBJS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(CPPFLAGS) -Idaemon $(CFLAGS) -o $@ $< $(UNIT_OBJS) \
-		$(B)/libsockgate.a $(CMOCKA_LIBS) $(INIH_LIBS) -lcrypt -lpthread
+		$(B)/libsockgate.a $(CMOCKA_LIBS) $(INIH_LIBS) $(CARES_LIBS) -lcrypt -lpthread
 
 deps:
 	$(Q)tools/install-deps.sh

@@ -19,7 +19,9 @@
 #include "sockgate/log.h"
 #include "fd_budget.h"
 #include "flow.h"
+#include "flow_core.h"
 #include "intake_redirect.h"
+#include "socks_server.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -29,72 +31,7 @@
 #define FLOW_CACHE_MAX 1024
 #define FLOW_EVENTS    (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
-enum flow_state {
-	FLOW_CONNECTING,
-	FLOW_HANDSHAKE,
-	FLOW_RELAY,
-};
-
-enum {
-	DIR_UP,	  /* client -> upstream */
-	DIR_DOWN, /* upstream -> client */
-};
-
-struct relay_dir {
-	struct pipe_pair *pipe;
-	size_t in_pipe;
-	uint8_t eof;  /* source sent FIN */
-	uint8_t shut; /* FIN passed on to the destination */
-};
-
-struct flow {
-	struct ev client_ev, upstream_ev;
-	struct worker *w;
-	int client_fd, upstream_fd;
-	enum flow_state state;
-	uint64_t id;
-	struct sockaddr_storage client;
-	struct upstream_target target; /* the original destination */
-	const struct upstream *up;
-	struct upstream_handshake *hs;
-	struct relay_dir dir[2];
-	/* Edges seen before the relay started; the relay must look then. */
-	uint8_t client_readable, upstream_readable;
-	struct list node;   /* w->flows, or w->free_flows when recycled */
-	struct list timer;  /* one of w's timer lists */
-	struct list resume; /* w->resume or w->pipe_waiters */
-	uint64_t deadline;
-	uint64_t last_active;
-};
-
-static struct flow *flow_alloc(struct worker *w)
-{
-	struct flow *f;
-
-	if (!list_empty(&w->free_flows)) {
-		f = container_of(w->free_flows.next, struct flow, node);
-		list_del(&f->node);
-		w->n_free_flows--;
-	} else {
-		f = malloc(sizeof(*f));
-		if (!f)
-			return NULL;
-	}
-	memset(f, 0, sizeof(*f));
-	f->client_ev.kind = EV_FLOW_CLIENT;
-	f->upstream_ev.kind = EV_FLOW_UPSTREAM;
-	f->w = w;
-	f->client_fd = -1;
-	f->upstream_fd = -1;
-	f->id = ++w->next_flow_id;
-	list_init(&f->node);
-	list_init(&f->timer);
-	list_init(&f->resume);
-	list_add_tail(&w->flows, &f->node);
-	return f;
-}
-
-static void close_socket(struct worker *w, int *fd, int reset)
+void flow_close_socket(struct worker *w, int *fd, int reset)
 {
 	if (*fd < 0)
 		return;
@@ -106,6 +43,38 @@ static void close_socket(struct worker *w, int *fd, int reset)
 	close(*fd);
 	*fd = -1;
 	fd_budget_release(w->budget, 1);
+}
+
+struct flow *flow_new(struct worker *w, int client_fd, const struct sockaddr_storage *client)
+{
+	struct flow *f;
+
+	fd_budget_take(w->budget, 1);
+	if (!list_empty(&w->free_flows)) {
+		f = container_of(w->free_flows.next, struct flow, node);
+		list_del(&f->node);
+		w->n_free_flows--;
+	} else {
+		f = malloc(sizeof(*f));
+		if (!f) {
+			flow_close_socket(w, &client_fd, 1);
+			log_error("out of memory for a new flow");
+			return NULL;
+		}
+	}
+	memset(f, 0, sizeof(*f));
+	f->client_ev.kind = EV_FLOW_CLIENT;
+	f->upstream_ev.kind = EV_FLOW_UPSTREAM;
+	f->w = w;
+	f->client_fd = client_fd;
+	f->client = *client;
+	f->upstream_fd = -1;
+	f->id = ++w->next_flow_id;
+	list_init(&f->node);
+	list_init(&f->timer);
+	list_init(&f->resume);
+	list_add_tail(&w->flows, &f->node);
+	return f;
 }
 
 static void flow_release_pipe(struct flow *f, struct relay_dir *d)
@@ -128,13 +97,14 @@ static void flow_release_pipe(struct flow *f, struct relay_dir *d)
 	}
 }
 
-/* Frees f; reset = 1 sends RST on both sockets instead of FIN. */
-static void flow_destroy(struct flow *f, int reset)
+void flow_destroy(struct flow *f, int reset)
 {
 	struct worker *w = f->w;
 
-	close_socket(w, &f->client_fd, reset);
-	close_socket(w, &f->upstream_fd, reset);
+	if (f->kind == FLOW_KIND_SOCKS)
+		socks_server_session_end(f);
+	flow_close_socket(w, &f->client_fd, reset);
+	flow_close_socket(w, &f->upstream_fd, reset);
 	for (int d = 0; d < 2; d++)
 		flow_release_pipe(f, &f->dir[d]);
 	free(f->hs);
@@ -153,22 +123,64 @@ static void flow_destroy(struct flow *f, int reset)
 	worker_fds_released(w);
 }
 
-/* "CLIENT -> DST via NAME (kind ADDR)" for log lines. */
-static const char *flow_describe(const struct flow *f, char *buf, size_t len)
+const char *flow_describe(const struct flow *f, char *buf, size_t len)
 {
-	char client[ADDR_STRLEN], dst[ADDR_STRLEN], up[ADDR_STRLEN];
+	char client[ADDR_STRLEN], dst[ADDR_STRLEN + 260], up[ADDR_STRLEN];
+	const char *kind = f->kind == FLOW_KIND_SOCKS ? "socks " : "";
 
 	addr_format(&f->client, client, sizeof(client));
-	addr_format(&f->target.addr, dst, sizeof(dst));
+	if (f->target.hostname && f->target.addr.ss_family) {
+		char a[ADDR_STRLEN];
+		snprintf(dst, sizeof(dst), "%s:%u (%s)", f->target.hostname, f->target.port,
+			 addr_format(&f->target.addr, a, sizeof(a)));
+	} else if (f->target.hostname) {
+		snprintf(dst, sizeof(dst), "%s:%u", f->target.hostname, f->target.port);
+	} else if (f->target.addr.ss_family) {
+		addr_format(&f->target.addr, dst, sizeof(dst));
+	} else {
+		snprintf(dst, sizeof(dst), "?");
+	}
 	if (!f->up)
-		snprintf(buf, len, "%s -> %s", client, dst);
+		snprintf(buf, len, "%s%s -> %s", kind, client, dst);
 	else if (f->up->url.kind == UPSTREAM_DIRECT)
-		snprintf(buf, len, "%s -> %s via %s", client, dst, f->up->name);
+		snprintf(buf, len, "%s%s -> %s via %s", kind, client, dst, f->up->name);
 	else
-		snprintf(buf, len, "%s -> %s via %s (%s %s)", client, dst, f->up->name,
+		snprintf(buf, len, "%s%s -> %s via %s (%s %s)", kind, client, dst, f->up->name,
 			 upstream_kind_name(f->up->url.kind),
 			 addr_format(&f->up->addr, up, sizeof(up)));
 	return buf;
+}
+
+/* Failures a next address of the same name may not have. */
+static int rep_is_retryable(uint8_t rep)
+{
+	return rep == REP_NETWORK_UNREACHABLE || rep == REP_HOST_UNREACHABLE ||
+	       rep == REP_REFUSED || rep == REP_TTL_EXPIRED;
+}
+
+int flow_fail_rep(struct flow *f, uint8_t rep, const char *fmt, ...)
+{
+	char desc[FLOW_DESCRIBE_MAX], reason[192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	flow_describe(f, desc, sizeof(desc));
+	if (f->socks && rep_is_retryable(rep) &&
+	    (f->state == FLOW_CONNECTING || f->state == FLOW_HANDSHAKE) &&
+	    socks_server_retry(f, desc, reason))
+		return -1;
+	if (f->socks && socks_server_reply_failure(f, rep)) {
+		log_info("flow %u.%llu %s: %s; replied %#x", f->w->index, (unsigned long long)f->id,
+			 desc, reason, rep);
+		flow_destroy(f, 0);
+		return -1;
+	}
+	log_warn("flow %u.%llu %s: %s; client reset", f->w->index, (unsigned long long)f->id, desc,
+		 reason);
+	flow_destroy(f, 1);
+	return -1;
 }
 
 /* Logs why the flow failed and resets the client. Returns -1 (destroyed). */
@@ -176,19 +188,58 @@ static int flow_fail(struct flow *f, const char *fmt, ...) __attribute__((format
 
 static int flow_fail(struct flow *f, const char *fmt, ...)
 {
-	char desc[3 * ADDR_STRLEN + 96], reason[192];
+	char reason[192];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	log_warn("flow %u.%llu %s: %s; client reset", f->w->index, (unsigned long long)f->id,
-		 flow_describe(f, desc, sizeof(desc)), reason);
-	flow_destroy(f, 1);
-	return -1;
+	return flow_fail_rep(f, REP_GENERAL_FAILURE, "%s", reason);
 }
 
-static void flow_set_timer(struct flow *f, struct list *list, unsigned ms)
+uint8_t flow_rep_for_errno(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return REP_REFUSED;
+	case ENETUNREACH:
+	case ENETDOWN:
+		return REP_NETWORK_UNREACHABLE;
+	case EHOSTUNREACH:
+	case EHOSTDOWN:
+	case EADDRNOTAVAIL:
+		return REP_HOST_UNREACHABLE;
+	case ETIMEDOUT:
+		return REP_TTL_EXPIRED;
+	case EACCES:
+	case EPERM:
+		return REP_NOT_ALLOWED;
+	default:
+		return REP_GENERAL_FAILURE;
+	}
+}
+
+/* What the upstream's refusal means for a SOCKS client of ours. */
+static uint8_t rep_for_upstream(const struct upstream_handshake *hs)
+{
+	switch (hs->failure) {
+	case UPSTREAM_FAIL_REFUSED:
+		return REP_REFUSED;
+	case UPSTREAM_FAIL_UNREACHABLE:
+		/* a SOCKS5 upstream said exactly which */
+		return hs->code >= REP_NETWORK_UNREACHABLE && hs->code <= REP_TTL_EXPIRED
+			   ? (uint8_t)hs->code
+			   : REP_HOST_UNREACHABLE;
+	case UPSTREAM_FAIL_DENIED:
+		return REP_NOT_ALLOWED;
+	case UPSTREAM_FAIL_UNSUPPORTED:
+		return REP_ATYP_UNSUPPORTED;
+	default:
+		return REP_GENERAL_FAILURE;
+	}
+}
+
+void flow_set_timer(struct flow *f, struct list *list, unsigned ms)
 {
 	if (list_linked(&f->timer))
 		list_del(&f->timer);
@@ -285,7 +336,7 @@ static int flow_pump(struct flow *f, int d)
 broken:
 	/* One side reset or failed: pass the reset on to the other side. */
 	if (log_get_level() >= LOG_LEVEL_DEBUG) {
-		char desc[3 * ADDR_STRLEN + 96];
+		char desc[FLOW_DESCRIBE_MAX];
 		log_debug("flow %u.%llu %s: %s side: %s; resetting both", f->w->index,
 			  (unsigned long long)f->id, flow_describe(f, desc, sizeof(desc)),
 			  failed_side == DIR_UP ? "client" : "upstream", strerror(errno));
@@ -306,7 +357,7 @@ static void flow_relay_event(struct flow *f, uint32_t events, int d)
 		flow_pump(f, !d);
 }
 
-static void flow_start_relay(struct flow *f)
+void flow_start_relay(struct flow *f)
 {
 	free(f->hs);
 	f->hs = NULL;
@@ -368,10 +419,13 @@ static void flow_read_handshake(struct flow *f)
 		}
 		res = upstream_handshake_feed(f->hs, buf, (size_t)n, &consumed, out);
 		if (res == UPSTREAM_ERROR) {
-			flow_fail(f, "%s", f->hs->reason);
+			flow_fail_rep(f, rep_for_upstream(f->hs), "%s", f->hs->reason);
 			return;
 		}
 		if (res == UPSTREAM_DONE) {
+			/* a SOCKS client hears of its tunnel before any target byte */
+			if (f->socks && socks_server_tunnel_up(f) < 0)
+				return;
 			if (consumed < (size_t)n &&
 			    flow_send_early_data(f, buf + consumed, (size_t)n - consumed) < 0)
 				return;
@@ -393,6 +447,8 @@ static void flow_upstream_connected(struct flow *f)
 	uint8_t out[UPSTREAM_OUT_MAX];
 
 	if (f->up->url.kind == UPSTREAM_DIRECT) {
+		if (f->socks && socks_server_tunnel_up(f) < 0)
+			return;
 		flow_start_relay(f);
 		return;
 	}
@@ -429,8 +485,8 @@ static void flow_upstream_event(struct flow *f, uint32_t events)
 			if (getsockopt(f->upstream_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ||
 			    !err)
 				err = ECONNRESET;
-			flow_fail(f, "connect to %s: %s", addr_format(to, a, sizeof(a)),
-				  strerror(err));
+			flow_fail_rep(f, flow_rep_for_errno(err), "connect to %s: %s",
+				      addr_format(to, a, sizeof(a)), strerror(err));
 			return;
 		}
 		if (events & EPOLLOUT)
@@ -443,18 +499,25 @@ static void flow_upstream_event(struct flow *f, uint32_t events)
 	case FLOW_RELAY:
 		flow_relay_event(f, events, DIR_DOWN);
 		return;
+	default:
+		socks_server_upstream_event(f, events);
+		return;
 	}
 }
 
 static void flow_client_event(struct flow *f, uint32_t events)
 {
+	if (f->state == FLOW_SOCKS_REQUEST || f->state == FLOW_BIND_WAIT || f->state == FLOW_UDP) {
+		socks_server_client_event(f, events);
+		return;
+	}
 	if (f->state != FLOW_RELAY) {
 		if (events & (EPOLLIN | EPOLLRDHUP))
 			f->client_readable = 1;
 		/* Client data waits in the socket until the tunnel is up; only a
 		 * dead client ends the flow early. */
 		if (events & (EPOLLERR | EPOLLHUP)) {
-			char desc[3 * ADDR_STRLEN + 96];
+			char desc[FLOW_DESCRIBE_MAX];
 			log_debug("flow %u.%llu %s: client gone before the tunnel was up",
 				  f->w->index, (unsigned long long)f->id,
 				  flow_describe(f, desc, sizeof(desc)));
@@ -469,8 +532,10 @@ void flow_handle_event(struct ev *ev, uint32_t events)
 {
 	if (ev->kind == EV_FLOW_CLIENT)
 		flow_client_event(container_of(ev, struct flow, client_ev), events);
-	else
+	else if (ev->kind == EV_FLOW_UPSTREAM)
 		flow_upstream_event(container_of(ev, struct flow, upstream_ev), events);
+	else
+		socks_server_udp_event(ev, events);
 }
 
 void flow_resume(struct list *resume_node)
@@ -485,7 +550,7 @@ void flow_resume(struct list *resume_node)
 }
 
 /* Whether addr is one of this host's addresses: only they can be bound. */
-static int is_local_address(const struct sockaddr_storage *addr)
+int flow_is_local_address(const struct sockaddr_storage *addr)
 {
 	struct sockaddr_storage probe = *addr;
 	int fd, rc;
@@ -509,14 +574,15 @@ static const char *flow_loop_reason(const struct flow *f)
 {
 	const struct config *cfg = f->w->cfg;
 
-	if (addr_port(&f->target.addr) == cfg->redirect_port && is_local_address(&f->target.addr))
+	if (addr_port(&f->target.addr) == cfg->redirect_port &&
+	    flow_is_local_address(&f->target.addr))
 		return "destination is sockgated's own listener (not redirected, or a loop)";
 	if (f->up->url.kind != UPSTREAM_DIRECT && addr_equal(&f->target.addr, &f->up->addr))
 		return "destination is the upstream proxy itself (loop)";
 	return NULL;
 }
 
-static int flow_open_upstream(struct flow *f)
+int flow_open_upstream(struct flow *f)
 {
 	const struct config *cfg = f->w->cfg;
 	const struct sockaddr_storage *to =
@@ -541,18 +607,11 @@ static int flow_open_upstream(struct flow *f)
 void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage *client, int family)
 {
 	const char *loop;
-	struct flow *f;
+	struct flow *f = flow_new(w, client_fd, client);
 	int rc;
 
-	fd_budget_take(w->budget, 1);
-	f = flow_alloc(w);
-	if (!f) {
-		close_socket(w, &client_fd, 1);
-		log_error("out of memory for a new flow");
+	if (!f)
 		return;
-	}
-	f->client_fd = client_fd;
-	f->client = *client;
 	rc = intake_redirect_original_dst(client_fd, family, &f->target.addr);
 	if (rc < 0) {
 		flow_fail(f, "no NAT original destination (%s): the connection was not redirected",
@@ -567,7 +626,8 @@ void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage 
 	}
 	rc = flow_open_upstream(f);
 	if (rc < 0) {
-		flow_fail(f, "opening the upstream connection: %s", strerror(-rc));
+		flow_fail_rep(f, flow_rep_for_errno(-rc), "opening the upstream connection: %s",
+			      strerror(-rc));
 		return;
 	}
 	rc = worker_epoll_add(w, client_fd, &f->client_ev, FLOW_EVENTS);
@@ -579,39 +639,68 @@ void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage 
 	flow_set_timer(f, &w->connect_timers, w->cfg->connect_timeout_ms);
 }
 
+static void flow_expire(struct flow *f)
+{
+	struct worker *w = f->w;
+	const struct config *cfg = w->cfg;
+	char desc[FLOW_DESCRIBE_MAX];
+
+	switch (f->state) {
+	case FLOW_SOCKS_REQUEST:
+		log_debug("flow %u.%llu %s: no complete SOCKS request within %u ms, closed",
+			  w->index, (unsigned long long)f->id, flow_describe(f, desc, sizeof(desc)),
+			  cfg->handshake_timeout_ms);
+		flow_destroy(f, 1);
+		return;
+	case FLOW_RESOLVING:
+		flow_fail_rep(f, REP_HOST_UNREACHABLE, "name lookup timed out after %u ms",
+			      cfg->connect_timeout_ms);
+		return;
+	case FLOW_CONNECTING:
+		flow_fail_rep(f, REP_TTL_EXPIRED, "connect timed out after %u ms",
+			      cfg->connect_timeout_ms);
+		return;
+	case FLOW_HANDSHAKE:
+		flow_fail_rep(
+		    f, REP_TTL_EXPIRED, "upstream handshake timed out after %u ms%s",
+		    cfg->handshake_timeout_ms,
+		    upstream_handshake_stalled_pipeline(f->hs)
+			? " (the server answered the greeting, then nothing: if it cannot "
+			  "take pipelined requests, set pipeline = no)"
+			: "");
+		return;
+	case FLOW_BIND_WAIT:
+		flow_fail_rep(f, REP_TTL_EXPIRED, "BIND: no connection within %u ms",
+			      cfg->socks.bind_timeout_ms);
+		return;
+	case FLOW_UDP:
+	case FLOW_RELAY:
+		if (f->last_active + cfg->idle_timeout_ms > w->now_ms) {
+			/* Active since queued: requeue at its real deadline. */
+			list_del(&f->timer);
+			f->deadline = f->last_active + cfg->idle_timeout_ms;
+			list_add_tail(&w->idle_timers, &f->timer);
+			return;
+		}
+		log_debug("flow %u.%llu %s: idle for %u ms, closed", w->index,
+			  (unsigned long long)f->id, flow_describe(f, desc, sizeof(desc)),
+			  cfg->idle_timeout_ms);
+		flow_destroy(f, 1);
+		return;
+	}
+}
+
 void flow_expire_timers(struct worker *w)
 {
-	struct list *lists[3] = { &w->connect_timers, &w->handshake_timers, &w->idle_timers };
+	struct list *lists[] = { &w->connect_timers, &w->handshake_timers, &w->idle_timers,
+				 &w->bind_timers };
 
-	for (int i = 0; i < 3; i++) {
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		while (!list_empty(lists[i])) {
 			struct flow *f = container_of(lists[i]->next, struct flow, timer);
 			if (f->deadline > w->now_ms)
 				break;
-			if (i == 0) {
-				flow_fail(f, "connect timed out after %u ms",
-					  w->cfg->connect_timeout_ms);
-			} else if (i == 1) {
-				int stalled = upstream_handshake_stalled_pipeline(f->hs);
-				flow_fail(f, "upstream handshake timed out after %u ms%s",
-					  w->cfg->handshake_timeout_ms,
-					  stalled ? " (the server answered the greeting, then "
-						    "nothing: if it cannot take pipelined "
-						    "requests, set pipeline = no)"
-						  : "");
-			} else if (f->last_active + w->cfg->idle_timeout_ms > w->now_ms) {
-				/* Active since queued: requeue at its real deadline. */
-				list_del(&f->timer);
-				f->deadline = f->last_active + w->cfg->idle_timeout_ms;
-				list_add_tail(lists[i], &f->timer);
-			} else {
-				char desc[3 * ADDR_STRLEN + 96];
-				log_debug("flow %u.%llu %s: idle for %u ms, closed", w->index,
-					  (unsigned long long)f->id,
-					  flow_describe(f, desc, sizeof(desc)),
-					  w->cfg->idle_timeout_ms);
-				flow_destroy(f, 1);
-			}
+			flow_expire(f);
 		}
 	}
 }

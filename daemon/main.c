@@ -12,8 +12,12 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "sockgate/addr.h"
 #include "sockgate/config.h"
 #include "sockgate/log.h"
+#include "auth.h"
+#include "client_limit.h"
+#include "dns.h"
 #include "fd_budget.h"
 #include "users.h"
 #include "worker.h"
@@ -167,6 +171,9 @@ int main(int argc, char *argv[])
 	struct worker *workers = NULL;
 	unsigned n_workers = 0, started = 0, nofile;
 	struct fd_budget budget = { 0 };
+	struct worker_shared shared = { .budget = &budget };
+	struct users *users = NULL;
+	int dns_ready = 0;
 	sigset_t sigs;
 	int sfd = -1;
 
@@ -208,8 +215,17 @@ int main(int argc, char *argv[])
 			fprintf(stderr, "sockgated: %s has errors, not starting\n", path);
 		return 1;
 	}
+	if (cfg->socks.n_listen && cfg->socks.auth_password &&
+	    users_load(cfg->socks.users_path, &users, stderr)) {
+		if (!check)
+			fprintf(stderr, "sockgated: %s has errors, not starting\n",
+				cfg->socks.users_path);
+		config_free(cfg);
+		return 1;
+	}
 	if (check) {
 		printf("%s: ok\n", path);
+		users_free(users);
 		config_free(cfg);
 		return 0;
 	}
@@ -238,13 +254,37 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	budget.max = nofile - FD_RESERVE;
+	if (cfg->socks.n_listen) {
+		int rc = dns_library_init();
+		if (rc < 0) {
+			log_error("c-ares: %s", strerror(-rc));
+			goto out;
+		}
+		dns_ready = 1;
+		shared.limits = client_limit_new(cfg->socks.max_conns_per_client);
+		if (!shared.limits) {
+			log_error("out of memory");
+			goto out;
+		}
+		if (users_count(users) == 0 && cfg->socks.auth_password)
+			log_warn("%s lists no user: every SOCKS login will fail",
+				 cfg->socks.users_path);
+		shared.users = users;
+		if (cfg->socks.auth_password) {
+			rc = auth_service_start(&shared.auth, users);
+			if (rc < 0) {
+				log_error("password verifier: %s", strerror(-rc));
+				goto out;
+			}
+		}
+	}
 	workers = calloc(n_workers, sizeof(*workers));
 	if (!workers) {
 		log_error("out of memory");
 		goto out;
 	}
 	for (unsigned i = 0; i < n_workers; i++) {
-		int rc = worker_init(&workers[i], i, cfg, &budget);
+		int rc = worker_init(&workers[i], i, cfg, &shared);
 		if (rc < 0) {
 			n_workers = i;
 			goto out;
@@ -267,6 +307,13 @@ int main(int argc, char *argv[])
 	log_info("sockgated %s: %u workers, redirect port %u, fd budget %u, default upstream %s",
 		 SOCKGATE_VERSION, n_workers, cfg->redirect_port, budget.max,
 		 cfg->default_upstream->name);
+	for (size_t i = 0; i < cfg->socks.n_listen; i++) {
+		char a[ADDR_STRLEN];
+		log_info("SOCKS server on %s, auth %s%s",
+			 addr_format(&cfg->socks.listen[i], a, sizeof(a)),
+			 cfg->socks.auth_password ? "password" : "none",
+			 cfg->socks.n_allow ? ", clients limited by allow" : "");
+	}
 
 	for (;;) {
 		struct signalfd_siginfo si;
@@ -291,9 +338,16 @@ out:
 		worker_request_stop(&workers[i]);
 	for (unsigned i = 0; i < started; i++)
 		worker_join(&workers[i]);
+	/* The verifier stops before the workers go: it may be about to hand
+	 * a result to one of them. */
+	auth_service_stop(shared.auth);
 	for (unsigned i = 0; i < n_workers; i++)
 		worker_destroy(&workers[i]);
 	free(workers);
+	client_limit_free(shared.limits);
+	users_free(users);
+	if (dns_ready)
+		dns_library_cleanup();
 	if (sfd >= 0)
 		close(sfd);
 	config_free(cfg);

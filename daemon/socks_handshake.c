@@ -376,3 +376,90 @@ enum socks_handshake_result socks_handshake_feed(struct socks_handshake *hs, con
 	*consumed = used;
 	return res;
 }
+
+int socks_udp_parse(const uint8_t *buf, size_t len, struct upstream_target *t, char host[256],
+		    size_t *hdr_len, const char **why)
+{
+	size_t need;
+
+	memset(t, 0, sizeof(*t));
+	if (len < 4) {
+		*why = "shorter than a header";
+		return -1;
+	}
+	if (buf[0] || buf[1]) {
+		*why = "reserved bytes not zero";
+		return -1;
+	}
+	if (buf[2]) {
+		*why = "fragment (FRAG != 0), not supported";
+		return -1;
+	}
+	switch (buf[3]) {
+	case 0x01:
+		need = 4 + 4 + 2;
+		break;
+	case 0x04:
+		need = 4 + 16 + 2;
+		break;
+	case 0x03:
+		need = len > 4 ? 4 + 1 + (size_t)buf[4] + 2 : 5;
+		if (len > 4 && buf[4] == 0) {
+			*why = "empty domain name";
+			return -1;
+		}
+		break;
+	default:
+		*why = "unknown address type";
+		return -1;
+	}
+	if (len < need) {
+		*why = "truncated address";
+		return -1;
+	}
+	if (buf[3] == 0x01) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&t->addr;
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, buf + 4, 4);
+		memcpy(&sin->sin_port, buf + 8, 2);
+	} else if (buf[3] == 0x04) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&t->addr;
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, buf + 4, 16);
+		memcpy(&sin6->sin6_port, buf + 20, 2);
+	} else {
+		size_t hl = buf[4];
+		for (size_t i = 0; i < hl; i++) {
+			if (buf[5 + i] <= ' ' || buf[5 + i] >= 0x7f) {
+				*why = "malformed domain name";
+				return -1;
+			}
+		}
+		memcpy(host, buf + 5, hl);
+		host[hl] = '\0';
+		t->hostname = host;
+		t->port = (uint16_t)(buf[5 + hl] << 8 | buf[6 + hl]);
+	}
+	if (!t->hostname &&
+	    !(t->addr.ss_family == AF_INET ? ((struct sockaddr_in *)&t->addr)->sin_port
+					   : ((struct sockaddr_in6 *)&t->addr)->sin6_port)) {
+		*why = "port 0";
+		return -1;
+	}
+	if (t->hostname && !t->port) {
+		*why = "port 0";
+		return -1;
+	}
+	*hdr_len = need;
+	return 0;
+}
+
+size_t socks_udp_header(const struct sockaddr_storage *src, uint8_t *out)
+{
+	/* the same layout as a reply, with RSV RSV FRAG in front of ATYP */
+	size_t n = socks_handshake_reply5(0, src, out);
+	out[0] = 0;
+	out[1] = 0;
+	out[2] = 0;
+	return n;
+}

@@ -61,4 +61,15 @@ size_t socks_handshake_reply5(uint8_t rep, const struct sockaddr_storage *bnd, u
 /* SOCKS4: granted (90) or rejected (91); BND is IPv4 or zeros. */
 size_t socks_handshake_reply4(int granted, const struct sockaddr_storage *bnd, uint8_t *out);
 
+/* SOCKS5 UDP datagrams (RFC 1928 section 7): RSV RSV FRAG ATYP DST.ADDR
+ * DST.PORT DATA. Parses the header of a client's datagram: 0 with the
+ * target (t->hostname pointing into host when by name) and the header
+ * length, or -1 with why (fragments are not supported and are refused). */
+int socks_udp_parse(const uint8_t *buf, size_t len, struct upstream_target *t, char host[256],
+		    size_t *hdr_len, const char **why);
+/* Writes the header for a datagram from src; returns its length (at most
+ * SOCKS_UDP_HEADER_MAX). */
+#define SOCKS_UDP_HEADER_MAX 22
+size_t socks_udp_header(const struct sockaddr_storage *src, uint8_t *out);
+
 #endif

@@ -5,15 +5,21 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "sockgate/addr.h"
 #include "sockgate/config.h"
 #include "sockgate/log.h"
+#include "auth.h"
+#include "dns.h"
 #include "fd_budget.h"
 #include "flow.h"
 #include "intake_redirect.h"
+#include "socks_server.h"
 #include "worker.h"
 
 #define EVENTS_PER_WAIT	  256
@@ -84,7 +90,10 @@ static void worker_accept(struct worker *w, struct listener *l)
 			}
 			return; /* EAGAIN, or a connection that died in the queue */
 		}
-		flow_accept(w, fd, &client, l->family);
+		if (l->socks)
+			socks_server_accept(w, fd, &client);
+		else
+			flow_accept(w, fd, &client, l->family);
 	}
 }
 
@@ -110,6 +119,12 @@ static void *worker_main(void *arg)
 				break;
 			case EV_WAKE:
 				break;
+			case EV_AUTH:
+				socks_server_auth_completed(w);
+				break;
+			case EV_DNS:
+				dns_handle_event(ev, events[i].events);
+				break;
 			default:
 				flow_handle_event(ev, events[i].events);
 			}
@@ -127,6 +142,7 @@ static void *worker_main(void *arg)
 		if (w->now_ms >= next_tick) {
 			next_tick = w->now_ms + TICK_MS;
 			flow_expire_timers(w);
+			dns_tick(w->dns);
 			/* other workers' flows may have ended meanwhile */
 			worker_fds_released(w);
 		}
@@ -135,8 +151,80 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* A SOCKS listen address: SO_REUSEPORT across workers, and IP_FREEBIND so
+ * the daemon can start before the LAN interface has its address. */
+static int socks_listen(const struct sockaddr_storage *ss)
+{
+	int one = 1, fd, err;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    (ss->ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+	    /* IPv6 sockets honour IP_FREEBIND too */
+	    setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one)) < 0 ||
+	    bind(fd, (const struct sockaddr *)ss, addr_len(ss)) < 0 || listen(fd, 4096) < 0) {
+		err = errno;
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+static int worker_add_listener(struct worker *w, int fd, int family, int socks)
+{
+	struct listener *l = &w->listeners[w->n_listeners++];
+
+	l->ev.kind = EV_LISTENER;
+	l->fd = fd;
+	l->family = family;
+	l->socks = socks;
+	return worker_epoll_add(w, fd, &l->ev, EPOLLIN);
+}
+
+/* The SOCKS side: listeners, resolver, and the way back from the
+ * password verifier. */
+static int worker_init_socks(struct worker *w)
+{
+	const struct socks_config *sc = &w->cfg->socks;
+	int rc;
+
+	for (size_t i = 0; i < sc->n_listen; i++) {
+		char a[ADDR_STRLEN];
+		int fd = socks_listen(&sc->listen[i]);
+		if (fd < 0) {
+			log_error("SOCKS listener on %s: %s",
+				  addr_format(&sc->listen[i], a, sizeof(a)), strerror(-fd));
+			return fd;
+		}
+		rc = worker_add_listener(w, fd, sc->listen[i].ss_family, 1);
+		if (rc < 0)
+			return rc;
+	}
+	rc = dns_new(w, w->cfg->mark, &w->dns);
+	if (rc < 0)
+		return rc;
+	if (w->shared->auth) {
+		w->auth_cache = calloc(1, sizeof(*w->auth_cache));
+		w->auth_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (!w->auth_cache || w->auth_fd < 0) {
+			log_error("worker %u: auth cache/eventfd: %s", w->index, strerror(errno));
+			return -ENOMEM;
+		}
+		w->auth_ev.kind = EV_AUTH;
+		rc = worker_epoll_add(w, w->auth_fd, &w->auth_ev, EPOLLIN);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 int worker_init(struct worker *w, unsigned index, const struct config *cfg,
-		struct fd_budget *budget)
+		const struct worker_shared *shared)
 {
 	static const int families[2] = { AF_INET, AF_INET6 };
 	int rc;
@@ -144,11 +232,16 @@ int worker_init(struct worker *w, unsigned index, const struct config *cfg,
 	memset(w, 0, sizeof(*w));
 	w->index = index;
 	w->cfg = cfg;
-	w->budget = budget;
+	w->shared = shared;
+	w->budget = shared->budget;
 	w->epoll_fd = -1;
 	w->wake_fd = -1;
-	for (int i = 0; i < 2; i++)
+	w->auth_fd = -1;
+	for (int i = 0; i < WORKER_LISTENERS_MAX; i++)
 		w->listeners[i].fd = -1;
+	pthread_mutex_init(&w->auth_lock, NULL);
+	list_init(&w->auth_done);
+	list_init(&w->bind_timers);
 	list_init(&w->connect_timers);
 	list_init(&w->handshake_timers);
 	list_init(&w->idle_timers);
@@ -156,7 +249,7 @@ int worker_init(struct worker *w, unsigned index, const struct config *cfg,
 	list_init(&w->resume);
 	list_init(&w->pipe_waiters);
 	list_init(&w->free_flows);
-	pipe_pool_init(&w->pipes, PIPES_KEPT, budget);
+	pipe_pool_init(&w->pipes, PIPES_KEPT, w->budget);
 	w->now_ms = monotonic_ms();
 
 	w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -172,7 +265,6 @@ int worker_init(struct worker *w, unsigned index, const struct config *cfg,
 		goto fail;
 
 	for (int i = 0; i < 2; i++) {
-		struct listener *l = &w->listeners[w->n_listeners];
 		int fd = intake_redirect_listen(families[i], cfg->redirect_port);
 		if (fd < 0) {
 			/* A host without IPv6 still serves IPv4. */
@@ -188,11 +280,12 @@ int worker_init(struct worker *w, unsigned index, const struct config *cfg,
 				  strerror(-fd));
 			goto fail;
 		}
-		l->ev.kind = EV_LISTENER;
-		l->fd = fd;
-		l->family = families[i];
-		w->n_listeners++;
-		rc = worker_epoll_add(w, fd, &l->ev, EPOLLIN);
+		rc = worker_add_listener(w, fd, families[i], 0);
+		if (rc < 0)
+			goto fail;
+	}
+	if (cfg->socks.n_listen) {
+		rc = worker_init_socks(w);
 		if (rc < 0)
 			goto fail;
 	}
@@ -223,13 +316,24 @@ void worker_join(struct worker *w)
 
 void worker_destroy(struct worker *w)
 {
-	for (unsigned i = 0; i < 2; i++) {
+	for (unsigned i = 0; i < WORKER_LISTENERS_MAX; i++) {
 		if (w->listeners[i].fd >= 0)
 			close(w->listeners[i].fd);
 		w->listeners[i].fd = -1;
 	}
 	flow_close_all(w);
 	flow_free_cache(w);
+	dns_free(w->dns);
+	w->dns = NULL;
+	/* Checks still with the verifier come back to a stopped worker only
+	 * if the service outlives it; main stops the service first. */
+	socks_server_auth_completed(w);
+	free(w->auth_cache);
+	w->auth_cache = NULL;
+	if (w->auth_fd >= 0)
+		close(w->auth_fd);
+	w->auth_fd = -1;
+	pthread_mutex_destroy(&w->auth_lock);
 	pipe_pool_destroy(&w->pipes);
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);

@@ -10,14 +10,22 @@
 #include "list.h"
 #include "pipe_pool.h"
 
+struct auth_cache;
+struct auth_service;
+struct client_limit;
 struct config;
+struct dns;
 struct fd_budget;
+struct users;
 
 enum ev_kind {
 	EV_LISTENER,
 	EV_FLOW_CLIENT,
 	EV_FLOW_UPSTREAM,
+	EV_FLOW_UDP,
 	EV_WAKE,
+	EV_AUTH,
+	EV_DNS,
 };
 
 /* First member of everything registered with epoll. */
@@ -29,7 +37,19 @@ struct listener {
 	struct ev ev;
 	int fd;
 	int family;
+	int socks; /* SOCKS server listener, else REDIRECT intake */
 };
+
+/* What all workers share; set up by main before the workers start. */
+struct worker_shared {
+	struct fd_budget *budget;
+	const struct users *users;   /* [socks] auth = password */
+	struct auth_service *auth;   /* idem */
+	struct client_limit *limits; /* [socks] */
+};
+
+/* REDIRECT v4 + v6, and the SOCKS listen addresses */
+#define WORKER_LISTENERS_MAX (2 + 16)
 
 struct worker {
 	unsigned index;
@@ -39,15 +59,23 @@ struct worker {
 	int wake_fd; /* eventfd: main thread asks the worker to stop */
 	atomic_int stop;
 	const struct config *cfg;
-	struct listener listeners[2];
+	struct listener listeners[WORKER_LISTENERS_MAX];
 	unsigned n_listeners;
 	int accept_paused;
 	struct pipe_pool pipes;
 	struct fd_budget *budget; /* shared by all workers */
-	uint64_t now_ms;	  /* CLOCK_MONOTONIC, refreshed once per loop turn */
+	const struct worker_shared *shared;
+	struct dns *dns;	       /* SOCKS name lookups; NULL without [socks] */
+	struct auth_cache *auth_cache; /* credentials that passed on this worker */
+	/* password checks handed back by the verifier thread */
+	pthread_mutex_t auth_lock;
+	struct list auth_done;
+	struct ev auth_ev;
+	int auth_fd;	 /* eventfd */
+	uint64_t now_ms; /* CLOCK_MONOTONIC, refreshed once per loop turn */
 	uint64_t next_flow_id;
 	/* timer lists, each ordered by deadline since its timeout is fixed */
-	struct list connect_timers, handshake_timers, idle_timers;
+	struct list connect_timers, handshake_timers, idle_timers, bind_timers;
 	struct list flows;	  /* every live flow */
 	struct list resume;	  /* flows with work left after their event */
 	struct list pipe_waiters; /* flows waiting for a pipe within the budget */
@@ -57,7 +85,7 @@ struct worker {
 
 /* Sets up w (listeners included); 0 or -errno with a log line. */
 int worker_init(struct worker *w, unsigned index, const struct config *cfg,
-		struct fd_budget *budget);
+		const struct worker_shared *shared);
 int worker_start(struct worker *w);
 /* Asks the worker to stop; worker_join waits for it and frees it. */
 void worker_request_stop(struct worker *w);

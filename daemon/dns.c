@@ -1,0 +1,243 @@
+/* c-ares glue. c-ares tells us which sockets it wants watched through the
+ * socket-state callback; each gets a small epoll record. Queries carry a
+ * back-pointer to their owner's slot so a flow that dies first can detach
+ * from its query, which c-ares cannot cancel one by one. */
+#include <ares.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "sockgate/log.h"
+#include "dns.h"
+#include "list.h"
+#include "worker.h"
+
+#define DNS_TIMEOUT_MS 2000
+#define DNS_TRIES      2
+
+struct dns_sock {
+	struct ev ev;
+	struct dns *dns;
+	int fd;
+	uint32_t events;
+	struct list node;
+};
+
+struct dns {
+	struct worker *w;
+	ares_channel channel;
+	int channel_ready;
+	uint32_t mark;
+	int mark_failed_logged;
+	struct list socks; /* struct dns_sock */
+};
+
+struct dns_query {
+	dns_result_fn fn; /* NULL once cancelled */
+	void *arg;
+	uint16_t port;
+	struct dns_query **slot;
+};
+
+int dns_library_init(void)
+{
+	int rc = ares_library_init(ARES_LIB_INIT_ALL);
+	return rc == ARES_SUCCESS ? 0 : -ENOMEM;
+}
+
+void dns_library_cleanup(void)
+{
+	ares_library_cleanup();
+}
+
+static struct dns_sock *find_sock(struct dns *d, int fd)
+{
+	for (struct list *n = d->socks.next; n != &d->socks; n = n->next) {
+		struct dns_sock *s = container_of(n, struct dns_sock, node);
+		if (s->fd == fd)
+			return s;
+	}
+	return NULL;
+}
+
+/* c-ares: watch fd for reading and/or writing, or stop watching it. */
+static void sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
+{
+	struct dns *d = data;
+	struct dns_sock *s = find_sock(d, fd);
+	uint32_t events = (readable ? EPOLLIN : 0) | (writable ? EPOLLOUT : 0);
+
+	if (!events) {
+		if (s) {
+			epoll_ctl(d->w->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+			list_del(&s->node);
+			free(s);
+		}
+		return;
+	}
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s) {
+			log_error("dns: out of memory watching a resolver socket");
+			return;
+		}
+		s->ev.kind = EV_DNS;
+		s->dns = d;
+		s->fd = fd;
+		s->events = events;
+		list_add_tail(&d->socks, &s->node);
+		if (worker_epoll_add(d->w, fd, &s->ev, events) < 0)
+			log_error("dns: epoll add: %s", strerror(errno));
+		return;
+	}
+	if (s->events != events) {
+		struct epoll_event e = { .events = events, .data.ptr = &s->ev };
+		s->events = events;
+		epoll_ctl(d->w->epoll_fd, EPOLL_CTL_MOD, fd, &e);
+	}
+}
+
+/* Resolver traffic carries the mark too, so rules that intercept the
+ * router's own traffic leave it alone. */
+static int sock_create_cb(ares_socket_t fd, int type, void *data)
+{
+	struct dns *d = data;
+	(void)type;
+	if (d->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &d->mark, sizeof(d->mark)) < 0 &&
+	    !d->mark_failed_logged) {
+		d->mark_failed_logged = 1;
+		log_warn("dns: SO_MARK on resolver socket: %s", strerror(errno));
+	}
+	return 0;
+}
+
+int dns_new(struct worker *w, uint32_t mark, struct dns **out)
+{
+	struct ares_options opts;
+	struct dns *d = calloc(1, sizeof(*d));
+	int rc;
+
+	*out = NULL;
+	if (!d)
+		return -ENOMEM;
+	d->w = w;
+	d->mark = mark;
+	list_init(&d->socks);
+	memset(&opts, 0, sizeof(opts));
+	opts.sock_state_cb = sock_state_cb;
+	opts.sock_state_cb_data = d;
+	opts.timeout = DNS_TIMEOUT_MS;
+	opts.tries = DNS_TRIES;
+	rc = ares_init_options(&d->channel, &opts,
+			       ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
+	if (rc != ARES_SUCCESS) {
+		log_error("dns: cannot set up the resolver: %s", ares_strerror(rc));
+		free(d);
+		return -EINVAL;
+	}
+	d->channel_ready = 1;
+	ares_set_socket_callback(d->channel, sock_create_cb, d);
+	*out = d;
+	return 0;
+}
+
+void dns_free(struct dns *d)
+{
+	if (!d)
+		return;
+	/* Runs every pending callback with ARES_EDESTRUCTION; their owners
+	 * have cancelled them by now, so those only free the queries. */
+	if (d->channel_ready)
+		ares_destroy(d->channel);
+	while (!list_empty(&d->socks)) {
+		struct dns_sock *s = container_of(d->socks.next, struct dns_sock, node);
+		list_del(&s->node);
+		free(s);
+	}
+	free(d);
+}
+
+static void getaddrinfo_cb(void *arg, int status, int timeouts, struct ares_addrinfo *res)
+{
+	struct dns_query *q = arg;
+	struct sockaddr_storage addrs[DNS_ADDRS_MAX];
+	size_t n = 0;
+	(void)timeouts;
+
+	if (q->slot)
+		*q->slot = NULL;
+	if (status == ARES_SUCCESS && res) {
+		for (struct ares_addrinfo_node *a = res->nodes; a && n < DNS_ADDRS_MAX;
+		     a = a->ai_next) {
+			if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) ||
+			    a->ai_addrlen > sizeof(addrs[0]))
+				continue;
+			memset(&addrs[n], 0, sizeof(addrs[n]));
+			memcpy(&addrs[n], a->ai_addr, a->ai_addrlen);
+			if (a->ai_family == AF_INET)
+				((struct sockaddr_in *)&addrs[n])->sin_port = htons(q->port);
+			else
+				((struct sockaddr_in6 *)&addrs[n])->sin6_port = htons(q->port);
+			n++;
+		}
+	}
+	if (res)
+		ares_freeaddrinfo(res);
+	if (q->fn)
+		q->fn(q->arg, addrs, n,
+		      n			       ? NULL
+		      : status == ARES_SUCCESS ? "no address"
+					       : ares_strerror(status));
+	free(q);
+}
+
+void dns_resolve(struct dns *d, const char *name, uint16_t port, dns_result_fn fn, void *arg,
+		 struct dns_query **slot)
+{
+	struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct dns_query *q = calloc(1, sizeof(*q));
+
+	if (!q) {
+		*slot = NULL;
+		fn(arg, NULL, 0, "out of memory");
+		return;
+	}
+	q->fn = fn;
+	q->arg = arg;
+	q->port = port;
+	q->slot = slot;
+	*slot = q;
+	ares_getaddrinfo(d->channel, name, NULL, &hints, getaddrinfo_cb, q);
+}
+
+void dns_cancel(struct dns_query **slot)
+{
+	struct dns_query *q = *slot;
+
+	if (!q)
+		return;
+	q->fn = NULL;
+	q->slot = NULL;
+	*slot = NULL;
+}
+
+void dns_handle_event(struct ev *ev, uint32_t events)
+{
+	struct dns_sock *s = container_of(ev, struct dns_sock, ev);
+	struct dns *d = s->dns;
+	int fd = s->fd;
+
+	/* s may be freed inside ares_process_fd */
+	ares_process_fd(d->channel,
+			(events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? fd : ARES_SOCKET_BAD,
+			(events & EPOLLOUT) ? fd : ARES_SOCKET_BAD);
+}
+
+void dns_tick(struct dns *d)
+{
+	if (d)
+		ares_process_fd(d->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+}

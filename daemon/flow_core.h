@@ -1,0 +1,101 @@
+/* Inside of a flow, shared by flow.c (connect, upstream handshake, relay)
+ * and socks_server.c (the SOCKS front end of the same flows). Nothing else
+ * includes this. */
+#ifndef SOCKGATE_FLOW_CORE_H
+#define SOCKGATE_FLOW_CORE_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "list.h"
+#include "upstream.h"
+#include "worker.h"
+
+struct socks_session;
+
+enum flow_state {
+	FLOW_SOCKS_REQUEST, /* SOCKS: reading the client's greeting, auth, request */
+	FLOW_RESOLVING,	    /* SOCKS: the target's name is being looked up */
+	FLOW_CONNECTING,    /* to the upstream or, for direct, the target */
+	FLOW_HANDSHAKE,	    /* proxy protocol with the upstream */
+	FLOW_BIND_WAIT,	    /* SOCKS BIND: listening for the target's connection */
+	FLOW_UDP,	    /* SOCKS UDP ASSOCIATE: relaying datagrams */
+	FLOW_RELAY,	    /* splice both ways */
+};
+
+enum flow_kind {
+	FLOW_KIND_REDIRECT,
+	FLOW_KIND_SOCKS,
+};
+
+enum {
+	DIR_UP,	  /* client -> upstream */
+	DIR_DOWN, /* upstream -> client */
+};
+
+struct relay_dir {
+	struct pipe_pair *pipe;
+	size_t in_pipe;
+	uint8_t eof;  /* source sent FIN */
+	uint8_t shut; /* FIN passed on to the destination */
+};
+
+struct flow {
+	struct ev client_ev, upstream_ev;
+	struct worker *w;
+	int client_fd, upstream_fd;
+	enum flow_state state;
+	enum flow_kind kind;
+	uint64_t id;
+	struct sockaddr_storage client;
+	struct upstream_target target; /* the original or requested destination */
+	const struct upstream *up;
+	struct upstream_handshake *hs;
+	struct socks_session *socks; /* SOCKS flows, until the relay starts */
+	struct relay_dir dir[2];
+	/* Edges seen before the relay started; the relay must look then. */
+	uint8_t client_readable, upstream_readable;
+	uint8_t counted;    /* holds a client_limit slot */
+	struct list node;   /* w->flows, or w->free_flows when recycled */
+	struct list timer;  /* one of w's timer lists */
+	struct list resume; /* w->resume or w->pipe_waiters */
+	uint64_t deadline;
+	uint64_t last_active;
+};
+
+/* SOCKS5 reply codes (RFC 1928 section 6), also used to classify failures
+ * of intercepted flows in the logs. */
+enum {
+	REP_SUCCEEDED = 0x00,
+	REP_GENERAL_FAILURE = 0x01,
+	REP_NOT_ALLOWED = 0x02,
+	REP_NETWORK_UNREACHABLE = 0x03,
+	REP_HOST_UNREACHABLE = 0x04,
+	REP_REFUSED = 0x05,
+	REP_TTL_EXPIRED = 0x06,
+	REP_COMMAND_UNSUPPORTED = 0x07,
+	REP_ATYP_UNSUPPORTED = 0x08,
+};
+
+/* A new flow holding client_fd (counted in the fd budget); NULL after
+ * closing client_fd when out of memory. */
+struct flow *flow_new(struct worker *w, int client_fd, const struct sockaddr_storage *client);
+/* Frees f; reset = 1 sends RST on its sockets instead of FIN. */
+void flow_destroy(struct flow *f, int reset);
+/* Ends f for the reason given: a SOCKS client that has no reply yet gets
+ * one with code rep, an intercepted client a reset. Returns -1. */
+int flow_fail_rep(struct flow *f, uint8_t rep, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void flow_set_timer(struct flow *f, struct list *list, unsigned ms);
+/* Opens the connection f->up needs for f->target.addr and waits for it. */
+int flow_open_upstream(struct flow *f);
+void flow_start_relay(struct flow *f);
+uint8_t flow_rep_for_errno(int err);
+/* Whether addr is one of this host's own addresses. */
+int flow_is_local_address(const struct sockaddr_storage *addr);
+void flow_close_socket(struct worker *w, int *fd, int reset);
+/* "CLIENT -> DST via NAME (kind ADDR)" for log lines. */
+const char *flow_describe(const struct flow *f, char *buf, size_t len);
+#define FLOW_DESCRIBE_MAX (3 * ADDR_STRLEN + 256 + 96)
+
+#endif

@@ -1,0 +1,943 @@
+/* SOCKS server flows. A connection from a SOCKS listener is checked against
+ * allow and the per-client limit, then its handshake is read with MSG_PEEK
+ * and only the handshake's bytes are taken off the socket, so whatever the
+ * client sends behind its request stays queued for the relay to splice.
+ * CONNECT becomes an ordinary flow through [route]; BIND and UDP ASSOCIATE
+ * are served here. Until the request has its answer, every failure is
+ * reported with the reply code the protocol has for it. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sockgate/addr.h"
+#include "sockgate/config.h"
+#include "sockgate/log.h"
+#include "auth.h"
+#include "client_limit.h"
+#include "dns.h"
+#include "fd_budget.h"
+#include "flow_core.h"
+#include "socks_handshake.h"
+#include "socks_server.h"
+
+#define FLOW_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+/* Datagrams relayed per event and direction before yielding the loop. */
+#define UDP_BURST	 32
+#define UDP_PENDING_MAX	 2048
+#define UDP_DATAGRAM_MAX 65535
+
+struct socks_session {
+	struct flow *flow;
+	struct socks_handshake hs;
+	struct auth_request *auth; /* with the verifier */
+	struct dns_query *dns;
+	struct sockaddr_storage addrs[DNS_ADDRS_MAX];
+	size_t n_addrs, next_addr;
+	uint8_t reply_owed; /* the request (or BIND's second reply) is unanswered */
+	/* UDP ASSOCIATE */
+	struct ev udp_ev;
+	int udp_fd; /* facing the client; upstream_fd faces the targets */
+	struct sockaddr_storage udp_client;
+	int udp_client_port_known;
+	struct sockaddr_storage udp_checked; /* last target that passed policy */
+	struct dns_query *udp_dns;
+	char udp_name[256]; /* last name resolved, and its address */
+	struct sockaddr_storage udp_name_addr;
+	uint8_t *udp_pending; /* a datagram waiting for its name */
+	size_t udp_pending_len;
+	int udp_route_logged;
+	int udp_out_v6; /* the target-facing socket is dual-stack */
+};
+
+/* A password check in flight, and the worker it returns to. */
+struct socks_auth {
+	struct auth_request req;
+	struct worker *w;
+};
+
+static void socks_read_request(struct flow *f);
+
+/* Sends a short handshake message. The socket's send buffer is nearly
+ * empty during a handshake, so anything short of all is an error. */
+static int socks_send(struct flow *f, const uint8_t *buf, size_t len)
+{
+	ssize_t n = send(f->client_fd, buf, len, MSG_NOSIGNAL);
+
+	if (n == (ssize_t)len)
+		return 0;
+	log_debug("flow %u.%llu: sending to the SOCKS client: %s", f->w->index,
+		  (unsigned long long)f->id, n < 0 ? strerror(errno) : "short write");
+	flow_destroy(f, 1);
+	return -1;
+}
+
+static int socks_reply(struct flow *f, uint8_t rep, const struct sockaddr_storage *bnd)
+{
+	uint8_t out[SOCKS_REPLY_MAX];
+	size_t n = f->socks->hs.version == 4
+		       ? socks_handshake_reply4(rep == REP_SUCCEEDED, bnd, out)
+		       : socks_handshake_reply5(rep, bnd, out);
+	return socks_send(f, out, n);
+}
+
+/* ::ffff:a.b.c.d is a.b.c.d: an AF_INET6 socket would reach the IPv4
+ * address, so policy must see it as one. */
+static void unmap_v4(struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in sin;
+
+	if (ss->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+		return;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = sin6->sin6_port;
+	memcpy(&sin.sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, &sin, sizeof(sin));
+}
+
+static int in_list(const struct cidr *list, size_t n, const struct sockaddr_storage *ss)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (cidr_contains(&list[i], ss))
+			return 1;
+	}
+	return 0;
+}
+
+/* No pivoting into the router: loopback, the unspecified address and this
+ * host's own addresses are refused unless allow_dst names them. */
+static int socks_dst_allowed(const struct config *cfg, const struct sockaddr_storage *dst)
+{
+	const struct socks_config *sc = &cfg->socks;
+
+	if (in_list(sc->allow_dst, sc->n_allow_dst, dst))
+		return 1;
+	if (in_list(sc->deny_dst, sc->n_deny_dst, dst))
+		return 0;
+	if (dst->ss_family == AF_INET) {
+		uint32_t a = ntohl(((const struct sockaddr_in *)dst)->sin_addr.s_addr);
+		if (a >> 24 == 127 || a >> 24 == 0)
+			return 0;
+	} else {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)dst)->sin6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a))
+			return 0;
+	}
+	return !flow_is_local_address(dst);
+}
+
+static void socks_session_free(struct flow *f)
+{
+	struct socks_session *s = f->socks;
+
+	if (!s)
+		return;
+	dns_cancel(&s->dns);
+	dns_cancel(&s->udp_dns);
+	/* The verifier may still hold the request: it comes back to the
+	 * worker, which frees it, finding no owner. */
+	if (s->auth)
+		s->auth->owner = NULL;
+	if (s->udp_fd >= 0)
+		flow_close_socket(f->w, &s->udp_fd, 0);
+	free(s->udp_pending);
+	explicit_bzero(&s->hs, sizeof(s->hs));
+	free(s);
+	f->socks = NULL;
+	f->target.hostname = NULL; /* it pointed into the session */
+}
+
+void socks_server_session_end(struct flow *f)
+{
+	socks_session_free(f);
+	if (f->counted) {
+		client_limit_release(f->w->shared->limits, &f->client);
+		f->counted = 0;
+	}
+}
+
+void socks_server_accept(struct worker *w, int fd, const struct sockaddr_storage *client)
+{
+	const struct socks_config *sc = &w->cfg->socks;
+	char a[ADDR_STRLEN];
+	struct socks_session *s;
+	struct flow *f;
+	int rc;
+
+	if (sc->n_allow && !in_list(sc->allow, sc->n_allow, client)) {
+		/* Not even a reply byte for strangers. */
+		log_debug("socks: %s is not in allow, closed", addr_format(client, a, sizeof(a)));
+		close(fd);
+		return;
+	}
+	if (client_limit_take(w->shared->limits, client) < 0) {
+		log_debug("socks: %s has %u connections already (max_conns_per_client), closed",
+			  addr_format(client, a, sizeof(a)), sc->max_conns_per_client);
+		close(fd);
+		return;
+	}
+	f = flow_new(w, fd, client);
+	if (!f) {
+		client_limit_release(w->shared->limits, client);
+		return;
+	}
+	f->kind = FLOW_KIND_SOCKS;
+	f->counted = 1;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		log_error("out of memory for a SOCKS session");
+		flow_destroy(f, 1);
+		return;
+	}
+	f->socks = s;
+	s->flow = f;
+	s->udp_fd = -1;
+	socks_handshake_init(&s->hs, sc->auth_password);
+	f->state = FLOW_SOCKS_REQUEST;
+	flow_set_timer(f, &w->handshake_timers, w->cfg->handshake_timeout_ms);
+	/* Edge-triggered: bytes already queued raise an event on adding. */
+	rc = worker_epoll_add(w, fd, &f->client_ev, FLOW_EVENTS);
+	if (rc < 0) {
+		log_error("socks: epoll: %s", strerror(-rc));
+		flow_destroy(f, 1);
+	}
+}
+
+/* Verifier thread: hand the result back to the worker. */
+static void socks_auth_done(struct auth_request *req)
+{
+	struct socks_auth *sa = container_of(req, struct socks_auth, req);
+	struct worker *w = sa->w;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&w->auth_lock);
+	list_add_tail(&w->auth_done, &req->node);
+	pthread_mutex_unlock(&w->auth_lock);
+	if (write(w->auth_fd, &one, sizeof(one)) < 0)
+		(void)0; /* counter already non-zero: the worker wakes anyway */
+}
+
+/* Sends the RFC 1929 status; on success the request may follow. Returns
+ * 0, or -1 when the flow was closed. */
+static int socks_auth_finish(struct flow *f, int ok, int throttled)
+{
+	struct socks_session *s = f->socks;
+	uint8_t out[SOCKS_HANDSHAKE_OUT_MAX];
+	size_t out_len = 0;
+	char a[ADDR_STRLEN];
+
+	socks_handshake_auth_done(&s->hs, ok, out, &out_len);
+	if (socks_send(f, out, out_len) < 0)
+		return -1;
+	if (!ok) {
+		log_info("socks: %s: user \"%s\" %s", addr_format(&f->client, a, sizeof(a)),
+			 s->hs.user,
+			 throttled ? "refused: too many failed logins from this address"
+				   : "failed to log in");
+		flow_destroy(f, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* RFC 1929 credentials are in s->hs: check them. 1 = accepted already
+ * (go on reading), 0 = with the verifier, -1 = flow closed. */
+static int socks_check_password(struct flow *f)
+{
+	struct worker *w = f->w;
+	struct socks_session *s = f->socks;
+	struct socks_auth *sa = calloc(1, sizeof(*sa));
+
+	if (!sa) {
+		log_error("out of memory for a password check");
+		socks_auth_finish(f, 0, 0);
+		return -1;
+	}
+	sa->w = w;
+	sa->req.done = socks_auth_done;
+	sa->req.owner = f;
+	sa->req.client = f->client;
+	memcpy(sa->req.user, s->hs.user, sizeof(sa->req.user));
+	memcpy(sa->req.pass, s->hs.pass, sizeof(sa->req.pass));
+	explicit_bzero(s->hs.pass, sizeof(s->hs.pass));
+	if (auth_cache_check(w->shared->auth, w->auth_cache, &sa->req)) {
+		auth_request_free(&sa->req);
+		return socks_auth_finish(f, 1, 0) < 0 ? -1 : 1;
+	}
+	if (auth_submit(w->shared->auth, &sa->req) < 0) {
+		log_warn("socks: too many password checks waiting; refusing a login");
+		auth_request_free(&sa->req);
+		socks_auth_finish(f, 0, 0);
+		return -1;
+	}
+	s->auth = &sa->req;
+	return 0;
+}
+
+void socks_server_auth_completed(struct worker *w)
+{
+	struct list done;
+	uint64_t count;
+
+	if (w->auth_fd >= 0 && read(w->auth_fd, &count, sizeof(count)) < 0)
+		(void)0; /* nothing was signalled: the list is empty too */
+	list_init(&done);
+	pthread_mutex_lock(&w->auth_lock);
+	if (!list_empty(&w->auth_done)) {
+		/* move the whole list over */
+		done.next = w->auth_done.next;
+		done.prev = w->auth_done.prev;
+		done.next->prev = &done;
+		done.prev->next = &done;
+		list_init(&w->auth_done);
+	}
+	pthread_mutex_unlock(&w->auth_lock);
+	while (!list_empty(&done)) {
+		struct auth_request *req = container_of(done.next, struct auth_request, node);
+		struct flow *f = req->owner;
+		list_del(&req->node);
+		if (f) {
+			f->socks->auth = NULL;
+			if (req->ok)
+				auth_cache_add(w->auth_cache, req);
+			if (socks_auth_finish(f, req->ok, req->throttled) == 0)
+				socks_read_request(f);
+		}
+		auth_request_free(req);
+	}
+}
+
+/* A name goes to the upstream unresolved when nothing here needs its
+ * address: no destination routes, and a default upstream that takes names.
+ * That keeps the lookup (and what it reveals) on the proxy's side. */
+static int socks_name_goes_upstream(const struct config *cfg)
+{
+	enum upstream_kind k = cfg->default_upstream->url.kind;
+
+	return cfg->n_routes == 0 &&
+	       (k == UPSTREAM_SOCKS5H || k == UPSTREAM_SOCKS4A || k == UPSTREAM_HTTP);
+}
+
+static void socks_start_bind(struct flow *f);
+
+/* Tries the request's addresses in order until one gets a connection under
+ * way. The flow may be gone when it returns. */
+static void socks_connect_next(struct flow *f)
+{
+	struct socks_session *s = f->socks;
+	const struct config *cfg = f->w->cfg;
+	uint8_t rep = REP_NOT_ALLOWED;
+	char reason[128] = "destination not allowed (loopback or this router; see "
+			   "allow_dst/deny_dst)";
+
+	while (s->next_addr < s->n_addrs) {
+		struct sockaddr_storage dst = s->addrs[s->next_addr++];
+		char a[ADDR_STRLEN];
+		int rc;
+
+		unmap_v4(&dst);
+		f->target.addr = dst;
+		if (!socks_dst_allowed(cfg, &dst)) {
+			rep = REP_NOT_ALLOWED;
+			snprintf(reason, sizeof(reason),
+				 "destination not allowed (loopback or this router; see "
+				 "allow_dst/deny_dst)");
+			if (s->n_addrs > 1)
+				log_debug("flow %u.%llu: %s not allowed, next address", f->w->index,
+					  (unsigned long long)f->id,
+					  addr_format(&dst, a, sizeof(a)));
+			continue;
+		}
+		f->up = config_route(cfg, &dst);
+		if (s->hs.cmd == SOCKS_CMD_BIND) {
+			socks_start_bind(f);
+			return;
+		}
+		if (f->up->url.kind != UPSTREAM_DIRECT && addr_equal(&dst, &f->up->addr)) {
+			rep = REP_NOT_ALLOWED;
+			snprintf(reason, sizeof(reason),
+				 "destination is the upstream proxy itself");
+			continue;
+		}
+		rc = flow_open_upstream(f);
+		if (rc < 0) {
+			flow_close_socket(f->w, &f->upstream_fd, 0);
+			rep = flow_rep_for_errno(-rc);
+			snprintf(reason, sizeof(reason), "connect to %s: %s",
+				 addr_format(&dst, a, sizeof(a)), strerror(-rc));
+			continue;
+		}
+		f->state = FLOW_CONNECTING;
+		flow_set_timer(f, &f->w->connect_timers, cfg->connect_timeout_ms);
+		return;
+	}
+	flow_fail_rep(f, rep, "%s", reason);
+}
+
+int socks_server_retry(struct flow *f, const char *desc, const char *reason)
+{
+	struct socks_session *s = f->socks;
+
+	if (!s || s->next_addr >= s->n_addrs)
+		return 0;
+	log_debug("flow %u.%llu %s: %s; trying the next address", f->w->index,
+		  (unsigned long long)f->id, desc, reason);
+	flow_close_socket(f->w, &f->upstream_fd, 0);
+	free(f->hs);
+	f->hs = NULL;
+	f->upstream_readable = 0;
+	socks_connect_next(f);
+	return 1;
+}
+
+static void socks_resolved(void *arg, const struct sockaddr_storage *addrs, size_t n,
+			   const char *err)
+{
+	struct flow *f = arg;
+	struct socks_session *s = f->socks;
+
+	if (!n) {
+		flow_fail_rep(f, REP_HOST_UNREACHABLE, "cannot resolve \"%s\": %s", s->hs.host,
+			      err);
+		return;
+	}
+	memcpy(s->addrs, addrs, n * sizeof(*addrs));
+	s->n_addrs = n;
+	s->next_addr = 0;
+	socks_connect_next(f);
+}
+
+/* BIND (RFC 1928 section 4): listen where the expected peer can reach us,
+ * answer with that address, then answer again when the peer connects. */
+static void socks_start_bind(struct flow *f)
+{
+	const struct config *cfg = f->w->cfg;
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+	char a[ADDR_STRLEN];
+	int fd = -1, probe;
+
+	if (f->up->url.kind != UPSTREAM_DIRECT) {
+		flow_fail_rep(f, REP_COMMAND_UNSUPPORTED,
+			      "BIND: the route to this peer is upstream \"%s\"; BIND is served "
+			      "only where the route is direct",
+			      f->up->name);
+		return;
+	}
+	/* The source address the kernel would use toward the peer: connecting
+	 * a UDP socket picks it without sending anything. */
+	probe = socket(f->target.addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (probe < 0 ||
+	    connect(probe, (const struct sockaddr *)&f->target.addr, addr_len(&f->target.addr)) <
+		0 ||
+	    getsockname(probe, (struct sockaddr *)&local, &len) < 0) {
+		int err = errno;
+		if (probe >= 0)
+			close(probe);
+		flow_fail_rep(f, flow_rep_for_errno(err), "BIND: no route to %s: %s",
+			      addr_format(&f->target.addr, a, sizeof(a)), strerror(err));
+		return;
+	}
+	close(probe);
+	if (local.ss_family == AF_INET)
+		((struct sockaddr_in *)&local)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&local)->sin6_port = 0;
+	fd = socket(local.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		flow_fail_rep(f, REP_GENERAL_FAILURE, "BIND: socket: %s", strerror(errno));
+		return;
+	}
+	f->upstream_fd = fd;
+	fd_budget_take(f->w->budget, 1);
+	len = sizeof(local);
+	if ((cfg->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &cfg->mark, sizeof(cfg->mark)) < 0) ||
+	    bind(fd, (const struct sockaddr *)&local, addr_len(&local)) < 0 || listen(fd, 4) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&local, &len) < 0 ||
+	    worker_epoll_add(f->w, fd, &f->upstream_ev, EPOLLIN) < 0) {
+		flow_fail_rep(f, REP_GENERAL_FAILURE, "BIND: listening on %s: %s",
+			      addr_format(&local, a, sizeof(a)), strerror(errno));
+		return;
+	}
+	f->state = FLOW_BIND_WAIT;
+	flow_set_timer(f, &f->w->bind_timers, cfg->socks.bind_timeout_ms);
+	/* The first reply; the second is still owed. */
+	if (socks_reply(f, REP_SUCCEEDED, &local) < 0)
+		return;
+	if (log_get_level() >= LOG_LEVEL_DEBUG) {
+		char b[ADDR_STRLEN];
+		log_debug("flow %u.%llu: BIND listening on %s for %s", f->w->index,
+			  (unsigned long long)f->id, addr_format(&local, a, sizeof(a)),
+			  addr_format(&f->target.addr, b, sizeof(b)));
+	}
+}
+
+static int same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		       &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
+}
+
+/* The BIND listener is readable: take the expected peer's connection. */
+static void socks_bind_accept(struct flow *f)
+{
+	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+
+	for (;;) {
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof(peer);
+		int fd = accept4(f->upstream_fd, (struct sockaddr *)&peer, &len,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		unmap_v4(&peer);
+		if (!same_ip(&peer, &f->target.addr)) {
+			log_info("flow %u.%llu: BIND: connection from %s refused, expecting %s",
+				 f->w->index, (unsigned long long)f->id,
+				 addr_format(&peer, a, sizeof(a)),
+				 addr_format(&f->target.addr, b, sizeof(b)));
+			close(fd);
+			continue;
+		}
+		/* The listener is done; the peer's socket takes its place. */
+		close(f->upstream_fd);
+		f->upstream_fd = fd;
+		if (worker_epoll_add(f->w, fd, &f->upstream_ev, FLOW_EVENTS) < 0) {
+			flow_fail_rep(f, REP_GENERAL_FAILURE, "BIND: epoll: %s", strerror(errno));
+			return;
+		}
+		f->target.addr = peer;
+		f->upstream_readable = 1; /* the peer may have spoken already */
+		if (socks_server_tunnel_up(f) == 0)
+			flow_start_relay(f);
+		return;
+	}
+}
+
+static int socks_udp_open(struct flow *f);
+
+static void socks_request(struct flow *f)
+{
+	struct socks_session *s = f->socks;
+	struct worker *w = f->w;
+	const struct config *cfg = w->cfg;
+
+	s->reply_owed = 1;
+	f->target = s->hs.target;
+	if (s->hs.cmd == SOCKS_CMD_UDP_ASSOCIATE) {
+		if (socks_udp_open(f) == 0)
+			log_debug("flow %u.%llu: UDP association up", w->index,
+				  (unsigned long long)f->id);
+		return;
+	}
+	if (f->target.hostname) {
+		if (s->hs.cmd == SOCKS_CMD_CONNECT && socks_name_goes_upstream(cfg)) {
+			int rc;
+			f->up = cfg->default_upstream;
+			rc = flow_open_upstream(f);
+			if (rc < 0) {
+				flow_fail_rep(f, flow_rep_for_errno(-rc), "connect to upstream: %s",
+					      strerror(-rc));
+				return;
+			}
+			f->state = FLOW_CONNECTING;
+			flow_set_timer(f, &w->connect_timers, cfg->connect_timeout_ms);
+			return;
+		}
+		f->state = FLOW_RESOLVING;
+		flow_set_timer(f, &w->connect_timers, cfg->connect_timeout_ms);
+		/* the last thing done here: the answer may come at once */
+		dns_resolve(w->dns, f->target.hostname, f->target.port, socks_resolved, f, &s->dns);
+		return;
+	}
+	s->addrs[0] = f->target.addr;
+	s->n_addrs = 1;
+	s->next_addr = 0;
+	socks_connect_next(f);
+}
+
+/* Reads what the client sent so far into the handshake codec. */
+static void socks_read_request(struct flow *f)
+{
+	struct socks_session *s = f->socks;
+	char a[ADDR_STRLEN];
+
+	for (;;) {
+		uint8_t buf[1024], out[SOCKS_HANDSHAKE_OUT_MAX];
+		size_t consumed = 0, out_len = 0;
+		enum socks_handshake_result res;
+		ssize_t n = recv(f->client_fd, buf, sizeof(buf), MSG_PEEK);
+
+		if (n == 0) {
+			log_debug("flow %u.%llu: SOCKS client %s left during the handshake",
+				  f->w->index, (unsigned long long)f->id,
+				  addr_format(&f->client, a, sizeof(a)));
+			flow_destroy(f, 0);
+			return;
+		}
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				flow_destroy(f, 1);
+			return;
+		}
+		res = socks_handshake_feed(&s->hs, buf, (size_t)n, &consumed, out, &out_len);
+		/* take the handshake's bytes off the socket, and only those */
+		if (consumed && recv(f->client_fd, buf, consumed, 0) != (ssize_t)consumed) {
+			flow_destroy(f, 1);
+			return;
+		}
+		if (out_len && socks_send(f, out, out_len) < 0)
+			return;
+		switch (res) {
+		case SOCKS_HS_MORE:
+			continue;
+		case SOCKS_HS_ERROR:
+			log_info("flow %u.%llu: SOCKS client %s: %s; closed", f->w->index,
+				 (unsigned long long)f->id, addr_format(&f->client, a, sizeof(a)),
+				 s->hs.reason);
+			flow_destroy(f, 0);
+			return;
+		case SOCKS_HS_AUTH: {
+			int rc = socks_check_password(f);
+			if (rc <= 0)
+				return;
+			continue;
+		}
+		case SOCKS_HS_REQUEST:
+			socks_request(f);
+			return;
+		}
+	}
+}
+
+void socks_server_client_event(struct flow *f, uint32_t events)
+{
+	switch (f->state) {
+	case FLOW_SOCKS_REQUEST:
+		if (events & (EPOLLERR | EPOLLHUP)) {
+			flow_destroy(f, 1);
+			return;
+		}
+		if ((events & (EPOLLIN | EPOLLRDHUP)) && !f->socks->auth)
+			socks_read_request(f);
+		return;
+	case FLOW_BIND_WAIT:
+		/* the client's bytes wait for the peer; its leaving ends it */
+		if (events & (EPOLLIN | EPOLLRDHUP))
+			f->client_readable = 1;
+		if (events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+			flow_destroy(f, 1);
+		return;
+	case FLOW_UDP:
+		/* The association lives exactly as long as this connection. */
+		for (;;) {
+			uint8_t sink[512];
+			ssize_t n = recv(f->client_fd, sink, sizeof(sink), 0);
+			if (n > 0)
+				continue;
+			if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+				log_debug("flow %u.%llu: UDP association ended by its client",
+					  f->w->index, (unsigned long long)f->id);
+				flow_destroy(f, 0);
+			}
+			return;
+		}
+	default:
+		return;
+	}
+}
+
+int socks_server_tunnel_up(struct flow *f)
+{
+	struct sockaddr_storage bnd;
+	socklen_t len = sizeof(bnd);
+	const struct sockaddr_storage *reported = &bnd;
+
+	if (f->state == FLOW_BIND_WAIT || f->upstream_fd < 0) {
+		/* BIND's second reply names the peer that connected */
+		reported = &f->target.addr;
+	} else if (getsockname(f->upstream_fd, (struct sockaddr *)&bnd, &len) < 0) {
+		reported = NULL;
+	}
+	if (socks_reply(f, REP_SUCCEEDED, reported) < 0)
+		return -1;
+	f->socks->reply_owed = 0;
+	socks_session_free(f);
+	return 0;
+}
+
+int socks_server_reply_failure(struct flow *f, uint8_t rep)
+{
+	struct socks_session *s = f->socks;
+
+	if (!s || !s->reply_owed)
+		return 0;
+	s->reply_owed = 0;
+	/* best effort: the connection closes right after */
+	{
+		uint8_t out[SOCKS_REPLY_MAX];
+		size_t n = s->hs.version == 4 ? socks_handshake_reply4(0, NULL, out)
+					      : socks_handshake_reply5(rep, NULL, out);
+		if (send(f->client_fd, out, n, MSG_NOSIGNAL) < 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* ---- UDP ASSOCIATE (RFC 1928 section 7) ---- */
+
+/* One socket faces the client, bound to the address the client reached us
+ * on; one faces the targets (dual-stack where the host has IPv6). */
+static int socks_udp_open(struct flow *f)
+{
+	struct socks_session *s = f->socks;
+	const struct config *cfg = f->w->cfg;
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+	int zero = 0, fd;
+
+	if (getsockname(f->client_fd, (struct sockaddr *)&local, &len) < 0)
+		return flow_fail_rep(f, REP_GENERAL_FAILURE, "UDP: getsockname: %s",
+				     strerror(errno));
+	if (local.ss_family == AF_INET)
+		((struct sockaddr_in *)&local)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&local)->sin6_port = 0;
+	fd = socket(local.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return flow_fail_rep(f, REP_GENERAL_FAILURE, "UDP: socket: %s", strerror(errno));
+	s->udp_fd = fd;
+	fd_budget_take(f->w->budget, 1);
+	len = sizeof(local);
+	if (bind(fd, (const struct sockaddr *)&local, addr_len(&local)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&local, &len) < 0)
+		return flow_fail_rep(f, REP_GENERAL_FAILURE, "UDP: bind: %s", strerror(errno));
+
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	s->udp_out_v6 = fd >= 0;
+	if (fd < 0)
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return flow_fail_rep(f, REP_GENERAL_FAILURE, "UDP: socket: %s", strerror(errno));
+	f->upstream_fd = fd;
+	fd_budget_take(f->w->budget, 1);
+	if (cfg->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &cfg->mark, sizeof(cfg->mark)) < 0)
+		return flow_fail_rep(f, REP_GENERAL_FAILURE, "UDP: SO_MARK: %s", strerror(errno));
+
+	/* Datagrams are taken only from the client's address; from the port
+	 * it named, or else from the first one it sends from. */
+	s->udp_client = f->client;
+	if (!f->target.hostname && f->target.addr.ss_family && addr_port(&f->target.addr) != 0) {
+		s->udp_client_port_known = 1;
+		if (s->udp_client.ss_family == AF_INET)
+			((struct sockaddr_in *)&s->udp_client)->sin_port =
+			    htons(addr_port(&f->target.addr));
+		else
+			((struct sockaddr_in6 *)&s->udp_client)->sin6_port =
+			    htons(addr_port(&f->target.addr));
+	}
+	memset(&f->target, 0, sizeof(f->target));
+	s->udp_ev.kind = EV_FLOW_UDP;
+	if (worker_epoll_add(f->w, s->udp_fd, &s->udp_ev, EPOLLIN) < 0 ||
+	    worker_epoll_add(f->w, f->upstream_fd, &f->upstream_ev, EPOLLIN) < 0)
+		return flow_fail_rep(f, REP_GENERAL_FAILURE, "UDP: epoll: %s", strerror(errno));
+	f->state = FLOW_UDP;
+	f->last_active = f->w->now_ms;
+	flow_set_timer(f, &f->w->idle_timers, cfg->idle_timeout_ms);
+	if (socks_reply(f, REP_SUCCEEDED, &local) < 0)
+		return -1;
+	s->reply_owed = 0;
+	return 0;
+}
+
+/* Sends one client payload to dst, if policy and route allow. */
+static void socks_udp_send(struct flow *f, struct sockaddr_storage *dst, const uint8_t *data,
+			   size_t len)
+{
+	struct socks_session *s = f->socks;
+	const struct config *cfg = f->w->cfg;
+	struct sockaddr_storage to;
+	char a[ADDR_STRLEN];
+
+	unmap_v4(dst);
+	if (!addr_equal(dst, &s->udp_checked)) {
+		const struct upstream *up;
+		if (!socks_dst_allowed(cfg, dst)) {
+			log_debug("flow %u.%llu: UDP to %s dropped: destination not allowed",
+				  f->w->index, (unsigned long long)f->id,
+				  addr_format(dst, a, sizeof(a)));
+			return;
+		}
+		up = config_route(cfg, dst);
+		if (up->url.kind != UPSTREAM_DIRECT) {
+			if (!s->udp_route_logged++)
+				log_info("flow %u.%llu: UDP to %s dropped: its route is upstream "
+					 "\"%s\", and the SOCKS server relays UDP only directly",
+					 f->w->index, (unsigned long long)f->id,
+					 addr_format(dst, a, sizeof(a)), up->name);
+			return;
+		}
+		s->udp_checked = *dst;
+	}
+	to = *dst;
+	if (to.ss_family == AF_INET && s->udp_out_v6) {
+		/* through the dual-stack socket as ::ffff:a.b.c.d */
+		struct sockaddr_in sin;
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&to;
+		memcpy(&sin, dst, sizeof(sin));
+		memset(&to, 0, sizeof(to));
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = sin.sin_port;
+		sin6->sin6_addr.s6_addr[10] = 0xff;
+		sin6->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&sin6->sin6_addr.s6_addr[12], &sin.sin_addr, 4);
+	} else if (to.ss_family == AF_INET6 && !s->udp_out_v6) {
+		return; /* no IPv6 on this host */
+	}
+	if (sendto(f->upstream_fd, data, len, MSG_DONTWAIT, (const struct sockaddr *)&to,
+		   addr_len(&to)) < 0)
+		log_debug("flow %u.%llu: UDP to %s: %s", f->w->index, (unsigned long long)f->id,
+			  addr_format(dst, a, sizeof(a)), strerror(errno));
+	f->last_active = f->w->now_ms;
+}
+
+static void socks_udp_resolved(void *arg, const struct sockaddr_storage *addrs, size_t n,
+			       const char *err)
+{
+	struct flow *f = arg;
+	struct socks_session *s = f->socks;
+
+	if (!n) {
+		log_debug("flow %u.%llu: UDP to \"%s\" dropped: %s", f->w->index,
+			  (unsigned long long)f->id, s->udp_name, err);
+		s->udp_name[0] = '\0';
+		s->udp_pending_len = 0;
+		return;
+	}
+	s->udp_name_addr = addrs[0];
+	if (s->udp_pending_len) {
+		struct sockaddr_storage dst = addrs[0];
+		socks_udp_send(f, &dst, s->udp_pending, s->udp_pending_len);
+		s->udp_pending_len = 0;
+	}
+}
+
+/* Client -> targets. */
+static void socks_udp_from_client(struct flow *f)
+{
+	static _Thread_local uint8_t buf[UDP_DATAGRAM_MAX];
+	struct socks_session *s = f->socks;
+
+	for (int i = 0; i < UDP_BURST; i++) {
+		struct sockaddr_storage from, dst;
+		struct upstream_target t;
+		socklen_t len = sizeof(from);
+		char host[256];
+		const char *why;
+		size_t hdr;
+		ssize_t n =
+		    recvfrom(s->udp_fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &len);
+
+		if (n < 0)
+			return;
+		unmap_v4(&from);
+		if (!same_ip(&from, &f->client) ||
+		    (s->udp_client_port_known && addr_port(&from) != addr_port(&s->udp_client)))
+			continue; /* not our client */
+		if (!s->udp_client_port_known) {
+			s->udp_client = from;
+			s->udp_client_port_known = 1;
+		}
+		if (socks_udp_parse(buf, (size_t)n, &t, host, &hdr, &why) < 0) {
+			log_debug("flow %u.%llu: UDP datagram dropped: %s", f->w->index,
+				  (unsigned long long)f->id, why);
+			continue;
+		}
+		if (!t.hostname) {
+			dst = t.addr;
+			socks_udp_send(f, &dst, buf + hdr, (size_t)n - hdr);
+			continue;
+		}
+		/* by name: the last name's address, else one lookup at a time
+		 * with its datagram held */
+		if (!strcmp(host, s->udp_name) && s->udp_name_addr.ss_family) {
+			dst = s->udp_name_addr;
+			if (dst.ss_family == AF_INET)
+				((struct sockaddr_in *)&dst)->sin_port = htons(t.port);
+			else
+				((struct sockaddr_in6 *)&dst)->sin6_port = htons(t.port);
+			socks_udp_send(f, &dst, buf + hdr, (size_t)n - hdr);
+			continue;
+		}
+		if (s->udp_dns || (size_t)n - hdr > UDP_PENDING_MAX)
+			continue; /* dropped: UDP senders retry */
+		if (!s->udp_pending && !(s->udp_pending = malloc(UDP_PENDING_MAX)))
+			continue;
+		memcpy(s->udp_pending, buf + hdr, (size_t)n - hdr);
+		s->udp_pending_len = (size_t)n - hdr;
+		snprintf(s->udp_name, sizeof(s->udp_name), "%s", host);
+		memset(&s->udp_name_addr, 0, sizeof(s->udp_name_addr));
+		dns_resolve(f->w->dns, s->udp_name, t.port, socks_udp_resolved, f, &s->udp_dns);
+		return; /* the callback may have run; look again on the next event */
+	}
+}
+
+/* Targets -> client, each datagram behind a header naming its source. */
+static void socks_udp_to_client(struct flow *f)
+{
+	static _Thread_local uint8_t buf[SOCKS_UDP_HEADER_MAX + UDP_DATAGRAM_MAX];
+	struct socks_session *s = f->socks;
+
+	for (int i = 0; i < UDP_BURST; i++) {
+		struct sockaddr_storage from;
+		socklen_t len = sizeof(from);
+		uint8_t hdr[SOCKS_UDP_HEADER_MAX];
+		ssize_t n = recvfrom(f->upstream_fd, buf + SOCKS_UDP_HEADER_MAX, UDP_DATAGRAM_MAX,
+				     0, (struct sockaddr *)&from, &len);
+		size_t hl;
+
+		if (n < 0)
+			return;
+		if (!s->udp_client_port_known)
+			continue; /* nowhere to send it yet */
+		unmap_v4(&from);
+		hl = socks_udp_header(&from, hdr);
+		memcpy(buf + SOCKS_UDP_HEADER_MAX - hl, hdr, hl);
+		sendto(s->udp_fd, buf + SOCKS_UDP_HEADER_MAX - hl, hl + (size_t)n, MSG_DONTWAIT,
+		       (const struct sockaddr *)&s->udp_client, addr_len(&s->udp_client));
+		f->last_active = f->w->now_ms;
+	}
+}
+
+void socks_server_udp_event(struct ev *ev, uint32_t events)
+{
+	struct socks_session *s = container_of(ev, struct socks_session, udp_ev);
+	(void)events;
+	socks_udp_from_client(s->flow);
+}
+
+void socks_server_upstream_event(struct flow *f, uint32_t events)
+{
+	if (f->state == FLOW_BIND_WAIT) {
+		socks_bind_accept(f);
+	} else if (f->state == FLOW_UDP) {
+		(void)events;
+		socks_udp_to_client(f);
+	}
+}
