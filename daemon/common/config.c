@@ -395,6 +395,25 @@ static void upstream_key(struct parse_ctx *ctx, const char *name, const char *ke
 
 static void route_key(struct parse_ctx *ctx, const char *key, const char *value)
 {
+	char joined[INI_MAX_LINE], *eq;
+
+	/* inih splits "name = value" at the first '=' or ':', so an IPv6 key
+	 * such as "fd00::/8 = direct" arrives as "fd00" and ":/8 = direct"
+	 * minus one colon: put the line back together and split it at '='. */
+	if (strchr(value, '=')) {
+		snprintf(joined, sizeof(joined), "%s:%s", key, value);
+		eq = strchr(joined, '=');
+		*eq = '\0';
+		trim(joined);
+		trim(eq + 1);
+		if (!*joined || !eq[1]) {
+			report(ctx, ctx->line, "route \"%s\": empty value", joined);
+			return;
+		}
+		key = joined;
+		value = eq + 1;
+	}
+
 	for (size_t i = 0; i < ctx->n_routes; i++) {
 		if (!strcmp(ctx->routes[i].key, key)) {
 			report(ctx, ctx->line, "[route] %s given twice (first at line %u)", key,

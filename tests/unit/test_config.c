@@ -293,6 +293,34 @@ static void test_socks_errors(void **state)
 		     "t.conf:5: unknown key \"port\" in [socks]");
 }
 
+/* inih splits keys at ':' as well as '=': IPv6 route keys must survive. */
+static void test_ipv6_routes(void **state)
+{
+	struct config *cfg = NULL;
+	char errs[4096];
+	struct sockaddr_storage dst;
+	(void)state;
+	int n = load("[upstream corp]\nurl = socks5://10.0.0.5:1080\n"
+		     "[route]\ndefault = corp\n"
+		     "fd00::/8 = direct\n"
+		     "2001:db8:1::/48=direct ; comment\n"
+		     "::ffff:0:0/96 = corp\n",
+		     &cfg, errs, sizeof(errs));
+	if (n)
+		fail_msg("%s", errs);
+	assert_int_equal(cfg->n_routes, 3);
+	addr_from_ip("fd12::1", 80, &dst);
+	assert_string_equal(config_route(cfg, &dst)->name, "direct");
+	addr_from_ip("2001:db8:1:2::1", 80, &dst);
+	assert_string_equal(config_route(cfg, &dst)->name, "direct");
+	addr_from_ip("2001:db8:2::1", 80, &dst);
+	assert_string_equal(config_route(cfg, &dst)->name, "corp");
+	config_free(cfg);
+	expect_error("[route]\ndefault = direct\nfd00::/8 = nowhere\n",
+		     "t.conf:3: route fd00::/8: no upstream named \"nowhere\"");
+	expect_error("[route]\ndefault = direct\nfd00::/8 =\n", "t.conf:3: route \"fd00::/8\": empty");
+}
+
 static void test_duration(void **state)
 {
 	unsigned ms;
@@ -322,6 +350,7 @@ int main(void)
 		cmocka_unit_test(test_every_error_reported),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_socks),
+		cmocka_unit_test(test_ipv6_routes),
 		cmocka_unit_test(test_socks_errors),
 		cmocka_unit_test(test_names_resolved_at_load),
 	};
