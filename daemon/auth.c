@@ -38,9 +38,8 @@ struct auth_service {
 	struct list queue;
 	unsigned queued;
 	int stop;
-	/* verifier thread only */
-	struct crypt_data crypt;
-	struct fail_entry fails[FAIL_SLOTS];
+	struct crypt_data crypt;	     /* verifier thread only */
+	struct fail_entry fails[FAIL_SLOTS]; /* under lock */
 };
 
 static uint64_t monotonic_ms(void)
@@ -85,33 +84,38 @@ static struct fail_entry *fail_entry(struct auth_service *s, const struct sockad
 	return e;
 }
 
+/* Whether req's address is locked out; logs the first refusal of a
+ * lockout. Called with s->lock held. */
+static int throttled(struct auth_service *s, const struct auth_request *req, uint64_t now)
+{
+	struct fail_entry *e = fail_entry(s, &req->client, now, 0);
+
+	if (!e || e->count < FAIL_LIMIT)
+		return 0;
+	if (!e->logged) {
+		char a[ADDR_STRLEN];
+		e->logged = 1;
+		log_warn("socks auth: %s failed %u times; refusing its logins for %u s",
+			 addr_format(&req->client, a, sizeof(a)), e->count,
+			 (unsigned)((e->window_start_ms + FAIL_WINDOW_MS - now) / 1000));
+	}
+	return 1;
+}
+
 static void verify(struct auth_service *s, struct auth_request *req)
 {
-	uint64_t now = monotonic_ms();
-	struct fail_entry *e = fail_entry(s, &req->client, now, 0);
-	const char *hash;
+	const char *hash = users_find(s->users, req->user);
 	const char *out;
 
-	if (e && e->count >= FAIL_LIMIT) {
-		req->ok = 0;
-		req->throttled = 1;
-		if (!e->logged) {
-			char a[ADDR_STRLEN];
-			e->logged = 1;
-			log_warn("socks auth: %s failed %u times; refusing its logins for %u s",
-				 addr_format(&req->client, a, sizeof(a)), e->count,
-				 (unsigned)((e->window_start_ms + FAIL_WINDOW_MS - now) / 1000));
-		}
-		return;
-	}
-	hash = users_find(s->users, req->user);
 	out = crypt_rn(req->pass, hash ? hash : s->dummy_hash, &s->crypt, sizeof(s->crypt));
 	req->ok = hash && out && strcmp(out, hash) == 0;
+	explicit_bzero(&s->crypt, sizeof(s->crypt));
+	pthread_mutex_lock(&s->lock);
 	if (!req->ok) {
-		e = fail_entry(s, &req->client, now, 1);
+		struct fail_entry *e = fail_entry(s, &req->client, monotonic_ms(), 1);
 		e->count++;
 	}
-	explicit_bzero(&s->crypt, sizeof(s->crypt));
+	pthread_mutex_unlock(&s->lock);
 }
 
 static void *verifier_main(void *arg)
@@ -201,6 +205,17 @@ void auth_service_stop(struct auth_service *s)
 
 /* digest = SipHash(key, user NUL pass NUL stored-hash): only this process
  * can compute it, and it changes when the user's hash does. */
+int auth_throttled(struct auth_service *s, struct auth_request *req)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = throttled(s, req, monotonic_ms());
+	pthread_mutex_unlock(&s->lock);
+	req->throttled = rc;
+	return rc;
+}
+
 int auth_cache_check(const struct auth_service *s, const struct auth_cache *c,
 		     struct auth_request *req)
 {

@@ -40,7 +40,11 @@ struct auth_cache {
 int auth_service_start(struct auth_service **out, const struct users *users);
 void auth_service_stop(struct auth_service *s);
 
-/* Worker side. Computes req->digest from req->user and req->pass and
+/* Worker side, first: whether req->client failed too often lately; a
+ * locked-out address is refused without checking anything, right password
+ * or not. */
+int auth_throttled(struct auth_service *s, struct auth_request *req);
+/* Then: computes req->digest from req->user and req->pass and
  * returns 1 if those credentials passed before (no thread hop needed). */
 int auth_cache_check(const struct auth_service *s, const struct auth_cache *c,
 		     struct auth_request *req);

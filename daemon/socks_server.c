@@ -267,6 +267,11 @@ static int socks_check_password(struct flow *f)
 	memcpy(sa->req.user, s->hs.user, sizeof(sa->req.user));
 	memcpy(sa->req.pass, s->hs.pass, sizeof(sa->req.pass));
 	explicit_bzero(s->hs.pass, sizeof(s->hs.pass));
+	if (auth_throttled(w->shared->auth, &sa->req)) {
+		auth_request_free(&sa->req);
+		socks_auth_finish(f, 0, 1);
+		return -1;
+	}
 	if (auth_cache_check(w->shared->auth, w->auth_cache, &sa->req)) {
 		auth_request_free(&sa->req);
 		return socks_auth_finish(f, 1, 0) < 0 ? -1 : 1;

@@ -317,6 +317,9 @@ test_sigterm() {
 	check "SIGTERM: listener closed" test -z "$(in_ns $NS_ROUTER ss -Hltn "sport = :$REDIRECT_PORT")"
 }
 
+# shellcheck source=socks_server.sh
+source tests/integration/socks_server.sh
+
 rig_up
 rig_start_web
 rig_start_dante
@@ -353,6 +356,10 @@ test_timeouts
 test_half_close_and_mark
 test_fd_budget
 test_sigterm
+socks_targets
+test_socks_config_safety
+test_socks_no_auth
+test_socks_auth
 
 echo "integration: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

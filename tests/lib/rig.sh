@@ -62,6 +62,12 @@ rig_up() {
 	ip -n $NS_CLIENT route add default via $ROUTER4_LAN
 	ip -n $NS_CLIENT -6 route add default via $ROUTER6_LAN
 	in_ns $NS_ROUTER sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	# Names the router resolves (ip netns exec binds these over /etc);
+	# the name server is nobody, so other names fail at once.
+	mkdir -p "/etc/netns/$NS_ROUTER"
+	printf '%s\n' "127.0.0.1 localhost" "::1 localhost" "$SERVER4 web.sgtest" "$SERVER6 web.sgtest" \
+		"$SERVER6 web6.sgtest" "$PROXY4 near.sgtest" >"/etc/netns/$NS_ROUTER/hosts"
+	echo "nameserver 127.0.0.1" >"/etc/netns/$NS_ROUTER/resolv.conf"
 	# The router knows the LAN and the proxy's link, nothing beyond.
 	# The server answers only its neighbour, the proxy.
 }
@@ -78,6 +84,7 @@ rig_down() {
 	for ns in $NS_CLIENT $NS_ROUTER $NS_PROXY $NS_SERVER; do
 		ip netns del "$ns" 2>/dev/null
 	done
+	rm -rf "/etc/netns/$NS_ROUTER"
 	[ -n "$RIG_DIR" ] && rm -rf "$RIG_DIR"
 	RIG_DIR=""
 }
@@ -237,6 +244,7 @@ rig_redirect_rule() {
 	table inet sgtest {
 	    chain prerouting {
 	        type nat hook prerouting priority dstnat; policy accept;
+	        fib daddr type local return
 	        iifname "r0" meta l4proto tcp redirect to :$REDIRECT_PORT
 	    }
 	}
@@ -244,10 +252,11 @@ rig_redirect_rule() {
 }
 
 # Writes a config for upstream URL $1 (or "direct") and starts sockgated.
-# $2: more [upstream] lines, $3: more [daemon] lines.
+# $2: more [upstream] lines, $3: more [daemon] lines, $4: text appended
+# after "[route] default" (more routes, then other sections).
 SOCKGATED_PID=""
 rig_start_sockgated() {
-	local url=$1 upstream_extra=${2:-} extra=${3:-}
+	local url=$1 upstream_extra=${2:-} extra=${3:-} tail=${4:-}
 	local timeouts=""
 	grep -q connect_timeout <<<"$extra" || timeouts+="connect_timeout = 3s"$'\n'
 	grep -q handshake_timeout <<<"$extra" || timeouts+="handshake_timeout = 3s"$'\n'
@@ -266,6 +275,7 @@ rig_start_sockgated() {
 
 	[route]
 	default = up
+	$tail
 	CONF
 	if [ "$url" = direct ]; then
 		sed -i '/^\[upstream up\]/,/^\[route\]/{/^\[route\]/!d}; s/^default = up/default = direct/' "$RIG_DIR/sockgate.conf"

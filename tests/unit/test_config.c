@@ -318,7 +318,8 @@ static void test_ipv6_routes(void **state)
 	config_free(cfg);
 	expect_error("[route]\ndefault = direct\nfd00::/8 = nowhere\n",
 		     "t.conf:3: route fd00::/8: no upstream named \"nowhere\"");
-	expect_error("[route]\ndefault = direct\nfd00::/8 =\n", "t.conf:3: route \"fd00::/8\": empty");
+	expect_error("[route]\ndefault = direct\nfd00::/8 =\n",
+		     "t.conf:3: route \"fd00::/8\": empty");
 }
 
 static void test_duration(void **state)

@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""A SOCKS5 client for what curl cannot show: raw reply codes, the absence
+of any reply byte, UDP ASSOCIATE, BIND, connection limits. One check per
+run; prints one line and exits 0 when the outcome is the expected one.
+
+  socks_client.py SERVER PORT connect TARGET TPORT [--user U --password P]
+        prints "REP n" (the SOCKS5 reply code) or "CLOSED" / "STATUS n"
+  socks_client.py SERVER PORT silent [--source ADDR]
+        prints "NO-REPLY" if the server closes without sending a byte
+  socks_client.py SERVER PORT auth USER PASSWORD
+        prints "STATUS n CLOSED|OPEN"
+  socks_client.py SERVER PORT command CMD
+        prints "REP n" for a request with command byte CMD
+  socks_client.py SERVER PORT udp TARGET TPORT PAYLOAD [--user U --password P]
+        prints "ECHO <source> <payload>" for the datagram that came back
+  socks_client.py SERVER PORT bind PEER BNDFILE
+        writes BND to BNDFILE, waits for the peer, prints "BIND <peer> <data>"
+  socks_client.py SERVER PORT hold COUNT
+        opens COUNT connections that send nothing; prints how many the
+        server closed within the next seconds: "CLOSED n OF COUNT AFTER s"
+  socks_client.py SERVER PORT limit COUNT
+        opens connections one by one (greeting each); prints "ACCEPTED n"
+        for how many got a method reply before one was closed unanswered
+"""
+import ipaddress
+import socket
+import struct
+import sys
+import time
+
+
+def family_of(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def encode_addr(target, port):
+    try:
+        ip = ipaddress.ip_address(target)
+        if ip.version == 4:
+            return b"\x01" + ip.packed + struct.pack(">H", port)
+        return b"\x04" + ip.packed + struct.pack(">H", port)
+    except ValueError:
+        name = target.encode()
+        return b"\x03" + bytes([len(name)]) + name + struct.pack(">H", port)
+
+
+def read_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise EOFError
+        data += chunk
+    return data
+
+
+def read_addr(sock):
+    atyp = read_exact(sock, 1)[0]
+    if atyp == 1:
+        ip = ipaddress.ip_address(read_exact(sock, 4))
+    elif atyp == 4:
+        ip = ipaddress.ip_address(read_exact(sock, 16))
+    else:
+        raise ValueError("reply ATYP %d" % atyp)
+    port = struct.unpack(">H", read_exact(sock, 2))[0]
+    return str(ip), port
+
+
+def open_session(server, port, user=None, password=None, source=None):
+    """Connects and negotiates; returns the socket or prints why not."""
+    sock = socket.socket(family_of(server), socket.SOCK_STREAM)
+    sock.settimeout(10)
+    if source:
+        sock.bind((source, 0))
+    sock.connect((server, port))
+    sock.sendall(b"\x05\x01" + (b"\x02" if user else b"\x00"))
+    try:
+        ver, method = read_exact(sock, 2)
+    except EOFError:
+        print("CLOSED")
+        sys.exit(1)
+    if method == 0xFF:
+        print("NO-ACCEPTABLE-METHOD")
+        sys.exit(1)
+    if method == 2:
+        u, p = user.encode(), password.encode()
+        sock.sendall(b"\x01" + bytes([len(u)]) + u + bytes([len(p)]) + p)
+        status = read_exact(sock, 2)[1]
+        if status != 0:
+            print("STATUS %d" % status)
+            sys.exit(1)
+    return sock
+
+
+def request(sock, cmd, target, port):
+    sock.sendall(b"\x05" + bytes([cmd]) + b"\x00" + encode_addr(target, port))
+    ver, rep, rsv = read_exact(sock, 3)
+    return rep, read_addr(sock)
+
+
+def opt(args, name):
+    return args[args.index(name) + 1] if name in args else None
+
+
+def main():
+    server, port, what, args = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+    user, password = opt(args, "--user"), opt(args, "--password")
+
+    if what == "connect":
+        sock = open_session(server, port, user, password)
+        try:
+            rep, _ = request(sock, 1, args[0], int(args[1]))
+        except EOFError:
+            print("CLOSED")
+            return 1
+        print("REP %d" % rep)
+        return 0
+
+    if what == "command":
+        sock = open_session(server, port)
+        rep, _ = request(sock, int(args[0], 0), "10.0.0.1", 80)
+        print("REP %d" % rep)
+        return 0
+
+    if what == "silent":
+        sock = socket.socket(family_of(server), socket.SOCK_STREAM)
+        sock.settimeout(5)
+        if opt(args, "--source"):
+            sock.bind((opt(args, "--source"), 0))
+        sock.connect((server, port))
+        try:
+            sock.sendall(b"\x05\x01\x00")
+            data = sock.recv(16)
+        except (ConnectionResetError, BrokenPipeError):
+            data = b""
+        print("NO-REPLY" if data == b"" else "GOT %r" % data)
+        return 0 if data == b"" else 1
+
+    if what == "auth":
+        sock = socket.socket(family_of(server), socket.SOCK_STREAM)
+        sock.settimeout(10)
+        sock.connect((server, port))
+        sock.sendall(b"\x05\x01\x02")
+        read_exact(sock, 2)
+        u, p = args[0].encode(), args[1].encode()
+        sock.sendall(b"\x01" + bytes([len(u)]) + u + bytes([len(p)]) + p)
+        status = read_exact(sock, 2)[1]
+        try:
+            sock.settimeout(2)
+            closed = sock.recv(1) == b""
+        except socket.timeout:
+            closed = False
+        except ConnectionResetError:
+            closed = True
+        print("STATUS %d %s" % (status, "CLOSED" if closed else "OPEN"))
+        return 0
+
+    if what == "udp":
+        target, tport, payload = args[0], int(args[1]), args[2].encode()
+        ctl = open_session(server, port, user, password)
+        udp = socket.socket(family_of(server), socket.SOCK_DGRAM)
+        udp.bind((ctl.getsockname()[0], 0))
+        rep, (bnd, bport) = request(ctl, 3, udp.getsockname()[0], udp.getsockname()[1])
+        if rep != 0:
+            print("REP %d" % rep)
+            return 1
+        udp.settimeout(2)
+        # a stranger's datagram (wrong port) must be ignored, not relayed
+        stranger = socket.socket(family_of(server), socket.SOCK_DGRAM)
+        stranger.bind((ctl.getsockname()[0], 0))
+        stranger.sendto(b"\x00\x00\x00" + encode_addr(target, tport) + b"stranger", (bnd, bport))
+        for attempt in range(3):
+            udp.sendto(b"\x00\x00\x00" + encode_addr(target, tport) + payload, (bnd, bport))
+            # a fragment must be dropped
+            udp.sendto(b"\x00\x00\x01" + encode_addr(target, tport) + b"fragment", (bnd, bport))
+            try:
+                data, _ = udp.recvfrom(65535)
+            except socket.timeout:
+                continue
+            if data[:3] != b"\x00\x00\x00":
+                print("BAD-HEADER %r" % data[:4])
+                return 1
+            atyp = data[3]
+            alen = 4 if atyp == 1 else 16
+            src = ipaddress.ip_address(data[4:4 + alen])
+            sport = struct.unpack(">H", data[4 + alen:6 + alen])[0]
+            body = data[6 + alen:]
+            print("ECHO %s:%d %s" % (src, sport, body.decode(errors="replace")))
+            try:
+                stranger.settimeout(0.5)
+                stranger.recvfrom(65535)
+                print("STRANGER-GOT-A-REPLY")
+                return 1
+            except socket.timeout:
+                pass
+            return 0
+        print("NO-ECHO")
+        return 1
+
+    if what == "bind":
+        peer, bndfile = args[0], args[1]
+        sock = open_session(server, port)
+        rep, (bnd, bport) = request(sock, 2, peer, 0)
+        if rep != 0:
+            print("REP %d" % rep)
+            return 1
+        with open(bndfile + ".tmp", "w") as f:
+            f.write("%s %d\n" % (bnd, bport))
+        import os
+        os.rename(bndfile + ".tmp", bndfile)
+        sock.settimeout(15)
+        rep, (paddr, pport) = (read_exact(sock, 3)[1], read_addr(sock))
+        if rep != 0:
+            print("SECOND-REP %d" % rep)
+            return 1
+        data = read_exact(sock, len("hello-from-peer"))
+        sock.sendall(b"hello-from-client\n")
+        print("BIND %s %s" % (paddr, data.decode()))
+        return 0
+
+    if what == "hold":
+        count = int(args[0])
+        socks = []
+        for _ in range(count):
+            s = socket.socket(family_of(server), socket.SOCK_STREAM)
+            s.connect((server, port))
+            s.setblocking(False)
+            socks.append(s)
+        t0 = time.time()
+        closed = set()
+        while time.time() - t0 < float(opt(args, "--within") or 8) and len(closed) < count:
+            for i, s in enumerate(socks):
+                if i in closed:
+                    continue
+                try:
+                    if s.recv(1) == b"":
+                        closed.add(i)
+                except BlockingIOError:
+                    pass
+                except ConnectionResetError:
+                    closed.add(i)
+            time.sleep(0.1)
+        print("CLOSED %d OF %d AFTER %.1f" % (len(closed), count, time.time() - t0))
+        return 0
+
+    if what == "limit":
+        count = int(args[0])
+        held = []
+        for i in range(count):
+            s = socket.socket(family_of(server), socket.SOCK_STREAM)
+            s.settimeout(2)
+            s.connect((server, port))
+            try:
+                # both methods: the server picks one and waits for more
+                s.sendall(b"\x05\x02\x00\x02")
+                if len(s.recv(2)) != 2:
+                    break
+            except (ConnectionResetError, BrokenPipeError, socket.timeout):
+                break
+            held.append(s)
+        print("ACCEPTED %d" % len(held))
+        return 0
+
+    print("unknown check " + what, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

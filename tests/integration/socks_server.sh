@@ -1,0 +1,187 @@
+# shellcheck shell=bash
+# SOCKS server tests, sourced by run.sh after the rig is up. The client uses
+# sockgated on the router's LAN address as an ordinary SOCKS server. Targets:
+# nginx on the server (reachable only through dante: the chained route) and
+# services on the proxy host (reachable directly from the router).
+
+SOCKS4=$ROUTER4_LAN SOCKS6=$ROUTER6_LAN SOCKS_PORT=1080
+SOCKS_USER=carol SOCKS_PASS='pa:ss w0rd'
+
+socks_py() { in_ns $NS_CLIENT python3 tests/integration/socks_client.py "$@"; }
+
+# [route] and [socks] for the tests: the proxy's link is direct, the rest
+# goes through dante; $1: auth and allow lines, $2: more [socks] lines.
+socks_conf() {
+	printf '%s\n' "$PROXY4/32 = direct" "fd77:2::/64 = direct" "[socks]" \
+		"listen = $SOCKS4:$SOCKS_PORT, [$SOCKS6]:$SOCKS_PORT" "$1" "${2:-}"
+}
+
+start_socks() { # auth/allow lines, more [socks] lines, more [daemon] lines
+	rig_start_sockgated "socks5://$PROXY4:1080" "" "${3:-}" "$(socks_conf "$1" "${2:-}")" &&
+		rig_wait_port $NS_ROUTER $SOCKS_PORT
+}
+
+expect_curl() { # expected-body curl-args...
+	local want=$1 got
+	shift
+	got=$(in_ns $NS_CLIENT curl -sS -m 10 "$@" 2>&1)
+	[ "$got" = "$want" ] || { echo "       got: $got"; return 1; }
+}
+
+expect_out() { # expected-output command...
+	local want=$1 got
+	shift
+	got=$("$@" 2>&1)
+	[ "$got" = "$want" ] || { echo "       got: $got"; return 1; }
+}
+
+expect_match() { # regex command...
+	local re=$1 got
+	shift
+	got=$("$@" 2>&1)
+	[[ $got =~ $re ]] || { echo "       got: $got"; return 1; }
+}
+
+socks_targets() {
+	mkdir -p "$RIG_DIR/near"
+	echo near >"$RIG_DIR/near/small"
+	rig_spawn $NS_PROXY NEAR_WEB_PID "$RIG_DIR/near-web.log" \
+		python3 -m http.server 8080 --bind :: --directory "$RIG_DIR/near"
+	rig_spawn $NS_PROXY UDP_ECHO_PID "$RIG_DIR/udp-echo.log" socat UDP4-RECVFROM:7007,fork EXEC:cat
+	rig_spawn $NS_PROXY UDP_ECHO6_PID "$RIG_DIR/udp-echo6.log" socat UDP6-RECVFROM:7007,ipv6only=1,fork EXEC:cat
+	rig_wait_port $NS_PROXY 8080
+}
+
+test_socks_no_auth() {
+	start_socks "auth = none
+allow = 10.77.1.0/25, fd77:1::/64" "deny_dst = 10.77.2.99" || { fail "sockgated with [socks] did not start"; return; }
+	local s5="--socks5 $SOCKS4:$SOCKS_PORT" s5h="--socks5-hostname $SOCKS4:$SOCKS_PORT"
+	# shellcheck disable=SC2086
+	{
+		check "socks5 (no auth): IPv4 target via the dante chain" expect_curl hello $s5 "http://$SERVER4/small"
+		check "socks5 (no auth): IPv6 target via the dante chain" expect_curl hello $s5 "http://[$SERVER6]/small"
+		check "socks5 (no auth): server reached over IPv6" expect_curl hello --socks5 "[$SOCKS6]:$SOCKS_PORT" "http://$SERVER4/small"
+		check "socks5 (no auth): direct route, IPv4 target" expect_curl near $s5 "http://$PROXY4:8080/small"
+		check "socks5 (no auth): direct route, IPv6 target" expect_curl near $s5 "http://[$PROXY6]:8080/small"
+		check "socks5-hostname: name resolved by sockgated (c-ares), chained" expect_curl hello $s5h "http://web.sgtest/small"
+		check "socks5-hostname: IPv6-only name" expect_curl hello $s5h "http://web6.sgtest/small"
+		check "socks5-hostname: name with a direct route" expect_curl near $s5h "http://near.sgtest:8080/small"
+		check "socks4: IPv4 target" expect_curl hello --socks4 "$SOCKS4:$SOCKS_PORT" "http://$SERVER4/small"
+		check "socks4a: name" expect_curl hello --socks4a "$SOCKS4:$SOCKS_PORT" "http://web.sgtest/small"
+	}
+	local want
+	want=$(sha256sum <"$RIG_DIR/www/file10m" | cut -d' ' -f1)
+	check "socks5: 10 MB through the chain, sha256 matches" \
+		expect_out "$want" bash -c "ip netns exec $NS_CLIENT curl -sS -m 20 --socks5 $SOCKS4:$SOCKS_PORT http://$SERVER4/file10m | sha256sum | cut -d' ' -f1"
+	check "socks5: 100 parallel requests" expect_out 100 bash -c \
+		"seq 100 | ip netns exec $NS_CLIENT xargs -P 100 -I{} curl -s -m 20 -o /dev/null -w '%{http_code}\n' --socks5 $SOCKS4:$SOCKS_PORT 'http://$SERVER4/small?{}' | grep -c '^200$'"
+	check "allow: a client outside it gets no reply byte" \
+		expect_out NO-REPLY bash -c "ip -n $NS_CLIENT addr add 10.77.1.200/24 dev c0 2>/dev/null; ip netns exec $NS_CLIENT python3 tests/integration/socks_client.py $SOCKS4 $SOCKS_PORT silent --source 10.77.1.200"
+	check "destination policy: the router itself -> REP 2" expect_out "REP 2" socks_py $SOCKS4 $SOCKS_PORT connect $ROUTER4 22
+	check "destination policy: loopback by name -> REP 2" expect_out "REP 2" socks_py $SOCKS4 $SOCKS_PORT connect localhost 22
+	check "destination policy: ::ffff:127.0.0.1 -> REP 2" expect_out "REP 2" socks_py $SOCKS4 $SOCKS_PORT connect ::ffff:127.0.0.1 22
+	check "destination policy: deny_dst -> REP 2" expect_out "REP 2" socks_py $SOCKS4 $SOCKS_PORT connect 10.77.2.99 80
+	check "unresolvable name -> REP 4" expect_out "REP 4" socks_py $SOCKS4 $SOCKS_PORT connect nosuch.sgtest 80
+	check "closed port (direct) -> REP 5" expect_out "REP 5" socks_py $SOCKS4 $SOCKS_PORT connect $PROXY4 81
+	check "closed port (through dante) -> REP 5 passed on" expect_out "REP 5" socks_py $SOCKS4 $SOCKS_PORT connect $SERVER4 81
+	check "unknown command -> REP 7" expect_out "REP 7" socks_py $SOCKS4 $SOCKS_PORT command 9
+	check "... and each failure logged once with its code" expect_log "nosuch.sgtest:80: cannot resolve.*replied 0x4"
+	check "UDP ASSOCIATE: round trip to a UDP echo server (IPv4)" \
+		expect_out "ECHO $PROXY4:7007 ping-v4" socks_py $SOCKS4 $SOCKS_PORT udp $PROXY4 7007 ping-v4
+	check "UDP ASSOCIATE: round trip over IPv6" \
+		expect_out "ECHO $PROXY6:7007 ping-v6" socks_py $SOCKS6 $SOCKS_PORT udp $PROXY6 7007 ping-v6
+	check "UDP ASSOCIATE: target by name" \
+		expect_out "ECHO $PROXY4:7007 ping-name" socks_py $SOCKS4 $SOCKS_PORT udp near.sgtest 7007 ping-name
+	test_socks_bind
+	rig_stop_sockgated
+}
+
+test_socks_bind() {
+	local bnd=$RIG_DIR/bind.addr out pid i
+	rm -f "$bnd"
+	in_ns $NS_CLIENT python3 tests/integration/socks_client.py $SOCKS4 $SOCKS_PORT bind $PROXY4 "$bnd" >"$RIG_DIR/bind.out" 2>&1 &
+	pid=$!
+	for i in $(seq 50); do [ -s "$bnd" ] && break; sleep 0.1; done
+	read -r addr port <"$bnd" 2>/dev/null
+	check "BIND: first reply names the router's address toward the peer ($addr)" test "${addr:-}" = "$ROUTER4"
+	out=$( (echo hello-from-peer; sleep 1) | in_ns $NS_PROXY timeout 5 socat - "TCP:${addr:-0}:${port:-0}" 2>&1)
+	wait $pid
+	check "BIND: second reply names the peer, data flows both ways" \
+		expect_match "^BIND $PROXY4 hello-from-peer" cat "$RIG_DIR/bind.out"
+	check "BIND: ... and back to the peer" test "$out" = "hello-from-client"
+}
+
+test_socks_auth() {
+	local users=$RIG_DIR/users
+	printf '%s\n' "$SOCKS_PASS" | "$SOCKGATED" --hash-password "$SOCKS_USER" >"$users"
+	# proxychains.conf cannot hold a password with a space
+	echo proxy-pw | "$SOCKGATED" --hash-password dave >>"$users"
+	chmod 600 "$users"
+	check "--hash-password writes a crypt(3) line" grep -q "^$SOCKS_USER:\\$" "$users"
+	start_socks "users = $users" "max_conns_per_client = 20" "handshake_timeout = 2s" ||
+		{ fail "sockgated with [socks] auth did not start"; return; }
+	local enc
+	enc=$(printf %s "$SOCKS_PASS" | sed 's/:/%3A/; s/ /%20/')
+	check "password is the default beyond loopback: no-auth client refused" \
+		expect_out NO-ACCEPTABLE-METHOD socks_py $SOCKS4 $SOCKS_PORT connect $SERVER4 80
+	check "socks5 + user/password: IPv4 target" expect_curl hello -x "socks5://$SOCKS_USER:$enc@$SOCKS4:$SOCKS_PORT" "http://$SERVER4/small"
+	check "socks5 + user/password: IPv6 target" expect_curl hello -x "socks5://$SOCKS_USER:$enc@$SOCKS4:$SOCKS_PORT" "http://[$SERVER6]/small"
+	check "socks5h + user/password: name" expect_curl hello -x "socks5h://$SOCKS_USER:$enc@[$SOCKS6]:$SOCKS_PORT" "http://web.sgtest/small"
+	check "socks4 is refused when a password is required" \
+		bash -c "! ip netns exec $NS_CLIENT curl -s -m 5 --socks4 $SOCKS4:$SOCKS_PORT http://$SERVER4/small"
+	check "wrong password: RFC 1929 status 1, connection closed" \
+		expect_out "STATUS 1 CLOSED" socks_py $SOCKS4 $SOCKS_PORT auth $SOCKS_USER wrong
+	check "unknown user: status 1, closed" expect_out "STATUS 1 CLOSED" socks_py $SOCKS4 $SOCKS_PORT auth mallory x
+	check "... logged without the password" expect_log "user \"$SOCKS_USER\" failed to log in"
+	check "the password never reaches the log" bash -c "! grep -q -e wrong -e 'pa:ss' '$RIG_DIR/sockgated.log'"
+	check "proxychains4 runs an unmodified curl through the server (names remote)" \
+		test_proxychains
+	# 5 failures from one address lock it out for a minute, right password or not
+	socks_py $SOCKS4 $SOCKS_PORT auth $SOCKS_USER wrong >/dev/null
+	socks_py $SOCKS4 $SOCKS_PORT auth $SOCKS_USER wrong >/dev/null
+	socks_py $SOCKS4 $SOCKS_PORT auth $SOCKS_USER wrong >/dev/null
+	check "failures are throttled per address: right password refused after 5" \
+		expect_out "STATUS 1 CLOSED" socks_py $SOCKS4 $SOCKS_PORT auth $SOCKS_USER "$SOCKS_PASS"
+	check "... logged once" expect_log "failed 5 times; refusing its logins"
+	check "... other addresses are not affected" \
+		expect_out "STATUS 0 OPEN" socks_py $SOCKS6 $SOCKS_PORT auth $SOCKS_USER "$SOCKS_PASS"
+	check "max_conns_per_client: the 21st connection is closed unanswered" \
+		expect_out "ACCEPTED 20" socks_py $SOCKS6 $SOCKS_PORT limit 25
+	check "half-open handshakes time out (handshake_timeout 2s)" \
+		expect_match "^CLOSED 300 OF 300 AFTER [234]\." bash -c \
+		"ip netns exec $NS_CLIENT python3 tests/integration/socks_client.py $SOCKS4 $SOCKS_PORT hold 300 --within 6 &
+		 sleep 0.5; ip netns exec $NS_CLIENT curl -s -m 5 -x 'socks5://$SOCKS_USER:$enc@[$SOCKS6]:$SOCKS_PORT' http://$SERVER4/small >'$RIG_DIR/during-flood'; wait"
+	check "... while they hang, an established client is served" grep -qx hello "$RIG_DIR/during-flood"
+	rig_stop_sockgated
+}
+
+test_proxychains() {
+	cat >"$RIG_DIR/proxychains.conf" <<-CONF
+	strict_chain
+	proxy_dns
+	tcp_read_time_out 15000
+	tcp_connect_time_out 8000
+	[ProxyList]
+	socks5 $SOCKS4 $SOCKS_PORT dave proxy-pw
+	CONF
+	local got
+	got=$(in_ns $NS_CLIENT proxychains4 -q -f "$RIG_DIR/proxychains.conf" curl -s -m 10 http://web.sgtest/small 2>&1)
+	[ "$got" = hello ] || { echo "       got: $got"; return 1; }
+}
+
+test_socks_config_safety() {
+	local conf=$RIG_DIR/open.conf out
+	printf '[route]\ndefault = direct\n[socks]\nlisten = 10.0.0.1:1080\nauth = none\n' >"$conf"
+	out=$("$SOCKGATED" --check -c "$conf" 2>&1)
+	check "--check: auth = none beyond loopback without allow is refused (open proxy)" \
+		grep -q "needs an allow = CIDR list" <<<"$out"
+	printf '[route]\ndefault = direct\n[socks]\nlisten = 10.0.0.1:1080\nusers = %s\n' "$RIG_DIR/plain" >"$conf"
+	echo "alice:secret" >"$RIG_DIR/plain"
+	chmod 600 "$RIG_DIR/plain"
+	out=$("$SOCKGATED" --check -c "$conf" 2>&1)
+	check "--check: a plaintext password in the users file is refused" \
+		grep -q "plain:1: user \"alice\": not a crypt(3) hash" <<<"$out"
+	chmod 666 "$RIG_DIR/plain"
+	out=$("$SOCKGATED" --check -c "$conf" 2>&1)
+	check "--check: a users file others may write is refused" grep -q "writable by group or others" <<<"$out"
+}
