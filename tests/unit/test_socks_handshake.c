@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "sockgate/addr.h"
 #include "socks_handshake.h"
 
 struct run {
@@ -369,6 +370,87 @@ static void test_replies(void **state)
 	assert_int_equal(out[4] | out[5] | out[6] | out[7], 0);
 }
 
+static void expect_udp_error(const uint8_t *buf, size_t len, const char *why_part)
+{
+	struct upstream_target t;
+	char host[256];
+	size_t hdr = 0;
+	const char *why = NULL;
+	assert_int_equal(socks_udp_parse(buf, len, &t, host, &hdr, &why), -1);
+	assert_non_null(why);
+	if (!strstr(why, why_part))
+		fail_msg("reason \"%s\" lacks \"%s\"", why, why_part);
+}
+
+static void test_udp_datagrams(void **state)
+{
+	static const uint8_t v4[] = { 0, 0, 0, 1, 10, 0, 0, 1, 0x1f, 0x90, 'h', 'i' };
+	static const uint8_t v6[] = { 0, 0, 0, 4, 0xfd, 0, 0, 0, 0, 0, 0, 0,
+				      0,    0, 0, 0, 0,    0, 0, 1, 0, 53 };
+	static const uint8_t name[] = { 0, 0, 0, 3, 3, 'a', '.', 'b', 0, 53, 'q' };
+	struct upstream_target t;
+	char host[256], a[ADDR_STRLEN];
+	size_t hdr = 0;
+	const char *why = NULL;
+	uint8_t out[SOCKS_UDP_HEADER_MAX];
+	(void)state;
+
+	assert_int_equal(socks_udp_parse(v4, sizeof(v4), &t, host, &hdr, &why), 0);
+	assert_int_equal(hdr, 10);
+	assert_null(t.hostname);
+	assert_string_equal(addr_format(&t.addr, a, sizeof(a)), "10.0.0.1:8080");
+	/* the reply header for the same source is the same bytes */
+	assert_int_equal(socks_udp_header(&t.addr, out), 10);
+	assert_memory_equal(out, v4, 10);
+
+	assert_int_equal(socks_udp_parse(v6, sizeof(v6), &t, host, &hdr, &why), 0);
+	assert_int_equal(hdr, 22);
+	assert_string_equal(addr_format(&t.addr, a, sizeof(a)), "[fd00::1]:53");
+	assert_int_equal(socks_udp_header(&t.addr, out), 22);
+	assert_memory_equal(out, v6, 22);
+
+	assert_int_equal(socks_udp_parse(name, sizeof(name), &t, host, &hdr, &why), 0);
+	assert_int_equal(hdr, 10);
+	assert_string_equal(t.hostname, "a.b");
+	assert_int_equal(t.port, 53);
+
+	/* an empty payload is a valid datagram */
+	assert_int_equal(socks_udp_parse(v4, 10, &t, host, &hdr, &why), 0);
+
+	{
+		uint8_t bad[sizeof(v4)];
+		memcpy(bad, v4, sizeof(v4));
+		expect_udp_error(bad, 3, "shorter");
+		bad[0] = 1;
+		expect_udp_error(bad, sizeof(bad), "reserved");
+		bad[0] = 0;
+		bad[2] = 1;
+		expect_udp_error(bad, sizeof(bad), "fragment");
+		bad[2] = 0;
+		bad[3] = 2;
+		expect_udp_error(bad, sizeof(bad), "unknown address type");
+		bad[3] = 1;
+		expect_udp_error(bad, 9, "truncated");
+		bad[8] = bad[9] = 0;
+		expect_udp_error(bad, sizeof(bad), "port 0");
+	}
+	expect_udp_error(v6, 21, "truncated");
+	expect_udp_error(name, 4, "truncated");
+	expect_udp_error(name, 9, "truncated");
+	{
+		uint8_t bad[sizeof(name)];
+		memcpy(bad, name, sizeof(name));
+		bad[4] = 0;
+		expect_udp_error(bad, sizeof(bad), "empty domain");
+		bad[4] = 3;
+		bad[6] = ' ';
+		expect_udp_error(bad, sizeof(bad), "malformed domain");
+		bad[6] = '.';
+		bad[8] = bad[9] = 0;
+		expect_udp_error(bad, sizeof(bad), "port 0");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -379,6 +461,7 @@ int main(void)
 		cmocka_unit_test(test_socks4_and_4a),
 		cmocka_unit_test(test_socks4_long_fields),
 		cmocka_unit_test(test_replies),
+		cmocka_unit_test(test_udp_datagrams),
 	};
 	return cmocka_run_group_tests_name("socks_handshake", tests, NULL, NULL);
 }
