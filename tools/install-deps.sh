@@ -3,8 +3,8 @@
 # missing, without questions. Usage: install-deps.sh [bench]
 set -eu
 
-BUILD="make gcc libc6-dev pkg-config libinih-dev libcmocka-dev"
-TEST="nftables iproute2 procps python3 dante-server microsocks tinyproxy nginx curl socat"
+BUILD="make gcc libc6-dev pkg-config libinih-dev libc-ares-dev libcrypt-dev libcmocka-dev"
+TEST="nftables iproute2 procps python3 dante-server microsocks tinyproxy nginx curl socat proxychains4"
 FUZZ="clang clang-format libclang-rt-dev"
 BENCH="redsocks iperf3 apache2-utils"
 
