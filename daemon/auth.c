@@ -147,6 +147,7 @@ int auth_service_start(struct auth_service **out, const struct users *users)
 	struct auth_service *s = calloc(1, sizeof(*s));
 	char setting[CRYPT_GENSALT_OUTPUT_SIZE];
 	uint8_t noise[16];
+	char phrase[2 * sizeof(noise) + 1];
 	int rc;
 
 	*out = NULL;
@@ -161,14 +162,17 @@ int auth_service_start(struct auth_service **out, const struct users *users)
 		rc = -errno;
 		goto fail;
 	}
-	/* A hash of nothing anyone knows, in the default method, for names
+	/* A hash of a phrase nobody knows, in the default method, for names
 	 * not in the file. */
+	for (size_t i = 0; i < sizeof(noise); i++)
+		snprintf(phrase + 2 * i, 3, "%02x", noise[i]);
 	if (!crypt_gensalt_rn(NULL, 0, NULL, 0, setting, sizeof(setting)) ||
-	    !crypt_rn((const char *)noise, setting, &s->crypt, sizeof(s->crypt))) {
+	    !crypt_rn(phrase, setting, &s->crypt, sizeof(s->crypt))) {
 		rc = -errno;
 		goto fail;
 	}
 	snprintf(s->dummy_hash, sizeof(s->dummy_hash), "%s", s->crypt.output);
+	explicit_bzero(phrase, sizeof(phrase));
 	rc = -pthread_create(&s->thread, NULL, verifier_main, s);
 	if (rc < 0)
 		goto fail;
