@@ -1,7 +1,7 @@
 /* SOCKS server flows. A connection from a SOCKS listener is checked against
- * allow and the per-client limit, then its handshake is read with MSG_PEEK
- * and only the handshake's bytes are taken off the socket, so whatever the
- * client sends behind its request stays queued for the relay to splice.
+ * allow and the per-client limit, then its handshake is read and fed to the
+ * codec; whatever the client sends behind its request is passed to the
+ * target first once the tunnel is up, then the relay splices the rest.
  * CONNECT becomes an ordinary flow through [route]; BIND and UDP ASSOCIATE
  * are served here. Until the request has its answer, every failure is
  * reported with the reply code the protocol has for it. */
@@ -36,6 +36,11 @@ struct socks_session {
 	struct socks_handshake hs;
 	struct auth_request *auth; /* with the verifier */
 	struct dns_query *dns;
+	/* client bytes read but not yet used by the codec, then (after the
+	 * request) the first bytes for the target */
+	uint8_t in[1024];
+	size_t in_len;
+	int in_drained; /* the last read was short: the socket is empty */
 	struct sockaddr_storage addrs[DNS_ADDRS_MAX];
 	size_t n_addrs, next_addr;
 	uint8_t reply_owed; /* the request (or BIND's second reply) is unanswered */
@@ -573,36 +578,46 @@ static void socks_request(struct flow *f)
 	socks_connect_next(f);
 }
 
-/* Reads what the client sent so far into the handshake codec. */
+/* Reads what the client sent into the handshake codec. Bytes behind the
+ * request (a client that does not wait for the reply) stay in s->in and go
+ * to the target once the tunnel is up. */
 static void socks_read_request(struct flow *f)
 {
 	struct socks_session *s = f->socks;
 	char a[ADDR_STRLEN];
 
 	for (;;) {
-		uint8_t buf[1024], out[SOCKS_HANDSHAKE_OUT_MAX];
+		uint8_t out[SOCKS_HANDSHAKE_OUT_MAX];
 		size_t consumed = 0, out_len = 0;
 		enum socks_handshake_result res;
-		ssize_t n = recv(f->client_fd, buf, sizeof(buf), MSG_PEEK);
 
-		if (n == 0) {
-			log_debug("flow %u.%llu: SOCKS client %s left during the handshake",
-				  f->w->index, (unsigned long long)f->id,
-				  addr_format(&f->client, a, sizeof(a)));
-			flow_destroy(f, 0);
-			return;
+		if (!s->in_len) {
+			ssize_t n;
+			if (s->in_drained) {
+				/* a short read took everything; the next bytes raise
+				 * a new edge */
+				s->in_drained = 0;
+				return;
+			}
+			n = recv(f->client_fd, s->in, sizeof(s->in), 0);
+			if (n == 0) {
+				log_debug("flow %u.%llu: SOCKS client %s left during the handshake",
+					  f->w->index, (unsigned long long)f->id,
+					  addr_format(&f->client, a, sizeof(a)));
+				flow_destroy(f, 0);
+				return;
+			}
+			if (n < 0) {
+				if (errno != EAGAIN && errno != EINTR)
+					flow_destroy(f, 1);
+				return;
+			}
+			s->in_len = (size_t)n;
+			s->in_drained = (size_t)n < sizeof(s->in);
 		}
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				flow_destroy(f, 1);
-			return;
-		}
-		res = socks_handshake_feed(&s->hs, buf, (size_t)n, &consumed, out, &out_len);
-		/* take the handshake's bytes off the socket, and only those */
-		if (consumed && recv(f->client_fd, buf, consumed, 0) != (ssize_t)consumed) {
-			flow_destroy(f, 1);
-			return;
-		}
+		res = socks_handshake_feed(&s->hs, s->in, s->in_len, &consumed, out, &out_len);
+		memmove(s->in, s->in + consumed, s->in_len - consumed);
+		s->in_len -= consumed;
 		if (out_len && socks_send(f, out, out_len) < 0)
 			return;
 		switch (res) {
@@ -616,11 +631,16 @@ static void socks_read_request(struct flow *f)
 			return;
 		case SOCKS_HS_AUTH: {
 			int rc = socks_check_password(f);
-			if (rc <= 0)
+			if (rc <= 0) {
+				/* the verdict comes later: read again then */
+				s->in_drained = 0;
 				return;
+			}
 			continue;
 		}
 		case SOCKS_HS_REQUEST:
+			/* more may wait in the socket: the relay looks first */
+			f->client_readable = !s->in_drained;
 			socks_request(f);
 			return;
 		}
@@ -679,6 +699,15 @@ int socks_server_tunnel_up(struct flow *f)
 	if (socks_reply(f, REP_SUCCEEDED, reported) < 0)
 		return -1;
 	f->socks->reply_owed = 0;
+	/* The outgoing socket is fresh (or, for BIND, just accepted): its
+	 * send buffer takes these few bytes at once. */
+	if (f->socks->in_len) {
+		ssize_t n = send(f->upstream_fd, f->socks->in, f->socks->in_len, MSG_NOSIGNAL);
+		if (n != (ssize_t)f->socks->in_len)
+			return flow_fail_rep(f, REP_GENERAL_FAILURE,
+					     "passing the client's first %zu bytes on: %s",
+					     f->socks->in_len, n < 0 ? strerror(errno) : "short write");
+	}
 	socks_session_free(f);
 	return 0;
 }

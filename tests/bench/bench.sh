@@ -1,6 +1,8 @@
 #!/bin/bash
 # make bench: sockgated against redsocks in the same redirect position, with
-# the same upstream (dante), on the namespace rig of the tests. A benchmark,
+# the same upstream (dante), on the namespace rig of the tests; then
+# sockgated's SOCKS server against microsocks and dante-server in the same
+# place (the router), each connecting directly to the target. A benchmark,
 # not a test: it prints numbers and ratios, and fails only if a run breaks.
 set -u
 cd "$(dirname "$0")/../.."
@@ -13,6 +15,9 @@ ROUNDS=${ROUNDS:-3}
 AB_REQUESTS=${AB_REQUESTS:-20000}
 AB_CONCURRENCY=${AB_CONCURRENCY:-50}
 IPERF_SECONDS=${IPERF_SECONDS:-5}
+# Which comparisons to run: "redirect" (vs redsocks), "socks" (SOCKS server
+# vs microsocks and dante), or both.
+BENCH_PARTS=${BENCH_PARTS:-redirect socks}
 # 10,000 idle flows need ~20,000 fds in the daemon; where the hard
 # RLIMIT_NOFILE is lower (and cannot be raised), hold as many as fit.
 HARD_NOFILE=$(ulimit -Hn)
@@ -24,6 +29,19 @@ CLK_TCK=$(getconf CLK_TCK)
 rig_require_root bench
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU of a process, its threads and all its descendants, live or reaped
+# (dante works in forked children).
+tree_ticks() { # pid
+	local total=0 p
+	for p in $1 $(pgrep -P "$1"); do
+		if [ "$p" = "$1" ]; then
+			total=$((total + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+		else
+			total=$((total + $(tree_ticks "$p")))
+		fi
+	done
+	echo "$total"
+}
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
 # Appends "key value" lines for one proxy and round to $RIG_DIR/$1.results.
@@ -126,6 +144,7 @@ redsocks {
 }
 CONF
 for round in $(seq 1 "$ROUNDS"); do
+	[[ " $BENCH_PARTS " == *" redirect "* ]] || break
 	echo "bench: round $round of $ROUNDS" >&2
 	rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated.log" "$SOCKGATED" -f -c "$RIG_DIR/bench.conf"
 	rig_wait_port $NS_ROUTER $REDIRECT_PORT
@@ -137,11 +156,99 @@ for round in $(seq 1 "$ROUNDS"); do
 	rig_stop "$RS_PID"
 done
 
+# ---- the SOCKS server role ----
+SOCKS_ADDR=$ROUTER4_LAN
+SOCKS_PORT=1080
+gcc -O2 -o "$RIG_DIR/socks_load" tests/bench/socks_load.c || exit 1
+
+measure_server() { # name pid
+	local name=$1 pid=$2 out=$RIG_DIR/$1.round c0 c1 load iperf bytes
+	: >"$out"
+	in_ns $NS_CLIENT "$RIG_DIR/socks_load" $SOCKS_ADDR $SOCKS_PORT $SERVER4 80 /small "$AB_CONCURRENCY" 1000 >/dev/null
+	echo "bench: $name: $AB_REQUESTS short GETs through SOCKS5, $AB_CONCURRENCY concurrent, a new connection each" >&2
+	c0=$(tree_ticks "$pid")
+	load=$(in_ns $NS_CLIENT "$RIG_DIR/socks_load" $SOCKS_ADDR $SOCKS_PORT $SERVER4 80 /small "$AB_CONCURRENCY" "$AB_REQUESTS")
+	c1=$(tree_ticks "$pid")
+	echo "$load" >>"$out"
+	echo "cpu_us_per_conn $(((c1 - c0) * 1000000 / CLK_TCK / AB_REQUESTS))" >>"$out"
+	echo "bench: $name: iperf3 through proxychains4, 1 stream, $IPERF_SECONDS s" >&2
+	c0=$(tree_ticks "$pid")
+	iperf=$(in_ns $NS_CLIENT proxychains4 -q -f "$RIG_DIR/proxychains.conf" iperf3 -c $SERVER4 -t "$IPERF_SECONDS" -J 2>&1)
+	c1=$(tree_ticks "$pid")
+	bytes=$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(int(d["end"]["sum_received"]["bytes"]))' <<<"$iperf" 2>/dev/null || echo 0)
+	echo "gbps_1 $(python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9))' <<<"$iperf" 2>/dev/null || echo 0)" >>"$out"
+	if [ "$bytes" -gt 0 ]; then
+		echo "cpu_s_per_gb_1 $(python3 -c "print('%.3f' % (($c1 - $c0) / $CLK_TCK / ($bytes / 1e9)))")" >>"$out"
+	else
+		echo "cpu_s_per_gb_1 n/a" >>"$out"
+	fi
+	cat "$out" >>"$RIG_DIR/$name.results"
+}
+
+rig_open_direct_path
+cat >"$RIG_DIR/socks-server.conf" <<CONF
+[daemon]
+workers = auto
+log_level = warn
+[intake]
+redirect = $REDIRECT_PORT
+[route]
+default = direct
+[socks]
+listen = $SOCKS_ADDR:$SOCKS_PORT
+auth = none
+allow = 10.77.1.0/24
+max_conns_per_client = 0
+CONF
+mkdir -p "$RIG_DIR/dante-server"
+cat >"$RIG_DIR/dante-server/danted.conf" <<CONF
+logoutput: $RIG_DIR/dante-server/danted.log
+internal: $SOCKS_ADDR port = $SOCKS_PORT
+external: $ROUTER4
+clientmethod: none
+socksmethod: none
+user.privileged: root
+user.unprivileged: nobody
+client pass { from: 0/0 to: 0/0 }
+socks pass { from: 0/0 to: 0/0 command: connect }
+CONF
+cat >"$RIG_DIR/proxychains.conf" <<CONF
+strict_chain
+tcp_read_time_out 15000
+tcp_connect_time_out 8000
+[ProxyList]
+socks5 $SOCKS_ADDR $SOCKS_PORT
+CONF
+for round in $(seq 1 "$ROUNDS"); do
+	[[ " $BENCH_PARTS " == *" socks "* ]] || break
+	echo "bench: SOCKS server round $round of $ROUNDS" >&2
+	rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-socks.log" "$SOCKGATED" -f -c "$RIG_DIR/socks-server.conf"
+	rig_wait_port $NS_ROUTER $SOCKS_PORT
+	measure_server sockgated-socks "$SG_PID"
+	rig_stop "$SG_PID"
+	rig_spawn $NS_ROUTER MS_PID "$RIG_DIR/microsocks-server.log" microsocks -i $SOCKS_ADDR -p $SOCKS_PORT
+	rig_wait_port $NS_ROUTER $SOCKS_PORT
+	measure_server microsocks "$MS_PID"
+	rig_stop "$MS_PID"
+	rig_spawn $NS_ROUTER DS_PID "$RIG_DIR/dante-server/out.log" danted -f "$RIG_DIR/dante-server/danted.conf" -p "$RIG_DIR/dante-server/danted.pid"
+	rig_wait_port $NS_ROUTER $SOCKS_PORT
+	measure_server dante "$DS_PID"
+	rig_stop "$DS_PID"
+done
+rig_close_direct_path
+
 row() { # label key better(higher|lower)
 	local a b
 	a=$(get sockgated "$2")
 	b=$(get redsocks "$2")
 	printf '| %-38s | %12s | %12s | %7s |\n' "$1" "$a" "$b" "$(ratio "$a" "$b")"
+}
+srow() { # label key
+	local a b c
+	a=$(get sockgated-socks "$2")
+	b=$(get microsocks "$2")
+	c=$(get dante "$2")
+	printf '| %-38s | %10s | %10s | %10s | %8s | %8s |\n' "$1" "$a" "$b" "$c" "$(ratio "$a" "$b")" "$(ratio "$a" "$c")"
 }
 {
 	echo
@@ -164,6 +271,20 @@ row() { # label key better(higher|lower)
 	row "peak RSS (MB)" peak_rss_mb
 	echo
 	echo "Targets: CPU per connection <= 0.5x redsocks, CPU per GB <= 0.8x, throughput >= 1x, <= 2 fds per idle connection."
+	echo
+	echo "SOCKS server role: medians of $ROUNDS rounds; sockgated's SOCKS5 server vs microsocks $(dpkg-query -W -f='${Version}' microsocks) and dante-server, each on the router, connecting directly. Short GETs by a C client ($AB_CONCURRENCY concurrent, a new connection each, no pipelining); one iperf3 stream through proxychains4. CPU counts the whole process tree."
+	echo
+	printf '| %-38s | %10s | %10s | %10s | %8s | %8s |\n' "metric" "sockgated" "microsocks" "dante" "vs micro" "vs dante"
+	echo "|----------------------------------------|------------|------------|------------|----------|----------|"
+	srow "connections/s ($AB_CONCURRENCY concurrent, short GET)" conn_per_s
+	srow "latency p50 (ms)" p50_ms
+	srow "latency p99 (ms)" p99_ms
+	srow "failed requests" failed
+	srow "server CPU per connection (µs)" cpu_us_per_conn
+	srow "throughput, 1 stream (Gbit/s)" gbps_1
+	srow "server CPU per GB, 1 stream (s)" cpu_s_per_gb_1
+	echo
+	echo "Targets: connections/s >= 1.5x microsocks, throughput >= dante, CPU per connection below both."
 } | tee "$RIG_DIR/table.md"
 mkdir -p build
 cp "$RIG_DIR/table.md" build/bench-results.md

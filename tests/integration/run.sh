@@ -83,22 +83,6 @@ expect_log() { # pattern
 	return 1
 }
 
-# A route around sockgated for the direct upstream: router -> proxy -> server.
-open_direct_path() {
-	in_ns $NS_PROXY sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-	ip -n $NS_ROUTER route add 10.77.3.0/24 via $PROXY4
-	ip -n $NS_ROUTER -6 route add fd77:3::/64 via $PROXY6
-	ip -n $NS_SERVER route add default via $PROXY4_WAN
-	ip -n $NS_SERVER -6 route add default via $PROXY6_WAN
-}
-close_direct_path() {
-	in_ns $NS_PROXY sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0
-	ip -n $NS_ROUTER route del 10.77.3.0/24
-	ip -n $NS_ROUTER -6 route del fd77:3::/64
-	ip -n $NS_SERVER route del default
-	ip -n $NS_SERVER -6 route del default
-}
-
 # A server-first service (like SSH): the client sends nothing and must get
 # the banner, which reaches sockgated right behind the proxy's reply.
 expect_banner() { # address
@@ -344,9 +328,9 @@ relay_suite "microsocks socks5 + auth" \
 relay_suite "dante socks4" "socks4://$PROXY4:1080" "" v4only
 relay_suite "dante socks4a" "socks4a://$PROXY4:1080" "" v4only
 relay_suite "tinyproxy http CONNECT + Basic auth" "http://$TINYPROXY_USER:$TINYPROXY_PASS@$PROXY4:8888"
-open_direct_path
+rig_open_direct_path
 relay_suite "direct" direct
-close_direct_path
+rig_close_direct_path
 test_early_data
 test_pipelining_stall_hint
 test_wrong_passwords

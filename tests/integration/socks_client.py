@@ -5,6 +5,9 @@ run; prints one line and exits 0 when the outcome is the expected one.
 
   socks_client.py SERVER PORT connect TARGET TPORT [--user U --password P]
         prints "REP n" (the SOCKS5 reply code) or "CLOSED" / "STATUS n"
+  socks_client.py SERVER PORT optimistic TARGET TPORT
+        sends greeting, request and an HTTP GET in one segment (no waiting
+        for replies); prints the replies' codes and the HTTP body
   socks_client.py SERVER PORT silent [--source ADDR]
         prints "NO-REPLY" if the server closes without sending a byte
   socks_client.py SERVER PORT auth USER PASSWORD
@@ -114,6 +117,24 @@ def main():
             print("CLOSED")
             return 1
         print("REP %d" % rep)
+        return 0
+
+    if what == "optimistic":
+        sock = socket.socket(family_of(server), socket.SOCK_STREAM)
+        sock.settimeout(10)
+        sock.connect((server, port))
+        get = b"GET /small HTTP/1.0\r\nHost: x\r\n\r\n"
+        sock.sendall(b"\x05\x01\x00" + b"\x05\x01\x00" + encode_addr(args[0], int(args[1])) + get)
+        method = read_exact(sock, 2)[1]
+        rep = read_exact(sock, 3)[1]
+        read_addr(sock)
+        body = b""
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            body += chunk
+        print("METHOD %d REP %d BODY %s" % (method, rep, body.split(b"\r\n\r\n", 1)[-1].decode().strip()))
         return 0
 
     if what == "command":

@@ -75,6 +75,8 @@ allow = 10.77.1.0/25, fd77:1::/64" "deny_dst = 10.77.2.99" || { fail "sockgated 
 		expect_out "$want" bash -c "ip netns exec $NS_CLIENT curl -sS -m 20 --socks5 $SOCKS4:$SOCKS_PORT http://$SERVER4/file10m | sha256sum | cut -d' ' -f1"
 	check "socks5: 100 parallel requests" expect_out 100 bash -c \
 		"seq 100 | ip netns exec $NS_CLIENT xargs -P 100 -I{} curl -s -m 20 -o /dev/null -w '%{http_code}\n' --socks5 $SOCKS4:$SOCKS_PORT 'http://$SERVER4/small?{}' | grep -c '^200$'"
+	check "client data right behind the request (no waiting for replies) reaches the target" \
+		expect_out "METHOD 0 REP 0 BODY hello" socks_py $SOCKS4 $SOCKS_PORT optimistic $SERVER4 80
 	check "allow: a client outside it gets no reply byte" \
 		expect_out NO-REPLY bash -c "ip -n $NS_CLIENT addr add 10.77.1.200/24 dev c0 2>/dev/null; ip netns exec $NS_CLIENT python3 tests/integration/socks_client.py $SOCKS4 $SOCKS_PORT silent --source 10.77.1.200"
 	check "destination policy: the router itself -> REP 2" expect_out "REP 2" socks_py $SOCKS4 $SOCKS_PORT connect $ROUTER4 22

@@ -238,6 +238,22 @@ rig_start_tinyproxy() {
 	rig_wait_port $NS_PROXY 8888
 }
 
+# A route around the proxies for direct connections: router -> proxy -> server.
+rig_open_direct_path() {
+	in_ns $NS_PROXY sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	ip -n $NS_ROUTER route add 10.77.3.0/24 via $PROXY4
+	ip -n $NS_ROUTER -6 route add fd77:3::/64 via $PROXY6
+	ip -n $NS_SERVER route add default via $PROXY4_WAN
+	ip -n $NS_SERVER -6 route add default via $PROXY6_WAN
+}
+rig_close_direct_path() {
+	in_ns $NS_PROXY sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0
+	ip -n $NS_ROUTER route del 10.77.3.0/24
+	ip -n $NS_ROUTER -6 route del fd77:3::/64
+	ip -n $NS_SERVER route del default
+	ip -n $NS_SERVER -6 route del default
+}
+
 # The REDIRECT rule the CLI will own one day: TCP from the LAN to sockgated.
 rig_redirect_rule() {
 	in_ns $NS_ROUTER nft -f - <<-NFT
