@@ -21,6 +21,7 @@
 #include "flow.h"
 #include "flow_core.h"
 #include "intake_redirect.h"
+#include "local_addr.h"
 #include "socks_server.h"
 #include "upstream.h"
 #include "worker.h"
@@ -549,33 +550,20 @@ void flow_resume(struct list *resume_node)
 		flow_pump(f, DIR_DOWN);
 }
 
-/* Whether addr is one of this host's addresses: only they can be bound. */
-int flow_is_local_address(const struct sockaddr_storage *addr)
+int flow_is_local_address(struct flow *f, const struct sockaddr_storage *addr)
 {
-	struct sockaddr_storage probe = *addr;
-	int fd, rc;
-
-	if (probe.ss_family == AF_INET)
-		((struct sockaddr_in *)&probe)->sin_port = 0;
-	else
-		((struct sockaddr_in6 *)&probe)->sin6_port = 0;
-	fd = socket(probe.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return 0;
-	rc = bind(fd, (struct sockaddr *)&probe, addr_len(&probe));
-	close(fd);
-	return rc == 0;
+	return local_addr_check(f->w->local_addrs, addr, f->w->now_ms);
 }
 
 /* Loop guard: a flow to sockgated itself or to the upstream it would use.
  * A connection that was not NATed reports its own local address as the
  * original destination, so it is caught here too. */
-static const char *flow_loop_reason(const struct flow *f)
+static const char *flow_loop_reason(struct flow *f)
 {
 	const struct config *cfg = f->w->cfg;
 
 	if (addr_port(&f->target.addr) == cfg->redirect_port &&
-	    flow_is_local_address(&f->target.addr))
+	    flow_is_local_address(f, &f->target.addr))
 		return "destination is sockgated's own listener (not redirected, or a loop)";
 	if (f->up->url.kind != UPSTREAM_DIRECT && addr_equal(&f->target.addr, &f->up->addr))
 		return "destination is the upstream proxy itself (loop)";

@@ -91,8 +91,8 @@ void flow_set_timer(struct flow *f, struct list *list, unsigned ms);
 int flow_open_upstream(struct flow *f);
 void flow_start_relay(struct flow *f);
 uint8_t flow_rep_for_errno(int err);
-/* Whether addr is one of this host's own addresses. */
-int flow_is_local_address(const struct sockaddr_storage *addr);
+/* Whether addr is one of this host's own addresses (see local_addr.h). */
+int flow_is_local_address(struct flow *f, const struct sockaddr_storage *addr);
 void flow_close_socket(struct worker *w, int *fd, int reset);
 /* "CLIENT -> DST via NAME (kind ADDR)" for log lines. */
 const char *flow_describe(const struct flow *f, char *buf, size_t len);

@@ -118,9 +118,9 @@ static int in_list(const struct cidr *list, size_t n, const struct sockaddr_stor
 
 /* No pivoting into the router: loopback, the unspecified address and this
  * host's own addresses are refused unless allow_dst names them. */
-static int socks_dst_allowed(const struct config *cfg, const struct sockaddr_storage *dst)
+static int socks_dst_allowed(struct flow *f, const struct sockaddr_storage *dst)
 {
-	const struct socks_config *sc = &cfg->socks;
+	const struct socks_config *sc = &f->w->cfg->socks;
 
 	if (in_list(sc->allow_dst, sc->n_allow_dst, dst))
 		return 1;
@@ -135,7 +135,7 @@ static int socks_dst_allowed(const struct config *cfg, const struct sockaddr_sto
 		if (IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a))
 			return 0;
 	}
-	return !flow_is_local_address(dst);
+	return !flow_is_local_address(f, dst);
 }
 
 static void socks_session_free(struct flow *f)
@@ -354,7 +354,7 @@ static void socks_connect_next(struct flow *f)
 
 		unmap_v4(&dst);
 		f->target.addr = dst;
-		if (!socks_dst_allowed(cfg, &dst)) {
+		if (!socks_dst_allowed(f, &dst)) {
 			rep = REP_NOT_ALLOWED;
 			snprintf(reason, sizeof(reason),
 				 "destination not allowed (loopback or this router; see "
@@ -812,7 +812,7 @@ static void socks_udp_send(struct flow *f, struct sockaddr_storage *dst, const u
 	unmap_v4(dst);
 	if (!addr_equal(dst, &s->udp_checked)) {
 		const struct upstream *up;
-		if (!socks_dst_allowed(cfg, dst)) {
+		if (!socks_dst_allowed(f, dst)) {
 			log_debug("flow %u.%llu: UDP to %s dropped: destination not allowed",
 				  f->w->index, (unsigned long long)f->id,
 				  addr_format(dst, a, sizeof(a)));

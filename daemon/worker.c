@@ -19,6 +19,7 @@
 #include "fd_budget.h"
 #include "flow.h"
 #include "intake_redirect.h"
+#include "local_addr.h"
 #include "socks_server.h"
 #include "worker.h"
 
@@ -251,6 +252,11 @@ int worker_init(struct worker *w, unsigned index, const struct config *cfg,
 	list_init(&w->free_flows);
 	pipe_pool_init(&w->pipes, PIPES_KEPT, w->budget);
 	w->now_ms = monotonic_ms();
+	w->local_addrs = calloc(1, sizeof(*w->local_addrs));
+	if (!w->local_addrs) {
+		rc = -ENOMEM;
+		goto fail;
+	}
 
 	w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -330,6 +336,8 @@ void worker_destroy(struct worker *w)
 	socks_server_auth_completed(w);
 	free(w->auth_cache);
 	w->auth_cache = NULL;
+	free(w->local_addrs);
+	w->local_addrs = NULL;
 	if (w->auth_fd >= 0)
 		close(w->auth_fd);
 	w->auth_fd = -1;

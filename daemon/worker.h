@@ -16,6 +16,7 @@ struct client_limit;
 struct config;
 struct dns;
 struct fd_budget;
+struct local_addr_cache;
 struct users;
 
 enum ev_kind {
@@ -67,6 +68,7 @@ struct worker {
 	const struct worker_shared *shared;
 	struct dns *dns;	       /* SOCKS name lookups; NULL without [socks] */
 	struct auth_cache *auth_cache; /* credentials that passed on this worker */
+	struct local_addr_cache *local_addrs; /* recent "is it ours?" verdicts */
 	/* password checks handed back by the verifier thread */
 	pthread_mutex_t auth_lock;
 	struct list auth_done;
