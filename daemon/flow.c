@@ -162,6 +162,7 @@ static int rep_is_retryable(uint8_t rep)
 int flow_fail_rep(struct flow *f, uint8_t rep, const char *fmt, ...)
 {
 	char desc[FLOW_DESCRIBE_MAX], reason[192];
+	int replied;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -172,15 +173,18 @@ int flow_fail_rep(struct flow *f, uint8_t rep, const char *fmt, ...)
 	    (f->state == FLOW_CONNECTING || f->state == FLOW_HANDSHAKE) &&
 	    socks_server_retry(f, desc, reason))
 		return -1;
-	if (f->socks && socks_server_reply_failure(f, rep)) {
-		log_info("flow %u.%llu %s: %s; replied %#x", f->w->index, (unsigned long long)f->id,
-			 desc, reason, rep);
-		flow_destroy(f, 0);
-		return -1;
+	/* A SOCKS client owed a reply gets it, and a normal close so that it
+	 * arrives; anyone else a reset. */
+	replied = f->socks && socks_server_reply_failure(f, rep);
+	if (worker_log_allowed(f->w)) {
+		if (replied)
+			log_info("flow %u.%llu %s: %s; replied %#x", f->w->index,
+				 (unsigned long long)f->id, desc, reason, rep);
+		else
+			log_warn("flow %u.%llu %s: %s; client reset", f->w->index,
+				 (unsigned long long)f->id, desc, reason);
 	}
-	log_warn("flow %u.%llu %s: %s; client reset", f->w->index, (unsigned long long)f->id, desc,
-		 reason);
-	flow_destroy(f, 1);
+	flow_destroy(f, !replied);
 	return -1;
 }
 

@@ -242,10 +242,10 @@ static int socks_auth_finish(struct flow *f, int ok, int throttled)
 	if (socks_send(f, out, out_len) < 0)
 		return -1;
 	if (!ok) {
-		log_info("socks: %s: user \"%s\" %s", addr_format(&f->client, a, sizeof(a)),
-			 s->hs.user,
-			 throttled ? "refused: too many failed logins from this address"
-				   : "failed to log in");
+		/* a locked-out address was logged once already */
+		if (!throttled && worker_log_allowed(f->w))
+			log_info("socks: %s: user \"%s\" failed to log in",
+				 addr_format(&f->client, a, sizeof(a)), s->hs.user);
 		flow_destroy(f, 0);
 		return -1;
 	}
@@ -514,10 +514,12 @@ static void socks_bind_accept(struct flow *f)
 			return;
 		unmap_v4(&peer);
 		if (!same_ip(&peer, &f->target.addr)) {
-			log_info("flow %u.%llu: BIND: connection from %s refused, expecting %s",
-				 f->w->index, (unsigned long long)f->id,
-				 addr_format(&peer, a, sizeof(a)),
-				 addr_format(&f->target.addr, b, sizeof(b)));
+			if (worker_log_allowed(f->w))
+				log_info(
+				    "flow %u.%llu: BIND: connection from %s refused, expecting %s",
+				    f->w->index, (unsigned long long)f->id,
+				    addr_format(&peer, a, sizeof(a)),
+				    addr_format(&f->target.addr, b, sizeof(b)));
 			close(fd);
 			continue;
 		}
@@ -624,9 +626,10 @@ static void socks_read_request(struct flow *f)
 		case SOCKS_HS_MORE:
 			continue;
 		case SOCKS_HS_ERROR:
-			log_info("flow %u.%llu: SOCKS client %s: %s; closed", f->w->index,
-				 (unsigned long long)f->id, addr_format(&f->client, a, sizeof(a)),
-				 s->hs.reason);
+			if (worker_log_allowed(f->w))
+				log_info("flow %u.%llu: SOCKS client %s: %s; closed", f->w->index,
+					 (unsigned long long)f->id,
+					 addr_format(&f->client, a, sizeof(a)), s->hs.reason);
 			flow_destroy(f, 0);
 			return;
 		case SOCKS_HS_AUTH: {
@@ -704,9 +707,9 @@ int socks_server_tunnel_up(struct flow *f)
 	if (f->socks->in_len) {
 		ssize_t n = send(f->upstream_fd, f->socks->in, f->socks->in_len, MSG_NOSIGNAL);
 		if (n != (ssize_t)f->socks->in_len)
-			return flow_fail_rep(f, REP_GENERAL_FAILURE,
-					     "passing the client's first %zu bytes on: %s",
-					     f->socks->in_len, n < 0 ? strerror(errno) : "short write");
+			return flow_fail_rep(
+			    f, REP_GENERAL_FAILURE, "passing the client's first %zu bytes on: %s",
+			    f->socks->in_len, n < 0 ? strerror(errno) : "short write");
 	}
 	socks_session_free(f);
 	return 0;

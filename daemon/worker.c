@@ -69,6 +69,31 @@ void worker_fds_released(struct worker *w)
 		worker_set_accepting(w, 1);
 }
 
+/* Ends the one-second log window once it is over, saying how many lines
+ * it suppressed. */
+static void worker_log_window(struct worker *w)
+{
+	if (w->now_ms < w->log_window_ms + 1000)
+		return;
+	if (w->log_suppressed)
+		log_warn("worker %u: %u more failure lines suppressed (over %d a second)", w->index,
+			 w->log_suppressed, WORKER_LOG_PER_SECOND);
+	w->log_window_ms = w->now_ms;
+	w->log_lines = 0;
+	w->log_suppressed = 0;
+}
+
+int worker_log_allowed(struct worker *w)
+{
+	worker_log_window(w);
+	if (w->log_lines < WORKER_LOG_PER_SECOND) {
+		w->log_lines++;
+		return 1;
+	}
+	w->log_suppressed++;
+	return 0;
+}
+
 static void worker_accept(struct worker *w, struct listener *l)
 {
 	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
@@ -144,6 +169,7 @@ static void *worker_main(void *arg)
 			next_tick = w->now_ms + TICK_MS;
 			flow_expire_timers(w);
 			dns_tick(w->dns);
+			worker_log_window(w);
 			/* other workers' flows may have ended meanwhile */
 			worker_fds_released(w);
 		}

@@ -66,8 +66,8 @@ struct worker {
 	struct pipe_pool pipes;
 	struct fd_budget *budget; /* shared by all workers */
 	const struct worker_shared *shared;
-	struct dns *dns;	       /* SOCKS name lookups; NULL without [socks] */
-	struct auth_cache *auth_cache; /* credentials that passed on this worker */
+	struct dns *dns;		      /* SOCKS name lookups; NULL without [socks] */
+	struct auth_cache *auth_cache;	      /* credentials that passed on this worker */
 	struct local_addr_cache *local_addrs; /* recent "is it ours?" verdicts */
 	/* password checks handed back by the verifier thread */
 	pthread_mutex_t auth_lock;
@@ -82,6 +82,11 @@ struct worker {
 	struct list resume;	  /* flows with work left after their event */
 	struct list pipe_waiters; /* flows waiting for a pipe within the budget */
 	struct list free_flows;	  /* recycled flow allocations */
+	/* lines about failures clients can cause, per second (see
+	 * worker_log_allowed) */
+	unsigned log_lines;
+	unsigned log_suppressed;
+	uint64_t log_window_ms;
 	unsigned n_free_flows;
 };
 
@@ -93,6 +98,13 @@ int worker_start(struct worker *w);
 void worker_request_stop(struct worker *w);
 void worker_join(struct worker *w);
 void worker_destroy(struct worker *w);
+
+/* Whether one more line about a failure a client can cause (a refused
+ * connect, a bad handshake, a wrong password) may be logged now: at most
+ * WORKER_LOG_PER_SECOND per worker, the rest counted and summed up once a
+ * second, so a misbehaving client cannot flood the log. */
+#define WORKER_LOG_PER_SECOND 20
+int worker_log_allowed(struct worker *w);
 
 /* Used by flow.c */
 /* Called after flow.c closed sockets or pipes: accepting may resume. */

@@ -8,6 +8,9 @@ run; prints one line and exits 0 when the outcome is the expected one.
   socks_client.py SERVER PORT optimistic TARGET TPORT
         sends greeting, request and an HTTP GET in one segment (no waiting
         for replies); prints the replies' codes and the HTTP body
+  socks_client.py SERVER PORT burst COUNT TARGET TPORT
+        COUNT CONNECT requests at once (greeting and request in one
+        segment); prints "REPLIES n REP r" once all are answered
   socks_client.py SERVER PORT silent [--source ADDR]
         prints "NO-REPLY" if the server closes without sending a byte
   socks_client.py SERVER PORT auth USER PASSWORD
@@ -135,6 +138,29 @@ def main():
                 break
             body += chunk
         print("METHOD %d REP %d BODY %s" % (method, rep, body.split(b"\r\n\r\n", 1)[-1].decode().strip()))
+        return 0
+
+    if what == "burst":
+        count, target, tport = int(args[0]), args[1], int(args[2])
+        msg = b"\x05\x01\x00\x05\x01\x00" + encode_addr(target, tport)
+        socks = []
+        for _ in range(count):
+            s = socket.socket(family_of(server), socket.SOCK_STREAM)
+            s.settimeout(10)
+            s.connect((server, port))
+            s.sendall(msg)
+            socks.append(s)
+        reps = set()
+        for s in socks:
+            data = b""
+            while len(data) < 4:
+                chunk = s.recv(64)
+                if not chunk:
+                    break
+                data += chunk
+            reps.add(data[3] if len(data) >= 4 else -1)
+            s.close()
+        print("REPLIES %d REP %s" % (len(socks), ",".join(str(r) for r in sorted(reps))))
         return 0
 
     if what == "command":

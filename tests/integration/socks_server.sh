@@ -88,6 +88,8 @@ allow = 10.77.1.0/25, fd77:1::/64" "deny_dst = 10.77.2.99" || { fail "sockgated 
 	check "closed port (through dante) -> REP 5 passed on" expect_out "REP 5" socks_py $SOCKS4 $SOCKS_PORT connect $SERVER4 81
 	check "unknown command -> REP 7" expect_out "REP 7" socks_py $SOCKS4 $SOCKS_PORT command 9
 	check "... and each failure logged once with its code" expect_log "nosuch.sgtest:80: cannot resolve.*replied 0x4"
+	check "a burst of failures is logged at most $((20 * 2)) lines a second, the rest summed up" \
+		test_log_rate_limit
 	check "UDP ASSOCIATE: round trip to a UDP echo server (IPv4)" \
 		expect_out "ECHO $PROXY4:7007 ping-v4" socks_py $SOCKS4 $SOCKS_PORT udp $PROXY4 7007 ping-v4
 	check "UDP ASSOCIATE: round trip over IPv6" \
@@ -96,6 +98,19 @@ allow = 10.77.1.0/25, fd77:1::/64" "deny_dst = 10.77.2.99" || { fail "sockgated 
 		expect_out "ECHO $PROXY4:7007 ping-name" socks_py $SOCKS4 $SOCKS_PORT udp near.sgtest 7007 ping-name
 	test_socks_bind
 	rig_stop_sockgated
+}
+
+# 300 refused connects at once: the log gets a bounded number of lines
+# (20 a second per worker, 2 workers) and one line with the rest counted.
+test_log_rate_limit() {
+	local before after
+	before=$(grep -c "replied 0x5" "$RIG_DIR/sockgated.log")
+	socks_py $SOCKS4 $SOCKS_PORT burst 300 $PROXY4 81 | grep -qx "REPLIES 300 REP 5" ||
+		{ echo "       not every request got REP 5"; return 1; }
+	sleep 1.2 # the summary comes when the window closes
+	expect_log "more failure lines suppressed" >/dev/null || { echo "       no summary line"; return 1; }
+	after=$(grep -c "replied 0x5" "$RIG_DIR/sockgated.log")
+	[ $((after - before)) -le 120 ] || { echo "       $((after - before)) lines logged"; return 1; }
 }
 
 test_socks_bind() {

@@ -385,8 +385,8 @@ static void expect_udp_error(const uint8_t *buf, size_t len, const char *why_par
 static void test_udp_datagrams(void **state)
 {
 	static const uint8_t v4[] = { 0, 0, 0, 1, 10, 0, 0, 1, 0x1f, 0x90, 'h', 'i' };
-	static const uint8_t v6[] = { 0, 0, 0, 4, 0xfd, 0, 0, 0, 0, 0, 0, 0,
-				      0,    0, 0, 0, 0,    0, 0, 1, 0, 53 };
+	static const uint8_t v6[] = { 0, 0, 0, 4, 0xfd, 0, 0, 0, 0, 0, 0,
+				      0, 0, 0, 0, 0,	0, 0, 0, 1, 0, 53 };
 	static const uint8_t name[] = { 0, 0, 0, 3, 3, 'a', '.', 'b', 0, 53, 'q' };
 	struct upstream_target t;
 	char host[256], a[ADDR_STRLEN];
