@@ -240,6 +240,17 @@ def main():
                 return 1
             except socket.timeout:
                 pass
+            # the association ends with its TCP connection
+            ctl.close()
+            time.sleep(0.3)
+            udp.sendto(b"\x00\x00\x00" + encode_addr(target, tport) + b"after", (bnd, bport))
+            try:
+                udp.settimeout(1)
+                udp.recvfrom(65535)
+                print("RELAYED-AFTER-CLOSE")
+                return 1
+            except (socket.timeout, ConnectionRefusedError):
+                pass
             return 0
         print("NO-ECHO")
         return 1

@@ -54,7 +54,8 @@ socks_targets() {
 
 test_socks_no_auth() {
 	start_socks "auth = none
-allow = 10.77.1.0/25, fd77:1::/64" "deny_dst = 10.77.2.99" || { fail "sockgated with [socks] did not start"; return; }
+allow = 10.77.1.0/25, fd77:1::/64" "deny_dst = 10.77.2.99
+bind_timeout = 2s" || { fail "sockgated with [socks] did not start"; return; }
 	local s5="--socks5 $SOCKS4:$SOCKS_PORT" s5h="--socks5-hostname $SOCKS4:$SOCKS_PORT"
 	# shellcheck disable=SC2086
 	{
@@ -87,6 +88,15 @@ allow = 10.77.1.0/25, fd77:1::/64" "deny_dst = 10.77.2.99" || { fail "sockgated 
 	check "closed port (direct) -> REP 5" expect_out "REP 5" socks_py $SOCKS4 $SOCKS_PORT connect $PROXY4 81
 	check "closed port (through dante) -> REP 5 passed on" expect_out "REP 5" socks_py $SOCKS4 $SOCKS_PORT connect $SERVER4 81
 	check "unknown command -> REP 7" expect_out "REP 7" socks_py $SOCKS4 $SOCKS_PORT command 9
+	check "no route to the network (dante says so) -> REP 3" expect_out "REP 3" socks_py $SOCKS4 $SOCKS_PORT connect 192.0.2.1 80
+	in_ns $NS_PROXY nft -f - <<-NFT
+	table inet sgdrop {
+	    chain input { type filter hook input priority 0; tcp dport 9999 drop; }
+	}
+	NFT
+	check "target that never answers -> REP 6 after connect_timeout" \
+		expect_out "REP 6" socks_py $SOCKS4 $SOCKS_PORT connect $PROXY4 9999
+	in_ns $NS_PROXY nft delete table inet sgdrop
 	check "... and each failure logged once with its code" expect_log "nosuch.sgtest:80: cannot resolve.*replied 0x4"
 	check "a burst of failures is logged at most $((20 * 2)) lines a second, the rest summed up" \
 		test_log_rate_limit
@@ -114,18 +124,28 @@ test_log_rate_limit() {
 }
 
 test_socks_bind() {
-	local bnd=$RIG_DIR/bind.addr out pid i
+	local bnd=$RIG_DIR/bind.addr out pid i addr port
 	rm -f "$bnd"
 	in_ns $NS_CLIENT python3 tests/integration/socks_client.py $SOCKS4 $SOCKS_PORT bind $PROXY4 "$bnd" >"$RIG_DIR/bind.out" 2>&1 &
 	pid=$!
 	for i in $(seq 50); do [ -s "$bnd" ] && break; sleep 0.1; done
 	read -r addr port <"$bnd" 2>/dev/null
-	check "BIND: first reply names the router's address toward the peer ($addr)" test "${addr:-}" = "$ROUTER4"
-	out=$( (echo hello-from-peer; sleep 1) | in_ns $NS_PROXY timeout 5 socat - "TCP:${addr:-0}:${port:-0}" 2>&1)
+	check "BIND: first reply names the router's address toward the peer (${addr:-none})" test "${addr:-}" = "$ROUTER4"
+	# a host other than the expected peer is turned away
+	ip -n $NS_PROXY addr add 10.77.2.3/24 dev p0
+	in_ns $NS_PROXY timeout 3 socat -u OPEN:/dev/null "TCP:${addr:-0}:${port:-0},bind=10.77.2.3" 2>/dev/null
+	check "BIND: a connection from another address is refused and logged" \
+		expect_log "BIND: connection from 10.77.2.3:[0-9]* refused, expecting $PROXY4"
+	out=$( (echo hello-from-peer; sleep 1) | in_ns $NS_PROXY timeout 5 socat - "TCP:${addr:-0}:${port:-0},bind=$PROXY4" 2>&1)
 	wait $pid
+	ip -n $NS_PROXY addr del 10.77.2.3/24 dev p0
 	check "BIND: second reply names the peer, data flows both ways" \
 		expect_match "^BIND $PROXY4 hello-from-peer" cat "$RIG_DIR/bind.out"
 	check "BIND: ... and back to the peer" test "$out" = "hello-from-client"
+	check "BIND: no peer within bind_timeout (2s) -> second reply REP 6" \
+		expect_out "SECOND-REP 6" socks_py $SOCKS4 $SOCKS_PORT bind $PROXY4 "$RIG_DIR/bind2.addr"
+	check "BIND with DST 0.0.0.0 (any peer) is refused -> REP 2" \
+		expect_out "REP 2" socks_py $SOCKS4 $SOCKS_PORT bind 0.0.0.0 "$RIG_DIR/bind3.addr"
 }
 
 test_socks_auth() {
