@@ -1,22 +1,31 @@
 /* c-ares glue. c-ares tells us which sockets it wants watched through the
  * socket-state callback; each gets a small epoll record. Queries carry a
  * back-pointer to their owner's slot so a flow that dies first can detach
- * from its query, which c-ares cannot cancel one by one. */
+ * from its query, which c-ares cannot cancel one by one. c-ares reads
+ * /etc/resolv.conf once; a router's name servers change with its uplink
+ * (DHCP, PPP), so the file is watched and its servers applied when the
+ * channel is idle. */
+#include <arpa/inet.h>
 #include <ares.h>
 #include <errno.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "sockgate/log.h"
 #include "dns.h"
 #include "list.h"
 #include "worker.h"
 
-#define DNS_TIMEOUT_MS 2000
-#define DNS_TRIES      2
+#define DNS_TIMEOUT_MS	       2000
+#define DNS_TRIES	       2
+#define RESOLV_CONF	       "/etc/resolv.conf"
+#define RESOLV_CHECK_MS	       5000
+#define RESOLV_SERVERS_CSV_MAX 1024
 
 struct dns_sock {
 	struct ev ev;
@@ -33,9 +42,16 @@ struct dns {
 	uint32_t mark;
 	int mark_failed_logged;
 	struct list socks; /* struct dns_sock */
+	unsigned active;   /* queries under way */
+	/* /etc/resolv.conf as last seen, and servers waiting for an idle
+	 * channel */
+	struct stat resolv;
+	uint64_t next_resolv_check_ms;
+	char pending_servers[RESOLV_SERVERS_CSV_MAX];
 };
 
 struct dns_query {
+	struct dns *dns;
 	dns_result_fn fn; /* NULL once cancelled */
 	void *arg;
 	uint16_t port;
@@ -140,6 +156,8 @@ int dns_new(struct worker *w, uint32_t mark, struct dns **out)
 	}
 	d->channel_ready = 1;
 	ares_set_socket_callback(d->channel, sock_create_cb, d);
+	if (stat(RESOLV_CONF, &d->resolv) < 0)
+		memset(&d->resolv, 0, sizeof(d->resolv));
 	*out = d;
 	return 0;
 }
@@ -167,6 +185,7 @@ static void getaddrinfo_cb(void *arg, int status, int timeouts, struct ares_addr
 	size_t n = 0;
 	(void)timeouts;
 
+	q->dns->active--;
 	if (q->slot)
 		*q->slot = NULL;
 	if (status == ARES_SUCCESS && res) {
@@ -205,11 +224,13 @@ void dns_resolve(struct dns *d, const char *name, uint16_t port, dns_result_fn f
 		fn(arg, NULL, 0, "out of memory");
 		return;
 	}
+	q->dns = d;
 	q->fn = fn;
 	q->arg = arg;
 	q->port = port;
 	q->slot = slot;
 	*slot = q;
+	d->active++;
 	ares_getaddrinfo(d->channel, name, NULL, &hints, getaddrinfo_cb, q);
 }
 
@@ -236,8 +257,81 @@ void dns_handle_event(struct ev *ev, uint32_t events)
 			(events & EPOLLOUT) ? fd : ARES_SOCKET_BAD);
 }
 
+/* "nameserver ADDR" lines as c-ares' "ADDR:53,[ADDR6]:53" list; 0 or -1. */
+static int read_resolv_servers(char *csv, size_t len)
+{
+	char line[256];
+	size_t used = 0;
+	FILE *f = fopen(RESOLV_CONF, "re");
+
+	if (!f)
+		return -1;
+	csv[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		char addr[80];
+		struct in6_addr a6;
+		struct in_addr a4;
+		char *pct;
+		int n;
+
+		if (sscanf(line, " nameserver %79s", addr) != 1)
+			continue;
+		pct = strchr(addr, '%'); /* a link-local scope stays out of the check */
+		if (pct)
+			*pct = '\0';
+		if (inet_pton(AF_INET, addr, &a4) == 1)
+			n = snprintf(csv + used, len - used, "%s%s:53", used ? "," : "", addr);
+		else if (inet_pton(AF_INET6, addr, &a6) == 1)
+			n = snprintf(csv + used, len - used, "%s[%s%s%s]:53", used ? "," : "", addr,
+				     pct ? "%" : "", pct ? pct + 1 : "");
+		else
+			continue;
+		if (n < 0 || (size_t)n >= len - used)
+			break;
+		used += (size_t)n;
+	}
+	fclose(f);
+	return 0;
+}
+
+/* Notices a changed /etc/resolv.conf and applies its servers once no query
+ * is under way (c-ares will not change servers under a running query). */
+static void dns_watch_resolv(struct dns *d)
+{
+	uint64_t now = d->w->now_ms;
+	struct stat st;
+
+	if (now >= d->next_resolv_check_ms) {
+		d->next_resolv_check_ms = now + RESOLV_CHECK_MS;
+		if (stat(RESOLV_CONF, &st) == 0 &&
+		    (st.st_ino != d->resolv.st_ino || st.st_size != d->resolv.st_size ||
+		     st.st_mtim.tv_sec != d->resolv.st_mtim.tv_sec ||
+		     st.st_mtim.tv_nsec != d->resolv.st_mtim.tv_nsec)) {
+			d->resolv = st;
+			if (read_resolv_servers(d->pending_servers, sizeof(d->pending_servers)) <
+				0 ||
+			    !d->pending_servers[0])
+				d->pending_servers[0] = '\0'; /* keep what we have */
+		}
+	}
+	if (d->pending_servers[0] && !d->active) {
+		int rc = ares_set_servers_ports_csv(d->channel, d->pending_servers);
+		if (rc == ARES_SUCCESS) {
+			if (d->w->index == 0)
+				log_info("dns: %s changed; name servers now %s", RESOLV_CONF,
+					 d->pending_servers);
+		} else {
+			log_warn("dns: cannot use the name servers of %s (%s): %s", RESOLV_CONF,
+				 d->pending_servers, ares_strerror(rc));
+		}
+		d->pending_servers[0] = '\0';
+	}
+}
+
 void dns_tick(struct dns *d)
 {
-	if (d)
-		ares_process_fd(d->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	if (!d)
+		return;
+	ares_process_fd(d->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	dns_watch_resolv(d);
 }

@@ -44,9 +44,22 @@ tree_ticks() { # pid
 }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
+# Appends "gbps_N" and "cpu_s_per_gb_N" lines to $1 for an iperf3 JSON
+# report and the CPU ticks spent during it.
+iperf_lines() { # out streams json ticks
+	local out=$1 streams=$2 json=$3 ticks=$4 bytes
+	bytes=$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(int(d["end"]["sum_received"]["bytes"]))' <<<"$json" 2>/dev/null || echo 0)
+	echo "gbps_$streams $(python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9))' <<<"$json" 2>/dev/null || echo 0)" >>"$out"
+	if [ "$bytes" -gt 0 ]; then
+		echo "cpu_s_per_gb_$streams $(python3 -c "print('%.3f' % ($ticks / $CLK_TCK / ($bytes / 1e9)))")" >>"$out"
+	else
+		echo "cpu_s_per_gb_$streams n/a" >>"$out"
+	fi
+}
+
 # Appends "key value" lines for one proxy and round to $RIG_DIR/$1.results.
 measure() { # name pid
-	local name=$1 pid=$2 out=$RIG_DIR/$1.round c0 c1 ab iperf bytes holder fds0 fds1 rss ready
+	local name=$1 pid=$2 out=$RIG_DIR/$1.round c0 c1 ab iperf holder fds0 fds1 rss ready
 	: >"$out"
 	echo "bench: $name: warming up" >&2
 	in_ns $NS_CLIENT ab -q -n 1000 -c "$AB_CONCURRENCY" "http://$SERVER4/small" >/dev/null 2>&1
@@ -66,13 +79,7 @@ measure() { # name pid
 		c0=$(cpu_ticks "$pid")
 		iperf=$(in_ns $NS_CLIENT iperf3 -c $SERVER4 -P $streams -t "$IPERF_SECONDS" -J 2>&1)
 		c1=$(cpu_ticks "$pid")
-		bytes=$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(int(d["end"]["sum_received"]["bytes"]))' <<<"$iperf" 2>/dev/null || echo 0)
-		echo "gbps_$streams $(python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9))' <<<"$iperf" 2>/dev/null || echo 0)" >>"$out"
-		if [ "$bytes" -gt 0 ]; then
-			echo "cpu_s_per_gb_$streams $(python3 -c "print('%.3f' % (($c1 - $c0) / $CLK_TCK / ($bytes / 1e9)))")" >>"$out"
-		else
-			echo "cpu_s_per_gb_$streams n/a" >>"$out"
-		fi
+		iperf_lines "$out" $streams "$iperf" $((c1 - c0))
 	done
 
 	echo "bench: $name: $IDLE_CONNS idle relayed connections" >&2
@@ -162,7 +169,7 @@ SOCKS_PORT=1080
 gcc -O2 -o "$RIG_DIR/socks_load" tests/bench/socks_load.c || exit 1
 
 measure_server() { # name pid
-	local name=$1 pid=$2 out=$RIG_DIR/$1.round c0 c1 load iperf bytes
+	local name=$1 pid=$2 out=$RIG_DIR/$1.round c0 c1 load iperf
 	: >"$out"
 	in_ns $NS_CLIENT "$RIG_DIR/socks_load" $SOCKS_ADDR $SOCKS_PORT $SERVER4 80 /small "$AB_CONCURRENCY" 1000 >/dev/null
 	echo "bench: $name: $AB_REQUESTS short GETs through SOCKS5, $AB_CONCURRENCY concurrent, a new connection each" >&2
@@ -175,13 +182,7 @@ measure_server() { # name pid
 	c0=$(tree_ticks "$pid")
 	iperf=$(in_ns $NS_CLIENT proxychains4 -q -f "$RIG_DIR/proxychains.conf" iperf3 -c $SERVER4 -t "$IPERF_SECONDS" -J 2>&1)
 	c1=$(tree_ticks "$pid")
-	bytes=$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(int(d["end"]["sum_received"]["bytes"]))' <<<"$iperf" 2>/dev/null || echo 0)
-	echo "gbps_1 $(python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9))' <<<"$iperf" 2>/dev/null || echo 0)" >>"$out"
-	if [ "$bytes" -gt 0 ]; then
-		echo "cpu_s_per_gb_1 $(python3 -c "print('%.3f' % (($c1 - $c0) / $CLK_TCK / ($bytes / 1e9)))")" >>"$out"
-	else
-		echo "cpu_s_per_gb_1 n/a" >>"$out"
-	fi
+	iperf_lines "$out" 1 "$iperf" $((c1 - c0))
 	cat "$out" >>"$RIG_DIR/$name.results"
 }
 

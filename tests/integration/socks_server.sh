@@ -107,7 +107,35 @@ bind_timeout = 2s" || { fail "sockgated with [socks] did not start"; return; }
 	check "UDP ASSOCIATE: target by name" \
 		expect_out "ECHO $PROXY4:7007 ping-name" socks_py $SOCKS4 $SOCKS_PORT udp near.sgtest 7007 ping-name
 	test_socks_bind
+	test_resolv_conf_change
 	rig_stop_sockgated
+}
+
+# The router's name servers change (DHCP, PPP): sockgated follows
+# /etc/resolv.conf without a restart.
+test_resolv_conf_change() {
+	rig_spawn $NS_PROXY DNS_PID "$RIG_DIR/tiny-dns.log" python3 tests/integration/tiny_dns.py $PROXY4 dyn.sgtest $PROXY4
+	check "before: a name only the new server knows does not resolve -> REP 4" \
+		expect_out "REP 4" socks_py $SOCKS4 $SOCKS_PORT connect dyn.sgtest 8080
+	# in place, as resolvconf does: the file is bound over the router's /etc/resolv.conf
+	echo "nameserver $PROXY4" >"/etc/netns/$NS_ROUTER/resolv.conf"
+	check "after /etc/resolv.conf changes, its new name server is used" \
+		wait_for_body near --socks5-hostname $SOCKS4:$SOCKS_PORT "http://dyn.sgtest:8080/small"
+	check "... and logged" expect_log "dns: /etc/resolv.conf changed; name servers now $PROXY4:53"
+	echo "nameserver 127.0.0.1" >"/etc/netns/$NS_ROUTER/resolv.conf"
+	rig_stop "$DNS_PID"
+}
+
+wait_for_body() { # body curl-args... (retries for 8 s)
+	local want=$1 i got
+	shift
+	for i in $(seq 16); do
+		got=$(in_ns $NS_CLIENT curl -s -m 3 "$@" 2>/dev/null)
+		[ "$got" = "$want" ] && return 0
+		sleep 0.5
+	done
+	echo "       got: $got"
+	return 1
 }
 
 # 300 refused connects at once: the log gets a bounded number of lines
