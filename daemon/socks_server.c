@@ -634,7 +634,9 @@ static void socks_read_request(struct flow *f)
 			return;
 		case SOCKS_HS_AUTH: {
 			int rc = socks_check_password(f);
-			if (rc <= 0) {
+			if (rc < 0)
+				return; /* refused: f is gone */
+			if (rc == 0) {
 				/* the verdict comes later: read again then */
 				s->in_drained = 0;
 				return;
