@@ -49,13 +49,19 @@ socks_targets() {
 		python3 -m http.server 8080 --bind :: --directory "$RIG_DIR/near"
 	rig_spawn $NS_PROXY UDP_ECHO_PID "$RIG_DIR/udp-echo.log" socat UDP4-RECVFROM:7007,fork EXEC:cat
 	rig_spawn $NS_PROXY UDP_ECHO6_PID "$RIG_DIR/udp-echo6.log" socat UDP6-RECVFROM:7007,ipv6only=1,fork EXEC:cat
-	rig_wait_port $NS_PROXY 8080
+	# one family each: whichever address of a dual-stack name comes first,
+	# one of the two ports refuses it and the next address must be tried
+	rig_spawn $NS_PROXY NEAR_WEB4_PID "$RIG_DIR/near-web4.log" \
+		python3 -m http.server 8082 --bind $PROXY4 --directory "$RIG_DIR/near"
+	rig_spawn $NS_PROXY NEAR_WEB6_PID "$RIG_DIR/near-web6.log" \
+		python3 -m http.server 8083 --bind $PROXY6 --directory "$RIG_DIR/near"
+	rig_wait_port $NS_PROXY 8080 && rig_wait_port $NS_PROXY 8082 && rig_wait_port $NS_PROXY 8083
 }
 
 test_socks_no_auth() {
 	start_socks "auth = none
 allow = 10.77.1.0/25, fd77:1::/64" "deny_dst = 10.77.2.99
-bind_timeout = 2s" || { fail "sockgated with [socks] did not start"; return; }
+bind_timeout = 2s" "log_level = debug" || { fail "sockgated with [socks] did not start"; return; }
 	local s5="--socks5 $SOCKS4:$SOCKS_PORT" s5h="--socks5-hostname $SOCKS4:$SOCKS_PORT"
 	# shellcheck disable=SC2086
 	{
@@ -67,6 +73,12 @@ bind_timeout = 2s" || { fail "sockgated with [socks] did not start"; return; }
 		check "socks5-hostname: name resolved by sockgated (c-ares), chained" expect_curl hello $s5h "http://web.sgtest/small"
 		check "socks5-hostname: IPv6-only name" expect_curl hello $s5h "http://web6.sgtest/small"
 		check "socks5-hostname: name with a direct route" expect_curl near $s5h "http://near.sgtest:8080/small"
+		check "socks5-hostname: a dual-stack name, served over IPv4 only" \
+			expect_curl near $s5h "http://multi.sgtest:8082/small"
+		check "socks5-hostname: a dual-stack name, served over IPv6 only" \
+			expect_curl near $s5h "http://multi.sgtest:8083/small"
+		check "... the refused first address was followed by the next one" \
+			expect_log "multi.sgtest:808[23] (.*) via direct: connect to .*Connection refused; trying the next address"
 		check "socks4: IPv4 target" expect_curl hello --socks4 "$SOCKS4:$SOCKS_PORT" "http://$SERVER4/small"
 		check "socks4a: name" expect_curl hello --socks4a "$SOCKS4:$SOCKS_PORT" "http://web.sgtest/small"
 	}

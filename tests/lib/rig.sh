@@ -66,7 +66,8 @@ rig_up() {
 	# the name server is nobody, so other names fail at once.
 	mkdir -p "/etc/netns/$NS_ROUTER"
 	printf '%s\n' "127.0.0.1 localhost" "::1 localhost" "$SERVER4 web.sgtest" "$SERVER6 web.sgtest" \
-		"$SERVER6 web6.sgtest" "$PROXY4 near.sgtest" >"/etc/netns/$NS_ROUTER/hosts"
+		"$SERVER6 web6.sgtest" "$PROXY4 near.sgtest" "$PROXY6 multi.sgtest" "$PROXY4 multi.sgtest" \
+		>"/etc/netns/$NS_ROUTER/hosts"
 	echo "nameserver 127.0.0.1" >"/etc/netns/$NS_ROUTER/resolv.conf"
 	# The router knows the LAN and the proxy's link, nothing beyond.
 	# The server answers only its neighbour, the proxy.
