@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "sockgate/addr.h"
 #include "sockgate/log.h"
 #include "dns.h"
 #include "list.h"
@@ -196,10 +197,7 @@ static void getaddrinfo_cb(void *arg, int status, int timeouts, struct ares_addr
 				continue;
 			memset(&addrs[n], 0, sizeof(addrs[n]));
 			memcpy(&addrs[n], a->ai_addr, a->ai_addrlen);
-			if (a->ai_family == AF_INET)
-				((struct sockaddr_in *)&addrs[n])->sin_port = htons(q->port);
-			else
-				((struct sockaddr_in6 *)&addrs[n])->sin6_port = htons(q->port);
+			addr_set_port(&addrs[n], q->port);
 			n++;
 		}
 	}

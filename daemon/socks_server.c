@@ -24,40 +24,10 @@
 #include "flow_core.h"
 #include "socks_handshake.h"
 #include "socks_server.h"
+#include "socks_session.h"
+#include "socks_udp.h"
 
 #define FLOW_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
-/* Datagrams relayed per event and direction before yielding the loop. */
-#define UDP_BURST	 32
-#define UDP_PENDING_MAX	 2048
-#define UDP_DATAGRAM_MAX 65535
-
-struct socks_session {
-	struct flow *flow;
-	struct socks_handshake hs;
-	struct auth_request *auth; /* with the verifier */
-	struct dns_query *dns;
-	/* client bytes read but not yet used by the codec, then (after the
-	 * request) the first bytes for the target */
-	uint8_t in[1024];
-	size_t in_len;
-	int in_drained; /* the last read was short: the socket is empty */
-	struct sockaddr_storage addrs[DNS_ADDRS_MAX];
-	size_t n_addrs, next_addr;
-	uint8_t reply_owed; /* the request (or BIND's second reply) is unanswered */
-	/* UDP ASSOCIATE */
-	struct ev udp_ev;
-	int udp_fd; /* facing the client; upstream_fd faces the targets */
-	struct sockaddr_storage udp_client;
-	int udp_client_port_known;
-	struct sockaddr_storage udp_checked; /* last target that passed policy */
-	struct dns_query *udp_dns;
-	char udp_name[256]; /* last name resolved, and its address */
-	struct sockaddr_storage udp_name_addr;
-	uint8_t *udp_pending; /* a datagram waiting for its name */
-	size_t udp_pending_len;
-	int udp_route_logged;
-	int udp_out_v6; /* the target-facing socket is dual-stack */
-};
 
 /* A password check in flight, and the worker it returns to. */
 struct socks_auth {
@@ -81,30 +51,13 @@ static int socks_send(struct flow *f, const uint8_t *buf, size_t len)
 	return -1;
 }
 
-static int socks_reply(struct flow *f, uint8_t rep, const struct sockaddr_storage *bnd)
+int socks_reply(struct flow *f, uint8_t rep, const struct sockaddr_storage *bnd)
 {
 	uint8_t out[SOCKS_REPLY_MAX];
 	size_t n = f->socks->hs.version == 4
 		       ? socks_handshake_reply4(rep == REP_SUCCEEDED, bnd, out)
 		       : socks_handshake_reply5(rep, bnd, out);
 	return socks_send(f, out, n);
-}
-
-/* ::ffff:a.b.c.d is a.b.c.d: an AF_INET6 socket would reach the IPv4
- * address, so policy must see it as one. */
-static void unmap_v4(struct sockaddr_storage *ss)
-{
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-	struct sockaddr_in sin;
-
-	if (ss->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
-		return;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = sin6->sin6_port;
-	memcpy(&sin.sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
-	memset(ss, 0, sizeof(*ss));
-	memcpy(ss, &sin, sizeof(sin));
 }
 
 static int in_list(const struct cidr *list, size_t n, const struct sockaddr_storage *ss)
@@ -118,7 +71,7 @@ static int in_list(const struct cidr *list, size_t n, const struct sockaddr_stor
 
 /* No pivoting into the router: loopback, the unspecified address and this
  * host's own addresses are refused unless allow_dst names them. */
-static int socks_dst_allowed(struct flow *f, const struct sockaddr_storage *dst)
+int socks_dst_allowed(struct flow *f, const struct sockaddr_storage *dst)
 {
 	const struct socks_config *sc = &f->w->cfg->socks;
 
@@ -145,14 +98,11 @@ static void socks_session_free(struct flow *f)
 	if (!s)
 		return;
 	dns_cancel(&s->dns);
-	dns_cancel(&s->udp_dns);
+	socks_udp_free(f);
 	/* The verifier may still hold the request: it comes back to the
 	 * worker, which frees it, finding no owner. */
 	if (s->auth)
 		s->auth->owner = NULL;
-	if (s->udp_fd >= 0)
-		flow_close_socket(f->w, &s->udp_fd, 0);
-	free(s->udp_pending);
 	explicit_bzero(&s->hs, sizeof(s->hs));
 	free(s);
 	f->socks = NULL;
@@ -203,7 +153,6 @@ void socks_server_accept(struct worker *w, int fd, const struct sockaddr_storage
 	}
 	f->socks = s;
 	s->flow = f;
-	s->udp_fd = -1;
 	socks_handshake_init(&s->hs, sc->auth_password);
 	f->state = FLOW_SOCKS_REQUEST;
 	flow_set_timer(f, &w->handshake_timers, w->cfg->handshake_timeout_ms);
@@ -352,7 +301,7 @@ static void socks_connect_next(struct flow *f)
 		char a[ADDR_STRLEN];
 		int rc;
 
-		unmap_v4(&dst);
+		addr_unmap_v4(&dst);
 		f->target.addr = dst;
 		if (!socks_dst_allowed(f, &dst)) {
 			rep = REP_NOT_ALLOWED;
@@ -456,10 +405,7 @@ static void socks_start_bind(struct flow *f)
 		return;
 	}
 	close(probe);
-	if (local.ss_family == AF_INET)
-		((struct sockaddr_in *)&local)->sin_port = 0;
-	else
-		((struct sockaddr_in6 *)&local)->sin6_port = 0;
+	addr_set_port(&local, 0);
 	fd = socket(local.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		flow_fail_rep(f, REP_GENERAL_FAILURE, "BIND: socket: %s", strerror(errno));
@@ -489,17 +435,6 @@ static void socks_start_bind(struct flow *f)
 	}
 }
 
-static int same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return 0;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		       &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
-}
-
 /* The BIND listener is readable: take the expected peer's connection. */
 static void socks_bind_accept(struct flow *f)
 {
@@ -512,8 +447,8 @@ static void socks_bind_accept(struct flow *f)
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
-		unmap_v4(&peer);
-		if (!same_ip(&peer, &f->target.addr)) {
+		addr_unmap_v4(&peer);
+		if (!addr_same_ip(&peer, &f->target.addr)) {
 			if (worker_log_allowed(f->w))
 				log_info(
 				    "flow %u.%llu: BIND: connection from %s refused, expecting %s",
@@ -537,8 +472,6 @@ static void socks_bind_accept(struct flow *f)
 		return;
 	}
 }
-
-static int socks_udp_open(struct flow *f);
 
 static void socks_request(struct flow *f)
 {
@@ -735,248 +668,15 @@ int socks_server_reply_failure(struct flow *f, uint8_t rep)
 	return 1;
 }
 
-/* ---- UDP ASSOCIATE (RFC 1928 section 7) ---- */
-
-/* One socket faces the client, bound to the address the client reached us
- * on; one faces the targets (dual-stack where the host has IPv6). */
-static int socks_udp_open(struct flow *f)
-{
-	struct socks_session *s = f->socks;
-	const struct config *cfg = f->w->cfg;
-	struct sockaddr_storage local;
-	socklen_t len = sizeof(local);
-	int zero = 0, fd;
-
-	if (getsockname(f->client_fd, (struct sockaddr *)&local, &len) < 0)
-		return flow_fail_rep(f, REP_GENERAL_FAILURE, "UDP: getsockname: %s",
-				     strerror(errno));
-	if (local.ss_family == AF_INET)
-		((struct sockaddr_in *)&local)->sin_port = 0;
-	else
-		((struct sockaddr_in6 *)&local)->sin6_port = 0;
-	fd = socket(local.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return flow_fail_rep(f, REP_GENERAL_FAILURE, "UDP: socket: %s", strerror(errno));
-	s->udp_fd = fd;
-	fd_budget_take(f->w->budget, 1);
-	len = sizeof(local);
-	if (bind(fd, (const struct sockaddr *)&local, addr_len(&local)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&local, &len) < 0)
-		return flow_fail_rep(f, REP_GENERAL_FAILURE, "UDP: bind: %s", strerror(errno));
-
-	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0) {
-		close(fd);
-		fd = -1;
-	}
-	s->udp_out_v6 = fd >= 0;
-	if (fd < 0)
-		fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return flow_fail_rep(f, REP_GENERAL_FAILURE, "UDP: socket: %s", strerror(errno));
-	f->upstream_fd = fd;
-	fd_budget_take(f->w->budget, 1);
-	if (cfg->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &cfg->mark, sizeof(cfg->mark)) < 0)
-		return flow_fail_rep(f, REP_GENERAL_FAILURE, "UDP: SO_MARK: %s", strerror(errno));
-
-	/* Datagrams are taken only from the client's address; from the port
-	 * it named, or else from the first one it sends from. */
-	s->udp_client = f->client;
-	if (!f->target.hostname && f->target.addr.ss_family && addr_port(&f->target.addr) != 0) {
-		s->udp_client_port_known = 1;
-		if (s->udp_client.ss_family == AF_INET)
-			((struct sockaddr_in *)&s->udp_client)->sin_port =
-			    htons(addr_port(&f->target.addr));
-		else
-			((struct sockaddr_in6 *)&s->udp_client)->sin6_port =
-			    htons(addr_port(&f->target.addr));
-	}
-	memset(&f->target, 0, sizeof(f->target));
-	s->udp_ev.kind = EV_FLOW_UDP;
-	if (worker_epoll_add(f->w, s->udp_fd, &s->udp_ev, EPOLLIN) < 0 ||
-	    worker_epoll_add(f->w, f->upstream_fd, &f->upstream_ev, EPOLLIN) < 0)
-		return flow_fail_rep(f, REP_GENERAL_FAILURE, "UDP: epoll: %s", strerror(errno));
-	f->state = FLOW_UDP;
-	f->last_active = f->w->now_ms;
-	flow_set_timer(f, &f->w->idle_timers, cfg->idle_timeout_ms);
-	if (socks_reply(f, REP_SUCCEEDED, &local) < 0)
-		return -1;
-	s->reply_owed = 0;
-	return 0;
-}
-
-/* Sends one client payload to dst, if policy and route allow. */
-static void socks_udp_send(struct flow *f, struct sockaddr_storage *dst, const uint8_t *data,
-			   size_t len)
-{
-	struct socks_session *s = f->socks;
-	const struct config *cfg = f->w->cfg;
-	struct sockaddr_storage to;
-	char a[ADDR_STRLEN];
-
-	unmap_v4(dst);
-	if (!addr_equal(dst, &s->udp_checked)) {
-		const struct upstream *up;
-		if (!socks_dst_allowed(f, dst)) {
-			log_debug("flow %u.%llu: UDP to %s dropped: destination not allowed",
-				  f->w->index, (unsigned long long)f->id,
-				  addr_format(dst, a, sizeof(a)));
-			return;
-		}
-		up = config_route(cfg, dst);
-		if (up->url.kind != UPSTREAM_DIRECT) {
-			if (!s->udp_route_logged++)
-				log_info("flow %u.%llu: UDP to %s dropped: its route is upstream "
-					 "\"%s\", and the SOCKS server relays UDP only directly",
-					 f->w->index, (unsigned long long)f->id,
-					 addr_format(dst, a, sizeof(a)), up->name);
-			return;
-		}
-		s->udp_checked = *dst;
-	}
-	to = *dst;
-	if (to.ss_family == AF_INET && s->udp_out_v6) {
-		/* through the dual-stack socket as ::ffff:a.b.c.d */
-		struct sockaddr_in sin;
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&to;
-		memcpy(&sin, dst, sizeof(sin));
-		memset(&to, 0, sizeof(to));
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = sin.sin_port;
-		sin6->sin6_addr.s6_addr[10] = 0xff;
-		sin6->sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&sin6->sin6_addr.s6_addr[12], &sin.sin_addr, 4);
-	} else if (to.ss_family == AF_INET6 && !s->udp_out_v6) {
-		return; /* no IPv6 on this host */
-	}
-	if (sendto(f->upstream_fd, data, len, MSG_DONTWAIT, (const struct sockaddr *)&to,
-		   addr_len(&to)) < 0)
-		log_debug("flow %u.%llu: UDP to %s: %s", f->w->index, (unsigned long long)f->id,
-			  addr_format(dst, a, sizeof(a)), strerror(errno));
-	f->last_active = f->w->now_ms;
-}
-
-static void socks_udp_resolved(void *arg, const struct sockaddr_storage *addrs, size_t n,
-			       const char *err)
-{
-	struct flow *f = arg;
-	struct socks_session *s = f->socks;
-
-	if (!n) {
-		log_debug("flow %u.%llu: UDP to \"%s\" dropped: %s", f->w->index,
-			  (unsigned long long)f->id, s->udp_name, err);
-		s->udp_name[0] = '\0';
-		s->udp_pending_len = 0;
-		return;
-	}
-	s->udp_name_addr = addrs[0];
-	if (s->udp_pending_len) {
-		struct sockaddr_storage dst = addrs[0];
-		socks_udp_send(f, &dst, s->udp_pending, s->udp_pending_len);
-		s->udp_pending_len = 0;
-	}
-}
-
-/* Client -> targets. */
-static void socks_udp_from_client(struct flow *f)
-{
-	static _Thread_local uint8_t buf[UDP_DATAGRAM_MAX];
-	struct socks_session *s = f->socks;
-
-	for (int i = 0; i < UDP_BURST; i++) {
-		struct sockaddr_storage from, dst;
-		struct upstream_target t;
-		socklen_t len = sizeof(from);
-		char host[256];
-		const char *why;
-		size_t hdr;
-		ssize_t n =
-		    recvfrom(s->udp_fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &len);
-
-		if (n < 0)
-			return;
-		unmap_v4(&from);
-		if (!same_ip(&from, &f->client) ||
-		    (s->udp_client_port_known && addr_port(&from) != addr_port(&s->udp_client)))
-			continue; /* not our client */
-		if (!s->udp_client_port_known) {
-			s->udp_client = from;
-			s->udp_client_port_known = 1;
-		}
-		if (socks_udp_parse(buf, (size_t)n, &t, host, &hdr, &why) < 0) {
-			log_debug("flow %u.%llu: UDP datagram dropped: %s", f->w->index,
-				  (unsigned long long)f->id, why);
-			continue;
-		}
-		if (!t.hostname) {
-			dst = t.addr;
-			socks_udp_send(f, &dst, buf + hdr, (size_t)n - hdr);
-			continue;
-		}
-		/* by name: the last name's address, else one lookup at a time
-		 * with its datagram held */
-		if (!strcmp(host, s->udp_name) && s->udp_name_addr.ss_family) {
-			dst = s->udp_name_addr;
-			if (dst.ss_family == AF_INET)
-				((struct sockaddr_in *)&dst)->sin_port = htons(t.port);
-			else
-				((struct sockaddr_in6 *)&dst)->sin6_port = htons(t.port);
-			socks_udp_send(f, &dst, buf + hdr, (size_t)n - hdr);
-			continue;
-		}
-		if (s->udp_dns || (size_t)n - hdr > UDP_PENDING_MAX)
-			continue; /* dropped: UDP senders retry */
-		if (!s->udp_pending && !(s->udp_pending = malloc(UDP_PENDING_MAX)))
-			continue;
-		memcpy(s->udp_pending, buf + hdr, (size_t)n - hdr);
-		s->udp_pending_len = (size_t)n - hdr;
-		snprintf(s->udp_name, sizeof(s->udp_name), "%s", host);
-		memset(&s->udp_name_addr, 0, sizeof(s->udp_name_addr));
-		dns_resolve(f->w->dns, s->udp_name, t.port, socks_udp_resolved, f, &s->udp_dns);
-		return; /* the callback may have run; look again on the next event */
-	}
-}
-
-/* Targets -> client, each datagram behind a header naming its source. */
-static void socks_udp_to_client(struct flow *f)
-{
-	static _Thread_local uint8_t buf[SOCKS_UDP_HEADER_MAX + UDP_DATAGRAM_MAX];
-	struct socks_session *s = f->socks;
-
-	for (int i = 0; i < UDP_BURST; i++) {
-		struct sockaddr_storage from;
-		socklen_t len = sizeof(from);
-		uint8_t hdr[SOCKS_UDP_HEADER_MAX];
-		ssize_t n = recvfrom(f->upstream_fd, buf + SOCKS_UDP_HEADER_MAX, UDP_DATAGRAM_MAX,
-				     0, (struct sockaddr *)&from, &len);
-		size_t hl;
-
-		if (n < 0)
-			return;
-		if (!s->udp_client_port_known)
-			continue; /* nowhere to send it yet */
-		unmap_v4(&from);
-		hl = socks_udp_header(&from, hdr);
-		memcpy(buf + SOCKS_UDP_HEADER_MAX - hl, hdr, hl);
-		sendto(s->udp_fd, buf + SOCKS_UDP_HEADER_MAX - hl, hl + (size_t)n, MSG_DONTWAIT,
-		       (const struct sockaddr *)&s->udp_client, addr_len(&s->udp_client));
-		f->last_active = f->w->now_ms;
-	}
-}
-
 void socks_server_udp_event(struct ev *ev, uint32_t events)
 {
-	struct socks_session *s = container_of(ev, struct socks_session, udp_ev);
-	(void)events;
-	socks_udp_from_client(s->flow);
+	socks_udp_client_event(ev, events);
 }
 
 void socks_server_upstream_event(struct flow *f, uint32_t events)
 {
-	if (f->state == FLOW_BIND_WAIT) {
+	if (f->state == FLOW_BIND_WAIT)
 		socks_bind_accept(f);
-	} else if (f->state == FLOW_UDP) {
-		(void)events;
-		socks_udp_to_client(f);
-	}
+	else if (f->state == FLOW_UDP)
+		socks_udp_targets_event(f, events);
 }

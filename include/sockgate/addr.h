@@ -21,6 +21,12 @@ const char *addr_format(const struct sockaddr_storage *ss, char *buf, size_t len
 /* Same address and port (v4 or v6). */
 bool addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 uint16_t addr_port(const struct sockaddr_storage *ss);
+void addr_set_port(struct sockaddr_storage *ss, uint16_t port);
+/* Same IP address, ports aside. */
+bool addr_same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+/* Turns ::ffff:a.b.c.d into the AF_INET a.b.c.d (an AF_INET6 socket would
+ * reach the IPv4 address, so policy must see it as one). */
+void addr_unmap_v4(struct sockaddr_storage *ss);
 socklen_t addr_len(const struct sockaddr_storage *ss);
 /* Parses a numeric IP literal (no brackets) with a port into ss; 0 or -1. */
 int addr_from_ip(const char *ip, uint16_t port, struct sockaddr_storage *ss);

@@ -88,9 +88,36 @@ static void test_cidr(void **state)
 	assert_int_equal(cidr_parse("", &c), -1);
 }
 
+static void test_same_ip_set_port_unmap(void **state)
+{
+	struct sockaddr_storage a, b;
+	char buf[ADDR_STRLEN];
+	(void)state;
+	assert_int_equal(addr_from_ip("10.0.0.1", 80, &a), 0);
+	assert_int_equal(addr_from_ip("10.0.0.1", 81, &b), 0);
+	assert_true(addr_same_ip(&a, &b));
+	assert_false(addr_equal(&a, &b));
+	addr_set_port(&b, 80);
+	assert_true(addr_equal(&a, &b));
+	assert_int_equal(addr_from_ip("::ffff:10.0.0.1", 80, &b), 0);
+	assert_false(addr_same_ip(&a, &b)); /* families differ until unmapped */
+	addr_unmap_v4(&b);
+	assert_int_equal(b.ss_family, AF_INET);
+	assert_true(addr_equal(&a, &b));
+	assert_string_equal(addr_format(&b, buf, sizeof(buf)), "10.0.0.1:80");
+	assert_int_equal(addr_from_ip("fd00::1", 443, &a), 0);
+	addr_unmap_v4(&a); /* not mapped: unchanged */
+	assert_string_equal(addr_format(&a, buf, sizeof(buf)), "[fd00::1]:443");
+	addr_set_port(&a, 8443);
+	assert_int_equal(addr_port(&a), 8443);
+	assert_int_equal(addr_from_ip("fd00::2", 443, &b), 0);
+	assert_false(addr_same_ip(&a, &b));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_same_ip_set_port_unmap),
 		cmocka_unit_test(test_port),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_equal),
