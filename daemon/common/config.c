@@ -276,6 +276,82 @@ static void daemon_key(struct parse_ctx *ctx, const char *key, const char *value
 	}
 }
 
+static int for_each_item(struct parse_ctx *ctx, const char *key, const char *value,
+			 int (*item)(struct parse_ctx *ctx, const char *key, const char *s));
+static int append_cidr(struct cidr **list, size_t *n, const struct cidr *c);
+static int parse_bool(const char *s, int *out);
+
+/* An interface name as the kernel takes it: 1..15 bytes, no '/', no
+ * whitespace or control characters, not "." or "..". */
+static int valid_ifname(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= CONFIG_IFNAME_SIZE || !strcmp(s, ".") || !strcmp(s, ".."))
+		return 0;
+	for (; *s; s++) {
+		if ((unsigned char)*s <= ' ' || *s == '/' || *s == 0x7f || *s == ':')
+			return 0;
+	}
+	return 1;
+}
+
+/* "br-lan" or "192.168.1.0/24": an interface or a source CIDR. */
+static int intercept_item(struct parse_ctx *ctx, const char *key, const char *s)
+{
+	struct config *cfg = ctx->cfg;
+	struct cidr c;
+
+	if (!cidr_parse(s, &c)) {
+		if (append_cidr(&cfg->intercept_src, &cfg->n_intercept_src, &c)) {
+			report(ctx, ctx->line, "out of memory");
+			return -1;
+		}
+		return 0;
+	}
+	if (strchr(s, '/') || (strpbrk(s, "0123456789") && strspn(s, "0123456789.") == strlen(s))) {
+		report(ctx, ctx->line, "%s: \"%s\" is not a valid CIDR (host bits set?)", key, s);
+		return -1;
+	}
+	if (!valid_ifname(s)) {
+		report(ctx, ctx->line,
+		       "%s: \"%s\" is neither an interface name (1..15 characters) nor a CIDR", key,
+		       s);
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->n_intercept_ifaces; i++) {
+		if (!strcmp(cfg->intercept_ifaces[i], s)) {
+			report(ctx, ctx->line, "%s: \"%s\" given twice", key, s);
+			return -1;
+		}
+	}
+	void *grown =
+	    grow(cfg->intercept_ifaces, cfg->n_intercept_ifaces, sizeof(*cfg->intercept_ifaces));
+	if (!grown) {
+		report(ctx, ctx->line, "out of memory");
+		return -1;
+	}
+	cfg->intercept_ifaces = grown;
+	memset(cfg->intercept_ifaces[cfg->n_intercept_ifaces], 0, CONFIG_IFNAME_SIZE);
+	memcpy(cfg->intercept_ifaces[cfg->n_intercept_ifaces], s, strlen(s));
+	cfg->n_intercept_ifaces++;
+	return 0;
+}
+
+static int bypass_item(struct parse_ctx *ctx, const char *key, const char *s)
+{
+	struct cidr c;
+
+	if (cidr_parse(s, &c)) {
+		report(ctx, ctx->line, "%s: \"%s\" is not an address or CIDR", key, s);
+		return -1;
+	}
+	if (append_cidr(&ctx->cfg->bypass, &ctx->cfg->n_bypass, &c)) {
+		report(ctx, ctx->line, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 static void intake_key(struct parse_ctx *ctx, const char *key, const char *value)
 {
 	uint16_t port;
@@ -287,6 +363,16 @@ static void intake_key(struct parse_ctx *ctx, const char *key, const char *value
 			report(ctx, ctx->line, "redirect: bad port \"%s\"", value);
 		else
 			ctx->cfg->redirect_port = port;
+	} else if (!strcmp(key, "interfaces")) {
+		if (first_time(ctx, &ctx->seen_intake, 1u << 1, "intake", key))
+			for_each_item(ctx, key, value, intercept_item);
+	} else if (!strcmp(key, "bypass")) {
+		if (first_time(ctx, &ctx->seen_intake, 1u << 2, "intake", key))
+			for_each_item(ctx, key, value, bypass_item);
+	} else if (!strcmp(key, "bypass_private")) {
+		if (first_time(ctx, &ctx->seen_intake, 1u << 3, "intake", key) &&
+		    parse_bool(value, &ctx->cfg->bypass_private))
+			report(ctx, ctx->line, "bypass_private: \"%s\" is not yes or no", value);
 	} else {
 		report(ctx, ctx->line, "unknown key \"%s\" in [intake]", key);
 	}
@@ -783,6 +869,7 @@ static int load(struct parse_ctx *ctx, int resolve, struct config **out)
 	cfg->handshake_timeout_ms = DEFAULT_HANDSHAKE_TIMEOUT_MS;
 	cfg->idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
 	cfg->redirect_port = DEFAULT_REDIRECT_PORT;
+	cfg->bypass_private = 1;
 	cfg->socks.max_conns_per_client = DEFAULT_MAX_CONNS_PER_CLIENT;
 	cfg->socks.bind_timeout_ms = DEFAULT_BIND_TIMEOUT_MS;
 	ctx->socks_auth = -1;
@@ -842,6 +929,9 @@ void config_free(struct config *cfg)
 		return;
 	free(cfg->upstreams);
 	free(cfg->routes);
+	free(cfg->intercept_ifaces);
+	free(cfg->intercept_src);
+	free(cfg->bypass);
 	free(cfg->socks.listen);
 	free(cfg->socks.users_path);
 	free(cfg->socks.allow);

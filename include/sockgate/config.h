@@ -12,6 +12,7 @@
 
 #define CONFIG_DEFAULT_PATH "/etc/sockgate/sockgate.conf"
 #define CONFIG_NAME_MAX	    63
+#define CONFIG_IFNAME_SIZE  16 /* IFNAMSIZ */
 
 struct upstream {
 	char name[CONFIG_NAME_MAX + 1];
@@ -53,6 +54,15 @@ struct config {
 	unsigned idle_timeout_ms;
 	/* [intake] */
 	uint16_t redirect_port;
+	/* what the rules intercept: interfaces (IFNAMSIZ names) and source CIDRs */
+	char (*intercept_ifaces)[CONFIG_IFNAME_SIZE];
+	size_t n_intercept_ifaces;
+	struct cidr *intercept_src;
+	size_t n_intercept_src;
+	/* destinations never intercepted, beyond the built-in ones */
+	struct cidr *bypass;
+	size_t n_bypass;
+	int bypass_private; /* private and reserved ranges bypassed (default yes) */
 	/* [upstream NAME]; index 0 is the built-in "direct". */
 	struct upstream *upstreams;
 	size_t n_upstreams;

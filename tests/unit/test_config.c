@@ -322,6 +322,45 @@ static void test_ipv6_routes(void **state)
 		     "t.conf:3: route \"fd00::/8\": empty");
 }
 
+static void test_intake_rules_keys(void **state)
+{
+	struct config *cfg = NULL;
+	char errs[4096];
+	(void)state;
+	int n = load(ROUTE "[intake]\n"
+			   "interfaces = br-lan, 192.168.7.0/24, wg0, fd00:7::/64\n"
+			   "bypass = 203.0.113.0/24, 2001:db8::/32\n"
+			   "bypass_private = no\n",
+		     &cfg, errs, sizeof(errs));
+	if (n)
+		fail_msg("%s", errs);
+	assert_int_equal(cfg->n_intercept_ifaces, 2);
+	assert_string_equal(cfg->intercept_ifaces[0], "br-lan");
+	assert_string_equal(cfg->intercept_ifaces[1], "wg0");
+	assert_int_equal(cfg->n_intercept_src, 2);
+	assert_int_equal(cfg->intercept_src[1].family, AF_INET6);
+	assert_int_equal(cfg->n_bypass, 2);
+	assert_int_equal(cfg->bypass_private, 0);
+	config_free(cfg);
+	n = load(ROUTE, &cfg, errs, sizeof(errs));
+	assert_int_equal(n, 0);
+	assert_int_equal(cfg->bypass_private, 1);
+	assert_int_equal(cfg->n_intercept_ifaces, 0);
+	config_free(cfg);
+
+	expect_error(
+	    ROUTE "[intake]\ninterfaces = averyveryverylongname0\n",
+	    "t.conf:4: interfaces: \"averyveryverylongname0\" is neither an interface name");
+	expect_error(ROUTE "[intake]\ninterfaces = 10.0.0.1/8\n", "is not a valid CIDR");
+	expect_error(ROUTE "[intake]\ninterfaces = 10.0.1\n", "is not a valid CIDR");
+	expect_error(ROUTE "[intake]\ninterfaces = eth0, eth0\n", "\"eth0\" given twice");
+	expect_error(ROUTE "[intake]\ninterfaces = ..\n", "neither an interface name");
+	expect_error(ROUTE "[intake]\ninterfaces = br lan\n", "neither an interface name");
+	expect_error(ROUTE "[intake]\nbypass = example.com\n", "bypass: \"example.com\" is not");
+	expect_error(ROUTE "[intake]\nbypass_private = perhaps\n", "bypass_private:");
+	expect_error(ROUTE "[intake]\ninterfaces = a\ninterfaces = b\n", "given twice");
+}
+
 static void test_duration(void **state)
 {
 	unsigned ms;
@@ -351,6 +390,7 @@ int main(void)
 		cmocka_unit_test(test_every_error_reported),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_socks),
+		cmocka_unit_test(test_intake_rules_keys),
 		cmocka_unit_test(test_ipv6_routes),
 		cmocka_unit_test(test_socks_errors),
 		cmocka_unit_test(test_names_resolved_at_load),
