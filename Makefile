@@ -1,5 +1,5 @@
 # sockgate — transparent proxy appliance for Linux routers.
-#   make            build sockgated
+#   make            build sockgated and sockgate
 #   make check      install missing Debian packages, run unit + integration tests
 #   make demo       install missing Debian packages, run the namespace demo
 #   make bench      benchmark against redsocks (root, network namespaces)
@@ -38,13 +38,16 @@ LIB_SRCS := $(wildcard daemon/common/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
 DAEMON_SRCS := $(wildcard daemon/*.c)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(B)/%.o)
+CLI_SRCS := $(wildcard tools/*.c)
+CLI_OBJS := $(CLI_SRCS:%.c=$(B)/%.o)
+NFT_LIBS := $(shell $(PKG_CONFIG) --libs libnftnl libmnl 2>/dev/null || echo -lnftnl -lmnl)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
 .DELETE_ON_ERROR:
 .PHONY: all deps check check-sanitizers unit integration demo bench fuzz install uninstall clean format format-check
 
-all: $(B)/sockgated
+all: $(B)/sockgated $(B)/sockgate
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -59,6 +62,10 @@ $(B)/sockgated: $(DAEMON_OBJS) $(B)/libsockgate.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(INIH_LIBS) $(CARES_LIBS) -lcrypt -lpthread
 
+$(B)/sockgate: $(CLI_OBJS) $(B)/libsockgate.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(INIH_LIBS) $(NFT_LIBS)
+
 # Each unit test links libsockgate.a plus only the daemon modules it tests.
 CODEC_OBJS := $(addprefix $(B)/daemon/,upstream.o upstream_socks5.o upstream_socks4.o upstream_http.o)
 $(B)/tests/test_upstream_socks5 $(B)/tests/test_upstream_socks4 $(B)/tests/test_upstream_http: \
@@ -67,12 +74,15 @@ $(B)/tests/test_socks_handshake: UNIT_OBJS = $(B)/daemon/socks_handshake.o
 $(B)/tests/test_siphash: UNIT_OBJS = $(B)/daemon/siphash.o
 $(B)/tests/test_users: UNIT_OBJS = $(B)/daemon/users.o
 $(B)/tests/test_client_limit: UNIT_OBJS = $(B)/daemon/client_limit.o
+$(B)/tests/test_ruleset: UNIT_OBJS = $(B)/tools/ruleset.o $(B)/tools/nft.o
+$(B)/tests/test_ruleset: UNIT_LIBS = $(NFT_LIBS)
+$(B)/tests/test_ruleset: $(CLI_OBJS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libsockgate.a $(DAEMON_OBJS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(CC) $(CPPFLAGS) -Idaemon $(CFLAGS) -o $@ $< $(UNIT_OBJS) \
-		$(B)/libsockgate.a $(CMOCKA_LIBS) $(INIH_LIBS) $(CARES_LIBS) -lcrypt -lpthread
+	$(Q)$(CC) $(CPPFLAGS) -Idaemon -Itools $(CFLAGS) -o $@ $< $(UNIT_OBJS) \
+		$(B)/libsockgate.a $(UNIT_LIBS) $(CMOCKA_LIBS) $(INIH_LIBS) $(CARES_LIBS) -lcrypt -lpthread
 
 deps:
 	$(Q)tools/install-deps.sh
@@ -115,17 +125,20 @@ fuzz:
 	$(Q)tools/install-deps.sh
 	$(Q)$(MAKE) --no-print-directory -C tests/fuzz run
 
-install: $(B)/sockgated
+install: $(B)/sockgated $(B)/sockgate
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/sockgate $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(B)/sockgated $(DESTDIR)$(SBINDIR)/sockgated
+	install -m 0755 $(B)/sockgate $(DESTDIR)$(SBINDIR)/sockgate
 	install -m 0644 docs/sockgate.conf.example $(DESTDIR)$(DOCDIR)/sockgate.conf.example
 	test -e $(DESTDIR)$(SYSCONFDIR)/sockgate/sockgate.conf || \
 		install -m 0640 docs/sockgate.conf.example $(DESTDIR)$(SYSCONFDIR)/sockgate/sockgate.conf
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/sockgated $(DESTDIR)$(DOCDIR)/sockgate.conf.example
+	rm -f $(DESTDIR)$(SBINDIR)/sockgated $(DESTDIR)$(SBINDIR)/sockgate \
+		$(DESTDIR)$(DOCDIR)/sockgate.conf.example
 
-FORMAT_FILES = $(wildcard daemon/*.[ch] daemon/common/*.c include/sockgate/*.h tests/unit/*.[ch] tests/fuzz/*.c)
+FORMAT_FILES = $(wildcard daemon/*.[ch] daemon/common/*.c include/sockgate/*.h tools/*.[ch] \
+	tests/unit/*.[ch] tests/fuzz/*.c tests/bench/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 
@@ -136,4 +149,4 @@ clean:
 	rm -rf $(B) build-san
 	$(MAKE) --no-print-directory -C tests/fuzz clean
 
--include $(DAEMON_OBJS:.o=.d) $(LIB_OBJS:.o=.d)
+-include $(DAEMON_OBJS:.o=.d) $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d)

@@ -3,7 +3,7 @@
 # missing, without questions. Usage: install-deps.sh [bench]
 set -eu
 
-BUILD="make gcc libc6-dev pkg-config libinih-dev libc-ares-dev libcrypt-dev libcmocka-dev"
+BUILD="make gcc libc6-dev pkg-config libinih-dev libc-ares-dev libcrypt-dev libnftnl-dev libmnl-dev libcmocka-dev"
 TEST="nftables iproute2 procps python3 dante-server microsocks tinyproxy nginx curl socat proxychains4"
 FUZZ="clang clang-format libclang-rt-dev"
 BENCH="redsocks iperf3 apache2-utils"

@@ -75,8 +75,10 @@ int main(int argc, char *argv[])
 	int ep;
 
 	if (argc != 8) {
-		fprintf(stderr, "usage: %s SOCKS_IP SOCKS_PORT TARGET_IPV4 TARGET_PORT PATH "
-				"CONCURRENCY TOTAL\n", argv[0]);
+		fprintf(stderr,
+			"usage: %s SOCKS_IP SOCKS_PORT TARGET_IPV4 TARGET_PORT PATH "
+			"CONCURRENCY TOTAL\n",
+			argv[0]);
 		return 2;
 	}
 	memset(&server, 0, sizeof(server));
@@ -101,8 +103,8 @@ int main(int argc, char *argv[])
 	request[8] = (uint8_t)(atoi(argv[4]) >> 8);
 	request[9] = (uint8_t)atoi(argv[4]);
 	get_len = (size_t)snprintf(get, sizeof(get),
-				   "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n", argv[5],
-				   argv[3]);
+				   "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n",
+				   argv[5], argv[3]);
 	concurrency = atol(argv[6]);
 	total = atol(argv[7]);
 	conns = calloc((size_t)concurrency, sizeof(*conns));

@@ -1,0 +1,217 @@
+/* Unit tests for the rules the CLI installs: interval merging and printing,
+ * the ruleset built from a config, the nft text, and the netlink
+ * expressions of each rule (as libnftnl renders them). */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <libnftnl/rule.h>
+
+#include "nft.h"
+#include "ruleset.h"
+
+static void add(struct interval_set *s, const char *text)
+{
+	struct cidr c;
+	assert_int_equal(cidr_parse(text, &c), 0);
+	assert_int_equal(interval_set_add(s, &c), 0);
+}
+
+/* "a, b, c" of the set's ranges */
+static const char *show(const struct interval_set *s, char *buf, size_t len)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < s->n; i++) {
+		char one[100];
+		interval_format(s, i, one, sizeof(one));
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", one);
+	}
+	return buf;
+}
+
+static void test_intervals(void **state)
+{
+	struct interval_set s;
+	char buf[512];
+	(void)state;
+
+	interval_set_init(&s, AF_INET);
+	add(&s, "10.0.0.0/8");
+	add(&s, "10.1.2.3"); /* inside */
+	add(&s, "192.168.1.0/24");
+	add(&s, "192.168.0.0/24"); /* adjacent below: merges into a /23 */
+	add(&s, "1.2.3.4");
+	assert_string_equal(show(&s, buf, sizeof(buf)), "1.2.3.4, 10.0.0.0/8, 192.168.0.0/23");
+	add(&s, "1.2.3.5"); /* adjacent: a range that is no prefix */
+	add(&s, "1.2.3.6");
+	assert_string_equal(show(&s, buf, sizeof(buf)),
+			    "1.2.3.4-1.2.3.6, 10.0.0.0/8, 192.168.0.0/23");
+	add(&s, "0.0.0.0/1"); /* swallows the first two */
+	assert_string_equal(show(&s, buf, sizeof(buf)), "0.0.0.0/1, 192.168.0.0/23");
+	add(&s, "255.255.255.255"); /* the last address: no successor */
+	add(&s, "128.0.0.0/1");
+	assert_string_equal(show(&s, buf, sizeof(buf)), "0.0.0.0/0");
+	assert_int_equal(s.n, 1);
+	interval_set_free(&s);
+
+	interval_set_init(&s, AF_INET6);
+	add(&s, "fe80::/10");
+	add(&s, "::1");
+	add(&s, "::");
+	add(&s, "fc00::/7");
+	assert_string_equal(show(&s, buf, sizeof(buf)), "::/127, fc00::/7, fe80::/10");
+	add(&s, "fd00::/8"); /* inside fc00::/7 */
+	assert_int_equal(s.n, 3);
+	interval_set_free(&s);
+}
+
+static struct config *load(const char *text)
+{
+	struct config *cfg = NULL;
+	char errs[2048] = "";
+	FILE *f = fmemopen(errs, sizeof(errs), "w");
+	int n = config_load_string("t.conf", text, 0, &cfg, f);
+	fclose(f);
+	if (n)
+		fail_msg("%s", errs);
+	return cfg;
+}
+
+static void test_build(void **state)
+{
+	struct config *cfg;
+	struct ruleset rs;
+	char err[256], buf[2048];
+	(void)state;
+
+	cfg = load("[intake]\nredirect = 4000\ninterfaces = br-lan, 192.168.7.0/24, eth1\n"
+		   "bypass = 8.8.8.0/24\n"
+		   "[upstream corp]\nurl = socks5://45.33.0.9:1080\n"
+		   "[upstream six]\nurl = http://[2a01:4f8::1]:3128\n"
+		   "[route]\ndefault = corp\n");
+	assert_int_equal(ruleset_build(cfg, &rs, err, sizeof(err)), 0);
+	assert_int_equal(rs.redirect_port, 4000);
+	assert_int_equal(rs.n_ifaces, 2);
+	assert_string_equal(rs.ifaces[1], "eth1");
+	assert_string_equal(show(&rs.intercept4, buf, sizeof(buf)), "192.168.7.0/24");
+	assert_int_equal(rs.intercept6.n, 0);
+	/* loopback, private ranges, the extra bypass and the upstream */
+	show(&rs.bypass4, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "127.0.0.0/8"));
+	assert_non_null(strstr(buf, "10.0.0.0/8"));
+	assert_non_null(strstr(buf, "8.8.8.0/24"));
+	assert_non_null(strstr(buf, "45.33.0.9"));
+	show(&rs.bypass6, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "2a01:4f8::1"));
+	assert_non_null(strstr(buf, "fe80::/10"));
+	ruleset_free(&rs);
+	config_free(cfg);
+
+	/* bypass_private = no keeps only what is never routed */
+	cfg = load("[intake]\ninterfaces = lan\nbypass_private = no\n[route]\ndefault = direct\n");
+	assert_int_equal(ruleset_build(cfg, &rs, err, sizeof(err)), 0);
+	assert_string_equal(show(&rs.bypass4, buf, sizeof(buf)),
+			    "0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, 224.0.0.0/4, 255.255.255.255");
+	assert_string_equal(show(&rs.bypass6, buf, sizeof(buf)), "::/127, fe80::/10, ff00::/8");
+	ruleset_free(&rs);
+	config_free(cfg);
+
+	cfg = load("[route]\ndefault = direct\n");
+	assert_int_equal(ruleset_build(cfg, &rs, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "nothing to intercept"));
+	config_free(cfg);
+}
+
+static void test_nft_text(void **state)
+{
+	struct config *cfg;
+	struct ruleset rs;
+	char err[256], *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	(void)state;
+
+	cfg = load("[intake]\ninterfaces = br-lan\n[route]\ndefault = direct\n");
+	assert_int_equal(ruleset_build(cfg, &rs, err, sizeof(err)), 0);
+	f = open_memstream(&text, &len);
+	ruleset_print_nft(&rs, f);
+	fclose(f);
+	assert_non_null(strstr(text, "table inet sockgate {"));
+	assert_non_null(strstr(text, "elements = { \"br-lan\" }"));
+	assert_non_null(strstr(text, "type nat hook prerouting priority dstnat; policy accept;"));
+	assert_non_null(strstr(text, "iifname @intercept_ifaces goto capture"));
+	assert_non_null(strstr(text, "fib daddr type local return"));
+	assert_non_null(strstr(text, "meta l4proto tcp redirect to :12345"));
+	/* an empty set is declared without elements */
+	assert_non_null(
+	    strstr(text, "set intercept4 {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t}"));
+	free(text);
+	ruleset_free(&rs);
+	config_free(cfg);
+}
+
+/* The netlink expressions of each rule, as libnftnl prints them. */
+static void test_rule_expressions(void **state)
+{
+	static const char *const want[NFT_RULE_COUNT] = {
+		"[ meta load iifname => reg 1 ] [ lookup reg 1 set intercept_ifaces ] "
+		"[ immediate reg 0 goto -> capture ]",
+		"[ meta load nfproto => reg 1 ] [ cmp eq reg 1 0x00000002 ] "
+		"[ payload load 4b @ network header + 12 => reg 1 ] "
+		"[ lookup reg 1 set intercept4 ] [ immediate reg 0 goto -> capture ]",
+		"[ meta load nfproto => reg 1 ] [ cmp eq reg 1 0x0000000a ] "
+		"[ payload load 16b @ network header + 8 => reg 1 ] "
+		"[ lookup reg 1 set intercept6 ] [ immediate reg 0 goto -> capture ]",
+		"[ fib daddr type => reg 1 ] [ cmp eq reg 1 0x00000002 ] [ immediate reg 0 return "
+		"]",
+		"[ meta load nfproto => reg 1 ] [ cmp eq reg 1 0x00000002 ] "
+		"[ payload load 4b @ network header + 16 => reg 1 ] "
+		"[ lookup reg 1 set bypass4 ] [ immediate reg 0 return ]",
+		"[ meta load nfproto => reg 1 ] [ cmp eq reg 1 0x0000000a ] "
+		"[ payload load 16b @ network header + 24 => reg 1 ] "
+		"[ lookup reg 1 set bypass6 ] [ immediate reg 0 return ]",
+		"[ meta load l4proto => reg 1 ] [ cmp eq reg 1 0x00000006 ] "
+		"[ immediate reg 1 0x00003930 ] [ redir proto_min reg 1 ]",
+	};
+	struct ruleset rs;
+	(void)state;
+
+	memset(&rs, 0, sizeof(rs));
+	rs.redirect_port = 12345; /* 0x3039, in network order 0x3930 as printed */
+	for (int i = 0; i < NFT_RULE_COUNT; i++) {
+		struct nftnl_rule *r = nft_build_rule(&rs, i);
+		char buf[1024], *p, *q;
+		assert_non_null(r);
+		nftnl_rule_snprintf(buf, sizeof(buf), r, NFTNL_OUTPUT_DEFAULT, 0);
+		nftnl_rule_free(r);
+		/* keep only the expressions, on one line */
+		p = strchr(buf, '\n');
+		assert_non_null(p);
+		for (q = buf; *++p;)
+			if (*p != '\n' && !(*p == ' ' && (q == buf || q[-1] == ' ')))
+				*q++ = *p == '\n' ? ' ' : *p;
+		*q = '\0';
+		while (q > buf && q[-1] == ' ')
+			*--q = '\0';
+		if (strcmp(buf, want[i]))
+			fail_msg("rule %d:\n got  %s\n want %s", i, buf, want[i]);
+	}
+	assert_null(nft_build_rule(&rs, NFT_RULE_COUNT));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_intervals),
+		cmocka_unit_test(test_build),
+		cmocka_unit_test(test_nft_text),
+		cmocka_unit_test(test_rule_expressions),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,602 @@
+/* nftables over netlink. One batch: create the table (so deleting it
+ * cannot fail), delete it, create it again with its sets, elements, chains
+ * and rules. The kernel applies the batch atomically: a failing apply
+ * leaves the previous table as it was. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/rtnetlink.h>
+
+#include "nft.h"
+#include "ruleset.h"
+
+#define NFT_BATCH_SIZE (MNL_SOCKET_BUFFER_SIZE * 8)
+/* nft's numbers for the set key types it prints (datatype.h) */
+#define NFT_TYPE_IPADDR	   7
+#define NFT_TYPE_IP6ADDR   8
+#define NFT_TYPE_IFNAME	   41
+#define NF_NAT_PRIO_DSTNAT (-100)
+/* nft's byte orders (expression.h), kept in a set's user data */
+#define NFT_BYTEORDER_HOST_ENDIAN 1
+#define NFT_BYTEORDER_BIG_ENDIAN  2
+
+enum set_id { SET_IFACES = 1, SET_INTERCEPT4, SET_INTERCEPT6, SET_BYPASS4, SET_BYPASS6 };
+
+static const char *const set_names[] = {
+	[SET_IFACES] = "intercept_ifaces", [SET_INTERCEPT4] = "intercept4",
+	[SET_INTERCEPT6] = "intercept6",   [SET_BYPASS4] = "bypass4",
+	[SET_BYPASS6] = "bypass6",
+};
+
+/* ---- expressions ---- */
+
+static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
+{
+	if (!e)
+		return -1;
+	nftnl_rule_add_expr(r, e);
+	return 0;
+}
+
+static struct nftnl_expr *meta_load(uint32_t key)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	}
+	return e;
+}
+
+static struct nftnl_expr *cmp_eq(const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	}
+	return e;
+}
+
+static struct nftnl_expr *network_payload(uint32_t offset, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("payload");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	}
+	return e;
+}
+
+static struct nftnl_expr *lookup(enum set_id set)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set_names[set]);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set);
+	}
+	return e;
+}
+
+static struct nftnl_expr *verdict(int code, const char *chain)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)code);
+		if (chain)
+			nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
+	}
+	return e;
+}
+
+/* meta nfproto FAMILY: an ip or ip6 match in an inet chain needs it */
+static int match_nfproto(struct nftnl_rule *r, uint8_t nfproto)
+{
+	return add_expr(r, meta_load(NFT_META_NFPROTO)) ||
+	       add_expr(r, cmp_eq(&nfproto, sizeof(nfproto)));
+}
+
+struct nftnl_rule *nft_build_rule(const struct ruleset *rs, int index)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	uint8_t tcp = IPPROTO_TCP;
+	uint16_t port = htons(rs->redirect_port);
+	uint32_t local = RTN_LOCAL;
+	int fail = 0;
+
+	if (!r)
+		return NULL;
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, RULESET_TABLE);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, index < 3 ? "prerouting" : "capture");
+	switch (index) {
+	case 0: /* iifname @intercept_ifaces goto capture */
+		fail = add_expr(r, meta_load(NFT_META_IIFNAME)) ||
+		       add_expr(r, lookup(SET_IFACES)) || add_expr(r, verdict(NFT_GOTO, "capture"));
+		break;
+	case 1: /* ip saddr @intercept4 goto capture */
+	case 2: /* ip6 saddr @intercept6 goto capture */
+		fail = match_nfproto(r, index == 1 ? NFPROTO_IPV4 : NFPROTO_IPV6) ||
+		       add_expr(r, index == 1 ? network_payload(12, 4) : network_payload(8, 16)) ||
+		       add_expr(r, lookup(index == 1 ? SET_INTERCEPT4 : SET_INTERCEPT6)) ||
+		       add_expr(r, verdict(NFT_GOTO, "capture"));
+		break;
+	case 3: { /* fib daddr type local return */
+		struct nftnl_expr *e = nftnl_expr_alloc("fib");
+		if (e) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+		}
+		fail = add_expr(r, e) || add_expr(r, cmp_eq(&local, sizeof(local))) ||
+		       add_expr(r, verdict(NFT_RETURN, NULL));
+		break;
+	}
+	case 4: /* ip daddr @bypass4 return */
+	case 5: /* ip6 daddr @bypass6 return */
+		fail = match_nfproto(r, index == 4 ? NFPROTO_IPV4 : NFPROTO_IPV6) ||
+		       add_expr(r, index == 4 ? network_payload(16, 4) : network_payload(24, 16)) ||
+		       add_expr(r, lookup(index == 4 ? SET_BYPASS4 : SET_BYPASS6)) ||
+		       add_expr(r, verdict(NFT_RETURN, NULL));
+		break;
+	case 6: { /* meta l4proto tcp redirect to :PORT */
+		struct nftnl_expr *imm = nftnl_expr_alloc("immediate");
+		struct nftnl_expr *redir = nftnl_expr_alloc("redir");
+		if (imm) {
+			nftnl_expr_set_u32(imm, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+			nftnl_expr_set(imm, NFTNL_EXPR_IMM_DATA, &port, sizeof(port));
+		}
+		if (redir)
+			nftnl_expr_set_u32(redir, NFTNL_EXPR_REDIR_REG_PROTO_MIN, NFT_REG_1);
+		fail = add_expr(r, meta_load(NFT_META_L4PROTO)) ||
+		       add_expr(r, cmp_eq(&tcp, sizeof(tcp))) || add_expr(r, imm) ||
+		       add_expr(r, redir);
+		if (fail && !imm && redir)
+			nftnl_expr_free(redir);
+		break;
+	}
+	default:
+		fail = 1;
+	}
+	if (fail) {
+		nftnl_rule_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* ---- objects ---- */
+
+static struct nftnl_table *table_new(void)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	if (t) {
+		nftnl_table_set_str(t, NFTNL_TABLE_NAME, RULESET_TABLE);
+		nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	}
+	return t;
+}
+
+/* nft reads a set's key byte order from its user data: without it, a
+ * string key (ifname) would be printed as "" and nobody could read the set
+ * back with nft. */
+static int set_key_byteorder(struct nftnl_set *s, uint32_t byteorder)
+{
+	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(64);
+	int rc = -1;
+
+	if (!ud)
+		return -1;
+	if (nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, byteorder))
+		rc = nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
+					nftnl_udata_buf_len(ud));
+	nftnl_udata_buf_free(ud);
+	return rc;
+}
+
+static struct nftnl_set *set_new(enum set_id id, uint32_t type, uint32_t key_len, int interval)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	if (s && set_key_byteorder(s, type == NFT_TYPE_IFNAME ? NFT_BYTEORDER_HOST_ENDIAN
+							      : NFT_BYTEORDER_BIG_ENDIAN) < 0) {
+		nftnl_set_free(s);
+		return NULL;
+	}
+	if (s) {
+		nftnl_set_set_str(s, NFTNL_SET_TABLE, RULESET_TABLE);
+		nftnl_set_set_str(s, NFTNL_SET_NAME, set_names[id]);
+		nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+		nftnl_set_set_u32(s, NFTNL_SET_ID, id);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, type);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, key_len);
+		if (interval)
+			nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_INTERVAL);
+	}
+	return s;
+}
+
+static int elem_add(struct nftnl_set *s, const void *key, uint32_t len, uint32_t flags)
+{
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+	if (!e)
+		return -1;
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
+	if (flags)
+		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, flags);
+	nftnl_set_elem_add(s, e);
+	return 0;
+}
+
+/* An interval set holds each range as its first address and, flagged
+ * "interval end", the address just past it (none after the last address). */
+static int fill_interval_set(struct nftnl_set *s, const struct interval_set *is)
+{
+	uint32_t len = is->family == AF_INET ? 4 : 16;
+
+	for (size_t i = 0; i < is->n; i++) {
+		uint8_t end[16];
+		int carry = 1;
+		memcpy(end, is->v[i].hi, len);
+		for (size_t b = len; b-- > 0 && carry;) {
+			end[b]++;
+			carry = end[b] == 0;
+		}
+		if (elem_add(s, is->v[i].lo, len, 0) ||
+		    (!carry && elem_add(s, end, len, NFT_SET_ELEM_INTERVAL_END)))
+			return -1;
+	}
+	return 0;
+}
+
+static struct nftnl_chain *chain_new(const char *name, int base)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	if (c) {
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, RULESET_TABLE);
+		nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+		if (base) {
+			nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "nat");
+			nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_PRE_ROUTING);
+			nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, NF_NAT_PRIO_DSTNAT);
+			nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+		}
+	}
+	return c;
+}
+
+/* ---- the batch ---- */
+
+struct batch {
+	char *buf;
+	struct mnl_nlmsg_batch *b;
+	uint32_t seq, first_seq;
+	unsigned n_msgs;
+	/* what each message was, for the error message */
+	char what[64][48];
+};
+
+static struct nlmsghdr *batch_msg(struct batch *bt, uint16_t type, uint16_t flags, const char *what)
+{
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(bt->b), type,
+						     NFPROTO_INET, flags | NLM_F_ACK, bt->seq++);
+	if (bt->n_msgs < 64)
+		snprintf(bt->what[bt->n_msgs], sizeof(bt->what[0]), "%s", what);
+	bt->n_msgs++;
+	return nlh;
+}
+
+static int batch_next(struct batch *bt)
+{
+	/* mnl_nlmsg_batch_next is false when the message did not fit */
+	return mnl_nlmsg_batch_next(bt->b) ? 0 : -1;
+}
+
+static int batch_init(struct batch *bt)
+{
+	memset(bt, 0, sizeof(*bt));
+	bt->buf = malloc(NFT_BATCH_SIZE);
+	if (!bt->buf)
+		return -ENOMEM;
+	bt->b = mnl_nlmsg_batch_start(bt->buf, NFT_BATCH_SIZE);
+	bt->seq = (uint32_t)time(NULL);
+	nftnl_batch_begin(mnl_nlmsg_batch_current(bt->b), bt->seq++);
+	mnl_nlmsg_batch_next(bt->b);
+	bt->first_seq = bt->seq;
+	return 0;
+}
+
+static void batch_free(struct batch *bt)
+{
+	if (bt->b)
+		mnl_nlmsg_batch_stop(bt->b);
+	free(bt->buf);
+}
+
+/* Sends the batch and reads one acknowledgement per message; the first
+ * error names the message that failed. */
+static int batch_send(struct batch *bt, char *err, size_t errlen)
+{
+	struct mnl_socket *nl;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	unsigned acked = 0;
+	int ret = 0;
+
+	nftnl_batch_end(mnl_nlmsg_batch_current(bt->b), bt->seq++);
+	mnl_nlmsg_batch_next(bt->b);
+	nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "netlink socket: %s", strerror(errno));
+		goto out;
+	}
+	if (mnl_socket_sendto(nl, mnl_nlmsg_batch_head(bt->b), mnl_nlmsg_batch_size(bt->b)) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "netlink send: %s", strerror(errno));
+		goto out;
+	}
+	while (acked < bt->n_msgs) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
+		int len = (int)n;
+
+		if (n < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "netlink receive: %s", strerror(errno));
+			goto out;
+		}
+		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+			const struct nlmsgerr *e;
+			unsigned idx;
+			if (nlh->nlmsg_type != NLMSG_ERROR)
+				continue;
+			e = mnl_nlmsg_get_payload(nlh);
+			if (!e->error) {
+				acked++;
+				continue;
+			}
+			idx = nlh->nlmsg_seq - bt->first_seq;
+			ret = e->error;
+			snprintf(err, errlen, "the kernel refused %s: %s",
+				 idx < 64 && idx < bt->n_msgs ? bt->what[idx] : "a message",
+				 strerror(-e->error));
+			goto out;
+		}
+	}
+out:
+	if (nl)
+		mnl_socket_close(nl);
+	return ret;
+}
+
+/* NEWTABLE + DELTABLE: afterwards the table is gone whether it was there
+ * or not. */
+static int batch_drop_table(struct batch *bt)
+{
+	struct nftnl_table *t = table_new();
+	int rc = -1;
+
+	if (!t)
+		return -1;
+	nftnl_table_nlmsg_build_payload(
+	    batch_msg(bt, NFT_MSG_NEWTABLE, NLM_F_CREATE, "creating table inet " RULESET_TABLE), t);
+	if (batch_next(bt))
+		goto out;
+	nftnl_table_nlmsg_build_payload(
+	    batch_msg(bt, NFT_MSG_DELTABLE, 0, "deleting table inet " RULESET_TABLE), t);
+	rc = batch_next(bt);
+out:
+	nftnl_table_free(t);
+	return rc;
+}
+
+/* The set, then its elements if it has any (an empty element list is not
+ * a message the kernel takes). */
+static int batch_set(struct batch *bt, struct nftnl_set *s, const char *name, size_t n_elems)
+{
+	char what[48];
+
+	snprintf(what, sizeof(what), "set %s", name);
+	nftnl_set_nlmsg_build_payload(batch_msg(bt, NFT_MSG_NEWSET, NLM_F_CREATE, what), s);
+	if (batch_next(bt))
+		return -1;
+	if (n_elems) {
+		snprintf(what, sizeof(what), "the elements of set %s", name);
+		nftnl_set_elems_nlmsg_build_payload(
+		    batch_msg(bt, NFT_MSG_NEWSETELEM, NLM_F_CREATE, what), s);
+		if (batch_next(bt))
+			return -1;
+	}
+	return 0;
+}
+
+int nft_apply(const struct ruleset *rs, char *err, size_t errlen)
+{
+	struct batch bt;
+	struct nftnl_table *t = NULL;
+	struct nftnl_set *sets[6] = { NULL };
+	struct nftnl_chain *chains[2] = { NULL };
+	int ret;
+
+	ret = batch_init(&bt);
+	if (ret < 0) {
+		snprintf(err, errlen, "out of memory");
+		return ret;
+	}
+	ret = -ENOMEM;
+	t = table_new();
+	sets[SET_IFACES] = set_new(SET_IFACES, NFT_TYPE_IFNAME, IFNAMSIZ, 0);
+	sets[SET_INTERCEPT4] = set_new(SET_INTERCEPT4, NFT_TYPE_IPADDR, 4, 1);
+	sets[SET_INTERCEPT6] = set_new(SET_INTERCEPT6, NFT_TYPE_IP6ADDR, 16, 1);
+	sets[SET_BYPASS4] = set_new(SET_BYPASS4, NFT_TYPE_IPADDR, 4, 1);
+	sets[SET_BYPASS6] = set_new(SET_BYPASS6, NFT_TYPE_IP6ADDR, 16, 1);
+	chains[0] = chain_new("prerouting", 1);
+	chains[1] = chain_new("capture", 0);
+	if (!t || !chains[0] || !chains[1])
+		goto nomem;
+	for (int i = SET_IFACES; i <= SET_BYPASS6; i++)
+		if (!sets[i])
+			goto nomem;
+	for (size_t i = 0; i < rs->n_ifaces; i++)
+		if (elem_add(sets[SET_IFACES], rs->ifaces[i], IFNAMSIZ, 0))
+			goto nomem;
+	if (fill_interval_set(sets[SET_INTERCEPT4], &rs->intercept4) ||
+	    fill_interval_set(sets[SET_INTERCEPT6], &rs->intercept6) ||
+	    fill_interval_set(sets[SET_BYPASS4], &rs->bypass4) ||
+	    fill_interval_set(sets[SET_BYPASS6], &rs->bypass6))
+		goto nomem;
+
+	/* the old table goes and the new one comes in the same batch */
+	if (batch_drop_table(&bt))
+		goto full;
+	nftnl_table_nlmsg_build_payload(
+	    batch_msg(&bt, NFT_MSG_NEWTABLE, NLM_F_CREATE, "creating table inet " RULESET_TABLE),
+	    t);
+	if (batch_next(&bt))
+		goto full;
+	{
+		const size_t n_elems[] = { 0,
+					   rs->n_ifaces,
+					   rs->intercept4.n,
+					   rs->intercept6.n,
+					   rs->bypass4.n,
+					   rs->bypass6.n };
+		for (int i = SET_IFACES; i <= SET_BYPASS6; i++)
+			if (batch_set(&bt, sets[i], set_names[i], n_elems[i]))
+				goto full;
+	}
+	for (int i = 0; i < 2; i++) {
+		nftnl_chain_nlmsg_build_payload(batch_msg(&bt, NFT_MSG_NEWCHAIN, NLM_F_CREATE,
+							  i ? "chain capture" : "chain prerouting"),
+						chains[i]);
+		if (batch_next(&bt))
+			goto full;
+	}
+	for (int i = 0; i < NFT_RULE_COUNT; i++) {
+		struct nftnl_rule *r = nft_build_rule(rs, i);
+		char what[48];
+		if (!r)
+			goto nomem;
+		snprintf(what, sizeof(what), "rule %d of chain %s", i < 3 ? i + 1 : i - 2,
+			 i < 3 ? "prerouting" : "capture");
+		nftnl_rule_nlmsg_build_payload(
+		    batch_msg(&bt, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, what), r);
+		nftnl_rule_free(r);
+		if (batch_next(&bt))
+			goto full;
+	}
+	ret = batch_send(&bt, err, errlen);
+	goto out;
+full:
+	ret = -E2BIG;
+	snprintf(err, errlen, "the ruleset does not fit in one netlink batch");
+	goto out;
+nomem:
+	snprintf(err, errlen, "out of memory");
+out:
+	for (int i = SET_IFACES; i <= SET_BYPASS6; i++)
+		if (sets[i])
+			nftnl_set_free(sets[i]);
+	for (int i = 0; i < 2; i++)
+		if (chains[i])
+			nftnl_chain_free(chains[i]);
+	if (t)
+		nftnl_table_free(t);
+	batch_free(&bt);
+	return ret;
+}
+
+int nft_flush(char *err, size_t errlen)
+{
+	struct batch bt;
+	int ret = batch_init(&bt);
+
+	if (ret < 0) {
+		snprintf(err, errlen, "out of memory");
+		return ret;
+	}
+	if (batch_drop_table(&bt)) {
+		snprintf(err, errlen, "out of memory");
+		ret = -ENOMEM;
+	} else {
+		ret = batch_send(&bt, err, errlen);
+	}
+	batch_free(&bt);
+	return ret;
+}
+
+static int table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	(void)nlh;
+	*(int *)data = 1;
+	return MNL_CB_OK;
+}
+
+int nft_table_exists(char *err, size_t errlen)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	struct nftnl_table *t = table_new();
+	struct nlmsghdr *nlh;
+	uint32_t seq = (uint32_t)time(NULL), portid;
+	int found = 0, ret;
+
+	if (!nl || !t || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "netlink socket: %s", strerror(errno));
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, seq);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "netlink send: %s", strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "netlink receive: %s", strerror(errno));
+			goto out;
+		}
+		ret = mnl_cb_run(buf, (size_t)n, seq, portid, table_cb, &found);
+		if (ret <= 0)
+			break;
+	}
+	if (ret < 0 && errno != ENOENT) {
+		ret = -errno;
+		snprintf(err, errlen, "reading table inet %s: %s", RULESET_TABLE, strerror(errno));
+		goto out;
+	}
+	ret = found;
+out:
+	if (t)
+		nftnl_table_free(t);
+	if (nl)
+		mnl_socket_close(nl);
+	return ret;
+}

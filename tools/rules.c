@@ -1,0 +1,98 @@
+/* sockgate rules apply [--dry-run] | flush */
+#include <errno.h>
+#include <string.h>
+
+#include "sockgate/config.h"
+#include "nft.h"
+#include "ruleset.h"
+#include "subcommands.h"
+
+void rules_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: sockgate [-c FILE] [--json] rules apply [--dry-run]\n"
+		"       sockgate [--json] rules flush\n"
+		"\n"
+		"  apply      build table inet sockgate from the config and install it in one\n"
+		"             netlink batch, replacing the previous one (whole or not at all)\n"
+		"  --dry-run  print the table in nft syntax instead of installing it\n"
+		"  flush      remove table inet sockgate (nothing else is touched)\n");
+}
+
+static int rules_apply(const struct cli_opts *opts, int dry_run)
+{
+	struct config *cfg = NULL;
+	struct ruleset rs;
+	char err[256];
+	int ret = CLI_FAILED, rc;
+
+	if (config_load(opts->config_path, 1, &cfg, stderr)) {
+		fprintf(stderr, "sockgate: %s has errors; nothing changed\n", opts->config_path);
+		return CLI_FAILED;
+	}
+	if (ruleset_build(cfg, &rs, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sockgate: %s: %s; nothing changed\n", opts->config_path, err);
+		goto out;
+	}
+	if (dry_run) {
+		ruleset_print_nft(&rs, stdout);
+		ret = CLI_OK;
+		goto out_rs;
+	}
+	rc = nft_apply(&rs, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "sockgate: rules apply: %s; the previous ruleset is unchanged\n",
+			err);
+		if (rc == -EPERM)
+			fprintf(stderr, "sockgate: (run it as root, or with CAP_NET_ADMIN)\n");
+		goto out_rs;
+	}
+	if (opts->json)
+		printf("{\"applied\": true, \"table\": \"inet %s\", \"redirect_port\": %u}\n",
+		       RULESET_TABLE, rs.redirect_port);
+	else
+		printf("table inet %s installed: redirect to port %u; %zu interface(s), %zu+%zu "
+		       "source range(s) intercepted, %zu+%zu destination range(s) bypassed\n",
+		       RULESET_TABLE, rs.redirect_port, rs.n_ifaces, rs.intercept4.n,
+		       rs.intercept6.n, rs.bypass4.n, rs.bypass6.n);
+	ret = CLI_OK;
+out_rs:
+	ruleset_free(&rs);
+out:
+	config_free(cfg);
+	return ret;
+}
+
+static int rules_flush(const struct cli_opts *opts)
+{
+	char err[256];
+	int existed = nft_table_exists(err, sizeof(err));
+
+	if (existed < 0 || nft_flush(err, sizeof(err)) < 0) {
+		fprintf(stderr, "sockgate: rules flush: %s\n", err);
+		return CLI_FAILED;
+	}
+	if (opts->json)
+		printf("{\"flushed\": true, \"was_installed\": %s}\n", existed ? "true" : "false");
+	else
+		printf("table inet %s %s\n", RULESET_TABLE,
+		       existed ? "removed" : "was not installed; nothing to remove");
+	return CLI_OK;
+}
+
+int rules_main(int argc, char *argv[], const struct cli_opts *opts)
+{
+	if (argc >= 2 && !strcmp(argv[1], "apply")) {
+		if (argc == 2)
+			return rules_apply(opts, 0);
+		if (argc == 3 && !strcmp(argv[2], "--dry-run"))
+			return rules_apply(opts, 1);
+	} else if (argc == 2 && !strcmp(argv[1], "flush")) {
+		return rules_flush(opts);
+	} else if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		rules_usage(stdout);
+		return CLI_OK;
+	}
+	rules_usage(stderr);
+	return CLI_USAGE;
+}

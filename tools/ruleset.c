@@ -1,0 +1,261 @@
+/* The interception ruleset as data, and its nft-syntax rendering. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ruleset.h"
+
+/* Never intercepted, whatever the config says. */
+static const char *const always_bypass[] = {
+	"0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "255.255.255.255",
+	"::",	     "::1",	    "fe80::/10",      "ff00::/8",
+};
+/* Private and reserved ranges: bypassed unless bypass_private = no. */
+static const char *const private_bypass[] = {
+	"10.0.0.0/8",	  "100.64.0.0/10", "172.16.0.0/12",   "192.0.0.0/24",	"192.0.2.0/24",
+	"192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4",
+	"::ffff:0:0/96",  "100::/64",	   "2001:db8::/32",   "fc00::/7",
+};
+
+static size_t family_len(int family)
+{
+	return family == AF_INET ? 4 : 16;
+}
+
+void interval_set_init(struct interval_set *s, int family)
+{
+	memset(s, 0, sizeof(*s));
+	s->family = family;
+}
+
+void interval_set_free(struct interval_set *s)
+{
+	free(s->v);
+	s->v = NULL;
+	s->n = s->cap = 0;
+}
+
+/* a + 1 == b, both big-endian of len bytes (false if a is all ones) */
+static int is_successor(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	uint8_t next[16];
+	int carry = 1;
+
+	for (size_t i = len; i-- > 0;) {
+		int v = a[i] + carry;
+		next[i] = (uint8_t)v;
+		carry = v >> 8;
+	}
+	return !carry && !memcmp(next, b, len);
+}
+
+int interval_set_add(struct interval_set *s, const struct cidr *c)
+{
+	size_t len = family_len(s->family), i, j;
+	struct interval in;
+
+	memset(&in, 0, sizeof(in));
+	memcpy(in.lo, c->bytes, len);
+	memcpy(in.hi, c->bytes, len);
+	for (size_t bit = c->prefix_len; bit < len * 8; bit++)
+		in.hi[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		void *v = realloc(s->v, cap * sizeof(*s->v));
+		if (!v)
+			return -1;
+		s->v = v;
+		s->cap = cap;
+	}
+	/* insert in order of lo, then fold neighbours that touch or overlap */
+	for (i = 0; i < s->n && memcmp(s->v[i].lo, in.lo, len) < 0; i++)
+		;
+	memmove(&s->v[i + 1], &s->v[i], (s->n - i) * sizeof(*s->v));
+	s->v[i] = in;
+	s->n++;
+	if (i > 0)
+		i--;
+	for (j = i; j + 1 < s->n;) {
+		struct interval *a = &s->v[j], *b = &s->v[j + 1];
+		if (memcmp(b->lo, a->hi, len) <= 0 || is_successor(a->hi, b->lo, len)) {
+			if (memcmp(b->hi, a->hi, len) > 0)
+				memcpy(a->hi, b->hi, len);
+			memmove(b, b + 1, (s->n - j - 2) * sizeof(*s->v));
+			s->n--;
+		} else if (j > i) {
+			break;
+		} else {
+			j++;
+		}
+	}
+	return 0;
+}
+
+void interval_format(const struct interval_set *s, size_t i, char *buf, size_t len)
+{
+	size_t n = family_len(s->family), bits = n * 8, prefix;
+	const struct interval *in = &s->v[i];
+	char lo[INET6_ADDRSTRLEN], hi[INET6_ADDRSTRLEN];
+
+	inet_ntop(s->family, in->lo, lo, sizeof(lo));
+	inet_ntop(s->family, in->hi, hi, sizeof(hi));
+	/* a prefix when lo has zeros and hi ones from the same bit on */
+	for (prefix = bits; prefix > 0; prefix--) {
+		size_t b = prefix - 1;
+		uint8_t m = (uint8_t)(0x80 >> (b % 8));
+		if ((in->lo[b / 8] & m) || !(in->hi[b / 8] & m))
+			break;
+	}
+	if (!memcmp(in->lo, in->hi, n)) {
+		snprintf(buf, len, "%s", lo);
+		return;
+	}
+	for (size_t b = 0; b < prefix; b++) {
+		uint8_t m = (uint8_t)(0x80 >> (b % 8));
+		if ((in->lo[b / 8] & m) != (in->hi[b / 8] & m)) {
+			snprintf(buf, len, "%s-%s", lo, hi);
+			return;
+		}
+	}
+	snprintf(buf, len, "%s/%zu", lo, prefix);
+}
+
+static int add_text(struct ruleset *rs, const char *text)
+{
+	struct cidr c;
+
+	if (cidr_parse(text, &c))
+		return -1;
+	return interval_set_add(c.family == AF_INET ? &rs->bypass4 : &rs->bypass6, &c);
+}
+
+static int add_addr(struct interval_set *s, const struct sockaddr_storage *ss)
+{
+	struct cidr c;
+
+	memset(&c, 0, sizeof(c));
+	c.family = ss->ss_family;
+	if (c.family == AF_INET) {
+		memcpy(c.bytes, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+		c.prefix_len = 32;
+	} else {
+		memcpy(c.bytes, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+		c.prefix_len = 128;
+	}
+	return interval_set_add(s, &c);
+}
+
+int ruleset_build(const struct config *cfg, struct ruleset *rs, char *err, size_t errlen)
+{
+	memset(rs, 0, sizeof(*rs));
+	interval_set_init(&rs->intercept4, AF_INET);
+	interval_set_init(&rs->intercept6, AF_INET6);
+	interval_set_init(&rs->bypass4, AF_INET);
+	interval_set_init(&rs->bypass6, AF_INET6);
+	rs->redirect_port = cfg->redirect_port;
+	if (!cfg->n_intercept_ifaces && !cfg->n_intercept_src) {
+		snprintf(err, errlen,
+			 "nothing to intercept: set [intake] interfaces (LAN interfaces and/or "
+			 "source CIDRs)");
+		return -1;
+	}
+	if (cfg->n_intercept_ifaces) {
+		rs->ifaces = calloc(cfg->n_intercept_ifaces, sizeof(*rs->ifaces));
+		if (!rs->ifaces)
+			goto nomem;
+		memcpy(rs->ifaces, cfg->intercept_ifaces,
+		       cfg->n_intercept_ifaces * sizeof(*rs->ifaces));
+		rs->n_ifaces = cfg->n_intercept_ifaces;
+	}
+	for (size_t i = 0; i < cfg->n_intercept_src; i++) {
+		const struct cidr *c = &cfg->intercept_src[i];
+		if (interval_set_add(c->family == AF_INET ? &rs->intercept4 : &rs->intercept6, c))
+			goto nomem;
+	}
+	for (size_t i = 0; i < sizeof(always_bypass) / sizeof(always_bypass[0]); i++)
+		if (add_text(rs, always_bypass[i]))
+			goto nomem;
+	for (size_t i = 0;
+	     cfg->bypass_private && i < sizeof(private_bypass) / sizeof(private_bypass[0]); i++)
+		if (add_text(rs, private_bypass[i]))
+			goto nomem;
+	for (size_t i = 0; i < cfg->n_bypass; i++) {
+		const struct cidr *c = &cfg->bypass[i];
+		if (interval_set_add(c->family == AF_INET ? &rs->bypass4 : &rs->bypass6, c))
+			goto nomem;
+	}
+	/* The upstreams themselves: no config can make sockgated intercept
+	 * its own connection to the proxy. */
+	for (size_t i = 0; i < cfg->n_upstreams; i++) {
+		const struct upstream *up = &cfg->upstreams[i];
+		if (up->url.kind == UPSTREAM_DIRECT || !up->addr.ss_family)
+			continue;
+		if (add_addr(up->addr.ss_family == AF_INET ? &rs->bypass4 : &rs->bypass6,
+			     &up->addr))
+			goto nomem;
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	ruleset_free(rs);
+	return -1;
+}
+
+void ruleset_free(struct ruleset *rs)
+{
+	free(rs->ifaces);
+	rs->ifaces = NULL;
+	interval_set_free(&rs->intercept4);
+	interval_set_free(&rs->intercept6);
+	interval_set_free(&rs->bypass4);
+	interval_set_free(&rs->bypass6);
+}
+
+static void print_set(FILE *out, const char *name, const char *type, const struct interval_set *s)
+{
+	char buf[2 * INET6_ADDRSTRLEN + 2];
+
+	fprintf(out, "\tset %s {\n\t\ttype %s\n\t\tflags interval\n", name, type);
+	if (s->n) {
+		fprintf(out, "\t\telements = { ");
+		for (size_t i = 0; i < s->n; i++) {
+			interval_format(s, i, buf, sizeof(buf));
+			fprintf(out, "%s%s", i ? ", " : "", buf);
+		}
+		fprintf(out, " }\n");
+	}
+	fprintf(out, "\t}\n\n");
+}
+
+void ruleset_print_nft(const struct ruleset *rs, FILE *out)
+{
+	fprintf(out, "table inet %s {\n", RULESET_TABLE);
+	fprintf(out, "\tset intercept_ifaces {\n\t\ttype ifname\n");
+	if (rs->n_ifaces) {
+		fprintf(out, "\t\telements = { ");
+		for (size_t i = 0; i < rs->n_ifaces; i++)
+			fprintf(out, "%s\"%s\"", i ? ", " : "", rs->ifaces[i]);
+		fprintf(out, " }\n");
+	}
+	fprintf(out, "\t}\n\n");
+	print_set(out, "intercept4", "ipv4_addr", &rs->intercept4);
+	print_set(out, "intercept6", "ipv6_addr", &rs->intercept6);
+	print_set(out, "bypass4", "ipv4_addr", &rs->bypass4);
+	print_set(out, "bypass6", "ipv6_addr", &rs->bypass6);
+	fprintf(out, "\tchain prerouting {\n"
+		     "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
+		     "\t\tiifname @intercept_ifaces goto capture\n"
+		     "\t\tip saddr @intercept4 goto capture\n"
+		     "\t\tip6 saddr @intercept6 goto capture\n"
+		     "\t}\n\n");
+	fprintf(out,
+		"\tchain capture {\n"
+		"\t\tfib daddr type local return\n"
+		"\t\tip daddr @bypass4 return\n"
+		"\t\tip6 daddr @bypass6 return\n"
+		"\t\tmeta l4proto tcp redirect to :%u\n"
+		"\t}\n",
+		rs->redirect_port);
+	fprintf(out, "}\n");
+}

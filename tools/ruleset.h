@@ -1,0 +1,50 @@
+/* What `sockgate rules apply` installs, as data: the interception sets and
+ * the port, built from the config. Rendered two ways from the same value:
+ * as nft syntax (--dry-run) and as netlink messages (nft_apply), so the
+ * dry run shows exactly what is installed. */
+#ifndef SOCKGATE_RULESET_H
+#define SOCKGATE_RULESET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sockgate/addr.h"
+#include "sockgate/config.h"
+
+#define RULESET_TABLE "sockgate"
+
+/* An inclusive address range, network byte order, 4 or 16 bytes used. */
+struct interval {
+	uint8_t lo[16], hi[16];
+};
+
+/* Sorted, merged (no overlap, no adjacency) ranges of one family. */
+struct interval_set {
+	int family;
+	struct interval *v;
+	size_t n, cap;
+};
+
+struct ruleset {
+	uint16_t redirect_port;
+	char (*ifaces)[CONFIG_IFNAME_SIZE];
+	size_t n_ifaces;
+	struct interval_set intercept4, intercept6; /* source addresses */
+	struct interval_set bypass4, bypass6;	    /* destinations never intercepted */
+};
+
+void interval_set_init(struct interval_set *s, int family);
+/* Adds c (of the set's family) and keeps the set merged; 0 or -1 (ENOMEM). */
+int interval_set_add(struct interval_set *s, const struct cidr *c);
+void interval_set_free(struct interval_set *s);
+/* Writes "10.0.0.0/8" or "10.0.0.1-10.0.0.5" for range i. */
+void interval_format(const struct interval_set *s, size_t i, char *buf, size_t len);
+
+/* 0, or -1 with a message in err. */
+int ruleset_build(const struct config *cfg, struct ruleset *rs, char *err, size_t errlen);
+void ruleset_free(struct ruleset *rs);
+/* The table in nft syntax, as `nft -f` would take it. */
+void ruleset_print_nft(const struct ruleset *rs, FILE *out);
+
+#endif

@@ -1,0 +1,113 @@
+/* sockgate: the admin's command. One table of subcommands; global options
+ * come before the subcommand's name. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sockgate/config.h"
+#include "subcommands.h"
+
+#ifndef SOCKGATE_VERSION
+#define SOCKGATE_VERSION "unknown"
+#endif
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char *argv[], const struct cli_opts *opts);
+	void (*usage)(FILE *out);
+	const char *description;
+} subcommands[] = {
+	{ "rules", rules_main, rules_usage,
+	  "install (apply [--dry-run]) or remove (flush) table inet sockgate" },
+};
+
+#define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: sockgate [-c FILE] [--json] COMMAND [ARGS]\n"
+		"       sockgate help [COMMAND]\n"
+		"\n"
+		"  -c, --config FILE  configuration file (default %s)\n"
+		"      --json         machine-readable output\n"
+		"  -V, --version      print the version\n"
+		"\n"
+		"Commands:\n",
+		CONFIG_DEFAULT_PATH);
+	for (size_t i = 0; i < N_SUBCOMMANDS; i++)
+		fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].description);
+}
+
+static int find(const char *name)
+{
+	for (size_t i = 0; i < N_SUBCOMMANDS; i++)
+		if (!strcmp(subcommands[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+static int help(int argc, char *argv[])
+{
+	int i;
+
+	if (argc == 1) {
+		usage(stdout);
+		return CLI_OK;
+	}
+	i = argc == 2 ? find(argv[1]) : -1;
+	if (i < 0) {
+		fprintf(stderr, "sockgate: help: no command \"%s\"\n", argc > 1 ? argv[1] : "");
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	subcommands[i].usage(stdout);
+	return CLI_OK;
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_opts opts = { .config_path = CONFIG_DEFAULT_PATH };
+	int opt, i;
+
+	/* '+': stop at the first non-option, the subcommand */
+	while ((opt = getopt_long(argc, argv, "+c:Vh", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			opts.config_path = optarg;
+			break;
+		case 'j':
+			opts.json = 1;
+			break;
+		case 'V':
+			printf("sockgate %s\n", SOCKGATE_VERSION);
+			return CLI_OK;
+		case 'h':
+			usage(stdout);
+			return CLI_OK;
+		default:
+			usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	if (optind == argc) {
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	if (!strcmp(argv[optind], "help"))
+		return help(argc - optind, argv + optind);
+	i = find(argv[optind]);
+	if (i < 0) {
+		fprintf(stderr, "sockgate: no command \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	return subcommands[i].fn(argc - optind, argv + optind, &opts);
+}

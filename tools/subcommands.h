@@ -1,0 +1,19 @@
+/* sockgate's subcommands: each is <name>_main(argc, argv, opts), argv[0]
+ * being the subcommand's own name. */
+#ifndef SOCKGATE_SUBCOMMANDS_H
+#define SOCKGATE_SUBCOMMANDS_H
+
+#include <stdio.h>
+
+struct cli_opts {
+	const char *config_path;
+	int json;
+};
+
+/* Exit codes */
+enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
+
+int rules_main(int argc, char *argv[], const struct cli_opts *opts);
+void rules_usage(FILE *out);
+
+#endif
