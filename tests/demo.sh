@@ -34,9 +34,11 @@ sockgate demo — four hosts, each a network namespace made for this run:
 
 The router has no route to the server; its only way there is the SOCKS5 proxy.
 The client is not configured for any proxy: it just runs curl.
-An nftables rule on the router redirects the LAN's TCP to sockgated:
+On the router, \`sockgate rules apply\` installed table inet sockgate in one netlink
+batch; TCP arriving on the LAN link r0 is redirected to sockgated:
 TXT
-in_ns $NS_ROUTER nft list table inet sgtest | sed 's/^/   /'
+in_ns $NS_ROUTER nft list chain inet sockgate prerouting | sed 's/^/   /'
+in_ns $NS_ROUTER nft list chain inet sockgate capture | sed 's/^/   /'
 
 result=0
 say "1. Without sockgated: the client's curl fails"

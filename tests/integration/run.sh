@@ -303,6 +303,8 @@ test_sigterm() {
 
 # shellcheck source=socks_server.sh
 source tests/integration/socks_server.sh
+# shellcheck source=cli_rules.sh
+source tests/integration/cli_rules.sh
 
 rig_up
 rig_start_web
@@ -319,6 +321,7 @@ rig_spawn $NS_SERVER ECHO6_PID "$RIG_DIR/echo6.log" socat TCP6-LISTEN:7,ipv6only
 rig_wait_port $NS_SERVER 7
 
 test_check_mode
+test_cli_rules
 relay_suite "dante socks5" "socks5://$PROXY4:1080"
 relay_suite "dante socks5 (upstream over IPv6)" "socks5://[$PROXY6]:1080"
 relay_suite "dante socks5 + auth (pipelined)" "socks5://$DANTE_USER:$DANTE_PASS@$PROXY4:1083"

@@ -12,7 +12,9 @@
 RIG_PREFIX=${RIG_PREFIX:-sg$$}
 RIG_DIR=""
 RIG_PIDS=()
+RIG_EXTRA_NS=() # namespaces tests made besides the four
 SOCKGATED=${SOCKGATED:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/sockgated}
+SOCKGATE=${SOCKGATE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/sockgate}
 
 NS_CLIENT=${RIG_PREFIX}c
 NS_ROUTER=${RIG_PREFIX}r
@@ -83,6 +85,9 @@ rig_down() {
 	done
 	RIG_PIDS=()
 	for ns in $NS_CLIENT $NS_ROUTER $NS_PROXY $NS_SERVER; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	for ns in "${RIG_EXTRA_NS[@]}"; do
 		ip netns del "$ns" 2>/dev/null
 	done
 	rm -rf "/etc/netns/$NS_ROUTER"
@@ -255,19 +260,20 @@ rig_close_direct_path() {
 	ip -n $NS_SERVER -6 route del default
 }
 
-# The REDIRECT rule the CLI will own one day: TCP from the LAN to sockgated.
+# The REDIRECT rules, installed by the CLI: TCP arriving on the LAN link goes
+# to sockgated.
 rig_redirect_rule() {
-	in_ns $NS_ROUTER nft -f - <<-NFT
-	table inet sgtest {
-	    chain prerouting {
-	        type nat hook prerouting priority dstnat; policy accept;
-	        fib daddr type local return
-	        iifname "r0" meta l4proto tcp redirect to :$REDIRECT_PORT
-	    }
-	}
-	NFT
+	# The rig's addresses are private ranges, which are bypassed by default.
+	cat >"$RIG_DIR/rules.conf" <<-CONF
+	[intake]
+	redirect = $REDIRECT_PORT
+	interfaces = r0
+	bypass_private = no
+	[route]
+	default = direct
+	CONF
+	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/rules.conf" rules apply >/dev/null
 }
-
 # Writes a config for upstream URL $1 (or "direct") and starts sockgated.
 # $2: more [upstream] lines, $3: more [daemon] lines, $4: text appended
 # after "[route] default" (more routes, then other sections).

@@ -1,0 +1,123 @@
+# shellcheck shell=bash
+# sockgate rules: apply / --dry-run / flush against a real kernel, in a
+# scratch network namespace of this run (the rig's own router keeps its
+# rules). nft is used only to look at what was installed.
+
+CLI_NS=${RIG_PREFIX}n
+CLI_NS2=${RIG_PREFIX}m
+
+# The ruleset as nft -j shows it, without handles, for comparisons.
+nft_json() { # namespace
+	in_ns "$1" nft -j list ruleset | python3 -c '
+import json, sys
+out = []
+for o in json.load(sys.stdin)["nftables"]:
+    for k, v in o.items():
+        if k == "metainfo":
+            continue
+        if isinstance(v, dict):
+            v = {a: b for a, b in v.items() if a != "handle"}
+        out.append({k: v})
+print(json.dumps(out, sort_keys=True))'
+}
+
+# Asserts the installed table's shape (python reads nft -j).
+check_installed() { # namespace
+	in_ns "$1" nft -j list table inet sockgate | python3 -c '
+import json, sys
+objs = json.load(sys.stdin)["nftables"]
+chains = {o["chain"]["name"]: o["chain"] for o in objs if "chain" in o}
+sets = {o["set"]["name"]: o["set"] for o in objs if "set" in o}
+rules = [o["rule"] for o in objs if "rule" in o]
+def fail(msg):
+    print("       " + msg); sys.exit(1)
+pre = chains.get("prerouting") or fail("no chain prerouting")
+if (pre.get("type"), pre.get("hook"), pre.get("prio"), pre.get("policy")) != ("nat", "prerouting", -100, "accept"):
+    fail("prerouting is not a nat/prerouting/dstnat/accept base chain: %r" % pre)
+"capture" in chains or fail("no chain capture")
+def elems(name):
+    out = []
+    for e in sets[name].get("elem", []):
+        if isinstance(e, dict) and "prefix" in e:
+            out.append("%s/%d" % (e["prefix"]["addr"], e["prefix"]["len"]))
+        else:
+            out.append(str(e))
+    return out
+elems("intercept_ifaces") == ["br-lan"] or fail("intercept_ifaces: %r" % elems("intercept_ifaces"))
+elems("intercept4") == ["192.168.7.0/24"] or fail("intercept4: %r" % elems("intercept4"))
+elems("intercept6") == ["fd00:7::/64"] or fail("intercept6: %r" % elems("intercept6"))
+b4 = elems("bypass4")
+for want in ("45.33.0.9", "127.0.0.0/8", "10.0.0.0/8", "192.168.0.0/16"):
+    want in b4 or fail("bypass4 lacks %s: %r" % (want, b4))
+b6 = elems("bypass6")
+for want in ("2a01:4f8::9", "fe80::/10", "fc00::/7"):
+    want in b6 or fail("bypass6 lacks %s: %r" % (want, b6))
+text = json.dumps([r for r in rules if r["chain"] == "capture"])
+"\"redirect\": {\"port\": 12345}" in text or fail("no redirect to 12345 in capture: " + text)
+len([r for r in rules if r["chain"] == "prerouting"]) == 3 or fail("prerouting should have 3 rules")
+'
+}
+
+test_cli_rules() {
+	local conf=$RIG_DIR/cli.conf bad=$RIG_DIR/cli-bad.conf before out rc
+	ip netns add "$CLI_NS"
+	ip netns add "$CLI_NS2"
+	RIG_EXTRA_NS+=("$CLI_NS" "$CLI_NS2")
+	cat >"$conf" <<-CONF
+	[intake]
+	redirect = 12345
+	interfaces = br-lan, 192.168.7.0/24, fd00:7::/64
+	bypass = 203.0.113.7, 2a01:4f8::9
+	[upstream corp]
+	url = socks5://45.33.0.9:1080
+	[route]
+	default = corp
+	CONF
+
+	check "sockgate: no command -> usage, exit 2" bash -c "'$SOCKGATE' >/dev/null 2>&1; test \$? -eq 2"
+	check "sockgate: unknown command -> exit 2" bash -c "'$SOCKGATE' frobnicate >/dev/null 2>&1; test \$? -eq 2"
+	check "sockgate rules (no action) -> exit 2" bash -c "'$SOCKGATE' rules >/dev/null 2>&1; test \$? -eq 2"
+	check "sockgate rules apply --bogus -> exit 2" bash -c "'$SOCKGATE' -c '$conf' rules apply --bogus >/dev/null 2>&1; test \$? -eq 2"
+	check "sockgate help rules -> usage on stdout, exit 0" bash -c "'$SOCKGATE' help rules | grep -q 'rules apply'"
+
+	out=$(in_ns "$CLI_NS" "$SOCKGATE" -c "$conf" rules apply --dry-run)
+	rc=$?
+	check "rules apply --dry-run prints the table (exit 0)" bash -c "test $rc -eq 0 && grep -q 'redirect to :12345' <<<'$out'"
+	check "... and installs nothing" test -z "$(in_ns "$CLI_NS" nft list tables)"
+
+	in_ns "$CLI_NS" nft add table inet other
+	in_ns "$CLI_NS" nft add chain inet other c '{ type filter hook input priority 0; policy accept; }'
+	check "rules apply: exit 0" bash -c "ip netns exec $CLI_NS '$SOCKGATE' -c '$conf' rules apply >/dev/null"
+	check "... chains, sets, elements and the redirect are as configured (nft -j)" check_installed "$CLI_NS"
+	printf '%s\n' "$out" >"$RIG_DIR/dry.nft"
+	in_ns "$CLI_NS2" nft add table inet other
+	in_ns "$CLI_NS2" nft add chain inet other c '{ type filter hook input priority 0; policy accept; }'
+	in_ns "$CLI_NS2" nft -f "$RIG_DIR/dry.nft"
+	check "... the --dry-run text loads (nft -f) into exactly the same ruleset" \
+		test "$(nft_json "$CLI_NS")" = "$(nft_json "$CLI_NS2")"
+	before=$(nft_json "$CLI_NS")
+	in_ns "$CLI_NS" "$SOCKGATE" -c "$conf" rules apply >/dev/null
+	check "rules apply twice leaves the same ruleset" test "$(nft_json "$CLI_NS")" = "$before"
+	check "... and the foreign table is untouched" bash -c "ip netns exec $CLI_NS nft list chain inet other c >/dev/null"
+
+	sed 's/^interfaces = br-lan/interfaces = this-name-is-too-long/' "$conf" >"$bad"
+	check "a failing apply (interface name over IFNAMSIZ) exits 1 and says why" \
+		bash -c "ip netns exec $CLI_NS '$SOCKGATE' -c '$bad' rules apply 2>&1 | grep -q 'neither an interface name'"
+	check "... the previous ruleset stays in place" test "$(nft_json "$CLI_NS")" = "$before"
+	sed 's|^url = .*|url = socks5://no-such-host.invalid:1080|' "$conf" >"$bad"
+	check "a failing apply (upstream name that does not resolve) exits 1" \
+		bash -c "ip netns exec $CLI_NS '$SOCKGATE' -c '$bad' rules apply >/dev/null 2>&1; test \$? -eq 1"
+	check "... the previous ruleset stays in place" test "$(nft_json "$CLI_NS")" = "$before"
+	printf '[route]\ndefault = direct\n' >"$bad"
+	check "nothing to intercept is refused" \
+		bash -c "ip netns exec $CLI_NS '$SOCKGATE' -c '$bad' rules apply 2>&1 | grep -q 'nothing to intercept'"
+
+	check "rules flush: exit 0, --json says it was installed" \
+		bash -c "ip netns exec $CLI_NS '$SOCKGATE' --json rules flush | grep -q '\"was_installed\": true'"
+	check "... no sockgate table is left" bash -c "! ip netns exec $CLI_NS nft list table inet sockgate 2>/dev/null"
+	check "... the foreign table is still there" bash -c "ip netns exec $CLI_NS nft list chain inet other c >/dev/null"
+	check "rules flush again: nothing to remove, exit 0" \
+		bash -c "ip netns exec $CLI_NS '$SOCKGATE' rules flush | grep -q 'was not installed'"
+	ip netns del "$CLI_NS"
+	ip netns del "$CLI_NS2"
+}
