@@ -90,7 +90,7 @@ deps:
 unit: $(UNIT_BINS)
 	$(Q)tests/unit/run.sh $(UNIT_BINS)
 
-integration: $(B)/sockgated
+integration: $(B)/sockgated $(B)/sockgate
 	$(Q)tests/integration/run.sh
 
 check: deps
@@ -103,11 +103,12 @@ check: deps
 # sanitizer report (written to build-san/reports) fails it.
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 check-sanitizers: deps
-	$(Q)$(MAKE) --no-print-directory B=build-san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" build-san/sockgated
+	$(Q)$(MAKE) --no-print-directory B=build-san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" build-san/sockgated build-san/sockgate
 	$(Q)rm -rf build-san/reports && mkdir -p build-san/reports
 	$(Q)ASAN_OPTIONS=log_path=$(CURDIR)/build-san/reports/asan:detect_leaks=1 \
 		UBSAN_OPTIONS=log_path=$(CURDIR)/build-san/reports/ubsan:print_stacktrace=1 \
-		SOCKGATED=$(CURDIR)/build-san/sockgated tests/integration/run.sh
+		SOCKGATED=$(CURDIR)/build-san/sockgated SOCKGATE=$(CURDIR)/build-san/sockgate \
+		tests/integration/run.sh
 	$(Q)if [ -n "$$(ls build-san/reports)" ]; then cat build-san/reports/*; \
 		echo "check-sanitizers: sanitizer reports above"; exit 1; fi
 	@echo "check-sanitizers: no sanitizer reports"
