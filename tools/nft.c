@@ -600,3 +600,258 @@ out:
 		mnl_socket_close(nl);
 	return ret;
 }
+
+/* ---- changing and reading back ---- */
+
+/* A set named for element messages: table and name only. */
+static struct nftnl_set *set_ref(const char *name)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	if (s) {
+		nftnl_set_set_str(s, NFTNL_SET_TABLE, RULESET_TABLE);
+		nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	}
+	return s;
+}
+
+/* Sends one request and feeds every reply message to cb. */
+static int nl_query(struct nlmsghdr *req, mnl_cb_t cb, void *data, char *err, size_t errlen)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	uint32_t portid;
+	int ret;
+
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "netlink socket: %s", strerror(errno));
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	if (mnl_socket_sendto(nl, req, req->nlmsg_len) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "netlink send: %s", strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "netlink receive: %s", strerror(errno));
+			goto out;
+		}
+		ret = mnl_cb_run(buf, (size_t)n, req->nlmsg_seq, portid, cb, data);
+		if (ret <= 0)
+			break;
+	}
+	if (ret < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s", strerror(errno));
+	}
+out:
+	if (nl)
+		mnl_socket_close(nl);
+	return ret < 0 ? ret : 0;
+}
+
+struct keys_acc {
+	struct set_key *keys;
+	size_t n, cap;
+	int failed;
+};
+
+static int elems_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct keys_acc *acc = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elems_iter *it;
+	struct nftnl_set_elem *e;
+
+	if (!s || nftnl_set_elems_nlmsg_parse(nlh, s) < 0) {
+		acc->failed = 1;
+		goto out;
+	}
+	it = nftnl_set_elems_iter_create(s);
+	if (!it) {
+		acc->failed = 1;
+		goto out;
+	}
+	while ((e = nftnl_set_elems_iter_next(it))) {
+		uint32_t len = 0;
+		const void *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+		if (!key || len > sizeof(acc->keys[0].key))
+			continue;
+		if (acc->n == acc->cap) {
+			size_t cap = acc->cap ? acc->cap * 2 : 32;
+			void *v = realloc(acc->keys, cap * sizeof(*acc->keys));
+			if (!v) {
+				acc->failed = 1;
+				break;
+			}
+			acc->keys = v;
+			acc->cap = cap;
+		}
+		memset(&acc->keys[acc->n], 0, sizeof(acc->keys[0]));
+		memcpy(acc->keys[acc->n].key, key, len);
+		acc->keys[acc->n].end =
+		    nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
+		    (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END);
+		acc->n++;
+	}
+	nftnl_set_elems_iter_destroy(it);
+out:
+	if (s)
+		nftnl_set_free(s);
+	return MNL_CB_OK;
+}
+
+int nft_read_set(const char *name, struct set_key **keys, size_t *n, char *err, size_t errlen)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct keys_acc acc = { 0 };
+	struct nftnl_set *s = set_ref(name);
+	struct nlmsghdr *nlh;
+	int ret;
+
+	*keys = NULL;
+	*n = 0;
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP | NLM_F_ACK,
+				    (uint32_t)time(NULL));
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	ret = nl_query(nlh, elems_cb, &acc, err, errlen);
+	if (ret == -ENOENT)
+		snprintf(err, errlen,
+			 "table inet %s (set %s) is not installed; run sockgate rules apply",
+			 RULESET_TABLE, name);
+	else if (!ret && acc.failed)
+		ret = -ENOMEM, snprintf(err, errlen, "out of memory reading set %s", name);
+	if (ret < 0) {
+		free(acc.keys);
+		return ret;
+	}
+	*keys = acc.keys;
+	*n = acc.n;
+	return 0;
+}
+
+int nft_replace_interval_set(const char *name, const struct set_key *old, size_t n_old,
+			     const struct interval_set *now, char *err, size_t errlen)
+{
+	uint32_t len = now->family == AF_INET ? 4 : 16;
+	struct nftnl_set *del = set_ref(name), *add = set_ref(name);
+	struct batch bt;
+	char what[64];
+	int ret = -ENOMEM;
+
+	memset(&bt, 0, sizeof(bt));
+	if (batch_init(&bt) < 0 || !del || !add)
+		goto nomem;
+	for (size_t i = 0; i < n_old; i++)
+		if (elem_add(del, old[i].key, len, old[i].end ? NFT_SET_ELEM_INTERVAL_END : 0))
+			goto nomem;
+	if (fill_interval_set(add, now))
+		goto nomem;
+	if (n_old) {
+		snprintf(what, sizeof(what), "removing the elements of set %s", name);
+		nftnl_set_elems_nlmsg_build_payload(batch_msg(&bt, NFT_MSG_DELSETELEM, 0, what),
+						    del);
+		if (batch_next(&bt))
+			goto full;
+	}
+	if (now->n) {
+		snprintf(what, sizeof(what), "adding the elements of set %s", name);
+		nftnl_set_elems_nlmsg_build_payload(
+		    batch_msg(&bt, NFT_MSG_NEWSETELEM, NLM_F_CREATE, what), add);
+		if (batch_next(&bt))
+			goto full;
+	}
+	ret = bt.n_msgs ? batch_send(&bt, err, errlen) : 0;
+	goto out;
+full:
+	ret = -E2BIG;
+	snprintf(err, errlen, "set %s does not fit in one netlink batch", name);
+	goto out;
+nomem:
+	snprintf(err, errlen, "out of memory");
+out:
+	if (del)
+		nftnl_set_free(del);
+	if (add)
+		nftnl_set_free(add);
+	batch_free(&bt);
+	return ret;
+}
+
+int nft_change_iface(const char *ifname, int add, char *err, size_t errlen)
+{
+	struct nftnl_set *s = set_ref(set_names[SET_IFACES]);
+	char key[IFNAMSIZ] = { 0 }, what[64];
+	struct batch bt;
+	int ret = -ENOMEM;
+
+	memset(&bt, 0, sizeof(bt));
+	if (!s || batch_init(&bt) < 0)
+		goto nomem;
+	memcpy(key, ifname, strnlen(ifname, IFNAMSIZ - 1));
+	if (elem_add(s, key, IFNAMSIZ, 0))
+		goto nomem;
+	snprintf(what, sizeof(what), "%s interface %s", add ? "adding" : "removing", key);
+	nftnl_set_elems_nlmsg_build_payload(batch_msg(&bt,
+						      add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+						      add ? NLM_F_CREATE : 0, what),
+					    s);
+	if (batch_next(&bt))
+		goto nomem;
+	ret = batch_send(&bt, err, errlen);
+	goto out;
+nomem:
+	snprintf(err, errlen, "out of memory");
+out:
+	if (s)
+		nftnl_set_free(s);
+	batch_free(&bt);
+	return ret;
+}
+
+struct rules_out {
+	FILE *out;
+};
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rules_out *ro = data;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	char buf[4096];
+
+	if (r && nftnl_rule_nlmsg_parse(nlh, r) == 0) {
+		nftnl_rule_snprintf(buf, sizeof(buf), r, NFTNL_OUTPUT_DEFAULT, 0);
+		fprintf(ro->out, "%s\n", buf);
+	}
+	if (r)
+		nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+int nft_print_rules(FILE *out, char *err, size_t errlen)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct rules_out ro = { out };
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!r) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, RULESET_TABLE);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP | NLM_F_ACK,
+				    (uint32_t)time(NULL));
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	return nl_query(nlh, rule_cb, &ro, err, errlen);
+}

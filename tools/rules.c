@@ -2,7 +2,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "sockgate/config.h"
+#include "live_sets.h"
 #include "nft.h"
 #include "ruleset.h"
 #include "subcommands.h"
@@ -11,11 +14,13 @@ void rules_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: sockgate [-c FILE] [--json] rules apply [--dry-run]\n"
+		"       sockgate [--json] rules show\n"
 		"       sockgate [--json] rules flush\n"
 		"\n"
 		"  apply      build table inet sockgate from the config and install it in one\n"
 		"             netlink batch, replacing the previous one (whole or not at all)\n"
 		"  --dry-run  print the table in nft syntax instead of installing it\n"
+		"  show       what is installed: the sets' contents and the rules\n"
 		"  flush      remove table inet sockgate (nothing else is touched)\n");
 }
 
@@ -80,6 +85,70 @@ static int rules_flush(const struct cli_opts *opts)
 	return CLI_OK;
 }
 
+static int print_ifaces(const struct cli_opts *opts)
+{
+	struct set_key *keys = NULL;
+	size_t n = 0;
+	char err[256];
+
+	if (nft_read_set("intercept_ifaces", &keys, &n, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sockgate: %s\n", err);
+		return CLI_FAILED;
+	}
+	printf(opts->json ? "\"interfaces\": [" : "intercepted interfaces:\n");
+	for (size_t i = 0; i < n; i++) {
+		char name[CONFIG_IFNAME_SIZE] = { 0 };
+		memcpy(name, keys[i].key, CONFIG_IFNAME_SIZE - 1);
+		printf(opts->json ? "%s\"%s\"" : "%s%s\n", opts->json && i ? ", " : "", name);
+	}
+	if (opts->json)
+		printf("], ");
+	free(keys);
+	return CLI_OK;
+}
+
+/* What is in the kernel now, read back over netlink. */
+static int rules_show(const struct cli_opts *opts)
+{
+	char err[256];
+	int exists = nft_table_exists(err, sizeof(err)), rc;
+
+	if (exists < 0) {
+		fprintf(stderr, "sockgate: rules show: %s\n", err);
+		return CLI_FAILED;
+	}
+	if (!exists) {
+		printf(opts->json ? "{\"installed\": false}\n" : "table inet %s is not installed\n",
+		       RULESET_TABLE);
+		return CLI_OK;
+	}
+	if (opts->json)
+		printf("{\"installed\": true, ");
+	else
+		printf("table inet %s is installed\n", RULESET_TABLE);
+	rc = print_ifaces(opts);
+	if (rc == CLI_OK && !opts->json)
+		printf("intercepted sources:\n");
+	if (rc == CLI_OK)
+		rc = live_sets_list("sources", "intercept4", "intercept6", opts, 0);
+	if (rc == CLI_OK)
+		printf(opts->json ? ", " : "bypassed destinations:\n");
+	if (rc == CLI_OK)
+		rc = live_sets_list("bypass", "bypass4", "bypass6", opts, 0);
+	if (rc != CLI_OK)
+		return rc;
+	if (opts->json) {
+		printf("}\n");
+		return CLI_OK;
+	}
+	printf("rules (netlink expressions):\n");
+	if (nft_print_rules(stdout, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sockgate: rules show: %s\n", err);
+		return CLI_FAILED;
+	}
+	return CLI_OK;
+}
+
 int rules_main(int argc, char *argv[], const struct cli_opts *opts)
 {
 	if (argc >= 2 && !strcmp(argv[1], "apply")) {
@@ -89,6 +158,8 @@ int rules_main(int argc, char *argv[], const struct cli_opts *opts)
 			return rules_apply(opts, 1);
 	} else if (argc == 2 && !strcmp(argv[1], "flush")) {
 		return rules_flush(opts);
+	} else if (argc == 2 && !strcmp(argv[1], "show")) {
+		return rules_show(opts);
 	} else if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		rules_usage(stdout);
 		return CLI_OK;

@@ -92,6 +92,124 @@ int interval_set_add(struct interval_set *s, const struct cidr *c)
 	return 0;
 }
 
+/* a - 1 (a is not all zeros) */
+static void predecessor(const uint8_t *a, uint8_t *out, size_t len)
+{
+	int borrow = 1;
+	memcpy(out, a, len);
+	for (size_t i = len; i-- > 0 && borrow;) {
+		borrow = out[i] == 0;
+		out[i]--;
+	}
+}
+
+static void successor(const uint8_t *a, uint8_t *out, size_t len)
+{
+	int carry = 1;
+	memcpy(out, a, len);
+	for (size_t i = len; i-- > 0 && carry;) {
+		out[i]++;
+		carry = out[i] == 0;
+	}
+}
+
+int interval_set_remove(struct interval_set *s, const struct cidr *c)
+{
+	size_t len = family_len(s->family);
+	struct interval cut;
+
+	memset(&cut, 0, sizeof(cut));
+	memcpy(cut.lo, c->bytes, len);
+	memcpy(cut.hi, c->bytes, len);
+	for (size_t bit = c->prefix_len; bit < len * 8; bit++)
+		cut.hi[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
+	for (size_t i = 0; i < s->n;) {
+		struct interval *in = &s->v[i];
+		int keep_left = memcmp(in->lo, cut.lo, len) < 0;
+		int keep_right = memcmp(in->hi, cut.hi, len) > 0;
+
+		if (memcmp(in->hi, cut.lo, len) < 0 || memcmp(in->lo, cut.hi, len) > 0) {
+			i++; /* no overlap */
+			continue;
+		}
+		if (keep_left && keep_right) {
+			/* split in two: [lo, cut.lo - 1] and [cut.hi + 1, hi] */
+			if (s->n == s->cap) {
+				size_t cap = s->cap ? s->cap * 2 : 16;
+				void *v = realloc(s->v, cap * sizeof(*s->v));
+				if (!v)
+					return -1;
+				s->v = v;
+				s->cap = cap;
+				in = &s->v[i];
+			}
+			memmove(&s->v[i + 1], &s->v[i], (s->n - i) * sizeof(*s->v));
+			s->n++;
+			predecessor(cut.lo, s->v[i].hi, len);
+			successor(cut.hi, s->v[i + 1].lo, len);
+			i += 2;
+		} else if (keep_left) {
+			predecessor(cut.lo, in->hi, len);
+			i++;
+		} else if (keep_right) {
+			successor(cut.hi, in->lo, len);
+			i++;
+		} else {
+			memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*s->v));
+			s->n--;
+		}
+	}
+	return 0;
+}
+
+/* Keys are zero beyond the family's length, so all 16 bytes compare. */
+static int compare_keys(const void *a, const void *b)
+{
+	const struct set_key *x = a, *y = b;
+	int c = memcmp(x->key, y->key, sizeof(x->key));
+	/* at one key, an end element closes the range before it */
+	return c ? c : y->end - x->end;
+}
+
+int interval_set_from_keys(struct interval_set *s, struct set_key *keys, size_t n)
+{
+	size_t len = family_len(s->family);
+
+	qsort(keys, n, sizeof(*keys), compare_keys);
+	for (size_t i = 0; i < n; i++) {
+		struct interval in;
+		if (keys[i].end)
+			continue; /* an end without a start: nothing to add */
+		memset(&in, 0, sizeof(in));
+		memcpy(in.lo, keys[i].key, len);
+		/* a start runs to just before the next end element, or to the
+		 * last address */
+		if (i + 1 < n && keys[i + 1].end) {
+			predecessor(keys[i + 1].key, in.hi, len);
+			i++;
+		} else {
+			memset(in.hi, 0xff, len);
+		}
+		/* sorted input: merge with the last range or append */
+		if (s->n && (memcmp(in.lo, s->v[s->n - 1].hi, len) <= 0 ||
+			     is_successor(s->v[s->n - 1].hi, in.lo, len))) {
+			if (memcmp(in.hi, s->v[s->n - 1].hi, len) > 0)
+				memcpy(s->v[s->n - 1].hi, in.hi, len);
+			continue;
+		}
+		if (s->n == s->cap) {
+			size_t cap = s->cap ? s->cap * 2 : 16;
+			void *v = realloc(s->v, cap * sizeof(*s->v));
+			if (!v)
+				return -1;
+			s->v = v;
+			s->cap = cap;
+		}
+		s->v[s->n++] = in;
+	}
+	return 0;
+}
+
 void interval_format(const struct interval_set *s, size_t i, char *buf, size_t len)
 {
 	size_t n = family_len(s->family), bits = n * 8, prefix;

@@ -41,6 +41,18 @@ void interval_set_free(struct interval_set *s);
 /* Writes "10.0.0.0/8" or "10.0.0.1-10.0.0.5" for range i. */
 void interval_format(const struct interval_set *s, size_t i, char *buf, size_t len);
 
+/* Removes c's addresses from s (splitting ranges as needed); 0 or -1. */
+int interval_set_remove(struct interval_set *s, const struct cidr *c);
+
+/* An element of a kernel set as read back: its key, and whether it is the
+ * "interval end" element that follows a range. */
+struct set_key {
+	uint8_t key[16];
+	int end;
+};
+/* Rebuilds ranges from an interval set's elements (sorted here); 0 or -1. */
+int interval_set_from_keys(struct interval_set *s, struct set_key *keys, size_t n);
+
 /* 0, or -1 with a message in err. */
 int ruleset_build(const struct config *cfg, struct ruleset *rs, char *err, size_t errlen);
 void ruleset_free(struct ruleset *rs);

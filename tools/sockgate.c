@@ -18,7 +18,11 @@ static const struct {
 	const char *description;
 } subcommands[] = {
 	{ "rules", rules_main, rules_usage,
-	  "install (apply [--dry-run]) or remove (flush) table inet sockgate" },
+	  "install (apply [--dry-run]), show or remove (flush) table inet sockgate" },
+	{ "bypass", bypass_main, bypass_usage,
+	  "add|del|list destinations never proxied, changed live" },
+	{ "intercept", intercept_main, intercept_usage,
+	  "add|del|list interfaces and sources intercepted, changed live" },
 };
 
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))

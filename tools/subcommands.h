@@ -15,5 +15,9 @@ enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
 
 int rules_main(int argc, char *argv[], const struct cli_opts *opts);
 void rules_usage(FILE *out);
+int bypass_main(int argc, char *argv[], const struct cli_opts *opts);
+void bypass_usage(FILE *out);
+int intercept_main(int argc, char *argv[], const struct cli_opts *opts);
+void intercept_usage(FILE *out);
 
 #endif

@@ -112,6 +112,30 @@ test_cli_rules() {
 	check "nothing to intercept is refused" \
 		bash -c "ip netns exec $CLI_NS '$SOCKGATE' -c '$bad' rules apply 2>&1 | grep -q 'nothing to intercept'"
 
+	check "rules show: the installed sets, read back" \
+		bash -c "ip netns exec $CLI_NS '$SOCKGATE' rules show | grep -qx '45.33.0.9'"
+	check "rules show --json: valid JSON with the interfaces" \
+		bash -c "ip netns exec $CLI_NS '$SOCKGATE' --json rules show | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"installed\"] and d[\"interfaces\"] == [\"br-lan\"], d'"
+	check "bypass add: the address is in the live set" \
+		bash -c "ip netns exec $CLI_NS '$SOCKGATE' bypass add 8.8.8.8 >/dev/null && ip netns exec $CLI_NS '$SOCKGATE' bypass list | grep -qx 8.8.8.8"
+	check "bypass add of an IPv6 prefix lands in bypass6" \
+		bash -c "ip netns exec $CLI_NS '$SOCKGATE' bypass add 2a02:1::/32 >/dev/null && ip netns exec $CLI_NS nft list set inet sockgate bypass6 | grep -q 2a02:1::/32"
+	check "bypass del: gone again" \
+		bash -c "ip netns exec $CLI_NS '$SOCKGATE' bypass del 8.8.8.8 >/dev/null && ip netns exec $CLI_NS '$SOCKGATE' bypass del 2a02:1::/32 >/dev/null && ! ip netns exec $CLI_NS '$SOCKGATE' bypass list | grep -q 8.8.8.8"
+	check "bypass del of something not bypassed: exit 1" \
+		bash -c "! ip netns exec $CLI_NS '$SOCKGATE' bypass del 8.8.4.4 2>/dev/null"
+	check "bypass add of a non-address: exit 2" \
+		bash -c "ip netns exec $CLI_NS '$SOCKGATE' bypass add nonsense >/dev/null 2>&1; test \$? -eq 2"
+	in_ns "$CLI_NS" "$SOCKGATE" intercept add eth9 >/dev/null
+	in_ns "$CLI_NS" "$SOCKGATE" intercept add 172.20.0.0/16 >/dev/null
+	check "intercept add IFACE and CIDR change the live sets" expect_out \
+		'{"interfaces": ["br-lan", "eth9"], "sources": ["172.20.0.0/16", "192.168.7.0/24", "fd00:7::/64"]}' \
+		in_ns "$CLI_NS" "$SOCKGATE" --json intercept list
+	in_ns "$CLI_NS" "$SOCKGATE" intercept del eth9 >/dev/null
+	in_ns "$CLI_NS" "$SOCKGATE" intercept del 172.20.0.0/16 >/dev/null
+	check "intercept del of an interface not intercepted: exit 1" \
+		bash -c "! ip netns exec $CLI_NS '$SOCKGATE' intercept del eth9 2>/dev/null"
+	check "... and back to exactly what apply installed" test "$(nft_json "$CLI_NS")" = "$before"
 	check "rules flush: exit 0, --json says it was installed" \
 		bash -c "ip netns exec $CLI_NS '$SOCKGATE' --json rules flush | grep -q '\"was_installed\": true'"
 	check "... no sockgate table is left" bash -c "! ip netns exec $CLI_NS nft list table inet sockgate 2>/dev/null"
@@ -120,4 +144,22 @@ test_cli_rules() {
 		bash -c "ip netns exec $CLI_NS '$SOCKGATE' rules flush | grep -q 'was not installed'"
 	ip netns del "$CLI_NS"
 	ip netns del "$CLI_NS2"
+}
+
+# End to end on the rig's router: with no sockgated running, intercepted
+# traffic is refused; `bypass add` of the server lets the next flow go
+# straight through the router (a route the test adds), `bypass del` ends it.
+test_cli_bypass_live() {
+	rig_open_direct_path
+	ip -n $NS_PROXY route add 10.77.1.0/24 via $ROUTER4
+	check "without sockgated, an intercepted flow is refused" \
+		bash -c "! ip netns exec $NS_CLIENT curl -s -m 3 http://$SERVER4/small >/dev/null"
+	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/rules.conf" bypass add $SERVER4 >/dev/null
+	check "sockgate bypass add SERVER: the next flow goes direct" \
+		expect_out hello in_ns $NS_CLIENT curl -s -m 3 "http://$SERVER4/small"
+	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/rules.conf" bypass del $SERVER4 >/dev/null
+	check "sockgate bypass del SERVER: intercepted (and refused) again" \
+		bash -c "! ip netns exec $NS_CLIENT curl -s -m 3 http://$SERVER4/small >/dev/null"
+	ip -n $NS_PROXY route del 10.77.1.0/24 via $ROUTER4
+	rig_close_direct_path
 }

@@ -334,6 +334,7 @@ relay_suite "tinyproxy http CONNECT + Basic auth" "http://$TINYPROXY_USER:$TINYP
 rig_open_direct_path
 relay_suite "direct" direct
 rig_close_direct_path
+test_cli_bypass_live
 test_early_data
 test_pipelining_stall_hint
 test_wrong_passwords

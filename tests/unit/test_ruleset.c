@@ -71,6 +71,68 @@ static void test_intervals(void **state)
 	interval_set_free(&s);
 }
 
+static void del(struct interval_set *s, const char *text)
+{
+	struct cidr c;
+	assert_int_equal(cidr_parse(text, &c), 0);
+	assert_int_equal(interval_set_remove(s, &c), 0);
+}
+
+static void test_interval_remove(void **state)
+{
+	struct interval_set s;
+	char buf[512];
+	(void)state;
+
+	interval_set_init(&s, AF_INET);
+	add(&s, "10.0.0.0/8");
+	add(&s, "192.168.0.0/16");
+	del(&s, "10.1.0.0/16"); /* splits in two */
+	assert_string_equal(show(&s, buf, sizeof(buf)),
+			    "10.0.0.0/16, 10.2.0.0-10.255.255.255, 192.168.0.0/16");
+	del(&s, "10.0.0.0/16");	    /* a whole range */
+	del(&s, "192.168.255.255"); /* the top end */
+	del(&s, "172.16.0.0/12");   /* nothing there */
+	assert_string_equal(show(&s, buf, sizeof(buf)),
+			    "10.2.0.0-10.255.255.255, 192.168.0.0-192.168.255.254");
+	del(&s, "0.0.0.0/0");
+	assert_int_equal(s.n, 0);
+	/* removing then adding back gives the merged range again */
+	add(&s, "10.0.0.0/8");
+	del(&s, "10.9.9.9");
+	add(&s, "10.9.9.9");
+	assert_string_equal(show(&s, buf, sizeof(buf)), "10.0.0.0/8");
+	interval_set_free(&s);
+}
+
+/* Elements as the kernel returns them: a start key, and the address after
+ * the range flagged as an end (none after the last address). */
+static void test_interval_from_keys(void **state)
+{
+	struct set_key keys[6];
+	struct interval_set s;
+	char buf[512];
+	(void)state;
+
+	memset(keys, 0, sizeof(keys));
+	/* in no particular order: 10.0.0.0/8, 1.2.3.4, 255.0.0.0-255.255.255.255 */
+	keys[0].key[0] = 11, keys[0].end = 1;
+	keys[1].key[0] = 10;
+	keys[2].key[0] = 1, keys[2].key[1] = 2, keys[2].key[2] = 3, keys[2].key[3] = 4;
+	keys[3].key[0] = 1, keys[3].key[1] = 2, keys[3].key[2] = 3, keys[3].key[3] = 5;
+	keys[3].end = 1;
+	keys[4].key[0] = 255;
+	interval_set_init(&s, AF_INET);
+	assert_int_equal(interval_set_from_keys(&s, keys, 5), 0);
+	assert_string_equal(show(&s, buf, sizeof(buf)), "1.2.3.4, 10.0.0.0/8, 255.0.0.0/8");
+	interval_set_free(&s);
+	/* nothing at all */
+	interval_set_init(&s, AF_INET6);
+	assert_int_equal(interval_set_from_keys(&s, keys, 0), 0);
+	assert_int_equal(s.n, 0);
+	interval_set_free(&s);
+}
+
 static struct config *load(const char *text)
 {
 	struct config *cfg = NULL;
@@ -208,10 +270,9 @@ static void test_rule_expressions(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_intervals),
-		cmocka_unit_test(test_build),
-		cmocka_unit_test(test_nft_text),
-		cmocka_unit_test(test_rule_expressions),
+		cmocka_unit_test(test_intervals),	   cmocka_unit_test(test_interval_remove),
+		cmocka_unit_test(test_interval_from_keys), cmocka_unit_test(test_build),
+		cmocka_unit_test(test_nft_text),	   cmocka_unit_test(test_rule_expressions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,94 @@
+/* sockgate intercept add|del|list: which interfaces and sources the rules
+ * intercept, changed live. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sockgate/addr.h"
+#include "live_sets.h"
+#include "nft.h"
+#include "ruleset.h"
+#include "subcommands.h"
+
+void intercept_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: sockgate [--json] intercept add|del IFACE|CIDR\n"
+		"       sockgate [--json] intercept list\n"
+		"\n"
+		"Changes what table inet sockgate intercepts (LAN interfaces, source ranges),\n"
+		"at once. The next `sockgate rules apply` installs what the config says.\n");
+}
+
+static int change_iface(const char *name, int add)
+{
+	char err[256];
+	int rc;
+
+	if (!*name || strlen(name) >= CONFIG_IFNAME_SIZE || strpbrk(name, " /\t")) {
+		fprintf(stderr,
+			"sockgate: intercept: \"%s\" is neither a CIDR nor an interface name\n",
+			name);
+		return CLI_USAGE;
+	}
+	rc = nft_change_iface(name, add, err, sizeof(err));
+	if (rc == -ENOENT && !add) {
+		fprintf(stderr, "sockgate: intercept del: interface %s is not intercepted\n", name);
+		return CLI_FAILED;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "sockgate: intercept %s %s: %s\n", add ? "add" : "del", name, err);
+		return CLI_FAILED;
+	}
+	printf("intercept: interface %s %s (until the next rules apply)\n", name,
+	       add ? "added" : "removed");
+	return CLI_OK;
+}
+
+static int list(const struct cli_opts *opts)
+{
+	struct set_key *keys = NULL;
+	size_t n = 0;
+	char err[256];
+
+	if (nft_read_set("intercept_ifaces", &keys, &n, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sockgate: %s\n", err);
+		return CLI_FAILED;
+	}
+	if (opts->json)
+		printf("{\"interfaces\": [");
+	for (size_t i = 0; i < n; i++) {
+		char name[CONFIG_IFNAME_SIZE] = { 0 };
+		memcpy(name, keys[i].key, CONFIG_IFNAME_SIZE - 1);
+		printf(opts->json ? "%s\"%s\"" : "%s%s\n", opts->json && i ? ", " : "", name);
+	}
+	free(keys);
+	if (opts->json) {
+		int rc;
+		printf("], ");
+		rc = live_sets_list("sources", "intercept4", "intercept6", opts, 0);
+		printf("}\n");
+		return rc;
+	}
+	return live_sets_list("sources", "intercept4", "intercept6", opts, 1);
+}
+
+int intercept_main(int argc, char *argv[], const struct cli_opts *opts)
+{
+	if (argc == 3 && (!strcmp(argv[1], "add") || !strcmp(argv[1], "del"))) {
+		struct cidr c;
+		int add = !strcmp(argv[1], "add");
+		if (!cidr_parse(argv[2], &c))
+			return live_sets_change_cidr("intercept", "intercept4", "intercept6",
+						     argv[2], add);
+		return change_iface(argv[2], add);
+	}
+	if (argc == 2 && !strcmp(argv[1], "list"))
+		return list(opts);
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		intercept_usage(stdout);
+		return CLI_OK;
+	}
+	intercept_usage(stderr);
+	return CLI_USAGE;
+}

@@ -1,0 +1,128 @@
+/* Read-modify-write of one interval set of table inet sockgate. */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "live_sets.h"
+#include "nft.h"
+#include "ruleset.h"
+#include "subcommands.h"
+
+/* The installed ranges of set name (family af) into is; *keys too, for
+ * deleting them. 0 or a CLI exit code. */
+static int read_ranges(const char *name, int af, struct interval_set *is, struct set_key **keys,
+		       size_t *n)
+{
+	char err[256];
+
+	interval_set_init(is, af);
+	if (nft_read_set(name, keys, n, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sockgate: %s\n", err);
+		return CLI_FAILED;
+	}
+	if (interval_set_from_keys(is, *keys, *n) < 0) {
+		fprintf(stderr, "sockgate: out of memory\n");
+		return CLI_FAILED;
+	}
+	return 0;
+}
+
+/* Whether every address of c is in is. */
+static int covers(const struct interval_set *is, const struct cidr *c)
+{
+	struct interval_set probe;
+	int inside;
+
+	interval_set_init(&probe, is->family);
+	if (interval_set_add(&probe, c) < 0)
+		return 0;
+	inside = 0;
+	for (size_t i = 0; i < is->n; i++) {
+		size_t len = is->family == AF_INET ? 4 : 16;
+		if (memcmp(is->v[i].lo, probe.v[0].lo, len) <= 0 &&
+		    memcmp(is->v[i].hi, probe.v[0].hi, len) >= 0)
+			inside = 1;
+	}
+	interval_set_free(&probe);
+	return inside;
+}
+
+int live_sets_change_cidr(const char *what, const char *set4, const char *set6, const char *text,
+			  int add)
+{
+	struct interval_set is;
+	struct set_key *keys = NULL;
+	size_t n = 0;
+	struct cidr c;
+	const char *name;
+	char err[256];
+	int ret;
+
+	if (cidr_parse(text, &c)) {
+		fprintf(stderr, "sockgate: %s: \"%s\" is not an address or CIDR\n", what, text);
+		return CLI_USAGE;
+	}
+	name = c.family == AF_INET ? set4 : set6;
+	ret = read_ranges(name, c.family, &is, &keys, &n);
+	if (ret)
+		goto out;
+	ret = CLI_FAILED;
+	if (add && covers(&is, &c)) {
+		printf("%s: %s is already in set %s; nothing changed\n", what, text, name);
+		ret = CLI_OK;
+		goto out;
+	}
+	if (!add && !covers(&is, &c)) {
+		fprintf(stderr, "sockgate: %s del: %s is not (wholly) in set %s\n", what, text,
+			name);
+		goto out;
+	}
+	if ((add ? interval_set_add(&is, &c) : interval_set_remove(&is, &c)) < 0) {
+		fprintf(stderr, "sockgate: out of memory\n");
+		goto out;
+	}
+	if (nft_replace_interval_set(name, keys, n, &is, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sockgate: %s %s: %s; nothing changed\n", what, add ? "add" : "del",
+			err);
+		goto out;
+	}
+	printf("%s: %s %s set %s (until the next rules apply; put it in the config to keep it)\n",
+	       what, text, add ? "added to" : "removed from", name);
+	ret = CLI_OK;
+out:
+	interval_set_free(&is);
+	free(keys);
+	return ret;
+}
+
+int live_sets_list(const char *key, const char *set4, const char *set6, const struct cli_opts *opts,
+		   int whole)
+{
+	const char *names[2] = { set4, set6 };
+	const int families[2] = { AF_INET, AF_INET6 };
+	int ret = CLI_OK, first = 1;
+
+	if (opts->json)
+		printf("%s\"%s\": [", whole ? "{" : "", key);
+	for (int f = 0; f < 2 && ret == CLI_OK; f++) {
+		struct interval_set is;
+		struct set_key *keys = NULL;
+		size_t n = 0;
+
+		ret = read_ranges(names[f], families[f], &is, &keys, &n);
+		for (size_t i = 0; !ret && i < is.n; i++) {
+			char buf[2 * INET6_ADDRSTRLEN + 2];
+			interval_format(&is, i, buf, sizeof(buf));
+			if (opts->json)
+				printf("%s\"%s\"", first ? "" : ", ", buf);
+			else
+				printf("%s\n", buf);
+			first = 0;
+		}
+		interval_set_free(&is);
+		free(keys);
+	}
+	if (opts->json && ret == CLI_OK)
+		printf(whole ? "]}\n" : "]");
+	return ret;
+}
