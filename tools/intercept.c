@@ -47,30 +47,16 @@ static int change_iface(const char *name, int add)
 
 static int list(const struct cli_opts *opts)
 {
-	struct set_key *keys = NULL;
-	size_t n = 0;
-	char err[256];
+	int rc;
 
-	if (nft_read_set("intercept_ifaces", &keys, &n, err, sizeof(err)) < 0) {
-		fprintf(stderr, "sockgate: %s\n", err);
-		return CLI_FAILED;
-	}
 	if (opts->json)
-		printf("{\"interfaces\": [");
-	for (size_t i = 0; i < n; i++) {
-		char name[CONFIG_IFNAME_SIZE] = { 0 };
-		memcpy(name, keys[i].key, CONFIG_IFNAME_SIZE - 1);
-		printf(opts->json ? "%s\"%s\"" : "%s%s\n", opts->json && i ? ", " : "", name);
-	}
-	free(keys);
-	if (opts->json) {
-		int rc;
-		printf("], ");
+		printf("{");
+	rc = live_sets_list_ifaces(opts);
+	if (rc == CLI_OK)
 		rc = live_sets_list("sources", "intercept4", "intercept6", opts, 0);
+	if (opts->json && rc == CLI_OK)
 		printf("}\n");
-		return rc;
-	}
-	return live_sets_list("sources", "intercept4", "intercept6", opts, 1);
+	return rc;
 }
 
 int intercept_main(int argc, char *argv[], const struct cli_opts *opts)

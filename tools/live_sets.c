@@ -126,3 +126,34 @@ int live_sets_list(const char *key, const char *set4, const char *set6, const st
 		printf(whole ? "]}\n" : "]");
 	return ret;
 }
+
+static int compare_names(const void *a, const void *b)
+{
+	return memcmp(((const struct set_key *)a)->key, ((const struct set_key *)b)->key,
+		      CONFIG_IFNAME_SIZE);
+}
+
+int live_sets_list_ifaces(const struct cli_opts *opts)
+{
+	struct set_key *keys = NULL;
+	size_t n = 0;
+	char err[256];
+
+	if (nft_read_set("intercept_ifaces", &keys, &n, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sockgate: %s\n", err);
+		return CLI_FAILED;
+	}
+	/* the kernel keeps a hash: sort for a stable listing */
+	qsort(keys, n, sizeof(*keys), compare_names);
+	if (opts->json)
+		printf("\"interfaces\": [");
+	for (size_t i = 0; i < n; i++) {
+		char name[CONFIG_IFNAME_SIZE] = { 0 };
+		memcpy(name, keys[i].key, CONFIG_IFNAME_SIZE - 1);
+		printf(opts->json ? "%s\"%s\"" : "%s%s\n", opts->json && i ? ", " : "", name);
+	}
+	if (opts->json)
+		printf("], ");
+	free(keys);
+	return CLI_OK;
+}

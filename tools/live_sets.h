@@ -15,4 +15,8 @@ int live_sets_change_cidr(const char *what, const char *set4, const char *set6, 
 int live_sets_list(const char *key, const char *set4, const char *set6, const struct cli_opts *opts,
 		   int whole);
 
+/* Prints the intercepted interfaces, one a line; with JSON,
+ * "interfaces": [...] followed by ", " (always part of a larger object). */
+int live_sets_list_ifaces(const struct cli_opts *opts);
+
 #endif

@@ -547,60 +547,6 @@ int nft_flush(char *err, size_t errlen)
 	return ret;
 }
 
-static int table_cb(const struct nlmsghdr *nlh, void *data)
-{
-	(void)nlh;
-	*(int *)data = 1;
-	return MNL_CB_OK;
-}
-
-int nft_table_exists(char *err, size_t errlen)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
-	struct nftnl_table *t = table_new();
-	struct nlmsghdr *nlh;
-	uint32_t seq = (uint32_t)time(NULL), portid;
-	int found = 0, ret;
-
-	if (!nl || !t || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "netlink socket: %s", strerror(errno));
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, seq);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "netlink send: %s", strerror(errno));
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n < 0) {
-			ret = -errno;
-			snprintf(err, errlen, "netlink receive: %s", strerror(errno));
-			goto out;
-		}
-		ret = mnl_cb_run(buf, (size_t)n, seq, portid, table_cb, &found);
-		if (ret <= 0)
-			break;
-	}
-	if (ret < 0 && errno != ENOENT) {
-		ret = -errno;
-		snprintf(err, errlen, "reading table inet %s: %s", RULESET_TABLE, strerror(errno));
-		goto out;
-	}
-	ret = found;
-out:
-	if (t)
-		nftnl_table_free(t);
-	if (nl)
-		mnl_socket_close(nl);
-	return ret;
-}
-
 /* ---- changing and reading back ---- */
 
 /* A set named for element messages: table and name only. */
@@ -854,4 +800,32 @@ int nft_print_rules(FILE *out, char *err, size_t errlen)
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
 	return nl_query(nlh, rule_cb, &ro, err, errlen);
+}
+
+static int table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	(void)nlh;
+	*(int *)data = 1;
+	return MNL_CB_OK;
+}
+
+int nft_table_exists(char *err, size_t errlen)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nftnl_table *t = table_new();
+	struct nlmsghdr *nlh;
+	int found = 0, ret;
+
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK,
+				    (uint32_t)time(NULL));
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	ret = nl_query(nlh, table_cb, &found, err, errlen);
+	if (ret == -ENOENT)
+		return 0;
+	return ret < 0 ? ret : found;
 }

@@ -85,28 +85,6 @@ static int rules_flush(const struct cli_opts *opts)
 	return CLI_OK;
 }
 
-static int print_ifaces(const struct cli_opts *opts)
-{
-	struct set_key *keys = NULL;
-	size_t n = 0;
-	char err[256];
-
-	if (nft_read_set("intercept_ifaces", &keys, &n, err, sizeof(err)) < 0) {
-		fprintf(stderr, "sockgate: %s\n", err);
-		return CLI_FAILED;
-	}
-	printf(opts->json ? "\"interfaces\": [" : "intercepted interfaces:\n");
-	for (size_t i = 0; i < n; i++) {
-		char name[CONFIG_IFNAME_SIZE] = { 0 };
-		memcpy(name, keys[i].key, CONFIG_IFNAME_SIZE - 1);
-		printf(opts->json ? "%s\"%s\"" : "%s%s\n", opts->json && i ? ", " : "", name);
-	}
-	if (opts->json)
-		printf("], ");
-	free(keys);
-	return CLI_OK;
-}
-
 /* What is in the kernel now, read back over netlink. */
 static int rules_show(const struct cli_opts *opts)
 {
@@ -126,7 +104,9 @@ static int rules_show(const struct cli_opts *opts)
 		printf("{\"installed\": true, ");
 	else
 		printf("table inet %s is installed\n", RULESET_TABLE);
-	rc = print_ifaces(opts);
+	if (!opts->json)
+		printf("intercepted interfaces:\n");
+	rc = live_sets_list_ifaces(opts);
 	if (rc == CLI_OK && !opts->json)
 		printf("intercepted sources:\n");
 	if (rc == CLI_OK)

@@ -50,9 +50,9 @@ static int is_successor(const uint8_t *a, const uint8_t *b, size_t len)
 	return !carry && !memcmp(next, b, len);
 }
 
-int interval_set_add(struct interval_set *s, const struct cidr *c)
+/* The first and last address of c. */
+static struct interval cidr_range(const struct cidr *c, size_t len)
 {
-	size_t len = family_len(s->family), i, j;
 	struct interval in;
 
 	memset(&in, 0, sizeof(in));
@@ -60,6 +60,12 @@ int interval_set_add(struct interval_set *s, const struct cidr *c)
 	memcpy(in.hi, c->bytes, len);
 	for (size_t bit = c->prefix_len; bit < len * 8; bit++)
 		in.hi[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
+	return in;
+}
+
+/* Room for one more range; 0 or -1. */
+static int reserve(struct interval_set *s)
+{
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 16;
 		void *v = realloc(s->v, cap * sizeof(*s->v));
@@ -68,6 +74,16 @@ int interval_set_add(struct interval_set *s, const struct cidr *c)
 		s->v = v;
 		s->cap = cap;
 	}
+	return 0;
+}
+
+int interval_set_add(struct interval_set *s, const struct cidr *c)
+{
+	size_t len = family_len(s->family), i, j;
+	struct interval in = cidr_range(c, len);
+
+	if (reserve(s))
+		return -1;
 	/* insert in order of lo, then fold neighbours that touch or overlap */
 	for (i = 0; i < s->n && memcmp(s->v[i].lo, in.lo, len) < 0; i++)
 		;
@@ -116,13 +132,8 @@ static void successor(const uint8_t *a, uint8_t *out, size_t len)
 int interval_set_remove(struct interval_set *s, const struct cidr *c)
 {
 	size_t len = family_len(s->family);
-	struct interval cut;
+	struct interval cut = cidr_range(c, len);
 
-	memset(&cut, 0, sizeof(cut));
-	memcpy(cut.lo, c->bytes, len);
-	memcpy(cut.hi, c->bytes, len);
-	for (size_t bit = c->prefix_len; bit < len * 8; bit++)
-		cut.hi[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
 	for (size_t i = 0; i < s->n;) {
 		struct interval *in = &s->v[i];
 		int keep_left = memcmp(in->lo, cut.lo, len) < 0;
@@ -134,15 +145,8 @@ int interval_set_remove(struct interval_set *s, const struct cidr *c)
 		}
 		if (keep_left && keep_right) {
 			/* split in two: [lo, cut.lo - 1] and [cut.hi + 1, hi] */
-			if (s->n == s->cap) {
-				size_t cap = s->cap ? s->cap * 2 : 16;
-				void *v = realloc(s->v, cap * sizeof(*s->v));
-				if (!v)
-					return -1;
-				s->v = v;
-				s->cap = cap;
-				in = &s->v[i];
-			}
+			if (reserve(s))
+				return -1;
 			memmove(&s->v[i + 1], &s->v[i], (s->n - i) * sizeof(*s->v));
 			s->n++;
 			predecessor(cut.lo, s->v[i].hi, len);
@@ -197,14 +201,8 @@ int interval_set_from_keys(struct interval_set *s, struct set_key *keys, size_t 
 				memcpy(s->v[s->n - 1].hi, in.hi, len);
 			continue;
 		}
-		if (s->n == s->cap) {
-			size_t cap = s->cap ? s->cap * 2 : 16;
-			void *v = realloc(s->v, cap * sizeof(*s->v));
-			if (!v)
-				return -1;
-			s->v = v;
-			s->cap = cap;
-		}
+		if (reserve(s))
+			return -1;
 		s->v[s->n++] = in;
 	}
 	return 0;
