@@ -20,7 +20,7 @@
 #include "fd_budget.h"
 #include "flow.h"
 #include "flow_core.h"
-#include "intake_redirect.h"
+#include "intake.h"
 #include "local_addr.h"
 #include "socks_server.h"
 #include "upstream.h"
@@ -596,7 +596,8 @@ int flow_open_upstream(struct flow *f)
 	return worker_epoll_add(f->w, fd, &f->upstream_ev, FLOW_EVENTS);
 }
 
-void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage *client, int family)
+void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage *client, int family,
+		 enum intake_kind intake)
 {
 	const char *loop;
 	struct flow *f = flow_new(w, client_fd, client);
@@ -604,12 +605,18 @@ void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage 
 
 	if (!f)
 		return;
-	rc = intake_redirect_original_dst(client_fd, family, &f->target.addr);
+	rc = intake_original_dst(intake, client_fd, family, &f->target.addr);
 	if (rc < 0) {
-		flow_fail(f, "no NAT original destination (%s): the connection was not redirected",
-			  strerror(-rc));
+		if (intake == INTAKE_REDIRECT)
+			flow_fail(f,
+				  "no NAT original destination (%s): the connection was not "
+				  "redirected",
+				  strerror(-rc));
+		else
+			flow_fail(f, "getsockname: %s", strerror(-rc));
 		return;
 	}
+	addr_unmap_v4(&f->target.addr);
 	f->up = config_route(w->cfg, &f->target.addr);
 	loop = flow_loop_reason(f);
 	if (loop) {

@@ -304,9 +304,17 @@ int main(int argc, char *argv[])
 			goto out;
 		}
 	}
-	log_info("sockgated %s: %u workers, redirect port %u, fd budget %u, default upstream %s",
-		 SOCKGATE_VERSION, n_workers, cfg->redirect_port, budget.max,
-		 cfg->default_upstream->name);
+	{
+		char intake[64] = "";
+		if (cfg->redirect_port)
+			snprintf(intake, sizeof(intake), ", redirect port %u", cfg->redirect_port);
+		if (cfg->tproxy_port)
+			snprintf(intake + strlen(intake), sizeof(intake) - strlen(intake),
+				 ", tproxy port %u", cfg->tproxy_port);
+		log_info("sockgated %s: %u workers%s, fd budget %u, default upstream %s",
+			 SOCKGATE_VERSION, n_workers, intake, budget.max,
+			 cfg->default_upstream->name);
+	}
 	for (size_t i = 0; i < cfg->socks.n_listen; i++) {
 		char a[ADDR_STRLEN];
 		log_info("SOCKS server on %s, auth %s%s",

@@ -18,7 +18,7 @@
 #include "dns.h"
 #include "fd_budget.h"
 #include "flow.h"
-#include "intake_redirect.h"
+#include "intake.h"
 #include "local_addr.h"
 #include "socks_server.h"
 #include "worker.h"
@@ -116,10 +116,11 @@ static void worker_accept(struct worker *w, struct listener *l)
 			}
 			return; /* EAGAIN, or a connection that died in the queue */
 		}
-		if (l->socks)
+		if (l->kind == LISTENER_SOCKS)
 			socks_server_accept(w, fd, &client);
 		else
-			flow_accept(w, fd, &client, l->family);
+			flow_accept(w, fd, &client, l->family,
+				    l->kind == LISTENER_TPROXY ? INTAKE_TPROXY : INTAKE_REDIRECT);
 	}
 }
 
@@ -202,14 +203,14 @@ static int socks_listen(const struct sockaddr_storage *ss)
 	return fd;
 }
 
-static int worker_add_listener(struct worker *w, int fd, int family, int socks)
+static int worker_add_listener(struct worker *w, int fd, int family, enum listener_kind kind)
 {
 	struct listener *l = &w->listeners[w->n_listeners++];
 
 	l->ev.kind = EV_LISTENER;
 	l->fd = fd;
 	l->family = family;
-	l->socks = socks;
+	l->kind = kind;
 	return worker_epoll_add(w, fd, &l->ev, EPOLLIN);
 }
 
@@ -228,7 +229,7 @@ static int worker_init_socks(struct worker *w)
 				  addr_format(&sc->listen[i], a, sizeof(a)), strerror(-fd));
 			return fd;
 		}
-		rc = worker_add_listener(w, fd, sc->listen[i].ss_family, 1);
+		rc = worker_add_listener(w, fd, sc->listen[i].ss_family, LISTENER_SOCKS);
 		if (rc < 0)
 			return rc;
 	}
@@ -296,25 +297,31 @@ int worker_init(struct worker *w, unsigned index, const struct config *cfg,
 	if (rc < 0)
 		goto fail;
 
-	for (int i = 0; i < 2; i++) {
-		int fd = intake_redirect_listen(families[i], cfg->redirect_port);
-		if (fd < 0) {
-			/* A host without IPv6 still serves IPv4. */
-			if (families[i] == AF_INET6 &&
-			    (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL)) {
-				if (index == 0)
-					log_warn("no IPv6 redirect listener: %s", strerror(-fd));
-				continue;
+	for (int k = 0; k < 2; k++) {
+		enum intake_kind kind = k ? INTAKE_TPROXY : INTAKE_REDIRECT;
+		uint16_t port = k ? cfg->tproxy_port : cfg->redirect_port;
+		for (int i = 0; port && i < 2; i++) {
+			int fd = intake_listen(kind, families[i], port);
+			if (fd < 0) {
+				/* A host without IPv6 still serves IPv4. */
+				if (families[i] == AF_INET6 &&
+				    (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL)) {
+					if (index == 0)
+						log_warn("no IPv6 %s listener: %s",
+							 intake_name(kind), strerror(-fd));
+					continue;
+				}
+				rc = fd;
+				log_error("%s listener on %s port %u: %s", intake_name(kind),
+					  families[i] == AF_INET ? "IPv4" : "IPv6", port,
+					  strerror(-fd));
+				goto fail;
 			}
-			rc = fd;
-			log_error("redirect listener on %s port %u: %s",
-				  families[i] == AF_INET ? "IPv4" : "IPv6", cfg->redirect_port,
-				  strerror(-fd));
-			goto fail;
+			rc = worker_add_listener(w, fd, families[i],
+						 k ? LISTENER_TPROXY : LISTENER_REDIRECT);
+			if (rc < 0)
+				goto fail;
 		}
-		rc = worker_add_listener(w, fd, families[i], 0);
-		if (rc < 0)
-			goto fail;
 	}
 	if (cfg->socks.n_listen) {
 		rc = worker_init_socks(w);

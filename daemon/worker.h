@@ -38,7 +38,11 @@ struct listener {
 	struct ev ev;
 	int fd;
 	int family;
-	int socks; /* SOCKS server listener, else REDIRECT intake */
+	enum listener_kind {
+		LISTENER_REDIRECT,
+		LISTENER_TPROXY,
+		LISTENER_SOCKS,
+	} kind;
 };
 
 /* What all workers share; set up by main before the workers start. */
@@ -49,8 +53,8 @@ struct worker_shared {
 	struct client_limit *limits; /* [socks] */
 };
 
-/* REDIRECT v4 + v6, and the SOCKS listen addresses */
-#define WORKER_LISTENERS_MAX (2 + 16)
+/* REDIRECT and TPROXY, v4 + v6, and the SOCKS listen addresses */
+#define WORKER_LISTENERS_MAX (4 + 16)
 
 struct worker {
 	unsigned index;

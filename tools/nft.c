@@ -33,6 +33,7 @@
 #define NFT_TYPE_IP6ADDR   8
 #define NFT_TYPE_IFNAME	   41
 #define NF_NAT_PRIO_DSTNAT (-100)
+#define NF_IP_PRI_MANGLE   (-150)
 /* nft's byte orders (expression.h), kept in a set's user data */
 #define NFT_BYTEORDER_HOST_ENDIAN 1
 #define NFT_BYTEORDER_BIG_ENDIAN  2
@@ -111,6 +112,37 @@ static struct nftnl_expr *verdict(int code, const char *chain)
 	return e;
 }
 
+static struct nftnl_expr *meta_set_mark(void)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_MARK);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
+	}
+	return e;
+}
+
+static struct nftnl_expr *immediate(const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data, len);
+	}
+	return e;
+}
+
+/* meta mark set MARK */
+static int set_mark(struct nftnl_rule *r, uint32_t mark)
+{
+	return add_expr(r, immediate(&mark, sizeof(mark))) || add_expr(r, meta_set_mark());
+}
+
+int nft_rule_count(const struct ruleset *rs)
+{
+	return rs->tproxy ? 8 : 7;
+}
+
 /* meta nfproto FAMILY: an ip or ip6 match in an inet chain needs it */
 static int match_nfproto(struct nftnl_rule *r, uint8_t nfproto)
 {
@@ -161,25 +193,50 @@ struct nftnl_rule *nft_build_rule(const struct ruleset *rs, int index)
 		       add_expr(r, lookup(index == 4 ? SET_BYPASS4 : SET_BYPASS6)) ||
 		       add_expr(r, verdict(NFT_RETURN, NULL));
 		break;
-	case 6: { /* meta l4proto tcp redirect to :PORT */
-		struct nftnl_expr *imm = nftnl_expr_alloc("immediate");
-		struct nftnl_expr *redir = nftnl_expr_alloc("redir");
-		if (imm) {
-			nftnl_expr_set_u32(imm, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
-			nftnl_expr_set(imm, NFTNL_EXPR_IMM_DATA, &port, sizeof(port));
+	case 6:
+		if (!rs->tproxy) { /* meta l4proto tcp redirect to :PORT */
+			struct nftnl_expr *redir = nftnl_expr_alloc("redir");
+			if (redir)
+				nftnl_expr_set_u32(redir, NFTNL_EXPR_REDIR_REG_PROTO_MIN,
+						   NFT_REG_1);
+			fail = add_expr(r, meta_load(NFT_META_L4PROTO)) ||
+			       add_expr(r, cmp_eq(&tcp, sizeof(tcp))) ||
+			       add_expr(r, immediate(&port, sizeof(port))) || add_expr(r, redir);
+		} else { /* meta l4proto tcp socket transparent 1 meta mark set M accept */
+			struct nftnl_expr *sock = nftnl_expr_alloc("socket");
+			uint8_t one = 1;
+			if (sock) {
+				nftnl_expr_set_u32(sock, NFTNL_EXPR_SOCKET_KEY,
+						   NFT_SOCKET_TRANSPARENT);
+				nftnl_expr_set_u32(sock, NFTNL_EXPR_SOCKET_DREG, NFT_REG_1);
+			}
+			fail = add_expr(r, meta_load(NFT_META_L4PROTO)) ||
+			       add_expr(r, cmp_eq(&tcp, sizeof(tcp))) || add_expr(r, sock) ||
+			       add_expr(r, cmp_eq(&one, sizeof(one))) ||
+			       set_mark(r, rs->tproxy_mark) ||
+			       add_expr(r, verdict(NF_ACCEPT, NULL));
 		}
-		if (redir)
-			nftnl_expr_set_u32(redir, NFTNL_EXPR_REDIR_REG_PROTO_MIN, NFT_REG_1);
-		fail = add_expr(r, meta_load(NFT_META_L4PROTO)) ||
-		       add_expr(r, cmp_eq(&tcp, sizeof(tcp))) || add_expr(r, imm) ||
-		       add_expr(r, redir);
-		if (fail && !imm && redir)
-			nftnl_expr_free(redir);
+		break;
+	case 7: { /* meta l4proto tcp meta mark set M tproxy to :PORT accept */
+		struct nftnl_expr *tp = nftnl_expr_alloc("tproxy");
+		uint16_t tport = htons(rs->tproxy_port);
+		if (tp) {
+			nftnl_expr_set_u32(tp, NFTNL_EXPR_TPROXY_FAMILY, NFPROTO_UNSPEC);
+			nftnl_expr_set_u32(tp, NFTNL_EXPR_TPROXY_REG_PORT, NFT_REG_1);
+		}
+		fail = !rs->tproxy || add_expr(r, meta_load(NFT_META_L4PROTO)) ||
+		       add_expr(r, cmp_eq(&tcp, sizeof(tcp))) || set_mark(r, rs->tproxy_mark) ||
+		       add_expr(r, immediate(&tport, sizeof(tport))) || add_expr(r, tp) ||
+		       add_expr(r, verdict(NF_ACCEPT, NULL));
+		if (!rs->tproxy && tp)
+			nftnl_expr_free(tp);
 		break;
 	}
 	default:
 		fail = 1;
 	}
+	if (index >= nft_rule_count(rs))
+		fail = 1;
 	if (fail) {
 		nftnl_rule_free(r);
 		return NULL;
@@ -270,7 +327,7 @@ static int fill_interval_set(struct nftnl_set *s, const struct interval_set *is)
 	return 0;
 }
 
-static struct nftnl_chain *chain_new(const char *name, int base)
+static struct nftnl_chain *chain_new(const char *name, int base, int tproxy)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	if (c) {
@@ -278,9 +335,10 @@ static struct nftnl_chain *chain_new(const char *name, int base)
 		nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
 		if (base) {
-			nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "nat");
+			nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, tproxy ? "filter" : "nat");
 			nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_PRE_ROUTING);
-			nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, NF_NAT_PRIO_DSTNAT);
+			nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO,
+					    tproxy ? NF_IP_PRI_MANGLE : NF_NAT_PRIO_DSTNAT);
 			nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 		}
 	}
@@ -452,8 +510,8 @@ int nft_apply(const struct ruleset *rs, char *err, size_t errlen)
 	sets[SET_INTERCEPT6] = set_new(SET_INTERCEPT6, NFT_TYPE_IP6ADDR, 16, 1);
 	sets[SET_BYPASS4] = set_new(SET_BYPASS4, NFT_TYPE_IPADDR, 4, 1);
 	sets[SET_BYPASS6] = set_new(SET_BYPASS6, NFT_TYPE_IP6ADDR, 16, 1);
-	chains[0] = chain_new("prerouting", 1);
-	chains[1] = chain_new("capture", 0);
+	chains[0] = chain_new("prerouting", 1, rs->tproxy);
+	chains[1] = chain_new("capture", 0, 0);
 	if (!t || !chains[0] || !chains[1])
 		goto nomem;
 	for (int i = SET_IFACES; i <= SET_BYPASS6; i++)
@@ -494,7 +552,7 @@ int nft_apply(const struct ruleset *rs, char *err, size_t errlen)
 		if (batch_next(&bt))
 			goto full;
 	}
-	for (int i = 0; i < NFT_RULE_COUNT; i++) {
+	for (int i = 0; i < nft_rule_count(rs); i++) {
 		struct nftnl_rule *r = nft_build_rule(rs, i);
 		char what[48];
 		if (!r)

@@ -34,9 +34,10 @@ int nft_change_iface(const char *ifname, int add, char *err, size_t errlen);
 /* Writes each rule of table inet sockgate as "CHAIN: expressions" lines. */
 int nft_print_rules(FILE *out, char *err, size_t errlen);
 
-/* The rules of rs, in order: prerouting's three, then capture's four;
- * exposed for unit tests. NULL when out of memory. */
+/* The rules of rs, in order: prerouting's three, then capture's (four with
+ * redirect, five with tproxy); exposed for unit tests. NULL when out of
+ * memory or past the last. */
 struct nftnl_rule *nft_build_rule(const struct ruleset *rs, int index);
-#define NFT_RULE_COUNT 7
+int nft_rule_count(const struct ruleset *rs);
 
 #endif

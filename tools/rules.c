@@ -7,6 +7,7 @@
 #include "sockgate/config.h"
 #include "live_sets.h"
 #include "nft.h"
+#include "policy_route.h"
 #include "ruleset.h"
 #include "subcommands.h"
 
@@ -44,6 +45,21 @@ static int rules_apply(const struct cli_opts *opts, int dry_run)
 		ret = CLI_OK;
 		goto out_rs;
 	}
+	/* Policy routing first: without the marking rules it routes nothing,
+	 * and the table must not mark packets nobody routes. Redirect mode
+	 * needs none: what a previous TPROXY setup left goes. */
+	if (rs.tproxy) {
+		rc = policy_route_apply(rs.tproxy_mark, rs.tproxy_table, err, sizeof(err));
+	} else {
+		unsigned removed;
+		rc = policy_route_flush(&removed, err, sizeof(err));
+	}
+	if (rc < 0) {
+		fprintf(stderr, "sockgate: rules apply: %s\n", err);
+		if (rc == -EPERM)
+			fprintf(stderr, "sockgate: (run it as root, or with CAP_NET_ADMIN)\n");
+		goto out_rs;
+	}
 	rc = nft_apply(&rs, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "sockgate: rules apply: %s; the previous ruleset is unchanged\n",
@@ -53,13 +69,22 @@ static int rules_apply(const struct cli_opts *opts, int dry_run)
 		goto out_rs;
 	}
 	if (opts->json)
-		printf("{\"applied\": true, \"table\": \"inet %s\", \"redirect_port\": %u}\n",
-		       RULESET_TABLE, rs.redirect_port);
+		printf(
+		    "{\"applied\": true, \"table\": \"inet %s\", \"mode\": \"%s\", \"port\": %u}\n",
+		    RULESET_TABLE, rs.tproxy ? "tproxy" : "redirect",
+		    rs.tproxy ? rs.tproxy_port : rs.redirect_port);
+	else if (rs.tproxy)
+		printf("table inet %s installed: TCP by TPROXY to port %u (mark %#x, routing table "
+		       "%u, IPv4 and IPv6 rules added); %zu interface(s), %zu+%zu source range(s) "
+		       "intercepted, %zu+%zu destination range(s) bypassed\n",
+		       RULESET_TABLE, rs.tproxy_port, rs.tproxy_mark, rs.tproxy_table, rs.n_ifaces,
+		       rs.intercept4.n, rs.intercept6.n, rs.bypass4.n, rs.bypass6.n);
 	else
-		printf("table inet %s installed: redirect to port %u; %zu interface(s), %zu+%zu "
-		       "source range(s) intercepted, %zu+%zu destination range(s) bypassed\n",
-		       RULESET_TABLE, rs.redirect_port, rs.n_ifaces, rs.intercept4.n,
-		       rs.intercept6.n, rs.bypass4.n, rs.bypass6.n);
+		printf(
+		    "table inet %s installed: TCP redirected to port %u; %zu interface(s), %zu+%zu "
+		    "source range(s) intercepted, %zu+%zu destination range(s) bypassed\n",
+		    RULESET_TABLE, rs.redirect_port, rs.n_ifaces, rs.intercept4.n, rs.intercept6.n,
+		    rs.bypass4.n, rs.bypass6.n);
 	ret = CLI_OK;
 out_rs:
 	ruleset_free(&rs);
@@ -71,17 +96,23 @@ out:
 static int rules_flush(const struct cli_opts *opts)
 {
 	char err[256];
+	unsigned routes = 0;
 	int existed = nft_table_exists(err, sizeof(err));
 
-	if (existed < 0 || nft_flush(err, sizeof(err)) < 0) {
+	/* the table first: no packet is marked once it is gone */
+	if (existed < 0 || nft_flush(err, sizeof(err)) < 0 ||
+	    policy_route_flush(&routes, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sockgate: rules flush: %s\n", err);
 		return CLI_FAILED;
 	}
 	if (opts->json)
-		printf("{\"flushed\": true, \"was_installed\": %s}\n", existed ? "true" : "false");
+		printf(
+		    "{\"flushed\": true, \"was_installed\": %s, \"policy_routes_removed\": %u}\n",
+		    existed ? "true" : "false", routes);
 	else
-		printf("table inet %s %s\n", RULESET_TABLE,
-		       existed ? "removed" : "was not installed; nothing to remove");
+		printf("table inet %s %s%s\n", RULESET_TABLE,
+		       existed ? "removed" : "was not installed; nothing to remove",
+		       routes ? "; TPROXY policy routing removed" : "");
 	return CLI_OK;
 }
 

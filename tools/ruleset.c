@@ -270,6 +270,10 @@ int ruleset_build(const struct config *cfg, struct ruleset *rs, char *err, size_
 	interval_set_init(&rs->bypass4, AF_INET);
 	interval_set_init(&rs->bypass6, AF_INET6);
 	rs->redirect_port = cfg->redirect_port;
+	rs->tproxy = !cfg->redirect_port;
+	rs->tproxy_port = cfg->tproxy_port;
+	rs->tproxy_mark = cfg->tproxy_mark;
+	rs->tproxy_table = cfg->tproxy_table;
 	if (!cfg->n_intercept_ifaces && !cfg->n_intercept_src) {
 		snprintf(err, errlen,
 			 "nothing to intercept: set [intake] interfaces (LAN interfaces and/or "
@@ -359,19 +363,26 @@ void ruleset_print_nft(const struct ruleset *rs, FILE *out)
 	print_set(out, "intercept6", "ipv6_addr", &rs->intercept6);
 	print_set(out, "bypass4", "ipv4_addr", &rs->bypass4);
 	print_set(out, "bypass6", "ipv6_addr", &rs->bypass6);
-	fprintf(out, "\tchain prerouting {\n"
-		     "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
-		     "\t\tiifname @intercept_ifaces goto capture\n"
-		     "\t\tip saddr @intercept4 goto capture\n"
-		     "\t\tip6 saddr @intercept6 goto capture\n"
-		     "\t}\n\n");
 	fprintf(out,
-		"\tchain capture {\n"
-		"\t\tfib daddr type local return\n"
-		"\t\tip daddr @bypass4 return\n"
-		"\t\tip6 daddr @bypass6 return\n"
-		"\t\tmeta l4proto tcp redirect to :%u\n"
-		"\t}\n",
-		rs->redirect_port);
+		"\tchain prerouting {\n"
+		"\t\ttype %s hook prerouting priority %s; policy accept;\n"
+		"\t\tiifname @intercept_ifaces goto capture\n"
+		"\t\tip saddr @intercept4 goto capture\n"
+		"\t\tip6 saddr @intercept6 goto capture\n"
+		"\t}\n\n",
+		rs->tproxy ? "filter" : "nat", rs->tproxy ? "mangle" : "dstnat");
+	fprintf(out, "\tchain capture {\n"
+		     "\t\tfib daddr type local return\n"
+		     "\t\tip daddr @bypass4 return\n"
+		     "\t\tip6 daddr @bypass6 return\n");
+	if (rs->tproxy)
+		/* packets of flows already handed over go to their socket */
+		fprintf(out,
+			"\t\tmeta l4proto tcp socket transparent 1 meta mark set 0x%08x accept\n"
+			"\t\tmeta l4proto tcp meta mark set 0x%08x tproxy to :%u accept\n",
+			rs->tproxy_mark, rs->tproxy_mark, rs->tproxy_port);
+	else
+		fprintf(out, "\t\tmeta l4proto tcp redirect to :%u\n", rs->redirect_port);
+	fprintf(out, "\t}\n");
 	fprintf(out, "}\n");
 }

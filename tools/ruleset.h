@@ -27,7 +27,13 @@ struct interval_set {
 };
 
 struct ruleset {
+	/* TCP to redirect_port (nat), or with tproxy to tproxy_port (mangle,
+	 * marked tproxy_mark, delivered by policy routing via tproxy_table) */
+	int tproxy;
 	uint16_t redirect_port;
+	uint16_t tproxy_port;
+	uint32_t tproxy_mark;
+	uint32_t tproxy_table;
 	char (*ifaces)[CONFIG_IFNAME_SIZE];
 	size_t n_ifaces;
 	struct interval_set intercept4, intercept6; /* source addresses */

@@ -15,6 +15,8 @@
 
 #define DEFAULT_MARK		     0x2a0
 #define DEFAULT_REDIRECT_PORT	     12345
+#define DEFAULT_TPROXY_MARK	     0x2a1
+#define DEFAULT_TPROXY_TABLE	     673
 #define DEFAULT_CONNECT_TIMEOUT_MS   10000
 #define DEFAULT_HANDSHAKE_TIMEOUT_MS 10000
 #define DEFAULT_IDLE_TIMEOUT_MS	     (2 * 3600 * 1000)
@@ -369,6 +371,29 @@ static void intake_key(struct parse_ctx *ctx, const char *key, const char *value
 	} else if (!strcmp(key, "bypass")) {
 		if (first_time(ctx, &ctx->seen_intake, 1u << 2, "intake", key))
 			for_each_item(ctx, key, value, bypass_item);
+	} else if (!strcmp(key, "tproxy")) {
+		if (!first_time(ctx, &ctx->seen_intake, 1u << 4, "intake", key))
+			return;
+		if (addr_parse_port(value, &port))
+			report(ctx, ctx->line, "tproxy: bad port \"%s\"", value);
+		else
+			ctx->cfg->tproxy_port = port;
+	} else if (!strcmp(key, "tproxy_mark") || !strcmp(key, "tproxy_table")) {
+		int is_mark = key[7] == 'm';
+		unsigned long v;
+		if (!first_time(ctx, &ctx->seen_intake, is_mark ? 1u << 5 : 1u << 6, "intake", key))
+			return;
+		if (parse_uint(value, 0xffffffffUL, &v) || v == 0 ||
+		    (!is_mark && (v == 253 || v == 254 || v == 255)))
+			report(ctx, ctx->line,
+			       is_mark ? "tproxy_mark: \"%s\" is not a non-zero 32-bit number"
+				       : "tproxy_table: \"%s\" is not a routing table number (not "
+					 "0, 253 default, 254 main or 255 local)",
+			       value);
+		else if (is_mark)
+			ctx->cfg->tproxy_mark = (uint32_t)v;
+		else
+			ctx->cfg->tproxy_table = (uint32_t)v;
 	} else if (!strcmp(key, "bypass_private")) {
 		if (first_time(ctx, &ctx->seen_intake, 1u << 3, "intake", key) &&
 		    parse_bool(value, &ctx->cfg->bypass_private))
@@ -769,6 +794,23 @@ static int resolve_upstream(struct parse_ctx *ctx, struct upstream *up, unsigned
 	return 0;
 }
 
+/* TCP goes to tproxy when it is set and redirect is not. */
+static void finish_intake(struct parse_ctx *ctx)
+{
+	struct config *cfg = ctx->cfg;
+
+	if (cfg->tproxy_port && !(ctx->seen_intake & 1u))
+		cfg->redirect_port = 0;
+	if (cfg->tproxy_port && cfg->tproxy_port == cfg->redirect_port)
+		report(ctx, ctx->line, "[intake] redirect and tproxy are the same port %u",
+		       cfg->tproxy_port);
+	if (cfg->tproxy_mark == cfg->mark)
+		report(ctx, ctx->line,
+		       "[intake] tproxy_mark and [daemon] mark are both %#x: sockgated's own "
+		       "traffic would be routed back to itself",
+		       cfg->mark);
+}
+
 /* After the whole file is read: every upstream complete, every route known. */
 static void finish(struct parse_ctx *ctx, int resolve)
 {
@@ -804,6 +846,7 @@ static void finish(struct parse_ctx *ctx, int resolve)
 		}
 	}
 
+	finish_intake(ctx);
 	finish_socks(ctx);
 	cfg->routes = calloc(ctx->n_routes ? ctx->n_routes : 1, sizeof(*cfg->routes));
 	if (!cfg->routes) {
@@ -869,6 +912,8 @@ static int load(struct parse_ctx *ctx, int resolve, struct config **out)
 	cfg->handshake_timeout_ms = DEFAULT_HANDSHAKE_TIMEOUT_MS;
 	cfg->idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
 	cfg->redirect_port = DEFAULT_REDIRECT_PORT;
+	cfg->tproxy_mark = DEFAULT_TPROXY_MARK;
+	cfg->tproxy_table = DEFAULT_TPROXY_TABLE;
 	cfg->bypass_private = 1;
 	cfg->socks.max_conns_per_client = DEFAULT_MAX_CONNS_PER_CLIENT;
 	cfg->socks.bind_timeout_ms = DEFAULT_BIND_TIMEOUT_MS;

@@ -53,7 +53,10 @@ struct config {
 	unsigned handshake_timeout_ms;
 	unsigned idle_timeout_ms;
 	/* [intake] */
-	uint16_t redirect_port;
+	uint16_t redirect_port; /* 0: off (tproxy set and redirect not) */
+	uint16_t tproxy_port;	/* 0: off */
+	uint32_t tproxy_mark;	/* fwmark the TPROXY rule sets, routed to tproxy_table */
+	uint32_t tproxy_table;
 	/* what the rules intercept: interfaces (IFNAMSIZ names) and source CIDRs */
 	char (*intercept_ifaces)[CONFIG_IFNAME_SIZE];
 	size_t n_intercept_ifaces;

@@ -136,9 +136,32 @@ test_cli_rules() {
 	check "intercept del of an interface not intercepted: exit 1" \
 		bash -c "! ip netns exec $CLI_NS '$SOCKGATE' intercept del eth9 2>/dev/null"
 	check "... and back to exactly what apply installed" test "$(nft_json "$CLI_NS")" = "$before"
+	# TPROXY mode: the mangle chain, the tproxy rules, and policy routing
+	ip -n "$CLI_NS" link set lo up
+	printf '[intake]\ntproxy = 12346\ninterfaces = br-lan\n[route]\ndefault = direct\n' >"$RIG_DIR/cli-tp.conf"
+	check "rules apply in TPROXY mode: exit 0" \
+		bash -c "ip netns exec $CLI_NS '$SOCKGATE' -c '$RIG_DIR/cli-tp.conf' rules apply >/dev/null"
+	check "... a filter chain at mangle priority with socket and tproxy rules" \
+		bash -c "ip netns exec $CLI_NS nft list table inet sockgate | grep -q 'type filter hook prerouting priority mangle' && ip netns exec $CLI_NS nft list chain inet sockgate capture | grep -q 'socket transparent 1 meta mark set 0x000002a1 accept' && ip netns exec $CLI_NS nft list chain inet sockgate capture | grep -q 'tproxy to :12346 accept'"
+	check "... fwmark rules for IPv4 and IPv6" \
+		bash -c "ip -n $CLI_NS rule | grep -q 'fwmark 0x2a1 lookup 673' && ip -n $CLI_NS -6 rule | grep -q 'fwmark 0x2a1 lookup 673'"
+	check "... local default routes in table 673 for both families" \
+		bash -c "ip -n $CLI_NS route show table 673 | grep -q '^local default dev lo' && ip -n $CLI_NS -6 route show table 673 | grep -q '^local default dev lo'"
+	in_ns "$CLI_NS" "$SOCKGATE" -c "$RIG_DIR/cli-tp.conf" rules apply >/dev/null
+	check "... applied twice: still one rule per family" \
+		bash -c "test \$(ip -n $CLI_NS rule | grep -c fwmark) -eq 1 && test \$(ip -n $CLI_NS -6 rule | grep -c fwmark) -eq 1"
+	ip -n "$CLI_NS" link set lo down
+	printf '[intake]\ntproxy = 12346\ntproxy_mark = 0x77\ntproxy_table = 700\ninterfaces = br-lan\n[route]\ndefault = direct\n' >"$RIG_DIR/cli-tp2.conf"
+	check "a TPROXY apply that fails half way (IPv6 route with lo down) exits 1..." \
+		bash -c "ip netns exec $CLI_NS '$SOCKGATE' -c '$RIG_DIR/cli-tp2.conf' rules apply >/dev/null 2>&1; test \$? -eq 1"
+	check "... and leaves the previous policy routing as it was" \
+		bash -c "ip -n $CLI_NS rule | grep -q 'fwmark 0x2a1 lookup 673' && ! ip -n $CLI_NS rule | grep -q 0x77"
+	ip -n "$CLI_NS" link set lo up
 	check "rules flush: exit 0, --json says it was installed" \
 		bash -c "ip netns exec $CLI_NS '$SOCKGATE' --json rules flush | grep -q '\"was_installed\": true'"
 	check "... no sockgate table is left" bash -c "! ip netns exec $CLI_NS nft list table inet sockgate 2>/dev/null"
+	check "... no ip rule, no route of sockgate's is left (both families, all tables)" \
+		bash -c "! ip -n $CLI_NS rule | grep -q fwmark && ! ip -n $CLI_NS -6 rule | grep -q fwmark && ! ip -n $CLI_NS route show table all | grep -q 'proto 167' && ! ip -n $CLI_NS -6 route show table all | grep -q 'proto 167'"
 	check "... the foreign table is still there" bash -c "ip netns exec $CLI_NS nft list chain inet other c >/dev/null"
 	check "rules flush again: nothing to remove, exit 0" \
 		bash -c "ip netns exec $CLI_NS '$SOCKGATE' rules flush | grep -q 'was not installed'"
@@ -162,4 +185,31 @@ test_cli_bypass_live() {
 		bash -c "! ip netns exec $NS_CLIENT curl -s -m 3 http://$SERVER4/small >/dev/null"
 	ip -n $NS_PROXY route del 10.77.1.0/24 via $ROUTER4
 	rig_close_direct_path
+}
+
+# TPROXY end to end: the rig's router switched to TPROXY rules (policy
+# routing included), sockgated with a tproxy listener only.
+test_tproxy_mode() {
+	cat >"$RIG_DIR/rules-tproxy.conf" <<-CONF
+	[intake]
+	tproxy = 12346
+	interfaces = r0
+	bypass_private = no
+	[route]
+	default = direct
+	CONF
+	check "TPROXY: sockgate rules apply switches the router to TPROXY" \
+		bash -c "ip netns exec $NS_ROUTER '$SOCKGATE' -c '$RIG_DIR/rules-tproxy.conf' rules apply >/dev/null"
+	RIG_INTAKE="tproxy = 12346" RIG_WAIT_PORT=12346 rig_start_sockgated "socks5://$PROXY4:1080"
+	check "TPROXY: sockgated listens on the tproxy port only" \
+		bash -c "test -z \"\$(ip netns exec $NS_ROUTER ss -Hltn 'sport = :$REDIRECT_PORT')\""
+	check "TPROXY: 10 MB over IPv4 through dante, sha256 matches" expect_file $SERVER4
+	check "TPROXY: 10 MB over IPv6 through dante, sha256 matches" expect_file $SERVER6
+	check "TPROXY: 100 parallel requests" expect_parallel $SERVER4 100
+	check "TPROXY: closed target port -> client reset" expect_reset "$(url_of $SERVER4 /small 81)"
+	rig_stop_sockgated
+	check "TPROXY: without sockgated, intercepted flows fail" \
+		bash -c "! ip netns exec $NS_CLIENT curl -s -m 3 http://$SERVER4/small >/dev/null"
+	check "back to REDIRECT: rules apply removes the TPROXY policy routing" \
+		bash -c "ip netns exec $NS_ROUTER '$SOCKGATE' -c '$RIG_DIR/rules.conf' rules apply >/dev/null && ! ip -n $NS_ROUTER rule | grep -q fwmark && ! ip -n $NS_ROUTER -6 rule | grep -q fwmark"
 }

@@ -275,6 +275,7 @@ rig_redirect_rule() {
 	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/rules.conf" rules apply >/dev/null
 }
 # Writes a config for upstream URL $1 (or "direct") and starts sockgated.
+# RIG_INTAKE replaces the [intake] lines, RIG_WAIT_PORT the port waited for.
 # $2: more [upstream] lines, $3: more [daemon] lines, $4: text appended
 # after "[route] default" (more routes, then other sections).
 SOCKGATED_PID=""
@@ -290,7 +291,7 @@ rig_start_sockgated() {
 	$extra
 
 	[intake]
-	redirect = $REDIRECT_PORT
+	${RIG_INTAKE:-redirect = $REDIRECT_PORT}
 
 	[upstream up]
 	url = $url
@@ -307,7 +308,7 @@ rig_start_sockgated() {
 	# SOCKGATED_PREFIX: a wrapper command such as "prlimit --nofile=200"
 	# shellcheck disable=SC2086
 	rig_spawn $NS_ROUTER SOCKGATED_PID "$RIG_DIR/sockgated.log" ${SOCKGATED_PREFIX:-} "$SOCKGATED" -f -c "$RIG_DIR/sockgate.conf"
-	rig_wait_port $NS_ROUTER $REDIRECT_PORT
+	rig_wait_port $NS_ROUTER ${RIG_WAIT_PORT:-$REDIRECT_PORT}
 }
 
 rig_stop_sockgated() {

@@ -361,6 +361,41 @@ static void test_intake_rules_keys(void **state)
 	expect_error(ROUTE "[intake]\ninterfaces = a\ninterfaces = b\n", "given twice");
 }
 
+static void test_tproxy_keys(void **state)
+{
+	struct config *cfg = NULL;
+	char errs[4096];
+	(void)state;
+	/* tproxy alone: TCP goes there, the redirect listener is off */
+	int n = load(ROUTE "[intake]\ntproxy = 12346\n", &cfg, errs, sizeof(errs));
+	if (n)
+		fail_msg("%s", errs);
+	assert_int_equal(cfg->tproxy_port, 12346);
+	assert_int_equal(cfg->redirect_port, 0);
+	assert_int_equal(cfg->tproxy_mark, 0x2a1);
+	assert_int_equal(cfg->tproxy_table, 673);
+	config_free(cfg);
+	/* both: redirect stays for TCP */
+	n = load(ROUTE
+		 "[intake]\nredirect = 4000\ntproxy = 4001\ntproxy_mark = 7\ntproxy_table = 100\n",
+		 &cfg, errs, sizeof(errs));
+	if (n)
+		fail_msg("%s", errs);
+	assert_int_equal(cfg->redirect_port, 4000);
+	assert_int_equal(cfg->tproxy_port, 4001);
+	assert_int_equal(cfg->tproxy_mark, 7);
+	assert_int_equal(cfg->tproxy_table, 100);
+	config_free(cfg);
+	expect_error(ROUTE "[intake]\ntproxy = 0\n", "t.conf:4: tproxy: bad port");
+	expect_error(ROUTE "[intake]\nredirect = 5\ntproxy = 5\n", "are the same port 5");
+	expect_error(ROUTE "[intake]\ntproxy_mark = 0x2a0\n",
+		     "tproxy_mark and [daemon] mark are both");
+	expect_error(ROUTE "[intake]\ntproxy_mark = 0\n", "tproxy_mark:");
+	expect_error(ROUTE "[intake]\ntproxy_table = 254\n",
+		     "tproxy_table: \"254\" is not a routing table");
+	expect_error(ROUTE "[intake]\ntproxy_table = main\n", "tproxy_table:");
+}
+
 static void test_duration(void **state)
 {
 	unsigned ms;
@@ -391,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_socks),
 		cmocka_unit_test(test_intake_rules_keys),
+		cmocka_unit_test(test_tproxy_keys),
 		cmocka_unit_test(test_ipv6_routes),
 		cmocka_unit_test(test_socks_errors),
 		cmocka_unit_test(test_names_resolved_at_load),

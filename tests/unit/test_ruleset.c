@@ -218,10 +218,26 @@ static void test_nft_text(void **state)
 	config_free(cfg);
 }
 
+/* A rule's expressions as libnftnl prints them, on one line. */
+static void rule_text(struct nftnl_rule *r, char *buf, size_t len)
+{
+	char *p, *q;
+
+	nftnl_rule_snprintf(buf, len, r, NFTNL_OUTPUT_DEFAULT, 0);
+	p = strchr(buf, '\n');
+	assert_non_null(p);
+	for (q = buf; *++p;)
+		if (*p != '\n' && !(*p == ' ' && (q == buf || q[-1] == ' ')))
+			*q++ = *p == '\n' ? ' ' : *p;
+	*q = '\0';
+	while (q > buf && q[-1] == ' ')
+		*--q = '\0';
+}
+
 /* The netlink expressions of each rule, as libnftnl prints them. */
 static void test_rule_expressions(void **state)
 {
-	static const char *const want[NFT_RULE_COUNT] = {
+	static const char *const want[7] = {
 		"[ meta load iifname => reg 1 ] [ lookup reg 1 set intercept_ifaces ] "
 		"[ immediate reg 0 goto -> capture ]",
 		"[ meta load nfproto => reg 1 ] [ cmp eq reg 1 0x00000002 ] "
@@ -246,25 +262,46 @@ static void test_rule_expressions(void **state)
 
 	memset(&rs, 0, sizeof(rs));
 	rs.redirect_port = 12345; /* 0x3039, in network order 0x3930 as printed */
-	for (int i = 0; i < NFT_RULE_COUNT; i++) {
+	assert_int_equal(nft_rule_count(&rs), 7);
+	for (int i = 0; i < 7; i++) {
 		struct nftnl_rule *r = nft_build_rule(&rs, i);
-		char buf[1024], *p, *q;
+		char buf[1024];
 		assert_non_null(r);
-		nftnl_rule_snprintf(buf, sizeof(buf), r, NFTNL_OUTPUT_DEFAULT, 0);
+		rule_text(r, buf, sizeof(buf));
 		nftnl_rule_free(r);
-		/* keep only the expressions, on one line */
-		p = strchr(buf, '\n');
-		assert_non_null(p);
-		for (q = buf; *++p;)
-			if (*p != '\n' && !(*p == ' ' && (q == buf || q[-1] == ' ')))
-				*q++ = *p == '\n' ? ' ' : *p;
-		*q = '\0';
-		while (q > buf && q[-1] == ' ')
-			*--q = '\0';
 		if (strcmp(buf, want[i]))
 			fail_msg("rule %d:\n got  %s\n want %s", i, buf, want[i]);
 	}
-	assert_null(nft_build_rule(&rs, NFT_RULE_COUNT));
+	assert_null(nft_build_rule(&rs, 7));
+
+	/* TPROXY: the last rules differ */
+	{
+		static const char *const want_tp[2] = {
+			"[ meta load l4proto => reg 1 ] [ cmp eq reg 1 0x00000006 ] "
+			"[ socket load transparent => reg 1 ] [ cmp eq reg 1 0x00000001 ] "
+			"[ immediate reg 1 0x000002a1 ] [ meta set mark with reg 1 ] "
+			"[ immediate reg 0 accept ]",
+			"[ meta load l4proto => reg 1 ] [ cmp eq reg 1 0x00000006 ] "
+			"[ immediate reg 1 0x000002a1 ] [ meta set mark with reg 1 ] "
+			"[ immediate reg 1 0x00003a30 ] [ tproxy port reg 1 ] "
+			"[ immediate reg 0 accept ]",
+		};
+		rs.tproxy = 1;
+		rs.tproxy_port = 12346;
+		rs.tproxy_mark = 0x2a1;
+		assert_int_equal(nft_rule_count(&rs), 8);
+		for (int i = 6; i < 8; i++) {
+			struct nftnl_rule *r = nft_build_rule(&rs, i);
+			char buf[1024];
+			assert_non_null(r);
+			rule_text(r, buf, sizeof(buf));
+			nftnl_rule_free(r);
+			if (strcmp(buf, want_tp[i - 6]))
+				fail_msg("tproxy rule %d:\n got  %s\n want %s", i, buf,
+					 want_tp[i - 6]);
+		}
+		assert_null(nft_build_rule(&rs, 8));
+	}
 }
 
 int main(void)

@@ -1,5 +1,6 @@
-/* REDIRECT intake: wildcard listeners (one per worker and family, spread by
- * SO_REUSEPORT) and recovery of the original destination from conntrack. */
+/* Intake listeners (one per worker, family and kind, spread by
+ * SO_REUSEPORT) and recovery of the original destination: from conntrack
+ * after REDIRECT, from the socket itself after TPROXY. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -9,7 +10,7 @@
 
 #include <linux/netfilter_ipv4.h>
 
-#include "intake_redirect.h"
+#include "intake.h"
 
 /* From linux/netfilter_ipv6/ip6_tables.h, whose other contents clash with
  * the libc headers. */
@@ -19,7 +20,12 @@
 
 #define LISTEN_BACKLOG 4096
 
-int intake_redirect_listen(int family, uint16_t port)
+const char *intake_name(enum intake_kind kind)
+{
+	return kind == INTAKE_TPROXY ? "tproxy" : "redirect";
+}
+
+int intake_listen(enum intake_kind kind, int family, uint16_t port)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -46,6 +52,11 @@ int intake_redirect_listen(int family, uint16_t port)
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
 	    /* accepted sockets inherit it */
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+	    /* TPROXY hands us connections to addresses that are not ours */
+	    (kind == INTAKE_TPROXY && family == AF_INET &&
+	     setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) < 0) ||
+	    (kind == INTAKE_TPROXY && family == AF_INET6 &&
+	     setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof(one)) < 0) ||
 	    bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
 		err = errno;
 		close(fd);
@@ -54,12 +65,14 @@ int intake_redirect_listen(int family, uint16_t port)
 	return fd;
 }
 
-int intake_redirect_original_dst(int fd, int family, struct sockaddr_storage *dst)
+int intake_original_dst(enum intake_kind kind, int fd, int family, struct sockaddr_storage *dst)
 {
 	socklen_t len = sizeof(*dst);
 	int rc;
 
 	memset(dst, 0, sizeof(*dst));
+	if (kind == INTAKE_TPROXY)
+		return getsockname(fd, (struct sockaddr *)dst, &len) < 0 ? -errno : 0;
 	if (family == AF_INET)
 		rc = getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, dst, &len);
 	else

@@ -1,0 +1,23 @@
+/* Intake of flows diverted by nftables: REDIRECT (NAT; the original
+ * destination from conntrack) and TPROXY (no NAT; the original destination
+ * is the accepted socket's own local address). */
+#ifndef SOCKGATE_INTAKE_H
+#define SOCKGATE_INTAKE_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum intake_kind {
+	INTAKE_REDIRECT,
+	INTAKE_TPROXY,
+};
+
+/* A non-blocking SO_REUSEPORT listener on the wildcard address of family,
+ * IP_TRANSPARENT for TPROXY; returns the fd or -errno. */
+int intake_listen(enum intake_kind kind, int family, uint16_t port);
+/* The destination the client asked for; 0 or -errno (REDIRECT: -ENOENT
+ * when the connection was not redirected). */
+int intake_original_dst(enum intake_kind kind, int fd, int family, struct sockaddr_storage *dst);
+const char *intake_name(enum intake_kind kind);
+
+#endif
