@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <ares.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -50,6 +51,9 @@ struct dns {
 	uint64_t next_resolv_check_ms;
 	char pending_servers[RESOLV_SERVERS_CSV_MAX];
 };
+
+/* The /etc/resolv.conf version last announced in the log. */
+static atomic_llong resolv_logged;
 
 struct dns_query {
 	struct dns *dns;
@@ -315,7 +319,10 @@ static void dns_watch_resolv(struct dns *d)
 	if (d->pending_servers[0] && !d->active) {
 		int rc = ares_set_servers_ports_csv(d->channel, d->pending_servers);
 		if (rc == ARES_SUCCESS) {
-			if (d->w->index == 0)
+			/* every worker applies it; the first to do so says so */
+			long long version = (long long)d->resolv.st_mtim.tv_sec * 1000000000LL +
+					    d->resolv.st_mtim.tv_nsec + (long long)d->resolv.st_ino;
+			if (atomic_exchange(&resolv_logged, version) != version)
 				log_info("dns: %s changed; name servers now %s", RESOLV_CONF,
 					 d->pending_servers);
 		} else {

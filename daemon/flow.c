@@ -71,6 +71,9 @@ struct flow *flow_new(struct worker *w, int client_fd, const struct sockaddr_sto
 	f->client = *client;
 	f->upstream_fd = -1;
 	f->id = ++w->next_flow_id;
+	f->created_ms = w->now_ms;
+	atomic_fetch_add_explicit(&w->counters.flows_total, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->counters.flows_live, 1, memory_order_relaxed);
 	list_init(&f->node);
 	list_init(&f->timer);
 	list_init(&f->resume);
@@ -98,9 +101,29 @@ static void flow_release_pipe(struct flow *f, struct relay_dir *d)
 	}
 }
 
+/* The upstream's index in cfg->upstreams, for its counters. */
+static struct upstream_counters *flow_up_counters(const struct flow *f)
+{
+	if (!f->up || !f->w->up_counters)
+		return NULL;
+	return &f->w->up_counters[f->up - f->w->cfg->upstreams];
+}
+
 void flow_destroy(struct flow *f, int reset)
 {
 	struct worker *w = f->w;
+	struct upstream_counters *uc = flow_up_counters(f);
+
+	atomic_fetch_sub_explicit(&w->counters.flows_live, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->counters.bytes_up, f->bytes[DIR_UP], memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->counters.bytes_down, f->bytes[DIR_DOWN],
+				  memory_order_relaxed);
+	if (uc) {
+		atomic_fetch_add_explicit(&uc->flows, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&uc->bytes_up, f->bytes[DIR_UP], memory_order_relaxed);
+		atomic_fetch_add_explicit(&uc->bytes_down, f->bytes[DIR_DOWN],
+					  memory_order_relaxed);
+	}
 
 	if (f->kind == FLOW_KIND_SOCKS)
 		socks_server_session_end(f);
@@ -173,6 +196,10 @@ int flow_fail_rep(struct flow *f, uint8_t rep, const char *fmt, ...)
 	    (f->state == FLOW_CONNECTING || f->state == FLOW_HANDSHAKE) &&
 	    socks_server_retry(f, desc, reason))
 		return -1;
+	atomic_fetch_add_explicit(&f->w->counters.failures[rep < WORKER_FAIL_KINDS ? rep : 1], 1,
+				  memory_order_relaxed);
+	if (flow_up_counters(f))
+		atomic_fetch_add_explicit(&flow_up_counters(f)->failures, 1, memory_order_relaxed);
 	/* A SOCKS client owed a reply gets it, and a normal close so that it
 	 * arrives; anyone else a reset. */
 	replied = f->socks && socks_server_reply_failure(f, rep);
@@ -312,6 +339,7 @@ static int flow_pump(struct flow *f, int d)
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
 				rd->in_pipe -= (size_t)n;
+				f->bytes[d] += (uint64_t)n;
 				progress = 1;
 			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
 				failed_side = !d;
@@ -605,6 +633,7 @@ void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage 
 
 	if (!f)
 		return;
+	f->tproxy = intake == INTAKE_TPROXY;
 	rc = intake_original_dst(intake, client_fd, family, &f->target.addr);
 	if (rc < 0) {
 		if (intake == INTAKE_REDIRECT)
@@ -708,6 +737,65 @@ void flow_close_all(struct worker *w)
 {
 	while (!list_empty(&w->flows))
 		flow_destroy(container_of(w->flows.next, struct flow, node), 0);
+}
+
+static const char *const state_names[] = {
+	[FLOW_SOCKS_REQUEST] = "socks-request",
+	[FLOW_RESOLVING] = "resolving",
+	[FLOW_CONNECTING] = "connecting",
+	[FLOW_HANDSHAKE] = "handshake",
+	[FLOW_BIND_WAIT] = "bind-wait",
+	[FLOW_UDP] = "udp",
+	[FLOW_RELAY] = "relay",
+};
+
+char *flow_snapshot(struct worker *w, int json)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	if (!out)
+		return NULL;
+	for (struct list *n = w->flows.next; n != &w->flows; n = n->next) {
+		const struct flow *f = container_of(n, struct flow, node);
+		char client[ADDR_STRLEN], dst[ADDR_STRLEN + 260];
+		const char *intake = f->kind == FLOW_KIND_SOCKS ? "socks"
+				     : f->tproxy		? "tproxy"
+								: "redirect";
+
+		addr_format(&f->client, client, sizeof(client));
+		if (f->target.hostname)
+			snprintf(dst, sizeof(dst), "%s:%u", f->target.hostname, f->target.port);
+		else if (f->target.addr.ss_family)
+			addr_format(&f->target.addr, dst, sizeof(dst));
+		else
+			snprintf(dst, sizeof(dst), "-");
+		if (json)
+			/* names and addresses hold no '"' or '\\' (the codecs refuse them) */
+			fprintf(out,
+				"{\"worker\": %u, \"id\": %llu, \"intake\": \"%s\", \"client\": "
+				"\"%s\", "
+				"\"destination\": \"%s\", \"upstream\": \"%s\", \"state\": \"%s\", "
+				"\"bytes_up\": %llu, \"bytes_down\": %llu, \"age_ms\": %llu},",
+				w->index, (unsigned long long)f->id, intake, client, dst,
+				f->up ? f->up->name : "", state_names[f->state],
+				(unsigned long long)f->bytes[DIR_UP],
+				(unsigned long long)f->bytes[DIR_DOWN],
+				(unsigned long long)(w->now_ms - f->created_ms));
+		else
+			fprintf(out, "%u.%llu %s %s %s -> %s via %s up %llu down %llu age %.1fs\n",
+				w->index, (unsigned long long)f->id, intake, state_names[f->state],
+				client, dst, f->up ? f->up->name : "-",
+				(unsigned long long)f->bytes[DIR_UP],
+				(unsigned long long)f->bytes[DIR_DOWN],
+				(double)(w->now_ms - f->created_ms) / 1000.0);
+	}
+	if (fclose(out) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
 }
 
 void flow_free_cache(struct worker *w)

@@ -21,6 +21,9 @@ void flow_resume(struct list *resume_node);
 void flow_expire_timers(struct worker *w);
 /* Closes every flow of w (shutdown). */
 void flow_close_all(struct worker *w);
+/* The worker's live flows, one line (or, json, one object followed by a
+ * comma) each, in a malloc'd string; NULL when out of memory. */
+char *flow_snapshot(struct worker *w, int json);
 /* Frees recycled flow allocations. */
 void flow_free_cache(struct worker *w);
 

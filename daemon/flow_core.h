@@ -61,6 +61,9 @@ struct flow {
 	struct list resume; /* w->resume or w->pipe_waiters */
 	uint64_t deadline;
 	uint64_t last_active;
+	uint64_t created_ms;
+	uint64_t bytes[2]; /* delivered, per direction */
+	uint8_t tproxy;	   /* came through the TPROXY intake */
 };
 
 /* SOCKS5 reply codes (RFC 1928 section 6), also used to classify failures

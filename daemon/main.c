@@ -10,13 +10,17 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sockgate/addr.h"
 #include "sockgate/config.h"
 #include "sockgate/log.h"
+#include <poll.h>
+
 #include "auth.h"
 #include "client_limit.h"
+#include "control.h"
 #include "dns.h"
 #include "fd_budget.h"
 #include "users.h"
@@ -173,6 +177,7 @@ int main(int argc, char *argv[])
 	struct fd_budget budget = { 0 };
 	struct worker_shared shared = { .budget = &budget };
 	struct users *users = NULL;
+	struct control control = { .fd = -1 };
 	int dns_ready = 0;
 	sigset_t sigs;
 	int sfd = -1;
@@ -323,9 +328,34 @@ int main(int argc, char *argv[])
 			 cfg->socks.n_allow ? ", clients limited by allow" : "");
 	}
 
+	if (cfg->control_path) {
+		control.cfg = cfg;
+		control.workers = workers;
+		control.n_workers = n_workers;
+		control.budget = &budget;
+		control.started = time(NULL);
+		if (control_open(&control, cfg->control_path) < 0)
+			log_warn("running without a control socket: sockgate status/conns/stats "
+				 "will not reach this daemon");
+	}
+
 	for (;;) {
+		struct pollfd pfd[2] = { { .fd = sfd, .events = POLLIN },
+					 { .fd = control.fd, .events = POLLIN } };
 		struct signalfd_siginfo si;
-		ssize_t n = read(sfd, &si, sizeof(si));
+		ssize_t n;
+
+		if (poll(pfd, control.fd >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("poll: %s", strerror(errno));
+			goto out;
+		}
+		if (control.fd >= 0 && (pfd[1].revents & POLLIN))
+			control_serve(&control);
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+		n = read(sfd, &si, sizeof(si));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n != sizeof(si)) {
@@ -342,6 +372,7 @@ int main(int argc, char *argv[])
 	}
 	ret = 0;
 out:
+	control_close(&control);
 	for (unsigned i = 0; i < started; i++)
 		worker_request_stop(&workers[i]);
 	for (unsigned i = 0; i < started; i++)

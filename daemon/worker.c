@@ -124,6 +124,56 @@ static void worker_accept(struct worker *w, struct listener *l)
 	}
 }
 
+/* The eventfd fired: a stop (seen by the loop) or a listing request. */
+static void worker_wake(struct worker *w)
+{
+	uint64_t count;
+	char *text;
+
+	if (read(w->wake_fd, &count, sizeof(count)) < 0)
+		(void)0; /* already drained */
+	if (!atomic_exchange(&w->snap_requested, 0))
+		return;
+	text = flow_snapshot(w, w->snap_json);
+	pthread_mutex_lock(&w->snap_lock);
+	free(w->snap_text);
+	w->snap_text = text;
+	w->snap_done = 1;
+	pthread_cond_signal(&w->snap_cond);
+	pthread_mutex_unlock(&w->snap_lock);
+}
+
+char *worker_snapshot(struct worker *w, int json, unsigned timeout_ms)
+{
+	struct timespec deadline;
+	uint64_t one = 1;
+	char *text = NULL;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&w->snap_lock);
+	w->snap_done = 0;
+	w->snap_json = json;
+	atomic_store(&w->snap_requested, 1);
+	if (write(w->wake_fd, &one, sizeof(one)) < 0)
+		(void)0; /* the counter is already non-zero: the worker wakes anyway */
+	while (!w->snap_done) {
+		if (pthread_cond_timedwait(&w->snap_cond, &w->snap_lock, &deadline) != 0)
+			break;
+	}
+	if (w->snap_done) {
+		text = w->snap_text;
+		w->snap_text = NULL;
+	}
+	pthread_mutex_unlock(&w->snap_lock);
+	return text;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -145,6 +195,7 @@ static void *worker_main(void *arg)
 				worker_accept(w, (struct listener *)ev);
 				break;
 			case EV_WAKE:
+				worker_wake(w);
 				break;
 			case EV_AUTH:
 				socks_server_auth_completed(w);
@@ -268,6 +319,8 @@ int worker_init(struct worker *w, unsigned index, const struct config *cfg,
 	for (int i = 0; i < WORKER_LISTENERS_MAX; i++)
 		w->listeners[i].fd = -1;
 	pthread_mutex_init(&w->auth_lock, NULL);
+	pthread_mutex_init(&w->snap_lock, NULL);
+	pthread_cond_init(&w->snap_cond, NULL);
 	list_init(&w->auth_done);
 	list_init(&w->bind_timers);
 	list_init(&w->connect_timers);
@@ -280,7 +333,8 @@ int worker_init(struct worker *w, unsigned index, const struct config *cfg,
 	pipe_pool_init(&w->pipes, PIPES_KEPT, w->budget);
 	w->now_ms = monotonic_ms();
 	w->local_addrs = calloc(1, sizeof(*w->local_addrs));
-	if (!w->local_addrs) {
+	w->up_counters = calloc(cfg->n_upstreams, sizeof(*w->up_counters));
+	if (!w->local_addrs || !w->up_counters) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -371,6 +425,12 @@ void worker_destroy(struct worker *w)
 	w->auth_cache = NULL;
 	free(w->local_addrs);
 	w->local_addrs = NULL;
+	free(w->up_counters);
+	w->up_counters = NULL;
+	free(w->snap_text);
+	w->snap_text = NULL;
+	pthread_mutex_destroy(&w->snap_lock);
+	pthread_cond_destroy(&w->snap_cond);
 	if (w->auth_fd >= 0)
 		close(w->auth_fd);
 	w->auth_fd = -1;

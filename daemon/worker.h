@@ -45,6 +45,20 @@ struct listener {
 	} kind;
 };
 
+/* Failure reasons counted, indexed by SOCKS5 reply code (the same
+ * classification intercepted flows get in the log). */
+#define WORKER_FAIL_KINDS 9
+
+/* Written by the worker, read by the control socket: relaxed atomics. */
+struct worker_counters {
+	atomic_ullong flows_total, flows_live, bytes_up, bytes_down;
+	atomic_ullong failures[WORKER_FAIL_KINDS];
+};
+
+struct upstream_counters {
+	atomic_ullong flows, failures, bytes_up, bytes_down;
+};
+
 /* What all workers share; set up by main before the workers start. */
 struct worker_shared {
 	struct fd_budget *budget;
@@ -91,6 +105,15 @@ struct worker {
 	unsigned log_lines;
 	unsigned log_suppressed;
 	uint64_t log_window_ms;
+	struct worker_counters counters;
+	struct upstream_counters *up_counters; /* one per cfg->upstreams entry */
+	/* a listing of the live flows, made by the worker on request */
+	pthread_mutex_t snap_lock;
+	pthread_cond_t snap_cond;
+	atomic_int snap_requested;
+	int snap_json;
+	char *snap_text; /* malloc'd, handed to the requester */
+	int snap_done;
 	unsigned n_free_flows;
 };
 
@@ -102,6 +125,9 @@ int worker_start(struct worker *w);
 void worker_request_stop(struct worker *w);
 void worker_join(struct worker *w);
 void worker_destroy(struct worker *w);
+/* From another thread: the worker's live flows as text lines or JSON
+ * objects separated by commas; NULL on timeout or when out of memory. */
+char *worker_snapshot(struct worker *w, int json, unsigned timeout_ms);
 
 /* Whether one more line about a failure a client can cause (a refused
  * connect, a bad handshake, a wrong password) may be logged now: at most

@@ -52,6 +52,7 @@ say "2. With sockgated relaying through socks5://$PROXY4:1080"
 cat >"$RIG_DIR/demo.conf" <<CONF
 [daemon]
 workers = 2
+control = $RIG_DIR/ctl.sock
 
 [intake]
 redirect = $REDIRECT_PORT

@@ -4,9 +4,9 @@
 set -eu
 
 BUILD="make gcc libc6-dev pkg-config libinih-dev libc-ares-dev libcrypt-dev libnftnl-dev libmnl-dev libcmocka-dev"
-TEST="nftables iproute2 procps python3 dante-server microsocks tinyproxy nginx curl socat proxychains4"
+TEST="nftables iproute2 procps python3 dante-server microsocks tinyproxy nginx curl socat proxychains4 iperf3"
 FUZZ="clang clang-format libclang-rt-dev"
-BENCH="redsocks iperf3 apache2-utils"
+BENCH="redsocks apache2-utils"
 
 want="$BUILD $TEST $FUZZ"
 [ "${1:-}" = bench ] && want="$want $BENCH"

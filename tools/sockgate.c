@@ -17,12 +17,15 @@ static const struct {
 	void (*usage)(FILE *out);
 	const char *description;
 } subcommands[] = {
+	{ "status", ctl_main, ctl_usage, "the running daemon: version, intake, flows" },
 	{ "rules", rules_main, rules_usage,
 	  "install (apply [--dry-run]), show or remove (flush) table inet sockgate" },
 	{ "bypass", bypass_main, bypass_usage,
 	  "add|del|list destinations never proxied, changed live" },
 	{ "intercept", intercept_main, intercept_usage,
 	  "add|del|list interfaces and sources intercepted, changed live" },
+	{ "conns", ctl_main, ctl_usage, "live flows with their byte counts" },
+	{ "stats", ctl_main, ctl_usage, "counters per upstream and per failure reason" },
 };
 
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))

@@ -19,5 +19,8 @@ int bypass_main(int argc, char *argv[], const struct cli_opts *opts);
 void bypass_usage(FILE *out);
 int intercept_main(int argc, char *argv[], const struct cli_opts *opts);
 void intercept_usage(FILE *out);
+/* status, conns, stats: asked of the daemon */
+int ctl_main(int argc, char *argv[], const struct cli_opts *opts);
+void ctl_usage(FILE *out);
 
 #endif

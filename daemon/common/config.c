@@ -273,6 +273,19 @@ static void daemon_key(struct parse_ctx *ctx, const char *key, const char *value
 		if (config_parse_duration(value, dst) || (*dst == 0 && key[0] != 'i'))
 			report(ctx, ctx->line,
 			       "%s: \"%s\" is not a duration (30, 30s, 500ms, 5m, 1h)", key, value);
+	} else if (!strcmp(key, "control")) {
+		if (!first_time(ctx, &ctx->seen_daemon, 1u << 6, "daemon", key))
+			return;
+		free(cfg->control_path);
+		cfg->control_path = NULL;
+		if (strcmp(value, "off") && value[0] != '/')
+			report(ctx, ctx->line, "control: \"%s\" is not an absolute path or \"off\"",
+			       value);
+		else if (strlen(value) >= 108)
+			report(ctx, ctx->line, "control: \"%s\" is longer than a unix socket path",
+			       value);
+		else if (strcmp(value, "off") && !(cfg->control_path = strdup(value)))
+			report(ctx, ctx->line, "out of memory");
 	} else {
 		report(ctx, ctx->line, "unknown key \"%s\" in [daemon]", key);
 	}
@@ -911,6 +924,7 @@ static int load(struct parse_ctx *ctx, int resolve, struct config **out)
 	cfg->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
 	cfg->handshake_timeout_ms = DEFAULT_HANDSHAKE_TIMEOUT_MS;
 	cfg->idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
+	cfg->control_path = strdup(CONTROL_DEFAULT_PATH);
 	cfg->redirect_port = DEFAULT_REDIRECT_PORT;
 	cfg->tproxy_mark = DEFAULT_TPROXY_MARK;
 	cfg->tproxy_table = DEFAULT_TPROXY_TABLE;
@@ -974,6 +988,7 @@ void config_free(struct config *cfg)
 		return;
 	free(cfg->upstreams);
 	free(cfg->routes);
+	free(cfg->control_path);
 	free(cfg->intercept_ifaces);
 	free(cfg->intercept_src);
 	free(cfg->bypass);

@@ -10,9 +10,10 @@
 #include "log.h"
 #include "url.h"
 
-#define CONFIG_DEFAULT_PATH "/etc/sockgate/sockgate.conf"
-#define CONFIG_NAME_MAX	    63
-#define CONFIG_IFNAME_SIZE  16 /* IFNAMSIZ */
+#define CONFIG_DEFAULT_PATH  "/etc/sockgate/sockgate.conf"
+#define CONTROL_DEFAULT_PATH "/run/sockgate/ctl.sock"
+#define CONFIG_NAME_MAX	     63
+#define CONFIG_IFNAME_SIZE   16 /* IFNAMSIZ */
 
 struct upstream {
 	char name[CONFIG_NAME_MAX + 1];
@@ -52,6 +53,7 @@ struct config {
 	unsigned connect_timeout_ms;
 	unsigned handshake_timeout_ms;
 	unsigned idle_timeout_ms;
+	char *control_path; /* unix socket for the CLI; NULL = off */
 	/* [intake] */
 	uint16_t redirect_port; /* 0: off (tproxy set and redirect not) */
 	uint16_t tproxy_port;	/* 0: off */

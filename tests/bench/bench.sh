@@ -124,6 +124,7 @@ rig_wait_port $NS_SERVER 5201
 
 cat >"$RIG_DIR/bench.conf" <<CONF
 [daemon]
+control = $RIG_DIR/ctl.sock
 workers = auto
 log_level = warn
 [intake]
@@ -189,6 +190,7 @@ measure_server() { # name pid
 rig_open_direct_path
 cat >"$RIG_DIR/socks-server.conf" <<CONF
 [daemon]
+control = $RIG_DIR/ctl.sock
 workers = auto
 log_level = warn
 [intake]

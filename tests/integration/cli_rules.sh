@@ -213,3 +213,41 @@ test_tproxy_mode() {
 	check "back to REDIRECT: rules apply removes the TPROXY policy routing" \
 		bash -c "ip netns exec $NS_ROUTER '$SOCKGATE' -c '$RIG_DIR/rules.conf' rules apply >/dev/null && ! ip -n $NS_ROUTER rule | grep -q fwmark && ! ip -n $NS_ROUTER -6 rule | grep -q fwmark"
 }
+
+# The control socket: status, conns (a live iperf3 flow whose byte count
+# grows), stats, and their JSON forms.
+test_control_socket() {
+	local ctl="$SOCKGATE -c $RIG_DIR/sockgate.conf" first second
+	rig_spawn $NS_SERVER IPERF_PID "$RIG_DIR/iperf3.log" iperf3 -s -p 5201
+	rig_wait_port $NS_SERVER 5201
+	rig_start_sockgated "socks5://$PROXY4:1080"
+	check "sockgate status: version and intake" \
+		bash -c "$ctl status | grep -q '^sockgated $(cat VERSION), up' && $ctl status | grep -q 'intake: redirect port $REDIRECT_PORT'"
+	check "sockgate --json status: valid JSON" \
+		bash -c "$ctl --json status | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"workers\"] == 2 and d[\"redirect_port\"] == $REDIRECT_PORT, d'"
+	in_ns $NS_CLIENT iperf3 -c $SERVER4 -t 4 >/dev/null 2>&1 &
+	local iperf=$!
+	sleep 1.5
+	first=$($ctl --json conns)
+	sleep 1
+	second=$($ctl --json conns)
+	wait $iperf
+	check "sockgate conns: the live iperf3 flow, its bytes growing" python3 -c '
+import json, sys
+def data_flow(text):
+    flows = [c for c in json.loads(text)["conns"] if c["destination"].endswith(":5201") and c["state"] == "relay"]
+    return max(flows, key=lambda c: c["bytes_up"]) if flows else None
+a, b = data_flow(sys.argv[1]), data_flow(sys.argv[2])
+assert a and b and a["id"] == b["id"], (a, b)
+assert b["bytes_up"] > a["bytes_up"] > 1000000, (a, b)
+assert a["upstream"] == "up" and a["intake"] == "redirect" and a["client"].startswith("'$CLIENT4':"), a
+' "$first" "$second"
+	in_ns $NS_CLIENT curl -s -m 3 -o /dev/null "http://$SERVER4:81/" 2>/dev/null
+	check "sockgate stats: bytes and failures per upstream" \
+		bash -c "$ctl --json stats | python3 -c 'import json,sys; d=json.load(sys.stdin); u=d[\"upstreams\"][\"up\"]; assert u[\"bytes_up\"] > 1000000 and u[\"failures\"] >= 1 and d[\"failures\"][\"refused\"] >= 1, d'"
+	check "sockgate status without a daemon: exit 1, says so" \
+		bash -c "$SOCKGATE -c /nonexistent status 2>&1 | grep -q 'is sockgated running'"
+	rig_stop_sockgated
+	rig_stop "$IPERF_PID"
+	check "the control socket is removed when sockgated stops" test ! -e "$RIG_DIR/ctl.sock"
+}

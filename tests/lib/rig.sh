@@ -285,6 +285,7 @@ rig_start_sockgated() {
 	grep -q connect_timeout <<<"$extra" || timeouts+="connect_timeout = 3s"$'\n'
 	grep -q handshake_timeout <<<"$extra" || timeouts+="handshake_timeout = 3s"$'\n'
 	grep -q workers <<<"$extra" || timeouts+="workers = 2"$'\n'
+	grep -q control <<<"$extra" || timeouts+="control = $RIG_DIR/ctl.sock"$'\n'
 	cat >"$RIG_DIR/sockgate.conf" <<-CONF
 	[daemon]
 	$timeouts

@@ -1,0 +1,233 @@
+/* Control socket requests (documented in docs/control.md):
+ *   status [json] | conns [json] | stats [json]
+ * The answer is text, or one JSON object, then the connection closes. */
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "sockgate/config.h"
+#include "sockgate/log.h"
+#include "control.h"
+#include "fd_budget.h"
+#include "worker.h"
+
+#define SNAPSHOT_TIMEOUT_MS 1000
+
+static const char *const fail_names[WORKER_FAIL_KINDS] = {
+	"none",
+	"general_failure",
+	"not_allowed",
+	"network_unreachable",
+	"host_unreachable",
+	"refused",
+	"timed_out",
+	"command_unsupported",
+	"address_type_unsupported",
+};
+
+/* Makes the directory of path (one level, 0755) if it is missing. */
+static void make_parent(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = '\0';
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		log_warn("control: mkdir %s: %s", dir, strerror(errno));
+}
+
+int control_open(struct control *c, const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct group *g;
+	int fd, err;
+
+	c->fd = -1;
+	c->path = path;
+	make_parent(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	/* a socket left by a daemon that was killed */
+	if (unlink(path) < 0 && errno != ENOENT)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 16) < 0)
+		goto fail;
+	/* root and group sockgate only */
+	g = getgrnam("sockgate");
+	if ((g && chown(path, 0, g->gr_gid) < 0) || chmod(path, 0660) < 0)
+		goto fail;
+	c->fd = fd;
+	return 0;
+fail:
+	err = errno;
+	log_error("control socket %s: %s", path, strerror(err));
+	if (fd >= 0)
+		close(fd);
+	return -err;
+}
+
+void control_close(struct control *c)
+{
+	if (c->fd < 0)
+		return;
+	close(c->fd);
+	unlink(c->path);
+	c->fd = -1;
+}
+
+static unsigned long long sum(const struct control *c, size_t offset)
+{
+	unsigned long long total = 0;
+
+	for (unsigned i = 0; i < c->n_workers; i++)
+		total += atomic_load_explicit(
+		    (atomic_ullong *)((char *)&c->workers[i].counters + offset),
+		    memory_order_relaxed);
+	return total;
+}
+
+#define SUM(c, field) sum(c, offsetof(struct worker_counters, field))
+
+static void answer_status(const struct control *c, FILE *out, int json)
+{
+	const struct config *cfg = c->cfg;
+	long uptime = (long)(time(NULL) - c->started);
+
+	if (json) {
+		fprintf(out,
+			"{\"version\": \"%s\", \"uptime_s\": %ld, \"workers\": %u, "
+			"\"redirect_port\": %u, \"tproxy_port\": %u, \"socks_listeners\": %zu, "
+			"\"flows_live\": %llu, \"flows_total\": %llu, \"fds_used\": %u, "
+			"\"fds_max\": %u}\n",
+			SOCKGATE_VERSION, uptime, c->n_workers, cfg->redirect_port,
+			cfg->tproxy_port, cfg->socks.n_listen, SUM(c, flows_live),
+			SUM(c, flows_total), fd_budget_used((struct fd_budget *)c->budget),
+			c->budget->max);
+		return;
+	}
+	fprintf(out, "sockgated %s, up %ld s, %u workers\n", SOCKGATE_VERSION, uptime,
+		c->n_workers);
+	fprintf(out, "intake: redirect %s%u, tproxy %s%u, SOCKS listeners %zu\n",
+		cfg->redirect_port ? "port " : "off", cfg->redirect_port,
+		cfg->tproxy_port ? "port " : "off", cfg->tproxy_port, cfg->socks.n_listen);
+	fprintf(out, "flows: %llu live, %llu since start; fds %u of %u\n", SUM(c, flows_live),
+		SUM(c, flows_total), fd_budget_used((struct fd_budget *)c->budget), c->budget->max);
+}
+
+static void answer_stats(const struct control *c, FILE *out, int json)
+{
+	const struct config *cfg = c->cfg;
+
+	fprintf(out,
+		json ? "{\"bytes_up\": %llu, \"bytes_down\": %llu, \"failures\": {"
+		     : "bytes: up %llu, down %llu (flows that ended)\nfailures:",
+		SUM(c, bytes_up), SUM(c, bytes_down));
+	for (int k = 1; k < WORKER_FAIL_KINDS; k++)
+		fprintf(out, json ? "%s\"%s\": %llu" : "%s%s %llu",
+			k > 1 ? (json ? ", " : ",") : " ", fail_names[k], SUM(c, failures[k]));
+	fprintf(out, json ? "}, \"upstreams\": {" : "\nupstreams:\n");
+	for (size_t u = 0; u < cfg->n_upstreams; u++) {
+		unsigned long long v[4] = { 0 };
+		for (unsigned i = 0; i < c->n_workers; i++) {
+			const struct upstream_counters *uc = &c->workers[i].up_counters[u];
+			v[0] += atomic_load_explicit(&uc->flows, memory_order_relaxed);
+			v[1] += atomic_load_explicit(&uc->failures, memory_order_relaxed);
+			v[2] += atomic_load_explicit(&uc->bytes_up, memory_order_relaxed);
+			v[3] += atomic_load_explicit(&uc->bytes_down, memory_order_relaxed);
+		}
+		if (json)
+			fprintf(
+			    out,
+			    "%s\"%s\": {\"flows\": %llu, \"failures\": %llu, \"bytes_up\": %llu, "
+			    "\"bytes_down\": %llu}",
+			    u ? ", " : "", cfg->upstreams[u].name, v[0], v[1], v[2], v[3]);
+		else
+			fprintf(out, "  %s: %llu flows ended, %llu failed, up %llu, down %llu\n",
+				cfg->upstreams[u].name, v[0], v[1], v[2], v[3]);
+	}
+	if (json)
+		fprintf(out, "}}\n");
+}
+
+static void answer_conns(const struct control *c, FILE *out, int json)
+{
+	int any = 0;
+
+	if (json)
+		fprintf(out, "{\"conns\": [");
+	for (unsigned i = 0; i < c->n_workers; i++) {
+		char *text = worker_snapshot(&c->workers[i], json, SNAPSHOT_TIMEOUT_MS);
+		size_t len = text ? strlen(text) : 0;
+		if (!text)
+			continue;
+		/* worker snapshots end each JSON object with a comma */
+		if (json && len && text[len - 1] == ',')
+			text[--len] = '\0';
+		if (json && len && any)
+			fputs(", ", out);
+		any |= len > 0;
+		fputs(text, out);
+		free(text);
+	}
+	if (json)
+		fprintf(out, "]}\n");
+}
+
+void control_serve(struct control *c)
+{
+	struct timeval tv = { .tv_sec = 1 };
+	char req[64] = "", *text = NULL;
+	size_t len = 0;
+	ssize_t n;
+	FILE *out;
+	int json, fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	/* a client that says nothing cannot hold the main thread */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	n = recv(fd, req, sizeof(req) - 1, 0);
+	if (n <= 0)
+		goto out;
+	req[n] = '\0';
+	req[strcspn(req, "\r\n")] = '\0';
+	json = strlen(req) > 5 && !strcmp(req + strlen(req) - 5, " json");
+	if (json)
+		req[strlen(req) - 5] = '\0';
+	out = open_memstream(&text, &len);
+	if (!out)
+		goto out;
+	if (!strcmp(req, "status"))
+		answer_status(c, out, json);
+	else if (!strcmp(req, "stats"))
+		answer_stats(c, out, json);
+	else if (!strcmp(req, "conns"))
+		answer_conns(c, out, json);
+	else
+		fprintf(out, json ? "{\"error\": \"unknown request\"}\n"
+				  : "error: unknown request (status, conns, stats)\n");
+	fclose(out);
+	for (size_t off = 0; text && off < len;) {
+		n = send(fd, text + off, len - off, MSG_NOSIGNAL);
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+out:
+	free(text);
+	close(fd);
+}
