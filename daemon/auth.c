@@ -13,6 +13,7 @@
 #include "sockgate/addr.h"
 #include "sockgate/log.h"
 #include "auth.h"
+#include "generation.h"
 #include "users.h"
 
 #define AUTH_QUEUE_MAX 1024
@@ -28,7 +29,7 @@ struct fail_entry {
 };
 
 struct auth_service {
-	const struct users *users;
+	struct generation *gen; /* its users; under lock */
 	uint8_t key[SIPHASH_KEY_LEN];
 	char dummy_hash[CRYPT_OUTPUT_SIZE];
 	pthread_t thread;
@@ -104,11 +105,16 @@ static int throttled(struct auth_service *s, const struct auth_request *req, uin
 
 static void verify(struct auth_service *s, struct auth_request *req)
 {
-	const char *hash = users_find(s->users, req->user);
-	const char *out;
+	char hash[CRYPT_OUTPUT_SIZE];
+	const char *stored, *out;
 
-	out = crypt_rn(req->pass, hash ? hash : s->dummy_hash, &s->crypt, sizeof(s->crypt));
-	req->ok = hash && out && strcmp(out, hash) == 0;
+	/* the users file may be swapped by a reload: copy the hash */
+	pthread_mutex_lock(&s->lock);
+	stored = users_find(s->gen->users, req->user);
+	snprintf(hash, sizeof(hash), "%s", stored ? stored : "");
+	pthread_mutex_unlock(&s->lock);
+	out = crypt_rn(req->pass, stored ? hash : s->dummy_hash, &s->crypt, sizeof(s->crypt));
+	req->ok = stored && out && strcmp(out, hash) == 0;
 	explicit_bzero(&s->crypt, sizeof(s->crypt));
 	pthread_mutex_lock(&s->lock);
 	if (!req->ok) {
@@ -142,7 +148,18 @@ static void *verifier_main(void *arg)
 	return NULL;
 }
 
-int auth_service_start(struct auth_service **out, const struct users *users)
+void auth_service_set_generation(struct auth_service *s, struct generation *gen)
+{
+	struct generation *old;
+
+	pthread_mutex_lock(&s->lock);
+	old = s->gen;
+	s->gen = generation_ref(gen);
+	pthread_mutex_unlock(&s->lock);
+	generation_unref(old);
+}
+
+int auth_service_start(struct auth_service **out, struct generation *gen)
 {
 	struct auth_service *s = calloc(1, sizeof(*s));
 	char setting[CRYPT_GENSALT_OUTPUT_SIZE];
@@ -153,7 +170,7 @@ int auth_service_start(struct auth_service **out, const struct users *users)
 	*out = NULL;
 	if (!s)
 		return -ENOMEM;
-	s->users = users;
+	s->gen = generation_ref(gen);
 	list_init(&s->queue);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
@@ -203,6 +220,7 @@ void auth_service_stop(struct auth_service *s)
 	}
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
+	generation_unref(s->gen);
 	explicit_bzero(s, sizeof(*s));
 	free(s);
 }
@@ -220,10 +238,10 @@ int auth_throttled(struct auth_service *s, struct auth_request *req)
 	return rc;
 }
 
-int auth_cache_check(const struct auth_service *s, const struct auth_cache *c,
-		     struct auth_request *req)
+int auth_cache_check(const struct auth_service *s, const struct users *users,
+		     const struct auth_cache *c, struct auth_request *req)
 {
-	const char *hash = users_find(s->users, req->user);
+	const char *hash = users_find(users, req->user);
 	char buf[256 + 256 + CRYPT_OUTPUT_SIZE];
 	size_t ul = strlen(req->user), pl = strlen(req->pass), hl;
 

@@ -36,8 +36,11 @@ struct auth_cache {
 	uint8_t digest[AUTH_CACHE_SLOTS][SIPHASH_TAG_LEN];
 };
 
-/* users must outlive the service. 0 or -errno. */
-int auth_service_start(struct auth_service **out, const struct users *users);
+/* gen (its users) is referenced by the service. 0 or -errno. */
+struct generation;
+int auth_service_start(struct auth_service **out, struct generation *gen);
+/* After a reload: checks from now on use gen's users. */
+void auth_service_set_generation(struct auth_service *s, struct generation *gen);
 void auth_service_stop(struct auth_service *s);
 
 /* Worker side, first: whether req->client failed too often lately; a
@@ -46,8 +49,8 @@ void auth_service_stop(struct auth_service *s);
 int auth_throttled(struct auth_service *s, struct auth_request *req);
 /* Then: computes req->digest from req->user and req->pass and
  * returns 1 if those credentials passed before (no thread hop needed). */
-int auth_cache_check(const struct auth_service *s, const struct auth_cache *c,
-		     struct auth_request *req);
+int auth_cache_check(const struct auth_service *s, const struct users *users,
+		     const struct auth_cache *c, struct auth_request *req);
 void auth_cache_add(struct auth_cache *c, const struct auth_request *req);
 /* Queues req for the verifier thread; -EAGAIN when too many are waiting. */
 int auth_submit(struct auth_service *s, struct auth_request *req);

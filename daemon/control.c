@@ -1,5 +1,5 @@
 /* Control socket requests (documented in docs/control.md):
- *   status [json] | conns [json] | stats [json]
+ *   status [json] | conns [json] | stats [json] | reload [json]
  * The answer is text, or one JSON object, then the connection closes. */
 #include <errno.h>
 #include <grp.h>
@@ -16,6 +16,7 @@
 #include "sockgate/log.h"
 #include "control.h"
 #include "fd_budget.h"
+#include "generation.h"
 #include "worker.h"
 
 #define SNAPSHOT_TIMEOUT_MS 1000
@@ -103,7 +104,7 @@ static unsigned long long sum(const struct control *c, size_t offset)
 
 static void answer_status(const struct control *c, FILE *out, int json)
 {
-	const struct config *cfg = c->cfg;
+	const struct config *cfg = (*c->gen)->cfg;
 	long uptime = (long)(time(NULL) - c->started);
 
 	if (json) {
@@ -129,7 +130,8 @@ static void answer_status(const struct control *c, FILE *out, int json)
 
 static void answer_stats(const struct control *c, FILE *out, int json)
 {
-	const struct config *cfg = c->cfg;
+	struct generation *gen = *c->gen;
+	const struct config *cfg = gen->cfg;
 
 	fprintf(out,
 		json ? "{\"bytes_up\": %llu, \"bytes_down\": %llu, \"failures\": {"
@@ -142,7 +144,10 @@ static void answer_stats(const struct control *c, FILE *out, int json)
 	for (size_t u = 0; u < cfg->n_upstreams; u++) {
 		unsigned long long v[4] = { 0 };
 		for (unsigned i = 0; i < c->n_workers; i++) {
-			const struct upstream_counters *uc = &c->workers[i].up_counters[u];
+			const struct upstream_counters *uc =
+			    generation_counters(gen, &cfg->upstreams[u], i);
+			if (!uc)
+				continue;
 			v[0] += atomic_load_explicit(&uc->flows, memory_order_relaxed);
 			v[1] += atomic_load_explicit(&uc->failures, memory_order_relaxed);
 			v[2] += atomic_load_explicit(&uc->bytes_up, memory_order_relaxed);
@@ -186,6 +191,27 @@ static void answer_conns(const struct control *c, FILE *out, int json)
 		fprintf(out, "]}\n");
 }
 
+static void answer_reload(const struct control *c, FILE *out, int json)
+{
+	char msg[2048] = "";
+	int rc = c->reload(c->reload_arg, msg, sizeof(msg));
+
+	if (!json) {
+		fprintf(out, "%s: %s\n", rc ? "error" : "ok", msg);
+		return;
+	}
+	fprintf(out, "{\"reloaded\": %s, \"message\": \"", rc ? "false" : "true");
+	for (const char *p = msg; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(out, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", out);
+		else if ((unsigned char)*p >= 0x20)
+			fputc(*p, out);
+	}
+	fprintf(out, "\"}\n");
+}
+
 void control_serve(struct control *c)
 {
 	struct timeval tv = { .tv_sec = 1 };
@@ -217,9 +243,11 @@ void control_serve(struct control *c)
 		answer_stats(c, out, json);
 	else if (!strcmp(req, "conns"))
 		answer_conns(c, out, json);
+	else if (!strcmp(req, "reload"))
+		answer_reload(c, out, json);
 	else
 		fprintf(out, json ? "{\"error\": \"unknown request\"}\n"
-				  : "error: unknown request (status, conns, stats)\n");
+				  : "error: unknown request (status, conns, stats, reload)\n");
 	fclose(out);
 	for (size_t off = 0; text && off < len;) {
 		n = send(fd, text + off, len - off, MSG_NOSIGNAL);

@@ -4,16 +4,20 @@
 #ifndef SOCKGATE_CONTROL_H
 #define SOCKGATE_CONTROL_H
 
+#include <stddef.h>
 #include <time.h>
 
-struct config;
 struct fd_budget;
+struct generation;
 struct worker;
 
 struct control {
 	int fd;
 	const char *path;
-	const struct config *cfg;
+	struct generation **gen; /* the daemon's current configuration */
+	/* re-reads the config: 0 with what changed, or -1 with why not */
+	int (*reload)(void *arg, char *msg, size_t len);
+	void *reload_arg;
 	struct worker *workers;
 	unsigned n_workers;
 	const struct fd_budget *budget;

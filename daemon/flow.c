@@ -20,6 +20,7 @@
 #include "fd_budget.h"
 #include "flow.h"
 #include "flow_core.h"
+#include "generation.h"
 #include "intake.h"
 #include "local_addr.h"
 #include "socks_server.h"
@@ -72,6 +73,7 @@ struct flow *flow_new(struct worker *w, int client_fd, const struct sockaddr_sto
 	f->upstream_fd = -1;
 	f->id = ++w->next_flow_id;
 	f->created_ms = w->now_ms;
+	f->gen = generation_ref(w->gen);
 	atomic_fetch_add_explicit(&w->counters.flows_total, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&w->counters.flows_live, 1, memory_order_relaxed);
 	list_init(&f->node);
@@ -101,12 +103,19 @@ static void flow_release_pipe(struct flow *f, struct relay_dir *d)
 	}
 }
 
-/* The upstream's index in cfg->upstreams, for its counters. */
+/* The counters of the flow's upstream, in its generation. */
 static struct upstream_counters *flow_up_counters(const struct flow *f)
 {
-	if (!f->up || !f->w->up_counters)
-		return NULL;
-	return &f->w->up_counters[f->up - f->w->cfg->upstreams];
+	return f->up ? generation_counters(f->gen, f->up, f->w->index) : NULL;
+}
+
+void flow_set_upstream(struct flow *f, const struct upstream *up)
+{
+	if (f->gen != f->w->gen) {
+		generation_unref(f->gen);
+		f->gen = generation_ref(f->w->gen);
+	}
+	f->up = up;
 }
 
 void flow_destroy(struct flow *f, int reset)
@@ -138,6 +147,9 @@ void flow_destroy(struct flow *f, int reset)
 	if (list_linked(&f->resume))
 		list_del(&f->resume);
 	list_del(&f->node);
+	f->up = NULL;
+	generation_unref(f->gen);
+	f->gen = NULL;
 	if (w->n_free_flows < FLOW_CACHE_MAX) {
 		list_add_tail(&w->free_flows, &f->node);
 		w->n_free_flows++;
@@ -646,7 +658,7 @@ void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage 
 		return;
 	}
 	addr_unmap_v4(&f->target.addr);
-	f->up = config_route(w->cfg, &f->target.addr);
+	flow_set_upstream(f, config_route(w->cfg, &f->target.addr));
 	loop = flow_loop_reason(f);
 	if (loop) {
 		flow_fail(f, "%s", loop);

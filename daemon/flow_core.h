@@ -49,7 +49,8 @@ struct flow {
 	uint64_t id;
 	struct sockaddr_storage client;
 	struct upstream_target target; /* the original or requested destination */
-	const struct upstream *up;
+	const struct upstream *up;     /* of gen's config */
+	struct generation *gen;	       /* the configuration this flow started with */
 	struct upstream_handshake *hs;
 	struct socks_session *socks; /* SOCKS flows, until the relay starts */
 	struct relay_dir dir[2];
@@ -90,6 +91,8 @@ void flow_destroy(struct flow *f, int reset);
 int flow_fail_rep(struct flow *f, uint8_t rep, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void flow_set_timer(struct flow *f, struct list *list, unsigned ms);
+/* Sets f->up, moving f to the worker's current configuration first. */
+void flow_set_upstream(struct flow *f, const struct upstream *up);
 /* Opens the connection f->up needs for f->target.addr and waits for it. */
 int flow_open_upstream(struct flow *f);
 void flow_start_relay(struct flow *f);

@@ -23,6 +23,7 @@
 #include "control.h"
 #include "dns.h"
 #include "fd_budget.h"
+#include "generation.h"
 #include "users.h"
 #include "worker.h"
 
@@ -136,6 +137,105 @@ out:
 	return ret;
 }
 
+/* What a reload needs of the running daemon. */
+struct daemon_state {
+	const char *path;
+	int verbose;
+	struct generation *gen;
+	struct worker *workers;
+	unsigned n_workers;
+	struct worker_shared *shared;
+};
+
+static int same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* Settings only a restart can change (listeners, threads, marks). */
+static const char *restart_needed(const struct config *a, const struct config *b)
+{
+	if (a->workers != b->workers)
+		return "[daemon] workers";
+	if (a->mark != b->mark)
+		return "[daemon] mark";
+	if (!same_str(a->control_path, b->control_path))
+		return "[daemon] control";
+	if (a->redirect_port != b->redirect_port || a->tproxy_port != b->tproxy_port)
+		return "[intake] redirect or tproxy";
+	if (a->socks.n_listen != b->socks.n_listen)
+		return "[socks] listen";
+	for (size_t i = 0; i < a->socks.n_listen; i++)
+		if (!addr_equal(&a->socks.listen[i], &b->socks.listen[i]))
+			return "[socks] listen";
+	if (a->socks.auth_password != b->socks.auth_password)
+		return "[socks] auth";
+	if (a->socks.max_conns_per_client != b->socks.max_conns_per_client)
+		return "[socks] max_conns_per_client";
+	return NULL;
+}
+
+/* Reads the config again; on any error keeps the running one. Live flows
+ * keep the upstream they started with; new flows use the new config. */
+static int reload(void *arg, char *msg, size_t len)
+{
+	struct daemon_state *d = arg;
+	struct config *cfg = NULL;
+	struct users *users = NULL;
+	struct generation *gen;
+	const char *why;
+	char *errs = NULL;
+	size_t errs_len = 0;
+	FILE *ef = open_memstream(&errs, &errs_len);
+	int problems;
+
+	problems = config_load(d->path, 1, &cfg, ef);
+	if (!problems && cfg->socks.n_listen && cfg->socks.auth_password)
+		problems = users_load(cfg->socks.users_path, &users, ef);
+	if (ef)
+		fclose(ef);
+	if (problems) {
+		snprintf(msg, len, "reload refused, still running the previous configuration:\n%s",
+			 errs ? errs : "");
+		goto refuse;
+	}
+	why = restart_needed(d->gen->cfg, cfg);
+	if (why) {
+		snprintf(msg, len,
+			 "reload refused: %s changed, which needs a restart; still running the "
+			 "previous configuration",
+			 why);
+		goto refuse;
+	}
+	gen = generation_new(cfg, users, d->n_workers);
+	if (!gen) {
+		snprintf(msg, len, "reload refused: out of memory");
+		free(errs);
+		log_warn("%s", msg);
+		return -1;
+	}
+	for (unsigned i = 0; i < d->n_workers; i++)
+		worker_switch_generation(&d->workers[i], gen);
+	if (d->shared->auth)
+		auth_service_set_generation(d->shared->auth, gen);
+	generation_unref(d->gen);
+	d->gen = gen;
+	log_set_level(d->verbose ? LOG_LEVEL_DEBUG : cfg->log_level);
+	snprintf(msg, len,
+		 "%s reloaded: %zu upstream(s), %zu route(s), default %s; live flows keep their "
+		 "upstream",
+		 d->path, cfg->n_upstreams - 1, cfg->n_routes, cfg->default_upstream->name);
+	log_info("%s", msg);
+	free(errs);
+	return 0;
+refuse:
+	log_warn("%s", msg);
+	free(errs);
+	config_free(cfg);
+	users_free(users);
+	return -1;
+}
+
 static int detach(void)
 {
 	pid_t pid = fork();
@@ -178,6 +278,8 @@ int main(int argc, char *argv[])
 	struct worker_shared shared = { .budget = &budget };
 	struct users *users = NULL;
 	struct control control = { .fd = -1 };
+	struct daemon_state state = { 0 };
+	char msg[2048];
 	int dns_ready = 0;
 	sigset_t sigs;
 	int sfd = -1;
@@ -259,6 +361,15 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	budget.max = nofile - FD_RESERVE;
+	/* from here on the generation owns cfg and users */
+	state.gen = generation_new(cfg, users, n_workers);
+	cfg = NULL;
+	users = NULL;
+	if (!state.gen) {
+		log_error("out of memory");
+		goto out;
+	}
+	cfg = state.gen->cfg;
 	if (cfg->socks.n_listen) {
 		int rc = dns_library_init();
 		if (rc < 0) {
@@ -271,12 +382,11 @@ int main(int argc, char *argv[])
 			log_error("out of memory");
 			goto out;
 		}
-		if (users_count(users) == 0 && cfg->socks.auth_password)
+		if (users_count(state.gen->users) == 0 && cfg->socks.auth_password)
 			log_warn("%s lists no user: every SOCKS login will fail",
 				 cfg->socks.users_path);
-		shared.users = users;
 		if (cfg->socks.auth_password) {
-			rc = auth_service_start(&shared.auth, users);
+			rc = auth_service_start(&shared.auth, state.gen);
 			if (rc < 0) {
 				log_error("password verifier: %s", strerror(-rc));
 				goto out;
@@ -289,7 +399,7 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	for (unsigned i = 0; i < n_workers; i++) {
-		int rc = worker_init(&workers[i], i, cfg, &shared);
+		int rc = worker_init(&workers[i], i, state.gen, &shared);
 		if (rc < 0) {
 			n_workers = i;
 			goto out;
@@ -328,8 +438,15 @@ int main(int argc, char *argv[])
 			 cfg->socks.n_allow ? ", clients limited by allow" : "");
 	}
 
+	state.path = path;
+	state.verbose = verbose;
+	state.workers = workers;
+	state.n_workers = n_workers;
+	state.shared = &shared;
 	if (cfg->control_path) {
-		control.cfg = cfg;
+		control.gen = &state.gen;
+		control.reload = reload;
+		control.reload_arg = &state;
 		control.workers = workers;
 		control.n_workers = n_workers;
 		control.budget = &budget;
@@ -363,8 +480,7 @@ int main(int argc, char *argv[])
 			goto out;
 		}
 		if (si.ssi_signo == SIGHUP) {
-			log_warn(
-			    "SIGHUP: live reload is not supported yet; restart to apply changes");
+			reload(&state, msg, sizeof(msg)); /* it logs the outcome */
 			continue;
 		}
 		log_info("signal %d: stopping", (int)si.ssi_signo);
@@ -384,11 +500,15 @@ out:
 		worker_destroy(&workers[i]);
 	free(workers);
 	client_limit_free(shared.limits);
-	users_free(users);
+	if (state.gen) {
+		generation_unref(state.gen); /* cfg and users are its */
+	} else {
+		config_free(cfg);
+		users_free(users);
+	}
 	if (dns_ready)
 		dns_library_cleanup();
 	if (sfd >= 0)
 		close(sfd);
-	config_free(cfg);
 	return ret;
 }

@@ -22,6 +22,7 @@
 #include "dns.h"
 #include "fd_budget.h"
 #include "flow_core.h"
+#include "generation.h"
 #include "socks_handshake.h"
 #include "socks_server.h"
 #include "socks_session.h"
@@ -226,7 +227,7 @@ static int socks_check_password(struct flow *f)
 		socks_auth_finish(f, 0, 1);
 		return -1;
 	}
-	if (auth_cache_check(w->shared->auth, w->auth_cache, &sa->req)) {
+	if (auth_cache_check(w->shared->auth, w->gen->users, w->auth_cache, &sa->req)) {
 		auth_request_free(&sa->req);
 		return socks_auth_finish(f, 1, 0) < 0 ? -1 : 1;
 	}
@@ -314,7 +315,7 @@ static void socks_connect_next(struct flow *f)
 					  addr_format(&dst, a, sizeof(a)));
 			continue;
 		}
-		f->up = config_route(cfg, &dst);
+		flow_set_upstream(f, config_route(cfg, &dst));
 		if (s->hs.cmd == SOCKS_CMD_BIND) {
 			socks_start_bind(f);
 			return;
@@ -490,7 +491,7 @@ static void socks_request(struct flow *f)
 	if (f->target.hostname) {
 		if (s->hs.cmd == SOCKS_CMD_CONNECT && socks_name_goes_upstream(cfg)) {
 			int rc;
-			f->up = cfg->default_upstream;
+			flow_set_upstream(f, cfg->default_upstream);
 			rc = flow_open_upstream(f);
 			if (rc < 0) {
 				flow_fail_rep(f, flow_rep_for_errno(-rc), "connect to upstream: %s",

@@ -18,6 +18,7 @@
 #include "dns.h"
 #include "fd_budget.h"
 #include "flow.h"
+#include "generation.h"
 #include "intake.h"
 #include "local_addr.h"
 #include "socks_server.h"
@@ -130,8 +131,17 @@ static void worker_wake(struct worker *w)
 	uint64_t count;
 	char *text;
 
+	struct generation *next;
+
 	if (read(w->wake_fd, &count, sizeof(count)) < 0)
 		(void)0; /* already drained */
+	next = atomic_exchange(&w->next_gen, NULL);
+	if (next) {
+		/* new flows use it; live ones keep theirs */
+		generation_unref(w->gen);
+		w->gen = next;
+		w->cfg = next->cfg;
+	}
 	if (!atomic_exchange(&w->snap_requested, 0))
 		return;
 	text = flow_snapshot(w, w->snap_json);
@@ -141,6 +151,17 @@ static void worker_wake(struct worker *w)
 	w->snap_done = 1;
 	pthread_cond_signal(&w->snap_cond);
 	pthread_mutex_unlock(&w->snap_lock);
+}
+
+void worker_switch_generation(struct worker *w, struct generation *gen)
+{
+	struct generation *old = atomic_exchange(&w->next_gen, generation_ref(gen));
+	uint64_t one = 1;
+
+	/* a reload the worker had not picked up yet is superseded */
+	generation_unref(old);
+	if (write(w->wake_fd, &one, sizeof(one)) < 0)
+		(void)0; /* the counter is already non-zero: the worker wakes anyway */
 }
 
 char *worker_snapshot(struct worker *w, int json, unsigned timeout_ms)
@@ -302,15 +323,17 @@ static int worker_init_socks(struct worker *w)
 	return 0;
 }
 
-int worker_init(struct worker *w, unsigned index, const struct config *cfg,
+int worker_init(struct worker *w, unsigned index, struct generation *gen,
 		const struct worker_shared *shared)
 {
+	const struct config *cfg = gen->cfg;
 	static const int families[2] = { AF_INET, AF_INET6 };
 	int rc;
 
 	memset(w, 0, sizeof(*w));
 	w->index = index;
 	w->cfg = cfg;
+	w->gen = generation_ref(gen);
 	w->shared = shared;
 	w->budget = shared->budget;
 	w->epoll_fd = -1;
@@ -333,8 +356,7 @@ int worker_init(struct worker *w, unsigned index, const struct config *cfg,
 	pipe_pool_init(&w->pipes, PIPES_KEPT, w->budget);
 	w->now_ms = monotonic_ms();
 	w->local_addrs = calloc(1, sizeof(*w->local_addrs));
-	w->up_counters = calloc(cfg->n_upstreams, sizeof(*w->up_counters));
-	if (!w->local_addrs || !w->up_counters) {
+	if (!w->local_addrs) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -425,8 +447,9 @@ void worker_destroy(struct worker *w)
 	w->auth_cache = NULL;
 	free(w->local_addrs);
 	w->local_addrs = NULL;
-	free(w->up_counters);
-	w->up_counters = NULL;
+	generation_unref(atomic_exchange(&w->next_gen, NULL));
+	generation_unref(w->gen);
+	w->gen = NULL;
 	free(w->snap_text);
 	w->snap_text = NULL;
 	pthread_mutex_destroy(&w->snap_lock);

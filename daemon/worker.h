@@ -16,6 +16,7 @@ struct client_limit;
 struct config;
 struct dns;
 struct fd_budget;
+struct generation;
 struct local_addr_cache;
 struct users;
 
@@ -77,7 +78,9 @@ struct worker {
 	struct ev wake_ev;
 	int wake_fd; /* eventfd: main thread asks the worker to stop */
 	atomic_int stop;
-	const struct config *cfg;
+	const struct config *cfg;	       /* gen->cfg */
+	struct generation *gen;		       /* the configuration new flows use */
+	_Atomic(struct generation *) next_gen; /* handed over by a reload */
 	struct listener listeners[WORKER_LISTENERS_MAX];
 	unsigned n_listeners;
 	int accept_paused;
@@ -106,7 +109,6 @@ struct worker {
 	unsigned log_suppressed;
 	uint64_t log_window_ms;
 	struct worker_counters counters;
-	struct upstream_counters *up_counters; /* one per cfg->upstreams entry */
 	/* a listing of the live flows, made by the worker on request */
 	pthread_mutex_t snap_lock;
 	pthread_cond_t snap_cond;
@@ -118,8 +120,11 @@ struct worker {
 };
 
 /* Sets up w (listeners included); 0 or -errno with a log line. */
-int worker_init(struct worker *w, unsigned index, const struct config *cfg,
+int worker_init(struct worker *w, unsigned index, struct generation *gen,
 		const struct worker_shared *shared);
+/* From the main thread: the worker switches to gen (taking a reference)
+ * between two events. */
+void worker_switch_generation(struct worker *w, struct generation *gen);
 int worker_start(struct worker *w);
 /* Asks the worker to stop; worker_join waits for it and frees it. */
 void worker_request_stop(struct worker *w);

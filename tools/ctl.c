@@ -1,5 +1,5 @@
-/* sockgate status | conns | stats: ask the running daemon over its control
- * socket (docs/control.md). */
+/* sockgate status | conns | stats | reload: ask the running daemon over its
+ * control socket (docs/control.md). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,13 +64,24 @@ int ctl_main(int argc, char *argv[], const struct cli_opts *opts)
 		fprintf(stderr, "sockgate: %s: %s\n", path, strerror(errno));
 		goto out;
 	}
-	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
-		fwrite(buf, 1, (size_t)n, stdout);
-	if (n < 0) {
-		fprintf(stderr, "sockgate: %s: %s\n", path, strerror(errno));
-		goto out;
+	{
+		int first = 1, refused = 0;
+		while ((n = recv(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+			buf[n] = '\0';
+			/* the daemon's verdict opens its answer */
+			if (first)
+				refused = !strncmp(buf, "error", 5) ||
+					  !strncmp(buf, "{\"reloaded\": false", 18) ||
+					  !strncmp(buf, "{\"error\"", 9);
+			first = 0;
+			fwrite(buf, 1, (size_t)n, refused && !opts->json ? stderr : stdout);
+		}
+		if (n < 0) {
+			fprintf(stderr, "sockgate: %s: %s\n", path, strerror(errno));
+			goto out;
+		}
+		ret = refused ? CLI_FAILED : CLI_OK;
 	}
-	ret = CLI_OK;
 out:
 	if (fd >= 0)
 		close(fd);

@@ -26,6 +26,7 @@ static const struct {
 	  "add|del|list interfaces and sources intercepted, changed live" },
 	{ "conns", ctl_main, ctl_usage, "live flows with their byte counts" },
 	{ "stats", ctl_main, ctl_usage, "counters per upstream and per failure reason" },
+	{ "reload", ctl_main, ctl_usage, "make the daemon re-read its config, keeping live flows" },
 };
 
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))

@@ -251,3 +251,48 @@ assert a["upstream"] == "up" and a["intake"] == "redirect" and a["client"].start
 	rig_stop "$IPERF_PID"
 	check "the control socket is removed when sockgated stops" test ! -e "$RIG_DIR/ctl.sock"
 }
+
+# Reload: 100 downloads in flight while the config changes under them, none
+# dropped; new flows take the new route; a broken config is refused with
+# the old one still serving.
+test_reload() {
+	local ctl="$SOCKGATE -c $RIG_DIR/sockgate.conf" conf=$RIG_DIR/sockgate.conf want pids=() i ok=0
+	rig_start_sockgated "socks5://$PROXY4:1080"
+	want=$(sha256sum <"$RIG_DIR/www/file10m" | cut -d' ' -f1)
+	for i in $(seq 100); do
+		in_ns $NS_CLIENT curl -s -m 60 --limit-rate 2M "http://$SERVER4/file10m?$i" 2>/dev/null |
+			sha256sum | cut -d' ' -f1 >"$RIG_DIR/reload.$i" &
+		pids+=($!)
+	done
+	sleep 1.5
+	# a second upstream becomes the default for new flows
+	cat >>"$conf" <<-CONF
+	[upstream alt]
+	url = socks5://$PROXY4:1081
+	pipeline = no
+	CONF
+	sed -i 's/^default = up$/default = alt/' "$conf"
+	check "sockgate reload: accepted while 100 transfers run" \
+		bash -c "$ctl reload | grep -q 'reloaded: 2 upstream(s)'"
+	check "... the live flows are still there, on their old upstream" \
+		bash -c "$ctl --json conns | python3 -c 'import json,sys; c=[x for x in json.load(sys.stdin)[\"conns\"] if x[\"state\"] == \"relay\"]; assert len(c) >= 50 and all(x[\"upstream\"] == \"up\" for x in c), len(c)'"
+	check "... a new flow takes the new default upstream" \
+		bash -c "ip netns exec $NS_CLIENT curl -s -m 5 http://$SERVER4/small >/dev/null && $ctl --json stats | python3 -c 'import json,sys; assert json.load(sys.stdin)[\"upstreams\"][\"alt\"][\"flows\"] >= 1'"
+	for i in "${pids[@]}"; do wait "$i"; done
+	for i in $(seq 100); do [ "$(cat "$RIG_DIR/reload.$i")" = "$want" ] && ok=$((ok + 1)); done
+	check "... all 100 transfers completed intact across the reload (sha256: $ok of 100)" test "$ok" -eq 100
+	cp "$conf" "$RIG_DIR/good.conf"
+	echo "this is not ini" >>"$conf"
+	check "sockgate reload of a broken config: exit 1, with the error and its line" \
+		bash -c "$ctl reload 2>&1 | grep -q 'syntax error'; test \${PIPESTATUS[0]} -eq 1"
+	check "... and the old config still serves" expect_out hello in_ns $NS_CLIENT curl -s -m 5 "http://$SERVER4/small"
+	cp "$RIG_DIR/good.conf" "$conf"
+	sed -i 's/^workers = 2$/workers = 3/' "$conf"
+	check "a change that needs a restart (workers) is refused and said so" \
+		bash -c "! $ctl reload 2>&1 | grep -q reloaded && $ctl reload 2>&1 | grep -q 'workers changed, which needs a restart'"
+	cp "$RIG_DIR/good.conf" "$conf"
+	sed -i 's/^default = alt$/default = up/' "$conf"
+	kill -HUP "$SOCKGATED_PID"
+	check "SIGHUP reloads too" expect_log "reloaded: 2 upstream(s), 0 route(s), default up"
+	rig_stop_sockgated
+}

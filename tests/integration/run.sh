@@ -337,6 +337,7 @@ rig_close_direct_path
 test_cli_bypass_live
 test_tproxy_mode
 test_control_socket
+test_reload
 test_early_data
 test_pipelining_stall_hint
 test_wrong_passwords

@@ -1,0 +1,34 @@
+/* One loaded configuration and what hangs off it: the users file and the
+ * per-upstream counters. A reload makes a new generation; workers switch to
+ * it between events, and each flow keeps the generation it took its
+ * upstream from, so a reload never pulls an upstream from under a flow.
+ * The last reference frees it. */
+#ifndef SOCKGATE_GENERATION_H
+#define SOCKGATE_GENERATION_H
+
+#include <stdatomic.h>
+
+struct config;
+struct upstream;
+struct upstream_counters;
+struct users;
+
+struct generation {
+	struct config *cfg;
+	struct users *users; /* NULL without [socks] auth = password */
+	/* [upstream index][worker index], each row written by one worker */
+	struct upstream_counters *counters;
+	unsigned n_workers;
+	atomic_uint refs;
+};
+
+/* Takes ownership of cfg and users; NULL when out of memory (then they
+ * are freed). One reference. */
+struct generation *generation_new(struct config *cfg, struct users *users, unsigned n_workers);
+struct generation *generation_ref(struct generation *g);
+void generation_unref(struct generation *g);
+/* The counters of upstream up (of g's config) kept by worker. */
+struct upstream_counters *generation_counters(struct generation *g, const struct upstream *up,
+					      unsigned worker);
+
+#endif
