@@ -77,6 +77,9 @@ $(B)/tests/test_client_limit: UNIT_OBJS = $(B)/daemon/client_limit.o
 $(B)/tests/test_ruleset: UNIT_OBJS = $(B)/tools/ruleset.o $(B)/tools/nft.o
 $(B)/tests/test_ruleset: UNIT_LIBS = $(NFT_LIBS)
 $(B)/tests/test_ruleset: $(CLI_OBJS)
+$(B)/tests/test_cli: UNIT_OBJS = $(filter-out $(B)/tools/main.o,$(CLI_OBJS))
+$(B)/tests/test_cli: UNIT_LIBS = $(NFT_LIBS)
+$(B)/tests/test_cli: $(CLI_OBJS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libsockgate.a $(DAEMON_OBJS)
 	@mkdir -p $(@D)

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "sockgate/config.h"
+#include "nft.h"
+#include "ruleset.h"
 #include "subcommands.h"
 
 void ctl_usage(FILE *out)
@@ -35,56 +37,113 @@ static char *control_path(const struct cli_opts *opts)
 	return path;
 }
 
-int ctl_main(int argc, char *argv[], const struct cli_opts *opts)
+/* Sends request to the daemon and returns its whole answer (malloc'd), or
+ * NULL with why in err. */
+static char *ask_daemon(const char *path, const char *request, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char req[32], buf[4096], *path;
-	int fd = -1, ret = CLI_FAILED;
+	char *answer = NULL, buf[4096];
+	size_t len = 0;
 	ssize_t n;
+	FILE *out;
+	int fd;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		snprintf(err, errlen, "%s: %s (is sockgated running?)", path, strerror(errno));
+		goto fail;
+	}
+	if (send(fd, request, strlen(request), MSG_NOSIGNAL) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	out = open_memstream(&answer, &len);
+	if (!out) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+		fwrite(buf, 1, (size_t)n, out);
+	fclose(out);
+	if (n < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		free(answer);
+		goto fail;
+	}
+	close(fd);
+	return answer;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+/* status: the daemon's answer, and whether the rules are installed, which
+ * the kernel says even when the daemon is down. */
+static int status(const char *path, const struct cli_opts *opts)
+{
+	char err[256], rules_err[256];
+	char *answer =
+	    path ? ask_daemon(path, opts->json ? "status json\n" : "status\n", err, sizeof(err))
+		 : NULL;
+	int rules = nft_table_exists(rules_err, sizeof(rules_err));
+
+	if (!path)
+		snprintf(err, sizeof(err), "[daemon] control = off");
+	if (opts->json) {
+		size_t n = answer ? strcspn(answer, "\n") : 0;
+		printf("{\"daemon\": %.*s, \"rules_installed\": %s}\n", answer ? (int)n : 4,
+		       answer ? answer : "null",
+		       rules < 0 ? "null"
+		       : rules	 ? "true"
+				 : "false");
+	} else {
+		if (answer)
+			fputs(answer, stdout);
+		else
+			printf("sockgated: not reachable: %s\n", err);
+		if (rules < 0)
+			printf("rules: cannot tell (%s)\n", rules_err);
+		else
+			printf("rules: table inet %s %s\n", RULESET_TABLE,
+			       rules ? "installed" : "not installed (sockgate rules apply)");
+	}
+	free(answer);
+	return answer ? CLI_OK : CLI_FAILED;
+}
+
+int ctl_main(int argc, char *argv[], const struct cli_opts *opts)
+{
+	char req[32], err[256], *path, *answer;
+	int ret = CLI_FAILED, refused;
 
 	if (argc != 1) {
 		ctl_usage(stderr);
 		return CLI_USAGE;
 	}
 	path = control_path(opts);
+	if (!strcmp(argv[0], "status")) {
+		ret = status(path, opts);
+		free(path);
+		return ret;
+	}
 	if (!path) {
 		fprintf(stderr, "sockgate: %s: [daemon] control = off; nothing to ask\n",
 			opts->config_path);
 		return CLI_FAILED;
 	}
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		fprintf(stderr, "sockgate: %s: %s (is sockgated running?)\n", path,
-			strerror(errno));
-		goto out;
-	}
 	snprintf(req, sizeof(req), "%s%s\n", argv[0], opts->json ? " json" : "");
-	if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) {
-		fprintf(stderr, "sockgate: %s: %s\n", path, strerror(errno));
-		goto out;
-	}
-	{
-		int first = 1, refused = 0;
-		while ((n = recv(fd, buf, sizeof(buf) - 1, 0)) > 0) {
-			buf[n] = '\0';
-			/* the daemon's verdict opens its answer */
-			if (first)
-				refused = !strncmp(buf, "error", 5) ||
-					  !strncmp(buf, "{\"reloaded\": false", 18) ||
-					  !strncmp(buf, "{\"error\"", 9);
-			first = 0;
-			fwrite(buf, 1, (size_t)n, refused && !opts->json ? stderr : stdout);
-		}
-		if (n < 0) {
-			fprintf(stderr, "sockgate: %s: %s\n", path, strerror(errno));
-			goto out;
-		}
-		ret = refused ? CLI_FAILED : CLI_OK;
-	}
-out:
-	if (fd >= 0)
-		close(fd);
+	answer = ask_daemon(path, req, err, sizeof(err));
 	free(path);
-	return ret;
+	if (!answer) {
+		fprintf(stderr, "sockgate: %s\n", err);
+		return CLI_FAILED;
+	}
+	/* the daemon's verdict opens its answer */
+	refused = !strncmp(answer, "error", 5) || !strncmp(answer, "{\"reloaded\": false", 18) ||
+		  !strncmp(answer, "{\"error\"", 9);
+	fputs(answer, refused && !opts->json ? stderr : stdout);
+	free(answer);
+	return refused ? CLI_FAILED : CLI_OK;
 }

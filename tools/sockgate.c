@@ -73,7 +73,7 @@ static int help(int argc, char *argv[])
 	return CLI_OK;
 }
 
-int main(int argc, char *argv[])
+int sockgate_run(int argc, char *argv[])
 {
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -85,6 +85,7 @@ int main(int argc, char *argv[])
 	struct cli_opts opts = { .config_path = CONFIG_DEFAULT_PATH };
 	int opt, i;
 
+	optind = 0; /* a fresh parse each call (unit tests call it repeatedly) */
 	/* '+': stop at the first non-option, the subcommand */
 	while ((opt = getopt_long(argc, argv, "+c:Vh", options, NULL)) != -1) {
 		switch (opt) {

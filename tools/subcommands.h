@@ -10,6 +10,9 @@ struct cli_opts {
 	int json;
 };
 
+/* The whole command line (argv[0] = "sockgate"); returns the exit code. */
+int sockgate_run(int argc, char *argv[]);
+
 /* Exit codes */
 enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
 

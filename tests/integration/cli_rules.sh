@@ -223,8 +223,8 @@ test_control_socket() {
 	rig_start_sockgated "socks5://$PROXY4:1080"
 	check "sockgate status: version and intake" \
 		bash -c "$ctl status | grep -q '^sockgated $(cat VERSION), up' && $ctl status | grep -q 'intake: redirect port $REDIRECT_PORT'"
-	check "sockgate --json status: valid JSON" \
-		bash -c "$ctl --json status | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"workers\"] == 2 and d[\"redirect_port\"] == $REDIRECT_PORT, d'"
+	check "sockgate --json status: the daemon's state and the rules' (installed)" \
+		bash -c "ip netns exec $NS_ROUTER $ctl --json status | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"daemon\"][\"workers\"] == 2 and d[\"daemon\"][\"redirect_port\"] == $REDIRECT_PORT and d[\"rules_installed\"] is True, d'"
 	in_ns $NS_CLIENT iperf3 -c $SERVER4 -t 4 >/dev/null 2>&1 &
 	local iperf=$!
 	sleep 1.5
