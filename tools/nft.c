@@ -140,7 +140,7 @@ static int set_mark(struct nftnl_rule *r, uint32_t mark)
 
 int nft_rule_count(const struct ruleset *rs)
 {
-	return rs->tproxy ? 8 : 7;
+	return rs->tproxy ? 8 : rs->local ? 9 : 7;
 }
 
 /* meta nfproto FAMILY: an ip or ip6 match in an inet chain needs it */
@@ -148,6 +148,22 @@ static int match_nfproto(struct nftnl_rule *r, uint8_t nfproto)
 {
 	return add_expr(r, meta_load(NFT_META_NFPROTO)) ||
 	       add_expr(r, cmp_eq(&nfproto, sizeof(nfproto)));
+}
+
+/* meta l4proto tcp meta mark set M tproxy to :PORT accept */
+static int tproxy_rule(struct nftnl_rule *r, const struct ruleset *rs)
+{
+	struct nftnl_expr *tp = nftnl_expr_alloc("tproxy");
+	uint16_t port = htons(rs->tproxy_port);
+	uint8_t tcp = IPPROTO_TCP;
+
+	if (tp) {
+		nftnl_expr_set_u32(tp, NFTNL_EXPR_TPROXY_FAMILY, NFPROTO_UNSPEC);
+		nftnl_expr_set_u32(tp, NFTNL_EXPR_TPROXY_REG_PORT, NFT_REG_1);
+	}
+	return add_expr(r, meta_load(NFT_META_L4PROTO)) || add_expr(r, cmp_eq(&tcp, sizeof(tcp))) ||
+	       set_mark(r, rs->tproxy_mark) || add_expr(r, immediate(&port, sizeof(port))) ||
+	       add_expr(r, tp) || add_expr(r, verdict(NF_ACCEPT, NULL));
 }
 
 struct nftnl_rule *nft_build_rule(const struct ruleset *rs, int index)
@@ -162,7 +178,10 @@ struct nftnl_rule *nft_build_rule(const struct ruleset *rs, int index)
 		return NULL;
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, RULESET_TABLE);
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, index < 3 ? "prerouting" : "capture");
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN,
+			   index < 3		       ? "prerouting"
+			   : !rs->tproxy && index >= 7 ? "output"
+						       : "capture");
 	switch (index) {
 	case 0: /* iifname @intercept_ifaces goto capture */
 		fail = add_expr(r, meta_load(NFT_META_IIFNAME)) ||
@@ -217,21 +236,17 @@ struct nftnl_rule *nft_build_rule(const struct ruleset *rs, int index)
 			       add_expr(r, verdict(NF_ACCEPT, NULL));
 		}
 		break;
-	case 7: { /* meta l4proto tcp meta mark set M tproxy to :PORT accept */
-		struct nftnl_expr *tp = nftnl_expr_alloc("tproxy");
-		uint16_t tport = htons(rs->tproxy_port);
-		if (tp) {
-			nftnl_expr_set_u32(tp, NFTNL_EXPR_TPROXY_FAMILY, NFPROTO_UNSPEC);
-			nftnl_expr_set_u32(tp, NFTNL_EXPR_TPROXY_REG_PORT, NFT_REG_1);
-		}
-		fail = !rs->tproxy || add_expr(r, meta_load(NFT_META_L4PROTO)) ||
-		       add_expr(r, cmp_eq(&tcp, sizeof(tcp))) || set_mark(r, rs->tproxy_mark) ||
-		       add_expr(r, immediate(&tport, sizeof(tport))) || add_expr(r, tp) ||
-		       add_expr(r, verdict(NF_ACCEPT, NULL));
-		if (!rs->tproxy && tp)
-			nftnl_expr_free(tp);
+	case 7:
+		if (rs->tproxy)
+			fail = tproxy_rule(r, rs);
+		else /* output: meta mark DAEMON_MARK return */
+			fail = add_expr(r, meta_load(NFT_META_MARK)) ||
+			       add_expr(r, cmp_eq(&rs->daemon_mark, sizeof(rs->daemon_mark))) ||
+			       add_expr(r, verdict(NFT_RETURN, NULL));
 		break;
-	}
+	case 8: /* output: goto capture */
+		fail = add_expr(r, verdict(NFT_GOTO, "capture"));
+		break;
 	default:
 		fail = 1;
 	}
@@ -495,7 +510,7 @@ int nft_apply(const struct ruleset *rs, char *err, size_t errlen)
 	struct batch bt;
 	struct nftnl_table *t = NULL;
 	struct nftnl_set *sets[6] = { NULL };
-	struct nftnl_chain *chains[2] = { NULL };
+	struct nftnl_chain *chains[3] = { NULL };
 	int ret;
 
 	ret = batch_init(&bt);
@@ -512,7 +527,12 @@ int nft_apply(const struct ruleset *rs, char *err, size_t errlen)
 	sets[SET_BYPASS6] = set_new(SET_BYPASS6, NFT_TYPE_IP6ADDR, 16, 1);
 	chains[0] = chain_new("prerouting", 1, rs->tproxy);
 	chains[1] = chain_new("capture", 0, 0);
-	if (!t || !chains[0] || !chains[1])
+	if (rs->local) {
+		chains[2] = chain_new("output", 1, 0);
+		if (chains[2])
+			nftnl_chain_set_u32(chains[2], NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_OUT);
+	}
+	if (!t || !chains[0] || !chains[1] || (rs->local && !chains[2]))
 		goto nomem;
 	for (int i = SET_IFACES; i <= SET_BYPASS6; i++)
 		if (!sets[i])
@@ -545,10 +565,13 @@ int nft_apply(const struct ruleset *rs, char *err, size_t errlen)
 			if (batch_set(&bt, sets[i], set_names[i], n_elems[i]))
 				goto full;
 	}
-	for (int i = 0; i < 2; i++) {
-		nftnl_chain_nlmsg_build_payload(batch_msg(&bt, NFT_MSG_NEWCHAIN, NLM_F_CREATE,
-							  i ? "chain capture" : "chain prerouting"),
-						chains[i]);
+	for (int i = 0; i < 3; i++) {
+		static const char *const what[3] = { "chain prerouting", "chain capture",
+						     "chain output" };
+		if (!chains[i])
+			continue;
+		nftnl_chain_nlmsg_build_payload(
+		    batch_msg(&bt, NFT_MSG_NEWCHAIN, NLM_F_CREATE, what[i]), chains[i]);
 		if (batch_next(&bt))
 			goto full;
 	}
@@ -557,8 +580,13 @@ int nft_apply(const struct ruleset *rs, char *err, size_t errlen)
 		char what[48];
 		if (!r)
 			goto nomem;
-		snprintf(what, sizeof(what), "rule %d of chain %s", i < 3 ? i + 1 : i - 2,
-			 i < 3 ? "prerouting" : "capture");
+		snprintf(what, sizeof(what), "rule %d of chain %s",
+			 i < 3		       ? i + 1
+			 : i < 7 || rs->tproxy ? i - 2
+					       : i - 6,
+			 i < 3		       ? "prerouting"
+			 : i < 7 || rs->tproxy ? "capture"
+					       : "output");
 		nftnl_rule_nlmsg_build_payload(
 		    batch_msg(&bt, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, what), r);
 		nftnl_rule_free(r);
@@ -577,7 +605,7 @@ out:
 	for (int i = SET_IFACES; i <= SET_BYPASS6; i++)
 		if (sets[i])
 			nftnl_set_free(sets[i]);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		if (chains[i])
 			nftnl_chain_free(chains[i]);
 	if (t)

@@ -274,6 +274,14 @@ int ruleset_build(const struct config *cfg, struct ruleset *rs, char *err, size_
 	rs->tproxy_port = cfg->tproxy_port;
 	rs->tproxy_mark = cfg->tproxy_mark;
 	rs->tproxy_table = cfg->tproxy_table;
+	rs->local = cfg->intercept_local;
+	rs->daemon_mark = cfg->mark;
+	if (rs->local && rs->tproxy) {
+		snprintf(err, errlen,
+			 "[intake] local = yes works with redirect only (TPROXY cannot take the "
+			 "router's own traffic yet)");
+		return -1;
+	}
 	if (!cfg->n_intercept_ifaces && !cfg->n_intercept_src) {
 		snprintf(err, errlen,
 			 "nothing to intercept: set [intake] interfaces (LAN interfaces and/or "
@@ -384,5 +392,15 @@ void ruleset_print_nft(const struct ruleset *rs, FILE *out)
 	else
 		fprintf(out, "\t\tmeta l4proto tcp redirect to :%u\n", rs->redirect_port);
 	fprintf(out, "\t}\n");
+	if (rs->local)
+		/* sockgated's own sockets carry the mark: never again */
+		fprintf(out,
+			"\n\tchain output {\n"
+			"\t\ttype nat hook output priority -100; policy accept;\n"
+			"\t\tmeta mark 0x%08x return\n"
+			"\t\tgoto capture\n"
+			"\t}\n",
+			rs->daemon_mark);
+
 	fprintf(out, "}\n");
 }

@@ -34,6 +34,10 @@ struct ruleset {
 	uint16_t tproxy_port;
 	uint32_t tproxy_mark;
 	uint32_t tproxy_table;
+	/* the router's own TCP (nat output), except sockgated's, which
+	 * carries daemon_mark */
+	int local;
+	uint32_t daemon_mark;
 	char (*ifaces)[CONFIG_IFNAME_SIZE];
 	size_t n_ifaces;
 	struct interval_set intercept4, intercept6; /* source addresses */

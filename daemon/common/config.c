@@ -407,6 +407,10 @@ static void intake_key(struct parse_ctx *ctx, const char *key, const char *value
 			ctx->cfg->tproxy_mark = (uint32_t)v;
 		else
 			ctx->cfg->tproxy_table = (uint32_t)v;
+	} else if (!strcmp(key, "local")) {
+		if (first_time(ctx, &ctx->seen_intake, 1u << 7, "intake", key) &&
+		    parse_bool(value, &ctx->cfg->intercept_local))
+			report(ctx, ctx->line, "local: \"%s\" is not yes or no", value);
 	} else if (!strcmp(key, "bypass_private")) {
 		if (first_time(ctx, &ctx->seen_intake, 1u << 3, "intake", key) &&
 		    parse_bool(value, &ctx->cfg->bypass_private))

@@ -67,7 +67,8 @@ struct config {
 	/* destinations never intercepted, beyond the built-in ones */
 	struct cidr *bypass;
 	size_t n_bypass;
-	int bypass_private; /* private and reserved ranges bypassed (default yes) */
+	int bypass_private;  /* private and reserved ranges bypassed (default yes) */
+	int intercept_local; /* the router's own outgoing TCP too */
 	/* [upstream NAME]; index 0 is the built-in "direct". */
 	struct upstream *upstreams;
 	size_t n_upstreams;

@@ -296,3 +296,24 @@ test_reload() {
 	check "SIGHUP reloads too" expect_log "reloaded: 2 upstream(s), 0 route(s), default up"
 	rig_stop_sockgated
 }
+
+# [intake] local = yes: the router's own outgoing TCP goes through
+# sockgated too, while sockgated's own (marked) connections do not loop.
+test_local_traffic() {
+	# a route toward the server that ends at the proxy, which does not forward
+	ip -n $NS_ROUTER route add 10.77.3.0/24 via $PROXY4
+	rig_start_sockgated "socks5://$PROXY4:1080"
+	check "without local = yes, the router's own connection is not intercepted" \
+		bash -c "! ip netns exec $NS_ROUTER curl -s -m 3 http://$SERVER4/small >/dev/null"
+	sed 's/^bypass_private = no$/bypass_private = no\nlocal = yes/' "$RIG_DIR/rules.conf" >"$RIG_DIR/rules-local.conf"
+	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/rules-local.conf" rules apply >/dev/null
+	check "local = yes: the router's own curl reaches the server through sockgated and dante" \
+		expect_out hello in_ns $NS_ROUTER curl -s -m 5 "http://$SERVER4/small"
+	check "... an output chain skips sockgated's marked sockets" \
+		bash -c "ip netns exec $NS_ROUTER nft list chain inet sockgate output | grep -q 'meta mark 0x000002a0 return'"
+	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/rules.conf" rules apply >/dev/null
+	check "... and applying without local removes it" \
+		bash -c "! ip netns exec $NS_ROUTER nft list chain inet sockgate output 2>/dev/null"
+	rig_stop_sockgated
+	ip -n $NS_ROUTER route del 10.77.3.0/24 via $PROXY4
+}

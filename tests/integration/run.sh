@@ -338,6 +338,7 @@ test_cli_bypass_live
 test_tproxy_mode
 test_control_socket
 test_reload
+test_local_traffic
 test_early_data
 test_pipelining_stall_hint
 test_wrong_passwords

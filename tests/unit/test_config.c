@@ -330,7 +330,8 @@ static void test_intake_rules_keys(void **state)
 	int n = load(ROUTE "[intake]\n"
 			   "interfaces = br-lan, 192.168.7.0/24, wg0, fd00:7::/64\n"
 			   "bypass = 203.0.113.0/24, 2001:db8::/32\n"
-			   "bypass_private = no\n",
+			   "bypass_private = no\n"
+			   "local = yes\n",
 		     &cfg, errs, sizeof(errs));
 	if (n)
 		fail_msg("%s", errs);
@@ -341,6 +342,7 @@ static void test_intake_rules_keys(void **state)
 	assert_int_equal(cfg->intercept_src[1].family, AF_INET6);
 	assert_int_equal(cfg->n_bypass, 2);
 	assert_int_equal(cfg->bypass_private, 0);
+	assert_int_equal(cfg->intercept_local, 1);
 	config_free(cfg);
 	n = load(ROUTE, &cfg, errs, sizeof(errs));
 	assert_int_equal(n, 0);
@@ -358,6 +360,7 @@ static void test_intake_rules_keys(void **state)
 	expect_error(ROUTE "[intake]\ninterfaces = br lan\n", "neither an interface name");
 	expect_error(ROUTE "[intake]\nbypass = example.com\n", "bypass: \"example.com\" is not");
 	expect_error(ROUTE "[intake]\nbypass_private = perhaps\n", "bypass_private:");
+	expect_error(ROUTE "[intake]\nlocal = sometimes\n", "t.conf:4: local:");
 	expect_error(ROUTE "[intake]\ninterfaces = a\ninterfaces = b\n", "given twice");
 }
 

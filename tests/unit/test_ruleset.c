@@ -188,6 +188,12 @@ static void test_build(void **state)
 	assert_int_equal(ruleset_build(cfg, &rs, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "nothing to intercept"));
 	config_free(cfg);
+
+	cfg = load(
+	    "[intake]\ninterfaces = lan\ntproxy = 1\nlocal = yes\n[route]\ndefault = direct\n");
+	assert_int_equal(ruleset_build(cfg, &rs, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "local = yes works with redirect only"));
+	config_free(cfg);
 }
 
 static void test_nft_text(void **state)
@@ -301,6 +307,36 @@ static void test_rule_expressions(void **state)
 					 want_tp[i - 6]);
 		}
 		assert_null(nft_build_rule(&rs, 8));
+		{
+			struct nftnl_rule *r = nft_build_rule(&rs, 7);
+			assert_string_equal(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), "capture");
+			nftnl_rule_free(r);
+		}
+	}
+
+	/* local = yes (redirect): an output chain skips the daemon's mark */
+	{
+		static const char *const want_out[2] = {
+			"[ meta load mark => reg 1 ] [ cmp eq reg 1 0x000002a0 ] "
+			"[ immediate reg 0 return ]",
+			"[ immediate reg 0 goto -> capture ]",
+		};
+		rs.tproxy = 0;
+		rs.local = 1;
+		rs.daemon_mark = 0x2a0;
+		assert_int_equal(nft_rule_count(&rs), 9);
+		for (int i = 7; i < 9; i++) {
+			struct nftnl_rule *r = nft_build_rule(&rs, i);
+			char buf[1024];
+			assert_non_null(r);
+			assert_string_equal(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), "output");
+			rule_text(r, buf, sizeof(buf));
+			nftnl_rule_free(r);
+			if (strcmp(buf, want_out[i - 7]))
+				fail_msg("output rule %d:\n got  %s\n want %s", i, buf,
+					 want_out[i - 7]);
+		}
+		assert_null(nft_build_rule(&rs, 9));
 	}
 }
 
