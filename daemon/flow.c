@@ -777,14 +777,24 @@ char *flow_snapshot(struct worker *w, int json)
 								: "redirect";
 
 		addr_format(&f->client, client, sizeof(client));
-		if (f->target.hostname)
+		if (f->target.hostname && json) {
+			/* a SOCKS client's name may hold '"' or '\\': escape */
+			size_t o = 0;
+			for (const char *p = f->target.hostname; *p && o + 3 < sizeof(dst) - 8;
+			     p++) {
+				if (*p == '"' || *p == '\\')
+					dst[o++] = '\\';
+				dst[o++] = *p;
+			}
+			snprintf(dst + o, sizeof(dst) - o, ":%u", f->target.port);
+		} else if (f->target.hostname)
 			snprintf(dst, sizeof(dst), "%s:%u", f->target.hostname, f->target.port);
 		else if (f->target.addr.ss_family)
 			addr_format(&f->target.addr, dst, sizeof(dst));
 		else
 			snprintf(dst, sizeof(dst), "-");
 		if (json)
-			/* names and addresses hold no '"' or '\\' (the codecs refuse them) */
+			/* addresses and upstream names need no escaping */
 			fprintf(out,
 				"{\"worker\": %u, \"id\": %llu, \"intake\": \"%s\", \"client\": "
 				"\"%s\", "
