@@ -203,19 +203,20 @@ int flow_fail_rep(struct flow *f, uint8_t rep, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	flow_describe(f, desc, sizeof(desc));
 	if (f->socks && rep_is_retryable(rep) &&
 	    (f->state == FLOW_CONNECTING || f->state == FLOW_HANDSHAKE) &&
-	    socks_server_retry(f, desc, reason))
-		return -1;
+	    socks_server_retry(f, flow_describe(f, desc, sizeof(desc)), reason))
+		return -1; /* not a failure yet: the next address is tried */
 	atomic_fetch_add_explicit(&f->w->counters.failures[rep < WORKER_FAIL_KINDS ? rep : 1], 1,
 				  memory_order_relaxed);
 	if (flow_up_counters(f))
 		atomic_fetch_add_explicit(&flow_up_counters(f)->failures, 1, memory_order_relaxed);
 	/* A SOCKS client owed a reply gets it, and a normal close so that it
-	 * arrives; anyone else a reset. */
+	 * arrives; anyone else a reset. Under a flood, lines beyond the
+	 * limit are not even formatted. */
 	replied = f->socks && socks_server_reply_failure(f, rep);
 	if (worker_log_allowed(f->w)) {
+		flow_describe(f, desc, sizeof(desc));
 		if (replied)
 			log_info("flow %u.%llu %s: %s; replied %#x", f->w->index,
 				 (unsigned long long)f->id, desc, reason, rep);

@@ -329,14 +329,9 @@ static int fill_interval_set(struct nftnl_set *s, const struct interval_set *is)
 
 	for (size_t i = 0; i < is->n; i++) {
 		uint8_t end[16];
-		int carry = 1;
-		memcpy(end, is->v[i].hi, len);
-		for (size_t b = len; b-- > 0 && carry;) {
-			end[b]++;
-			carry = end[b] == 0;
-		}
+		int last = interval_successor(is->v[i].hi, end, len) < 0;
 		if (elem_add(s, is->v[i].lo, len, 0) ||
-		    (!carry && elem_add(s, end, len, NFT_SET_ELEM_INTERVAL_END)))
+		    (!last && elem_add(s, end, len, NFT_SET_ELEM_INTERVAL_END)))
 			return -1;
 	}
 	return 0;

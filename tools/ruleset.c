@@ -36,18 +36,24 @@ void interval_set_free(struct interval_set *s)
 	s->n = s->cap = 0;
 }
 
+int interval_successor(const uint8_t *a, uint8_t *out, size_t len)
+{
+	int carry = 1;
+
+	memcpy(out, a, len);
+	for (size_t i = len; i-- > 0 && carry;) {
+		out[i]++;
+		carry = out[i] == 0;
+	}
+	return carry ? -1 : 0;
+}
+
 /* a + 1 == b, both big-endian of len bytes (false if a is all ones) */
 static int is_successor(const uint8_t *a, const uint8_t *b, size_t len)
 {
 	uint8_t next[16];
-	int carry = 1;
 
-	for (size_t i = len; i-- > 0;) {
-		int v = a[i] + carry;
-		next[i] = (uint8_t)v;
-		carry = v >> 8;
-	}
-	return !carry && !memcmp(next, b, len);
+	return !interval_successor(a, next, len) && !memcmp(next, b, len);
 }
 
 /* The first and last address of c. */
@@ -119,16 +125,6 @@ static void predecessor(const uint8_t *a, uint8_t *out, size_t len)
 	}
 }
 
-static void successor(const uint8_t *a, uint8_t *out, size_t len)
-{
-	int carry = 1;
-	memcpy(out, a, len);
-	for (size_t i = len; i-- > 0 && carry;) {
-		out[i]++;
-		carry = out[i] == 0;
-	}
-}
-
 int interval_set_remove(struct interval_set *s, const struct cidr *c)
 {
 	size_t len = family_len(s->family);
@@ -150,13 +146,13 @@ int interval_set_remove(struct interval_set *s, const struct cidr *c)
 			memmove(&s->v[i + 1], &s->v[i], (s->n - i) * sizeof(*s->v));
 			s->n++;
 			predecessor(cut.lo, s->v[i].hi, len);
-			successor(cut.hi, s->v[i + 1].lo, len);
+			interval_successor(cut.hi, s->v[i + 1].lo, len);
 			i += 2;
 		} else if (keep_left) {
 			predecessor(cut.lo, in->hi, len);
 			i++;
 		} else if (keep_right) {
-			successor(cut.hi, in->lo, len);
+			interval_successor(cut.hi, in->lo, len);
 			i++;
 		} else {
 			memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*s->v));

@@ -51,6 +51,8 @@ void interval_set_free(struct interval_set *s);
 /* Writes "10.0.0.0/8" or "10.0.0.1-10.0.0.5" for range i. */
 void interval_format(const struct interval_set *s, size_t i, char *buf, size_t len);
 
+/* out = a + 1, big-endian of len bytes; -1 when a is the last address. */
+int interval_successor(const uint8_t *a, uint8_t *out, size_t len);
 /* Removes c's addresses from s (splitting ranges as needed); 0 or -1. */
 int interval_set_remove(struct interval_set *s, const struct cidr *c);
 

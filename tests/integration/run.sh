@@ -250,8 +250,12 @@ test_half_close_and_mark() {
 	check "half-close propagated (IPv6 echo after FIN)" test "$got" = half-close6
 	in_ns $NS_CLIENT curl -s -m 30 --limit-rate 500k -o /dev/null "$(url_of $SERVER4 /file10m)" &
 	pid=$!
-	sleep 0.5
-	marks=$(in_ns $NS_ROUTER ss -tnHe state established "dst $PROXY4" 2>/dev/null | grep -c "fwmark:0x2a0")
+	# the transfer takes 20 s; look until its upstream socket shows up
+	for _ in $(seq 50); do
+		marks=$(in_ns $NS_ROUTER ss -tnHe state established "dst $PROXY4" 2>/dev/null | grep -c "fwmark:0x2a0")
+		[ "$marks" -ge 1 ] && break
+		sleep 0.1
+	done
 	check "upstream sockets carry the mark 0x2a0 ($marks seen)" test "$marks" -ge 1
 	kill $pid 2>/dev/null
 	wait $pid 2>/dev/null
