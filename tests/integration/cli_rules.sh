@@ -221,6 +221,8 @@ test_control_socket() {
 	rig_spawn $NS_SERVER IPERF_PID "$RIG_DIR/iperf3.log" iperf3 -s -p 5201
 	rig_wait_port $NS_SERVER 5201
 	rig_start_sockgated "socks5://$PROXY4:1080"
+	check "the control socket is mode 0660, owned by root" \
+		bash -c "test \"\$(stat -c '%a %u' '$RIG_DIR/ctl.sock')\" = '660 0'"
 	check "sockgate status: version and intake" \
 		bash -c "$ctl status | grep -q '^sockgated $(cat VERSION), up' && $ctl status | grep -q 'intake: redirect port $REDIRECT_PORT'"
 	check "sockgate --json status: the daemon's state and the rules' (installed)" \
