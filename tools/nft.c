@@ -138,11 +138,6 @@ static int set_mark(struct nftnl_rule *r, uint32_t mark)
 	return add_expr(r, immediate(&mark, sizeof(mark))) || add_expr(r, meta_set_mark());
 }
 
-int nft_rule_count(const struct ruleset *rs)
-{
-	return rs->tproxy ? 8 : rs->local ? 9 : 7;
-}
-
 /* meta nfproto FAMILY: an ip or ip6 match in an inet chain needs it */
 static int match_nfproto(struct nftnl_rule *r, uint8_t nfproto)
 {
@@ -166,93 +161,166 @@ static int tproxy_rule(struct nftnl_rule *r, const struct ruleset *rs)
 	       add_expr(r, tp) || add_expr(r, verdict(NF_ACCEPT, NULL));
 }
 
-struct nftnl_rule *nft_build_rule(const struct ruleset *rs, int index)
+enum rule_kind {
+	RK_IIF_GOTO,	       /* iifname @intercept_ifaces goto capture */
+	RK_SADDR4_GOTO,	       /* ip saddr @intercept4 goto capture */
+	RK_SADDR6_GOTO,	       /* ip6 saddr @intercept6 goto capture */
+	RK_LO_MARKED_GOTO,     /* iifname "lo" meta mark TPROXY goto capture */
+	RK_FIB_LOCAL_RETURN,   /* fib daddr type local return */
+	RK_BYPASS4_RETURN,     /* ip daddr @bypass4 return */
+	RK_BYPASS6_RETURN,     /* ip6 daddr @bypass6 return */
+	RK_REDIRECT,	       /* meta l4proto tcp redirect to :PORT */
+	RK_TP_SOCKET,	       /* meta l4proto tcp socket transparent 1 meta mark set M accept */
+	RK_TP_TPROXY,	       /* meta l4proto tcp meta mark set M tproxy to :PORT accept */
+	RK_DAEMON_MARK_RETURN, /* meta mark DAEMON return */
+	RK_GOTO_CAPTURE,       /* goto capture */
+	RK_GOTO_LOCAL_MARK,    /* goto local_mark */
+	RK_SET_TPROXY_MARK,    /* meta l4proto tcp meta mark set M */
+};
+
+struct rule_spec {
+	const char *chain;
+	enum rule_kind kind;
+};
+
+#define RULES_MAX 16
+
+/* The rules of rs, in the order they are installed. */
+static int rule_plan(const struct ruleset *rs, struct rule_spec *plan)
 {
-	struct nftnl_rule *r = nftnl_rule_alloc();
+	int n = 0;
+
+	plan[n++] = (struct rule_spec){ "prerouting", RK_IIF_GOTO };
+	plan[n++] = (struct rule_spec){ "prerouting", RK_SADDR4_GOTO };
+	plan[n++] = (struct rule_spec){ "prerouting", RK_SADDR6_GOTO };
+	plan[n++] = (struct rule_spec){ "capture", RK_FIB_LOCAL_RETURN };
+	plan[n++] = (struct rule_spec){ "capture", RK_BYPASS4_RETURN };
+	plan[n++] = (struct rule_spec){ "capture", RK_BYPASS6_RETURN };
+	if (rs->tproxy) {
+		plan[n++] = (struct rule_spec){ "capture", RK_TP_SOCKET };
+		plan[n++] = (struct rule_spec){ "capture", RK_TP_TPROXY };
+	} else {
+		plan[n++] = (struct rule_spec){ "capture", RK_REDIRECT };
+	}
+	if (!rs->local)
+		return n;
+	plan[n++] = (struct rule_spec){ "output", RK_DAEMON_MARK_RETURN };
+	if (!rs->tproxy) {
+		plan[n++] = (struct rule_spec){ "output", RK_GOTO_CAPTURE };
+		return n;
+	}
+	/* TPROXY: the router's own packets are marked on the way out, routed
+	 * back in through lo by the policy routing, and taken from there */
+	plan[n++] = (struct rule_spec){ "output", RK_GOTO_LOCAL_MARK };
+	plan[n++] = (struct rule_spec){ "local_mark", RK_FIB_LOCAL_RETURN };
+	plan[n++] = (struct rule_spec){ "local_mark", RK_BYPASS4_RETURN };
+	plan[n++] = (struct rule_spec){ "local_mark", RK_BYPASS6_RETURN };
+	plan[n++] = (struct rule_spec){ "local_mark", RK_SET_TPROXY_MARK };
+	plan[n++] = (struct rule_spec){ "prerouting", RK_LO_MARKED_GOTO };
+	return n;
+}
+
+int nft_rule_count(const struct ruleset *rs)
+{
+	struct rule_spec plan[RULES_MAX];
+	return rule_plan(rs, plan);
+}
+
+static int build_rule(struct nftnl_rule *r, const struct ruleset *rs, enum rule_kind kind)
+{
 	uint8_t tcp = IPPROTO_TCP;
 	uint16_t port = htons(rs->redirect_port);
 	uint32_t local = RTN_LOCAL;
-	int fail = 0;
 
-	if (!r)
-		return NULL;
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, RULESET_TABLE);
-	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN,
-			   index < 3		       ? "prerouting"
-			   : !rs->tproxy && index >= 7 ? "output"
-						       : "capture");
-	switch (index) {
-	case 0: /* iifname @intercept_ifaces goto capture */
-		fail = add_expr(r, meta_load(NFT_META_IIFNAME)) ||
+	switch (kind) {
+	case RK_IIF_GOTO:
+		return add_expr(r, meta_load(NFT_META_IIFNAME)) ||
 		       add_expr(r, lookup(SET_IFACES)) || add_expr(r, verdict(NFT_GOTO, "capture"));
-		break;
-	case 1: /* ip saddr @intercept4 goto capture */
-	case 2: /* ip6 saddr @intercept6 goto capture */
-		fail = match_nfproto(r, index == 1 ? NFPROTO_IPV4 : NFPROTO_IPV6) ||
-		       add_expr(r, index == 1 ? network_payload(12, 4) : network_payload(8, 16)) ||
-		       add_expr(r, lookup(index == 1 ? SET_INTERCEPT4 : SET_INTERCEPT6)) ||
+	case RK_SADDR4_GOTO:
+	case RK_SADDR6_GOTO: {
+		int v4 = kind == RK_SADDR4_GOTO;
+		return match_nfproto(r, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6) ||
+		       add_expr(r, v4 ? network_payload(12, 4) : network_payload(8, 16)) ||
+		       add_expr(r, lookup(v4 ? SET_INTERCEPT4 : SET_INTERCEPT6)) ||
 		       add_expr(r, verdict(NFT_GOTO, "capture"));
-		break;
-	case 3: { /* fib daddr type local return */
+	}
+	case RK_LO_MARKED_GOTO: {
+		char lo[IFNAMSIZ] = "lo";
+		return add_expr(r, meta_load(NFT_META_IIFNAME)) || add_expr(r, cmp_eq(lo, 3)) ||
+		       add_expr(r, meta_load(NFT_META_MARK)) ||
+		       add_expr(r, cmp_eq(&rs->tproxy_mark, sizeof(rs->tproxy_mark))) ||
+		       add_expr(r, verdict(NFT_GOTO, "capture"));
+	}
+	case RK_FIB_LOCAL_RETURN: {
 		struct nftnl_expr *e = nftnl_expr_alloc("fib");
 		if (e) {
 			nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
 			nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
 			nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
 		}
-		fail = add_expr(r, e) || add_expr(r, cmp_eq(&local, sizeof(local))) ||
+		return add_expr(r, e) || add_expr(r, cmp_eq(&local, sizeof(local))) ||
 		       add_expr(r, verdict(NFT_RETURN, NULL));
-		break;
 	}
-	case 4: /* ip daddr @bypass4 return */
-	case 5: /* ip6 daddr @bypass6 return */
-		fail = match_nfproto(r, index == 4 ? NFPROTO_IPV4 : NFPROTO_IPV6) ||
-		       add_expr(r, index == 4 ? network_payload(16, 4) : network_payload(24, 16)) ||
-		       add_expr(r, lookup(index == 4 ? SET_BYPASS4 : SET_BYPASS6)) ||
+	case RK_BYPASS4_RETURN:
+	case RK_BYPASS6_RETURN: {
+		int v4 = kind == RK_BYPASS4_RETURN;
+		return match_nfproto(r, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6) ||
+		       add_expr(r, v4 ? network_payload(16, 4) : network_payload(24, 16)) ||
+		       add_expr(r, lookup(v4 ? SET_BYPASS4 : SET_BYPASS6)) ||
 		       add_expr(r, verdict(NFT_RETURN, NULL));
-		break;
-	case 6:
-		if (!rs->tproxy) { /* meta l4proto tcp redirect to :PORT */
-			struct nftnl_expr *redir = nftnl_expr_alloc("redir");
-			if (redir)
-				nftnl_expr_set_u32(redir, NFTNL_EXPR_REDIR_REG_PROTO_MIN,
-						   NFT_REG_1);
-			fail = add_expr(r, meta_load(NFT_META_L4PROTO)) ||
-			       add_expr(r, cmp_eq(&tcp, sizeof(tcp))) ||
-			       add_expr(r, immediate(&port, sizeof(port))) || add_expr(r, redir);
-		} else { /* meta l4proto tcp socket transparent 1 meta mark set M accept */
-			struct nftnl_expr *sock = nftnl_expr_alloc("socket");
-			uint8_t one = 1;
-			if (sock) {
-				nftnl_expr_set_u32(sock, NFTNL_EXPR_SOCKET_KEY,
-						   NFT_SOCKET_TRANSPARENT);
-				nftnl_expr_set_u32(sock, NFTNL_EXPR_SOCKET_DREG, NFT_REG_1);
-			}
-			fail = add_expr(r, meta_load(NFT_META_L4PROTO)) ||
-			       add_expr(r, cmp_eq(&tcp, sizeof(tcp))) || add_expr(r, sock) ||
-			       add_expr(r, cmp_eq(&one, sizeof(one))) ||
-			       set_mark(r, rs->tproxy_mark) ||
-			       add_expr(r, verdict(NF_ACCEPT, NULL));
+	}
+	case RK_REDIRECT: {
+		struct nftnl_expr *redir = nftnl_expr_alloc("redir");
+		if (redir)
+			nftnl_expr_set_u32(redir, NFTNL_EXPR_REDIR_REG_PROTO_MIN, NFT_REG_1);
+		return add_expr(r, meta_load(NFT_META_L4PROTO)) ||
+		       add_expr(r, cmp_eq(&tcp, sizeof(tcp))) ||
+		       add_expr(r, immediate(&port, sizeof(port))) || add_expr(r, redir);
+	}
+	case RK_TP_SOCKET: {
+		struct nftnl_expr *sock = nftnl_expr_alloc("socket");
+		uint8_t one = 1;
+		if (sock) {
+			nftnl_expr_set_u32(sock, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_TRANSPARENT);
+			nftnl_expr_set_u32(sock, NFTNL_EXPR_SOCKET_DREG, NFT_REG_1);
 		}
-		break;
-	case 7:
-		if (rs->tproxy)
-			fail = tproxy_rule(r, rs);
-		else /* output: meta mark DAEMON_MARK return */
-			fail = add_expr(r, meta_load(NFT_META_MARK)) ||
-			       add_expr(r, cmp_eq(&rs->daemon_mark, sizeof(rs->daemon_mark))) ||
-			       add_expr(r, verdict(NFT_RETURN, NULL));
-		break;
-	case 8: /* output: goto capture */
-		fail = add_expr(r, verdict(NFT_GOTO, "capture"));
-		break;
-	default:
-		fail = 1;
+		return add_expr(r, meta_load(NFT_META_L4PROTO)) ||
+		       add_expr(r, cmp_eq(&tcp, sizeof(tcp))) || add_expr(r, sock) ||
+		       add_expr(r, cmp_eq(&one, sizeof(one))) || set_mark(r, rs->tproxy_mark) ||
+		       add_expr(r, verdict(NF_ACCEPT, NULL));
 	}
-	if (index >= nft_rule_count(rs))
-		fail = 1;
-	if (fail) {
+	case RK_TP_TPROXY:
+		return tproxy_rule(r, rs);
+	case RK_DAEMON_MARK_RETURN:
+		return add_expr(r, meta_load(NFT_META_MARK)) ||
+		       add_expr(r, cmp_eq(&rs->daemon_mark, sizeof(rs->daemon_mark))) ||
+		       add_expr(r, verdict(NFT_RETURN, NULL));
+	case RK_GOTO_CAPTURE:
+		return add_expr(r, verdict(NFT_GOTO, "capture"));
+	case RK_GOTO_LOCAL_MARK:
+		return add_expr(r, verdict(NFT_GOTO, "local_mark"));
+	case RK_SET_TPROXY_MARK:
+		return add_expr(r, meta_load(NFT_META_L4PROTO)) ||
+		       add_expr(r, cmp_eq(&tcp, sizeof(tcp))) || set_mark(r, rs->tproxy_mark);
+	}
+	return -1;
+}
+
+struct nftnl_rule *nft_build_rule(const struct ruleset *rs, int index)
+{
+	struct rule_spec plan[RULES_MAX];
+	int n = rule_plan(rs, plan);
+	struct nftnl_rule *r;
+
+	if (index < 0 || index >= n)
+		return NULL;
+	r = nftnl_rule_alloc();
+	if (!r)
+		return NULL;
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, RULESET_TABLE);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, plan[index].chain);
+	if (build_rule(r, rs, plan[index].kind)) {
 		nftnl_rule_free(r);
 		return NULL;
 	}
@@ -505,7 +573,7 @@ int nft_apply(const struct ruleset *rs, char *err, size_t errlen)
 	struct batch bt;
 	struct nftnl_table *t = NULL;
 	struct nftnl_set *sets[6] = { NULL };
-	struct nftnl_chain *chains[3] = { NULL };
+	struct nftnl_chain *chains[4] = { NULL };
 	int ret;
 
 	ret = batch_init(&bt);
@@ -523,11 +591,18 @@ int nft_apply(const struct ruleset *rs, char *err, size_t errlen)
 	chains[0] = chain_new("prerouting", 1, rs->tproxy);
 	chains[1] = chain_new("capture", 0, 0);
 	if (rs->local) {
-		chains[2] = chain_new("output", 1, 0);
-		if (chains[2])
+		chains[2] = chain_new("output", 1, rs->tproxy);
+		if (chains[2]) {
 			nftnl_chain_set_u32(chains[2], NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_OUT);
+			/* TPROXY: a route chain, so a new mark reroutes the packet */
+			if (rs->tproxy)
+				nftnl_chain_set_str(chains[2], NFTNL_CHAIN_TYPE, "route");
+		}
+		if (rs->tproxy)
+			chains[3] = chain_new("local_mark", 0, 0);
 	}
-	if (!t || !chains[0] || !chains[1] || (rs->local && !chains[2]))
+	if (!t || !chains[0] || !chains[1] || (rs->local && !chains[2]) ||
+	    (rs->local && rs->tproxy && !chains[3]))
 		goto nomem;
 	for (int i = SET_IFACES; i <= SET_BYPASS6; i++)
 		if (!sets[i])
@@ -560,9 +635,9 @@ int nft_apply(const struct ruleset *rs, char *err, size_t errlen)
 			if (batch_set(&bt, sets[i], set_names[i], n_elems[i]))
 				goto full;
 	}
-	for (int i = 0; i < 3; i++) {
-		static const char *const what[3] = { "chain prerouting", "chain capture",
-						     "chain output" };
+	for (int i = 0; i < 4; i++) {
+		static const char *const what[4] = { "chain prerouting", "chain capture",
+						     "chain output", "chain local_mark" };
 		if (!chains[i])
 			continue;
 		nftnl_chain_nlmsg_build_payload(
@@ -575,13 +650,8 @@ int nft_apply(const struct ruleset *rs, char *err, size_t errlen)
 		char what[48];
 		if (!r)
 			goto nomem;
-		snprintf(what, sizeof(what), "rule %d of chain %s",
-			 i < 3		       ? i + 1
-			 : i < 7 || rs->tproxy ? i - 2
-					       : i - 6,
-			 i < 3		       ? "prerouting"
-			 : i < 7 || rs->tproxy ? "capture"
-					       : "output");
+		snprintf(what, sizeof(what), "rule %d (chain %s)", i + 1,
+			 nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
 		nftnl_rule_nlmsg_build_payload(
 		    batch_msg(&bt, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, what), r);
 		nftnl_rule_free(r);
@@ -600,7 +670,7 @@ out:
 	for (int i = SET_IFACES; i <= SET_BYPASS6; i++)
 		if (sets[i])
 			nftnl_set_free(sets[i]);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (chains[i])
 			nftnl_chain_free(chains[i]);
 	if (t)

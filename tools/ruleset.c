@@ -272,12 +272,7 @@ int ruleset_build(const struct config *cfg, struct ruleset *rs, char *err, size_
 	rs->tproxy_table = cfg->tproxy_table;
 	rs->local = cfg->intercept_local;
 	rs->daemon_mark = cfg->mark;
-	if (rs->local && rs->tproxy) {
-		snprintf(err, errlen,
-			 "[intake] local = yes works with redirect only (TPROXY cannot take the "
-			 "router's own traffic yet)");
-		return -1;
-	}
+
 	if (!cfg->n_intercept_ifaces && !cfg->n_intercept_src) {
 		snprintf(err, errlen,
 			 "nothing to intercept: set [intake] interfaces (LAN interfaces and/or "
@@ -372,9 +367,12 @@ void ruleset_print_nft(const struct ruleset *rs, FILE *out)
 		"\t\ttype %s hook prerouting priority %s; policy accept;\n"
 		"\t\tiifname @intercept_ifaces goto capture\n"
 		"\t\tip saddr @intercept4 goto capture\n"
-		"\t\tip6 saddr @intercept6 goto capture\n"
-		"\t}\n\n",
+		"\t\tip6 saddr @intercept6 goto capture\n",
 		rs->tproxy ? "filter" : "nat", rs->tproxy ? "mangle" : "dstnat");
+	if (rs->tproxy && rs->local)
+		/* the router's own packets, marked on the way out, come back on lo */
+		fprintf(out, "\t\tiifname \"lo\" meta mark 0x%08x goto capture\n", rs->tproxy_mark);
+	fprintf(out, "\t}\n\n");
 	fprintf(out, "\tchain capture {\n"
 		     "\t\tfib daddr type local return\n"
 		     "\t\tip daddr @bypass4 return\n"
@@ -388,7 +386,7 @@ void ruleset_print_nft(const struct ruleset *rs, FILE *out)
 	else
 		fprintf(out, "\t\tmeta l4proto tcp redirect to :%u\n", rs->redirect_port);
 	fprintf(out, "\t}\n");
-	if (rs->local)
+	if (rs->local && !rs->tproxy)
 		/* sockgated's own sockets carry the mark: never again */
 		fprintf(out,
 			"\n\tchain output {\n"
@@ -397,6 +395,21 @@ void ruleset_print_nft(const struct ruleset *rs, FILE *out)
 			"\t\tgoto capture\n"
 			"\t}\n",
 			rs->daemon_mark);
+	if (rs->local && rs->tproxy)
+		/* a route chain: the mark set here sends the packet to lo */
+		fprintf(out,
+			"\n\tchain output {\n"
+			"\t\ttype route hook output priority mangle; policy accept;\n"
+			"\t\tmeta mark 0x%08x return\n"
+			"\t\tgoto local_mark\n"
+			"\t}\n\n"
+			"\tchain local_mark {\n"
+			"\t\tfib daddr type local return\n"
+			"\t\tip daddr @bypass4 return\n"
+			"\t\tip6 daddr @bypass6 return\n"
+			"\t\tmeta l4proto tcp meta mark set 0x%08x\n"
+			"\t}\n",
+			rs->daemon_mark, rs->tproxy_mark);
 
 	fprintf(out, "}\n");
 }

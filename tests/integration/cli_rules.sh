@@ -317,5 +317,16 @@ test_local_traffic() {
 	check "... and applying without local removes it" \
 		bash -c "! ip netns exec $NS_ROUTER nft list chain inet sockgate output 2>/dev/null"
 	rig_stop_sockgated
+	# TPROXY: marked on the way out, routed back in through lo, taken there
+	sed 's/^redirect = .*/tproxy = 12346/' "$RIG_DIR/rules-local.conf" >"$RIG_DIR/rules-tproxy-local.conf"
+	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/rules-tproxy-local.conf" rules apply >/dev/null
+	RIG_INTAKE="tproxy = 12346" RIG_WAIT_PORT=12346 rig_start_sockgated "socks5://$PROXY4:1080"
+	check "local = yes with TPROXY: the router's own curl reaches the server through sockgated" \
+		expect_out hello in_ns $NS_ROUTER curl -s -m 5 "http://$SERVER4/small"
+	check "... 10 MB intact (sha256) from the router itself" \
+		expect_out "$(sha256sum <"$RIG_DIR/www/file10m" | cut -d' ' -f1)" \
+		bash -c "ip netns exec $NS_ROUTER curl -s -m 20 http://$SERVER4/file10m | sha256sum | cut -d' ' -f1"
+	rig_stop_sockgated
+	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/rules.conf" rules apply >/dev/null
 	ip -n $NS_ROUTER route del 10.77.3.0/24 via $PROXY4
 }

@@ -191,8 +191,9 @@ static void test_build(void **state)
 
 	cfg = load(
 	    "[intake]\ninterfaces = lan\ntproxy = 1\nlocal = yes\n[route]\ndefault = direct\n");
-	assert_int_equal(ruleset_build(cfg, &rs, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "local = yes works with redirect only"));
+	assert_int_equal(ruleset_build(cfg, &rs, err, sizeof(err)), 0);
+	assert_true(rs.tproxy && rs.local);
+	ruleset_free(&rs);
 	config_free(cfg);
 }
 
@@ -337,6 +338,43 @@ static void test_rule_expressions(void **state)
 					 want_out[i - 7]);
 		}
 		assert_null(nft_build_rule(&rs, 9));
+	}
+
+	/* local = yes with TPROXY: mark on the way out, take from lo */
+	{
+		static const struct {
+			const char *chain, *text;
+		} want_tl[] = {
+			{ "output", "[ meta load mark => reg 1 ] [ cmp eq reg 1 0x000002a0 ] "
+				    "[ immediate reg 0 return ]" },
+			{ "output", "[ immediate reg 0 goto -> local_mark ]" },
+			{ "local_mark", "[ fib daddr type => reg 1 ] [ cmp eq reg 1 0x00000002 ] "
+					"[ immediate reg 0 return ]" },
+			{ "local_mark", NULL },
+			{ "local_mark", NULL },
+			{ "local_mark",
+			  "[ meta load l4proto => reg 1 ] [ cmp eq reg 1 0x00000006 ] "
+			  "[ immediate reg 1 0x000002a1 ] [ meta set mark with reg 1 ]" },
+			{ "prerouting",
+			  "[ meta load iifname => reg 1 ] [ cmp eq reg 1 0x00006f6c ] "
+			  "[ meta load mark => reg 1 ] [ cmp eq reg 1 0x000002a1 ] "
+			  "[ immediate reg 0 goto -> capture ]" },
+		};
+		rs.tproxy = 1;
+		rs.local = 1;
+		assert_int_equal(nft_rule_count(&rs), 15);
+		for (int i = 8; i < 15; i++) {
+			struct nftnl_rule *r = nft_build_rule(&rs, i);
+			char buf[1024];
+			assert_non_null(r);
+			assert_string_equal(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN),
+					    want_tl[i - 8].chain);
+			rule_text(r, buf, sizeof(buf));
+			nftnl_rule_free(r);
+			if (want_tl[i - 8].text && strcmp(buf, want_tl[i - 8].text))
+				fail_msg("tproxy local rule %d:\n got  %s\n want %s", i, buf,
+					 want_tl[i - 8].text);
+		}
 	}
 }
 
