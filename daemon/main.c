@@ -16,6 +16,7 @@
 #include "sockgate/addr.h"
 #include "sockgate/config.h"
 #include "sockgate/log.h"
+#include <netinet/in.h>
 #include <poll.h>
 
 #include "auth.h"
@@ -161,13 +162,9 @@ static const char *restart_needed(const struct config *a, const struct config *b
 		return "[daemon] mark";
 	if (!same_str(a->control_path, b->control_path))
 		return "[daemon] control";
-	if (a->redirect_port != b->redirect_port || a->tproxy_port != b->tproxy_port)
-		return "[intake] redirect or tproxy";
-	if (a->socks.n_listen != b->socks.n_listen)
-		return "[socks] listen";
-	for (size_t i = 0; i < a->socks.n_listen; i++)
-		if (!addr_equal(&a->socks.listen[i], &b->socks.listen[i]))
-			return "[socks] listen";
+	/* the SOCKS server's resolver and verifier start with the daemon */
+	if (!a->socks.n_listen != !b->socks.n_listen)
+		return "[socks] (turned on or off)";
 	if (a->socks.auth_password != b->socks.auth_password)
 		return "[socks] auth";
 	if (a->socks.max_conns_per_client != b->socks.max_conns_per_client)
@@ -175,8 +172,68 @@ static const char *restart_needed(const struct config *a, const struct config *b
 	return NULL;
 }
 
+/* Whether address:port can be bound as the workers will (SO_REUSEPORT),
+ * so a reload that adds a listener fails before anything changes. */
+static int probe_bind(const struct sockaddr_storage *ss, int freebind)
+{
+	int one = 1, rc = 0;
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (ss->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (freebind)
+		setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)ss, addr_len(ss)) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* The listeners b adds to a must be possible: 0, or -1 with why in msg. */
+static int probe_new_listeners(const struct config *a, const struct config *b, char *msg,
+			       size_t len)
+{
+	const uint16_t old_ports[2] = { a->redirect_port, a->tproxy_port };
+	const uint16_t new_ports[2] = { b->redirect_port, b->tproxy_port };
+	char text[ADDR_STRLEN];
+	int rc;
+
+	for (int k = 0; k < 2; k++) {
+		struct sockaddr_storage ss;
+		if (!new_ports[k] || new_ports[k] == old_ports[k])
+			continue;
+		addr_from_ip("0.0.0.0", new_ports[k], &ss);
+		rc = probe_bind(&ss, 0);
+		if (rc < 0) {
+			snprintf(msg, len, "reload refused: cannot listen on %s port %u: %s",
+				 k ? "tproxy" : "redirect", new_ports[k], strerror(-rc));
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < b->socks.n_listen; i++) {
+		int known = 0;
+		for (size_t j = 0; j < a->socks.n_listen; j++)
+			known |= addr_equal(&a->socks.listen[j], &b->socks.listen[i]);
+		if (known)
+			continue;
+		rc = probe_bind(&b->socks.listen[i], 1);
+		if (rc < 0) {
+			snprintf(msg, len, "reload refused: cannot listen on %s: %s",
+				 addr_format(&b->socks.listen[i], text, sizeof(text)),
+				 strerror(-rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Reads the config again; on any error keeps the running one. Live flows
- * keep the upstream they started with; new flows use the new config. */
+ * keep the upstream they started with; new flows use the new config;
+ * listeners it no longer names close, new ones open, the rest stay. */
 static int reload(void *arg, char *msg, size_t len)
 {
 	struct daemon_state *d = arg;
@@ -207,6 +264,8 @@ static int reload(void *arg, char *msg, size_t len)
 			 why);
 		goto refuse;
 	}
+	if (probe_new_listeners(d->gen->cfg, cfg, msg, len) < 0)
+		goto refuse;
 	gen = generation_new(cfg, users, d->n_workers);
 	if (!gen) {
 		snprintf(msg, len, "reload refused: out of memory");

@@ -51,7 +51,8 @@ static void worker_set_accepting(struct worker *w, int on)
 	for (unsigned i = 0; i < w->n_listeners; i++) {
 		struct epoll_event e = { .events = on ? EPOLLIN : 0,
 					 .data.ptr = &w->listeners[i].ev };
-		epoll_ctl(w->epoll_fd, EPOLL_CTL_MOD, w->listeners[i].fd, &e);
+		if (w->listeners[i].fd >= 0)
+			epoll_ctl(w->epoll_fd, EPOLL_CTL_MOD, w->listeners[i].fd, &e);
 	}
 	w->accept_paused = !on;
 	/* Workers pause and resume together; the first to notice logs. */
@@ -125,7 +126,10 @@ static void worker_accept(struct worker *w, struct listener *l)
 	}
 }
 
-/* The eventfd fired: a stop (seen by the loop) or a listing request. */
+static void worker_reconcile_listeners(struct worker *w);
+
+/* The eventfd fired: a stop (seen by the loop), a new configuration, or a
+ * listing request. */
 static void worker_wake(struct worker *w)
 {
 	uint64_t count;
@@ -141,6 +145,7 @@ static void worker_wake(struct worker *w)
 		generation_unref(w->gen);
 		w->gen = next;
 		w->cfg = next->cfg;
+		worker_reconcile_listeners(w);
 	}
 	if (!atomic_exchange(&w->snap_requested, 0))
 		return;
@@ -275,36 +280,132 @@ static int socks_listen(const struct sockaddr_storage *ss)
 	return fd;
 }
 
-static int worker_add_listener(struct worker *w, int fd, int family, enum listener_kind kind)
+/* Puts fd in a free slot (epoll points at the slot, so slots never move). */
+static int worker_add_listener(struct worker *w, int fd, int family, enum listener_kind kind,
+			       uint16_t port, const struct sockaddr_storage *addr)
 {
-	struct listener *l = &w->listeners[w->n_listeners++];
+	struct listener *l = NULL;
 
+	for (unsigned i = 0; i < w->n_listeners && !l; i++)
+		if (w->listeners[i].fd < 0)
+			l = &w->listeners[i];
+	if (!l) {
+		if (w->n_listeners == WORKER_LISTENERS_MAX) {
+			close(fd);
+			return -ENOSPC;
+		}
+		l = &w->listeners[w->n_listeners++];
+	}
+	memset(l, 0, sizeof(*l));
 	l->ev.kind = EV_LISTENER;
 	l->fd = fd;
 	l->family = family;
 	l->kind = kind;
-	return worker_epoll_add(w, fd, &l->ev, EPOLLIN);
+	l->port = port;
+	if (addr)
+		l->addr = *addr;
+	return worker_epoll_add(w, fd, &l->ev, w->accept_paused ? 0 : EPOLLIN);
 }
 
-/* The SOCKS side: listeners, resolver, and the way back from the
- * password verifier. */
-static int worker_init_socks(struct worker *w)
+static struct listener *find_listener(struct worker *w, enum listener_kind kind, int family,
+				      uint16_t port, const struct sockaddr_storage *addr)
 {
-	const struct socks_config *sc = &w->cfg->socks;
+	for (unsigned i = 0; i < w->n_listeners; i++) {
+		struct listener *l = &w->listeners[i];
+		if (l->fd < 0 || l->kind != kind || l->family != family)
+			continue;
+		if (kind == LISTENER_SOCKS ? addr_equal(&l->addr, addr) : l->port == port)
+			return l;
+	}
+	return NULL;
+}
+
+/* Whether cfg wants listener l. */
+static int listener_wanted(const struct config *cfg, const struct listener *l)
+{
+	if (l->kind == LISTENER_REDIRECT)
+		return l->port == cfg->redirect_port;
+	if (l->kind == LISTENER_TPROXY)
+		return l->port == cfg->tproxy_port;
+	for (size_t i = 0; i < cfg->socks.n_listen; i++)
+		if (addr_equal(&cfg->socks.listen[i], &l->addr))
+			return 1;
+	return 0;
+}
+
+/* Opens what cfg asks for and this worker does not have yet. A missing
+ * IPv6 stack costs the IPv6 intake listeners, not the start. */
+static int worker_open_listeners(struct worker *w, const struct config *cfg)
+{
+	static const int families[2] = { AF_INET, AF_INET6 };
 	int rc;
 
-	for (size_t i = 0; i < sc->n_listen; i++) {
+	for (int k = 0; k < 2; k++) {
+		enum intake_kind kind = k ? INTAKE_TPROXY : INTAKE_REDIRECT;
+		enum listener_kind lk = k ? LISTENER_TPROXY : LISTENER_REDIRECT;
+		uint16_t port = k ? cfg->tproxy_port : cfg->redirect_port;
+		for (int i = 0; port && i < 2; i++) {
+			int fd;
+			if (find_listener(w, lk, families[i], port, NULL))
+				continue;
+			fd = intake_listen(kind, families[i], port);
+			if (fd < 0) {
+				if (families[i] == AF_INET6 &&
+				    (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL)) {
+					if (w->index == 0)
+						log_warn("no IPv6 %s listener: %s",
+							 intake_name(kind), strerror(-fd));
+					continue;
+				}
+				log_error("%s listener on %s port %u: %s", intake_name(kind),
+					  families[i] == AF_INET ? "IPv4" : "IPv6", port,
+					  strerror(-fd));
+				return fd;
+			}
+			rc = worker_add_listener(w, fd, families[i], lk, port, NULL);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	for (size_t i = 0; i < cfg->socks.n_listen; i++) {
+		const struct sockaddr_storage *ss = &cfg->socks.listen[i];
 		char a[ADDR_STRLEN];
-		int fd = socks_listen(&sc->listen[i]);
+		int fd;
+		if (find_listener(w, LISTENER_SOCKS, ss->ss_family, 0, ss))
+			continue;
+		fd = socks_listen(ss);
 		if (fd < 0) {
-			log_error("SOCKS listener on %s: %s",
-				  addr_format(&sc->listen[i], a, sizeof(a)), strerror(-fd));
+			log_error("SOCKS listener on %s: %s", addr_format(ss, a, sizeof(a)),
+				  strerror(-fd));
 			return fd;
 		}
-		rc = worker_add_listener(w, fd, sc->listen[i].ss_family, LISTENER_SOCKS);
+		rc = worker_add_listener(w, fd, ss->ss_family, LISTENER_SOCKS, 0, ss);
 		if (rc < 0)
 			return rc;
 	}
+	return 0;
+}
+
+/* After a reload: listeners the new config no longer names close, new
+ * ones open, the others stay as they are. */
+static void worker_reconcile_listeners(struct worker *w)
+{
+	for (unsigned i = 0; i < w->n_listeners; i++) {
+		struct listener *l = &w->listeners[i];
+		if (l->fd >= 0 && !listener_wanted(w->cfg, l)) {
+			close(l->fd); /* leaves the epoll set with it */
+			l->fd = -1;
+		}
+	}
+	worker_open_listeners(w, w->cfg); /* failures are logged */
+}
+
+/* The SOCKS side: resolver, and the way back from the password
+ * verifier (the listeners are opened with the others). */
+static int worker_init_socks(struct worker *w)
+{
+	int rc;
+
 	rc = dns_new(w, w->cfg->mark, &w->dns);
 	if (rc < 0)
 		return rc;
@@ -327,7 +428,6 @@ int worker_init(struct worker *w, unsigned index, struct generation *gen,
 		const struct worker_shared *shared)
 {
 	const struct config *cfg = gen->cfg;
-	static const int families[2] = { AF_INET, AF_INET6 };
 	int rc;
 
 	memset(w, 0, sizeof(*w));
@@ -373,32 +473,9 @@ int worker_init(struct worker *w, unsigned index, struct generation *gen,
 	if (rc < 0)
 		goto fail;
 
-	for (int k = 0; k < 2; k++) {
-		enum intake_kind kind = k ? INTAKE_TPROXY : INTAKE_REDIRECT;
-		uint16_t port = k ? cfg->tproxy_port : cfg->redirect_port;
-		for (int i = 0; port && i < 2; i++) {
-			int fd = intake_listen(kind, families[i], port);
-			if (fd < 0) {
-				/* A host without IPv6 still serves IPv4. */
-				if (families[i] == AF_INET6 &&
-				    (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL)) {
-					if (index == 0)
-						log_warn("no IPv6 %s listener: %s",
-							 intake_name(kind), strerror(-fd));
-					continue;
-				}
-				rc = fd;
-				log_error("%s listener on %s port %u: %s", intake_name(kind),
-					  families[i] == AF_INET ? "IPv4" : "IPv6", port,
-					  strerror(-fd));
-				goto fail;
-			}
-			rc = worker_add_listener(w, fd, families[i],
-						 k ? LISTENER_TPROXY : LISTENER_REDIRECT);
-			if (rc < 0)
-				goto fail;
-		}
-	}
+	rc = worker_open_listeners(w, cfg);
+	if (rc < 0)
+		goto fail;
 	if (cfg->socks.n_listen) {
 		rc = worker_init_socks(w);
 		if (rc < 0)

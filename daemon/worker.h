@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "list.h"
 #include "pipe_pool.h"
@@ -37,8 +38,10 @@ struct ev {
 
 struct listener {
 	struct ev ev;
-	int fd;
+	int fd; /* -1: a free slot */
 	int family;
+	uint16_t port;		      /* intake listeners */
+	struct sockaddr_storage addr; /* SOCKS listeners */
 	enum listener_kind {
 		LISTENER_REDIRECT,
 		LISTENER_TPROXY,

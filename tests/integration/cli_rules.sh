@@ -296,6 +296,22 @@ test_reload() {
 	sed -i 's/^default = alt$/default = up/' "$conf"
 	kill -HUP "$SOCKGATED_PID"
 	check "SIGHUP reloads too" expect_log "reloaded: 2 upstream(s), 0 route(s), default up"
+	# a new intake port: the old listener closes, the new one opens, no restart
+	sed -i "s/^redirect = $REDIRECT_PORT\$/redirect = 12347/" "$conf"
+	check "reload with a new redirect port: accepted" bash -c "$ctl reload | grep -q reloaded"
+	check "... the new port listens, the old one is closed" \
+		bash -c "sleep 0.3; test -n \"\$(ip netns exec $NS_ROUTER ss -Hltn 'sport = :12347')\" && test -z \"\$(ip netns exec $NS_ROUTER ss -Hltn 'sport = :$REDIRECT_PORT')\""
+	sed "s/^redirect = .*/redirect = 12347/" "$RIG_DIR/rules.conf" >"$RIG_DIR/rules-12347.conf"
+	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/rules-12347.conf" rules apply >/dev/null
+	check "... and with the rules moved there too, flows go through it" \
+		expect_out hello in_ns $NS_CLIENT curl -s -m 5 "http://$SERVER4/small"
+	rig_spawn $NS_ROUTER BUSY_PID "$RIG_DIR/busy.log" socat TCP-LISTEN:12348,reuseaddr OPEN:/dev/null
+	rig_wait_port $NS_ROUTER 12348
+	sed -i "s/^redirect = 12347\$/redirect = 12348/" "$conf"
+	check "reload onto a port another program holds: refused, nothing changed" \
+		bash -c "$ctl reload 2>&1 | grep -q 'cannot listen on redirect port 12348' && test -n \"\$(ip netns exec $NS_ROUTER ss -Hltn 'sport = :12347')\""
+	rig_stop "$BUSY_PID"
+	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/rules.conf" rules apply >/dev/null
 	rig_stop_sockgated
 }
 
