@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "client_limit.h"
+#include "fnv.h"
 
 /* Distinct clients with live connections; beyond this, clients are not
  * counted rather than refused (the fd budget still caps the total). */
@@ -57,10 +58,7 @@ static void make_key(const struct sockaddr_storage *ss, uint8_t key[17])
  * only make lookups a little longer. */
 static size_t home_slot(const uint8_t key[17])
 {
-	uint32_t h = 2166136261u;
-	for (int i = 0; i < 17; i++)
-		h = (h ^ key[i]) * 16777619u;
-	return h % SLOTS;
+	return fnv1a(key, 17) % SLOTS;
 }
 
 /* The slot holding key, or the empty slot where it would go; NULL if full. */

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "sockgate/addr.h"
+#include "fnv.h"
 #include "local_addr.h"
 
 #define LOCAL_ADDR_TTL_MS 1000
@@ -31,7 +32,6 @@ int local_addr_check(struct local_addr_cache *c, const struct sockaddr_storage *
 		     uint64_t now_ms)
 {
 	uint8_t key[17] = { (uint8_t)addr->ss_family };
-	uint32_t h = 2166136261u;
 	struct local_addr_slot *slot;
 
 	if (!c)
@@ -40,9 +40,7 @@ int local_addr_check(struct local_addr_cache *c, const struct sockaddr_storage *
 		memcpy(key + 1, &((const struct sockaddr_in *)addr)->sin_addr, 4);
 	else
 		memcpy(key + 1, &((const struct sockaddr_in6 *)addr)->sin6_addr, 16);
-	for (int i = 0; i < 17; i++)
-		h = (h ^ key[i]) * 16777619u;
-	slot = &c->slots[h % LOCAL_ADDR_SLOTS];
+	slot = &c->slots[fnv1a(key, sizeof(key)) % LOCAL_ADDR_SLOTS];
 	if (slot->expires_ms > now_ms && !memcmp(slot->key, key, sizeof(key)))
 		return slot->local;
 	memcpy(slot->key, key, sizeof(key));
