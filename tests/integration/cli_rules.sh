@@ -346,3 +346,24 @@ test_local_traffic() {
 	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/rules.conf" rules apply >/dev/null
 	ip -n $NS_ROUTER route del 10.77.3.0/24 via $PROXY4
 }
+
+# conns --json stays valid JSON whatever a SOCKS client calls its target: a
+# name with '"' and '\' sits in the handshake with an upstream that never
+# answers while conns is asked.
+test_conns_json_names() {
+	local ctl="$SOCKGATE -c $RIG_DIR/sockgate.conf" name='we"ird\name.test' client
+	rig_spawn $NS_PROXY MUTE_PID "$RIG_DIR/mute.log" socat TCP-LISTEN:1099,reuseaddr,fork SYSTEM:'sleep 5'
+	rig_wait_port $NS_PROXY 1099
+	rig_start_sockgated "socks5h://$PROXY4:1099" "" "" "[socks]
+listen = $ROUTER4_LAN:1080
+auth = none
+allow = 10.77.1.0/24" && rig_wait_port $NS_ROUTER 1080
+	in_ns $NS_CLIENT python3 tests/integration/socks_client.py $ROUTER4_LAN 1080 connect "$name" 80 >/dev/null 2>&1 &
+	client=$!
+	sleep 0.7
+	check "conns --json escapes a host name with quote and backslash" \
+		bash -c "$ctl --json conns | python3 -c 'import json,sys; c=json.load(sys.stdin)[\"conns\"]; assert any(x[\"destination\"] == sys.argv[1] + \":80\" and x[\"intake\"] == \"socks\" for x in c), c' '$name'"
+	wait $client
+	rig_stop_sockgated
+	rig_stop "$MUTE_PID"
+}

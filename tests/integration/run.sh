@@ -343,6 +343,7 @@ test_tproxy_mode
 test_control_socket
 test_reload
 test_local_traffic
+test_conns_json_names
 test_early_data
 test_pipelining_stall_hint
 test_wrong_passwords
