@@ -52,13 +52,18 @@ static int socks_send(struct flow *f, const uint8_t *buf, size_t len)
 	return -1;
 }
 
+/* The reply in the client's protocol (SOCKS4 knows only granted/rejected). */
+static size_t socks_encode_reply(const struct flow *f, uint8_t rep,
+				 const struct sockaddr_storage *bnd, uint8_t *out)
+{
+	return f->socks->hs.version == 4 ? socks_handshake_reply4(rep == REP_SUCCEEDED, bnd, out)
+					 : socks_handshake_reply5(rep, bnd, out);
+}
+
 int socks_reply(struct flow *f, uint8_t rep, const struct sockaddr_storage *bnd)
 {
 	uint8_t out[SOCKS_REPLY_MAX];
-	size_t n = f->socks->hs.version == 4
-		       ? socks_handshake_reply4(rep == REP_SUCCEEDED, bnd, out)
-		       : socks_handshake_reply5(rep, bnd, out);
-	return socks_send(f, out, n);
+	return socks_send(f, out, socks_encode_reply(f, rep, bnd, out));
 }
 
 static int in_list(const struct cidr *list, size_t n, const struct sockaddr_storage *ss)
@@ -661,8 +666,7 @@ int socks_server_reply_failure(struct flow *f, uint8_t rep)
 	/* best effort: the connection closes right after */
 	{
 		uint8_t out[SOCKS_REPLY_MAX];
-		size_t n = s->hs.version == 4 ? socks_handshake_reply4(0, NULL, out)
-					      : socks_handshake_reply5(rep, NULL, out);
+		size_t n = socks_encode_reply(f, rep, NULL, out);
 		if (send(f->client_fd, out, n, MSG_NOSIGNAL) < 0)
 			return 0;
 	}
