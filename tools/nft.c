@@ -145,20 +145,55 @@ static int match_nfproto(struct nftnl_rule *r, uint8_t nfproto)
 	       add_expr(r, cmp_eq(&nfproto, sizeof(nfproto)));
 }
 
-/* meta l4proto tcp meta mark set M tproxy to :PORT accept */
-static int tproxy_rule(struct nftnl_rule *r, const struct ruleset *rs)
-{
-	struct nftnl_expr *tp = nftnl_expr_alloc("tproxy");
-	uint16_t port = htons(rs->tproxy_port);
-	uint8_t tcp = IPPROTO_TCP;
+/* The statements below allocate their expression only when reached, so a
+ * failure part-way through a rule leaves nothing unowned. */
 
-	if (tp) {
-		nftnl_expr_set_u32(tp, NFTNL_EXPR_TPROXY_FAMILY, NFPROTO_UNSPEC);
-		nftnl_expr_set_u32(tp, NFTNL_EXPR_TPROXY_REG_PORT, NFT_REG_1);
+static struct nftnl_expr *fib_daddr_type(void)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("fib");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
 	}
-	return add_expr(r, meta_load(NFT_META_L4PROTO)) || add_expr(r, cmp_eq(&tcp, sizeof(tcp))) ||
-	       set_mark(r, rs->tproxy_mark) || add_expr(r, immediate(&port, sizeof(port))) ||
-	       add_expr(r, tp) || add_expr(r, verdict(NF_ACCEPT, NULL));
+	return e;
+}
+
+/* redirect to the port in reg 1 */
+static struct nftnl_expr *redir_to_reg(void)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("redir");
+	if (e)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_REDIR_REG_PROTO_MIN, NFT_REG_1);
+	return e;
+}
+
+static struct nftnl_expr *socket_transparent(void)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("socket");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_TRANSPARENT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, NFT_REG_1);
+	}
+	return e;
+}
+
+/* tproxy to the port in reg 1, either family */
+static struct nftnl_expr *tproxy_to_reg(void)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("tproxy");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_TPROXY_FAMILY, NFPROTO_UNSPEC);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_TPROXY_REG_PORT, NFT_REG_1);
+	}
+	return e;
+}
+
+/* meta l4proto tcp */
+static int match_tcp(struct nftnl_rule *r)
+{
+	uint8_t tcp = IPPROTO_TCP;
+	return add_expr(r, meta_load(NFT_META_L4PROTO)) || add_expr(r, cmp_eq(&tcp, sizeof(tcp)));
 }
 
 enum rule_kind {
@@ -228,7 +263,6 @@ int nft_rule_count(const struct ruleset *rs)
 
 static int build_rule(struct nftnl_rule *r, const struct ruleset *rs, enum rule_kind kind)
 {
-	uint8_t tcp = IPPROTO_TCP;
 	uint16_t port = htons(rs->redirect_port);
 	uint32_t local = RTN_LOCAL;
 
@@ -251,16 +285,10 @@ static int build_rule(struct nftnl_rule *r, const struct ruleset *rs, enum rule_
 		       add_expr(r, cmp_eq(&rs->tproxy_mark, sizeof(rs->tproxy_mark))) ||
 		       add_expr(r, verdict(NFT_GOTO, "capture"));
 	}
-	case RK_FIB_LOCAL_RETURN: {
-		struct nftnl_expr *e = nftnl_expr_alloc("fib");
-		if (e) {
-			nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
-		}
-		return add_expr(r, e) || add_expr(r, cmp_eq(&local, sizeof(local))) ||
+	case RK_FIB_LOCAL_RETURN:
+		return add_expr(r, fib_daddr_type()) ||
+		       add_expr(r, cmp_eq(&local, sizeof(local))) ||
 		       add_expr(r, verdict(NFT_RETURN, NULL));
-	}
 	case RK_BYPASS4_RETURN:
 	case RK_BYPASS6_RETURN: {
 		int v4 = kind == RK_BYPASS4_RETURN;
@@ -269,28 +297,21 @@ static int build_rule(struct nftnl_rule *r, const struct ruleset *rs, enum rule_
 		       add_expr(r, lookup(v4 ? SET_BYPASS4 : SET_BYPASS6)) ||
 		       add_expr(r, verdict(NFT_RETURN, NULL));
 	}
-	case RK_REDIRECT: {
-		struct nftnl_expr *redir = nftnl_expr_alloc("redir");
-		if (redir)
-			nftnl_expr_set_u32(redir, NFTNL_EXPR_REDIR_REG_PROTO_MIN, NFT_REG_1);
-		return add_expr(r, meta_load(NFT_META_L4PROTO)) ||
-		       add_expr(r, cmp_eq(&tcp, sizeof(tcp))) ||
-		       add_expr(r, immediate(&port, sizeof(port))) || add_expr(r, redir);
-	}
+	case RK_REDIRECT:
+		return match_tcp(r) || add_expr(r, immediate(&port, sizeof(port))) ||
+		       add_expr(r, redir_to_reg());
 	case RK_TP_SOCKET: {
-		struct nftnl_expr *sock = nftnl_expr_alloc("socket");
 		uint8_t one = 1;
-		if (sock) {
-			nftnl_expr_set_u32(sock, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_TRANSPARENT);
-			nftnl_expr_set_u32(sock, NFTNL_EXPR_SOCKET_DREG, NFT_REG_1);
-		}
-		return add_expr(r, meta_load(NFT_META_L4PROTO)) ||
-		       add_expr(r, cmp_eq(&tcp, sizeof(tcp))) || add_expr(r, sock) ||
+		return match_tcp(r) || add_expr(r, socket_transparent()) ||
 		       add_expr(r, cmp_eq(&one, sizeof(one))) || set_mark(r, rs->tproxy_mark) ||
 		       add_expr(r, verdict(NF_ACCEPT, NULL));
 	}
-	case RK_TP_TPROXY:
-		return tproxy_rule(r, rs);
+	case RK_TP_TPROXY: {
+		uint16_t tport = htons(rs->tproxy_port);
+		return match_tcp(r) || set_mark(r, rs->tproxy_mark) ||
+		       add_expr(r, immediate(&tport, sizeof(tport))) ||
+		       add_expr(r, tproxy_to_reg()) || add_expr(r, verdict(NF_ACCEPT, NULL));
+	}
 	case RK_DAEMON_MARK_RETURN:
 		return add_expr(r, meta_load(NFT_META_MARK)) ||
 		       add_expr(r, cmp_eq(&rs->daemon_mark, sizeof(rs->daemon_mark))) ||
@@ -300,8 +321,7 @@ static int build_rule(struct nftnl_rule *r, const struct ruleset *rs, enum rule_
 	case RK_GOTO_LOCAL_MARK:
 		return add_expr(r, verdict(NFT_GOTO, "local_mark"));
 	case RK_SET_TPROXY_MARK:
-		return add_expr(r, meta_load(NFT_META_L4PROTO)) ||
-		       add_expr(r, cmp_eq(&tcp, sizeof(tcp))) || set_mark(r, rs->tproxy_mark);
+		return match_tcp(r) || set_mark(r, rs->tproxy_mark);
 	}
 	return -1;
 }
