@@ -27,26 +27,6 @@ static int read_ranges(const char *name, int af, struct interval_set *is, struct
 	return 0;
 }
 
-/* Whether every address of c is in is. */
-static int covers(const struct interval_set *is, const struct cidr *c)
-{
-	struct interval_set probe;
-	int inside;
-
-	interval_set_init(&probe, is->family);
-	if (interval_set_add(&probe, c) < 0)
-		return 0;
-	inside = 0;
-	for (size_t i = 0; i < is->n; i++) {
-		size_t len = is->family == AF_INET ? 4 : 16;
-		if (memcmp(is->v[i].lo, probe.v[0].lo, len) <= 0 &&
-		    memcmp(is->v[i].hi, probe.v[0].hi, len) >= 0)
-			inside = 1;
-	}
-	interval_set_free(&probe);
-	return inside;
-}
-
 int live_sets_change_cidr(const char *what, const char *set4, const char *set6, const char *text,
 			  int add)
 {
@@ -67,12 +47,12 @@ int live_sets_change_cidr(const char *what, const char *set4, const char *set6, 
 	if (ret)
 		goto out;
 	ret = CLI_FAILED;
-	if (add && covers(&is, &c)) {
+	if (add && interval_set_covers(&is, &c)) {
 		printf("%s: %s is already in set %s; nothing changed\n", what, text, name);
 		ret = CLI_OK;
 		goto out;
 	}
-	if (!add && !covers(&is, &c)) {
+	if (!add && !interval_set_covers(&is, &c)) {
 		fprintf(stderr, "sockgate: %s del: %s is not (wholly) in set %s\n", what, text,
 			name);
 		goto out;

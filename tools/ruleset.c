@@ -125,6 +125,17 @@ static void predecessor(const uint8_t *a, uint8_t *out, size_t len)
 	}
 }
 
+int interval_set_covers(const struct interval_set *s, const struct cidr *c)
+{
+	size_t len = family_len(s->family);
+	struct interval in = cidr_range(c, len);
+
+	for (size_t i = 0; i < s->n; i++)
+		if (memcmp(s->v[i].lo, in.lo, len) <= 0 && memcmp(s->v[i].hi, in.hi, len) >= 0)
+			return 1;
+	return 0;
+}
+
 int interval_set_remove(struct interval_set *s, const struct cidr *c)
 {
 	size_t len = family_len(s->family);

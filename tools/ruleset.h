@@ -53,6 +53,8 @@ void interval_format(const struct interval_set *s, size_t i, char *buf, size_t l
 
 /* out = a + 1, big-endian of len bytes; -1 when a is the last address. */
 int interval_successor(const uint8_t *a, uint8_t *out, size_t len);
+/* Whether every address of c is in one range of s. */
+int interval_set_covers(const struct interval_set *s, const struct cidr *c);
 /* Removes c's addresses from s (splitting ranges as needed); 0 or -1. */
 int interval_set_remove(struct interval_set *s, const struct cidr *c);
 
