@@ -25,7 +25,8 @@ static int change_iface(const char *name, int add)
 	char err[256];
 	int rc;
 
-	if (!*name || strlen(name) >= CONFIG_IFNAME_SIZE || strpbrk(name, " /\t")) {
+	/* the same names [intake] interfaces takes */
+	if (!config_valid_ifname(name)) {
 		fprintf(stderr,
 			"sockgate: intercept: \"%s\" is neither a CIDR nor an interface name\n",
 			name);

@@ -296,9 +296,7 @@ static int for_each_item(struct parse_ctx *ctx, const char *key, const char *val
 static int append_cidr(struct cidr **list, size_t *n, const struct cidr *c);
 static int parse_bool(const char *s, int *out);
 
-/* An interface name as the kernel takes it: 1..15 bytes, no '/', no
- * whitespace or control characters, not "." or "..". */
-static int valid_ifname(const char *s)
+int config_valid_ifname(const char *s)
 {
 	size_t n = strlen(s);
 	if (n == 0 || n >= CONFIG_IFNAME_SIZE || !strcmp(s, ".") || !strcmp(s, ".."))
@@ -327,7 +325,7 @@ static int intercept_item(struct parse_ctx *ctx, const char *key, const char *s)
 		report(ctx, ctx->line, "%s: \"%s\" is not a valid CIDR (host bits set?)", key, s);
 		return -1;
 	}
-	if (!valid_ifname(s)) {
+	if (!config_valid_ifname(s)) {
 		report(ctx, ctx->line,
 		       "%s: \"%s\" is neither an interface name (1..15 characters) nor a CIDR", key,
 		       s);

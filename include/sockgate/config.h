@@ -92,6 +92,10 @@ void config_free(struct config *cfg);
 /* The upstream a flow to dst takes: longest matching route, else default. */
 const struct upstream *config_route(const struct config *cfg, const struct sockaddr_storage *dst);
 
+/* An interface name as the kernel takes it: 1..15 bytes, no '/', ':',
+ * whitespace or control characters, not "." or "..". */
+int config_valid_ifname(const char *s);
+
 /* Parses "10", "10s", "500ms", "5m", "1h" into milliseconds; 0 or -1. */
 int config_parse_duration(const char *s, unsigned *ms);
 

@@ -84,6 +84,9 @@ static void test_usage_errors(void **state)
 	assert_non_null(strstr(out, "is not an address or CIDR"));
 	assert_int_equal(run("sockgate bypass add nonsense", out, sizeof(out)), CLI_USAGE);
 	assert_int_equal(run("sockgate intercept add a/b", out, sizeof(out)), CLI_USAGE);
+	/* the same names the config takes, no others */
+	assert_int_equal(run("sockgate intercept add eth0:1", out, sizeof(out)), CLI_USAGE);
+	assert_int_equal(run("sockgate intercept del ..", out, sizeof(out)), CLI_USAGE);
 	assert_int_equal(run("sockgate intercept add averyveryverylongname", out, sizeof(out)),
 			 CLI_USAGE);
 	assert_int_equal(run("sockgate status extra", out, sizeof(out)), CLI_USAGE);
