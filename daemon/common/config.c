@@ -24,6 +24,9 @@
 #define DEFAULT_MAX_CONNS_PER_CLIENT 256
 #define DEFAULT_BIND_TIMEOUT_MS	     60000
 #define SOCKS_LISTEN_MAX	     16
+#define DEFAULT_UDP_IDLE_TIMEOUT_MS  60000
+#define DEFAULT_UDP_ASSOCIATIONS     4096
+#define MAX_UDP_ASSOCIATIONS	     1000000
 
 struct section_header {
 	char name[INI_MAX_LINE];
@@ -40,6 +43,9 @@ struct upstream_lines {
 	unsigned section_line;
 	unsigned url_line;
 	unsigned pipeline_line;
+	unsigned udp_line, udp_address_line;
+	char udp_host[URL_HOST_MAX + 1]; /* udp_address, resolved in finish() */
+	uint16_t udp_port;
 };
 
 struct parse_ctx {
@@ -273,6 +279,22 @@ static void daemon_key(struct parse_ctx *ctx, const char *key, const char *value
 		if (config_parse_duration(value, dst) || (*dst == 0 && key[0] != 'i'))
 			report(ctx, ctx->line,
 			       "%s: \"%s\" is not a duration (30, 30s, 500ms, 5m, 1h)", key, value);
+	} else if (!strcmp(key, "udp_idle_timeout")) {
+		if (first_time(ctx, &ctx->seen_daemon, 1u << 7, "daemon", key) &&
+		    (config_parse_duration(value, &cfg->udp_idle_timeout_ms) ||
+		     cfg->udp_idle_timeout_ms < 1000))
+			report(ctx, ctx->line,
+			       "udp_idle_timeout: \"%s\" is not a duration of 1s or more (30s, "
+			       "2m)",
+			       value);
+	} else if (!strcmp(key, "udp_associations")) {
+		if (!first_time(ctx, &ctx->seen_daemon, 1u << 8, "daemon", key))
+			return;
+		if (parse_uint(value, MAX_UDP_ASSOCIATIONS, &v) || v == 0)
+			report(ctx, ctx->line, "udp_associations: \"%s\" is not 1..%d", value,
+			       MAX_UDP_ASSOCIATIONS);
+		else
+			cfg->udp_associations = (unsigned)v;
 	} else if (!strcmp(key, "control")) {
 		if (!first_time(ctx, &ctx->seen_daemon, 1u << 6, "daemon", key))
 			return;
@@ -483,8 +505,51 @@ static struct upstream *upstream_section(struct parse_ctx *ctx, const char *name
 	}
 	ctx->up_lines[cfg->n_upstreams].url_line = 0;
 	ctx->up_lines[cfg->n_upstreams].pipeline_line = 0;
+	ctx->up_lines[cfg->n_upstreams].udp_line = 0;
+	ctx->up_lines[cfg->n_upstreams].udp_address_line = 0;
 	cfg->n_upstreams++;
 	return up;
+}
+
+static int split_host_port(const char *s, char *host, size_t hostsz, uint16_t *port,
+			   int *bracketed);
+
+/* udp = associate | direct | drop; udp_address = HOST:PORT */
+static void upstream_udp_key(struct parse_ctx *ctx, struct upstream *up,
+			     struct upstream_lines *lines, const char *key, const char *value)
+{
+	int bracketed;
+
+	if (!strcmp(key, "udp")) {
+		if (lines->udp_line) {
+			report(ctx, ctx->line, "[upstream %s] udp given twice", up->name);
+			return;
+		}
+		lines->udp_line = ctx->line;
+		if (!strcmp(value, "associate"))
+			up->udp = UPSTREAM_UDP_ASSOCIATE;
+		else if (!strcmp(value, "direct"))
+			up->udp = UPSTREAM_UDP_DIRECT;
+		else if (!strcmp(value, "drop"))
+			up->udp = UPSTREAM_UDP_DROP;
+		else
+			report(ctx, ctx->line, "udp: \"%s\" is not associate, direct or drop",
+			       value);
+		return;
+	}
+	if (lines->udp_address_line) {
+		report(ctx, ctx->line, "[upstream %s] udp_address given twice", up->name);
+		return;
+	}
+	lines->udp_address_line = ctx->line;
+	if (split_host_port(value, lines->udp_host, sizeof(lines->udp_host), &lines->udp_port,
+			    &bracketed) ||
+	    (bracketed && !strchr(lines->udp_host, ':'))) {
+		report(ctx, ctx->line,
+		       "udp_address: \"%s\" is not HOST:PORT (10.0.0.5:1080, [fd00::5]:1080)",
+		       value);
+		lines->udp_host[0] = '\0';
+	}
 }
 
 static void upstream_key(struct parse_ctx *ctx, const char *name, const char *key,
@@ -496,6 +561,10 @@ static void upstream_key(struct parse_ctx *ctx, const char *name, const char *ke
 	if (!up)
 		return;
 	size_t idx = (size_t)(up - ctx->cfg->upstreams);
+	if (!strcmp(key, "udp") || !strcmp(key, "udp_address")) {
+		upstream_udp_key(ctx, up, &ctx->up_lines[idx], key, value);
+		return;
+	}
 	if (!strcmp(key, "pipeline")) {
 		if (ctx->up_lines[idx].pipeline_line) {
 			report(ctx, ctx->line, "[upstream %s] pipeline given twice", name);
@@ -614,34 +683,46 @@ static int socks_cidr_item(struct parse_ctx *ctx, const char *key, const char *s
 	return rc;
 }
 
-/* "192.168.1.1:1080" or "[fd00::1]:1080". */
-static int socks_listen_item(struct parse_ctx *ctx, const char *key, const char *s)
+/* "HOST:PORT" or "[V6]:PORT" into host (INET6_ADDRSTRLEN + 1 or more bytes
+ * up to hostsz) and port; bracketed says whether the host was in brackets.
+ * 0 or -1. */
+static int split_host_port(const char *s, char *host, size_t hostsz, uint16_t *port, int *bracketed)
 {
-	struct socks_config *sc = &ctx->cfg->socks;
-	struct sockaddr_storage ss;
-	char host[INET6_ADDRSTRLEN + 1];
 	const char *colon, *h = s;
 	size_t hl;
-	uint16_t port;
 
-	if (*s == '[') {
+	*bracketed = *s == '[';
+	if (*bracketed) {
 		const char *close = strchr(s, ']');
 		if (!close || close[1] != ':')
-			goto bad;
+			return -1;
 		h = s + 1;
 		hl = (size_t)(close - h);
 		colon = close + 1;
 	} else {
 		colon = strrchr(s, ':');
 		if (!colon || memchr(s, ':', (size_t)(colon - s)))
-			goto bad; /* IPv6 needs brackets */
+			return -1; /* IPv6 needs brackets */
 		hl = (size_t)(colon - s);
 	}
-	if (!hl || hl >= sizeof(host) || addr_parse_port(colon + 1, &port))
-		goto bad;
+	if (!hl || hl >= hostsz || addr_parse_port(colon + 1, port))
+		return -1;
 	memcpy(host, h, hl);
 	host[hl] = '\0';
-	if (addr_from_ip(host, port, &ss) || (*s == '[') != (ss.ss_family == AF_INET6))
+	return 0;
+}
+
+/* "192.168.1.1:1080" or "[fd00::1]:1080". */
+static int socks_listen_item(struct parse_ctx *ctx, const char *key, const char *s)
+{
+	struct socks_config *sc = &ctx->cfg->socks;
+	struct sockaddr_storage ss;
+	char host[INET6_ADDRSTRLEN + 1];
+	uint16_t port;
+	int bracketed;
+
+	if (split_host_port(s, host, sizeof(host), &port, &bracketed) ||
+	    addr_from_ip(host, port, &ss) || bracketed != (ss.ss_family == AF_INET6))
 		goto bad;
 	for (size_t i = 0; i < sc->n_listen; i++) {
 		if (addr_equal(&sc->listen[i], &ss)) {
@@ -788,25 +869,54 @@ static int config_handler(void *user, const char *section, const char *key, cons
 	return 1;
 }
 
-static int resolve_upstream(struct parse_ctx *ctx, struct upstream *up, unsigned line)
+/* host (a name or an IP literal) and port into ss; names only with
+ * resolve, else ss stays unset. 0 or -1 with the problem reported. */
+static int resolve_host(struct parse_ctx *ctx, unsigned line, const char *upstream,
+			const char *host, uint16_t port, int resolve, struct sockaddr_storage *ss)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
 	struct addrinfo *res = NULL;
 	int rc;
 
-	rc = getaddrinfo(up->url.host, NULL, &hints, &res);
+	if (!addr_from_ip(host, port, ss) || !resolve)
+		return 0;
+	rc = getaddrinfo(host, NULL, &hints, &res);
 	if (rc || !res) {
-		report(ctx, line, "upstream \"%s\": cannot resolve \"%s\": %s", up->name,
-		       up->url.host, rc ? gai_strerror(rc) : "no address");
+		report(ctx, line, "upstream \"%s\": cannot resolve \"%s\": %s", upstream, host,
+		       rc ? gai_strerror(rc) : "no address");
 		return -1;
 	}
-	memcpy(&up->addr, res->ai_addr, res->ai_addrlen);
-	if (up->addr.ss_family == AF_INET)
-		((struct sockaddr_in *)&up->addr)->sin_port = htons(up->url.port);
-	else
-		((struct sockaddr_in6 *)&up->addr)->sin6_port = htons(up->url.port);
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	addr_set_port(ss, port);
 	freeaddrinfo(res);
 	return 0;
+}
+
+/* udp: the default follows what the url can carry; associate only where
+ * it can. udp_address resolved like the url's host. */
+static void finish_upstream_udp(struct parse_ctx *ctx, struct upstream *up,
+				const struct upstream_lines *lines, int resolve)
+{
+	int socks5 = up->url.kind == UPSTREAM_SOCKS5 || up->url.kind == UPSTREAM_SOCKS5H;
+
+	if (!lines->udp_line)
+		up->udp = up->url.kind == UPSTREAM_DIRECT ? UPSTREAM_UDP_DIRECT
+			  : socks5			  ? UPSTREAM_UDP_ASSOCIATE
+							  : UPSTREAM_UDP_DROP;
+	else if (up->udp == UPSTREAM_UDP_ASSOCIATE && !socks5)
+		report(ctx, lines->udp_line,
+		       "[upstream %s] udp = associate needs a socks5:// or socks5h:// url "
+		       "(%s cannot carry UDP): use direct or drop",
+		       up->name, upstream_kind_name(up->url.kind));
+	if (!lines->udp_address_line || !lines->udp_host[0])
+		return;
+	if (!socks5 || up->udp != UPSTREAM_UDP_ASSOCIATE) {
+		report(ctx, lines->udp_address_line,
+		       "[upstream %s] udp_address is only used with udp = associate", up->name);
+		return;
+	}
+	resolve_host(ctx, lines->udp_address_line, up->name, lines->udp_host, lines->udp_port,
+		     resolve, &up->udp_addr);
 }
 
 /* TCP goes to tproxy when it is set and redirect is not. */
@@ -841,10 +951,11 @@ static void finish(struct parse_ctx *ctx, int resolve)
 		}
 		if ((int)up->url.kind == -1)
 			continue; /* url error already reported */
+		finish_upstream_udp(ctx, up, &ctx->up_lines[i], resolve);
 		if (up->url.kind == UPSTREAM_DIRECT)
 			continue;
-		if (addr_from_ip(up->url.host, up->url.port, &up->addr) && resolve)
-			resolve_upstream(ctx, up, ctx->up_lines[i].url_line);
+		resolve_host(ctx, ctx->up_lines[i].url_line, up->name, up->url.host, up->url.port,
+			     resolve, &up->addr);
 	}
 	/* Sections named in the file but holding no key at all. */
 	for (size_t i = 0; i < ctx->n_headers; i++) {
@@ -926,6 +1037,8 @@ static int load(struct parse_ctx *ctx, int resolve, struct config **out)
 	cfg->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
 	cfg->handshake_timeout_ms = DEFAULT_HANDSHAKE_TIMEOUT_MS;
 	cfg->idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
+	cfg->udp_idle_timeout_ms = DEFAULT_UDP_IDLE_TIMEOUT_MS;
+	cfg->udp_associations = DEFAULT_UDP_ASSOCIATIONS;
 	cfg->control_path = strdup(CONTROL_DEFAULT_PATH);
 	cfg->redirect_port = DEFAULT_REDIRECT_PORT;
 	cfg->tproxy_mark = DEFAULT_TPROXY_MARK;
@@ -938,7 +1051,8 @@ static int load(struct parse_ctx *ctx, int resolve, struct config **out)
 	strcpy(cfg->upstreams[0].name, "direct");
 	cfg->upstreams[0].url.kind = UPSTREAM_DIRECT;
 	cfg->upstreams[0].pipeline = 1;
-	ctx->up_lines[0] = (struct upstream_lines){ 0, 1, 0 };
+	cfg->upstreams[0].udp = UPSTREAM_UDP_DIRECT;
+	ctx->up_lines[0] = (struct upstream_lines){ .url_line = 1 };
 	cfg->n_upstreams = 1;
 
 	syntax = ini_parse_stream(config_reader, ctx, config_handler, ctx);

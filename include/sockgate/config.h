@@ -22,6 +22,17 @@ struct upstream {
 	struct sockaddr_storage addr;
 	/* SOCKS5: send greeting, credentials and request in one segment. */
 	int pipeline;
+	/* What intercepted UDP routed here becomes: SOCKS5 UDP ASSOCIATE (the
+	 * default for socks5/socks5h), sent directly, or dropped (the default
+	 * for upstreams that cannot carry UDP). */
+	enum upstream_udp {
+		UPSTREAM_UDP_ASSOCIATE,
+		UPSTREAM_UDP_DIRECT,
+		UPSTREAM_UDP_DROP,
+	} udp;
+	/* udp_address = HOST:PORT: where to send datagrams instead of the
+	 * relay address the upstream names; unset (family 0) otherwise. */
+	struct sockaddr_storage udp_addr;
 };
 
 struct route {
@@ -53,7 +64,9 @@ struct config {
 	unsigned connect_timeout_ms;
 	unsigned handshake_timeout_ms;
 	unsigned idle_timeout_ms;
-	char *control_path; /* unix socket for the CLI; NULL = off */
+	char *control_path;	      /* unix socket for the CLI; NULL = off */
+	unsigned udp_idle_timeout_ms; /* transparent UDP associations */
+	unsigned udp_associations;    /* at most this many at once (all workers) */
 	/* [intake] */
 	uint16_t redirect_port; /* 0: off (tproxy set and redirect not) */
 	uint16_t tproxy_port;	/* 0: off */

@@ -399,6 +399,57 @@ static void test_tproxy_keys(void **state)
 	expect_error(ROUTE "[intake]\ntproxy_table = main\n", "tproxy_table:");
 }
 
+static void test_udp_keys(void **state)
+{
+	struct config *cfg = NULL;
+	char errs[4096], a[ADDR_STRLEN];
+	(void)state;
+	int n = load("[daemon]\nudp_idle_timeout = 2s\nudp_associations = 10\n"
+		     "[upstream s5]\nurl = socks5://10.0.0.5:1080\n"
+		     "[upstream nat]\nurl = socks5h://10.0.0.6:1080\nudp_address = 192.0.2.6:4000\n"
+		     "[upstream web]\nurl = http://10.0.0.7:3128\n"
+		     "[upstream web2]\nurl = http://10.0.0.8:3128\nudp = direct\n"
+		     "[upstream s5off]\nurl = socks5://10.0.0.9:1080\nudp = drop\n"
+		     "[route]\ndefault = s5\n",
+		     &cfg, errs, sizeof(errs));
+	if (n)
+		fail_msg("%s", errs);
+	assert_int_equal(cfg->udp_idle_timeout_ms, 2000);
+	assert_int_equal(cfg->udp_associations, 10);
+	assert_int_equal(cfg->upstreams[0].udp, UPSTREAM_UDP_DIRECT); /* direct */
+	assert_int_equal(cfg->upstreams[1].udp, UPSTREAM_UDP_ASSOCIATE);
+	assert_int_equal(cfg->upstreams[1].udp_addr.ss_family, 0);
+	assert_int_equal(cfg->upstreams[2].udp, UPSTREAM_UDP_ASSOCIATE);
+	assert_string_equal(addr_format(&cfg->upstreams[2].udp_addr, a, sizeof(a)),
+			    "192.0.2.6:4000");
+	assert_int_equal(cfg->upstreams[3].udp, UPSTREAM_UDP_DROP);
+	assert_int_equal(cfg->upstreams[4].udp, UPSTREAM_UDP_DIRECT);
+	assert_int_equal(cfg->upstreams[5].udp, UPSTREAM_UDP_DROP);
+	config_free(cfg);
+	/* defaults */
+	n = load(ROUTE, &cfg, errs, sizeof(errs));
+	assert_int_equal(n, 0);
+	assert_int_equal(cfg->udp_idle_timeout_ms, 60000);
+	assert_int_equal(cfg->udp_associations, 4096);
+	config_free(cfg);
+
+	expect_error("[upstream w]\nurl = http://10.0.0.7:3128\nudp = associate\n" ROUTE,
+		     "t.conf:3: [upstream w] udp = associate needs a socks5:// or socks5h:// url");
+	expect_error("[upstream w]\nurl = socks5://10.0.0.7:1\nudp = maybe\n" ROUTE,
+		     "t.conf:3: udp: \"maybe\" is not associate, direct or drop");
+	expect_error("[upstream w]\nurl = socks5://10.0.0.7:1\nudp = drop\nudp = drop\n" ROUTE,
+		     "t.conf:4: [upstream w] udp given twice");
+	expect_error("[upstream w]\nurl = socks5://10.0.0.7:1\nudp_address = 10.0.0.7\n" ROUTE,
+		     "t.conf:3: udp_address: \"10.0.0.7\" is not HOST:PORT");
+	expect_error("[upstream w]\nurl = socks5://10.0.0.7:1\nudp_address = [x]:5\n" ROUTE,
+		     "udp_address: \"[x]:5\" is not HOST:PORT");
+	expect_error("[upstream w]\nurl = http://10.0.0.7:1\nudp_address = 10.0.0.7:5\n" ROUTE,
+		     "t.conf:3: [upstream w] udp_address is only used with udp = associate");
+	expect_error("[daemon]\nudp_idle_timeout = 500ms\n" ROUTE,
+		     "udp_idle_timeout: \"500ms\" is not a duration of 1s or more");
+	expect_error("[daemon]\nudp_associations = 0\n" ROUTE, "udp_associations: \"0\" is not");
+}
+
 static void test_duration(void **state)
 {
 	unsigned ms;
@@ -430,6 +481,7 @@ int main(void)
 		cmocka_unit_test(test_socks),
 		cmocka_unit_test(test_intake_rules_keys),
 		cmocka_unit_test(test_tproxy_keys),
+		cmocka_unit_test(test_udp_keys),
 		cmocka_unit_test(test_ipv6_routes),
 		cmocka_unit_test(test_socks_errors),
 		cmocka_unit_test(test_names_resolved_at_load),
