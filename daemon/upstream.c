@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "upstream.h"
 
@@ -26,6 +27,7 @@ int upstream_handshake_begin(struct upstream_handshake *hs, const struct upstrea
 	hs->url = url;
 	hs->target = target;
 	hs->out = out;
+	hs->command = 0x01;
 	switch (url->kind) {
 	case UPSTREAM_SOCKS5:
 	case UPSTREAM_SOCKS5H:
@@ -40,6 +42,28 @@ int upstream_handshake_begin(struct upstream_handshake *hs, const struct upstrea
 	}
 	upstream_fail(hs, UPSTREAM_FAIL_UNSUPPORTED, 0, "no handshake for direct");
 	return -1;
+}
+
+int upstream_handshake_begin_udp(struct upstream_handshake *hs, const struct upstream_url *url,
+				 int pipelined, uint8_t *out)
+{
+	/* DST.ADDR 0.0.0.0:0: the address we will send from is not known
+	 * until the first datagram (RFC 1928 section 6 allows zeros) */
+	static const struct upstream_target any = { .addr.ss_family = AF_INET };
+
+	memset(hs, 0, sizeof(*hs));
+	hs->kind = url->kind;
+	hs->pipelined = pipelined;
+	hs->url = url;
+	hs->target = &any;
+	hs->out = out;
+	hs->command = 0x03;
+	if (url->kind != UPSTREAM_SOCKS5 && url->kind != UPSTREAM_SOCKS5H) {
+		upstream_fail(hs, UPSTREAM_FAIL_UNSUPPORTED, 0, "%s cannot carry UDP",
+			      upstream_kind_name(url->kind));
+		return -1;
+	}
+	return upstream_socks5_begin(hs, url, &any);
 }
 
 enum upstream_result upstream_handshake_feed(struct upstream_handshake *hs, const uint8_t *in,

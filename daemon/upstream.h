@@ -57,6 +57,7 @@ struct upstream_handshake {
 	const struct upstream_url *url;
 	const struct upstream_target *target;
 	int with_auth;
+	uint8_t command; /* SOCKS5 CMD: 1 CONNECT (the default) or 3 UDP ASSOCIATE */
 	/* current reply message */
 	uint8_t msg[300];
 	size_t have, need;
@@ -75,6 +76,16 @@ struct upstream_handshake {
  * once instead of waiting a round trip for each reply. 0 or -1 (reason). */
 int upstream_handshake_begin(struct upstream_handshake *hs, const struct upstream_url *url,
 			     const struct upstream_target *target, int pipelined, uint8_t *out);
+/* Same for a SOCKS5 UDP ASSOCIATE (RFC 1928 section 4, CMD 3) asking to
+ * relay datagrams from any address and port of ours (0.0.0.0:0). After
+ * DONE, upstream_socks5_bound() gives the relay address. */
+int upstream_handshake_begin_udp(struct upstream_handshake *hs, const struct upstream_url *url,
+				 int pipelined, uint8_t *out);
+/* The BND.ADDR and BND.PORT of a SOCKS5 reply once DONE: 0 with both, or
+ * -1 when the upstream named the address by domain (*port is still set)
+ * or the handshake is not done (*port 0). */
+int upstream_socks5_bound(const struct upstream_handshake *hs, struct sockaddr_storage *ss,
+			  uint16_t *port);
 /* Feeds len reply bytes; *consumed is how many belong to the handshake (the
  * rest, after DONE, is tunnel data from the target). If hs->out_len is set
  * afterwards, that many bytes of out are to be sent now. */

@@ -64,13 +64,13 @@ static size_t socks5_encode_auth(uint8_t *p, const struct upstream_url *url)
 
 /* Encodes the CONNECT request for target at p; returns its length or 0. */
 static size_t socks5_encode_request(uint8_t *p, const struct upstream_url *url,
-				    const struct upstream_target *t)
+				    const struct upstream_target *t, uint8_t command)
 {
 	size_t n = 0;
 	uint16_t port;
 
 	p[n++] = 0x05;
-	p[n++] = 0x01; /* CONNECT */
+	p[n++] = command;
 	p[n++] = 0x00;
 	if (t->hostname && url->kind == UPSTREAM_SOCKS5H) {
 		size_t hl = strlen(t->hostname);
@@ -119,7 +119,7 @@ int upstream_socks5_begin(struct upstream_handshake *hs, const struct upstream_u
 	if (hs->pipelined && hs->with_auth)
 		n += socks5_encode_auth(p + n, url);
 	/* Encoded even when not pipelined, to refuse an unsendable target now. */
-	request_len = socks5_encode_request(p + n, url, target);
+	request_len = socks5_encode_request(p + n, url, target, hs->command);
 	if (!request_len) {
 		upstream_fail(hs, UPSTREAM_FAIL_UNSUPPORTED, 0,
 			      "target cannot be sent over SOCKS5");
@@ -140,7 +140,7 @@ static void socks5_send_next(struct upstream_handshake *hs, int auth)
 	if (hs->pipelined)
 		return;
 	hs->out_len = auth ? socks5_encode_auth(hs->out, hs->url)
-			   : socks5_encode_request(hs->out, hs->url, hs->target);
+			   : socks5_encode_request(hs->out, hs->url, hs->target, hs->command);
 }
 
 enum upstream_result upstream_socks5_feed(struct upstream_handshake *hs, const uint8_t *in,
@@ -244,4 +244,34 @@ enum upstream_result upstream_socks5_feed(struct upstream_handshake *hs, const u
 int upstream_socks5_stalled_pipeline(const struct upstream_handshake *hs)
 {
 	return hs->pipelined && hs->stage != S5_METHOD && hs->stage != S5_DONE && hs->have == 0;
+}
+
+int upstream_socks5_bound(const struct upstream_handshake *hs, struct sockaddr_storage *ss,
+			  uint16_t *port)
+{
+	const uint8_t *m = hs->msg;
+
+	memset(ss, 0, sizeof(*ss));
+	*port = 0;
+	if (hs->stage != S5_DONE)
+		return -1;
+	if (m[3] == 0x01) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, m + 4, 4);
+		memcpy(&sin->sin_port, m + 8, 2);
+		*port = ntohs(sin->sin_port);
+		return 0;
+	}
+	if (m[3] == 0x04) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, m + 4, 16);
+		memcpy(&sin6->sin6_port, m + 20, 2);
+		*port = ntohs(sin6->sin6_port);
+		return 0;
+	}
+	/* by name: only the port is of use */
+	*port = (uint16_t)(m[4 + 1 + m[4]] << 8 | m[4 + 1 + m[4] + 1]);
+	return -1;
 }

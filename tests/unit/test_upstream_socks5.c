@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "feed.h"
+#include "sockgate/addr.h"
 
 static const uint8_t ok_noauth[] = { 5, 0 };
 static const uint8_t ok_reply_v4[] = { 5, 0, 0, 1, 10, 0, 0, 5, 0x9c, 0x40 };
@@ -274,6 +275,79 @@ static void test_bad_credentials_length(void **state)
 	assert_int_equal(hs.failure, UPSTREAM_FAIL_AUTH);
 }
 
+/* UDP ASSOCIATE: CMD 3 for 0.0.0.0:0, and the relay address read back
+ * from the reply for each ATYP. */
+static void feed_udp(const struct upstream_url *u, const uint8_t *reply, size_t len,
+		     struct upstream_handshake *hs)
+{
+	size_t used;
+	assert_int_equal(upstream_handshake_begin_udp(hs, u, 1, test_out), 0);
+	assert_int_equal(upstream_handshake_feed(hs, reply, len, &used, test_out), UPSTREAM_DONE);
+	assert_int_equal(used, len);
+}
+
+static void test_udp_associate(void **state)
+{
+	static const uint8_t want[] = { 5, 1, 0, 5, 3, 0, 1, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t v4[] = { 5, 0, 5, 0, 0, 1, 10, 0, 0, 5, 0x9c, 0x41 };
+	static const uint8_t v6[] = { 5, 0, 5, 0, 0, 4, 0xfd, 0, 0, 0, 0, 0,
+				      0, 0, 0, 0, 0, 0, 0,    0, 0, 5, 0, 1 };
+	static const uint8_t zero[] = { 5, 0, 5, 0, 0, 1, 0, 0, 0, 0, 4, 0 };
+	static const uint8_t dom[] = { 5, 0, 5, 0, 0, 3, 2, 'r', 'y', 0x13, 0x88 };
+	struct upstream_url u = test_url("socks5://10.0.0.5:1080");
+	struct upstream_handshake hs;
+	struct sockaddr_storage ss;
+	uint16_t port;
+	char a[ADDR_STRLEN];
+	(void)state;
+
+	assert_int_equal(upstream_handshake_begin_udp(&hs, &u, 1, test_out), 0);
+	assert_int_equal(hs.out_len, sizeof(want));
+	assert_memory_equal(test_out, want, sizeof(want));
+
+	feed_udp(&u, v4, sizeof(v4), &hs);
+	assert_int_equal(upstream_socks5_bound(&hs, &ss, &port), 0);
+	assert_string_equal(addr_format(&ss, a, sizeof(a)), "10.0.0.5:40001");
+	feed_udp(&u, v6, sizeof(v6), &hs);
+	assert_int_equal(upstream_socks5_bound(&hs, &ss, &port), 0);
+	assert_string_equal(addr_format(&ss, a, sizeof(a)), "[fd00::5]:1");
+	feed_udp(&u, zero, sizeof(zero), &hs);
+	assert_int_equal(upstream_socks5_bound(&hs, &ss, &port), 0);
+	assert_string_equal(addr_format(&ss, a, sizeof(a)), "0.0.0.0:1024");
+	/* by name: only the port */
+	feed_udp(&u, dom, sizeof(dom), &hs);
+	assert_int_equal(upstream_socks5_bound(&hs, &ss, &port), -1);
+	assert_int_equal(port, 5000);
+
+	/* the command is refused like any other */
+	{
+		static const uint8_t refused[] = { 5, 0, 5, 7, 0, 1, 0, 0, 0, 0, 0, 0 };
+		size_t used;
+		assert_int_equal(upstream_handshake_begin_udp(&hs, &u, 1, test_out), 0);
+		assert_int_equal(
+		    upstream_handshake_feed(&hs, refused, sizeof(refused), &used, test_out),
+		    UPSTREAM_ERROR);
+		assert_non_null(strstr(hs.reason, "command not supported"));
+		assert_int_equal(upstream_socks5_bound(&hs, &ss, &port), -1);
+	}
+	/* not pipelined: the request follows the method reply */
+	{
+		size_t used;
+		assert_int_equal(upstream_handshake_begin_udp(&hs, &u, 0, test_out), 0);
+		assert_int_equal(hs.out_len, 3);
+		assert_int_equal(upstream_handshake_feed(&hs, ok_noauth, 2, &used, test_out),
+				 UPSTREAM_MORE);
+		assert_int_equal(hs.out_len, 10);
+		assert_memory_equal(test_out, want + 3, 10);
+	}
+	/* protocols without UDP */
+	u = test_url("http://10.0.0.5:3128");
+	assert_int_equal(upstream_handshake_begin_udp(&hs, &u, 1, test_out), -1);
+	assert_non_null(strstr(hs.reason, "cannot carry UDP"));
+	u = test_url("socks4://10.0.0.5:1080");
+	assert_int_equal(upstream_handshake_begin_udp(&hs, &u, 1, test_out), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -287,6 +361,7 @@ int main(void)
 		cmocka_unit_test(test_feed_after_done),
 		cmocka_unit_test(test_stalled_pipeline_hint),
 		cmocka_unit_test(test_bad_credentials_length),
+		cmocka_unit_test(test_udp_associate),
 	};
 	return cmocka_run_group_tests_name("upstream_socks5", tests, NULL, NULL);
 }
