@@ -189,101 +189,46 @@ static struct nftnl_expr *tproxy_to_reg(void)
 	return e;
 }
 
-/* meta l4proto tcp */
-static int match_tcp(struct nftnl_rule *r)
+/* meta l4proto PROTO */
+static int match_l4proto(struct nftnl_rule *r, uint8_t proto)
 {
-	uint8_t tcp = IPPROTO_TCP;
-	return add_expr(r, meta_load(NFT_META_L4PROTO)) || add_expr(r, cmp_eq(&tcp, sizeof(tcp)));
-}
-
-enum rule_kind {
-	RK_IIF_GOTO,	       /* iifname @intercept_ifaces goto capture */
-	RK_SADDR4_GOTO,	       /* ip saddr @intercept4 goto capture */
-	RK_SADDR6_GOTO,	       /* ip6 saddr @intercept6 goto capture */
-	RK_LO_MARKED_GOTO,     /* iifname "lo" meta mark TPROXY goto capture */
-	RK_FIB_LOCAL_RETURN,   /* fib daddr type local return */
-	RK_BYPASS4_RETURN,     /* ip daddr @bypass4 return */
-	RK_BYPASS6_RETURN,     /* ip6 daddr @bypass6 return */
-	RK_REDIRECT,	       /* meta l4proto tcp redirect to :PORT */
-	RK_TP_SOCKET,	       /* meta l4proto tcp socket transparent 1 meta mark set M accept */
-	RK_TP_TPROXY,	       /* meta l4proto tcp meta mark set M tproxy to :PORT accept */
-	RK_DAEMON_MARK_RETURN, /* meta mark DAEMON return */
-	RK_GOTO_CAPTURE,       /* goto capture */
-	RK_GOTO_LOCAL_MARK,    /* goto local_mark */
-	RK_SET_TPROXY_MARK,    /* meta l4proto tcp meta mark set M */
-};
-
-struct rule_spec {
-	const char *chain;
-	enum rule_kind kind;
-};
-
-#define RULES_MAX 16
-
-/* The rules of rs, in the order they are installed. */
-static int rule_plan(const struct ruleset *rs, struct rule_spec *plan)
-{
-	int n = 0;
-
-	plan[n++] = (struct rule_spec){ "prerouting", RK_IIF_GOTO };
-	plan[n++] = (struct rule_spec){ "prerouting", RK_SADDR4_GOTO };
-	plan[n++] = (struct rule_spec){ "prerouting", RK_SADDR6_GOTO };
-	plan[n++] = (struct rule_spec){ "capture", RK_FIB_LOCAL_RETURN };
-	plan[n++] = (struct rule_spec){ "capture", RK_BYPASS4_RETURN };
-	plan[n++] = (struct rule_spec){ "capture", RK_BYPASS6_RETURN };
-	if (rs->tproxy) {
-		plan[n++] = (struct rule_spec){ "capture", RK_TP_SOCKET };
-		plan[n++] = (struct rule_spec){ "capture", RK_TP_TPROXY };
-	} else {
-		plan[n++] = (struct rule_spec){ "capture", RK_REDIRECT };
-	}
-	if (!rs->local)
-		return n;
-	plan[n++] = (struct rule_spec){ "output", RK_DAEMON_MARK_RETURN };
-	if (!rs->tproxy) {
-		plan[n++] = (struct rule_spec){ "output", RK_GOTO_CAPTURE };
-		return n;
-	}
-	/* TPROXY: the router's own packets are marked on the way out, routed
-	 * back in through lo by the policy routing, and taken from there */
-	plan[n++] = (struct rule_spec){ "output", RK_GOTO_LOCAL_MARK };
-	plan[n++] = (struct rule_spec){ "local_mark", RK_FIB_LOCAL_RETURN };
-	plan[n++] = (struct rule_spec){ "local_mark", RK_BYPASS4_RETURN };
-	plan[n++] = (struct rule_spec){ "local_mark", RK_BYPASS6_RETURN };
-	plan[n++] = (struct rule_spec){ "local_mark", RK_SET_TPROXY_MARK };
-	plan[n++] = (struct rule_spec){ "prerouting", RK_LO_MARKED_GOTO };
-	return n;
+	return add_expr(r, meta_load(NFT_META_L4PROTO)) ||
+	       add_expr(r, cmp_eq(&proto, sizeof(proto)));
 }
 
 int nft_rule_count(const struct ruleset *rs)
 {
-	struct rule_spec plan[RULES_MAX];
-	return rule_plan(rs, plan);
+	struct chain_spec chains[RULESET_CHAINS_MAX];
+	struct rule_spec plan[RULESET_RULES_MAX];
+	size_t n_chains;
+
+	return ruleset_plan(rs, chains, &n_chains, plan);
 }
 
-static int build_rule(struct nftnl_rule *r, const struct ruleset *rs, enum rule_kind kind)
+static int build_rule(struct nftnl_rule *r, const struct ruleset *rs, const struct rule_spec *spec)
 {
 	uint16_t port = htons(rs->redirect_port);
 	uint32_t local = RTN_LOCAL;
 
-	switch (kind) {
+	switch (spec->kind) {
 	case RK_IIF_GOTO:
 		return add_expr(r, meta_load(NFT_META_IIFNAME)) ||
-		       add_expr(r, lookup(SET_IFACES)) || add_expr(r, verdict(NFT_GOTO, "capture"));
+		       add_expr(r, lookup(SET_IFACES)) ||
+		       add_expr(r, verdict(NFT_GOTO, spec->target));
 	case RK_SADDR4_GOTO:
 	case RK_SADDR6_GOTO: {
-		int v4 = kind == RK_SADDR4_GOTO;
+		int v4 = spec->kind == RK_SADDR4_GOTO;
 		return match_nfproto(r, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6) ||
 		       add_expr(r, v4 ? network_payload(12, 4) : network_payload(8, 16)) ||
 		       add_expr(r, lookup(v4 ? SET_INTERCEPT4 : SET_INTERCEPT6)) ||
-		       add_expr(r, verdict(NFT_GOTO, "capture"));
+		       add_expr(r, verdict(NFT_GOTO, spec->target));
 	}
 	case RK_LO_MARKED_GOTO: {
 		char lo[IFNAMSIZ] = "lo";
 		return add_expr(r, meta_load(NFT_META_IIFNAME)) || add_expr(r, cmp_eq(lo, 3)) ||
 		       add_expr(r, meta_load(NFT_META_MARK)) ||
 		       add_expr(r, cmp_eq(&rs->tproxy_mark, sizeof(rs->tproxy_mark))) ||
-		       add_expr(r, verdict(NFT_GOTO, "capture"));
+		       add_expr(r, verdict(NFT_GOTO, spec->target));
 	}
 	case RK_FIB_LOCAL_RETURN:
 		return add_expr(r, fib_daddr_type()) ||
@@ -291,24 +236,24 @@ static int build_rule(struct nftnl_rule *r, const struct ruleset *rs, enum rule_
 		       add_expr(r, verdict(NFT_RETURN, NULL));
 	case RK_BYPASS4_RETURN:
 	case RK_BYPASS6_RETURN: {
-		int v4 = kind == RK_BYPASS4_RETURN;
+		int v4 = spec->kind == RK_BYPASS4_RETURN;
 		return match_nfproto(r, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6) ||
 		       add_expr(r, v4 ? network_payload(16, 4) : network_payload(24, 16)) ||
 		       add_expr(r, lookup(v4 ? SET_BYPASS4 : SET_BYPASS6)) ||
 		       add_expr(r, verdict(NFT_RETURN, NULL));
 	}
 	case RK_REDIRECT:
-		return match_tcp(r) || add_expr(r, immediate(&port, sizeof(port))) ||
-		       add_expr(r, redir_to_reg());
+		return match_l4proto(r, IPPROTO_TCP) ||
+		       add_expr(r, immediate(&port, sizeof(port))) || add_expr(r, redir_to_reg());
 	case RK_TP_SOCKET: {
 		uint8_t one = 1;
-		return match_tcp(r) || add_expr(r, socket_transparent()) ||
+		return match_l4proto(r, IPPROTO_TCP) || add_expr(r, socket_transparent()) ||
 		       add_expr(r, cmp_eq(&one, sizeof(one))) || set_mark(r, rs->tproxy_mark) ||
 		       add_expr(r, verdict(NF_ACCEPT, NULL));
 	}
 	case RK_TP_TPROXY: {
 		uint16_t tport = htons(rs->tproxy_port);
-		return match_tcp(r) || set_mark(r, rs->tproxy_mark) ||
+		return match_l4proto(r, spec->proto) || set_mark(r, rs->tproxy_mark) ||
 		       add_expr(r, immediate(&tport, sizeof(tport))) ||
 		       add_expr(r, tproxy_to_reg()) || add_expr(r, verdict(NF_ACCEPT, NULL));
 	}
@@ -316,20 +261,20 @@ static int build_rule(struct nftnl_rule *r, const struct ruleset *rs, enum rule_
 		return add_expr(r, meta_load(NFT_META_MARK)) ||
 		       add_expr(r, cmp_eq(&rs->daemon_mark, sizeof(rs->daemon_mark))) ||
 		       add_expr(r, verdict(NFT_RETURN, NULL));
-	case RK_GOTO_CAPTURE:
-		return add_expr(r, verdict(NFT_GOTO, "capture"));
-	case RK_GOTO_LOCAL_MARK:
-		return add_expr(r, verdict(NFT_GOTO, "local_mark"));
+	case RK_GOTO:
+		return add_expr(r, verdict(NFT_GOTO, spec->target));
 	case RK_SET_TPROXY_MARK:
-		return match_tcp(r) || set_mark(r, rs->tproxy_mark);
+		return match_l4proto(r, spec->proto) || set_mark(r, rs->tproxy_mark);
 	}
 	return -1;
 }
 
 struct nftnl_rule *nft_build_rule(const struct ruleset *rs, int index)
 {
-	struct rule_spec plan[RULES_MAX];
-	int n = rule_plan(rs, plan);
+	struct chain_spec chains[RULESET_CHAINS_MAX];
+	struct rule_spec plan[RULESET_RULES_MAX];
+	size_t n_chains;
+	int n = ruleset_plan(rs, chains, &n_chains, plan);
 	struct nftnl_rule *r;
 
 	if (index < 0 || index >= n)
@@ -340,7 +285,7 @@ struct nftnl_rule *nft_build_rule(const struct ruleset *rs, int index)
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, RULESET_TABLE);
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, plan[index].chain);
-	if (build_rule(r, rs, plan[index].kind)) {
+	if (build_rule(r, rs, &plan[index])) {
 		nftnl_rule_free(r);
 		return NULL;
 	}
@@ -425,21 +370,41 @@ static int fill_interval_set(struct nftnl_set *s, const struct interval_set *is)
 	return 0;
 }
 
-static struct nftnl_chain *chain_new(const char *name, int base, int tproxy)
+static struct nftnl_chain *chain_new(const struct chain_spec *spec)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
-	if (c) {
-		nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, RULESET_TABLE);
-		nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
-		nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
-		if (base) {
-			nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, tproxy ? "filter" : "nat");
-			nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_PRE_ROUTING);
-			nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO,
-					    tproxy ? NF_IP_PRI_MANGLE : NF_NAT_PRIO_DSTNAT);
-			nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
-		}
+
+	if (!c)
+		return NULL;
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, RULESET_TABLE);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, spec->name);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	switch (spec->type) {
+	case CHAIN_REGULAR:
+		return c;
+	case CHAIN_NAT_PREROUTING:
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "nat");
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_PRE_ROUTING);
+		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, NF_NAT_PRIO_DSTNAT);
+		break;
+	case CHAIN_FILTER_PREROUTING:
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_PRE_ROUTING);
+		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, NF_IP_PRI_MANGLE);
+		break;
+	case CHAIN_NAT_OUTPUT:
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "nat");
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_OUT);
+		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, NF_NAT_PRIO_DSTNAT);
+		break;
+	case CHAIN_ROUTE_OUTPUT:
+		/* a route chain: a new mark reroutes the packet */
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "route");
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_OUT);
+		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, NF_IP_PRI_MANGLE);
+		break;
 	}
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	return c;
 }
 
@@ -593,7 +558,11 @@ int nft_apply(const struct ruleset *rs, char *err, size_t errlen)
 	struct batch bt;
 	struct nftnl_table *t = NULL;
 	struct nftnl_set *sets[6] = { NULL };
-	struct nftnl_chain *chains[4] = { NULL };
+	struct chain_spec specs[RULESET_CHAINS_MAX];
+	struct rule_spec plan[RULESET_RULES_MAX];
+	struct nftnl_chain *chains[RULESET_CHAINS_MAX] = { NULL };
+	size_t n_chains;
+	int n_rules;
 	int ret;
 
 	ret = batch_init(&bt);
@@ -608,21 +577,11 @@ int nft_apply(const struct ruleset *rs, char *err, size_t errlen)
 	sets[SET_INTERCEPT6] = set_new(SET_INTERCEPT6, NFT_TYPE_IP6ADDR, 16, 1);
 	sets[SET_BYPASS4] = set_new(SET_BYPASS4, NFT_TYPE_IPADDR, 4, 1);
 	sets[SET_BYPASS6] = set_new(SET_BYPASS6, NFT_TYPE_IP6ADDR, 16, 1);
-	chains[0] = chain_new("prerouting", 1, rs->tproxy);
-	chains[1] = chain_new("capture", 0, 0);
-	if (rs->local) {
-		chains[2] = chain_new("output", 1, rs->tproxy);
-		if (chains[2]) {
-			nftnl_chain_set_u32(chains[2], NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_OUT);
-			/* TPROXY: a route chain, so a new mark reroutes the packet */
-			if (rs->tproxy)
-				nftnl_chain_set_str(chains[2], NFTNL_CHAIN_TYPE, "route");
-		}
-		if (rs->tproxy)
-			chains[3] = chain_new("local_mark", 0, 0);
-	}
-	if (!t || !chains[0] || !chains[1] || (rs->local && !chains[2]) ||
-	    (rs->local && rs->tproxy && !chains[3]))
+	n_rules = ruleset_plan(rs, specs, &n_chains, plan);
+	for (size_t i = 0; i < n_chains; i++)
+		if (!(chains[i] = chain_new(&specs[i])))
+			goto nomem;
+	if (!t)
 		goto nomem;
 	for (int i = SET_IFACES; i <= SET_BYPASS6; i++)
 		if (!sets[i])
@@ -655,23 +614,20 @@ int nft_apply(const struct ruleset *rs, char *err, size_t errlen)
 			if (batch_set(&bt, sets[i], set_names[i], n_elems[i]))
 				goto full;
 	}
-	for (int i = 0; i < 4; i++) {
-		static const char *const what[4] = { "chain prerouting", "chain capture",
-						     "chain output", "chain local_mark" };
-		if (!chains[i])
-			continue;
+	for (size_t i = 0; i < n_chains; i++) {
+		char what[48];
+		snprintf(what, sizeof(what), "chain %s", specs[i].name);
 		nftnl_chain_nlmsg_build_payload(
-		    batch_msg(&bt, NFT_MSG_NEWCHAIN, NLM_F_CREATE, what[i]), chains[i]);
+		    batch_msg(&bt, NFT_MSG_NEWCHAIN, NLM_F_CREATE, what), chains[i]);
 		if (batch_next(&bt))
 			goto full;
 	}
-	for (int i = 0; i < nft_rule_count(rs); i++) {
+	for (int i = 0; i < n_rules; i++) {
 		struct nftnl_rule *r = nft_build_rule(rs, i);
 		char what[48];
 		if (!r)
 			goto nomem;
-		snprintf(what, sizeof(what), "rule %d (chain %s)", i + 1,
-			 nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
+		snprintf(what, sizeof(what), "rule %d (chain %s)", i + 1, plan[i].chain);
 		nftnl_rule_nlmsg_build_payload(
 		    batch_msg(&bt, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, what), r);
 		nftnl_rule_free(r);
@@ -690,7 +646,7 @@ out:
 	for (int i = SET_IFACES; i <= SET_BYPASS6; i++)
 		if (sets[i])
 			nftnl_set_free(sets[i]);
-	for (int i = 0; i < 4; i++)
+	for (size_t i = 0; i < RULESET_CHAINS_MAX; i++)
 		if (chains[i])
 			nftnl_chain_free(chains[i]);
 	if (t)

@@ -48,7 +48,7 @@ static int rules_apply(const struct cli_opts *opts, int dry_run)
 	/* Policy routing first: without the marking rules it routes nothing,
 	 * and the table must not mark packets nobody routes. Redirect mode
 	 * needs none: what a previous TPROXY setup left goes. */
-	if (rs.tproxy) {
+	if (rs.tproxy || rs.udp) {
 		rc = policy_route_apply(rs.tproxy_mark, rs.tproxy_table, err, sizeof(err));
 	} else {
 		unsigned removed;
@@ -70,21 +70,24 @@ static int rules_apply(const struct cli_opts *opts, int dry_run)
 	}
 	if (opts->json)
 		printf(
-		    "{\"applied\": true, \"table\": \"inet %s\", \"mode\": \"%s\", \"port\": %u}\n",
+		    "{\"applied\": true, \"table\": \"inet %s\", \"mode\": \"%s\", \"port\": %u, "
+		    "\"udp_port\": %u}\n",
 		    RULESET_TABLE, rs.tproxy ? "tproxy" : "redirect",
-		    rs.tproxy ? rs.tproxy_port : rs.redirect_port);
+		    rs.tproxy ? rs.tproxy_port : rs.redirect_port, rs.udp ? rs.tproxy_port : 0);
 	else if (rs.tproxy)
-		printf("table inet %s installed: TCP by TPROXY to port %u (mark %#x, routing table "
-		       "%u, IPv4 and IPv6 rules added); %zu interface(s), %zu+%zu source range(s) "
-		       "intercepted, %zu+%zu destination range(s) bypassed\n",
-		       RULESET_TABLE, rs.tproxy_port, rs.tproxy_mark, rs.tproxy_table, rs.n_ifaces,
-		       rs.intercept4.n, rs.intercept6.n, rs.bypass4.n, rs.bypass6.n);
-	else
 		printf(
-		    "table inet %s installed: TCP redirected to port %u; %zu interface(s), %zu+%zu "
-		    "source range(s) intercepted, %zu+%zu destination range(s) bypassed\n",
-		    RULESET_TABLE, rs.redirect_port, rs.n_ifaces, rs.intercept4.n, rs.intercept6.n,
-		    rs.bypass4.n, rs.bypass6.n);
+		    "table inet %s installed: TCP and UDP by TPROXY to port %u (mark %#x, routing "
+		    "table %u, IPv4 and IPv6 rules added); %zu interface(s), %zu+%zu source "
+		    "range(s) intercepted, %zu+%zu destination range(s) bypassed\n",
+		    RULESET_TABLE, rs.tproxy_port, rs.tproxy_mark, rs.tproxy_table, rs.n_ifaces,
+		    rs.intercept4.n, rs.intercept6.n, rs.bypass4.n, rs.bypass6.n);
+	else
+		printf("table inet %s installed: TCP redirected to port %u%s; %zu interface(s), "
+		       "%zu+%zu source range(s) intercepted, %zu+%zu destination range(s) "
+		       "bypassed\n",
+		       RULESET_TABLE, rs.redirect_port,
+		       rs.udp ? ", UDP by TPROXY to the tproxy port" : "", rs.n_ifaces,
+		       rs.intercept4.n, rs.intercept6.n, rs.bypass4.n, rs.bypass6.n);
 	ret = CLI_OK;
 out_rs:
 	ruleset_free(&rs);

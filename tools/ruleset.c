@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "ruleset.h"
@@ -278,6 +279,7 @@ int ruleset_build(const struct config *cfg, struct ruleset *rs, char *err, size_
 	interval_set_init(&rs->bypass6, AF_INET6);
 	rs->redirect_port = cfg->redirect_port;
 	rs->tproxy = !cfg->redirect_port;
+	rs->udp = cfg->tproxy_port != 0;
 	rs->tproxy_port = cfg->tproxy_port;
 	rs->tproxy_mark = cfg->tproxy_mark;
 	rs->tproxy_table = cfg->tproxy_table;
@@ -358,8 +360,151 @@ static void print_set(FILE *out, const char *name, const char *type, const struc
 	fprintf(out, "\t}\n\n");
 }
 
+/* The chains of one interception path: TCP by redirect (nat), or TPROXY
+ * for TCP and/or UDP (filter, mangle). */
+struct path_names {
+	const char *prerouting, *capture, *output, *local_mark;
+};
+
+static const struct path_names main_path = { "prerouting", "capture", "output", "local_mark" };
+/* UDP beside TCP redirect: TPROXY needs chains of its own */
+static const struct path_names udp_path = { "udp_prerouting", "udp_capture", "udp_output",
+					    "udp_local_mark" };
+
+int ruleset_plan(const struct ruleset *rs, struct chain_spec *chains, size_t *n_chains,
+		 struct rule_spec *rules)
+{
+	const struct path_names *p = &main_path;
+	size_t nc = 0;
+	int n = 0;
+
+	if (!rs->tproxy) {
+		chains[nc++] = (struct chain_spec){ p->prerouting, CHAIN_NAT_PREROUTING };
+		chains[nc++] = (struct chain_spec){ p->capture, CHAIN_REGULAR };
+		rules[n++] = (struct rule_spec){ p->prerouting, RK_IIF_GOTO, p->capture, 0 };
+		rules[n++] = (struct rule_spec){ p->prerouting, RK_SADDR4_GOTO, p->capture, 0 };
+		rules[n++] = (struct rule_spec){ p->prerouting, RK_SADDR6_GOTO, p->capture, 0 };
+		rules[n++] = (struct rule_spec){ p->capture, RK_FIB_LOCAL_RETURN, NULL, 0 };
+		rules[n++] = (struct rule_spec){ p->capture, RK_BYPASS4_RETURN, NULL, 0 };
+		rules[n++] = (struct rule_spec){ p->capture, RK_BYPASS6_RETURN, NULL, 0 };
+		rules[n++] = (struct rule_spec){ p->capture, RK_REDIRECT, NULL, IPPROTO_TCP };
+		if (rs->local) {
+			/* sockgated's own sockets carry the mark: never again */
+			chains[nc++] = (struct chain_spec){ p->output, CHAIN_NAT_OUTPUT };
+			rules[n++] =
+			    (struct rule_spec){ p->output, RK_DAEMON_MARK_RETURN, NULL, 0 };
+			rules[n++] = (struct rule_spec){ p->output, RK_GOTO, p->capture, 0 };
+		}
+		if (!rs->udp)
+			goto out;
+		p = &udp_path;
+	}
+	chains[nc++] = (struct chain_spec){ p->prerouting, CHAIN_FILTER_PREROUTING };
+	chains[nc++] = (struct chain_spec){ p->capture, CHAIN_REGULAR };
+	rules[n++] = (struct rule_spec){ p->prerouting, RK_IIF_GOTO, p->capture, 0 };
+	rules[n++] = (struct rule_spec){ p->prerouting, RK_SADDR4_GOTO, p->capture, 0 };
+	rules[n++] = (struct rule_spec){ p->prerouting, RK_SADDR6_GOTO, p->capture, 0 };
+	rules[n++] = (struct rule_spec){ p->capture, RK_FIB_LOCAL_RETURN, NULL, 0 };
+	rules[n++] = (struct rule_spec){ p->capture, RK_BYPASS4_RETURN, NULL, 0 };
+	rules[n++] = (struct rule_spec){ p->capture, RK_BYPASS6_RETURN, NULL, 0 };
+	if (rs->tproxy) {
+		/* packets of TCP flows already handed over go to their socket
+		 * (UDP has no such rule: a transparent reply socket must never
+		 * take a client's datagram from the tproxy socket) */
+		rules[n++] = (struct rule_spec){ p->capture, RK_TP_SOCKET, NULL, IPPROTO_TCP };
+		rules[n++] = (struct rule_spec){ p->capture, RK_TP_TPROXY, NULL, IPPROTO_TCP };
+	}
+	if (rs->udp)
+		rules[n++] = (struct rule_spec){ p->capture, RK_TP_TPROXY, NULL, IPPROTO_UDP };
+	if (!rs->local)
+		goto out;
+	/* the router's own packets are marked on the way out (a route chain, so
+	 * the new mark reroutes them), sent back in through lo by the policy
+	 * routing, and taken there */
+	chains[nc++] = (struct chain_spec){ p->output, CHAIN_ROUTE_OUTPUT };
+	chains[nc++] = (struct chain_spec){ p->local_mark, CHAIN_REGULAR };
+	rules[n++] = (struct rule_spec){ p->output, RK_DAEMON_MARK_RETURN, NULL, 0 };
+	rules[n++] = (struct rule_spec){ p->output, RK_GOTO, p->local_mark, 0 };
+	rules[n++] = (struct rule_spec){ p->local_mark, RK_FIB_LOCAL_RETURN, NULL, 0 };
+	rules[n++] = (struct rule_spec){ p->local_mark, RK_BYPASS4_RETURN, NULL, 0 };
+	rules[n++] = (struct rule_spec){ p->local_mark, RK_BYPASS6_RETURN, NULL, 0 };
+	if (rs->tproxy)
+		rules[n++] =
+		    (struct rule_spec){ p->local_mark, RK_SET_TPROXY_MARK, NULL, IPPROTO_TCP };
+	if (rs->udp)
+		rules[n++] =
+		    (struct rule_spec){ p->local_mark, RK_SET_TPROXY_MARK, NULL, IPPROTO_UDP };
+	rules[n++] = (struct rule_spec){ p->prerouting, RK_LO_MARKED_GOTO, p->capture, 0 };
+out:
+	*n_chains = nc;
+	return n;
+}
+
+void ruleset_rule_text(const struct ruleset *rs, const struct rule_spec *r, char *buf, size_t len)
+{
+	const char *proto = r->proto == IPPROTO_UDP ? "udp" : "tcp";
+
+	switch (r->kind) {
+	case RK_IIF_GOTO:
+		snprintf(buf, len, "iifname @intercept_ifaces goto %s", r->target);
+		break;
+	case RK_SADDR4_GOTO:
+		snprintf(buf, len, "ip saddr @intercept4 goto %s", r->target);
+		break;
+	case RK_SADDR6_GOTO:
+		snprintf(buf, len, "ip6 saddr @intercept6 goto %s", r->target);
+		break;
+	case RK_LO_MARKED_GOTO:
+		snprintf(buf, len, "iifname \"lo\" meta mark 0x%08x goto %s", rs->tproxy_mark,
+			 r->target);
+		break;
+	case RK_FIB_LOCAL_RETURN:
+		snprintf(buf, len, "fib daddr type local return");
+		break;
+	case RK_BYPASS4_RETURN:
+		snprintf(buf, len, "ip daddr @bypass4 return");
+		break;
+	case RK_BYPASS6_RETURN:
+		snprintf(buf, len, "ip6 daddr @bypass6 return");
+		break;
+	case RK_REDIRECT:
+		snprintf(buf, len, "meta l4proto tcp redirect to :%u", rs->redirect_port);
+		break;
+	case RK_TP_SOCKET:
+		snprintf(buf, len,
+			 "meta l4proto tcp socket transparent 1 meta mark set 0x%08x accept",
+			 rs->tproxy_mark);
+		break;
+	case RK_TP_TPROXY:
+		snprintf(buf, len, "meta l4proto %s meta mark set 0x%08x tproxy to :%u accept",
+			 proto, rs->tproxy_mark, rs->tproxy_port);
+		break;
+	case RK_DAEMON_MARK_RETURN:
+		snprintf(buf, len, "meta mark 0x%08x return", rs->daemon_mark);
+		break;
+	case RK_GOTO:
+		snprintf(buf, len, "goto %s", r->target);
+		break;
+	case RK_SET_TPROXY_MARK:
+		snprintf(buf, len, "meta l4proto %s meta mark set 0x%08x", proto, rs->tproxy_mark);
+		break;
+	}
+}
+
 void ruleset_print_nft(const struct ruleset *rs, FILE *out)
 {
+	static const char *const hooks[] = {
+		[CHAIN_REGULAR] = NULL,
+		[CHAIN_NAT_PREROUTING] = "type nat hook prerouting priority dstnat",
+		[CHAIN_FILTER_PREROUTING] = "type filter hook prerouting priority mangle",
+		[CHAIN_NAT_OUTPUT] = "type nat hook output priority -100",
+		[CHAIN_ROUTE_OUTPUT] = "type route hook output priority mangle",
+	};
+	struct chain_spec chains[RULESET_CHAINS_MAX];
+	struct rule_spec rules[RULESET_RULES_MAX];
+	size_t n_chains;
+	int n_rules = ruleset_plan(rs, chains, &n_chains, rules);
+
 	fprintf(out, "table inet %s {\n", RULESET_TABLE);
 	fprintf(out, "\tset intercept_ifaces {\n\t\ttype ifname\n");
 	if (rs->n_ifaces) {
@@ -373,54 +518,18 @@ void ruleset_print_nft(const struct ruleset *rs, FILE *out)
 	print_set(out, "intercept6", "ipv6_addr", &rs->intercept6);
 	print_set(out, "bypass4", "ipv4_addr", &rs->bypass4);
 	print_set(out, "bypass6", "ipv6_addr", &rs->bypass6);
-	fprintf(out,
-		"\tchain prerouting {\n"
-		"\t\ttype %s hook prerouting priority %s; policy accept;\n"
-		"\t\tiifname @intercept_ifaces goto capture\n"
-		"\t\tip saddr @intercept4 goto capture\n"
-		"\t\tip6 saddr @intercept6 goto capture\n",
-		rs->tproxy ? "filter" : "nat", rs->tproxy ? "mangle" : "dstnat");
-	if (rs->tproxy && rs->local)
-		/* the router's own packets, marked on the way out, come back on lo */
-		fprintf(out, "\t\tiifname \"lo\" meta mark 0x%08x goto capture\n", rs->tproxy_mark);
-	fprintf(out, "\t}\n\n");
-	fprintf(out, "\tchain capture {\n"
-		     "\t\tfib daddr type local return\n"
-		     "\t\tip daddr @bypass4 return\n"
-		     "\t\tip6 daddr @bypass6 return\n");
-	if (rs->tproxy)
-		/* packets of flows already handed over go to their socket */
-		fprintf(out,
-			"\t\tmeta l4proto tcp socket transparent 1 meta mark set 0x%08x accept\n"
-			"\t\tmeta l4proto tcp meta mark set 0x%08x tproxy to :%u accept\n",
-			rs->tproxy_mark, rs->tproxy_mark, rs->tproxy_port);
-	else
-		fprintf(out, "\t\tmeta l4proto tcp redirect to :%u\n", rs->redirect_port);
-	fprintf(out, "\t}\n");
-	if (rs->local && !rs->tproxy)
-		/* sockgated's own sockets carry the mark: never again */
-		fprintf(out,
-			"\n\tchain output {\n"
-			"\t\ttype nat hook output priority -100; policy accept;\n"
-			"\t\tmeta mark 0x%08x return\n"
-			"\t\tgoto capture\n"
-			"\t}\n",
-			rs->daemon_mark);
-	if (rs->local && rs->tproxy)
-		/* a route chain: the mark set here sends the packet to lo */
-		fprintf(out,
-			"\n\tchain output {\n"
-			"\t\ttype route hook output priority mangle; policy accept;\n"
-			"\t\tmeta mark 0x%08x return\n"
-			"\t\tgoto local_mark\n"
-			"\t}\n\n"
-			"\tchain local_mark {\n"
-			"\t\tfib daddr type local return\n"
-			"\t\tip daddr @bypass4 return\n"
-			"\t\tip6 daddr @bypass6 return\n"
-			"\t\tmeta l4proto tcp meta mark set 0x%08x\n"
-			"\t}\n",
-			rs->daemon_mark, rs->tproxy_mark);
-
+	for (size_t c = 0; c < n_chains; c++) {
+		fprintf(out, "%s\tchain %s {\n", c ? "\n" : "", chains[c].name);
+		if (hooks[chains[c].type])
+			fprintf(out, "\t\t%s; policy accept;\n", hooks[chains[c].type]);
+		for (int i = 0; i < n_rules; i++) {
+			char text[160];
+			if (strcmp(rules[i].chain, chains[c].name))
+				continue;
+			ruleset_rule_text(rs, &rules[i], text, sizeof(text));
+			fprintf(out, "\t\t%s\n", text);
+		}
+		fprintf(out, "\t}\n");
+	}
 	fprintf(out, "}\n");
 }

@@ -30,6 +30,9 @@ struct ruleset {
 	/* TCP to redirect_port (nat), or with tproxy to tproxy_port (mangle,
 	 * marked tproxy_mark, delivered by policy routing via tproxy_table) */
 	int tproxy;
+	/* UDP to tproxy_port: whenever tproxy_port is set (with redirect too,
+	 * in chains of its own, since UDP needs TPROXY and a filter chain) */
+	int udp;
 	uint16_t redirect_port;
 	uint16_t tproxy_port;
 	uint32_t tproxy_mark;
@@ -66,6 +69,54 @@ struct set_key {
 };
 /* Rebuilds ranges from an interval set's elements (sorted here); 0 or -1. */
 int interval_set_from_keys(struct interval_set *s, struct set_key *keys, size_t n);
+
+/* The chains and rules of a ruleset, as data: nft_apply sends them,
+ * ruleset_print_nft prints them, from the same plan. */
+enum chain_type {
+	CHAIN_REGULAR,
+	CHAIN_NAT_PREROUTING,	 /* type nat hook prerouting priority dstnat */
+	CHAIN_FILTER_PREROUTING, /* type filter hook prerouting priority mangle */
+	CHAIN_NAT_OUTPUT,	 /* type nat hook output priority -100 */
+	CHAIN_ROUTE_OUTPUT,	 /* type route hook output priority mangle */
+};
+
+struct chain_spec {
+	const char *name;
+	enum chain_type type;
+};
+
+enum rule_kind {
+	RK_IIF_GOTO,	       /* iifname @intercept_ifaces goto T */
+	RK_SADDR4_GOTO,	       /* ip saddr @intercept4 goto T */
+	RK_SADDR6_GOTO,	       /* ip6 saddr @intercept6 goto T */
+	RK_LO_MARKED_GOTO,     /* iifname "lo" meta mark TPROXY goto T */
+	RK_FIB_LOCAL_RETURN,   /* fib daddr type local return */
+	RK_BYPASS4_RETURN,     /* ip daddr @bypass4 return */
+	RK_BYPASS6_RETURN,     /* ip6 daddr @bypass6 return */
+	RK_REDIRECT,	       /* meta l4proto tcp redirect to :PORT */
+	RK_TP_SOCKET,	       /* meta l4proto tcp socket transparent 1 meta mark set M accept */
+	RK_TP_TPROXY,	       /* meta l4proto P meta mark set M tproxy to :PORT accept */
+	RK_DAEMON_MARK_RETURN, /* meta mark DAEMON return */
+	RK_GOTO,	       /* goto T */
+	RK_SET_TPROXY_MARK,    /* meta l4proto P meta mark set M */
+};
+
+struct rule_spec {
+	const char *chain;
+	enum rule_kind kind;
+	const char *target; /* of a goto */
+	uint8_t proto;	    /* IPPROTO_TCP or IPPROTO_UDP, where a rule names one */
+};
+
+#define RULESET_CHAINS_MAX 8
+#define RULESET_RULES_MAX  32
+
+/* Fills chains (RULESET_CHAINS_MAX) and rules (RULESET_RULES_MAX) in the
+ * order they are installed; returns the number of rules. */
+int ruleset_plan(const struct ruleset *rs, struct chain_spec *chains, size_t *n_chains,
+		 struct rule_spec *rules);
+/* One rule in nft syntax. */
+void ruleset_rule_text(const struct ruleset *rs, const struct rule_spec *r, char *buf, size_t len);
 
 /* 0, or -1 with a message in err. */
 int ruleset_build(const struct config *cfg, struct ruleset *rs, char *err, size_t errlen);

@@ -378,12 +378,85 @@ static void test_rule_expressions(void **state)
 	}
 }
 
+/* UDP goes by TPROXY whenever the tproxy port is set: in the TPROXY chains,
+ * or beside TCP redirect in chains of its own; no socket rule for UDP. */
+static void test_udp_rules(void **state)
+{
+	static const char *const want_udp =
+	    "[ meta load l4proto => reg 1 ] [ cmp eq reg 1 0x00000011 ] "
+	    "[ immediate reg 1 0x000002a1 ] [ meta set mark with reg 1 ] "
+	    "[ immediate reg 1 0x00003a30 ] [ tproxy port reg 1 ] [ immediate reg 0 accept ]";
+	struct ruleset rs;
+	struct chain_spec chains[RULESET_CHAINS_MAX];
+	struct rule_spec plan[RULESET_RULES_MAX];
+	size_t n_chains;
+	char buf[1024], *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	struct nftnl_rule *r;
+	(void)state;
+
+	memset(&rs, 0, sizeof(rs));
+	rs.tproxy = rs.udp = 1;
+	rs.tproxy_port = 12346;
+	rs.tproxy_mark = 0x2a1;
+	rs.daemon_mark = 0x2a0;
+	assert_int_equal(nft_rule_count(&rs), 9);
+	r = nft_build_rule(&rs, 8);
+	assert_non_null(r);
+	assert_string_equal(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), "capture");
+	rule_text(r, buf, sizeof(buf));
+	nftnl_rule_free(r);
+	assert_string_equal(buf, want_udp);
+
+	/* with local: the router's own UDP is marked too */
+	rs.local = 1;
+	assert_int_equal(ruleset_plan(&rs, chains, &n_chains, plan), 17);
+	assert_int_equal(n_chains, 4);
+	assert_int_equal(plan[15].kind, RK_SET_TPROXY_MARK);
+	assert_int_equal(plan[15].proto, IPPROTO_UDP);
+
+	/* beside redirect: nat chains for TCP, udp_* chains for UDP */
+	rs.tproxy = 0;
+	rs.local = 0;
+	rs.redirect_port = 12345;
+	assert_int_equal(ruleset_plan(&rs, chains, &n_chains, plan), 14);
+	assert_int_equal(n_chains, 4);
+	assert_string_equal(chains[2].name, "udp_prerouting");
+	assert_int_equal(chains[2].type, CHAIN_FILTER_PREROUTING);
+	for (int i = 7; i < 10; i++)
+		assert_string_equal(plan[i].target, "udp_capture");
+	r = nft_build_rule(&rs, 13);
+	assert_non_null(r);
+	assert_string_equal(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), "udp_capture");
+	rule_text(r, buf, sizeof(buf));
+	nftnl_rule_free(r);
+	assert_string_equal(buf, want_udp);
+
+	f = open_memstream(&text, &len);
+	assert_non_null(f);
+	ruleset_print_nft(&rs, f);
+	fclose(f);
+	assert_non_null(strstr(text, "\tchain udp_prerouting {\n\t\ttype filter hook prerouting "
+				     "priority mangle; policy accept;\n\t\tiifname "
+				     "@intercept_ifaces goto udp_capture\n"));
+	assert_non_null(strstr(text, "meta l4proto udp meta mark set 0x000002a1 tproxy to :12346 "
+				     "accept\n"));
+	assert_non_null(strstr(text, "meta l4proto tcp redirect to :12345\n"));
+	assert_null(strstr(text, "meta l4proto udp socket"));
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_intervals),	   cmocka_unit_test(test_interval_remove),
-		cmocka_unit_test(test_interval_from_keys), cmocka_unit_test(test_build),
-		cmocka_unit_test(test_nft_text),	   cmocka_unit_test(test_rule_expressions),
+		cmocka_unit_test(test_udp_rules),
+		cmocka_unit_test(test_intervals),
+		cmocka_unit_test(test_interval_remove),
+		cmocka_unit_test(test_interval_from_keys),
+		cmocka_unit_test(test_build),
+		cmocka_unit_test(test_nft_text),
+		cmocka_unit_test(test_rule_expressions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
