@@ -111,12 +111,12 @@ static void answer_status(const struct control *c, FILE *out, int json)
 		fprintf(out,
 			"{\"version\": \"%s\", \"uptime_s\": %ld, \"workers\": %u, "
 			"\"redirect_port\": %u, \"tproxy_port\": %u, \"socks_listeners\": %zu, "
-			"\"flows_live\": %llu, \"flows_total\": %llu, \"fds_used\": %u, "
-			"\"fds_max\": %u}\n",
+			"\"flows_live\": %llu, \"flows_total\": %llu, \"udp_associations\": %llu, "
+			"\"fds_used\": %u, \"fds_max\": %u}\n",
 			SOCKGATE_VERSION, uptime, c->n_workers, cfg->redirect_port,
 			cfg->tproxy_port, cfg->socks.n_listen, SUM(c, flows_live),
-			SUM(c, flows_total), fd_budget_used((struct fd_budget *)c->budget),
-			c->budget->max);
+			SUM(c, flows_total), SUM(c, udp_assocs_live),
+			fd_budget_used((struct fd_budget *)c->budget), c->budget->max);
 		return;
 	}
 	fprintf(out, "sockgated %s, up %ld s, %u workers\n", SOCKGATE_VERSION, uptime,
@@ -124,8 +124,37 @@ static void answer_status(const struct control *c, FILE *out, int json)
 	fprintf(out, "intake: redirect %s%u, tproxy %s%u, SOCKS listeners %zu\n",
 		cfg->redirect_port ? "port " : "off", cfg->redirect_port,
 		cfg->tproxy_port ? "port " : "off", cfg->tproxy_port, cfg->socks.n_listen);
-	fprintf(out, "flows: %llu live, %llu since start; fds %u of %u\n", SUM(c, flows_live),
-		SUM(c, flows_total), fd_budget_used((struct fd_budget *)c->budget), c->budget->max);
+	fprintf(out, "flows: %llu live, %llu since start; UDP associations %llu; fds %u of %u\n",
+		SUM(c, flows_live), SUM(c, flows_total), SUM(c, udp_assocs_live),
+		fd_budget_used((struct fd_budget *)c->budget), c->budget->max);
+}
+
+static const char *const udp_drop_names[UDP_DROP_KINDS] = {
+	[UDP_DROP_UNSUPPORTED] = "unsupported",
+	[UDP_DROP_QUEUE_FULL] = "queue_full",
+	[UDP_DROP_UPSTREAM_DOWN] = "upstream_down",
+	[UDP_DROP_NO_ROOM] = "no_room",
+	[UDP_DROP_TOO_BIG] = "too_big",
+	[UDP_DROP_MALFORMED] = "malformed",
+	[UDP_DROP_SEND_FAILED] = "send_failed",
+};
+
+/* Ends the failures object (JSON) or line (text), then the UDP counters. */
+static void answer_udp_stats(const struct control *c, FILE *out, int json)
+{
+	fprintf(out,
+		json ? "}, \"udp\": {\"associations_live\": %llu, \"associations_total\": %llu, "
+		       "\"evicted\": %llu, \"datagrams_up\": %llu, \"datagrams_down\": %llu, "
+		       "\"bytes_up\": %llu, \"bytes_down\": %llu, \"drops\": {"
+		     : "\nudp: %llu associations live, %llu since start, %llu evicted; datagrams "
+		       "up %llu, down %llu; bytes up %llu, down %llu\nudp drops:",
+		SUM(c, udp_assocs_live), SUM(c, udp_assocs_total), SUM(c, udp_evicted),
+		SUM(c, udp_datagrams[0]), SUM(c, udp_datagrams[1]), SUM(c, udp_bytes[0]),
+		SUM(c, udp_bytes[1]));
+	for (int k = 0; k < UDP_DROP_KINDS; k++)
+		fprintf(out, json ? "%s\"%s\": %llu" : "%s%s %llu", k ? (json ? ", " : ",") : " ",
+			udp_drop_names[k], SUM(c, udp_drops[k]));
+	fprintf(out, json ? "}}" : "\n");
 }
 
 static void answer_stats(const struct control *c, FILE *out, int json)
@@ -140,7 +169,8 @@ static void answer_stats(const struct control *c, FILE *out, int json)
 	for (int k = 1; k < WORKER_FAIL_KINDS; k++)
 		fprintf(out, json ? "%s\"%s\": %llu" : "%s%s %llu",
 			k > 1 ? (json ? ", " : ",") : " ", fail_names[k], SUM(c, failures[k]));
-	fprintf(out, json ? "}, \"upstreams\": {" : "\nupstreams:\n");
+	answer_udp_stats(c, out, json);
+	fprintf(out, json ? ", \"upstreams\": {" : "upstreams:\n");
 	for (size_t u = 0; u < cfg->n_upstreams; u++) {
 		unsigned long long v[4] = { 0 };
 		for (unsigned i = 0; i < c->n_workers; i++) {

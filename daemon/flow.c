@@ -24,6 +24,7 @@
 #include "intake.h"
 #include "local_addr.h"
 #include "socks_server.h"
+#include "udp_relay.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -797,8 +798,8 @@ char *flow_snapshot(struct worker *w, int json)
 		if (json)
 			/* addresses and upstream names need no escaping */
 			fprintf(out,
-				"{\"worker\": %u, \"id\": %llu, \"intake\": \"%s\", \"client\": "
-				"\"%s\", "
+				"{\"worker\": %u, \"id\": %llu, \"intake\": \"%s\", "
+				"\"protocol\": \"tcp\", \"client\": \"%s\", "
 				"\"destination\": \"%s\", \"upstream\": \"%s\", \"state\": \"%s\", "
 				"\"bytes_up\": %llu, \"bytes_down\": %llu, \"age_ms\": %llu},",
 				w->index, (unsigned long long)f->id, intake, client, dst,
@@ -814,6 +815,7 @@ char *flow_snapshot(struct worker *w, int json)
 				(unsigned long long)f->bytes[DIR_DOWN],
 				(double)(w->now_ms - f->created_ms) / 1000.0);
 	}
+	udp_relay_snapshot(w, out, json);
 	if (fclose(out) != 0) {
 		free(text);
 		return NULL;

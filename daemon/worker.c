@@ -22,6 +22,7 @@
 #include "intake.h"
 #include "local_addr.h"
 #include "socks_server.h"
+#include "udp_relay.h"
 #include "worker.h"
 
 #define EVENTS_PER_WAIT	  256
@@ -51,6 +52,10 @@ static void worker_set_accepting(struct worker *w, int on)
 	for (unsigned i = 0; i < w->n_listeners; i++) {
 		struct epoll_event e = { .events = on ? EPOLLIN : 0,
 					 .data.ptr = &w->listeners[i].ev };
+		/* datagrams keep flowing on live associations; a new one checks
+		 * the budget itself */
+		if (w->listeners[i].kind == LISTENER_TPROXY_UDP)
+			continue;
 		if (w->listeners[i].fd >= 0)
 			epoll_ctl(w->epoll_fd, EPOLL_CTL_MOD, w->listeners[i].fd, &e);
 	}
@@ -98,6 +103,10 @@ int worker_log_allowed(struct worker *w)
 
 static void worker_accept(struct worker *w, struct listener *l)
 {
+	if (l->kind == LISTENER_TPROXY_UDP) {
+		udp_relay_intake(w, l->fd);
+		return;
+	}
 	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
 		struct sockaddr_storage client;
 		socklen_t len = sizeof(client);
@@ -229,6 +238,10 @@ static void *worker_main(void *arg)
 			case EV_DNS:
 				dns_handle_event(ev, events[i].events);
 				break;
+			case EV_UDP_CONTROL:
+			case EV_UDP_RELAY:
+				udp_relay_event(ev, events[i].events);
+				break;
 			default:
 				flow_handle_event(ev, events[i].events);
 			}
@@ -246,6 +259,7 @@ static void *worker_main(void *arg)
 		if (w->now_ms >= next_tick) {
 			next_tick = w->now_ms + TICK_MS;
 			flow_expire_timers(w);
+			udp_relay_tick(w);
 			dns_tick(w->dns);
 			worker_log_window(w);
 			/* other workers' flows may have ended meanwhile */
@@ -253,6 +267,7 @@ static void *worker_main(void *arg)
 		}
 	}
 	flow_close_all(w);
+	udp_relay_free(w);
 	return NULL;
 }
 
@@ -325,7 +340,7 @@ static int listener_wanted(const struct config *cfg, const struct listener *l)
 {
 	if (l->kind == LISTENER_REDIRECT)
 		return l->port == cfg->redirect_port;
-	if (l->kind == LISTENER_TPROXY)
+	if (l->kind == LISTENER_TPROXY || l->kind == LISTENER_TPROXY_UDP)
 		return l->port == cfg->tproxy_port;
 	for (size_t i = 0; i < cfg->socks.n_listen; i++)
 		if (addr_equal(&cfg->socks.listen[i], &l->addr))
@@ -366,6 +381,25 @@ static int worker_open_listeners(struct worker *w, const struct config *cfg)
 			if (rc < 0)
 				return rc;
 		}
+	}
+	for (int i = 0; cfg->tproxy_port && i < 2; i++) {
+		int fd;
+		if (find_listener(w, LISTENER_TPROXY_UDP, families[i], cfg->tproxy_port, NULL))
+			continue;
+		fd = udp_relay_listen(families[i], cfg->tproxy_port);
+		if (fd < 0) {
+			if (families[i] == AF_INET6 &&
+			    (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL))
+				continue; /* logged with the TCP listener */
+			log_error("tproxy UDP listener on %s port %u: %s",
+				  families[i] == AF_INET ? "IPv4" : "IPv6", cfg->tproxy_port,
+				  strerror(-fd));
+			return fd;
+		}
+		rc = worker_add_listener(w, fd, families[i], LISTENER_TPROXY_UDP, cfg->tproxy_port,
+					 NULL);
+		if (rc < 0)
+			return rc;
 	}
 	for (size_t i = 0; i < cfg->socks.n_listen; i++) {
 		const struct sockaddr_storage *ss = &cfg->socks.listen[i];
@@ -514,6 +548,7 @@ void worker_destroy(struct worker *w)
 		w->listeners[i].fd = -1;
 	}
 	flow_close_all(w);
+	udp_relay_free(w);
 	flow_free_cache(w);
 	dns_free(w->dns);
 	w->dns = NULL;

@@ -19,6 +19,7 @@ struct dns;
 struct fd_budget;
 struct generation;
 struct local_addr_cache;
+struct udp_relay;
 struct users;
 
 enum ev_kind {
@@ -29,6 +30,8 @@ enum ev_kind {
 	EV_WAKE,
 	EV_AUTH,
 	EV_DNS,
+	EV_UDP_CONTROL, /* transparent UDP: an association's TCP control connection */
+	EV_UDP_RELAY,	/* transparent UDP: an association's datagram socket */
 };
 
 /* First member of everything registered with epoll. */
@@ -46,6 +49,7 @@ struct listener {
 		LISTENER_REDIRECT,
 		LISTENER_TPROXY,
 		LISTENER_SOCKS,
+		LISTENER_TPROXY_UDP, /* a datagram socket: read, not accepted */
 	} kind;
 };
 
@@ -53,10 +57,25 @@ struct listener {
  * classification intercepted flows get in the log). */
 #define WORKER_FAIL_KINDS 9
 
+/* Why a transparent UDP datagram was not relayed. */
+enum udp_drop_reason {
+	UDP_DROP_UNSUPPORTED,	/* its upstream cannot carry UDP and says udp = drop */
+	UDP_DROP_QUEUE_FULL,	/* arrived during setup with the client's queue full */
+	UDP_DROP_UPSTREAM_DOWN, /* the association failed; retried after a pause */
+	UDP_DROP_NO_ROOM,	/* no fd left for a new association */
+	UDP_DROP_TOO_BIG,	/* truncated on receipt */
+	UDP_DROP_MALFORMED,	/* bad SOCKS5 UDP header from the relay, FRAG != 0 */
+	UDP_DROP_SEND_FAILED,	/* sendto failed (no route, no buffer) */
+	UDP_DROP_KINDS,
+};
+
 /* Written by the worker, read by the control socket: relaxed atomics. */
 struct worker_counters {
 	atomic_ullong flows_total, flows_live, bytes_up, bytes_down;
 	atomic_ullong failures[WORKER_FAIL_KINDS];
+	atomic_ullong udp_assocs_live, udp_assocs_total, udp_evicted;
+	atomic_ullong udp_datagrams[2], udp_bytes[2]; /* DIR_UP, DIR_DOWN */
+	atomic_ullong udp_drops[UDP_DROP_KINDS];
 };
 
 struct upstream_counters {
@@ -71,8 +90,8 @@ struct worker_shared {
 	struct client_limit *limits; /* [socks] */
 };
 
-/* REDIRECT and TPROXY, v4 + v6, and the SOCKS listen addresses */
-#define WORKER_LISTENERS_MAX (4 + 16)
+/* REDIRECT, TPROXY and TPROXY UDP, v4 + v6, and the SOCKS listen addresses */
+#define WORKER_LISTENERS_MAX (6 + 16)
 
 struct worker {
 	unsigned index;
@@ -93,6 +112,7 @@ struct worker {
 	struct dns *dns;		      /* SOCKS name lookups; NULL without [socks] */
 	struct auth_cache *auth_cache;	      /* credentials that passed on this worker */
 	struct local_addr_cache *local_addrs; /* recent "is it ours?" verdicts */
+	struct udp_relay *udp;		      /* transparent UDP, made on first use */
 	/* password checks handed back by the verifier thread */
 	pthread_mutex_t auth_lock;
 	struct list auth_done;

@@ -1,0 +1,1042 @@
+/* Transparent UDP relay (see udp_relay.h).
+ *
+ * An association belongs to one client socket (address and port) and one
+ * upstream; every destination of that socket routed to the upstream shares
+ * it, each datagram carrying its destination in the SOCKS5 UDP header, so
+ * the client gets whatever cone the upstream gives. Its TCP control
+ * connection stays open as long as it lives (RFC 1928 ties the relay to
+ * it). Datagrams that arrive while it is set up wait in a bounded queue.
+ *
+ * No allocation per datagram: datagrams are read in batches (recvmmsg)
+ * into per-worker slots with room for the SOCKS5 header in front, so the
+ * header is written in place and the datagram leaves with one send. */
+#include <errno.h>
+#include <stdarg.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sockgate/addr.h"
+#include "sockgate/config.h"
+#include "sockgate/log.h"
+#include "fd_budget.h"
+#include "flow_core.h"
+#include "generation.h"
+#include "list.h"
+#include "siphash.h"
+#include "socks_handshake.h"
+#include "udp_relay.h"
+#include "upstream.h"
+#include "worker.h"
+
+#define UDP_BATCH	   16	 /* datagrams per recvmmsg */
+#define UDP_BURSTS	   4	 /* recvmmsg calls per event before yielding */
+#define UDP_PAYLOAD_MAX	   65535 /* slot size; pages are touched only as used */
+#define UDP_QUEUE_BYTES	   65536 /* per association while it is set up */
+#define UDP_QUEUE_MAX	   64	 /* datagrams, idem */
+#define UDP_RETRY_MS	   1000	 /* after a failed setup, before the next try */
+#define REPLY_SOCKETS_MAX  512	 /* transparent reply sockets kept, per worker */
+#define REPLY_BUCKETS	   256
+#define CONTROL_EVENTS_SET (EPOLLIN | EPOLLRDHUP)
+
+enum assoc_state {
+	ASSOC_CONNECTING, /* control connection to the upstream */
+	ASSOC_HANDSHAKE,  /* UDP ASSOCIATE under way */
+	ASSOC_READY,	  /* datagrams go to the upstream's relay */
+	ASSOC_DIRECT,	  /* datagrams go straight to their destinations */
+	ASSOC_DROP,	  /* the upstream cannot carry UDP: counted, logged once */
+	ASSOC_FAILED,	  /* setup failed or the control connection ended */
+};
+
+static const char *const assoc_state_names[] = {
+	[ASSOC_CONNECTING] = "connecting",
+	[ASSOC_HANDSHAKE] = "handshake",
+	[ASSOC_READY] = "ready",
+	[ASSOC_DIRECT] = "direct",
+	[ASSOC_DROP] = "drop",
+	[ASSOC_FAILED] = "failed",
+};
+
+/* What an association needs only while it is set up. */
+struct assoc_setup {
+	struct upstream_handshake hs;
+	uint8_t out[UPSTREAM_OUT_MAX];
+	size_t out_len, out_sent;
+	/* queued datagrams: 2-byte length (host order), SOCKS5 header, data */
+	uint8_t queue[UDP_QUEUE_BYTES];
+	size_t queue_len;
+	unsigned queue_n;
+	struct list node; /* r->setups, oldest first */
+	uint64_t deadline;
+};
+
+struct assoc {
+	struct ev control_ev, relay_ev;
+	struct udp_relay *r;
+	struct assoc *hash_next;
+	struct list lru; /* r->lru, least recently active first */
+	struct sockaddr_storage client;
+	struct sockaddr_storage first_dst; /* for conns */
+	const struct upstream *up;	   /* of gen's config */
+	struct generation *gen;
+	enum assoc_state state;
+	int control_fd, relay_fd;
+	struct assoc_setup *setup;
+	struct sockaddr_storage relay; /* where datagrams go (ASSOC_READY) */
+	uint64_t id, created_ms, last_active, retry_at;
+	uint64_t datagrams[2], bytes[2];
+};
+
+/* A transparent socket bound to a source address replies appear from. */
+struct reply_socket {
+	struct reply_socket *hash_next;
+	struct list lru;
+	struct sockaddr_storage src;
+	int fd;
+};
+
+struct udp_slot {
+	uint8_t head[SOCKS_UDP_HEADER_MAX]; /* room to put a header in front */
+	uint8_t data[UDP_PAYLOAD_MAX];
+};
+
+struct udp_relay {
+	struct worker *w;
+	uint8_t key[SIPHASH_KEY_LEN];
+	struct assoc **buckets;
+	size_t n_buckets; /* a power of two */
+	size_t n_assocs, max_assocs;
+	struct list lru, setups;
+	struct reply_socket *reply_buckets[REPLY_BUCKETS];
+	struct list reply_lru;
+	size_t n_replies;
+	/* receive batch */
+	struct udp_slot *slots;
+	struct mmsghdr msgs[UDP_BATCH];
+	struct iovec iov[UDP_BATCH];
+	struct sockaddr_storage names[UDP_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(struct sockaddr_in6))];
+		struct cmsghdr align;
+	} control[UDP_BATCH];
+};
+
+static void count(atomic_ullong *c, unsigned long long n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static void drop(struct worker *w, enum udp_drop_reason why)
+{
+	count(&w->counters.udp_drops[why], 1);
+}
+
+static void close_counted(struct worker *w, int *fd)
+{
+	if (*fd < 0)
+		return;
+	close(*fd);
+	*fd = -1;
+	fd_budget_release(w->budget, 1);
+}
+
+/* ---- the table ---- */
+
+static size_t assoc_bucket(const struct udp_relay *r, const struct sockaddr_storage *client,
+			   const struct upstream *up)
+{
+	struct {
+		uint8_t addr[16];
+		uint16_t port;
+		uint16_t family;
+		const struct upstream *up;
+	} key;
+	uint8_t digest[16];
+	uint64_t h;
+
+	memset(&key, 0, sizeof(key));
+	if (client->ss_family == AF_INET)
+		memcpy(key.addr, &((const struct sockaddr_in *)client)->sin_addr, 4);
+	else
+		memcpy(key.addr, &((const struct sockaddr_in6 *)client)->sin6_addr, 16);
+	key.port = addr_port(client);
+	key.family = client->ss_family;
+	key.up = up;
+	/* keyed: a LAN host choosing its source ports cannot make chains */
+	siphash128(r->key, &key, sizeof(key), digest);
+	memcpy(&h, digest, sizeof(h));
+	return (size_t)h & (r->n_buckets - 1);
+}
+
+static struct assoc *assoc_find(struct udp_relay *r, const struct sockaddr_storage *client,
+				const struct upstream *up)
+{
+	for (struct assoc *a = r->buckets[assoc_bucket(r, client, up)]; a; a = a->hash_next)
+		if (a->up == up && addr_equal(&a->client, client))
+			return a;
+	return NULL;
+}
+
+static void assoc_touch(struct assoc *a)
+{
+	a->last_active = a->r->w->now_ms;
+	list_del(&a->lru);
+	list_add_tail(&a->r->lru, &a->lru);
+}
+
+static void setup_free(struct assoc *a)
+{
+	if (!a->setup)
+		return;
+	list_del(&a->setup->node);
+	free(a->setup);
+	a->setup = NULL;
+}
+
+/* Closes the sockets and drops the queue; the entry stays. */
+static void assoc_close(struct assoc *a)
+{
+	struct worker *w = a->r->w;
+
+	setup_free(a);
+	close_counted(w, &a->control_fd);
+	close_counted(w, &a->relay_fd);
+	worker_fds_released(w);
+}
+
+static void assoc_destroy(struct assoc *a)
+{
+	struct udp_relay *r = a->r;
+	struct worker *w = r->w;
+	struct upstream_counters *uc = generation_counters(a->gen, a->up, w->index);
+	struct assoc **pp = &r->buckets[assoc_bucket(r, &a->client, a->up)];
+
+	while (*pp != a)
+		pp = &(*pp)->hash_next;
+	*pp = a->hash_next;
+	list_del(&a->lru);
+	assoc_close(a);
+	count(&uc->flows, 1);
+	count(&uc->bytes_up, a->bytes[DIR_UP]);
+	count(&uc->bytes_down, a->bytes[DIR_DOWN]);
+	count(&w->counters.udp_assocs_live, (unsigned long long)-1);
+	generation_unref(a->gen);
+	r->n_assocs--;
+	free(a);
+}
+
+static const char *assoc_describe(const struct assoc *a, char *buf, size_t len)
+{
+	char c[ADDR_STRLEN], d[ADDR_STRLEN];
+
+	snprintf(buf, len, "udp %u.%llu: %s -> %s via %s", a->r->w->index,
+		 (unsigned long long)a->id, addr_format(&a->client, c, sizeof(c)),
+		 addr_format(&a->first_dst, d, sizeof(d)), a->up->name);
+	return buf;
+}
+
+/* Setup failed or the control connection ended: sockets closed, queued
+ * datagrams dropped; the next datagram after retry_ms starts over. */
+static void assoc_fail(struct assoc *a, unsigned retry_ms, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void assoc_fail(struct assoc *a, unsigned retry_ms, const char *fmt, ...)
+{
+	struct worker *w = a->r->w;
+	char what[FLOW_DESCRIBE_MAX], why[160];
+	va_list ap;
+
+	if (a->setup) {
+		count(&w->counters.udp_drops[UDP_DROP_UPSTREAM_DOWN], a->setup->queue_n);
+		count(&generation_counters(a->gen, a->up, w->index)->failures, 1);
+	}
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (worker_log_allowed(w))
+		log_warn("%s: %s", assoc_describe(a, what, sizeof(what)), why);
+	assoc_close(a);
+	a->state = ASSOC_FAILED;
+	a->retry_at = w->now_ms + retry_ms;
+}
+
+/* ---- setup: control connection and UDP ASSOCIATE ---- */
+
+static int set_mark(int fd, uint32_t mark)
+{
+	return mark ? setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) : 0;
+}
+
+static void control_want(struct assoc *a, uint32_t events)
+{
+	struct epoll_event e = { .events = events, .data.ptr = &a->control_ev };
+	epoll_ctl(a->r->w->epoll_fd, EPOLL_CTL_MOD, a->control_fd, &e);
+}
+
+/* Starts (or restarts) the association's setup with its upstream. */
+static int assoc_start(struct assoc *a)
+{
+	struct worker *w = a->r->w;
+	const struct config *cfg = a->gen->cfg;
+	struct assoc_setup *s;
+	int fd, rc;
+
+	if (!fd_budget_room(w->budget, 2)) {
+		drop(w, UDP_DROP_NO_ROOM);
+		return -1;
+	}
+	s = malloc(sizeof(*s));
+	if (!s) {
+		drop(w, UDP_DROP_NO_ROOM);
+		return -1;
+	}
+	s->queue_len = 0;
+	s->queue_n = 0;
+	s->out_sent = 0;
+	s->deadline = w->now_ms + cfg->connect_timeout_ms + cfg->handshake_timeout_ms;
+	list_add_tail(&a->r->setups, &s->node);
+	a->setup = s;
+	if (upstream_handshake_begin_udp(&s->hs, &a->up->url, a->up->pipeline, s->out) < 0) {
+		assoc_fail(a, UDP_RETRY_MS, "%s", s->hs.reason);
+		return -1;
+	}
+	s->out_len = s->hs.out_len;
+
+	fd = socket(a->up->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		assoc_fail(a, UDP_RETRY_MS, "socket: %s", strerror(errno));
+		return -1;
+	}
+	fd_budget_take(w->budget, 1);
+	a->control_fd = fd;
+	if (set_mark(fd, cfg->mark) < 0) {
+		assoc_fail(a, UDP_RETRY_MS, "SO_MARK: %s", strerror(errno));
+		return -1;
+	}
+	rc = connect(fd, (const struct sockaddr *)&a->up->addr, addr_len(&a->up->addr));
+	if (rc < 0 && errno != EINPROGRESS) {
+		assoc_fail(a, UDP_RETRY_MS, "connect to the upstream: %s", strerror(errno));
+		return -1;
+	}
+	a->control_ev.kind = EV_UDP_CONTROL;
+	a->state = ASSOC_CONNECTING;
+	if (worker_epoll_add(w, fd, &a->control_ev, EPOLLOUT) < 0) {
+		assoc_fail(a, UDP_RETRY_MS, "epoll: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Sends what the handshake has to send; 0, or -1 after failing a. */
+static int control_flush(struct assoc *a)
+{
+	struct assoc_setup *s = a->setup;
+
+	while (s->out_sent < s->out_len) {
+		ssize_t n = send(a->control_fd, s->out + s->out_sent, s->out_len - s->out_sent,
+				 MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EAGAIN) {
+				control_want(a, EPOLLIN | EPOLLOUT);
+				return 0;
+			}
+			assoc_fail(a, UDP_RETRY_MS, "send to the upstream: %s", strerror(errno));
+			return -1;
+		}
+		s->out_sent += (size_t)n;
+	}
+	control_want(a, CONTROL_EVENTS_SET);
+	return 0;
+}
+
+static int addr_is_unspecified(const struct sockaddr_storage *ss)
+{
+	static const uint8_t zero[16];
+
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == 0;
+	return !memcmp(&((const struct sockaddr_in6 *)ss)->sin6_addr, zero, 16);
+}
+
+static int addr_is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+/* Where datagrams go: udp_address when set; else BND.ADDR:BND.PORT, unless
+ * the upstream named no usable address (0.0.0.0, ::, a name, or loopback
+ * from a remote upstream, as a proxy behind NAT or in a container does):
+ * then its own address with BND.PORT. */
+static int assoc_relay_address(struct assoc *a)
+{
+	struct sockaddr_storage bnd;
+	uint16_t port;
+	int named = upstream_socks5_bound(&a->setup->hs, &bnd, &port) == 0;
+
+	if (a->up->udp_addr.ss_family) {
+		a->relay = a->up->udp_addr;
+		return 0;
+	}
+	addr_unmap_v4(&bnd);
+	if (named && !addr_is_unspecified(&bnd) &&
+	    !(addr_is_loopback(&bnd) && !addr_is_loopback(&a->up->addr)) &&
+	    bnd.ss_family == a->up->addr.ss_family) {
+		a->relay = bnd;
+	} else {
+		a->relay = a->up->addr;
+		addr_set_port(&a->relay, port);
+	}
+	return port ? 0 : -1;
+}
+
+/* The association is granted: open the datagram socket towards the relay
+ * and send what was queued. */
+static void assoc_ready(struct assoc *a)
+{
+	struct worker *w = a->r->w;
+	struct assoc_setup *s = a->setup;
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+	char rel[ADDR_STRLEN], what[FLOW_DESCRIBE_MAX];
+	int fd;
+
+	if (assoc_relay_address(a) < 0) {
+		assoc_fail(a, UDP_RETRY_MS, "the upstream named relay port 0");
+		return;
+	}
+	fd = socket(a->relay.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		assoc_fail(a, UDP_RETRY_MS, "socket: %s", strerror(errno));
+		return;
+	}
+	fd_budget_take(w->budget, 1);
+	a->relay_fd = fd;
+	/* from the control connection's address: the upstream takes datagrams
+	 * only from the address the association was asked from */
+	if (getsockname(a->control_fd, (struct sockaddr *)&local, &len) == 0 &&
+	    local.ss_family == a->relay.ss_family) {
+		addr_set_port(&local, 0);
+		if (bind(fd, (const struct sockaddr *)&local, addr_len(&local)) < 0) {
+			assoc_fail(a, UDP_RETRY_MS, "bind: %s", strerror(errno));
+			return;
+		}
+	}
+	if (set_mark(fd, a->gen->cfg->mark) < 0 ||
+	    connect(fd, (const struct sockaddr *)&a->relay, addr_len(&a->relay)) < 0) {
+		assoc_fail(a, UDP_RETRY_MS, "relay %s: %s",
+			   addr_format(&a->relay, rel, sizeof(rel)), strerror(errno));
+		return;
+	}
+	a->relay_ev.kind = EV_UDP_RELAY;
+	if (worker_epoll_add(w, fd, &a->relay_ev, EPOLLIN) < 0) {
+		assoc_fail(a, UDP_RETRY_MS, "epoll: %s", strerror(errno));
+		return;
+	}
+	a->state = ASSOC_READY;
+	log_debug("%s: associated, relay %s", assoc_describe(a, what, sizeof(what)),
+		  addr_format(&a->relay, rel, sizeof(rel)));
+	for (size_t off = 0; off < s->queue_len;) {
+		uint16_t n;
+		memcpy(&n, s->queue + off, sizeof(n));
+		if (send(fd, s->queue + off + sizeof(n), n, MSG_DONTWAIT) < 0)
+			drop(w, UDP_DROP_SEND_FAILED);
+		off += sizeof(n) + n;
+	}
+	setup_free(a);
+}
+
+static void control_read(struct assoc *a)
+{
+	uint8_t buf[512];
+	ssize_t n = recv(a->control_fd, buf, sizeof(buf), 0);
+	size_t used;
+	enum upstream_result res;
+
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n <= 0) {
+		/* a lost control connection ends the association at once; it is
+		 * made again by the next datagram */
+		assoc_fail(a, a->state == ASSOC_READY ? 0 : UDP_RETRY_MS, "control connection %s",
+			   n == 0 ? "closed by the upstream" : strerror(errno));
+		return;
+	}
+	if (a->state != ASSOC_HANDSHAKE)
+		return; /* nothing more is expected on it; ignore */
+	res = upstream_handshake_feed(&a->setup->hs, buf, (size_t)n, &used, a->setup->out);
+	if (res == UPSTREAM_ERROR) {
+		assoc_fail(a, UDP_RETRY_MS, "%s", a->setup->hs.reason);
+		return;
+	}
+	if (a->setup->hs.out_len) {
+		a->setup->out_len = a->setup->hs.out_len;
+		a->setup->out_sent = 0;
+		if (control_flush(a) < 0)
+			return;
+	}
+	if (res == UPSTREAM_DONE)
+		assoc_ready(a);
+}
+
+static void control_event(struct assoc *a, uint32_t events)
+{
+	if (a->state == ASSOC_CONNECTING) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+		if (getsockopt(a->control_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err) {
+			assoc_fail(a, UDP_RETRY_MS, "connect to the upstream: %s", strerror(err));
+			return;
+		}
+		a->state = ASSOC_HANDSHAKE;
+		control_flush(a);
+		return;
+	}
+	if (a->state == ASSOC_HANDSHAKE && (events & EPOLLOUT) && control_flush(a) < 0)
+		return;
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		control_read(a);
+}
+
+/* ---- reply sockets ---- */
+
+static size_t reply_bucket(const struct sockaddr_storage *src)
+{
+	uint32_t low;
+
+	if (src->ss_family == AF_INET)
+		low = ((const struct sockaddr_in *)src)->sin_addr.s_addr;
+	else
+		memcpy(&low, &((const struct sockaddr_in6 *)src)->sin6_addr.s6_addr[12], 4);
+
+	return ((size_t)addr_port(src) * 31u + low) & (REPLY_BUCKETS - 1);
+}
+
+static void reply_socket_free(struct udp_relay *r, struct reply_socket *rs)
+{
+	struct reply_socket **pp = &r->reply_buckets[reply_bucket(&rs->src)];
+
+	while (*pp != rs)
+		pp = &(*pp)->hash_next;
+	*pp = rs->hash_next;
+	list_del(&rs->lru);
+	close_counted(r->w, &rs->fd);
+	r->n_replies--;
+	free(rs);
+}
+
+/* A socket that sends from src (a transparent bind), cached. */
+static int reply_socket_get(struct udp_relay *r, const struct sockaddr_storage *src)
+{
+	struct worker *w = r->w;
+	size_t b = reply_bucket(src);
+	struct reply_socket *rs;
+	int one = 1, small = 4096, fd;
+	char a[ADDR_STRLEN];
+
+	for (rs = r->reply_buckets[b]; rs; rs = rs->hash_next) {
+		if (addr_equal(&rs->src, src)) {
+			list_del(&rs->lru);
+			list_add_tail(&r->reply_lru, &rs->lru);
+			return rs->fd;
+		}
+	}
+	if (r->n_replies >= REPLY_SOCKETS_MAX)
+		reply_socket_free(r, container_of(r->reply_lru.next, struct reply_socket, lru));
+	if (!fd_budget_room(w->budget, 1))
+		return -1;
+	fd = socket(src->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if ((src->ss_family == AF_INET
+		 ? setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one))
+		 : setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof(one)) ||
+		       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) < 0 ||
+	    /* every worker may have one for the same source */
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    /* it only sends; nothing is meant to arrive on it */
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) < 0 ||
+	    set_mark(fd, w->cfg->mark) < 0 ||
+	    bind(fd, (const struct sockaddr *)src, addr_len(src)) < 0) {
+		if (worker_log_allowed(w))
+			log_warn("udp: reply socket for %s: %s", addr_format(src, a, sizeof(a)),
+				 strerror(errno));
+		close(fd);
+		return -1;
+	}
+	rs = malloc(sizeof(*rs));
+	if (!rs) {
+		close(fd);
+		return -1;
+	}
+	fd_budget_take(w->budget, 1);
+	rs->src = *src;
+	rs->fd = fd;
+	rs->hash_next = r->reply_buckets[b];
+	r->reply_buckets[b] = rs;
+	list_add_tail(&r->reply_lru, &rs->lru);
+	r->n_replies++;
+	return fd;
+}
+
+/* Delivers one reply to a's client as if from src. */
+static void reply_to_client(struct assoc *a, struct sockaddr_storage *src, const uint8_t *data,
+			    size_t len)
+{
+	struct worker *w = a->r->w;
+	int fd;
+
+	addr_unmap_v4(src);
+	if (src->ss_family != a->client.ss_family) {
+		drop(w, UDP_DROP_MALFORMED);
+		return;
+	}
+	fd = reply_socket_get(a->r, src);
+	if (fd < 0 || sendto(fd, data, len, MSG_DONTWAIT, (const struct sockaddr *)&a->client,
+			     addr_len(&a->client)) < 0) {
+		drop(w, UDP_DROP_SEND_FAILED);
+		return;
+	}
+	a->datagrams[DIR_DOWN]++;
+	a->bytes[DIR_DOWN] += len;
+	count(&w->counters.udp_datagrams[DIR_DOWN], 1);
+	count(&w->counters.udp_bytes[DIR_DOWN], len);
+	assoc_touch(a);
+}
+
+/* Datagrams from the relay (or, direct, from anyone) to the client. */
+static void relay_event(struct assoc *a)
+{
+	struct udp_relay *r = a->r;
+	struct worker *w = r->w;
+	uint8_t *buf = r->slots[0].data;
+
+	for (int i = 0; i < UDP_BATCH * UDP_BURSTS && a->relay_fd >= 0; i++) {
+		struct sockaddr_storage from;
+		socklen_t flen = sizeof(from);
+		struct upstream_target t;
+		char host[256];
+		const char *why;
+		size_t hdr;
+		ssize_t n = recvfrom(a->relay_fd, buf, UDP_PAYLOAD_MAX, MSG_TRUNC,
+				     (struct sockaddr *)&from, &flen);
+
+		if (n < 0) {
+			if (errno == EAGAIN)
+				return;
+			/* an ICMP error for an earlier datagram: the relay or the
+			 * target is not there */
+			drop(w, UDP_DROP_SEND_FAILED);
+			continue;
+		}
+		if (n > UDP_PAYLOAD_MAX) {
+			drop(w, UDP_DROP_TOO_BIG);
+			continue;
+		}
+		if (a->state == ASSOC_DIRECT) {
+			reply_to_client(a, &from, buf, (size_t)n);
+			continue;
+		}
+		if (socks_udp_parse(buf, (size_t)n, &t, host, &hdr, &why) < 0 || t.hostname) {
+			drop(w, UDP_DROP_MALFORMED);
+			continue;
+		}
+		reply_to_client(a, &t.addr, buf + hdr, (size_t)n - hdr);
+	}
+}
+
+void udp_relay_event(struct ev *ev, uint32_t events)
+{
+	if (ev->kind == EV_UDP_CONTROL)
+		control_event(container_of(ev, struct assoc, control_ev), events);
+	else
+		relay_event(container_of(ev, struct assoc, relay_ev));
+}
+
+/* ---- intake ---- */
+
+static struct udp_relay *relay_get(struct worker *w)
+{
+	struct udp_relay *r = w->udp;
+	unsigned workers;
+
+	if (r)
+		return r;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	workers = w->gen->n_workers ? w->gen->n_workers : 1;
+	r->w = w;
+	r->max_assocs = (w->cfg->udp_associations + workers - 1) / workers;
+	r->n_buckets = 64;
+	while (r->n_buckets < r->max_assocs && r->n_buckets < (1u << 20))
+		r->n_buckets <<= 1;
+	r->buckets = calloc(r->n_buckets, sizeof(*r->buckets));
+	r->slots = malloc(UDP_BATCH * sizeof(*r->slots));
+	if (!r->buckets || !r->slots ||
+	    getrandom(r->key, sizeof(r->key), 0) != (ssize_t)sizeof(r->key)) {
+		free(r->buckets);
+		free(r->slots);
+		free(r);
+		return NULL;
+	}
+	list_init(&r->lru);
+	list_init(&r->setups);
+	list_init(&r->reply_lru);
+	for (int i = 0; i < UDP_BATCH; i++) {
+		r->iov[i].iov_base = r->slots[i].data;
+		r->iov[i].iov_len = UDP_PAYLOAD_MAX;
+	}
+	w->udp = r;
+	return r;
+}
+
+static struct assoc *assoc_new(struct udp_relay *r, const struct sockaddr_storage *client,
+			       const struct sockaddr_storage *dst, const struct upstream *up)
+{
+	struct worker *w = r->w;
+	struct assoc *a;
+	size_t b;
+
+	if (r->n_assocs >= r->max_assocs) {
+		/* the least recently active one makes room */
+		assoc_destroy(container_of(r->lru.next, struct assoc, lru));
+		count(&w->counters.udp_evicted, 1);
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->r = r;
+	a->client = *client;
+	a->first_dst = *dst;
+	a->up = up;
+	a->gen = generation_ref(w->gen);
+	a->control_fd = a->relay_fd = -1;
+	a->id = ++w->next_flow_id;
+	a->created_ms = a->last_active = w->now_ms;
+	b = assoc_bucket(r, client, up);
+	a->hash_next = r->buckets[b];
+	r->buckets[b] = a;
+	list_add_tail(&r->lru, &a->lru);
+	r->n_assocs++;
+	count(&w->counters.udp_assocs_live, 1);
+	count(&w->counters.udp_assocs_total, 1);
+	return a;
+}
+
+/* The datagram socket of a direct association: the client's family,
+ * marked, unconnected (every destination, replies from anyone). */
+static int assoc_open_direct(struct assoc *a)
+{
+	struct worker *w = a->r->w;
+	int fd;
+
+	if (!fd_budget_room(w->budget, 1))
+		return -1;
+	fd = socket(a->client.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	fd_budget_take(w->budget, 1);
+	a->relay_fd = fd;
+	a->relay_ev.kind = EV_UDP_RELAY;
+	if (set_mark(fd, a->gen->cfg->mark) < 0 || worker_epoll_add(w, fd, &a->relay_ev, EPOLLIN))
+		return -1;
+	a->state = ASSOC_DIRECT;
+	return 0;
+}
+
+/* A new association for client's datagram to dst, by the upstream's udp. */
+static struct assoc *assoc_create(struct udp_relay *r, const struct sockaddr_storage *client,
+				  const struct sockaddr_storage *dst, const struct upstream *up)
+{
+	struct assoc *a = assoc_new(r, client, dst, up);
+	char what[FLOW_DESCRIBE_MAX];
+
+	if (!a) {
+		drop(r->w, UDP_DROP_NO_ROOM);
+		return NULL;
+	}
+	switch (up->udp) {
+	case UPSTREAM_UDP_DROP:
+		a->state = ASSOC_DROP;
+		if (worker_log_allowed(r->w))
+			log_info("%s: dropped: upstream \"%s\" (%s) cannot carry UDP and has "
+				 "udp = drop",
+				 assoc_describe(a, what, sizeof(what)), up->name,
+				 upstream_kind_name(up->url.kind));
+		break;
+	case UPSTREAM_UDP_DIRECT:
+		if (assoc_open_direct(a) < 0) {
+			assoc_destroy(a);
+			drop(r->w, UDP_DROP_NO_ROOM);
+			return NULL;
+		}
+		break;
+	case UPSTREAM_UDP_ASSOCIATE:
+		assoc_start(a); /* a failure leaves it ASSOC_FAILED */
+		break;
+	}
+	return a;
+}
+
+/* Queues one datagram (header already in front) during setup. */
+static void assoc_enqueue(struct assoc *a, const uint8_t *p, size_t len)
+{
+	struct assoc_setup *s = a->setup;
+	uint16_t n = (uint16_t)len;
+
+	if (len > UINT16_MAX || s->queue_n >= UDP_QUEUE_MAX ||
+	    s->queue_len + sizeof(n) + len > sizeof(s->queue)) {
+		drop(a->r->w, UDP_DROP_QUEUE_FULL);
+		return;
+	}
+	memcpy(s->queue + s->queue_len, &n, sizeof(n));
+	memcpy(s->queue + s->queue_len + sizeof(n), p, len);
+	s->queue_len += sizeof(n) + len;
+	s->queue_n++;
+}
+
+/* One datagram from client to dst; its payload is at slot->data. */
+static void intake_datagram(struct udp_relay *r, struct udp_slot *slot, size_t len,
+			    const struct sockaddr_storage *client, struct sockaddr_storage *dst)
+{
+	struct worker *w = r->w;
+	const struct upstream *up = config_route(w->cfg, dst);
+	struct assoc *a = assoc_find(r, client, up);
+	uint8_t hdr[SOCKS_UDP_HEADER_MAX];
+	size_t hl;
+	ssize_t sent = 0;
+
+	if (!a && !(a = assoc_create(r, client, dst, up)))
+		return;
+	if (a->state == ASSOC_FAILED) {
+		if (w->now_ms < a->retry_at || assoc_start(a) < 0) {
+			drop(w, UDP_DROP_UPSTREAM_DOWN);
+			return;
+		}
+	}
+	switch (a->state) {
+	case ASSOC_DROP:
+		drop(w, UDP_DROP_UNSUPPORTED);
+		return;
+	case ASSOC_DIRECT:
+		sent = sendto(a->relay_fd, slot->data, len, MSG_DONTWAIT,
+			      (const struct sockaddr *)dst, addr_len(dst));
+		break;
+	case ASSOC_CONNECTING:
+	case ASSOC_HANDSHAKE:
+	case ASSOC_READY:
+		/* the header goes right in front of the data, in head[] */
+		hl = socks_udp_header(dst, hdr);
+		memcpy(slot->data - hl, hdr, hl);
+		if (a->state == ASSOC_READY)
+			sent = send(a->relay_fd, slot->data - hl, hl + len, MSG_DONTWAIT);
+		else
+			assoc_enqueue(a, slot->data - hl, hl + len);
+		break;
+	case ASSOC_FAILED:
+		return;
+	}
+	if (sent < 0) {
+		drop(w, UDP_DROP_SEND_FAILED);
+		return;
+	}
+	a->datagrams[DIR_UP]++;
+	a->bytes[DIR_UP] += len;
+	count(&w->counters.udp_datagrams[DIR_UP], 1);
+	count(&w->counters.udp_bytes[DIR_UP], len);
+	assoc_touch(a);
+}
+
+/* The original destination TPROXY kept in the packet. */
+static int original_dst(struct msghdr *m, struct sockaddr_storage *dst)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		if ((c->cmsg_level == SOL_IP && c->cmsg_type == IP_ORIGDSTADDR &&
+		     c->cmsg_len >= CMSG_LEN(sizeof(struct sockaddr_in))) ||
+		    (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_ORIGDSTADDR &&
+		     c->cmsg_len >= CMSG_LEN(sizeof(struct sockaddr_in6)))) {
+			memset(dst, 0, sizeof(*dst));
+			memcpy(dst, CMSG_DATA(c), c->cmsg_len - CMSG_LEN(0));
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void udp_relay_intake(struct worker *w, int fd)
+{
+	struct udp_relay *r = relay_get(w);
+
+	if (!r) {
+		/* out of memory: take the datagrams off the queue, lose them */
+		char sink[1];
+		while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) >= 0)
+			drop(w, UDP_DROP_NO_ROOM);
+		return;
+	}
+	for (int burst = 0; burst < UDP_BURSTS; burst++) {
+		int n;
+		for (int i = 0; i < UDP_BATCH; i++) {
+			struct msghdr *m = &r->msgs[i].msg_hdr;
+			m->msg_name = &r->names[i];
+			m->msg_namelen = sizeof(r->names[i]);
+			m->msg_iov = &r->iov[i];
+			m->msg_iovlen = 1;
+			m->msg_control = r->control[i].buf;
+			m->msg_controllen = sizeof(r->control[i].buf);
+			m->msg_flags = 0;
+		}
+		n = recvmmsg(fd, r->msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+		for (int i = 0; i < n; i++) {
+			struct msghdr *m = &r->msgs[i].msg_hdr;
+			struct sockaddr_storage dst;
+			if (m->msg_flags & MSG_TRUNC) {
+				drop(w, UDP_DROP_TOO_BIG);
+				continue;
+			}
+			if (original_dst(m, &dst) < 0) {
+				drop(w, UDP_DROP_MALFORMED);
+				continue;
+			}
+			intake_datagram(r, &r->slots[i], r->msgs[i].msg_len, &r->names[i], &dst);
+		}
+		if (n < UDP_BATCH)
+			return;
+	}
+}
+
+int udp_relay_listen(int family, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	int one = 1, fd, err;
+
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = (sa_family_t)family;
+	addr_set_port(&ss, port);
+	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    (family == AF_INET &&
+	     (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) < 0 ||
+	      setsockopt(fd, SOL_IP, IP_RECVORIGDSTADDR, &one, sizeof(one)) < 0)) ||
+	    (family == AF_INET6 &&
+	     (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0 ||
+	      setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof(one)) < 0 ||
+	      setsockopt(fd, SOL_IPV6, IPV6_RECVORIGDSTADDR, &one, sizeof(one)) < 0)) ||
+	    bind(fd, (const struct sockaddr *)&ss, addr_len(&ss)) < 0) {
+		err = errno;
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+/* ---- timers, listing, teardown ---- */
+
+void udp_relay_tick(struct worker *w)
+{
+	struct udp_relay *r = w->udp;
+
+	if (!r)
+		return;
+	while (!list_empty(&r->setups)) {
+		struct assoc_setup *s = container_of(r->setups.next, struct assoc_setup, node);
+		struct assoc *a = NULL;
+		if (s->deadline > w->now_ms)
+			break;
+		/* find its owner: setups are few, and only expire here */
+		for (struct list *n = r->lru.next; n != &r->lru && !a; n = n->next)
+			if (container_of(n, struct assoc, lru)->setup == s)
+				a = container_of(n, struct assoc, lru);
+		if (!a) {
+			list_del(&s->node); /* cannot happen; do not spin on it */
+			continue;
+		}
+		assoc_fail(a, UDP_RETRY_MS, "no association within %u ms",
+			   w->cfg->connect_timeout_ms + w->cfg->handshake_timeout_ms);
+	}
+	while (!list_empty(&r->lru)) {
+		struct assoc *a = container_of(r->lru.next, struct assoc, lru);
+		char what[FLOW_DESCRIBE_MAX];
+		if (a->last_active + a->gen->cfg->udp_idle_timeout_ms > w->now_ms)
+			break;
+		log_debug("%s: idle, ended (%llu/%llu datagrams)",
+			  assoc_describe(a, what, sizeof(what)),
+			  (unsigned long long)a->datagrams[DIR_UP],
+			  (unsigned long long)a->datagrams[DIR_DOWN]);
+		assoc_destroy(a);
+	}
+}
+
+void udp_relay_snapshot(struct worker *w, FILE *out, int json)
+{
+	struct udp_relay *r = w->udp;
+
+	if (!r)
+		return;
+	for (struct list *n = r->lru.next; n != &r->lru; n = n->next) {
+		const struct assoc *a = container_of(n, struct assoc, lru);
+		char client[ADDR_STRLEN], dst[ADDR_STRLEN], relay[ADDR_STRLEN] = "-";
+
+		addr_format(&a->client, client, sizeof(client));
+		addr_format(&a->first_dst, dst, sizeof(dst));
+		if (a->state == ASSOC_READY)
+			addr_format(&a->relay, relay, sizeof(relay));
+		if (json)
+			fprintf(out,
+				"{\"worker\": %u, \"id\": %llu, \"intake\": \"tproxy\", "
+				"\"protocol\": \"udp\", \"client\": \"%s\", \"destination\": "
+				"\"%s\", \"upstream\": \"%s\", \"state\": \"%s\", \"relay\": "
+				"\"%s\", \"datagrams_up\": %llu, \"datagrams_down\": %llu, "
+				"\"bytes_up\": %llu, \"bytes_down\": %llu, \"age_ms\": %llu, "
+				"\"idle_ms\": %llu},",
+				w->index, (unsigned long long)a->id, client, dst, a->up->name,
+				assoc_state_names[a->state], relay,
+				(unsigned long long)a->datagrams[DIR_UP],
+				(unsigned long long)a->datagrams[DIR_DOWN],
+				(unsigned long long)a->bytes[DIR_UP],
+				(unsigned long long)a->bytes[DIR_DOWN],
+				(unsigned long long)(w->now_ms - a->created_ms),
+				(unsigned long long)(w->now_ms - a->last_active));
+		else
+			fprintf(out,
+				"%u.%llu udp %s %s -> %s via %s relay %s datagrams %llu/%llu "
+				"up %llu down %llu age %.1fs idle %.1fs\n",
+				w->index, (unsigned long long)a->id, assoc_state_names[a->state],
+				client, dst, a->up->name, relay,
+				(unsigned long long)a->datagrams[DIR_UP],
+				(unsigned long long)a->datagrams[DIR_DOWN],
+				(unsigned long long)a->bytes[DIR_UP],
+				(unsigned long long)a->bytes[DIR_DOWN],
+				(double)(w->now_ms - a->created_ms) / 1000.0,
+				(double)(w->now_ms - a->last_active) / 1000.0);
+	}
+}
+
+void udp_relay_free(struct worker *w)
+{
+	struct udp_relay *r = w->udp;
+
+	if (!r)
+		return;
+	while (!list_empty(&r->lru))
+		assoc_destroy(container_of(r->lru.next, struct assoc, lru));
+	while (!list_empty(&r->reply_lru))
+		reply_socket_free(r, container_of(r->reply_lru.next, struct reply_socket, lru));
+	free(r->buckets);
+	free(r->slots);
+	free(r);
+	w->udp = NULL;
+}

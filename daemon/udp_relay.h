@@ -1,0 +1,31 @@
+/* Transparent UDP: datagrams the TPROXY rules divert to the tproxy port are
+ * relayed per client socket through a SOCKS5 UDP ASSOCIATE with the
+ * destination's upstream (or directly, or dropped, as the upstream's udp
+ * key says), and replies go back to the client from a transparent socket
+ * bound to the address they came from. One table per worker: the kernel
+ * picks a worker's tproxy socket by the client's address and port, so a
+ * client socket always lands on the same worker. */
+#ifndef SOCKGATE_UDP_RELAY_H
+#define SOCKGATE_UDP_RELAY_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct ev;
+struct worker;
+
+/* The TPROXY UDP socket of one worker and family (IP_TRANSPARENT,
+ * IP_RECVORIGDSTADDR, SO_REUSEPORT); fd or -errno. */
+int udp_relay_listen(int family, uint16_t port);
+/* The tproxy UDP socket fd is readable. */
+void udp_relay_intake(struct worker *w, int fd);
+/* A control connection or relay socket of an association is ready. */
+void udp_relay_event(struct ev *ev, uint32_t events);
+/* From the worker's timer tick: setup timeouts, idle expiry. */
+void udp_relay_tick(struct worker *w);
+/* Live associations, in the format of flow_snapshot. */
+void udp_relay_snapshot(struct worker *w, FILE *out, int json);
+/* Ends every association and closes every socket (worker stop). */
+void udp_relay_free(struct worker *w);
+
+#endif
