@@ -309,6 +309,8 @@ test_sigterm() {
 source tests/integration/socks_server.sh
 # shellcheck source=cli_rules.sh
 source tests/integration/cli_rules.sh
+# shellcheck source=udp.sh
+source tests/integration/udp.sh
 
 rig_up
 rig_start_web
@@ -323,6 +325,14 @@ rig_wait_port $NS_SERVER 2222
 rig_spawn $NS_SERVER ECHO_PID "$RIG_DIR/echo.log" socat TCP-LISTEN:7,reuseaddr,fork EXEC:cat
 rig_spawn $NS_SERVER ECHO6_PID "$RIG_DIR/echo6.log" socat TCP6-LISTEN:7,ipv6only=1,reuseaddr,fork EXEC:cat
 rig_wait_port $NS_SERVER 7
+
+# SG_TESTS="test_a test_b": only those (for working on one part)
+if [ -n "${SG_TESTS:-}" ]; then
+	for t in $SG_TESTS; do $t; done
+	echo "integration: $PASSED passed, $FAILED failed"
+	[ "$FAILED" -eq 0 ]
+	exit
+fi
 
 test_check_mode
 test_cli_rules
@@ -340,6 +350,9 @@ relay_suite "direct" direct
 rig_close_direct_path
 test_cli_bypass_live
 test_tproxy_mode
+test_udp_tproxy
+test_udp_unsupported_upstream
+test_udp_beside_redirect
 test_control_socket
 test_reload
 test_local_traffic

@@ -1,0 +1,173 @@
+# shellcheck shell=bash
+# Transparent UDP: TPROXY rules from `sockgate rules apply`, sockgated
+# relaying each client socket through a SOCKS5 UDP ASSOCIATE with dante,
+# a socat UDP echo server and dnsmasq in the server host. Sourced by run.sh.
+
+UDP_PORT=7777
+UDP_ECHO="python3 tests/integration/udp_echo.py"
+
+udp_rules_apply() { # extra [intake] lines
+	cat >"$RIG_DIR/rules-udp.conf" <<-CONF
+	[intake]
+	tproxy = 12346
+	interfaces = r0
+	bypass_private = no
+	$1
+	[route]
+	default = direct
+	CONF
+	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/rules-udp.conf" rules apply >/dev/null
+}
+
+udp_start_peers() {
+	# RECVFROM: a child per datagram, so datagrams are never merged the
+	# way a stream through a pipe would merge them
+	rig_spawn $NS_SERVER UDP_ECHO4_PID "$RIG_DIR/udpecho4.log" \
+		socat -b 65536 UDP4-RECVFROM:$UDP_PORT,reuseaddr,fork PIPE
+	rig_spawn $NS_SERVER UDP_ECHO6_PID "$RIG_DIR/udpecho6.log" \
+		socat -b 65536 UDP6-RECVFROM:$UDP_PORT,reuseaddr,fork,ipv6only=1 PIPE
+	rig_spawn $NS_SERVER DNSMASQ_PID "$RIG_DIR/dnsmasq.log" \
+		dnsmasq -k -C /dev/null -u root --no-resolv --no-hosts --bind-interfaces \
+		--listen-address=$SERVER4 --listen-address=$SERVER6 --pid-file="$RIG_DIR/dnsmasq.pid" \
+		--address=/udp.sgtest/10.9.8.7 --address=/udp.sgtest/fd77:9::7
+	local i
+	for i in $(seq 1 100); do
+		[ -n "$(in_ns $NS_SERVER ss -Hlun "sport = :53")" ] && [ -n "$(in_ns $NS_SERVER ss -Hlun "sport = :$UDP_PORT")" ] && return 0
+		sleep 0.05
+	done
+	echo "udp: echo server or dnsmasq did not start" >&2
+}
+
+# The UDP associations sockgated lists for client port $1, as JSON lines.
+udp_conns_for_port() {
+	$SOCKGATE -c "$RIG_DIR/sockgate.conf" --json conns | python3 -c '
+import json, sys
+for c in json.load(sys.stdin)["conns"]:
+    if c.get("protocol") == "udp" and c["client"].endswith(":" + sys.argv[1]):
+        print(json.dumps(c))
+' "$1"
+}
+
+# Both ports have an association in state ready.
+udp_two_ready() { # port port
+	[ "$1" != "$2" ] && udp_conns_for_port "$1" | grep -q '"state": "ready"' &&
+		udp_conns_for_port "$2" | grep -q '"state": "ready"'
+}
+
+udp_none_for() { # port...
+	local p
+	for p in "$@"; do
+		[ -z "$(udp_conns_for_port "$p")" ] || return 1
+	done
+}
+
+udp_stat() { # python expression over d = stats JSON
+	$SOCKGATE -c "$RIG_DIR/sockgate.conf" --json stats |
+		python3 -c "import json,sys; d=json.load(sys.stdin); assert $1, d"
+}
+
+# Echoes until one round of $3 datagrams all comes back, for up to $4 s.
+udp_echo_eventually() { # host port count seconds
+	local end=$((SECONDS + $4))
+	while [ $SECONDS -lt $end ]; do
+		in_ns $NS_CLIENT $UDP_ECHO "$1" "$2" "$3" --timeout 1 >/dev/null 2>&1 && return 0
+		sleep 0.3
+	done
+	return 1
+}
+
+test_udp_tproxy() {
+	udp_start_peers
+	udp_rules_apply ""
+	check "UDP: rules apply diverts UDP to the tproxy port (IPv4 and IPv6)" \
+		bash -c "ip netns exec $NS_ROUTER nft list chain inet sockgate capture | grep -q 'meta l4proto udp meta mark set 0x000002a1 tproxy to :12346 accept'"
+	RIG_INTAKE="tproxy = 12346" RIG_WAIT_PORT=12346 \
+		rig_start_sockgated "socks5://$PROXY4:1080" "" "udp_idle_timeout = 3s"
+	check "UDP: 1,000 datagrams over IPv4 through dante, each echoed from the server's address" \
+		in_ns $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 1000 --size 512
+	check "UDP: 1,000 datagrams over IPv6 through dante, each echoed" \
+		in_ns $NS_CLIENT $UDP_ECHO $SERVER6 $UDP_PORT 1000 --size 512
+	check "UDP: a burst of 50 sent before the association exists all arrive" \
+		in_ns $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 50 --burst --size 1200
+	check "UDP: 60,000-byte datagrams (fragmented on the way) arrive whole" \
+		in_ns $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 3 --size 60000 --window 1
+	check "UDP: dig A through the transparent path (dnsmasq on the server)" \
+		bash -c "test \"\$(ip netns exec $NS_CLIENT dig +short +time=3 +tries=1 @$SERVER4 udp.sgtest A)\" = 10.9.8.7"
+	check "UDP: dig AAAA over IPv6" \
+		bash -c "test \"\$(ip netns exec $NS_CLIENT dig +short +time=3 +tries=1 @$SERVER6 udp.sgtest AAAA)\" = fd77:9::7"
+
+	# two client sockets, two associations, both ready; then idle expiry
+	in_ns $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 5 --hold 2 --port-file "$RIG_DIR/udp-a.port" >/dev/null &
+	local a=$!
+	in_ns $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 5 --hold 2 --port-file "$RIG_DIR/udp-b.port" >/dev/null &
+	local b=$!
+	sleep 1
+	local pa pb
+	pa=$(cat "$RIG_DIR/udp-a.port") pb=$(cat "$RIG_DIR/udp-b.port")
+	check "UDP: two client sockets get two associations, both ready, in conns" \
+		udp_two_ready "$pa" "$pb"
+	check "UDP: conns shows datagrams and bytes each way" \
+		bash -c "$SOCKGATE -c $RIG_DIR/sockgate.conf conns | grep -E ' udp ready $CLIENT4:$pa -> $SERVER4:$UDP_PORT via up relay .* datagrams 5/5 up 320 down 320 '"
+	wait $a $b
+	sleep 4
+	check "UDP: idle associations expire (udp_idle_timeout = 3s)" udp_none_for "$pa" "$pb"
+	check "UDP: stats count associations, datagrams and bytes each way" \
+		udp_stat 'd["udp"]["associations_total"] >= 8 and d["udp"]["datagrams_up"] >= 2060 and d["udp"]["datagrams_down"] >= 2060 and d["udp"]["bytes_up"] > 1000000 and d["udp"]["drops"]["queue_full"] == 0 and d["upstreams"]["up"]["flows"] >= 8'
+	check "sockgate status counts UDP associations" \
+		bash -c "$SOCKGATE -c $RIG_DIR/sockgate.conf status | grep -q 'UDP associations'"
+
+	# upstream killed: the association ends with its control connection,
+	# datagrams fail meanwhile, and a new one is made once dante is back
+	check "UDP: an association before dante is killed" \
+		in_ns $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 10
+	rig_kill_tree "$DANTE_PID"
+	sleep 0.5
+	check "UDP: with dante down, datagrams are not echoed" \
+		bash -c "! ip netns exec $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 5 --timeout 2 >/dev/null"
+	rig_start_dante
+	check "UDP: dante back: the association is made again, datagrams echoed" \
+		udp_echo_eventually $SERVER4 $UDP_PORT 20 10
+	check "UDP: the lost control connection and the failed setup are logged" \
+		bash -c "grep -q 'control connection closed by the upstream\|connect to the upstream: Connection refused' '$RIG_DIR/sockgated.log'"
+	check "UDP: datagrams dropped while dante was down are counted" \
+		udp_stat 'd["udp"]["drops"]["upstream_down"] >= 1'
+	rig_stop_sockgated
+}
+
+# Upstreams that cannot carry UDP: udp = drop (the default) and udp = direct.
+test_udp_unsupported_upstream() {
+	local web="http://$TINYPROXY_USER:$TINYPROXY_PASS@$PROXY4:8888"
+	RIG_INTAKE="tproxy = 12346" RIG_WAIT_PORT=12346 rig_start_sockgated "$web"
+	check "UDP: an HTTP upstream drops UDP by default" \
+		bash -c "! ip netns exec $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 5 --timeout 2 >/dev/null"
+	check "UDP: the drop is counted (unsupported)" udp_stat 'd["udp"]["drops"]["unsupported"] >= 5'
+	check "UDP: and logged once for the client socket" \
+		bash -c "test \$(grep -c 'cannot carry UDP and has udp = drop' '$RIG_DIR/sockgated.log') -eq 1"
+	check "UDP: TCP through the same upstream still works" expect_file $SERVER4
+	rig_stop_sockgated
+	rig_open_direct_path
+	RIG_INTAKE="tproxy = 12346" RIG_WAIT_PORT=12346 rig_start_sockgated "$web" "udp = direct"
+	check "UDP: udp = direct sends it straight to the target" \
+		in_ns $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 100
+	check "UDP: direct over IPv6 too" \
+		in_ns $NS_CLIENT $UDP_ECHO $SERVER6 $UDP_PORT 100
+	rig_stop_sockgated
+	rig_close_direct_path
+}
+
+# TCP by REDIRECT and UDP by TPROXY at once: UDP gets chains of its own.
+test_udp_beside_redirect() {
+	udp_rules_apply "redirect = $REDIRECT_PORT"
+	check "UDP beside REDIRECT: udp_prerouting and udp_capture chains" \
+		bash -c "ip netns exec $NS_ROUTER nft list chain inet sockgate udp_capture | grep -q 'meta l4proto udp meta mark set 0x000002a1 tproxy to :12346 accept' && ip netns exec $NS_ROUTER nft list chain inet sockgate capture | grep -q 'redirect to :$REDIRECT_PORT'"
+	RIG_INTAKE="redirect = $REDIRECT_PORT
+tproxy = 12346" rig_start_sockgated "socks5://$PROXY4:1080"
+	check "UDP beside REDIRECT: 200 datagrams echoed" \
+		in_ns $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 200
+	check "UDP beside REDIRECT: TCP through the redirect listener" expect_file $SERVER4
+	rig_stop_sockgated
+	check "rules flush removes the UDP chains and the policy routing" \
+		bash -c "ip netns exec $NS_ROUTER '$SOCKGATE' rules flush >/dev/null && ! ip netns exec $NS_ROUTER nft list table inet sockgate 2>/dev/null && ! ip -n $NS_ROUTER rule | grep -q fwmark"
+	# back to the rig's REDIRECT rules
+	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/rules.conf" rules apply >/dev/null
+}
