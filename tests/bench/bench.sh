@@ -15,9 +15,12 @@ ROUNDS=${ROUNDS:-3}
 AB_REQUESTS=${AB_REQUESTS:-20000}
 AB_CONCURRENCY=${AB_CONCURRENCY:-50}
 IPERF_SECONDS=${IPERF_SECONDS:-5}
-# Which comparisons to run: "redirect" (vs redsocks), "socks" (SOCKS server
-# vs microsocks and dante), or both.
-BENCH_PARTS=${BENCH_PARTS:-redirect socks}
+# Which comparisons to run: "redirect" (vs redsocks), "udp" (transparent
+# UDP vs redsocks' redudp), "socks" (SOCKS server vs microsocks and dante).
+BENCH_PARTS=${BENCH_PARTS:-redirect udp socks}
+UDP_SOCKETS=${UDP_SOCKETS:-8}
+UDP_WINDOW=${UDP_WINDOW:-16}
+UDP_SECONDS=${UDP_SECONDS:-5}
 # 10,000 idle flows need ~20,000 fds in the daemon; where the hard
 # RLIMIT_NOFILE is lower (and cannot be raised), hold as many as fit.
 HARD_NOFILE=$(ulimit -Hn)
@@ -164,6 +167,71 @@ for round in $(seq 1 "$ROUNDS"); do
 	rig_stop "$RS_PID"
 done
 
+# ---- transparent UDP: sockgated vs redsocks' redudp, both by TPROXY to
+# port 12346, through the same dante; a C echo server on the server ----
+gcc -O2 -o "$RIG_DIR/udp_load" tests/bench/udp_load.c || exit 1
+rig_spawn $NS_SERVER UDP_ECHO_PID "$RIG_DIR/udp-echo.log" "$RIG_DIR/udp_load" serve 7777
+cat >"$RIG_DIR/bench-udp.conf" <<CONF
+[daemon]
+control = $RIG_DIR/ctl.sock
+workers = auto
+log_level = warn
+[intake]
+redirect = $REDIRECT_PORT
+tproxy = 12346
+interfaces = r0
+bypass_private = no
+[upstream dante]
+url = socks5://$PROXY4:1080
+CONF
+cat >"$RIG_DIR/redudp.conf" <<CONF
+base {
+	log_debug = off;
+	log_info = off;
+	log = stderr;
+	daemon = off;
+	redirector = iptables;
+}
+redudp {
+	local_ip = 0.0.0.0;
+	local_port = 12346;
+	ip = $PROXY4;
+	port = 1080;
+	udp_timeout = 30;
+}
+CONF
+
+# Appends UDP lines for one relay and round to $RIG_DIR/$1.results.
+measure_udp() { # name pid
+	local name=$1 pid=$2 out=$RIG_DIR/$1.round c0 c1 load rate
+	: >"$out"
+	# warm-up: the associations of the first sockets are made here
+	in_ns $NS_CLIENT "$RIG_DIR/udp_load" $SERVER4 7777 "$UDP_SOCKETS" "$UDP_WINDOW" 1 512 >/dev/null
+	c0=$(tree_ticks "$pid")
+	load=$(in_ns $NS_CLIENT "$RIG_DIR/udp_load" $SERVER4 7777 "$UDP_SOCKETS" "$UDP_WINDOW" "$UDP_SECONDS" 512)
+	c1=$(tree_ticks "$pid")
+	rate=$(awk '{print $2}' <<<"$load")
+	echo "udp_dgram_per_s ${rate:-0}" >>"$out"
+	echo "udp_lost $(awk '{print $4}' <<<"$load")" >>"$out"
+	# each echo is two datagrams through the relay, one each way
+	echo "udp_cpu_us_per_dgram $(python3 -c "r = ${rate:-0} * $UDP_SECONDS * 2
+print('%.2f' % (($c1 - $c0) / $CLK_TCK * 1e6 / r) if r else 'n/a')")" >>"$out"
+	cat "$out" >>"$RIG_DIR/$name.results"
+}
+for round in $(seq 1 "$ROUNDS"); do
+	[[ " $BENCH_PARTS " == *" udp "* ]] || break
+	echo "bench: UDP round $round of $ROUNDS" >&2
+	[ "$round" = 1 ] && in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/bench-udp.conf" rules apply >/dev/null
+	rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-udp.log" "$SOCKGATED" -f -c "$RIG_DIR/bench-udp.conf"
+	rig_wait_port $NS_ROUTER 12346
+	measure_udp sockgated-udp "$SG_PID"
+	rig_stop "$SG_PID"
+	rig_spawn $NS_ROUTER RU_PID "$RIG_DIR/redudp.log" redsocks -c "$RIG_DIR/redudp.conf"
+	sleep 0.5
+	measure_udp redudp "$RU_PID"
+	rig_stop "$RU_PID"
+done
+
 # ---- the SOCKS server role ----
 SOCKS_ADDR=$ROUTER4_LAN
 SOCKS_PORT=1080
@@ -246,6 +314,12 @@ row() { # label key better(higher|lower)
 	b=$(get redsocks "$2")
 	printf '| %-38s | %12s | %12s | %7s |\n' "$1" "$a" "$b" "$(ratio "$a" "$b")"
 }
+urow() { # label key
+	local a b
+	a=$(get sockgated-udp "$2")
+	b=$(get redudp "$2")
+	printf '| %-38s | %12s | %12s | %7s |\n' "$1" "$a" "$b" "$(ratio "$a" "$b")"
+}
 srow() { # label key
 	local a b c
 	a=$(get sockgated-socks "$2")
@@ -274,6 +348,14 @@ srow() { # label key
 	row "peak RSS (MB)" peak_rss_mb
 	echo
 	echo "Targets: CPU per connection <= 0.5x redsocks, CPU per GB <= 0.8x, throughput >= 1x, <= 2 fds per idle connection."
+	echo
+	echo "Transparent UDP: medians of $ROUNDS rounds; sockgated vs redsocks' redudp, both taking TPROXY'd UDP on the router and relaying it through dante's UDP ASSOCIATE. $UDP_SOCKETS client sockets, $UDP_WINDOW datagrams of 512 bytes outstanding on each, echoed by the server. CPU per datagram relayed (each echo is two)."
+	echo
+	printf '| %-38s | %12s | %12s | %7s |\n' "metric" "sockgated" "redudp" "ratio"
+	echo "|----------------------------------------|--------------|--------------|---------|"
+	urow "UDP datagrams/s echoed (512 B)" udp_dgram_per_s
+	urow "daemon CPU per datagram (µs)" udp_cpu_us_per_dgram
+	urow "datagrams lost" udp_lost
 	echo
 	echo "SOCKS server role: medians of $ROUNDS rounds; sockgated's SOCKS5 server vs microsocks $(dpkg-query -W -f='${Version}' microsocks) and dante-server, each on the router, connecting directly. Short GETs by a C client ($AB_CONCURRENCY concurrent, a new connection each, no pipelining); one iperf3 stream through proxychains4. CPU counts the whole process tree."
 	echo
