@@ -352,6 +352,7 @@ test_cli_bypass_live
 test_tproxy_mode
 test_udp_tproxy
 test_udp_unsupported_upstream
+test_udp_relay_address
 test_udp_beside_redirect
 test_control_socket
 test_reload

@@ -20,6 +20,7 @@ udp_rules_apply() { # extra [intake] lines
 }
 
 udp_start_peers() {
+	[ -n "${UDP_ECHO4_PID:-}" ] && return 0
 	# RECVFROM: a child per datagram, so datagrams are never merged the
 	# way a stream through a pipe would merge them
 	rig_spawn $NS_SERVER UDP_ECHO4_PID "$RIG_DIR/udpecho4.log" \
@@ -170,4 +171,38 @@ tproxy = 12346" rig_start_sockgated "socks5://$PROXY4:1080"
 		bash -c "ip netns exec $NS_ROUTER '$SOCKGATE' rules flush >/dev/null && ! ip netns exec $NS_ROUTER nft list table inet sockgate 2>/dev/null && ! ip -n $NS_ROUTER rule | grep -q fwmark"
 	# back to the rig's REDIRECT rules
 	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/rules.conf" rules apply >/dev/null
+}
+
+# Where datagrams go when the upstream names no usable relay address: its
+# own address for 0.0.0.0, and udp_address when it names one nobody reaches.
+test_udp_relay_address() {
+	local conf="url = socks5://$PROXY4:1091"
+	udp_start_peers
+	rig_spawn $NS_PROXY FAKE_UDP_PID "$RIG_DIR/fake-udp.log" \
+		python3 tests/integration/udp_socks5_relay.py $PROXY4 1091 zero
+	rig_wait_port $NS_PROXY 1091
+	udp_rules_apply ""
+	RIG_INTAKE="tproxy = 12346" RIG_WAIT_PORT=12346 rig_start_sockgated "socks5://$PROXY4:1091"
+	in_ns $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 20 --hold 1 --port-file "$RIG_DIR/udp-z.port" >"$RIG_DIR/udp-z.out" &
+	local z=$!
+	sleep 0.6
+	check "UDP: BND.ADDR 0.0.0.0 -> datagrams go to the upstream's own address" \
+		bash -c "$SOCKGATE -c $RIG_DIR/sockgate.conf conns | grep -q ' udp ready $CLIENT4:$(cat "$RIG_DIR/udp-z.port") -> .* relay $PROXY4:1091 '"
+	wait $z
+	check "UDP: and all 20 are echoed" grep -q '^20/20 echoed' "$RIG_DIR/udp-z.out"
+	rig_stop_sockgated
+	rig_stop "$FAKE_UDP_PID"
+	rig_spawn $NS_PROXY FAKE_UDP_PID "$RIG_DIR/fake-udp.log" \
+		python3 tests/integration/udp_socks5_relay.py $PROXY4 1091 bogus
+	rig_wait_port $NS_PROXY 1091
+	RIG_INTAKE="tproxy = 12346" RIG_WAIT_PORT=12346 rig_start_sockgated "socks5://$PROXY4:1091"
+	check "UDP: BND.ADDR nobody reaches -> nothing comes back" \
+		bash -c "! ip netns exec $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 5 --timeout 2 >/dev/null"
+	rig_stop_sockgated
+	RIG_INTAKE="tproxy = 12346" RIG_WAIT_PORT=12346 rig_start_sockgated "socks5://$PROXY4:1091" \
+		"udp_address = $PROXY4:1091"
+	check "UDP: udp_address overrides it: all echoed" \
+		in_ns $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 20
+	rig_stop_sockgated
+	rig_stop "$FAKE_UDP_PID"
 }
