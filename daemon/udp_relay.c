@@ -118,6 +118,9 @@ struct udp_relay {
 	struct udp_slot *slots;
 	struct mmsghdr msgs[UDP_BATCH];
 	struct iovec iov[UDP_BATCH];
+	/* replies being sent */
+	struct mmsghdr out_msgs[UDP_BATCH];
+	struct iovec out_iov[UDP_BATCH];
 	struct sockaddr_storage names[UDP_BATCH];
 	union {
 		char buf[CMSG_SPACE(sizeof(struct sockaddr_in6))];
@@ -586,70 +589,134 @@ static int reply_socket_get(struct udp_relay *r, const struct sockaddr_storage *
 	return fd;
 }
 
-/* Delivers one reply to a's client as if from src. */
-static void reply_to_client(struct assoc *a, struct sockaddr_storage *src, const uint8_t *data,
+/* Replies on their way to one client, grouped by the reply socket they
+ * leave from so a run of them from one sender costs one sendmmsg. */
+struct reply_batch {
+	struct assoc *a;
+	int fd;			     /* of the group being filled */
+	struct sockaddr_storage src; /* the group's sender */
+	unsigned n;
+	size_t bytes;
+	unsigned long long sent, sent_bytes;
+};
+
+static void reply_batch_flush(struct reply_batch *b)
+{
+	struct udp_relay *r = b->a->r;
+	unsigned done = 0;
+
+	while (done < b->n) {
+		int k = sendmmsg(b->fd, r->out_msgs + done, b->n - done, MSG_DONTWAIT);
+		if (k <= 0) {
+			/* the rest is lost: no buffer, or no route to the client */
+			count(&r->w->counters.udp_drops[UDP_DROP_SEND_FAILED], b->n - done);
+			break;
+		}
+		for (int i = 0; i < k; i++) {
+			b->sent++;
+			b->sent_bytes += r->out_iov[done + (unsigned)i].iov_len;
+		}
+		done += (unsigned)k;
+	}
+	b->n = 0;
+}
+
+/* Adds one reply to the client as if from src. */
+static void reply_batch_add(struct reply_batch *b, struct sockaddr_storage *src, uint8_t *data,
 			    size_t len)
 {
-	struct worker *w = a->r->w;
+	struct udp_relay *r = b->a->r;
+	struct assoc *a = b->a;
+	struct mmsghdr *m;
 	int fd;
 
 	addr_unmap_v4(src);
 	if (src->ss_family != a->client.ss_family) {
-		drop(w, UDP_DROP_MALFORMED);
+		drop(r->w, UDP_DROP_MALFORMED);
 		return;
 	}
-	fd = reply_socket_get(a->r, src);
-	if (fd < 0 || sendto(fd, data, len, MSG_DONTWAIT, (const struct sockaddr *)&a->client,
-			     addr_len(&a->client)) < 0) {
-		drop(w, UDP_DROP_SEND_FAILED);
+	/* another sender: send the group first, since getting its socket may
+	 * close the least recently used one */
+	if (b->n && !addr_equal(src, &b->src))
+		reply_batch_flush(b);
+	fd = reply_socket_get(r, src);
+	if (fd < 0) {
+		drop(r->w, UDP_DROP_SEND_FAILED);
 		return;
 	}
-	a->datagrams[DIR_DOWN]++;
-	a->bytes[DIR_DOWN] += len;
-	count(&w->counters.udp_datagrams[DIR_DOWN], 1);
-	count(&w->counters.udp_bytes[DIR_DOWN], len);
-	assoc_touch(a);
+	b->fd = fd;
+	b->src = *src;
+	r->out_iov[b->n] = (struct iovec){ .iov_base = data, .iov_len = len };
+	m = &r->out_msgs[b->n];
+	memset(m, 0, sizeof(*m));
+	m->msg_hdr.msg_name = &a->client;
+	m->msg_hdr.msg_namelen = addr_len(&a->client);
+	m->msg_hdr.msg_iov = &r->out_iov[b->n];
+	m->msg_hdr.msg_iovlen = 1;
+	b->n++;
 }
 
-/* Datagrams from the relay (or, direct, from anyone) to the client. */
+/* Datagrams from the relay (or, direct, from anyone) to the client, read
+ * a batch at a time. */
 static void relay_event(struct assoc *a)
 {
 	struct udp_relay *r = a->r;
 	struct worker *w = r->w;
-	uint8_t *buf = r->slots[0].data;
+	struct reply_batch b = { .a = a, .fd = -1, .n = 0 };
 
-	for (int i = 0; i < UDP_BATCH * UDP_BURSTS && a->relay_fd >= 0; i++) {
-		struct sockaddr_storage from;
-		socklen_t flen = sizeof(from);
-		struct upstream_target t;
-		char host[256];
-		const char *why;
-		size_t hdr;
-		ssize_t n = recvfrom(a->relay_fd, buf, UDP_PAYLOAD_MAX, MSG_TRUNC,
-				     (struct sockaddr *)&from, &flen);
-
-		if (n < 0) {
-			if (errno == EAGAIN)
-				return;
+	for (int burst = 0; burst < UDP_BURSTS; burst++) {
+		int n;
+		for (int i = 0; i < UDP_BATCH; i++) {
+			struct msghdr *m = &r->msgs[i].msg_hdr;
+			memset(m, 0, sizeof(*m));
+			m->msg_name = &r->names[i];
+			m->msg_namelen = sizeof(r->names[i]);
+			m->msg_iov = &r->iov[i];
+			m->msg_iovlen = 1;
+		}
+		n = recvmmsg(a->relay_fd, r->msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			/* an ICMP error for an earlier datagram: the relay or the
-			 * target is not there */
+			 * target is not there; the socket reads on */
 			drop(w, UDP_DROP_SEND_FAILED);
 			continue;
 		}
-		if (n > UDP_PAYLOAD_MAX) {
-			drop(w, UDP_DROP_TOO_BIG);
-			continue;
+		if (n <= 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			uint8_t *data = r->slots[i].data;
+			size_t len = r->msgs[i].msg_len;
+			struct upstream_target t;
+			char host[256];
+			const char *why;
+			size_t hdr;
+
+			if (r->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+				drop(w, UDP_DROP_TOO_BIG);
+				continue;
+			}
+			if (a->state == ASSOC_DIRECT) {
+				reply_batch_add(&b, &r->names[i], data, len);
+				continue;
+			}
+			if (socks_udp_parse(data, len, &t, host, &hdr, &why) < 0 || t.hostname) {
+				drop(w, UDP_DROP_MALFORMED);
+				continue;
+			}
+			reply_batch_add(&b, &t.addr, data + hdr, len - hdr);
 		}
-		if (a->state == ASSOC_DIRECT) {
-			reply_to_client(a, &from, buf, (size_t)n);
-			continue;
-		}
-		if (socks_udp_parse(buf, (size_t)n, &t, host, &hdr, &why) < 0 || t.hostname) {
-			drop(w, UDP_DROP_MALFORMED);
-			continue;
-		}
-		reply_to_client(a, &t.addr, buf + hdr, (size_t)n - hdr);
+		if (b.n)
+			reply_batch_flush(&b);
+		if (n < UDP_BATCH)
+			break;
 	}
+	if (!b.sent)
+		return;
+	a->datagrams[DIR_DOWN] += b.sent;
+	a->bytes[DIR_DOWN] += b.sent_bytes;
+	count(&w->counters.udp_datagrams[DIR_DOWN], b.sent);
+	count(&w->counters.udp_bytes[DIR_DOWN], b.sent_bytes);
+	assoc_touch(a);
 }
 
 void udp_relay_event(struct ev *ev, uint32_t events)
