@@ -109,7 +109,7 @@ struct udp_relay {
 	uint8_t key[SIPHASH_KEY_LEN];
 	struct assoc **buckets;
 	size_t n_buckets; /* a power of two */
-	size_t n_assocs, max_assocs;
+	size_t n_assocs;
 	struct list lru, setups;
 	struct reply_socket *reply_buckets[REPLY_BUCKETS];
 	struct list reply_lru;
@@ -733,6 +733,7 @@ static struct udp_relay *relay_get(struct worker *w)
 {
 	struct udp_relay *r = w->udp;
 	unsigned workers;
+	size_t expected;
 
 	if (r)
 		return r;
@@ -741,9 +742,11 @@ static struct udp_relay *relay_get(struct worker *w)
 		return NULL;
 	workers = w->gen->n_workers ? w->gen->n_workers : 1;
 	r->w = w;
-	r->max_assocs = (w->cfg->udp_associations + workers - 1) / workers;
+	/* sized for the configured share; a reload that raises it makes the
+	 * chains longer, not wrong */
+	expected = (w->cfg->udp_associations + workers - 1) / workers;
 	r->n_buckets = 64;
-	while (r->n_buckets < r->max_assocs && r->n_buckets < (1u << 20))
+	while (r->n_buckets < expected && r->n_buckets < (1u << 20))
 		r->n_buckets <<= 1;
 	r->buckets = calloc(r->n_buckets, sizeof(*r->buckets));
 	r->slots = malloc(UDP_BATCH * sizeof(*r->slots));
@@ -772,7 +775,11 @@ static struct assoc *assoc_new(struct udp_relay *r, const struct sockaddr_storag
 	struct assoc *a;
 	size_t b;
 
-	if (r->n_assocs >= r->max_assocs) {
+	/* the share of this worker, as the current config says */
+	unsigned workers = w->gen->n_workers ? w->gen->n_workers : 1;
+	size_t max_assocs = (w->cfg->udp_associations + workers - 1) / workers;
+
+	if (r->n_assocs >= max_assocs) {
 		/* the least recently active one makes room */
 		assoc_destroy(container_of(r->lru.next, struct assoc, lru));
 		count(&w->counters.udp_evicted, 1);
