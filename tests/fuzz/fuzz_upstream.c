@@ -1,7 +1,8 @@
 /* libFuzzer harness: an upstream handshake codec fed a hostile reply.
  * Built once per protocol with FUZZ_URL set to that protocol's URL. The
- * first input byte picks pipelining, target family and chunk size, so
- * partial reads are exercised as well as whole ones. */
+ * first input byte picks pipelining, target family (or, both bits set, a
+ * UDP ASSOCIATE) and chunk size, so partial reads are exercised as well
+ * as whole ones. */
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct upstream_target target;
 	char err[160];
 	size_t chunk, off = 1;
+	int udp;
 	enum upstream_result res = UPSTREAM_MORE;
 
 	if (size < 1)
@@ -46,7 +48,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		target.port = 443;
 	}
 	chunk = (size_t)(data[0] >> 3) + 1;
-	if (upstream_handshake_begin(&hs, &url, &target, data[0] & 1, out) < 0)
+	udp = (data[0] & 6) == 6;
+	if (udp ? upstream_handshake_begin_udp(&hs, &url, data[0] & 1, out) < 0
+		: upstream_handshake_begin(&hs, &url, &target, data[0] & 1, out) < 0)
 		return 0;
 	while (off < size && res == UPSTREAM_MORE) {
 		size_t n = size - off < chunk ? size - off : chunk;
@@ -61,5 +65,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (res == UPSTREAM_ERROR && hs.reason[0] == '\0')
 		abort();
+	if (udp && res == UPSTREAM_DONE) {
+		struct sockaddr_storage bnd;
+		uint16_t port;
+		if (upstream_socks5_bound(&hs, &bnd, &port) == 0 &&
+		    bnd.ss_family != AF_INET && bnd.ss_family != AF_INET6)
+			abort();
+	}
 	return 0;
 }
