@@ -60,7 +60,8 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "serve"))
 		return serve(atoi(argv[2]));
 	if (argc != 7) {
-		fprintf(stderr, "usage: udp_load serve PORT | HOST PORT SOCKETS WINDOW SECONDS SIZE\n");
+		fprintf(stderr,
+			"usage: udp_load serve PORT | HOST PORT SOCKETS WINDOW SECONDS SIZE\n");
 		return 2;
 	}
 	sockets = atoi(argv[3]);
@@ -93,7 +94,8 @@ int main(int argc, char **argv)
 				outstanding[i] = 0;
 				last_echo[i] = t;
 			}
-			while (outstanding[i] < window && send(pfd[i].fd, buf, (size_t)size, 0) >= 0)
+			while (outstanding[i] < window &&
+			       send(pfd[i].fd, buf, (size_t)size, 0) >= 0)
 				outstanding[i]++;
 		}
 		if (poll(pfd, (nfds_t)sockets, 50) <= 0)

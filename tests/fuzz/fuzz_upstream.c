@@ -68,8 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (udp && res == UPSTREAM_DONE) {
 		struct sockaddr_storage bnd;
 		uint16_t port;
-		if (upstream_socks5_bound(&hs, &bnd, &port) == 0 &&
-		    bnd.ss_family != AF_INET && bnd.ss_family != AF_INET6)
+		if (upstream_socks5_bound(&hs, &bnd, &port) == 0 && bnd.ss_family != AF_INET &&
+		    bnd.ss_family != AF_INET6)
 			abort();
 	}
 	return 0;
