@@ -71,6 +71,7 @@ struct assoc_setup {
 	size_t queue_len;
 	unsigned queue_n;
 	struct list node; /* r->setups, oldest first */
+	struct assoc *owner;
 	uint64_t deadline;
 };
 
@@ -288,6 +289,9 @@ static int assoc_start(struct assoc *a)
 	struct assoc_setup *s;
 	int fd, rc;
 
+	/* what an early return leaves: the next datagram tries again */
+	a->state = ASSOC_FAILED;
+	a->retry_at = w->now_ms;
 	if (!fd_budget_room(w->budget, 2)) {
 		drop(w, UDP_DROP_NO_ROOM);
 		return -1;
@@ -301,6 +305,7 @@ static int assoc_start(struct assoc *a)
 	s->queue_n = 0;
 	s->out_sent = 0;
 	s->deadline = w->now_ms + cfg->connect_timeout_ms + cfg->handshake_timeout_ms;
+	s->owner = a;
 	list_add_tail(&a->r->setups, &s->node);
 	a->setup = s;
 	if (upstream_handshake_begin_udp(&s->hs, &a->up->url, a->up->pipeline, s->out) < 0) {
@@ -937,8 +942,11 @@ static int original_dst(struct msghdr *m, struct sockaddr_storage *dst)
 		     c->cmsg_len >= CMSG_LEN(sizeof(struct sockaddr_in))) ||
 		    (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_ORIGDSTADDR &&
 		     c->cmsg_len >= CMSG_LEN(sizeof(struct sockaddr_in6)))) {
+			size_t len = c->cmsg_len - CMSG_LEN(0);
 			memset(dst, 0, sizeof(*dst));
-			memcpy(dst, CMSG_DATA(c), c->cmsg_len - CMSG_LEN(0));
+			memcpy(dst, CMSG_DATA(c),
+			       len < sizeof(struct sockaddr_in6) ? len
+								 : sizeof(struct sockaddr_in6));
 			return 0;
 		}
 	}
@@ -1027,19 +1035,11 @@ void udp_relay_tick(struct worker *w)
 		return;
 	while (!list_empty(&r->setups)) {
 		struct assoc_setup *s = container_of(r->setups.next, struct assoc_setup, node);
-		struct assoc *a = NULL;
+		struct assoc *a = s->owner;
 		if (s->deadline > w->now_ms)
 			break;
-		/* find its owner: setups are few, and only expire here */
-		for (struct list *n = r->lru.next; n != &r->lru && !a; n = n->next)
-			if (container_of(n, struct assoc, lru)->setup == s)
-				a = container_of(n, struct assoc, lru);
-		if (!a) {
-			list_del(&s->node); /* cannot happen; do not spin on it */
-			continue;
-		}
 		assoc_fail(a, UDP_RETRY_MS, "no association within %u ms",
-			   w->cfg->connect_timeout_ms + w->cfg->handshake_timeout_ms);
+			   a->gen->cfg->connect_timeout_ms + a->gen->cfg->handshake_timeout_ms);
 	}
 	while (!list_empty(&r->lru)) {
 		struct assoc *a = container_of(r->lru.next, struct assoc, lru);
