@@ -371,6 +371,28 @@ static const struct path_names main_path = { "prerouting", "capture", "output", 
 static const struct path_names udp_path = { "udp_prerouting", "udp_capture", "udp_output",
 					    "udp_local_mark" };
 
+/* The bypass checks every capturing chain starts with. */
+static int plan_bypass(const char *chain, struct rule_spec *rules, int n)
+{
+	rules[n++] = (struct rule_spec){ chain, RK_FIB_LOCAL_RETURN, NULL, 0 };
+	rules[n++] = (struct rule_spec){ chain, RK_BYPASS4_RETURN, NULL, 0 };
+	rules[n++] = (struct rule_spec){ chain, RK_BYPASS6_RETURN, NULL, 0 };
+	return n;
+}
+
+/* A path's base chain of type pre, sending what is intercepted to its
+ * capture chain, which starts with the bypass checks. */
+static int plan_entry(const struct path_names *p, enum chain_type pre, struct chain_spec *chains,
+		      size_t *nc, struct rule_spec *rules, int n)
+{
+	chains[(*nc)++] = (struct chain_spec){ p->prerouting, pre };
+	chains[(*nc)++] = (struct chain_spec){ p->capture, CHAIN_REGULAR };
+	rules[n++] = (struct rule_spec){ p->prerouting, RK_IIF_GOTO, p->capture, 0 };
+	rules[n++] = (struct rule_spec){ p->prerouting, RK_SADDR4_GOTO, p->capture, 0 };
+	rules[n++] = (struct rule_spec){ p->prerouting, RK_SADDR6_GOTO, p->capture, 0 };
+	return plan_bypass(p->capture, rules, n);
+}
+
 int ruleset_plan(const struct ruleset *rs, struct chain_spec *chains, size_t *n_chains,
 		 struct rule_spec *rules)
 {
@@ -379,14 +401,7 @@ int ruleset_plan(const struct ruleset *rs, struct chain_spec *chains, size_t *n_
 	int n = 0;
 
 	if (!rs->tproxy) {
-		chains[nc++] = (struct chain_spec){ p->prerouting, CHAIN_NAT_PREROUTING };
-		chains[nc++] = (struct chain_spec){ p->capture, CHAIN_REGULAR };
-		rules[n++] = (struct rule_spec){ p->prerouting, RK_IIF_GOTO, p->capture, 0 };
-		rules[n++] = (struct rule_spec){ p->prerouting, RK_SADDR4_GOTO, p->capture, 0 };
-		rules[n++] = (struct rule_spec){ p->prerouting, RK_SADDR6_GOTO, p->capture, 0 };
-		rules[n++] = (struct rule_spec){ p->capture, RK_FIB_LOCAL_RETURN, NULL, 0 };
-		rules[n++] = (struct rule_spec){ p->capture, RK_BYPASS4_RETURN, NULL, 0 };
-		rules[n++] = (struct rule_spec){ p->capture, RK_BYPASS6_RETURN, NULL, 0 };
+		n = plan_entry(p, CHAIN_NAT_PREROUTING, chains, &nc, rules, n);
 		rules[n++] = (struct rule_spec){ p->capture, RK_REDIRECT, NULL, IPPROTO_TCP };
 		if (rs->local) {
 			/* sockgated's own sockets carry the mark: never again */
@@ -399,14 +414,7 @@ int ruleset_plan(const struct ruleset *rs, struct chain_spec *chains, size_t *n_
 			goto out;
 		p = &udp_path;
 	}
-	chains[nc++] = (struct chain_spec){ p->prerouting, CHAIN_FILTER_PREROUTING };
-	chains[nc++] = (struct chain_spec){ p->capture, CHAIN_REGULAR };
-	rules[n++] = (struct rule_spec){ p->prerouting, RK_IIF_GOTO, p->capture, 0 };
-	rules[n++] = (struct rule_spec){ p->prerouting, RK_SADDR4_GOTO, p->capture, 0 };
-	rules[n++] = (struct rule_spec){ p->prerouting, RK_SADDR6_GOTO, p->capture, 0 };
-	rules[n++] = (struct rule_spec){ p->capture, RK_FIB_LOCAL_RETURN, NULL, 0 };
-	rules[n++] = (struct rule_spec){ p->capture, RK_BYPASS4_RETURN, NULL, 0 };
-	rules[n++] = (struct rule_spec){ p->capture, RK_BYPASS6_RETURN, NULL, 0 };
+	n = plan_entry(p, CHAIN_FILTER_PREROUTING, chains, &nc, rules, n);
 	if (rs->tproxy) {
 		/* packets of TCP flows already handed over go to their socket
 		 * (UDP has no such rule: a transparent reply socket must never
@@ -425,9 +433,7 @@ int ruleset_plan(const struct ruleset *rs, struct chain_spec *chains, size_t *n_
 	chains[nc++] = (struct chain_spec){ p->local_mark, CHAIN_REGULAR };
 	rules[n++] = (struct rule_spec){ p->output, RK_DAEMON_MARK_RETURN, NULL, 0 };
 	rules[n++] = (struct rule_spec){ p->output, RK_GOTO, p->local_mark, 0 };
-	rules[n++] = (struct rule_spec){ p->local_mark, RK_FIB_LOCAL_RETURN, NULL, 0 };
-	rules[n++] = (struct rule_spec){ p->local_mark, RK_BYPASS4_RETURN, NULL, 0 };
-	rules[n++] = (struct rule_spec){ p->local_mark, RK_BYPASS6_RETURN, NULL, 0 };
+	n = plan_bypass(p->local_mark, rules, n);
 	if (rs->tproxy)
 		rules[n++] =
 		    (struct rule_spec){ p->local_mark, RK_SET_TPROXY_MARK, NULL, IPPROTO_TCP };
