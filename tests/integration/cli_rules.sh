@@ -190,14 +190,7 @@ test_cli_bypass_live() {
 # TPROXY end to end: the rig's router switched to TPROXY rules (policy
 # routing included), sockgated with a tproxy listener only.
 test_tproxy_mode() {
-	cat >"$RIG_DIR/rules-tproxy.conf" <<-CONF
-	[intake]
-	tproxy = 12346
-	interfaces = r0
-	bypass_private = no
-	[route]
-	default = direct
-	CONF
+	rig_rules_conf rules-tproxy "tproxy = 12346"
 	check "TPROXY: sockgate rules apply switches the router to TPROXY" \
 		bash -c "ip netns exec $NS_ROUTER '$SOCKGATE' -c '$RIG_DIR/rules-tproxy.conf' rules apply >/dev/null"
 	RIG_INTAKE="tproxy = 12346" RIG_WAIT_PORT=12346 rig_start_sockgated "socks5://$PROXY4:1080"

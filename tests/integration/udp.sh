@@ -7,16 +7,8 @@ UDP_PORT=7777
 UDP_ECHO="python3 tests/integration/udp_echo.py"
 
 udp_rules_apply() { # extra [intake] lines
-	cat >"$RIG_DIR/rules-udp.conf" <<-CONF
-	[intake]
-	tproxy = 12346
-	interfaces = r0
-	bypass_private = no
-	$1
-	[route]
-	default = direct
-	CONF
-	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/rules-udp.conf" rules apply >/dev/null
+	rig_rules_apply rules-udp "tproxy = 12346
+$1"
 }
 
 udp_start_peers() {
@@ -132,6 +124,28 @@ test_udp_tproxy() {
 		bash -c "grep -q 'control connection closed by the upstream\|connect to the upstream: Connection refused' '$RIG_DIR/sockgated.log'"
 	check "UDP: datagrams dropped while dante was down are counted" \
 		udp_stat 'd["udp"]["drops"]["upstream_down"] >= 1'
+	rig_stop_sockgated
+}
+
+# The table is capped: a new client socket beyond udp_associations takes
+# the place of the least recently active association.
+test_udp_lru() {
+	udp_start_peers
+	udp_rules_apply ""
+	RIG_INTAKE="tproxy = 12346" RIG_WAIT_PORT=12346 rig_start_sockgated "socks5://$PROXY4:1080" "" \
+		"workers = 1
+udp_associations = 2"
+	local p pids=()
+	for p in 1 2 3; do
+		in_ns $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 3 --hold 3 --port-file "$RIG_DIR/udp-lru$p.port" >/dev/null &
+		pids+=($!)
+		sleep 0.5
+	done
+	check "UDP: udp_associations = 2: the third socket evicts the oldest" \
+		udp_none_for "$(cat "$RIG_DIR/udp-lru1.port")"
+	check "UDP: the two newest stay" udp_two_ready "$(cat "$RIG_DIR/udp-lru2.port")" "$(cat "$RIG_DIR/udp-lru3.port")"
+	check "UDP: the eviction is counted" udp_stat 'd["udp"]["evicted"] == 1 and d["udp"]["associations_live"] == 2'
+	wait "${pids[@]}"
 	rig_stop_sockgated
 }
 

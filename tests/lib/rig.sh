@@ -260,19 +260,29 @@ rig_close_direct_path() {
 	ip -n $NS_SERVER -6 route del default
 }
 
-# The REDIRECT rules, installed by the CLI: TCP arriving on the LAN link goes
-# to sockgated.
-rig_redirect_rule() {
-	# The rig's addresses are private ranges, which are bypassed by default.
-	cat >"$RIG_DIR/rules.conf" <<-CONF
+# A rules config $RIG_DIR/$1.conf intercepting the LAN link, with the
+# [intake] lines $2. The rig's addresses are private ranges, which are
+# bypassed by default.
+rig_rules_conf() { # name intake-lines
+	cat >"$RIG_DIR/$1.conf" <<-CONF
 	[intake]
-	redirect = $REDIRECT_PORT
+	$2
 	interfaces = r0
 	bypass_private = no
 	[route]
 	default = direct
 	CONF
-	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/rules.conf" rules apply >/dev/null
+}
+
+rig_rules_apply() { # name intake-lines
+	rig_rules_conf "$1" "$2"
+	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/$1.conf" rules apply >/dev/null
+}
+
+# The REDIRECT rules, installed by the CLI: TCP arriving on the LAN link goes
+# to sockgated.
+rig_redirect_rule() {
+	rig_rules_apply rules "redirect = $REDIRECT_PORT"
 }
 # Writes a config for upstream URL $1 (or "direct") and starts sockgated.
 # RIG_INTAKE replaces the [intake] lines, RIG_WAIT_PORT the port waited for.
