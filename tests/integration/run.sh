@@ -353,6 +353,7 @@ test_tproxy_mode
 test_udp_tproxy
 test_udp_unsupported_upstream
 test_udp_relay_address
+test_udp_lru
 test_udp_beside_redirect
 test_control_socket
 test_reload
