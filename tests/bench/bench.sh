@@ -132,12 +132,15 @@ workers = auto
 log_level = warn
 [intake]
 redirect = $REDIRECT_PORT
+; the UDP part: TPROXY to 12346, beside the REDIRECT rule for TCP
+tproxy = 12346
+interfaces = r0
+bypass_private = no
 [upstream dante]
 url = socks5://$PROXY4:1080
 CONF
-# redsocks, same port, same upstream
-cat >"$RIG_DIR/redsocks.conf" <<CONF
-base {
+# redsocks, same ports, same upstream
+REDSOCKS_BASE="base {
 	log_debug = off;
 	log_info = off;
 	log = stderr;
@@ -145,7 +148,9 @@ base {
 	redirector = iptables;
 	rlimit_nofile = $HARD_NOFILE;
 	redsocks_conn_max = 30000;
-}
+}"
+cat >"$RIG_DIR/redsocks.conf" <<CONF
+$REDSOCKS_BASE
 redsocks {
 	local_ip = 0.0.0.0;
 	local_port = $REDIRECT_PORT;
@@ -171,27 +176,8 @@ done
 # port 12346, through the same dante; a C echo server on the server ----
 gcc -O2 -o "$RIG_DIR/udp_load" tests/bench/udp_load.c || exit 1
 rig_spawn $NS_SERVER UDP_ECHO_PID "$RIG_DIR/udp-echo.log" "$RIG_DIR/udp_load" serve 7777
-cat >"$RIG_DIR/bench-udp.conf" <<CONF
-[daemon]
-control = $RIG_DIR/ctl.sock
-workers = auto
-log_level = warn
-[intake]
-redirect = $REDIRECT_PORT
-tproxy = 12346
-interfaces = r0
-bypass_private = no
-[upstream dante]
-url = socks5://$PROXY4:1080
-CONF
 cat >"$RIG_DIR/redudp.conf" <<CONF
-base {
-	log_debug = off;
-	log_info = off;
-	log = stderr;
-	daemon = off;
-	redirector = iptables;
-}
+$REDSOCKS_BASE
 redudp {
 	local_ip = 0.0.0.0;
 	local_port = 12346;
@@ -221,8 +207,8 @@ print('%.2f' % (($c1 - $c0) / $CLK_TCK * 1e6 / r) if r else 'n/a')")" >>"$out"
 for round in $(seq 1 "$ROUNDS"); do
 	[[ " $BENCH_PARTS " == *" udp "* ]] || break
 	echo "bench: UDP round $round of $ROUNDS" >&2
-	[ "$round" = 1 ] && in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/bench-udp.conf" rules apply >/dev/null
-	rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-udp.log" "$SOCKGATED" -f -c "$RIG_DIR/bench-udp.conf"
+	[ "$round" = 1 ] && in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/bench.conf" rules apply >/dev/null
+	rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-udp.log" "$SOCKGATED" -f -c "$RIG_DIR/bench.conf"
 	rig_wait_port $NS_ROUTER 12346
 	measure_udp sockgated-udp "$SG_PID"
 	rig_stop "$SG_PID"
