@@ -204,6 +204,24 @@ test_udp_relay_address() {
 		bash -c "$SOCKGATE -c $RIG_DIR/sockgate.conf conns | grep -q ' udp ready $CLIENT4:$(cat "$RIG_DIR/udp-z.port") -> .* relay $PROXY4:1091 '"
 	wait $z
 	check "UDP: and all 20 are echoed" grep -q '^20/20 echoed' "$RIG_DIR/udp-z.out"
+	# full cone: another host's datagram to the upstream's outside port
+	# reaches the client from that host's own address
+	in_ns $NS_CLIENT python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.sendto(b"ping", (sys.argv[1], int(sys.argv[2])))
+s.recvfrom(100)
+open(sys.argv[3], "w").write("ready\n")
+data, src = s.recvfrom(100)
+print(data.decode().strip(), "%s:%d" % src)
+' $SERVER4 $UDP_PORT "$RIG_DIR/udp-cone.ready" >"$RIG_DIR/udp-cone.out" 2>&1 &
+	local cone=$!
+	for _ in $(seq 1 50); do [ -s "$RIG_DIR/udp-cone.ready" ] && break; sleep 0.1; done
+	in_ns $NS_SERVER socat -u - UDP4-SENDTO:$PROXY4_WAN:1092,sourceport=5353 <<<"from-elsewhere"
+	wait $cone
+	check "UDP: full cone: another sender's datagram reaches the client from that sender" \
+		grep -q "^from-elsewhere $SERVER4:5353\$" "$RIG_DIR/udp-cone.out"
 	rig_stop_sockgated
 	rig_stop "$FAKE_UDP_PID"
 	rig_spawn $NS_PROXY FAKE_UDP_PID "$RIG_DIR/fake-udp.log" \

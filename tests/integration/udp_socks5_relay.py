@@ -8,8 +8,9 @@ udp_socks5_relay.py ADDR PORT MODE
 TCP and UDP both on ADDR:PORT. The reply's BND.ADDR is 0.0.0.0 (MODE
 "zero") or 192.0.2.1, an address nobody reaches (MODE "bogus"); BND.PORT
 is PORT. Datagrams (RFC 1928 section 7 header, IPv4 only) are relayed to
-their destination and replies come back with the header naming the sender,
-to the client address that sent last."""
+their destination from port PORT+1 (all addresses) and whatever arrives
+there, from anyone (full cone), goes back with the header naming the
+sender, to the client address that sent last."""
 import selectors
 import socket
 import struct
@@ -27,6 +28,7 @@ def main():
     relay = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     relay.bind((addr, port))
     out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    out.bind(("0.0.0.0", port + 1))
     sel.register(srv, selectors.EVENT_READ, "accept")
     sel.register(relay, selectors.EVENT_READ, "relay")
     sel.register(out, selectors.EVENT_READ, "out")
