@@ -41,6 +41,17 @@ DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(B)/%.o)
 CLI_SRCS := $(wildcard tools/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(B)/%.o)
 NFT_LIBS := $(shell $(PKG_CONFIG) --libs libnftnl libmnl 2>/dev/null || echo -lnftnl -lmnl)
+BPF_LIBS := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+CLI_LIBS := $(NFT_LIBS) $(BPF_LIBS)
+
+# eBPF programs: clang for the bpf target, UAPI headers only (no BTF needed
+# at run time), then a libbpf skeleton from bpftool for the CLI.
+CLANG ?= clang
+BPFTOOL ?= bpftool
+BPF_ARCH_INCLUDE := /usr/include/$(shell $(CC) -dumpmachine)
+BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -I$(BPF_ARCH_INCLUDE) -Ibpf
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(B)/bpf/%.skel.h)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
@@ -48,6 +59,19 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 .PHONY: all deps check check-sanitizers unit integration demo bench fuzz install uninstall clean format format-check
 
 all: $(B)/sockgated $(B)/sockgate
+
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c bpf/intake.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  BPF     $<")
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c -o $@ $<
+
+$(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
+	@$(if $(Q),echo "  SKEL    $@")
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+# the CLI's loader includes the skeleton
+$(B)/tools/tc_intake.o: $(BPF_SKELS)
+$(B)/tools/%.o: CPPFLAGS += -I$(B)/bpf -Ibpf
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -64,7 +88,7 @@ $(B)/sockgated: $(DAEMON_OBJS) $(B)/libsockgate.a
 
 $(B)/sockgate: $(CLI_OBJS) $(B)/libsockgate.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(INIH_LIBS) $(NFT_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(INIH_LIBS) $(CLI_LIBS)
 
 # Each unit test links libsockgate.a plus only the daemon modules it tests.
 CODEC_OBJS := $(addprefix $(B)/daemon/,upstream.o upstream_socks5.o upstream_socks4.o upstream_http.o)
@@ -75,10 +99,10 @@ $(B)/tests/test_siphash: UNIT_OBJS = $(B)/daemon/siphash.o
 $(B)/tests/test_users: UNIT_OBJS = $(B)/daemon/users.o
 $(B)/tests/test_client_limit: UNIT_OBJS = $(B)/daemon/client_limit.o
 $(B)/tests/test_ruleset: UNIT_OBJS = $(B)/tools/ruleset.o $(B)/tools/nft.o
-$(B)/tests/test_ruleset: UNIT_LIBS = $(NFT_LIBS)
+$(B)/tests/test_ruleset: UNIT_LIBS = $(CLI_LIBS)
 $(B)/tests/test_ruleset: $(CLI_OBJS)
 $(B)/tests/test_cli: UNIT_OBJS = $(filter-out $(B)/tools/main.o,$(CLI_OBJS))
-$(B)/tests/test_cli: UNIT_LIBS = $(NFT_LIBS)
+$(B)/tests/test_cli: UNIT_LIBS = $(CLI_LIBS)
 $(B)/tests/test_cli: $(CLI_OBJS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libsockgate.a $(DAEMON_OBJS)
@@ -141,7 +165,7 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/sockgated $(DESTDIR)$(SBINDIR)/sockgate \
 		$(DESTDIR)$(DOCDIR)/sockgate.conf.example
 
-FORMAT_FILES = $(wildcard daemon/*.[ch] daemon/common/*.c include/sockgate/*.h tools/*.[ch] \
+FORMAT_FILES = $(wildcard daemon/*.[ch] daemon/common/*.c include/sockgate/*.h tools/*.[ch] bpf/*.[ch] \
 	tests/unit/*.[ch] tests/fuzz/*.c tests/bench/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)

@@ -11,6 +11,7 @@
 #include "nft.h"
 #include "ruleset.h"
 #include "subcommands.h"
+#include "tc_intake.h"
 
 void ctl_usage(FILE *out)
 {
@@ -93,11 +94,12 @@ static int status(const char *path, const struct cli_opts *opts)
 		snprintf(err, sizeof(err), "[daemon] control = off");
 	if (opts->json) {
 		size_t n = answer ? strcspn(answer, "\n") : 0;
-		printf("{\"daemon\": %.*s, \"rules_installed\": %s}\n", answer ? (int)n : 4,
-		       answer ? answer : "null",
+		printf("{\"daemon\": %.*s, \"rules_installed\": %s, \"ebpf_intake\": %s}\n",
+		       answer ? (int)n : 4, answer ? answer : "null",
 		       rules < 0 ? "null"
 		       : rules	 ? "true"
-				 : "false");
+				 : "false",
+		       tc_intake_installed() ? "true" : "false");
 	} else {
 		if (answer)
 			fputs(answer, stdout);
@@ -107,7 +109,11 @@ static int status(const char *path, const struct cli_opts *opts)
 			printf("rules: cannot tell (%s)\n", rules_err);
 		else
 			printf("rules: table inet %s %s\n", RULESET_TABLE,
-			       rules ? "installed" : "not installed (sockgate rules apply)");
+			       !rules ? "not installed (sockgate rules apply)"
+			       : tc_intake_installed()
+				   ? "installed; interfaces intercepted by the eBPF "
+				     "tc program"
+				   : "installed; intercepted by nftables");
 	}
 	free(answer);
 	return answer ? CLI_OK : CLI_FAILED;

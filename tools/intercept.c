@@ -9,6 +9,7 @@
 #include "nft.h"
 #include "ruleset.h"
 #include "subcommands.h"
+#include "tc_intake.h"
 
 void intercept_usage(FILE *out)
 {
@@ -38,6 +39,13 @@ static int change_iface(const char *name, int add)
 		return CLI_FAILED;
 	}
 	if (rc < 0) {
+		fprintf(stderr, "sockgate: intercept %s %s: %s\n", add ? "add" : "del", name, err);
+		return CLI_FAILED;
+	}
+	/* with the eBPF intake the interface set only says which ones the tc
+	 * program is on; attach or detach it too */
+	if (tc_intake_installed() &&
+	    (rc = tc_intake_change_iface(name, add, err, sizeof(err))) < 0) {
 		fprintf(stderr, "sockgate: intercept %s %s: %s\n", add ? "add" : "del", name, err);
 		return CLI_FAILED;
 	}

@@ -6,6 +6,7 @@
 #include "live_sets.h"
 #include "nft.h"
 #include "ruleset.h"
+#include "tc_intake.h"
 #include "subcommands.h"
 
 /* The installed ranges of set name (family af) into is; *keys too, for
@@ -66,6 +67,11 @@ int live_sets_change_cidr(const char *what, const char *set4, const char *set6, 
 			err);
 		goto out;
 	}
+	/* the eBPF intake's bypass map is the twin of the bypass sets */
+	if (!strncmp(name, "bypass", 6) && tc_intake_installed() &&
+	    tc_intake_set_bypass(&is, err, sizeof(err)) < 0)
+		fprintf(stderr, "sockgate: %s %s: the nft set changed, but %s\n", what,
+			add ? "add" : "del", err);
 	printf("%s: %s %s set %s (until the next rules apply; put it in the config to keep it)\n",
 	       what, text, add ? "added to" : "removed from", name);
 	ret = CLI_OK;

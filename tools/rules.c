@@ -9,6 +9,7 @@
 #include "nft.h"
 #include "policy_route.h"
 #include "ruleset.h"
+#include "tc_intake.h"
 #include "subcommands.h"
 
 void rules_usage(FILE *out)
@@ -23,6 +24,34 @@ void rules_usage(FILE *out)
 		"  --dry-run  print the table in nft syntax instead of installing it\n"
 		"  show       what is installed: the sets' contents and the rules\n"
 		"  flush      remove table inet sockgate (nothing else is touched)\n");
+}
+
+/* [intake] ebpf: on must work, auto works where the kernel can, off never
+ * touches BPF. -1 (after saying why) when on cannot. */
+static int choose_ebpf(const struct config *cfg, struct ruleset *rs)
+{
+	char why[160];
+
+	rs->ebpf = 0;
+	if (cfg->ebpf == INTAKE_EBPF_OFF)
+		return 0;
+	if (!rs->udp) {
+		/* only with ebpf = auto: --check refuses on without tproxy */
+		fprintf(stderr, "sockgate: eBPF intake not used (it needs [intake] tproxy): "
+				"nftables instead\n");
+		return 0;
+	}
+	if (tc_intake_probe(why, sizeof(why)) < 0) {
+		if (cfg->ebpf == INTAKE_EBPF_ON) {
+			fprintf(stderr,
+				"sockgate: rules apply: ebpf = on, but %s; nothing changed\n", why);
+			return -1;
+		}
+		fprintf(stderr, "sockgate: eBPF intake not used (%s): nftables instead\n", why);
+		return 0;
+	}
+	rs->ebpf = 1;
+	return 0;
 }
 
 static int rules_apply(const struct cli_opts *opts, int dry_run)
@@ -40,6 +69,8 @@ static int rules_apply(const struct cli_opts *opts, int dry_run)
 		fprintf(stderr, "sockgate: %s: %s; nothing changed\n", opts->config_path, err);
 		goto out;
 	}
+	if (choose_ebpf(cfg, &rs) < 0)
+		goto out_rs;
 	if (dry_run) {
 		ruleset_print_nft(&rs, stdout);
 		ret = CLI_OK;
@@ -60,7 +91,34 @@ static int rules_apply(const struct cli_opts *opts, int dry_run)
 			fprintf(stderr, "sockgate: (run it as root, or with CAP_NET_ADMIN)\n");
 		goto out_rs;
 	}
+	/* the tc program before the table that leaves the interfaces to it;
+	 * without eBPF, what a previous apply attached goes */
+	if (rs.ebpf) {
+		rc = tc_intake_apply(&rs, err, sizeof(err));
+		if (rc < 0 && cfg->ebpf == INTAKE_EBPF_ON) {
+			unsigned n;
+			char ignored[8];
+			fprintf(stderr, "sockgate: rules apply: ebpf = on: %s\n", err);
+			tc_intake_flush(&n, ignored, sizeof(ignored));
+			goto out_rs;
+		}
+		if (rc < 0) {
+			unsigned n;
+			fprintf(stderr, "sockgate: eBPF intake not used (%s): nftables instead\n",
+				err);
+			tc_intake_flush(&n, err, sizeof(err));
+			rs.ebpf = 0;
+		}
+	} else if (cfg->ebpf != INTAKE_EBPF_OFF || tc_intake_installed()) {
+		unsigned n;
+		tc_intake_flush(&n, err, sizeof(err));
+	}
 	rc = nft_apply(&rs, err, sizeof(err));
+	if (rc < 0 && rs.ebpf) {
+		unsigned n;
+		char ignored[8];
+		tc_intake_flush(&n, ignored, sizeof(ignored));
+	}
 	if (rc < 0) {
 		fprintf(stderr, "sockgate: rules apply: %s; the previous ruleset is unchanged\n",
 			err);
@@ -71,9 +129,18 @@ static int rules_apply(const struct cli_opts *opts, int dry_run)
 	if (opts->json)
 		printf(
 		    "{\"applied\": true, \"table\": \"inet %s\", \"mode\": \"%s\", \"port\": %u, "
-		    "\"udp_port\": %u}\n",
+		    "\"udp_port\": %u, \"ebpf\": %s}\n",
 		    RULESET_TABLE, rs.tproxy ? "tproxy" : "redirect",
-		    rs.tproxy ? rs.tproxy_port : rs.redirect_port, rs.udp ? rs.tproxy_port : 0);
+		    rs.tproxy ? rs.tproxy_port : rs.redirect_port, rs.udp ? rs.tproxy_port : 0,
+		    rs.ebpf ? "true" : "false");
+	else if (rs.ebpf)
+		printf(
+		    "table inet %s and the eBPF intake installed: %s from %zu interface(s) by a "
+		    "tc program to port %u (mark %#x, routing table %u); %zu+%zu source range(s) "
+		    "intercepted by nftables, %zu+%zu destination range(s) bypassed\n",
+		    RULESET_TABLE, rs.tproxy ? "TCP and UDP" : "UDP", rs.n_ifaces, rs.tproxy_port,
+		    rs.tproxy_mark, rs.tproxy_table, rs.intercept4.n, rs.intercept6.n, rs.bypass4.n,
+		    rs.bypass6.n);
 	else if (rs.tproxy)
 		printf(
 		    "table inet %s installed: TCP and UDP by TPROXY to port %u (mark %#x, routing "
@@ -99,23 +166,26 @@ out:
 static int rules_flush(const struct cli_opts *opts)
 {
 	char err[256];
-	unsigned routes = 0;
+	unsigned routes = 0, detached = 0;
 	int existed = nft_table_exists(err, sizeof(err));
 
-	/* the table first: no packet is marked once it is gone */
+	/* the table and the tc program first: no packet is marked once they
+	 * are gone */
 	if (existed < 0 || nft_flush(err, sizeof(err)) < 0 ||
+	    tc_intake_flush(&detached, err, sizeof(err)) < 0 ||
 	    policy_route_flush(&routes, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sockgate: rules flush: %s\n", err);
 		return CLI_FAILED;
 	}
 	if (opts->json)
-		printf(
-		    "{\"flushed\": true, \"was_installed\": %s, \"policy_routes_removed\": %u}\n",
-		    existed ? "true" : "false", routes);
+		printf("{\"flushed\": true, \"was_installed\": %s, \"policy_routes_removed\": %u, "
+		       "\"ebpf_detached\": %u}\n",
+		       existed ? "true" : "false", routes, detached);
 	else
-		printf("table inet %s %s%s\n", RULESET_TABLE,
+		printf("table inet %s %s%s%s\n", RULESET_TABLE,
 		       existed ? "removed" : "was not installed; nothing to remove",
-		       routes ? "; TPROXY policy routing removed" : "");
+		       routes ? "; TPROXY policy routing removed" : "",
+		       detached ? "; eBPF intake detached" : "");
 	return CLI_OK;
 }
 

@@ -382,12 +382,13 @@ static int plan_bypass(const char *chain, struct rule_spec *rules, int n)
 
 /* A path's base chain of type pre, sending what is intercepted to its
  * capture chain, which starts with the bypass checks. */
-static int plan_entry(const struct path_names *p, enum chain_type pre, struct chain_spec *chains,
-		      size_t *nc, struct rule_spec *rules, int n)
+static int plan_entry(const struct path_names *p, enum chain_type pre, int by_ebpf,
+		      struct chain_spec *chains, size_t *nc, struct rule_spec *rules, int n)
 {
 	chains[(*nc)++] = (struct chain_spec){ p->prerouting, pre };
 	chains[(*nc)++] = (struct chain_spec){ p->capture, CHAIN_REGULAR };
-	rules[n++] = (struct rule_spec){ p->prerouting, RK_IIF_GOTO, p->capture, 0 };
+	if (!by_ebpf)
+		rules[n++] = (struct rule_spec){ p->prerouting, RK_IIF_GOTO, p->capture, 0 };
 	rules[n++] = (struct rule_spec){ p->prerouting, RK_SADDR4_GOTO, p->capture, 0 };
 	rules[n++] = (struct rule_spec){ p->prerouting, RK_SADDR6_GOTO, p->capture, 0 };
 	return plan_bypass(p->capture, rules, n);
@@ -401,7 +402,7 @@ int ruleset_plan(const struct ruleset *rs, struct chain_spec *chains, size_t *n_
 	int n = 0;
 
 	if (!rs->tproxy) {
-		n = plan_entry(p, CHAIN_NAT_PREROUTING, chains, &nc, rules, n);
+		n = plan_entry(p, CHAIN_NAT_PREROUTING, 0, chains, &nc, rules, n);
 		rules[n++] = (struct rule_spec){ p->capture, RK_REDIRECT, NULL, IPPROTO_TCP };
 		if (rs->local) {
 			/* sockgated's own sockets carry the mark: never again */
@@ -414,7 +415,7 @@ int ruleset_plan(const struct ruleset *rs, struct chain_spec *chains, size_t *n_
 			goto out;
 		p = &udp_path;
 	}
-	n = plan_entry(p, CHAIN_FILTER_PREROUTING, chains, &nc, rules, n);
+	n = plan_entry(p, CHAIN_FILTER_PREROUTING, rs->ebpf, chains, &nc, rules, n);
 	if (rs->tproxy) {
 		/* packets of TCP flows already handed over go to their socket
 		 * (UDP has no such rule: a transparent reply socket must never
@@ -511,6 +512,12 @@ void ruleset_print_nft(const struct ruleset *rs, FILE *out)
 	size_t n_chains;
 	int n_rules = ruleset_plan(rs, chains, &n_chains, rules);
 
+	if (rs->ebpf)
+		fprintf(out,
+			"# eBPF: a tc ingress program on the interfaces below hands new %s to "
+			"port %u (pinned in /sys/fs/bpf/sockgate)\n",
+			rs->tproxy ? "TCP connections and UDP datagrams" : "UDP datagrams",
+			rs->tproxy_port);
 	fprintf(out, "table inet %s {\n", RULESET_TABLE);
 	fprintf(out, "\tset intercept_ifaces {\n\t\ttype ifname\n");
 	if (rs->n_ifaces) {

@@ -33,6 +33,9 @@ struct ruleset {
 	/* UDP to tproxy_port: whenever tproxy_port is set (with redirect too,
 	 * in chains of its own, since UDP needs TPROXY and a filter chain) */
 	int udp;
+	/* the interfaces are intercepted by the tc program (tc_intake.h), not
+	 * by the prerouting chain; source CIDRs and lo stay with nftables */
+	int ebpf;
 	uint16_t redirect_port;
 	uint16_t tproxy_port;
 	uint32_t tproxy_mark;

@@ -431,6 +431,17 @@ static void intake_key(struct parse_ctx *ctx, const char *key, const char *value
 		if (first_time(ctx, &ctx->seen_intake, 1u << 7, "intake", key) &&
 		    parse_bool(value, &ctx->cfg->intercept_local))
 			report(ctx, ctx->line, "local: \"%s\" is not yes or no", value);
+	} else if (!strcmp(key, "ebpf")) {
+		if (!first_time(ctx, &ctx->seen_intake, 1u << 8, "intake", key))
+			return;
+		if (!strcmp(value, "off"))
+			ctx->cfg->ebpf = INTAKE_EBPF_OFF;
+		else if (!strcmp(value, "auto"))
+			ctx->cfg->ebpf = INTAKE_EBPF_AUTO;
+		else if (!strcmp(value, "on"))
+			ctx->cfg->ebpf = INTAKE_EBPF_ON;
+		else
+			report(ctx, ctx->line, "ebpf: \"%s\" is not auto, on or off", value);
 	} else if (!strcmp(key, "bypass_private")) {
 		if (first_time(ctx, &ctx->seen_intake, 1u << 3, "intake", key) &&
 		    parse_bool(value, &ctx->cfg->bypass_private))
@@ -929,6 +940,10 @@ static void finish_intake(struct parse_ctx *ctx)
 	if (cfg->tproxy_port && cfg->tproxy_port == cfg->redirect_port)
 		report(ctx, ctx->line, "[intake] redirect and tproxy are the same port %u",
 		       cfg->tproxy_port);
+	if (cfg->ebpf == INTAKE_EBPF_ON && !cfg->tproxy_port)
+		report(ctx, ctx->line,
+		       "[intake] ebpf = on needs tproxy: the eBPF intake hands connections and "
+		       "datagrams to the TPROXY sockets");
 	if (cfg->tproxy_mark == cfg->mark)
 		report(ctx, ctx->line,
 		       "[intake] tproxy_mark and [daemon] mark are both %#x: sockgated's own "

@@ -82,6 +82,12 @@ struct config {
 	size_t n_bypass;
 	int bypass_private;  /* private and reserved ranges bypassed (default yes) */
 	int intercept_local; /* the router's own outgoing TCP too */
+	/* eBPF intake for forwarded traffic (tc + bpf_sk_assign, needs tproxy) */
+	enum intake_ebpf {
+		INTAKE_EBPF_OFF,
+		INTAKE_EBPF_AUTO,
+		INTAKE_EBPF_ON,
+	} ebpf;
 	/* [upstream NAME]; index 0 is the built-in "direct". */
 	struct upstream *upstreams;
 	size_t n_upstreams;

@@ -311,6 +311,8 @@ source tests/integration/socks_server.sh
 source tests/integration/cli_rules.sh
 # shellcheck source=udp.sh
 source tests/integration/udp.sh
+# shellcheck source=ebpf.sh
+source tests/integration/ebpf.sh
 
 rig_up
 rig_start_web
@@ -355,6 +357,8 @@ test_udp_unsupported_upstream
 test_udp_relay_address
 test_udp_lru
 test_udp_beside_redirect
+test_ebpf_tc
+test_ebpf_fallback
 test_control_socket
 test_reload
 test_local_traffic

@@ -397,6 +397,23 @@ static void test_tproxy_keys(void **state)
 	expect_error(ROUTE "[intake]\ntproxy_table = 254\n",
 		     "tproxy_table: \"254\" is not a routing table");
 	expect_error(ROUTE "[intake]\ntproxy_table = main\n", "tproxy_table:");
+	/* the eBPF intake hands traffic to the TPROXY sockets */
+	n = load(ROUTE "[intake]\ntproxy = 12346\nebpf = on\n", &cfg, errs, sizeof(errs));
+	if (n)
+		fail_msg("%s", errs);
+	assert_int_equal(cfg->ebpf, INTAKE_EBPF_ON);
+	config_free(cfg);
+	n = load(ROUTE "[intake]\nebpf = auto\n", &cfg, errs, sizeof(errs));
+	if (n)
+		fail_msg("%s", errs);
+	assert_int_equal(cfg->ebpf, INTAKE_EBPF_AUTO);
+	config_free(cfg);
+	n = load(ROUTE, &cfg, errs, sizeof(errs));
+	assert_int_equal(cfg->ebpf, INTAKE_EBPF_OFF);
+	config_free(cfg);
+	expect_error(ROUTE "[intake]\nebpf = on\n", "ebpf = on needs tproxy");
+	expect_error(ROUTE "[intake]\nebpf = yes\n",
+		     "t.conf:4: ebpf: \"yes\" is not auto, on or off");
 }
 
 static void test_udp_keys(void **state)

@@ -416,6 +416,15 @@ static void test_udp_rules(void **state)
 	assert_int_equal(plan[15].kind, RK_SET_TPROXY_MARK);
 	assert_int_equal(plan[15].proto, IPPROTO_UDP);
 
+	/* eBPF intake: the tc program takes the interfaces, so the plan has no
+	 * iifname rule; source CIDRs and lo stay with nftables */
+	rs.ebpf = 1;
+	assert_int_equal(ruleset_plan(&rs, chains, &n_chains, plan), 16);
+	assert_int_equal(plan[0].kind, RK_SADDR4_GOTO);
+	for (int i = 0; i < 16; i++)
+		assert_int_not_equal(plan[i].kind, RK_IIF_GOTO);
+	rs.ebpf = 0;
+
 	/* beside redirect: nat chains for TCP, udp_* chains for UDP */
 	rs.tproxy = 0;
 	rs.local = 0;

@@ -1,0 +1,29 @@
+/* Shared by the tc intake program and the CLI that loads it: the keys of
+ * the bypass maps and the slots of the counters. */
+#ifndef SOCKGATE_BPF_INTAKE_H
+#define SOCKGATE_BPF_INTAKE_H
+
+#include <linux/types.h>
+
+/* LPM trie keys: prefix length in bits, then the address (network order). */
+struct intake_lpm4 {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct intake_lpm6 {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+enum intake_counter {
+	INTAKE_TCP_NEW,	   /* SYNs handed to the TPROXY listener */
+	INTAKE_TCP_MARKED, /* other segments marked for their socket */
+	INTAKE_UDP,	   /* datagrams handed to the TPROXY UDP socket */
+	INTAKE_BYPASSED,   /* to a bypassed or local destination */
+	INTAKE_NO_SOCKET,  /* no sockgated socket to hand it to: dropped */
+	INTAKE_FRAGMENT,   /* an IPv4 fragment to an intercepted destination: dropped */
+	INTAKE_COUNTERS,
+};
+
+#endif

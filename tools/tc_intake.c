@@ -1,0 +1,368 @@
+/* Loading, attaching and removing the tc intake program (see tc_intake.h).
+ * Model: libbpf-bootstrap's skeleton usage, libbpf's bpf_tc_* API. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/pkt_cls.h>
+
+#include "intake.h"
+#include "tc_intake.h"
+#include "tc_intake.skel.h"
+
+/* Our filter on each interface's clsact ingress: handle "SG", first. */
+#define TC_HANDLE 0x5347
+#define TC_PRIO	  1
+
+#define PIN(name) TC_INTAKE_PIN_DIR "/" name
+
+static const char *const pins[] = { PIN("tc_intake"), PIN("bypass4"), PIN("bypass6"),
+				    PIN("counters"), PIN("clsact_made") };
+
+/* bpffs at /sys/fs/bpf, mounted when the system has not. */
+static int bpffs_ready(char *err, size_t errlen)
+{
+	FILE *m = fopen("/proc/mounts", "r");
+	char dev[256], dir[256], type[64];
+	int mounted = 0;
+
+	if (m) {
+		while (fscanf(m, "%255s %255s %63s %*[^\n]", dev, dir, type) == 3)
+			if (!strcmp(dir, "/sys/fs/bpf") && !strcmp(type, "bpf"))
+				mounted = 1;
+		fclose(m);
+	}
+	if (!mounted && mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0) {
+		snprintf(err, errlen, "mounting bpffs at /sys/fs/bpf: %s", strerror(errno));
+		return -errno;
+	}
+	if (mkdir(TC_INTAKE_PIN_DIR, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", TC_INTAKE_PIN_DIR, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+int tc_intake_probe(char *why, size_t len)
+{
+	libbpf_set_print(silent_print);
+	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SCHED_CLS, NULL) != 1) {
+		snprintf(why, len, "the kernel has no tc (SCHED_CLS) BPF programs");
+		return -EOPNOTSUPP;
+	}
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_sk_assign, NULL) != 1) {
+		snprintf(why, len, "the kernel has no bpf_sk_assign (Linux 5.7 or later needed)");
+		return -EOPNOTSUPP;
+	}
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_fib_lookup, NULL) != 1) {
+		snprintf(why, len, "the kernel has no bpf_fib_lookup for tc programs");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+/* The CIDR blocks covering range v (len 4 or 16 bytes) go into map fd. */
+static int lpm_add_range(int fd, const struct interval *v, size_t len)
+{
+	uint8_t lo[16], key[4 + 16], one = 1;
+	unsigned bits = (unsigned)len * 8;
+
+	memcpy(lo, v->lo, len);
+	for (;;) {
+		unsigned p = 0;
+		uint8_t last[16];
+		/* the largest block starting at lo that ends within the range */
+		for (p = 0; p <= bits; p++) {
+			int aligned = 1;
+			for (unsigned b = p; b < bits && aligned; b++)
+				aligned = !(lo[b / 8] & (0x80 >> (b % 8)));
+			if (!aligned)
+				continue;
+			memcpy(last, lo, len);
+			for (unsigned b = p; b < bits; b++)
+				last[b / 8] |= (uint8_t)(0x80 >> (b % 8));
+			if (memcmp(last, v->hi, len) <= 0)
+				break;
+		}
+		uint32_t prefixlen = p;
+		memcpy(key, &prefixlen, 4);
+		memcpy(key + 4, lo, len);
+		if (bpf_map_update_elem(fd, key, &one, BPF_ANY) < 0)
+			return -errno;
+		if (!memcmp(last, v->hi, len) || interval_successor(last, lo, len) < 0)
+			return 0;
+	}
+}
+
+static int fill_bypass(struct tc_intake_bpf *skel, const struct ruleset *rs)
+{
+	int rc;
+
+	for (size_t i = 0; i < rs->bypass4.n; i++)
+		if ((rc = lpm_add_range(bpf_map__fd(skel->maps.bypass4), &rs->bypass4.v[i], 4)) < 0)
+			return rc;
+	for (size_t i = 0; i < rs->bypass6.n; i++)
+		if ((rc = lpm_add_range(bpf_map__fd(skel->maps.bypass6), &rs->bypass6.v[i], 16)) <
+		    0)
+			return rc;
+	return 0;
+}
+
+static int listed(const struct ruleset *rs, const char *name)
+{
+	for (size_t i = 0; i < rs->n_ifaces; i++)
+		if (!strcmp(rs->ifaces[i], name))
+			return 1;
+	return 0;
+}
+
+/* Takes our filter off ifindex; clsact goes too when we made it. */
+static int detach_one(int ifindex, int made_fd)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO);
+	uint8_t made = 0;
+	int rc = bpf_tc_detach(&hook, &opts);
+
+	if (made_fd >= 0 && bpf_map_lookup_elem(made_fd, &ifindex, &made) == 0 && made) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+		bpf_map_delete_elem(made_fd, &ifindex);
+	}
+	return rc == 0;
+}
+
+static void unpin_all(void)
+{
+	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++)
+		unlink(pins[i]);
+}
+
+int tc_intake_apply(const struct ruleset *rs, char *err, size_t errlen)
+{
+	struct tc_intake_bpf *skel = NULL;
+	struct if_nameindex *all = NULL;
+	int rc, prog_fd, made_fd;
+
+	libbpf_set_print(silent_print);
+	rc = bpffs_ready(err, errlen);
+	if (rc < 0)
+		return rc;
+	skel = tc_intake_bpf__open();
+	if (!skel) {
+		rc = -errno;
+		snprintf(err, errlen, "opening the tc intake program: %s", strerror(errno));
+		return rc;
+	}
+	skel->rodata->tproxy_port = rs->tproxy_port;
+	skel->rodata->tproxy_mark = rs->tproxy_mark;
+	skel->rodata->handle_tcp = rs->tproxy;
+	rc = tc_intake_bpf__load(skel);
+	if (rc < 0) {
+		snprintf(err, errlen, "loading the tc intake program: %s", strerror(-rc));
+		goto out;
+	}
+	rc = fill_bypass(skel, rs);
+	if (rc < 0) {
+		snprintf(err, errlen, "filling the bypass maps: %s", strerror(-rc));
+		goto out;
+	}
+	/* the set of interfaces clsact was made on carries over from the
+	 * previous version, so flush can take it away */
+	made_fd = bpf_obj_get(PIN("clsact_made"));
+	if (made_fd < 0) {
+		made_fd =
+		    bpf_map_create(BPF_MAP_TYPE_HASH, "sg_clsact_made", sizeof(int), 1, 1024, NULL);
+		if (made_fd < 0 || bpf_obj_pin(made_fd, PIN("clsact_made")) < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "the clsact map: %s", strerror(errno));
+			goto out;
+		}
+	}
+	prog_fd = bpf_program__fd(skel->progs.intake_ingress);
+	for (size_t i = 0; i < rs->n_ifaces; i++) {
+		int ifindex = (int)if_nametoindex(rs->ifaces[i]);
+		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+				    .attach_point = BPF_TC_INGRESS);
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO,
+				    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+		uint8_t one = 1;
+		if (!ifindex) {
+			rc = -ENODEV;
+			snprintf(err, errlen, "interface %s: no such interface", rs->ifaces[i]);
+			goto out_made;
+		}
+		rc = bpf_tc_hook_create(&hook);
+		if (rc == 0)
+			bpf_map_update_elem(made_fd, &ifindex, &one, BPF_ANY);
+		else if (rc != -EEXIST) {
+			snprintf(err, errlen, "clsact on %s: %s", rs->ifaces[i], strerror(-rc));
+			goto out_made;
+		}
+		rc = bpf_tc_attach(&hook, &opts);
+		if (rc < 0) {
+			snprintf(err, errlen, "attaching to %s: %s", rs->ifaces[i], strerror(-rc));
+			goto out_made;
+		}
+	}
+	/* interfaces the previous version was on and this one is not */
+	all = if_nameindex();
+	for (struct if_nameindex *p = all; p && p->if_index; p++)
+		if (!listed(rs, p->if_name))
+			detach_one((int)p->if_index, made_fd);
+	/* the new maps and program replace the pins of the previous ones */
+	for (size_t i = 0; i < 4; i++)
+		unlink(pins[i]);
+	if (bpf_program__pin(skel->progs.intake_ingress, PIN("tc_intake")) < 0 ||
+	    bpf_map__pin(skel->maps.bypass4, PIN("bypass4")) < 0 ||
+	    bpf_map__pin(skel->maps.bypass6, PIN("bypass6")) < 0 ||
+	    bpf_map__pin(skel->maps.counters, PIN("counters")) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "pinning under %s: %s", TC_INTAKE_PIN_DIR, strerror(errno));
+		goto out_made;
+	}
+	rc = 0;
+out_made:
+	close(made_fd);
+out:
+	if (all)
+		if_freenameindex(all);
+	tc_intake_bpf__destroy(skel);
+	return rc;
+}
+
+int tc_intake_flush(unsigned *detached, char *err, size_t errlen)
+{
+	struct if_nameindex *all = if_nameindex();
+	int made_fd = bpf_obj_get(PIN("clsact_made"));
+
+	(void)err;
+	(void)errlen;
+	libbpf_set_print(silent_print);
+	*detached = 0;
+	for (struct if_nameindex *p = all; p && p->if_index; p++)
+		*detached += (unsigned)detach_one((int)p->if_index, made_fd);
+	if (all)
+		if_freenameindex(all);
+	if (made_fd >= 0)
+		close(made_fd);
+	unpin_all();
+	rmdir(TC_INTAKE_PIN_DIR);
+	return 0;
+}
+
+int tc_intake_installed(void)
+{
+	return access(PIN("tc_intake"), F_OK) == 0;
+}
+
+/* Whether key (4 + len bytes) is one of the blocks covering is. */
+static int lpm_key_wanted(const struct interval_set *is, const uint8_t *key, size_t len)
+{
+	uint32_t prefixlen;
+	uint8_t last[16];
+
+	memcpy(&prefixlen, key, 4);
+	if (prefixlen > len * 8)
+		return 0;
+	memcpy(last, key + 4, len);
+	for (unsigned b = prefixlen; b < len * 8; b++)
+		last[b / 8] |= (uint8_t)(0x80 >> (b % 8));
+	/* a block we add never spans two ranges, so it is wanted when one
+	 * range holds it whole; the exact split is rebuilt by lpm_add_range */
+	for (size_t i = 0; i < is->n; i++)
+		if (memcmp(key + 4, is->v[i].lo, len) >= 0 && memcmp(last, is->v[i].hi, len) <= 0)
+			return 1;
+	return 0;
+}
+
+int tc_intake_set_bypass(const struct interval_set *is, char *err, size_t errlen)
+{
+	size_t len = is->family == AF_INET ? 4 : 16;
+	int fd = bpf_obj_get(is->family == AF_INET ? PIN("bypass4") : PIN("bypass6"));
+	uint8_t key[4 + 16], next[4 + 16];
+	int rc = 0, have = 0;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "the eBPF bypass map: %s", strerror(errno));
+		return -errno;
+	}
+	for (size_t i = 0; i < is->n && rc == 0; i++)
+		rc = lpm_add_range(fd, &is->v[i], len);
+	if (rc < 0) {
+		snprintf(err, errlen, "the eBPF bypass map: %s", strerror(-rc));
+		goto out;
+	}
+	/* stale blocks: deleting the current key would lose the iteration,
+	 * so each is deleted once the next one is known */
+	while (bpf_map_get_next_key(fd, have ? key : NULL, next) == 0) {
+		if (have && !lpm_key_wanted(is, key, len))
+			bpf_map_delete_elem(fd, key);
+		memcpy(key, next, sizeof(key));
+		have = 1;
+	}
+	if (have && !lpm_key_wanted(is, key, len))
+		bpf_map_delete_elem(fd, key);
+out:
+	close(fd);
+	return rc;
+}
+
+int tc_intake_change_iface(const char *name, int add, char *err, size_t errlen)
+{
+	int ifindex = (int)if_nametoindex(name);
+	int prog_fd, made_fd, rc;
+	uint8_t one = 1;
+
+	if (!ifindex) {
+		snprintf(err, errlen, "interface %s: no such interface", name);
+		return -ENODEV;
+	}
+	made_fd = bpf_obj_get(PIN("clsact_made"));
+	if (!add) {
+		detach_one(ifindex, made_fd);
+		if (made_fd >= 0)
+			close(made_fd);
+		return 0;
+	}
+	prog_fd = bpf_obj_get(PIN("tc_intake"));
+	if (prog_fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "the pinned eBPF intake: %s", strerror(errno));
+		goto out;
+	}
+	{
+		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+				    .attach_point = BPF_TC_INGRESS);
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO,
+				    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+		rc = bpf_tc_hook_create(&hook);
+		if (rc == 0 && made_fd >= 0)
+			bpf_map_update_elem(made_fd, &ifindex, &one, BPF_ANY);
+		rc = rc == -EEXIST ? 0 : rc;
+		if (rc == 0)
+			rc = bpf_tc_attach(&hook, &opts);
+		if (rc < 0)
+			snprintf(err, errlen, "attaching to %s: %s", name, strerror(-rc));
+	}
+	close(prog_fd);
+out:
+	if (made_fd >= 0)
+		close(made_fd);
+	return rc;
+}
