@@ -15,8 +15,8 @@ struct ev;
 struct worker;
 
 /* The TPROXY UDP socket of one worker and family (IP_TRANSPARENT,
- * IP_RECVORIGDSTADDR, SO_REUSEPORT); fd or -errno. */
-int udp_relay_listen(int family, uint16_t port);
+ * IP_RECVORIGDSTADDR, SO_REUSEPORT among n_workers); fd or -errno. */
+int udp_relay_listen(int family, uint16_t port, unsigned n_workers);
 /* The tproxy UDP socket fd is readable. */
 void udp_relay_intake(struct worker *w, int fd);
 /* A control connection or relay socket of an association is ready. */

@@ -386,7 +386,7 @@ static int worker_open_listeners(struct worker *w, const struct config *cfg)
 		int fd;
 		if (find_listener(w, LISTENER_TPROXY_UDP, families[i], cfg->tproxy_port, NULL))
 			continue;
-		fd = udp_relay_listen(families[i], cfg->tproxy_port);
+		fd = udp_relay_listen(families[i], cfg->tproxy_port, w->gen->n_workers);
 		if (fd < 0) {
 			if (families[i] == AF_INET6 &&
 			    (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL))
