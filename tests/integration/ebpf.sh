@@ -63,6 +63,8 @@ ebpf = on"
 		in_ns $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 500
 	check "eBPF: 500 UDP datagrams over IPv6, each echoed" \
 		in_ns $NS_CLIENT $UDP_ECHO $SERVER6 $UDP_PORT 500
+	check "eBPF: one client socket, six destinations: one association (workers picked by client)" \
+		udp_one_association_for_many_destinations
 	check "eBPF: dig through it" \
 		bash -c "test \"\$(ip netns exec $NS_CLIENT dig +short +time=3 +tries=1 @$SERVER4 udp.sgtest A)\" = 10.9.8.7"
 	check "eBPF: the program counted the SYNs and the datagrams it handed over" \

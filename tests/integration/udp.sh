@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Transparent UDP: TPROXY rules from `sockgate rules apply`, sockgated
 # relaying each client socket through a SOCKS5 UDP ASSOCIATE with dante,
-# a socat UDP echo server and dnsmasq in the server host. Sourced by run.sh.
+# a UDP echo server (udp_echo.py --serve) and dnsmasq in the server host.
+# Sourced by run.sh.
 
 UDP_PORT=7777
 UDP_ECHO="python3 tests/integration/udp_echo.py"
@@ -12,13 +13,8 @@ $1"
 }
 
 udp_start_peers() {
-	[ -n "${UDP_ECHO4_PID:-}" ] && return 0
-	# RECVFROM: a child per datagram, so datagrams are never merged the
-	# way a stream through a pipe would merge them
-	rig_spawn $NS_SERVER UDP_ECHO4_PID "$RIG_DIR/udpecho4.log" \
-		socat -b 65536 UDP4-RECVFROM:$UDP_PORT,reuseaddr,fork PIPE
-	rig_spawn $NS_SERVER UDP_ECHO6_PID "$RIG_DIR/udpecho6.log" \
-		socat -b 65536 UDP6-RECVFROM:$UDP_PORT,reuseaddr,fork,ipv6only=1 PIPE
+	[ -n "${UDP_ECHO_PID:-}" ] && return 0
+	rig_spawn $NS_SERVER UDP_ECHO_PID "$RIG_DIR/udpecho.log" python3 tests/integration/udp_echo.py --serve $UDP_PORT
 	rig_spawn $NS_SERVER DNSMASQ_PID "$RIG_DIR/dnsmasq.log" \
 		dnsmasq -k -C /dev/null -u root --no-resolv --no-hosts --bind-interfaces \
 		--listen-address=$SERVER4 --listen-address=$SERVER6 --pid-file="$RIG_DIR/dnsmasq.pid" \
@@ -54,6 +50,27 @@ udp_none_for() { # port...
 	done
 }
 
+# One client socket sends to six destinations (and keeps its socket open
+# while conns is read): all its datagrams must meet one association.
+udp_one_association_for_many_destinations() {
+	local port n
+	in_ns $NS_CLIENT python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 0))
+open(sys.argv[2], "w").write("%d\n" % s.getsockname()[1])
+for port in (7777, 53, 9001, 9002, 9003, 9004):
+    s.sendto(b"x", (sys.argv[1], port))
+time.sleep(2)
+' $SERVER4 "$RIG_DIR/udp-many.port" &
+	local pid=$!
+	sleep 1
+	port=$(cat "$RIG_DIR/udp-many.port")
+	n=$(udp_conns_for_port "$port" | wc -l)
+	wait $pid
+	[ "$n" -eq 1 ] || { echo "       $n associations for one client socket"; return 1; }
+}
+
 udp_stat() { # python expression over d = stats JSON
 	$SOCKGATE -c "$RIG_DIR/sockgate.conf" --json stats |
 		python3 -c "import json,sys; d=json.load(sys.stdin); assert $1, d"
@@ -84,6 +101,8 @@ test_udp_tproxy() {
 		in_ns $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 50 --burst --size 1200
 	check "UDP: 60,000-byte datagrams (fragmented on the way) arrive whole" \
 		in_ns $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 3 --size 60000 --window 1
+	check "UDP: one client socket, six destinations: one association" \
+		udp_one_association_for_many_destinations
 	check "UDP: dig A through the transparent path (dnsmasq on the server)" \
 		bash -c "test \"\$(ip netns exec $NS_CLIENT dig +short +time=3 +tries=1 @$SERVER4 udp.sgtest A)\" = 10.9.8.7"
 	check "UDP: dig AAAA over IPv6" \

@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
-"""UDP echo client for the transparent UDP tests.
+"""UDP echo client and server for the transparent UDP tests.
 
+udp_echo.py --serve PORT
 udp_echo.py HOST PORT COUNT [--burst] [--size N] [--window W] [--timeout S]
             [--hold S] [--port-file FILE]
+
+--serve echoes every datagram to its sender, on PORT of every IPv4 and IPv6
+address, from one process (a server forking per datagram, as socat does,
+can lose its parent under load).
 
 Sends COUNT datagrams, each with a unique payload, from one socket and
 checks that every one comes back byte for byte, and from HOST:PORT itself
@@ -19,7 +24,24 @@ import sys
 import time
 
 
+def serve(port):
+    socks = []
+    for family, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+        s = socket.socket(family, socket.SOCK_DGRAM)
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        s.bind((addr, port))
+        socks.append(s)
+    while True:
+        for s in select.select(socks, [], [])[0]:
+            data, src = s.recvfrom(65536)
+            s.sendto(data, src)
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
+        serve(int(sys.argv[2]))
     ap = argparse.ArgumentParser()
     ap.add_argument("host")
     ap.add_argument("port", type=int)
@@ -27,7 +49,7 @@ def main():
     ap.add_argument("--burst", action="store_true")
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--window", type=int, default=16)
-    ap.add_argument("--timeout", type=float, default=10.0)
+    ap.add_argument("--timeout", type=float, default=30.0)
     ap.add_argument("--hold", type=float, default=0.0)
     ap.add_argument("--port-file")
     a = ap.parse_args()
