@@ -28,9 +28,6 @@
 #include "users.h"
 #include "worker.h"
 
-/* where `sockgate rules apply` pins the tc intake (tools/tc_intake.h) */
-#define EBPF_INTAKE_PIN "/sys/fs/bpf/sockgate/tc_intake"
-
 #ifndef SOCKGATE_VERSION
 #define SOCKGATE_VERSION "unknown"
 #endif
@@ -491,12 +488,6 @@ int main(int argc, char *argv[])
 		log_info("sockgated %s: %u workers%s, fd budget %u, default upstream %s",
 			 SOCKGATE_VERSION, n_workers, intake, budget.max,
 			 cfg->default_upstream->name);
-		/* which intake feeds the tproxy sockets is the CLI's business;
-		 * the pin it leaves says whether it chose eBPF */
-		if (cfg->tproxy_port && access(EBPF_INTAKE_PIN, F_OK) == 0)
-			log_info("intake: the eBPF tc program (%s) hands the intercepted "
-				 "interfaces' traffic to the tproxy port",
-				 EBPF_INTAKE_PIN);
 	}
 	for (size_t i = 0; i < cfg->socks.n_listen; i++) {
 		char a[ADDR_STRLEN];
