@@ -67,6 +67,11 @@ ebpf = on"
 		bash -c "test \"\$(ip netns exec $NS_CLIENT dig +short +time=3 +tries=1 @$SERVER4 udp.sgtest A)\" = 10.9.8.7"
 	check "eBPF: the program counted the SYNs and the datagrams it handed over" \
 		ebpf_counters_saw 102 1000
+	# no netfilter at all: without table inet sockgate, traffic still flows
+	in_ns $NS_ROUTER nft delete table inet sockgate
+	check "eBPF: with table inet sockgate deleted, TCP and UDP still go through sockgated" \
+		bash -c "ip netns exec $NS_CLIENT curl -s -m 5 -o /dev/null http://$SERVER4/small && ip netns exec $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 20 >/dev/null"
+	router_cli -c "$RIG_DIR/rules-ebpf.conf" rules apply >/dev/null
 	# routed, the client's own packets need a way back from the proxy host
 	rig_open_direct_path
 	ip -n $NS_PROXY route add 10.77.1.0/24 via $ROUTER4
