@@ -147,6 +147,35 @@ static int detach_one(int ifindex, int made_fd)
 	return rc == 0;
 }
 
+/* Puts prog_fd on interface name (its clsact made if missing, and noted in
+ * made_fd so flush takes it away again). */
+static int attach_one(const char *name, int prog_fd, int made_fd, char *err, size_t errlen)
+{
+	int ifindex = (int)if_nametoindex(name);
+	uint8_t one = 1;
+	int rc;
+
+	if (!ifindex) {
+		snprintf(err, errlen, "interface %s: no such interface", name);
+		return -ENODEV;
+	}
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO,
+			    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+	rc = bpf_tc_hook_create(&hook);
+	if (rc == 0) {
+		if (made_fd >= 0)
+			bpf_map_update_elem(made_fd, &ifindex, &one, BPF_ANY);
+	} else if (rc != -EEXIST) {
+		snprintf(err, errlen, "clsact on %s: %s", name, strerror(-rc));
+		return rc;
+	}
+	rc = bpf_tc_attach(&hook, &opts);
+	if (rc < 0)
+		snprintf(err, errlen, "attaching to %s: %s", name, strerror(-rc));
+	return rc;
+}
+
 static void unpin_all(void)
 {
 	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++)
@@ -196,29 +225,9 @@ int tc_intake_apply(const struct ruleset *rs, char *err, size_t errlen)
 	}
 	prog_fd = bpf_program__fd(skel->progs.intake_ingress);
 	for (size_t i = 0; i < rs->n_ifaces; i++) {
-		int ifindex = (int)if_nametoindex(rs->ifaces[i]);
-		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-				    .attach_point = BPF_TC_INGRESS);
-		DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO,
-				    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
-		uint8_t one = 1;
-		if (!ifindex) {
-			rc = -ENODEV;
-			snprintf(err, errlen, "interface %s: no such interface", rs->ifaces[i]);
+		rc = attach_one(rs->ifaces[i], prog_fd, made_fd, err, errlen);
+		if (rc < 0)
 			goto out_made;
-		}
-		rc = bpf_tc_hook_create(&hook);
-		if (rc == 0)
-			bpf_map_update_elem(made_fd, &ifindex, &one, BPF_ANY);
-		else if (rc != -EEXIST) {
-			snprintf(err, errlen, "clsact on %s: %s", rs->ifaces[i], strerror(-rc));
-			goto out_made;
-		}
-		rc = bpf_tc_attach(&hook, &opts);
-		if (rc < 0) {
-			snprintf(err, errlen, "attaching to %s: %s", rs->ifaces[i], strerror(-rc));
-			goto out_made;
-		}
 	}
 	/* interfaces the previous version was on and this one is not */
 	all = if_nameindex();
@@ -325,20 +334,14 @@ out:
 
 int tc_intake_change_iface(const char *name, int add, char *err, size_t errlen)
 {
-	int ifindex = (int)if_nametoindex(name);
-	int prog_fd, made_fd, rc;
-	uint8_t one = 1;
+	int made_fd = bpf_obj_get(PIN("clsact_made"));
+	int prog_fd = -1, rc = 0;
 
-	if (!ifindex) {
-		snprintf(err, errlen, "interface %s: no such interface", name);
-		return -ENODEV;
-	}
-	made_fd = bpf_obj_get(PIN("clsact_made"));
 	if (!add) {
-		detach_one(ifindex, made_fd);
-		if (made_fd >= 0)
-			close(made_fd);
-		return 0;
+		int ifindex = (int)if_nametoindex(name);
+		if (ifindex)
+			detach_one(ifindex, made_fd);
+		goto out;
 	}
 	prog_fd = bpf_obj_get(PIN("tc_intake"));
 	if (prog_fd < 0) {
@@ -346,22 +349,10 @@ int tc_intake_change_iface(const char *name, int add, char *err, size_t errlen)
 		snprintf(err, errlen, "the pinned eBPF intake: %s", strerror(errno));
 		goto out;
 	}
-	{
-		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-				    .attach_point = BPF_TC_INGRESS);
-		DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO,
-				    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
-		rc = bpf_tc_hook_create(&hook);
-		if (rc == 0 && made_fd >= 0)
-			bpf_map_update_elem(made_fd, &ifindex, &one, BPF_ANY);
-		rc = rc == -EEXIST ? 0 : rc;
-		if (rc == 0)
-			rc = bpf_tc_attach(&hook, &opts);
-		if (rc < 0)
-			snprintf(err, errlen, "attaching to %s: %s", name, strerror(-rc));
-	}
-	close(prog_fd);
+	rc = attach_one(name, prog_fd, made_fd, err, errlen);
 out:
+	if (prog_fd >= 0)
+		close(prog_fd);
 	if (made_fd >= 0)
 		close(made_fd);
 	return rc;
