@@ -125,13 +125,15 @@ rig_redirect_rule
 rig_spawn $NS_SERVER IPERF_PID "$RIG_DIR/iperf3.log" iperf3 -s -p 5201
 rig_wait_port $NS_SERVER 5201
 
-cat >"$RIG_DIR/bench.conf" <<CONF
-[daemon]
+# what every sockgated config of the bench starts with
+BENCH_DAEMON="[daemon]
 control = $RIG_DIR/ctl.sock
 workers = auto
 log_level = warn
 [intake]
-redirect = $REDIRECT_PORT
+redirect = $REDIRECT_PORT"
+cat >"$RIG_DIR/bench.conf" <<CONF
+$BENCH_DAEMON
 ; the UDP part: TPROXY to 12346, beside the REDIRECT rule for TCP
 tproxy = 12346
 interfaces = r0
@@ -243,12 +245,7 @@ measure_server() { # name pid
 
 rig_open_direct_path
 cat >"$RIG_DIR/socks-server.conf" <<CONF
-[daemon]
-control = $RIG_DIR/ctl.sock
-workers = auto
-log_level = warn
-[intake]
-redirect = $REDIRECT_PORT
+$BENCH_DAEMON
 [route]
 default = direct
 [socks]
