@@ -70,7 +70,7 @@ $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
 # the CLI's loader includes the skeleton
-$(B)/tools/tc_intake.o: $(BPF_SKELS)
+$(B)/tools/tc_intake.o $(B)/tools/cgroup_intake.o: $(BPF_SKELS)
 $(B)/tools/%.o: CPPFLAGS += -I$(B)/bpf -Ibpf
 
 $(B)/%.o: %.c

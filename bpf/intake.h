@@ -26,4 +26,21 @@ enum intake_counter {
 	INTAKE_COUNTERS,
 };
 
+/* An address and port (network order): the original destination a
+ * socket of an intercepted cgroup connected to, or a connecting socket's
+ * own address as key of the hand-over to sockgated. IPv4 in addr[0..3]. */
+struct intake_endpoint {
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u16 port;
+	__u8 addr[16];
+};
+
+enum cgroup_counter {
+	CGROUP_REDIRECTED, /* connects sent to sockgated's redirect listener */
+	CGROUP_PUBLISHED,  /* their local port known: waiting for the accept */
+	CGROUP_CLAIMED,	   /* accepted by sockgated: moved onto its socket */
+	CGROUP_ANSWERED,   /* SO_ORIGINAL_DST answered */
+	CGROUP_COUNTERS,
+};
+
 #endif

@@ -11,6 +11,7 @@
 #include "nft.h"
 #include "ruleset.h"
 #include "subcommands.h"
+#include "cgroup_intake.h"
 #include "tc_intake.h"
 
 void ctl_usage(FILE *out)
@@ -94,12 +95,13 @@ static int status(const char *path, const struct cli_opts *opts)
 		snprintf(err, sizeof(err), "[daemon] control = off");
 	if (opts->json) {
 		size_t n = answer ? strcspn(answer, "\n") : 0;
-		printf("{\"daemon\": %.*s, \"rules_installed\": %s, \"ebpf_intake\": %s}\n",
+		printf("{\"daemon\": %.*s, \"rules_installed\": %s, \"ebpf_intake\": %s, "
+		       "\"ebpf_cgroups\": %u}\n",
 		       answer ? (int)n : 4, answer ? answer : "null",
 		       rules < 0 ? "null"
 		       : rules	 ? "true"
 				 : "false",
-		       tc_intake_installed() ? "true" : "false");
+		       tc_intake_installed() ? "true" : "false", cgroup_intake_count());
 	} else {
 		if (answer)
 			fputs(answer, stdout);
@@ -114,6 +116,11 @@ static int status(const char *path, const struct cli_opts *opts)
 				   ? "installed; interfaces intercepted by the eBPF "
 				     "tc program"
 				   : "installed; intercepted by nftables");
+		if (cgroup_intake_count())
+			printf(
+			    "cgroups: the processes of %u cgroup(s) intercepted by the eBPF cgroup "
+			    "hooks\n",
+			    cgroup_intake_count());
 	}
 	free(answer);
 	return answer ? CLI_OK : CLI_FAILED;

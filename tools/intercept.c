@@ -9,12 +9,14 @@
 #include "nft.h"
 #include "ruleset.h"
 #include "subcommands.h"
+#include "cgroup_intake.h"
 #include "tc_intake.h"
 
 void intercept_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: sockgate [--json] intercept add|del IFACE|CIDR\n"
+		"       sockgate intercept add|del cgroup PATH\n"
 		"       sockgate [--json] intercept list\n"
 		"\n"
 		"Changes what table inet sockgate intercepts (LAN interfaces, source ranges),\n"
@@ -77,6 +79,18 @@ int intercept_main(int argc, char *argv[], const struct cli_opts *opts)
 			return live_sets_change_cidr("intercept", "intercept4", "intercept6",
 						     argv[2], add);
 		return change_iface(argv[2], add);
+	}
+	if (argc == 4 && !strcmp(argv[2], "cgroup") &&
+	    (!strcmp(argv[1], "add") || !strcmp(argv[1], "del"))) {
+		char err[256];
+		int add = !strcmp(argv[1], "add");
+		if (cgroup_intake_change(argv[3], add, err, sizeof(err)) < 0) {
+			fprintf(stderr, "sockgate: intercept %s cgroup: %s\n", argv[1], err);
+			return CLI_FAILED;
+		}
+		printf("intercept: cgroup %s %s (until the next rules apply)\n", argv[3],
+		       add ? "added" : "removed");
+		return CLI_OK;
 	}
 	if (argc == 2 && !strcmp(argv[1], "list"))
 		return list(opts);

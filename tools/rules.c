@@ -9,6 +9,7 @@
 #include "nft.h"
 #include "policy_route.h"
 #include "ruleset.h"
+#include "cgroup_intake.h"
 #include "tc_intake.h"
 #include "subcommands.h"
 
@@ -26,31 +27,45 @@ void rules_usage(FILE *out)
 		"  flush      remove table inet sockgate (nothing else is touched)\n");
 }
 
-/* [intake] ebpf: on must work, auto works where the kernel can, off never
- * touches BPF. -1 (after saying why) when on cannot. */
-static int choose_ebpf(const struct config *cfg, struct ruleset *rs)
+/* One part of the eBPF intake: on must work, auto works where the kernel
+ * can. 1 to use it, 0 not to, -1 (after saying why) when on cannot. */
+static int ebpf_part(const struct config *cfg, const char *part, const char *instead,
+		     int (*probe)(char *why, size_t len))
 {
 	char why[160];
 
-	rs->ebpf = 0;
+	if (probe(why, sizeof(why)) == 0)
+		return 1;
+	if (cfg->ebpf == INTAKE_EBPF_ON) {
+		fprintf(stderr, "sockgate: rules apply: ebpf = on, but %s; nothing changed\n", why);
+		return -1;
+	}
+	fprintf(stderr, "sockgate: eBPF %s not used (%s): %s\n", part, why, instead);
+	return 0;
+}
+
+/* [intake] ebpf: off never touches BPF. The interfaces' part needs
+ * tproxy, the cgroups' part cgroups; -1 when on cannot be had. */
+static int choose_ebpf(const struct config *cfg, struct ruleset *rs)
+{
+	int rc;
+
+	rs->ebpf = rs->ebpf_cgroups = 0;
 	if (cfg->ebpf == INTAKE_EBPF_OFF)
 		return 0;
-	if (!rs->udp) {
-		/* only with ebpf = auto: --check refuses on without tproxy */
-		fprintf(stderr, "sockgate: eBPF intake not used (it needs [intake] tproxy): "
-				"nftables instead\n");
-		return 0;
-	}
-	if (tc_intake_probe(why, sizeof(why)) < 0) {
-		if (cfg->ebpf == INTAKE_EBPF_ON) {
-			fprintf(stderr,
-				"sockgate: rules apply: ebpf = on, but %s; nothing changed\n", why);
+	if (rs->udp) {
+		rc = ebpf_part(cfg, "intake", "nftables instead", tc_intake_probe);
+		if (rc < 0)
 			return -1;
-		}
-		fprintf(stderr, "sockgate: eBPF intake not used (%s): nftables instead\n", why);
-		return 0;
+		rs->ebpf = rc;
 	}
-	rs->ebpf = 1;
+	if (cfg->n_cgroups) {
+		rc = ebpf_part(cfg, "cgroup intake", "those cgroups are not intercepted",
+			       cgroup_intake_probe);
+		if (rc < 0)
+			return -1;
+		rs->ebpf_cgroups = rc;
+	}
 	return 0;
 }
 
@@ -91,8 +106,25 @@ static int rules_apply(const struct cli_opts *opts, int dry_run)
 			fprintf(stderr, "sockgate: (run it as root, or with CAP_NET_ADMIN)\n");
 		goto out_rs;
 	}
-	/* the tc program before the table that leaves the interfaces to it;
-	 * without eBPF, what a previous apply attached goes */
+	/* the cgroup hooks, then the tc program before the table that leaves
+	 * the interfaces to it; without them, what a previous apply left goes */
+	if (rs.ebpf_cgroups) {
+		rc = cgroup_intake_apply(&rs, cfg->cgroups, cfg->n_cgroups, err, sizeof(err));
+		if (rc < 0 && cfg->ebpf == INTAKE_EBPF_ON) {
+			fprintf(stderr, "sockgate: rules apply: ebpf = on: %s\n", err);
+			goto out_rs;
+		}
+		if (rc < 0) {
+			fprintf(stderr,
+				"sockgate: eBPF cgroup intake not used (%s): those cgroups are not "
+				"intercepted\n",
+				err);
+			rs.ebpf_cgroups = 0;
+		}
+	} else if (cfg->ebpf != INTAKE_EBPF_OFF || cgroup_intake_count()) {
+		unsigned n;
+		cgroup_intake_flush(&n, err, sizeof(err));
+	}
 	if (rs.ebpf) {
 		rc = tc_intake_apply(&rs, err, sizeof(err));
 		if (rc < 0 && cfg->ebpf == INTAKE_EBPF_ON) {
@@ -100,6 +132,7 @@ static int rules_apply(const struct cli_opts *opts, int dry_run)
 			char ignored[8];
 			fprintf(stderr, "sockgate: rules apply: ebpf = on: %s\n", err);
 			tc_intake_flush(&n, ignored, sizeof(ignored));
+			cgroup_intake_flush(&n, ignored, sizeof(ignored));
 			goto out_rs;
 		}
 		if (rc < 0) {
@@ -114,10 +147,11 @@ static int rules_apply(const struct cli_opts *opts, int dry_run)
 		tc_intake_flush(&n, err, sizeof(err));
 	}
 	rc = nft_apply(&rs, err, sizeof(err));
-	if (rc < 0 && rs.ebpf) {
+	if (rc < 0 && (rs.ebpf || rs.ebpf_cgroups)) {
 		unsigned n;
 		char ignored[8];
 		tc_intake_flush(&n, ignored, sizeof(ignored));
+		cgroup_intake_flush(&n, ignored, sizeof(ignored));
 	}
 	if (rc < 0) {
 		fprintf(stderr, "sockgate: rules apply: %s; the previous ruleset is unchanged\n",
@@ -129,10 +163,10 @@ static int rules_apply(const struct cli_opts *opts, int dry_run)
 	if (opts->json)
 		printf(
 		    "{\"applied\": true, \"table\": \"inet %s\", \"mode\": \"%s\", \"port\": %u, "
-		    "\"udp_port\": %u, \"ebpf\": %s}\n",
+		    "\"udp_port\": %u, \"ebpf\": %s, \"cgroups\": %zu}\n",
 		    RULESET_TABLE, rs.tproxy ? "tproxy" : "redirect",
 		    rs.tproxy ? rs.tproxy_port : rs.redirect_port, rs.udp ? rs.tproxy_port : 0,
-		    rs.ebpf ? "true" : "false");
+		    rs.ebpf ? "true" : "false", rs.ebpf_cgroups ? cfg->n_cgroups : 0);
 	else if (rs.ebpf)
 		printf(
 		    "table inet %s and the eBPF intake installed: %s from %zu interface(s) by a "
@@ -155,6 +189,11 @@ static int rules_apply(const struct cli_opts *opts, int dry_run)
 		       RULESET_TABLE, rs.redirect_port,
 		       rs.udp ? ", UDP by TPROXY to the tproxy port" : "", rs.n_ifaces,
 		       rs.intercept4.n, rs.intercept6.n, rs.bypass4.n, rs.bypass6.n);
+	if (!opts->json && rs.ebpf_cgroups)
+		printf(
+		    "eBPF cgroup hooks attached: TCP from the processes of %zu cgroup(s) goes to "
+		    "port %u\n",
+		    cfg->n_cgroups, rs.redirect_port);
 	ret = CLI_OK;
 out_rs:
 	ruleset_free(&rs);
@@ -166,26 +205,28 @@ out:
 static int rules_flush(const struct cli_opts *opts)
 {
 	char err[256];
-	unsigned routes = 0, detached = 0;
+	unsigned routes = 0, detached = 0, links = 0;
 	int existed = nft_table_exists(err, sizeof(err));
 
 	/* the table and the tc program first: no packet is marked once they
 	 * are gone */
 	if (existed < 0 || nft_flush(err, sizeof(err)) < 0 ||
 	    tc_intake_flush(&detached, err, sizeof(err)) < 0 ||
+	    cgroup_intake_flush(&links, err, sizeof(err)) < 0 ||
 	    policy_route_flush(&routes, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sockgate: rules flush: %s\n", err);
 		return CLI_FAILED;
 	}
 	if (opts->json)
 		printf("{\"flushed\": true, \"was_installed\": %s, \"policy_routes_removed\": %u, "
-		       "\"ebpf_detached\": %u}\n",
-		       existed ? "true" : "false", routes, detached);
+		       "\"ebpf_detached\": %u, \"cgroup_links_detached\": %u}\n",
+		       existed ? "true" : "false", routes, detached, links);
 	else
-		printf("table inet %s %s%s%s\n", RULESET_TABLE,
+		printf("table inet %s %s%s%s%s\n", RULESET_TABLE,
 		       existed ? "removed" : "was not installed; nothing to remove",
 		       routes ? "; TPROXY policy routing removed" : "",
-		       detached ? "; eBPF intake detached" : "");
+		       detached ? "; eBPF intake detached" : "",
+		       links ? "; eBPF cgroup hooks detached" : "");
 	return CLI_OK;
 }
 

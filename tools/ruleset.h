@@ -36,6 +36,9 @@ struct ruleset {
 	/* the interfaces are intercepted by the tc program (tc_intake.h), not
 	 * by the prerouting chain; source CIDRs and lo stay with nftables */
 	int ebpf;
+	/* the router's own processes in these cgroups by the eBPF cgroup
+	 * hooks (cgroup_intake.h); borrowed from the config */
+	int ebpf_cgroups;
 	uint16_t redirect_port;
 	uint16_t tproxy_port;
 	uint32_t tproxy_mark;

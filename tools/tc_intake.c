@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 #include <linux/pkt_cls.h>
 
+#include "bpf_pins.h"
 #include "intake.h"
 #include "tc_intake.h"
 #include "tc_intake.skel.h"
@@ -21,46 +22,14 @@
 #define TC_HANDLE 0x5347
 #define TC_PRIO	  1
 
-#define PIN(name) TC_INTAKE_PIN_DIR "/" name
+#define PIN(name) BPF_PIN_DIR "/" name
 
 static const char *const pins[] = { PIN("tc_intake"), PIN("bypass4"), PIN("bypass6"),
 				    PIN("counters"), PIN("clsact_made") };
 
-/* bpffs at /sys/fs/bpf, mounted when the system has not. */
-static int bpffs_ready(char *err, size_t errlen)
-{
-	FILE *m = fopen("/proc/mounts", "r");
-	char dev[256], dir[256], type[64];
-	int mounted = 0;
-
-	if (m) {
-		while (fscanf(m, "%255s %255s %63s %*[^\n]", dev, dir, type) == 3)
-			if (!strcmp(dir, "/sys/fs/bpf") && !strcmp(type, "bpf"))
-				mounted = 1;
-		fclose(m);
-	}
-	if (!mounted && mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0) {
-		snprintf(err, errlen, "mounting bpffs at /sys/fs/bpf: %s", strerror(errno));
-		return -errno;
-	}
-	if (mkdir(TC_INTAKE_PIN_DIR, 0700) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "%s: %s", TC_INTAKE_PIN_DIR, strerror(errno));
-		return -errno;
-	}
-	return 0;
-}
-
-static int silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
-}
-
 int tc_intake_probe(char *why, size_t len)
 {
-	libbpf_set_print(silent_print);
+	bpf_pins_quiet();
 	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SCHED_CLS, NULL) != 1) {
 		snprintf(why, len, "the kernel has no tc (SCHED_CLS) BPF programs");
 		return -EOPNOTSUPP;
@@ -76,49 +45,17 @@ int tc_intake_probe(char *why, size_t len)
 	return 0;
 }
 
-/* The CIDR blocks covering range v (len 4 or 16 bytes) go into map fd. */
-static int lpm_add_range(int fd, const struct interval *v, size_t len)
-{
-	uint8_t lo[16], key[4 + 16], one = 1;
-	unsigned bits = (unsigned)len * 8;
-
-	memcpy(lo, v->lo, len);
-	for (;;) {
-		unsigned p = 0;
-		uint8_t last[16];
-		/* the largest block starting at lo that ends within the range */
-		for (p = 0; p <= bits; p++) {
-			int aligned = 1;
-			for (unsigned b = p; b < bits && aligned; b++)
-				aligned = !(lo[b / 8] & (0x80 >> (b % 8)));
-			if (!aligned)
-				continue;
-			memcpy(last, lo, len);
-			for (unsigned b = p; b < bits; b++)
-				last[b / 8] |= (uint8_t)(0x80 >> (b % 8));
-			if (memcmp(last, v->hi, len) <= 0)
-				break;
-		}
-		uint32_t prefixlen = p;
-		memcpy(key, &prefixlen, 4);
-		memcpy(key + 4, lo, len);
-		if (bpf_map_update_elem(fd, key, &one, BPF_ANY) < 0)
-			return -errno;
-		if (!memcmp(last, v->hi, len) || interval_successor(last, lo, len) < 0)
-			return 0;
-	}
-}
-
 static int fill_bypass(struct tc_intake_bpf *skel, const struct ruleset *rs)
 {
 	int rc;
 
 	for (size_t i = 0; i < rs->bypass4.n; i++)
-		if ((rc = lpm_add_range(bpf_map__fd(skel->maps.bypass4), &rs->bypass4.v[i], 4)) < 0)
+		if ((rc = bpf_lpm_add_range(bpf_map__fd(skel->maps.bypass4), &rs->bypass4.v[i],
+					    4)) < 0)
 			return rc;
 	for (size_t i = 0; i < rs->bypass6.n; i++)
-		if ((rc = lpm_add_range(bpf_map__fd(skel->maps.bypass6), &rs->bypass6.v[i], 16)) <
-		    0)
+		if ((rc = bpf_lpm_add_range(bpf_map__fd(skel->maps.bypass6), &rs->bypass6.v[i],
+					    16)) < 0)
 			return rc;
 	return 0;
 }
@@ -188,8 +125,8 @@ int tc_intake_apply(const struct ruleset *rs, char *err, size_t errlen)
 	struct if_nameindex *all = NULL;
 	int rc, prog_fd, made_fd;
 
-	libbpf_set_print(silent_print);
-	rc = bpffs_ready(err, errlen);
+	bpf_pins_quiet();
+	rc = bpf_pins_ready(err, errlen);
 	if (rc < 0)
 		return rc;
 	skel = tc_intake_bpf__open();
@@ -242,7 +179,7 @@ int tc_intake_apply(const struct ruleset *rs, char *err, size_t errlen)
 	    bpf_map__pin(skel->maps.bypass6, PIN("bypass6")) < 0 ||
 	    bpf_map__pin(skel->maps.counters, PIN("counters")) < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "pinning under %s: %s", TC_INTAKE_PIN_DIR, strerror(errno));
+		snprintf(err, errlen, "pinning under %s: %s", BPF_PIN_DIR, strerror(errno));
 		goto out_made;
 	}
 	rc = 0;
@@ -262,7 +199,7 @@ int tc_intake_flush(unsigned *detached, char *err, size_t errlen)
 
 	(void)err;
 	(void)errlen;
-	libbpf_set_print(silent_print);
+	bpf_pins_quiet();
 	*detached = 0;
 	for (struct if_nameindex *p = all; p && p->if_index; p++)
 		*detached += (unsigned)detach_one((int)p->if_index, made_fd);
@@ -271,7 +208,7 @@ int tc_intake_flush(unsigned *detached, char *err, size_t errlen)
 	if (made_fd >= 0)
 		close(made_fd);
 	unpin_all();
-	rmdir(TC_INTAKE_PIN_DIR);
+	bpf_pins_tidy();
 	return 0;
 }
 
@@ -312,7 +249,7 @@ int tc_intake_set_bypass(const struct interval_set *is, char *err, size_t errlen
 		return -errno;
 	}
 	for (size_t i = 0; i < is->n && rc == 0; i++)
-		rc = lpm_add_range(fd, &is->v[i], len);
+		rc = bpf_lpm_add_range(fd, &is->v[i], len);
 	if (rc < 0) {
 		snprintf(err, errlen, "the eBPF bypass map: %s", strerror(-rc));
 		goto out;

@@ -2,16 +2,15 @@
  * ingress program on each intercepted interface hands new TCP connections
  * and UDP datagrams to sockgated's TPROXY sockets (bpf_sk_assign) without
  * netfilter. Loaded from its libbpf skeleton, attached with tc (clsact),
- * its program and maps pinned under TC_INTAKE_PIN_DIR so they outlive the
+ * its program and maps pinned under BPF_PIN_DIR so they outlive the
  * command. Functions return 0 or -errno with a message in err. */
 #ifndef SOCKGATE_TC_INTAKE_H
 #define SOCKGATE_TC_INTAKE_H
 
 #include <stddef.h>
 
+#include "bpf_pins.h"
 #include "ruleset.h"
-
-#define TC_INTAKE_PIN_DIR "/sys/fs/bpf/sockgate"
 
 /* Whether this kernel can run the program (tc programs, bpf_sk_assign,
  * bpf_fib_lookup); if not, why. */

@@ -387,6 +387,33 @@ static int bypass_item(struct parse_ctx *ctx, const char *key, const char *s)
 	return 0;
 }
 
+/* A cgroup v2 directory: an absolute path (whether it exists is for
+ * `sockgate rules apply` to find out). */
+static int cgroup_item(struct parse_ctx *ctx, const char *key, const char *s)
+{
+	struct config *cfg = ctx->cfg;
+	char *copy;
+	void *grown;
+
+	if (s[0] != '/' || strlen(s) >= 4096 || strstr(s, "/../") ||
+	    (strlen(s) >= 3 && !strcmp(s + strlen(s) - 3, "/..")) || strpbrk(s, " \t\n")) {
+		report(ctx, ctx->line, "%s: \"%s\" is not an absolute cgroup path", key, s);
+		return -1;
+	}
+	grown = grow(cfg->cgroups, cfg->n_cgroups, sizeof(*cfg->cgroups));
+	copy = strdup(s);
+	if (!grown || !copy) {
+		if (grown)
+			cfg->cgroups = grown;
+		free(copy);
+		report(ctx, ctx->line, "out of memory");
+		return -1;
+	}
+	cfg->cgroups = grown;
+	cfg->cgroups[cfg->n_cgroups++] = copy;
+	return 0;
+}
+
 static void intake_key(struct parse_ctx *ctx, const char *key, const char *value)
 {
 	uint16_t port;
@@ -431,6 +458,9 @@ static void intake_key(struct parse_ctx *ctx, const char *key, const char *value
 		if (first_time(ctx, &ctx->seen_intake, 1u << 7, "intake", key) &&
 		    parse_bool(value, &ctx->cfg->intercept_local))
 			report(ctx, ctx->line, "local: \"%s\" is not yes or no", value);
+	} else if (!strcmp(key, "cgroups")) {
+		if (first_time(ctx, &ctx->seen_intake, 1u << 9, "intake", key))
+			for_each_item(ctx, key, value, cgroup_item);
 	} else if (!strcmp(key, "ebpf")) {
 		if (!first_time(ctx, &ctx->seen_intake, 1u << 8, "intake", key))
 			return;
@@ -940,10 +970,16 @@ static void finish_intake(struct parse_ctx *ctx)
 	if (cfg->tproxy_port && cfg->tproxy_port == cfg->redirect_port)
 		report(ctx, ctx->line, "[intake] redirect and tproxy are the same port %u",
 		       cfg->tproxy_port);
-	if (cfg->ebpf == INTAKE_EBPF_ON && !cfg->tproxy_port)
+	if (cfg->ebpf == INTAKE_EBPF_ON && !cfg->tproxy_port && !cfg->n_cgroups)
 		report(ctx, ctx->line,
-		       "[intake] ebpf = on needs tproxy: the eBPF intake hands connections and "
-		       "datagrams to the TPROXY sockets");
+		       "[intake] ebpf = on needs tproxy (the interfaces' traffic goes to the "
+		       "TPROXY sockets) or cgroups");
+	if (cfg->n_cgroups && !cfg->redirect_port)
+		report(ctx, ctx->line,
+		       "[intake] cgroups needs redirect: their connections are sent to the "
+		       "redirect listener");
+	if (cfg->n_cgroups && cfg->ebpf == INTAKE_EBPF_OFF)
+		report(ctx, ctx->line, "[intake] cgroups needs ebpf = on or auto");
 	if (cfg->tproxy_mark == cfg->mark)
 		report(ctx, ctx->line,
 		       "[intake] tproxy_mark and [daemon] mark are both %#x: sockgated's own "
@@ -1121,6 +1157,9 @@ void config_free(struct config *cfg)
 	free(cfg->routes);
 	free(cfg->control_path);
 	free(cfg->intercept_ifaces);
+	for (size_t i = 0; i < cfg->n_cgroups; i++)
+		free(cfg->cgroups[i]);
+	free(cfg->cgroups);
 	free(cfg->intercept_src);
 	free(cfg->bypass);
 	free(cfg->socks.listen);

@@ -82,6 +82,10 @@ struct config {
 	size_t n_bypass;
 	int bypass_private;  /* private and reserved ranges bypassed (default yes) */
 	int intercept_local; /* the router's own outgoing TCP too */
+	/* cgroup v2 directories whose processes' TCP the eBPF cgroup intake
+	 * sends to the redirect listener (absolute paths) */
+	char **cgroups;
+	size_t n_cgroups;
 	/* eBPF intake for forwarded traffic (tc + bpf_sk_assign, needs tproxy) */
 	enum intake_ebpf {
 		INTAKE_EBPF_OFF,

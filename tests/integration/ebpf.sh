@@ -117,3 +117,89 @@ ebpf = on"
 		bash -c "ip netns exec $NS_ROUTER nft list table inet sockgate | grep -q 'iifname @intercept_ifaces goto capture'"
 	rig_redirect_rule
 }
+
+# The router's own processes by cgroup (cgroup v2): connects from a test
+# cgroup go to sockgated's redirect listener and through dante; the rest
+# of the router is left alone. The cgroup v2 hierarchy is found in
+# /proc/mounts and mounted for the test when the system has none.
+CG2_MOUNTED=""
+cgroup2_dir() {
+	local d
+	d=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)
+	if [ -z "$d" ]; then
+		d=$RIG_DIR/cgroup2
+		mkdir -p "$d" && mount -t cgroup2 none "$d" && CG2_MOUNTED=$d
+	fi
+	echo "$d"
+}
+
+# Runs "$@" in the router's network namespace from inside cgroup $1.
+in_cgroup() { # cgroup command...
+	local cg=$1
+	shift
+	nsenter --net=/run/netns/$NS_ROUTER sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "$@"
+}
+
+cgroup_fetch_ok() { # cgroup family-address
+	local want got
+	want=$(sha256sum <"$RIG_DIR/www/file10m" | cut -d' ' -f1)
+	got=$(in_cgroup "$1" curl -s -m 20 "$(url_of "$2" /file10m)" | sha256sum | cut -d' ' -f1)
+	[ "$got" = "$want" ]
+}
+
+cgroup_request_ok() { # cgroup
+	in_cgroup "$1" curl -s -m 5 -o /dev/null "http://$SERVER4/small"
+}
+cgroup_request_fails() { ! cgroup_request_ok "$1"; }
+
+# 20 connections opened and closed at once leave nothing in the hand-over map.
+cgroup_no_leftovers() { # cgroup
+	in_cgroup "$1" python3 -c '
+import socket, sys
+for _ in range(20):
+    s = socket.create_connection((sys.argv[1], 80), timeout=5)
+    s.close()
+' $SERVER4 || return 1
+	sleep 0.5
+	[ "$(bpftool -j map dump pinned /sys/fs/bpf/sockgate/cg_pending)" = "[]" ]
+}
+
+test_ebpf_cgroup() {
+	local root cg nobpf="capsh --drop=cap_bpf,cap_sys_admin,cap_perfmon --"
+	root=$(cgroup2_dir)
+	cg=$root/${RIG_PREFIX}-intercepted
+	mkdir -p "$cg"
+	rig_rules_conf rules-cgroup "redirect = $REDIRECT_PORT
+ebpf = on
+cgroups = $cg"
+	check "eBPF cgroups: rules apply attaches the cgroup hooks" \
+		bash -c "nsenter --net=/run/netns/$NS_ROUTER '$SOCKGATE' -c '$RIG_DIR/rules-cgroup.conf' rules apply | grep -q 'eBPF cgroup hooks attached: TCP from the processes of 1 cgroup'"
+	rig_start_sockgated "socks5://$PROXY4:1080"
+	check "eBPF cgroups: curl in the cgroup reaches the server through sockgated and dante (IPv4, 10 MB sha256)" \
+		cgroup_fetch_ok "$cg" $SERVER4
+	check "eBPF cgroups: and over IPv6" cgroup_fetch_ok "$cg" $SERVER6
+	check "eBPF cgroups: a process outside the cgroup is not intercepted (the router has no route)" \
+		bash -c "! nsenter --net=/run/netns/$NS_ROUTER curl -s -m 3 -o /dev/null http://$SERVER4/small"
+	check "eBPF cgroups: sockgated saw the flows as redirected ones (SO_ORIGINAL_DST answered)" \
+		bash -c "$SOCKGATE -c $RIG_DIR/sockgate.conf --json stats | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"upstreams\"][\"up\"][\"flows\"] >= 2, d'"
+	check "eBPF cgroups: connections closed at once leave no map entry" cgroup_no_leftovers "$cg"
+	check "eBPF cgroups: sockgate status counts the cgroup" \
+		bash -c "nsenter --net=/run/netns/$NS_ROUTER '$SOCKGATE' -c '$RIG_DIR/sockgate.conf' status | grep -q 'processes of 1 cgroup'"
+	router_cli intercept del cgroup "$cg" >/dev/null
+	check "eBPF cgroups: intercept del cgroup: its processes go their own way again" \
+		cgroup_request_fails "$cg"
+	router_cli intercept add cgroup "$cg" >/dev/null
+	check "eBPF cgroups: intercept add cgroup: intercepted again" cgroup_request_ok "$cg"
+	rig_stop_sockgated
+	check "eBPF cgroups: rules flush detaches every hook and removes the pins" \
+		bash -c "nsenter --net=/run/netns/$NS_ROUTER '$SOCKGATE' rules flush | grep -q 'eBPF cgroup hooks detached' && ! test -e /sys/fs/bpf/sockgate && test -z \"\$(bpftool cgroup show '$cg')\" && test -z \"\$(bpftool cgroup show '$root')\""
+	rig_rules_conf rules-cgroup-auto "redirect = $REDIRECT_PORT
+ebpf = auto
+cgroups = $cg"
+	check "eBPF cgroups refused, ebpf = auto: rules apply says so and goes on" \
+		bash -c "nsenter --net=/run/netns/$NS_ROUTER $nobpf -c '$SOCKGATE -c $RIG_DIR/rules-cgroup-auto.conf rules apply' 2>&1 | grep -q 'eBPF cgroup intake not used'"
+	rmdir "$cg"
+	[ -n "$CG2_MOUNTED" ] && umount "$CG2_MOUNTED"
+	CG2_MOUNTED=""
+	rig_redirect_rule
+}

@@ -359,6 +359,7 @@ test_udp_lru
 test_udp_beside_redirect
 test_ebpf_tc
 test_ebpf_fallback
+test_ebpf_cgroup
 test_control_socket
 test_reload
 test_local_traffic

@@ -412,6 +412,24 @@ static void test_tproxy_keys(void **state)
 	assert_int_equal(cfg->ebpf, INTAKE_EBPF_OFF);
 	config_free(cfg);
 	expect_error(ROUTE "[intake]\nebpf = on\n", "ebpf = on needs tproxy");
+	n = load(ROUTE "[intake]\nebpf = on\ncgroups = /sys/fs/cgroup/a, /sys/fs/cgroup/b c\n",
+		 &cfg, errs, sizeof(errs));
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(errs, "\"/sys/fs/cgroup/b c\" is not an absolute cgroup path"));
+	n = load(ROUTE "[intake]\nebpf = auto\ncgroups = /sys/fs/cgroup/a, /x/y\n", &cfg, errs,
+		 sizeof(errs));
+	if (n)
+		fail_msg("%s", errs);
+	assert_int_equal(cfg->n_cgroups, 2);
+	assert_string_equal(cfg->cgroups[1], "/x/y");
+	config_free(cfg);
+	expect_error(ROUTE "[intake]\ncgroups = relative/path\nebpf = on\n",
+		     "not an absolute cgroup path");
+	expect_error(ROUTE "[intake]\ncgroups = /a/../b\nebpf = on\n",
+		     "not an absolute cgroup path");
+	expect_error(ROUTE "[intake]\ncgroups = /a\n", "cgroups needs ebpf = on or auto");
+	expect_error(ROUTE "[intake]\ntproxy = 1\ncgroups = /a\nebpf = on\n",
+		     "cgroups needs redirect");
 	expect_error(ROUTE "[intake]\nebpf = yes\n",
 		     "t.conf:4: ebpf: \"yes\" is not auto, on or off");
 }

@@ -1,0 +1,324 @@
+/* Loading, attaching and removing the cgroup intake (see cgroup_intake.h).
+ * Model: libbpf-bootstrap's skeleton usage; links pinned in bpffs. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf_pins.h"
+#include "cgroup_intake.h"
+#include "cgroup_intake.skel.h"
+#include "intake.h"
+
+#define PIN(name) BPF_PIN_DIR "/" name
+
+/* The cgroup v2 mount point, from /proc/mounts (never assumed). */
+static int cgroup2_root(char *out, size_t len)
+{
+	FILE *m = fopen("/proc/mounts", "r");
+	char dev[256], dir[4096], type[64];
+	int found = 0;
+
+	if (!m)
+		return -errno;
+	while (!found && fscanf(m, "%255s %4095s %63s %*[^\n]", dev, dir, type) == 3)
+		if (!strcmp(type, "cgroup2"))
+			found = snprintf(out, len, "%s", dir) < (int)len;
+	fclose(m);
+	return found ? 0 : -ENOENT;
+}
+
+int cgroup_intake_probe(char *why, size_t len)
+{
+	char root[4096];
+
+	bpf_pins_quiet();
+	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, NULL) != 1 ||
+	    libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SOCK_OPS, NULL) != 1 ||
+	    libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCKOPT, NULL) != 1) {
+		snprintf(why, len,
+			 "the kernel has no cgroup connect, sockops or sockopt programs "
+			 "(or refuses to load them here)");
+		return -EOPNOTSUPP;
+	}
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SK_STORAGE, NULL) != 1) {
+		snprintf(why, len, "the kernel has no socket storage maps (Linux 5.2 or later)");
+		return -EOPNOTSUPP;
+	}
+	if (cgroup2_root(root, sizeof(root)) < 0) {
+		snprintf(why, len, "no cgroup v2 hierarchy is mounted");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* The link pinned at path, detached, then the pin removed; 1 if it was a
+ * link. Other objects are only unpinned. */
+static int unpin_link(const char *path)
+{
+	int fd = bpf_obj_get(path), was = 0;
+
+	if (fd >= 0) {
+		was = bpf_link_detach(fd) == 0;
+		close(fd);
+	}
+	unlink(path);
+	return was;
+}
+
+int cgroup_intake_flush(unsigned *detached, char *err, size_t errlen)
+{
+	DIR *d = opendir(BPF_PIN_DIR);
+	struct dirent *e;
+
+	(void)err;
+	(void)errlen;
+	bpf_pins_quiet();
+	*detached = 0;
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char path[sizeof(BPF_PIN_DIR) + 256 + 1];
+		if (strncmp(e->d_name, "cg_", 3))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", BPF_PIN_DIR, e->d_name);
+		*detached += (unsigned)unpin_link(path);
+	}
+	closedir(d);
+	bpf_pins_tidy();
+	return 0;
+}
+
+/* Pin names of a cgroup's two connect links, by its inode number. */
+static int link_pins(const char *cgroup, char p4[128], char p6[128], int *fd)
+{
+	struct stat st;
+
+	*fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd < 0 || fstat(*fd, &st) < 0)
+		return -errno;
+	snprintf(p4, 128, PIN("cg_link4_%llu"), (unsigned long long)st.st_ino);
+	snprintf(p6, 128, PIN("cg_link6_%llu"), (unsigned long long)st.st_ino);
+	return 0;
+}
+
+/* Attaches prog to the cgroup open as cg_fd and pins the link at pin. */
+static int attach_pinned(struct bpf_program *prog, int cg_fd, const char *pin)
+{
+	struct bpf_link *link = bpf_program__attach_cgroup(prog, cg_fd);
+	int rc;
+
+	if (!link)
+		return -errno;
+	rc = bpf_link__pin(link, pin);
+	bpf_link__destroy(link); /* the pin holds it */
+	return rc;
+}
+
+static int attach_connect(struct cgroup_intake_bpf *skel, const char *cgroup, char *err,
+			  size_t errlen)
+{
+	char p4[128], p6[128];
+	int fd, rc = link_pins(cgroup, p4, p6, &fd);
+
+	if (rc == 0)
+		rc = attach_pinned(skel->progs.intake_connect4, fd, p4);
+	if (rc == 0)
+		rc = attach_pinned(skel->progs.intake_connect6, fd, p6);
+	if (rc < 0)
+		snprintf(err, errlen, "cgroup %s: %s", cgroup, strerror(-rc));
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* The bypass ranges of the config, and this host's own addresses. */
+static int fill_bypass(struct cgroup_intake_bpf *skel, const struct ruleset *rs)
+{
+	int fd4 = bpf_map__fd(skel->maps.cg_bypass4), fd6 = bpf_map__fd(skel->maps.cg_bypass6);
+	struct ifaddrs *ifa = NULL;
+	int rc = 0;
+
+	for (size_t i = 0; i < rs->bypass4.n && rc == 0; i++)
+		rc = bpf_lpm_add_range(fd4, &rs->bypass4.v[i], 4);
+	for (size_t i = 0; i < rs->bypass6.n && rc == 0; i++)
+		rc = bpf_lpm_add_range(fd6, &rs->bypass6.v[i], 16);
+	if (rc < 0 || getifaddrs(&ifa) < 0)
+		return rc < 0 ? rc : -errno;
+	for (struct ifaddrs *p = ifa; p && rc == 0; p = p->ifa_next) {
+		struct interval one;
+		if (!p->ifa_addr)
+			continue;
+		if (p->ifa_addr->sa_family == AF_INET) {
+			memcpy(one.lo, &((struct sockaddr_in *)p->ifa_addr)->sin_addr, 4);
+			memcpy(one.hi, one.lo, 4);
+			rc = bpf_lpm_add_range(fd4, &one, 4);
+		} else if (p->ifa_addr->sa_family == AF_INET6) {
+			memcpy(one.lo, &((struct sockaddr_in6 *)p->ifa_addr)->sin6_addr, 16);
+			memcpy(one.hi, one.lo, 16);
+			rc = bpf_lpm_add_range(fd6, &one, 16);
+		}
+	}
+	freeifaddrs(ifa);
+	return rc;
+}
+
+int cgroup_intake_apply(const struct ruleset *rs, char *const *cgroups, size_t n, char *err,
+			size_t errlen)
+{
+	struct cgroup_intake_bpf *skel = NULL;
+	char root[4096];
+	unsigned old;
+	int rc, root_fd = -1;
+
+	rc = bpf_pins_ready(err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = cgroup2_root(root, sizeof(root));
+	if (rc < 0) {
+		snprintf(err, errlen, "no cgroup v2 hierarchy is mounted");
+		return rc;
+	}
+	skel = cgroup_intake_bpf__open();
+	if (!skel) {
+		rc = -errno;
+		snprintf(err, errlen, "opening the cgroup intake programs: %s", strerror(errno));
+		return rc;
+	}
+	skel->rodata->redirect_port = rs->redirect_port;
+	skel->rodata->daemon_mark = rs->daemon_mark;
+	rc = cgroup_intake_bpf__load(skel);
+	if (rc < 0) {
+		snprintf(err, errlen, "loading the cgroup intake programs: %s", strerror(-rc));
+		goto out;
+	}
+	rc = fill_bypass(skel, rs);
+	if (rc < 0) {
+		snprintf(err, errlen, "filling the cgroup bypass maps: %s", strerror(-rc));
+		goto out;
+	}
+	/* the previous version goes first: pins have fixed names */
+	cgroup_intake_flush(&old, err, errlen);
+	rc = bpf_pins_ready(err, errlen);
+	if (rc < 0)
+		goto out;
+	root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", root, strerror(errno));
+		goto out;
+	}
+	rc = attach_pinned(skel->progs.intake_sockops, root_fd, PIN("cg_root_sockops"));
+	if (rc == 0)
+		rc = attach_pinned(skel->progs.intake_getsockopt, root_fd,
+				   PIN("cg_root_getsockopt"));
+	if (rc < 0) {
+		snprintf(err, errlen, "attaching to the cgroup v2 root %s: %s", root,
+			 strerror(-rc));
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		rc = attach_connect(skel, cgroups[i], err, errlen);
+		if (rc < 0)
+			goto fail;
+	}
+	if (bpf_program__pin(skel->progs.intake_connect4, PIN("cg_prog_connect4")) < 0 ||
+	    bpf_program__pin(skel->progs.intake_connect6, PIN("cg_prog_connect6")) < 0 ||
+	    bpf_map__pin(skel->maps.pending, PIN("cg_pending")) < 0 ||
+	    bpf_map__pin(skel->maps.cg_counters, PIN("cg_counters")) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "pinning under %s: %s", BPF_PIN_DIR, strerror(errno));
+		goto fail;
+	}
+	rc = 0;
+	goto out;
+fail : {
+	char ignored[8];
+	cgroup_intake_flush(&old, ignored, sizeof(ignored));
+}
+out:
+	if (root_fd >= 0)
+		close(root_fd);
+	cgroup_intake_bpf__destroy(skel);
+	return rc;
+}
+
+int cgroup_intake_change(const char *path, int add, char *err, size_t errlen)
+{
+	char p4[128], p6[128];
+	int fd, rc = link_pins(path, p4, p6, &fd);
+
+	bpf_pins_quiet();
+	if (rc < 0) {
+		snprintf(err, errlen, "cgroup %s: %s", path, strerror(-rc));
+		goto out;
+	}
+	if (!add) {
+		if (!unpin_link(p4) | !unpin_link(p6)) {
+			rc = -ENOENT;
+			snprintf(err, errlen, "cgroup %s is not intercepted", path);
+		}
+		goto out;
+	}
+	{
+		int prog4 = bpf_obj_get(PIN("cg_prog_connect4"));
+		int prog6 = bpf_obj_get(PIN("cg_prog_connect6"));
+		DECLARE_LIBBPF_OPTS(bpf_link_create_opts, opts);
+		int l4 = -1, l6 = -1;
+
+		if (prog4 >= 0 && prog6 >= 0) {
+			l4 = bpf_link_create(prog4, fd, BPF_CGROUP_INET4_CONNECT, &opts);
+			l6 = bpf_link_create(prog6, fd, BPF_CGROUP_INET6_CONNECT, &opts);
+		}
+		if (l4 < 0 || l6 < 0 || bpf_obj_pin(l4, p4) < 0 || bpf_obj_pin(l6, p6) < 0) {
+			rc = -errno;
+			snprintf(err, errlen,
+				 prog4 < 0 ? "the cgroup intake is not installed (sockgate rules "
+					     "apply with [intake] cgroups)"
+					   : "cgroup %s: %s",
+				 path, strerror(errno));
+			if (l4 >= 0)
+				bpf_link_detach(l4);
+			if (l6 >= 0)
+				bpf_link_detach(l6);
+			unlink(p4);
+			unlink(p6);
+		}
+		/* the pins hold the links now */
+		if (prog4 >= 0)
+			close(prog4);
+		if (prog6 >= 0)
+			close(prog6);
+		if (l4 >= 0)
+			close(l4);
+		if (l6 >= 0)
+			close(l6);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+unsigned cgroup_intake_count(void)
+{
+	DIR *d = opendir(BPF_PIN_DIR);
+	struct dirent *e;
+	unsigned n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		n += !strncmp(e->d_name, "cg_link4_", 9);
+	closedir(d);
+	return n;
+}
