@@ -8,6 +8,16 @@
 
 router_cli() { nsenter --net=/run/netns/$NS_ROUTER "$SOCKGATE" "$@"; }
 
+# Pins and cgroup hooks live outside the namespaces: a test that stops half
+# way must not leave them behind (run by rig_down).
+EBPF_USED=""
+rig_cleanup_more() {
+	[ -n "$EBPF_USED" ] && [ -e /run/netns/$NS_ROUTER ] && router_cli rules flush >/dev/null 2>&1
+	[ -n "${EBPF_CGROUP:-}" ] && rmdir "$EBPF_CGROUP" 2>/dev/null
+	[ -n "${CG2_MOUNTED:-}" ] && umount "$CG2_MOUNTED" 2>/dev/null
+	return 0
+}
+
 # Sum over CPUs of counter $1 of the pinned program (bpf/intake.h).
 ebpf_counter() {
 	bpftool -j map dump pinned /sys/fs/bpf/sockgate/counters | python3 -c '
@@ -37,6 +47,7 @@ ebpf_request_through() { # yes|no
 }
 
 test_ebpf_tc() {
+	EBPF_USED=1
 	udp_start_peers
 	# the program leaves destinations without any route alone (the kernel
 	# cannot tell them from local ones): give the router a default route
@@ -123,14 +134,14 @@ ebpf = on"
 # of the router is left alone. The cgroup v2 hierarchy is found in
 # /proc/mounts and mounted for the test when the system has none.
 CG2_MOUNTED=""
-cgroup2_dir() {
-	local d
-	d=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)
-	if [ -z "$d" ]; then
-		d=$RIG_DIR/cgroup2
-		mkdir -p "$d" && mount -t cgroup2 none "$d" && CG2_MOUNTED=$d
+CG2_ROOT=""
+# Sets CG2_ROOT (and CG2_MOUNTED when it had to mount it; rig_down unmounts).
+cgroup2_find() {
+	CG2_ROOT=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)
+	if [ -z "$CG2_ROOT" ]; then
+		CG2_ROOT=$RIG_DIR/cgroup2
+		mkdir -p "$CG2_ROOT" && mount -t cgroup2 none "$CG2_ROOT" && CG2_MOUNTED=$CG2_ROOT
 	fi
-	echo "$d"
 }
 
 # Runs "$@" in the router's network namespace from inside cgroup $1.
@@ -166,9 +177,12 @@ for _ in range(20):
 
 test_ebpf_cgroup() {
 	local root cg nobpf="capsh --drop=cap_bpf,cap_sys_admin,cap_perfmon --"
-	root=$(cgroup2_dir)
+	EBPF_USED=1
+	cgroup2_find
+	root=$CG2_ROOT
 	cg=$root/${RIG_PREFIX}-intercepted
 	mkdir -p "$cg"
+	EBPF_CGROUP=$cg
 	rig_rules_conf rules-cgroup "redirect = $REDIRECT_PORT
 ebpf = on
 cgroups = $cg"
@@ -199,6 +213,7 @@ cgroups = $cg"
 	check "eBPF cgroups refused, ebpf = auto: rules apply says so and goes on" \
 		bash -c "nsenter --net=/run/netns/$NS_ROUTER $nobpf -c '$SOCKGATE -c $RIG_DIR/rules-cgroup-auto.conf rules apply' 2>&1 | grep -q 'eBPF cgroup intake not used'"
 	rmdir "$cg"
+	EBPF_CGROUP=""
 	[ -n "$CG2_MOUNTED" ] && umount "$CG2_MOUNTED"
 	CG2_MOUNTED=""
 	rig_redirect_rule

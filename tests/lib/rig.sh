@@ -77,6 +77,8 @@ rig_up() {
 
 rig_down() {
 	local pid ns
+	# what a test left outside the namespaces (it defines rig_cleanup_more)
+	declare -F rig_cleanup_more >/dev/null && rig_cleanup_more
 	for pid in "${RIG_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null
 	done
