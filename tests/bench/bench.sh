@@ -16,8 +16,10 @@ AB_REQUESTS=${AB_REQUESTS:-20000}
 AB_CONCURRENCY=${AB_CONCURRENCY:-50}
 IPERF_SECONDS=${IPERF_SECONDS:-5}
 # Which comparisons to run: "redirect" (vs redsocks), "udp" (transparent
-# UDP vs redsocks' redudp), "socks" (SOCKS server vs microsocks and dante).
-BENCH_PARTS=${BENCH_PARTS:-redirect udp socks}
+# UDP vs redsocks' redudp), "intake" (eBPF tc vs nftables TPROXY vs
+# REDIRECT, and the cgroup hooks vs an output-chain REDIRECT), "socks"
+# (SOCKS server vs microsocks and dante).
+BENCH_PARTS=${BENCH_PARTS:-redirect udp intake socks}
 UDP_SOCKETS=${UDP_SOCKETS:-8}
 UDP_WINDOW=${UDP_WINDOW:-16}
 UDP_SECONDS=${UDP_SECONDS:-5}
@@ -220,6 +222,81 @@ for round in $(seq 1 "$ROUNDS"); do
 	rig_stop "$RU_PID"
 done
 
+# ---- the intake: how the LAN's (and the router's own) TCP reaches
+# sockgated, with the same daemon and dante behind each ----
+# CPU of the whole machine (every process and softirq: the intake's kernel
+# work is not any one process's), in jiffies.
+system_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+
+# ab and iperf3 from $2 (a command prefix that runs in the client's or the
+# router's cgroup and namespace) for one intake; lines to $RIG_DIR/$1.results.
+measure_intake() { # name runner...
+	local name=$1 out=$RIG_DIR/$1.round c0 c1 ab iperf
+	shift
+	: >"$out"
+	"$@" ab -q -n 1000 -c "$AB_CONCURRENCY" "http://$SERVER4/small" >/dev/null 2>&1
+	c0=$(system_ticks)
+	ab=$("$@" ab -q -r -n "$AB_REQUESTS" -c "$AB_CONCURRENCY" "http://$SERVER4/small" 2>&1)
+	c1=$(system_ticks)
+	grep -q '^Requests per second' <<<"$ab" || echo "bench: $name: ab failed: $(tail -n 2 <<<"$ab")" >&2
+	echo "conn_per_s $(awk '/^Requests per second/ {print $4}' <<<"$ab")" >>"$out"
+	echo "failed $(awk '/^Failed requests/ {print $3}' <<<"$ab")" >>"$out"
+	echo "sys_cpu_us_per_conn $(((c1 - c0) * 1000000 / CLK_TCK / AB_REQUESTS))" >>"$out"
+	iperf=$("$@" iperf3 -c $SERVER4 -t "$IPERF_SECONDS" -J 2>&1)
+	echo "gbps_1 $(python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9))' <<<"$iperf" 2>/dev/null || echo 0)" >>"$out"
+	cat "$out" >>"$RIG_DIR/$name.results"
+}
+lan() { in_ns $NS_CLIENT "$@"; }
+router_local() { nsenter --net=/run/netns/$NS_ROUTER "$@"; }
+in_bench_cgroup() { nsenter --net=/run/netns/$NS_ROUTER sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$BENCH_CGROUP" "$@"; }
+
+# One intake: rules from its config, sockgated with the same config.
+intake_round() { # name intake-lines runner...
+	local name=$1 lines=$2
+	shift 2
+	rig_rules_conf "intake-$name" "$lines"
+	cat >>"$RIG_DIR/intake-$name.conf" <<-CONF
+	[daemon]
+	control = $RIG_DIR/ctl.sock
+	workers = auto
+	log_level = warn
+	[upstream dante]
+	url = socks5://$PROXY4:1080
+	CONF
+	sed -i 's/^default = direct$/default = dante/' "$RIG_DIR/intake-$name.conf"
+	nsenter --net=/run/netns/$NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/intake-$name.conf" rules apply >/dev/null || return 1
+	rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-$name.log" "$SOCKGATED" -f -c "$RIG_DIR/intake-$name.conf"
+	sleep 0.5
+	measure_intake "$name" "$@"
+	rig_stop "$SG_PID"
+}
+if [[ " $BENCH_PARTS " == *" intake "* ]]; then
+	# the tc program leaves destinations without a route alone: give the
+	# router a default route into the proxy host, which forwards nothing
+	ip -n $NS_ROUTER route add default via $PROXY4
+	BENCH_CGROUP=""
+	CG2_ROOT=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)
+	[ -n "$CG2_ROOT" ] && BENCH_CGROUP=$CG2_ROOT/${RIG_PREFIX}-bench && mkdir -p "$BENCH_CGROUP"
+	for round in $(seq 1 "$ROUNDS"); do
+		echo "bench: intake round $round of $ROUNDS" >&2
+		intake_round tc "tproxy = 12346
+ebpf = on" lan
+		intake_round tproxy "tproxy = 12346" lan
+		intake_round redirect "redirect = $REDIRECT_PORT" lan
+		if [ -n "$BENCH_CGROUP" ]; then
+			intake_round cgroup "redirect = $REDIRECT_PORT
+ebpf = on
+cgroups = $BENCH_CGROUP" in_bench_cgroup
+		fi
+		intake_round output "redirect = $REDIRECT_PORT
+local = yes" router_local
+	done
+	nsenter --net=/run/netns/$NS_ROUTER "$SOCKGATE" rules flush >/dev/null
+	[ -n "$BENCH_CGROUP" ] && rmdir "$BENCH_CGROUP"
+	ip -n $NS_ROUTER route del default
+	rig_redirect_rule
+fi
+
 # ---- the SOCKS server role ----
 SOCKS_ADDR=$ROUTER4_LAN
 SOCKS_PORT=1080
@@ -339,6 +416,16 @@ srow() { # label key
 	urow "UDP datagrams/s echoed (512 B)" udp_dgram_per_s
 	urow "daemon CPU per datagram (µs)" udp_cpu_us_per_dgram
 	urow "datagrams lost" udp_lost
+	if [[ " $BENCH_PARTS " == *" intake "* ]]; then
+		echo
+		echo "Intake: medians of $ROUNDS rounds; the same sockgated and dante behind each; LAN TCP from the client (ab: $AB_CONCURRENCY concurrent short GETs, a new connection each; iperf3 1 stream), the router's own TCP from inside the router. CPU is the whole machine's (every process and softirq) per connection: the intake's work is kernel work no one process is charged for."
+		echo
+		printf '| %-34s | %10s | %10s | %10s | %12s | %12s |\n' "metric" "tc+sk_assign" "TPROXY" "REDIRECT" "local: cgroup" "local: output"
+		echo "|------------------------------------|------------|------------|------------|--------------|--------------|"
+		for k in conn_per_s sys_cpu_us_per_conn gbps_1 failed; do
+			printf '| %-34s | %10s | %10s | %10s | %12s | %12s |\n' "$k" "$(get tc $k)" "$(get tproxy $k)" "$(get redirect $k)" "$(get cgroup $k)" "$(get output $k)"
+		done
+	fi
 	echo
 	echo "SOCKS server role: medians of $ROUNDS rounds; sockgated's SOCKS5 server vs microsocks $(dpkg-query -W -f='${Version}' microsocks) and dante-server, each on the router, connecting directly. Short GETs by a C client ($AB_CONCURRENCY concurrent, a new connection each, no pipelining); one iperf3 stream through proxychains4. CPU counts the whole process tree."
 	echo

@@ -31,6 +31,20 @@ ebpf_counters_saw() { # min SYNs, min datagrams
 	[ "$(ebpf_counter 0)" -ge "$1" ] && [ "$(ebpf_counter 2)" -ge "$2" ]
 }
 
+# No sockgate program left loaded (freed programs may take a moment).
+no_intake_programs() {
+	local i
+	for i in $(seq 1 20); do
+		bpftool prog show | grep -q 'name intake_' || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+tc_nothing_left() {
+	! nsenter --net=/run/netns/$NS_ROUTER bpftool net show | grep -q intake_ && no_intake_programs
+}
+
 flows_total() {
 	$SOCKGATE -c "$RIG_DIR/sockgate.conf" --json status |
 		python3 -c 'import json, sys; print(json.load(sys.stdin)["daemon"]["flows_total"])'
@@ -102,6 +116,8 @@ ebpf = on"
 	rig_stop_sockgated
 	check "eBPF: rules flush detaches it, removes clsact and every pin" \
 		bash -c "nsenter --net=/run/netns/$NS_ROUTER '$SOCKGATE' rules flush | grep -q 'eBPF intake detached' && ! ip netns exec $NS_ROUTER tc qdisc show dev r0 | grep -q clsact && ! test -e /sys/fs/bpf/sockgate"
+	check "eBPF: after flush neither bpftool net show nor prog show has the program" \
+		tc_nothing_left
 	ip -n $NS_ROUTER route del default
 	ip -n $NS_ROUTER -6 route del default
 	rig_redirect_rule
@@ -207,6 +223,8 @@ cgroups = $cg"
 	rig_stop_sockgated
 	check "eBPF cgroups: rules flush detaches every hook and removes the pins" \
 		bash -c "nsenter --net=/run/netns/$NS_ROUTER '$SOCKGATE' rules flush | grep -q 'eBPF cgroup hooks detached' && ! test -e /sys/fs/bpf/sockgate && test -z \"\$(bpftool cgroup show '$cg')\" && test -z \"\$(bpftool cgroup show '$root')\""
+	check "eBPF cgroups: after flush bpftool prog show has none of the cgroup programs" \
+		no_intake_programs
 	rig_rules_conf rules-cgroup-auto "redirect = $REDIRECT_PORT
 ebpf = auto
 cgroups = $cg"
