@@ -60,7 +60,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
 all: $(B)/sockgated $(B)/sockgate
 
-$(B)/bpf/%.bpf.o: bpf/%.bpf.c bpf/intake.h
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c bpf/intake.h bpf/maps.bpf.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  BPF     $<")
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c -o $@ $<

@@ -21,6 +21,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "intake.h"
+#include "maps.bpf.h"
 
 #define AF_INET		2
 #define AF_INET6	10
@@ -47,35 +48,11 @@ struct {
 	__uint(max_entries, 65536);
 } pending SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__type(key, struct intake_lpm4);
-	__type(value, __u8);
-	__uint(max_entries, 16384);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-} cg_bypass4 SEC(".maps");
+BYPASS_MAP(cg_bypass4, struct intake_lpm4);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__type(key, struct intake_lpm6);
-	__type(value, __u8);
-	__uint(max_entries, 16384);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-} cg_bypass6 SEC(".maps");
+BYPASS_MAP(cg_bypass6, struct intake_lpm6);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(max_entries, CGROUP_COUNTERS);
-} cg_counters SEC(".maps");
-
-static __always_inline void count(__u32 which)
-{
-	__u64 *c = bpf_map_lookup_elem(&cg_counters, &which);
-	if (c)
-		*c += 1;
-}
+COUNTERS_MAP(cg_counters, CGROUP_COUNTERS)
 
 static __always_inline int is_v4_mapped(const __u32 a[4])
 {

@@ -19,6 +19,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "intake.h"
+#include "maps.bpf.h"
 
 #define AF_INET	  2
 #define AF_INET6  10
@@ -30,35 +31,11 @@ const volatile __u16 tproxy_port = 0; /* host order */
 const volatile __u32 tproxy_mark = 0;
 const volatile __u8 handle_tcp = 1; /* 0: TCP stays with the REDIRECT rules */
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__type(key, struct intake_lpm4);
-	__type(value, __u8);
-	__uint(max_entries, 16384);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-} bypass4 SEC(".maps");
+BYPASS_MAP(bypass4, struct intake_lpm4);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__type(key, struct intake_lpm6);
-	__type(value, __u8);
-	__uint(max_entries, 16384);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-} bypass6 SEC(".maps");
+BYPASS_MAP(bypass6, struct intake_lpm6);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(max_entries, INTAKE_COUNTERS);
-} counters SEC(".maps");
-
-static __always_inline void count(__u32 which)
-{
-	__u64 *c = bpf_map_lookup_elem(&counters, &which);
-	if (c)
-		*c += 1;
-}
+COUNTERS_MAP(counters, INTAKE_COUNTERS)
 
 /* Whether the route for this packet would deliver it here (the router's
  * own addresses, broadcast, multicast): those are never intercepted. A
