@@ -140,15 +140,6 @@ static void drop(struct worker *w, enum udp_drop_reason why)
 	count(&w->counters.udp_drops[why], 1);
 }
 
-static void close_counted(struct worker *w, int *fd)
-{
-	if (*fd < 0)
-		return;
-	close(*fd);
-	*fd = -1;
-	fd_budget_release(w->budget, 1);
-}
-
 /* ---- the table ---- */
 
 static size_t assoc_bucket(const struct udp_relay *r, const struct sockaddr_storage *client,
@@ -208,8 +199,8 @@ static void assoc_close(struct assoc *a)
 	struct worker *w = a->r->w;
 
 	setup_free(a);
-	close_counted(w, &a->control_fd);
-	close_counted(w, &a->relay_fd);
+	flow_close_socket(w, &a->control_fd, 0);
+	flow_close_socket(w, &a->relay_fd, 0);
 	worker_fds_released(w);
 }
 
@@ -360,22 +351,6 @@ static int control_flush(struct assoc *a)
 	}
 	control_want(a, CONTROL_EVENTS_SET);
 	return 0;
-}
-
-static int addr_is_unspecified(const struct sockaddr_storage *ss)
-{
-	static const uint8_t zero[16];
-
-	if (ss->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == 0;
-	return !memcmp(&((const struct sockaddr_in6 *)ss)->sin6_addr, zero, 16);
-}
-
-static int addr_is_loopback(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
-	return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
 }
 
 /* Where datagrams go: udp_address when set; else BND.ADDR:BND.PORT, unless
@@ -536,7 +511,7 @@ static void reply_socket_free(struct udp_relay *r, struct reply_socket *rs)
 		pp = &(*pp)->hash_next;
 	*pp = rs->hash_next;
 	list_del(&rs->lru);
-	close_counted(r->w, &rs->fd);
+	flow_close_socket(r->w, &rs->fd, 0);
 	r->n_replies--;
 	free(rs);
 }
@@ -595,6 +570,26 @@ static int reply_socket_get(struct udp_relay *r, const struct sockaddr_storage *
 	return fd;
 }
 
+/* Reads up to UDP_BATCH datagrams from fd into the slots, with each
+ * sender's address and, with_control, the control messages (the original
+ * destination); recvmmsg's result. */
+static int recv_batch(struct udp_relay *r, int fd, int with_control)
+{
+	for (int i = 0; i < UDP_BATCH; i++) {
+		struct msghdr *m = &r->msgs[i].msg_hdr;
+		memset(m, 0, sizeof(*m));
+		m->msg_name = &r->names[i];
+		m->msg_namelen = sizeof(r->names[i]);
+		m->msg_iov = &r->iov[i];
+		m->msg_iovlen = 1;
+		if (with_control) {
+			m->msg_control = r->control[i].buf;
+			m->msg_controllen = sizeof(r->control[i].buf);
+		}
+	}
+	return recvmmsg(fd, r->msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+}
+
 /* Replies on their way to one client, grouped by the reply socket they
  * leave from so a run of them from one sender costs one sendmmsg. */
 struct reply_batch {
@@ -602,7 +597,6 @@ struct reply_batch {
 	int fd;			     /* of the group being filled */
 	struct sockaddr_storage src; /* the group's sender */
 	unsigned n;
-	size_t bytes;
 	unsigned long long sent, sent_bytes;
 };
 
@@ -671,16 +665,7 @@ static void relay_event(struct assoc *a)
 	struct reply_batch b = { .a = a, .fd = -1, .n = 0 };
 
 	for (int burst = 0; burst < UDP_BURSTS; burst++) {
-		int n;
-		for (int i = 0; i < UDP_BATCH; i++) {
-			struct msghdr *m = &r->msgs[i].msg_hdr;
-			memset(m, 0, sizeof(*m));
-			m->msg_name = &r->names[i];
-			m->msg_namelen = sizeof(r->names[i]);
-			m->msg_iov = &r->iov[i];
-			m->msg_iovlen = 1;
-		}
-		n = recvmmsg(a->relay_fd, r->msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+		int n = recv_batch(r, a->relay_fd, 0);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			/* an ICMP error for an earlier datagram: the relay or the
 			 * target is not there; the socket reads on */
@@ -735,24 +720,28 @@ void udp_relay_event(struct ev *ev, uint32_t events)
 
 /* ---- intake ---- */
 
+/* This worker's share of [daemon] udp_associations. */
+static size_t assoc_share(const struct worker *w)
+{
+	unsigned workers = w->gen->n_workers ? w->gen->n_workers : 1;
+
+	return (w->cfg->udp_associations + workers - 1) / workers;
+}
+
 static struct udp_relay *relay_get(struct worker *w)
 {
 	struct udp_relay *r = w->udp;
-	unsigned workers;
-	size_t expected;
 
 	if (r)
 		return r;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
-	workers = w->gen->n_workers ? w->gen->n_workers : 1;
 	r->w = w;
 	/* sized for the configured share; a reload that raises it makes the
 	 * chains longer, not wrong */
-	expected = (w->cfg->udp_associations + workers - 1) / workers;
 	r->n_buckets = 64;
-	while (r->n_buckets < expected && r->n_buckets < (1u << 20))
+	while (r->n_buckets < assoc_share(w) && r->n_buckets < (1u << 20))
 		r->n_buckets <<= 1;
 	r->buckets = calloc(r->n_buckets, sizeof(*r->buckets));
 	r->slots = malloc(UDP_BATCH * sizeof(*r->slots));
@@ -781,11 +770,8 @@ static struct assoc *assoc_new(struct udp_relay *r, const struct sockaddr_storag
 	struct assoc *a;
 	size_t b;
 
-	/* the share of this worker, as the current config says */
-	unsigned workers = w->gen->n_workers ? w->gen->n_workers : 1;
-	size_t max_assocs = (w->cfg->udp_associations + workers - 1) / workers;
-
-	if (r->n_assocs >= max_assocs) {
+	/* the share as the current config says: a reload may change it */
+	if (r->n_assocs >= assoc_share(w)) {
 		/* the least recently active one makes room */
 		assoc_destroy(container_of(r->lru.next, struct assoc, lru));
 		count(&w->counters.udp_evicted, 1);
@@ -966,18 +952,7 @@ void udp_relay_intake(struct worker *w, int fd)
 		return;
 	}
 	for (int burst = 0; burst < UDP_BURSTS; burst++) {
-		int n;
-		for (int i = 0; i < UDP_BATCH; i++) {
-			struct msghdr *m = &r->msgs[i].msg_hdr;
-			m->msg_name = &r->names[i];
-			m->msg_namelen = sizeof(r->names[i]);
-			m->msg_iov = &r->iov[i];
-			m->msg_iovlen = 1;
-			m->msg_control = r->control[i].buf;
-			m->msg_controllen = sizeof(r->control[i].buf);
-			m->msg_flags = 0;
-		}
-		n = recvmmsg(fd, r->msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+		int n = recv_batch(r, fd, 1);
 		if (n <= 0)
 			return;
 		for (int i = 0; i < n; i++) {

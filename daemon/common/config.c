@@ -846,13 +846,6 @@ static void socks_key(struct parse_ctx *ctx, const char *key, const char *value)
 	}
 }
 
-static int is_loopback(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
-	return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
-}
-
 /* The safety rules of [socks]: no open proxy beyond loopback. */
 static void finish_socks(struct parse_ctx *ctx)
 {
@@ -860,7 +853,7 @@ static void finish_socks(struct parse_ctx *ctx)
 	int beyond_loopback = 0;
 
 	for (size_t i = 0; i < sc->n_listen; i++)
-		beyond_loopback |= !is_loopback(&sc->listen[i]);
+		beyond_loopback |= !addr_is_loopback(&sc->listen[i]);
 	if (!ctx->socks_line)
 		return;
 	if (!sc->n_listen) {

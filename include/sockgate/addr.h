@@ -28,6 +28,10 @@ bool addr_same_ip(const struct sockaddr_storage *a, const struct sockaddr_storag
  * reach the IPv4 address, so policy must see it as one). */
 void addr_unmap_v4(struct sockaddr_storage *ss);
 socklen_t addr_len(const struct sockaddr_storage *ss);
+/* 127.0.0.0/8 or ::1. */
+bool addr_is_loopback(const struct sockaddr_storage *ss);
+/* 0.0.0.0 or ::. */
+bool addr_is_unspecified(const struct sockaddr_storage *ss);
 /* Parses a numeric IP literal (no brackets) with a port into ss; 0 or -1. */
 int addr_from_ip(const char *ip, uint16_t port, struct sockaddr_storage *ss);
 /* Parses a decimal port 1..65535; 0 or -1. */

@@ -114,6 +114,27 @@ static void test_same_ip_set_port_unmap(void **state)
 	assert_false(addr_same_ip(&a, &b));
 }
 
+static void test_loopback_unspecified(void **state)
+{
+	static const struct {
+		const char *ip;
+		int loopback, unspecified;
+	} cases[] = {
+		{ "127.0.0.1", 1, 0 }, { "127.255.0.9", 1, 0 }, { "0.0.0.0", 0, 1 },
+		{ "10.0.0.1", 0, 0 },  { "::1", 1, 0 },		{ "::", 0, 1 },
+		{ "::2", 0, 0 },       { "fd00::1", 0, 0 },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sockaddr_storage ss;
+		assert_int_equal(addr_from_ip(cases[i].ip, 80, &ss), 0);
+		if (addr_is_loopback(&ss) != cases[i].loopback ||
+		    addr_is_unspecified(&ss) != cases[i].unspecified)
+			fail_msg("%s: loopback %d unspecified %d", cases[i].ip,
+				 addr_is_loopback(&ss), addr_is_unspecified(&ss));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -122,6 +143,7 @@ int main(void)
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_equal),
 		cmocka_unit_test(test_cidr),
+		cmocka_unit_test(test_loopback_unspecified),
 	};
 	return cmocka_run_group_tests_name("addr", tests, NULL, NULL);
 }
