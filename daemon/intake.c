@@ -20,11 +20,6 @@
 
 #define LISTEN_BACKLOG 4096
 
-const char *intake_name(enum intake_kind kind)
-{
-	return kind == INTAKE_TPROXY ? "tproxy" : "redirect";
-}
-
 int intake_listen(enum intake_kind kind, int family, uint16_t port)
 {
 	struct sockaddr_storage ss;

@@ -18,6 +18,5 @@ int intake_listen(enum intake_kind kind, int family, uint16_t port);
 /* The destination the client asked for; 0 or -errno (REDIRECT: -ENOENT
  * when the connection was not redirected). */
 int intake_original_dst(enum intake_kind kind, int fd, int family, struct sockaddr_storage *dst);
-const char *intake_name(enum intake_kind kind);
 
 #endif

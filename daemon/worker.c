@@ -348,31 +348,48 @@ static int listener_wanted(const struct config *cfg, const struct listener *l)
 	return 0;
 }
 
+/* The intake listener of kind lk for family on port: fd or -errno. */
+static int intake_open(const struct worker *w, enum listener_kind lk, int family, uint16_t port)
+{
+	if (lk == LISTENER_TPROXY_UDP)
+		return udp_relay_listen(family, port, w->gen->n_workers);
+	return intake_listen(lk == LISTENER_TPROXY ? INTAKE_TPROXY : INTAKE_REDIRECT, family, port);
+}
+
 /* Opens what cfg asks for and this worker does not have yet. A missing
  * IPv6 stack costs the IPv6 intake listeners, not the start. */
 static int worker_open_listeners(struct worker *w, const struct config *cfg)
 {
 	static const int families[2] = { AF_INET, AF_INET6 };
+	const struct {
+		enum listener_kind kind;
+		const char *name;
+		uint16_t port;
+	} intakes[] = {
+		{ LISTENER_REDIRECT, "redirect", cfg->redirect_port },
+		{ LISTENER_TPROXY, "tproxy", cfg->tproxy_port },
+		{ LISTENER_TPROXY_UDP, "tproxy UDP", cfg->tproxy_port },
+	};
 	int rc;
 
-	for (int k = 0; k < 2; k++) {
-		enum intake_kind kind = k ? INTAKE_TPROXY : INTAKE_REDIRECT;
-		enum listener_kind lk = k ? LISTENER_TPROXY : LISTENER_REDIRECT;
-		uint16_t port = k ? cfg->tproxy_port : cfg->redirect_port;
+	for (size_t k = 0; k < sizeof(intakes) / sizeof(intakes[0]); k++) {
+		enum listener_kind lk = intakes[k].kind;
+		uint16_t port = intakes[k].port;
 		for (int i = 0; port && i < 2; i++) {
 			int fd;
 			if (find_listener(w, lk, families[i], port, NULL))
 				continue;
-			fd = intake_listen(kind, families[i], port);
+			fd = intake_open(w, lk, families[i], port);
 			if (fd < 0) {
 				if (families[i] == AF_INET6 &&
 				    (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL)) {
-					if (w->index == 0)
-						log_warn("no IPv6 %s listener: %s",
-							 intake_name(kind), strerror(-fd));
+					/* one line for the family, with the TCP listener */
+					if (w->index == 0 && lk != LISTENER_TPROXY_UDP)
+						log_warn("no IPv6 %s listener: %s", intakes[k].name,
+							 strerror(-fd));
 					continue;
 				}
-				log_error("%s listener on %s port %u: %s", intake_name(kind),
+				log_error("%s listener on %s port %u: %s", intakes[k].name,
 					  families[i] == AF_INET ? "IPv4" : "IPv6", port,
 					  strerror(-fd));
 				return fd;
@@ -381,25 +398,6 @@ static int worker_open_listeners(struct worker *w, const struct config *cfg)
 			if (rc < 0)
 				return rc;
 		}
-	}
-	for (int i = 0; cfg->tproxy_port && i < 2; i++) {
-		int fd;
-		if (find_listener(w, LISTENER_TPROXY_UDP, families[i], cfg->tproxy_port, NULL))
-			continue;
-		fd = udp_relay_listen(families[i], cfg->tproxy_port, w->gen->n_workers);
-		if (fd < 0) {
-			if (families[i] == AF_INET6 &&
-			    (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL))
-				continue; /* logged with the TCP listener */
-			log_error("tproxy UDP listener on %s port %u: %s",
-				  families[i] == AF_INET ? "IPv4" : "IPv6", cfg->tproxy_port,
-				  strerror(-fd));
-			return fd;
-		}
-		rc = worker_add_listener(w, fd, families[i], LISTENER_TPROXY_UDP, cfg->tproxy_port,
-					 NULL);
-		if (rc < 0)
-			return rc;
 	}
 	for (size_t i = 0; i < cfg->socks.n_listen; i++) {
 		const struct sockaddr_storage *ss = &cfg->socks.listen[i];
