@@ -131,11 +131,11 @@ rig_wait_port $NS_SERVER 5201
 BENCH_DAEMON="[daemon]
 control = $RIG_DIR/ctl.sock
 workers = auto
-log_level = warn
-[intake]
-redirect = $REDIRECT_PORT"
+log_level = warn"
 cat >"$RIG_DIR/bench.conf" <<CONF
 $BENCH_DAEMON
+[intake]
+redirect = $REDIRECT_PORT
 ; the UDP part: TPROXY to 12346, beside the REDIRECT rule for TCP
 tproxy = 12346
 interfaces = r0
@@ -256,10 +256,7 @@ intake_round() { # name intake-lines runner...
 	shift 2
 	rig_rules_conf "intake-$name" "$lines"
 	cat >>"$RIG_DIR/intake-$name.conf" <<-CONF
-	[daemon]
-	control = $RIG_DIR/ctl.sock
-	workers = auto
-	log_level = warn
+	$BENCH_DAEMON
 	[upstream dante]
 	url = socks5://$PROXY4:1080
 	CONF
@@ -323,6 +320,8 @@ measure_server() { # name pid
 rig_open_direct_path
 cat >"$RIG_DIR/socks-server.conf" <<CONF
 $BENCH_DAEMON
+[intake]
+redirect = $REDIRECT_PORT
 [route]
 default = direct
 [socks]
