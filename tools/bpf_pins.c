@@ -1,5 +1,6 @@
 /* The pin directory of sockgate's BPF objects (see bpf_pins.h). */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -87,4 +88,14 @@ int bpf_lpm_add_range(int fd, const struct interval *v, size_t len)
 		if (!memcmp(last, v->hi, len) || interval_successor(last, lo, len) < 0)
 			return 0;
 	}
+}
+
+int bpf_lpm_add_set(int fd, const struct interval_set *is)
+{
+	size_t len = is->family == AF_INET ? 4 : 16;
+	int rc = 0;
+
+	for (size_t i = 0; i < is->n && rc == 0; i++)
+		rc = bpf_lpm_add_range(fd, &is->v[i], len);
+	return rc;
 }

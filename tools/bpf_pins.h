@@ -18,5 +18,8 @@ struct interval;
 /* Puts the CIDR blocks that cover range v (len 4 or 16 bytes) into the
  * LPM trie map fd (keys: 32-bit prefix length, then the address). */
 int bpf_lpm_add_range(int fd, const struct interval *v, size_t len);
+struct interval_set;
+/* The same for every range of is; 0 or -errno. */
+int bpf_lpm_add_set(int fd, const struct interval_set *is);
 
 #endif

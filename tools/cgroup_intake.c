@@ -146,12 +146,10 @@ static int fill_bypass(struct cgroup_intake_bpf *skel, const struct ruleset *rs)
 {
 	int fd4 = bpf_map__fd(skel->maps.cg_bypass4), fd6 = bpf_map__fd(skel->maps.cg_bypass6);
 	struct ifaddrs *ifa = NULL;
-	int rc = 0;
+	int rc = bpf_lpm_add_set(fd4, &rs->bypass4);
 
-	for (size_t i = 0; i < rs->bypass4.n && rc == 0; i++)
-		rc = bpf_lpm_add_range(fd4, &rs->bypass4.v[i], 4);
-	for (size_t i = 0; i < rs->bypass6.n && rc == 0; i++)
-		rc = bpf_lpm_add_range(fd6, &rs->bypass6.v[i], 16);
+	if (rc == 0)
+		rc = bpf_lpm_add_set(fd6, &rs->bypass6);
 	if (rc < 0 || getifaddrs(&ifa) < 0)
 		return rc < 0 ? rc : -errno;
 	for (struct ifaddrs *p = ifa; p && rc == 0; p = p->ifa_next) {

@@ -5,8 +5,6 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -42,21 +40,6 @@ int tc_intake_probe(char *why, size_t len)
 		snprintf(why, len, "the kernel has no bpf_fib_lookup for tc programs");
 		return -EOPNOTSUPP;
 	}
-	return 0;
-}
-
-static int fill_bypass(struct tc_intake_bpf *skel, const struct ruleset *rs)
-{
-	int rc;
-
-	for (size_t i = 0; i < rs->bypass4.n; i++)
-		if ((rc = bpf_lpm_add_range(bpf_map__fd(skel->maps.bypass4), &rs->bypass4.v[i],
-					    4)) < 0)
-			return rc;
-	for (size_t i = 0; i < rs->bypass6.n; i++)
-		if ((rc = bpf_lpm_add_range(bpf_map__fd(skel->maps.bypass6), &rs->bypass6.v[i],
-					    16)) < 0)
-			return rc;
 	return 0;
 }
 
@@ -143,7 +126,9 @@ int tc_intake_apply(const struct ruleset *rs, char *err, size_t errlen)
 		snprintf(err, errlen, "loading the tc intake program: %s", strerror(-rc));
 		goto out;
 	}
-	rc = fill_bypass(skel, rs);
+	rc = bpf_lpm_add_set(bpf_map__fd(skel->maps.bypass4), &rs->bypass4);
+	if (rc == 0)
+		rc = bpf_lpm_add_set(bpf_map__fd(skel->maps.bypass6), &rs->bypass6);
 	if (rc < 0) {
 		snprintf(err, errlen, "filling the bypass maps: %s", strerror(-rc));
 		goto out;
@@ -171,8 +156,9 @@ int tc_intake_apply(const struct ruleset *rs, char *err, size_t errlen)
 	for (struct if_nameindex *p = all; p && p->if_index; p++)
 		if (!listed(rs, p->if_name))
 			detach_one((int)p->if_index, made_fd);
-	/* the new maps and program replace the pins of the previous ones */
-	for (size_t i = 0; i < 4; i++)
+	/* the new maps and program replace the pins of the previous ones
+	 * (the clsact record, last in pins[], carries over) */
+	for (size_t i = 0; i + 1 < sizeof(pins) / sizeof(pins[0]); i++)
 		unlink(pins[i]);
 	if (bpf_program__pin(skel->progs.intake_ingress, PIN("tc_intake")) < 0 ||
 	    bpf_map__pin(skel->maps.bypass4, PIN("bypass4")) < 0 ||
@@ -248,8 +234,7 @@ int tc_intake_set_bypass(const struct interval_set *is, char *err, size_t errlen
 		snprintf(err, errlen, "the eBPF bypass map: %s", strerror(errno));
 		return -errno;
 	}
-	for (size_t i = 0; i < is->n && rc == 0; i++)
-		rc = bpf_lpm_add_range(fd, &is->v[i], len);
+	rc = bpf_lpm_add_set(fd, is);
 	if (rc < 0) {
 		snprintf(err, errlen, "the eBPF bypass map: %s", strerror(-rc));
 		goto out;
