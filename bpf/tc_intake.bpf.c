@@ -39,7 +39,8 @@ COUNTERS_MAP(counters, INTAKE_COUNTERS)
 
 /* Whether the route for this packet would deliver it here (the router's
  * own addresses, broadcast, multicast): those are never intercepted. A
- * destination with no route at all counts as not local. */
+ * destination with no route at all looks the same to bpf_fib_lookup, so it
+ * is left alone too (the router needs a default route). */
 static __always_inline int destination_is_local(struct __sk_buff *skb, int family,
 						const void *daddr, const void *saddr)
 {
