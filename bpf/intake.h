@@ -23,7 +23,27 @@ enum intake_counter {
 	INTAKE_BYPASSED,   /* to a bypassed or local destination */
 	INTAKE_NO_SOCKET,  /* no sockgated socket to hand it to: dropped */
 	INTAKE_FRAGMENT,   /* an IPv4 fragment to an intercepted destination: dropped */
+	INTAKE_TAKEOVER,   /* SYNs meeting a TIME_WAIT: left to the socket lookup */
+	INTAKE_TAKEN_OVER, /* of those, given to the listener by the socket lookup */
 	INTAKE_COUNTERS,
+};
+
+/* A new connection's addresses (network order; IPv4 in the first word),
+ * noted by the tc program for the socket lookup program when its SYN
+ * meets a TIME_WAIT socket of the same addresses. */
+struct intake_tuple {
+	__u32 saddr[4]; /* the client */
+	__u32 daddr[4]; /* the original destination */
+	__u16 sport;
+	__u16 dport;
+	__u32 family;
+};
+
+/* Slots of the listener map: sockgated's TPROXY TCP listeners. */
+enum intake_listener_slot {
+	INTAKE_LISTENER_V4,
+	INTAKE_LISTENER_V6,
+	INTAKE_LISTENER_SLOTS,
 };
 
 /* An address and port (network order): the original destination a

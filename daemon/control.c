@@ -1,6 +1,9 @@
 /* Control socket requests (documented in docs/control.md):
  *   status [json] | conns [json] | stats [json] | reload [json]
- * The answer is text, or one JSON object, then the connection closes. */
+ * The answer is text, or one JSON object, then the connection closes.
+ *   tproxy-listeners
+ * (root only) hands copies of the TPROXY TCP listeners to the CLI, which
+ * puts them in the eBPF intake's listener map. */
 #include <errno.h>
 #include <grp.h>
 #include <stdio.h>
@@ -242,6 +245,58 @@ static void answer_reload(const struct control *c, FILE *out, int json)
 	fprintf(out, "\"}\n");
 }
 
+/* Sends "ok" and the names of the listeners whose copies ride along
+ * (SCM_RIGHTS), or why not. Listening sockets let their holder take the
+ * LAN's connections: only root gets them. */
+static void answer_tproxy_listeners(const struct control *c, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} control = { 0 };
+	struct ucred peer;
+	socklen_t peer_len = sizeof(peer);
+	char text[64];
+	struct iovec iov = { .iov_base = text };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int fds[2] = { -1, -1 }, sent[2], n = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_len) < 0 || peer.uid != 0) {
+		snprintf(text, sizeof(text), "error: only root may take the listeners\n");
+		goto send;
+	}
+	if (!c->n_workers || !(*c->gen)->cfg->tproxy_port) {
+		snprintf(text, sizeof(text), "error: no tproxy listener ([intake] tproxy)\n");
+		goto send;
+	}
+	if (worker_dup_tproxy_listeners(&c->workers[0], fds, SNAPSHOT_TIMEOUT_MS) < 0) {
+		snprintf(text, sizeof(text), "error: the worker did not answer\n");
+		goto send;
+	}
+	snprintf(text, sizeof(text), "ok%s%s\n", fds[0] >= 0 ? " ipv4" : "",
+		 fds[1] >= 0 ? " ipv6" : "");
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			sent[n++] = fds[i];
+	if (n) {
+		struct cmsghdr *cm;
+		msg.msg_control = control.buf;
+		msg.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+		memcpy(CMSG_DATA(cm), sent, (size_t)n * sizeof(int));
+	}
+send:
+	iov.iov_len = strlen(text);
+	if (sendmsg(fd, &msg, MSG_NOSIGNAL) < 0)
+		log_warn("control: handing over the listeners: %s", strerror(errno));
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
 void control_serve(struct control *c)
 {
 	struct timeval tv = { .tv_sec = 1 };
@@ -261,6 +316,10 @@ void control_serve(struct control *c)
 		goto out;
 	req[n] = '\0';
 	req[strcspn(req, "\r\n")] = '\0';
+	if (!strcmp(req, "tproxy-listeners")) {
+		answer_tproxy_listeners(c, fd);
+		goto out;
+	}
 	json = strlen(req) > 5 && !strcmp(req + strlen(req) - 5, " json");
 	if (json)
 		req[strlen(req) - 5] = '\0';

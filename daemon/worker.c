@@ -1,6 +1,7 @@
 /* Worker thread: epoll loop over its listeners and flows. Listeners are
  * level-triggered (accept in batches), flows edge-triggered. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -136,6 +137,8 @@ static void worker_accept(struct worker *w, struct listener *l)
 }
 
 static void worker_reconcile_listeners(struct worker *w);
+static struct listener *find_listener(struct worker *w, enum listener_kind kind, int family,
+				      uint16_t port, const struct sockaddr_storage *addr);
 
 /* The eventfd fired: a stop (seen by the loop), a new configuration, or a
  * listing request. */
@@ -158,7 +161,23 @@ static void worker_wake(struct worker *w)
 	}
 	if (!atomic_exchange(&w->snap_requested, 0))
 		return;
-	text = flow_snapshot(w, w->snap_json);
+	if (w->snap_kind == WORKER_DUP_TPROXY_LISTENERS) {
+		/* under the lock: a requester that gave up gets no fd to leak */
+		pthread_mutex_lock(&w->snap_lock);
+		if (w->snap_waiting) {
+			for (int i = 0; i < 2; i++) {
+				struct listener *l =
+				    find_listener(w, LISTENER_TPROXY, i ? AF_INET6 : AF_INET,
+						  w->cfg->tproxy_port, NULL);
+				w->snap_fds[i] = l ? fcntl(l->fd, F_DUPFD_CLOEXEC, 0) : -1;
+			}
+			w->snap_done = 1;
+			pthread_cond_signal(&w->snap_cond);
+		}
+		pthread_mutex_unlock(&w->snap_lock);
+		return;
+	}
+	text = flow_snapshot(w, w->snap_kind == WORKER_LIST_JSON);
 	pthread_mutex_lock(&w->snap_lock);
 	free(w->snap_text);
 	w->snap_text = text;
@@ -178,11 +197,12 @@ void worker_switch_generation(struct worker *w, struct generation *gen)
 		(void)0; /* the counter is already non-zero: the worker wakes anyway */
 }
 
-char *worker_snapshot(struct worker *w, int json, unsigned timeout_ms)
+/* Asks the worker for kind and waits for it, snap_lock held on return;
+ * whether it answered in time. */
+static int worker_request(struct worker *w, enum worker_request kind, unsigned timeout_ms)
 {
 	struct timespec deadline;
 	uint64_t one = 1;
-	char *text = NULL;
 
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += timeout_ms / 1000;
@@ -193,7 +213,8 @@ char *worker_snapshot(struct worker *w, int json, unsigned timeout_ms)
 	}
 	pthread_mutex_lock(&w->snap_lock);
 	w->snap_done = 0;
-	w->snap_json = json;
+	w->snap_kind = kind;
+	w->snap_waiting = 1;
 	atomic_store(&w->snap_requested, 1);
 	if (write(w->wake_fd, &one, sizeof(one)) < 0)
 		(void)0; /* the counter is already non-zero: the worker wakes anyway */
@@ -201,12 +222,34 @@ char *worker_snapshot(struct worker *w, int json, unsigned timeout_ms)
 		if (pthread_cond_timedwait(&w->snap_cond, &w->snap_lock, &deadline) != 0)
 			break;
 	}
-	if (w->snap_done) {
+	w->snap_waiting = 0;
+	return w->snap_done;
+}
+
+char *worker_snapshot(struct worker *w, int json, unsigned timeout_ms)
+{
+	char *text = NULL;
+
+	if (worker_request(w, json ? WORKER_LIST_JSON : WORKER_LIST_TEXT, timeout_ms)) {
 		text = w->snap_text;
 		w->snap_text = NULL;
 	}
 	pthread_mutex_unlock(&w->snap_lock);
 	return text;
+}
+
+int worker_dup_tproxy_listeners(struct worker *w, int fds[2], unsigned timeout_ms)
+{
+	int rc = -ETIMEDOUT;
+
+	fds[0] = fds[1] = -1;
+	if (worker_request(w, WORKER_DUP_TPROXY_LISTENERS, timeout_ms)) {
+		fds[0] = w->snap_fds[0];
+		fds[1] = w->snap_fds[1];
+		rc = 0;
+	}
+	pthread_mutex_unlock(&w->snap_lock);
+	return rc;
 }
 
 static void *worker_main(void *arg)

@@ -136,8 +136,14 @@ struct worker {
 	pthread_mutex_t snap_lock;
 	pthread_cond_t snap_cond;
 	atomic_int snap_requested;
-	int snap_json;
-	char *snap_text; /* malloc'd, handed to the requester */
+	enum worker_request {
+		WORKER_LIST_TEXT,
+		WORKER_LIST_JSON,
+		WORKER_DUP_TPROXY_LISTENERS,
+	} snap_kind;
+	int snap_waiting; /* the requester still waits (under snap_lock) */
+	char *snap_text;  /* malloc'd, handed to the requester */
+	int snap_fds[2];  /* WORKER_DUP_TPROXY_LISTENERS: IPv4, IPv6, or -1 */
 	int snap_done;
 	unsigned n_free_flows;
 };
@@ -156,6 +162,10 @@ void worker_destroy(struct worker *w);
 /* From another thread: the worker's live flows as text lines or JSON
  * objects separated by commas; NULL on timeout or when out of memory. */
 char *worker_snapshot(struct worker *w, int json, unsigned timeout_ms);
+/* Copies (dup) of w's TPROXY TCP listeners, IPv4 then IPv6 (-1 for one it
+ * has not), made by the worker itself so a reload cannot close them
+ * meanwhile: 0, or -ETIMEDOUT. The caller owns the fds. */
+int worker_dup_tproxy_listeners(struct worker *w, int fds[2], unsigned timeout_ms);
 
 /* Whether one more line about a failure a client can cause (a refused
  * connect, a bad handshake, a wrong password) may be logged now: at most

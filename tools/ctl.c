@@ -11,6 +11,7 @@
 #include "nft.h"
 #include "ruleset.h"
 #include "subcommands.h"
+#include "ctl.h"
 #include "cgroup_intake.h"
 #include "tc_intake.h"
 
@@ -81,6 +82,79 @@ fail:
 	return NULL;
 }
 
+int ctl_take_tproxy_listeners(const char *path, int fds[2], char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	char text[128];
+	struct iovec iov = { .iov_base = text, .iov_len = sizeof(text) - 1 };
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = control.buf,
+			      .msg_controllen = sizeof(control.buf) };
+	struct cmsghdr *cm;
+	int got[2], named[2], n_got = 0, rc = -EPROTO, fd;
+	ssize_t n;
+
+	fds[0] = fds[1] = -1;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    send(fd, "tproxy-listeners\n", 17, MSG_NOSIGNAL) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s (is sockgated running?)", path, strerror(errno));
+		goto out;
+	}
+	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	if (n < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	text[n] = '\0';
+	text[strcspn(text, "\n")] = '\0';
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < k; i++) {
+			int one;
+			memcpy(&one, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (n_got < 2)
+				got[n_got++] = one;
+			else
+				close(one);
+		}
+	}
+	if (strncmp(text, "ok", 2) || (msg.msg_flags & MSG_CTRUNC)) {
+		snprintf(err, errlen, "sockgated: %s", text[0] ? text : "no answer");
+		goto out_got;
+	}
+	/* "ok ipv4 ipv6": the fds come in the order named */
+	named[0] = strstr(text, " ipv4") != NULL;
+	named[1] = strstr(text, " ipv6") != NULL;
+	if (named[0] + named[1] != n_got) {
+		snprintf(err, errlen, "sockgated: %d listener(s) named, %d handed over",
+			 named[0] + named[1], n_got);
+		goto out_got;
+	}
+	for (int i = 0, k = 0; i < 2; i++)
+		if (named[i])
+			fds[i] = got[k++];
+	rc = 0;
+out_got:
+	if (rc < 0)
+		for (int i = 0; i < n_got; i++)
+			close(got[i]);
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 /* status: the daemon's answer, and whether the rules are installed, which
  * the kernel says even when the daemon is down. */
 static int status(const char *path, const struct cli_opts *opts)
@@ -96,12 +170,13 @@ static int status(const char *path, const struct cli_opts *opts)
 	if (opts->json) {
 		size_t n = answer ? strcspn(answer, "\n") : 0;
 		printf("{\"daemon\": %.*s, \"rules_installed\": %s, \"ebpf_intake\": %s, "
-		       "\"ebpf_cgroups\": %u}\n",
+		       "\"ebpf_listeners\": %d, \"ebpf_cgroups\": %u}\n",
 		       answer ? (int)n : 4, answer ? answer : "null",
 		       rules < 0 ? "null"
 		       : rules	 ? "true"
 				 : "false",
-		       tc_intake_installed() ? "true" : "false", cgroup_intake_count());
+		       tc_intake_installed() ? "true" : "false", tc_intake_listeners(),
+		       cgroup_intake_count());
 	} else {
 		if (answer)
 			fputs(answer, stdout);
@@ -116,6 +191,12 @@ static int status(const char *path, const struct cli_opts *opts)
 				   ? "installed; interfaces intercepted by the eBPF "
 				     "tc program"
 				   : "installed; intercepted by nftables");
+		if (tc_intake_installed())
+			printf(
+			    "eBPF intake: %d sockgated listener(s) held for connections that meet "
+			    "a TIME_WAIT%s\n",
+			    tc_intake_listeners(),
+			    tc_intake_listeners() ? "" : " (sockgate rules apply hands them over)");
 		if (cgroup_intake_count())
 			printf(
 			    "cgroups: the processes of %u cgroup(s) intercepted by the eBPF cgroup "

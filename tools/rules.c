@@ -1,8 +1,8 @@
 /* sockgate rules apply [--dry-run] | flush */
 #include <errno.h>
 #include <string.h>
-
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "sockgate/config.h"
 #include "live_sets.h"
@@ -12,6 +12,7 @@
 #include "cgroup_intake.h"
 #include "tc_intake.h"
 #include "subcommands.h"
+#include "ctl.h"
 
 void rules_usage(FILE *out)
 {
@@ -67,6 +68,36 @@ static int choose_ebpf(const struct config *cfg, struct ruleset *rs)
 		rs->ebpf_cgroups = rc;
 	}
 	return 0;
+}
+
+/* The tc program's socket lookup half needs sockgated's TPROXY listeners,
+ * which only the daemon has: it hands copies over its control socket.
+ * Without them (daemon down, control off) interception still works, but a
+ * SYN meeting a TIME_WAIT of sockgated's gets the kernel's answer for it
+ * (an ACK the client must reset and retry after), so say so. */
+static void hand_listeners_to_tc(const struct config *cfg)
+{
+	char err[256];
+	int fds[2] = { -1, -1 }, rc;
+
+	if (!cfg->control_path) {
+		snprintf(err, sizeof(err), "[daemon] control = off");
+		rc = -ENOENT;
+	} else {
+		rc = ctl_take_tproxy_listeners(cfg->control_path, fds, err, sizeof(err));
+	}
+	if (rc == 0)
+		rc = tc_intake_set_listeners(fds, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr,
+			"sockgate: note: sockgated's listeners not handed to the eBPF intake "
+			"(%s); run rules apply again once it runs: until then a new connection "
+			"reusing the addresses of one sockgated closed in the last minute is "
+			"answered only after the client resets and retries\n",
+			err);
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 }
 
 static int rules_apply(const struct cli_opts *opts, int dry_run)
@@ -160,6 +191,8 @@ static int rules_apply(const struct cli_opts *opts, int dry_run)
 			fprintf(stderr, "sockgate: (run it as root, or with CAP_NET_ADMIN)\n");
 		goto out_rs;
 	}
+	if (rs.ebpf && rs.tproxy)
+		hand_listeners_to_tc(cfg);
 	if (opts->json)
 		printf(
 		    "{\"applied\": true, \"table\": \"inet %s\", \"mode\": \"%s\", \"port\": %u, "

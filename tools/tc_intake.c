@@ -1,6 +1,7 @@
 /* Loading, attaching and removing the tc intake program (see tc_intake.h).
  * Model: libbpf-bootstrap's skeleton usage, libbpf's bpf_tc_* API. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -22,8 +23,12 @@
 
 #define PIN(name) BPF_PIN_DIR "/" name
 
-static const char *const pins[] = { PIN("tc_intake"), PIN("bypass4"), PIN("bypass6"),
-				    PIN("counters"), PIN("clsact_made") };
+/* replaced by each apply */
+static const char *const pins_replaced[] = { PIN("tc_intake"), PIN("bypass4"), PIN("bypass6"),
+					     PIN("counters"), PIN("takeover") };
+/* carried over: the listeners handed in, the socket lookup link (given
+ * the new program), the interfaces whose clsact we made */
+static const char *const pins_kept[] = { PIN("listeners"), PIN("tc_takeover"), PIN("clsact_made") };
 
 int tc_intake_probe(char *why, size_t len)
 {
@@ -38,6 +43,13 @@ int tc_intake_probe(char *why, size_t len)
 	}
 	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_fib_lookup, NULL) != 1) {
 		snprintf(why, len, "the kernel has no bpf_fib_lookup for tc programs");
+		return -EOPNOTSUPP;
+	}
+	/* without it a SYN meeting a TIME_WAIT of sockgated's would stall */
+	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SK_LOOKUP, NULL) != 1) {
+		snprintf(why, len,
+			 "the kernel has no socket lookup (SK_LOOKUP) programs (Linux 5.9 or "
+			 "later needed)");
 		return -EOPNOTSUPP;
 	}
 	return 0;
@@ -96,17 +108,66 @@ static int attach_one(const char *name, int prog_fd, int made_fd, char *err, siz
 	return rc;
 }
 
+#define N_PINS(a) (sizeof(a) / sizeof((a)[0]))
+
 static void unpin_all(void)
 {
-	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++)
-		unlink(pins[i]);
+	for (size_t i = 0; i < N_PINS(pins_replaced); i++)
+		unlink(pins_replaced[i]);
+	/* unpinning the link detaches the socket lookup program */
+	for (size_t i = 0; i < N_PINS(pins_kept); i++)
+		unlink(pins_kept[i]);
+}
+
+/* The socket lookup program on this network namespace, through the
+ * pinned link: given the new program when there is one (atomically),
+ * else attached and pinned. Without TCP to take, the link goes. */
+static int attach_takeover(struct tc_intake_bpf *skel, int handle_tcp, char *err, size_t errlen)
+{
+	struct bpf_link *link = NULL;
+	int link_fd, netns_fd, rc = 0;
+
+	if (!handle_tcp) {
+		unlink(PIN("tc_takeover"));
+		return 0;
+	}
+	link_fd = bpf_obj_get(PIN("tc_takeover"));
+	if (link_fd >= 0) {
+		rc = bpf_link_update(link_fd, bpf_program__fd(skel->progs.intake_takeover), NULL);
+		close(link_fd);
+		if (rc == 0)
+			return 0;
+		/* a link of another namespace or a stale pin: made anew */
+		unlink(PIN("tc_takeover"));
+	}
+	netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (netns_fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "/proc/self/ns/net: %s", strerror(errno));
+		return rc;
+	}
+	link = bpf_program__attach_netns(skel->progs.intake_takeover, netns_fd);
+	close(netns_fd);
+	rc = libbpf_get_error(link);
+	if (rc) {
+		link = NULL;
+		snprintf(err, errlen, "attaching the socket lookup program: %s", strerror(-rc));
+		goto out;
+	}
+	rc = bpf_link__pin(link, PIN("tc_takeover"));
+	if (rc < 0)
+		snprintf(err, errlen, "pinning the socket lookup link: %s", strerror(-rc));
+out:
+	/* the pin holds the attachment now */
+	bpf_link__destroy(link);
+	return rc;
 }
 
 int tc_intake_apply(const struct ruleset *rs, char *err, size_t errlen)
 {
 	struct tc_intake_bpf *skel = NULL;
 	struct if_nameindex *all = NULL;
-	int rc, prog_fd, made_fd;
+	int rc, prog_fd, made_fd, listeners_fd;
 
 	bpf_pins_quiet();
 	rc = bpf_pins_ready(err, errlen);
@@ -121,6 +182,13 @@ int tc_intake_apply(const struct ruleset *rs, char *err, size_t errlen)
 	skel->rodata->tproxy_port = rs->tproxy_port;
 	skel->rodata->tproxy_mark = rs->tproxy_mark;
 	skel->rodata->handle_tcp = rs->tproxy;
+	/* listeners handed in earlier stay (the daemon has not changed) */
+	listeners_fd = bpf_obj_get(PIN("listeners"));
+	if (listeners_fd >= 0 && bpf_map__reuse_fd(skel->maps.listeners, listeners_fd) < 0) {
+		close(listeners_fd);
+		listeners_fd = -1;
+		unlink(PIN("listeners"));
+	}
 	rc = tc_intake_bpf__load(skel);
 	if (rc < 0) {
 		snprintf(err, errlen, "loading the tc intake program: %s", strerror(-rc));
@@ -156,14 +224,18 @@ int tc_intake_apply(const struct ruleset *rs, char *err, size_t errlen)
 	for (struct if_nameindex *p = all; p && p->if_index; p++)
 		if (!listed(rs, p->if_name))
 			detach_one((int)p->if_index, made_fd);
-	/* the new maps and program replace the pins of the previous ones
-	 * (the clsact record, last in pins[], carries over) */
-	for (size_t i = 0; i + 1 < sizeof(pins) / sizeof(pins[0]); i++)
-		unlink(pins[i]);
+	rc = attach_takeover(skel, rs->tproxy, err, errlen);
+	if (rc < 0)
+		goto out_made;
+	/* the new maps and program replace the pins of the previous ones */
+	for (size_t i = 0; i < N_PINS(pins_replaced); i++)
+		unlink(pins_replaced[i]);
 	if (bpf_program__pin(skel->progs.intake_ingress, PIN("tc_intake")) < 0 ||
 	    bpf_map__pin(skel->maps.bypass4, PIN("bypass4")) < 0 ||
 	    bpf_map__pin(skel->maps.bypass6, PIN("bypass6")) < 0 ||
-	    bpf_map__pin(skel->maps.counters, PIN("counters")) < 0) {
+	    bpf_map__pin(skel->maps.counters, PIN("counters")) < 0 ||
+	    bpf_map__pin(skel->maps.takeover, PIN("takeover")) < 0 ||
+	    (listeners_fd < 0 && bpf_map__pin(skel->maps.listeners, PIN("listeners")) < 0)) {
 		rc = -errno;
 		snprintf(err, errlen, "pinning under %s: %s", BPF_PIN_DIR, strerror(errno));
 		goto out_made;
@@ -172,10 +244,47 @@ int tc_intake_apply(const struct ruleset *rs, char *err, size_t errlen)
 out_made:
 	close(made_fd);
 out:
+	if (listeners_fd >= 0)
+		close(listeners_fd);
 	if (all)
 		if_freenameindex(all);
 	tc_intake_bpf__destroy(skel);
 	return rc;
+}
+
+int tc_intake_set_listeners(const int fds[2], char *err, size_t errlen)
+{
+	int map_fd = bpf_obj_get(PIN("listeners")), rc = 0;
+
+	if (map_fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "the eBPF listener map: %s", strerror(errno));
+		return rc;
+	}
+	for (uint32_t slot = 0; slot < INTAKE_LISTENER_SLOTS && rc == 0; slot++) {
+		uint64_t value = (uint64_t)fds[slot];
+		if (fds[slot] < 0)
+			bpf_map_delete_elem(map_fd, &slot);
+		else if (bpf_map_update_elem(map_fd, &slot, &value, BPF_ANY) < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "the eBPF listener map: %s", strerror(errno));
+		}
+	}
+	close(map_fd);
+	return rc;
+}
+
+int tc_intake_listeners(void)
+{
+	int map_fd = bpf_obj_get(PIN("listeners")), n = 0;
+	uint64_t cookie;
+
+	if (map_fd < 0)
+		return 0;
+	for (uint32_t slot = 0; slot < INTAKE_LISTENER_SLOTS; slot++)
+		n += bpf_map_lookup_elem(map_fd, &slot, &cookie) == 0;
+	close(map_fd);
+	return n;
 }
 
 int tc_intake_flush(unsigned *detached, char *err, size_t errlen)

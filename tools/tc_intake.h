@@ -24,6 +24,12 @@ int tc_intake_apply(const struct ruleset *rs, char *err, size_t errlen);
 int tc_intake_flush(unsigned *detached, char *err, size_t errlen);
 /* 1 when a program is pinned, 0 when not. */
 int tc_intake_installed(void);
+/* sockgated's TPROXY TCP listeners (IPv4, IPv6; -1 for none) into the
+ * pinned listener map, where the socket lookup program finds them when a
+ * new connection meets a TIME_WAIT socket; closing a listener takes it
+ * out again. tc_intake_listeners counts those in the map. */
+int tc_intake_set_listeners(const int fds[2], char *err, size_t errlen);
+int tc_intake_listeners(void);
 /* Live changes by `sockgate bypass` and `sockgate intercept`, on the
  * pinned program: the bypass map of is's family made to hold exactly is
  * (new blocks added before stale ones go, so nothing bypassed is taken

@@ -128,10 +128,11 @@ rig_spawn $NS_SERVER IPERF_PID "$RIG_DIR/iperf3.log" iperf3 -s -p 5201
 rig_wait_port $NS_SERVER 5201
 
 # what every sockgated config of the bench starts with
+BENCH_DAEMON_LINES="workers = auto
+log_level = warn"
 BENCH_DAEMON="[daemon]
 control = $RIG_DIR/ctl.sock
-workers = auto
-log_level = warn"
+$BENCH_DAEMON_LINES"
 cat >"$RIG_DIR/bench.conf" <<CONF
 $BENCH_DAEMON
 [intake]
@@ -254,16 +255,16 @@ in_bench_cgroup() { nsenter --net=/run/netns/$NS_ROUTER sh -c 'echo $$ >"$0/cgro
 intake_round() { # name intake-lines runner...
 	local name=$1 lines=$2
 	shift 2
-	rig_rules_conf "intake-$name" "$lines"
+	rig_rules_conf "intake-$name" "$lines" "$BENCH_DAEMON_LINES"
 	cat >>"$RIG_DIR/intake-$name.conf" <<-CONF
-	$BENCH_DAEMON
 	[upstream dante]
 	url = socks5://$PROXY4:1080
 	CONF
 	sed -i 's/^default = direct$/default = dante/' "$RIG_DIR/intake-$name.conf"
-	nsenter --net=/run/netns/$NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/intake-$name.conf" rules apply >/dev/null || return 1
 	rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-$name.log" "$SOCKGATED" -f -c "$RIG_DIR/intake-$name.conf"
 	sleep 0.5
+	# after the daemon, as systemd does: the eBPF intake takes its listeners
+	nsenter --net=/run/netns/$NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/intake-$name.conf" rules apply >/dev/null || return 1
 	measure_intake "$name" "$@"
 	rig_stop "$SG_PID"
 }

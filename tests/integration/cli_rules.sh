@@ -209,6 +209,21 @@ test_tproxy_mode() {
 
 # The control socket: status, conns (a live iperf3 flow whose byte count
 # grows), stats, and their JSON forms.
+# A peer that may connect (group root here, group sockgate on a real
+# system) but is not root gets no listening socket.
+control_listeners_refused_to_non_root() {
+	local answer mode
+	mode=$(stat -c %a "$RIG_DIR")
+	chmod 0710 "$RIG_DIR"
+	answer=$(echo tproxy-listeners | setpriv --reuid=65534 --regid=0 --clear-groups \
+		socat - "UNIX-CONNECT:$RIG_DIR/ctl.sock" 2>&1)
+	chmod "$mode" "$RIG_DIR"
+	[ "$answer" = "error: only root may take the listeners" ] || {
+		echo "answer: $answer" >&2
+		return 1
+	}
+}
+
 test_control_socket() {
 	local ctl="$SOCKGATE -c $RIG_DIR/sockgate.conf" first second
 	rig_spawn $NS_SERVER IPERF_PID "$RIG_DIR/iperf3.log" iperf3 -s -p 5201
@@ -216,6 +231,8 @@ test_control_socket() {
 	rig_start_sockgated "socks5://$PROXY4:1080"
 	check "the control socket is mode 0660, owned by root" \
 		bash -c "test \"\$(stat -c '%a %u' '$RIG_DIR/ctl.sock')\" = '660 0'"
+	check "the control socket hands listeners to root only (uid 65534 in group root is refused)" \
+		control_listeners_refused_to_non_root
 	check "sockgate status: version and intake" \
 		bash -c "$ctl status | grep -q '^sockgated $(cat VERSION), up' && $ctl status | grep -q 'intake: redirect port $REDIRECT_PORT'"
 	check "sockgate --json status: the daemon's state and the rules' (installed)" \

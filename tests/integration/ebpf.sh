@@ -27,6 +27,10 @@ print(sum(v["value"] for e in json.load(sys.stdin) if e["formatted"]["key"] == k
           for v in e["formatted"]["values"]))' "$1"
 }
 
+ebpf_counter_at_least() { # counter min
+	[ "$(ebpf_counter "$1")" -ge "$2" ]
+}
+
 ebpf_counters_saw() { # min SYNs, min datagrams
 	[ "$(ebpf_counter 0)" -ge "$1" ] && [ "$(ebpf_counter 2)" -ge "$2" ]
 }
@@ -43,6 +47,64 @@ no_intake_programs() {
 
 tc_nothing_left() {
 	! nsenter --net=/run/netns/$NS_ROUTER bpftool net show | grep -q intake_ && no_intake_programs
+}
+
+ebpf_status_listeners() { # pattern
+	nsenter --net=/run/netns/$NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/sockgate.conf" status |
+		grep -q "^eBPF intake: $1"
+}
+
+ebpf_apply_hands_listeners() {
+	router_cli -c "$RIG_DIR/rules-ebpf.conf" rules apply >"$RIG_DIR/apply.out" 2>&1 &&
+		! grep -q 'not handed' "$RIG_DIR/apply.out" &&
+		ebpf_status_listeners "2 sockgated listener(s) held"
+}
+
+# A connection from client port $2 that the server closes first leaves
+# sockgated's side of it in TIME_WAIT; a second one from the same port
+# must still be answered at once (the tc program leaves its SYN to the
+# socket lookup program, which ends the TIME_WAIT as TPROXY does). A SYN
+# handed straight to the listener would be dropped until the TIME_WAIT
+# ends, and curl's -m 5 runs out.
+ebpf_time_wait_reuse() { # server port
+	local url="http://$1/small" start
+	case $1 in *:*) url="http://[$1]/small" ;; esac
+	# read to the end: the client closes only after sockgated did
+	in_ns $NS_CLIENT curl -s -m 5 -o /dev/null --local-port "$2" -H 'Connection: close' \
+		--ignore-content-length "$url" ||
+		return 1
+	sleep 0.2
+	ip netns exec $NS_ROUTER ss -Htan state time-wait "( dport = :$2 )" | grep -q . || {
+		echo "no TIME_WAIT on the router for client port $2" >&2
+		return 1
+	}
+	start=$(date +%s%N)
+	in_ns $NS_CLIENT curl -s -m 5 -o /dev/null --local-port "$2" "$url" || return 1
+	# a stalled SYN would be retried after 1 s at the soonest
+	[ $(($(date +%s%N) - start)) -lt 900000000 ]
+}
+
+# IPv6 TCP with a destination options header before the TCP header on
+# every segment: the program must follow the header chain, or the
+# connection would be routed around the proxy (here: nowhere).
+ebpf_ipv6_dstopts_through() {
+	local before after
+	before=$(flows_total)
+	in_ns $NS_CLIENT python3 - "$SERVER6" <<-'PY' || return 1
+	import socket, sys
+	s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+	# next header (the kernel's), length 0 (8 bytes), a PadN option of 4
+	s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_DSTOPTS, bytes([0, 0, 1, 4, 0, 0, 0, 0]))
+	s.settimeout(5)
+	s.connect((sys.argv[1], 80))
+	s.sendall(b"GET /small HTTP/1.0\r\nHost: sgtest\r\n\r\n")
+	data = b""
+	while chunk := s.recv(65536):
+	    data += chunk
+	sys.exit(0 if data.startswith(b"HTTP/1.1 200") else 1)
+	PY
+	after=$(flows_total)
+	[ "$after" -gt "$before" ]
 }
 
 flows_total() {
@@ -92,6 +154,16 @@ ebpf = on"
 		bash -c "test \"\$(ip netns exec $NS_CLIENT dig +short +time=3 +tries=1 @$SERVER4 udp.sgtest A)\" = 10.9.8.7"
 	check "eBPF: the program counted the SYNs and the datagrams it handed over" \
 		ebpf_counters_saw 102 1000
+	check "eBPF: without the daemon's listeners, status says how to hand them over" \
+		ebpf_status_listeners "0 sockgated listener(s) held.*rules apply hands them over"
+	check "eBPF: rules apply with sockgated up hands over its IPv4 and IPv6 listeners" \
+		ebpf_apply_hands_listeners
+	check "eBPF: a new connection on the addresses of one in TIME_WAIT is taken over at once (IPv4)" \
+		ebpf_time_wait_reuse "$SERVER4" 40111
+	check "eBPF: the same over IPv6" ebpf_time_wait_reuse "$SERVER6" 40112
+	check "eBPF: the socket lookup program counted both takeovers" ebpf_counter_at_least 7 2
+	check "eBPF: IPv6 TCP behind a destination options header still goes through sockgated" \
+		ebpf_ipv6_dstopts_through
 	# no netfilter at all: without table inet sockgate, traffic still flows
 	in_ns $NS_ROUTER nft delete table inet sockgate
 	check "eBPF: with table inet sockgate deleted, TCP and UDP still go through sockgated" \

@@ -263,10 +263,13 @@ rig_close_direct_path() {
 }
 
 # A rules config $RIG_DIR/$1.conf intercepting the LAN link, with the
-# [intake] lines $2. The rig's addresses are private ranges, which are
+# [intake] lines $2 and the daemon's control socket (and [daemon] lines $3). The rig's addresses are private ranges, which are
 # bypassed by default.
-rig_rules_conf() { # name intake-lines
+rig_rules_conf() { # name intake-lines [more daemon lines]
 	cat >"$RIG_DIR/$1.conf" <<-CONF
+	[daemon]
+	control = $RIG_DIR/ctl.sock
+	${3:-}
 	[intake]
 	$2
 	interfaces = r0
