@@ -12,6 +12,8 @@
  *     onto that socket's storage and the entry deleted (not at the
  *     client's close, which races with the accept).
  *   getsockopt (cgroup2 root): SO_ORIGINAL_DST answered from the storage.
+ *   getpeername4/6 (intercepted cgroups): the client's getpeername() says
+ *     where it connected to, not the listener.
  * Only UAPI headers: no BTF needed at run time. */
 #include <linux/bpf.h>
 #include <linux/in.h>
@@ -222,6 +224,51 @@ int intake_getsockopt(struct bpf_sockopt *ctx)
 	}
 	ctx->retval = 0;
 	count(CGROUP_ANSWERED);
+	return 1;
+}
+
+SEC("cgroup/getpeername4")
+int intake_getpeername4(struct bpf_sock_addr *ctx)
+{
+	struct intake_endpoint *o;
+	__u32 ip;
+
+	if (!ctx->sk)
+		return 1;
+	o = bpf_sk_storage_get(&orig_dst, ctx->sk, 0, 0);
+	if (!o || o->family != AF_INET)
+		return 1;
+	__builtin_memcpy(&ip, o->addr, 4);
+	ctx->user_ip4 = ip;
+	ctx->user_port = o->port;
+	return 1;
+}
+
+SEC("cgroup/getpeername6")
+int intake_getpeername6(struct bpf_sock_addr *ctx)
+{
+	struct intake_endpoint *o;
+	__u32 ip[4];
+
+	if (!ctx->sk)
+		return 1;
+	o = bpf_sk_storage_get(&orig_dst, ctx->sk, 0, 0);
+	if (!o)
+		return 1;
+	if (o->family == AF_INET) {
+		/* an IPv6 socket that connected to a mapped IPv4 address */
+		ip[0] = 0;
+		ip[1] = 0;
+		ip[2] = bpf_htonl(0xffff);
+		__builtin_memcpy(&ip[3], o->addr, 4);
+	} else {
+		__builtin_memcpy(ip, o->addr, 16);
+	}
+	ctx->user_ip6[0] = ip[0];
+	ctx->user_ip6[1] = ip[1];
+	ctx->user_ip6[2] = ip[2];
+	ctx->user_ip6[3] = ip[3];
+	ctx->user_port = o->port;
 	return 1;
 }
 

@@ -98,17 +98,50 @@ int cgroup_intake_flush(unsigned *detached, char *err, size_t errlen)
 	return 0;
 }
 
-/* Pin names of a cgroup's two connect links, by its inode number. */
-static int link_pins(const char *cgroup, char p4[128], char p6[128], int *fd)
+/* The hooks on each intercepted cgroup: their programs pinned at prog_pin
+ * (so `intercept add cgroup` finds them), their links at link_fmt with the
+ * cgroup's inode number. */
+static const struct cgroup_hook {
+	const char *link_fmt;
+	const char *prog_pin;
+	enum bpf_attach_type type;
+} hooks[] = {
+	{ PIN("cg_link4_%llu"), PIN("cg_prog_connect4"), BPF_CGROUP_INET4_CONNECT },
+	{ PIN("cg_link6_%llu"), PIN("cg_prog_connect6"), BPF_CGROUP_INET6_CONNECT },
+	{ PIN("cg_peer4_%llu"), PIN("cg_prog_getpeername4"), BPF_CGROUP_INET4_GETPEERNAME },
+	{ PIN("cg_peer6_%llu"), PIN("cg_prog_getpeername6"), BPF_CGROUP_INET6_GETPEERNAME },
+};
+
+#define N_HOOKS (sizeof(hooks) / sizeof(hooks[0]))
+
+static int pin_hook_programs(struct cgroup_intake_bpf *skel)
+{
+	struct bpf_program *progs[N_HOOKS] = { skel->progs.intake_connect4,
+					       skel->progs.intake_connect6,
+					       skel->progs.intake_getpeername4,
+					       skel->progs.intake_getpeername6 };
+
+	for (size_t i = 0; i < N_HOOKS; i++)
+		if (bpf_program__pin(progs[i], hooks[i].prog_pin) < 0)
+			return -errno;
+	return 0;
+}
+
+/* The cgroup's directory, open, and the pin names of its links. */
+static int cgroup_open(const char *cgroup, char pins[N_HOOKS][128])
 {
 	struct stat st;
+	int fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	*fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (*fd < 0 || fstat(*fd, &st) < 0)
-		return -errno;
-	snprintf(p4, 128, PIN("cg_link4_%llu"), (unsigned long long)st.st_ino);
-	snprintf(p6, 128, PIN("cg_link6_%llu"), (unsigned long long)st.st_ino);
-	return 0;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int err = -errno;
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	for (size_t i = 0; i < N_HOOKS; i++)
+		snprintf(pins[i], 128, hooks[i].link_fmt, (unsigned long long)st.st_ino);
+	return fd;
 }
 
 /* Attaches prog to the cgroup open as cg_fd and pins the link at pin. */
@@ -124,20 +157,43 @@ static int attach_pinned(struct bpf_program *prog, int cg_fd, const char *pin)
 	return rc;
 }
 
-static int attach_connect(struct cgroup_intake_bpf *skel, const char *cgroup, char *err,
-			  size_t errlen)
+/* Every hook's pinned program onto cgroup, each link pinned; all or none. */
+static int attach_cgroup(const char *cgroup, char *err, size_t errlen)
 {
-	char p4[128], p6[128];
-	int fd, rc = link_pins(cgroup, p4, p6, &fd);
+	char pins[N_HOOKS][128];
+	size_t made = 0;
+	int fd = cgroup_open(cgroup, pins), rc = 0;
 
-	if (rc == 0)
-		rc = attach_pinned(skel->progs.intake_connect4, fd, p4);
-	if (rc == 0)
-		rc = attach_pinned(skel->progs.intake_connect6, fd, p6);
-	if (rc < 0)
-		snprintf(err, errlen, "cgroup %s: %s", cgroup, strerror(-rc));
-	if (fd >= 0)
-		close(fd);
+	if (fd < 0) {
+		snprintf(err, errlen, "cgroup %s: %s", cgroup, strerror(-fd));
+		return fd;
+	}
+	for (; made < N_HOOKS; made++) {
+		DECLARE_LIBBPF_OPTS(bpf_link_create_opts, opts);
+		int prog = bpf_obj_get(hooks[made].prog_pin), link = -1;
+
+		if (prog < 0) {
+			rc = -errno;
+			snprintf(err, errlen,
+				 "the cgroup intake is not installed (sockgate rules apply with "
+				 "[intake] cgroups)");
+			break;
+		}
+		link = bpf_link_create(prog, fd, hooks[made].type, &opts);
+		if (link < 0 || bpf_obj_pin(link, pins[made]) < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "cgroup %s: %s", cgroup, strerror(errno));
+		}
+		/* the pin holds the link now (or, unpinned, it goes with the fd) */
+		if (link >= 0)
+			close(link);
+		close(prog);
+		if (rc < 0)
+			break;
+	}
+	while (rc < 0 && made > 0)
+		unpin_link(pins[--made]);
+	close(fd);
 	return rc;
 }
 
@@ -215,6 +271,13 @@ int cgroup_intake_apply(const struct ruleset *rs, char *const *cgroups, size_t n
 		snprintf(err, errlen, "%s: %s", root, strerror(errno));
 		goto out;
 	}
+	if (pin_hook_programs(skel) < 0 ||
+	    bpf_map__pin(skel->maps.pending, PIN("cg_pending")) < 0 ||
+	    bpf_map__pin(skel->maps.cg_counters, PIN("cg_counters")) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "pinning under %s: %s", BPF_PIN_DIR, strerror(errno));
+		goto fail;
+	}
 	rc = attach_pinned(skel->progs.intake_sockops, root_fd, PIN("cg_root_sockops"));
 	if (rc == 0)
 		rc = attach_pinned(skel->progs.intake_getsockopt, root_fd,
@@ -225,17 +288,9 @@ int cgroup_intake_apply(const struct ruleset *rs, char *const *cgroups, size_t n
 		goto fail;
 	}
 	for (size_t i = 0; i < n; i++) {
-		rc = attach_connect(skel, cgroups[i], err, errlen);
+		rc = attach_cgroup(cgroups[i], err, errlen);
 		if (rc < 0)
 			goto fail;
-	}
-	if (bpf_program__pin(skel->progs.intake_connect4, PIN("cg_prog_connect4")) < 0 ||
-	    bpf_program__pin(skel->progs.intake_connect6, PIN("cg_prog_connect6")) < 0 ||
-	    bpf_map__pin(skel->maps.pending, PIN("cg_pending")) < 0 ||
-	    bpf_map__pin(skel->maps.cg_counters, PIN("cg_counters")) < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "pinning under %s: %s", BPF_PIN_DIR, strerror(errno));
-		goto fail;
 	}
 	rc = 0;
 	goto out;
@@ -252,59 +307,25 @@ out:
 
 int cgroup_intake_change(const char *path, int add, char *err, size_t errlen)
 {
-	char p4[128], p6[128];
-	int fd, rc = link_pins(path, p4, p6, &fd);
+	char pins[N_HOOKS][128];
+	int fd, found = 0;
 
 	bpf_pins_quiet();
-	if (rc < 0) {
-		snprintf(err, errlen, "cgroup %s: %s", path, strerror(-rc));
-		goto out;
+	if (add)
+		return attach_cgroup(path, err, errlen);
+	fd = cgroup_open(path, pins);
+	if (fd < 0) {
+		snprintf(err, errlen, "cgroup %s: %s", path, strerror(-fd));
+		return fd;
 	}
-	if (!add) {
-		if (!unpin_link(p4) | !unpin_link(p6)) {
-			rc = -ENOENT;
-			snprintf(err, errlen, "cgroup %s is not intercepted", path);
-		}
-		goto out;
+	close(fd);
+	for (size_t i = 0; i < N_HOOKS; i++)
+		found |= unpin_link(pins[i]);
+	if (!found) {
+		snprintf(err, errlen, "cgroup %s is not intercepted", path);
+		return -ENOENT;
 	}
-	{
-		int prog4 = bpf_obj_get(PIN("cg_prog_connect4"));
-		int prog6 = bpf_obj_get(PIN("cg_prog_connect6"));
-		DECLARE_LIBBPF_OPTS(bpf_link_create_opts, opts);
-		int l4 = -1, l6 = -1;
-
-		if (prog4 >= 0 && prog6 >= 0) {
-			l4 = bpf_link_create(prog4, fd, BPF_CGROUP_INET4_CONNECT, &opts);
-			l6 = bpf_link_create(prog6, fd, BPF_CGROUP_INET6_CONNECT, &opts);
-		}
-		if (l4 < 0 || l6 < 0 || bpf_obj_pin(l4, p4) < 0 || bpf_obj_pin(l6, p6) < 0) {
-			rc = -errno;
-			snprintf(err, errlen,
-				 prog4 < 0 ? "the cgroup intake is not installed (sockgate rules "
-					     "apply with [intake] cgroups)"
-					   : "cgroup %s: %s",
-				 path, strerror(errno));
-			if (l4 >= 0)
-				bpf_link_detach(l4);
-			if (l6 >= 0)
-				bpf_link_detach(l6);
-			unlink(p4);
-			unlink(p6);
-		}
-		/* the pins hold the links now */
-		if (prog4 >= 0)
-			close(prog4);
-		if (prog6 >= 0)
-			close(prog6);
-		if (l4 >= 0)
-			close(l4);
-		if (l6 >= 0)
-			close(l6);
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	return rc;
+	return 0;
 }
 
 unsigned cgroup_intake_count(void)

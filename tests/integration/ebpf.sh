@@ -251,6 +251,22 @@ cgroup_request_ok() { # cgroup
 }
 cgroup_request_fails() { ! cgroup_request_ok "$1"; }
 
+# A client in the cgroup asks getpeername() of its connection to
+# address:80 (IPv4, IPv6, or IPv4-mapped on an IPv6 socket): the answer
+# must be the server, not sockgated's listener on loopback.
+cgroup_peer_is_server() { # cgroup family address
+	in_cgroup "$1" python3 -c '
+import socket, sys
+family = socket.AF_INET if sys.argv[1] == "4" else socket.AF_INET6
+s = socket.socket(family)
+s.settimeout(5)
+s.connect((sys.argv[2], 80))
+peer = s.getpeername()
+s.close()
+sys.exit(0 if peer[0] == sys.argv[2] and peer[1] == 80 else "getpeername: %r" % (peer,))
+' "$2" "$3"
+}
+
 # 20 connections opened and closed at once leave nothing in the hand-over map.
 cgroup_no_leftovers() { # cgroup
 	in_cgroup "$1" python3 -c '
@@ -280,6 +296,11 @@ cgroups = $cg"
 	check "eBPF cgroups: curl in the cgroup reaches the server through sockgated and dante (IPv4, 10 MB sha256)" \
 		cgroup_fetch_ok "$cg" $SERVER4
 	check "eBPF cgroups: and over IPv6" cgroup_fetch_ok "$cg" $SERVER6
+	check "eBPF cgroups: getpeername() in the cgroup names the server (IPv4)" \
+		cgroup_peer_is_server "$cg" 4 "$SERVER4"
+	check "eBPF cgroups: and over IPv6" cgroup_peer_is_server "$cg" 6 "$SERVER6"
+	check "eBPF cgroups: and IPv4-mapped on an IPv6 socket" \
+		cgroup_peer_is_server "$cg" 6 "::ffff:$SERVER4"
 	check "eBPF cgroups: a process outside the cgroup is not intercepted (the router has no route)" \
 		bash -c "! nsenter --net=/run/netns/$NS_ROUTER curl -s -m 3 -o /dev/null http://$SERVER4/small"
 	check "eBPF cgroups: sockgated saw the flows as redirected ones (SO_ORIGINAL_DST answered)" \
