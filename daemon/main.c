@@ -25,6 +25,7 @@
 #include "dns.h"
 #include "fd_budget.h"
 #include "generation.h"
+#include "notify.h"
 #include "users.h"
 #include "worker.h"
 
@@ -53,6 +54,32 @@ static void usage(FILE *out)
 		"  -V, --version      print the version\n"
 		"  -h, --help         this help\n",
 		CONFIG_DEFAULT_PATH);
+}
+
+/* The service watchdog (WatchdogSec=): pinged at most every interval_ms,
+ * and only while every worker's loop answers, so a stuck worker gets the
+ * daemon restarted instead of hidden behind a live main thread. */
+static void watchdog_ping(struct worker *workers, unsigned n, unsigned interval_ms)
+{
+	static struct timespec last;
+	static int warned;
+	struct timespec now;
+	long elapsed_ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	elapsed_ms = (now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000;
+	if (last.tv_sec && elapsed_ms < (long)interval_ms)
+		return;
+	last = now;
+	for (unsigned i = 0; i < n; i++) {
+		if (!worker_responsive(&workers[i], interval_ms / 2 ? interval_ms / 2 : 1)) {
+			if (!warned++)
+				log_error("worker %u does not answer: watchdog not pinged", i);
+			return;
+		}
+	}
+	warned = 0;
+	notify_send("WATCHDOG=1");
 }
 
 /* Raises the soft RLIMIT_NOFILE to the hard one; returns the limit in force. */
@@ -234,9 +261,21 @@ static int probe_new_listeners(const struct config *a, const struct config *b, c
 /* Reads the config again; on any error keeps the running one. Live flows
  * keep the upstream they started with; new flows use the new config;
  * listeners it no longer names close, new ones open, the rest stay. */
+static int reload_config(struct daemon_state *d, char *msg, size_t len);
+
+/* A reload, told to the service manager around it (sd_notify). */
 static int reload(void *arg, char *msg, size_t len)
 {
-	struct daemon_state *d = arg;
+	int rc;
+
+	notify_reloading();
+	rc = reload_config(arg, msg, len);
+	notify_send("READY=1");
+	return rc;
+}
+
+static int reload_config(struct daemon_state *d, char *msg, size_t len)
+{
 	struct config *cfg = NULL;
 	struct users *users = NULL;
 	struct generation *gen;
@@ -329,7 +368,7 @@ int main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = CONFIG_DEFAULT_PATH;
-	int check = 0, foreground = 0, verbose = 0, opt, ret = 1;
+	int check = 0, foreground = 0, verbose = 0, opt, ret = 1, watchdog_ms;
 	struct config *cfg = NULL;
 	struct worker *workers = NULL;
 	unsigned n_workers = 0, started = 0, nofile;
@@ -515,13 +554,18 @@ int main(int argc, char *argv[])
 				 "will not reach this daemon");
 	}
 
+	/* listeners are up: the service is ready */
+	notify_send("READY=1");
+	watchdog_ms = (int)(notify_watchdog_usec() / 2000);
 	for (;;) {
 		struct pollfd pfd[2] = { { .fd = sfd, .events = POLLIN },
 					 { .fd = control.fd, .events = POLLIN } };
 		struct signalfd_siginfo si;
 		ssize_t n;
 
-		if (poll(pfd, control.fd >= 0 ? 2 : 1, -1) < 0) {
+		if (watchdog_ms > 0)
+			watchdog_ping(workers, n_workers, (unsigned)watchdog_ms);
+		if (poll(pfd, control.fd >= 0 ? 2 : 1, watchdog_ms > 0 ? watchdog_ms : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("poll: %s", strerror(errno));
@@ -543,6 +587,7 @@ int main(int argc, char *argv[])
 			continue;
 		}
 		log_info("signal %d: stopping", (int)si.ssi_signo);
+		notify_send("STOPPING=1");
 		break;
 	}
 	ret = 0;

@@ -161,11 +161,11 @@ static void worker_wake(struct worker *w)
 	}
 	if (!atomic_exchange(&w->snap_requested, 0))
 		return;
-	if (w->snap_kind == WORKER_DUP_TPROXY_LISTENERS) {
+	if (w->snap_kind == WORKER_DUP_TPROXY_LISTENERS || w->snap_kind == WORKER_PING) {
 		/* under the lock: a requester that gave up gets no fd to leak */
 		pthread_mutex_lock(&w->snap_lock);
 		if (w->snap_waiting) {
-			for (int i = 0; i < 2; i++) {
+			for (int i = 0; w->snap_kind == WORKER_DUP_TPROXY_LISTENERS && i < 2; i++) {
 				struct listener *l =
 				    find_listener(w, LISTENER_TPROXY, i ? AF_INET6 : AF_INET,
 						  w->cfg->tproxy_port, NULL);
@@ -250,6 +250,14 @@ int worker_dup_tproxy_listeners(struct worker *w, int fds[2], unsigned timeout_m
 	}
 	pthread_mutex_unlock(&w->snap_lock);
 	return rc;
+}
+
+int worker_responsive(struct worker *w, unsigned timeout_ms)
+{
+	int done = worker_request(w, WORKER_PING, timeout_ms);
+
+	pthread_mutex_unlock(&w->snap_lock);
+	return done;
 }
 
 static void *worker_main(void *arg)

@@ -140,6 +140,7 @@ struct worker {
 		WORKER_LIST_TEXT,
 		WORKER_LIST_JSON,
 		WORKER_DUP_TPROXY_LISTENERS,
+		WORKER_PING,
 	} snap_kind;
 	int snap_waiting; /* the requester still waits (under snap_lock) */
 	char *snap_text;  /* malloc'd, handed to the requester */
@@ -166,6 +167,8 @@ char *worker_snapshot(struct worker *w, int json, unsigned timeout_ms);
  * has not), made by the worker itself so a reload cannot close them
  * meanwhile: 0, or -ETIMEDOUT. The caller owns the fds. */
 int worker_dup_tproxy_listeners(struct worker *w, int fds[2], unsigned timeout_ms);
+/* Whether w's loop answers within timeout_ms (the service watchdog). */
+int worker_responsive(struct worker *w, unsigned timeout_ms);
 
 /* Whether one more line about a failure a client can cause (a refused
  * connect, a bad handshake, a wrong password) may be logged now: at most

@@ -313,6 +313,8 @@ source tests/integration/cli_rules.sh
 source tests/integration/udp.sh
 # shellcheck source=ebpf.sh
 source tests/integration/ebpf.sh
+# shellcheck source=service.sh
+source tests/integration/service.sh
 
 rig_up
 rig_start_web
@@ -373,6 +375,7 @@ test_timeouts
 test_half_close_and_mark
 test_fd_budget
 test_sigterm
+test_service_notify
 socks_targets
 test_socks_config_safety
 test_socks_no_auth
