@@ -69,9 +69,9 @@ int control_open(struct control *c, const char *path)
 		goto fail;
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 16) < 0)
 		goto fail;
-	/* root and group sockgate only */
+	/* its owner (root, or the service user) and group sockgate only */
 	g = getgrnam("sockgate");
-	if ((g && chown(path, 0, g->gr_gid) < 0) || chmod(path, 0660) < 0)
+	if ((g && chown(path, (uid_t)-1, g->gr_gid) < 0) || chmod(path, 0660) < 0)
 		goto fail;
 	c->fd = fd;
 	return 0;

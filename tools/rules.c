@@ -111,6 +111,28 @@ static int rules_apply(const struct cli_opts *opts, int dry_run)
 		fprintf(stderr, "sockgate: %s has errors; nothing changed\n", opts->config_path);
 		return CLI_FAILED;
 	}
+	/* a config that intercepts nothing (as shipped) is applied as such:
+	 * no rules, and none left from an earlier one */
+	if (!cfg->n_intercept_ifaces && !cfg->n_intercept_src && !dry_run) {
+		int existed = nft_table_exists(err, sizeof(err));
+		unsigned n;
+		if (existed < 0 || nft_flush(err, sizeof(err)) < 0 ||
+		    tc_intake_flush(&n, err, sizeof(err)) < 0 ||
+		    cgroup_intake_flush(&n, err, sizeof(err)) < 0 ||
+		    policy_route_flush(&n, err, sizeof(err)) < 0) {
+			fprintf(stderr, "sockgate: rules apply: %s\n", err);
+			goto out;
+		}
+		if (opts->json)
+			printf("{\"applied\": true, \"table\": null, \"nothing_to_intercept\": "
+			       "true}\n");
+		else
+			printf("nothing to intercept ([intake] interfaces names no interface or "
+			       "source): no rules installed%s\n",
+			       existed ? "; the previous ones removed" : "");
+		ret = CLI_OK;
+		goto out;
+	}
 	if (ruleset_build(cfg, &rs, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sockgate: %s: %s; nothing changed\n", opts->config_path, err);
 		goto out;

@@ -109,8 +109,8 @@ test_cli_rules() {
 		bash -c "ip netns exec $CLI_NS '$SOCKGATE' -c '$bad' rules apply >/dev/null 2>&1; test \$? -eq 1"
 	check "... the previous ruleset stays in place" test "$(nft_json "$CLI_NS")" = "$before"
 	printf '[route]\ndefault = direct\n' >"$bad"
-	check "nothing to intercept is refused" \
-		bash -c "ip netns exec $CLI_NS '$SOCKGATE' -c '$bad' rules apply 2>&1 | grep -q 'nothing to intercept'"
+	check "--dry-run with nothing to intercept is refused, and says so" \
+		bash -c "! ip netns exec $CLI_NS '$SOCKGATE' -c '$bad' rules apply --dry-run >/dev/null 2>&1 && ip netns exec $CLI_NS '$SOCKGATE' -c '$bad' rules apply --dry-run 2>&1 | grep -q 'nothing to intercept'"
 
 	check "rules show: the installed sets, read back" \
 		bash -c "ip netns exec $CLI_NS '$SOCKGATE' rules show | grep -qx '45.33.0.9'"
@@ -165,6 +165,9 @@ test_cli_rules() {
 	check "... the foreign table is still there" bash -c "ip netns exec $CLI_NS nft list chain inet other c >/dev/null"
 	check "rules flush again: nothing to remove, exit 0" \
 		bash -c "ip netns exec $CLI_NS '$SOCKGATE' rules flush | grep -q 'was not installed'"
+	in_ns "$CLI_NS" "$SOCKGATE" -c "$RIG_DIR/cli-tp.conf" rules apply >/dev/null
+	check "apply of a config that intercepts nothing (as shipped): exit 0, says so, removes what was there" \
+		bash -c "ip netns exec $CLI_NS '$SOCKGATE' -c packaging/sockgate.conf rules apply | grep -q 'nothing to intercept.*no rules installed; the previous ones removed' && ! ip netns exec $CLI_NS nft list table inet sockgate 2>/dev/null && ! ip -n $CLI_NS rule | grep -q fwmark"
 	ip netns del "$CLI_NS"
 	ip netns del "$CLI_NS2"
 }
