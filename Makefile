@@ -4,13 +4,19 @@
 #   make demo       install missing Debian packages, run the namespace demo
 #   make bench      benchmark against redsocks (root, network namespaces)
 #   make fuzz       build and run the libFuzzer harnesses (clang)
-#   make install    PREFIX, DESTDIR, SBINDIR, SYSCONFDIR honoured
+#   make install    PREFIX, DESTDIR, SBINDIR, SYSCONFDIR, UNITDIR... honoured
+#   make deb, rpm   binary packages into build/packages (packaging/)
+#   make package-test  build both, check and install the .deb, purge it
 
 VERSION := $(shell cat VERSION)
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 SYSCONFDIR ?= /etc
 DOCDIR ?= $(PREFIX)/share/doc/sockgate
+MANDIR ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
@@ -56,7 +62,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
 .DELETE_ON_ERROR:
-.PHONY: all deps check check-sanitizers unit integration demo bench fuzz install uninstall clean format format-check
+.PHONY: all deps check check-sanitizers unit integration demo bench fuzz install uninstall deb rpm package-test clean format format-check
 
 all: $(B)/sockgated $(B)/sockgate
 
@@ -153,17 +159,51 @@ fuzz:
 	$(Q)tools/install-deps.sh
 	$(Q)$(MAKE) --no-print-directory -C tests/fuzz run
 
-install: $(B)/sockgated $(B)/sockgate
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/sockgate $(DESTDIR)$(DOCDIR)
+MANPAGES := docs/man/sockgated.8 docs/man/sockgate.8 docs/man/sockgate.conf.5
+DOCS := README.md docs/architecture.md docs/cli.md docs/config.md docs/control.md \
+	docs/benchmarks.md docs/sockgate.conf.example
+
+# The unit names the installed paths.
+$(B)/sockgated.service: packaging/systemd/sockgated.service
+	@mkdir -p $(@D)
+	$(Q)sed -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/etc/sockgate/|$(SYSCONFDIR)/sockgate/|g' $< >$@
+
+# The config as shipped intercepts nothing; an existing one is never
+# overwritten.
+install: $(B)/sockgated $(B)/sockgate $(B)/sockgated.service
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/sockgate $(DESTDIR)$(DOCDIR)/examples \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(B)/sockgated $(DESTDIR)$(SBINDIR)/sockgated
 	install -m 0755 $(B)/sockgate $(DESTDIR)$(SBINDIR)/sockgate
-	install -m 0644 docs/sockgate.conf.example $(DESTDIR)$(DOCDIR)/sockgate.conf.example
+	install -m 0644 docs/man/sockgated.8 docs/man/sockgate.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 docs/man/sockgate.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(B)/sockgated.service $(DESTDIR)$(UNITDIR)/sockgated.service
+	install -m 0644 packaging/sysusers/sockgate.conf $(DESTDIR)$(SYSUSERSDIR)/sockgate.conf
+	install -m 0644 packaging/bash-completion/sockgate $(DESTDIR)$(BASHCOMPDIR)/sockgate
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	install -m 0644 packaging/sysctl/90-sockgate-forwarding.conf $(DESTDIR)$(DOCDIR)/examples/
 	test -e $(DESTDIR)$(SYSCONFDIR)/sockgate/sockgate.conf || \
-		install -m 0640 docs/sockgate.conf.example $(DESTDIR)$(SYSCONFDIR)/sockgate/sockgate.conf
+		install -m 0640 packaging/sockgate.conf $(DESTDIR)$(SYSCONFDIR)/sockgate/sockgate.conf
 
+# The config stays: it is the admin's.
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/sockgated $(DESTDIR)$(SBINDIR)/sockgate \
-		$(DESTDIR)$(DOCDIR)/sockgate.conf.example
+		$(DESTDIR)$(MANDIR)/man8/sockgated.8 $(DESTDIR)$(MANDIR)/man8/sockgate.8 \
+		$(DESTDIR)$(MANDIR)/man5/sockgate.conf.5 $(DESTDIR)$(UNITDIR)/sockgated.service \
+		$(DESTDIR)$(SYSUSERSDIR)/sockgate.conf $(DESTDIR)$(BASHCOMPDIR)/sockgate \
+		$(DESTDIR)$(DOCDIR)/examples/90-sockgate-forwarding.conf
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)))
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)
+
+# Binary packages, built from the tracked files (packaging/build.sh).
+deb rpm:
+	$(Q)tools/install-deps.sh package
+	$(Q)packaging/build.sh $@
+
+package-test:
+	$(Q)tools/install-deps.sh package
+	$(Q)tests/package/test.sh
 
 FORMAT_FILES = $(wildcard daemon/*.[ch] daemon/common/*.c include/sockgate/*.h tools/*.[ch] bpf/*.[ch] \
 	tests/unit/*.[ch] tests/fuzz/*.c tests/bench/*.c)
