@@ -102,6 +102,7 @@ $(B)/tests/test_upstream_socks5 $(B)/tests/test_upstream_socks4 $(B)/tests/test_
 	UNIT_OBJS = $(CODEC_OBJS)
 $(B)/tests/test_socks_handshake: UNIT_OBJS = $(B)/daemon/socks_handshake.o
 $(B)/tests/test_siphash: UNIT_OBJS = $(B)/daemon/siphash.o
+$(B)/tests/test_metrics_request: UNIT_OBJS = $(B)/daemon/metrics_request.o
 $(B)/tests/test_users: UNIT_OBJS = $(B)/daemon/users.o
 $(B)/tests/test_client_limit: UNIT_OBJS = $(B)/daemon/client_limit.o
 $(B)/tests/test_ruleset: UNIT_OBJS = $(B)/tools/ruleset.o $(B)/tools/nft.o
@@ -160,7 +161,7 @@ fuzz:
 	$(Q)$(MAKE) --no-print-directory -C tests/fuzz run
 
 MANPAGES := docs/man/sockgated.8 docs/man/sockgate.8 docs/man/sockgate.conf.5
-DOCS := README.md docs/architecture.md docs/cli.md docs/config.md docs/control.md \
+DOCS := README.md docs/architecture.md docs/cli.md docs/config.md docs/control.md docs/metrics.md \
 	docs/benchmarks.md docs/sockgate.conf.example
 
 # The unit names the installed paths.

@@ -24,18 +24,6 @@
 
 #define SNAPSHOT_TIMEOUT_MS 1000
 
-static const char *const fail_names[WORKER_FAIL_KINDS] = {
-	"none",
-	"general_failure",
-	"not_allowed",
-	"network_unreachable",
-	"host_unreachable",
-	"refused",
-	"timed_out",
-	"command_unsupported",
-	"address_type_unsupported",
-};
-
 /* Makes the directory of path (one level, 0755) if it is missing. */
 static void make_parent(const char *path)
 {
@@ -92,18 +80,7 @@ void control_close(struct control *c)
 	c->fd = -1;
 }
 
-static unsigned long long sum(const struct control *c, size_t offset)
-{
-	unsigned long long total = 0;
-
-	for (unsigned i = 0; i < c->n_workers; i++)
-		total += atomic_load_explicit(
-		    (atomic_ullong *)((char *)&c->workers[i].counters + offset),
-		    memory_order_relaxed);
-	return total;
-}
-
-#define SUM(c, field) sum(c, offsetof(struct worker_counters, field))
+#define SUM(c, field) WORKERS_SUM((c)->workers, (c)->n_workers, field)
 
 static void answer_status(const struct control *c, FILE *out, int json)
 {
@@ -132,16 +109,6 @@ static void answer_status(const struct control *c, FILE *out, int json)
 		fd_budget_used((struct fd_budget *)c->budget), c->budget->max);
 }
 
-static const char *const udp_drop_names[UDP_DROP_KINDS] = {
-	[UDP_DROP_UNSUPPORTED] = "unsupported",
-	[UDP_DROP_QUEUE_FULL] = "queue_full",
-	[UDP_DROP_UPSTREAM_DOWN] = "upstream_down",
-	[UDP_DROP_NO_ROOM] = "no_room",
-	[UDP_DROP_TOO_BIG] = "too_big",
-	[UDP_DROP_MALFORMED] = "malformed",
-	[UDP_DROP_SEND_FAILED] = "send_failed",
-};
-
 /* Ends the failures object (JSON) or line (text), then the UDP counters. */
 static void answer_udp_stats(const struct control *c, FILE *out, int json)
 {
@@ -156,7 +123,7 @@ static void answer_udp_stats(const struct control *c, FILE *out, int json)
 		SUM(c, udp_bytes[1]));
 	for (int k = 0; k < UDP_DROP_KINDS; k++)
 		fprintf(out, json ? "%s\"%s\": %llu" : "%s%s %llu", k ? (json ? ", " : ",") : " ",
-			udp_drop_names[k], SUM(c, udp_drops[k]));
+			worker_udp_drop_names[k], SUM(c, udp_drops[k]));
 	fprintf(out, json ? "}}" : "\n");
 }
 
@@ -171,7 +138,8 @@ static void answer_stats(const struct control *c, FILE *out, int json)
 		SUM(c, bytes_up), SUM(c, bytes_down));
 	for (int k = 1; k < WORKER_FAIL_KINDS; k++)
 		fprintf(out, json ? "%s\"%s\": %llu" : "%s%s %llu",
-			k > 1 ? (json ? ", " : ",") : " ", fail_names[k], SUM(c, failures[k]));
+			k > 1 ? (json ? ", " : ",") : " ", worker_fail_names[k],
+			SUM(c, failures[k]));
 	answer_udp_stats(c, out, json);
 	fprintf(out, json ? ", \"upstreams\": {" : "upstreams:\n");
 	for (size_t u = 0; u < cfg->n_upstreams; u++) {

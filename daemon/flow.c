@@ -48,7 +48,8 @@ void flow_close_socket(struct worker *w, int *fd, int reset)
 	fd_budget_release(w->budget, 1);
 }
 
-struct flow *flow_new(struct worker *w, int client_fd, const struct sockaddr_storage *client)
+struct flow *flow_new(struct worker *w, int client_fd, const struct sockaddr_storage *client,
+		      enum flow_intake intake)
 {
 	struct flow *f;
 
@@ -75,8 +76,11 @@ struct flow *flow_new(struct worker *w, int client_fd, const struct sockaddr_sto
 	f->id = ++w->next_flow_id;
 	f->created_ms = w->now_ms;
 	f->gen = generation_ref(w->gen);
+	f->intake = (uint8_t)intake;
 	atomic_fetch_add_explicit(&w->counters.flows_total, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&w->counters.flows_live, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->counters.intake_total[intake], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->counters.intake_live[intake], 1, memory_order_relaxed);
 	list_init(&f->node);
 	list_init(&f->timer);
 	list_init(&f->resume);
@@ -112,11 +116,47 @@ static struct upstream_counters *flow_up_counters(const struct flow *f)
 
 void flow_set_upstream(struct flow *f, const struct upstream *up)
 {
+	struct upstream_counters *uc = flow_up_counters(f);
+
+	if (uc)
+		atomic_fetch_sub_explicit(&uc->live, 1, memory_order_relaxed);
 	if (f->gen != f->w->gen) {
 		generation_unref(f->gen);
 		f->gen = generation_ref(f->w->gen);
 	}
 	f->up = up;
+	uc = flow_up_counters(f);
+	if (uc)
+		atomic_fetch_add_explicit(&uc->live, 1, memory_order_relaxed);
+}
+
+/* Whether the flow's upstream proxy answered (ok) or could not be reached
+ * or failed to answer; once per flow, never for direct. */
+static void flow_note_upstream(struct flow *f, int ok)
+{
+	struct upstream_counters *uc = flow_up_counters(f);
+
+	if (!uc || f->up_noted || f->up->url.kind == UPSTREAM_DIRECT)
+		return;
+	f->up_noted = 1;
+	atomic_store_explicit(ok ? &uc->last_ok_ms : &uc->last_fail_ms, f->w->now_ms + 1,
+			      memory_order_relaxed);
+}
+
+static const unsigned handshake_bounds_ms[HANDSHAKE_BUCKETS - 1] = { HANDSHAKE_BUCKET_BOUNDS_MS };
+
+/* The upstream's handshake succeeded: its latency into the histogram. */
+static void flow_observe_handshake(struct flow *f)
+{
+	struct worker_counters *c = &f->w->counters;
+	uint64_t ms = f->w->now_ms - f->connect_ms;
+	unsigned b = 0;
+
+	while (b < HANDSHAKE_BUCKETS - 1 && ms > handshake_bounds_ms[b])
+		b++;
+	atomic_fetch_add_explicit(&c->handshake_buckets[b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->handshake_ms_sum, ms, memory_order_relaxed);
+	flow_note_upstream(f, 1);
 }
 
 void flow_destroy(struct flow *f, int reset)
@@ -125,10 +165,12 @@ void flow_destroy(struct flow *f, int reset)
 	struct upstream_counters *uc = flow_up_counters(f);
 
 	atomic_fetch_sub_explicit(&w->counters.flows_live, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&w->counters.intake_live[f->intake], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&w->counters.bytes_up, f->bytes[DIR_UP], memory_order_relaxed);
 	atomic_fetch_add_explicit(&w->counters.bytes_down, f->bytes[DIR_DOWN],
 				  memory_order_relaxed);
 	if (uc) {
+		atomic_fetch_sub_explicit(&uc->live, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&uc->flows, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&uc->bytes_up, f->bytes[DIR_UP], memory_order_relaxed);
 		atomic_fetch_add_explicit(&uc->bytes_down, f->bytes[DIR_DOWN],
@@ -208,6 +250,8 @@ int flow_fail_rep(struct flow *f, uint8_t rep, const char *fmt, ...)
 	    (f->state == FLOW_CONNECTING || f->state == FLOW_HANDSHAKE) &&
 	    socks_server_retry(f, flow_describe(f, desc, sizeof(desc)), reason))
 		return -1; /* not a failure yet: the next address is tried */
+	if (f->state == FLOW_CONNECTING || f->state == FLOW_HANDSHAKE)
+		flow_note_upstream(f, 0);
 	atomic_fetch_add_explicit(&f->w->counters.failures[rep < WORKER_FAIL_KINDS ? rep : 1], 1,
 				  memory_order_relaxed);
 	if (flow_up_counters(f))
@@ -466,10 +510,14 @@ static void flow_read_handshake(struct flow *f)
 		}
 		res = upstream_handshake_feed(f->hs, buf, (size_t)n, &consumed, out);
 		if (res == UPSTREAM_ERROR) {
+			/* a reply refusing the target: the proxy itself is up */
+			if (f->hs->code)
+				flow_note_upstream(f, 1);
 			flow_fail_rep(f, rep_for_upstream(f->hs), "%s", f->hs->reason);
 			return;
 		}
 		if (res == UPSTREAM_DONE) {
+			flow_observe_handshake(f);
 			/* a SOCKS client hears of its tunnel before any target byte */
 			if (f->socks && socks_server_tunnel_up(f) < 0)
 				return;
@@ -627,6 +675,7 @@ int flow_open_upstream(struct flow *f)
 	if (fd < 0)
 		return -errno;
 	f->upstream_fd = fd;
+	f->connect_ms = f->w->now_ms;
 	fd_budget_take(f->w->budget, 1);
 	/* The mark is what the rules exempt: without it this socket could be
 	 * intercepted again. */
@@ -642,7 +691,9 @@ void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage 
 		 enum intake_kind intake)
 {
 	const char *loop;
-	struct flow *f = flow_new(w, client_fd, client);
+	struct flow *f =
+	    flow_new(w, client_fd, client,
+		     intake == INTAKE_TPROXY ? FLOW_INTAKE_TPROXY : FLOW_INTAKE_REDIRECT);
 	int rc;
 
 	if (!f)

@@ -63,8 +63,11 @@ struct flow {
 	uint64_t deadline;
 	uint64_t last_active;
 	uint64_t created_ms;
-	uint64_t bytes[2]; /* delivered, per direction */
-	uint8_t tproxy;	   /* came through the TPROXY intake */
+	uint64_t bytes[2];   /* delivered, per direction */
+	uint8_t tproxy;	     /* came through the TPROXY intake */
+	uint8_t intake;	     /* enum flow_intake */
+	uint8_t up_noted;    /* the upstream's health was recorded */
+	uint64_t connect_ms; /* when the upstream connect began */
 };
 
 /* SOCKS5 reply codes (RFC 1928 section 6), also used to classify failures
@@ -83,7 +86,8 @@ enum {
 
 /* A new flow holding client_fd (counted in the fd budget); NULL after
  * closing client_fd when out of memory. */
-struct flow *flow_new(struct worker *w, int client_fd, const struct sockaddr_storage *client);
+struct flow *flow_new(struct worker *w, int client_fd, const struct sockaddr_storage *client,
+		      enum flow_intake intake);
 /* Frees f; reset = 1 sends RST on its sockets instead of FIN. */
 void flow_destroy(struct flow *f, int reset);
 /* Ends f for the reason given: a SOCKS client that has no reply yet gets

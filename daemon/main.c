@@ -25,6 +25,7 @@
 #include "dns.h"
 #include "fd_budget.h"
 #include "generation.h"
+#include "metrics.h"
 #include "notify.h"
 #include "users.h"
 #include "worker.h"
@@ -189,6 +190,9 @@ static const char *restart_needed(const struct config *a, const struct config *b
 		return "[daemon] mark";
 	if (!same_str(a->control_path, b->control_path))
 		return "[daemon] control";
+	if (a->metrics.ss_family != b->metrics.ss_family ||
+	    (a->metrics.ss_family && !addr_equal(&a->metrics, &b->metrics)))
+		return "[daemon] metrics";
 	/* the SOCKS server's resolver and verifier start with the daemon */
 	if (!a->socks.n_listen != !b->socks.n_listen)
 		return "[socks] (turned on or off)";
@@ -376,6 +380,7 @@ int main(int argc, char *argv[])
 	struct worker_shared shared = { .budget = &budget };
 	struct users *users = NULL;
 	struct control control = { .fd = -1 };
+	struct metrics metrics = { .fd = -1 };
 	struct daemon_state state = { 0 };
 	char msg[2048];
 	int dns_ready = 0;
@@ -554,18 +559,30 @@ int main(int argc, char *argv[])
 				 "will not reach this daemon");
 	}
 
+	metrics.fd = -1;
+	if (cfg->metrics.ss_family) {
+		metrics.gen = &state.gen;
+		metrics.workers = workers;
+		metrics.n_workers = n_workers;
+		metrics.budget = &budget;
+		/* a port taken is a config error the admin must see */
+		if (metrics_open(&metrics, &cfg->metrics) < 0)
+			goto out;
+	}
 	/* listeners are up: the service is ready */
 	notify_send("READY=1");
 	watchdog_ms = (int)(notify_watchdog_usec() / 2000);
 	for (;;) {
-		struct pollfd pfd[2] = { { .fd = sfd, .events = POLLIN },
-					 { .fd = control.fd, .events = POLLIN } };
+		struct pollfd pfd[3] = { { .fd = sfd, .events = POLLIN },
+					 { .fd = control.fd, .events = POLLIN },
+					 { .fd = metrics.fd, .events = POLLIN } };
 		struct signalfd_siginfo si;
 		ssize_t n;
 
 		if (watchdog_ms > 0)
 			watchdog_ping(workers, n_workers, (unsigned)watchdog_ms);
-		if (poll(pfd, control.fd >= 0 ? 2 : 1, watchdog_ms > 0 ? watchdog_ms : -1) < 0) {
+		/* poll skips negative fds */
+		if (poll(pfd, 3, watchdog_ms > 0 ? watchdog_ms : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("poll: %s", strerror(errno));
@@ -573,6 +590,8 @@ int main(int argc, char *argv[])
 		}
 		if (control.fd >= 0 && (pfd[1].revents & POLLIN))
 			control_serve(&control);
+		if (metrics.fd >= 0 && (pfd[2].revents & POLLIN))
+			metrics_serve(&metrics);
 		if (!(pfd[0].revents & POLLIN))
 			continue;
 		n = read(sfd, &si, sizeof(si));
@@ -593,6 +612,7 @@ int main(int argc, char *argv[])
 	ret = 0;
 out:
 	control_close(&control);
+	metrics_close(&metrics);
 	for (unsigned i = 0; i < started; i++)
 		worker_request_stop(&workers[i]);
 	for (unsigned i = 0; i < started; i++)

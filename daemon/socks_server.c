@@ -144,7 +144,7 @@ void socks_server_accept(struct worker *w, int fd, const struct sockaddr_storage
 		close(fd);
 		return;
 	}
-	f = flow_new(w, fd, client);
+	f = flow_new(w, fd, client, FLOW_INTAKE_SOCKS);
 	if (!f) {
 		client_limit_release(w->shared->limits, client);
 		return;

@@ -136,6 +136,39 @@ static void worker_accept(struct worker *w, struct listener *l)
 	}
 }
 
+const char *const worker_fail_names[WORKER_FAIL_KINDS] = {
+	"none",
+	"general_failure",
+	"not_allowed",
+	"network_unreachable",
+	"host_unreachable",
+	"refused",
+	"timed_out",
+	"command_unsupported",
+	"address_type_unsupported",
+};
+
+const char *const worker_udp_drop_names[UDP_DROP_KINDS] = {
+	[UDP_DROP_UNSUPPORTED] = "unsupported",
+	[UDP_DROP_QUEUE_FULL] = "queue_full",
+	[UDP_DROP_UPSTREAM_DOWN] = "upstream_down",
+	[UDP_DROP_NO_ROOM] = "no_room",
+	[UDP_DROP_TOO_BIG] = "too_big",
+	[UDP_DROP_MALFORMED] = "malformed",
+	[UDP_DROP_SEND_FAILED] = "send_failed",
+};
+
+unsigned long long workers_sum(const struct worker *workers, unsigned n, size_t offset)
+{
+	unsigned long long total = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		total += atomic_load_explicit(
+		    (const atomic_ullong *)((const char *)&workers[i].counters + offset),
+		    memory_order_relaxed);
+	return total;
+}
+
 static void worker_reconcile_listeners(struct worker *w);
 static struct listener *find_listener(struct worker *w, enum listener_kind kind, int family,
 				      uint16_t port, const struct sockaddr_storage *addr);

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -69,17 +70,49 @@ enum udp_drop_reason {
 	UDP_DROP_KINDS,
 };
 
-/* Written by the worker, read by the control socket: relaxed atomics. */
+/* How a flow came in, for the metrics. */
+enum flow_intake {
+	FLOW_INTAKE_REDIRECT,
+	FLOW_INTAKE_TPROXY,
+	FLOW_INTAKE_SOCKS,
+	FLOW_INTAKES,
+};
+
+/* Upper bounds (ms) of the upstream handshake latency histogram's buckets;
+ * one more bucket counts the rest. */
+#define HANDSHAKE_BUCKET_BOUNDS_MS 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000
+#define HANDSHAKE_BUCKETS	   13
+
+/* Written by the worker, read by the control socket and the metrics:
+ * relaxed atomics. */
 struct worker_counters {
 	atomic_ullong flows_total, flows_live, bytes_up, bytes_down;
+	atomic_ullong intake_total[FLOW_INTAKES], intake_live[FLOW_INTAKES];
+	/* from the connect to the upstream to its handshake's success, ms */
+	atomic_ullong handshake_buckets[HANDSHAKE_BUCKETS], handshake_ms_sum;
 	atomic_ullong failures[WORKER_FAIL_KINDS];
 	atomic_ullong udp_assocs_live, udp_assocs_total, udp_evicted;
 	atomic_ullong udp_datagrams[2], udp_bytes[2]; /* DIR_UP, DIR_DOWN */
 	atomic_ullong udp_drops[UDP_DROP_KINDS];
 };
 
+/* Names of the failure kinds (by SOCKS5 reply code) and of the UDP drop
+ * reasons, as the control socket and the metrics print them. */
+extern const char *const worker_fail_names[WORKER_FAIL_KINDS];
+extern const char *const worker_udp_drop_names[UDP_DROP_KINDS];
+
+struct worker;
+/* One counter (at offset in struct worker_counters) summed over workers. */
+unsigned long long workers_sum(const struct worker *workers, unsigned n, size_t offset);
+#define WORKERS_SUM(workers, n, field)                                                             \
+	workers_sum(workers, n, offsetof(struct worker_counters, field))
+
 struct upstream_counters {
-	atomic_ullong flows, failures, bytes_up, bytes_down;
+	atomic_ullong flows, failures, bytes_up, bytes_down; /* flows that ended */
+	atomic_ullong live;
+	/* the last time (worker now_ms + 1) the upstream answered a handshake,
+	 * or could not be reached or failed to answer */
+	atomic_ullong last_ok_ms, last_fail_ms;
 };
 
 /* What all workers share; set up by main before the workers start. */

@@ -238,6 +238,35 @@ static int first_time(struct parse_ctx *ctx, unsigned *seen, unsigned bit, const
 	return 1;
 }
 
+static int split_host_port(const char *s, char *host, size_t hostsz, uint16_t *port,
+			   int *bracketed);
+
+/* "off", "PORT" (on 127.0.0.1), "ADDRESS:PORT" or "[V6]:PORT". */
+static void metrics_key(struct parse_ctx *ctx, const char *value)
+{
+	struct config *cfg = ctx->cfg;
+	char host[INET6_ADDRSTRLEN + 1];
+	uint16_t port;
+	int bracketed;
+
+	memset(&cfg->metrics, 0, sizeof(cfg->metrics));
+	if (!strcmp(value, "off") || !value[0])
+		return;
+	if (!addr_parse_port(value, &port) && port) {
+		addr_from_ip("127.0.0.1", port, &cfg->metrics);
+		return;
+	}
+	if (split_host_port(value, host, sizeof(host), &port, &bracketed) || !port ||
+	    addr_from_ip(host, port, &cfg->metrics) ||
+	    bracketed != (cfg->metrics.ss_family == AF_INET6)) {
+		memset(&cfg->metrics, 0, sizeof(cfg->metrics));
+		report(ctx, ctx->line,
+		       "metrics: \"%s\" is not \"off\", PORT or ADDRESS:PORT (127.0.0.1:9180, "
+		       "[::1]:9180)",
+		       value);
+	}
+}
+
 static void daemon_key(struct parse_ctx *ctx, const char *key, const char *value)
 {
 	struct config *cfg = ctx->cfg;
@@ -295,6 +324,9 @@ static void daemon_key(struct parse_ctx *ctx, const char *key, const char *value
 			       MAX_UDP_ASSOCIATIONS);
 		else
 			cfg->udp_associations = (unsigned)v;
+	} else if (!strcmp(key, "metrics")) {
+		if (first_time(ctx, &ctx->seen_daemon, 1u << 9, "daemon", key))
+			metrics_key(ctx, value);
 	} else if (!strcmp(key, "control")) {
 		if (!first_time(ctx, &ctx->seen_daemon, 1u << 6, "daemon", key))
 			return;

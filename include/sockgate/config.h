@@ -64,9 +64,10 @@ struct config {
 	unsigned connect_timeout_ms;
 	unsigned handshake_timeout_ms;
 	unsigned idle_timeout_ms;
-	char *control_path;	      /* unix socket for the CLI; NULL = off */
-	unsigned udp_idle_timeout_ms; /* transparent UDP associations */
-	unsigned udp_associations;    /* at most this many at once (all workers) */
+	char *control_path;		 /* unix socket for the CLI; NULL = off */
+	unsigned udp_idle_timeout_ms;	 /* transparent UDP associations */
+	unsigned udp_associations;	 /* at most this many at once (all workers) */
+	struct sockaddr_storage metrics; /* Prometheus endpoint; ss_family 0 = off */
 	/* [intake] */
 	uint16_t redirect_port; /* 0: off (tproxy set and redirect not) */
 	uint16_t tproxy_port;	/* 0: off */

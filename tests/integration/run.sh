@@ -376,6 +376,7 @@ test_half_close_and_mark
 test_fd_budget
 test_sigterm
 test_service_notify
+test_metrics
 socks_targets
 test_socks_config_safety
 test_socks_no_auth

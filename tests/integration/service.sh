@@ -41,3 +41,109 @@ test_service_notify() {
 	rig_stop "$listener"
 	# without NOTIFY_SOCKET nothing changes (every other test runs so)
 }
+
+# The Prometheus endpoint, scraped from the router's namespace and parsed
+# with prometheus_client's own parser (python3-prometheus-client).
+METRICS_URL=http://127.0.0.1:9180/metrics
+
+metrics_scrape() { # file
+	in_ns $NS_ROUTER curl -sf -m 3 "$METRICS_URL" >"$1"
+}
+
+# Every sample of file $1 as "name{labels} value" lines, sorted; exit 1
+# when the text does not parse as the exposition format.
+metrics_samples() {
+	# Debian's python3, where python3-prometheus-client installs
+	/usr/bin/python3 - "$1" <<-'PY'
+	import sys
+	from prometheus_client.parser import text_string_to_metric_families
+	out = []
+	for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
+	    for s in fam.samples:
+	        labels = ",".join("%s=%s" % kv for kv in sorted(s.labels.items()))
+	        out.append("%s{%s} %s" % (s.name, labels, s.value))
+	print("\n".join(sorted(out)))
+	PY
+}
+
+metric() { # file name{labels}
+	metrics_samples "$1" | awk -v k="$2" '$1 == k {print $2; found = 1} END {exit !found}'
+}
+
+# metric $2 grew by at least $3 from scrape $1a to $1b
+metric_grew() { # prefix key min
+	local a b
+	a=$(metric "$1a" "$2") && b=$(metric "$1b" "$2") &&
+		python3 -c 'import sys; a, b, m = map(float, sys.argv[1:]); sys.exit(b - a < m)' "$a" "$b" "$3" || {
+		echo "$2: ${a:-?} -> ${b:-?}" >&2
+		return 1
+	}
+}
+
+metric_is() { # file key value
+	[ "$(metric "$1" "$2")" = "$3" ] || {
+		echo "$2 = $(metric "$1" "$2"), want $3" >&2
+		return 1
+	}
+}
+
+http_status() { # method path
+	in_ns $NS_ROUTER curl -s -o /dev/null -m 3 -w '%{http_code}' -X "$1" "http://127.0.0.1:9180$2"
+}
+
+# the compound checks of test_metrics, on scrapes ${M}a (before) and ${M}b
+M=""
+metrics_bytes_grew() {
+	metric_grew "$M" 'sockgate_bytes_total{direction=down}' 1000 &&
+		metric_grew "$M" 'sockgate_bytes_total{direction=up}' 100
+}
+metrics_upstream_counted() {
+	metric_grew "$M" 'sockgate_upstream_flows_total{upstream=up}' 6 &&
+		metric_grew "$M" 'sockgate_upstream_handshake_seconds_count{}' 5 &&
+		metric_grew "$M" 'sockgate_upstream_handshake_seconds_bucket{le=+Inf}' 5
+}
+metrics_refused_counted() {
+	metric_grew "$M" 'sockgate_failures_total{reason=refused}' 1 &&
+		metric_is "${M}b" 'sockgate_upstream_up{upstream=up}' 1.0
+}
+metrics_idle() {
+	metric_is "${M}b" 'sockgate_flows_active{intake=redirect}' 0.0 &&
+		[ "$(metric "${M}b" 'sockgate_fds_budget{}' | cut -d. -f1)" -gt 100 ]
+}
+metrics_refuses_others() {
+	[ "$(http_status GET /)" = 404 ] && [ "$(http_status POST /metrics)" = 405 ]
+}
+metrics_scrape_parses() {
+	metrics_scrape "$1" && metrics_samples "$1" >/dev/null
+}
+
+test_metrics() {
+	M=$RIG_DIR/metrics
+	rig_start_sockgated "socks5://$PROXY4:1080" "" "metrics = 9180" "$SERVER6/128 = dead
+
+[upstream dead]
+url = socks5://$PROXY4:1"
+	check "metrics: bound to loopback when only a port is given" \
+		bash -c "ip netns exec $NS_ROUTER ss -Hltn 'sport = :9180' | grep -q '127.0.0.1:9180'"
+	check "metrics: GET /metrics parses as the Prometheus text format" \
+		metrics_scrape_parses "${M}a"
+	for _ in 1 2 3 4 5; do
+		in_ns $NS_CLIENT curl -s -m 5 -o /dev/null "http://$SERVER4/small"
+	done
+	in_ns $NS_CLIENT curl -s -m 5 -o /dev/null "http://$SERVER4:81/"
+	in_ns $NS_CLIENT curl -s -m 5 -o /dev/null "http://[$SERVER6]/small"
+	sleep 0.3
+	check "metrics: a scrape after the flows parses too" metrics_scrape_parses "${M}b"
+	check "metrics: flows_total{intake=redirect} counts the 7 flows" \
+		metric_grew "$M" 'sockgate_flows_total{intake=redirect}' 7
+	check "metrics: bytes each way grew" metrics_bytes_grew
+	check "metrics: the upstream's flows and the handshake histogram count them" \
+		metrics_upstream_counted
+	check "metrics: the refused target counted by reason; its upstream still up" \
+		metrics_refused_counted
+	check "metrics: an upstream nobody answers is down" \
+		metric_is "${M}b" 'sockgate_upstream_up{upstream=dead}' 0.0
+	check "metrics: no flow left active; a budget of fds" metrics_idle
+	check "metrics: / is 404, POST /metrics is 405" metrics_refuses_others
+	rig_stop_sockgated
+}

@@ -485,6 +485,43 @@ static void test_udp_keys(void **state)
 	expect_error("[daemon]\nudp_associations = 0\n" ROUTE, "udp_associations: \"0\" is not");
 }
 
+static void test_metrics_key(void **state)
+{
+	static const struct {
+		const char *value, *addr;
+	} good[] = {
+		{ "9180", "127.0.0.1:9180" },
+		{ "0.0.0.0:9100", "0.0.0.0:9100" },
+		{ "[::1]:9180", "[::1]:9180" },
+		{ "off", NULL },
+	};
+	struct config *cfg = NULL;
+	char errs[4096], text[256], a[ADDR_STRLEN];
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text), "[daemon]\nmetrics = %s\n" ROUTE, good[i].value);
+		if (load(text, &cfg, errs, sizeof(errs)))
+			fail_msg("%s: %s", good[i].value, errs);
+		if (good[i].addr)
+			assert_string_equal(addr_format(&cfg->metrics, a, sizeof(a)), good[i].addr);
+		else
+			assert_int_equal(cfg->metrics.ss_family, 0);
+		config_free(cfg);
+	}
+	/* off unless asked for */
+	assert_int_equal(load(ROUTE, &cfg, errs, sizeof(errs)), 0);
+	assert_int_equal(cfg->metrics.ss_family, 0);
+	config_free(cfg);
+	expect_error("[daemon]\nmetrics = 0\n" ROUTE, "t.conf:2: metrics: \"0\" is not");
+	expect_error("[daemon]\nmetrics = localhost:9180\n" ROUTE,
+		     "metrics: \"localhost:9180\" is not \"off\", PORT or ADDRESS:PORT");
+	expect_error("[daemon]\nmetrics = ::1:9180\n" ROUTE, "metrics: \"::1:9180\" is not");
+	expect_error("[daemon]\nmetrics = [127.0.0.1]:9180\n" ROUTE, "is not");
+	expect_error("[daemon]\nmetrics = 127.0.0.1:99999\n" ROUTE, "is not");
+	expect_error("[daemon]\nmetrics = 9180\nmetrics = 9181\n" ROUTE,
+		     "t.conf:3: [daemon] metrics given twice");
+}
+
 static void test_duration(void **state)
 {
 	unsigned ms;
@@ -517,6 +554,7 @@ int main(void)
 		cmocka_unit_test(test_intake_rules_keys),
 		cmocka_unit_test(test_tproxy_keys),
 		cmocka_unit_test(test_udp_keys),
+		cmocka_unit_test(test_metrics_key),
 		cmocka_unit_test(test_ipv6_routes),
 		cmocka_unit_test(test_socks_errors),
 		cmocka_unit_test(test_names_resolved_at_load),

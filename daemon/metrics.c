@@ -1,0 +1,300 @@
+/* The Prometheus endpoint (see metrics.h, docs/metrics.md). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "sockgate/addr.h"
+#include "sockgate/config.h"
+#include "sockgate/log.h"
+#include "fd_budget.h"
+#include "generation.h"
+#include "metrics.h"
+#include "worker.h"
+
+#ifndef SOCKGATE_VERSION
+#define SOCKGATE_VERSION "unknown"
+#endif
+
+/* A label value: backslash, double quote and newline escaped. */
+static void put_label(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fprintf(out, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", out);
+		else
+			fputc(*s, out);
+	}
+}
+
+static void family(FILE *out, const char *name, const char *type, const char *help)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+#define SUM(m, field) WORKERS_SUM((m)->workers, (m)->n_workers, field)
+
+static const char *const intake_names[FLOW_INTAKES] = { "redirect", "tproxy", "socks" };
+static const unsigned bucket_bounds_ms[HANDSHAKE_BUCKETS - 1] = { HANDSHAKE_BUCKET_BOUNDS_MS };
+
+static void render_flows(const struct metrics *m, FILE *out)
+{
+	family(out, "sockgate_flows_active", "gauge", "Live TCP flows, by intake.");
+	for (int k = 0; k < FLOW_INTAKES; k++)
+		fprintf(out, "sockgate_flows_active{intake=\"%s\"} %llu\n", intake_names[k],
+			SUM(m, intake_live[k]));
+	family(out, "sockgate_flows_total", "counter", "TCP flows since start, by intake.");
+	for (int k = 0; k < FLOW_INTAKES; k++)
+		fprintf(out, "sockgate_flows_total{intake=\"%s\"} %llu\n", intake_names[k],
+			SUM(m, intake_total[k]));
+	family(out, "sockgate_bytes_total", "counter",
+	       "Bytes relayed by flows that ended, up (client to target) and down.");
+	fprintf(out, "sockgate_bytes_total{direction=\"up\"} %llu\n", SUM(m, bytes_up));
+	fprintf(out, "sockgate_bytes_total{direction=\"down\"} %llu\n", SUM(m, bytes_down));
+	family(out, "sockgate_failures_total", "counter",
+	       "Failed flows, by reason (the SOCKS5 reply code the failure maps to).");
+	for (int k = 1; k < WORKER_FAIL_KINDS; k++)
+		fprintf(out, "sockgate_failures_total{reason=\"%s\"} %llu\n", worker_fail_names[k],
+			SUM(m, failures[k]));
+}
+
+static void render_handshakes(const struct metrics *m, FILE *out)
+{
+	unsigned long long cumulative = 0;
+
+	family(out, "sockgate_upstream_handshake_seconds", "histogram",
+	       "From the connect to an upstream proxy to its handshake's success.");
+	for (int b = 0; b < HANDSHAKE_BUCKETS; b++) {
+		cumulative += SUM(m, handshake_buckets[b]);
+		if (b < HANDSHAKE_BUCKETS - 1)
+			fprintf(out, "sockgate_upstream_handshake_seconds_bucket{le=\"%g\"} %llu\n",
+				bucket_bounds_ms[b] / 1000.0, cumulative);
+		else
+			fprintf(out,
+				"sockgate_upstream_handshake_seconds_bucket{le=\"+Inf\"} %llu\n",
+				cumulative);
+	}
+	fprintf(out, "sockgate_upstream_handshake_seconds_sum %.3f\n",
+		SUM(m, handshake_ms_sum) / 1000.0);
+	fprintf(out, "sockgate_upstream_handshake_seconds_count %llu\n", cumulative);
+}
+
+/* One upstream's counters over the workers of gen. */
+struct upstream_sums {
+	unsigned long long live, flows, failures, bytes_up, bytes_down, last_ok, last_fail;
+};
+
+static void upstream_sum(struct generation *gen, const struct upstream *up, unsigned n_workers,
+			 struct upstream_sums *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (unsigned i = 0; i < n_workers; i++) {
+		const struct upstream_counters *uc = generation_counters(gen, up, i);
+		unsigned long long ok, fail;
+		if (!uc)
+			continue;
+		s->live += atomic_load_explicit(&uc->live, memory_order_relaxed);
+		s->flows += atomic_load_explicit(&uc->flows, memory_order_relaxed);
+		s->failures += atomic_load_explicit(&uc->failures, memory_order_relaxed);
+		s->bytes_up += atomic_load_explicit(&uc->bytes_up, memory_order_relaxed);
+		s->bytes_down += atomic_load_explicit(&uc->bytes_down, memory_order_relaxed);
+		ok = atomic_load_explicit(&uc->last_ok_ms, memory_order_relaxed);
+		fail = atomic_load_explicit(&uc->last_fail_ms, memory_order_relaxed);
+		s->last_ok = ok > s->last_ok ? ok : s->last_ok;
+		s->last_fail = fail > s->last_fail ? fail : s->last_fail;
+	}
+}
+
+static void render_upstreams(const struct metrics *m, FILE *out)
+{
+	struct generation *gen = *m->gen;
+	const struct config *cfg = gen->cfg;
+	static const struct {
+		const char *name, *type, *help;
+	} families[] = {
+		{ "sockgate_upstream_flows_active", "gauge", "Live flows, by upstream." },
+		{ "sockgate_upstream_flows_total", "counter",
+		  "Flows that ended, by upstream (since start or the last reload)." },
+		{ "sockgate_upstream_failures_total", "counter",
+		  "Of those, the failed ones (since start or the last reload)." },
+		{ "sockgate_upstream_bytes_total", "counter",
+		  "Bytes of flows that ended, by upstream and direction (since start or the "
+		  "last reload)." },
+		{ "sockgate_upstream_up", "gauge",
+		  "1 when the upstream proxy answered its last handshake (or was not tried "
+		  "yet), 0 when it could not be reached or did not answer." },
+	};
+
+	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+		family(out, families[f].name, families[f].type, families[f].help);
+		for (size_t u = 0; u < cfg->n_upstreams; u++) {
+			const struct upstream *up = &cfg->upstreams[u];
+			struct upstream_sums s;
+			if (f == 4 && up->url.kind == UPSTREAM_DIRECT)
+				continue; /* no proxy to be up or down */
+			upstream_sum(gen, up, m->n_workers, &s);
+			if (f == 3) {
+				fprintf(out, "%s{upstream=\"", families[f].name);
+				put_label(out, up->name);
+				fprintf(out, "\",direction=\"up\"} %llu\n", s.bytes_up);
+			}
+			fprintf(out, "%s{upstream=\"", families[f].name);
+			put_label(out, up->name);
+			if (f == 3)
+				fprintf(out, "\",direction=\"down\"} %llu\n", s.bytes_down);
+			else
+				fprintf(out, "\"} %llu\n",
+					f == 0	 ? s.live
+					: f == 1 ? s.flows
+					: f == 2 ? s.failures
+						 : (unsigned long long)(s.last_ok >= s.last_fail));
+		}
+	}
+}
+
+static void render_udp(const struct metrics *m, FILE *out)
+{
+	family(out, "sockgate_udp_associations", "gauge", "Live transparent UDP associations.");
+	fprintf(out, "sockgate_udp_associations %llu\n", SUM(m, udp_assocs_live));
+	family(out, "sockgate_udp_associations_total", "counter",
+	       "Transparent UDP associations since start.");
+	fprintf(out, "sockgate_udp_associations_total %llu\n", SUM(m, udp_assocs_total));
+	family(out, "sockgate_udp_datagrams_total", "counter",
+	       "Transparent UDP datagrams relayed, by direction.");
+	fprintf(out, "sockgate_udp_datagrams_total{direction=\"up\"} %llu\n",
+		SUM(m, udp_datagrams[0]));
+	fprintf(out, "sockgate_udp_datagrams_total{direction=\"down\"} %llu\n",
+		SUM(m, udp_datagrams[1]));
+	family(out, "sockgate_udp_bytes_total", "counter",
+	       "Transparent UDP payload bytes relayed, by direction.");
+	fprintf(out, "sockgate_udp_bytes_total{direction=\"up\"} %llu\n", SUM(m, udp_bytes[0]));
+	fprintf(out, "sockgate_udp_bytes_total{direction=\"down\"} %llu\n", SUM(m, udp_bytes[1]));
+	family(out, "sockgate_udp_drops_total", "counter",
+	       "Transparent UDP datagrams dropped, by reason.");
+	for (int k = 0; k < UDP_DROP_KINDS; k++)
+		fprintf(out, "sockgate_udp_drops_total{reason=\"%s\"} %llu\n",
+			worker_udp_drop_names[k], SUM(m, udp_drops[k]));
+}
+
+void metrics_render(const struct metrics *m, FILE *out)
+{
+	family(out, "sockgate_build_info", "gauge", "The running sockgated's version.");
+	fprintf(out, "sockgate_build_info{version=\"%s\"} 1\n", SOCKGATE_VERSION);
+	render_flows(m, out);
+	render_handshakes(m, out);
+	render_upstreams(m, out);
+	render_udp(m, out);
+	family(out, "sockgate_fds_used", "gauge", "File descriptors held by flows.");
+	fprintf(out, "sockgate_fds_used %u\n", fd_budget_used((struct fd_budget *)m->budget));
+	family(out, "sockgate_fds_budget", "gauge",
+	       "File descriptors flows may hold (from RLIMIT_NOFILE).");
+	fprintf(out, "sockgate_fds_budget %u\n", m->budget->max);
+}
+
+int metrics_open(struct metrics *m, const struct sockaddr_storage *addr)
+{
+	char text[ADDR_STRLEN];
+	int one = 1, err;
+	int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	m->fd = -1;
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (addr->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)addr, addr_len(addr)) < 0 || listen(fd, 16) < 0)
+		goto fail;
+	m->fd = fd;
+	log_info("metrics on http://%s/metrics", addr_format(addr, text, sizeof(text)));
+	return 0;
+fail:
+	err = errno;
+	log_error("metrics on %s: %s", addr_format(addr, text, sizeof(text)), strerror(err));
+	if (fd >= 0)
+		close(fd);
+	return -err;
+}
+
+static const char *reason_phrase(enum metrics_verdict v)
+{
+	switch (v) {
+	case METRICS_OK:
+		return "OK";
+	case METRICS_NOT_FOUND:
+		return "Not Found";
+	case METRICS_METHOD_NOT_ALLOWED:
+		return "Method Not Allowed";
+	case METRICS_TOO_LARGE:
+		return "Request Header Fields Too Large";
+	case METRICS_BAD_VERSION:
+		return "HTTP Version Not Supported";
+	default:
+		return "Bad Request";
+	}
+}
+
+void metrics_serve(struct metrics *m)
+{
+	struct timeval tv = { .tv_sec = 1 };
+	char req[METRICS_REQUEST_MAX + 1], *body = NULL, *head = NULL;
+	size_t got = 0, body_len = 0, head_len = 0;
+	enum metrics_verdict v = METRICS_INCOMPLETE;
+	FILE *out;
+	int fd = accept4(m->fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	/* a client that says nothing cannot hold the main thread */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while (v == METRICS_INCOMPLETE && got < sizeof(req) - 1) {
+		ssize_t n = recv(fd, req + got, sizeof(req) - 1 - got, 0);
+		if (n <= 0)
+			goto out;
+		got += (size_t)n;
+		v = metrics_parse_request(req, got);
+	}
+	if (v == METRICS_INCOMPLETE)
+		v = METRICS_TOO_LARGE;
+	out = open_memstream(&body, &body_len);
+	if (!out)
+		goto out;
+	if (v == METRICS_OK)
+		metrics_render(m, out);
+	else
+		fprintf(out, "%d %s\n", (int)v, reason_phrase(v));
+	fclose(out);
+	out = open_memstream(&head, &head_len);
+	if (!out)
+		goto out;
+	fprintf(out,
+		"HTTP/1.1 %d %s\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+		"%sContent-Length: %zu\r\nConnection: close\r\n\r\n",
+		(int)v, reason_phrase(v), v == METRICS_METHOD_NOT_ALLOWED ? "Allow: GET\r\n" : "",
+		body_len);
+	fclose(out);
+	if (send(fd, head, head_len, MSG_NOSIGNAL | MSG_MORE) < 0)
+		goto out;
+	for (size_t off = 0; off < body_len;) {
+		ssize_t n = send(fd, body + off, body_len - off, MSG_NOSIGNAL);
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+out:
+	free(head);
+	free(body);
+	close(fd);
+}
+
+void metrics_close(struct metrics *m)
+{
+	if (m->fd >= 0)
+		close(m->fd);
+	m->fd = -1;
+}
