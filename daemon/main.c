@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #include "generation.h"
 #include "metrics.h"
 #include "notify.h"
+#include "privileges.h"
 #include "users.h"
 #include "worker.h"
 
@@ -190,6 +192,8 @@ static const char *restart_needed(const struct config *a, const struct config *b
 		return "[daemon] mark";
 	if (!same_str(a->control_path, b->control_path))
 		return "[daemon] control";
+	if (strcmp(a->user, b->user))
+		return "[daemon] user";
 	if (a->metrics.ss_family != b->metrics.ss_family ||
 	    (a->metrics.ss_family && !addr_equal(&a->metrics, &b->metrics)))
 		return "[daemon] metrics";
@@ -488,13 +492,6 @@ int main(int argc, char *argv[])
 		if (users_count(state.gen->users) == 0 && cfg->socks.auth_password)
 			log_warn("%s lists no user: every SOCKS login will fail",
 				 cfg->socks.users_path);
-		if (cfg->socks.auth_password) {
-			rc = auth_service_start(&shared.auth, state.gen);
-			if (rc < 0) {
-				log_error("password verifier: %s", strerror(-rc));
-				goto out;
-			}
-		}
 	}
 	workers = calloc(n_workers, sizeof(*workers));
 	if (!workers) {
@@ -512,6 +509,60 @@ int main(int argc, char *argv[])
 		int rc = detach();
 		if (rc < 0) {
 			log_error("detach: %s", strerror(-rc));
+			goto out;
+		}
+	}
+	state.path = path;
+	state.verbose = verbose;
+	state.workers = workers;
+	state.n_workers = n_workers;
+	state.shared = &shared;
+	if (cfg->control_path) {
+		control.gen = &state.gen;
+		control.reload = reload;
+		control.reload_arg = &state;
+		control.workers = workers;
+		control.n_workers = n_workers;
+		control.budget = &budget;
+		control.started = time(NULL);
+		if (control_open(&control, cfg->control_path) < 0)
+			log_warn("running without a control socket: sockgate status/conns/stats "
+				 "will not reach this daemon");
+	}
+
+	metrics.fd = -1;
+	if (cfg->metrics.ss_family) {
+		metrics.gen = &state.gen;
+		metrics.workers = workers;
+		metrics.n_workers = n_workers;
+		metrics.budget = &budget;
+		/* a port taken is a config error the admin must see */
+		if (metrics_open(&metrics, &cfg->metrics) < 0)
+			goto out;
+	}
+	/* every socket that needs root is bound: give it up (outside
+	 * systemd), before any thread exists, as credentials are per thread */
+	if (privileges_should_drop(cfg->user)) {
+		char why[160];
+		if (privileges_drop(cfg->user, why, sizeof(why)) < 0) {
+			log_error("%s", why);
+			goto out;
+		}
+		log_info("running as %s, group %s, with CAP_NET_ADMIN, CAP_NET_RAW and "
+			 "CAP_NET_BIND_SERVICE",
+			 cfg->user, getgrnam("sockgate") ? "sockgate" : "of the user");
+		if (access(path, R_OK) < 0)
+			log_warn(
+			    "%s is not readable as %s: sockgate reload will fail (chgrp sockgate "
+			    "it and chmod 0640, or set [daemon] user = root)",
+			    path, cfg->user);
+	}
+	/* threads: the password verifier, then the workers (a fork by detach
+	 * before would have lost them) */
+	if (cfg->socks.auth_password) {
+		int rc = auth_service_start(&shared.auth, state.gen);
+		if (rc < 0) {
+			log_error("password verifier: %s", strerror(-rc));
 			goto out;
 		}
 	}
@@ -541,34 +592,6 @@ int main(int argc, char *argv[])
 			 cfg->socks.n_allow ? ", clients limited by allow" : "");
 	}
 
-	state.path = path;
-	state.verbose = verbose;
-	state.workers = workers;
-	state.n_workers = n_workers;
-	state.shared = &shared;
-	if (cfg->control_path) {
-		control.gen = &state.gen;
-		control.reload = reload;
-		control.reload_arg = &state;
-		control.workers = workers;
-		control.n_workers = n_workers;
-		control.budget = &budget;
-		control.started = time(NULL);
-		if (control_open(&control, cfg->control_path) < 0)
-			log_warn("running without a control socket: sockgate status/conns/stats "
-				 "will not reach this daemon");
-	}
-
-	metrics.fd = -1;
-	if (cfg->metrics.ss_family) {
-		metrics.gen = &state.gen;
-		metrics.workers = workers;
-		metrics.n_workers = n_workers;
-		metrics.budget = &budget;
-		/* a port taken is a config error the admin must see */
-		if (metrics_open(&metrics, &cfg->metrics) < 0)
-			goto out;
-	}
 	/* listeners are up: the service is ready */
 	notify_send("READY=1");
 	watchdog_ms = (int)(notify_watchdog_usec() / 2000);

@@ -324,6 +324,15 @@ static void daemon_key(struct parse_ctx *ctx, const char *key, const char *value
 			       MAX_UDP_ASSOCIATIONS);
 		else
 			cfg->udp_associations = (unsigned)v;
+	} else if (!strcmp(key, "user")) {
+		size_t n = strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					 "0123456789_.-");
+		if (!first_time(ctx, &ctx->seen_daemon, 1u << 10, "daemon", key))
+			return;
+		if (!value[0] || value[n] || n >= sizeof(cfg->user) || value[0] == '-')
+			report(ctx, ctx->line, "user: \"%s\" is not a user name", value);
+		else
+			memcpy(cfg->user, value, n + 1);
 	} else if (!strcmp(key, "metrics")) {
 		if (first_time(ctx, &ctx->seen_daemon, 1u << 9, "daemon", key))
 			metrics_key(ctx, value);
@@ -1116,6 +1125,7 @@ static int load(struct parse_ctx *ctx, int resolve, struct config **out)
 	cfg->udp_idle_timeout_ms = DEFAULT_UDP_IDLE_TIMEOUT_MS;
 	cfg->udp_associations = DEFAULT_UDP_ASSOCIATIONS;
 	cfg->control_path = strdup(CONTROL_DEFAULT_PATH);
+	snprintf(cfg->user, sizeof(cfg->user), "nobody");
 	cfg->redirect_port = DEFAULT_REDIRECT_PORT;
 	cfg->tproxy_mark = DEFAULT_TPROXY_MARK;
 	cfg->tproxy_table = DEFAULT_TPROXY_TABLE;

@@ -65,6 +65,7 @@ struct config {
 	unsigned handshake_timeout_ms;
 	unsigned idle_timeout_ms;
 	char *control_path;		 /* unix socket for the CLI; NULL = off */
+	char user[33];			 /* who to become when started as root outside systemd */
 	unsigned udp_idle_timeout_ms;	 /* transparent UDP associations */
 	unsigned udp_associations;	 /* at most this many at once (all workers) */
 	struct sockaddr_storage metrics; /* Prometheus endpoint; ss_family 0 = off */

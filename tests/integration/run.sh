@@ -377,6 +377,7 @@ test_fd_budget
 test_sigterm
 test_service_notify
 test_metrics
+test_privilege_drop
 socks_targets
 test_socks_config_safety
 test_socks_no_auth

@@ -147,3 +147,58 @@ url = socks5://$PROXY4:1"
 	check "metrics: / is 404, POST /metrics is 405" metrics_refuses_others
 	rig_stop_sockgated
 }
+
+# Started as root outside systemd with the default [daemon] user (nobody):
+# the daemon gives up root once bound, keeps the three capabilities the
+# data path needs, and TPROXY TCP and UDP still work. The config must be
+# readable for reload, so $RIG_DIR is opened to others for the test.
+proc_field() { # pid field
+	awk -v f="$2:" '$1 == f {print $2; exit}' "/proc/$1/status"
+}
+
+privileges_dropped() {
+	local pid=$SOCKGATED_PID
+	[ "$(proc_field "$pid" Uid)" = 65534 ] && [ "$(proc_field "$pid" Gid)" != 0 ] &&
+		[ "$(proc_field "$pid" CapEff)" = 0000000000003400 ] &&
+		[ "$(proc_field "$pid" CapPrm)" = 0000000000003400 ] &&
+		[ "$(proc_field "$pid" CapBnd)" = 0000000000003400 ] || {
+		grep -E '^(Uid|Gid|Cap)' "/proc/$pid/status" >&2
+		return 1
+	}
+}
+
+privileges_threads_dropped() { # every thread, not just the main one
+	local t
+	for t in /proc/$SOCKGATED_PID/task/*; do
+		grep -q "^Uid:[[:space:]]65534" "$t/status" &&
+			grep -q "^CapEff:[[:space:]]0000000000003400" "$t/status" || return 1
+	done
+}
+
+test_privilege_drop() {
+	local mode
+	mode=$(stat -c %a "$RIG_DIR")
+	chmod 0711 "$RIG_DIR"
+	udp_start_peers
+	udp_rules_apply ""
+	RIG_INTAKE="tproxy = 12346" RIG_WAIT_PORT=12346 \
+		rig_start_sockgated "socks5://$PROXY4:1080" "" "user = nobody"
+	chmod 0644 "$RIG_DIR/sockgate.conf"
+	check "root outside systemd: runs as nobody with CAP_NET_ADMIN, NET_RAW, NET_BIND_SERVICE only" \
+		privileges_dropped
+	check "... in every thread" privileges_threads_dropped
+	check "... and says so in the log" expect_log "running as nobody"
+	check "... TPROXY TCP still works (10 MB, sha256)" expect_file $SERVER4
+	check "... transparent UDP still works (reply sockets need IP_TRANSPARENT)" \
+		in_ns $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 200
+	check "... sockgate reload still reads the config" \
+		bash -c "$SOCKGATE -c '$RIG_DIR/sockgate.conf' reload | grep -q '^ok: '"
+	rig_stop_sockgated
+	SOCKGATED_PREFIX="env INVOCATION_ID=0123456789abcdef" RIG_INTAKE="tproxy = 12346" RIG_WAIT_PORT=12346 \
+		rig_start_sockgated "socks5://$PROXY4:1080" "" "user = nobody"
+	check "with INVOCATION_ID (started by systemd) the unit decides: still root" \
+		test "$(proc_field "$SOCKGATED_PID" Uid | cut -c1)" = 0
+	rig_stop_sockgated
+	chmod "$mode" "$RIG_DIR"
+	rig_redirect_rule
+}

@@ -301,6 +301,9 @@ rig_start_sockgated() {
 	grep -q handshake_timeout <<<"$extra" || timeouts+="handshake_timeout = 3s"$'\n'
 	grep -q workers <<<"$extra" || timeouts+="workers = 2"$'\n'
 	grep -q control <<<"$extra" || timeouts+="control = $RIG_DIR/ctl.sock"$'\n'
+	# its config and users file live in the root-only $RIG_DIR: stay root
+	# unless the test says otherwise (test_privilege_drop)
+	grep -q '^user' <<<"$extra" || timeouts+="user = root"$'\n'
 	cat >"$RIG_DIR/sockgate.conf" <<-CONF
 	[daemon]
 	$timeouts

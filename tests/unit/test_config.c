@@ -522,6 +522,26 @@ static void test_metrics_key(void **state)
 		     "t.conf:3: [daemon] metrics given twice");
 }
 
+static void test_user_key(void **state)
+{
+	struct config *cfg = NULL;
+	char errs[4096];
+	(void)state;
+	assert_int_equal(load(ROUTE, &cfg, errs, sizeof(errs)), 0);
+	assert_string_equal(cfg->user, "nobody");
+	config_free(cfg);
+	assert_int_equal(
+	    load("[daemon]\nuser = sockgate-proxy_1\n" ROUTE, &cfg, errs, sizeof(errs)), 0);
+	assert_string_equal(cfg->user, "sockgate-proxy_1");
+	config_free(cfg);
+	expect_error("[daemon]\nuser = ../etc\n" ROUTE,
+		     "t.conf:2: user: \"../etc\" is not a user name");
+	expect_error("[daemon]\nuser = -r\n" ROUTE, "user: \"-r\" is not a user name");
+	expect_error("[daemon]\nuser = a b\n" ROUTE, "is not a user name");
+	expect_error("[daemon]\nuser = abcdefghijklmnopqrstuvwxyzabcdefgh\n" ROUTE,
+		     "is not a user name");
+}
+
 static void test_duration(void **state)
 {
 	unsigned ms;
@@ -555,6 +575,7 @@ int main(void)
 		cmocka_unit_test(test_tproxy_keys),
 		cmocka_unit_test(test_udp_keys),
 		cmocka_unit_test(test_metrics_key),
+		cmocka_unit_test(test_user_key),
 		cmocka_unit_test(test_ipv6_routes),
 		cmocka_unit_test(test_socks_errors),
 		cmocka_unit_test(test_names_resolved_at_load),
