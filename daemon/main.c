@@ -194,6 +194,8 @@ static const char *restart_needed(const struct config *a, const struct config *b
 		return "[daemon] control";
 	if (strcmp(a->user, b->user))
 		return "[daemon] user";
+	if (a->log_target != b->log_target)
+		return "[daemon] log";
 	if (a->metrics.ss_family != b->metrics.ss_family ||
 	    (a->metrics.ss_family && !addr_equal(&a->metrics, &b->metrics)))
 		return "[daemon] metrics";
@@ -444,6 +446,10 @@ int main(int argc, char *argv[])
 		return 0;
 	}
 	log_set_level(verbose ? LOG_LEVEL_DEBUG : cfg->log_level);
+	/* detached, stderr is usually nowhere: auto means syslog then */
+	if (cfg->log_target == LOG_TARGET_SYSLOG ||
+	    (cfg->log_target == LOG_TARGET_AUTO && !foreground))
+		log_use_syslog("sockgated");
 
 	/* Signals are read from a signalfd in this thread; workers inherit
 	 * the blocked mask and never see them. */

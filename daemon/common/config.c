@@ -324,6 +324,17 @@ static void daemon_key(struct parse_ctx *ctx, const char *key, const char *value
 			       MAX_UDP_ASSOCIATIONS);
 		else
 			cfg->udp_associations = (unsigned)v;
+	} else if (!strcmp(key, "log")) {
+		if (!first_time(ctx, &ctx->seen_daemon, 1u << 11, "daemon", key))
+			return;
+		if (!strcmp(value, "auto"))
+			cfg->log_target = LOG_TARGET_AUTO;
+		else if (!strcmp(value, "stderr"))
+			cfg->log_target = LOG_TARGET_STDERR;
+		else if (!strcmp(value, "syslog"))
+			cfg->log_target = LOG_TARGET_SYSLOG;
+		else
+			report(ctx, ctx->line, "log: \"%s\" is not auto, stderr or syslog", value);
 	} else if (!strcmp(key, "user")) {
 		size_t n = strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 					 "0123456789_.-");

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +15,14 @@
 static enum log_level current_level = LOG_LEVEL_INFO;
 /* -1 until first used; set from any thread, always to the same value */
 static atomic_int journal_prefix = -1;
+static int to_syslog;
+
+void log_use_syslog(const char *ident)
+{
+	/* connected now: a chroot or a privilege drop later cannot stop it */
+	openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	to_syslog = 1;
+}
 
 void log_set_level(enum log_level level)
 {
@@ -67,6 +76,16 @@ void log_write(enum log_level level, const char *fmt, ...)
 
 	if (level > current_level)
 		return;
+	if (to_syslog) {
+		/* syslog(3) is thread-safe and stamps the time itself; the
+		 * levels are syslog's priorities */
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		syslog((int)level, "%s", line);
+		errno = saved_errno;
+		return;
+	}
 	/* journald reads "<N>" priority prefixes from a stream it owns. */
 	if (atomic_load_explicit(&journal_prefix, memory_order_relaxed) < 0)
 		atomic_store_explicit(&journal_prefix, getenv("JOURNAL_STREAM") != NULL,

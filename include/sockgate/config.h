@@ -64,8 +64,9 @@ struct config {
 	unsigned connect_timeout_ms;
 	unsigned handshake_timeout_ms;
 	unsigned idle_timeout_ms;
-	char *control_path;		 /* unix socket for the CLI; NULL = off */
-	char user[33];			 /* who to become when started as root outside systemd */
+	char *control_path; /* unix socket for the CLI; NULL = off */
+	char user[33];	    /* who to become when started as root outside systemd */
+	enum log_target { LOG_TARGET_AUTO, LOG_TARGET_STDERR, LOG_TARGET_SYSLOG } log_target;
 	unsigned udp_idle_timeout_ms;	 /* transparent UDP associations */
 	unsigned udp_associations;	 /* at most this many at once (all workers) */
 	struct sockaddr_storage metrics; /* Prometheus endpoint; ss_family 0 = off */

@@ -1,5 +1,5 @@
 /* One logger for the daemon and the CLI: levelled lines on stderr, with
- * sd-daemon priority prefixes when stderr is the journal. */
+ * sd-daemon priority prefixes when stderr is the journal, or syslog. */
 #ifndef SOCKGATE_LOG_H
 #define SOCKGATE_LOG_H
 
@@ -11,6 +11,8 @@ enum log_level {
 };
 
 void log_set_level(enum log_level level);
+/* From now on lines go to syslog (facility daemon) instead of stderr. */
+void log_use_syslog(const char *ident);
 enum log_level log_get_level(void);
 /* Returns 0 and sets *level, or -1 if name is not a level name. */
 int log_level_parse(const char *name, enum log_level *level);

@@ -15,6 +15,8 @@ rig_cleanup_more() {
 	[ -n "$EBPF_USED" ] && [ -e /run/netns/$NS_ROUTER ] && router_cli rules flush >/dev/null 2>&1
 	[ -n "${EBPF_CGROUP:-}" ] && rmdir "$EBPF_CGROUP" 2>/dev/null
 	[ -n "${CG2_MOUNTED:-}" ] && umount "$CG2_MOUNTED" 2>/dev/null
+	# test_syslog's stand-in system logger socket (service.sh)
+	[ -n "${SYSLOG_MADE:-}" ] && rm -f /dev/log
 	return 0
 }
 

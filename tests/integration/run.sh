@@ -378,6 +378,7 @@ test_sigterm
 test_service_notify
 test_metrics
 test_privilege_drop
+test_syslog
 socks_targets
 test_socks_config_safety
 test_socks_no_auth

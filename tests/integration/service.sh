@@ -202,3 +202,49 @@ test_privilege_drop() {
 	chmod "$mode" "$RIG_DIR"
 	rig_redirect_rule
 }
+
+# log = syslog: lines reach /dev/log with facility daemon and the level's
+# priority, and not stderr. The test's own socket stands in for the
+# system logger: at /dev/log when there is none, else bound over it in a
+# private mount namespace for the daemon alone.
+SYSLOG_SOCK=""
+SYSLOG_MADE=""
+syslog_saw() { # pattern
+	grep -Eq "$1" "$RIG_DIR/syslog.out"
+}
+
+test_syslog() {
+	local listener prefix=""
+	if [ -e /dev/log ]; then
+		SYSLOG_SOCK=$RIG_DIR/devlog
+		printf '#!/bin/sh\nmount --bind "%s" /dev/log && exec "$@"\n' "$SYSLOG_SOCK" >"$RIG_DIR/with-devlog.sh"
+		chmod +x "$RIG_DIR/with-devlog.sh"
+		prefix="unshare -m --propagation private $RIG_DIR/with-devlog.sh"
+	else
+		SYSLOG_SOCK=/dev/log
+		SYSLOG_MADE=1
+	fi
+	: >"$RIG_DIR/syslog.out"
+	# spawned by the rig, so a run stopped half way still ends it
+	rig_spawn $NS_ROUTER listener "$RIG_DIR/syslog.out" /usr/bin/python3 -c '
+import os, socket, sys
+path = sys.argv[1]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+os.chmod(path, 0o666)
+while True:
+    print(s.recv(65536).decode(errors="replace"), flush=True)
+' "$SYSLOG_SOCK"
+	for _ in $(seq 1 50); do [ -S "$SYSLOG_SOCK" ] && break; sleep 0.1; done
+	SOCKGATED_PREFIX="$prefix" rig_start_sockgated "socks5://$PROXY4:1080" "" "log = syslog"
+	in_ns $NS_CLIENT curl -s -m 5 -o /dev/null "http://$SERVER4:81/"
+	sleep 0.3
+	check "log = syslog: the start line, facility daemon, priority info (<30>), with the pid" \
+		syslog_saw "^<30>.*sockgated\[$SOCKGATED_PID\]: sockgated [0-9.]+: "
+	check "... a failed flow as one warning (<28>)" syslog_saw '^<28>.*sockgated\[[0-9]+\]: flow .*10\.77\.3\.2:81.*client reset$'
+	check "... and nothing on stderr" bash -c "! grep -q 'client reset' '$RIG_DIR/sockgated.log'"
+	rig_stop_sockgated
+	rig_stop "$listener"
+	[ -n "$SYSLOG_MADE" ] && rm -f /dev/log
+	SYSLOG_MADE=""
+}

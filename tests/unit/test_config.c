@@ -534,6 +534,11 @@ static void test_user_key(void **state)
 	    load("[daemon]\nuser = sockgate-proxy_1\n" ROUTE, &cfg, errs, sizeof(errs)), 0);
 	assert_string_equal(cfg->user, "sockgate-proxy_1");
 	config_free(cfg);
+	expect_error("[daemon]\nlog = journal\n" ROUTE,
+		     "t.conf:2: log: \"journal\" is not auto, stderr or syslog");
+	assert_int_equal(load("[daemon]\nlog = syslog\n" ROUTE, &cfg, errs, sizeof(errs)), 0);
+	assert_int_equal(cfg->log_target, LOG_TARGET_SYSLOG);
+	config_free(cfg);
 	expect_error("[daemon]\nuser = ../etc\n" ROUTE,
 		     "t.conf:2: user: \"../etc\" is not a user name");
 	expect_error("[daemon]\nuser = -r\n" ROUTE, "user: \"-r\" is not a user name");
