@@ -70,6 +70,27 @@ static int choose_ebpf(const struct config *cfg, struct ruleset *rs)
 	return 0;
 }
 
+/* What remove_everything took away. */
+struct removed {
+	int table; /* table inet sockgate was there */
+	unsigned detached, links, routes;
+};
+
+/* Every trace of sockgate's in the kernel: the table and the tc program
+ * first (no packet is marked once they are gone), the cgroup hooks, the
+ * policy routing. 0, or -1 with why in err. */
+static int remove_everything(struct removed *r, char *err, size_t errlen)
+{
+	memset(r, 0, sizeof(*r));
+	r->table = nft_table_exists(err, errlen);
+	if (r->table < 0 || nft_flush(err, errlen) < 0 ||
+	    tc_intake_flush(&r->detached, err, errlen) < 0 ||
+	    cgroup_intake_flush(&r->links, err, errlen) < 0 ||
+	    policy_route_flush(&r->routes, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
 /* The tc program's socket lookup half needs sockgated's TPROXY listeners,
  * which only the daemon has: it hands copies over its control socket.
  * Without them (daemon down, control off) interception still works, but a
@@ -114,12 +135,8 @@ static int rules_apply(const struct cli_opts *opts, int dry_run)
 	/* a config that intercepts nothing (as shipped) is applied as such:
 	 * no rules, and none left from an earlier one */
 	if (!cfg->n_intercept_ifaces && !cfg->n_intercept_src && !dry_run) {
-		int existed = nft_table_exists(err, sizeof(err));
-		unsigned n;
-		if (existed < 0 || nft_flush(err, sizeof(err)) < 0 ||
-		    tc_intake_flush(&n, err, sizeof(err)) < 0 ||
-		    cgroup_intake_flush(&n, err, sizeof(err)) < 0 ||
-		    policy_route_flush(&n, err, sizeof(err)) < 0) {
+		struct removed r;
+		if (remove_everything(&r, err, sizeof(err)) < 0) {
 			fprintf(stderr, "sockgate: rules apply: %s\n", err);
 			goto out;
 		}
@@ -129,7 +146,7 @@ static int rules_apply(const struct cli_opts *opts, int dry_run)
 		else
 			printf("nothing to intercept ([intake] interfaces names no interface or "
 			       "source): no rules installed%s\n",
-			       existed ? "; the previous ones removed" : "");
+			       r.table ? "; the previous ones removed" : "");
 		ret = CLI_OK;
 		goto out;
 	}
@@ -260,28 +277,22 @@ out:
 static int rules_flush(const struct cli_opts *opts)
 {
 	char err[256];
-	unsigned routes = 0, detached = 0, links = 0;
-	int existed = nft_table_exists(err, sizeof(err));
+	struct removed r;
 
-	/* the table and the tc program first: no packet is marked once they
-	 * are gone */
-	if (existed < 0 || nft_flush(err, sizeof(err)) < 0 ||
-	    tc_intake_flush(&detached, err, sizeof(err)) < 0 ||
-	    cgroup_intake_flush(&links, err, sizeof(err)) < 0 ||
-	    policy_route_flush(&routes, err, sizeof(err)) < 0) {
+	if (remove_everything(&r, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sockgate: rules flush: %s\n", err);
 		return CLI_FAILED;
 	}
 	if (opts->json)
 		printf("{\"flushed\": true, \"was_installed\": %s, \"policy_routes_removed\": %u, "
 		       "\"ebpf_detached\": %u, \"cgroup_links_detached\": %u}\n",
-		       existed ? "true" : "false", routes, detached, links);
+		       r.table ? "true" : "false", r.routes, r.detached, r.links);
 	else
 		printf("table inet %s %s%s%s%s\n", RULESET_TABLE,
-		       existed ? "removed" : "was not installed; nothing to remove",
-		       routes ? "; TPROXY policy routing removed" : "",
-		       detached ? "; eBPF intake detached" : "",
-		       links ? "; eBPF cgroup hooks detached" : "");
+		       r.table ? "removed" : "was not installed; nothing to remove",
+		       r.routes ? "; TPROXY policy routing removed" : "",
+		       r.detached ? "; eBPF intake detached" : "",
+		       r.links ? "; eBPF cgroup hooks detached" : "");
 	return CLI_OK;
 }
 
