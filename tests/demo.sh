@@ -53,6 +53,8 @@ cat >"$RIG_DIR/demo.conf" <<CONF
 [daemon]
 workers = 2
 control = $RIG_DIR/ctl.sock
+; the demo's files are in a root-only temporary directory: stay root
+user = root
 
 [intake]
 redirect = $REDIRECT_PORT
