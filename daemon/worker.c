@@ -525,7 +525,8 @@ static int worker_init_socks(struct worker *w)
 	rc = dns_new(w, w->cfg->mark, &w->dns);
 	if (rc < 0)
 		return rc;
-	if (w->shared->auth) {
+	/* the verifier itself starts later, after the privilege drop */
+	if (w->cfg->socks.auth_password) {
 		w->auth_cache = calloc(1, sizeof(*w->auth_cache));
 		w->auth_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (!w->auth_cache || w->auth_fd < 0) {
