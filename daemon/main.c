@@ -271,19 +271,6 @@ static int probe_new_listeners(const struct config *a, const struct config *b, c
 /* Reads the config again; on any error keeps the running one. Live flows
  * keep the upstream they started with; new flows use the new config;
  * listeners it no longer names close, new ones open, the rest stay. */
-static int reload_config(struct daemon_state *d, char *msg, size_t len);
-
-/* A reload, told to the service manager around it (sd_notify). */
-static int reload(void *arg, char *msg, size_t len)
-{
-	int rc;
-
-	notify_reloading();
-	rc = reload_config(arg, msg, len);
-	notify_send("READY=1");
-	return rc;
-}
-
 static int reload_config(struct daemon_state *d, char *msg, size_t len)
 {
 	struct config *cfg = NULL;
@@ -342,6 +329,17 @@ refuse:
 	config_free(cfg);
 	users_free(users);
 	return -1;
+}
+
+/* A reload, told to the service manager around it (sd_notify). */
+static int reload(void *arg, char *msg, size_t len)
+{
+	int rc;
+
+	notify_reloading();
+	rc = reload_config(arg, msg, len);
+	notify_send("READY=1");
+	return rc;
 }
 
 static int detach(void)
@@ -536,7 +534,6 @@ int main(int argc, char *argv[])
 				 "will not reach this daemon");
 	}
 
-	metrics.fd = -1;
 	if (cfg->metrics.ss_family) {
 		metrics.gen = &state.gen;
 		metrics.workers = workers;

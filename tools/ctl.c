@@ -40,27 +40,44 @@ static char *control_path(const struct cli_opts *opts)
 	return path;
 }
 
-/* Sends request to the daemon and returns its whole answer (malloc'd), or
- * NULL with why in err. */
-static char *ask_daemon(const char *path, const char *request, char *err, size_t errlen)
+/* A connection to the daemon at path with request sent: its fd, or
+ * -errno with why in err. */
+static int send_request(const char *path, const char *request, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char *answer = NULL, buf[4096];
-	size_t len = 0;
-	ssize_t n;
-	FILE *out;
-	int fd;
+	int fd, rc;
 
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		rc = -errno;
 		snprintf(err, errlen, "%s: %s (is sockgated running?)", path, strerror(errno));
 		goto fail;
 	}
 	if (send(fd, request, strlen(request), MSG_NOSIGNAL) < 0) {
+		rc = -errno;
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Sends request to the daemon and returns its whole answer (malloc'd), or
+ * NULL with why in err. */
+static char *ask_daemon(const char *path, const char *request, char *err, size_t errlen)
+{
+	char *answer = NULL, buf[4096];
+	size_t len = 0;
+	ssize_t n;
+	FILE *out;
+	int fd = send_request(path, request, err, errlen);
+
+	if (fd < 0)
+		return NULL;
 	out = open_memstream(&answer, &len);
 	if (!out) {
 		snprintf(err, errlen, "out of memory");
@@ -77,14 +94,12 @@ static char *ask_daemon(const char *path, const char *request, char *err, size_t
 	close(fd);
 	return answer;
 fail:
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	return NULL;
 }
 
 int ctl_take_tproxy_listeners(const char *path, int fds[2], char *err, size_t errlen)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	union {
 		char buf[CMSG_SPACE(2 * sizeof(int))];
 		struct cmsghdr align;
@@ -100,14 +115,9 @@ int ctl_take_tproxy_listeners(const char *path, int fds[2], char *err, size_t er
 	ssize_t n;
 
 	fds[0] = fds[1] = -1;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    send(fd, "tproxy-listeners\n", 17, MSG_NOSIGNAL) < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: %s (is sockgated running?)", path, strerror(errno));
-		goto out;
-	}
+	fd = send_request(path, "tproxy-listeners\n", err, errlen);
+	if (fd < 0)
+		return fd;
 	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
 	if (n < 0) {
 		rc = -errno;
@@ -150,8 +160,7 @@ out_got:
 		for (int i = 0; i < n_got; i++)
 			close(got[i]);
 out:
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	return rc;
 }
 
