@@ -109,51 +109,58 @@ static void upstream_sum(struct generation *gen, const struct upstream *up, unsi
 	}
 }
 
+/* One sample of an upstream's series; labels after upstream, if any. */
+static void upstream_sample(FILE *out, const char *name, const struct upstream *up,
+			    const char *labels, unsigned long long value)
+{
+	fprintf(out, "%s{upstream=\"", name);
+	put_label(out, up->name);
+	fprintf(out, "\"%s} %llu\n", labels, value);
+}
+
 static void render_upstreams(const struct metrics *m, FILE *out)
 {
 	struct generation *gen = *m->gen;
 	const struct config *cfg = gen->cfg;
-	static const struct {
-		const char *name, *type, *help;
-	} families[] = {
-		{ "sockgate_upstream_flows_active", "gauge", "Live flows, by upstream." },
-		{ "sockgate_upstream_flows_total", "counter",
-		  "Flows that ended, by upstream (since start or the last reload)." },
-		{ "sockgate_upstream_failures_total", "counter",
-		  "Of those, the failed ones (since start or the last reload)." },
-		{ "sockgate_upstream_bytes_total", "counter",
-		  "Bytes of flows that ended, by upstream and direction (since start or the "
-		  "last reload)." },
-		{ "sockgate_upstream_up", "gauge",
-		  "1 when the upstream proxy answered its last handshake (or was not tried "
-		  "yet), 0 when it could not be reached or did not answer." },
-	};
+	struct upstream_sums *s = calloc(cfg->n_upstreams, sizeof(*s));
+	size_t u;
 
-	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
-		family(out, families[f].name, families[f].type, families[f].help);
-		for (size_t u = 0; u < cfg->n_upstreams; u++) {
-			const struct upstream *up = &cfg->upstreams[u];
-			struct upstream_sums s;
-			if (f == 4 && up->url.kind == UPSTREAM_DIRECT)
-				continue; /* no proxy to be up or down */
-			upstream_sum(gen, up, m->n_workers, &s);
-			if (f == 3) {
-				fprintf(out, "%s{upstream=\"", families[f].name);
-				put_label(out, up->name);
-				fprintf(out, "\",direction=\"up\"} %llu\n", s.bytes_up);
-			}
-			fprintf(out, "%s{upstream=\"", families[f].name);
-			put_label(out, up->name);
-			if (f == 3)
-				fprintf(out, "\",direction=\"down\"} %llu\n", s.bytes_down);
-			else
-				fprintf(out, "\"} %llu\n",
-					f == 0	 ? s.live
-					: f == 1 ? s.flows
-					: f == 2 ? s.failures
-						 : (unsigned long long)(s.last_ok >= s.last_fail));
-		}
+	if (!s)
+		return; /* the rest of the page still answers */
+	/* each upstream's per-worker counters summed once for all its series */
+	for (u = 0; u < cfg->n_upstreams; u++)
+		upstream_sum(gen, &cfg->upstreams[u], m->n_workers, &s[u]);
+	family(out, "sockgate_upstream_flows_active", "gauge", "Live flows, by upstream.");
+	for (u = 0; u < cfg->n_upstreams; u++)
+		upstream_sample(out, "sockgate_upstream_flows_active", &cfg->upstreams[u], "",
+				s[u].live);
+	family(out, "sockgate_upstream_flows_total", "counter",
+	       "Flows that ended, by upstream (since start or the last reload).");
+	for (u = 0; u < cfg->n_upstreams; u++)
+		upstream_sample(out, "sockgate_upstream_flows_total", &cfg->upstreams[u], "",
+				s[u].flows);
+	family(out, "sockgate_upstream_failures_total", "counter",
+	       "Of those, the failed ones (since start or the last reload).");
+	for (u = 0; u < cfg->n_upstreams; u++)
+		upstream_sample(out, "sockgate_upstream_failures_total", &cfg->upstreams[u], "",
+				s[u].failures);
+	family(out, "sockgate_upstream_bytes_total", "counter",
+	       "Bytes of flows that ended, by upstream and direction (since start or the last "
+	       "reload).");
+	for (u = 0; u < cfg->n_upstreams; u++) {
+		upstream_sample(out, "sockgate_upstream_bytes_total", &cfg->upstreams[u],
+				",direction=\"up\"", s[u].bytes_up);
+		upstream_sample(out, "sockgate_upstream_bytes_total", &cfg->upstreams[u],
+				",direction=\"down\"", s[u].bytes_down);
 	}
+	family(out, "sockgate_upstream_up", "gauge",
+	       "1 when the upstream proxy answered its last handshake (or was not tried yet), 0 "
+	       "when it could not be reached or did not answer.");
+	for (u = 0; u < cfg->n_upstreams; u++)
+		if (cfg->upstreams[u].url.kind != UPSTREAM_DIRECT) /* no proxy to be down */
+			upstream_sample(out, "sockgate_upstream_up", &cfg->upstreams[u], "",
+					s[u].last_ok >= s[u].last_fail);
+	free(s);
 }
 
 static void render_udp(const struct metrics *m, FILE *out)
