@@ -387,36 +387,41 @@ srow() { # label key
 	c=$(get dante "$2")
 	printf '| %-38s | %10s | %10s | %10s | %8s | %8s |\n' "$1" "$a" "$b" "$c" "$(ratio "$a" "$b")" "$(ratio "$a" "$c")"
 }
+part_ran() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
 {
-	echo
-	echo "Medians of $ROUNDS alternating rounds. sockgated $(cat VERSION) vs redsocks $(dpkg-query -W -f='${Version}' redsocks), upstream dante $(dpkg-query -W -f='${Version}' dante-server), kernel $(uname -r), $(nproc) CPUs"
-	echo
-	printf '| %-38s | %12s | %12s | %7s |\n' "metric" "sockgated" "redsocks" "ratio"
-	echo "|----------------------------------------|--------------|--------------|---------|"
-	row "connections/s ($AB_CONCURRENCY concurrent, short GET)" conn_per_s
-	row "latency p50 (ms)" p50_ms
-	row "latency p99 (ms)" p99_ms
-	row "failed requests" failed
-	row "daemon CPU per connection (µs)" cpu_us_per_conn
-	row "throughput, 1 stream (Gbit/s)" gbps_1
-	row "throughput, 4 streams (Gbit/s)" gbps_4
-	row "daemon CPU per GB, 1 stream (s)" cpu_s_per_gb_1
-	row "daemon CPU per GB, 4 streams (s)" cpu_s_per_gb_4
-	row "idle relayed connections held" idle_ready
-	row "fds per idle connection" idle_fds_per_conn
-	row "RSS with the idle connections (MB)" idle_rss_mb
-	row "peak RSS (MB)" peak_rss_mb
-	echo
-	echo "Targets: CPU per connection <= 0.5x redsocks, CPU per GB <= 0.8x, throughput >= 1x, <= 2 fds per idle connection."
-	echo
-	echo "Transparent UDP: medians of $ROUNDS rounds; sockgated vs redsocks' redudp, both taking TPROXY'd UDP on the router and relaying it through dante's UDP ASSOCIATE. $UDP_SOCKETS client sockets, $UDP_WINDOW datagrams of 512 bytes outstanding on each, echoed by the server. CPU per datagram relayed (each echo is two)."
-	echo
-	printf '| %-38s | %12s | %12s | %7s |\n' "metric" "sockgated" "redudp" "ratio"
-	echo "|----------------------------------------|--------------|--------------|---------|"
-	urow "UDP datagrams/s echoed (512 B)" udp_dgram_per_s
-	urow "daemon CPU per datagram (µs)" udp_cpu_us_per_dgram
-	urow "datagrams lost" udp_lost
-	if [[ " $BENCH_PARTS " == *" intake "* ]]; then
+	if part_ran redirect; then
+		echo
+		echo "Medians of $ROUNDS alternating rounds. sockgated $(cat VERSION) vs redsocks $(dpkg-query -W -f='${Version}' redsocks), upstream dante $(dpkg-query -W -f='${Version}' dante-server), kernel $(uname -r), $(nproc) CPUs"
+		echo
+		printf '| %-38s | %12s | %12s | %7s |\n' "metric" "sockgated" "redsocks" "ratio"
+		echo "|----------------------------------------|--------------|--------------|---------|"
+		row "connections/s ($AB_CONCURRENCY concurrent, short GET)" conn_per_s
+		row "latency p50 (ms)" p50_ms
+		row "latency p99 (ms)" p99_ms
+		row "failed requests" failed
+		row "daemon CPU per connection (µs)" cpu_us_per_conn
+		row "throughput, 1 stream (Gbit/s)" gbps_1
+		row "throughput, 4 streams (Gbit/s)" gbps_4
+		row "daemon CPU per GB, 1 stream (s)" cpu_s_per_gb_1
+		row "daemon CPU per GB, 4 streams (s)" cpu_s_per_gb_4
+		row "idle relayed connections held" idle_ready
+		row "fds per idle connection" idle_fds_per_conn
+		row "RSS with the idle connections (MB)" idle_rss_mb
+		row "peak RSS (MB)" peak_rss_mb
+		echo
+		echo "Targets: CPU per connection <= 0.5x redsocks, CPU per GB <= 0.8x, throughput >= 1x, <= 2 fds per idle connection."
+	fi
+	if part_ran udp; then
+		echo
+		echo "Transparent UDP: medians of $ROUNDS rounds; sockgated vs redsocks' redudp, both taking TPROXY'd UDP on the router and relaying it through dante's UDP ASSOCIATE. $UDP_SOCKETS client sockets, $UDP_WINDOW datagrams of 512 bytes outstanding on each, echoed by the server. CPU per datagram relayed (each echo is two)."
+		echo
+		printf '| %-38s | %12s | %12s | %7s |\n' "metric" "sockgated" "redudp" "ratio"
+		echo "|----------------------------------------|--------------|--------------|---------|"
+		urow "UDP datagrams/s echoed (512 B)" udp_dgram_per_s
+		urow "daemon CPU per datagram (µs)" udp_cpu_us_per_dgram
+		urow "datagrams lost" udp_lost
+	fi
+	if part_ran intake; then
 		echo
 		echo "Intake: medians of $ROUNDS rounds; the same sockgated and dante behind each; LAN TCP from the client (ab: $AB_CONCURRENCY concurrent short GETs, a new connection each; iperf3 1 stream), the router's own TCP from inside the router. CPU is the whole machine's (every process and softirq) per connection: the intake's work is kernel work no one process is charged for."
 		echo
@@ -426,20 +431,22 @@ srow() { # label key
 			printf '| %-34s | %10s | %10s | %10s | %12s | %12s |\n' "$k" "$(get tc $k)" "$(get tproxy $k)" "$(get redirect $k)" "$(get cgroup $k)" "$(get output $k)"
 		done
 	fi
-	echo
-	echo "SOCKS server role: medians of $ROUNDS rounds; sockgated's SOCKS5 server vs microsocks $(dpkg-query -W -f='${Version}' microsocks) and dante-server, each on the router, connecting directly. Short GETs by a C client ($AB_CONCURRENCY concurrent, a new connection each, no pipelining); one iperf3 stream through proxychains4. CPU counts the whole process tree."
-	echo
-	printf '| %-38s | %10s | %10s | %10s | %8s | %8s |\n' "metric" "sockgated" "microsocks" "dante" "vs micro" "vs dante"
-	echo "|----------------------------------------|------------|------------|------------|----------|----------|"
-	srow "connections/s ($AB_CONCURRENCY concurrent, short GET)" conn_per_s
-	srow "latency p50 (ms)" p50_ms
-	srow "latency p99 (ms)" p99_ms
-	srow "failed requests" failed
-	srow "server CPU per connection (µs)" cpu_us_per_conn
-	srow "throughput, 1 stream (Gbit/s)" gbps_1
-	srow "server CPU per GB, 1 stream (s)" cpu_s_per_gb_1
-	echo
-	echo "Targets: connections/s >= 1.5x microsocks, throughput >= dante, CPU per connection below both."
+	if part_ran socks; then
+		echo
+		echo "SOCKS server role: medians of $ROUNDS rounds; sockgated's SOCKS5 server vs microsocks $(dpkg-query -W -f='${Version}' microsocks) and dante-server, each on the router, connecting directly. Short GETs by a C client ($AB_CONCURRENCY concurrent, a new connection each, no pipelining); one iperf3 stream through proxychains4. CPU counts the whole process tree."
+		echo
+		printf '| %-38s | %10s | %10s | %10s | %8s | %8s |\n' "metric" "sockgated" "microsocks" "dante" "vs micro" "vs dante"
+		echo "|----------------------------------------|------------|------------|------------|----------|----------|"
+		srow "connections/s ($AB_CONCURRENCY concurrent, short GET)" conn_per_s
+		srow "latency p50 (ms)" p50_ms
+		srow "latency p99 (ms)" p99_ms
+		srow "failed requests" failed
+		srow "server CPU per connection (µs)" cpu_us_per_conn
+		srow "throughput, 1 stream (Gbit/s)" gbps_1
+		srow "server CPU per GB, 1 stream (s)" cpu_s_per_gb_1
+		echo
+		echo "Targets: connections/s >= 1.5x microsocks, throughput >= dante, CPU per connection below both."
+	fi
 } | tee "$RIG_DIR/table.md"
 mkdir -p build
 cp "$RIG_DIR/table.md" build/bench-results.md
