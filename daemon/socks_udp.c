@@ -1,14 +1,21 @@
 /* UDP ASSOCIATE. One socket faces the client and takes datagrams only
- * from its address; one dual-stack socket (marked) faces the targets. Both
- * are level-triggered and drained UDP_BURST datagrams at a time through one
- * buffer per thread: no allocation per datagram. A datagram to a name waits
- * (one at a time) for its lookup; the last name's address is reused. */
+ * from its address; one dual-stack socket (marked) faces the targets
+ * [route] sends directly. Destinations routed to an upstream go through a
+ * link: our own UDP ASSOCIATE with that upstream, made on the first
+ * datagram and kept as long as the client's association (its control
+ * connection lives as long as the client's). All sockets are
+ * level-triggered and drained UDP_BURST datagrams at a time through one
+ * buffer per thread: no allocation per datagram. A datagram to a name
+ * waits (one at a time) for its lookup; the last name's address is
+ * reused. */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "sockgate/addr.h"
@@ -17,6 +24,7 @@
 #include "dns.h"
 #include "fd_budget.h"
 #include "flow_core.h"
+#include "generation.h"
 #include "socks_handshake.h"
 #include "socks_session.h"
 #include "socks_udp.h"
@@ -25,6 +33,38 @@
 #define UDP_BURST	 32
 #define UDP_PENDING_MAX	 2048
 #define UDP_DATAGRAM_MAX 65535
+#define LINK_QUEUE_BYTES 16384 /* per link while it is set up */
+#define LINK_QUEUE_MAX	 16
+#define LINK_RETRY_MS	 1000 /* after a failed setup, before the next try */
+#define LINKS_MAX	 8    /* upstreams one association may go through */
+
+enum link_state {
+	LINK_CONNECTING, /* control connection to the upstream */
+	LINK_HANDSHAKE,	 /* UDP ASSOCIATE under way */
+	LINK_READY,	 /* datagrams go to the upstream's relay */
+	LINK_FAILED,	 /* closed; the next datagram after retry_at starts over */
+};
+
+/* Our own UDP ASSOCIATE with one upstream, for the destinations [route]
+ * sends to it. Datagrams leave with a header rebuilt from the checked
+ * destination; the relay's replies already carry the header the client
+ * expects and go back to it as they are, once parsed. */
+struct socks_udp_link {
+	struct ev control_ev, relay_ev;
+	struct socks_udp *u;
+	struct socks_udp_link *next;
+	const struct upstream *up; /* of the flow's generation */
+	enum link_state state;
+	int control_fd, relay_fd;
+	uint64_t deadline, retry_at;
+	struct upstream_handshake hs;
+	uint8_t out[UPSTREAM_OUT_MAX];
+	size_t out_len, out_sent;
+	/* datagrams waiting for the setup: 2-byte length, header, data */
+	uint8_t *queue;
+	size_t queue_len;
+	unsigned queue_n;
+};
 
 struct socks_udp {
 	struct ev ev;
@@ -33,7 +73,9 @@ struct socks_udp {
 	int out_v6; /* the target-facing socket is dual-stack */
 	struct sockaddr_storage client;
 	int client_port_known;
-	struct sockaddr_storage checked; /* last target that passed policy */
+	struct sockaddr_storage checked;   /* last target that passed policy */
+	const struct upstream *checked_up; /* its route's upstream; NULL: direct */
+	struct socks_udp_link *links;
 	struct dns_query *dns;
 	char name[256]; /* last name resolved, and its address */
 	struct sockaddr_storage name_addr;
@@ -42,17 +84,37 @@ struct socks_udp {
 	int route_logged;
 };
 
+static void link_close(struct socks_udp_link *l)
+{
+	struct worker *w = l->u->flow->w;
+
+	flow_close_socket(w, &l->control_fd, 0);
+	flow_close_socket(w, &l->relay_fd, 0);
+	free(l->queue);
+	l->queue = NULL;
+	l->queue_len = 0;
+	l->queue_n = 0;
+}
+
 void socks_udp_free(struct flow *f)
 {
 	struct socks_udp *u = f->socks ? f->socks->udp : NULL;
 
 	if (!u)
 		return;
+	while (u->links) {
+		struct socks_udp_link *l = u->links;
+		u->links = l->next;
+		link_close(l);
+		l->u = NULL; /* dead: its events in this batch are ignored */
+		worker_free_after_batch(f->w, l);
+	}
 	dns_cancel(&u->dns);
 	if (u->fd >= 0)
 		flow_close_socket(f->w, &u->fd, 0);
 	free(u->pending);
-	free(u);
+	u->flow = NULL; /* dead, as above */
+	worker_free_after_batch(f->w, u);
 	f->socks->udp = NULL;
 }
 
@@ -123,12 +185,337 @@ int socks_udp_open(struct flow *f)
 	return 0;
 }
 
+/* ---- links: UDP ASSOCIATE through an upstream ---- */
+
+static void link_fail(struct socks_udp_link *l, unsigned retry_ms, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void link_fail(struct socks_udp_link *l, unsigned retry_ms, const char *fmt, ...)
+{
+	struct flow *f = l->u->flow;
+	struct worker *w = f->w;
+	char why[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (worker_log_allowed(w))
+		log_warn("flow %u.%llu: UDP through upstream \"%s\": %s%s", w->index,
+			 (unsigned long long)f->id, l->up->name, why,
+			 l->queue_n ? "; the datagrams waiting for it are dropped" : "");
+	if (l->state != LINK_READY)
+		atomic_fetch_add_explicit(&generation_counters(f->gen, l->up, w->index)->failures,
+					  1, memory_order_relaxed);
+	link_close(l);
+	worker_fds_released(w);
+	l->state = LINK_FAILED;
+	l->retry_at = w->now_ms + retry_ms;
+}
+
+static void link_want(struct socks_udp_link *l, uint32_t events)
+{
+	struct epoll_event e = { .events = events, .data.ptr = &l->control_ev };
+	epoll_ctl(l->u->flow->w->epoll_fd, EPOLL_CTL_MOD, l->control_fd, &e);
+}
+
+/* Connects to the upstream and starts the handshake; 0, or -1 after
+ * failing l. */
+static int link_start(struct socks_udp_link *l)
+{
+	struct flow *f = l->u->flow;
+	struct worker *w = f->w;
+	const struct config *cfg = f->gen->cfg;
+	int fd;
+
+	l->state = LINK_CONNECTING;
+	if (!fd_budget_room(w->budget, 2)) {
+		link_fail(l, LINK_RETRY_MS, "no file descriptor to spare");
+		return -1;
+	}
+	if (upstream_handshake_begin_udp(&l->hs, &l->up->url, l->up->pipeline, l->out) < 0) {
+		link_fail(l, LINK_RETRY_MS, "%s", l->hs.reason);
+		return -1;
+	}
+	l->out_len = l->hs.out_len;
+	l->out_sent = 0;
+	l->deadline = w->now_ms + cfg->connect_timeout_ms + cfg->handshake_timeout_ms;
+	fd = socket(l->up->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		link_fail(l, LINK_RETRY_MS, "socket: %s", strerror(errno));
+		return -1;
+	}
+	fd_budget_take(w->budget, 1);
+	l->control_fd = fd;
+	if (cfg->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &cfg->mark, sizeof(cfg->mark)) < 0) {
+		link_fail(l, LINK_RETRY_MS, "SO_MARK: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, (const struct sockaddr *)&l->up->addr, addr_len(&l->up->addr)) < 0 &&
+	    errno != EINPROGRESS) {
+		link_fail(l, LINK_RETRY_MS, "connect: %s", strerror(errno));
+		return -1;
+	}
+	if (worker_epoll_add(w, fd, &l->control_ev, EPOLLOUT) < 0) {
+		link_fail(l, LINK_RETRY_MS, "epoll: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Sends what the handshake has to send; 0, or -1 after failing l. */
+static int link_flush(struct socks_udp_link *l)
+{
+	while (l->out_sent < l->out_len) {
+		ssize_t n = send(l->control_fd, l->out + l->out_sent, l->out_len - l->out_sent,
+				 MSG_NOSIGNAL);
+		if (n < 0 && errno == EAGAIN) {
+			link_want(l, EPOLLIN | EPOLLOUT);
+			return 0;
+		}
+		if (n < 0) {
+			link_fail(l, LINK_RETRY_MS, "send: %s", strerror(errno));
+			return -1;
+		}
+		l->out_sent += (size_t)n;
+	}
+	link_want(l, EPOLLIN | EPOLLRDHUP);
+	return 0;
+}
+
+/* Granted: a datagram socket towards the relay, from the control
+ * connection's address (the upstream takes datagrams only from there);
+ * then what waited. */
+static void link_ready(struct socks_udp_link *l)
+{
+	struct worker *w = l->u->flow->w;
+	const struct config *cfg = l->u->flow->gen->cfg;
+	struct sockaddr_storage relay, local;
+	socklen_t len = sizeof(local);
+	char a[ADDR_STRLEN];
+	int fd;
+
+	if (upstream_udp_relay_address(&l->hs, &l->up->addr, &l->up->udp_addr, &relay) < 0) {
+		link_fail(l, LINK_RETRY_MS, "the upstream named relay port 0");
+		return;
+	}
+	fd = socket(relay.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		link_fail(l, LINK_RETRY_MS, "socket: %s", strerror(errno));
+		return;
+	}
+	fd_budget_take(w->budget, 1);
+	l->relay_fd = fd;
+	if (getsockname(l->control_fd, (struct sockaddr *)&local, &len) == 0 &&
+	    local.ss_family == relay.ss_family) {
+		addr_set_port(&local, 0);
+		if (bind(fd, (const struct sockaddr *)&local, addr_len(&local)) < 0) {
+			link_fail(l, LINK_RETRY_MS, "bind: %s", strerror(errno));
+			return;
+		}
+	}
+	if ((cfg->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &cfg->mark, sizeof(cfg->mark)) < 0) ||
+	    connect(fd, (const struct sockaddr *)&relay, addr_len(&relay)) < 0 ||
+	    worker_epoll_add(w, fd, &l->relay_ev, EPOLLIN) < 0) {
+		link_fail(l, LINK_RETRY_MS, "relay %s: %s", addr_format(&relay, a, sizeof(a)),
+			  strerror(errno));
+		return;
+	}
+	l->state = LINK_READY;
+	log_debug("flow %u.%llu: UDP through upstream \"%s\": associated, relay %s", w->index,
+		  (unsigned long long)l->u->flow->id, l->up->name,
+		  addr_format(&relay, a, sizeof(a)));
+	for (size_t off = 0; off < l->queue_len;) {
+		uint16_t n;
+		memcpy(&n, l->queue + off, sizeof(n));
+		send(fd, l->queue + off + sizeof(n), n, MSG_DONTWAIT);
+		off += sizeof(n) + n;
+	}
+	free(l->queue);
+	l->queue = NULL;
+	l->queue_len = 0;
+	l->queue_n = 0;
+}
+
+static void link_control_read(struct socks_udp_link *l)
+{
+	uint8_t buf[512];
+	ssize_t n = recv(l->control_fd, buf, sizeof(buf), 0);
+	enum upstream_result res;
+	size_t used;
+
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n <= 0) {
+		/* RFC 1928: the relay ends with it; the next datagram makes a
+		 * new one at once */
+		link_fail(l, l->state == LINK_READY ? 0 : LINK_RETRY_MS, "control connection %s",
+			  n == 0 ? "closed by the upstream" : strerror(errno));
+		return;
+	}
+	if (l->state != LINK_HANDSHAKE)
+		return; /* nothing more is expected on it */
+	res = upstream_handshake_feed(&l->hs, buf, (size_t)n, &used, l->out);
+	if (res == UPSTREAM_ERROR) {
+		link_fail(l, LINK_RETRY_MS, "%s", l->hs.reason);
+		return;
+	}
+	if (l->hs.out_len) {
+		l->out_len = l->hs.out_len;
+		l->out_sent = 0;
+		if (link_flush(l) < 0)
+			return;
+	}
+	if (res == UPSTREAM_DONE)
+		link_ready(l);
+}
+
+static void link_control_event(struct socks_udp_link *l, uint32_t events)
+{
+	if (l->state == LINK_CONNECTING) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+		if (getsockopt(l->control_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err) {
+			link_fail(l, LINK_RETRY_MS, "connect: %s", strerror(err));
+			return;
+		}
+		l->state = LINK_HANDSHAKE;
+		link_flush(l);
+		return;
+	}
+	if (l->state == LINK_HANDSHAKE && (events & EPOLLOUT) && link_flush(l) < 0)
+		return;
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		link_control_read(l);
+}
+
+/* Relay -> client: each reply already has its SOCKS5 header. */
+static void link_relay_read(struct socks_udp_link *l)
+{
+	static _Thread_local uint8_t buf[UDP_DATAGRAM_MAX];
+	struct socks_udp *u = l->u;
+	struct flow *f = u->flow;
+
+	for (int i = 0; i < UDP_BURST; i++) {
+		struct upstream_target t;
+		char host[256];
+		const char *why;
+		size_t hdr;
+		ssize_t n = recv(l->relay_fd, buf, sizeof(buf), 0);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n < 0)
+			continue; /* an ICMP error for an earlier datagram */
+		if (!u->client_port_known)
+			continue;
+		if (socks_udp_parse(buf, (size_t)n, &t, host, &hdr, &why) < 0) {
+			log_debug("flow %u.%llu: UDP from upstream \"%s\" dropped: %s", f->w->index,
+				  (unsigned long long)f->id, l->up->name, why);
+			continue;
+		}
+		sendto(u->fd, buf, (size_t)n, MSG_DONTWAIT, (const struct sockaddr *)&u->client,
+		       addr_len(&u->client));
+		f->last_active = f->w->now_ms;
+	}
+}
+
+void socks_udp_link_event(struct ev *ev, uint32_t events)
+{
+	struct socks_udp_link *l = ev->kind == EV_SOCKS_UDP_CONTROL
+				       ? container_of(ev, struct socks_udp_link, control_ev)
+				       : container_of(ev, struct socks_udp_link, relay_ev);
+
+	if (!l->u)
+		return; /* its association ended earlier in this batch */
+	if (ev->kind == EV_SOCKS_UDP_CONTROL) {
+		if (l->control_fd >= 0) /* else it failed earlier in this batch */
+			link_control_event(l, events);
+	} else if (l->relay_fd >= 0) {
+		link_relay_read(l);
+	}
+}
+
+/* The association's link with up, made on first use; NULL when it has as
+ * many as it may. */
+static struct socks_udp_link *link_get(struct socks_udp *u, const struct upstream *up)
+{
+	struct socks_udp_link *l;
+	unsigned n = 0;
+
+	for (l = u->links; l; l = l->next, n++)
+		if (l->up == up)
+			return l;
+	if (n >= LINKS_MAX || !(l = calloc(1, sizeof(*l))))
+		return NULL;
+	l->u = u;
+	l->up = up;
+	l->control_fd = -1;
+	l->relay_fd = -1;
+	l->control_ev.kind = EV_SOCKS_UDP_CONTROL;
+	l->relay_ev.kind = EV_SOCKS_UDP_RELAY;
+	l->state = LINK_FAILED; /* retry_at 0: starts on this datagram */
+	l->next = u->links;
+	u->links = l;
+	return l;
+}
+
+/* Queues a datagram while the link is set up; dropped when full. */
+static void link_enqueue(struct socks_udp_link *l, const uint8_t *hdr, size_t hl,
+			 const uint8_t *data, size_t len)
+{
+	uint16_t n = (uint16_t)(hl + len);
+
+	if (hl + len > LINK_QUEUE_BYTES || l->queue_n >= LINK_QUEUE_MAX ||
+	    l->queue_len + sizeof(n) + hl + len > LINK_QUEUE_BYTES)
+		return;
+	if (!l->queue && !(l->queue = malloc(LINK_QUEUE_BYTES)))
+		return;
+	memcpy(l->queue + l->queue_len, &n, sizeof(n));
+	memcpy(l->queue + l->queue_len + sizeof(n), hdr, hl);
+	memcpy(l->queue + l->queue_len + sizeof(n) + hl, data, len);
+	l->queue_len += sizeof(n) + hl + len;
+	l->queue_n++;
+}
+
+/* One client payload to dst through up's link: sent with a header in front
+ * (two iovecs, no copy), or queued while the link is set up. */
+static void link_send(struct socks_udp *u, const struct upstream *up,
+		      const struct sockaddr_storage *dst, const uint8_t *data, size_t len)
+{
+	struct socks_udp_link *l = link_get(u, up);
+	struct worker *w = u->flow->w;
+	uint8_t hdr[SOCKS_UDP_HEADER_MAX];
+	size_t hl;
+
+	if (!l)
+		return;
+	if (l->state == LINK_FAILED) {
+		if (w->now_ms < l->retry_at || link_start(l) < 0)
+			return; /* dropped: UDP senders retry */
+	} else if (l->state != LINK_READY && w->now_ms >= l->deadline) {
+		link_fail(l, LINK_RETRY_MS, "no association within %u ms",
+			  u->flow->gen->cfg->connect_timeout_ms +
+			      u->flow->gen->cfg->handshake_timeout_ms);
+		return;
+	}
+	hl = socks_udp_header(dst, hdr);
+	if (l->state == LINK_READY) {
+		struct iovec iov[2] = { { hdr, hl }, { (void *)data, len } };
+		struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
+		sendmsg(l->relay_fd, &m, MSG_DONTWAIT);
+		return;
+	}
+	link_enqueue(l, hdr, hl, data, len);
+}
+
 /* Sends one client payload to dst, if policy and route allow. */
 static void socks_udp_send(struct flow *f, struct sockaddr_storage *dst, const uint8_t *data,
 			   size_t len)
 {
 	struct socks_udp *u = f->socks->udp;
-	const struct config *cfg = f->w->cfg;
 	struct sockaddr_storage to;
 	char a[ADDR_STRLEN];
 
@@ -141,16 +528,25 @@ static void socks_udp_send(struct flow *f, struct sockaddr_storage *dst, const u
 				  addr_format(dst, a, sizeof(a)));
 			return;
 		}
-		up = config_route(cfg, dst);
-		if (up->url.kind != UPSTREAM_DIRECT) {
+		/* as intercepted UDP: the upstream's udp key decides */
+		up = config_route(f->gen->cfg, dst);
+		if (up->url.kind != UPSTREAM_DIRECT && up->udp == UPSTREAM_UDP_DROP) {
 			if (!u->route_logged++)
 				log_info("flow %u.%llu: UDP to %s dropped: its route is upstream "
-					 "\"%s\", and the SOCKS server relays UDP only directly",
+					 "\"%s\" (%s), which has udp = drop",
 					 f->w->index, (unsigned long long)f->id,
-					 addr_format(dst, a, sizeof(a)), up->name);
+					 addr_format(dst, a, sizeof(a)), up->name,
+					 upstream_kind_name(up->url.kind));
 			return;
 		}
 		u->checked = *dst;
+		u->checked_up =
+		    up->url.kind == UPSTREAM_DIRECT || up->udp == UPSTREAM_UDP_DIRECT ? NULL : up;
+	}
+	if (u->checked_up) {
+		link_send(u, u->checked_up, dst, data, len);
+		f->last_active = f->w->now_ms;
+		return;
 	}
 	to = *dst;
 	if (to.ss_family == AF_INET && u->out_v6) {
@@ -282,7 +678,8 @@ void socks_udp_client_event(struct ev *ev, uint32_t events)
 {
 	struct socks_udp *u = container_of(ev, struct socks_udp, ev);
 	(void)events;
-	socks_udp_from_client(u->flow);
+	if (u->flow) /* else it ended earlier in this batch */
+		socks_udp_from_client(u->flow);
 }
 
 void socks_udp_targets_event(struct flow *f, uint32_t events)

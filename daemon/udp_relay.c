@@ -353,32 +353,6 @@ static int control_flush(struct assoc *a)
 	return 0;
 }
 
-/* Where datagrams go: udp_address when set; else BND.ADDR:BND.PORT, unless
- * the upstream named no usable address (0.0.0.0, ::, a name, or loopback
- * from a remote upstream, as a proxy behind NAT or in a container does):
- * then its own address with BND.PORT. */
-static int assoc_relay_address(struct assoc *a)
-{
-	struct sockaddr_storage bnd;
-	uint16_t port;
-	int named = upstream_socks5_bound(&a->setup->hs, &bnd, &port) == 0;
-
-	if (a->up->udp_addr.ss_family) {
-		a->relay = a->up->udp_addr;
-		return 0;
-	}
-	addr_unmap_v4(&bnd);
-	if (named && !addr_is_unspecified(&bnd) &&
-	    !(addr_is_loopback(&bnd) && !addr_is_loopback(&a->up->addr)) &&
-	    bnd.ss_family == a->up->addr.ss_family) {
-		a->relay = bnd;
-	} else {
-		a->relay = a->up->addr;
-		addr_set_port(&a->relay, port);
-	}
-	return port ? 0 : -1;
-}
-
 /* The association is granted: open the datagram socket towards the relay
  * and send what was queued. */
 static void assoc_ready(struct assoc *a)
@@ -390,7 +364,7 @@ static void assoc_ready(struct assoc *a)
 	char rel[ADDR_STRLEN], what[FLOW_DESCRIBE_MAX];
 	int fd;
 
-	if (assoc_relay_address(a) < 0) {
+	if (upstream_udp_relay_address(&s->hs, &a->up->addr, &a->up->udp_addr, &a->relay) < 0) {
 		assoc_fail(a, UDP_RETRY_MS, "the upstream named relay port 0");
 		return;
 	}

@@ -86,6 +86,15 @@ int upstream_handshake_begin_udp(struct upstream_handshake *hs, const struct ups
  * or the handshake is not done (*port 0). */
 int upstream_socks5_bound(const struct upstream_handshake *hs, struct sockaddr_storage *ss,
 			  uint16_t *port);
+/* Where the datagrams of a granted UDP ASSOCIATE go: udp_addr when set
+ * (the upstream's udp_address); else BND.ADDR:BND.PORT, unless the upstream
+ * named no usable address (0.0.0.0, ::, a name, or loopback from a remote
+ * upstream, as a proxy behind NAT or in a container does): then its own
+ * address with BND.PORT. 0, or -1 when the relay port is 0. */
+int upstream_udp_relay_address(const struct upstream_handshake *hs,
+			       const struct sockaddr_storage *upstream_addr,
+			       const struct sockaddr_storage *udp_addr,
+			       struct sockaddr_storage *relay);
 /* Feeds len reply bytes; *consumed is how many belong to the handshake (the
  * rest, after DONE, is tunnel data from the target). If hs->out_len is set
  * afterwards, that many bytes of out are to be sent now. */

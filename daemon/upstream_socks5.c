@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "sockgate/addr.h"
 #include "codec_collect.h"
 #include "upstream.h"
 
@@ -274,4 +275,29 @@ int upstream_socks5_bound(const struct upstream_handshake *hs, struct sockaddr_s
 	/* by name: only the port is of use */
 	*port = (uint16_t)(m[4 + 1 + m[4]] << 8 | m[4 + 1 + m[4] + 1]);
 	return -1;
+}
+
+int upstream_udp_relay_address(const struct upstream_handshake *hs,
+			       const struct sockaddr_storage *upstream_addr,
+			       const struct sockaddr_storage *udp_addr,
+			       struct sockaddr_storage *relay)
+{
+	struct sockaddr_storage bnd;
+	uint16_t port;
+	int named = upstream_socks5_bound(hs, &bnd, &port) == 0;
+
+	if (udp_addr && udp_addr->ss_family) {
+		*relay = *udp_addr;
+		return 0;
+	}
+	addr_unmap_v4(&bnd);
+	if (named && !addr_is_unspecified(&bnd) &&
+	    !(addr_is_loopback(&bnd) && !addr_is_loopback(upstream_addr)) &&
+	    bnd.ss_family == upstream_addr->ss_family) {
+		*relay = bnd;
+	} else {
+		*relay = *upstream_addr;
+		addr_set_port(relay, port);
+	}
+	return port ? 0 : -1;
 }

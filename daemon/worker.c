@@ -23,6 +23,7 @@
 #include "intake.h"
 #include "local_addr.h"
 #include "socks_server.h"
+#include "socks_udp.h"
 #include "udp_relay.h"
 #include "worker.h"
 
@@ -293,6 +294,26 @@ int worker_responsive(struct worker *w, unsigned timeout_ms)
 	return done;
 }
 
+void worker_free_after_batch(struct worker *w, void *p)
+{
+	if (w->n_later == w->later_cap) {
+		size_t cap = w->later_cap ? 2 * w->later_cap : 16;
+		void **grown = realloc(w->later, cap * sizeof(*grown));
+		if (!grown)
+			return; /* out of memory: leaking p is safer than freeing it now */
+		w->later = grown;
+		w->later_cap = cap;
+	}
+	w->later[w->n_later++] = p;
+}
+
+static void worker_free_batch_leftovers(struct worker *w)
+{
+	for (size_t i = 0; i < w->n_later; i++)
+		free(w->later[i]);
+	w->n_later = 0;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -326,6 +347,10 @@ static void *worker_main(void *arg)
 			case EV_UDP_RELAY:
 				udp_relay_event(ev, events[i].events);
 				break;
+			case EV_SOCKS_UDP_CONTROL:
+			case EV_SOCKS_UDP_RELAY:
+				socks_udp_link_event(ev, events[i].events);
+				break;
 			default:
 				flow_handle_event(ev, events[i].events);
 			}
@@ -349,9 +374,11 @@ static void *worker_main(void *arg)
 			/* other workers' flows may have ended meanwhile */
 			worker_fds_released(w);
 		}
+		worker_free_batch_leftovers(w);
 	}
 	flow_close_all(w);
 	udp_relay_free(w);
+	worker_free_batch_leftovers(w);
 	return NULL;
 }
 
@@ -632,6 +659,10 @@ void worker_destroy(struct worker *w)
 	}
 	flow_close_all(w);
 	udp_relay_free(w);
+	worker_free_batch_leftovers(w);
+	free(w->later);
+	w->later = NULL;
+	w->later_cap = 0;
 	flow_free_cache(w);
 	dns_free(w->dns);
 	w->dns = NULL;

@@ -31,8 +31,10 @@ enum ev_kind {
 	EV_WAKE,
 	EV_AUTH,
 	EV_DNS,
-	EV_UDP_CONTROL, /* transparent UDP: an association's TCP control connection */
-	EV_UDP_RELAY,	/* transparent UDP: an association's datagram socket */
+	EV_UDP_CONTROL,	      /* transparent UDP: an association's TCP control connection */
+	EV_UDP_RELAY,	      /* transparent UDP: an association's datagram socket */
+	EV_SOCKS_UDP_CONTROL, /* SOCKS UDP ASSOCIATE through an upstream: control connection */
+	EV_SOCKS_UDP_RELAY,   /* idem: the datagram socket towards the upstream's relay */
 };
 
 /* First member of everything registered with epoll. */
@@ -180,6 +182,9 @@ struct worker {
 	int snap_fds[2];  /* WORKER_DUP_TPROXY_LISTENERS: IPv4, IPv6, or -1 */
 	int snap_done;
 	unsigned n_free_flows;
+	/* what worker_free_after_batch holds until the batch is done */
+	void **later;
+	size_t n_later, later_cap;
 };
 
 /* Sets up w (listeners included); 0 or -errno with a log line. */
@@ -193,6 +198,10 @@ int worker_start(struct worker *w);
 void worker_request_stop(struct worker *w);
 void worker_join(struct worker *w);
 void worker_destroy(struct worker *w);
+/* Frees p once the events of the current epoll batch are handled: one of
+ * them may still point into it. Its owner marks it dead before handing it
+ * over, and its event handlers look at that mark first. */
+void worker_free_after_batch(struct worker *w, void *p);
 /* From another thread: the worker's live flows as text lines or JSON
  * objects separated by commas; NULL on timeout or when out of memory. */
 char *worker_snapshot(struct worker *w, int json, unsigned timeout_ms);

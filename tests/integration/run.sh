@@ -382,6 +382,7 @@ test_syslog
 socks_targets
 test_socks_config_safety
 test_socks_no_auth
+test_socks_udp_routes
 test_socks_auth
 
 echo "integration: $PASSED passed, $FAILED failed"

@@ -49,6 +49,9 @@ socks_targets() {
 		python3 -m http.server 8080 --bind :: --directory "$RIG_DIR/near"
 	rig_spawn $NS_PROXY UDP_ECHO_PID "$RIG_DIR/udp-echo.log" socat UDP4-RECVFROM:7007,fork EXEC:cat
 	rig_spawn $NS_PROXY UDP_ECHO6_PID "$RIG_DIR/udp-echo6.log" socat UDP6-RECVFROM:7007,ipv6only=1,fork EXEC:cat
+	# beyond the proxy: reachable only through dante's UDP ASSOCIATE
+	rig_spawn $NS_SERVER FAR_UDP_ECHO_PID "$RIG_DIR/far-udp-echo.log" socat UDP4-RECVFROM:7008,fork EXEC:cat
+	rig_spawn $NS_SERVER FAR_UDP_ECHO6_PID "$RIG_DIR/far-udp-echo6.log" socat UDP6-RECVFROM:7008,ipv6only=1,fork EXEC:cat
 	# one family each: whichever address of a dual-stack name comes first,
 	# one of the two ports refuses it and the next address must be tried
 	rig_spawn $NS_PROXY NEAR_WEB4_PID "$RIG_DIR/near-web4.log" \
@@ -118,9 +121,50 @@ bind_timeout = 2s" "log_level = debug" || { fail "sockgated with [socks] did not
 		expect_out "ECHO $PROXY6:7007 ping-v6" socks_py $SOCKS6 $SOCKS_PORT udp $PROXY6 7007 ping-v6
 	check "UDP ASSOCIATE: target by name" \
 		expect_out "ECHO $PROXY4:7007 ping-name" socks_py $SOCKS4 $SOCKS_PORT udp near.sgtest 7007 ping-name
+	check "UDP ASSOCIATE: a target [route] sends through dante goes through dante's UDP ASSOCIATE (IPv4)" \
+		expect_out "ECHO $SERVER4:7008 ping-far-v4" socks_py $SOCKS4 $SOCKS_PORT udp $SERVER4 7008 ping-far-v4
+	check "UDP ASSOCIATE: ... and over IPv6" \
+		expect_out "ECHO $SERVER6:7008 ping-far-v6" socks_py $SOCKS6 $SOCKS_PORT udp $SERVER6 7008 ping-far-v6
+	check "UDP ASSOCIATE: ... and its association with dante ends with the client's" \
+		no_control_connection_to_dante
 	test_socks_bind
 	test_resolv_conf_change
 	rig_stop_sockgated
+}
+
+# UDP ASSOCIATE to targets whose upstream cannot carry UDP or cannot be
+# reached: the datagrams are dropped and that is logged.
+test_socks_udp_routes() {
+	local socks
+	socks=$(socks_conf "auth = none
+allow = 10.77.1.0/25")
+	rig_start_sockgated "http://$PROXY4:3128" "" "log_level = debug" "$socks" &&
+		rig_wait_port $NS_ROUTER $SOCKS_PORT || { fail "sockgated with an HTTP upstream did not start"; return; }
+	check "UDP ASSOCIATE: a target routed to an HTTP upstream (udp = drop) gets no echo" \
+		expect_out "NO-ECHO" socks_py $SOCKS4 $SOCKS_PORT udp $SERVER4 7008 ping-drop
+	check "... and the drop is logged" \
+		expect_log "UDP to $SERVER4:7008 dropped: its route is upstream \"up\" (http), which has udp = drop"
+	rig_stop_sockgated
+	rig_start_sockgated "socks5://$PROXY4:1099" "" "log_level = debug" "$socks" &&
+		rig_wait_port $NS_ROUTER $SOCKS_PORT || { fail "sockgated with an unreachable upstream did not start"; return; }
+	check "UDP ASSOCIATE: through a SOCKS5 upstream that refuses connections: no echo" \
+		expect_out "NO-ECHO" socks_py $SOCKS4 $SOCKS_PORT udp $SERVER4 7008 ping-refused
+	check "... and the failed association is logged" \
+		expect_log "UDP through upstream \"up\": connect: Connection refused"
+	rig_stop_sockgated
+}
+
+# No connection of sockgated's to dante is left established (the UDP
+# checks run one at a time; their TCP control connections end with them).
+no_control_connection_to_dante() {
+	local i left
+	for i in $(seq 20); do
+		left=$(in_ns $NS_ROUTER ss -Htn state established "dst $PROXY4:1080")
+		[ -z "$left" ] && return 0
+		sleep 0.1
+	done
+	echo "       still open: $left"
+	return 1
 }
 
 # The router's name servers change (DHCP, PPP): sockgated follows

@@ -348,6 +348,49 @@ static void test_udp_associate(void **state)
 	assert_int_equal(upstream_handshake_begin_udp(&hs, &u, 1, test_out), -1);
 }
 
+/* Where datagrams go after the reply: udp_address first; the named
+ * relay; the upstream's own address with the named port when the name is
+ * of no use from here. */
+static void test_udp_relay_address(void **state)
+{
+	static const uint8_t v4[] = { 5, 0, 5, 0, 0, 1, 10, 0, 0, 9, 0x9c, 0x41 };
+	static const uint8_t zero[] = { 5, 0, 5, 0, 0, 1, 0, 0, 0, 0, 4, 0 };
+	static const uint8_t loop[] = { 5, 0, 5, 0, 0, 1, 127, 0, 0, 1, 4, 1 };
+	static const uint8_t v6[] = { 5, 0, 5, 0, 0, 4, 0xfd, 0, 0, 0, 0, 0,
+				      0, 0, 0, 0, 0, 0, 0,    0, 0, 5, 0, 1 };
+	static const uint8_t dom[] = { 5, 0, 5, 0, 0, 3, 2, 'r', 'y', 0x13, 0x88 };
+	static const uint8_t port0[] = { 5, 0, 5, 0, 0, 1, 10, 0, 0, 9, 0, 0 };
+	struct upstream_url u = test_url("socks5://10.0.0.5:1080");
+	struct upstream_handshake hs;
+	struct sockaddr_storage up, fixed, relay;
+	char a[ADDR_STRLEN];
+	(void)state;
+
+	assert_int_equal(addr_from_ip("10.0.0.5", 1080, &up), 0);
+	assert_int_equal(addr_from_ip("192.0.2.6", 4000, &fixed), 0);
+	feed_udp(&u, v4, sizeof(v4), &hs);
+	assert_int_equal(upstream_udp_relay_address(&hs, &up, NULL, &relay), 0);
+	assert_string_equal(addr_format(&relay, a, sizeof(a)), "10.0.0.9:40001");
+	assert_int_equal(upstream_udp_relay_address(&hs, &up, &fixed, &relay), 0);
+	assert_string_equal(addr_format(&relay, a, sizeof(a)), "192.0.2.6:4000");
+	feed_udp(&u, zero, sizeof(zero), &hs);
+	assert_int_equal(upstream_udp_relay_address(&hs, &up, NULL, &relay), 0);
+	assert_string_equal(addr_format(&relay, a, sizeof(a)), "10.0.0.5:1024");
+	/* loopback from a remote upstream: behind NAT or in a container */
+	feed_udp(&u, loop, sizeof(loop), &hs);
+	assert_int_equal(upstream_udp_relay_address(&hs, &up, NULL, &relay), 0);
+	assert_string_equal(addr_format(&relay, a, sizeof(a)), "10.0.0.5:1025");
+	/* another family than the control connection's */
+	feed_udp(&u, v6, sizeof(v6), &hs);
+	assert_int_equal(upstream_udp_relay_address(&hs, &up, NULL, &relay), 0);
+	assert_string_equal(addr_format(&relay, a, sizeof(a)), "10.0.0.5:1");
+	feed_udp(&u, dom, sizeof(dom), &hs);
+	assert_int_equal(upstream_udp_relay_address(&hs, &up, NULL, &relay), 0);
+	assert_string_equal(addr_format(&relay, a, sizeof(a)), "10.0.0.5:5000");
+	feed_udp(&u, port0, sizeof(port0), &hs);
+	assert_int_equal(upstream_udp_relay_address(&hs, &up, NULL, &relay), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -362,6 +405,7 @@ int main(void)
 		cmocka_unit_test(test_stalled_pipeline_hint),
 		cmocka_unit_test(test_bad_credentials_length),
 		cmocka_unit_test(test_udp_associate),
+		cmocka_unit_test(test_udp_relay_address),
 	};
 	return cmocka_run_group_tests_name("upstream_socks5", tests, NULL, NULL);
 }
