@@ -28,6 +28,7 @@
 #include "socks_handshake.h"
 #include "socks_session.h"
 #include "socks_udp.h"
+#include "udp_control.h"
 
 /* Datagrams relayed per event and direction before yielding the loop. */
 #define UDP_BURST	 32
@@ -57,9 +58,7 @@ struct socks_udp_link {
 	enum link_state state;
 	int control_fd, relay_fd;
 	uint64_t deadline, retry_at;
-	struct upstream_handshake hs;
-	uint8_t out[UPSTREAM_OUT_MAX];
-	size_t out_len, out_sent;
+	struct udp_control_setup setup;
 	/* datagrams waiting for the setup: 2-byte length, header, data */
 	uint8_t *queue;
 	size_t queue_len;
@@ -213,12 +212,6 @@ static void link_fail(struct socks_udp_link *l, unsigned retry_ms, const char *f
 	l->retry_at = w->now_ms + retry_ms;
 }
 
-static void link_want(struct socks_udp_link *l, uint32_t events)
-{
-	struct epoll_event e = { .events = events, .data.ptr = &l->control_ev };
-	epoll_ctl(l->u->flow->w->epoll_fd, EPOLL_CTL_MOD, l->control_fd, &e);
-}
-
 /* Connects to the upstream and starts the handshake; 0, or -1 after
  * failing l. */
 static int link_start(struct socks_udp_link *l)
@@ -226,109 +219,41 @@ static int link_start(struct socks_udp_link *l)
 	struct flow *f = l->u->flow;
 	struct worker *w = f->w;
 	const struct config *cfg = f->gen->cfg;
-	int fd;
+	char why[UDP_CONTROL_WHY_MAX];
 
 	l->state = LINK_CONNECTING;
 	if (!fd_budget_room(w->budget, 2)) {
 		link_fail(l, LINK_RETRY_MS, "no file descriptor to spare");
 		return -1;
 	}
-	if (upstream_handshake_begin_udp(&l->hs, &l->up->url, l->up->pipeline, l->out) < 0) {
-		link_fail(l, LINK_RETRY_MS, "%s", l->hs.reason);
-		return -1;
-	}
-	l->out_len = l->hs.out_len;
-	l->out_sent = 0;
 	l->deadline = w->now_ms + cfg->connect_timeout_ms + cfg->handshake_timeout_ms;
-	fd = socket(l->up->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		link_fail(l, LINK_RETRY_MS, "socket: %s", strerror(errno));
-		return -1;
-	}
-	fd_budget_take(w->budget, 1);
-	l->control_fd = fd;
-	if (cfg->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &cfg->mark, sizeof(cfg->mark)) < 0) {
-		link_fail(l, LINK_RETRY_MS, "SO_MARK: %s", strerror(errno));
-		return -1;
-	}
-	if (connect(fd, (const struct sockaddr *)&l->up->addr, addr_len(&l->up->addr)) < 0 &&
-	    errno != EINPROGRESS) {
-		link_fail(l, LINK_RETRY_MS, "connect: %s", strerror(errno));
-		return -1;
-	}
-	if (worker_epoll_add(w, fd, &l->control_ev, EPOLLOUT) < 0) {
-		link_fail(l, LINK_RETRY_MS, "epoll: %s", strerror(errno));
+	if (udp_control_open(w, l->up, cfg->mark, &l->setup, &l->control_ev, &l->control_fd, why) ==
+	    UDP_CONTROL_FAILED) {
+		link_fail(l, LINK_RETRY_MS, "%s", why);
 		return -1;
 	}
 	return 0;
 }
 
-/* Sends what the handshake has to send; 0, or -1 after failing l. */
-static int link_flush(struct socks_udp_link *l)
-{
-	while (l->out_sent < l->out_len) {
-		ssize_t n = send(l->control_fd, l->out + l->out_sent, l->out_len - l->out_sent,
-				 MSG_NOSIGNAL);
-		if (n < 0 && errno == EAGAIN) {
-			link_want(l, EPOLLIN | EPOLLOUT);
-			return 0;
-		}
-		if (n < 0) {
-			link_fail(l, LINK_RETRY_MS, "send: %s", strerror(errno));
-			return -1;
-		}
-		l->out_sent += (size_t)n;
-	}
-	link_want(l, EPOLLIN | EPOLLRDHUP);
-	return 0;
-}
-
-/* Granted: a datagram socket towards the relay, from the control
- * connection's address (the upstream takes datagrams only from there);
- * then what waited. */
+/* Granted: the datagram socket towards the relay, then what waited. */
 static void link_ready(struct socks_udp_link *l)
 {
-	struct worker *w = l->u->flow->w;
-	const struct config *cfg = l->u->flow->gen->cfg;
-	struct sockaddr_storage relay, local;
-	socklen_t len = sizeof(local);
-	char a[ADDR_STRLEN];
-	int fd;
+	struct flow *f = l->u->flow;
+	struct sockaddr_storage relay;
+	char a[ADDR_STRLEN], why[UDP_CONTROL_WHY_MAX];
 
-	if (upstream_udp_relay_address(&l->hs, &l->up->addr, &l->up->udp_addr, &relay) < 0) {
-		link_fail(l, LINK_RETRY_MS, "the upstream named relay port 0");
-		return;
-	}
-	fd = socket(relay.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		link_fail(l, LINK_RETRY_MS, "socket: %s", strerror(errno));
-		return;
-	}
-	fd_budget_take(w->budget, 1);
-	l->relay_fd = fd;
-	if (getsockname(l->control_fd, (struct sockaddr *)&local, &len) == 0 &&
-	    local.ss_family == relay.ss_family) {
-		addr_set_port(&local, 0);
-		if (bind(fd, (const struct sockaddr *)&local, addr_len(&local)) < 0) {
-			link_fail(l, LINK_RETRY_MS, "bind: %s", strerror(errno));
-			return;
-		}
-	}
-	if ((cfg->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &cfg->mark, sizeof(cfg->mark)) < 0) ||
-	    connect(fd, (const struct sockaddr *)&relay, addr_len(&relay)) < 0 ||
-	    worker_epoll_add(w, fd, &l->relay_ev, EPOLLIN) < 0) {
-		link_fail(l, LINK_RETRY_MS, "relay %s: %s", addr_format(&relay, a, sizeof(a)),
-			  strerror(errno));
+	if (udp_control_open_relay(f->w, l->up, f->gen->cfg->mark, l->control_fd, &l->setup,
+				   &l->relay_ev, &l->relay_fd, &relay, why) < 0) {
+		link_fail(l, LINK_RETRY_MS, "%s", why);
 		return;
 	}
 	l->state = LINK_READY;
-	log_debug("flow %u.%llu: UDP through upstream \"%s\": associated, relay %s", w->index,
-		  (unsigned long long)l->u->flow->id, l->up->name,
-		  addr_format(&relay, a, sizeof(a)));
+	log_debug("flow %u.%llu: UDP through upstream \"%s\": associated, relay %s", f->w->index,
+		  (unsigned long long)f->id, l->up->name, addr_format(&relay, a, sizeof(a)));
 	for (size_t off = 0; off < l->queue_len;) {
 		uint16_t n;
 		memcpy(&n, l->queue + off, sizeof(n));
-		send(fd, l->queue + off + sizeof(n), n, MSG_DONTWAIT);
+		send(l->relay_fd, l->queue + off + sizeof(n), n, MSG_DONTWAIT);
 		off += sizeof(n) + n;
 	}
 	free(l->queue);
@@ -337,58 +262,25 @@ static void link_ready(struct socks_udp_link *l)
 	l->queue_n = 0;
 }
 
-static void link_control_read(struct socks_udp_link *l)
-{
-	uint8_t buf[512];
-	ssize_t n = recv(l->control_fd, buf, sizeof(buf), 0);
-	enum upstream_result res;
-	size_t used;
-
-	if (n < 0 && errno == EAGAIN)
-		return;
-	if (n <= 0) {
-		/* RFC 1928: the relay ends with it; the next datagram makes a
-		 * new one at once */
-		link_fail(l, l->state == LINK_READY ? 0 : LINK_RETRY_MS, "control connection %s",
-			  n == 0 ? "closed by the upstream" : strerror(errno));
-		return;
-	}
-	if (l->state != LINK_HANDSHAKE)
-		return; /* nothing more is expected on it */
-	res = upstream_handshake_feed(&l->hs, buf, (size_t)n, &used, l->out);
-	if (res == UPSTREAM_ERROR) {
-		link_fail(l, LINK_RETRY_MS, "%s", l->hs.reason);
-		return;
-	}
-	if (l->hs.out_len) {
-		l->out_len = l->hs.out_len;
-		l->out_sent = 0;
-		if (link_flush(l) < 0)
-			return;
-	}
-	if (res == UPSTREAM_DONE)
-		link_ready(l);
-}
-
 static void link_control_event(struct socks_udp_link *l, uint32_t events)
 {
-	if (l->state == LINK_CONNECTING) {
-		int err = 0;
-		socklen_t len = sizeof(err);
-		if (getsockopt(l->control_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-			err = errno;
-		if (err) {
-			link_fail(l, LINK_RETRY_MS, "connect: %s", strerror(err));
-			return;
-		}
-		l->state = LINK_HANDSHAKE;
-		link_flush(l);
-		return;
+	char why[UDP_CONTROL_WHY_MAX];
+	struct udp_control_setup *s = l->state == LINK_READY ? NULL : &l->setup;
+
+	switch (udp_control_event(l->u->flow->w, l->control_fd, &l->control_ev, s, events, why)) {
+	case UDP_CONTROL_WAIT:
+		if (s && s->connected)
+			l->state = LINK_HANDSHAKE;
+		break;
+	case UDP_CONTROL_FAILED:
+		/* RFC 1928: the relay ends with it; after a grant, the next
+		 * datagram makes a new one at once */
+		link_fail(l, l->state == LINK_READY ? 0 : LINK_RETRY_MS, "%s", why);
+		break;
+	case UDP_CONTROL_GRANTED:
+		link_ready(l);
+		break;
 	}
-	if (l->state == LINK_HANDSHAKE && (events & EPOLLOUT) && link_flush(l) < 0)
-		return;
-	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-		link_control_read(l);
 }
 
 /* Relay -> client: each reply already has its SOCKS5 header. */

@@ -30,19 +30,19 @@
 #include "list.h"
 #include "siphash.h"
 #include "socks_handshake.h"
+#include "udp_control.h"
 #include "udp_relay.h"
 #include "upstream.h"
 #include "worker.h"
 
-#define UDP_BATCH	   16	 /* datagrams per recvmmsg */
-#define UDP_BURSTS	   4	 /* recvmmsg calls per event before yielding */
-#define UDP_PAYLOAD_MAX	   65535 /* slot size; pages are touched only as used */
-#define UDP_QUEUE_BYTES	   65536 /* per association while it is set up */
-#define UDP_QUEUE_MAX	   64	 /* datagrams, idem */
-#define UDP_RETRY_MS	   1000	 /* after a failed setup, before the next try */
-#define REPLY_SOCKETS_MAX  512	 /* transparent reply sockets kept, per worker */
-#define REPLY_BUCKETS	   256
-#define CONTROL_EVENTS_SET (EPOLLIN | EPOLLRDHUP)
+#define UDP_BATCH	  16	/* datagrams per recvmmsg */
+#define UDP_BURSTS	  4	/* recvmmsg calls per event before yielding */
+#define UDP_PAYLOAD_MAX	  65535 /* slot size; pages are touched only as used */
+#define UDP_QUEUE_BYTES	  65536 /* per association while it is set up */
+#define UDP_QUEUE_MAX	  64	/* datagrams, idem */
+#define UDP_RETRY_MS	  1000	/* after a failed setup, before the next try */
+#define REPLY_SOCKETS_MAX 512	/* transparent reply sockets kept, per worker */
+#define REPLY_BUCKETS	  256
 
 enum assoc_state {
 	ASSOC_CONNECTING, /* control connection to the upstream */
@@ -64,9 +64,7 @@ static const char *const assoc_state_names[] = {
 
 /* What an association needs only while it is set up. */
 struct assoc_setup {
-	struct upstream_handshake hs;
-	uint8_t out[UPSTREAM_OUT_MAX];
-	size_t out_len, out_sent;
+	struct udp_control_setup control;
 	/* queued datagrams: 2-byte length (host order), SOCKS5 header, data */
 	uint8_t queue[UDP_QUEUE_BYTES];
 	size_t queue_len;
@@ -267,19 +265,13 @@ static int set_mark(int fd, uint32_t mark)
 	return mark ? setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) : 0;
 }
 
-static void control_want(struct assoc *a, uint32_t events)
-{
-	struct epoll_event e = { .events = events, .data.ptr = &a->control_ev };
-	epoll_ctl(a->r->w->epoll_fd, EPOLL_CTL_MOD, a->control_fd, &e);
-}
-
 /* Starts (or restarts) the association's setup with its upstream. */
 static int assoc_start(struct assoc *a)
 {
 	struct worker *w = a->r->w;
 	const struct config *cfg = a->gen->cfg;
+	char why[UDP_CONTROL_WHY_MAX];
 	struct assoc_setup *s;
-	int fd, rc;
 
 	/* what an early return leaves: the next datagram tries again */
 	a->state = ASSOC_FAILED;
@@ -295,61 +287,17 @@ static int assoc_start(struct assoc *a)
 	}
 	s->queue_len = 0;
 	s->queue_n = 0;
-	s->out_sent = 0;
 	s->deadline = w->now_ms + cfg->connect_timeout_ms + cfg->handshake_timeout_ms;
 	s->owner = a;
 	list_add_tail(&a->r->setups, &s->node);
 	a->setup = s;
-	if (upstream_handshake_begin_udp(&s->hs, &a->up->url, a->up->pipeline, s->out) < 0) {
-		assoc_fail(a, UDP_RETRY_MS, "%s", s->hs.reason);
-		return -1;
-	}
-	s->out_len = s->hs.out_len;
-
-	fd = socket(a->up->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		assoc_fail(a, UDP_RETRY_MS, "socket: %s", strerror(errno));
-		return -1;
-	}
-	fd_budget_take(w->budget, 1);
-	a->control_fd = fd;
-	if (set_mark(fd, cfg->mark) < 0) {
-		assoc_fail(a, UDP_RETRY_MS, "SO_MARK: %s", strerror(errno));
-		return -1;
-	}
-	rc = connect(fd, (const struct sockaddr *)&a->up->addr, addr_len(&a->up->addr));
-	if (rc < 0 && errno != EINPROGRESS) {
-		assoc_fail(a, UDP_RETRY_MS, "connect to the upstream: %s", strerror(errno));
-		return -1;
-	}
 	a->control_ev.kind = EV_UDP_CONTROL;
 	a->state = ASSOC_CONNECTING;
-	if (worker_epoll_add(w, fd, &a->control_ev, EPOLLOUT) < 0) {
-		assoc_fail(a, UDP_RETRY_MS, "epoll: %s", strerror(errno));
+	if (udp_control_open(w, a->up, cfg->mark, &s->control, &a->control_ev, &a->control_fd,
+			     why) == UDP_CONTROL_FAILED) {
+		assoc_fail(a, UDP_RETRY_MS, "%s", why);
 		return -1;
 	}
-	return 0;
-}
-
-/* Sends what the handshake has to send; 0, or -1 after failing a. */
-static int control_flush(struct assoc *a)
-{
-	struct assoc_setup *s = a->setup;
-
-	while (s->out_sent < s->out_len) {
-		ssize_t n = send(a->control_fd, s->out + s->out_sent, s->out_len - s->out_sent,
-				 MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EAGAIN) {
-				control_want(a, EPOLLIN | EPOLLOUT);
-				return 0;
-			}
-			assoc_fail(a, UDP_RETRY_MS, "send to the upstream: %s", strerror(errno));
-			return -1;
-		}
-		s->out_sent += (size_t)n;
-	}
-	control_want(a, CONTROL_EVENTS_SET);
 	return 0;
 }
 
@@ -359,43 +307,16 @@ static void assoc_ready(struct assoc *a)
 {
 	struct worker *w = a->r->w;
 	struct assoc_setup *s = a->setup;
-	struct sockaddr_storage local;
-	socklen_t len = sizeof(local);
-	char rel[ADDR_STRLEN], what[FLOW_DESCRIBE_MAX];
+	char rel[ADDR_STRLEN], what[FLOW_DESCRIBE_MAX], why[UDP_CONTROL_WHY_MAX];
 	int fd;
 
-	if (upstream_udp_relay_address(&s->hs, &a->up->addr, &a->up->udp_addr, &a->relay) < 0) {
-		assoc_fail(a, UDP_RETRY_MS, "the upstream named relay port 0");
-		return;
-	}
-	fd = socket(a->relay.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		assoc_fail(a, UDP_RETRY_MS, "socket: %s", strerror(errno));
-		return;
-	}
-	fd_budget_take(w->budget, 1);
-	a->relay_fd = fd;
-	/* from the control connection's address: the upstream takes datagrams
-	 * only from the address the association was asked from */
-	if (getsockname(a->control_fd, (struct sockaddr *)&local, &len) == 0 &&
-	    local.ss_family == a->relay.ss_family) {
-		addr_set_port(&local, 0);
-		if (bind(fd, (const struct sockaddr *)&local, addr_len(&local)) < 0) {
-			assoc_fail(a, UDP_RETRY_MS, "bind: %s", strerror(errno));
-			return;
-		}
-	}
-	if (set_mark(fd, a->gen->cfg->mark) < 0 ||
-	    connect(fd, (const struct sockaddr *)&a->relay, addr_len(&a->relay)) < 0) {
-		assoc_fail(a, UDP_RETRY_MS, "relay %s: %s",
-			   addr_format(&a->relay, rel, sizeof(rel)), strerror(errno));
-		return;
-	}
 	a->relay_ev.kind = EV_UDP_RELAY;
-	if (worker_epoll_add(w, fd, &a->relay_ev, EPOLLIN) < 0) {
-		assoc_fail(a, UDP_RETRY_MS, "epoll: %s", strerror(errno));
+	if (udp_control_open_relay(w, a->up, a->gen->cfg->mark, a->control_fd, &s->control,
+				   &a->relay_ev, &a->relay_fd, &a->relay, why) < 0) {
+		assoc_fail(a, UDP_RETRY_MS, "%s", why);
 		return;
 	}
+	fd = a->relay_fd;
 	a->state = ASSOC_READY;
 	log_debug("%s: associated, relay %s", assoc_describe(a, what, sizeof(what)),
 		  addr_format(&a->relay, rel, sizeof(rel)));
@@ -409,58 +330,25 @@ static void assoc_ready(struct assoc *a)
 	setup_free(a);
 }
 
-static void control_read(struct assoc *a)
-{
-	uint8_t buf[512];
-	ssize_t n = recv(a->control_fd, buf, sizeof(buf), 0);
-	size_t used;
-	enum upstream_result res;
-
-	if (n < 0 && errno == EAGAIN)
-		return;
-	if (n <= 0) {
-		/* a lost control connection ends the association at once; it is
-		 * made again by the next datagram */
-		assoc_fail(a, a->state == ASSOC_READY ? 0 : UDP_RETRY_MS, "control connection %s",
-			   n == 0 ? "closed by the upstream" : strerror(errno));
-		return;
-	}
-	if (a->state != ASSOC_HANDSHAKE)
-		return; /* nothing more is expected on it; ignore */
-	res = upstream_handshake_feed(&a->setup->hs, buf, (size_t)n, &used, a->setup->out);
-	if (res == UPSTREAM_ERROR) {
-		assoc_fail(a, UDP_RETRY_MS, "%s", a->setup->hs.reason);
-		return;
-	}
-	if (a->setup->hs.out_len) {
-		a->setup->out_len = a->setup->hs.out_len;
-		a->setup->out_sent = 0;
-		if (control_flush(a) < 0)
-			return;
-	}
-	if (res == UPSTREAM_DONE)
-		assoc_ready(a);
-}
-
 static void control_event(struct assoc *a, uint32_t events)
 {
-	if (a->state == ASSOC_CONNECTING) {
-		int err = 0;
-		socklen_t len = sizeof(err);
-		if (getsockopt(a->control_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-			err = errno;
-		if (err) {
-			assoc_fail(a, UDP_RETRY_MS, "connect to the upstream: %s", strerror(err));
-			return;
-		}
-		a->state = ASSOC_HANDSHAKE;
-		control_flush(a);
-		return;
+	char why[UDP_CONTROL_WHY_MAX];
+	struct udp_control_setup *s = a->setup ? &a->setup->control : NULL;
+
+	switch (udp_control_event(a->r->w, a->control_fd, &a->control_ev, s, events, why)) {
+	case UDP_CONTROL_WAIT:
+		if (s && s->connected)
+			a->state = ASSOC_HANDSHAKE;
+		break;
+	case UDP_CONTROL_FAILED:
+		/* a lost control connection ends the association at once; it is
+		 * made again by the next datagram */
+		assoc_fail(a, a->state == ASSOC_READY ? 0 : UDP_RETRY_MS, "%s", why);
+		break;
+	case UDP_CONTROL_GRANTED:
+		assoc_ready(a);
+		break;
 	}
-	if (a->state == ASSOC_HANDSHAKE && (events & EPOLLOUT) && control_flush(a) < 0)
-		return;
-	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-		control_read(a);
 }
 
 /* ---- reply sockets ---- */

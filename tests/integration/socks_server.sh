@@ -134,24 +134,20 @@ bind_timeout = 2s" "log_level = debug" || { fail "sockgated with [socks] did not
 
 # UDP ASSOCIATE to targets whose upstream cannot carry UDP or cannot be
 # reached: the datagrams are dropped and that is logged.
+socks_udp_dropped() { # upstream-url what log-line
+	rig_start_sockgated "$1" "" "log_level = debug" "$(socks_conf "auth = none
+allow = 10.77.1.0/25")" && rig_wait_port $NS_ROUTER $SOCKS_PORT ||
+		{ fail "sockgated with upstream $1 did not start"; return; }
+	check "UDP ASSOCIATE: $2: no echo" expect_out "NO-ECHO" socks_py $SOCKS4 $SOCKS_PORT udp $SERVER4 7008 ping
+	check "... and logged" expect_log "$3"
+	rig_stop_sockgated
+}
+
 test_socks_udp_routes() {
-	local socks
-	socks=$(socks_conf "auth = none
-allow = 10.77.1.0/25")
-	rig_start_sockgated "http://$PROXY4:3128" "" "log_level = debug" "$socks" &&
-		rig_wait_port $NS_ROUTER $SOCKS_PORT || { fail "sockgated with an HTTP upstream did not start"; return; }
-	check "UDP ASSOCIATE: a target routed to an HTTP upstream (udp = drop) gets no echo" \
-		expect_out "NO-ECHO" socks_py $SOCKS4 $SOCKS_PORT udp $SERVER4 7008 ping-drop
-	check "... and the drop is logged" \
-		expect_log "UDP to $SERVER4:7008 dropped: its route is upstream \"up\" (http), which has udp = drop"
-	rig_stop_sockgated
-	rig_start_sockgated "socks5://$PROXY4:1099" "" "log_level = debug" "$socks" &&
-		rig_wait_port $NS_ROUTER $SOCKS_PORT || { fail "sockgated with an unreachable upstream did not start"; return; }
-	check "UDP ASSOCIATE: through a SOCKS5 upstream that refuses connections: no echo" \
-		expect_out "NO-ECHO" socks_py $SOCKS4 $SOCKS_PORT udp $SERVER4 7008 ping-refused
-	check "... and the failed association is logged" \
-		expect_log "UDP through upstream \"up\": connect: Connection refused"
-	rig_stop_sockgated
+	socks_udp_dropped "http://$PROXY4:3128" "a target routed to an HTTP upstream (udp = drop)" \
+		"UDP to $SERVER4:7008 dropped: its route is upstream \"up\" (http), which has udp = drop"
+	socks_udp_dropped "socks5://$PROXY4:1099" "through a SOCKS5 upstream that refuses connections" \
+		"UDP through upstream \"up\": connect to the upstream: Connection refused"
 }
 
 # No connection of sockgated's to dante is left established (the UDP

@@ -355,11 +355,27 @@ static void test_udp_relay_address(void **state)
 {
 	static const uint8_t v4[] = { 5, 0, 5, 0, 0, 1, 10, 0, 0, 9, 0x9c, 0x41 };
 	static const uint8_t zero[] = { 5, 0, 5, 0, 0, 1, 0, 0, 0, 0, 4, 0 };
+	/* loopback from a remote upstream: behind NAT or in a container */
 	static const uint8_t loop[] = { 5, 0, 5, 0, 0, 1, 127, 0, 0, 1, 4, 1 };
+	/* another family than the control connection's */
 	static const uint8_t v6[] = { 5, 0, 5, 0, 0, 4, 0xfd, 0, 0, 0, 0, 0,
 				      0, 0, 0, 0, 0, 0, 0,    0, 0, 5, 0, 1 };
 	static const uint8_t dom[] = { 5, 0, 5, 0, 0, 3, 2, 'r', 'y', 0x13, 0x88 };
 	static const uint8_t port0[] = { 5, 0, 5, 0, 0, 1, 10, 0, 0, 9, 0, 0 };
+	static const struct {
+		const uint8_t *reply;
+		size_t len;
+		int fixed;	  /* udp_address 192.0.2.6:4000 */
+		const char *want; /* NULL: -1 */
+	} cases[] = {
+		{ v4, sizeof(v4), 0, "10.0.0.9:40001" },
+		{ v4, sizeof(v4), 1, "192.0.2.6:4000" },
+		{ zero, sizeof(zero), 0, "10.0.0.5:1024" },
+		{ loop, sizeof(loop), 0, "10.0.0.5:1025" },
+		{ v6, sizeof(v6), 0, "10.0.0.5:1" },
+		{ dom, sizeof(dom), 0, "10.0.0.5:5000" },
+		{ port0, sizeof(port0), 0, NULL },
+	};
 	struct upstream_url u = test_url("socks5://10.0.0.5:1080");
 	struct upstream_handshake hs;
 	struct sockaddr_storage up, fixed, relay;
@@ -368,27 +384,17 @@ static void test_udp_relay_address(void **state)
 
 	assert_int_equal(addr_from_ip("10.0.0.5", 1080, &up), 0);
 	assert_int_equal(addr_from_ip("192.0.2.6", 4000, &fixed), 0);
-	feed_udp(&u, v4, sizeof(v4), &hs);
-	assert_int_equal(upstream_udp_relay_address(&hs, &up, NULL, &relay), 0);
-	assert_string_equal(addr_format(&relay, a, sizeof(a)), "10.0.0.9:40001");
-	assert_int_equal(upstream_udp_relay_address(&hs, &up, &fixed, &relay), 0);
-	assert_string_equal(addr_format(&relay, a, sizeof(a)), "192.0.2.6:4000");
-	feed_udp(&u, zero, sizeof(zero), &hs);
-	assert_int_equal(upstream_udp_relay_address(&hs, &up, NULL, &relay), 0);
-	assert_string_equal(addr_format(&relay, a, sizeof(a)), "10.0.0.5:1024");
-	/* loopback from a remote upstream: behind NAT or in a container */
-	feed_udp(&u, loop, sizeof(loop), &hs);
-	assert_int_equal(upstream_udp_relay_address(&hs, &up, NULL, &relay), 0);
-	assert_string_equal(addr_format(&relay, a, sizeof(a)), "10.0.0.5:1025");
-	/* another family than the control connection's */
-	feed_udp(&u, v6, sizeof(v6), &hs);
-	assert_int_equal(upstream_udp_relay_address(&hs, &up, NULL, &relay), 0);
-	assert_string_equal(addr_format(&relay, a, sizeof(a)), "10.0.0.5:1");
-	feed_udp(&u, dom, sizeof(dom), &hs);
-	assert_int_equal(upstream_udp_relay_address(&hs, &up, NULL, &relay), 0);
-	assert_string_equal(addr_format(&relay, a, sizeof(a)), "10.0.0.5:5000");
-	feed_udp(&u, port0, sizeof(port0), &hs);
-	assert_int_equal(upstream_udp_relay_address(&hs, &up, NULL, &relay), -1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		feed_udp(&u, cases[i].reply, cases[i].len, &hs);
+		int rc =
+		    upstream_udp_relay_address(&hs, &up, cases[i].fixed ? &fixed : NULL, &relay);
+		if (!cases[i].want) {
+			assert_int_equal(rc, -1);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_string_equal(addr_format(&relay, a, sizeof(a)), cases[i].want);
+	}
 }
 
 int main(void)
