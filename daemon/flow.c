@@ -193,13 +193,24 @@ void flow_destroy(struct flow *f, int reset)
 	f->up = NULL;
 	generation_unref(f->gen);
 	f->gen = NULL;
-	if (w->n_free_flows < FLOW_CACHE_MAX) {
-		list_add_tail(&w->free_flows, &f->node);
-		w->n_free_flows++;
-	} else {
-		free(f);
-	}
+	/* an event later in this batch may still name it: kept until then */
+	f->state = FLOW_DEAD;
+	list_add_tail(&w->dead_flows, &f->node);
 	worker_fds_released(w);
+}
+
+void flow_reap(struct worker *w)
+{
+	while (!list_empty(&w->dead_flows)) {
+		struct flow *f = container_of(w->dead_flows.next, struct flow, node);
+		list_del(&f->node);
+		if (w->n_free_flows < FLOW_CACHE_MAX) {
+			list_add_tail(&w->free_flows, &f->node);
+			w->n_free_flows++;
+		} else {
+			free(f);
+		}
+	}
 }
 
 const char *flow_describe(const struct flow *f, char *buf, size_t len)
@@ -625,12 +636,20 @@ static void flow_client_event(struct flow *f, uint32_t events)
 
 void flow_handle_event(struct ev *ev, uint32_t events)
 {
-	if (ev->kind == EV_FLOW_CLIENT)
-		flow_client_event(container_of(ev, struct flow, client_ev), events);
-	else if (ev->kind == EV_FLOW_UPSTREAM)
-		flow_upstream_event(container_of(ev, struct flow, upstream_ev), events);
-	else
+	struct flow *f;
+
+	if (ev->kind == EV_FLOW_UDP) {
 		socks_server_udp_event(ev, events);
+		return;
+	}
+	f = ev->kind == EV_FLOW_CLIENT ? container_of(ev, struct flow, client_ev)
+				       : container_of(ev, struct flow, upstream_ev);
+	if (f->state == FLOW_DEAD)
+		return; /* destroyed by an earlier event of this batch */
+	if (ev->kind == EV_FLOW_CLIENT)
+		flow_client_event(f, events);
+	else
+		flow_upstream_event(f, events);
 }
 
 void flow_resume(struct list *resume_node)
@@ -780,6 +799,8 @@ static void flow_expire(struct flow *f)
 			  cfg->idle_timeout_ms);
 		flow_destroy(f, 1);
 		return;
+	case FLOW_DEAD:
+		return; /* off every timer list since its destruction */
 	}
 }
 
@@ -812,6 +833,7 @@ static const char *const state_names[] = {
 	[FLOW_BIND_WAIT] = "bind-wait",
 	[FLOW_UDP] = "udp",
 	[FLOW_RELAY] = "relay",
+	[FLOW_DEAD] = "dead",
 };
 
 char *flow_snapshot(struct worker *w, int json)
@@ -876,6 +898,7 @@ char *flow_snapshot(struct worker *w, int json)
 
 void flow_free_cache(struct worker *w)
 {
+	flow_reap(w);
 	while (!list_empty(&w->free_flows)) {
 		struct flow *f = container_of(w->free_flows.next, struct flow, node);
 		list_del(&f->node);

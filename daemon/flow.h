@@ -24,6 +24,9 @@ void flow_close_all(struct worker *w);
 /* The worker's live flows, one line (or, json, one object followed by a
  * comma) each, in a malloc'd string; NULL when out of memory. */
 char *flow_snapshot(struct worker *w, int json);
+/* Recycles the flows destroyed since the last call: from the loop, once
+ * no event of the batch that destroyed them is left. */
+void flow_reap(struct worker *w);
 /* Frees recycled flow allocations. */
 void flow_free_cache(struct worker *w);
 

@@ -21,6 +21,7 @@ enum flow_state {
 	FLOW_BIND_WAIT,	    /* SOCKS BIND: listening for the target's connection */
 	FLOW_UDP,	    /* SOCKS UDP ASSOCIATE: relaying datagrams */
 	FLOW_RELAY,	    /* splice both ways */
+	FLOW_DEAD,	    /* destroyed; recycled once the current epoll batch is done */
 };
 
 enum flow_kind {

@@ -374,10 +374,12 @@ static void *worker_main(void *arg)
 			/* other workers' flows may have ended meanwhile */
 			worker_fds_released(w);
 		}
+		flow_reap(w);
 		worker_free_batch_leftovers(w);
 	}
 	flow_close_all(w);
 	udp_relay_free(w);
+	flow_reap(w);
 	worker_free_batch_leftovers(w);
 	return NULL;
 }
@@ -597,6 +599,7 @@ int worker_init(struct worker *w, unsigned index, struct generation *gen,
 	list_init(&w->resume);
 	list_init(&w->pipe_waiters);
 	list_init(&w->free_flows);
+	list_init(&w->dead_flows);
 	pipe_pool_init(&w->pipes, PIPES_KEPT, w->budget);
 	w->now_ms = monotonic_ms();
 	w->local_addrs = calloc(1, sizeof(*w->local_addrs));

@@ -161,6 +161,7 @@ struct worker {
 	struct list resume;	  /* flows with work left after their event */
 	struct list pipe_waiters; /* flows waiting for a pipe within the budget */
 	struct list free_flows;	  /* recycled flow allocations */
+	struct list dead_flows;	  /* destroyed in this loop turn (see flow_reap) */
 	/* lines about failures clients can cause, per second (see
 	 * worker_log_allowed) */
 	unsigned log_lines;
