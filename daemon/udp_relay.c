@@ -220,7 +220,9 @@ static void assoc_destroy(struct assoc *a)
 	count(&w->counters.udp_assocs_live, (unsigned long long)-1);
 	generation_unref(a->gen);
 	r->n_assocs--;
-	free(a);
+	/* its sockets are closed (-1): an event later in this batch that
+	 * still names it sees that and leaves it */
+	worker_free_after_batch(w, a);
 }
 
 static const char *assoc_describe(const struct assoc *a, char *buf, size_t len)
@@ -574,10 +576,15 @@ static void relay_event(struct assoc *a)
 
 void udp_relay_event(struct ev *ev, uint32_t events)
 {
-	if (ev->kind == EV_UDP_CONTROL)
-		control_event(container_of(ev, struct assoc, control_ev), events);
-	else
-		relay_event(container_of(ev, struct assoc, relay_ev));
+	struct assoc *a = ev->kind == EV_UDP_CONTROL ? container_of(ev, struct assoc, control_ev)
+						     : container_of(ev, struct assoc, relay_ev);
+
+	/* a socket closed earlier in this batch (a failure, or the end of
+	 * the association) has nothing more to say */
+	if (ev->kind == EV_UDP_CONTROL && a->control_fd >= 0)
+		control_event(a, events);
+	else if (ev->kind == EV_UDP_RELAY && a->relay_fd >= 0)
+		relay_event(a);
 }
 
 /* ---- intake ---- */
