@@ -617,8 +617,11 @@ void socks_server_client_event(struct flow *f, uint32_t events)
 			if (n > 0)
 				continue;
 			if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-				log_debug("flow %u.%llu: UDP association ended by its client",
-					  f->w->index, (unsigned long long)f->id);
+				log_debug("flow %u.%llu: UDP association ended by its client "
+					  "(%llu bytes up, %llu down)",
+					  f->w->index, (unsigned long long)f->id,
+					  (unsigned long long)f->bytes[DIR_UP],
+					  (unsigned long long)f->bytes[DIR_DOWN]);
 				flow_destroy(f, 0);
 			}
 			return;

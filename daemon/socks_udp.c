@@ -59,7 +59,8 @@ struct socks_udp_link {
 	int control_fd, relay_fd;
 	uint64_t deadline, retry_at;
 	struct udp_control_setup setup;
-	/* datagrams waiting for the setup: 2-byte length, header, data */
+	/* datagrams waiting for the setup: 2-byte length, 1-byte header
+	 * length, header, data */
 	uint8_t *queue;
 	size_t queue_len;
 	unsigned queue_n;
@@ -82,6 +83,14 @@ struct socks_udp {
 	size_t pending_len;
 	int route_logged;
 };
+
+/* Counts a datagram's payload in the flow once sent; returns rc. */
+static ssize_t udp_count(struct flow *f, int dir, ssize_t rc, size_t payload)
+{
+	if (rc >= 0)
+		f->bytes[dir] += payload;
+	return rc;
+}
 
 static void link_close(struct socks_udp_link *l)
 {
@@ -252,9 +261,10 @@ static void link_ready(struct socks_udp_link *l)
 		  (unsigned long long)f->id, l->up->name, addr_format(&relay, a, sizeof(a)));
 	for (size_t off = 0; off < l->queue_len;) {
 		uint16_t n;
+		const uint8_t *p = l->queue + off + sizeof(n) + 1;
 		memcpy(&n, l->queue + off, sizeof(n));
-		send(l->relay_fd, l->queue + off + sizeof(n), n, MSG_DONTWAIT);
-		off += sizeof(n) + n;
+		udp_count(f, DIR_UP, send(l->relay_fd, p, n, MSG_DONTWAIT), n - p[-1]);
+		off += sizeof(n) + 1 + n;
 	}
 	free(l->queue);
 	l->queue = NULL;
@@ -308,8 +318,10 @@ static void link_relay_read(struct socks_udp_link *l)
 				  (unsigned long long)f->id, l->up->name, why);
 			continue;
 		}
-		sendto(u->fd, buf, (size_t)n, MSG_DONTWAIT, (const struct sockaddr *)&u->client,
-		       addr_len(&u->client));
+		udp_count(f, DIR_DOWN,
+			  sendto(u->fd, buf, (size_t)n, MSG_DONTWAIT,
+				 (const struct sockaddr *)&u->client, addr_len(&u->client)),
+			  (size_t)n - hdr);
 		f->last_active = f->w->now_ms;
 	}
 }
@@ -359,16 +371,19 @@ static void link_enqueue(struct socks_udp_link *l, const uint8_t *hdr, size_t hl
 			 const uint8_t *data, size_t len)
 {
 	uint16_t n = (uint16_t)(hl + len);
+	uint8_t *p;
 
-	if (hl + len > LINK_QUEUE_BYTES || l->queue_n >= LINK_QUEUE_MAX ||
-	    l->queue_len + sizeof(n) + hl + len > LINK_QUEUE_BYTES)
+	if (l->queue_n >= LINK_QUEUE_MAX ||
+	    l->queue_len + sizeof(n) + 1 + hl + len > LINK_QUEUE_BYTES)
 		return;
 	if (!l->queue && !(l->queue = malloc(LINK_QUEUE_BYTES)))
 		return;
-	memcpy(l->queue + l->queue_len, &n, sizeof(n));
-	memcpy(l->queue + l->queue_len + sizeof(n), hdr, hl);
-	memcpy(l->queue + l->queue_len + sizeof(n) + hl, data, len);
-	l->queue_len += sizeof(n) + hl + len;
+	p = l->queue + l->queue_len;
+	memcpy(p, &n, sizeof(n));
+	p[sizeof(n)] = (uint8_t)hl;
+	memcpy(p + sizeof(n) + 1, hdr, hl);
+	memcpy(p + sizeof(n) + 1 + hl, data, len);
+	l->queue_len += sizeof(n) + 1 + hl + len;
 	l->queue_n++;
 }
 
@@ -397,7 +412,7 @@ static void link_send(struct socks_udp *u, const struct upstream *up,
 	if (l->state == LINK_READY) {
 		struct iovec iov[2] = { { hdr, hl }, { (void *)data, len } };
 		struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
-		sendmsg(l->relay_fd, &m, MSG_DONTWAIT);
+		udp_count(u->flow, DIR_UP, sendmsg(l->relay_fd, &m, MSG_DONTWAIT), len);
 		return;
 	}
 	link_enqueue(l, hdr, hl, data, len);
@@ -455,8 +470,10 @@ static void socks_udp_send(struct flow *f, struct sockaddr_storage *dst, const u
 	} else if (to.ss_family == AF_INET6 && !u->out_v6) {
 		return; /* no IPv6 on this host */
 	}
-	if (sendto(f->upstream_fd, data, len, MSG_DONTWAIT, (const struct sockaddr *)&to,
-		   addr_len(&to)) < 0)
+	if (udp_count(f, DIR_UP,
+		      sendto(f->upstream_fd, data, len, MSG_DONTWAIT, (const struct sockaddr *)&to,
+			     addr_len(&to)),
+		      len) < 0)
 		log_debug("flow %u.%llu: UDP to %s: %s", f->w->index, (unsigned long long)f->id,
 			  addr_format(dst, a, sizeof(a)), strerror(errno));
 	f->last_active = f->w->now_ms;
@@ -560,8 +577,11 @@ static void socks_udp_to_client(struct flow *f)
 		addr_unmap_v4(&from);
 		hl = socks_udp_header(&from, hdr);
 		memcpy(buf + SOCKS_UDP_HEADER_MAX - hl, hdr, hl);
-		sendto(u->fd, buf + SOCKS_UDP_HEADER_MAX - hl, hl + (size_t)n, MSG_DONTWAIT,
-		       (const struct sockaddr *)&u->client, addr_len(&u->client));
+		udp_count(f, DIR_DOWN,
+			  sendto(u->fd, buf + SOCKS_UDP_HEADER_MAX - hl, hl + (size_t)n,
+				 MSG_DONTWAIT, (const struct sockaddr *)&u->client,
+				 addr_len(&u->client)),
+			  (size_t)n);
 		f->last_active = f->w->now_ms;
 	}
 }

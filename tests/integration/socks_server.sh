@@ -127,6 +127,8 @@ bind_timeout = 2s" "log_level = debug" || { fail "sockgated with [socks] did not
 		expect_out "ECHO $SERVER6:7008 ping-far-v6" socks_py $SOCKS6 $SOCKS_PORT udp $SERVER6 7008 ping-far-v6
 	check "UDP ASSOCIATE: ... and its association with dante ends with the client's" \
 		no_control_connection_to_dante
+	check "UDP ASSOCIATE: the payload bytes each way are counted in the flow" \
+		expect_log "UDP association ended by its client (11 bytes up, 11 down)"
 	test_socks_bind
 	test_resolv_conf_change
 	rig_stop_sockgated
