@@ -92,16 +92,21 @@ static ssize_t udp_count(struct flow *f, int dir, ssize_t rc, size_t payload)
 	return rc;
 }
 
+static void link_queue_free(struct socks_udp_link *l)
+{
+	free(l->queue);
+	l->queue = NULL;
+	l->queue_len = 0;
+	l->queue_n = 0;
+}
+
 static void link_close(struct socks_udp_link *l)
 {
 	struct worker *w = l->u->flow->w;
 
 	flow_close_socket(w, &l->control_fd, 0);
 	flow_close_socket(w, &l->relay_fd, 0);
-	free(l->queue);
-	l->queue = NULL;
-	l->queue_len = 0;
-	l->queue_n = 0;
+	link_queue_free(l);
 }
 
 void socks_udp_free(struct flow *f)
@@ -202,7 +207,7 @@ static void link_fail(struct socks_udp_link *l, unsigned retry_ms, const char *f
 {
 	struct flow *f = l->u->flow;
 	struct worker *w = f->w;
-	char why[160];
+	char why[UDP_CONTROL_WHY_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -266,10 +271,7 @@ static void link_ready(struct socks_udp_link *l)
 		udp_count(f, DIR_UP, send(l->relay_fd, p, n, MSG_DONTWAIT), n - p[-1]);
 		off += sizeof(n) + 1 + n;
 	}
-	free(l->queue);
-	l->queue = NULL;
-	l->queue_len = 0;
-	l->queue_n = 0;
+	link_queue_free(l);
 }
 
 static void link_control_event(struct socks_udp_link *l, uint32_t events)
