@@ -138,7 +138,9 @@ static enum socks_handshake_result parse_methods(struct socks_handshake *hs, uin
 		put2(out, out_len, 0x05, SOCKS5_NO_AUTH);
 		hs->stage = ST_REQUEST;
 		hs->need = 5; /* up to the first address byte */
-	} else if (user_pass) {
+	} else if (user_pass && hs->password_required) {
+		/* 0x02 only when we verify passwords: without a verifier a
+		 * client offering it alone is refused, never half-served */
 		put2(out, out_len, 0x05, SOCKS5_USER_PASS);
 		hs->stage = ST_AUTH;
 		hs->need = 2;

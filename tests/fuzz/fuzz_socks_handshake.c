@@ -25,6 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t consumed = 0, out_len = 0;
 
 		if (res == SOCKS_HS_AUTH) {
+			if (!hs.password_required)
+				abort(); /* no verifier exists to answer this */
 			if (!memchr(hs.user, '\0', sizeof(hs.user)) || !hs.user[0])
 				abort(); /* credentials must be NUL-terminated, user non-empty */
 			socks_handshake_auth_done(&hs, data[0] & 2, out, &out_len);

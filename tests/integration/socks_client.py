@@ -13,6 +13,9 @@ run; prints one line and exits 0 when the outcome is the expected one.
         segment); prints "REPLIES n REP r" once all are answered
   socks_client.py SERVER PORT silent [--source ADDR]
         prints "NO-REPLY" if the server closes without sending a byte
+  socks_client.py SERVER PORT offer-password
+        offers only username/password, sends RFC 1929 bytes regardless;
+        prints "METHOD n" (the method the server chose)
   socks_client.py SERVER PORT auth USER PASSWORD
         prints "STATUS n CLOSED|OPEN"
   socks_client.py SERVER PORT command CMD
@@ -182,6 +185,23 @@ def main():
             data = b""
         print("NO-REPLY" if data == b"" else "GOT %r" % data)
         return 0 if data == b"" else 1
+
+    if what == "offer-password":
+        # RFC 1928 lets a client offer username/password alone; a server
+        # with no passwords must refuse it (0xFF), and survive the RFC 1929
+        # bytes that follow anyway
+        sock = socket.socket(family_of(server), socket.SOCK_STREAM)
+        sock.settimeout(10)
+        sock.connect((server, port))
+        sock.sendall(b"\x05\x01\x02")
+        method = read_exact(sock, 2)[1]
+        try:
+            sock.sendall(b"\x01\x01u\x01p")
+            sock.recv(16)
+        except OSError:
+            pass
+        print("METHOD %d" % method)
+        return 0
 
     if what == "auth":
         sock = socket.socket(family_of(server), socket.SOCK_STREAM)

@@ -95,6 +95,10 @@ bind_timeout = 2s" "log_level = debug" || { fail "sockgated with [socks] did not
 		expect_out "METHOD 0 REP 0 BODY hello" socks_py $SOCKS4 $SOCKS_PORT optimistic $SERVER4 80
 	check "allow: a client outside it gets no reply byte" \
 		expect_out NO-REPLY bash -c "ip -n $NS_CLIENT addr add 10.77.1.200/24 dev c0 2>/dev/null; ip netns exec $NS_CLIENT python3 tests/integration/socks_client.py $SOCKS4 $SOCKS_PORT silent --source 10.77.1.200"
+	check "auth = none: a client offering only username/password is refused (0xFF)" \
+		expect_out "METHOD 255" socks_py $SOCKS4 $SOCKS_PORT offer-password
+	check "... over IPv6 too" expect_out "METHOD 255" socks_py $SOCKS6 $SOCKS_PORT offer-password
+	check "... and sockgated is still serving" expect_curl hello $s5 "http://$SERVER4/small"
 	check "destination policy: the router itself -> REP 2" expect_out "REP 2" socks_py $SOCKS4 $SOCKS_PORT connect $ROUTER4 22
 	check "destination policy: loopback by name -> REP 2" expect_out "REP 2" socks_py $SOCKS4 $SOCKS_PORT connect localhost 22
 	check "destination policy: ::ffff:127.0.0.1 -> REP 2" expect_out "REP 2" socks_py $SOCKS4 $SOCKS_PORT connect ::ffff:127.0.0.1 22

@@ -155,6 +155,15 @@ static void test_malformed(void **state)
 		{ "zero methods", 0, { 5, 0 }, 2, SOCKS_HS_ERROR, { 5, 0xff }, 2 },
 		{ "NMETHODS larger than the bytes", 0, { 5, 9, 0, 2 }, 4, SOCKS_HS_MORE, { 0 }, 0 },
 		{ "no acceptable method", 0, { 5, 1, 1 }, 3, SOCKS_HS_ERROR, { 5, 0xff }, 2 },
+		/* no verifier exists without a password requirement: offering
+		 * only username/password, then sending RFC 1929 bytes, is refused */
+		{ "no password required, only username/password offered",
+		  0,
+		  { 5, 1, 2, 1, 1, 'u', 1, 'p' },
+		  8,
+		  SOCKS_HS_ERROR,
+		  { 5, 0xff },
+		  2 },
 		{ "password required, only no-auth offered",
 		  1,
 		  { 5, 1, 0 },
