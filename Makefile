@@ -46,6 +46,7 @@ DAEMON_SRCS := $(wildcard daemon/*.c)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(B)/%.o)
 CLI_SRCS := $(wildcard tools/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(B)/%.o)
+MNL_LIBS := $(shell $(PKG_CONFIG) --libs libmnl 2>/dev/null || echo -lmnl)
 NFT_LIBS := $(shell $(PKG_CONFIG) --libs libnftnl libmnl 2>/dev/null || echo -lnftnl -lmnl)
 BPF_LIBS := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 CLI_LIBS := $(NFT_LIBS) $(BPF_LIBS)
@@ -90,7 +91,7 @@ $(B)/libsockgate.a: $(LIB_OBJS)
 
 $(B)/sockgated: $(DAEMON_OBJS) $(B)/libsockgate.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(INIH_LIBS) $(CARES_LIBS) -lcrypt -lpthread
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(INIH_LIBS) $(CARES_LIBS) $(MNL_LIBS) -lcrypt -lpthread
 
 $(B)/sockgate: $(CLI_OBJS) $(B)/libsockgate.a
 	@$(if $(Q),echo "  LD      $@")
@@ -105,6 +106,8 @@ $(B)/tests/test_siphash: UNIT_OBJS = $(B)/daemon/siphash.o
 $(B)/tests/test_metrics_request: UNIT_OBJS = $(B)/daemon/metrics_request.o
 $(B)/tests/test_users: UNIT_OBJS = $(B)/daemon/users.o
 $(B)/tests/test_client_limit: UNIT_OBJS = $(B)/daemon/client_limit.o
+$(B)/tests/test_dst_guard: UNIT_OBJS = $(B)/daemon/dst_guard.o
+$(B)/tests/test_served: UNIT_OBJS = $(B)/daemon/served.o
 $(B)/tests/test_ruleset: UNIT_OBJS = $(B)/tools/ruleset.o $(B)/tools/nft.o
 $(B)/tests/test_ruleset: UNIT_LIBS = $(CLI_LIBS)
 $(B)/tests/test_ruleset: $(CLI_OBJS)
@@ -116,7 +119,8 @@ $(B)/tests/%: tests/unit/%.c $(B)/libsockgate.a $(DAEMON_OBJS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(CPPFLAGS) -Idaemon -Itools $(CFLAGS) -o $@ $< $(UNIT_OBJS) \
-		$(B)/libsockgate.a $(UNIT_LIBS) $(CMOCKA_LIBS) $(INIH_LIBS) $(CARES_LIBS) -lcrypt -lpthread
+		$(B)/libsockgate.a $(UNIT_LIBS) $(CMOCKA_LIBS) $(INIH_LIBS) $(CARES_LIBS) $(MNL_LIBS) \
+		-lcrypt -lpthread
 
 deps:
 	$(Q)tools/install-deps.sh

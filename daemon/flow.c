@@ -22,7 +22,7 @@
 #include "flow_core.h"
 #include "generation.h"
 #include "intake.h"
-#include "local_addr.h"
+#include "dst_guard.h"
 #include "socks_server.h"
 #include "udp_relay.h"
 #include "upstream.h"
@@ -282,6 +282,19 @@ int flow_fail_rep(struct flow *f, uint8_t rep, const char *fmt, ...)
 	}
 	flow_destroy(f, !replied);
 	return -1;
+}
+
+/* An intercepted flow the guards refuse: counted as a loop, reset. */
+static void flow_refuse(struct flow *f, const char *why)
+{
+	char desc[FLOW_DESCRIBE_MAX];
+
+	atomic_fetch_add_explicit(&f->w->counters.failures[WORKER_FAIL_LOOP], 1,
+				  memory_order_relaxed);
+	if (worker_log_allowed(f->w))
+		log_warn("flow %u.%llu %s: %s; client reset", f->w->index,
+			 (unsigned long long)f->id, flow_describe(f, desc, sizeof(desc)), why);
+	flow_destroy(f, 1);
 }
 
 /* Logs why the flow failed and resets the client. Returns -1 (destroyed). */
@@ -665,7 +678,7 @@ void flow_resume(struct list *resume_node)
 
 int flow_is_local_address(struct flow *f, const struct sockaddr_storage *addr)
 {
-	return local_addr_check(f->w->local_addrs, addr, f->w->now_ms);
+	return dst_guard_is_local(f->w->dst_guard, addr, f->w->now_ms);
 }
 
 /* Loop guard: a flow to sockgated itself or to the upstream it would use.
@@ -732,8 +745,11 @@ void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage 
 	addr_unmap_v4(&f->target.addr);
 	flow_set_upstream(f, config_route(w->cfg, &f->target.addr));
 	loop = flow_loop_reason(f);
+	if (!loop)
+		loop = dst_guard_intercepted(w->dst_guard, &f->client, &f->target.addr,
+					     w->cfg->bypass_connected, w->now_ms);
 	if (loop) {
-		flow_fail(f, "%s", loop);
+		flow_refuse(f, loop);
 		return;
 	}
 	rc = flow_open_upstream(f);

@@ -102,7 +102,8 @@ void flow_set_upstream(struct flow *f, const struct upstream *up);
 int flow_open_upstream(struct flow *f);
 void flow_start_relay(struct flow *f);
 uint8_t flow_rep_for_errno(int err);
-/* Whether addr is one of this host's own addresses (see local_addr.h). */
+/* Whether addr is this host's own, or special, or cannot be judged (see
+ * dst_guard.h): fails closed. */
 int flow_is_local_address(struct flow *f, const struct sockaddr_storage *addr);
 void flow_close_socket(struct worker *w, int *fd, int reset);
 /* "CLIENT -> DST via NAME (kind ADDR)" for log lines. */

@@ -11,6 +11,7 @@
 #include "sockgate/addr.h"
 #include "sockgate/config.h"
 #include "fd_budget.h"
+#include "dst_guard.h"
 #include "udp_control.h"
 #include "worker.h"
 
@@ -137,6 +138,15 @@ int udp_control_open_relay(struct worker *w, const struct upstream *up, uint32_t
 
 	if (upstream_udp_relay_address(&s->hs, &up->addr, &up->udp_addr, relay) < 0) {
 		failed(why, "the upstream named relay port 0");
+		return -1;
+	}
+	/* an upstream elsewhere may not point our datagrams at the router
+	 * itself (a service of its own) or at a broadcast address */
+	if ((dst_special(relay) && !addr_is_loopback(relay)) ||
+	    (dst_guard_is_local(w->dst_guard, relay, w->now_ms) &&
+	     !dst_guard_is_local(w->dst_guard, &up->addr, w->now_ms))) {
+		failed(why, "the upstream named relay %s, the router's own or not unicast",
+		       addr_format(relay, a, sizeof(a)));
 		return -1;
 	}
 	fd = socket(relay->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -26,6 +26,7 @@
 #include "sockgate/log.h"
 #include "fd_budget.h"
 #include "flow_core.h"
+#include "dst_guard.h"
 #include "generation.h"
 #include "list.h"
 #include "siphash.h"
@@ -407,8 +408,10 @@ static int reply_socket_get(struct udp_relay *r, const struct sockaddr_storage *
 		 ? setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one))
 		 : setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof(one)) ||
 		       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) < 0 ||
-	    /* every worker may have one for the same source */
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    /* every worker may have one for the same source; SO_REUSEPORT
+	     * shares it only with sockets of our own user, never with a
+	     * service of the router's that is bound there */
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
 	    /* it only sends; nothing is meant to arrive on it */
 	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) < 0 ||
 	    set_mark(fd, w->cfg->mark) < 0 ||
@@ -497,6 +500,17 @@ static void reply_batch_add(struct reply_batch *b, struct sockaddr_storage *src,
 	addr_unmap_v4(src);
 	if (src->ss_family != a->client.ss_family) {
 		drop(r->w, UDP_DROP_MALFORMED);
+		return;
+	}
+	/* a source the relay names is bound as-is: never one of the router's
+	 * own (its resolver's port), loopback, broadcast or port 0 */
+	if (!addr_port(src) || dst_guard_is_local(r->w->dst_guard, src, r->w->now_ms)) {
+		char s[ADDR_STRLEN];
+		drop(r->w, UDP_DROP_LOOP);
+		if (worker_log_allowed(r->w))
+			log_warn("udp: reply claiming to come from %s dropped: the router's own "
+				 "address, or not a unicast source",
+				 addr_format(src, s, sizeof(s)));
 		return;
 	}
 	/* another sender: send the group first, since getting its socket may
@@ -809,6 +823,28 @@ static int original_dst(struct msghdr *m, struct sockaddr_storage *dst)
 	return -1;
 }
 
+/* The destination guard (dst_guard.h) for one intercepted datagram: a
+ * datagram to the router itself would loop through our own listener. */
+static int intake_refused(struct worker *w, const struct sockaddr_storage *client,
+			  const struct sockaddr_storage *dst)
+{
+	struct sockaddr_storage plain = *dst;
+	char from[ADDR_STRLEN], to[ADDR_STRLEN];
+	const char *why;
+
+	addr_unmap_v4(&plain);
+	why = dst_guard_intercepted(w->dst_guard, client, &plain, w->cfg->bypass_connected,
+				    w->now_ms);
+	if (!why)
+		return 0;
+	drop(w, UDP_DROP_LOOP);
+	if (worker_log_allowed(w))
+		log_warn("udp %s -> %s: %s; datagram dropped",
+			 addr_format(client, from, sizeof(from)),
+			 addr_format(&plain, to, sizeof(to)), why);
+	return 1;
+}
+
 void udp_relay_intake(struct worker *w, int fd)
 {
 	struct udp_relay *r = relay_get(w);
@@ -835,6 +871,8 @@ void udp_relay_intake(struct worker *w, int fd)
 				drop(w, UDP_DROP_MALFORMED);
 				continue;
 			}
+			if (intake_refused(w, &r->names[i], &dst))
+				continue;
 			intake_datagram(r, &r->slots[i], r->msgs[i].msg_len, &r->names[i], &dst);
 		}
 		if (n < UDP_BATCH)

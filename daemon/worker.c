@@ -21,7 +21,7 @@
 #include "flow.h"
 #include "generation.h"
 #include "intake.h"
-#include "local_addr.h"
+#include "dst_guard.h"
 #include "socks_server.h"
 #include "socks_udp.h"
 #include "udp_relay.h"
@@ -147,6 +147,7 @@ const char *const worker_fail_names[WORKER_FAIL_KINDS] = {
 	"timed_out",
 	"command_unsupported",
 	"address_type_unsupported",
+	"loop",
 };
 
 const char *const worker_udp_drop_names[UDP_DROP_KINDS] = {
@@ -157,6 +158,7 @@ const char *const worker_udp_drop_names[UDP_DROP_KINDS] = {
 	[UDP_DROP_TOO_BIG] = "too_big",
 	[UDP_DROP_MALFORMED] = "malformed",
 	[UDP_DROP_SEND_FAILED] = "send_failed",
+	[UDP_DROP_LOOP] = "loop",
 };
 
 unsigned long long workers_sum(const struct worker *workers, unsigned n, size_t offset)
@@ -602,9 +604,11 @@ int worker_init(struct worker *w, unsigned index, struct generation *gen,
 	list_init(&w->dead_flows);
 	pipe_pool_init(&w->pipes, PIPES_KEPT, w->budget);
 	w->now_ms = monotonic_ms();
-	w->local_addrs = calloc(1, sizeof(*w->local_addrs));
-	if (!w->local_addrs) {
-		rc = -ENOMEM;
+	w->dst_guard = dst_guard_new();
+	if (!w->dst_guard) {
+		rc = -errno;
+		log_error("worker %u: rtnetlink socket for route lookups: %s", w->index,
+			  strerror(errno));
 		goto fail;
 	}
 
@@ -674,8 +678,8 @@ void worker_destroy(struct worker *w)
 	socks_server_auth_completed(w);
 	free(w->auth_cache);
 	w->auth_cache = NULL;
-	free(w->local_addrs);
-	w->local_addrs = NULL;
+	dst_guard_free(w->dst_guard);
+	w->dst_guard = NULL;
 	generation_unref(atomic_exchange(&w->next_gen, NULL));
 	generation_unref(w->gen);
 	w->gen = NULL;

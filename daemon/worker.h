@@ -19,7 +19,7 @@ struct config;
 struct dns;
 struct fd_budget;
 struct generation;
-struct local_addr_cache;
+struct dst_guard;
 struct udp_relay;
 struct users;
 
@@ -58,7 +58,10 @@ struct listener {
 
 /* Failure reasons counted, indexed by SOCKS5 reply code (the same
  * classification intercepted flows get in the log). */
-#define WORKER_FAIL_KINDS 9
+#define WORKER_FAIL_KINDS 10
+/* not a SOCKS reply code: an intercepted flow refused by the destination
+ * guard (the router itself, a loop, another interface's network) */
+#define WORKER_FAIL_LOOP 9
 
 /* Why a transparent UDP datagram was not relayed. */
 enum udp_drop_reason {
@@ -69,6 +72,7 @@ enum udp_drop_reason {
 	UDP_DROP_TOO_BIG,	/* truncated on receipt */
 	UDP_DROP_MALFORMED,	/* bad SOCKS5 UDP header from the relay, FRAG != 0 */
 	UDP_DROP_SEND_FAILED,	/* sendto failed (no route, no buffer) */
+	UDP_DROP_LOOP,		/* to the router itself, a loop, or another network */
 	UDP_DROP_KINDS,
 };
 
@@ -144,10 +148,10 @@ struct worker {
 	struct pipe_pool pipes;
 	struct fd_budget *budget; /* shared by all workers */
 	const struct worker_shared *shared;
-	struct dns *dns;		      /* SOCKS name lookups; NULL without [socks] */
-	struct auth_cache *auth_cache;	      /* credentials that passed on this worker */
-	struct local_addr_cache *local_addrs; /* recent "is it ours?" verdicts */
-	struct udp_relay *udp;		      /* transparent UDP, made on first use */
+	struct dns *dns;	       /* SOCKS name lookups; NULL without [socks] */
+	struct auth_cache *auth_cache; /* credentials that passed on this worker */
+	struct dst_guard *dst_guard;   /* route lookups: is a destination ours? */
+	struct udp_relay *udp;	       /* transparent UDP, made on first use */
 	/* password checks handed back by the verifier thread */
 	pthread_mutex_t auth_lock;
 	struct list auth_done;

@@ -154,6 +154,16 @@ static int rules_apply(const struct cli_opts *opts, int dry_run)
 		fprintf(stderr, "sockgate: %s: %s; nothing changed\n", opts->config_path, err);
 		goto out;
 	}
+	if (cfg->bypass_connected) {
+		unsigned n;
+		rc = ruleset_add_connected(&rs, &n);
+		if (rc < 0) {
+			fprintf(stderr,
+				"sockgate: rules apply: listing the interfaces' networks: %s\n",
+				strerror(-rc));
+			goto out_rs;
+		}
+	}
 	if (choose_ebpf(cfg, &rs) < 0)
 		goto out_rs;
 	if (dry_run) {

@@ -1,6 +1,8 @@
 /* The interception ruleset as data, and its nft-syntax rendering. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <stdlib.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -9,14 +11,23 @@
 
 /* Never intercepted, whatever the config says. */
 static const char *const always_bypass[] = {
-	"0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "255.255.255.255",
-	"::",	     "::1",	    "fe80::/10",      "ff00::/8",
+	"0.0.0.0/8",
+	"127.0.0.0/8",
+	"169.254.0.0/16",
+	"224.0.0.0/4",
+	"255.255.255.255",
+	/* ::, ::1 and IPv4-compatible; IPv4-mapped, which an IPv6 socket
+	 * would turn into IPv4 (the router's own 127.0.0.1 among them) */
+	"::/96",
+	"::ffff:0:0/96",
+	"fe80::/10",
+	"ff00::/8",
 };
 /* Private and reserved ranges: bypassed unless bypass_private = no. */
 static const char *const private_bypass[] = {
 	"10.0.0.0/8",	  "100.64.0.0/10", "172.16.0.0/12",   "192.0.0.0/24",	"192.0.2.0/24",
 	"192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4",
-	"::ffff:0:0/96",  "100::/64",	   "2001:db8::/32",   "fc00::/7",
+	"100::/64",	  "2001:db8::/32", "fc00::/7",
 };
 
 static size_t family_len(int family)
@@ -545,4 +556,54 @@ void ruleset_print_nft(const struct ruleset *rs, FILE *out)
 		fprintf(out, "\t}\n");
 	}
 	fprintf(out, "}\n");
+}
+
+/* The prefix of one interface address with its netmask, or -1 (none). */
+static int connected_prefix(const struct ifaddrs *ifa, struct cidr *c)
+{
+	const uint8_t *a, *m;
+	size_t len;
+
+	if (!ifa->ifa_addr || !ifa->ifa_netmask || (ifa->ifa_flags & IFF_LOOPBACK))
+		return -1;
+	memset(c, 0, sizeof(*c));
+	c->family = ifa->ifa_addr->sa_family;
+	if (c->family == AF_INET) {
+		a = (const uint8_t *)&((const struct sockaddr_in *)ifa->ifa_addr)->sin_addr;
+		m = (const uint8_t *)&((const struct sockaddr_in *)ifa->ifa_netmask)->sin_addr;
+	} else if (c->family == AF_INET6) {
+		a = (const uint8_t *)&((const struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr;
+		m = (const uint8_t *)&((const struct sockaddr_in6 *)ifa->ifa_netmask)->sin6_addr;
+	} else {
+		return -1;
+	}
+	len = family_len(c->family);
+	for (size_t i = 0; i < len; i++) {
+		c->bytes[i] = a[i] & m[i];
+		c->prefix_len += (unsigned)__builtin_popcount(m[i]);
+	}
+	/* a point-to-point peer or a default-sized mask says nothing local */
+	return c->prefix_len ? 0 : -1;
+}
+
+int ruleset_add_connected(struct ruleset *rs, unsigned *added)
+{
+	struct ifaddrs *list, *ifa;
+	int rc = 0;
+
+	*added = 0;
+	if (getifaddrs(&list) < 0)
+		return -errno;
+	for (ifa = list; ifa; ifa = ifa->ifa_next) {
+		struct cidr c;
+		if (connected_prefix(ifa, &c) < 0)
+			continue;
+		if (interval_set_add(c.family == AF_INET ? &rs->bypass4 : &rs->bypass6, &c)) {
+			rc = -ENOMEM;
+			break;
+		}
+		(*added)++;
+	}
+	freeifaddrs(list);
+	return rc;
 }

@@ -126,6 +126,9 @@ void ruleset_rule_text(const struct ruleset *rs, const struct rule_spec *r, char
 
 /* 0, or -1 with a message in err. */
 int ruleset_build(const struct config *cfg, struct ruleset *rs, char *err, size_t errlen);
+/* Adds the prefix of every address of this host's interfaces (loopback
+ * aside) to the bypass sets: [intake] bypass_connected. 0 or -errno. */
+int ruleset_add_connected(struct ruleset *rs, unsigned *added);
 void ruleset_free(struct ruleset *rs);
 /* The table in nft syntax, as `nft -f` would take it. */
 void ruleset_print_nft(const struct ruleset *rs, FILE *out);

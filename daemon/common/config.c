@@ -528,6 +528,10 @@ static void intake_key(struct parse_ctx *ctx, const char *key, const char *value
 		if (first_time(ctx, &ctx->seen_intake, 1u << 3, "intake", key) &&
 		    parse_bool(value, &ctx->cfg->bypass_private))
 			report(ctx, ctx->line, "bypass_private: \"%s\" is not yes or no", value);
+	} else if (!strcmp(key, "bypass_connected")) {
+		if (first_time(ctx, &ctx->seen_intake, 1u << 10, "intake", key) &&
+		    parse_bool(value, &ctx->cfg->bypass_connected))
+			report(ctx, ctx->line, "bypass_connected: \"%s\" is not yes or no", value);
 	} else {
 		report(ctx, ctx->line, "unknown key \"%s\" in [intake]", key);
 	}
@@ -1141,6 +1145,7 @@ static int load(struct parse_ctx *ctx, int resolve, struct config **out)
 	cfg->tproxy_mark = DEFAULT_TPROXY_MARK;
 	cfg->tproxy_table = DEFAULT_TPROXY_TABLE;
 	cfg->bypass_private = 1;
+	cfg->bypass_connected = 1;
 	cfg->socks.max_conns_per_client = DEFAULT_MAX_CONNS_PER_CLIENT;
 	cfg->socks.bind_timeout_ms = DEFAULT_BIND_TIMEOUT_MS;
 	ctx->socks_auth = -1;

@@ -83,7 +83,10 @@ struct config {
 	/* destinations never intercepted, beyond the built-in ones */
 	struct cidr *bypass;
 	size_t n_bypass;
-	int bypass_private;  /* private and reserved ranges bypassed (default yes) */
+	int bypass_private; /* private and reserved ranges bypassed (default yes) */
+	/* the router's attached networks bypassed, and intercepted flows to
+	 * another interface's network refused (default yes) */
+	int bypass_connected;
 	int intercept_local; /* the router's own outgoing TCP too */
 	/* cgroup v2 directories whose processes' TCP the eBPF cgroup intake
 	 * sends to the redirect listener (absolute paths) */

@@ -195,19 +195,6 @@ test_upstream_killed() {
 	rig_stop "$SINK_PID"
 }
 
-test_loop_guard() {
-	rig_start_sockgated "socks5://$PROXY4:1080"
-	check "loop guard: client to sockgated's own port is reset" \
-		expect_reset "http://$ROUTER4_LAN:$REDIRECT_PORT/" 1000
-	check "loop guard: logged" expect_log "sockgated's own listener"
-	check "loop guard: client to the upstream proxy itself is reset" \
-		expect_reset "http://$PROXY4:1080/" 1000
-	check "loop guard: logged" expect_log "destination is the upstream proxy itself"
-	check "no NAT original destination: local connection reset" \
-		bash -c "! ip netns exec $NS_ROUTER curl -s -m 3 http://127.0.0.1:$REDIRECT_PORT/"
-	rig_stop_sockgated
-}
-
 test_timeouts() {
 	local got
 	# Nobody answers ARP for .99 on the proxy link: the SYN goes nowhere.
@@ -315,6 +302,8 @@ source tests/integration/udp.sh
 source tests/integration/ebpf.sh
 # shellcheck source=service.sh
 source tests/integration/service.sh
+# shellcheck source=guards.sh
+source tests/integration/guards.sh
 
 rig_up
 rig_start_web
@@ -371,6 +360,11 @@ test_pipelining_stall_hint
 test_wrong_passwords
 test_upstream_killed
 test_loop_guard
+test_loop_guard_tproxy
+test_guard_mapped
+test_guard_connected
+test_guard_udp_reply_source
+test_control_not_stalled
 test_timeouts
 test_half_close_and_mark
 test_fd_budget

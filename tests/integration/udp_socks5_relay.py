@@ -3,14 +3,15 @@
 address a server behind NAT or with a careless config gives, to test how
 sockgated picks where to send datagrams.
 
-udp_socks5_relay.py ADDR PORT MODE
+udp_socks5_relay.py ADDR PORT MODE [SOURCE]
 
 TCP and UDP both on ADDR:PORT. The reply's BND.ADDR is 0.0.0.0 (MODE
 "zero") or 192.0.2.1, an address nobody reaches (MODE "bogus"); BND.PORT
 is PORT. Datagrams (RFC 1928 section 7 header, IPv4 only) are relayed to
 their destination from port PORT+1 (all addresses) and whatever arrives
 there, from anyone (full cone), goes back with the header naming the
-sender, to the client address that sent last."""
+sender (or, hostile, SOURCE "ADDR:PORT" whoever sent it), to the client
+address that sent last."""
 import selectors
 import socket
 import struct
@@ -19,6 +20,10 @@ import sys
 
 def main():
     addr, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    spoof = None
+    if len(sys.argv) > 4:
+        host, sport = sys.argv[4].rsplit(":", 1)
+        spoof = (host, int(sport))
     bnd = b"\x00\x00\x00\x00" if mode == "zero" else socket.inet_aton("192.0.2.1")
     sel = selectors.DefaultSelector()
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -65,6 +70,7 @@ def main():
                 out.sendto(data[10:], dst)
             elif what == "out":
                 data, src = out.recvfrom(65536)
+                src = spoof or src
                 if client:
                     hdr = b"\x00\x00\x00\x01" + socket.inet_aton(src[0]) + struct.pack("!H", src[1])
                     relay.sendto(hdr + data, client)

@@ -175,12 +175,14 @@ static void test_build(void **state)
 	ruleset_free(&rs);
 	config_free(cfg);
 
-	/* bypass_private = no keeps only what is never routed */
+	/* bypass_private = no keeps only what is never routed, the IPv4-mapped
+	 * range (the router's own 127.0.0.1 seen through IPv6) among it */
 	cfg = load("[intake]\ninterfaces = lan\nbypass_private = no\n[route]\ndefault = direct\n");
 	assert_int_equal(ruleset_build(cfg, &rs, err, sizeof(err)), 0);
 	assert_string_equal(show(&rs.bypass4, buf, sizeof(buf)),
 			    "0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, 224.0.0.0/4, 255.255.255.255");
-	assert_string_equal(show(&rs.bypass6, buf, sizeof(buf)), "::/127, fe80::/10, ff00::/8");
+	assert_string_equal(show(&rs.bypass6, buf, sizeof(buf)),
+			    "::/96, ::ffff:0.0.0.0/96, fe80::/10, ff00::/8");
 	ruleset_free(&rs);
 	config_free(cfg);
 

@@ -1,0 +1,166 @@
+# shellcheck shell=bash
+# The guards that keep one client, packet or upstream from stopping the LAN
+# or reaching the router (docs/security.md): sourced by run.sh.
+
+TPROXY_PORT=12346
+
+# A destination the rules never intercept can only reach sockgated's
+# listeners directly: refused at once, counted as a loop, never relayed.
+test_loop_guard() {
+	rig_start_sockgated "socks5://$PROXY4:1080"
+	check "loop guard: client to sockgated's own port is reset" \
+		expect_reset "http://$ROUTER4_LAN:$REDIRECT_PORT/" 1000
+	check "loop guard: logged" expect_log "sockgated's own listener"
+	check "no NAT original destination: local connection reset" \
+		bash -c "! ip netns exec $NS_ROUTER curl -s -m 3 http://127.0.0.1:$REDIRECT_PORT/"
+	check "connected networks: rules apply bypasses the proxy's link (IPv4 and IPv6)" \
+		bash -c "ip netns exec $NS_ROUTER nft get element inet sockgate bypass4 '{ 10.77.2.5 }' >/dev/null && ip netns exec $NS_ROUTER nft get element inet sockgate bypass6 '{ fd77:2::5 }' >/dev/null"
+	rig_stop_sockgated
+	# with the proxy's link intercepted, the daemon's own guard answers
+	rig_rules_apply rules-nc "redirect = $REDIRECT_PORT
+bypass_connected = no"
+	RIG_INTAKE="redirect = $REDIRECT_PORT
+bypass_connected = no" rig_start_sockgated "socks5://$PROXY4:1080"
+	check "loop guard: client to the upstream proxy itself is reset" \
+		expect_reset "http://$PROXY4:1080/" 1000
+	check "loop guard: logged" expect_log "destination is the upstream proxy itself"
+	rig_stop_sockgated
+	rig_redirect_rule
+}
+
+# TPROXY: one connection or datagram to the router's own tproxy port once
+# made sockgated connect to itself until every fd was gone.
+test_loop_guard_tproxy() {
+	local flows drops
+	udp_start_peers
+	udp_rules_apply ""
+	RIG_INTAKE="tproxy = $TPROXY_PORT" RIG_WAIT_PORT=$TPROXY_PORT \
+		rig_start_sockgated "socks5://$PROXY4:1080" "" "log_level = debug" "$ROUTER4_LAN/32 = direct
+$ROUTER6_LAN/128 = direct"
+	check "TPROXY loop: TCP to the router's tproxy port (IPv4) is reset" \
+		expect_reset "http://$ROUTER4_LAN:$TPROXY_PORT/" 1000
+	check "TPROXY loop: TCP to the router's tproxy port (IPv6) is reset" \
+		expect_reset "http://[$ROUTER6_LAN]:$TPROXY_PORT/" 3000
+	check "... logged as the router itself" expect_log "destination is the router itself"
+	in_ns $NS_CLIENT socat -u - "UDP4-SENDTO:$ROUTER4_LAN:$TPROXY_PORT" <<<"loop?"
+	in_ns $NS_CLIENT socat -u - "UDP6-SENDTO:[$ROUTER6_LAN]:$TPROXY_PORT" <<<"loop?"
+	sleep 1
+	flows=$("$SOCKGATE" -c "$RIG_DIR/sockgate.conf" status | sed -n 's/^flows: \([0-9]*\) live.*/\1/p')
+	check "TPROXY loop: no flow left live ($flows)" test "$flows" -eq 0
+	drops=$("$SOCKGATE" --json -c "$RIG_DIR/sockgate.conf" stats | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["udp"]["drops"]["loop"], d["failures"]["loop"])')
+	check "TPROXY loop: the two datagrams dropped once each, counted as loop (udp, tcp: $drops)" \
+		test "${drops% *}" -eq 2
+	check "TPROXY loop: the two TCP refusals counted as loop" test "${drops#* }" -eq 2
+	check "TPROXY loop: the LAN is still served" expect_file $SERVER4
+	check "TPROXY loop: UDP is still served" in_ns $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 20
+	rig_stop_sockgated
+	rig_redirect_rule
+}
+
+# IPv4-mapped IPv6 destinations name the router's loopback: never intercepted.
+test_guard_mapped() {
+	rig_rules_conf rules-mapped "redirect = $REDIRECT_PORT"
+	check "::ffff:0:0/96 and ::/96 are bypassed even with bypass_private = no" \
+		bash -c "ip netns exec $NS_ROUTER '$SOCKGATE' -c '$RIG_DIR/rules-mapped.conf' rules apply --dry-run | grep -A3 'set bypass6' | grep -q '::ffff:0.0.0.0/96'"
+	rig_spawn $NS_ROUTER LOOPSVC_PID "$RIG_DIR/loopsvc.log" \
+		socat TCP4-LISTEN:8765,bind=127.0.0.1,reuseaddr,fork SYSTEM:'echo router-private'
+	rig_wait_port $NS_ROUTER 8765
+	rig_start_sockgated "socks5://$PROXY4:1080"
+	check "a LAN host cannot reach a loopback-only router service via ::ffff:127.0.0.1" \
+		bash -c "! ip netns exec $NS_CLIENT timeout 3 socat -u 'TCP6:[::ffff:127.0.0.1]:8765' - 2>/dev/null | grep -q router-private"
+	rig_stop_sockgated
+	rig_stop "$LOOPSVC_PID"
+}
+
+# A guest LAN host must not reach another LAN of the router around the
+# router's forward rules. Here the proxy's link plays the other LAN and a
+# forward rule drops LAN -> that link.
+test_guard_connected() {
+	in_ns $NS_ROUTER nft -f - <<-NFT
+	table inet sgtestfw {
+		chain forward { type filter hook forward priority 0; iifname "r0" oifname "r1" drop; }
+	}
+	NFT
+	rig_spawn $NS_PROXY NEARSVC_PID "$RIG_DIR/nearsvc.log" \
+		socat TCP6-LISTEN:8766,reuseaddr,fork SYSTEM:'echo other-lan'
+	rig_wait_port $NS_PROXY 8766
+	rig_start_sockgated "socks5://$PROXY4:1080"
+	check "another LAN of the router stays behind its forward rules (IPv4)" \
+		bash -c "! ip netns exec $NS_CLIENT timeout 3 socat -u TCP4:$PROXY4:8766 - 2>/dev/null | grep -q other-lan"
+	check "... and over IPv6" \
+		bash -c "! ip netns exec $NS_CLIENT timeout 3 socat -u 'TCP6:[$PROXY6]:8766' - 2>/dev/null | grep -q other-lan"
+	rig_stop_sockgated
+	# rules from before bypass_connected (the link intercepted), direct:
+	# the daemon refuses on its own
+	rig_rules_apply rules-nc "redirect = $REDIRECT_PORT
+bypass_connected = no"
+	rig_start_sockgated direct "" "" "10.77.9.0/24 = direct"
+	check "intercepted flow to another interface's network: reset by the daemon" \
+		expect_reset "http://$PROXY4:8766/" 1000
+	check "... logged" expect_log "network of another interface of the router"
+	rig_stop_sockgated
+	in_ns $NS_ROUTER nft delete table inet sgtestfw
+	rig_stop "$NEARSVC_PID"
+	rig_redirect_rule
+}
+
+# A hostile upstream names the router's own DNS address as the source of a
+# UDP reply: sockgated must neither bind there nor deliver it.
+test_guard_udp_reply_source() {
+	udp_start_peers
+	rig_spawn $NS_ROUTER ROUTERDNS_PID "$RIG_DIR/routerdns.log" \
+		dnsmasq -k -C /dev/null -u root --no-resolv --no-hosts --bind-interfaces \
+		--listen-address=$ROUTER4_LAN --port=53 --pid-file="$RIG_DIR/routerdns.pid" \
+		--address=/router.sgtest/10.9.9.9
+	rig_spawn $NS_PROXY FAKE_UDP_PID "$RIG_DIR/fake-udp.log" \
+		python3 tests/integration/udp_socks5_relay.py $PROXY4 1091 zero "$ROUTER4_LAN:53"
+	rig_wait_port $NS_PROXY 1091
+	udp_rules_apply ""
+	RIG_INTAKE="tproxy = $TPROXY_PORT" RIG_WAIT_PORT=$TPROXY_PORT rig_start_sockgated "socks5://$PROXY4:1091"
+	check "hostile relay: a reply 'from' the router's DNS address is not delivered" \
+		bash -c "! ip netns exec $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 3 --timeout 2 >/dev/null"
+	check "... and logged" expect_log "reply claiming to come from $ROUTER4_LAN:53 dropped"
+	check "... sockgated bound nothing on port 53" \
+		bash -c "! ip netns exec $NS_ROUTER ss -Hulnp 'sport = :53' | grep -q sockgated"
+	check "... the router's own DNS still answers the LAN" \
+		bash -c "test \"\$(ip netns exec $NS_CLIENT dig +short +time=2 +tries=1 @$ROUTER4_LAN router.sgtest A)\" = 10.9.9.9"
+	rig_stop_sockgated
+	rig_stop "$FAKE_UDP_PID"
+	rig_stop "$ROUTERDNS_PID"
+	rig_redirect_rule
+}
+
+# H1: trickling metrics clients must not stall the control socket, signals
+# or the watchdog.
+test_control_not_stalled() {
+	local t0 t1 ms pids=() i
+	rig_start_sockgated "socks5://$PROXY4:1080" "" "metrics = 9180"
+	for i in $(seq 1 20); do
+		in_ns $NS_ROUTER python3 -c '
+import socket, time
+s = socket.create_connection(("127.0.0.1", 9180))
+for b in b"GET /metrics HTTP/1.1\r\n":
+    s.send(bytes([b]))
+    time.sleep(0.9)
+' >/dev/null 2>&1 &
+		pids+=($!)
+	done
+	sleep 1
+	t0=$(date +%s%N)
+	"$SOCKGATE" -c "$RIG_DIR/sockgate.conf" status >/dev/null
+	t1=$(date +%s%N)
+	ms=$(((t1 - t0) / 1000000))
+	check "20 trickling metrics clients: sockgate status answers in under 100 ms ($ms ms)" \
+		test "$ms" -lt 100
+	check "... and a scrape still works" \
+		bash -c "ip netns exec $NS_ROUTER curl -sf -m 3 http://127.0.0.1:9180/metrics | grep -q sockgate_flows_total"
+	t0=$(date +%s%N)
+	check "... and a reload is answered" \
+		bash -c "'$SOCKGATE' -c '$RIG_DIR/sockgate.conf' reload | grep -q reloaded"
+	t1=$(date +%s%N)
+	check "... promptly ($(((t1 - t0) / 1000000)) ms)" test $(((t1 - t0) / 1000000)) -lt 1000
+	check "... the trickling clients are cut off within their 2 s deadline" \
+		bash -c "sleep 2.5; test -z \"\$(ip netns exec $NS_ROUTER ss -Htn state established 'sport = :9180')\""
+	for i in "${pids[@]}"; do kill "$i" 2>/dev/null; wait "$i" 2>/dev/null; done
+	rig_stop_sockgated
+}
