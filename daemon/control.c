@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include "control.h"
 #include "fd_budget.h"
 #include "generation.h"
+#include "served.h"
 #include "worker.h"
 
 #define SNAPSHOT_TIMEOUT_MS 1000
@@ -194,14 +194,13 @@ static void answer_conns(const struct control *c, FILE *out, int json)
 
 static void answer_reload(const struct control *c, FILE *out, int json)
 {
-	char msg[2048] = "";
-	int rc = c->reload(c->reload_arg, msg, sizeof(msg));
+	const char *msg = c->reload_msg;
 
 	if (!json) {
-		fprintf(out, "%s: %s\n", rc ? "error" : "ok", msg);
+		fprintf(out, "%s: %s\n", c->reload_rc ? "error" : "ok", msg);
 		return;
 	}
-	fprintf(out, "{\"reloaded\": %s, \"message\": \"", rc ? "false" : "true");
+	fprintf(out, "{\"reloaded\": %s, \"message\": \"", c->reload_rc ? "false" : "true");
 	for (const char *p = msg; *p; p++) {
 		if (*p == '"' || *p == '\\')
 			fprintf(out, "\\%c", *p);
@@ -258,42 +257,47 @@ static void answer_tproxy_listeners(const struct control *c, int fd)
 	}
 send:
 	iov.iov_len = strlen(text);
-	if (sendmsg(fd, &msg, MSG_NOSIGNAL) < 0)
+	if (sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		log_warn("control: handing over the listeners: %s", strerror(errno));
 	for (int i = 0; i < 2; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 }
 
-void control_serve(struct control *c)
+/* One request line (the CLI ends it with a newline). */
+static int request_complete(const char *buf, size_t len)
 {
-	struct timeval tv = { .tv_sec = 1 };
-	char req[64] = "", *text = NULL;
-	size_t len = 0;
-	ssize_t n;
-	FILE *out;
-	int json, fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);
+	return memchr(buf, '\n', len) != NULL;
+}
 
-	if (fd < 0)
-		return;
-	/* a client that says nothing cannot hold the main thread */
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	n = recv(fd, req, sizeof(req) - 1, 0);
-	if (n <= 0)
-		goto out;
-	req[n] = '\0';
+static enum served_answer control_answer(void *arg, struct served_client *sc, const char *in,
+					 size_t in_len, int too_long)
+{
+	struct control *c = arg;
+	char req[CONTROL_REQUEST_MAX + 1], *text = NULL;
+	size_t len = 0;
+	FILE *out;
+	int json;
+
+	if (too_long)
+		return SERVED_CLOSE;
+	snprintf(req, sizeof(req), "%.*s", (int)in_len, in);
 	req[strcspn(req, "\r\n")] = '\0';
 	if (!strcmp(req, "tproxy-listeners")) {
-		answer_tproxy_listeners(c, fd);
-		goto out;
+		answer_tproxy_listeners(c, served_client_fd(sc));
+		return SERVED_CLOSE;
 	}
 	json = strlen(req) > 5 && !strcmp(req + strlen(req) - 5, " json");
 	if (json)
 		req[strlen(req) - 5] = '\0';
+	/* a reload runs off this thread; its clients wait for its outcome */
+	if (!strcmp(req, "reload") && !c->reload_done) {
+		c->reload_start(c->reload_arg);
+		return SERVED_HOLD;
+	}
 	out = open_memstream(&text, &len);
 	if (!out)
-		goto out;
+		return SERVED_CLOSE;
 	if (!strcmp(req, "status"))
 		answer_status(c, out, json);
 	else if (!strcmp(req, "stats"))
@@ -306,13 +310,31 @@ void control_serve(struct control *c)
 		fprintf(out, json ? "{\"error\": \"unknown request\"}\n"
 				  : "error: unknown request (status, conns, stats, reload)\n");
 	fclose(out);
-	for (size_t off = 0; text && off < len;) {
-		n = send(fd, text + off, len - off, MSG_NOSIGNAL);
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-out:
-	free(text);
-	close(fd);
+	served_reply(sc, text, len);
+	return SERVED_REPLY;
+}
+
+static const struct served_ops control_ops = {
+	.name = "control",
+	.request_max = CONTROL_REQUEST_MAX,
+	.deadline_ms = CONTROL_DEADLINE_MS,
+	.hold_ms = CONTROL_RELOAD_WAIT_MS,
+	.max_clients = CONTROL_CLIENTS_MAX,
+	.complete = request_complete,
+	.answer = control_answer,
+};
+
+int control_serve(struct control *c, struct served_loop *l)
+{
+	return served_add(l, c->fd, &control_ops, c, &c->served);
+}
+
+void control_reload_finished(struct control *c, int rc, const char *msg)
+{
+	snprintf(c->reload_msg, sizeof(c->reload_msg), "%s", msg);
+	c->reload_rc = rc;
+	c->reload_done = 1;
+	if (c->served)
+		served_answer_held(c->served);
+	c->reload_done = 0;
 }

@@ -29,6 +29,8 @@
 #include "metrics.h"
 #include "notify.h"
 #include "privileges.h"
+#include "reload_job.h"
+#include "served.h"
 #include "users.h"
 #include "worker.h"
 
@@ -57,6 +59,14 @@ static void usage(FILE *out)
 		"  -V, --version      print the version\n"
 		"  -h, --help         this help\n",
 		CONFIG_DEFAULT_PATH);
+}
+
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* The service watchdog (WatchdogSec=): pinged at most every interval_ms,
@@ -176,6 +186,8 @@ struct daemon_state {
 	struct worker *workers;
 	unsigned n_workers;
 	struct worker_shared *shared;
+	struct control *control; /* NULL: none */
+	struct reload_job job;
 };
 
 static int same_str(const char *a, const char *b)
@@ -268,28 +280,20 @@ static int probe_new_listeners(const struct config *a, const struct config *b, c
 	return 0;
 }
 
-/* Reads the config again; on any error keeps the running one. Live flows
- * keep the upstream they started with; new flows use the new config;
- * listeners it no longer names close, new ones open, the rest stay. */
-static int reload_config(struct daemon_state *d, char *msg, size_t len)
+/* Applies what a reload job read; on any error keeps the running config.
+ * Live flows keep the upstream they started with; new flows use the new
+ * config; listeners it no longer names close, new ones open, the rest
+ * stay. 0, or -1 with why in msg. */
+static int reload_commit(struct daemon_state *d, char *msg, size_t len)
 {
-	struct config *cfg = NULL;
-	struct users *users = NULL;
+	struct reload_job *j = &d->job;
+	struct config *cfg = j->cfg;
 	struct generation *gen;
 	const char *why;
-	char *errs = NULL;
-	size_t errs_len = 0;
-	FILE *ef = open_memstream(&errs, &errs_len);
-	int problems;
 
-	problems = config_load(d->path, 1, &cfg, ef);
-	if (!problems && cfg->socks.n_listen && cfg->socks.auth_password)
-		problems = users_load(cfg->socks.users_path, &users, ef);
-	if (ef)
-		fclose(ef);
-	if (problems) {
+	if (j->problems) {
 		snprintf(msg, len, "reload refused, still running the previous configuration:\n%s",
-			 errs ? errs : "");
+			 j->errs ? j->errs : "");
 		goto refuse;
 	}
 	why = restart_needed(d->gen->cfg, cfg);
@@ -302,13 +306,13 @@ static int reload_config(struct daemon_state *d, char *msg, size_t len)
 	}
 	if (probe_new_listeners(d->gen->cfg, cfg, msg, len) < 0)
 		goto refuse;
-	gen = generation_new(cfg, users, d->n_workers);
+	gen = generation_new(cfg, j->users, d->n_workers);
 	if (!gen) {
 		snprintf(msg, len, "reload refused: out of memory");
-		free(errs);
-		log_warn("%s", msg);
-		return -1;
+		goto refuse;
 	}
+	j->cfg = NULL; /* the generation's now */
+	j->users = NULL;
 	for (unsigned i = 0; i < d->n_workers; i++)
 		worker_switch_generation(&d->workers[i], gen);
 	if (d->shared->auth)
@@ -321,25 +325,93 @@ static int reload_config(struct daemon_state *d, char *msg, size_t len)
 		 "upstream",
 		 d->path, cfg->n_upstreams - 1, cfg->n_routes, cfg->default_upstream->name);
 	log_info("%s", msg);
-	free(errs);
 	return 0;
 refuse:
 	log_warn("%s", msg);
-	free(errs);
-	config_free(cfg);
-	users_free(users);
 	return -1;
 }
 
-/* A reload, told to the service manager around it (sd_notify). */
-static int reload(void *arg, char *msg, size_t len)
+/* SIGHUP or the control socket: the config is read off this thread, and
+ * the service manager told around it (sd_notify). */
+static void reload_start(void *arg)
 {
+	struct daemon_state *d = arg;
+	int rc = reload_job_start(&d->job);
+
+	if (rc == 0) {
+		notify_reloading();
+	} else if (rc < 0) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "reload refused: cannot start reading: %s",
+			 strerror(-rc));
+		log_warn("%s", msg);
+		if (d->control)
+			control_reload_finished(d->control, -1, msg);
+	}
+}
+
+/* The reload job is done: apply it and tell whoever asked. */
+static void reload_finish(struct daemon_state *d)
+{
+	char msg[2048];
 	int rc;
 
-	notify_reloading();
-	rc = reload_config(arg, msg, len);
+	reload_job_finish(&d->job);
+	rc = reload_commit(d, msg, sizeof(msg));
+	config_free(d->job.cfg);
+	users_free(d->job.users);
+	free(d->job.errs);
+	d->job.cfg = NULL;
+	d->job.users = NULL;
+	d->job.errs = NULL;
 	notify_send("READY=1");
-	return rc;
+	if (d->control)
+		control_reload_finished(d->control, rc, msg);
+}
+
+/* Signals, the control socket and metrics, reloads, the watchdog: until a
+ * stop signal (0) or a failure (-1). Nothing here waits on a client. */
+static int main_loop(struct daemon_state *d, int sfd, struct served_loop *served, int watchdog_ms)
+{
+	for (;;) {
+		struct pollfd pfd[3] = { { .fd = sfd, .events = POLLIN },
+					 { .fd = served_loop_fd(served), .events = POLLIN },
+					 { .fd = d->job.efd, .events = POLLIN } };
+		int timeout = served_timeout_ms(served, monotonic_ms());
+		struct signalfd_siginfo si;
+		ssize_t n;
+
+		if (watchdog_ms > 0) {
+			watchdog_ping(d->workers, d->n_workers, (unsigned)watchdog_ms);
+			if (timeout < 0 || timeout > watchdog_ms)
+				timeout = watchdog_ms;
+		}
+		if (poll(pfd, 3, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("poll: %s", strerror(errno));
+			return -1;
+		}
+		served_run(served, monotonic_ms());
+		if (pfd[2].revents & POLLIN)
+			reload_finish(d);
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+		n = read(sfd, &si, sizeof(si));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != sizeof(si)) {
+			log_error("signalfd read: %s", strerror(errno));
+			return -1;
+		}
+		if (si.ssi_signo == SIGHUP) {
+			reload_start(d); /* it logs the outcome */
+			continue;
+		}
+		log_info("signal %d: stopping", (int)si.ssi_signo);
+		notify_send("STOPPING=1");
+		return 0;
+	}
 }
 
 static int detach(void)
@@ -386,7 +458,7 @@ int main(int argc, char *argv[])
 	struct control control = { .fd = -1 };
 	struct metrics metrics = { .fd = -1 };
 	struct daemon_state state = { 0 };
-	char msg[2048];
+	struct served_loop *served = NULL;
 	int dns_ready = 0;
 	sigset_t sigs;
 	int sfd = -1;
@@ -523,7 +595,7 @@ int main(int argc, char *argv[])
 	state.shared = &shared;
 	if (cfg->control_path) {
 		control.gen = &state.gen;
-		control.reload = reload;
+		control.reload_start = reload_start;
 		control.reload_arg = &state;
 		control.workers = workers;
 		control.n_workers = n_workers;
@@ -595,48 +667,25 @@ int main(int argc, char *argv[])
 			 cfg->socks.n_allow ? ", clients limited by allow" : "");
 	}
 
+	served = served_loop_new();
+	if (!served || reload_job_init(&state.job, path) < 0) {
+		log_error("main loop: %s", strerror(errno));
+		goto out;
+	}
+	if (control.fd >= 0 && control_serve(&control, served) == 0)
+		state.control = &control;
+	if (metrics.fd >= 0 && metrics_serve(&metrics, served) < 0)
+		goto out;
+
 	/* listeners are up: the service is ready */
 	notify_send("READY=1");
 	watchdog_ms = (int)(notify_watchdog_usec() / 2000);
-	for (;;) {
-		struct pollfd pfd[3] = { { .fd = sfd, .events = POLLIN },
-					 { .fd = control.fd, .events = POLLIN },
-					 { .fd = metrics.fd, .events = POLLIN } };
-		struct signalfd_siginfo si;
-		ssize_t n;
-
-		if (watchdog_ms > 0)
-			watchdog_ping(workers, n_workers, (unsigned)watchdog_ms);
-		/* poll skips negative fds */
-		if (poll(pfd, 3, watchdog_ms > 0 ? watchdog_ms : -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("poll: %s", strerror(errno));
-			goto out;
-		}
-		if (control.fd >= 0 && (pfd[1].revents & POLLIN))
-			control_serve(&control);
-		if (metrics.fd >= 0 && (pfd[2].revents & POLLIN))
-			metrics_serve(&metrics);
-		if (!(pfd[0].revents & POLLIN))
-			continue;
-		n = read(sfd, &si, sizeof(si));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n != sizeof(si)) {
-			log_error("signalfd read: %s", strerror(errno));
-			goto out;
-		}
-		if (si.ssi_signo == SIGHUP) {
-			reload(&state, msg, sizeof(msg)); /* it logs the outcome */
-			continue;
-		}
-		log_info("signal %d: stopping", (int)si.ssi_signo);
-		notify_send("STOPPING=1");
-		break;
-	}
+	if (main_loop(&state, sfd, served, watchdog_ms) < 0)
+		goto out;
 	ret = 0;
 out:
+	reload_job_destroy(&state.job);
+	served_loop_free(served);
 	control_close(&control);
 	metrics_close(&metrics);
 	for (unsigned i = 0; i < started; i++)

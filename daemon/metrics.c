@@ -12,6 +12,7 @@
 #include "fd_budget.h"
 #include "generation.h"
 #include "metrics.h"
+#include "served.h"
 #include "worker.h"
 
 #ifndef SOCKGATE_VERSION
@@ -245,58 +246,68 @@ static const char *reason_phrase(enum metrics_verdict v)
 	}
 }
 
-void metrics_serve(struct metrics *m)
+static int request_complete(const char *buf, size_t len)
 {
-	struct timeval tv = { .tv_sec = 1 };
-	char req[METRICS_REQUEST_MAX + 1], *body = NULL, *head = NULL;
-	size_t got = 0, body_len = 0, head_len = 0;
-	enum metrics_verdict v = METRICS_INCOMPLETE;
-	FILE *out;
-	int fd = accept4(m->fd, NULL, NULL, SOCK_CLOEXEC);
+	return metrics_parse_request(buf, len) != METRICS_INCOMPLETE;
+}
 
-	if (fd < 0)
-		return;
-	/* a client that says nothing cannot hold the main thread */
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (v == METRICS_INCOMPLETE && got < sizeof(req) - 1) {
-		ssize_t n = recv(fd, req + got, sizeof(req) - 1 - got, 0);
-		if (n <= 0)
-			goto out;
-		got += (size_t)n;
-		v = metrics_parse_request(req, got);
-	}
-	if (v == METRICS_INCOMPLETE)
-		v = METRICS_TOO_LARGE;
-	out = open_memstream(&body, &body_len);
+/* The whole response (head and body) in one buffer: 0, or -1. */
+static int respond(const struct metrics *m, enum metrics_verdict v, char **resp, size_t *resp_len)
+{
+	char *body = NULL;
+	size_t body_len = 0;
+	FILE *out = open_memstream(&body, &body_len);
+
 	if (!out)
-		goto out;
+		return -1;
 	if (v == METRICS_OK)
 		metrics_render(m, out);
 	else
 		fprintf(out, "%d %s\n", (int)v, reason_phrase(v));
 	fclose(out);
-	out = open_memstream(&head, &head_len);
-	if (!out)
-		goto out;
+	out = open_memstream(resp, resp_len);
+	if (!out) {
+		free(body);
+		return -1;
+	}
 	fprintf(out,
 		"HTTP/1.1 %d %s\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
 		"%sContent-Length: %zu\r\nConnection: close\r\n\r\n",
 		(int)v, reason_phrase(v), v == METRICS_METHOD_NOT_ALLOWED ? "Allow: GET\r\n" : "",
 		body_len);
+	fwrite(body, 1, body_len, out);
 	fclose(out);
-	if (send(fd, head, head_len, MSG_NOSIGNAL | MSG_MORE) < 0)
-		goto out;
-	for (size_t off = 0; off < body_len;) {
-		ssize_t n = send(fd, body + off, body_len - off, MSG_NOSIGNAL);
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-out:
-	free(head);
 	free(body);
-	close(fd);
+	return 0;
+}
+
+static enum served_answer metrics_answer(void *arg, struct served_client *c, const char *req,
+					 size_t len, int too_long)
+{
+	enum metrics_verdict v = too_long ? METRICS_TOO_LARGE : metrics_parse_request(req, len);
+	char *resp = NULL;
+	size_t resp_len = 0;
+
+	if (v == METRICS_INCOMPLETE) /* the client stopped sending midway */
+		v = METRICS_BAD_REQUEST;
+	if (respond(arg, v, &resp, &resp_len) < 0)
+		return SERVED_CLOSE;
+	served_reply(c, resp, resp_len);
+	return SERVED_REPLY;
+}
+
+static const struct served_ops metrics_ops = {
+	.name = "metrics",
+	.request_max = METRICS_REQUEST_MAX,
+	.deadline_ms = METRICS_DEADLINE_MS,
+	.max_clients = METRICS_CLIENTS_MAX,
+	.complete = request_complete,
+	.answer = metrics_answer,
+};
+
+int metrics_serve(struct metrics *m, struct served_loop *l)
+{
+	return served_add(l, m->fd, &metrics_ops, m, NULL);
 }
 
 void metrics_close(struct metrics *m)

@@ -1,8 +1,8 @@
 /* The Prometheus endpoint ([daemon] metrics): HTTP/1.1 GET /metrics only,
  * answered in the text exposition format (version 0.0.4) from the
- * workers' counters. Served by the main thread, one client at a time,
- * like the control socket; a client that stalls is cut off after a
- * second. Documented in docs/metrics.md. */
+ * workers' counters. Served without blocking on the main thread
+ * (served.h): at most METRICS_CLIENTS_MAX clients at once, each cut off
+ * METRICS_DEADLINE_MS after its accept. Documented in docs/metrics.md. */
 #ifndef SOCKGATE_METRICS_H
 #define SOCKGATE_METRICS_H
 
@@ -12,7 +12,11 @@
 
 #include "metrics_request.h"
 
+#define METRICS_DEADLINE_MS 2000
+#define METRICS_CLIENTS_MAX 8
+
 struct fd_budget;
+struct served_loop;
 struct generation;
 struct worker;
 
@@ -29,8 +33,8 @@ void metrics_render(const struct metrics *m, FILE *out);
 
 /* Listens on addr (SO_REUSEADDR); 0 or -errno with a log line. */
 int metrics_open(struct metrics *m, const struct sockaddr_storage *addr);
-/* Accepts and answers one client. */
-void metrics_serve(struct metrics *m);
+/* Serves the endpoint from l; 0 or -errno. */
+int metrics_serve(struct metrics *m, struct served_loop *l);
 void metrics_close(struct metrics *m);
 
 #endif
