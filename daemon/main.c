@@ -327,7 +327,7 @@ static int reload_commit(struct daemon_state *d, char *msg, size_t len)
 	log_info("%s", msg);
 	return 0;
 refuse:
-	log_warn("%s", msg);
+	log_lines(LOG_LEVEL_WARN, msg);
 	return -1;
 }
 

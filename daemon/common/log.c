@@ -67,21 +67,43 @@ static const char *level_word(enum log_level level)
 	}
 }
 
+/* Copies text into out (room bytes) so that no byte from the network can
+ * forge a line or drive a terminal: control bytes (newlines too) and bytes
+ * above 0x7e become \xHH. Returns the length written. */
+static size_t log_escape(const char *text, char *out, size_t room)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (const unsigned char *p = (const unsigned char *)text; *p && n + 4 < room; p++) {
+		if (*p < 0x20 || *p > 0x7e) {
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = hex[*p >> 4];
+			out[n++] = hex[*p & 15];
+		} else {
+			out[n++] = (char)*p;
+		}
+	}
+	return n;
+}
+
 void log_write(enum log_level level, const char *fmt, ...)
 {
-	char line[1024];
-	int n;
+	char text[1024], line[2048];
+	size_t n;
 	va_list ap;
 	int saved_errno = errno;
 
 	if (level > current_level)
 		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
 	if (to_syslog) {
 		/* syslog(3) is thread-safe and stamps the time itself; the
 		 * levels are syslog's priorities */
-		va_start(ap, fmt);
-		vsnprintf(line, sizeof(line), fmt, ap);
-		va_end(ap);
+		line[log_escape(text, line, sizeof(line))] = '\0';
 		syslog((int)level, "%s", line);
 		errno = saved_errno;
 		return;
@@ -91,23 +113,29 @@ void log_write(enum log_level level, const char *fmt, ...)
 		atomic_store_explicit(&journal_prefix, getenv("JOURNAL_STREAM") != NULL,
 				      memory_order_relaxed);
 	if (atomic_load_explicit(&journal_prefix, memory_order_relaxed)) {
-		n = snprintf(line, sizeof(line), "<%d>", (int)level);
+		n = (size_t)snprintf(line, sizeof(line), "<%d>", (int)level);
 	} else {
 		struct timespec ts;
 		struct tm tm;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		localtime_r(&ts.tv_sec, &tm);
-		n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld %s: ", tm.tm_hour, tm.tm_min,
-			     tm.tm_sec, ts.tv_nsec / 1000000, level_word(level));
+		n = (size_t)snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld %s: ", tm.tm_hour,
+				     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level_word(level));
 	}
-	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
+	n += log_escape(text, line + n, sizeof(line) - n - 1);
 	line[n++] = '\n';
 	/* A short or failed write to stderr has nowhere to be reported. */
-	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+	if (write(STDERR_FILENO, line, n) < 0)
 		(void)0;
 	errno = saved_errno;
+}
+
+void log_lines(enum log_level level, const char *text)
+{
+	while (*text) {
+		size_t len = strcspn(text, "\n");
+		if (len)
+			log_write(level, "%.*s", (int)len, text);
+		text += len + (text[len] == '\n');
+	}
 }

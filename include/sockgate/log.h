@@ -16,7 +16,12 @@ void log_use_syslog(const char *ident);
 enum log_level log_get_level(void);
 /* Returns 0 and sets *level, or -1 if name is not a level name. */
 int log_level_parse(const char *name, enum log_level *level);
+/* Every byte from outside is escaped (\xHH for control bytes, newlines
+ * included, and bytes above 0x7e): nothing logged can forge a line. */
 void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A text of several lines (our own, such as a config's error list) as one
+ * log line each. */
+void log_lines(enum log_level level, const char *text);
 
 #define log_error(...) log_write(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_write(LOG_LEVEL_WARN, __VA_ARGS__)

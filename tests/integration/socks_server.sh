@@ -257,6 +257,10 @@ test_socks_auth() {
 	check "unknown user: status 1, closed" expect_out "STATUS 1 CLOSED" socks_py $SOCKS4 $SOCKS_PORT auth mallory x
 	check "... logged without the password" expect_log "user \"$SOCKS_USER\" failed to log in"
 	check "the password never reaches the log" bash -c "! grep -q -e wrong -e 'pa:ss' '$RIG_DIR/sockgated.log'"
+	socks_py $SOCKS6 $SOCKS_PORT auth $'eve\n00:00:00.000 error: forged\x1b[2J' x >/dev/null
+	check "a user name with a newline and an escape cannot forge a log line" \
+		bash -c "! grep -q '^00:00:00.000 error: forged' '$RIG_DIR/sockgated.log' && ! grep -q \$'\\x1b' '$RIG_DIR/sockgated.log'"
+	check "... it is logged escaped, on one line" expect_log 'user "eve\\x0a00:00:00.000 error: forged\\x1b\[2J" failed to log in'
 	check "proxychains4 runs an unmodified curl through the server (names remote)" \
 		test_proxychains
 	# 5 failures from one address lock it out for a minute, right password or not
