@@ -213,15 +213,40 @@ static void set_port(struct socks_handshake *hs, uint16_t port)
 		((struct sockaddr_in6 *)&hs->target.addr)->sin6_port = htons(port);
 }
 
-/* A host name from the wire: 1..255 printable bytes, no NUL. */
+/* A host name from the wire: letters, digits, '-', '.', '_' (so that no
+ * ':', '@', '/', '[' or '#' can change what a CONNECT line or a log line
+ * says), or an IPv6 literal that some clients send as a name. */
+int socks_host_valid(const uint8_t *p, size_t len)
+{
+	char text[INET6_ADDRSTRLEN];
+	struct in6_addr a6;
+	int colon = 0;
+
+	if (len == 0 || len > 255)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = p[i];
+		if (c == ':') {
+			colon = 1;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '.' || c == '_'))
+			return 0;
+	}
+	if (!colon)
+		return 1;
+	if (len >= sizeof(text))
+		return 0;
+	memcpy(text, p, len);
+	text[len] = '\0';
+	return inet_pton(AF_INET6, text, &a6) == 1;
+}
+
 static int set_host(struct socks_handshake *hs, const uint8_t *p, size_t len)
 {
-	if (len == 0 || len > 255)
+	if (!socks_host_valid(p, len))
 		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (p[i] <= ' ' || p[i] >= 0x7f)
-			return -1;
-	}
 	memcpy(hs->host, p, len);
 	hs->host[len] = '\0';
 	hs->target.hostname = hs->host;
@@ -431,11 +456,9 @@ int socks_udp_parse(const uint8_t *buf, size_t len, struct upstream_target *t, c
 		memcpy(&sin6->sin6_port, buf + 20, 2);
 	} else {
 		size_t hl = buf[4];
-		for (size_t i = 0; i < hl; i++) {
-			if (buf[5 + i] <= ' ' || buf[5 + i] >= 0x7f) {
-				*why = "malformed domain name";
-				return -1;
-			}
+		if (!socks_host_valid(buf + 5, hl)) {
+			*why = "malformed domain name";
+			return -1;
 		}
 		memcpy(host, buf + 5, hl);
 		host[hl] = '\0';

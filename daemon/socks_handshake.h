@@ -65,6 +65,10 @@ size_t socks_handshake_reply4(int granted, const struct sockaddr_storage *bnd, u
  * DST.PORT DATA. Parses the header of a client's datagram: 0 with the
  * target (t->hostname pointing into host when by name) and the header
  * length, or -1 with why (fragments are not supported and are refused). */
+/* Whether p[0..len) may be a target host name: 1..255 of letters, digits,
+ * '-', '.', '_', or an IPv6 literal. */
+int socks_host_valid(const uint8_t *p, size_t len);
+
 int socks_udp_parse(const uint8_t *buf, size_t len, struct upstream_target *t, char host[256],
 		    size_t *hdr_len, const char **why);
 /* Writes the header for a datagram from src; returns its length (at most

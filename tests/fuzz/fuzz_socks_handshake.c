@@ -47,8 +47,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (hs.cmd < SOCKS_CMD_CONNECT || hs.cmd > SOCKS_CMD_UDP_ASSOCIATE)
 			abort();
 		if (hs.target.hostname &&
-		    (strlen(hs.target.hostname) == 0 || strlen(hs.target.hostname) > 255))
-			abort();
+		    (strlen(hs.target.hostname) == 0 || strlen(hs.target.hostname) > 255 ||
+		     !socks_host_valid((const uint8_t *)hs.target.hostname,
+				       strlen(hs.target.hostname))))
+			abort(); /* nothing a CONNECT line or a log could misread */
 	}
 	if (res == SOCKS_HS_ERROR && !hs.reason[0])
 		abort();

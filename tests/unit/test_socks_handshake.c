@@ -391,6 +391,29 @@ static void expect_udp_error(const uint8_t *buf, size_t len, const char *why_par
 		fail_msg("reason \"%s\" lacks \"%s\"", why, why_part);
 }
 
+static void test_host_names(void **state)
+{
+	static const char *const good[] = { "example.com", "a-b_c.d9", "LOCALHOST",	 "x",
+					    "::1",	   "fd00::1",  "::ffff:10.0.0.1" };
+	static const char *const bad[] = {
+		"a:b",	      "user@host",   "host/path", "[::1]", "host#x", "a b",
+		"host\nX: y", "caf\xc3\xa9", "::1]x",	  "1:2:3", "%",
+	};
+	uint8_t req[300];
+	struct run r;
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(socks_host_valid((const uint8_t *)good[i], strlen(good[i])));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (socks_host_valid((const uint8_t *)bad[i], strlen(bad[i])))
+			fail_msg("\"%s\" accepted", bad[i]);
+	assert_false(socks_host_valid((const uint8_t *)"", 0));
+	/* on the wire: a CONNECT to "h:25@evil" is refused with REP 1 */
+	memcpy(req, "\x05\x01\x00\x05\x01\x00\x03\x09h:25@evil\x00\x50", 19);
+	feed(0, req, 19, &r);
+	assert_int_equal(r.res, SOCKS_HS_ERROR);
+}
+
 static void test_udp_datagrams(void **state)
 {
 	static const uint8_t v4[] = { 0, 0, 0, 1, 10, 0, 0, 1, 0x1f, 0x90, 'h', 'i' };
@@ -470,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_socks4_and_4a),
 		cmocka_unit_test(test_socks4_long_fields),
 		cmocka_unit_test(test_replies),
+		cmocka_unit_test(test_host_names),
 		cmocka_unit_test(test_udp_datagrams),
 	};
 	return cmocka_run_group_tests_name("socks_handshake", tests, NULL, NULL);
