@@ -9,8 +9,8 @@
 
 #include <stddef.h>
 
-/* Whether to drop: euid 0, not started by systemd ($INVOCATION_ID), and
- * user is not "root". */
+/* Whether to drop: running as root (euid 0, however started: the shipped
+ * unit starts it as a dynamic user already) and user is not "root". */
 int privileges_should_drop(const char *user);
 /* Becomes user (and group sockgate, or user's own), with CAP_NET_ADMIN
  * (IP_TRANSPARENT, SO_MARK), CAP_NET_RAW and CAP_NET_BIND_SERVICE

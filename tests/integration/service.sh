@@ -196,8 +196,8 @@ test_privilege_drop() {
 	rig_stop_sockgated
 	SOCKGATED_PREFIX="env INVOCATION_ID=0123456789abcdef" RIG_INTAKE="tproxy = 12346" RIG_WAIT_PORT=12346 \
 		rig_start_sockgated "socks5://$PROXY4:1080" "" "user = nobody"
-	check "with INVOCATION_ID (started by systemd) the unit decides: still root" \
-		test "$(proc_field "$SOCKGATED_PID" Uid | cut -c1)" = 0
+	check "an inherited INVOCATION_ID does not keep root: dropped by euid" \
+		test "$(proc_field "$SOCKGATED_PID" Uid)" = 65534
 	rig_stop_sockgated
 	chmod "$mode" "$RIG_DIR"
 	rig_redirect_rule
