@@ -166,7 +166,7 @@ fuzz:
 
 MANPAGES := docs/man/sockgated.8 docs/man/sockgate.8 docs/man/sockgate.conf.5
 DOCS := README.md docs/architecture.md docs/cli.md docs/config.md docs/control.md docs/metrics.md \
-	docs/benchmarks.md docs/sockgate.conf.example
+	docs/security.md docs/benchmarks.md docs/sockgate.conf.example
 
 # The unit names the installed paths.
 $(B)/sockgated.service: packaging/systemd/sockgated.service
