@@ -178,12 +178,13 @@ static enum socks_handshake_result parse_auth(struct socks_handshake *hs, uint8_
 		if (hs->need > hs->have)
 			return SOCKS_HS_MORE;
 	}
-	memcpy(hs->user, m + 2, m[1]);
-	hs->user[m[1]] = '\0';
-	size_t plen = m[2 + m[1]];
-	memcpy(hs->pass, m + 3 + m[1], plen);
+	size_t ulen = m[1], plen = m[2 + ulen];
+	memcpy(hs->user, m + 2, ulen);
+	hs->user[ulen] = '\0';
+	memcpy(hs->pass, m + 3 + ulen, plen);
 	hs->pass[plen] = '\0';
-	if (memchr(hs->user, '\0', m[1]) || memchr(hs->pass, '\0', plen)) {
+	explicit_bzero(hs->msg, hs->have); /* hs->pass is the password's only copy */
+	if (memchr(hs->user, '\0', ulen) || memchr(hs->pass, '\0', plen)) {
 		put2(out, out_len, 0x01, 0x01);
 		return fail(hs, "rfc1929: NUL byte in credentials");
 	}

@@ -567,6 +567,8 @@ static void socks_read_request(struct flow *f)
 		res = socks_handshake_feed(&s->hs, s->in, s->in_len, &consumed, out, &out_len);
 		memmove(s->in, s->in + consumed, s->in_len - consumed);
 		s->in_len -= consumed;
+		/* what the codec took (a password among it) leaves no copy */
+		explicit_bzero(s->in + s->in_len, consumed);
 		if (out_len && socks_send(f, out, out_len) < 0)
 			return;
 		switch (res) {

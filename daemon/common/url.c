@@ -85,6 +85,11 @@ int url_parse(const char *s, struct upstream_url *out, char *err, size_t errlen)
 		return 0;
 	}
 	sep = strstr(s, "://");
+	/* a malformed URL may still hold a password: never echoed */
+	if (!sep && strchr(s, '@'))
+		return fail(err, errlen,
+			    "the value (user info not shown) is not a URL (scheme://host:port) nor "
+			    "\"direct\"");
 	if (!sep)
 		return fail(err, errlen, "\"%s\" is not a URL (scheme://host:port) nor \"direct\"",
 			    s);
@@ -178,8 +183,12 @@ int url_parse(const char *s, struct upstream_url *out, char *err, size_t errlen)
 			return fail(err, errlen, "bad port");
 		memcpy(port, portpart, plen);
 		port[plen] = '\0';
+		/* without an '@', "user:password" reads as host:port: the
+		 * port text is shown only when it looks like one */
 		if (addr_parse_port(port, &out->port))
-			return fail(err, errlen, "bad port \"%s\"", port);
+			return strspn(port, "0123456789") == plen
+				   ? fail(err, errlen, "bad port \"%s\"", port)
+				   : fail(err, errlen, "bad port (not shown: not a number)");
 	} else if (out->kind == UPSTREAM_HTTP) {
 		return fail(err, errlen, "an http:// upstream needs an explicit port");
 	} else {

@@ -116,6 +116,8 @@ static void test_socks5_password(void **state)
 	assert_int_equal(r.consumed, auth_end); /* the request waits for the verdict */
 	assert_int_equal(strlen(r.hs.user), 255);
 	assert_string_equal(r.hs.pass, "pw!");
+	/* the message buffer keeps no copy of the password */
+	assert_null(memmem(r.hs.msg, sizeof(r.hs.msg), "pw!", 3));
 	socks_handshake_auth_done(&r.hs, 1, out, &out_len);
 	assert_int_equal(out_len, 2);
 	assert_memory_equal(out, ok, 2);

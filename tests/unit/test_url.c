@@ -94,6 +94,23 @@ static void test_ipv6(void **state)
 	parse_bad("socks5://[::1]x1080", "junk");
 }
 
+/* A typo'd URL must not put its password in an error message. */
+static void test_password_never_echoed(void **state)
+{
+	static const char *const typos[] = { "socks5:/user:secret@h:1080", "user:secret@h:1080",
+					     "socks5://user:secret", "http://user:secret" };
+	struct upstream_url u;
+	char err[256];
+	(void)state;
+	for (size_t i = 0; i < sizeof(typos) / sizeof(typos[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(url_parse(typos[i], &u, err, sizeof(err)), -1);
+		assert_true(err[0]);
+		if (strstr(err, "secret"))
+			fail_msg("%s: \"%s\" shows the password", typos[i], err);
+	}
+}
+
 static void test_malformed(void **state)
 {
 	char longhost[400];
@@ -139,6 +156,7 @@ int main(void)
 		cmocka_unit_test(test_schemes),	    cmocka_unit_test(test_default_port),
 		cmocka_unit_test(test_credentials), cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_password_never_echoed),
 	};
 	return cmocka_run_group_tests_name("url", tests, NULL, NULL);
 }
