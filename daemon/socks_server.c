@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -21,6 +22,7 @@
 #include "client_limit.h"
 #include "dns.h"
 #include "fd_budget.h"
+#include "dst_guard.h"
 #include "flow_core.h"
 #include "generation.h"
 #include "socks_handshake.h"
@@ -75,8 +77,9 @@ static int in_list(const struct cidr *list, size_t n, const struct sockaddr_stor
 	return 0;
 }
 
-/* No pivoting into the router: loopback, the unspecified address and this
- * host's own addresses are refused unless allow_dst names them. */
+/* No pivoting into the router: loopback, the unspecified address, link-
+ * local addresses and this host's own (as its routing table says: local
+ * routes and anycast too) are refused unless allow_dst names them. */
 int socks_dst_allowed(struct flow *f, const struct sockaddr_storage *dst)
 {
 	const struct socks_config *sc = &f->w->cfg->socks;
@@ -85,16 +88,10 @@ int socks_dst_allowed(struct flow *f, const struct sockaddr_storage *dst)
 		return 1;
 	if (in_list(sc->deny_dst, sc->n_deny_dst, dst))
 		return 0;
-	if (dst->ss_family == AF_INET) {
-		uint32_t a = ntohl(((const struct sockaddr_in *)dst)->sin_addr.s_addr);
-		if (a >> 24 == 127 || a >> 24 == 0)
-			return 0;
-	} else {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)dst)->sin6_addr;
-		if (IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a))
-			return 0;
-	}
-	return !flow_is_local_address(f, dst);
+	/* link-local: the router's own neighbours, metadata services */
+	if (dst_link_local(dst))
+		return 0;
+	return !flow_is_local_address(f, dst); /* special ones included */
 }
 
 static void socks_session_free(struct flow *f)
@@ -290,12 +287,42 @@ void socks_server_auth_completed(struct worker *w)
 /* A name goes to the upstream unresolved when nothing here needs its
  * address: no destination routes, and a default upstream that takes names.
  * That keeps the lookup (and what it reveals) on the proxy's side. */
-static int socks_name_goes_upstream(const struct config *cfg)
+static int socks_name_goes_upstream(struct flow *f)
 {
-	enum upstream_kind k = cfg->default_upstream->url.kind;
+	const struct config *cfg = f->w->cfg;
+	const struct upstream *up = cfg->default_upstream;
+	enum upstream_kind k = up->url.kind;
 
-	return cfg->n_routes == 0 &&
-	       (k == UPSTREAM_SOCKS5H || k == UPSTREAM_SOCKS4A || k == UPSTREAM_HTTP);
+	if (cfg->n_routes ||
+	    !(k == UPSTREAM_SOCKS5H || k == UPSTREAM_SOCKS4A || k == UPSTREAM_HTTP))
+		return 0;
+	/* deny_dst can only judge addresses; and a proxy on this router
+	 * would resolve a name to this router's own addresses */
+	return cfg->socks.n_deny_dst == 0 &&
+	       !dst_guard_is_local(f->w->dst_guard, &up->addr, f->w->now_ms);
+}
+
+/* A name that is an address literal ("127.0.0.1", "::1") becomes that
+ * address, so the destination policy sees it. */
+static void socks_literal_name(struct flow *f)
+{
+	struct sockaddr_storage ss;
+
+	if (addr_from_ip(f->target.hostname, f->target.port, &ss) == 0) {
+		f->target.hostname = NULL;
+		f->target.addr = ss;
+	}
+}
+
+/* RFC 6761: "localhost" and names under it mean this host. */
+static int socks_name_is_localhost(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n && name[n - 1] == '.')
+		n--;
+	return (n == 9 && !strncasecmp(name, "localhost", 9)) ||
+	       (n > 10 && !strncasecmp(name + n - 10, ".localhost", 10));
 }
 
 static void socks_start_bind(struct flow *f);
@@ -501,8 +528,14 @@ static void socks_request(struct flow *f)
 				  (unsigned long long)f->id);
 		return;
 	}
+	if (f->target.hostname)
+		socks_literal_name(f);
+	if (f->target.hostname && socks_name_is_localhost(f->target.hostname)) {
+		flow_fail_rep(f, REP_NOT_ALLOWED, "destination not allowed (a localhost name)");
+		return;
+	}
 	if (f->target.hostname) {
-		if (s->hs.cmd == SOCKS_CMD_CONNECT && socks_name_goes_upstream(cfg)) {
+		if (s->hs.cmd == SOCKS_CMD_CONNECT && socks_name_goes_upstream(f)) {
 			int rc;
 			flow_set_upstream(f, cfg->default_upstream);
 			rc = flow_open_upstream(f);

@@ -4,7 +4,8 @@ of any reply byte, UDP ASSOCIATE, BIND, connection limits. One check per
 run; prints one line and exits 0 when the outcome is the expected one.
 
   socks_client.py SERVER PORT connect TARGET TPORT [--user U --password P]
-        prints "REP n" (the SOCKS5 reply code) or "CLOSED" / "STATUS n"
+        prints "REP n" (the SOCKS5 reply code) or "CLOSED" / "STATUS n";
+        a TARGET "name:X" is sent as the domain name X, even an address
   socks_client.py SERVER PORT optimistic TARGET TPORT
         sends greeting, request and an HTTP GET in one segment (no waiting
         for replies); prints the replies' codes and the HTTP body
@@ -43,6 +44,9 @@ def family_of(addr):
 
 
 def encode_addr(target, port):
+    if target.startswith("name:"):  # sent as a domain name, whatever it looks like
+        name = target[5:].encode()
+        return b"\x03" + bytes([len(name)]) + name + struct.pack(">H", port)
     try:
         ip = ipaddress.ip_address(target)
         if ip.version == 4:

@@ -102,6 +102,22 @@ bind_timeout = 2s" "log_level = debug" || { fail "sockgated with [socks] did not
 	check "destination policy: the router itself -> REP 2" expect_out "REP 2" socks_py $SOCKS4 $SOCKS_PORT connect $ROUTER4 22
 	check "destination policy: loopback by name -> REP 2" expect_out "REP 2" socks_py $SOCKS4 $SOCKS_PORT connect localhost 22
 	check "destination policy: ::ffff:127.0.0.1 -> REP 2" expect_out "REP 2" socks_py $SOCKS4 $SOCKS_PORT connect ::ffff:127.0.0.1 22
+	check "destination policy: link-local 169.254.1.1 -> REP 2" expect_out "REP 2" socks_py $SOCKS4 $SOCKS_PORT connect 169.254.1.1 80
+	check "destination policy: link-local fe80::1 -> REP 2" expect_out "REP 2" socks_py $SOCKS4 $SOCKS_PORT connect fe80::1 80
+	check "destination policy: the LAN's subnet-router anycast (the router) -> REP 2" \
+		expect_out "REP 2" socks_py $SOCKS4 $SOCKS_PORT connect fd77:1:: $SOCKS_PORT
+	ip -n $NS_ROUTER -6 route add local fd77:99::/64 dev lo
+	ip -n $NS_ROUTER route add local 10.77.99.0/24 dev lo
+	check "destination policy: an IPv6 local route of the router -> REP 2" \
+		expect_out "REP 2" socks_py $SOCKS4 $SOCKS_PORT connect fd77:99::5 $SOCKS_PORT
+	check "destination policy: an IPv4 local route of the router -> REP 2" \
+		expect_out "REP 2" socks_py $SOCKS4 $SOCKS_PORT connect 10.77.99.5 $SOCKS_PORT
+	ip -n $NS_ROUTER -6 route del local fd77:99::/64 dev lo
+	ip -n $NS_ROUTER route del local 10.77.99.0/24 dev lo
+	check "destination policy: an address sent as a name (\"127.0.0.1\") -> REP 2" \
+		expect_out "REP 2" socks_py $SOCKS4 $SOCKS_PORT connect name:127.0.0.1 $SOCKS_PORT
+	check "destination policy: \"localhost.\" -> REP 2" \
+		expect_out "REP 2" socks_py $SOCKS4 $SOCKS_PORT connect name:localhost. $SOCKS_PORT
 	check "destination policy: deny_dst -> REP 2" expect_out "REP 2" socks_py $SOCKS4 $SOCKS_PORT connect 10.77.2.99 80
 	check "unresolvable name -> REP 4" expect_out "REP 4" socks_py $SOCKS4 $SOCKS_PORT connect nosuch.sgtest 80
 	check "closed port (direct) -> REP 5" expect_out "REP 5" socks_py $SOCKS4 $SOCKS_PORT connect $PROXY4 81

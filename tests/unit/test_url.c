@@ -155,8 +155,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_schemes),	    cmocka_unit_test(test_default_port),
 		cmocka_unit_test(test_credentials), cmocka_unit_test(test_ipv6),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_password_never_echoed),
+		cmocka_unit_test(test_malformed),   cmocka_unit_test(test_password_never_echoed),
 	};
 	return cmocka_run_group_tests_name("url", tests, NULL, NULL);
 }
