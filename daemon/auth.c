@@ -1,6 +1,7 @@
 /* The verifier thread: crypt_rn() against the users file, a per-address
- * failure throttle, and a dummy hash for unknown users so a wrong name costs
- * as long as a wrong password (no user enumeration by timing). */
+ * failure throttle (per IPv6 /128, with a larger budget per /64), and a
+ * dummy hash for unknown users so a wrong name costs as long as a wrong
+ * password (no user enumeration by timing). */
 #include <crypt.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -18,13 +19,15 @@
 
 #define AUTH_QUEUE_MAX 1024
 #define FAIL_SLOTS     1024
-#define FAIL_LIMIT     5
+#define FAIL_LIMIT     5  /* one address (IPv4, or one IPv6 /128) */
+#define FAIL_LIMIT_64  50 /* a whole IPv6 /64: a LAN's worth of hosts */
 #define FAIL_WINDOW_MS 60000
 
 struct fail_entry {
-	uint8_t key[16]; /* client address, IPv6 cut to /64 */
+	uint8_t key[17]; /* client address, IPv6 whole or cut to /64; its prefix length */
 	uint64_t window_start_ms;
-	unsigned count;
+	unsigned count;	  /* failures in the window */
+	unsigned pending; /* checks submitted, not yet answered: counted as failures */
 	int logged;
 };
 
@@ -50,57 +53,104 @@ static uint64_t monotonic_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* The throttle key: an IPv4 address, or the /64 an IPv6 client can pick
- * its addresses from. */
-static void client_key(const struct sockaddr_storage *ss, uint8_t key[16])
+/* The throttle key: an IPv4 address, an IPv6 address (bits 128), or the
+ * /64 an IPv6 client can pick its addresses from (bits 64). */
+static void client_key(const struct sockaddr_storage *ss, unsigned bits, uint8_t key[17])
 {
-	memset(key, 0, 16);
+	memset(key, 0, 17);
 	if (ss->ss_family == AF_INET) {
 		memcpy(key, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+		key[16] = 32;
 	} else {
-		key[15] = 6;
-		memcpy(key, &((const struct sockaddr_in6 *)ss)->sin6_addr, 8);
+		memcpy(key, &((const struct sockaddr_in6 *)ss)->sin6_addr, bits / 8);
+		key[16] = (uint8_t)bits;
 	}
 }
 
 static struct fail_entry *fail_entry(struct auth_service *s, const struct sockaddr_storage *ss,
-				     uint64_t now, int create)
+				     unsigned bits, uint64_t now, int create)
 {
-	uint8_t key[16], tag[SIPHASH_TAG_LEN];
+	uint8_t key[17], tag[SIPHASH_TAG_LEN];
 	struct fail_entry *e;
 
-	client_key(ss, key);
+	client_key(ss, bits, key);
 	siphash128(s->key, key, sizeof(key), tag);
 	e = &s->fails[(tag[0] | tag[1] << 8) % FAIL_SLOTS];
-	if (memcmp(e->key, key, 16) || now - e->window_start_ms >= FAIL_WINDOW_MS) {
+	if (memcmp(e->key, key, sizeof(key)) ||
+	    (now - e->window_start_ms >= FAIL_WINDOW_MS && !e->pending)) {
 		if (!create)
 			return NULL;
 		/* A slot shared with another address is taken over: the
 		 * throttle may forget, it never locks out the wrong client. */
-		memcpy(e->key, key, 16);
+		memcpy(e->key, key, sizeof(key));
 		e->window_start_ms = now;
 		e->count = 0;
+		e->pending = 0;
 		e->logged = 0;
 	}
 	return e;
 }
 
-/* Whether req's address is locked out; logs the first refusal of a
- * lockout. Called with s->lock held. */
+/* Both entries a request counts in: its address, and for IPv6 its /64
+ * (NULL for IPv4). */
+static void fail_entries(struct auth_service *s, const struct sockaddr_storage *ss, uint64_t now,
+			 int create, struct fail_entry *e[2])
+{
+	e[0] = fail_entry(s, ss, 128, now, create);
+	e[1] = ss->ss_family == AF_INET6 ? fail_entry(s, ss, 64, now, create) : NULL;
+	/* the two share a slot now and then: the /64 then goes uncounted */
+	if (e[1] == e[0])
+		e[1] = NULL;
+}
+
+static void log_lockout(struct fail_entry *e, const struct auth_request *req, uint64_t now,
+			const char *what)
+{
+	char a[ADDR_STRLEN];
+
+	if (e->logged)
+		return;
+	e->logged = 1;
+	log_warn("socks auth: %s%s failed %u times; refusing its logins for %u s",
+		 addr_format(&req->client, a, sizeof(a)), what, e->count + e->pending,
+		 (unsigned)((e->window_start_ms + FAIL_WINDOW_MS - now) / 1000));
+}
+
+/* What req's address may do now (enum auth_throttle); logs the first
+ * refusal of a lockout. Checks under way count as failures, so a burst
+ * of guesses sent at once is capped like guesses sent one by one. Called
+ * with s->lock held. */
 static int throttled(struct auth_service *s, const struct auth_request *req, uint64_t now)
 {
-	struct fail_entry *e = fail_entry(s, &req->client, now, 0);
+	struct fail_entry *e[2];
 
-	if (!e || e->count < FAIL_LIMIT)
-		return 0;
-	if (!e->logged) {
-		char a[ADDR_STRLEN];
-		e->logged = 1;
-		log_warn("socks auth: %s failed %u times; refusing its logins for %u s",
-			 addr_format(&req->client, a, sizeof(a)), e->count,
-			 (unsigned)((e->window_start_ms + FAIL_WINDOW_MS - now) / 1000));
+	fail_entries(s, &req->client, now, 0, e);
+	if (e[0] && e[0]->count + e[0]->pending >= FAIL_LIMIT) {
+		log_lockout(e[0], req, now, "");
+		return AUTH_LOCKED;
 	}
-	return 1;
+	if (e[1] && e[1]->count + e[1]->pending >= FAIL_LIMIT_64) {
+		log_lockout(e[1], req, now, " (its /64)");
+		return AUTH_PROVEN_ONLY;
+	}
+	return AUTH_FREE;
+}
+
+/* A check leaves the pending count; a failure stays as one. Called with
+ * s->lock held. */
+static void count_outcome(struct auth_service *s, const struct auth_request *req, uint64_t now)
+{
+	struct fail_entry *e[2];
+
+	fail_entries(s, &req->client, now, 1, e);
+	for (int i = 0; i < 2; i++) {
+		if (!e[i])
+			continue;
+		if (e[i]->pending)
+			e[i]->pending--;
+		if (!req->ok)
+			e[i]->count++;
+	}
 }
 
 static void verify(struct auth_service *s, struct auth_request *req)
@@ -117,10 +167,7 @@ static void verify(struct auth_service *s, struct auth_request *req)
 	req->ok = stored && out && strcmp(out, hash) == 0;
 	explicit_bzero(&s->crypt, sizeof(s->crypt));
 	pthread_mutex_lock(&s->lock);
-	if (!req->ok) {
-		struct fail_entry *e = fail_entry(s, &req->client, monotonic_ms(), 1);
-		e->count++;
-	}
+	count_outcome(s, req, monotonic_ms());
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -269,12 +316,20 @@ void auth_cache_add(struct auth_cache *c, const struct auth_request *req)
 
 int auth_submit(struct auth_service *s, struct auth_request *req)
 {
+	struct fail_entry *e[2];
 	int rc = 0;
 
 	pthread_mutex_lock(&s->lock);
-	if (s->queued >= AUTH_QUEUE_MAX) {
+	/* counted now, as a failure until it is known not to be one */
+	if (throttled(s, req, monotonic_ms()) != AUTH_FREE) {
+		rc = -EPERM;
+	} else if (s->queued >= AUTH_QUEUE_MAX) {
 		rc = -EAGAIN;
 	} else {
+		fail_entries(s, &req->client, monotonic_ms(), 1, e);
+		for (int i = 0; i < 2; i++)
+			if (e[i])
+				e[i]->pending++;
 		list_add_tail(&s->queue, &req->node);
 		s->queued++;
 		pthread_cond_signal(&s->cond);

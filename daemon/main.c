@@ -560,7 +560,8 @@ int main(int argc, char *argv[])
 			goto out;
 		}
 		dns_ready = 1;
-		shared.limits = client_limit_new(cfg->socks.max_conns_per_client);
+		shared.limits = client_limit_new(cfg->socks.max_conns_per_client,
+						 8 * cfg->socks.max_conns_per_client);
 		if (!shared.limits) {
 			log_error("out of memory");
 			goto out;

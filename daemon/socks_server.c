@@ -211,6 +211,7 @@ static int socks_check_password(struct flow *f)
 	struct worker *w = f->w;
 	struct socks_session *s = f->socks;
 	struct socks_auth *sa;
+	int throttle, rc;
 
 	if (!w->shared->auth || !w->gen->users) {
 		/* the codec asks for a check only when passwords are required;
@@ -232,19 +233,24 @@ static int socks_check_password(struct flow *f)
 	memcpy(sa->req.user, s->hs.user, sizeof(sa->req.user));
 	memcpy(sa->req.pass, s->hs.pass, sizeof(sa->req.pass));
 	explicit_bzero(s->hs.pass, sizeof(s->hs.pass));
-	if (auth_throttled(w->shared->auth, &sa->req)) {
+	throttle = auth_throttled(w->shared->auth, &sa->req);
+	if (throttle == AUTH_LOCKED) {
 		auth_request_free(&sa->req);
 		socks_auth_finish(f, 0, 1);
 		return -1;
 	}
+	/* credentials that passed before pass even when the client's /64 is
+	 * over its budget (its neighbours' failures are not its own) */
 	if (auth_cache_check(w->shared->auth, w->gen->users, w->auth_cache, &sa->req)) {
 		auth_request_free(&sa->req);
 		return socks_auth_finish(f, 1, 0) < 0 ? -1 : 1;
 	}
-	if (auth_submit(w->shared->auth, &sa->req) < 0) {
-		log_warn("socks: too many password checks waiting; refusing a login");
+	rc = throttle == AUTH_FREE ? auth_submit(w->shared->auth, &sa->req) : -EPERM;
+	if (rc < 0) {
+		if (rc == -EAGAIN && worker_log_allowed(w))
+			log_warn("socks: too many password checks waiting; refusing a login");
 		auth_request_free(&sa->req);
-		socks_auth_finish(f, 0, 0);
+		socks_auth_finish(f, 0, rc == -EPERM);
 		return -1;
 	}
 	s->auth = &sa->req;

@@ -14,10 +14,13 @@ run; prints one line and exits 0 when the outcome is the expected one.
         segment); prints "REPLIES n REP r" once all are answered
   socks_client.py SERVER PORT silent [--source ADDR]
         prints "NO-REPLY" if the server closes without sending a byte
+  socks_client.py SERVER PORT burst-auth COUNT RIGHT USER PASSWORD [--source A]
+        COUNT logins at once, only number RIGHT (from 0) with PASSWORD;
+        prints "ACCEPTED n" for how many were let in
   socks_client.py SERVER PORT offer-password
         offers only username/password, sends RFC 1929 bytes regardless;
         prints "METHOD n" (the method the server chose)
-  socks_client.py SERVER PORT auth USER PASSWORD
+  socks_client.py SERVER PORT auth USER PASSWORD [--source ADDR]
         prints "STATUS n CLOSED|OPEN"
   socks_client.py SERVER PORT command CMD
         prints "REP n" for a request with command byte CMD
@@ -190,6 +193,38 @@ def main():
         print("NO-REPLY" if data == b"" else "GOT %r" % data)
         return 0 if data == b"" else 1
 
+    if what == "burst-auth":
+        # COUNT logins sent at once (greeting and RFC 1929 request in one
+        # segment, no waiting), the right password at position RIGHT only
+        count, right, user, good = int(args[0]), int(args[1]), args[2], args[3]
+        socks = []
+        for i in range(count):
+            sock = socket.socket(family_of(server), socket.SOCK_STREAM)
+            sock.settimeout(10)
+            if opt(args, "--source"):
+                sock.bind((opt(args, "--source"), 0))
+            sock.connect((server, port))
+            u = user.encode()
+            p = (good if i == right else "wrong-%d" % i).encode()
+            sock.sendall(b"\x05\x01\x02" + b"\x01" + bytes([len(u)]) + u + bytes([len(p)]) + p)
+            socks.append(sock)
+        accepted = 0
+        for sock in socks:
+            try:
+                data = b""
+                while len(data) < 4:
+                    chunk = sock.recv(4 - len(data))
+                    if not chunk:
+                        break
+                    data += chunk
+                if len(data) == 4 and data[1] == 2 and data[3] == 0:
+                    accepted += 1
+            except OSError:
+                pass
+            sock.close()
+        print("ACCEPTED %d" % accepted)
+        return 0
+
     if what == "offer-password":
         # RFC 1928 lets a client offer username/password alone; a server
         # with no passwords must refuse it (0xFF), and survive the RFC 1929
@@ -210,6 +245,8 @@ def main():
     if what == "auth":
         sock = socket.socket(family_of(server), socket.SOCK_STREAM)
         sock.settimeout(10)
+        if opt(args, "--source"):
+            sock.bind((opt(args, "--source"), 0))
         sock.connect((server, port))
         sock.sendall(b"\x05\x01\x02")
         read_exact(sock, 2)

@@ -288,6 +288,18 @@ test_socks_auth() {
 	check "... logged once" expect_log "failed 5 times; refusing its logins"
 	check "... other addresses are not affected" \
 		expect_out "STATUS 0 OPEN" socks_py $SOCKS6 $SOCKS_PORT auth $SOCKS_USER "$SOCKS_PASS"
+	ip -n $NS_CLIENT addr add 10.77.1.201/24 dev c0 2>/dev/null
+	ip -n $NS_CLIENT addr add fd77:1::201/64 dev c0 nodad 2>/dev/null
+	check "60 logins at once, the right one 41st: refused like 60 in a row (checks count when sent)" \
+		expect_out "ACCEPTED 0" socks_py $SOCKS4 $SOCKS_PORT burst-auth 60 40 $SOCKS_USER "$SOCKS_PASS" --source 10.77.1.201
+	check "... and the lockout logged" expect_log "10.77.1.201:[0-9]* failed [0-9]* times"
+	for _ in 1 2 3 4 5; do socks_py $SOCKS6 $SOCKS_PORT auth $SOCKS_USER wrong --source fd77:1::201 >/dev/null; done
+	check "IPv6: five failures lock out that address" \
+		expect_out "STATUS 1 CLOSED" socks_py $SOCKS6 $SOCKS_PORT auth $SOCKS_USER "$SOCKS_PASS" --source fd77:1::201
+	check "... not its /64 neighbours" \
+		expect_out "STATUS 0 OPEN" socks_py $SOCKS6 $SOCKS_PORT auth $SOCKS_USER "$SOCKS_PASS" --source $CLIENT6
+	ip -n $NS_CLIENT addr del 10.77.1.201/24 dev c0
+	ip -n $NS_CLIENT addr del fd77:1::201/64 dev c0
 	check "max_conns_per_client: the 21st connection is closed unanswered" \
 		expect_out "ACCEPTED 20" socks_py $SOCKS6 $SOCKS_PORT limit 25
 	check "half-open handshakes time out (handshake_timeout 2s)" \

@@ -24,7 +24,7 @@ static struct sockaddr_storage v4(unsigned n)
 
 static void test_limit_per_client(void **state)
 {
-	struct client_limit *cl = client_limit_new(3);
+	struct client_limit *cl = client_limit_new(3, 0);
 	struct sockaddr_storage a = v4(1), b = v4(2);
 	(void)state;
 	for (int i = 0; i < 3; i++)
@@ -37,18 +37,32 @@ static void test_limit_per_client(void **state)
 	client_limit_free(cl);
 }
 
-static void test_ipv6_per_64(void **state)
+/* IPv6: each address its own max, its /64 a larger budget together. */
+static void test_ipv6_per_128_and_64(void **state)
 {
-	struct client_limit *cl = client_limit_new(2);
-	struct sockaddr_storage a, b, c;
+	struct client_limit *cl = client_limit_new(2, 3);
+	struct sockaddr_storage a, b, c, d;
 	(void)state;
 	addr_from_ip("fd00:1:2:3::1", 1, &a);
 	addr_from_ip("fd00:1:2:3:ffff::9", 1, &b);
+	addr_from_ip("fd00:1:2:3::77", 1, &d);
 	addr_from_ip("fd00:1:2:4::1", 1, &c);
 	assert_int_equal(client_limit_take(cl, &a), 0);
+	assert_int_equal(client_limit_take(cl, &a), 0);
+	assert_int_equal(client_limit_take(cl, &a), -1); /* a's own max */
+	assert_int_equal(client_limit_take(cl, &b), 0);	 /* a neighbour still gets in */
+	assert_int_equal(client_limit_take(cl, &d), -1); /* the /64 budget is spent */
+	assert_int_equal(client_limit_take(cl, &c), 0);	 /* another /64 */
+	client_limit_release(cl, &a);
+	assert_int_equal(client_limit_take(cl, &d), 0);
+	assert_int_equal(client_limit_take(cl, &d), -1);
+	client_limit_release(cl, &a);
+	client_limit_release(cl, &b);
+	client_limit_release(cl, &d);
+	/* everything released: the whole budget is back */
+	assert_int_equal(client_limit_take(cl, &d), 0);
+	assert_int_equal(client_limit_take(cl, &d), 0);
 	assert_int_equal(client_limit_take(cl, &b), 0);
-	assert_int_equal(client_limit_take(cl, &a), -1); /* same /64 */
-	assert_int_equal(client_limit_take(cl, &c), 0);
 	client_limit_free(cl);
 }
 
@@ -56,7 +70,7 @@ static void test_no_limit(void **state)
 {
 	struct sockaddr_storage a = v4(1);
 	(void)state;
-	struct client_limit *cl = client_limit_new(0);
+	struct client_limit *cl = client_limit_new(0, 0);
 	for (int i = 0; i < 10000; i++)
 		assert_int_equal(client_limit_take(cl, &a), 0);
 	client_limit_free(cl);
@@ -67,7 +81,7 @@ static void test_no_limit(void **state)
 static void test_churn(void **state)
 {
 	enum { N = 6000 };
-	struct client_limit *cl = client_limit_new(2);
+	struct client_limit *cl = client_limit_new(2, 0);
 	static unsigned held[N];
 	(void)state;
 	srand(7);
@@ -103,7 +117,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_limit_per_client),
-		cmocka_unit_test(test_ipv6_per_64),
+		cmocka_unit_test(test_ipv6_per_128_and_64),
 		cmocka_unit_test(test_no_limit),
 		cmocka_unit_test(test_churn),
 	};
