@@ -242,6 +242,11 @@ size_t users_count(const struct users *u)
 	return u ? u->n : 0;
 }
 
+const char *users_hash_at(const struct users *u, size_t i)
+{
+	return u && i < u->n ? u->entries[i].hash : NULL;
+}
+
 void users_free(struct users *u)
 {
 	if (!u)

@@ -16,6 +16,8 @@ int users_load(const char *path, struct users **out, FILE *errs);
 /* The stored hash of user, or NULL. */
 const char *users_find(const struct users *u, const char *user);
 size_t users_count(const struct users *u);
+/* The stored hash of the i-th user (in name order), or NULL. */
+const char *users_hash_at(const struct users *u, size_t i);
 void users_free(struct users *u);
 
 /* A users-file line for user with a fresh salt in the system's preferred
