@@ -124,7 +124,8 @@ static void answer_udp_stats(const struct control *c, FILE *out, int json)
 	for (int k = 0; k < UDP_DROP_KINDS; k++)
 		fprintf(out, json ? "%s\"%s\": %llu" : "%s%s %llu", k ? (json ? ", " : ",") : " ",
 			worker_udp_drop_names[k], SUM(c, udp_drops[k]));
-	fprintf(out, json ? "}}" : "\n");
+	fprintf(out, json ? "}}, \"dns_lookups\": %llu" : "\ndns: %llu lookups under way\n",
+		SUM(c, dns_lookups));
 }
 
 static void answer_stats(const struct control *c, FILE *out, int json)

@@ -1,10 +1,14 @@
 /* c-ares glue. c-ares tells us which sockets it wants watched through the
  * socket-state callback; each gets a small epoll record. Queries carry a
  * back-pointer to their owner's slot so a flow that dies first can detach
- * from its query, which c-ares cannot cancel one by one. c-ares reads
- * /etc/resolv.conf once; a router's name servers change with its uplink
- * (DHCP, PPP), so the file is watched and its servers applied when the
- * channel is idle. */
+ * from its query. c-ares cannot cancel one query, only all of them: once
+ * every query left is an orphan, the channel's queries are cancelled, and
+ * orphans count against the caps meanwhile (per worker, and per client
+ * within a worker), so clients that hang up cannot pile lookups onto the
+ * resolver. c-ares reads /etc/resolv.conf once; a router's name servers
+ * change with its uplink (DHCP, PPP), so the file is watched and, when it
+ * changes, every query under way is cancelled and asked again of the new
+ * servers. */
 #include <arpa/inet.h>
 #include <ares.h>
 #include <errno.h>
@@ -28,6 +32,10 @@
 #define RESOLV_CONF	       "/etc/resolv.conf"
 #define RESOLV_CHECK_MS	       5000
 #define RESOLV_SERVERS_CSV_MAX 1024
+/* lookups under way (orphans included) per worker, and per client address
+ * per worker */
+#define DNS_ACTIVE_MAX 256
+#define DNS_CLIENT_MAX 16
 
 struct dns_sock {
 	struct ev ev;
@@ -43,8 +51,12 @@ struct dns {
 	int channel_ready;
 	uint32_t mark;
 	int mark_failed_logged;
-	struct list socks; /* struct dns_sock */
-	unsigned active;   /* queries under way */
+	struct list socks;   /* struct dns_sock */
+	struct list queries; /* struct dns_query under way */
+	unsigned active;     /* queries under way, orphans included */
+	unsigned live;	     /* those whose owner still waits */
+	int orphans_cancel;  /* every query left is an orphan: cancel them */
+	int requeue;	     /* cancelled for new servers: ask live ones again */
 	/* /etc/resolv.conf as last seen, and servers waiting for an idle
 	 * channel */
 	struct stat resolv;
@@ -57,10 +69,14 @@ static atomic_llong resolv_logged;
 
 struct dns_query {
 	struct dns *dns;
+	struct list node;
 	dns_result_fn fn; /* NULL once cancelled */
 	void *arg;
 	uint16_t port;
 	struct dns_query **slot;
+	struct sockaddr_storage client;
+	int again; /* cancelled for a change of servers, to be asked again */
+	char name[256];
 };
 
 int dns_library_init(void)
@@ -147,6 +163,7 @@ int dns_new(struct worker *w, uint32_t mark, struct dns **out)
 	d->w = w;
 	d->mark = mark;
 	list_init(&d->socks);
+	list_init(&d->queries);
 	memset(&opts, 0, sizeof(opts));
 	opts.sock_state_cb = sock_state_cb;
 	opts.sock_state_cb_data = d;
@@ -183,6 +200,21 @@ void dns_free(struct dns *d)
 	free(d);
 }
 
+static void ask(struct dns *d, struct dns_query *q);
+
+static void query_end(struct dns_query *q)
+{
+	struct dns *d = q->dns;
+
+	list_del(&q->node);
+	d->active--;
+	atomic_store_explicit(&d->w->counters.dns_lookups, d->active, memory_order_relaxed);
+	if (q->fn)
+		d->live--;
+	if (q->slot)
+		*q->slot = NULL;
+}
+
 static void getaddrinfo_cb(void *arg, int status, int timeouts, struct ares_addrinfo *res)
 {
 	struct dns_query *q = arg;
@@ -190,9 +222,11 @@ static void getaddrinfo_cb(void *arg, int status, int timeouts, struct ares_addr
 	size_t n = 0;
 	(void)timeouts;
 
-	q->dns->active--;
-	if (q->slot)
-		*q->slot = NULL;
+	if (status == ARES_ECANCELLED && q->dns->requeue && q->fn) {
+		q->again = 1; /* asked again once the new servers are set */
+		return;
+	}
+	query_end(q);
 	if (status == ARES_SUCCESS && res) {
 		for (struct ares_addrinfo_node *a = res->nodes; a && n < DNS_ADDRS_MAX;
 		     a = a->ai_next) {
@@ -215,14 +249,38 @@ static void getaddrinfo_cb(void *arg, int status, int timeouts, struct ares_addr
 	free(q);
 }
 
-void dns_resolve(struct dns *d, const char *name, uint16_t port, dns_result_fn fn, void *arg,
-		 struct dns_query **slot)
+static void ask(struct dns *d, struct dns_query *q)
 {
 	struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-	struct dns_query *q = calloc(1, sizeof(*q));
 
+	ares_getaddrinfo(d->channel, q->name, NULL, &hints, getaddrinfo_cb, q);
+}
+
+/* Lookups of this worker's for client, orphans included. */
+static unsigned client_queries(const struct dns *d, const struct sockaddr_storage *client)
+{
+	unsigned n = 0;
+
+	for (const struct list *l = d->queries.next; l != &d->queries; l = l->next) {
+		const struct dns_query *q = container_of(l, struct dns_query, node);
+		n += addr_same_ip(&q->client, client);
+	}
+	return n;
+}
+
+void dns_resolve(struct dns *d, const char *name, uint16_t port,
+		 const struct sockaddr_storage *client, dns_result_fn fn, void *arg,
+		 struct dns_query **slot)
+{
+	struct dns_query *q;
+
+	*slot = NULL;
+	if (d->active >= DNS_ACTIVE_MAX || client_queries(d, client) >= DNS_CLIENT_MAX) {
+		fn(arg, NULL, 0, "too many name lookups under way");
+		return;
+	}
+	q = calloc(1, sizeof(*q));
 	if (!q) {
-		*slot = NULL;
 		fn(arg, NULL, 0, "out of memory");
 		return;
 	}
@@ -231,9 +289,14 @@ void dns_resolve(struct dns *d, const char *name, uint16_t port, dns_result_fn f
 	q->arg = arg;
 	q->port = port;
 	q->slot = slot;
+	q->client = *client;
+	snprintf(q->name, sizeof(q->name), "%s", name);
 	*slot = q;
+	list_add_tail(&d->queries, &q->node);
 	d->active++;
-	ares_getaddrinfo(d->channel, name, NULL, &hints, getaddrinfo_cb, q);
+	atomic_store_explicit(&d->w->counters.dns_lookups, d->active, memory_order_relaxed);
+	d->live++;
+	ask(d, q);
 }
 
 void dns_cancel(struct dns_query **slot)
@@ -245,6 +308,10 @@ void dns_cancel(struct dns_query **slot)
 	q->fn = NULL;
 	q->slot = NULL;
 	*slot = NULL;
+	/* the last live one gone: the orphans go at the next tick (not here,
+	 * where a c-ares callback may be running) */
+	if (--q->dns->live == 0)
+		q->dns->orphans_cancel = 1;
 }
 
 void dns_handle_event(struct ev *ev, uint32_t events)
@@ -296,8 +363,23 @@ static int read_resolv_servers(char *csv, size_t len)
 	return 0;
 }
 
-/* Notices a changed /etc/resolv.conf and applies its servers once no query
- * is under way (c-ares will not change servers under a running query). */
+/* The live queries a change of servers cancelled, asked again (an orphan
+ * was freed by its callback). */
+static void requeue_all(struct dns *d)
+{
+	struct list *l, *next;
+
+	for (l = d->queries.next; l != &d->queries; l = next) {
+		struct dns_query *q = container_of(l, struct dns_query, node);
+		next = l->next; /* an answer from /etc/hosts comes at once, freeing q */
+		if (q->again) {
+			q->again = 0;
+			ask(d, q);
+		}
+	}
+}
+
+/* Notices a changed /etc/resolv.conf and applies its servers at once. */
 static void dns_watch_resolv(struct dns *d)
 {
 	uint64_t now = d->w->now_ms;
@@ -316,8 +398,17 @@ static void dns_watch_resolv(struct dns *d)
 				d->pending_servers[0] = '\0'; /* keep what we have */
 		}
 	}
-	if (d->pending_servers[0] && !d->active) {
-		int rc = ares_set_servers_ports_csv(d->channel, d->pending_servers);
+	if (d->pending_servers[0]) {
+		int rc;
+		/* c-ares changes no servers under a running query: end them
+		 * all, set the servers, and ask the live ones again */
+		if (d->active) {
+			d->requeue = 1;
+			ares_cancel(d->channel);
+			d->requeue = 0;
+		}
+		rc = ares_set_servers_ports_csv(d->channel, d->pending_servers);
+		requeue_all(d);
 		if (rc == ARES_SUCCESS) {
 			/* every worker applies it; the first to do so says so */
 			long long version = (long long)d->resolv.st_mtim.tv_sec * 1000000000LL +
@@ -338,5 +429,15 @@ void dns_tick(struct dns *d)
 	if (!d)
 		return;
 	ares_process_fd(d->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	if (d->orphans_cancel) {
+		d->orphans_cancel = 0;
+		if (!d->live && d->active)
+			ares_cancel(d->channel); /* orphans only: nobody waits */
+	}
 	dns_watch_resolv(d);
+}
+
+unsigned dns_active(const struct dns *d)
+{
+	return d ? d->active : 0;
 }

@@ -27,11 +27,16 @@ int dns_new(struct worker *w, uint32_t mark, struct dns **out);
 /* Ends outstanding queries without calling their callbacks. */
 void dns_free(struct dns *d);
 
-/* Resolves name; fn runs exactly once unless the query is cancelled, and
- * may run before dns_resolve returns. *slot holds the query while it is
- * under way (NULL again before fn runs), for dns_cancel. */
-void dns_resolve(struct dns *d, const char *name, uint16_t port, dns_result_fn fn, void *arg,
+/* Resolves name for client; fn runs exactly once unless the query is
+ * cancelled, and may run before dns_resolve returns (at once with an error
+ * when this worker has too many lookups under way, or client has). *slot
+ * holds the query while it is under way (NULL again before fn runs), for
+ * dns_cancel. */
+void dns_resolve(struct dns *d, const char *name, uint16_t port,
+		 const struct sockaddr_storage *client, dns_result_fn fn, void *arg,
 		 struct dns_query **slot);
+/* Lookups under way, orphans included. */
+unsigned dns_active(const struct dns *d);
 /* Forgets the query in *slot (if any): its callback will not run. */
 void dns_cancel(struct dns_query **slot);
 

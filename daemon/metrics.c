@@ -196,6 +196,9 @@ void metrics_render(const struct metrics *m, FILE *out)
 	render_handshakes(m, out);
 	render_upstreams(m, out);
 	render_udp(m, out);
+	family(out, "sockgate_dns_lookups", "gauge",
+	       "SOCKS name lookups under way, those whose client left included.");
+	fprintf(out, "sockgate_dns_lookups %llu\n", SUM(m, dns_lookups));
 	family(out, "sockgate_fds_used", "gauge", "File descriptors held by flows.");
 	fprintf(out, "sockgate_fds_used %u\n", fd_budget_used((struct fd_budget *)m->budget));
 	family(out, "sockgate_fds_budget", "gauge",

@@ -557,7 +557,8 @@ static void socks_request(struct flow *f)
 		f->state = FLOW_RESOLVING;
 		flow_set_timer(f, &w->connect_timers, cfg->connect_timeout_ms);
 		/* the last thing done here: the answer may come at once */
-		dns_resolve(w->dns, f->target.hostname, f->target.port, socks_resolved, f, &s->dns);
+		dns_resolve(w->dns, f->target.hostname, f->target.port, &f->client, socks_resolved,
+			    f, &s->dns);
 		return;
 	}
 	s->addrs[0] = f->target.addr;

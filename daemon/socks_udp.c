@@ -553,7 +553,7 @@ static void socks_udp_from_client(struct flow *f)
 		u->pending_len = (size_t)n - hdr;
 		snprintf(u->name, sizeof(u->name), "%s", host);
 		memset(&u->name_addr, 0, sizeof(u->name_addr));
-		dns_resolve(f->w->dns, u->name, t.port, socks_udp_resolved, f, &u->dns);
+		dns_resolve(f->w->dns, u->name, t.port, &f->client, socks_udp_resolved, f, &u->dns);
 		return; /* the callback may have run; look again on the next event */
 	}
 }

@@ -100,6 +100,7 @@ struct worker_counters {
 	atomic_ullong udp_assocs_live, udp_assocs_total, udp_evicted;
 	atomic_ullong udp_datagrams[2], udp_bytes[2]; /* DIR_UP, DIR_DOWN */
 	atomic_ullong udp_drops[UDP_DROP_KINDS];
+	atomic_ullong dns_lookups; /* SOCKS name lookups under way, orphans included */
 };
 
 /* Names of the failure kinds (by SOCKS5 reply code) and of the UDP drop

@@ -14,6 +14,8 @@ run; prints one line and exits 0 when the outcome is the expected one.
         segment); prints "REPLIES n REP r" once all are answered
   socks_client.py SERVER PORT silent [--source ADDR]
         prints "NO-REPLY" if the server closes without sending a byte
+  socks_client.py SERVER PORT names-hangup COUNT PREFIX TPORT
+        COUNT requests for PREFIXn.sgtest, each connection closed at once
   socks_client.py SERVER PORT burst-auth COUNT RIGHT USER PASSWORD [--source A]
         COUNT logins at once, only number RIGHT (from 0) with PASSWORD;
         prints "ACCEPTED n" for how many were let in
@@ -192,6 +194,18 @@ def main():
             data = b""
         print("NO-REPLY" if data == b"" else "GOT %r" % data)
         return 0 if data == b"" else 1
+
+    if what == "names-hangup":
+        # COUNT requests for fresh names, each connection closed right after
+        # its request is sent; prints "SENT n"
+        count, prefix, tport = int(args[0]), args[1], int(args[2])
+        for i in range(count):
+            sock = socket.socket(family_of(server), socket.SOCK_STREAM)
+            sock.connect((server, port))
+            sock.sendall(b"\x05\x01\x00\x05\x01\x00" + encode_addr("name:%s%d.sgtest" % (prefix, i), tport))
+            sock.close()
+        print("SENT %d" % count)
+        return 0
 
     if what == "burst-auth":
         # COUNT logins sent at once (greeting and RFC 1929 request in one

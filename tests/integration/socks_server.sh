@@ -151,6 +151,7 @@ bind_timeout = 2s" "log_level = debug" || { fail "sockgated with [socks] did not
 		expect_log "UDP association ended by its client (11 bytes up, 11 down)"
 	test_socks_bind
 	test_resolv_conf_change
+	test_dns_lookups_end
 	rig_stop_sockgated
 }
 
@@ -196,6 +197,28 @@ test_resolv_conf_change() {
 	check "after /etc/resolv.conf changes, its new name server is used" \
 		wait_for_body near --socks5-hostname $SOCKS4:$SOCKS_PORT "http://dyn.sgtest:8080/small"
 	check "... and logged" expect_log "dns: /etc/resolv.conf changed; name servers now $PROXY4:53"
+	echo "nameserver 127.0.0.1" >"/etc/netns/$NS_ROUTER/resolv.conf"
+	rig_stop "$DNS_PID"
+}
+
+# Lookups end with their connections, and are capped: clients that ask for
+# fresh names and hang up cannot keep the resolver busy.
+test_dns_lookups_end() {
+	local queries lookups
+	rig_spawn $NS_PROXY DNS_PID "$RIG_DIR/tiny-dns.log" \
+		python3 tests/integration/tiny_dns.py $PROXY4 none.sgtest $PROXY4 --silent "$RIG_DIR/dns-queries"
+	echo "nameserver $PROXY4" >"/etc/netns/$NS_ROUTER/resolv.conf"
+	sleep 5.5 # the workers notice the change
+	: >"$RIG_DIR/dns-queries"
+	check "500 requests by fresh names, each connection closed at once" \
+		expect_out "SENT 500" socks_py $SOCKS4 $SOCKS_PORT names-hangup 500 gone 80
+	sleep 1
+	lookups=$("$SOCKGATE" -c "$RIG_DIR/sockgate.conf" stats | sed -n 's/^dns: \([0-9]*\) lookups under way/\1/p')
+	check "... a second later no lookup is under way (${lookups:-?})" test "${lookups:-1}" -eq 0
+	sleep 4
+	queries=$(wc -l <"$RIG_DIR/dns-queries")
+	check "... and the resolver got no retries: $queries queries for 500 names (at most 2 each)" \
+		test "$queries" -le 1000
 	echo "nameserver 127.0.0.1" >"/etc/netns/$NS_ROUTER/resolv.conf"
 	rig_stop "$DNS_PID"
 }

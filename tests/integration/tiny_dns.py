@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A name server that knows one name: answers A queries for NAME with ADDR,
 NXDOMAIN for everything else. For testing that sockgated follows a changed
-/etc/resolv.conf. Usage: tiny_dns.py LISTEN_ADDR NAME ADDR"""
+/etc/resolv.conf. Usage: tiny_dns.py LISTEN_ADDR NAME ADDR [--silent LOG]
+--silent: answers nothing, and writes one line per query to LOG."""
 import socket
 import struct
 import sys
@@ -9,10 +10,14 @@ import sys
 
 def main():
     listen, name, addr = sys.argv[1], sys.argv[2].lower().rstrip("."), sys.argv[3]
+    silent = open(sys.argv[5], "a", buffering=1) if sys.argv[4:5] == ["--silent"] else None
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((listen, 53))
     while True:
         query, peer = sock.recvfrom(512)
+        if silent:
+            silent.write("query\n")
+            continue
         if len(query) < 12:
             continue
         qid, flags, qdcount = struct.unpack(">HHH", query[:6])
