@@ -38,6 +38,10 @@
 /* set by the loader before load */
 const volatile __u16 tproxy_port = 0; /* host order */
 const volatile __u32 tproxy_mark = 0;
+/* sockgated's TPROXY sockets carry it (SO_MARK needs CAP_NET_ADMIN): a
+ * socket another program bound on the port while sockgated was down
+ * never gets the LAN's packets (0: not checked) */
+const volatile __u32 daemon_mark = 0;
 const volatile __u8 handle_tcp = 1; /* 0: TCP stays with the REDIRECT rules */
 
 BYPASS_MAP(bypass4, struct intake_lpm4);
@@ -121,6 +125,14 @@ static __always_inline int ipv6_transport(struct ipv6hdr *ip6, void *end, void *
 	return -1;
 }
 
+/* A listener is a full socket; its mark says whether sockgated made it. */
+static __always_inline int socket_is_ours(struct bpf_sock *sk)
+{
+	struct bpf_sock *full = bpf_sk_fullsock(sk);
+
+	return full && full->mark == daemon_mark;
+}
+
 /* Hands the packet to the sockgated socket of its protocol and family,
  * looked up by the tproxy port on the wildcard address. */
 static __always_inline int assign(struct __sk_buff *skb, __u8 proto, int v6)
@@ -143,6 +155,11 @@ static __always_inline int assign(struct __sk_buff *skb, __u8 proto, int v6)
 		return TC_ACT_SHOT;
 	}
 	if (proto == IPPROTO_TCP && sk->state != BPF_TCP_LISTEN) {
+		bpf_sk_release(sk);
+		count(INTAKE_NO_SOCKET);
+		return TC_ACT_SHOT;
+	}
+	if (daemon_mark && !socket_is_ours(sk)) {
 		bpf_sk_release(sk);
 		count(INTAKE_NO_SOCKET);
 		return TC_ACT_SHOT;

@@ -253,10 +253,13 @@ static int build_rule(struct nftnl_rule *r, const struct ruleset *rs, const stru
 	}
 	case RK_TP_TPROXY: {
 		uint16_t tport = htons(rs->tproxy_port);
-		return match_l4proto(r, spec->proto) || set_mark(r, rs->tproxy_mark) ||
+		return match_l4proto(r, spec->proto) ||
 		       add_expr(r, immediate(&tport, sizeof(tport))) ||
-		       add_expr(r, tproxy_to_reg()) || add_expr(r, verdict(NF_ACCEPT, NULL));
+		       add_expr(r, tproxy_to_reg()) || set_mark(r, rs->tproxy_mark) ||
+		       add_expr(r, verdict(NF_ACCEPT, NULL));
 	}
+	case RK_TP_DROP:
+		return match_l4proto(r, spec->proto) || add_expr(r, verdict(NF_DROP, NULL));
 	case RK_DAEMON_MARK_RETURN:
 		return add_expr(r, meta_load(NFT_META_MARK)) ||
 		       add_expr(r, cmp_eq(&rs->daemon_mark, sizeof(rs->daemon_mark))) ||

@@ -433,9 +433,12 @@ int ruleset_plan(const struct ruleset *rs, struct chain_spec *chains, size_t *n_
 		 * take a client's datagram from the tproxy socket) */
 		rules[n++] = (struct rule_spec){ p->capture, RK_TP_SOCKET, NULL, IPPROTO_TCP };
 		rules[n++] = (struct rule_spec){ p->capture, RK_TP_TPROXY, NULL, IPPROTO_TCP };
+		rules[n++] = (struct rule_spec){ p->capture, RK_TP_DROP, NULL, IPPROTO_TCP };
 	}
-	if (rs->udp)
+	if (rs->udp) {
 		rules[n++] = (struct rule_spec){ p->capture, RK_TP_TPROXY, NULL, IPPROTO_UDP };
+		rules[n++] = (struct rule_spec){ p->capture, RK_TP_DROP, NULL, IPPROTO_UDP };
+	}
 	if (!rs->local)
 		goto out;
 	/* the router's own packets are marked on the way out (a route chain, so
@@ -494,8 +497,15 @@ void ruleset_rule_text(const struct ruleset *rs, const struct rule_spec *r, char
 			 rs->tproxy_mark);
 		break;
 	case RK_TP_TPROXY:
-		snprintf(buf, len, "meta l4proto %s meta mark set 0x%08x tproxy to :%u accept",
-			 proto, rs->tproxy_mark, rs->tproxy_port);
+		/* marked only once a transparent socket took it: an unmatched
+		 * packet is never routed to the router's own services */
+		snprintf(buf, len, "meta l4proto %s tproxy to :%u meta mark set 0x%08x accept",
+			 proto, rs->tproxy_port, rs->tproxy_mark);
+		break;
+	case RK_TP_DROP:
+		/* sockgated is not there (a restart): held back, never sent
+		 * around the proxy */
+		snprintf(buf, len, "meta l4proto %s drop", proto);
 		break;
 	case RK_DAEMON_MARK_RETURN:
 		snprintf(buf, len, "meta mark 0x%08x return", rs->daemon_mark);

@@ -101,7 +101,8 @@ enum rule_kind {
 	RK_BYPASS6_RETURN,     /* ip6 daddr @bypass6 return */
 	RK_REDIRECT,	       /* meta l4proto tcp redirect to :PORT */
 	RK_TP_SOCKET,	       /* meta l4proto tcp socket transparent 1 meta mark set M accept */
-	RK_TP_TPROXY,	       /* meta l4proto P meta mark set M tproxy to :PORT accept */
+	RK_TP_TPROXY,	       /* meta l4proto P tproxy to :PORT meta mark set M accept */
+	RK_TP_DROP,	       /* meta l4proto P drop: what no sockgated socket took */
 	RK_DAEMON_MARK_RETURN, /* meta mark DAEMON return */
 	RK_GOTO,	       /* goto T */
 	RK_SET_TPROXY_MARK,    /* meta l4proto P meta mark set M */

@@ -181,6 +181,7 @@ int tc_intake_apply(const struct ruleset *rs, char *err, size_t errlen)
 	}
 	skel->rodata->tproxy_port = rs->tproxy_port;
 	skel->rodata->tproxy_mark = rs->tproxy_mark;
+	skel->rodata->daemon_mark = rs->daemon_mark;
 	skel->rodata->handle_tcp = rs->tproxy;
 	/* listeners handed in earlier stay (the daemon has not changed) */
 	listeners_fd = bpf_obj_get(PIN("listeners"));

@@ -198,6 +198,8 @@ ebpf = on"
 	check "eBPF: intercept add r0 attaches it again, traffic flows" \
 		bash -c "ip netns exec $NS_ROUTER tc filter show dev r0 ingress | grep -q intake_ingress && ip netns exec $NS_CLIENT curl -s -m 5 -o /dev/null http://$SERVER4/small"
 	rig_stop_sockgated
+	check "eBPF: sockgated down, a program of another's bound on the tproxy port is handed nothing" \
+		ebpf_imposter_gets_nothing
 	check "eBPF: rules flush detaches it, removes clsact and every pin" \
 		bash -c "nsenter --net=/run/netns/$NS_ROUTER '$SOCKGATE' rules flush | grep -q 'eBPF intake detached' && ! ip netns exec $NS_ROUTER tc qdisc show dev r0 | grep -q clsact && ! test -e /sys/fs/bpf/sockgate"
 	check "eBPF: after flush neither bpftool net show nor prog show has the program" \
@@ -340,4 +342,28 @@ cgroups = $cg"
 	[ -n "$CG2_MOUNTED" ] && umount "$CG2_MOUNTED"
 	CG2_MOUNTED=""
 	rig_redirect_rule
+}
+
+# With sockgated down, a program that is not sockgated binds the tproxy
+# port (no mark on its sockets): the tc program must hand it nothing.
+ebpf_imposter_gets_nothing() {
+	local got
+	in_ns $NS_ROUTER python3 - >"$RIG_DIR/imposter.out" 2>&1 <<-'PY' &
+	import select, socket, time
+	u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	u.bind(("0.0.0.0", 12346))
+	t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+	t.bind(("0.0.0.0", 12346))
+	t.listen(8)
+	print("READY", flush=True)
+	r, _, _ = select.select([u, t], [], [], 4)
+	print("GOT" if r else "NOTHING", flush=True)
+	PY
+	local pid=$!
+	for _ in $(seq 1 40); do grep -q READY "$RIG_DIR/imposter.out" && break; sleep 0.05; done
+	in_ns $NS_CLIENT socat -u - "UDP4-SENDTO:$SERVER4:5353" <<<"for sockgated only"
+	in_ns $NS_CLIENT timeout 2 socat -u /dev/null "TCP4:$SERVER4:80,connect-timeout=1" 2>/dev/null
+	wait $pid
+	got=$(tail -n 1 "$RIG_DIR/imposter.out")
+	[ "$got" = NOTHING ] || { echo "       imposter: $got"; return 1; }
 }

@@ -90,7 +90,7 @@ test_udp_tproxy() {
 	udp_start_peers
 	udp_rules_apply ""
 	check "UDP: rules apply diverts UDP to the tproxy port (IPv4 and IPv6)" \
-		bash -c "ip netns exec $NS_ROUTER nft list chain inet sockgate capture | grep -q 'meta l4proto udp meta mark set 0x000002a1 tproxy to :12346 accept'"
+		bash -c "ip netns exec $NS_ROUTER nft list chain inet sockgate capture | grep -q 'meta l4proto udp tproxy to :12346 meta mark set 0x000002a1 accept'"
 	RIG_INTAKE="tproxy = 12346" RIG_WAIT_PORT=12346 \
 		rig_start_sockgated "socks5://$PROXY4:1080" "" "udp_idle_timeout = 3s"
 	check "UDP: 1,000 datagrams over IPv4 through dante, each echoed from the server's address" \
@@ -193,7 +193,7 @@ test_udp_unsupported_upstream() {
 test_udp_beside_redirect() {
 	udp_rules_apply "redirect = $REDIRECT_PORT"
 	check "UDP beside REDIRECT: udp_prerouting and udp_capture chains" \
-		bash -c "ip netns exec $NS_ROUTER nft list chain inet sockgate udp_capture | grep -q 'meta l4proto udp meta mark set 0x000002a1 tproxy to :12346 accept' && ip netns exec $NS_ROUTER nft list chain inet sockgate capture | grep -q 'redirect to :$REDIRECT_PORT'"
+		bash -c "ip netns exec $NS_ROUTER nft list chain inet sockgate udp_capture | grep -q 'meta l4proto udp tproxy to :12346 meta mark set 0x000002a1 accept' && ip netns exec $NS_ROUTER nft list chain inet sockgate capture | grep -q 'redirect to :$REDIRECT_PORT'"
 	RIG_INTAKE="redirect = $REDIRECT_PORT
 tproxy = 12346" rig_start_sockgated "socks5://$PROXY4:1080"
 	check "UDP beside REDIRECT: 200 datagrams echoed" \

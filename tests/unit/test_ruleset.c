@@ -283,23 +283,26 @@ static void test_rule_expressions(void **state)
 	}
 	assert_null(nft_build_rule(&rs, 7));
 
-	/* TPROXY: the last rules differ */
+	/* TPROXY: the last rules differ. The mark is set only after tproxy
+	 * found a socket, and what none took is dropped, never forwarded */
 	{
-		static const char *const want_tp[2] = {
+		static const char *const want_tp[3] = {
 			"[ meta load l4proto => reg 1 ] [ cmp eq reg 1 0x00000006 ] "
 			"[ socket load transparent => reg 1 ] [ cmp eq reg 1 0x00000001 ] "
 			"[ immediate reg 1 0x000002a1 ] [ meta set mark with reg 1 ] "
 			"[ immediate reg 0 accept ]",
 			"[ meta load l4proto => reg 1 ] [ cmp eq reg 1 0x00000006 ] "
-			"[ immediate reg 1 0x000002a1 ] [ meta set mark with reg 1 ] "
 			"[ immediate reg 1 0x00003a30 ] [ tproxy port reg 1 ] "
+			"[ immediate reg 1 0x000002a1 ] [ meta set mark with reg 1 ] "
 			"[ immediate reg 0 accept ]",
+			"[ meta load l4proto => reg 1 ] [ cmp eq reg 1 0x00000006 ] "
+			"[ immediate reg 0 drop ]",
 		};
 		rs.tproxy = 1;
 		rs.tproxy_port = 12346;
 		rs.tproxy_mark = 0x2a1;
-		assert_int_equal(nft_rule_count(&rs), 8);
-		for (int i = 6; i < 8; i++) {
+		assert_int_equal(nft_rule_count(&rs), 9);
+		for (int i = 6; i < 9; i++) {
 			struct nftnl_rule *r = nft_build_rule(&rs, i);
 			char buf[1024];
 			assert_non_null(r);
@@ -309,7 +312,7 @@ static void test_rule_expressions(void **state)
 				fail_msg("tproxy rule %d:\n got  %s\n want %s", i, buf,
 					 want_tp[i - 6]);
 		}
-		assert_null(nft_build_rule(&rs, 8));
+		assert_null(nft_build_rule(&rs, 9));
 		{
 			struct nftnl_rule *r = nft_build_rule(&rs, 7);
 			assert_string_equal(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), "capture");
@@ -364,18 +367,18 @@ static void test_rule_expressions(void **state)
 		};
 		rs.tproxy = 1;
 		rs.local = 1;
-		assert_int_equal(nft_rule_count(&rs), 15);
-		for (int i = 8; i < 15; i++) {
+		assert_int_equal(nft_rule_count(&rs), 16);
+		for (int i = 9; i < 16; i++) {
 			struct nftnl_rule *r = nft_build_rule(&rs, i);
 			char buf[1024];
 			assert_non_null(r);
 			assert_string_equal(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN),
-					    want_tl[i - 8].chain);
+					    want_tl[i - 9].chain);
 			rule_text(r, buf, sizeof(buf));
 			nftnl_rule_free(r);
-			if (want_tl[i - 8].text && strcmp(buf, want_tl[i - 8].text))
+			if (want_tl[i - 9].text && strcmp(buf, want_tl[i - 9].text))
 				fail_msg("tproxy local rule %d:\n got  %s\n want %s", i, buf,
-					 want_tl[i - 8].text);
+					 want_tl[i - 9].text);
 		}
 	}
 }
@@ -386,8 +389,9 @@ static void test_udp_rules(void **state)
 {
 	static const char *const want_udp =
 	    "[ meta load l4proto => reg 1 ] [ cmp eq reg 1 0x00000011 ] "
-	    "[ immediate reg 1 0x000002a1 ] [ meta set mark with reg 1 ] "
-	    "[ immediate reg 1 0x00003a30 ] [ tproxy port reg 1 ] [ immediate reg 0 accept ]";
+	    "[ immediate reg 1 0x00003a30 ] [ tproxy port reg 1 ] "
+	    "[ immediate reg 1 0x000002a1 ] [ meta set mark with reg 1 ] [ immediate reg 0 accept "
+	    "]";
 	struct ruleset rs;
 	struct chain_spec chains[RULESET_CHAINS_MAX];
 	struct rule_spec plan[RULESET_RULES_MAX];
@@ -403,8 +407,8 @@ static void test_udp_rules(void **state)
 	rs.tproxy_port = 12346;
 	rs.tproxy_mark = 0x2a1;
 	rs.daemon_mark = 0x2a0;
-	assert_int_equal(nft_rule_count(&rs), 9);
-	r = nft_build_rule(&rs, 8);
+	assert_int_equal(nft_rule_count(&rs), 11);
+	r = nft_build_rule(&rs, 9);
 	assert_non_null(r);
 	assert_string_equal(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), "capture");
 	rule_text(r, buf, sizeof(buf));
@@ -413,17 +417,17 @@ static void test_udp_rules(void **state)
 
 	/* with local: the router's own UDP is marked too */
 	rs.local = 1;
-	assert_int_equal(ruleset_plan(&rs, chains, &n_chains, plan), 17);
+	assert_int_equal(ruleset_plan(&rs, chains, &n_chains, plan), 19);
 	assert_int_equal(n_chains, 4);
-	assert_int_equal(plan[15].kind, RK_SET_TPROXY_MARK);
-	assert_int_equal(plan[15].proto, IPPROTO_UDP);
+	assert_int_equal(plan[17].kind, RK_SET_TPROXY_MARK);
+	assert_int_equal(plan[17].proto, IPPROTO_UDP);
 
 	/* eBPF intake: the tc program takes the interfaces, so the plan has no
 	 * iifname rule; source CIDRs and lo stay with nftables */
 	rs.ebpf = 1;
-	assert_int_equal(ruleset_plan(&rs, chains, &n_chains, plan), 16);
+	assert_int_equal(ruleset_plan(&rs, chains, &n_chains, plan), 18);
 	assert_int_equal(plan[0].kind, RK_SADDR4_GOTO);
-	for (int i = 0; i < 16; i++)
+	for (int i = 0; i < 18; i++)
 		assert_int_not_equal(plan[i].kind, RK_IIF_GOTO);
 	rs.ebpf = 0;
 
@@ -431,7 +435,7 @@ static void test_udp_rules(void **state)
 	rs.tproxy = 0;
 	rs.local = 0;
 	rs.redirect_port = 12345;
-	assert_int_equal(ruleset_plan(&rs, chains, &n_chains, plan), 14);
+	assert_int_equal(ruleset_plan(&rs, chains, &n_chains, plan), 15);
 	assert_int_equal(n_chains, 4);
 	assert_string_equal(chains[2].name, "udp_prerouting");
 	assert_int_equal(chains[2].type, CHAIN_FILTER_PREROUTING);
@@ -451,8 +455,8 @@ static void test_udp_rules(void **state)
 	assert_non_null(strstr(text, "\tchain udp_prerouting {\n\t\ttype filter hook prerouting "
 				     "priority mangle; policy accept;\n\t\tiifname "
 				     "@intercept_ifaces goto udp_capture\n"));
-	assert_non_null(strstr(text, "meta l4proto udp meta mark set 0x000002a1 tproxy to :12346 "
-				     "accept\n"));
+	assert_non_null(strstr(text, "meta l4proto udp tproxy to :12346 meta mark set 0x000002a1 "
+				     "accept\n\t\tmeta l4proto udp drop\n"));
 	assert_non_null(strstr(text, "meta l4proto tcp redirect to :12345\n"));
 	assert_null(strstr(text, "meta l4proto udp socket"));
 	free(text);
