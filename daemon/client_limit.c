@@ -37,6 +37,16 @@ struct client_limit *client_limit_new(unsigned max, unsigned max64)
 	return cl;
 }
 
+void client_limit_set(struct client_limit *cl, unsigned max, unsigned max64)
+{
+	if (!cl)
+		return;
+	pthread_mutex_lock(&cl->lock);
+	cl->max = max;
+	cl->max64 = max64;
+	pthread_mutex_unlock(&cl->lock);
+}
+
 void client_limit_free(struct client_limit *cl)
 {
 	if (!cl)
@@ -129,6 +139,7 @@ int client_limit_take(struct client_limit *cl, const struct sockaddr_storage *cl
 	if (!rc && s) {
 		memcpy(s->key, key, 18);
 		s->count++;
+		rc = 1;
 	} else if (!rc && s64) {
 		slot_put(cl, key64); /* the table was full for the address */
 	}
@@ -140,7 +151,7 @@ void client_limit_release(struct client_limit *cl, const struct sockaddr_storage
 {
 	uint8_t key[18];
 
-	if (!cl || !cl->max)
+	if (!cl)
 		return;
 	pthread_mutex_lock(&cl->lock);
 	make_key(client, 128, key);

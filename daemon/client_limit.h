@@ -14,7 +14,11 @@ struct client_limit;
  * budget. */
 struct client_limit *client_limit_new(unsigned max, unsigned max64);
 void client_limit_free(struct client_limit *cl);
-/* 0 when the client had room (and now holds one more), -1 when at max. */
+/* New maxima (a reload); counts held stay. */
+void client_limit_set(struct client_limit *cl, unsigned max, unsigned max64);
+/* 1 when the client had room and now holds one more (release it later),
+ * 0 when it was not counted (no limit, or the table is full), -1 when it is
+ * at max. */
 int client_limit_take(struct client_limit *cl, const struct sockaddr_storage *client);
 void client_limit_release(struct client_limit *cl, const struct sockaddr_storage *client);
 

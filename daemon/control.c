@@ -126,6 +126,10 @@ static void answer_udp_stats(const struct control *c, FILE *out, int json)
 			worker_udp_drop_names[k], SUM(c, udp_drops[k]));
 	fprintf(out, json ? "}}, \"dns_lookups\": %llu" : "\ndns: %llu lookups under way\n",
 		SUM(c, dns_lookups));
+	fprintf(out,
+		json ? ", \"client_limited\": %llu"
+		     : "client caps: %llu flows or associations refused or made room for\n",
+		SUM(c, client_limited));
 }
 
 static void answer_stats(const struct control *c, FILE *out, int json)

@@ -22,7 +22,9 @@
 #include "flow_core.h"
 #include "generation.h"
 #include "intake.h"
+#include "client_limit.h"
 #include "dst_guard.h"
+#include "tcp_liveness.h"
 #include "socks_server.h"
 #include "udp_relay.h"
 #include "upstream.h"
@@ -179,6 +181,10 @@ void flow_destroy(struct flow *f, int reset)
 
 	if (f->kind == FLOW_KIND_SOCKS)
 		socks_server_session_end(f);
+	if (f->counted_in) {
+		client_limit_release(f->counted_in, &f->client);
+		f->counted_in = NULL;
+	}
 	flow_close_socket(w, &f->client_fd, reset);
 	flow_close_socket(w, &f->upstream_fd, reset);
 	for (int d = 0; d < 2; d++)
@@ -714,9 +720,32 @@ int flow_open_upstream(struct flow *f)
 	if (cfg->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &cfg->mark, sizeof(cfg->mark)) < 0)
 		return -errno;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	tcp_liveness_set(fd); /* best effort: the idle timeout still applies */
 	if (connect(fd, (const struct sockaddr *)to, addr_len(to)) < 0 && errno != EINPROGRESS)
 		return -errno;
 	return worker_epoll_add(f->w, fd, &f->upstream_ev, FLOW_EVENTS);
+}
+
+/* One of the client's max_flows_per_client; -1 (reset, destroyed) when it
+ * has them all. */
+static int flow_take_client_slot(struct flow *f)
+{
+	struct worker *w = f->w;
+	char a[ADDR_STRLEN];
+	int rc = client_limit_take(w->shared->flow_limits, &f->client);
+
+	if (rc >= 0) {
+		f->counted_in = rc ? w->shared->flow_limits : NULL;
+		return 0;
+	}
+	atomic_fetch_add_explicit(&w->counters.client_limited, 1, memory_order_relaxed);
+	if (worker_log_allowed(w))
+		log_warn("flow %u.%llu: %s has %u intercepted flows already "
+			 "(max_flows_per_client); client reset",
+			 w->index, (unsigned long long)f->id, addr_format(&f->client, a, sizeof(a)),
+			 w->cfg->max_flows_per_client);
+	flow_destroy(f, 1);
+	return -1;
 }
 
 void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage *client, int family,
@@ -729,6 +758,8 @@ void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage 
 	int rc;
 
 	if (!f)
+		return;
+	if (flow_take_client_slot(f) < 0)
 		return;
 	f->tproxy = intake == INTAKE_TPROXY;
 	rc = intake_original_dst(intake, client_fd, family, &f->target.addr);
@@ -748,6 +779,9 @@ void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage 
 	if (!loop)
 		loop = dst_guard_intercepted(w->dst_guard, &f->client, &f->target.addr,
 					     w->cfg->bypass_connected, w->now_ms);
+	if (!loop &&
+	    cidr_list_contains(w->cfg->intake_deny_dst, w->cfg->n_intake_deny_dst, &f->target.addr))
+		loop = "destination refused by [intake] deny_dst";
 	if (loop) {
 		flow_refuse(f, loop);
 		return;

@@ -57,10 +57,10 @@ struct flow {
 	struct relay_dir dir[2];
 	/* Edges seen before the relay started; the relay must look then. */
 	uint8_t client_readable, upstream_readable;
-	uint8_t counted;    /* holds a client_limit slot */
-	struct list node;   /* w->flows, or w->free_flows when recycled */
-	struct list timer;  /* one of w's timer lists */
-	struct list resume; /* w->resume or w->pipe_waiters */
+	struct client_limit *counted_in; /* the per-client table it holds a slot in */
+	struct list node;		 /* w->flows, or w->free_flows when recycled */
+	struct list timer;		 /* one of w's timer lists */
+	struct list resume;		 /* w->resume or w->pipe_waiters */
 	uint64_t deadline;
 	uint64_t last_active;
 	uint64_t created_ms;

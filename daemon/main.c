@@ -317,6 +317,10 @@ static int reload_commit(struct daemon_state *d, char *msg, size_t len)
 		worker_switch_generation(&d->workers[i], gen);
 	if (d->shared->auth)
 		auth_service_set_generation(d->shared->auth, gen);
+	client_limit_set(d->shared->flow_limits, cfg->max_flows_per_client,
+			 4 * cfg->max_flows_per_client);
+	client_limit_set(d->shared->udp_limits, cfg->max_udp_per_client,
+			 4 * cfg->max_udp_per_client);
 	generation_unref(d->gen);
 	d->gen = gen;
 	log_set_level(d->verbose ? LOG_LEVEL_DEBUG : cfg->log_level);
@@ -553,6 +557,13 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	cfg = state.gen->cfg;
+	shared.flow_limits =
+	    client_limit_new(cfg->max_flows_per_client, 4 * cfg->max_flows_per_client);
+	shared.udp_limits = client_limit_new(cfg->max_udp_per_client, 4 * cfg->max_udp_per_client);
+	if (!shared.flow_limits || !shared.udp_limits) {
+		log_error("out of memory");
+		goto out;
+	}
 	if (cfg->socks.n_listen) {
 		int rc = dns_library_init();
 		if (rc < 0) {
@@ -700,6 +711,8 @@ out:
 		worker_destroy(&workers[i]);
 	free(workers);
 	client_limit_free(shared.limits);
+	client_limit_free(shared.flow_limits);
+	client_limit_free(shared.udp_limits);
 	if (state.gen) {
 		generation_unref(state.gen); /* cfg and users are its */
 	} else {

@@ -199,6 +199,9 @@ void metrics_render(const struct metrics *m, FILE *out)
 	family(out, "sockgate_dns_lookups", "gauge",
 	       "SOCKS name lookups under way, those whose client left included.");
 	fprintf(out, "sockgate_dns_lookups %llu\n", SUM(m, dns_lookups));
+	family(out, "sockgate_client_limited_total", "counter",
+	       "Intercepted flows refused, and UDP associations evicted, by the per-client caps.");
+	fprintf(out, "sockgate_client_limited_total %llu\n", SUM(m, client_limited));
 	family(out, "sockgate_fds_used", "gauge", "File descriptors held by flows.");
 	fprintf(out, "sockgate_fds_used %u\n", fd_budget_used((struct fd_budget *)m->budget));
 	family(out, "sockgate_fds_budget", "gauge",

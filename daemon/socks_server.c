@@ -68,15 +68,6 @@ int socks_reply(struct flow *f, uint8_t rep, const struct sockaddr_storage *bnd)
 	return socks_send(f, out, socks_encode_reply(f, rep, bnd, out));
 }
 
-static int in_list(const struct cidr *list, size_t n, const struct sockaddr_storage *ss)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (cidr_contains(&list[i], ss))
-			return 1;
-	}
-	return 0;
-}
-
 /* No pivoting into the router: loopback, the unspecified address, link-
  * local addresses and this host's own (as its routing table says: local
  * routes and anycast too) are refused unless allow_dst names them. */
@@ -84,9 +75,9 @@ int socks_dst_allowed(struct flow *f, const struct sockaddr_storage *dst)
 {
 	const struct socks_config *sc = &f->w->cfg->socks;
 
-	if (in_list(sc->allow_dst, sc->n_allow_dst, dst))
+	if (cidr_list_contains(sc->allow_dst, sc->n_allow_dst, dst))
 		return 1;
-	if (in_list(sc->deny_dst, sc->n_deny_dst, dst))
+	if (cidr_list_contains(sc->deny_dst, sc->n_deny_dst, dst))
 		return 0;
 	/* link-local: the router's own neighbours, metadata services */
 	if (dst_link_local(dst))
@@ -115,10 +106,6 @@ static void socks_session_free(struct flow *f)
 void socks_server_session_end(struct flow *f)
 {
 	socks_session_free(f);
-	if (f->counted) {
-		client_limit_release(f->w->shared->limits, &f->client);
-		f->counted = 0;
-	}
 }
 
 void socks_server_accept(struct worker *w, int fd, const struct sockaddr_storage *client)
@@ -127,15 +114,16 @@ void socks_server_accept(struct worker *w, int fd, const struct sockaddr_storage
 	char a[ADDR_STRLEN];
 	struct socks_session *s;
 	struct flow *f;
-	int rc;
+	int rc, counted;
 
-	if (sc->n_allow && !in_list(sc->allow, sc->n_allow, client)) {
+	if (sc->n_allow && !cidr_list_contains(sc->allow, sc->n_allow, client)) {
 		/* Not even a reply byte for strangers. */
 		log_debug("socks: %s is not in allow, closed", addr_format(client, a, sizeof(a)));
 		close(fd);
 		return;
 	}
-	if (client_limit_take(w->shared->limits, client) < 0) {
+	counted = client_limit_take(w->shared->limits, client);
+	if (counted < 0) {
 		log_debug("socks: %s has %u connections already (max_conns_per_client), closed",
 			  addr_format(client, a, sizeof(a)), sc->max_conns_per_client);
 		close(fd);
@@ -143,11 +131,12 @@ void socks_server_accept(struct worker *w, int fd, const struct sockaddr_storage
 	}
 	f = flow_new(w, fd, client, FLOW_INTAKE_SOCKS);
 	if (!f) {
-		client_limit_release(w->shared->limits, client);
+		if (counted)
+			client_limit_release(w->shared->limits, client);
 		return;
 	}
 	f->kind = FLOW_KIND_SOCKS;
-	f->counted = 1;
+	f->counted_in = counted ? w->shared->limits : NULL;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		log_error("out of memory for a SOCKS session");

@@ -26,6 +26,7 @@
 #include "sockgate/log.h"
 #include "fd_budget.h"
 #include "flow_core.h"
+#include "client_limit.h"
 #include "dst_guard.h"
 #include "generation.h"
 #include "list.h"
@@ -36,13 +37,15 @@
 #include "upstream.h"
 #include "worker.h"
 
-#define UDP_BATCH	  16	/* datagrams per recvmmsg */
-#define UDP_BURSTS	  4	/* recvmmsg calls per event before yielding */
-#define UDP_PAYLOAD_MAX	  65535 /* slot size; pages are touched only as used */
-#define UDP_QUEUE_BYTES	  65536 /* per association while it is set up */
-#define UDP_QUEUE_MAX	  64	/* datagrams, idem */
-#define UDP_RETRY_MS	  1000	/* after a failed setup, before the next try */
-#define REPLY_SOCKETS_MAX 512	/* transparent reply sockets kept, per worker */
+#define UDP_BATCH	  16	     /* datagrams per recvmmsg */
+#define UDP_BURSTS	  4	     /* recvmmsg calls per event before yielding */
+#define UDP_PAYLOAD_MAX	  65535	     /* slot size; pages are touched only as used */
+#define UDP_QUEUE_BYTES	  65536	     /* per association while it is set up */
+#define UDP_QUEUE_FIRST	  2048	     /* its first allocation: grown on demand */
+#define UDP_QUEUED_MAX	  (4u << 20) /* all of a worker's associations in setup */
+#define UDP_QUEUE_MAX	  64	     /* datagrams, idem */
+#define UDP_RETRY_MS	  1000	     /* after a failed setup, before the next try */
+#define REPLY_SOCKETS_MAX 512	     /* transparent reply sockets kept, per worker */
 #define REPLY_BUCKETS	  256
 
 enum assoc_state {
@@ -66,9 +69,10 @@ static const char *const assoc_state_names[] = {
 /* What an association needs only while it is set up. */
 struct assoc_setup {
 	struct udp_control_setup control;
-	/* queued datagrams: 2-byte length (host order), SOCKS5 header, data */
-	uint8_t queue[UDP_QUEUE_BYTES];
-	size_t queue_len;
+	/* queued datagrams: 2-byte length (host order), SOCKS5 header, data;
+	 * allocated by the first datagram that waits, grown as needed */
+	uint8_t *queue;
+	size_t queue_len, queue_cap;
 	unsigned queue_n;
 	struct list node; /* r->setups, oldest first */
 	struct assoc *owner;
@@ -86,6 +90,7 @@ struct assoc {
 	struct generation *gen;
 	enum assoc_state state;
 	int control_fd, relay_fd;
+	uint8_t counted; /* holds a slot in the shared udp_limits */
 	struct assoc_setup *setup;
 	struct sockaddr_storage relay; /* where datagrams go (ASSOC_READY) */
 	uint64_t id, created_ms, last_active, retry_at;
@@ -111,6 +116,7 @@ struct udp_relay {
 	struct assoc **buckets;
 	size_t n_buckets; /* a power of two */
 	size_t n_assocs;
+	size_t queued; /* bytes in all setup queues, up to UDP_QUEUED_MAX */
 	struct list lru, setups;
 	struct reply_socket *reply_buckets[REPLY_BUCKETS];
 	struct list reply_lru;
@@ -188,6 +194,8 @@ static void setup_free(struct assoc *a)
 	if (!a->setup)
 		return;
 	list_del(&a->setup->node);
+	a->r->queued -= a->setup->queue_cap;
+	free(a->setup->queue);
 	free(a->setup);
 	a->setup = NULL;
 }
@@ -215,6 +223,8 @@ static void assoc_destroy(struct assoc *a)
 	*pp = a->hash_next;
 	list_del(&a->lru);
 	assoc_close(a);
+	if (a->counted)
+		client_limit_release(w->shared->udp_limits, &a->client);
 	count(&uc->flows, 1);
 	count(&uc->bytes_up, a->bytes[DIR_UP]);
 	count(&uc->bytes_down, a->bytes[DIR_DOWN]);
@@ -288,7 +298,8 @@ static int assoc_start(struct assoc *a)
 		drop(w, UDP_DROP_NO_ROOM);
 		return -1;
 	}
-	s->queue_len = 0;
+	s->queue = NULL;
+	s->queue_len = s->queue_cap = 0;
 	s->queue_n = 0;
 	s->deadline = w->now_ms + cfg->connect_timeout_ms + cfg->handshake_timeout_ms;
 	s->owner = a;
@@ -646,6 +657,47 @@ static struct udp_relay *relay_get(struct worker *w)
 	return r;
 }
 
+/* The least recently active counted association of client's address, or
+ * (by64) of any address in client's IPv6 /64. */
+static struct assoc *oldest_of(struct udp_relay *r, const struct sockaddr_storage *client, int by64)
+{
+	const uint8_t *want = ((const struct sockaddr_in6 *)client)->sin6_addr.s6_addr;
+
+	for (struct list *n = r->lru.next; n != &r->lru; n = n->next) {
+		struct assoc *a = container_of(n, struct assoc, lru);
+		if (!a->counted || a->client.ss_family != client->ss_family)
+			continue;
+		if (by64 ? !memcmp(((const struct sockaddr_in6 *)&a->client)->sin6_addr.s6_addr,
+				   want, 8)
+			 : addr_same_ip(&a->client, client))
+			return a;
+	}
+	return NULL;
+}
+
+/* One of the client's max_udp_per_client, counted across workers (the
+ * nftables tproxy spreads a client's sockets over them). A client at its
+ * cap makes room among its own associations in this worker, least recently
+ * active first, never among anyone else's; with none here, the datagram is
+ * refused. 1 when counted, 0 when not (no limit), -1 refused. */
+static int assoc_client_slot(struct udp_relay *r, const struct sockaddr_storage *client)
+{
+	struct client_limit *cl = r->w->shared->udp_limits;
+	int rc;
+
+	while ((rc = client_limit_take(cl, client)) < 0) {
+		struct assoc *own = oldest_of(r, client, 0);
+		/* none of its own: its /64 is over budget with its neighbours' */
+		if (!own && client->ss_family == AF_INET6)
+			own = oldest_of(r, client, 1);
+		count(&r->w->counters.client_limited, 1);
+		if (!own)
+			return -1;
+		assoc_destroy(own);
+	}
+	return rc;
+}
+
 static struct assoc *assoc_new(struct udp_relay *r, const struct sockaddr_storage *client,
 			       const struct sockaddr_storage *dst, const struct upstream *up)
 {
@@ -653,6 +705,10 @@ static struct assoc *assoc_new(struct udp_relay *r, const struct sockaddr_storag
 	struct assoc *a;
 	size_t b;
 
+	int counted = assoc_client_slot(r, client);
+
+	if (counted < 0)
+		return NULL;
 	/* the share as the current config says: a reload may change it */
 	if (r->n_assocs >= assoc_share(w)) {
 		/* the least recently active one makes room */
@@ -660,8 +716,12 @@ static struct assoc *assoc_new(struct udp_relay *r, const struct sockaddr_storag
 		count(&w->counters.udp_evicted, 1);
 	}
 	a = calloc(1, sizeof(*a));
-	if (!a)
+	if (!a) {
+		if (counted)
+			client_limit_release(r->w->shared->udp_limits, client);
 		return NULL;
+	}
+	a->counted = (uint8_t)counted;
 	a->r = r;
 	a->client = *client;
 	a->first_dst = *dst;
@@ -735,14 +795,36 @@ static struct assoc *assoc_create(struct udp_relay *r, const struct sockaddr_sto
 	return a;
 }
 
+/* Room for need more queued bytes: the queue grows by doubling, within
+ * its own cap and the worker's. 0, or -1 (drop the datagram). */
+static int queue_room(struct assoc *a, size_t need)
+{
+	struct assoc_setup *s = a->setup;
+	size_t cap = s->queue_cap ? s->queue_cap : UDP_QUEUE_FIRST;
+	uint8_t *q;
+
+	if (s->queue_len + need <= s->queue_cap)
+		return 0;
+	while (cap < s->queue_len + need)
+		cap *= 2;
+	if (cap > UDP_QUEUE_BYTES || a->r->queued - s->queue_cap + cap > UDP_QUEUED_MAX)
+		return -1;
+	q = realloc(s->queue, cap);
+	if (!q)
+		return -1;
+	a->r->queued += cap - s->queue_cap;
+	s->queue = q;
+	s->queue_cap = cap;
+	return 0;
+}
+
 /* Queues one datagram (header already in front) during setup. */
 static void assoc_enqueue(struct assoc *a, const uint8_t *p, size_t len)
 {
 	struct assoc_setup *s = a->setup;
 	uint16_t n = (uint16_t)len;
 
-	if (len > UINT16_MAX || s->queue_n >= UDP_QUEUE_MAX ||
-	    s->queue_len + sizeof(n) + len > sizeof(s->queue)) {
+	if (len > UINT16_MAX || s->queue_n >= UDP_QUEUE_MAX || queue_room(a, sizeof(n) + len) < 0) {
 		drop(a->r->w, UDP_DROP_QUEUE_FULL);
 		return;
 	}
@@ -835,6 +917,8 @@ static int intake_refused(struct worker *w, const struct sockaddr_storage *clien
 	addr_unmap_v4(&plain);
 	why = dst_guard_intercepted(w->dst_guard, client, &plain, w->cfg->bypass_connected,
 				    w->now_ms);
+	if (!why && cidr_list_contains(w->cfg->intake_deny_dst, w->cfg->n_intake_deny_dst, &plain))
+		why = "destination refused by [intake] deny_dst";
 	if (!why)
 		return 0;
 	drop(w, UDP_DROP_LOOP);
@@ -912,8 +996,9 @@ int udp_relay_listen(int family, uint16_t port, unsigned n_workers)
 	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	/* SO_REUSEPORT alone: shared with our own workers only (same user);
+	 * SO_REUSEADDR would let any user's socket co-bind the UDP port */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
 	    (family == AF_INET &&
 	     (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) < 0 ||
 	      setsockopt(fd, SOL_IP, IP_RECVORIGDSTADDR, &one, sizeof(one)) < 0)) ||

@@ -20,6 +20,7 @@
 #include "fd_budget.h"
 #include "flow.h"
 #include "generation.h"
+#include "tcp_liveness.h"
 #include "intake.h"
 #include "dst_guard.h"
 #include "socks_server.h"
@@ -400,6 +401,7 @@ static int socks_listen(const struct sockaddr_storage *ss)
 	    (ss->ss_family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+	    tcp_liveness_set(fd) < 0 ||
 	    /* IPv6 sockets honour IP_FREEBIND too */
 	    setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one)) < 0 ||
 	    bind(fd, (const struct sockaddr *)ss, addr_len(ss)) < 0 || listen(fd, 4096) < 0) {
@@ -466,9 +468,21 @@ static int listener_wanted(const struct config *cfg, const struct listener *l)
 /* The intake listener of kind lk for family on port: fd or -errno. */
 static int intake_open(const struct worker *w, enum listener_kind lk, int family, uint16_t port)
 {
-	if (lk == LISTENER_TPROXY_UDP)
-		return udp_relay_listen(family, port, w->gen->n_workers);
-	return intake_listen(lk == LISTENER_TPROXY ? INTAKE_TPROXY : INTAKE_REDIRECT, family, port);
+	uint32_t mark = w->cfg->mark;
+	int fd = lk == LISTENER_TPROXY_UDP
+		     ? udp_relay_listen(family, port, w->gen->n_workers)
+		     : intake_listen(lk == LISTENER_TPROXY ? INTAKE_TPROXY : INTAKE_REDIRECT,
+				     family, port);
+
+	/* the eBPF intake hands packets only to sockets carrying our mark,
+	 * which no unprivileged program can set (CAP_NET_ADMIN) */
+	if (fd >= 0 && lk != LISTENER_REDIRECT && mark &&
+	    setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
 }
 
 /* Opens what cfg asks for and this worker does not have yet. A missing

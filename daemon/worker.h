@@ -101,6 +101,9 @@ struct worker_counters {
 	atomic_ullong udp_datagrams[2], udp_bytes[2]; /* DIR_UP, DIR_DOWN */
 	atomic_ullong udp_drops[UDP_DROP_KINDS];
 	atomic_ullong dns_lookups; /* SOCKS name lookups under way, orphans included */
+	/* intercepted flows and UDP associations refused (or, UDP, one of the
+	 * client's own evicted) by max_flows_per_client / max_udp_per_client */
+	atomic_ullong client_limited;
 };
 
 /* Names of the failure kinds (by SOCKS5 reply code) and of the UDP drop
@@ -125,9 +128,11 @@ struct upstream_counters {
 /* What all workers share; set up by main before the workers start. */
 struct worker_shared {
 	struct fd_budget *budget;
-	const struct users *users;   /* [socks] auth = password */
-	struct auth_service *auth;   /* idem */
-	struct client_limit *limits; /* [socks] */
+	const struct users *users;	  /* [socks] auth = password */
+	struct auth_service *auth;	  /* idem */
+	struct client_limit *limits;	  /* [socks] */
+	struct client_limit *flow_limits; /* [intake] max_flows_per_client */
+	struct client_limit *udp_limits;  /* [intake] max_udp_per_client */
 };
 
 /* REDIRECT, TPROXY and TPROXY UDP, v4 + v6, and the SOCKS listen addresses */

@@ -207,3 +207,11 @@ bool addr_is_unspecified(const struct sockaddr_storage *ss)
 		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == 0;
 	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
 }
+
+bool cidr_list_contains(const struct cidr *list, size_t n, const struct sockaddr_storage *ss)
+{
+	for (size_t i = 0; i < n; i++)
+		if (cidr_contains(&list[i], ss))
+			return true;
+	return false;
+}

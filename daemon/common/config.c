@@ -22,6 +22,8 @@
 #define DEFAULT_IDLE_TIMEOUT_MS	     (2 * 3600 * 1000)
 #define MAX_WORKERS		     256
 #define DEFAULT_MAX_CONNS_PER_CLIENT 256
+#define DEFAULT_MAX_FLOWS_PER_CLIENT 1024
+#define DEFAULT_MAX_UDP_PER_CLIENT   256
 #define DEFAULT_BIND_TIMEOUT_MS	     60000
 #define SOCKS_LISTEN_MAX	     16
 #define DEFAULT_UDP_IDLE_TIMEOUT_MS  60000
@@ -439,6 +441,35 @@ static int bypass_item(struct parse_ctx *ctx, const char *key, const char *s)
 	return 0;
 }
 
+static int deny_dst_item(struct parse_ctx *ctx, const char *key, const char *s)
+{
+	struct cidr c;
+
+	if (cidr_parse(s, &c)) {
+		report(ctx, ctx->line, "%s: \"%s\" is not an address or CIDR", key, s);
+		return -1;
+	}
+	if (append_cidr(&ctx->cfg->intake_deny_dst, &ctx->cfg->n_intake_deny_dst, &c)) {
+		report(ctx, ctx->line, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* A per-client cap: 0 (none) .. 1000000. */
+static void client_cap(struct parse_ctx *ctx, unsigned bit, const char *key, const char *value,
+		       unsigned *out)
+{
+	unsigned long v;
+
+	if (!first_time(ctx, &ctx->seen_intake, bit, "intake", key))
+		return;
+	if (parse_uint(value, 1000000, &v))
+		report(ctx, ctx->line, "%s: \"%s\" is not 0 (no limit) .. 1000000", key, value);
+	else
+		*out = (unsigned)v;
+}
+
 /* A cgroup v2 directory: an absolute path (whether it exists is for
  * `sockgate rules apply` to find out). */
 static int cgroup_item(struct parse_ctx *ctx, const char *key, const char *s)
@@ -532,6 +563,13 @@ static void intake_key(struct parse_ctx *ctx, const char *key, const char *value
 		if (first_time(ctx, &ctx->seen_intake, 1u << 10, "intake", key) &&
 		    parse_bool(value, &ctx->cfg->bypass_connected))
 			report(ctx, ctx->line, "bypass_connected: \"%s\" is not yes or no", value);
+	} else if (!strcmp(key, "deny_dst")) {
+		if (first_time(ctx, &ctx->seen_intake, 1u << 11, "intake", key))
+			for_each_item(ctx, key, value, deny_dst_item);
+	} else if (!strcmp(key, "max_flows_per_client")) {
+		client_cap(ctx, 1u << 12, key, value, &ctx->cfg->max_flows_per_client);
+	} else if (!strcmp(key, "max_udp_per_client")) {
+		client_cap(ctx, 1u << 13, key, value, &ctx->cfg->max_udp_per_client);
 	} else {
 		report(ctx, ctx->line, "unknown key \"%s\" in [intake]", key);
 	}
@@ -1146,6 +1184,8 @@ static int load(struct parse_ctx *ctx, int resolve, struct config **out)
 	cfg->tproxy_table = DEFAULT_TPROXY_TABLE;
 	cfg->bypass_private = 1;
 	cfg->bypass_connected = 1;
+	cfg->max_flows_per_client = DEFAULT_MAX_FLOWS_PER_CLIENT;
+	cfg->max_udp_per_client = DEFAULT_MAX_UDP_PER_CLIENT;
 	cfg->socks.max_conns_per_client = DEFAULT_MAX_CONNS_PER_CLIENT;
 	cfg->socks.bind_timeout_ms = DEFAULT_BIND_TIMEOUT_MS;
 	ctx->socks_auth = -1;
@@ -1213,6 +1253,7 @@ void config_free(struct config *cfg)
 	free(cfg->cgroups);
 	free(cfg->intercept_src);
 	free(cfg->bypass);
+	free(cfg->intake_deny_dst);
 	free(cfg->socks.listen);
 	free(cfg->socks.users_path);
 	free(cfg->socks.allow);

@@ -41,5 +41,7 @@ int addr_parse_port(const char *s, uint16_t *port);
  * Host bits beyond the prefix must be zero. */
 int cidr_parse(const char *s, struct cidr *out);
 bool cidr_contains(const struct cidr *c, const struct sockaddr_storage *ss);
+/* Whether any of list[0..n) contains ss. */
+bool cidr_list_contains(const struct cidr *list, size_t n, const struct sockaddr_storage *ss);
 
 #endif

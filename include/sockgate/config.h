@@ -87,6 +87,12 @@ struct config {
 	/* the router's attached networks bypassed, and intercepted flows to
 	 * another interface's network refused (default yes) */
 	int bypass_connected;
+	/* intercepted flows and datagrams refused (reset, dropped) */
+	struct cidr *intake_deny_dst;
+	size_t n_intake_deny_dst;
+	/* live intercepted TCP flows, and UDP associations, per client
+	 * address (IPv6: per address, four times as many per /64); 0 = none */
+	unsigned max_flows_per_client, max_udp_per_client;
 	int intercept_local; /* the router's own outgoing TCP too */
 	/* cgroup v2 directories whose processes' TCP the eBPF cgroup intake
 	 * sends to the redirect listener (absolute paths) */

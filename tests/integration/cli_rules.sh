@@ -142,7 +142,7 @@ test_cli_rules() {
 	check "rules apply in TPROXY mode: exit 0" \
 		bash -c "ip netns exec $CLI_NS '$SOCKGATE' -c '$RIG_DIR/cli-tp.conf' rules apply >/dev/null"
 	check "... a filter chain at mangle priority with socket and tproxy rules" \
-		bash -c "ip netns exec $CLI_NS nft list table inet sockgate | grep -q 'type filter hook prerouting priority mangle' && ip netns exec $CLI_NS nft list chain inet sockgate capture | grep -q 'socket transparent 1 meta mark set 0x000002a1 accept' && ip netns exec $CLI_NS nft list chain inet sockgate capture | grep -q 'tproxy to :12346 accept'"
+		bash -c "ip netns exec $CLI_NS nft list table inet sockgate | grep -q 'type filter hook prerouting priority mangle' && ip netns exec $CLI_NS nft list chain inet sockgate capture | grep -q 'socket transparent 1 meta mark set 0x000002a1 accept' && ip netns exec $CLI_NS nft list chain inet sockgate capture | grep -q 'tproxy to :12346 meta mark set 0x000002a1 accept'"
 	check "... fwmark rules for IPv4 and IPv6" \
 		bash -c "ip -n $CLI_NS rule | grep -q 'fwmark 0x2a1 lookup 673' && ip -n $CLI_NS -6 rule | grep -q 'fwmark 0x2a1 lookup 673'"
 	check "... local default routes in table 673 for both families" \
@@ -360,21 +360,23 @@ test_local_traffic() {
 	ip -n $NS_ROUTER route del 10.77.3.0/24 via $PROXY4
 }
 
-# conns --json stays valid JSON whatever a SOCKS client calls its target: a
-# name with '"' and '\' sits in the handshake with an upstream that never
-# answers while conns is asked.
+# conns --json names a SOCKS target by name while its handshake with an
+# upstream that never answers is under way; a name with '"' or '\' (which
+# could break a JSON answer or an upstream's CONNECT line) is refused.
 test_conns_json_names() {
-	local ctl="$SOCKGATE -c $RIG_DIR/sockgate.conf" name='we"ird\name.test' client
+	local ctl="$SOCKGATE -c $RIG_DIR/sockgate.conf" name='we-ird_name.test' client
 	rig_spawn $NS_PROXY MUTE_PID "$RIG_DIR/mute.log" socat TCP-LISTEN:1099,reuseaddr,fork SYSTEM:'sleep 5'
 	rig_wait_port $NS_PROXY 1099
 	rig_start_sockgated "socks5h://$PROXY4:1099" "" "" "[socks]
 listen = $ROUTER4_LAN:1080
 auth = none
 allow = 10.77.1.0/24" && rig_wait_port $NS_ROUTER 1080
+	check "a target name with quote and backslash is refused (REP 1)" \
+		expect_out "REP 1" in_ns $NS_CLIENT python3 tests/integration/socks_client.py $ROUTER4_LAN 1080 connect 'we"ird\name.test' 80
 	in_ns $NS_CLIENT python3 tests/integration/socks_client.py $ROUTER4_LAN 1080 connect "$name" 80 >/dev/null 2>&1 &
 	client=$!
 	sleep 0.7
-	check "conns --json escapes a host name with quote and backslash" \
+	check "conns --json names a SOCKS target by name during its handshake" \
 		bash -c "$ctl --json conns | python3 -c 'import json,sys; c=json.load(sys.stdin)[\"conns\"]; assert any(x[\"destination\"] == sys.argv[1] + \":80\" and x[\"intake\"] == \"socks\" for x in c), c' '$name'"
 	wait $client
 	rig_stop_sockgated

@@ -20,10 +20,15 @@ test_loop_guard() {
 	rig_rules_apply rules-nc "redirect = $REDIRECT_PORT
 bypass_connected = no"
 	RIG_INTAKE="redirect = $REDIRECT_PORT
-bypass_connected = no" rig_start_sockgated "socks5://$PROXY4:1080"
+bypass_connected = no
+deny_dst = $SERVER6/128" rig_start_sockgated "socks5://$PROXY4:1080"
 	check "loop guard: client to the upstream proxy itself is reset" \
 		expect_reset "http://$PROXY4:1080/" 1000
 	check "loop guard: logged" expect_log "destination is the upstream proxy itself"
+	check "[intake] deny_dst: an intercepted flow there is reset" \
+		expect_reset "http://[$SERVER6]/small" 3000
+	check "... and logged" expect_log "destination refused by \[intake\] deny_dst"
+	check "... the rest is served" expect_file $SERVER4
 	rig_stop_sockgated
 	rig_redirect_rule
 }
@@ -163,4 +168,106 @@ for b in b"GET /metrics HTTP/1.1\r\n":
 		bash -c "sleep 2.5; test -z \"\$(ip netns exec $NS_ROUTER ss -Htn state established 'sport = :9180')\""
 	for i in "${pids[@]}"; do kill "$i" 2>/dev/null; wait "$i" 2>/dev/null; done
 	rig_stop_sockgated
+}
+
+# conns of one client address: "PROTOCOL ADDRESS" -> how many
+conns_of() { # protocol address
+	"$SOCKGATE" --json -c "$RIG_DIR/sockgate.conf" conns | python3 -c '
+import json, sys
+proto, addr = sys.argv[1], sys.argv[2]
+conns = json.load(sys.stdin)["conns"]
+print(sum(1 for c in conns if c["protocol"] == proto and c["client"].rsplit(":", 1)[0].strip("[]") == addr))
+' "$1" "$2"
+}
+
+# One LAN host cannot take every association or flow: per-client caps, and
+# a host over its UDP cap makes room among its own associations only.
+test_client_caps() {
+	local n other pid holder
+	udp_start_peers
+	udp_rules_apply ""
+	ip -n $NS_CLIENT addr add 10.77.1.202/24 dev c0 2>/dev/null
+	in_ns $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 2 --hold 6 --source 10.77.1.202 >/dev/null &
+	holder=$!
+	RIG_INTAKE="tproxy = $TPROXY_PORT
+max_udp_per_client = 20
+max_flows_per_client = 10" RIG_WAIT_PORT=$TPROXY_PORT rig_start_sockgated "socks5://$PROXY4:1080"
+	sleep 0.5
+	in_ns $NS_CLIENT python3 - "$SERVER4" "$UDP_PORT" <<-'PY' &
+	import socket, sys, time
+	socks = []
+	for _ in range(60):
+	    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	    s.bind(("10.77.1.2", 0))
+	    s.sendto(b"x", (sys.argv[1], int(sys.argv[2])))
+	    socks.append(s)
+	    time.sleep(0.01)
+	time.sleep(3)
+	PY
+	pid=$!
+	sleep 1.5
+	n=$(conns_of udp $CLIENT4)
+	other=$(conns_of udp 10.77.1.202)
+	check "UDP: 60 client sockets of one host hold at most max_udp_per_client = 20 associations ($n)" \
+		test "$n" -le 20 -a "$n" -ge 15
+	check "... and another host's association was not evicted ($other)" test "$other" -eq 1
+	wait $pid
+	in_ns $NS_CLIENT python3 - "$SERVER4" >"$RIG_DIR/caps-tcp.out" 2>&1 <<-'PY' &
+	import socket, sys, time
+	held = []
+	for _ in range(15):
+	    s = socket.socket()
+	    s.settimeout(3)
+	    s.bind(("10.77.1.2", 0))
+	    s.connect((sys.argv[1], 80))
+	    held.append(s)
+	time.sleep(3)
+	PY
+	pid=$!
+	sleep 1.5
+	n=$(conns_of tcp $CLIENT4)
+	check "TCP: 15 connections of one host, max_flows_per_client = 10: 10 relayed ($n)" test "$n" -eq 10
+	check "... the rest reset and logged" expect_log "has 10 intercepted flows already (max_flows_per_client)"
+	check "... another host is served meanwhile" \
+		bash -c "ip netns exec $NS_CLIENT curl -s -m 5 --interface 10.77.1.202 http://$SERVER4/small | grep -q hello"
+	check "... both caps counted in stats" \
+		bash -c "'$SOCKGATE' --json -c '$RIG_DIR/sockgate.conf' stats | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)[\"client_limited\"] >= 45 else 1)'"
+	check "relayed sockets have keepalive timers (dead peers are found)" \
+		bash -c "ip netns exec $NS_ROUTER ss -tnoH state established | grep -q 'timer:(keepalive'"
+	wait $pid
+	wait $holder
+	ip -n $NS_CLIENT addr del 10.77.1.202/24 dev c0
+	rig_stop_sockgated
+	rig_redirect_rule
+}
+
+# TPROXY rules with sockgated down: nothing an intercepted client sends may
+# reach a router service listening on the same port, nor go around the
+# proxy; and no other user may co-bind sockgated's UDP port.
+test_tproxy_fail_closed() {
+	local got
+	udp_start_peers
+	udp_rules_apply ""
+	RIG_INTAKE="tproxy = $TPROXY_PORT" RIG_WAIT_PORT=$TPROXY_PORT rig_start_sockgated "socks5://$PROXY4:1080"
+	check "an unprivileged user cannot co-bind sockgated's UDP tproxy port" \
+		bash -c "! ip netns exec $NS_ROUTER setpriv --reuid=65534 --regid=65534 --clear-groups python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((\"0.0.0.0\", $TPROXY_PORT))' 2>/dev/null"
+	rig_stop_sockgated
+	rig_spawn $NS_ROUTER ROUTERSVC_PID "$RIG_DIR/routersvc.log" \
+		socat TCP4-LISTEN:80,reuseaddr,fork SYSTEM:'echo router-web-ui'
+	rig_wait_port $NS_ROUTER 80
+	got=$(in_ns $NS_CLIENT curl -s -m 3 "http://$SERVER4/small" 2>&1)
+	check "sockgated down: an intercepted flow does not reach a router service on the port ($got)" \
+		bash -c "! grep -q router-web-ui <<<'$got'"
+	check "... nor the target around the proxy" bash -c "! grep -q hello <<<'$got'"
+	check "... UDP neither (no echo)" \
+		bash -c "! ip netns exec $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 2 --timeout 1 >/dev/null"
+	rig_stop "$ROUTERSVC_PID"
+	RIG_INTAKE="tproxy = $TPROXY_PORT" RIG_WAIT_PORT=$TPROXY_PORT rig_start_sockgated "socks5://$PROXY4:1080"
+	check "sockgated back: served again without touching the rules" expect_file $SERVER4
+	rig_stop_sockgated
+	rig_redirect_rule
 }

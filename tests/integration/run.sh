@@ -365,6 +365,8 @@ test_guard_mapped
 test_guard_connected
 test_guard_udp_reply_source
 test_control_not_stalled
+test_client_caps
+test_tproxy_fail_closed
 test_timeouts
 test_half_close_and_mark
 test_fd_budget

@@ -3,7 +3,7 @@
 
 udp_echo.py --serve PORT
 udp_echo.py HOST PORT COUNT [--burst] [--size N] [--window W] [--timeout S]
-            [--hold S] [--port-file FILE]
+            [--hold S] [--port-file FILE] [--source ADDR]
 
 --serve echoes every datagram to its sender, on PORT of every IPv4 and IPv6
 address, from one process (a server forking per datagram, as socat does,
@@ -52,11 +52,12 @@ def main():
     ap.add_argument("--timeout", type=float, default=30.0)
     ap.add_argument("--hold", type=float, default=0.0)
     ap.add_argument("--port-file")
+    ap.add_argument("--source", default=None)
     a = ap.parse_args()
 
     family = socket.AF_INET6 if ":" in a.host else socket.AF_INET
     s = socket.socket(family, socket.SOCK_DGRAM)
-    s.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
+    s.bind((a.source or ("::" if family == socket.AF_INET6 else "0.0.0.0"), 0))
     if a.port_file:
         with open(a.port_file, "w") as f:
             f.write("%d\n" % s.getsockname()[1])

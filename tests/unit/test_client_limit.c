@@ -28,11 +28,11 @@ static void test_limit_per_client(void **state)
 	struct sockaddr_storage a = v4(1), b = v4(2);
 	(void)state;
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(client_limit_take(cl, &a), 0);
+		assert_int_equal(client_limit_take(cl, &a), 1);
 	assert_int_equal(client_limit_take(cl, &a), -1);
-	assert_int_equal(client_limit_take(cl, &b), 0);
+	assert_int_equal(client_limit_take(cl, &b), 1);
 	client_limit_release(cl, &a);
-	assert_int_equal(client_limit_take(cl, &a), 0);
+	assert_int_equal(client_limit_take(cl, &a), 1);
 	assert_int_equal(client_limit_take(cl, &a), -1);
 	client_limit_free(cl);
 }
@@ -47,22 +47,22 @@ static void test_ipv6_per_128_and_64(void **state)
 	addr_from_ip("fd00:1:2:3:ffff::9", 1, &b);
 	addr_from_ip("fd00:1:2:3::77", 1, &d);
 	addr_from_ip("fd00:1:2:4::1", 1, &c);
-	assert_int_equal(client_limit_take(cl, &a), 0);
-	assert_int_equal(client_limit_take(cl, &a), 0);
+	assert_int_equal(client_limit_take(cl, &a), 1);
+	assert_int_equal(client_limit_take(cl, &a), 1);
 	assert_int_equal(client_limit_take(cl, &a), -1); /* a's own max */
-	assert_int_equal(client_limit_take(cl, &b), 0);	 /* a neighbour still gets in */
+	assert_int_equal(client_limit_take(cl, &b), 1);	 /* a neighbour still gets in */
 	assert_int_equal(client_limit_take(cl, &d), -1); /* the /64 budget is spent */
-	assert_int_equal(client_limit_take(cl, &c), 0);	 /* another /64 */
+	assert_int_equal(client_limit_take(cl, &c), 1);	 /* another /64 */
 	client_limit_release(cl, &a);
-	assert_int_equal(client_limit_take(cl, &d), 0);
+	assert_int_equal(client_limit_take(cl, &d), 1);
 	assert_int_equal(client_limit_take(cl, &d), -1);
 	client_limit_release(cl, &a);
 	client_limit_release(cl, &b);
 	client_limit_release(cl, &d);
 	/* everything released: the whole budget is back */
-	assert_int_equal(client_limit_take(cl, &d), 0);
-	assert_int_equal(client_limit_take(cl, &d), 0);
-	assert_int_equal(client_limit_take(cl, &b), 0);
+	assert_int_equal(client_limit_take(cl, &d), 1);
+	assert_int_equal(client_limit_take(cl, &d), 1);
+	assert_int_equal(client_limit_take(cl, &b), 1);
 	client_limit_free(cl);
 }
 
@@ -87,10 +87,10 @@ static void test_churn(void **state)
 	srand(7);
 	for (unsigned i = 0; i < N; i++) {
 		struct sockaddr_storage a = v4(i);
-		assert_int_equal(client_limit_take(cl, &a), 0);
+		assert_int_equal(client_limit_take(cl, &a), 1);
 		held[i] = 1;
 		if (i % 3 == 0) {
-			assert_int_equal(client_limit_take(cl, &a), 0);
+			assert_int_equal(client_limit_take(cl, &a), 1);
 			held[i] = 2;
 		}
 	}
@@ -101,14 +101,14 @@ static void test_churn(void **state)
 			client_limit_release(cl, &a);
 			held[i]--;
 		} else if (held[i] < 2) {
-			assert_int_equal(client_limit_take(cl, &a), 0);
+			assert_int_equal(client_limit_take(cl, &a), 1);
 			held[i]++;
 		}
 	}
 	for (unsigned i = 0; i < N; i++) {
 		struct sockaddr_storage a = v4(i);
 		/* a client at 2 is refused; below 2 it gets in */
-		assert_int_equal(client_limit_take(cl, &a), held[i] == 2 ? -1 : 0);
+		assert_int_equal(client_limit_take(cl, &a), held[i] == 2 ? -1 : 1);
 	}
 	client_limit_free(cl);
 }
