@@ -869,6 +869,32 @@ void flow_expire_timers(struct worker *w)
 	}
 }
 
+/* Each timer list is kept in deadline order by appending now + its one
+ * timeout; a reload that shortens the timeout would append deadlines
+ * earlier than those already queued, which the in-order scan would not
+ * reach in time. So the queued ones are brought down to now + the new
+ * timeout: the order stays, and no flow waits longer than the new setting. */
+static void clamp_timers(struct worker *w, struct list *list, unsigned ms)
+{
+	uint64_t latest = w->now_ms + ms;
+
+	if (!ms)
+		return;
+	for (struct list *n = list->next; n != list; n = n->next) {
+		struct flow *f = container_of(n, struct flow, timer);
+		if (f->deadline > latest)
+			f->deadline = latest;
+	}
+}
+
+void flow_timeouts_changed(struct worker *w, const struct config *cfg)
+{
+	clamp_timers(w, &w->connect_timers, cfg->connect_timeout_ms);
+	clamp_timers(w, &w->handshake_timers, cfg->handshake_timeout_ms);
+	clamp_timers(w, &w->idle_timers, cfg->idle_timeout_ms);
+	clamp_timers(w, &w->bind_timers, cfg->socks.bind_timeout_ms);
+}
+
 void flow_close_all(struct worker *w)
 {
 	while (!list_empty(&w->flows))

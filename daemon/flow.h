@@ -19,6 +19,9 @@ void flow_handle_event(struct ev *ev, uint32_t events);
 void flow_resume(struct list *resume_node);
 /* Expires flows whose deadline passed. */
 void flow_expire_timers(struct worker *w);
+/* After a reload: no queued deadline lies beyond now + cfg's timeouts. */
+struct config;
+void flow_timeouts_changed(struct worker *w, const struct config *cfg);
 /* Closes every flow of w (shutdown). */
 void flow_close_all(struct worker *w);
 /* The worker's live flows, one line (or, json, one object followed by a

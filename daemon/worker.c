@@ -194,6 +194,7 @@ static void worker_wake(struct worker *w)
 		generation_unref(w->gen);
 		w->gen = next;
 		w->cfg = next->cfg;
+		flow_timeouts_changed(w, w->cfg);
 		worker_reconcile_listeners(w);
 	}
 	if (!atomic_exchange(&w->snap_requested, 0))

@@ -271,3 +271,34 @@ s.bind((\"0.0.0.0\", $TPROXY_PORT))' 2>/dev/null"
 	rig_stop_sockgated
 	rig_redirect_rule
 }
+
+# A reload that shortens a timeout applies to flows already waiting.
+test_reload_shortens_timeouts() {
+	local got
+	rig_start_sockgated "socks5://$PROXY4:1080" "" "idle_timeout = 60s"
+	in_ns $NS_CLIENT python3 - $SERVER4 >"$RIG_DIR/idle-reload.out" <<-'PY' &
+	import socket, sys, time
+	s = socket.create_connection((sys.argv[1], 7), timeout=10)
+	s.sendall(b"first\n")
+	s.recv(100)
+	t = time.monotonic()
+	try:
+	    while s.recv(100):
+	        pass
+	except socket.timeout:
+	    print(-1)
+	    sys.exit()
+	except OSError:
+	    pass
+	print(int((time.monotonic() - t) * 1000))
+	PY
+	local pid=$!
+	sleep 0.5
+	sed -i 's/^idle_timeout = 60s/idle_timeout = 1s/' "$RIG_DIR/sockgate.conf"
+	"$SOCKGATE" -c "$RIG_DIR/sockgate.conf" reload >/dev/null
+	wait $pid
+	got=$(cat "$RIG_DIR/idle-reload.out")
+	check "reload from idle_timeout 60s to 1s: a flow already idle is closed within 3 s ($got ms)" \
+		test "$got" -ge 0 -a "$got" -le 3000
+	rig_stop_sockgated
+}

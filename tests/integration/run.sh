@@ -367,6 +367,7 @@ test_guard_udp_reply_source
 test_control_not_stalled
 test_client_caps
 test_tproxy_fail_closed
+test_reload_shortens_timeouts
 test_timeouts
 test_half_close_and_mark
 test_fd_budget
