@@ -109,10 +109,15 @@ static int route_from_msg(const struct nlmsghdr *nlh, struct dst_route *out)
 
 int dst_route_parse(const void *buf, size_t len, uint32_t seq, struct dst_route *out)
 {
-	const struct nlmsghdr *nlh = buf;
-	int n = (int)(len > INT32_MAX ? INT32_MAX : len);
+	/* walked by hand: mnl_nlmsg_ok compares a length above INT_MAX as
+	 * negative, and would take it */
+	for (size_t off = 0; len - off >= sizeof(struct nlmsghdr);) {
+		const struct nlmsghdr *nlh = (const void *)((const uint8_t *)buf + off);
 
-	for (; mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n)) {
+		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len - off)
+			return -EBADMSG;
+		off += NLMSG_ALIGN(nlh->nlmsg_len) < len - off ? NLMSG_ALIGN(nlh->nlmsg_len)
+							       : len - off;
 		if (nlh->nlmsg_seq != seq)
 			continue;
 		if (nlh->nlmsg_type == NLMSG_ERROR) {

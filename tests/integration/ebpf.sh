@@ -151,6 +151,10 @@ ebpf = on"
 	check "eBPF: the dry run says so too" \
 		bash -c "'$SOCKGATE' -c '$RIG_DIR/rules-ebpf.conf' rules apply --dry-run | grep -q '^# eBPF: a tc ingress program'"
 	RIG_INTAKE="tproxy = 12346" RIG_WAIT_PORT=12346 rig_start_sockgated "socks5://$PROXY4:1080"
+	check "eBPF: TCP to the router's own tproxy port is reset, never looped (IPv4)" \
+		expect_reset "http://$ROUTER4_LAN:12346/" 1000
+	check "... (IPv6)" expect_reset "http://[$ROUTER6_LAN]:12346/" 3000
+	check "... logged as the router itself" expect_log "destination is the router itself"
 	check "eBPF: sockgate status names the eBPF intake" \
 		bash -c "nsenter --net=/run/netns/$NS_ROUTER '$SOCKGATE' -c '$RIG_DIR/sockgate.conf' status | grep -q 'intercepted by the eBPF tc program'"
 	check "eBPF: 10 MB over IPv4 through dante, sha256 matches" expect_file $SERVER4

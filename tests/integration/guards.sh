@@ -57,6 +57,14 @@ $ROUTER6_LAN/128 = direct"
 		test "${drops% *}" -eq 2
 	check "TPROXY loop: the two TCP refusals counted as loop" test "${drops#* }" -eq 2
 	check "TPROXY loop: the LAN is still served" expect_file $SERVER4
+	rig_stop_sockgated
+	# the router routed to the upstream: the loop would go through dante
+	RIG_INTAKE="tproxy = $TPROXY_PORT" RIG_WAIT_PORT=$TPROXY_PORT \
+		rig_start_sockgated "socks5://$PROXY4:1080"
+	check "TPROXY loop through an upstream: TCP to the router's tproxy port is reset" \
+		expect_reset "http://$ROUTER4_LAN:$TPROXY_PORT/" 1000
+	check "... at the first hop: one flow since start, none live" \
+		bash -c "'$SOCKGATE' -c '$RIG_DIR/sockgate.conf' status | grep -q '^flows: 0 live, 1 since start'"
 	check "TPROXY loop: UDP is still served" in_ns $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 20
 	rig_stop_sockgated
 	rig_redirect_rule

@@ -135,6 +135,10 @@ static void test_route_parse(void **state)
 	assert_int_equal(dst_route_parse(buf, len, 6, &r), -EBADMSG);
 	/* truncated */
 	assert_int_equal(dst_route_parse(buf, 10, 5, &r), -EBADMSG);
+	/* a length above INT_MAX (libmnl's own walk would read past the end) */
+	len = route_msg(buf, 5, RTN_LOCAL, RTPROT_KERNEL, 32, 0, 1);
+	((struct nlmsghdr *)buf)->nlmsg_len = 0xff9b0000u;
+	assert_int_equal(dst_route_parse(buf, len, 5, &r), -EBADMSG);
 	len = route_msg(buf, 5, RTN_LOCAL, RTPROT_KERNEL, 32, 0, 1);
 	assert_int_equal(dst_route_parse(buf, sizeof(struct nlmsghdr) + 4, 5, &r), -EBADMSG);
 }
