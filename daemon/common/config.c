@@ -426,30 +426,18 @@ static int intercept_item(struct parse_ctx *ctx, const char *key, const char *s)
 	return 0;
 }
 
-static int bypass_item(struct parse_ctx *ctx, const char *key, const char *s)
+/* A CIDR of an [intake] list: bypass, or deny_dst. */
+static int intake_cidr_item(struct parse_ctx *ctx, const char *key, const char *s)
 {
+	int deny = !strcmp(key, "deny_dst");
 	struct cidr c;
 
 	if (cidr_parse(s, &c)) {
 		report(ctx, ctx->line, "%s: \"%s\" is not an address or CIDR", key, s);
 		return -1;
 	}
-	if (append_cidr(&ctx->cfg->bypass, &ctx->cfg->n_bypass, &c)) {
-		report(ctx, ctx->line, "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-static int deny_dst_item(struct parse_ctx *ctx, const char *key, const char *s)
-{
-	struct cidr c;
-
-	if (cidr_parse(s, &c)) {
-		report(ctx, ctx->line, "%s: \"%s\" is not an address or CIDR", key, s);
-		return -1;
-	}
-	if (append_cidr(&ctx->cfg->intake_deny_dst, &ctx->cfg->n_intake_deny_dst, &c)) {
+	if (append_cidr(deny ? &ctx->cfg->intake_deny_dst : &ctx->cfg->bypass,
+			deny ? &ctx->cfg->n_intake_deny_dst : &ctx->cfg->n_bypass, &c)) {
 		report(ctx, ctx->line, "out of memory");
 		return -1;
 	}
@@ -513,7 +501,7 @@ static void intake_key(struct parse_ctx *ctx, const char *key, const char *value
 			for_each_item(ctx, key, value, intercept_item);
 	} else if (!strcmp(key, "bypass")) {
 		if (first_time(ctx, &ctx->seen_intake, 1u << 2, "intake", key))
-			for_each_item(ctx, key, value, bypass_item);
+			for_each_item(ctx, key, value, intake_cidr_item);
 	} else if (!strcmp(key, "tproxy")) {
 		if (!first_time(ctx, &ctx->seen_intake, 1u << 4, "intake", key))
 			return;
@@ -565,7 +553,7 @@ static void intake_key(struct parse_ctx *ctx, const char *key, const char *value
 			report(ctx, ctx->line, "bypass_connected: \"%s\" is not yes or no", value);
 	} else if (!strcmp(key, "deny_dst")) {
 		if (first_time(ctx, &ctx->seen_intake, 1u << 11, "intake", key))
-			for_each_item(ctx, key, value, deny_dst_item);
+			for_each_item(ctx, key, value, intake_cidr_item);
 	} else if (!strcmp(key, "max_flows_per_client")) {
 		client_cap(ctx, 1u << 12, key, value, &ctx->cfg->max_flows_per_client);
 	} else if (!strcmp(key, "max_udp_per_client")) {

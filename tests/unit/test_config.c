@@ -347,8 +347,27 @@ static void test_intake_rules_keys(void **state)
 	n = load(ROUTE, &cfg, errs, sizeof(errs));
 	assert_int_equal(n, 0);
 	assert_int_equal(cfg->bypass_private, 1);
+	assert_int_equal(cfg->bypass_connected, 1);
+	assert_int_equal(cfg->max_flows_per_client, 1024);
+	assert_int_equal(cfg->max_udp_per_client, 256);
 	assert_int_equal(cfg->n_intercept_ifaces, 0);
 	config_free(cfg);
+	n = load(ROUTE "[intake]\nbypass_connected = no\ndeny_dst = 10.9.0.0/16, fd09::/16\n"
+		       "bypass = 1.2.3.4\nmax_flows_per_client = 0\nmax_udp_per_client = 8\n",
+		 &cfg, errs, sizeof(errs));
+	if (n)
+		fail_msg("%s", errs);
+	assert_int_equal(cfg->bypass_connected, 0);
+	assert_int_equal(cfg->n_intake_deny_dst, 2);
+	assert_int_equal(cfg->intake_deny_dst[1].family, AF_INET6);
+	assert_int_equal(cfg->n_bypass, 1); /* deny_dst is a list of its own */
+	assert_int_equal(cfg->max_flows_per_client, 0);
+	assert_int_equal(cfg->max_udp_per_client, 8);
+	config_free(cfg);
+	expect_error(ROUTE "[intake]\ndeny_dst = example.com\n",
+		     "deny_dst: \"example.com\" is not");
+	expect_error(ROUTE "[intake]\nmax_udp_per_client = -1\n", "max_udp_per_client:");
+	expect_error(ROUTE "[intake]\nbypass_connected = maybe\n", "bypass_connected:");
 
 	expect_error(
 	    ROUTE "[intake]\ninterfaces = averyveryverylongname0\n",
