@@ -1,9 +1,11 @@
 /* The pin directory of sockgate's BPF objects (see bpf_pins.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,6 +30,49 @@ void bpf_pins_quiet(void)
 	libbpf_set_print(silent_print);
 }
 
+const char *bpf_pin_dir(void)
+{
+	static char dir[64];
+	struct stat self;
+
+	if (dir[0])
+		return dir;
+	/* which namespace is the host's cannot always be told from inside
+	 * a container (PID 1's may be out of reach): every one has its own */
+	if (stat("/proc/self/ns/net", &self) == 0)
+		snprintf(dir, sizeof(dir), "%s/netns-%llu", BPF_PIN_ROOT,
+			 (unsigned long long)self.st_ino);
+	else
+		snprintf(dir, sizeof(dir), "%s", BPF_PIN_ROOT);
+	return dir;
+}
+
+const char *bpf_pin(const char *name)
+{
+	static char ring[8][PIN_PATH_MAX];
+	static unsigned next;
+	char *buf = ring[next++ % 8];
+
+	snprintf(buf, sizeof(ring[0]), "%s/%s", bpf_pin_dir(), name);
+	return buf;
+}
+
+/* Pins of versions that kept every namespace's objects in BPF_PIN_ROOT
+ * itself: unpinned, which detaches their links, before this namespace's
+ * objects go in (or once they have gone). */
+static void sweep_legacy(void)
+{
+	DIR *d = opendir(BPF_PIN_ROOT);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (e->d_type != DT_DIR && e->d_name[0] != '.')
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+}
+
 int bpf_pins_ready(char *err, size_t errlen)
 {
 	FILE *m = fopen("/proc/mounts", "r");
@@ -45,8 +90,10 @@ int bpf_pins_ready(char *err, size_t errlen)
 		snprintf(err, errlen, "mounting bpffs at /sys/fs/bpf: %s", strerror(errno));
 		return -errno;
 	}
-	if (mkdir(BPF_PIN_DIR, 0700) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "%s: %s", BPF_PIN_DIR, strerror(errno));
+	sweep_legacy();
+	if ((mkdir(BPF_PIN_ROOT, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(bpf_pin_dir(), 0700) < 0 && errno != EEXIST)) {
+		snprintf(err, errlen, "%s: %s", bpf_pin_dir(), strerror(errno));
 		return -errno;
 	}
 	return 0;
@@ -54,7 +101,10 @@ int bpf_pins_ready(char *err, size_t errlen)
 
 void bpf_pins_tidy(void)
 {
-	rmdir(BPF_PIN_DIR); /* fails, harmlessly, while anything is pinned */
+	/* fail, harmlessly, while anything (another namespace's) is pinned */
+	sweep_legacy();
+	rmdir(bpf_pin_dir());
+	rmdir(BPF_PIN_ROOT);
 }
 
 /* The CIDR blocks covering range v (len 4 or 16 bytes) go into map fd. */

@@ -4,14 +4,24 @@
 
 #include <stddef.h>
 
-#define BPF_PIN_DIR "/sys/fs/bpf/sockgate"
+#define BPF_PIN_ROOT "/sys/fs/bpf/sockgate"
+#define PIN_PATH_MAX 192
 
-/* bpffs at /sys/fs/bpf (mounted when the system has not) and BPF_PIN_DIR;
+/* Where this network namespace's objects are pinned: BPF_PIN_ROOT/netns-
+ * INODE (the namespace's inode number), so that the rules of one namespace
+ * (apply, flush) never touch another's intake. */
+const char *bpf_pin_dir(void);
+/* bpf_pin_dir()/name, in one of a few rotating buffers (the CLI is single-
+ * threaded; up to eight may be in use at once). */
+const char *bpf_pin(const char *name);
+#define PIN(name) bpf_pin(name)
+
+/* bpffs at /sys/fs/bpf (mounted when the system has not) and bpf_pin_dir();
  * 0 or -errno with a message in err. Also silences libbpf's own printing:
  * failures are reported by the callers, once. */
 int bpf_pins_ready(char *err, size_t errlen);
 void bpf_pins_quiet(void);
-/* Removes BPF_PIN_DIR when it is empty. */
+/* Removes bpf_pin_dir() (and BPF_PIN_ROOT) when empty. */
 void bpf_pins_tidy(void);
 
 struct interval;

@@ -19,8 +19,6 @@
 #include "cgroup_intake.skel.h"
 #include "intake.h"
 
-#define PIN(name) BPF_PIN_DIR "/" name
-
 /* The cgroup v2 mount point, from /proc/mounts (never assumed). */
 static int cgroup2_root(char *out, size_t len)
 {
@@ -77,7 +75,7 @@ static int unpin_link(const char *path)
 
 int cgroup_intake_flush(unsigned *detached, char *err, size_t errlen)
 {
-	DIR *d = opendir(BPF_PIN_DIR);
+	DIR *d = opendir(bpf_pin_dir());
 	struct dirent *e;
 
 	(void)err;
@@ -87,11 +85,9 @@ int cgroup_intake_flush(unsigned *detached, char *err, size_t errlen)
 	if (!d)
 		return 0;
 	while ((e = readdir(d))) {
-		char path[sizeof(BPF_PIN_DIR) + 256 + 1];
 		if (strncmp(e->d_name, "cg_", 3))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", BPF_PIN_DIR, e->d_name);
-		*detached += (unsigned)unpin_link(path);
+		*detached += (unsigned)unpin_link(PIN(e->d_name));
 	}
 	closedir(d);
 	bpf_pins_tidy();
@@ -106,10 +102,10 @@ static const struct cgroup_hook {
 	const char *prog_pin;
 	enum bpf_attach_type type;
 } hooks[] = {
-	{ PIN("cg_link4_%llu"), PIN("cg_prog_connect4"), BPF_CGROUP_INET4_CONNECT },
-	{ PIN("cg_link6_%llu"), PIN("cg_prog_connect6"), BPF_CGROUP_INET6_CONNECT },
-	{ PIN("cg_peer4_%llu"), PIN("cg_prog_getpeername4"), BPF_CGROUP_INET4_GETPEERNAME },
-	{ PIN("cg_peer6_%llu"), PIN("cg_prog_getpeername6"), BPF_CGROUP_INET6_GETPEERNAME },
+	{ "cg_link4_%llu", "cg_prog_connect4", BPF_CGROUP_INET4_CONNECT },
+	{ "cg_link6_%llu", "cg_prog_connect6", BPF_CGROUP_INET6_CONNECT },
+	{ "cg_peer4_%llu", "cg_prog_getpeername4", BPF_CGROUP_INET4_GETPEERNAME },
+	{ "cg_peer6_%llu", "cg_prog_getpeername6", BPF_CGROUP_INET6_GETPEERNAME },
 };
 
 #define N_HOOKS (sizeof(hooks) / sizeof(hooks[0]))
@@ -122,13 +118,13 @@ static int pin_hook_programs(struct cgroup_intake_bpf *skel)
 					       skel->progs.intake_getpeername6 };
 
 	for (size_t i = 0; i < N_HOOKS; i++)
-		if (bpf_program__pin(progs[i], hooks[i].prog_pin) < 0)
+		if (bpf_program__pin(progs[i], PIN(hooks[i].prog_pin)) < 0)
 			return -errno;
 	return 0;
 }
 
 /* The cgroup's directory, open, and the pin names of its links. */
-static int cgroup_open(const char *cgroup, char pins[N_HOOKS][128])
+static int cgroup_open(const char *cgroup, char pins[N_HOOKS][PIN_PATH_MAX])
 {
 	struct stat st;
 	int fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -140,7 +136,8 @@ static int cgroup_open(const char *cgroup, char pins[N_HOOKS][128])
 		return err;
 	}
 	for (size_t i = 0; i < N_HOOKS; i++)
-		snprintf(pins[i], 128, hooks[i].link_fmt, (unsigned long long)st.st_ino);
+		snprintf(pins[i], PIN_PATH_MAX, PIN(hooks[i].link_fmt),
+			 (unsigned long long)st.st_ino);
 	return fd;
 }
 
@@ -160,7 +157,7 @@ static int attach_pinned(struct bpf_program *prog, int cg_fd, const char *pin)
 /* Every hook's pinned program onto cgroup, each link pinned; all or none. */
 static int attach_cgroup(const char *cgroup, char *err, size_t errlen)
 {
-	char pins[N_HOOKS][128];
+	char pins[N_HOOKS][PIN_PATH_MAX];
 	size_t made = 0;
 	int fd = cgroup_open(cgroup, pins), rc = 0;
 
@@ -170,7 +167,7 @@ static int attach_cgroup(const char *cgroup, char *err, size_t errlen)
 	}
 	for (; made < N_HOOKS; made++) {
 		DECLARE_LIBBPF_OPTS(bpf_link_create_opts, opts);
-		int prog = bpf_obj_get(hooks[made].prog_pin), link = -1;
+		int prog = bpf_obj_get(PIN(hooks[made].prog_pin)), link = -1;
 
 		if (prog < 0) {
 			rc = -errno;
@@ -275,7 +272,7 @@ int cgroup_intake_apply(const struct ruleset *rs, char *const *cgroups, size_t n
 	    bpf_map__pin(skel->maps.pending, PIN("cg_pending")) < 0 ||
 	    bpf_map__pin(skel->maps.cg_counters, PIN("cg_counters")) < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "pinning under %s: %s", BPF_PIN_DIR, strerror(errno));
+		snprintf(err, errlen, "pinning under %s: %s", bpf_pin_dir(), strerror(errno));
 		goto fail;
 	}
 	rc = attach_pinned(skel->progs.intake_sockops, root_fd, PIN("cg_root_sockops"));
@@ -307,7 +304,7 @@ out:
 
 int cgroup_intake_change(const char *path, int add, char *err, size_t errlen)
 {
-	char pins[N_HOOKS][128];
+	char pins[N_HOOKS][PIN_PATH_MAX];
 	int fd, found = 0;
 
 	bpf_pins_quiet();
@@ -330,7 +327,7 @@ int cgroup_intake_change(const char *path, int add, char *err, size_t errlen)
 
 unsigned cgroup_intake_count(void)
 {
-	DIR *d = opendir(BPF_PIN_DIR);
+	DIR *d = opendir(bpf_pin_dir());
 	struct dirent *e;
 	unsigned n = 0;
 

@@ -2,7 +2,7 @@
  * (bpf/cgroup_intake.bpf.c): connect hooks on the intercepted cgroups send
  * their TCP to sockgated's redirect listener, and sockops and getsockopt
  * hooks on the cgroup v2 root answer sockgated's SO_ORIGINAL_DST. Attached
- * with libbpf links pinned under BPF_PIN_DIR ("cg_*"). Functions return 0
+ * with libbpf links pinned under bpf_pin_dir() ("cg_*"). Functions return 0
  * or -errno with a message in err. */
 #ifndef SOCKGATE_CGROUP_INTAKE_H
 #define SOCKGATE_CGROUP_INTAKE_H

@@ -21,14 +21,12 @@
 #define TC_HANDLE 0x5347
 #define TC_PRIO	  1
 
-#define PIN(name) BPF_PIN_DIR "/" name
-
 /* replaced by each apply */
-static const char *const pins_replaced[] = { PIN("tc_intake"), PIN("bypass4"), PIN("bypass6"),
-					     PIN("counters"), PIN("takeover") };
+static const char *const pins_replaced[] = { "tc_intake", "bypass4", "bypass6", "counters",
+					     "takeover" };
 /* carried over: the listeners handed in, the socket lookup link (given
  * the new program), the interfaces whose clsact we made */
-static const char *const pins_kept[] = { PIN("listeners"), PIN("tc_takeover"), PIN("clsact_made") };
+static const char *const pins_kept[] = { "listeners", "tc_takeover", "clsact_made" };
 
 int tc_intake_probe(char *why, size_t len)
 {
@@ -113,10 +111,10 @@ static int attach_one(const char *name, int prog_fd, int made_fd, char *err, siz
 static void unpin_all(void)
 {
 	for (size_t i = 0; i < N_PINS(pins_replaced); i++)
-		unlink(pins_replaced[i]);
+		unlink(PIN(pins_replaced[i]));
 	/* unpinning the link detaches the socket lookup program */
 	for (size_t i = 0; i < N_PINS(pins_kept); i++)
-		unlink(pins_kept[i]);
+		unlink(PIN(pins_kept[i]));
 }
 
 /* The socket lookup program on this network namespace, through the
@@ -230,7 +228,7 @@ int tc_intake_apply(const struct ruleset *rs, char *err, size_t errlen)
 		goto out_made;
 	/* the new maps and program replace the pins of the previous ones */
 	for (size_t i = 0; i < N_PINS(pins_replaced); i++)
-		unlink(pins_replaced[i]);
+		unlink(PIN(pins_replaced[i]));
 	if (bpf_program__pin(skel->progs.intake_ingress, PIN("tc_intake")) < 0 ||
 	    bpf_map__pin(skel->maps.bypass4, PIN("bypass4")) < 0 ||
 	    bpf_map__pin(skel->maps.bypass6, PIN("bypass6")) < 0 ||
@@ -238,7 +236,7 @@ int tc_intake_apply(const struct ruleset *rs, char *err, size_t errlen)
 	    bpf_map__pin(skel->maps.takeover, PIN("takeover")) < 0 ||
 	    (listeners_fd < 0 && bpf_map__pin(skel->maps.listeners, PIN("listeners")) < 0)) {
 		rc = -errno;
-		snprintf(err, errlen, "pinning under %s: %s", BPF_PIN_DIR, strerror(errno));
+		snprintf(err, errlen, "pinning under %s: %s", bpf_pin_dir(), strerror(errno));
 		goto out_made;
 	}
 	rc = 0;

@@ -2,7 +2,7 @@
  * ingress program on each intercepted interface hands new TCP connections
  * and UDP datagrams to sockgated's TPROXY sockets (bpf_sk_assign) without
  * netfilter. Loaded from its libbpf skeleton, attached with tc (clsact),
- * its program and maps pinned under BPF_PIN_DIR so they outlive the
+ * its program and maps pinned under bpf_pin_dir() so they outlive the
  * command. Functions return 0 or -errno with a message in err. */
 #ifndef SOCKGATE_TC_INTAKE_H
 #define SOCKGATE_TC_INTAKE_H

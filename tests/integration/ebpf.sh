@@ -20,9 +20,12 @@ rig_cleanup_more() {
 	return 0
 }
 
+# Where the router namespace's BPF objects are pinned: per namespace.
+router_pins() { echo "/sys/fs/bpf/sockgate/netns-$(stat -L -c %i /run/netns/$NS_ROUTER)"; }
+
 # Sum over CPUs of counter $1 of the pinned program (bpf/intake.h).
 ebpf_counter() {
-	bpftool -j map dump pinned /sys/fs/bpf/sockgate/counters | python3 -c '
+	bpftool -j map dump pinned "$(router_pins)/counters" | python3 -c '
 import json, sys
 k = int(sys.argv[1])
 print(sum(v["value"] for e in json.load(sys.stdin) if e["formatted"]["key"] == k
@@ -144,8 +147,17 @@ test_ebpf_tc() {
 	ip -n $NS_ROUTER -6 route add default via $PROXY6
 	rig_rules_conf rules-ebpf "tproxy = 12346
 ebpf = on"
+	# a pin where versions before per-namespace directories kept them
+	mkdir -p /sys/fs/bpf/sockgate
+	bpftool map create /sys/fs/bpf/sockgate/counters type array key 4 value 4 entries 1 name sg_old
 	check "eBPF: rules apply (ebpf = on) attaches the tc program to r0" \
 		bash -c "nsenter --net=/run/netns/$NS_ROUTER '$SOCKGATE' -c '$RIG_DIR/rules-ebpf.conf' rules apply | grep -q 'eBPF intake installed' && ip netns exec $NS_ROUTER tc filter show dev r0 ingress | grep -q 'intake_ingress'"
+	check "eBPF: pinned under the router namespace's own directory" test -e "$(router_pins)/tc_intake"
+	check "... and an old-layout pin at the top is gone" test ! -e /sys/fs/bpf/sockgate/counters
+	ip netns add ${RIG_PREFIX}o && RIG_EXTRA_NS+=(${RIG_PREFIX}o)
+	check "eBPF: rules flush in another namespace leaves this one's intake alone" \
+		bash -c "ip netns exec ${RIG_PREFIX}o '$SOCKGATE' rules flush >/dev/null; ip netns exec $NS_ROUTER tc filter show dev r0 ingress | grep -q intake_ingress && test -e '$(router_pins)/tc_intake'"
+	ip netns del ${RIG_PREFIX}o
 	check "eBPF: no nftables rule intercepts the interface" \
 		bash -c "ip netns exec $NS_ROUTER nft list table inet sockgate >/dev/null && ! ip netns exec $NS_ROUTER nft list table inet sockgate | grep -q 'iifname @intercept_ifaces'"
 	check "eBPF: the dry run says so too" \
@@ -294,7 +306,7 @@ for _ in range(20):
     s.close()
 ' $SERVER4 || return 1
 	sleep 0.5
-	[ "$(bpftool -j map dump pinned /sys/fs/bpf/sockgate/cg_pending)" = "[]" ]
+	[ "$(bpftool -j map dump pinned "$(router_pins)/cg_pending")" = "[]" ]
 }
 
 test_ebpf_cgroup() {
