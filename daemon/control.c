@@ -86,6 +86,7 @@ static void answer_status(const struct control *c, FILE *out, int json)
 {
 	const struct config *cfg = (*c->gen)->cfg;
 	long uptime = (long)(time(NULL) - c->started);
+	char redirect[16] = "off", tproxy[16] = "off";
 
 	if (json) {
 		fprintf(out,
@@ -101,9 +102,12 @@ static void answer_status(const struct control *c, FILE *out, int json)
 	}
 	fprintf(out, "sockgated %s, up %ld s, %u workers\n", SOCKGATE_VERSION, uptime,
 		c->n_workers);
-	fprintf(out, "intake: redirect %s%u, tproxy %s%u, SOCKS listeners %zu\n",
-		cfg->redirect_port ? "port " : "off", cfg->redirect_port,
-		cfg->tproxy_port ? "port " : "off", cfg->tproxy_port, cfg->socks.n_listen);
+	if (cfg->redirect_port)
+		snprintf(redirect, sizeof(redirect), "port %u", cfg->redirect_port);
+	if (cfg->tproxy_port)
+		snprintf(tproxy, sizeof(tproxy), "port %u", cfg->tproxy_port);
+	fprintf(out, "intake: redirect %s, tproxy %s, SOCKS listeners %zu\n", redirect, tproxy,
+		cfg->socks.n_listen);
 	fprintf(out, "flows: %llu live, %llu since start; UDP associations %llu; fds %u of %u\n",
 		SUM(c, flows_live), SUM(c, flows_total), SUM(c, udp_assocs_live),
 		fd_budget_used((struct fd_budget *)c->budget), c->budget->max);

@@ -1,5 +1,5 @@
 /* sockgate: the admin's command. One table of subcommands; global options
- * come before the subcommand's name. */
+ * come before the subcommand's name, --json before or after it. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,6 +73,27 @@ static int help(int argc, char *argv[])
 	return CLI_OK;
 }
 
+/* --json anywhere after the subcommand's name (up to a "--") counts as
+ * the global one: taken out of argv; returns the new argc. */
+static int take_json(int argc, char *argv[], int from, struct cli_opts *opts)
+{
+	int out = from;
+
+	for (int in = from; in < argc; in++) {
+		if (!strcmp(argv[in], "--")) {
+			while (in < argc)
+				argv[out++] = argv[in++];
+			break;
+		}
+		if (!strcmp(argv[in], "--json"))
+			opts->json = 1;
+		else
+			argv[out++] = argv[in];
+	}
+	argv[out] = NULL;
+	return out;
+}
+
 int sockgate_run(int argc, char *argv[])
 {
 	static const struct option options[] = {
@@ -112,6 +133,7 @@ int sockgate_run(int argc, char *argv[])
 	}
 	if (!strcmp(argv[optind], "help"))
 		return help(argc - optind, argv + optind);
+	argc = take_json(argc, argv, optind + 1, &opts);
 	i = find(argv[optind]);
 	if (i < 0) {
 		fprintf(stderr, "sockgate: no command \"%s\"\n", argv[optind]);

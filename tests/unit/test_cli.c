@@ -90,6 +90,12 @@ static void test_usage_errors(void **state)
 	assert_int_equal(run("sockgate intercept add averyveryverylongname", out, sizeof(out)),
 			 CLI_USAGE);
 	assert_int_equal(run("sockgate status extra", out, sizeof(out)), CLI_USAGE);
+	/* --json after the command is the global option, not an argument */
+	assert_int_not_equal(run("sockgate -c /nonexistent/s.conf conns --json", out, sizeof(out)),
+			     CLI_USAGE);
+	assert_int_not_equal(
+	    run("sockgate -c /nonexistent/s.conf rules apply --json", out, sizeof(out)), CLI_USAGE);
+	assert_int_equal(run("sockgate status --json extra", out, sizeof(out)), CLI_USAGE);
 }
 
 static void test_config_errors_stop_apply(void **state)
