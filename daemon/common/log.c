@@ -12,7 +12,8 @@
 
 #include "sockgate/log.h"
 
-static enum log_level current_level = LOG_LEVEL_INFO;
+/* written by a reload on the main thread, read by every worker */
+static atomic_int current_level = LOG_LEVEL_INFO;
 /* -1 until first used; set from any thread, always to the same value */
 static atomic_int journal_prefix = -1;
 static int to_syslog;
@@ -26,12 +27,12 @@ void log_use_syslog(const char *ident)
 
 void log_set_level(enum log_level level)
 {
-	current_level = level;
+	atomic_store_explicit(&current_level, (int)level, memory_order_relaxed);
 }
 
 enum log_level log_get_level(void)
 {
-	return current_level;
+	return (enum log_level)atomic_load_explicit(&current_level, memory_order_relaxed);
 }
 
 int log_level_parse(const char *name, enum log_level *level)
@@ -95,7 +96,7 @@ void log_write(enum log_level level, const char *fmt, ...)
 	va_list ap;
 	int saved_errno = errno;
 
-	if (level > current_level)
+	if (level > log_get_level())
 		return;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
