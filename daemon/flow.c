@@ -36,11 +36,11 @@
 #define FLOW_CACHE_MAX 1024
 #define FLOW_EVENTS    (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
-void flow_close_socket(struct worker *w, int *fd, int reset)
+void flow_close_socket(struct worker *w, int *fd, enum flow_close how)
 {
 	if (*fd < 0)
 		return;
-	if (reset) {
+	if (how == FLOW_CLOSE_RESET) {
 		/* SO_LINGER 0: close sends RST, so the peer sees a reset, not EOF */
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 		setsockopt(*fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -63,7 +63,7 @@ struct flow *flow_new(struct worker *w, int client_fd, const struct sockaddr_sto
 	} else {
 		f = malloc(sizeof(*f));
 		if (!f) {
-			flow_close_socket(w, &client_fd, 1);
+			flow_close_socket(w, &client_fd, FLOW_CLOSE_RESET);
 			log_error("out of memory for a new flow");
 			return NULL;
 		}
@@ -161,7 +161,7 @@ static void flow_observe_handshake(struct flow *f)
 	flow_note_upstream(f, 1);
 }
 
-void flow_destroy(struct flow *f, int reset)
+void flow_destroy(struct flow *f, enum flow_close how)
 {
 	struct worker *w = f->w;
 	struct upstream_counters *uc = flow_up_counters(f);
@@ -185,8 +185,8 @@ void flow_destroy(struct flow *f, int reset)
 		client_limit_release(f->counted_in, &f->client);
 		f->counted_in = NULL;
 	}
-	flow_close_socket(w, &f->client_fd, reset);
-	flow_close_socket(w, &f->upstream_fd, reset);
+	flow_close_socket(w, &f->client_fd, how);
+	flow_close_socket(w, &f->upstream_fd, how);
 	for (int d = 0; d < 2; d++)
 		flow_release_pipe(f, &f->dir[d]);
 	free(f->hs);
@@ -286,7 +286,7 @@ int flow_fail_rep(struct flow *f, uint8_t rep, const char *fmt, ...)
 			log_warn("flow %u.%llu %s: %s; client reset", f->w->index,
 				 (unsigned long long)f->id, desc, reason);
 	}
-	flow_destroy(f, !replied);
+	flow_destroy(f, replied ? FLOW_CLOSE_FIN : FLOW_CLOSE_RESET);
 	return -1;
 }
 
@@ -300,7 +300,7 @@ static void flow_refuse(struct flow *f, const char *why)
 	if (worker_log_allowed(f->w))
 		log_warn("flow %u.%llu %s: %s; client reset", f->w->index,
 			 (unsigned long long)f->id, flow_describe(f, desc, sizeof(desc)), why);
-	flow_destroy(f, 1);
+	flow_destroy(f, FLOW_CLOSE_RESET);
 }
 
 /* Logs why the flow failed and resets the client. Returns -1 (destroyed). */
@@ -437,7 +437,7 @@ static int flow_pump(struct flow *f, int d)
 		if (rd->eof && !rd->in_pipe && !rd->shut) {
 			/* Both ways done: close() sends the last FIN itself. */
 			if (f->dir[!d].shut) {
-				flow_destroy(f, 0);
+				flow_destroy(f, FLOW_CLOSE_FIN);
 				return -1;
 			}
 			/* Pass the half-close on; the other direction may go on. */
@@ -462,7 +462,7 @@ broken:
 			  (unsigned long long)f->id, flow_describe(f, desc, sizeof(desc)),
 			  failed_side == DIR_UP ? "client" : "upstream", strerror(errno));
 	}
-	flow_destroy(f, 1);
+	flow_destroy(f, FLOW_CLOSE_RESET);
 	return -1;
 }
 
@@ -646,7 +646,7 @@ static void flow_client_event(struct flow *f, uint32_t events)
 			log_debug("flow %u.%llu %s: client gone before the tunnel was up",
 				  f->w->index, (unsigned long long)f->id,
 				  flow_describe(f, desc, sizeof(desc)));
-			flow_destroy(f, 1);
+			flow_destroy(f, FLOW_CLOSE_RESET);
 		}
 		return;
 	}
@@ -744,7 +744,7 @@ static int flow_take_client_slot(struct flow *f)
 			 "(max_flows_per_client); client reset",
 			 w->index, (unsigned long long)f->id, addr_format(&f->client, a, sizeof(a)),
 			 w->cfg->max_flows_per_client);
-	flow_destroy(f, 1);
+	flow_destroy(f, FLOW_CLOSE_RESET);
 	return -1;
 }
 
@@ -812,7 +812,7 @@ static void flow_expire(struct flow *f)
 		log_debug("flow %u.%llu %s: no complete SOCKS request within %u ms, closed",
 			  w->index, (unsigned long long)f->id, flow_describe(f, desc, sizeof(desc)),
 			  cfg->handshake_timeout_ms);
-		flow_destroy(f, 1);
+		flow_destroy(f, FLOW_CLOSE_RESET);
 		return;
 	case FLOW_RESOLVING:
 		flow_fail_rep(f, REP_HOST_UNREACHABLE, "name lookup timed out after %u ms",
@@ -847,7 +847,7 @@ static void flow_expire(struct flow *f)
 		log_debug("flow %u.%llu %s: idle for %u ms, closed", w->index,
 			  (unsigned long long)f->id, flow_describe(f, desc, sizeof(desc)),
 			  cfg->idle_timeout_ms);
-		flow_destroy(f, 1);
+		flow_destroy(f, FLOW_CLOSE_RESET);
 		return;
 	case FLOW_DEAD:
 		return; /* off every timer list since its destruction */
@@ -898,7 +898,7 @@ void flow_timeouts_changed(struct worker *w, const struct config *cfg)
 void flow_close_all(struct worker *w)
 {
 	while (!list_empty(&w->flows))
-		flow_destroy(container_of(w->flows.next, struct flow, node), 0);
+		flow_destroy(container_of(w->flows.next, struct flow, node), FLOW_CLOSE_FIN);
 }
 
 static const char *const state_names[] = {

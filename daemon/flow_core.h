@@ -89,8 +89,14 @@ enum {
  * closing client_fd when out of memory. */
 struct flow *flow_new(struct worker *w, int client_fd, const struct sockaddr_storage *client,
 		      enum flow_intake intake);
-/* Frees f; reset = 1 sends RST on its sockets instead of FIN. */
-void flow_destroy(struct flow *f, int reset);
+/* How a flow's sockets end: FIN, or RST (what a failed transparent flow's
+ * client must see). */
+enum flow_close {
+	FLOW_CLOSE_FIN,
+	FLOW_CLOSE_RESET,
+};
+/* Frees f, closing its sockets as how says. */
+void flow_destroy(struct flow *f, enum flow_close how);
 /* Ends f for the reason given: a SOCKS client that has no reply yet gets
  * one with code rep, an intercepted client a reset. Returns -1. */
 int flow_fail_rep(struct flow *f, uint8_t rep, const char *fmt, ...)
@@ -105,7 +111,7 @@ uint8_t flow_rep_for_errno(int err);
 /* Whether addr is this host's own, or special, or cannot be judged (see
  * dst_guard.h): fails closed. */
 int flow_is_local_address(struct flow *f, const struct sockaddr_storage *addr);
-void flow_close_socket(struct worker *w, int *fd, int reset);
+void flow_close_socket(struct worker *w, int *fd, enum flow_close how);
 /* "CLIENT -> DST via NAME (kind ADDR)" for log lines. */
 const char *flow_describe(const struct flow *f, char *buf, size_t len);
 #define FLOW_DESCRIBE_MAX (3 * ADDR_STRLEN + 256 + 96)

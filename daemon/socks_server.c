@@ -50,7 +50,7 @@ static int socks_send(struct flow *f, const uint8_t *buf, size_t len)
 		return 0;
 	log_debug("flow %u.%llu: sending to the SOCKS client: %s", f->w->index,
 		  (unsigned long long)f->id, n < 0 ? strerror(errno) : "short write");
-	flow_destroy(f, 1);
+	flow_destroy(f, FLOW_CLOSE_RESET);
 	return -1;
 }
 
@@ -140,7 +140,7 @@ void socks_server_accept(struct worker *w, int fd, const struct sockaddr_storage
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		log_error("out of memory for a SOCKS session");
-		flow_destroy(f, 1);
+		flow_destroy(f, FLOW_CLOSE_RESET);
 		return;
 	}
 	f->socks = s;
@@ -152,7 +152,7 @@ void socks_server_accept(struct worker *w, int fd, const struct sockaddr_storage
 	rc = worker_epoll_add(w, fd, &f->client_ev, FLOW_EVENTS);
 	if (rc < 0) {
 		log_error("socks: epoll: %s", strerror(-rc));
-		flow_destroy(f, 1);
+		flow_destroy(f, FLOW_CLOSE_RESET);
 	}
 }
 
@@ -187,7 +187,7 @@ static int socks_auth_finish(struct flow *f, int ok, int throttled)
 		if (!throttled && worker_log_allowed(f->w))
 			log_info("socks: %s: user \"%s\" failed to log in",
 				 addr_format(&f->client, a, sizeof(a)), s->hs.user);
-		flow_destroy(f, 0);
+		flow_destroy(f, FLOW_CLOSE_FIN);
 		return -1;
 	}
 	return 0;
@@ -363,7 +363,7 @@ static void socks_connect_next(struct flow *f)
 		}
 		rc = flow_open_upstream(f);
 		if (rc < 0) {
-			flow_close_socket(f->w, &f->upstream_fd, 0);
+			flow_close_socket(f->w, &f->upstream_fd, FLOW_CLOSE_FIN);
 			rep = flow_rep_for_errno(-rc);
 			snprintf(reason, sizeof(reason), "connect to %s: %s",
 				 addr_format(&dst, a, sizeof(a)), strerror(-rc));
@@ -384,7 +384,7 @@ int socks_server_retry(struct flow *f, const char *desc, const char *reason)
 		return 0;
 	log_debug("flow %u.%llu %s: %s; trying the next address", f->w->index,
 		  (unsigned long long)f->id, desc, reason);
-	flow_close_socket(f->w, &f->upstream_fd, 0);
+	flow_close_socket(f->w, &f->upstream_fd, FLOW_CLOSE_FIN);
 	free(f->hs);
 	f->hs = NULL;
 	f->upstream_readable = 0;
@@ -582,12 +582,12 @@ static void socks_read_request(struct flow *f)
 				log_debug("flow %u.%llu: SOCKS client %s left during the handshake",
 					  f->w->index, (unsigned long long)f->id,
 					  addr_format(&f->client, a, sizeof(a)));
-				flow_destroy(f, 0);
+				flow_destroy(f, FLOW_CLOSE_FIN);
 				return;
 			}
 			if (n < 0) {
 				if (errno != EAGAIN && errno != EINTR)
-					flow_destroy(f, 1);
+					flow_destroy(f, FLOW_CLOSE_RESET);
 				return;
 			}
 			s->in_len = (size_t)n;
@@ -608,7 +608,7 @@ static void socks_read_request(struct flow *f)
 				log_info("flow %u.%llu: SOCKS client %s: %s; closed", f->w->index,
 					 (unsigned long long)f->id,
 					 addr_format(&f->client, a, sizeof(a)), s->hs.reason);
-			flow_destroy(f, 0);
+			flow_destroy(f, FLOW_CLOSE_FIN);
 			return;
 		case SOCKS_HS_AUTH: {
 			int rc = socks_check_password(f);
@@ -635,7 +635,7 @@ void socks_server_client_event(struct flow *f, uint32_t events)
 	switch (f->state) {
 	case FLOW_SOCKS_REQUEST:
 		if (events & (EPOLLERR | EPOLLHUP)) {
-			flow_destroy(f, 1);
+			flow_destroy(f, FLOW_CLOSE_RESET);
 			return;
 		}
 		if ((events & (EPOLLIN | EPOLLRDHUP)) && !f->socks->auth)
@@ -646,7 +646,7 @@ void socks_server_client_event(struct flow *f, uint32_t events)
 		if (events & (EPOLLIN | EPOLLRDHUP))
 			f->client_readable = 1;
 		if (events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
-			flow_destroy(f, 1);
+			flow_destroy(f, FLOW_CLOSE_RESET);
 		return;
 	case FLOW_UDP:
 		/* The association lives exactly as long as this connection. */
@@ -661,7 +661,7 @@ void socks_server_client_event(struct flow *f, uint32_t events)
 					  f->w->index, (unsigned long long)f->id,
 					  (unsigned long long)f->bytes[DIR_UP],
 					  (unsigned long long)f->bytes[DIR_DOWN]);
-				flow_destroy(f, 0);
+				flow_destroy(f, FLOW_CLOSE_FIN);
 			}
 			return;
 		}

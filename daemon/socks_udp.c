@@ -104,8 +104,8 @@ static void link_close(struct socks_udp_link *l)
 {
 	struct worker *w = l->u->flow->w;
 
-	flow_close_socket(w, &l->control_fd, 0);
-	flow_close_socket(w, &l->relay_fd, 0);
+	flow_close_socket(w, &l->control_fd, FLOW_CLOSE_FIN);
+	flow_close_socket(w, &l->relay_fd, FLOW_CLOSE_FIN);
 	link_queue_free(l);
 }
 
@@ -124,7 +124,7 @@ void socks_udp_free(struct flow *f)
 	}
 	dns_cancel(&u->dns);
 	if (u->fd >= 0)
-		flow_close_socket(f->w, &u->fd, 0);
+		flow_close_socket(f->w, &u->fd, FLOW_CLOSE_FIN);
 	free(u->pending);
 	u->flow = NULL; /* dead, as above */
 	worker_free_after_batch(f->w, u);

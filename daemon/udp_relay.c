@@ -206,8 +206,8 @@ static void assoc_close(struct assoc *a)
 	struct worker *w = a->r->w;
 
 	setup_free(a);
-	flow_close_socket(w, &a->control_fd, 0);
-	flow_close_socket(w, &a->relay_fd, 0);
+	flow_close_socket(w, &a->control_fd, FLOW_CLOSE_FIN);
+	flow_close_socket(w, &a->relay_fd, FLOW_CLOSE_FIN);
 	worker_fds_released(w);
 }
 
@@ -387,7 +387,7 @@ static void reply_socket_free(struct udp_relay *r, struct reply_socket *rs)
 		pp = &(*pp)->hash_next;
 	*pp = rs->hash_next;
 	list_del(&rs->lru);
-	flow_close_socket(r->w, &rs->fd, 0);
+	flow_close_socket(r->w, &rs->fd, FLOW_CLOSE_FIN);
 	r->n_replies--;
 	free(rs);
 }
