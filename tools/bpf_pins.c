@@ -14,6 +14,7 @@
 
 #include <bpf/bpf.h>
 
+#include "sockgate/log.h"
 #include "bpf_pins.h"
 #include "ruleset.h"
 
@@ -28,6 +29,24 @@ static int silent_print(enum libbpf_print_level level, const char *fmt, va_list 
 void bpf_pins_quiet(void)
 {
 	libbpf_set_print(silent_print);
+}
+
+/* libbpf's warnings (a verifier rejection's log among them) as our
+ * warnings, its information at debug level, its debugging not at all. */
+static int routed_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char text[4096];
+
+	if (level == LIBBPF_DEBUG || (level == LIBBPF_INFO && log_get_level() < LOG_LEVEL_DEBUG))
+		return 0;
+	vsnprintf(text, sizeof(text), fmt, ap);
+	log_lines(level == LIBBPF_WARN ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG, text);
+	return 0;
+}
+
+void bpf_pins_log_libbpf(void)
+{
+	libbpf_set_print(routed_print);
 }
 
 const char *bpf_pin_dir(void)

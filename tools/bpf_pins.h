@@ -18,9 +18,15 @@ const char *bpf_pin(const char *name);
 
 /* bpffs at /sys/fs/bpf (mounted when the system has not) and bpf_pin_dir();
  * 0 or -errno with a message in err. Also silences libbpf's own printing:
- * failures are reported by the callers, once. */
+ * failures are reported by the callers, once (loading excepted, see
+ * bpf_pins_log_libbpf). */
 int bpf_pins_ready(char *err, size_t errlen);
+/* libbpf says nothing (probing what the kernel offers, detaching where
+ * nothing may be attached: a no is expected). */
 void bpf_pins_quiet(void);
+/* libbpf's warnings go to our log as warnings, its information at debug
+ * level: around loading a program, where a verifier's rejection says why. */
+void bpf_pins_log_libbpf(void);
 /* Removes bpf_pin_dir() (and BPF_PIN_ROOT) when empty. */
 void bpf_pins_tidy(void);
 

@@ -247,7 +247,10 @@ int cgroup_intake_apply(const struct ruleset *rs, char *const *cgroups, size_t n
 	}
 	skel->rodata->redirect_port = rs->redirect_port;
 	skel->rodata->daemon_mark = rs->daemon_mark;
+	/* the verifier's word, should it refuse, reaches the log */
+	bpf_pins_log_libbpf();
 	rc = cgroup_intake_bpf__load(skel);
+	bpf_pins_quiet(); /* detaching where nothing is attached is expected */
 	if (rc < 0) {
 		snprintf(err, errlen, "loading the cgroup intake programs: %s", strerror(-rc));
 		goto out;

@@ -188,7 +188,10 @@ int tc_intake_apply(const struct ruleset *rs, char *err, size_t errlen)
 		listeners_fd = -1;
 		unlink(PIN("listeners"));
 	}
+	/* the verifier's word, should it refuse, reaches the log */
+	bpf_pins_log_libbpf();
 	rc = tc_intake_bpf__load(skel);
+	bpf_pins_quiet(); /* detaching where nothing is attached is expected */
 	if (rc < 0) {
 		snprintf(err, errlen, "loading the tc intake program: %s", strerror(-rc));
 		goto out;
