@@ -90,6 +90,8 @@ void dns_library_cleanup(void)
 	ares_library_cleanup();
 }
 
+static void dns_handle_event(struct ev *ev, uint32_t events);
+
 static struct dns_sock *find_sock(struct dns *d, int fd)
 {
 	for (struct list *n = d->socks.next; n != &d->socks; n = n->next) {
@@ -121,7 +123,7 @@ static void sock_state_cb(void *data, ares_socket_t fd, int readable, int writab
 			log_error("dns: out of memory watching a resolver socket");
 			return;
 		}
-		s->ev.kind = EV_DNS;
+		s->ev.handle = dns_handle_event;
 		s->dns = d;
 		s->fd = fd;
 		s->events = events;
@@ -314,7 +316,7 @@ void dns_cancel(struct dns_query **slot)
 		q->dns->orphans_cancel = 1;
 }
 
-void dns_handle_event(struct ev *ev, uint32_t events)
+static void dns_handle_event(struct ev *ev, uint32_t events)
 {
 	struct dns_sock *s = container_of(ev, struct dns_sock, ev);
 	struct dns *d = s->dns;

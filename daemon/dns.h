@@ -9,7 +9,6 @@
 
 struct dns;
 struct dns_query;
-struct ev;
 struct worker;
 
 #define DNS_ADDRS_MAX 8
@@ -40,7 +39,6 @@ unsigned dns_active(const struct dns *d);
 /* Forgets the query in *slot (if any): its callback will not run. */
 void dns_cancel(struct dns_query **slot);
 
-void dns_handle_event(struct ev *ev, uint32_t events);
 /* Retransmissions and timeouts; called from the worker's timer tick. */
 void dns_tick(struct dns *d);
 

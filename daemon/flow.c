@@ -25,7 +25,6 @@
 #include "client_limit.h"
 #include "dst_guard.h"
 #include "tcp_liveness.h"
-#include "socks_server.h"
 #include "udp_relay.h"
 #include "upstream.h"
 #include "worker.h"
@@ -35,6 +34,9 @@
 #define PUMP_ROUNDS    4
 #define FLOW_CACHE_MAX 1024
 #define FLOW_EVENTS    (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+
+static void client_ev_handle(struct ev *ev, uint32_t events);
+static void upstream_ev_handle(struct ev *ev, uint32_t events);
 
 void flow_close_socket(struct worker *w, int *fd, enum flow_close how)
 {
@@ -69,8 +71,8 @@ struct flow *flow_new(struct worker *w, int client_fd, const struct sockaddr_sto
 		}
 	}
 	memset(f, 0, sizeof(*f));
-	f->client_ev.kind = EV_FLOW_CLIENT;
-	f->upstream_ev.kind = EV_FLOW_UPSTREAM;
+	f->client_ev.handle = client_ev_handle;
+	f->upstream_ev.handle = upstream_ev_handle;
 	f->w = w;
 	f->client_fd = client_fd;
 	f->client = *client;
@@ -179,8 +181,8 @@ void flow_destroy(struct flow *f, enum flow_close how)
 					  memory_order_relaxed);
 	}
 
-	if (f->kind == FLOW_KIND_SOCKS)
-		socks_server_session_end(f);
+	if (f->fe)
+		f->fe->session_end(f);
 	if (f->counted_in) {
 		client_limit_release(f->counted_in, &f->client);
 		f->counted_in = NULL;
@@ -221,9 +223,10 @@ void flow_reap(struct worker *w)
 
 const char *flow_describe(const struct flow *f, char *buf, size_t len)
 {
-	char client[ADDR_STRLEN], dst[ADDR_STRLEN + 260], up[ADDR_STRLEN];
-	const char *kind = f->kind == FLOW_KIND_SOCKS ? "socks " : "";
+	char client[ADDR_STRLEN], dst[ADDR_STRLEN + 260], up[ADDR_STRLEN], kind[32] = "";
 
+	if (f->fe) /* "socks 10.0.0.2:4711 -> ..." */
+		snprintf(kind, sizeof(kind), "%s ", f->fe->name);
 	addr_format(&f->client, client, sizeof(client));
 	if (f->target.hostname && f->target.addr.ss_family) {
 		char a[ADDR_STRLEN];
@@ -263,9 +266,9 @@ int flow_fail_rep(struct flow *f, uint8_t rep, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	if (f->socks && rep_is_retryable(rep) &&
+	if (f->fe && rep_is_retryable(rep) &&
 	    (f->state == FLOW_CONNECTING || f->state == FLOW_HANDSHAKE) &&
-	    socks_server_retry(f, flow_describe(f, desc, sizeof(desc)), reason))
+	    f->fe->retry(f, flow_describe(f, desc, sizeof(desc)), reason))
 		return -1; /* not a failure yet: the next address is tried */
 	if (f->state == FLOW_CONNECTING || f->state == FLOW_HANDSHAKE)
 		flow_note_upstream(f, 0);
@@ -276,7 +279,7 @@ int flow_fail_rep(struct flow *f, uint8_t rep, const char *fmt, ...)
 	/* A SOCKS client owed a reply gets it, and a normal close so that it
 	 * arrives; anyone else a reset. Under a flood, lines beyond the
 	 * limit are not even formatted. */
-	replied = f->socks && socks_server_reply_failure(f, rep);
+	replied = f->fe && f->fe->reply_failure(f, rep);
 	if (worker_log_allowed(f->w)) {
 		flow_describe(f, desc, sizeof(desc));
 		if (replied)
@@ -549,7 +552,7 @@ static void flow_read_handshake(struct flow *f)
 		if (res == UPSTREAM_DONE) {
 			flow_observe_handshake(f);
 			/* a SOCKS client hears of its tunnel before any target byte */
-			if (f->socks && socks_server_tunnel_up(f) < 0)
+			if (f->fe && f->fe->tunnel_up(f) < 0)
 				return;
 			if (consumed < (size_t)n &&
 			    flow_send_early_data(f, buf + consumed, (size_t)n - consumed) < 0)
@@ -572,7 +575,7 @@ static void flow_upstream_connected(struct flow *f)
 	uint8_t out[UPSTREAM_OUT_MAX];
 
 	if (f->up->url.kind == UPSTREAM_DIRECT) {
-		if (f->socks && socks_server_tunnel_up(f) < 0)
+		if (f->fe && f->fe->tunnel_up(f) < 0)
 			return;
 		flow_start_relay(f);
 		return;
@@ -625,15 +628,17 @@ static void flow_upstream_event(struct flow *f, uint32_t events)
 		flow_relay_event(f, events, DIR_DOWN);
 		return;
 	default:
-		socks_server_upstream_event(f, events);
+		if (f->fe)
+			f->fe->upstream_event(f, events);
 		return;
 	}
 }
 
 static void flow_client_event(struct flow *f, uint32_t events)
 {
-	if (f->state == FLOW_SOCKS_REQUEST || f->state == FLOW_BIND_WAIT || f->state == FLOW_UDP) {
-		socks_server_client_event(f, events);
+	if (f->fe && (f->state == FLOW_SOCKS_REQUEST || f->state == FLOW_BIND_WAIT ||
+		      f->state == FLOW_UDP)) {
+		f->fe->client_event(f, events);
 		return;
 	}
 	if (f->state != FLOW_RELAY) {
@@ -653,21 +658,20 @@ static void flow_client_event(struct flow *f, uint32_t events)
 	flow_relay_event(f, events, DIR_UP);
 }
 
-void flow_handle_event(struct ev *ev, uint32_t events)
+/* A flow destroyed by an earlier event of the batch has nothing to do. */
+static void client_ev_handle(struct ev *ev, uint32_t events)
 {
-	struct flow *f;
+	struct flow *f = container_of(ev, struct flow, client_ev);
 
-	if (ev->kind == EV_FLOW_UDP) {
-		socks_server_udp_event(ev, events);
-		return;
-	}
-	f = ev->kind == EV_FLOW_CLIENT ? container_of(ev, struct flow, client_ev)
-				       : container_of(ev, struct flow, upstream_ev);
-	if (f->state == FLOW_DEAD)
-		return; /* destroyed by an earlier event of this batch */
-	if (ev->kind == EV_FLOW_CLIENT)
+	if (f->state != FLOW_DEAD)
 		flow_client_event(f, events);
-	else
+}
+
+static void upstream_ev_handle(struct ev *ev, uint32_t events)
+{
+	struct flow *f = container_of(ev, struct flow, upstream_ev);
+
+	if (f->state != FLOW_DEAD)
 		flow_upstream_event(f, events);
 }
 
@@ -923,9 +927,7 @@ char *flow_snapshot(struct worker *w, int json)
 	for (struct list *n = w->flows.next; n != &w->flows; n = n->next) {
 		const struct flow *f = container_of(n, struct flow, node);
 		char client[ADDR_STRLEN], dst[ADDR_STRLEN + 260];
-		const char *intake = f->kind == FLOW_KIND_SOCKS ? "socks"
-				     : f->tproxy		? "tproxy"
-								: "redirect";
+		const char *intake = f->fe ? f->fe->name : f->tproxy ? "tproxy" : "redirect";
 
 		addr_format(&f->client, client, sizeof(client));
 		if (f->target.hostname && json) {

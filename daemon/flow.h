@@ -8,13 +8,11 @@
 #include "intake.h"
 
 struct worker;
-struct ev;
 struct list;
 
 /* Takes ownership of client_fd (accepted on an intake listener of family). */
 void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage *client, int family,
 		 enum intake_kind intake);
-void flow_handle_event(struct ev *ev, uint32_t events);
 /* Continues a flow that had work left (fairness budget or pipe wait). */
 void flow_resume(struct list *resume_node);
 /* Expires flows whose deadline passed. */

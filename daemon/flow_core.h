@@ -24,11 +24,6 @@ enum flow_state {
 	FLOW_DEAD,	    /* destroyed; recycled once the current epoll batch is done */
 };
 
-enum flow_kind {
-	FLOW_KIND_REDIRECT,
-	FLOW_KIND_SOCKS,
-};
-
 enum {
 	DIR_UP,	  /* client -> upstream */
 	DIR_DOWN, /* upstream -> client */
@@ -41,12 +36,34 @@ struct relay_dir {
 	uint8_t shut; /* FIN passed on to the destination */
 };
 
+struct flow;
+
+/* What a front end (the SOCKS server; the DNS service and HTTP inbound to
+ * come) lends the relay core for the flows it hands it: the core calls
+ * these and never names the front end. Transparent flows have none. */
+struct flow_frontend {
+	const char *name; /* in log lines and conns: "socks" */
+	/* events of the client socket in the front end's own states (before
+	 * the upstream is asked, BIND, UDP), and of the upstream socket in
+	 * states the core does not know */
+	void (*client_event)(struct flow *f, uint32_t events);
+	void (*upstream_event)(struct flow *f, uint32_t events);
+	/* the tunnel is up: tell the client; 0, or -1 when f was destroyed */
+	int (*tunnel_up)(struct flow *f);
+	/* a retryable failure: 1 when another address is being tried */
+	int (*retry)(struct flow *f, const char *desc, const char *reason);
+	/* a failure: 1 when the client was answered (then closed with FIN) */
+	int (*reply_failure)(struct flow *f, uint8_t rep);
+	/* from flow_destroy: everything the front end holds for f */
+	void (*session_end)(struct flow *f);
+};
+
 struct flow {
 	struct ev client_ev, upstream_ev;
+	const struct flow_frontend *fe; /* NULL: a transparent flow */
 	struct worker *w;
 	int client_fd, upstream_fd;
 	enum flow_state state;
-	enum flow_kind kind;
 	uint64_t id;
 	struct sockaddr_storage client;
 	struct upstream_target target; /* the original or requested destination */

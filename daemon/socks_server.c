@@ -38,6 +38,9 @@ struct socks_auth {
 	struct worker *w;
 };
 
+static const struct flow_frontend socks_frontend;
+static int socks_server_tunnel_up(struct flow *f);
+
 static void socks_read_request(struct flow *f);
 
 /* Sends a short handshake message. The socket's send buffer is nearly
@@ -103,7 +106,7 @@ static void socks_session_free(struct flow *f)
 	f->target.hostname = NULL; /* it pointed into the session */
 }
 
-void socks_server_session_end(struct flow *f)
+static void socks_server_session_end(struct flow *f)
 {
 	socks_session_free(f);
 }
@@ -135,7 +138,7 @@ void socks_server_accept(struct worker *w, int fd, const struct sockaddr_storage
 			client_limit_release(w->shared->limits, client);
 		return;
 	}
-	f->kind = FLOW_KIND_SOCKS;
+	f->fe = &socks_frontend;
 	f->counted_in = counted ? w->shared->limits : NULL;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -376,7 +379,7 @@ static void socks_connect_next(struct flow *f)
 	flow_fail_rep(f, rep, "%s", reason);
 }
 
-int socks_server_retry(struct flow *f, const char *desc, const char *reason)
+static int socks_server_retry(struct flow *f, const char *desc, const char *reason)
 {
 	struct socks_session *s = f->socks;
 
@@ -630,7 +633,7 @@ static void socks_read_request(struct flow *f)
 	}
 }
 
-void socks_server_client_event(struct flow *f, uint32_t events)
+static void socks_server_client_event(struct flow *f, uint32_t events)
 {
 	switch (f->state) {
 	case FLOW_SOCKS_REQUEST:
@@ -670,12 +673,14 @@ void socks_server_client_event(struct flow *f, uint32_t events)
 	}
 }
 
-int socks_server_tunnel_up(struct flow *f)
+static int socks_server_tunnel_up(struct flow *f)
 {
 	struct sockaddr_storage bnd;
 	socklen_t len = sizeof(bnd);
 	const struct sockaddr_storage *reported = &bnd;
 
+	if (!f->socks)
+		return 0; /* answered already */
 	if (f->state == FLOW_BIND_WAIT || f->upstream_fd < 0) {
 		/* BIND's second reply names the peer that connected */
 		reported = &f->target.addr;
@@ -698,7 +703,7 @@ int socks_server_tunnel_up(struct flow *f)
 	return 0;
 }
 
-int socks_server_reply_failure(struct flow *f, uint8_t rep)
+static int socks_server_reply_failure(struct flow *f, uint8_t rep)
 {
 	struct socks_session *s = f->socks;
 
@@ -715,15 +720,21 @@ int socks_server_reply_failure(struct flow *f, uint8_t rep)
 	return 1;
 }
 
-void socks_server_udp_event(struct ev *ev, uint32_t events)
-{
-	socks_udp_client_event(ev, events);
-}
-
-void socks_server_upstream_event(struct flow *f, uint32_t events)
+static void socks_server_upstream_event(struct flow *f, uint32_t events)
 {
 	if (f->state == FLOW_BIND_WAIT)
 		socks_bind_accept(f);
 	else if (f->state == FLOW_UDP)
 		socks_udp_targets_event(f, events);
 }
+
+/* What the relay core calls for a SOCKS flow. */
+static const struct flow_frontend socks_frontend = {
+	.name = "socks",
+	.client_event = socks_server_client_event,
+	.upstream_event = socks_server_upstream_event,
+	.tunnel_up = socks_server_tunnel_up,
+	.retry = socks_server_retry,
+	.reply_failure = socks_server_reply_failure,
+	.session_end = socks_server_session_end,
+};

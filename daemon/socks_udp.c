@@ -185,7 +185,7 @@ int socks_udp_open(struct flow *f)
 		addr_set_port(&u->client, addr_port(&f->target.addr));
 	}
 	memset(&f->target, 0, sizeof(f->target));
-	u->ev.kind = EV_FLOW_UDP;
+	u->ev.handle = socks_udp_client_event;
 	if (worker_epoll_add(f->w, u->fd, &u->ev, EPOLLIN) < 0 ||
 	    worker_epoll_add(f->w, f->upstream_fd, &f->upstream_ev, EPOLLIN) < 0)
 		return flow_fail_rep(f, REP_GENERAL_FAILURE, "UDP: epoll: %s", strerror(errno));
@@ -328,20 +328,23 @@ static void link_relay_read(struct socks_udp_link *l)
 	}
 }
 
-void socks_udp_link_event(struct ev *ev, uint32_t events)
+/* A link whose association ended, or whose socket failed, earlier in this
+ * batch has nothing more to say. */
+static void link_control_ev(struct ev *ev, uint32_t events)
 {
-	struct socks_udp_link *l = ev->kind == EV_SOCKS_UDP_CONTROL
-				       ? container_of(ev, struct socks_udp_link, control_ev)
-				       : container_of(ev, struct socks_udp_link, relay_ev);
+	struct socks_udp_link *l = container_of(ev, struct socks_udp_link, control_ev);
 
-	if (!l->u)
-		return; /* its association ended earlier in this batch */
-	if (ev->kind == EV_SOCKS_UDP_CONTROL) {
-		if (l->control_fd >= 0) /* else it failed earlier in this batch */
-			link_control_event(l, events);
-	} else if (l->relay_fd >= 0) {
+	if (l->u && l->control_fd >= 0)
+		link_control_event(l, events);
+}
+
+static void link_relay_ev(struct ev *ev, uint32_t events)
+{
+	struct socks_udp_link *l = container_of(ev, struct socks_udp_link, relay_ev);
+
+	(void)events;
+	if (l->u && l->relay_fd >= 0)
 		link_relay_read(l);
-	}
 }
 
 /* The association's link with up, made on first use; NULL when it has as
@@ -360,8 +363,8 @@ static struct socks_udp_link *link_get(struct socks_udp *u, const struct upstrea
 	l->up = up;
 	l->control_fd = -1;
 	l->relay_fd = -1;
-	l->control_ev.kind = EV_SOCKS_UDP_CONTROL;
-	l->relay_ev.kind = EV_SOCKS_UDP_RELAY;
+	l->control_ev.handle = link_control_ev;
+	l->relay_ev.handle = link_relay_ev;
 	l->state = LINK_FAILED; /* retry_at 0: starts on this datagram */
 	l->next = u->links;
 	u->links = l;

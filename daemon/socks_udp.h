@@ -15,7 +15,6 @@ void socks_udp_client_event(struct ev *ev, uint32_t events);
 /* Datagrams from targets (the flow's upstream socket). */
 void socks_udp_targets_event(struct flow *f, uint32_t events);
 /* A socket of an association's link with an upstream is ready. */
-void socks_udp_link_event(struct ev *ev, uint32_t events);
 /* Closes the association's sockets and forgets its lookups. */
 void socks_udp_free(struct flow *f);
 

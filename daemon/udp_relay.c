@@ -135,6 +135,9 @@ struct udp_relay {
 	} control[UDP_BATCH];
 };
 
+static void control_ev_handle(struct ev *ev, uint32_t events);
+static void relay_ev_handle(struct ev *ev, uint32_t events);
+
 static void count(atomic_ullong *c, unsigned long long n)
 {
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
@@ -305,7 +308,7 @@ static int assoc_start(struct assoc *a)
 	s->owner = a;
 	list_add_tail(&a->r->setups, &s->node);
 	a->setup = s;
-	a->control_ev.kind = EV_UDP_CONTROL;
+	a->control_ev.handle = control_ev_handle;
 	a->state = ASSOC_CONNECTING;
 	if (udp_control_open(w, a->up, cfg->mark, &s->control, &a->control_ev, &a->control_fd,
 			     why) == UDP_CONTROL_FAILED) {
@@ -324,7 +327,7 @@ static void assoc_ready(struct assoc *a)
 	char rel[ADDR_STRLEN], what[FLOW_DESCRIBE_MAX], why[UDP_CONTROL_WHY_MAX];
 	int fd;
 
-	a->relay_ev.kind = EV_UDP_RELAY;
+	a->relay_ev.handle = relay_ev_handle;
 	if (udp_control_open_relay(w, a->up, a->gen->cfg->mark, a->control_fd, &s->control,
 				   &a->relay_ev, &a->relay_fd, &a->relay, why) < 0) {
 		assoc_fail(a, UDP_RETRY_MS, "%s", why);
@@ -599,16 +602,22 @@ static void relay_event(struct assoc *a)
 	assoc_touch(a);
 }
 
-void udp_relay_event(struct ev *ev, uint32_t events)
+/* A socket closed earlier in this batch (a failure, or the end of the
+ * association) has nothing more to say. */
+static void control_ev_handle(struct ev *ev, uint32_t events)
 {
-	struct assoc *a = ev->kind == EV_UDP_CONTROL ? container_of(ev, struct assoc, control_ev)
-						     : container_of(ev, struct assoc, relay_ev);
+	struct assoc *a = container_of(ev, struct assoc, control_ev);
 
-	/* a socket closed earlier in this batch (a failure, or the end of
-	 * the association) has nothing more to say */
-	if (ev->kind == EV_UDP_CONTROL && a->control_fd >= 0)
+	if (a->control_fd >= 0)
 		control_event(a, events);
-	else if (ev->kind == EV_UDP_RELAY && a->relay_fd >= 0)
+}
+
+static void relay_ev_handle(struct ev *ev, uint32_t events)
+{
+	struct assoc *a = container_of(ev, struct assoc, relay_ev);
+
+	(void)events;
+	if (a->relay_fd >= 0)
 		relay_event(a);
 }
 
@@ -754,7 +763,7 @@ static int assoc_open_direct(struct assoc *a)
 		return -1;
 	fd_budget_take(w->budget, 1);
 	a->relay_fd = fd;
-	a->relay_ev.kind = EV_UDP_RELAY;
+	a->relay_ev.handle = relay_ev_handle;
 	if (set_mark(fd, a->gen->cfg->mark) < 0 || worker_epoll_add(w, fd, &a->relay_ev, EPOLLIN))
 		return -1;
 	a->state = ASSOC_DIRECT;

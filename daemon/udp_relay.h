@@ -20,7 +20,6 @@ int udp_relay_listen(int family, uint16_t port, unsigned n_workers);
 /* The tproxy UDP socket fd is readable. */
 void udp_relay_intake(struct worker *w, int fd);
 /* A control connection or relay socket of an association is ready. */
-void udp_relay_event(struct ev *ev, uint32_t events);
 /* From the worker's timer tick: setup timeouts, idle expiry. */
 void udp_relay_tick(struct worker *w);
 /* Live associations, in the format of flow_snapshot. */

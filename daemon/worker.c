@@ -224,6 +224,26 @@ static void worker_wake(struct worker *w)
 	pthread_mutex_unlock(&w->snap_lock);
 }
 
+static void wake_event(struct ev *ev, uint32_t events)
+{
+	(void)events;
+	worker_wake(container_of(ev, struct worker, wake_ev));
+}
+
+static void auth_event(struct ev *ev, uint32_t events)
+{
+	(void)events;
+	socks_server_auth_completed(container_of(ev, struct worker, auth_ev));
+}
+
+static void listener_event(struct ev *ev, uint32_t events)
+{
+	struct listener *l = container_of(ev, struct listener, ev);
+
+	(void)events;
+	worker_accept(l->w, l);
+}
+
 void worker_switch_generation(struct worker *w, struct generation *gen)
 {
 	struct generation *old = atomic_exchange(&w->next_gen, generation_ref(gen));
@@ -334,30 +354,7 @@ static void *worker_main(void *arg)
 		w->now_ms = monotonic_ms();
 		for (int i = 0; i < n; i++) {
 			struct ev *ev = events[i].data.ptr;
-			switch (ev->kind) {
-			case EV_LISTENER:
-				worker_accept(w, (struct listener *)ev);
-				break;
-			case EV_WAKE:
-				worker_wake(w);
-				break;
-			case EV_AUTH:
-				socks_server_auth_completed(w);
-				break;
-			case EV_DNS:
-				dns_handle_event(ev, events[i].events);
-				break;
-			case EV_UDP_CONTROL:
-			case EV_UDP_RELAY:
-				udp_relay_event(ev, events[i].events);
-				break;
-			case EV_SOCKS_UDP_CONTROL:
-			case EV_SOCKS_UDP_RELAY:
-				socks_udp_link_event(ev, events[i].events);
-				break;
-			default:
-				flow_handle_event(ev, events[i].events);
-			}
+			ev->handle(ev, events[i].events);
 		}
 		/* Flows that yielded or waited for a pipe; only those queued
 		 * before this pass, so a busy flow cannot hold the loop. */
@@ -430,7 +427,8 @@ static int worker_add_listener(struct worker *w, int fd, int family, enum listen
 		l = &w->listeners[w->n_listeners++];
 	}
 	memset(l, 0, sizeof(*l));
-	l->ev.kind = EV_LISTENER;
+	l->ev.handle = listener_event;
+	l->w = w;
 	l->fd = fd;
 	l->family = family;
 	l->kind = kind;
@@ -579,7 +577,7 @@ static int worker_init_socks(struct worker *w)
 			log_error("worker %u: auth cache/eventfd: %s", w->index, strerror(errno));
 			return -ENOMEM;
 		}
-		w->auth_ev.kind = EV_AUTH;
+		w->auth_ev.handle = auth_event;
 		rc = worker_epoll_add(w, w->auth_fd, &w->auth_ev, EPOLLIN);
 		if (rc < 0)
 			return rc;
@@ -634,7 +632,7 @@ int worker_init(struct worker *w, unsigned index, struct generation *gen,
 		log_error("worker %u: epoll/eventfd: %s", index, strerror(errno));
 		goto fail;
 	}
-	w->wake_ev.kind = EV_WAKE;
+	w->wake_ev.handle = wake_event;
 	rc = worker_epoll_add(w, w->wake_fd, &w->wake_ev, EPOLLIN);
 	if (rc < 0)
 		goto fail;

@@ -23,27 +23,15 @@ struct dst_guard;
 struct udp_relay;
 struct users;
 
-enum ev_kind {
-	EV_LISTENER,
-	EV_FLOW_CLIENT,
-	EV_FLOW_UPSTREAM,
-	EV_FLOW_UDP,
-	EV_WAKE,
-	EV_AUTH,
-	EV_DNS,
-	EV_UDP_CONTROL,	      /* transparent UDP: an association's TCP control connection */
-	EV_UDP_RELAY,	      /* transparent UDP: an association's datagram socket */
-	EV_SOCKS_UDP_CONTROL, /* SOCKS UDP ASSOCIATE through an upstream: control connection */
-	EV_SOCKS_UDP_RELAY,   /* idem: the datagram socket towards the upstream's relay */
-};
-
-/* First member of everything registered with epoll. */
+/* First member of everything registered with epoll, carrying its own
+ * handler: the loop calls it and knows nothing of the module behind it. */
 struct ev {
-	enum ev_kind kind;
+	void (*handle)(struct ev *ev, uint32_t events);
 };
 
 struct listener {
 	struct ev ev;
+	struct worker *w;
 	int fd; /* -1: a free slot */
 	int family;
 	uint16_t port;		      /* intake listeners */
