@@ -178,16 +178,22 @@ out:
 	return ret;
 }
 
-/* What a reload needs of the running daemon. */
-struct daemon_state {
+/* The running daemon: what main() builds step by step and tears down. */
+struct daemon {
 	const char *path;
-	int verbose;
-	struct generation *gen;
+	int verbose, foreground;
+	struct generation *gen; /* the current configuration */
 	struct worker *workers;
-	unsigned n_workers;
-	struct worker_shared *shared;
-	struct control *control; /* NULL: none */
+	unsigned n_workers, started;
+	struct fd_budget budget;
+	struct worker_shared shared;
+	struct control control;
+	struct control *serving; /* &control once it is served, else NULL */
+	struct metrics metrics;
+	struct served_loop *served;
 	struct reload_job job;
+	int sfd; /* signalfd */
+	int dns_ready;
 };
 
 static int same_str(const char *a, const char *b)
@@ -284,7 +290,7 @@ static int probe_new_listeners(const struct config *a, const struct config *b, c
  * Live flows keep the upstream they started with; new flows use the new
  * config; listeners it no longer names close, new ones open, the rest
  * stay. 0, or -1 with why in msg. */
-static int reload_commit(struct daemon_state *d, char *msg, size_t len)
+static int reload_commit(struct daemon *d, char *msg, size_t len)
 {
 	struct reload_job *j = &d->job;
 	struct config *cfg = j->cfg;
@@ -315,11 +321,11 @@ static int reload_commit(struct daemon_state *d, char *msg, size_t len)
 	j->users = NULL;
 	for (unsigned i = 0; i < d->n_workers; i++)
 		worker_switch_generation(&d->workers[i], gen);
-	if (d->shared->auth)
-		auth_service_set_generation(d->shared->auth, gen);
-	client_limit_set(d->shared->flow_limits, cfg->max_flows_per_client,
+	if (d->shared.auth)
+		auth_service_set_generation(d->shared.auth, gen);
+	client_limit_set(d->shared.flow_limits, cfg->max_flows_per_client,
 			 4 * cfg->max_flows_per_client);
-	client_limit_set(d->shared->udp_limits, cfg->max_udp_per_client,
+	client_limit_set(d->shared.udp_limits, cfg->max_udp_per_client,
 			 4 * cfg->max_udp_per_client);
 	generation_unref(d->gen);
 	d->gen = gen;
@@ -339,7 +345,7 @@ refuse:
  * the service manager told around it (sd_notify). */
 static void reload_start(void *arg)
 {
-	struct daemon_state *d = arg;
+	struct daemon *d = arg;
 	int rc = reload_job_start(&d->job);
 
 	if (rc == 0) {
@@ -349,13 +355,13 @@ static void reload_start(void *arg)
 		snprintf(msg, sizeof(msg), "reload refused: cannot start reading: %s",
 			 strerror(-rc));
 		log_warn("%s", msg);
-		if (d->control)
-			control_reload_finished(d->control, -1, msg);
+		if (d->serving)
+			control_reload_finished(d->serving, -1, msg);
 	}
 }
 
 /* The reload job is done: apply it and tell whoever asked. */
-static void reload_finish(struct daemon_state *d)
+static void reload_finish(struct daemon *d)
 {
 	char msg[2048];
 	int rc;
@@ -369,13 +375,13 @@ static void reload_finish(struct daemon_state *d)
 	d->job.users = NULL;
 	d->job.errs = NULL;
 	notify_send("READY=1");
-	if (d->control)
-		control_reload_finished(d->control, rc, msg);
+	if (d->serving)
+		control_reload_finished(d->serving, rc, msg);
 }
 
 /* Signals, the control socket and metrics, reloads, the watchdog: until a
  * stop signal (0) or a failure (-1). Nothing here waits on a client. */
-static int main_loop(struct daemon_state *d, int sfd, struct served_loop *served, int watchdog_ms)
+static int main_loop(struct daemon *d, int sfd, struct served_loop *served, int watchdog_ms)
 {
 	for (;;) {
 		struct pollfd pfd[3] = { { .fd = sfd, .events = POLLIN },
@@ -439,7 +445,8 @@ static int detach(void)
 	return 0;
 }
 
-int main(int argc, char *argv[])
+/* The options: -1 to go on, or the exit code. */
+static int parse_options(int argc, char *argv[], struct daemon *d, int *check)
 {
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -451,35 +458,21 @@ int main(int argc, char *argv[])
 		{ "hash-password", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = CONFIG_DEFAULT_PATH;
-	int check = 0, foreground = 0, verbose = 0, opt, ret = 1, watchdog_ms;
-	struct config *cfg = NULL;
-	struct worker *workers = NULL;
-	unsigned n_workers = 0, started = 0, nofile;
-	struct fd_budget budget = { 0 };
-	struct worker_shared shared = { .budget = &budget };
-	struct users *users = NULL;
-	struct control control = { .fd = -1 };
-	struct metrics metrics = { .fd = -1 };
-	struct daemon_state state = { 0 };
-	struct served_loop *served = NULL;
-	int dns_ready = 0;
-	sigset_t sigs;
-	int sfd = -1;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "c:fvVh", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			path = optarg;
+			d->path = optarg;
 			break;
 		case 'C':
-			check = 1;
+			*check = 1;
 			break;
 		case 'f':
-			foreground = 1;
+			d->foreground = 1;
 			break;
 		case 'v':
-			verbose = 1;
+			d->verbose = 1;
 			break;
 		case 'V':
 			printf("sockgated %s\n", SOCKGATE_VERSION);
@@ -499,229 +492,293 @@ int main(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
 
-	if (config_load(path, 1, &cfg, stderr)) {
+/* The config and users file as the daemon starts: 0, or -1 with every
+ * problem on stderr. */
+static int load_startup_config(const char *path, int check, struct config **cfg,
+			       struct users **users)
+{
+	if (config_load(path, 1, cfg, stderr)) {
 		if (!check)
 			fprintf(stderr, "sockgated: %s has errors, not starting\n", path);
-		return 1;
+		return -1;
 	}
-	if (cfg->socks.n_listen && cfg->socks.auth_password &&
-	    users_load(cfg->socks.users_path, &users, stderr)) {
+	if ((*cfg)->socks.n_listen && (*cfg)->socks.auth_password &&
+	    users_load((*cfg)->socks.users_path, users, stderr)) {
 		if (!check)
 			fprintf(stderr, "sockgated: %s has errors, not starting\n",
-				cfg->socks.users_path);
-		config_free(cfg);
-		return 1;
+				(*cfg)->socks.users_path);
+		return -1;
 	}
-	if (check) {
-		printf("%s: ok\n", path);
-		users_free(users);
-		config_free(cfg);
-		return 0;
-	}
-	log_set_level(verbose ? LOG_LEVEL_DEBUG : cfg->log_level);
+	return 0;
+}
+
+/* Logging as the config says; signals read from a signalfd in this thread
+ * (workers inherit the blocked mask and never see them). 0 or -1. */
+static int setup_process(struct daemon *d, const struct config *cfg)
+{
+	sigset_t sigs;
+
+	log_set_level(d->verbose ? LOG_LEVEL_DEBUG : cfg->log_level);
 	/* detached, stderr is usually nowhere: auto means syslog then */
 	if (cfg->log_target == LOG_TARGET_SYSLOG ||
-	    (cfg->log_target == LOG_TARGET_AUTO && !foreground))
+	    (cfg->log_target == LOG_TARGET_AUTO && !d->foreground))
 		log_use_syslog("sockgated");
-
-	/* Signals are read from a signalfd in this thread; workers inherit
-	 * the blocked mask and never see them. */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	if (sfd < 0) {
+	d->sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (d->sfd < 0) {
 		log_error("signalfd: %s", strerror(errno));
-		goto out;
+		return -1;
 	}
+	return 0;
+}
 
-	nofile = raise_nofile_limit();
-	n_workers = cfg->workers ? cfg->workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
-	if (n_workers < 1)
-		n_workers = 1;
-	if (nofile < FD_RESERVE + n_workers * 64) {
-		log_error("RLIMIT_NOFILE %u is too low for %u workers", nofile, n_workers);
-		goto out;
+/* Workers, fd budget, the first generation (it takes cfg and users) and
+ * what the workers share. 0 or -1. */
+static int setup_shared(struct daemon *d, struct config *cfg, struct users *users)
+{
+	unsigned nofile = raise_nofile_limit();
+
+	d->n_workers = cfg->workers ? cfg->workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	if (d->n_workers < 1)
+		d->n_workers = 1;
+	if (nofile < FD_RESERVE + d->n_workers * 64) {
+		log_error("RLIMIT_NOFILE %u is too low for %u workers", nofile, d->n_workers);
+		return -1;
 	}
-	budget.max = nofile - FD_RESERVE;
-	/* from here on the generation owns cfg and users */
-	state.gen = generation_new(cfg, users, n_workers);
-	cfg = NULL;
-	users = NULL;
-	if (!state.gen) {
-		log_error("out of memory");
-		goto out;
-	}
-	cfg = state.gen->cfg;
-	shared.flow_limits =
+	d->budget.max = nofile - FD_RESERVE;
+	d->shared.budget = &d->budget;
+	d->gen = generation_new(cfg, users, d->n_workers);
+	if (!d->gen)
+		goto nomem;
+	cfg = d->gen->cfg;
+	d->shared.flow_limits =
 	    client_limit_new(cfg->max_flows_per_client, 4 * cfg->max_flows_per_client);
-	shared.udp_limits = client_limit_new(cfg->max_udp_per_client, 4 * cfg->max_udp_per_client);
-	if (!shared.flow_limits || !shared.udp_limits) {
+	d->shared.udp_limits =
+	    client_limit_new(cfg->max_udp_per_client, 4 * cfg->max_udp_per_client);
+	if (!d->shared.flow_limits || !d->shared.udp_limits)
+		goto nomem;
+	if (!cfg->socks.n_listen)
+		return 0;
+	if (dns_library_init() < 0) {
+		log_error("c-ares: cannot initialise");
+		return -1;
+	}
+	d->dns_ready = 1;
+	d->shared.limits =
+	    client_limit_new(cfg->socks.max_conns_per_client, 8 * cfg->socks.max_conns_per_client);
+	if (!d->shared.limits)
+		goto nomem;
+	if (users_count(d->gen->users) == 0 && cfg->socks.auth_password)
+		log_warn("%s lists no user: every SOCKS login will fail", cfg->socks.users_path);
+	return 0;
+nomem:
+	log_error("out of memory");
+	return -1;
+}
+
+/* Each worker's loop, listeners and state, not yet running. 0 or -1. */
+static int setup_workers(struct daemon *d)
+{
+	d->workers = calloc(d->n_workers, sizeof(*d->workers));
+	if (!d->workers) {
 		log_error("out of memory");
-		goto out;
+		d->n_workers = 0;
+		return -1;
 	}
-	if (cfg->socks.n_listen) {
-		int rc = dns_library_init();
-		if (rc < 0) {
-			log_error("c-ares: %s", strerror(-rc));
-			goto out;
-		}
-		dns_ready = 1;
-		shared.limits = client_limit_new(cfg->socks.max_conns_per_client,
-						 8 * cfg->socks.max_conns_per_client);
-		if (!shared.limits) {
-			log_error("out of memory");
-			goto out;
-		}
-		if (users_count(state.gen->users) == 0 && cfg->socks.auth_password)
-			log_warn("%s lists no user: every SOCKS login will fail",
-				 cfg->socks.users_path);
-	}
-	workers = calloc(n_workers, sizeof(*workers));
-	if (!workers) {
-		log_error("out of memory");
-		goto out;
-	}
-	for (unsigned i = 0; i < n_workers; i++) {
-		int rc = worker_init(&workers[i], i, state.gen, &shared);
-		if (rc < 0) {
-			n_workers = i;
-			goto out;
+	for (unsigned i = 0; i < d->n_workers; i++) {
+		if (worker_init(&d->workers[i], i, d->gen, &d->shared) < 0) {
+			d->n_workers = i;
+			return -1;
 		}
 	}
-	if (!foreground) {
-		int rc = detach();
-		if (rc < 0) {
-			log_error("detach: %s", strerror(-rc));
-			goto out;
-		}
-	}
-	state.path = path;
-	state.verbose = verbose;
-	state.workers = workers;
-	state.n_workers = n_workers;
-	state.shared = &shared;
+	return 0;
+}
+
+/* The control socket (optional) and the metrics endpoint (a port taken is
+ * a config error the admin must see). 0 or -1. */
+static int open_endpoints(struct daemon *d, const struct config *cfg)
+{
 	if (cfg->control_path) {
-		control.gen = &state.gen;
-		control.reload_start = reload_start;
-		control.reload_arg = &state;
-		control.workers = workers;
-		control.n_workers = n_workers;
-		control.budget = &budget;
-		control.started = time(NULL);
-		if (control_open(&control, cfg->control_path) < 0)
+		d->control.gen = &d->gen;
+		d->control.reload_start = reload_start;
+		d->control.reload_arg = d;
+		d->control.workers = d->workers;
+		d->control.n_workers = d->n_workers;
+		d->control.budget = &d->budget;
+		d->control.started = time(NULL);
+		if (control_open(&d->control, cfg->control_path) < 0)
 			log_warn("running without a control socket: sockgate status/conns/stats "
 				 "will not reach this daemon");
 	}
+	if (!cfg->metrics.ss_family)
+		return 0;
+	d->metrics.gen = &d->gen;
+	d->metrics.workers = d->workers;
+	d->metrics.n_workers = d->n_workers;
+	d->metrics.budget = &d->budget;
+	return metrics_open(&d->metrics, &cfg->metrics) < 0 ? -1 : 0;
+}
 
-	if (cfg->metrics.ss_family) {
-		metrics.gen = &state.gen;
-		metrics.workers = workers;
-		metrics.n_workers = n_workers;
-		metrics.budget = &budget;
-		/* a port taken is a config error the admin must see */
-		if (metrics_open(&metrics, &cfg->metrics) < 0)
-			goto out;
+/* Every socket that needs root is bound: root is given up, before any
+ * thread exists (credentials are per thread). 0 or -1. */
+static int drop_root(const struct daemon *d, const struct config *cfg)
+{
+	char why[160];
+
+	if (!privileges_should_drop(cfg->user))
+		return 0;
+	if (privileges_drop(cfg->user, why, sizeof(why)) < 0) {
+		log_error("%s", why);
+		return -1;
 	}
-	/* every socket that needs root is bound: give it up (outside
-	 * systemd), before any thread exists, as credentials are per thread */
-	if (privileges_should_drop(cfg->user)) {
-		char why[160];
-		if (privileges_drop(cfg->user, why, sizeof(why)) < 0) {
-			log_error("%s", why);
-			goto out;
-		}
-		log_info("running as %s, group %s, with CAP_NET_ADMIN, CAP_NET_RAW and "
-			 "CAP_NET_BIND_SERVICE",
-			 cfg->user, getgrnam("sockgate") ? "sockgate" : "of the user");
-		if (access(path, R_OK) < 0)
-			log_warn(
-			    "%s is not readable as %s: sockgate reload will fail (chgrp sockgate "
-			    "it and chmod 0640, or set [daemon] user = root)",
-			    path, cfg->user);
-	}
-	/* threads: the password verifier, then the workers (a fork by detach
-	 * before would have lost them) */
+	log_info("running as %s, group %s, with CAP_NET_ADMIN, CAP_NET_RAW and "
+		 "CAP_NET_BIND_SERVICE",
+		 cfg->user, getgrnam("sockgate") ? "sockgate" : "of the user");
+	if (access(d->path, R_OK) < 0)
+		log_warn("%s is not readable as %s: sockgate reload will fail (chgrp sockgate "
+			 "it and chmod 0640, or set [daemon] user = root)",
+			 d->path, cfg->user);
+	return 0;
+}
+
+/* The password verifier, then the workers (a fork by detach before would
+ * have lost them). 0 or -1. */
+static int start_threads(struct daemon *d, const struct config *cfg)
+{
+	int rc;
+
 	if (cfg->socks.auth_password) {
-		int rc = auth_service_start(&shared.auth, state.gen);
+		rc = auth_service_start(&d->shared.auth, d->gen);
 		if (rc < 0) {
 			log_error("password verifier: %s", strerror(-rc));
-			goto out;
+			return -1;
 		}
 	}
-	for (; started < n_workers; started++) {
-		int rc = worker_start(&workers[started]);
+	for (; d->started < d->n_workers; d->started++) {
+		rc = worker_start(&d->workers[d->started]);
 		if (rc < 0) {
-			log_error("starting worker %u: %s", started, strerror(-rc));
-			goto out;
+			log_error("starting worker %u: %s", d->started, strerror(-rc));
+			return -1;
 		}
 	}
-	{
-		char intake[64] = "";
-		if (cfg->redirect_port)
-			snprintf(intake, sizeof(intake), ", redirect port %u", cfg->redirect_port);
-		if (cfg->tproxy_port)
-			snprintf(intake + strlen(intake), sizeof(intake) - strlen(intake),
-				 ", tproxy port %u", cfg->tproxy_port);
-		log_info("sockgated %s: %u workers%s, fd budget %u, default upstream %s",
-			 SOCKGATE_VERSION, n_workers, intake, budget.max,
-			 cfg->default_upstream->name);
-	}
-	for (size_t i = 0; i < cfg->socks.n_listen; i++) {
-		char a[ADDR_STRLEN];
+	return 0;
+}
+
+static void log_started(const struct daemon *d, const struct config *cfg)
+{
+	char intake[64] = "", a[ADDR_STRLEN];
+
+	if (cfg->redirect_port)
+		snprintf(intake, sizeof(intake), ", redirect port %u", cfg->redirect_port);
+	if (cfg->tproxy_port)
+		snprintf(intake + strlen(intake), sizeof(intake) - strlen(intake),
+			 ", tproxy port %u", cfg->tproxy_port);
+	log_info("sockgated %s: %u workers%s, fd budget %u, default upstream %s", SOCKGATE_VERSION,
+		 d->n_workers, intake, d->budget.max, cfg->default_upstream->name);
+	for (size_t i = 0; i < cfg->socks.n_listen; i++)
 		log_info("SOCKS server on %s, auth %s%s",
 			 addr_format(&cfg->socks.listen[i], a, sizeof(a)),
 			 cfg->socks.auth_password ? "password" : "none",
 			 cfg->socks.n_allow ? ", clients limited by allow" : "");
-	}
+}
 
-	served = served_loop_new();
-	if (!served || reload_job_init(&state.job, path) < 0) {
+/* The main thread's own loop: control, metrics, reloads. 0 or -1. */
+static int setup_main_loop(struct daemon *d)
+{
+	d->served = served_loop_new();
+	if (!d->served || reload_job_init(&d->job, d->path) < 0) {
 		log_error("main loop: %s", strerror(errno));
-		goto out;
+		return -1;
 	}
-	if (control.fd >= 0 && control_serve(&control, served) == 0)
-		state.control = &control;
-	if (metrics.fd >= 0 && metrics_serve(&metrics, served) < 0)
-		goto out;
+	if (d->control.fd >= 0 && control_serve(&d->control, d->served) == 0)
+		d->serving = &d->control;
+	if (d->metrics.fd >= 0 && metrics_serve(&d->metrics, d->served) < 0)
+		return -1;
+	return 0;
+}
 
-	/* listeners are up: the service is ready */
-	notify_send("READY=1");
-	watchdog_ms = (int)(notify_watchdog_usec() / 2000);
-	if (main_loop(&state, sfd, served, watchdog_ms) < 0)
-		goto out;
-	ret = 0;
-out:
-	reload_job_destroy(&state.job);
-	served_loop_free(served);
-	control_close(&control);
-	metrics_close(&metrics);
-	for (unsigned i = 0; i < started; i++)
-		worker_request_stop(&workers[i]);
-	for (unsigned i = 0; i < started; i++)
-		worker_join(&workers[i]);
+/* Everything set up, in order; cfg and users belong to the generation
+ * once setup_shared has made it. 0 or -1. */
+static int daemon_start(struct daemon *d, struct config *cfg, struct users *users)
+{
+	int rc;
+
+	if (setup_process(d, cfg) < 0 || setup_shared(d, cfg, users) < 0)
+		return -1;
+	cfg = d->gen->cfg;
+	if (setup_workers(d) < 0)
+		return -1;
+	if (!d->foreground && (rc = detach()) < 0) {
+		log_error("detach: %s", strerror(-rc));
+		return -1;
+	}
+	if (open_endpoints(d, cfg) < 0 || drop_root(d, cfg) < 0 || start_threads(d, cfg) < 0)
+		return -1;
+	log_started(d, cfg);
+	return setup_main_loop(d);
+}
+
+static void daemon_stop(struct daemon *d)
+{
+	reload_job_destroy(&d->job);
+	served_loop_free(d->served);
+	control_close(&d->control);
+	metrics_close(&d->metrics);
+	for (unsigned i = 0; i < d->started; i++)
+		worker_request_stop(&d->workers[i]);
+	for (unsigned i = 0; i < d->started; i++)
+		worker_join(&d->workers[i]);
 	/* The verifier stops before the workers go: it may be about to hand
 	 * a result to one of them. */
-	auth_service_stop(shared.auth);
-	for (unsigned i = 0; i < n_workers; i++)
-		worker_destroy(&workers[i]);
-	free(workers);
-	client_limit_free(shared.limits);
-	client_limit_free(shared.flow_limits);
-	client_limit_free(shared.udp_limits);
-	if (state.gen) {
-		generation_unref(state.gen); /* cfg and users are its */
-	} else {
-		config_free(cfg);
-		users_free(users);
-	}
-	if (dns_ready)
+	auth_service_stop(d->shared.auth);
+	for (unsigned i = 0; d->workers && i < d->n_workers; i++)
+		worker_destroy(&d->workers[i]);
+	free(d->workers);
+	client_limit_free(d->shared.limits);
+	client_limit_free(d->shared.flow_limits);
+	client_limit_free(d->shared.udp_limits);
+	generation_unref(d->gen); /* its cfg and users with it */
+	if (d->dns_ready)
 		dns_library_cleanup();
-	if (sfd >= 0)
-		close(sfd);
+	if (d->sfd >= 0)
+		close(d->sfd);
+}
+
+int main(int argc, char *argv[])
+{
+	struct daemon d = { .path = CONFIG_DEFAULT_PATH, .sfd = -1, .job = { .efd = -1 } };
+	struct config *cfg = NULL;
+	struct users *users = NULL;
+	int check = 0, ret = 1, rc;
+
+	d.control.fd = d.metrics.fd = -1;
+	rc = parse_options(argc, argv, &d, &check);
+	if (rc >= 0)
+		return rc;
+	rc = load_startup_config(d.path, check, &cfg, &users);
+	if (rc < 0 || check) {
+		if (rc == 0)
+			printf("%s: ok\n", d.path);
+		users_free(users);
+		config_free(cfg);
+		return rc < 0;
+	}
+	if (daemon_start(&d, cfg, users) == 0) {
+		/* listeners are up: the service is ready */
+		notify_send("READY=1");
+		ret = main_loop(&d, d.sfd, d.served, (int)(notify_watchdog_usec() / 2000)) < 0;
+	} else if (!d.gen) {
+		users_free(users);
+		config_free(cfg);
+	}
+	daemon_stop(&d);
 	return ret;
 }
