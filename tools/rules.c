@@ -121,165 +121,199 @@ static void hand_listeners_to_tc(const struct config *cfg)
 			close(fds[i]);
 }
 
-static int rules_apply(const struct cli_opts *opts, int dry_run)
+/* Takes away whatever eBPF intake this apply put in (or found). */
+static void ebpf_rollback(void)
 {
-	struct config *cfg = NULL;
-	struct ruleset rs;
-	char err[256];
-	int ret = CLI_FAILED, rc;
+	char ignored[8];
+	unsigned n;
 
-	if (config_load(opts->config_path, 1, &cfg, stderr)) {
-		fprintf(stderr, "sockgate: %s has errors; nothing changed\n", opts->config_path);
-		return CLI_FAILED;
-	}
-	/* a config that intercepts nothing (as shipped) is applied as such:
-	 * no rules, and none left from an earlier one */
-	if (!cfg->n_intercept_ifaces && !cfg->n_intercept_src && !dry_run) {
-		struct removed r;
-		if (remove_everything(&r, err, sizeof(err)) < 0) {
-			fprintf(stderr, "sockgate: rules apply: %s\n", err);
-			goto out;
-		}
-		if (opts->json)
-			printf("{\"applied\": true, \"table\": null, \"nothing_to_intercept\": "
-			       "true}\n");
-		else
-			printf("nothing to intercept ([intake] interfaces names no interface or "
-			       "source): no rules installed%s\n",
-			       r.table ? "; the previous ones removed" : "");
-		ret = CLI_OK;
-		goto out;
-	}
-	if (ruleset_build(cfg, &rs, err, sizeof(err)) < 0) {
+	tc_intake_flush(&n, ignored, sizeof(ignored));
+	cgroup_intake_flush(&n, ignored, sizeof(ignored));
+}
+
+/* The ruleset the config asks for, with the networks of the interfaces and
+ * the eBPF choice: 0 or -1 (said why). */
+static int rules_plan(const struct cli_opts *opts, const struct config *cfg, struct ruleset *rs)
+{
+	char err[256];
+	unsigned n;
+	int rc;
+
+	if (ruleset_build(cfg, rs, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sockgate: %s: %s; nothing changed\n", opts->config_path, err);
-		goto out;
+		return -1;
 	}
-	if (cfg->bypass_connected) {
-		unsigned n;
-		rc = ruleset_add_connected(&rs, &n);
-		if (rc < 0) {
-			fprintf(stderr,
-				"sockgate: rules apply: listing the interfaces' networks: %s\n",
-				strerror(-rc));
-			goto out_rs;
+	if (cfg->bypass_connected && (rc = ruleset_add_connected(rs, &n)) < 0) {
+		fprintf(stderr, "sockgate: rules apply: listing the interfaces' networks: %s\n",
+			strerror(-rc));
+		return -1;
+	}
+	return choose_ebpf(cfg, rs);
+}
+
+/* The eBPF parts (cgroup hooks, then the tc program before the table that
+ * leaves the interfaces to it); a part that cannot be had falls back, or
+ * with ebpf = on fails (a tc program that cannot be had takes the eBPF
+ * intake away, as it was half replaced). Without them, what a previous
+ * apply left goes. */
+static int install_ebpf(const struct config *cfg, struct ruleset *rs)
+{
+	char err[256];
+	unsigned n;
+	int on = cfg->ebpf == INTAKE_EBPF_ON;
+
+	if (rs->ebpf_cgroups &&
+	    cgroup_intake_apply(rs, cfg->cgroups, cfg->n_cgroups, err, sizeof(err)) < 0) {
+		fprintf(stderr,
+			on ? "sockgate: rules apply: ebpf = on: %s\n"
+			   : "sockgate: eBPF cgroup intake not used (%s): those cgroups are not "
+			     "intercepted\n",
+			err);
+		if (on)
+			return -1;
+		rs->ebpf_cgroups = 0;
+	} else if (!rs->ebpf_cgroups && (cfg->ebpf != INTAKE_EBPF_OFF || cgroup_intake_count())) {
+		cgroup_intake_flush(&n, err, sizeof(err));
+	}
+	if (rs->ebpf && tc_intake_apply(rs, err, sizeof(err)) < 0) {
+		fprintf(stderr,
+			on ? "sockgate: rules apply: ebpf = on: %s\n"
+			   : "sockgate: eBPF intake not used (%s): nftables instead\n",
+			err);
+		if (on) {
+			ebpf_rollback();
+			return -1;
 		}
+		tc_intake_flush(&n, err, sizeof(err));
+		rs->ebpf = 0;
+	} else if (!rs->ebpf && (cfg->ebpf != INTAKE_EBPF_OFF || tc_intake_installed())) {
+		tc_intake_flush(&n, err, sizeof(err));
 	}
-	if (choose_ebpf(cfg, &rs) < 0)
-		goto out_rs;
-	if (dry_run) {
-		ruleset_print_nft(&rs, stdout);
-		ret = CLI_OK;
-		goto out_rs;
-	}
+	return 0;
+}
+
+/* Policy routing, the eBPF parts, the table: 0 or -1 (said why; the eBPF
+ * parts taken away again, the previous table unchanged). */
+static int rules_install(const struct config *cfg, struct ruleset *rs)
+{
+	char err[256];
+	unsigned removed;
+	int rc;
+
 	/* Policy routing first: without the marking rules it routes nothing,
 	 * and the table must not mark packets nobody routes. Redirect mode
 	 * needs none: what a previous TPROXY setup left goes. */
-	if (rs.tproxy || rs.udp) {
-		rc = policy_route_apply(rs.tproxy_mark, rs.tproxy_table, err, sizeof(err));
-	} else {
-		unsigned removed;
-		rc = policy_route_flush(&removed, err, sizeof(err));
-	}
+	rc = rs->tproxy || rs->udp
+		 ? policy_route_apply(rs->tproxy_mark, rs->tproxy_table, err, sizeof(err))
+		 : policy_route_flush(&removed, err, sizeof(err));
+	if (rc < 0)
+		goto fail;
+	if (install_ebpf(cfg, rs) < 0)
+		return -1;
+	rc = nft_apply(rs, err, sizeof(err));
 	if (rc < 0) {
-		fprintf(stderr, "sockgate: rules apply: %s\n", err);
-		if (rc == -EPERM)
-			fprintf(stderr, "sockgate: (run it as root, or with CAP_NET_ADMIN)\n");
-		goto out_rs;
+		if (rs->ebpf || rs->ebpf_cgroups)
+			ebpf_rollback();
+		snprintf(err + strlen(err), sizeof(err) - strlen(err),
+			 "; the previous ruleset is unchanged");
+		goto fail;
 	}
-	/* the cgroup hooks, then the tc program before the table that leaves
-	 * the interfaces to it; without them, what a previous apply left goes */
-	if (rs.ebpf_cgroups) {
-		rc = cgroup_intake_apply(&rs, cfg->cgroups, cfg->n_cgroups, err, sizeof(err));
-		if (rc < 0 && cfg->ebpf == INTAKE_EBPF_ON) {
-			fprintf(stderr, "sockgate: rules apply: ebpf = on: %s\n", err);
-			goto out_rs;
-		}
-		if (rc < 0) {
-			fprintf(stderr,
-				"sockgate: eBPF cgroup intake not used (%s): those cgroups are not "
-				"intercepted\n",
-				err);
-			rs.ebpf_cgroups = 0;
-		}
-	} else if (cfg->ebpf != INTAKE_EBPF_OFF || cgroup_intake_count()) {
-		unsigned n;
-		cgroup_intake_flush(&n, err, sizeof(err));
-	}
-	if (rs.ebpf) {
-		rc = tc_intake_apply(&rs, err, sizeof(err));
-		if (rc < 0 && cfg->ebpf == INTAKE_EBPF_ON) {
-			unsigned n;
-			char ignored[8];
-			fprintf(stderr, "sockgate: rules apply: ebpf = on: %s\n", err);
-			tc_intake_flush(&n, ignored, sizeof(ignored));
-			cgroup_intake_flush(&n, ignored, sizeof(ignored));
-			goto out_rs;
-		}
-		if (rc < 0) {
-			unsigned n;
-			fprintf(stderr, "sockgate: eBPF intake not used (%s): nftables instead\n",
-				err);
-			tc_intake_flush(&n, err, sizeof(err));
-			rs.ebpf = 0;
-		}
-	} else if (cfg->ebpf != INTAKE_EBPF_OFF || tc_intake_installed()) {
-		unsigned n;
-		tc_intake_flush(&n, err, sizeof(err));
-	}
-	rc = nft_apply(&rs, err, sizeof(err));
-	if (rc < 0 && (rs.ebpf || rs.ebpf_cgroups)) {
-		unsigned n;
-		char ignored[8];
-		tc_intake_flush(&n, ignored, sizeof(ignored));
-		cgroup_intake_flush(&n, ignored, sizeof(ignored));
-	}
-	if (rc < 0) {
-		fprintf(stderr, "sockgate: rules apply: %s; the previous ruleset is unchanged\n",
-			err);
-		if (rc == -EPERM)
-			fprintf(stderr, "sockgate: (run it as root, or with CAP_NET_ADMIN)\n");
-		goto out_rs;
-	}
-	if (rs.ebpf && rs.tproxy)
+	if (rs->ebpf && rs->tproxy)
 		hand_listeners_to_tc(cfg);
+	return 0;
+fail:
+	fprintf(stderr, "sockgate: rules apply: %s\n", err);
+	if (rc == -EPERM)
+		fprintf(stderr, "sockgate: (run it as root, or with CAP_NET_ADMIN)\n");
+	return -1;
+}
+
+/* What was installed, in words or JSON. */
+static void rules_report(const struct cli_opts *opts, const struct config *cfg,
+			 const struct ruleset *rs)
+{
 	if (opts->json)
 		printf(
 		    "{\"applied\": true, \"table\": \"inet %s\", \"mode\": \"%s\", \"port\": %u, "
 		    "\"udp_port\": %u, \"ebpf\": %s, \"cgroups\": %zu}\n",
-		    RULESET_TABLE, rs.tproxy ? "tproxy" : "redirect",
-		    rs.tproxy ? rs.tproxy_port : rs.redirect_port, rs.udp ? rs.tproxy_port : 0,
-		    rs.ebpf ? "true" : "false", rs.ebpf_cgroups ? cfg->n_cgroups : 0);
-	else if (rs.ebpf)
-		printf(
-		    "table inet %s and the eBPF intake installed: %s from %zu interface(s) by a "
-		    "tc program to port %u (mark %#x, routing table %u); %zu+%zu source range(s) "
-		    "intercepted by nftables, %zu+%zu destination range(s) bypassed\n",
-		    RULESET_TABLE, rs.tproxy ? "TCP and UDP" : "UDP", rs.n_ifaces, rs.tproxy_port,
-		    rs.tproxy_mark, rs.tproxy_table, rs.intercept4.n, rs.intercept6.n, rs.bypass4.n,
-		    rs.bypass6.n);
-	else if (rs.tproxy)
-		printf(
-		    "table inet %s installed: TCP and UDP by TPROXY to port %u (mark %#x, routing "
-		    "table %u, IPv4 and IPv6 rules added); %zu interface(s), %zu+%zu source "
-		    "range(s) intercepted, %zu+%zu destination range(s) bypassed\n",
-		    RULESET_TABLE, rs.tproxy_port, rs.tproxy_mark, rs.tproxy_table, rs.n_ifaces,
-		    rs.intercept4.n, rs.intercept6.n, rs.bypass4.n, rs.bypass6.n);
+		    RULESET_TABLE, rs->tproxy ? "tproxy" : "redirect",
+		    rs->tproxy ? rs->tproxy_port : rs->redirect_port, rs->udp ? rs->tproxy_port : 0,
+		    rs->ebpf ? "true" : "false", rs->ebpf_cgroups ? cfg->n_cgroups : 0);
+	else if (rs->ebpf)
+		printf("table inet %s and the eBPF intake installed: %s from %zu interface(s) by a "
+		       "tc program to port %u (mark %#x, routing table %u); %zu+%zu source "
+		       "range(s) intercepted by nftables, %zu+%zu destination range(s) bypassed\n",
+		       RULESET_TABLE, rs->tproxy ? "TCP and UDP" : "UDP", rs->n_ifaces,
+		       rs->tproxy_port, rs->tproxy_mark, rs->tproxy_table, rs->intercept4.n,
+		       rs->intercept6.n, rs->bypass4.n, rs->bypass6.n);
+	else if (rs->tproxy)
+		printf("table inet %s installed: TCP and UDP by TPROXY to port %u (mark %#x, "
+		       "routing table %u, IPv4 and IPv6 rules added); %zu interface(s), %zu+%zu "
+		       "source range(s) intercepted, %zu+%zu destination range(s) bypassed\n",
+		       RULESET_TABLE, rs->tproxy_port, rs->tproxy_mark, rs->tproxy_table,
+		       rs->n_ifaces, rs->intercept4.n, rs->intercept6.n, rs->bypass4.n,
+		       rs->bypass6.n);
 	else
 		printf("table inet %s installed: TCP redirected to port %u%s; %zu interface(s), "
 		       "%zu+%zu source range(s) intercepted, %zu+%zu destination range(s) "
 		       "bypassed\n",
-		       RULESET_TABLE, rs.redirect_port,
-		       rs.udp ? ", UDP by TPROXY to the tproxy port" : "", rs.n_ifaces,
-		       rs.intercept4.n, rs.intercept6.n, rs.bypass4.n, rs.bypass6.n);
-	if (!opts->json && rs.ebpf_cgroups)
+		       RULESET_TABLE, rs->redirect_port,
+		       rs->udp ? ", UDP by TPROXY to the tproxy port" : "", rs->n_ifaces,
+		       rs->intercept4.n, rs->intercept6.n, rs->bypass4.n, rs->bypass6.n);
+	if (!opts->json && rs->ebpf_cgroups)
 		printf(
 		    "eBPF cgroup hooks attached: TCP from the processes of %zu cgroup(s) goes to "
 		    "port %u\n",
-		    cfg->n_cgroups, rs.redirect_port);
-	ret = CLI_OK;
-out_rs:
+		    cfg->n_cgroups, rs->redirect_port);
+}
+
+/* A config that intercepts nothing (as shipped) is applied as such: no
+ * rules, and none left from an earlier one. */
+static int apply_nothing(const struct cli_opts *opts)
+{
+	char err[256];
+	struct removed r;
+
+	if (remove_everything(&r, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sockgate: rules apply: %s\n", err);
+		return CLI_FAILED;
+	}
+	if (opts->json)
+		printf("{\"applied\": true, \"table\": null, \"nothing_to_intercept\": true}\n");
+	else
+		printf("nothing to intercept ([intake] interfaces names no interface or source): "
+		       "no rules installed%s\n",
+		       r.table ? "; the previous ones removed" : "");
+	return CLI_OK;
+}
+
+static int rules_apply(const struct cli_opts *opts, int dry_run)
+{
+	struct config *cfg = NULL;
+	struct ruleset rs;
+	int ret = CLI_FAILED;
+
+	if (config_load(opts->config_path, 1, &cfg, stderr)) {
+		fprintf(stderr, "sockgate: %s has errors; nothing changed\n", opts->config_path);
+		config_free(cfg);
+		return CLI_FAILED;
+	}
+	if (!cfg->n_intercept_ifaces && !cfg->n_intercept_src && !dry_run) {
+		ret = apply_nothing(opts);
+		config_free(cfg);
+		return ret;
+	}
+	memset(&rs, 0, sizeof(rs));
+	if (rules_plan(opts, cfg, &rs) == 0) {
+		if (dry_run) {
+			ruleset_print_nft(&rs, stdout);
+			ret = CLI_OK;
+		} else if (rules_install(cfg, &rs) == 0) {
+			rules_report(opts, cfg, &rs);
+			ret = CLI_OK;
+		}
+	}
 	ruleset_free(&rs);
-out:
 	config_free(cfg);
 	return ret;
 }
