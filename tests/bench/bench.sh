@@ -141,6 +141,9 @@ redirect = $REDIRECT_PORT
 tproxy = 12346
 interfaces = r0
 bypass_private = no
+; one client host stands in for a whole LAN here: no per-client caps
+max_flows_per_client = 0
+max_udp_per_client = 0
 [upstream dante]
 url = socks5://$PROXY4:1080
 CONF
@@ -255,7 +258,9 @@ in_bench_cgroup() { nsenter --net=/run/netns/$NS_ROUTER sh -c 'echo $$ >"$0/cgro
 intake_round() { # name intake-lines runner...
 	local name=$1 lines=$2
 	shift 2
-	rig_rules_conf "intake-$name" "$lines" "$BENCH_DAEMON_LINES"
+	rig_rules_conf "intake-$name" "$lines
+max_flows_per_client = 0
+max_udp_per_client = 0" "$BENCH_DAEMON_LINES"
 	cat >>"$RIG_DIR/intake-$name.conf" <<-CONF
 	[upstream dante]
 	url = socks5://$PROXY4:1080
