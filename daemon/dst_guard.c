@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "sockgate/addr.h"
+#include "sockgate/config.h"
 #include "dst_guard.h"
 #include "fnv.h"
 
@@ -229,9 +230,9 @@ int dst_guard_is_local(struct dst_guard *g, const struct sockaddr_storage *addr,
 	return dst_guard_route(g, addr, now_ms, &r) < 0 || r.kind == DST_LOCAL;
 }
 
-const char *dst_guard_intercepted(struct dst_guard *g, const struct sockaddr_storage *client,
-				  const struct sockaddr_storage *dst, int guard_connected,
-				  uint64_t now_ms)
+const char *dst_guard_intercepted(struct dst_guard *g, const struct config *cfg,
+				  const struct sockaddr_storage *client,
+				  const struct sockaddr_storage *dst, uint64_t now_ms)
 {
 	struct sockaddr_storage from = *client;
 	struct dst_route to, back;
@@ -244,7 +245,9 @@ const char *dst_guard_intercepted(struct dst_guard *g, const struct sockaddr_sto
 	if (to.kind == DST_LOCAL)
 		return "destination is the router itself (never intercepted: a direct hit on "
 		       "sockgated or a loop)";
-	if (!guard_connected || to.kind != DST_CONNECTED)
+	if (cidr_list_contains(cfg->intake_deny_dst, cfg->n_intake_deny_dst, dst))
+		return "destination refused by [intake] deny_dst";
+	if (!cfg->bypass_connected || to.kind != DST_CONNECTED)
 		return NULL;
 	addr_unmap_v4(&from);
 	if (dst_guard_route(g, &from, now_ms, &back) < 0)

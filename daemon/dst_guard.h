@@ -48,14 +48,16 @@ int dst_guard_route(struct dst_guard *g, const struct sockaddr_storage *addr, ui
 		    struct dst_route *out);
 /* 1 if addr is special or the router's own, or cannot be judged; else 0. */
 int dst_guard_is_local(struct dst_guard *g, const struct sockaddr_storage *addr, uint64_t now_ms);
-/* For an intercepted flow or datagram from client to dst: NULL if it may be
- * relayed, else why not. The rules never intercept the router's own
- * addresses, so such a destination can only be a direct hit on a listener
- * of ours or a loop. With guard_connected, a destination on a network of
- * another interface than the client's is refused too (the router's forward
- * rules would never see that flow). */
-const char *dst_guard_intercepted(struct dst_guard *g, const struct sockaddr_storage *client,
-				  const struct sockaddr_storage *dst, int guard_connected,
-				  uint64_t now_ms);
+/* For an intercepted flow or datagram from client to dst (unmapped): NULL
+ * if it may be relayed, else why not. The rules never intercept the
+ * router's own addresses, so such a destination can only be a direct hit on
+ * a listener of ours or a loop. With cfg's bypass_connected, a destination
+ * on a network of another interface than the client's is refused too (the
+ * router's forward rules would never see that flow); cfg's [intake]
+ * deny_dst is refused as well. */
+struct config;
+const char *dst_guard_intercepted(struct dst_guard *g, const struct config *cfg,
+				  const struct sockaddr_storage *client,
+				  const struct sockaddr_storage *dst, uint64_t now_ms);
 
 #endif

@@ -781,11 +781,8 @@ void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage 
 	flow_set_upstream(f, config_route(w->cfg, &f->target.addr));
 	loop = flow_loop_reason(f);
 	if (!loop)
-		loop = dst_guard_intercepted(w->dst_guard, &f->client, &f->target.addr,
-					     w->cfg->bypass_connected, w->now_ms);
-	if (!loop &&
-	    cidr_list_contains(w->cfg->intake_deny_dst, w->cfg->n_intake_deny_dst, &f->target.addr))
-		loop = "destination refused by [intake] deny_dst";
+		loop = dst_guard_intercepted(w->dst_guard, w->cfg, &f->client, &f->target.addr,
+					     w->now_ms);
 	if (loop) {
 		flow_refuse(f, loop);
 		return;

@@ -924,10 +924,7 @@ static int intake_refused(struct worker *w, const struct sockaddr_storage *clien
 	const char *why;
 
 	addr_unmap_v4(&plain);
-	why = dst_guard_intercepted(w->dst_guard, client, &plain, w->cfg->bypass_connected,
-				    w->now_ms);
-	if (!why && cidr_list_contains(w->cfg->intake_deny_dst, w->cfg->n_intake_deny_dst, &plain))
-		why = "destination refused by [intake] deny_dst";
+	why = dst_guard_intercepted(w->dst_guard, w->cfg, client, &plain, w->now_ms);
 	if (!why)
 		return 0;
 	drop(w, UDP_DROP_LOOP);

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "sockgate/addr.h"
+#include "sockgate/config.h"
 #include "dst_guard.h"
 
 static struct sockaddr_storage ip(const char *text)
@@ -148,6 +149,10 @@ static void test_kernel_lookup(void **state)
 {
 	struct dst_guard *g = dst_guard_new();
 	struct sockaddr_storage lo = ip("127.0.0.2"), any = ip("0.0.0.0");
+	struct cidr deny;
+	struct config cfg = { .bypass_connected = 1,
+			      .intake_deny_dst = &deny,
+			      .n_intake_deny_dst = 1 };
 	struct dst_route r;
 	(void)state;
 	assert_non_null(g);
@@ -158,7 +163,14 @@ static void test_kernel_lookup(void **state)
 	assert_int_equal(r.kind, DST_LOCAL);
 	assert_true(dst_guard_is_local(g, &lo, 1002));
 	assert_true(dst_guard_is_local(g, &any, 1002));
-	assert_non_null(dst_guard_intercepted(g, &lo, &lo, 1, 1003));
+	assert_non_null(dst_guard_intercepted(g, &cfg, &lo, &lo, 1003));
+	/* [intake] deny_dst: an address nowhere special is refused by name */
+	{
+		struct sockaddr_storage there = ip("192.0.2.7");
+		assert_int_equal(cidr_parse("192.0.2.0/24", &deny), 0);
+		assert_string_equal(dst_guard_intercepted(g, &cfg, &lo, &there, 1004),
+				    "destination refused by [intake] deny_dst");
+	}
 	dst_guard_free(g);
 }
 
