@@ -37,16 +37,17 @@
 #include "upstream.h"
 #include "worker.h"
 
-#define UDP_BATCH	  16	     /* datagrams per recvmmsg */
-#define UDP_BURSTS	  4	     /* recvmmsg calls per event before yielding */
-#define UDP_PAYLOAD_MAX	  65535	     /* slot size; pages are touched only as used */
-#define UDP_QUEUE_BYTES	  65536	     /* per association while it is set up */
-#define UDP_QUEUE_FIRST	  2048	     /* its first allocation: grown on demand */
-#define UDP_QUEUED_MAX	  (4u << 20) /* all of a worker's associations in setup */
-#define UDP_QUEUE_MAX	  64	     /* datagrams, idem */
-#define UDP_RETRY_MS	  1000	     /* after a failed setup, before the next try */
-#define REPLY_SOCKETS_MAX 512	     /* transparent reply sockets kept, per worker */
-#define REPLY_BUCKETS	  256
+#define UDP_BATCH	     16		/* datagrams per recvmmsg */
+#define UDP_BURSTS	     4		/* recvmmsg calls per event before yielding */
+#define UDP_PAYLOAD_MAX	     65535	/* slot size; pages are touched only as used */
+#define UDP_QUEUE_BYTES	     65536	/* per association while it is set up */
+#define UDP_QUEUE_FIRST	     2048	/* its first allocation: grown on demand */
+#define UDP_QUEUED_MAX	     (4u << 20) /* all of a worker's associations in setup */
+#define UDP_QUEUE_MAX	     64		/* datagrams, idem */
+#define UDP_RETRY_MS	     1000	/* after a failed setup, before the next try */
+#define REPLY_SOCKETS_MAX    512	/* transparent reply sockets kept, per worker */
+#define REPLY_BUCKETS	     256
+#define REPLY_SOURCE_REFUSED (-2) /* from reply_socket_get */
 
 enum assoc_state {
 	ASSOC_CONNECTING, /* control connection to the upstream */
@@ -395,7 +396,8 @@ static void reply_socket_free(struct udp_relay *r, struct reply_socket *rs)
 	free(rs);
 }
 
-/* A socket that sends from src (a transparent bind), cached. */
+/* A socket that sends from src (a transparent bind), cached; -1, or
+ * REPLY_SOURCE_REFUSED for a source that must never be bound. */
 static int reply_socket_get(struct udp_relay *r, const struct sockaddr_storage *src)
 {
 	struct worker *w = r->w;
@@ -411,6 +413,11 @@ static int reply_socket_get(struct udp_relay *r, const struct sockaddr_storage *
 			return rs->fd;
 		}
 	}
+	/* a source the relay names is bound as-is: never one of the router's
+	 * own (its resolver's port), loopback, broadcast or port 0; checked
+	 * once per socket made, not per datagram */
+	if (!addr_port(src) || dst_guard_is_local(w->dst_guard, src, w->now_ms))
+		return REPLY_SOURCE_REFUSED;
 	if (r->n_replies >= REPLY_SOCKETS_MAX)
 		reply_socket_free(r, container_of(r->reply_lru.next, struct reply_socket, lru));
 	if (!fd_budget_room(w->budget, 1))
@@ -516,9 +523,12 @@ static void reply_batch_add(struct reply_batch *b, struct sockaddr_storage *src,
 		drop(r->w, UDP_DROP_MALFORMED);
 		return;
 	}
-	/* a source the relay names is bound as-is: never one of the router's
-	 * own (its resolver's port), loopback, broadcast or port 0 */
-	if (!addr_port(src) || dst_guard_is_local(r->w->dst_guard, src, r->w->now_ms)) {
+	/* another sender: send the group first, since getting its socket may
+	 * close the least recently used one */
+	if (b->n && !addr_equal(src, &b->src))
+		reply_batch_flush(b);
+	fd = reply_socket_get(r, src);
+	if (fd == REPLY_SOURCE_REFUSED) {
 		char s[ADDR_STRLEN];
 		drop(r->w, UDP_DROP_LOOP);
 		if (worker_log_allowed(r->w))
@@ -527,11 +537,6 @@ static void reply_batch_add(struct reply_batch *b, struct sockaddr_storage *src,
 				 addr_format(src, s, sizeof(s)));
 		return;
 	}
-	/* another sender: send the group first, since getting its socket may
-	 * close the least recently used one */
-	if (b->n && !addr_equal(src, &b->src))
-		reply_batch_flush(b);
-	fd = reply_socket_get(r, src);
 	if (fd < 0) {
 		drop(r->w, UDP_DROP_SEND_FAILED);
 		return;
@@ -713,7 +718,6 @@ static struct assoc *assoc_new(struct udp_relay *r, const struct sockaddr_storag
 	struct worker *w = r->w;
 	struct assoc *a;
 	size_t b;
-
 	int counted = assoc_client_slot(r, client);
 
 	if (counted < 0)
