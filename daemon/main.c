@@ -368,12 +368,7 @@ static void reload_finish(struct daemon *d)
 
 	reload_job_finish(&d->job);
 	rc = reload_commit(d, msg, sizeof(msg));
-	config_free(d->job.cfg);
-	users_free(d->job.users);
-	free(d->job.errs);
-	d->job.cfg = NULL;
-	d->job.users = NULL;
-	d->job.errs = NULL;
+	reload_job_clear(&d->job);
 	notify_send("READY=1");
 	if (d->serving)
 		control_reload_finished(d->serving, rc, msg);

@@ -40,10 +40,7 @@ int reload_job_start(struct reload_job *j)
 
 	if (j->running)
 		return 1;
-	j->cfg = NULL;
-	j->users = NULL;
-	j->errs = NULL;
-	j->problems = 0;
+	reload_job_clear(j);
 	rc = pthread_create(&j->thread, NULL, reload_thread, j);
 	if (rc)
 		return -rc;
@@ -63,15 +60,21 @@ void reload_job_finish(struct reload_job *j)
 		(void)0; /* already read */
 }
 
-void reload_job_destroy(struct reload_job *j)
+void reload_job_clear(struct reload_job *j)
 {
-	reload_job_finish(j);
 	config_free(j->cfg);
 	users_free(j->users);
 	free(j->errs);
 	j->cfg = NULL;
 	j->users = NULL;
 	j->errs = NULL;
+	j->problems = 0;
+}
+
+void reload_job_destroy(struct reload_job *j)
+{
+	reload_job_finish(j);
+	reload_job_clear(j);
 	if (j->efd >= 0)
 		close(j->efd);
 	j->efd = -1;

@@ -29,6 +29,8 @@ int reload_job_init(struct reload_job *j, const char *path);
 int reload_job_start(struct reload_job *j);
 /* After efd became readable: joins the thread; the results are in j. */
 void reload_job_finish(struct reload_job *j);
+/* Frees what the job made (what the caller took is NULL by then). */
+void reload_job_clear(struct reload_job *j);
 /* Waits for a running job, frees what it made, closes efd. */
 void reload_job_destroy(struct reload_job *j);
 
