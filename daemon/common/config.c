@@ -444,6 +444,14 @@ static int intake_cidr_item(struct parse_ctx *ctx, const char *key, const char *
 	return 0;
 }
 
+/* A yes/no key of [intake], given once. */
+static void intake_bool(struct parse_ctx *ctx, unsigned bit, const char *key, const char *value,
+			int *out)
+{
+	if (first_time(ctx, &ctx->seen_intake, bit, "intake", key) && parse_bool(value, out))
+		report(ctx, ctx->line, "%s: \"%s\" is not yes or no", key, value);
+}
+
 /* A per-client cap: 0 (none) .. 1000000. */
 static void client_cap(struct parse_ctx *ctx, unsigned bit, const char *key, const char *value,
 		       unsigned *out)
@@ -526,9 +534,7 @@ static void intake_key(struct parse_ctx *ctx, const char *key, const char *value
 		else
 			ctx->cfg->tproxy_table = (uint32_t)v;
 	} else if (!strcmp(key, "local")) {
-		if (first_time(ctx, &ctx->seen_intake, 1u << 7, "intake", key) &&
-		    parse_bool(value, &ctx->cfg->intercept_local))
-			report(ctx, ctx->line, "local: \"%s\" is not yes or no", value);
+		intake_bool(ctx, 1u << 7, key, value, &ctx->cfg->intercept_local);
 	} else if (!strcmp(key, "cgroups")) {
 		if (first_time(ctx, &ctx->seen_intake, 1u << 9, "intake", key))
 			for_each_item(ctx, key, value, cgroup_item);
@@ -544,13 +550,9 @@ static void intake_key(struct parse_ctx *ctx, const char *key, const char *value
 		else
 			report(ctx, ctx->line, "ebpf: \"%s\" is not auto, on or off", value);
 	} else if (!strcmp(key, "bypass_private")) {
-		if (first_time(ctx, &ctx->seen_intake, 1u << 3, "intake", key) &&
-		    parse_bool(value, &ctx->cfg->bypass_private))
-			report(ctx, ctx->line, "bypass_private: \"%s\" is not yes or no", value);
+		intake_bool(ctx, 1u << 3, key, value, &ctx->cfg->bypass_private);
 	} else if (!strcmp(key, "bypass_connected")) {
-		if (first_time(ctx, &ctx->seen_intake, 1u << 10, "intake", key) &&
-		    parse_bool(value, &ctx->cfg->bypass_connected))
-			report(ctx, ctx->line, "bypass_connected: \"%s\" is not yes or no", value);
+		intake_bool(ctx, 1u << 10, key, value, &ctx->cfg->bypass_connected);
 	} else if (!strcmp(key, "deny_dst")) {
 		if (first_time(ctx, &ctx->seen_intake, 1u << 11, "intake", key))
 			for_each_item(ctx, key, value, intake_cidr_item);
