@@ -84,13 +84,19 @@ def read_addr(sock):
     return str(ip), port
 
 
-def open_session(server, port, user=None, password=None, source=None):
-    """Connects and negotiates; returns the socket or prints why not."""
+def dial(server, port, source=None, timeout=10):
+    """A TCP connection to the server, from source when one is given."""
     sock = socket.socket(family_of(server), socket.SOCK_STREAM)
-    sock.settimeout(10)
+    sock.settimeout(timeout)
     if source:
         sock.bind((source, 0))
     sock.connect((server, port))
+    return sock
+
+
+def open_session(server, port, user=None, password=None, source=None):
+    """Connects and negotiates; returns the socket or prints why not."""
+    sock = dial(server, port, source)
     sock.sendall(b"\x05\x01" + (b"\x02" if user else b"\x00"))
     try:
         ver, method = read_exact(sock, 2)
@@ -135,9 +141,7 @@ def main():
         return 0
 
     if what == "optimistic":
-        sock = socket.socket(family_of(server), socket.SOCK_STREAM)
-        sock.settimeout(10)
-        sock.connect((server, port))
+        sock = dial(server, port)
         get = b"GET /small HTTP/1.0\r\nHost: x\r\n\r\n"
         sock.sendall(b"\x05\x01\x00" + b"\x05\x01\x00" + encode_addr(args[0], int(args[1])) + get)
         method = read_exact(sock, 2)[1]
@@ -157,9 +161,7 @@ def main():
         msg = b"\x05\x01\x00\x05\x01\x00" + encode_addr(target, tport)
         socks = []
         for _ in range(count):
-            s = socket.socket(family_of(server), socket.SOCK_STREAM)
-            s.settimeout(10)
-            s.connect((server, port))
+            s = dial(server, port)
             s.sendall(msg)
             socks.append(s)
         reps = set()
@@ -182,11 +184,7 @@ def main():
         return 0
 
     if what == "silent":
-        sock = socket.socket(family_of(server), socket.SOCK_STREAM)
-        sock.settimeout(5)
-        if opt(args, "--source"):
-            sock.bind((opt(args, "--source"), 0))
-        sock.connect((server, port))
+        sock = dial(server, port, opt(args, "--source"), timeout=5)
         try:
             sock.sendall(b"\x05\x01\x00")
             data = sock.recv(16)
@@ -200,8 +198,7 @@ def main():
         # its request is sent; prints "SENT n"
         count, prefix, tport = int(args[0]), args[1], int(args[2])
         for i in range(count):
-            sock = socket.socket(family_of(server), socket.SOCK_STREAM)
-            sock.connect((server, port))
+            sock = dial(server, port)
             sock.sendall(b"\x05\x01\x00\x05\x01\x00" + encode_addr("name:%s%d.sgtest" % (prefix, i), tport))
             sock.close()
         print("SENT %d" % count)
@@ -213,11 +210,7 @@ def main():
         count, right, user, good = int(args[0]), int(args[1]), args[2], args[3]
         socks = []
         for i in range(count):
-            sock = socket.socket(family_of(server), socket.SOCK_STREAM)
-            sock.settimeout(10)
-            if opt(args, "--source"):
-                sock.bind((opt(args, "--source"), 0))
-            sock.connect((server, port))
+            sock = dial(server, port, opt(args, "--source"))
             u = user.encode()
             p = (good if i == right else "wrong-%d" % i).encode()
             sock.sendall(b"\x05\x01\x02" + b"\x01" + bytes([len(u)]) + u + bytes([len(p)]) + p)
@@ -243,9 +236,7 @@ def main():
         # RFC 1928 lets a client offer username/password alone; a server
         # with no passwords must refuse it (0xFF), and survive the RFC 1929
         # bytes that follow anyway
-        sock = socket.socket(family_of(server), socket.SOCK_STREAM)
-        sock.settimeout(10)
-        sock.connect((server, port))
+        sock = dial(server, port)
         sock.sendall(b"\x05\x01\x02")
         method = read_exact(sock, 2)[1]
         try:
@@ -257,11 +248,7 @@ def main():
         return 0
 
     if what == "auth":
-        sock = socket.socket(family_of(server), socket.SOCK_STREAM)
-        sock.settimeout(10)
-        if opt(args, "--source"):
-            sock.bind((opt(args, "--source"), 0))
-        sock.connect((server, port))
+        sock = dial(server, port, opt(args, "--source"))
         sock.sendall(b"\x05\x01\x02")
         read_exact(sock, 2)
         u, p = args[0].encode(), args[1].encode()
