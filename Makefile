@@ -108,6 +108,7 @@ $(B)/tests/test_users: UNIT_OBJS = $(B)/daemon/users.o
 $(B)/tests/test_client_limit: UNIT_OBJS = $(B)/daemon/client_limit.o
 $(B)/tests/test_dst_guard: UNIT_OBJS = $(B)/daemon/dst_guard.o
 $(B)/tests/test_served: UNIT_OBJS = $(B)/daemon/served.o
+$(B)/tests/test_loop: UNIT_OBJS = $(B)/daemon/loop.o
 $(B)/tests/test_ruleset: UNIT_OBJS = $(B)/tools/ruleset.o $(B)/tools/nft.o
 $(B)/tests/test_ruleset: UNIT_LIBS = $(CLI_LIBS)
 $(B)/tests/test_ruleset: $(CLI_OBJS)

@@ -127,7 +127,7 @@ static void answer_udp_stats(const struct control *c, FILE *out, int json)
 		SUM(c, udp_bytes[1]));
 	for (int k = 0; k < UDP_DROP_KINDS; k++)
 		fprintf(out, json ? "%s\"%s\": %llu" : "%s%s %llu", k ? (json ? ", " : ",") : " ",
-			worker_udp_drop_names[k], SUM(c, udp_drops[k]));
+			relay_udp_drop_names[k], SUM(c, udp_drops[k]));
 	fprintf(out, json ? "}}, \"dns_lookups\": %llu" : "\ndns: %llu lookups under way\n",
 		SUM(c, dns_lookups));
 	fprintf(out,
@@ -145,9 +145,9 @@ static void answer_stats(const struct control *c, FILE *out, int json)
 		json ? "{\"bytes_up\": %llu, \"bytes_down\": %llu, \"failures\": {"
 		     : "bytes: up %llu, down %llu (flows that ended)\nfailures:",
 		SUM(c, bytes_up), SUM(c, bytes_down));
-	for (int k = 1; k < WORKER_FAIL_KINDS; k++)
+	for (int k = 1; k < RELAY_FAIL_KINDS; k++)
 		fprintf(out, json ? "%s\"%s\": %llu" : "%s%s %llu",
-			k > 1 ? (json ? ", " : ",") : " ", worker_fail_names[k],
+			k > 1 ? (json ? ", " : ",") : " ", relay_fail_names[k],
 			SUM(c, failures[k]));
 	answer_udp_stats(c, out, json);
 	fprintf(out, json ? ", \"upstreams\": {" : "upstreams:\n");

@@ -25,7 +25,7 @@
 #include "sockgate/log.h"
 #include "dns.h"
 #include "list.h"
-#include "worker.h"
+#include "relay.h"
 
 #define DNS_TIMEOUT_MS	       2000
 #define DNS_TRIES	       2
@@ -46,7 +46,7 @@ struct dns_sock {
 };
 
 struct dns {
-	struct worker *w;
+	struct relay *r;
 	ares_channel channel;
 	int channel_ready;
 	uint32_t mark;
@@ -111,7 +111,7 @@ static void sock_state_cb(void *data, ares_socket_t fd, int readable, int writab
 
 	if (!events) {
 		if (s) {
-			epoll_ctl(d->w->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+			loop_remove(&d->r->loop, fd);
 			list_del(&s->node);
 			free(s);
 		}
@@ -128,14 +128,13 @@ static void sock_state_cb(void *data, ares_socket_t fd, int readable, int writab
 		s->fd = fd;
 		s->events = events;
 		list_add_tail(&d->socks, &s->node);
-		if (worker_epoll_add(d->w, fd, &s->ev, events) < 0)
+		if (loop_add(&d->r->loop, fd, &s->ev, events) < 0)
 			log_error("dns: epoll add: %s", strerror(errno));
 		return;
 	}
 	if (s->events != events) {
-		struct epoll_event e = { .events = events, .data.ptr = &s->ev };
 		s->events = events;
-		epoll_ctl(d->w->epoll_fd, EPOLL_CTL_MOD, fd, &e);
+		loop_modify(&d->r->loop, fd, &s->ev, events);
 	}
 }
 
@@ -153,7 +152,7 @@ static int sock_create_cb(ares_socket_t fd, int type, void *data)
 	return 0;
 }
 
-int dns_new(struct worker *w, uint32_t mark, struct dns **out)
+int dns_new(struct relay *r, uint32_t mark, struct dns **out)
 {
 	struct ares_options opts;
 	struct dns *d = calloc(1, sizeof(*d));
@@ -162,7 +161,7 @@ int dns_new(struct worker *w, uint32_t mark, struct dns **out)
 	*out = NULL;
 	if (!d)
 		return -ENOMEM;
-	d->w = w;
+	d->r = r;
 	d->mark = mark;
 	list_init(&d->socks);
 	list_init(&d->queries);
@@ -210,7 +209,7 @@ static void query_end(struct dns_query *q)
 
 	list_del(&q->node);
 	d->active--;
-	atomic_store_explicit(&d->w->counters.dns_lookups, d->active, memory_order_relaxed);
+	atomic_store_explicit(&d->r->counters.dns_lookups, d->active, memory_order_relaxed);
 	if (q->fn)
 		d->live--;
 	if (q->slot)
@@ -296,7 +295,7 @@ void dns_resolve(struct dns *d, const char *name, uint16_t port,
 	*slot = q;
 	list_add_tail(&d->queries, &q->node);
 	d->active++;
-	atomic_store_explicit(&d->w->counters.dns_lookups, d->active, memory_order_relaxed);
+	atomic_store_explicit(&d->r->counters.dns_lookups, d->active, memory_order_relaxed);
 	d->live++;
 	ask(d, q);
 }
@@ -384,7 +383,7 @@ static void requeue_all(struct dns *d)
 /* Notices a changed /etc/resolv.conf and applies its servers at once. */
 static void dns_watch_resolv(struct dns *d)
 {
-	uint64_t now = d->w->now_ms;
+	uint64_t now = d->r->loop.now_ms;
 	struct stat st;
 
 	if (now >= d->next_resolv_check_ms) {

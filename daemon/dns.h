@@ -9,7 +9,7 @@
 
 struct dns;
 struct dns_query;
-struct worker;
+struct relay;
 
 #define DNS_ADDRS_MAX 8
 
@@ -22,7 +22,7 @@ int dns_library_init(void);
 void dns_library_cleanup(void);
 
 /* 0 or -errno; *out is NULL on failure. mark goes on the DNS sockets. */
-int dns_new(struct worker *w, uint32_t mark, struct dns **out);
+int dns_new(struct relay *r, uint32_t mark, struct dns **out);
 /* Ends outstanding queries without calling their callbacks. */
 void dns_free(struct dns *d);
 

@@ -25,9 +25,8 @@
 #include "client_limit.h"
 #include "dst_guard.h"
 #include "tcp_liveness.h"
-#include "udp_relay.h"
 #include "upstream.h"
-#include "worker.h"
+#include "relay.h"
 
 /* Splice rounds one direction may take per event before yielding the loop
  * to other flows (up to 4 MiB with the pool's 1 MiB pipes). */
@@ -37,35 +36,22 @@
 
 static void client_ev_handle(struct ev *ev, uint32_t events);
 static void upstream_ev_handle(struct ev *ev, uint32_t events);
+static void flow_expire(struct timer *t);
 
-void flow_close_socket(struct worker *w, int *fd, enum flow_close how)
-{
-	if (*fd < 0)
-		return;
-	if (how == FLOW_CLOSE_RESET) {
-		/* SO_LINGER 0: close sends RST, so the peer sees a reset, not EOF */
-		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-		setsockopt(*fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	}
-	close(*fd);
-	*fd = -1;
-	fd_budget_release(w->budget, 1);
-}
-
-struct flow *flow_new(struct worker *w, int client_fd, const struct sockaddr_storage *client,
-		      enum flow_intake intake)
+struct flow *flow_new(struct relay *r, int client_fd, const struct sockaddr_storage *client,
+		      enum intake intake)
 {
 	struct flow *f;
 
-	fd_budget_take(w->budget, 1);
-	if (!list_empty(&w->free_flows)) {
-		f = container_of(w->free_flows.next, struct flow, node);
+	fd_budget_take(r->loop.budget, 1);
+	if (!list_empty(&r->free_flows)) {
+		f = container_of(r->free_flows.next, struct flow, node);
 		list_del(&f->node);
-		w->n_free_flows--;
+		r->n_free_flows--;
 	} else {
 		f = malloc(sizeof(*f));
 		if (!f) {
-			flow_close_socket(w, &client_fd, FLOW_CLOSE_RESET);
+			loop_close(&r->loop, &client_fd, CLOSE_RESET);
 			log_error("out of memory for a new flow");
 			return NULL;
 		}
@@ -73,49 +59,50 @@ struct flow *flow_new(struct worker *w, int client_fd, const struct sockaddr_sto
 	memset(f, 0, sizeof(*f));
 	f->client_ev.handle = client_ev_handle;
 	f->upstream_ev.handle = upstream_ev_handle;
-	f->w = w;
+	f->r = r;
 	f->client_fd = client_fd;
 	f->client = *client;
 	f->upstream_fd = -1;
-	f->id = ++w->next_flow_id;
-	f->created_ms = w->now_ms;
-	f->gen = generation_ref(w->gen);
+	f->id = ++r->next_flow_id;
+	f->created_ms = r->loop.now_ms;
+	f->gen = generation_ref(r->gen);
 	f->intake = (uint8_t)intake;
-	atomic_fetch_add_explicit(&w->counters.flows_total, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&w->counters.flows_live, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&w->counters.intake_total[intake], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&w->counters.intake_live[intake], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->counters.flows_total, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->counters.flows_live, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->counters.intake_total[intake], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->counters.intake_live[intake], 1, memory_order_relaxed);
 	list_init(&f->node);
-	list_init(&f->timer);
+	list_init(&f->timer.node);
+	f->timer.fire = flow_expire;
 	list_init(&f->resume);
-	list_add_tail(&w->flows, &f->node);
+	list_add_tail(&r->flows, &f->node);
 	return f;
 }
 
 static void flow_release_pipe(struct flow *f, struct relay_dir *d)
 {
-	struct worker *w = f->w;
+	struct relay *r = f->r;
 
 	if (!d->pipe)
 		return;
 	if (d->in_pipe)
-		pipe_pool_discard(&w->pipes, d->pipe);
+		pipe_pool_discard(&r->pipes, d->pipe);
 	else
-		pipe_pool_put(&w->pipes, d->pipe);
+		pipe_pool_put(&r->pipes, d->pipe);
 	d->pipe = NULL;
 	d->in_pipe = 0;
 	/* A flow waiting for a pipe can have this one (or its fds). */
-	if (!list_empty(&w->pipe_waiters)) {
-		struct list *waiter = w->pipe_waiters.next;
+	if (!list_empty(&r->pipe_waiters)) {
+		struct list *waiter = r->pipe_waiters.next;
 		list_del(waiter);
-		list_add_tail(&w->resume, waiter);
+		list_add_tail(&r->resume, waiter);
 	}
 }
 
 /* The counters of the flow's upstream, in its generation. */
 static struct upstream_counters *flow_up_counters(const struct flow *f)
 {
-	return f->up ? generation_counters(f->gen, f->up, f->w->index) : NULL;
+	return f->up ? generation_counters(f->gen, f->up, f->r->index) : NULL;
 }
 
 void flow_set_upstream(struct flow *f, const struct upstream *up)
@@ -124,9 +111,9 @@ void flow_set_upstream(struct flow *f, const struct upstream *up)
 
 	if (uc)
 		atomic_fetch_sub_explicit(&uc->live, 1, memory_order_relaxed);
-	if (f->gen != f->w->gen) {
+	if (f->gen != f->r->gen) {
 		generation_unref(f->gen);
-		f->gen = generation_ref(f->w->gen);
+		f->gen = generation_ref(f->r->gen);
 	}
 	f->up = up;
 	uc = flow_up_counters(f);
@@ -143,7 +130,7 @@ static void flow_note_upstream(struct flow *f, int ok)
 	if (!uc || f->up_noted || f->up->url.kind == UPSTREAM_DIRECT)
 		return;
 	f->up_noted = 1;
-	atomic_store_explicit(ok ? &uc->last_ok_ms : &uc->last_fail_ms, f->w->now_ms + 1,
+	atomic_store_explicit(ok ? &uc->last_ok_ms : &uc->last_fail_ms, f->r->loop.now_ms + 1,
 			      memory_order_relaxed);
 }
 
@@ -152,8 +139,8 @@ static const unsigned handshake_bounds_ms[HANDSHAKE_BUCKETS - 1] = { HANDSHAKE_B
 /* The upstream's handshake succeeded: its latency into the histogram. */
 static void flow_observe_handshake(struct flow *f)
 {
-	struct worker_counters *c = &f->w->counters;
-	uint64_t ms = f->w->now_ms - f->connect_ms;
+	struct relay_counters *c = &f->r->counters;
+	uint64_t ms = f->r->loop.now_ms - f->connect_ms;
 	unsigned b = 0;
 
 	while (b < HANDSHAKE_BUCKETS - 1 && ms > handshake_bounds_ms[b])
@@ -163,15 +150,15 @@ static void flow_observe_handshake(struct flow *f)
 	flow_note_upstream(f, 1);
 }
 
-void flow_destroy(struct flow *f, enum flow_close how)
+void flow_destroy(struct flow *f, enum close_how how)
 {
-	struct worker *w = f->w;
+	struct relay *r = f->r;
 	struct upstream_counters *uc = flow_up_counters(f);
 
-	atomic_fetch_sub_explicit(&w->counters.flows_live, 1, memory_order_relaxed);
-	atomic_fetch_sub_explicit(&w->counters.intake_live[f->intake], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&w->counters.bytes_up, f->bytes[DIR_UP], memory_order_relaxed);
-	atomic_fetch_add_explicit(&w->counters.bytes_down, f->bytes[DIR_DOWN],
+	atomic_fetch_sub_explicit(&r->counters.flows_live, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&r->counters.intake_live[f->intake], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->counters.bytes_up, f->bytes[DIR_UP], memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->counters.bytes_down, f->bytes[DIR_DOWN],
 				  memory_order_relaxed);
 	if (uc) {
 		atomic_fetch_sub_explicit(&uc->live, 1, memory_order_relaxed);
@@ -187,14 +174,13 @@ void flow_destroy(struct flow *f, enum flow_close how)
 		client_limit_release(f->counted_in, &f->client);
 		f->counted_in = NULL;
 	}
-	flow_close_socket(w, &f->client_fd, how);
-	flow_close_socket(w, &f->upstream_fd, how);
+	loop_close(&r->loop, &f->client_fd, how);
+	loop_close(&r->loop, &f->upstream_fd, how);
 	for (int d = 0; d < 2; d++)
 		flow_release_pipe(f, &f->dir[d]);
 	free(f->hs);
 	f->hs = NULL;
-	if (list_linked(&f->timer))
-		list_del(&f->timer);
+	timer_cancel(&f->timer);
 	if (list_linked(&f->resume))
 		list_del(&f->resume);
 	list_del(&f->node);
@@ -203,18 +189,18 @@ void flow_destroy(struct flow *f, enum flow_close how)
 	f->gen = NULL;
 	/* an event later in this batch may still name it: kept until then */
 	f->state = FLOW_DEAD;
-	list_add_tail(&w->dead_flows, &f->node);
-	worker_fds_released(w);
+	list_add_tail(&r->dead_flows, &f->node);
+	loop_fds_released(&r->loop);
 }
 
-void flow_reap(struct worker *w)
+void flow_reap(struct relay *r)
 {
-	while (!list_empty(&w->dead_flows)) {
-		struct flow *f = container_of(w->dead_flows.next, struct flow, node);
+	while (!list_empty(&r->dead_flows)) {
+		struct flow *f = container_of(r->dead_flows.next, struct flow, node);
 		list_del(&f->node);
-		if (w->n_free_flows < FLOW_CACHE_MAX) {
-			list_add_tail(&w->free_flows, &f->node);
-			w->n_free_flows++;
+		if (r->n_free_flows < FLOW_CACHE_MAX) {
+			list_add_tail(&r->free_flows, &f->node);
+			r->n_free_flows++;
 		} else {
 			free(f);
 		}
@@ -272,7 +258,7 @@ int flow_fail_rep(struct flow *f, uint8_t rep, const char *fmt, ...)
 		return -1; /* not a failure yet: the next address is tried */
 	if (f->state == FLOW_CONNECTING || f->state == FLOW_HANDSHAKE)
 		flow_note_upstream(f, 0);
-	atomic_fetch_add_explicit(&f->w->counters.failures[rep < WORKER_FAIL_KINDS ? rep : 1], 1,
+	atomic_fetch_add_explicit(&f->r->counters.failures[rep < RELAY_FAIL_KINDS ? rep : 1], 1,
 				  memory_order_relaxed);
 	if (flow_up_counters(f))
 		atomic_fetch_add_explicit(&flow_up_counters(f)->failures, 1, memory_order_relaxed);
@@ -280,16 +266,16 @@ int flow_fail_rep(struct flow *f, uint8_t rep, const char *fmt, ...)
 	 * arrives; anyone else a reset. Under a flood, lines beyond the
 	 * limit are not even formatted. */
 	replied = f->fe && f->fe->reply_failure(f, rep);
-	if (worker_log_allowed(f->w)) {
+	if (loop_log_allowed(&f->r->loop)) {
 		flow_describe(f, desc, sizeof(desc));
 		if (replied)
-			log_info("flow %u.%llu %s: %s; replied %#x", f->w->index,
+			log_info("flow %u.%llu %s: %s; replied %#x", f->r->index,
 				 (unsigned long long)f->id, desc, reason, rep);
 		else
-			log_warn("flow %u.%llu %s: %s; client reset", f->w->index,
+			log_warn("flow %u.%llu %s: %s; client reset", f->r->index,
 				 (unsigned long long)f->id, desc, reason);
 	}
-	flow_destroy(f, replied ? FLOW_CLOSE_FIN : FLOW_CLOSE_RESET);
+	flow_destroy(f, replied ? CLOSE_FIN : CLOSE_RESET);
 	return -1;
 }
 
@@ -298,12 +284,12 @@ static void flow_refuse(struct flow *f, const char *why)
 {
 	char desc[FLOW_DESCRIBE_MAX];
 
-	atomic_fetch_add_explicit(&f->w->counters.failures[WORKER_FAIL_LOOP], 1,
+	atomic_fetch_add_explicit(&f->r->counters.failures[RELAY_FAIL_LOOP], 1,
 				  memory_order_relaxed);
-	if (worker_log_allowed(f->w))
-		log_warn("flow %u.%llu %s: %s; client reset", f->w->index,
+	if (loop_log_allowed(&f->r->loop))
+		log_warn("flow %u.%llu %s: %s; client reset", f->r->index,
 			 (unsigned long long)f->id, flow_describe(f, desc, sizeof(desc)), why);
-	flow_destroy(f, FLOW_CLOSE_RESET);
+	flow_destroy(f, CLOSE_RESET);
 }
 
 /* Logs why the flow failed and resets the client. Returns -1 (destroyed). */
@@ -362,111 +348,128 @@ static uint8_t rep_for_upstream(const struct upstream_handshake *hs)
 	}
 }
 
-void flow_set_timer(struct flow *f, struct list *list, unsigned ms)
+void flow_set_timer(struct flow *f, struct timer_queue *q, unsigned ms)
 {
-	if (list_linked(&f->timer))
-		list_del(&f->timer);
-	if (!ms)
-		return;
-	f->deadline = f->w->now_ms + ms;
-	list_add_tail(list, &f->timer);
+	timer_arm(&f->r->loop, q, &f->timer, ms);
 }
 
 static void flow_queue_resume(struct flow *f)
 {
 	if (!list_linked(&f->resume))
-		list_add_tail(&f->w->resume, &f->resume);
+		list_add_tail(&f->r->resume, &f->resume);
 }
 
 /* A pipe for one direction, within the worker's fd budget; NULL means the
- * flow waits on w->pipe_waiters until one is given back. */
+ * flow waits on r->pipe_waiters until one is given back. */
 static struct pipe_pair *flow_get_pipe(struct flow *f)
 {
-	struct worker *w = f->w;
+	struct relay *r = f->r;
 	struct pipe_pair *p = NULL;
 
-	if (w->pipes.free_list || fd_budget_room(w->budget, 2))
-		p = pipe_pool_get(&w->pipes);
+	if (r->pipes.free_list || fd_budget_room(r->loop.budget, 2))
+		p = pipe_pool_get(&r->pipes);
 	if (!p && !list_linked(&f->resume))
-		list_add_tail(&w->pipe_waiters, &f->resume);
+		list_add_tail(&r->pipe_waiters, &f->resume);
 	return p;
 }
 
-/* Moves bytes one way until source and destination would both block.
- * Returns 0, or -1 when the flow was destroyed. */
+/* What one round of a direction's pump did. */
+enum pump_step {
+	PUMP_IDLE,   /* nothing to move now */
+	PUMP_MOVED,  /* bytes or an EOF went on */
+	PUMP_CLOSED, /* the flow ended and was destroyed */
+};
+
+/* One side reset or failed: pass the reset on to the other side. */
+static enum pump_step flow_pump_broken(struct flow *f, int failed_side)
+{
+	int err = errno;
+
+	if (log_get_level() >= LOG_LEVEL_DEBUG) {
+		char desc[FLOW_DESCRIBE_MAX];
+		log_debug("flow %u.%llu %s: %s side: %s; resetting both", f->r->index,
+			  (unsigned long long)f->id, flow_describe(f, desc, sizeof(desc)),
+			  failed_side == DIR_UP ? "client" : "upstream", strerror(err));
+	}
+	flow_destroy(f, CLOSE_RESET);
+	return PUMP_CLOSED;
+}
+
+/* One splice into direction d's pipe and one out of it, then the
+ * half-close once its source ended and the pipe is empty. */
+static enum pump_step flow_pump_round(struct flow *f, int d, int src, int dst)
+{
+	struct relay_dir *rd = &f->dir[d];
+	enum pump_step step = PUMP_IDLE;
+	ssize_t n;
+
+	if (!rd->eof && (!rd->pipe || rd->in_pipe < rd->pipe->cap)) {
+		if (!rd->pipe && !(rd->pipe = flow_get_pipe(f)))
+			return PUMP_IDLE; /* queued for a pipe */
+		n = splice(src, NULL, rd->pipe->wr, NULL, rd->pipe->cap - rd->in_pipe,
+			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0)
+			rd->in_pipe += (size_t)n;
+		else if (n == 0)
+			rd->eof = 1;
+		else if (errno != EAGAIN && errno != EINTR)
+			return flow_pump_broken(f, d);
+		if (n >= 0)
+			step = PUMP_MOVED;
+	}
+	if (rd->in_pipe) {
+		n = splice(rd->pipe->rd, NULL, dst, NULL, rd->in_pipe,
+			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			rd->in_pipe -= (size_t)n;
+			f->bytes[d] += (uint64_t)n;
+			step = PUMP_MOVED;
+		} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			return flow_pump_broken(f, !d);
+		}
+	}
+	if (rd->eof && !rd->in_pipe && !rd->shut) {
+		/* Both ways done: close() sends the last FIN itself. */
+		if (f->dir[!d].shut) {
+			flow_destroy(f, CLOSE_FIN);
+			return PUMP_CLOSED;
+		}
+		/* Pass the half-close on; the other direction may go on. */
+		shutdown(dst, SHUT_WR);
+		rd->shut = 1;
+	}
+	return step;
+}
+
+/* Moves bytes one way until source and destination would both block, or
+ * for PUMP_ROUNDS rounds before yielding the loop to other flows. Returns
+ * 0, or -1 when the flow was destroyed. */
 static int flow_pump(struct flow *f, int d)
 {
 	struct relay_dir *rd = &f->dir[d];
 	int src = d == DIR_UP ? f->client_fd : f->upstream_fd;
 	int dst = d == DIR_UP ? f->upstream_fd : f->client_fd;
-	int moved = 0, failed_side; /* failed_side: the direction whose source failed */
+	int moved = 0;
 
 	for (unsigned round = 0;; round++) {
-		int progress = 0;
-		ssize_t n;
+		enum pump_step step;
 
 		if (round == PUMP_ROUNDS) {
 			flow_queue_resume(f);
 			break;
 		}
-		if (!rd->eof && (!rd->pipe || rd->in_pipe < rd->pipe->cap)) {
-			if (!rd->pipe && !(rd->pipe = flow_get_pipe(f)))
-				break;
-			n = splice(src, NULL, rd->pipe->wr, NULL, rd->pipe->cap - rd->in_pipe,
-				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-			if (n > 0) {
-				rd->in_pipe += (size_t)n;
-				progress = 1;
-			} else if (n == 0) {
-				rd->eof = 1;
-				progress = 1;
-			} else if (errno != EAGAIN && errno != EINTR) {
-				failed_side = d;
-				goto broken;
-			}
-		}
-		if (rd->in_pipe) {
-			n = splice(rd->pipe->rd, NULL, dst, NULL, rd->in_pipe,
-				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-			if (n > 0) {
-				rd->in_pipe -= (size_t)n;
-				f->bytes[d] += (uint64_t)n;
-				progress = 1;
-			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-				failed_side = !d;
-				goto broken;
-			}
-		}
-		if (rd->eof && !rd->in_pipe && !rd->shut) {
-			/* Both ways done: close() sends the last FIN itself. */
-			if (f->dir[!d].shut) {
-				flow_destroy(f, FLOW_CLOSE_FIN);
-				return -1;
-			}
-			/* Pass the half-close on; the other direction may go on. */
-			shutdown(dst, SHUT_WR);
-			rd->shut = 1;
-		}
-		if (!progress)
+		step = flow_pump_round(f, d, src, dst);
+		if (step == PUMP_CLOSED)
+			return -1;
+		if (step == PUMP_IDLE)
 			break;
 		moved = 1;
 	}
 	if (rd->pipe && !rd->in_pipe)
 		flow_release_pipe(f, rd);
 	if (moved)
-		f->last_active = f->w->now_ms;
+		f->last_active = f->r->loop.now_ms;
 	return 0;
-
-broken:
-	/* One side reset or failed: pass the reset on to the other side. */
-	if (log_get_level() >= LOG_LEVEL_DEBUG) {
-		char desc[FLOW_DESCRIBE_MAX];
-		log_debug("flow %u.%llu %s: %s side: %s; resetting both", f->w->index,
-			  (unsigned long long)f->id, flow_describe(f, desc, sizeof(desc)),
-			  failed_side == DIR_UP ? "client" : "upstream", strerror(errno));
-	}
-	flow_destroy(f, FLOW_CLOSE_RESET);
-	return -1;
 }
 
 /* An event on the socket that is the source of direction d (and the
@@ -486,8 +489,8 @@ void flow_start_relay(struct flow *f)
 	free(f->hs);
 	f->hs = NULL;
 	f->state = FLOW_RELAY;
-	f->last_active = f->w->now_ms;
-	flow_set_timer(f, &f->w->idle_timers, f->w->cfg->idle_timeout_ms);
+	f->last_active = f->r->loop.now_ms;
+	flow_set_timer(f, &f->r->idle_timers, f->r->cfg->idle_timeout_ms);
 	/* Edge-triggered: an edge seen before the relay started was not
 	 * acted on, so look now where one was. */
 	if (f->client_readable && flow_pump(f, DIR_UP) < 0)
@@ -571,7 +574,7 @@ static void flow_read_handshake(struct flow *f)
 
 static void flow_upstream_connected(struct flow *f)
 {
-	const struct config *cfg = f->w->cfg;
+	const struct config *cfg = f->r->cfg;
 	uint8_t out[UPSTREAM_OUT_MAX];
 
 	if (f->up->url.kind == UPSTREAM_DIRECT) {
@@ -590,7 +593,7 @@ static void flow_upstream_connected(struct flow *f)
 		return;
 	}
 	f->state = FLOW_HANDSHAKE;
-	flow_set_timer(f, &f->w->handshake_timers, cfg->handshake_timeout_ms);
+	flow_set_timer(f, &f->r->handshake_timers, cfg->handshake_timeout_ms);
 	/* The reply cannot be there yet: its arrival raises EPOLLIN. */
 	flow_send_handshake(f, out);
 }
@@ -649,9 +652,9 @@ static void flow_client_event(struct flow *f, uint32_t events)
 		if (events & (EPOLLERR | EPOLLHUP)) {
 			char desc[FLOW_DESCRIBE_MAX];
 			log_debug("flow %u.%llu %s: client gone before the tunnel was up",
-				  f->w->index, (unsigned long long)f->id,
+				  f->r->index, (unsigned long long)f->id,
 				  flow_describe(f, desc, sizeof(desc)));
-			flow_destroy(f, FLOW_CLOSE_RESET);
+			flow_destroy(f, CLOSE_RESET);
 		}
 		return;
 	}
@@ -675,7 +678,7 @@ static void upstream_ev_handle(struct ev *ev, uint32_t events)
 		flow_upstream_event(f, events);
 }
 
-void flow_resume(struct list *resume_node)
+static void flow_resume(struct list *resume_node)
 {
 	struct flow *f = container_of(resume_node, struct flow, resume);
 
@@ -686,9 +689,24 @@ void flow_resume(struct list *resume_node)
 		flow_pump(f, DIR_DOWN);
 }
 
+void flow_resume_queued(struct relay *r)
+{
+	struct list *last = r->resume.prev;
+	struct list *node;
+
+	/* only those queued before this pass, so a busy flow cannot hold the
+	 * loop */
+	if (list_empty(&r->resume))
+		return;
+	do {
+		node = r->resume.next;
+		flow_resume(node);
+	} while (node != last && !list_empty(&r->resume));
+}
+
 int flow_is_local_address(struct flow *f, const struct sockaddr_storage *addr)
 {
-	return dst_guard_is_local(f->w->dst_guard, addr, f->w->now_ms);
+	return dst_guard_is_local(f->r->dst_guard, addr, f->r->loop.now_ms);
 }
 
 /* Loop guard: a flow to sockgated itself or to the upstream it would use.
@@ -696,7 +714,7 @@ int flow_is_local_address(struct flow *f, const struct sockaddr_storage *addr)
  * original destination, so it is caught here too. */
 static const char *flow_loop_reason(struct flow *f)
 {
-	const struct config *cfg = f->w->cfg;
+	const struct config *cfg = f->r->cfg;
 
 	if (addr_port(&f->target.addr) == cfg->redirect_port &&
 	    flow_is_local_address(f, &f->target.addr))
@@ -708,7 +726,7 @@ static const char *flow_loop_reason(struct flow *f)
 
 int flow_open_upstream(struct flow *f)
 {
-	const struct config *cfg = f->w->cfg;
+	const struct config *cfg = f->r->cfg;
 	const struct sockaddr_storage *to =
 	    f->up->url.kind == UPSTREAM_DIRECT ? &f->target.addr : &f->up->addr;
 	int one = 1;
@@ -717,8 +735,8 @@ int flow_open_upstream(struct flow *f)
 	if (fd < 0)
 		return -errno;
 	f->upstream_fd = fd;
-	f->connect_ms = f->w->now_ms;
-	fd_budget_take(f->w->budget, 1);
+	f->connect_ms = f->r->loop.now_ms;
+	fd_budget_take(f->r->loop.budget, 1);
 	/* The mark is what the rules exempt: without it this socket could be
 	 * intercepted again. */
 	if (cfg->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &cfg->mark, sizeof(cfg->mark)) < 0)
@@ -727,45 +745,43 @@ int flow_open_upstream(struct flow *f)
 	tcp_liveness_set(fd); /* best effort: the idle timeout still applies */
 	if (connect(fd, (const struct sockaddr *)to, addr_len(to)) < 0 && errno != EINPROGRESS)
 		return -errno;
-	return worker_epoll_add(f->w, fd, &f->upstream_ev, FLOW_EVENTS);
+	return loop_add(&f->r->loop, fd, &f->upstream_ev, FLOW_EVENTS);
 }
 
 /* One of the client's max_flows_per_client; -1 (reset, destroyed) when it
  * has them all. */
 static int flow_take_client_slot(struct flow *f)
 {
-	struct worker *w = f->w;
+	struct relay *r = f->r;
 	char a[ADDR_STRLEN];
-	int rc = client_limit_take(w->shared->flow_limits, &f->client);
+	int rc = client_limit_take(r->shared->flow_limits, &f->client);
 
 	if (rc >= 0) {
-		f->counted_in = rc ? w->shared->flow_limits : NULL;
+		f->counted_in = rc ? r->shared->flow_limits : NULL;
 		return 0;
 	}
-	atomic_fetch_add_explicit(&w->counters.client_limited, 1, memory_order_relaxed);
-	if (worker_log_allowed(w))
+	atomic_fetch_add_explicit(&r->counters.client_limited, 1, memory_order_relaxed);
+	if (loop_log_allowed(&r->loop))
 		log_warn("flow %u.%llu: %s has %u intercepted flows already "
 			 "(max_flows_per_client); client reset",
-			 w->index, (unsigned long long)f->id, addr_format(&f->client, a, sizeof(a)),
-			 w->cfg->max_flows_per_client);
-	flow_destroy(f, FLOW_CLOSE_RESET);
+			 r->index, (unsigned long long)f->id, addr_format(&f->client, a, sizeof(a)),
+			 r->cfg->max_flows_per_client);
+	flow_destroy(f, CLOSE_RESET);
 	return -1;
 }
 
-void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage *client, int family,
-		 enum intake_kind intake)
+void flow_accept(struct relay *r, int client_fd, const struct sockaddr_storage *client, int family,
+		 enum intake intake)
 {
 	const char *loop;
-	struct flow *f =
-	    flow_new(w, client_fd, client,
-		     intake == INTAKE_TPROXY ? FLOW_INTAKE_TPROXY : FLOW_INTAKE_REDIRECT);
+	struct flow *f = flow_new(r, client_fd, client,
+				  intake == INTAKE_TPROXY ? INTAKE_TPROXY : INTAKE_REDIRECT);
 	int rc;
 
 	if (!f)
 		return;
 	if (flow_take_client_slot(f) < 0)
 		return;
-	f->tproxy = intake == INTAKE_TPROXY;
 	rc = intake_original_dst(intake, client_fd, family, &f->target.addr);
 	if (rc < 0) {
 		if (intake == INTAKE_REDIRECT)
@@ -778,11 +794,11 @@ void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage 
 		return;
 	}
 	addr_unmap_v4(&f->target.addr);
-	flow_set_upstream(f, config_route(w->cfg, &f->target.addr));
+	flow_set_upstream(f, config_route(r->cfg, &f->target.addr));
 	loop = flow_loop_reason(f);
 	if (!loop)
-		loop = dst_guard_intercepted(w->dst_guard, w->cfg, &f->client, &f->target.addr,
-					     w->now_ms);
+		loop = dst_guard_intercepted(r->dst_guard, r->cfg, &f->client, &f->target.addr,
+					     r->loop.now_ms);
 	if (loop) {
 		flow_refuse(f, loop);
 		return;
@@ -793,27 +809,28 @@ void flow_accept(struct worker *w, int client_fd, const struct sockaddr_storage 
 			      strerror(-rc));
 		return;
 	}
-	rc = worker_epoll_add(w, client_fd, &f->client_ev, FLOW_EVENTS);
+	rc = loop_add(&r->loop, client_fd, &f->client_ev, FLOW_EVENTS);
 	if (rc < 0) {
 		flow_fail(f, "epoll: %s", strerror(-rc));
 		return;
 	}
 	f->state = FLOW_CONNECTING;
-	flow_set_timer(f, &w->connect_timers, w->cfg->connect_timeout_ms);
+	flow_set_timer(f, &r->connect_timers, r->cfg->connect_timeout_ms);
 }
 
-static void flow_expire(struct flow *f)
+static void flow_expire(struct timer *t)
 {
-	struct worker *w = f->w;
-	const struct config *cfg = w->cfg;
+	struct flow *f = container_of(t, struct flow, timer);
+	struct relay *r = f->r;
+	const struct config *cfg = r->cfg;
 	char desc[FLOW_DESCRIBE_MAX];
 
 	switch (f->state) {
 	case FLOW_SOCKS_REQUEST:
 		log_debug("flow %u.%llu %s: no complete SOCKS request within %u ms, closed",
-			  w->index, (unsigned long long)f->id, flow_describe(f, desc, sizeof(desc)),
+			  r->index, (unsigned long long)f->id, flow_describe(f, desc, sizeof(desc)),
 			  cfg->handshake_timeout_ms);
-		flow_destroy(f, FLOW_CLOSE_RESET);
+		flow_destroy(f, CLOSE_RESET);
 		return;
 	case FLOW_RESOLVING:
 		flow_fail_rep(f, REP_HOST_UNREACHABLE, "name lookup timed out after %u ms",
@@ -838,68 +855,27 @@ static void flow_expire(struct flow *f)
 		return;
 	case FLOW_UDP:
 	case FLOW_RELAY:
-		if (f->last_active + cfg->idle_timeout_ms > w->now_ms) {
+		if (f->last_active + cfg->idle_timeout_ms > r->loop.now_ms) {
 			/* Active since queued: requeue at its real deadline. */
-			list_del(&f->timer);
-			f->deadline = f->last_active + cfg->idle_timeout_ms;
-			list_add_tail(&w->idle_timers, &f->timer);
+			flow_set_timer(
+			    f, &r->idle_timers,
+			    (unsigned)(f->last_active + cfg->idle_timeout_ms - r->loop.now_ms));
 			return;
 		}
-		log_debug("flow %u.%llu %s: idle for %u ms, closed", w->index,
+		log_debug("flow %u.%llu %s: idle for %u ms, closed", r->index,
 			  (unsigned long long)f->id, flow_describe(f, desc, sizeof(desc)),
 			  cfg->idle_timeout_ms);
-		flow_destroy(f, FLOW_CLOSE_RESET);
+		flow_destroy(f, CLOSE_RESET);
 		return;
 	case FLOW_DEAD:
-		return; /* off every timer list since its destruction */
+		return; /* off every timer queue since its destruction */
 	}
 }
 
-void flow_expire_timers(struct worker *w)
+void flow_close_all(struct relay *r)
 {
-	struct list *lists[] = { &w->connect_timers, &w->handshake_timers, &w->idle_timers,
-				 &w->bind_timers };
-
-	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-		while (!list_empty(lists[i])) {
-			struct flow *f = container_of(lists[i]->next, struct flow, timer);
-			if (f->deadline > w->now_ms)
-				break;
-			flow_expire(f);
-		}
-	}
-}
-
-/* Each timer list is kept in deadline order by appending now + its one
- * timeout; a reload that shortens the timeout would append deadlines
- * earlier than those already queued, which the in-order scan would not
- * reach in time. So the queued ones are brought down to now + the new
- * timeout: the order stays, and no flow waits longer than the new setting. */
-static void clamp_timers(struct worker *w, struct list *list, unsigned ms)
-{
-	uint64_t latest = w->now_ms + ms;
-
-	if (!ms)
-		return;
-	for (struct list *n = list->next; n != list; n = n->next) {
-		struct flow *f = container_of(n, struct flow, timer);
-		if (f->deadline > latest)
-			f->deadline = latest;
-	}
-}
-
-void flow_timeouts_changed(struct worker *w, const struct config *cfg)
-{
-	clamp_timers(w, &w->connect_timers, cfg->connect_timeout_ms);
-	clamp_timers(w, &w->handshake_timers, cfg->handshake_timeout_ms);
-	clamp_timers(w, &w->idle_timers, cfg->idle_timeout_ms);
-	clamp_timers(w, &w->bind_timers, cfg->socks.bind_timeout_ms);
-}
-
-void flow_close_all(struct worker *w)
-{
-	while (!list_empty(&w->flows))
-		flow_destroy(container_of(w->flows.next, struct flow, node), FLOW_CLOSE_FIN);
+	while (!list_empty(&r->flows))
+		flow_destroy(container_of(r->flows.next, struct flow, node), CLOSE_FIN);
 }
 
 static const char *const state_names[] = {
@@ -913,18 +889,12 @@ static const char *const state_names[] = {
 	[FLOW_DEAD] = "dead",
 };
 
-char *flow_snapshot(struct worker *w, int json)
+void flow_snapshot(struct relay *r, FILE *out, int json)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *out = open_memstream(&text, &len);
-
-	if (!out)
-		return NULL;
-	for (struct list *n = w->flows.next; n != &w->flows; n = n->next) {
+	for (struct list *n = r->flows.next; n != &r->flows; n = n->next) {
 		const struct flow *f = container_of(n, struct flow, node);
 		char client[ADDR_STRLEN], dst[ADDR_STRLEN + 260];
-		const char *intake = f->fe ? f->fe->name : f->tproxy ? "tproxy" : "redirect";
+		const char *intake = f->fe ? f->fe->name : intake_names[f->intake];
 
 		addr_format(&f->client, client, sizeof(client));
 		if (f->target.hostname && json) {
@@ -950,34 +920,28 @@ char *flow_snapshot(struct worker *w, int json)
 				"\"protocol\": \"tcp\", \"client\": \"%s\", "
 				"\"destination\": \"%s\", \"upstream\": \"%s\", \"state\": \"%s\", "
 				"\"bytes_up\": %llu, \"bytes_down\": %llu, \"age_ms\": %llu},",
-				w->index, (unsigned long long)f->id, intake, client, dst,
+				r->index, (unsigned long long)f->id, intake, client, dst,
 				f->up ? f->up->name : "", state_names[f->state],
 				(unsigned long long)f->bytes[DIR_UP],
 				(unsigned long long)f->bytes[DIR_DOWN],
-				(unsigned long long)(w->now_ms - f->created_ms));
+				(unsigned long long)(r->loop.now_ms - f->created_ms));
 		else
 			fprintf(out, "%u.%llu %s %s %s -> %s via %s up %llu down %llu age %.1fs\n",
-				w->index, (unsigned long long)f->id, intake, state_names[f->state],
+				r->index, (unsigned long long)f->id, intake, state_names[f->state],
 				client, dst, f->up ? f->up->name : "-",
 				(unsigned long long)f->bytes[DIR_UP],
 				(unsigned long long)f->bytes[DIR_DOWN],
-				(double)(w->now_ms - f->created_ms) / 1000.0);
+				(double)(r->loop.now_ms - f->created_ms) / 1000.0);
 	}
-	udp_relay_snapshot(w, out, json);
-	if (fclose(out) != 0) {
-		free(text);
-		return NULL;
-	}
-	return text;
 }
 
-void flow_free_cache(struct worker *w)
+void flow_free_cache(struct relay *r)
 {
-	flow_reap(w);
-	while (!list_empty(&w->free_flows)) {
-		struct flow *f = container_of(w->free_flows.next, struct flow, node);
+	flow_reap(r);
+	while (!list_empty(&r->free_flows)) {
+		struct flow *f = container_of(r->free_flows.next, struct flow, node);
 		list_del(&f->node);
 		free(f);
 	}
-	w->n_free_flows = 0;
+	r->n_free_flows = 0;
 }

@@ -9,7 +9,8 @@
 
 #include "list.h"
 #include "upstream.h"
-#include "worker.h"
+#include "loop.h"
+#include "relay.h"
 
 struct socks_session;
 
@@ -61,7 +62,7 @@ struct flow_frontend {
 struct flow {
 	struct ev client_ev, upstream_ev;
 	const struct flow_frontend *fe; /* NULL: a transparent flow */
-	struct worker *w;
+	struct relay *r;
 	int client_fd, upstream_fd;
 	enum flow_state state;
 	uint64_t id;
@@ -75,15 +76,14 @@ struct flow {
 	/* Edges seen before the relay started; the relay must look then. */
 	uint8_t client_readable, upstream_readable;
 	struct client_limit *counted_in; /* the per-client table it holds a slot in */
-	struct list node;		 /* w->flows, or w->free_flows when recycled */
-	struct list timer;		 /* one of w's timer lists */
-	struct list resume;		 /* w->resume or w->pipe_waiters */
-	uint64_t deadline;
+	struct list node;		 /* r->flows, or r->free_flows when recycled */
+	struct timer timer;		 /* on one of r's timer queues */
+	struct list resume;		 /* r->resume or r->pipe_waiters */
 	uint64_t last_active;
 	uint64_t created_ms;
 	uint64_t bytes[2];   /* delivered, per direction */
 	uint8_t tproxy;	     /* came through the TPROXY intake */
-	uint8_t intake;	     /* enum flow_intake */
+	uint8_t intake;	     /* enum intake */
 	uint8_t up_noted;    /* the upstream's health was recorded */
 	uint64_t connect_ms; /* when the upstream connect began */
 };
@@ -104,21 +104,17 @@ enum {
 
 /* A new flow holding client_fd (counted in the fd budget); NULL after
  * closing client_fd when out of memory. */
-struct flow *flow_new(struct worker *w, int client_fd, const struct sockaddr_storage *client,
-		      enum flow_intake intake);
-/* How a flow's sockets end: FIN, or RST (what a failed transparent flow's
- * client must see). */
-enum flow_close {
-	FLOW_CLOSE_FIN,
-	FLOW_CLOSE_RESET,
-};
+struct flow *flow_new(struct relay *r, int client_fd, const struct sockaddr_storage *client,
+		      enum intake intake);
 /* Frees f, closing its sockets as how says. */
-void flow_destroy(struct flow *f, enum flow_close how);
+void flow_destroy(struct flow *f, enum close_how how);
 /* Ends f for the reason given: a SOCKS client that has no reply yet gets
  * one with code rep, an intercepted client a reset. Returns -1. */
 int flow_fail_rep(struct flow *f, uint8_t rep, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void flow_set_timer(struct flow *f, struct list *list, unsigned ms);
+/* Arms f's one timer on q (0 ms: none); it fires flow_expire's verdict
+ * for f's state. */
+void flow_set_timer(struct flow *f, struct timer_queue *q, unsigned ms);
 /* Sets f->up, moving f to the worker's current configuration first. */
 void flow_set_upstream(struct flow *f, const struct upstream *up);
 /* Opens the connection f->up needs for f->target.addr and waits for it. */
@@ -128,7 +124,6 @@ uint8_t flow_rep_for_errno(int err);
 /* Whether addr is this host's own, or special, or cannot be judged (see
  * dst_guard.h): fails closed. */
 int flow_is_local_address(struct flow *f, const struct sockaddr_storage *addr);
-void flow_close_socket(struct worker *w, int *fd, enum flow_close how);
 /* "CLIENT -> DST via NAME (kind ADDR)" for log lines. */
 const char *flow_describe(const struct flow *f, char *buf, size_t len);
 #define FLOW_DESCRIBE_MAX (3 * ADDR_STRLEN + 256 + 96)

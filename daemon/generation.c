@@ -4,7 +4,7 @@
 #include "sockgate/config.h"
 #include "generation.h"
 #include "users.h"
-#include "worker.h"
+#include "relay.h"
 
 struct generation *generation_new(struct config *cfg, struct users *users, unsigned n_workers)
 {

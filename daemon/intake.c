@@ -21,12 +21,20 @@
 
 #define LISTEN_BACKLOG 4096
 
-int intake_listen(enum intake_kind kind, int family, uint16_t port)
+const char *const intake_names[INTAKES] = {
+	[INTAKE_REDIRECT] = "redirect",
+	[INTAKE_TPROXY] = "tproxy",
+	[INTAKE_SOCKS] = "socks",
+};
+
+int intake_listen(enum intake kind, int family, uint16_t port)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int one = 1, fd, err;
 
+	if (kind != INTAKE_REDIRECT && kind != INTAKE_TPROXY)
+		return -EINVAL;
 	memset(&ss, 0, sizeof(ss));
 	if (family == AF_INET) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
@@ -62,12 +70,14 @@ int intake_listen(enum intake_kind kind, int family, uint16_t port)
 	return fd;
 }
 
-int intake_original_dst(enum intake_kind kind, int fd, int family, struct sockaddr_storage *dst)
+int intake_original_dst(enum intake kind, int fd, int family, struct sockaddr_storage *dst)
 {
 	socklen_t len = sizeof(*dst);
 	int rc;
 
 	memset(dst, 0, sizeof(*dst));
+	if (kind == INTAKE_SOCKS)
+		return -EINVAL;
 	if (kind == INTAKE_TPROXY)
 		return getsockname(fd, (struct sockaddr *)dst, &len) < 0 ? -errno : 0;
 	if (family == AF_INET)

@@ -7,16 +7,23 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-enum intake_kind {
+/* How a flow came in: the one encoding the listeners, the flows, the
+ * counters and the listings use. */
+enum intake {
 	INTAKE_REDIRECT,
 	INTAKE_TPROXY,
+	INTAKE_SOCKS, /* the SOCKS server's listeners: no original destination */
+	INTAKES,
 };
 
+/* "redirect", "tproxy", "socks": as conns and the metrics print them */
+extern const char *const intake_names[INTAKES];
+
 /* A non-blocking SO_REUSEPORT listener on the wildcard address of family,
- * IP_TRANSPARENT for TPROXY; returns the fd or -errno. */
-int intake_listen(enum intake_kind kind, int family, uint16_t port);
+ * IP_TRANSPARENT for TPROXY; returns the fd or -errno (-EINVAL for SOCKS). */
+int intake_listen(enum intake kind, int family, uint16_t port);
 /* The destination the client asked for; 0 or -errno (REDIRECT: -ENOENT
  * when the connection was not redirected). */
-int intake_original_dst(enum intake_kind kind, int fd, int family, struct sockaddr_storage *dst);
+int intake_original_dst(enum intake kind, int fd, int family, struct sockaddr_storage *dst);
 
 #endif

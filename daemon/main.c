@@ -186,7 +186,7 @@ struct daemon {
 	struct worker *workers;
 	unsigned n_workers, started;
 	struct fd_budget budget;
-	struct worker_shared shared;
+	struct relay_shared shared;
 	struct control control;
 	struct control *serving; /* &control once it is served, else NULL */
 	struct metrics metrics;

@@ -39,17 +39,16 @@ static void family(FILE *out, const char *name, const char *type, const char *he
 
 #define SUM(m, field) WORKERS_SUM((m)->workers, (m)->n_workers, field)
 
-static const char *const intake_names[FLOW_INTAKES] = { "redirect", "tproxy", "socks" };
 static const unsigned bucket_bounds_ms[HANDSHAKE_BUCKETS - 1] = { HANDSHAKE_BUCKET_BOUNDS_MS };
 
 static void render_flows(const struct metrics *m, FILE *out)
 {
 	family(out, "sockgate_flows_active", "gauge", "Live TCP flows, by intake.");
-	for (int k = 0; k < FLOW_INTAKES; k++)
+	for (int k = 0; k < INTAKES; k++)
 		fprintf(out, "sockgate_flows_active{intake=\"%s\"} %llu\n", intake_names[k],
 			SUM(m, intake_live[k]));
 	family(out, "sockgate_flows_total", "counter", "TCP flows since start, by intake.");
-	for (int k = 0; k < FLOW_INTAKES; k++)
+	for (int k = 0; k < INTAKES; k++)
 		fprintf(out, "sockgate_flows_total{intake=\"%s\"} %llu\n", intake_names[k],
 			SUM(m, intake_total[k]));
 	family(out, "sockgate_bytes_total", "counter",
@@ -58,8 +57,8 @@ static void render_flows(const struct metrics *m, FILE *out)
 	fprintf(out, "sockgate_bytes_total{direction=\"down\"} %llu\n", SUM(m, bytes_down));
 	family(out, "sockgate_failures_total", "counter",
 	       "Failed flows, by reason (the SOCKS5 reply code the failure maps to).");
-	for (int k = 1; k < WORKER_FAIL_KINDS; k++)
-		fprintf(out, "sockgate_failures_total{reason=\"%s\"} %llu\n", worker_fail_names[k],
+	for (int k = 1; k < RELAY_FAIL_KINDS; k++)
+		fprintf(out, "sockgate_failures_total{reason=\"%s\"} %llu\n", relay_fail_names[k],
 			SUM(m, failures[k]));
 }
 
@@ -185,7 +184,7 @@ static void render_udp(const struct metrics *m, FILE *out)
 	       "Transparent UDP datagrams dropped, by reason.");
 	for (int k = 0; k < UDP_DROP_KINDS; k++)
 		fprintf(out, "sockgate_udp_drops_total{reason=\"%s\"} %llu\n",
-			worker_udp_drop_names[k], SUM(m, udp_drops[k]));
+			relay_udp_drop_names[k], SUM(m, udp_drops[k]));
 }
 
 void metrics_render(const struct metrics *m, FILE *out)

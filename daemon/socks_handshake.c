@@ -405,46 +405,43 @@ enum socks_handshake_result socks_handshake_feed(struct socks_handshake *hs, con
 	return res;
 }
 
+/* The length of a UDP request header (RFC 1928 section 7) whose fixed
+ * part is checked: 0 with why for one we do not take. */
+static size_t socks_udp_header_len(const uint8_t *buf, size_t len, const char **why)
+{
+	size_t need = 0;
+
+	if (len < 4)
+		*why = "shorter than a header";
+	else if (buf[0] || buf[1])
+		*why = "reserved bytes not zero";
+	else if (buf[2])
+		*why = "fragment (FRAG != 0), not supported";
+	else if (buf[3] == 0x01)
+		need = 4 + 4 + 2;
+	else if (buf[3] == 0x04)
+		need = 4 + 16 + 2;
+	else if (buf[3] != 0x03)
+		*why = "unknown address type";
+	else if (len > 4 && buf[4] == 0)
+		*why = "empty domain name";
+	else
+		need = len > 4 ? 4 + 1 + (size_t)buf[4] + 2 : 5;
+	if (need && len < need) {
+		*why = "truncated address";
+		need = 0;
+	}
+	return need;
+}
+
 int socks_udp_parse(const uint8_t *buf, size_t len, struct upstream_target *t, char host[256],
 		    size_t *hdr_len, const char **why)
 {
-	size_t need;
+	size_t need = socks_udp_header_len(buf, len, why);
 
 	memset(t, 0, sizeof(*t));
-	if (len < 4) {
-		*why = "shorter than a header";
+	if (!need)
 		return -1;
-	}
-	if (buf[0] || buf[1]) {
-		*why = "reserved bytes not zero";
-		return -1;
-	}
-	if (buf[2]) {
-		*why = "fragment (FRAG != 0), not supported";
-		return -1;
-	}
-	switch (buf[3]) {
-	case 0x01:
-		need = 4 + 4 + 2;
-		break;
-	case 0x04:
-		need = 4 + 16 + 2;
-		break;
-	case 0x03:
-		need = len > 4 ? 4 + 1 + (size_t)buf[4] + 2 : 5;
-		if (len > 4 && buf[4] == 0) {
-			*why = "empty domain name";
-			return -1;
-		}
-		break;
-	default:
-		*why = "unknown address type";
-		return -1;
-	}
-	if (len < need) {
-		*why = "truncated address";
-		return -1;
-	}
 	if (buf[3] == 0x01) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&t->addr;
 		sin->sin_family = AF_INET;
@@ -466,13 +463,8 @@ int socks_udp_parse(const uint8_t *buf, size_t len, struct upstream_target *t, c
 		t->hostname = host;
 		t->port = (uint16_t)(buf[5 + hl] << 8 | buf[6 + hl]);
 	}
-	if (!t->hostname &&
-	    !(t->addr.ss_family == AF_INET ? ((struct sockaddr_in *)&t->addr)->sin_port
-					   : ((struct sockaddr_in6 *)&t->addr)->sin6_port)) {
-		*why = "port 0";
-		return -1;
-	}
-	if (t->hostname && !t->port) {
+	/* the port is the header's last two bytes, whatever the type */
+	if (!buf[need - 2] && !buf[need - 1]) {
 		*why = "port 0";
 		return -1;
 	}

@@ -6,6 +6,7 @@
  * are served here. Until the request has its answer, every failure is
  * reported with the reply code the protocol has for it. */
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,61 +33,27 @@
 
 #define FLOW_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
-/* A password check in flight, and the worker it returns to. */
+/* The SOCKS server's state on one worker: the way back from the password
+ * verifier, and the credentials that passed there. */
+struct socks_server {
+	struct relay *r;
+	struct auth_cache *auth_cache;
+	pthread_mutex_t auth_lock;
+	struct list auth_done; /* checks handed back by the verifier thread */
+	struct ev auth_ev;
+	int auth_fd; /* eventfd */
+};
+
+/* A password check in flight, and the server it returns to. */
 struct socks_auth {
 	struct auth_request req;
-	struct worker *w;
+	struct socks_server *srv;
 };
 
 static const struct flow_frontend socks_frontend;
 static int socks_server_tunnel_up(struct flow *f);
 
 static void socks_read_request(struct flow *f);
-
-/* Sends a short handshake message. The socket's send buffer is nearly
- * empty during a handshake, so anything short of all is an error. */
-static int socks_send(struct flow *f, const uint8_t *buf, size_t len)
-{
-	ssize_t n = send(f->client_fd, buf, len, MSG_NOSIGNAL);
-
-	if (n == (ssize_t)len)
-		return 0;
-	log_debug("flow %u.%llu: sending to the SOCKS client: %s", f->w->index,
-		  (unsigned long long)f->id, n < 0 ? strerror(errno) : "short write");
-	flow_destroy(f, FLOW_CLOSE_RESET);
-	return -1;
-}
-
-/* The reply in the client's protocol (SOCKS4 knows only granted/rejected). */
-static size_t socks_encode_reply(const struct flow *f, uint8_t rep,
-				 const struct sockaddr_storage *bnd, uint8_t *out)
-{
-	return f->socks->hs.version == 4 ? socks_handshake_reply4(rep == REP_SUCCEEDED, bnd, out)
-					 : socks_handshake_reply5(rep, bnd, out);
-}
-
-int socks_reply(struct flow *f, uint8_t rep, const struct sockaddr_storage *bnd)
-{
-	uint8_t out[SOCKS_REPLY_MAX];
-	return socks_send(f, out, socks_encode_reply(f, rep, bnd, out));
-}
-
-/* No pivoting into the router: loopback, the unspecified address, link-
- * local addresses and this host's own (as its routing table says: local
- * routes and anycast too) are refused unless allow_dst names them. */
-int socks_dst_allowed(struct flow *f, const struct sockaddr_storage *dst)
-{
-	const struct socks_config *sc = &f->w->cfg->socks;
-
-	if (cidr_list_contains(sc->allow_dst, sc->n_allow_dst, dst))
-		return 1;
-	if (cidr_list_contains(sc->deny_dst, sc->n_deny_dst, dst))
-		return 0;
-	/* link-local: the router's own neighbours, metadata services */
-	if (dst_link_local(dst))
-		return 0;
-	return !flow_is_local_address(f, dst); /* special ones included */
-}
 
 static void socks_session_free(struct flow *f)
 {
@@ -111,9 +78,9 @@ static void socks_server_session_end(struct flow *f)
 	socks_session_free(f);
 }
 
-void socks_server_accept(struct worker *w, int fd, const struct sockaddr_storage *client)
+void socks_server_accept(struct relay *r, int fd, const struct sockaddr_storage *client)
 {
-	const struct socks_config *sc = &w->cfg->socks;
+	const struct socks_config *sc = &r->cfg->socks;
 	char a[ADDR_STRLEN];
 	struct socks_session *s;
 	struct flow *f;
@@ -125,37 +92,37 @@ void socks_server_accept(struct worker *w, int fd, const struct sockaddr_storage
 		close(fd);
 		return;
 	}
-	counted = client_limit_take(w->shared->limits, client);
+	counted = client_limit_take(r->shared->limits, client);
 	if (counted < 0) {
 		log_debug("socks: %s has %u connections already (max_conns_per_client), closed",
 			  addr_format(client, a, sizeof(a)), sc->max_conns_per_client);
 		close(fd);
 		return;
 	}
-	f = flow_new(w, fd, client, FLOW_INTAKE_SOCKS);
+	f = flow_new(r, fd, client, INTAKE_SOCKS);
 	if (!f) {
 		if (counted)
-			client_limit_release(w->shared->limits, client);
+			client_limit_release(r->shared->limits, client);
 		return;
 	}
 	f->fe = &socks_frontend;
-	f->counted_in = counted ? w->shared->limits : NULL;
+	f->counted_in = counted ? r->shared->limits : NULL;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		log_error("out of memory for a SOCKS session");
-		flow_destroy(f, FLOW_CLOSE_RESET);
+		flow_destroy(f, CLOSE_RESET);
 		return;
 	}
 	f->socks = s;
 	s->flow = f;
 	socks_handshake_init(&s->hs, sc->auth_password);
 	f->state = FLOW_SOCKS_REQUEST;
-	flow_set_timer(f, &w->handshake_timers, w->cfg->handshake_timeout_ms);
+	flow_set_timer(f, &r->handshake_timers, r->cfg->handshake_timeout_ms);
 	/* Edge-triggered: bytes already queued raise an event on adding. */
-	rc = worker_epoll_add(w, fd, &f->client_ev, FLOW_EVENTS);
+	rc = loop_add(&r->loop, fd, &f->client_ev, FLOW_EVENTS);
 	if (rc < 0) {
 		log_error("socks: epoll: %s", strerror(-rc));
-		flow_destroy(f, FLOW_CLOSE_RESET);
+		flow_destroy(f, CLOSE_RESET);
 	}
 }
 
@@ -163,13 +130,13 @@ void socks_server_accept(struct worker *w, int fd, const struct sockaddr_storage
 static void socks_auth_done(struct auth_request *req)
 {
 	struct socks_auth *sa = container_of(req, struct socks_auth, req);
-	struct worker *w = sa->w;
+	struct socks_server *srv = sa->srv;
 	uint64_t one = 1;
 
-	pthread_mutex_lock(&w->auth_lock);
-	list_add_tail(&w->auth_done, &req->node);
-	pthread_mutex_unlock(&w->auth_lock);
-	if (write(w->auth_fd, &one, sizeof(one)) < 0)
+	pthread_mutex_lock(&srv->auth_lock);
+	list_add_tail(&srv->auth_done, &req->node);
+	pthread_mutex_unlock(&srv->auth_lock);
+	if (write(srv->auth_fd, &one, sizeof(one)) < 0)
 		(void)0; /* counter already non-zero: the worker wakes anyway */
 }
 
@@ -187,10 +154,10 @@ static int socks_auth_finish(struct flow *f, int ok, int throttled)
 		return -1;
 	if (!ok) {
 		/* a locked-out address was logged once already */
-		if (!throttled && worker_log_allowed(f->w))
+		if (!throttled && loop_log_allowed(&f->r->loop))
 			log_info("socks: %s: user \"%s\" failed to log in",
 				 addr_format(&f->client, a, sizeof(a)), s->hs.user);
-		flow_destroy(f, FLOW_CLOSE_FIN);
+		flow_destroy(f, CLOSE_FIN);
 		return -1;
 	}
 	return 0;
@@ -200,12 +167,12 @@ static int socks_auth_finish(struct flow *f, int ok, int throttled)
  * (go on reading), 0 = with the verifier, -1 = flow closed. */
 static int socks_check_password(struct flow *f)
 {
-	struct worker *w = f->w;
+	struct relay *r = f->r;
 	struct socks_session *s = f->socks;
 	struct socks_auth *sa;
 	int throttle, rc;
 
-	if (!w->shared->auth || !w->gen->users) {
+	if (!r->shared->auth || !r->gen->users) {
 		/* the codec asks for a check only when passwords are required;
 		 * should that ever slip, refuse rather than crash */
 		explicit_bzero(s->hs.pass, sizeof(s->hs.pass));
@@ -218,14 +185,14 @@ static int socks_check_password(struct flow *f)
 		socks_auth_finish(f, 0, 0);
 		return -1;
 	}
-	sa->w = w;
+	sa->srv = r->socks;
 	sa->req.done = socks_auth_done;
 	sa->req.owner = f;
 	sa->req.client = f->client;
 	memcpy(sa->req.user, s->hs.user, sizeof(sa->req.user));
 	memcpy(sa->req.pass, s->hs.pass, sizeof(sa->req.pass));
 	explicit_bzero(s->hs.pass, sizeof(s->hs.pass));
-	throttle = auth_throttled(w->shared->auth, &sa->req);
+	throttle = auth_throttled(r->shared->auth, &sa->req);
 	if (throttle == AUTH_LOCKED) {
 		auth_request_free(&sa->req);
 		socks_auth_finish(f, 0, 1);
@@ -233,13 +200,13 @@ static int socks_check_password(struct flow *f)
 	}
 	/* credentials that passed before pass even when the client's /64 is
 	 * over its budget (its neighbours' failures are not its own) */
-	if (auth_cache_check(w->shared->auth, w->gen->users, w->auth_cache, &sa->req)) {
+	if (auth_cache_check(r->shared->auth, r->gen->users, r->socks->auth_cache, &sa->req)) {
 		auth_request_free(&sa->req);
 		return socks_auth_finish(f, 1, 0) < 0 ? -1 : 1;
 	}
-	rc = throttle == AUTH_FREE ? auth_submit(w->shared->auth, &sa->req) : -EPERM;
+	rc = throttle == AUTH_FREE ? auth_submit(r->shared->auth, &sa->req) : -EPERM;
 	if (rc < 0) {
-		if (rc == -EAGAIN && worker_log_allowed(w))
+		if (rc == -EAGAIN && loop_log_allowed(&r->loop))
 			log_warn("socks: too many password checks waiting; refusing a login");
 		auth_request_free(&sa->req);
 		socks_auth_finish(f, 0, rc == -EPERM);
@@ -249,24 +216,26 @@ static int socks_check_password(struct flow *f)
 	return 0;
 }
 
-void socks_server_auth_completed(struct worker *w)
+/* Hands each check the verifier finished back to its flow (if it still
+ * has one) and frees it. */
+static void socks_server_auth_completed(struct socks_server *srv)
 {
 	struct list done;
 	uint64_t count;
 
-	if (w->auth_fd >= 0 && read(w->auth_fd, &count, sizeof(count)) < 0)
+	if (srv->auth_fd >= 0 && read(srv->auth_fd, &count, sizeof(count)) < 0)
 		(void)0; /* nothing was signalled: the list is empty too */
 	list_init(&done);
-	pthread_mutex_lock(&w->auth_lock);
-	if (!list_empty(&w->auth_done)) {
+	pthread_mutex_lock(&srv->auth_lock);
+	if (!list_empty(&srv->auth_done)) {
 		/* move the whole list over */
-		done.next = w->auth_done.next;
-		done.prev = w->auth_done.prev;
+		done.next = srv->auth_done.next;
+		done.prev = srv->auth_done.prev;
 		done.next->prev = &done;
 		done.prev->next = &done;
-		list_init(&w->auth_done);
+		list_init(&srv->auth_done);
 	}
-	pthread_mutex_unlock(&w->auth_lock);
+	pthread_mutex_unlock(&srv->auth_lock);
 	while (!list_empty(&done)) {
 		struct auth_request *req = container_of(done.next, struct auth_request, node);
 		struct flow *f = req->owner;
@@ -274,7 +243,7 @@ void socks_server_auth_completed(struct worker *w)
 		if (f) {
 			f->socks->auth = NULL;
 			if (req->ok)
-				auth_cache_add(w->auth_cache, req);
+				auth_cache_add(srv->auth_cache, req);
 			if (socks_auth_finish(f, req->ok, req->throttled) == 0)
 				socks_read_request(f);
 		}
@@ -282,12 +251,61 @@ void socks_server_auth_completed(struct worker *w)
 	}
 }
 
+static void socks_server_auth_event(struct ev *ev, uint32_t events)
+{
+	(void)events;
+	socks_server_auth_completed(container_of(ev, struct socks_server, auth_ev));
+}
+
+int socks_server_new(struct relay *r)
+{
+	struct socks_server *srv = calloc(1, sizeof(*srv));
+	int rc;
+
+	if (!srv)
+		return -ENOMEM;
+	srv->r = r;
+	srv->auth_fd = -1;
+	pthread_mutex_init(&srv->auth_lock, NULL);
+	list_init(&srv->auth_done);
+	r->socks = srv;
+	/* the verifier itself starts later, after the privilege drop */
+	if (!r->cfg->socks.auth_password)
+		return 0;
+	srv->auth_cache = calloc(1, sizeof(*srv->auth_cache));
+	srv->auth_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (!srv->auth_cache || srv->auth_fd < 0) {
+		rc = srv->auth_fd < 0 ? -errno : -ENOMEM;
+		log_error("worker %u: auth cache/eventfd: %s", r->index, strerror(-rc));
+		return rc;
+	}
+	srv->auth_ev.handle = socks_server_auth_event;
+	return loop_add(&r->loop, srv->auth_fd, &srv->auth_ev, EPOLLIN);
+}
+
+void socks_server_free(struct relay *r)
+{
+	struct socks_server *srv = r->socks;
+
+	if (!srv)
+		return;
+	/* Checks still with the verifier come back to a stopped worker only
+	 * if the service outlives it; main stops the service first. */
+	socks_server_auth_completed(srv);
+	free(srv->auth_cache);
+	if (srv->auth_fd >= 0)
+		close(srv->auth_fd);
+	pthread_mutex_destroy(&srv->auth_lock);
+	free(srv);
+	r->socks = NULL;
+}
+
 /* A name goes to the upstream unresolved when nothing here needs its
  * address: no destination routes, and a default upstream that takes names.
  * That keeps the lookup (and what it reveals) on the proxy's side. */
 static int socks_name_goes_upstream(struct flow *f)
 {
-	const struct config *cfg = f->w->cfg;
+	const struct config *cfg = f->r->cfg;
 	const struct upstream *up = cfg->default_upstream;
 	enum upstream_kind k = up->url.kind;
 
@@ -297,7 +315,7 @@ static int socks_name_goes_upstream(struct flow *f)
 	/* deny_dst can only judge addresses; and a proxy on this router
 	 * would resolve a name to this router's own addresses */
 	return cfg->socks.n_deny_dst == 0 &&
-	       !dst_guard_is_local(f->w->dst_guard, &up->addr, f->w->now_ms);
+	       !dst_guard_is_local(f->r->dst_guard, &up->addr, f->r->loop.now_ms);
 }
 
 /* A name that is an address literal ("127.0.0.1", "::1") becomes that
@@ -330,7 +348,7 @@ static void socks_start_bind(struct flow *f);
 static void socks_connect_next(struct flow *f)
 {
 	struct socks_session *s = f->socks;
-	const struct config *cfg = f->w->cfg;
+	const struct config *cfg = f->r->cfg;
 	uint8_t rep = REP_NOT_ALLOWED;
 	char reason[128] = "destination not allowed (loopback or this router; see "
 			   "allow_dst/deny_dst)";
@@ -348,7 +366,7 @@ static void socks_connect_next(struct flow *f)
 				 "destination not allowed (loopback or this router; see "
 				 "allow_dst/deny_dst)");
 			if (s->n_addrs > 1)
-				log_debug("flow %u.%llu: %s not allowed, next address", f->w->index,
+				log_debug("flow %u.%llu: %s not allowed, next address", f->r->index,
 					  (unsigned long long)f->id,
 					  addr_format(&dst, a, sizeof(a)));
 			continue;
@@ -366,14 +384,14 @@ static void socks_connect_next(struct flow *f)
 		}
 		rc = flow_open_upstream(f);
 		if (rc < 0) {
-			flow_close_socket(f->w, &f->upstream_fd, FLOW_CLOSE_FIN);
+			loop_close(&f->r->loop, &f->upstream_fd, CLOSE_FIN);
 			rep = flow_rep_for_errno(-rc);
 			snprintf(reason, sizeof(reason), "connect to %s: %s",
 				 addr_format(&dst, a, sizeof(a)), strerror(-rc));
 			continue;
 		}
 		f->state = FLOW_CONNECTING;
-		flow_set_timer(f, &f->w->connect_timers, cfg->connect_timeout_ms);
+		flow_set_timer(f, &f->r->connect_timers, cfg->connect_timeout_ms);
 		return;
 	}
 	flow_fail_rep(f, rep, "%s", reason);
@@ -385,9 +403,9 @@ static int socks_server_retry(struct flow *f, const char *desc, const char *reas
 
 	if (!s || s->next_addr >= s->n_addrs)
 		return 0;
-	log_debug("flow %u.%llu %s: %s; trying the next address", f->w->index,
+	log_debug("flow %u.%llu %s: %s; trying the next address", f->r->index,
 		  (unsigned long long)f->id, desc, reason);
-	flow_close_socket(f->w, &f->upstream_fd, FLOW_CLOSE_FIN);
+	loop_close(&f->r->loop, &f->upstream_fd, CLOSE_FIN);
 	free(f->hs);
 	f->hs = NULL;
 	f->upstream_readable = 0;
@@ -416,7 +434,7 @@ static void socks_resolved(void *arg, const struct sockaddr_storage *addrs, size
  * answer with that address, then answer again when the peer connects. */
 static void socks_start_bind(struct flow *f)
 {
-	const struct config *cfg = f->w->cfg;
+	const struct config *cfg = f->r->cfg;
 	struct sockaddr_storage local;
 	socklen_t len = sizeof(local);
 	char a[ADDR_STRLEN];
@@ -451,24 +469,24 @@ static void socks_start_bind(struct flow *f)
 		return;
 	}
 	f->upstream_fd = fd;
-	fd_budget_take(f->w->budget, 1);
+	fd_budget_take(f->r->loop.budget, 1);
 	len = sizeof(local);
 	if ((cfg->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &cfg->mark, sizeof(cfg->mark)) < 0) ||
 	    bind(fd, (const struct sockaddr *)&local, addr_len(&local)) < 0 || listen(fd, 4) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&local, &len) < 0 ||
-	    worker_epoll_add(f->w, fd, &f->upstream_ev, EPOLLIN) < 0) {
+	    loop_add(&f->r->loop, fd, &f->upstream_ev, EPOLLIN) < 0) {
 		flow_fail_rep(f, REP_GENERAL_FAILURE, "BIND: listening on %s: %s",
 			      addr_format(&local, a, sizeof(a)), strerror(errno));
 		return;
 	}
 	f->state = FLOW_BIND_WAIT;
-	flow_set_timer(f, &f->w->bind_timers, cfg->socks.bind_timeout_ms);
+	flow_set_timer(f, &f->r->bind_timers, cfg->socks.bind_timeout_ms);
 	/* The first reply; the second is still owed. */
 	if (socks_reply(f, REP_SUCCEEDED, &local) < 0)
 		return;
 	if (log_get_level() >= LOG_LEVEL_DEBUG) {
 		char b[ADDR_STRLEN];
-		log_debug("flow %u.%llu: BIND listening on %s for %s", f->w->index,
+		log_debug("flow %u.%llu: BIND listening on %s for %s", f->r->index,
 			  (unsigned long long)f->id, addr_format(&local, a, sizeof(a)),
 			  addr_format(&f->target.addr, b, sizeof(b)));
 	}
@@ -488,10 +506,10 @@ static void socks_bind_accept(struct flow *f)
 			return;
 		addr_unmap_v4(&peer);
 		if (!addr_same_ip(&peer, &f->target.addr)) {
-			if (worker_log_allowed(f->w))
+			if (loop_log_allowed(&f->r->loop))
 				log_info(
 				    "flow %u.%llu: BIND: connection from %s refused, expecting %s",
-				    f->w->index, (unsigned long long)f->id,
+				    f->r->index, (unsigned long long)f->id,
 				    addr_format(&peer, a, sizeof(a)),
 				    addr_format(&f->target.addr, b, sizeof(b)));
 			close(fd);
@@ -500,7 +518,7 @@ static void socks_bind_accept(struct flow *f)
 		/* The listener is done; the peer's socket takes its place. */
 		close(f->upstream_fd);
 		f->upstream_fd = fd;
-		if (worker_epoll_add(f->w, fd, &f->upstream_ev, FLOW_EVENTS) < 0) {
+		if (loop_add(&f->r->loop, fd, &f->upstream_ev, FLOW_EVENTS) < 0) {
 			flow_fail_rep(f, REP_GENERAL_FAILURE, "BIND: epoll: %s", strerror(errno));
 			return;
 		}
@@ -515,14 +533,14 @@ static void socks_bind_accept(struct flow *f)
 static void socks_request(struct flow *f)
 {
 	struct socks_session *s = f->socks;
-	struct worker *w = f->w;
-	const struct config *cfg = w->cfg;
+	struct relay *r = f->r;
+	const struct config *cfg = r->cfg;
 
 	s->reply_owed = 1;
 	f->target = s->hs.target;
 	if (s->hs.cmd == SOCKS_CMD_UDP_ASSOCIATE) {
 		if (socks_udp_open(f) == 0)
-			log_debug("flow %u.%llu: UDP association up", w->index,
+			log_debug("flow %u.%llu: UDP association up", r->index,
 				  (unsigned long long)f->id);
 		return;
 	}
@@ -543,13 +561,13 @@ static void socks_request(struct flow *f)
 				return;
 			}
 			f->state = FLOW_CONNECTING;
-			flow_set_timer(f, &w->connect_timers, cfg->connect_timeout_ms);
+			flow_set_timer(f, &r->connect_timers, cfg->connect_timeout_ms);
 			return;
 		}
 		f->state = FLOW_RESOLVING;
-		flow_set_timer(f, &w->connect_timers, cfg->connect_timeout_ms);
+		flow_set_timer(f, &r->connect_timers, cfg->connect_timeout_ms);
 		/* the last thing done here: the answer may come at once */
-		dns_resolve(w->dns, f->target.hostname, f->target.port, &f->client, socks_resolved,
+		dns_resolve(r->dns, f->target.hostname, f->target.port, &f->client, socks_resolved,
 			    f, &s->dns);
 		return;
 	}
@@ -562,40 +580,50 @@ static void socks_request(struct flow *f)
 /* Reads what the client sent into the handshake codec. Bytes behind the
  * request (a client that does not wait for the reply) stay in s->in and go
  * to the target once the tunnel is up. */
+/* Fills s->in when the codec used it all: 1 with bytes, 0 when the
+ * socket has none now, -1 when f was destroyed. */
+static int socks_fill_input(struct flow *f)
+{
+	struct socks_session *s = f->socks;
+	char a[ADDR_STRLEN];
+	ssize_t n;
+
+	if (s->in_len)
+		return 1;
+	if (s->in_drained) {
+		/* a short read took everything; the next bytes raise a new edge */
+		s->in_drained = 0;
+		return 0;
+	}
+	n = recv(f->client_fd, s->in, sizeof(s->in), 0);
+	if (n == 0) {
+		log_debug("flow %u.%llu: SOCKS client %s left during the handshake", f->r->index,
+			  (unsigned long long)f->id, addr_format(&f->client, a, sizeof(a)));
+		flow_destroy(f, CLOSE_FIN);
+		return -1;
+	}
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		flow_destroy(f, CLOSE_RESET);
+		return -1;
+	}
+	s->in_len = (size_t)n;
+	s->in_drained = (size_t)n < sizeof(s->in);
+	return 1;
+}
+
 static void socks_read_request(struct flow *f)
 {
 	struct socks_session *s = f->socks;
 	char a[ADDR_STRLEN];
+	int rc;
 
-	for (;;) {
+	while ((rc = socks_fill_input(f)) > 0) {
 		uint8_t out[SOCKS_HANDSHAKE_OUT_MAX];
 		size_t consumed = 0, out_len = 0;
 		enum socks_handshake_result res;
 
-		if (!s->in_len) {
-			ssize_t n;
-			if (s->in_drained) {
-				/* a short read took everything; the next bytes raise
-				 * a new edge */
-				s->in_drained = 0;
-				return;
-			}
-			n = recv(f->client_fd, s->in, sizeof(s->in), 0);
-			if (n == 0) {
-				log_debug("flow %u.%llu: SOCKS client %s left during the handshake",
-					  f->w->index, (unsigned long long)f->id,
-					  addr_format(&f->client, a, sizeof(a)));
-				flow_destroy(f, FLOW_CLOSE_FIN);
-				return;
-			}
-			if (n < 0) {
-				if (errno != EAGAIN && errno != EINTR)
-					flow_destroy(f, FLOW_CLOSE_RESET);
-				return;
-			}
-			s->in_len = (size_t)n;
-			s->in_drained = (size_t)n < sizeof(s->in);
-		}
 		res = socks_handshake_feed(&s->hs, s->in, s->in_len, &consumed, out, &out_len);
 		memmove(s->in, s->in + consumed, s->in_len - consumed);
 		s->in_len -= consumed;
@@ -607,14 +635,14 @@ static void socks_read_request(struct flow *f)
 		case SOCKS_HS_MORE:
 			continue;
 		case SOCKS_HS_ERROR:
-			if (worker_log_allowed(f->w))
-				log_info("flow %u.%llu: SOCKS client %s: %s; closed", f->w->index,
+			if (loop_log_allowed(&f->r->loop))
+				log_info("flow %u.%llu: SOCKS client %s: %s; closed", f->r->index,
 					 (unsigned long long)f->id,
 					 addr_format(&f->client, a, sizeof(a)), s->hs.reason);
-			flow_destroy(f, FLOW_CLOSE_FIN);
+			flow_destroy(f, CLOSE_FIN);
 			return;
-		case SOCKS_HS_AUTH: {
-			int rc = socks_check_password(f);
+		case SOCKS_HS_AUTH:
+			rc = socks_check_password(f);
 			if (rc < 0)
 				return; /* refused: f is gone */
 			if (rc == 0) {
@@ -623,7 +651,6 @@ static void socks_read_request(struct flow *f)
 				return;
 			}
 			continue;
-		}
 		case SOCKS_HS_REQUEST:
 			/* more may wait in the socket: the relay looks first */
 			f->client_readable = !s->in_drained;
@@ -638,7 +665,7 @@ static void socks_server_client_event(struct flow *f, uint32_t events)
 	switch (f->state) {
 	case FLOW_SOCKS_REQUEST:
 		if (events & (EPOLLERR | EPOLLHUP)) {
-			flow_destroy(f, FLOW_CLOSE_RESET);
+			flow_destroy(f, CLOSE_RESET);
 			return;
 		}
 		if ((events & (EPOLLIN | EPOLLRDHUP)) && !f->socks->auth)
@@ -649,7 +676,7 @@ static void socks_server_client_event(struct flow *f, uint32_t events)
 		if (events & (EPOLLIN | EPOLLRDHUP))
 			f->client_readable = 1;
 		if (events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
-			flow_destroy(f, FLOW_CLOSE_RESET);
+			flow_destroy(f, CLOSE_RESET);
 		return;
 	case FLOW_UDP:
 		/* The association lives exactly as long as this connection. */
@@ -661,10 +688,10 @@ static void socks_server_client_event(struct flow *f, uint32_t events)
 			if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 				log_debug("flow %u.%llu: UDP association ended by its client "
 					  "(%llu bytes up, %llu down)",
-					  f->w->index, (unsigned long long)f->id,
+					  f->r->index, (unsigned long long)f->id,
 					  (unsigned long long)f->bytes[DIR_UP],
 					  (unsigned long long)f->bytes[DIR_DOWN]);
-				flow_destroy(f, FLOW_CLOSE_FIN);
+				flow_destroy(f, CLOSE_FIN);
 			}
 			return;
 		}

@@ -9,13 +9,16 @@
 #include <sys/socket.h>
 
 struct flow;
-struct worker;
+struct relay;
 
-void socks_server_accept(struct worker *w, int fd, const struct sockaddr_storage *client);
-/* The relay core reaches the SOCKS side of a flow only through the
- * struct flow_frontend the server gives it (flow_core.h). */
-/* Password checks finished by the verifier thread (the worker's auth
- * eventfd fired). */
-void socks_server_auth_completed(struct worker *w);
+/* The server's state on r's worker (r->socks); 0 or -errno with a log
+ * line. socks_server_free is safe after a failure. */
+int socks_server_new(struct relay *r);
+/* After the relay's flows were closed. */
+void socks_server_free(struct relay *r);
+/* A connection accepted on one of the SOCKS listeners. The relay core
+ * reaches the SOCKS side of a flow only through the struct flow_frontend
+ * the server gives it (flow_core.h). */
+void socks_server_accept(struct relay *r, int fd, const struct sockaddr_storage *client);
 
 #endif

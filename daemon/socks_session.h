@@ -1,5 +1,6 @@
 /* The SOCKS side of a flow, shared by socks_server.c (handshake, CONNECT,
- * BIND) and socks_udp.c (UDP ASSOCIATE). Nothing else includes this. */
+ * BIND) and socks_udp.c (UDP ASSOCIATE); socks_session.c has what both
+ * send and check. Nothing else includes this. */
 #ifndef SOCKGATE_SOCKS_SESSION_H
 #define SOCKGATE_SOCKS_SESSION_H
 
@@ -29,6 +30,13 @@ struct socks_session {
 	struct socks_udp *udp; /* UDP ASSOCIATE */
 };
 
+/* Sends a short handshake message: 0, or -1 when the flow was destroyed
+ * (a short write). */
+int socks_send(struct flow *f, const uint8_t *buf, size_t len);
+/* The reply in the client's protocol into out (SOCKS_REPLY_MAX): its
+ * length. */
+size_t socks_encode_reply(const struct flow *f, uint8_t rep, const struct sockaddr_storage *bnd,
+			  uint8_t *out);
 /* Sends the SOCKS5 (or SOCKS4) reply; -1 when the flow was destroyed. */
 int socks_reply(struct flow *f, uint8_t rep, const struct sockaddr_storage *bnd);
 /* The destination policy: loopback, unspecified and this host's own

@@ -102,10 +102,10 @@ static void link_queue_free(struct socks_udp_link *l)
 
 static void link_close(struct socks_udp_link *l)
 {
-	struct worker *w = l->u->flow->w;
+	struct relay *r = l->u->flow->r;
 
-	flow_close_socket(w, &l->control_fd, FLOW_CLOSE_FIN);
-	flow_close_socket(w, &l->relay_fd, FLOW_CLOSE_FIN);
+	loop_close(&r->loop, &l->control_fd, CLOSE_FIN);
+	loop_close(&r->loop, &l->relay_fd, CLOSE_FIN);
 	link_queue_free(l);
 }
 
@@ -120,27 +120,41 @@ void socks_udp_free(struct flow *f)
 		u->links = l->next;
 		link_close(l);
 		l->u = NULL; /* dead: its events in this batch are ignored */
-		worker_free_after_batch(f->w, l);
+		loop_free_after_batch(&f->r->loop, l);
 	}
 	dns_cancel(&u->dns);
 	if (u->fd >= 0)
-		flow_close_socket(f->w, &u->fd, FLOW_CLOSE_FIN);
+		loop_close(&f->r->loop, &u->fd, CLOSE_FIN);
 	free(u->pending);
 	u->flow = NULL; /* dead, as above */
-	worker_free_after_batch(f->w, u);
+	loop_free_after_batch(&f->r->loop, u);
 	f->socks->udp = NULL;
 }
 
+/* The socket facing the targets: dual-stack where the host has IPv6
+ * (*v6 set), IPv4 otherwise; -1 with errno. */
+static int socks_udp_target_socket(int *v6)
+{
+	int zero = 0, fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	*v6 = fd >= 0;
+	return fd >= 0 ? fd : socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
 /* One socket faces the client, bound to the address the client reached us
- * on; one faces the targets (dual-stack where the host has IPv6). */
+ * on; one faces the targets. */
 int socks_udp_open(struct flow *f)
 {
 	struct socks_session *s = f->socks;
-	const struct config *cfg = f->w->cfg;
+	const struct config *cfg = f->r->cfg;
 	struct sockaddr_storage local;
 	socklen_t len = sizeof(local);
 	struct socks_udp *u = calloc(1, sizeof(*u));
-	int zero = 0, fd;
+	int fd;
 
 	if (!u)
 		return flow_fail_rep(f, REP_GENERAL_FAILURE, "UDP: out of memory");
@@ -156,24 +170,17 @@ int socks_udp_open(struct flow *f)
 	if (fd < 0)
 		return flow_fail_rep(f, REP_GENERAL_FAILURE, "UDP: socket: %s", strerror(errno));
 	u->fd = fd;
-	fd_budget_take(f->w->budget, 1);
+	fd_budget_take(f->r->loop.budget, 1);
 	len = sizeof(local);
 	if (bind(fd, (const struct sockaddr *)&local, addr_len(&local)) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&local, &len) < 0)
 		return flow_fail_rep(f, REP_GENERAL_FAILURE, "UDP: bind: %s", strerror(errno));
 
-	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0) {
-		close(fd);
-		fd = -1;
-	}
-	u->out_v6 = fd >= 0;
-	if (fd < 0)
-		fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socks_udp_target_socket(&u->out_v6);
 	if (fd < 0)
 		return flow_fail_rep(f, REP_GENERAL_FAILURE, "UDP: socket: %s", strerror(errno));
 	f->upstream_fd = fd;
-	fd_budget_take(f->w->budget, 1);
+	fd_budget_take(f->r->loop.budget, 1);
 	if (cfg->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &cfg->mark, sizeof(cfg->mark)) < 0)
 		return flow_fail_rep(f, REP_GENERAL_FAILURE, "UDP: SO_MARK: %s", strerror(errno));
 
@@ -186,12 +193,12 @@ int socks_udp_open(struct flow *f)
 	}
 	memset(&f->target, 0, sizeof(f->target));
 	u->ev.handle = socks_udp_client_event;
-	if (worker_epoll_add(f->w, u->fd, &u->ev, EPOLLIN) < 0 ||
-	    worker_epoll_add(f->w, f->upstream_fd, &f->upstream_ev, EPOLLIN) < 0)
+	if (loop_add(&f->r->loop, u->fd, &u->ev, EPOLLIN) < 0 ||
+	    loop_add(&f->r->loop, f->upstream_fd, &f->upstream_ev, EPOLLIN) < 0)
 		return flow_fail_rep(f, REP_GENERAL_FAILURE, "UDP: epoll: %s", strerror(errno));
 	f->state = FLOW_UDP;
-	f->last_active = f->w->now_ms;
-	flow_set_timer(f, &f->w->idle_timers, cfg->idle_timeout_ms);
+	f->last_active = f->r->loop.now_ms;
+	flow_set_timer(f, &f->r->idle_timers, cfg->idle_timeout_ms);
 	if (socks_reply(f, REP_SUCCEEDED, &local) < 0)
 		return -1;
 	s->reply_owed = 0;
@@ -206,24 +213,24 @@ static void link_fail(struct socks_udp_link *l, unsigned retry_ms, const char *f
 static void link_fail(struct socks_udp_link *l, unsigned retry_ms, const char *fmt, ...)
 {
 	struct flow *f = l->u->flow;
-	struct worker *w = f->w;
+	struct relay *r = f->r;
 	char why[UDP_CONTROL_WHY_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	if (worker_log_allowed(w))
-		log_warn("flow %u.%llu: UDP through upstream \"%s\": %s%s", w->index,
+	if (loop_log_allowed(&r->loop))
+		log_warn("flow %u.%llu: UDP through upstream \"%s\": %s%s", r->index,
 			 (unsigned long long)f->id, l->up->name, why,
 			 l->queue_n ? "; the datagrams waiting for it are dropped" : "");
 	if (l->state != LINK_READY)
-		atomic_fetch_add_explicit(&generation_counters(f->gen, l->up, w->index)->failures,
+		atomic_fetch_add_explicit(&generation_counters(f->gen, l->up, r->index)->failures,
 					  1, memory_order_relaxed);
 	link_close(l);
-	worker_fds_released(w);
+	loop_fds_released(&r->loop);
 	l->state = LINK_FAILED;
-	l->retry_at = w->now_ms + retry_ms;
+	l->retry_at = r->loop.now_ms + retry_ms;
 }
 
 /* Connects to the upstream and starts the handshake; 0, or -1 after
@@ -231,17 +238,17 @@ static void link_fail(struct socks_udp_link *l, unsigned retry_ms, const char *f
 static int link_start(struct socks_udp_link *l)
 {
 	struct flow *f = l->u->flow;
-	struct worker *w = f->w;
+	struct relay *r = f->r;
 	const struct config *cfg = f->gen->cfg;
 	char why[UDP_CONTROL_WHY_MAX];
 
 	l->state = LINK_CONNECTING;
-	if (!fd_budget_room(w->budget, 2)) {
+	if (!fd_budget_room(r->loop.budget, 2)) {
 		link_fail(l, LINK_RETRY_MS, "no file descriptor to spare");
 		return -1;
 	}
-	l->deadline = w->now_ms + cfg->connect_timeout_ms + cfg->handshake_timeout_ms;
-	if (udp_control_open(w, l->up, cfg->mark, &l->setup, &l->control_ev, &l->control_fd, why) ==
+	l->deadline = r->loop.now_ms + cfg->connect_timeout_ms + cfg->handshake_timeout_ms;
+	if (udp_control_open(r, l->up, cfg->mark, &l->setup, &l->control_ev, &l->control_fd, why) ==
 	    UDP_CONTROL_FAILED) {
 		link_fail(l, LINK_RETRY_MS, "%s", why);
 		return -1;
@@ -256,13 +263,13 @@ static void link_ready(struct socks_udp_link *l)
 	struct sockaddr_storage relay;
 	char a[ADDR_STRLEN], why[UDP_CONTROL_WHY_MAX];
 
-	if (udp_control_open_relay(f->w, l->up, f->gen->cfg->mark, l->control_fd, &l->setup,
+	if (udp_control_open_relay(f->r, l->up, f->gen->cfg->mark, l->control_fd, &l->setup,
 				   &l->relay_ev, &l->relay_fd, &relay, why) < 0) {
 		link_fail(l, LINK_RETRY_MS, "%s", why);
 		return;
 	}
 	l->state = LINK_READY;
-	log_debug("flow %u.%llu: UDP through upstream \"%s\": associated, relay %s", f->w->index,
+	log_debug("flow %u.%llu: UDP through upstream \"%s\": associated, relay %s", f->r->index,
 		  (unsigned long long)f->id, l->up->name, addr_format(&relay, a, sizeof(a)));
 	for (size_t off = 0; off < l->queue_len;) {
 		uint16_t n;
@@ -279,7 +286,7 @@ static void link_control_event(struct socks_udp_link *l, uint32_t events)
 	char why[UDP_CONTROL_WHY_MAX];
 	struct udp_control_setup *s = l->state == LINK_READY ? NULL : &l->setup;
 
-	switch (udp_control_event(l->u->flow->w, l->control_fd, &l->control_ev, s, events, why)) {
+	switch (udp_control_event(l->u->flow->r, l->control_fd, &l->control_ev, s, events, why)) {
 	case UDP_CONTROL_WAIT:
 		if (s && s->connected)
 			l->state = LINK_HANDSHAKE;
@@ -316,7 +323,7 @@ static void link_relay_read(struct socks_udp_link *l)
 		if (!u->client_port_known)
 			continue;
 		if (socks_udp_parse(buf, (size_t)n, &t, host, &hdr, &why) < 0) {
-			log_debug("flow %u.%llu: UDP from upstream \"%s\" dropped: %s", f->w->index,
+			log_debug("flow %u.%llu: UDP from upstream \"%s\" dropped: %s", f->r->index,
 				  (unsigned long long)f->id, l->up->name, why);
 			continue;
 		}
@@ -324,7 +331,7 @@ static void link_relay_read(struct socks_udp_link *l)
 			  sendto(u->fd, buf, (size_t)n, MSG_DONTWAIT,
 				 (const struct sockaddr *)&u->client, addr_len(&u->client)),
 			  (size_t)n - hdr);
-		f->last_active = f->w->now_ms;
+		f->last_active = f->r->loop.now_ms;
 	}
 }
 
@@ -398,16 +405,16 @@ static void link_send(struct socks_udp *u, const struct upstream *up,
 		      const struct sockaddr_storage *dst, const uint8_t *data, size_t len)
 {
 	struct socks_udp_link *l = link_get(u, up);
-	struct worker *w = u->flow->w;
+	struct relay *r = u->flow->r;
 	uint8_t hdr[SOCKS_UDP_HEADER_MAX];
 	size_t hl;
 
 	if (!l)
 		return;
 	if (l->state == LINK_FAILED) {
-		if (w->now_ms < l->retry_at || link_start(l) < 0)
+		if (r->loop.now_ms < l->retry_at || link_start(l) < 0)
 			return; /* dropped: UDP senders retry */
-	} else if (l->state != LINK_READY && w->now_ms >= l->deadline) {
+	} else if (l->state != LINK_READY && r->loop.now_ms >= l->deadline) {
 		link_fail(l, LINK_RETRY_MS, "no association within %u ms",
 			  u->flow->gen->cfg->connect_timeout_ms +
 			      u->flow->gen->cfg->handshake_timeout_ms);
@@ -436,7 +443,7 @@ static void socks_udp_send(struct flow *f, struct sockaddr_storage *dst, const u
 		const struct upstream *up;
 		if (!socks_dst_allowed(f, dst)) {
 			log_debug("flow %u.%llu: UDP to %s dropped: destination not allowed",
-				  f->w->index, (unsigned long long)f->id,
+				  f->r->index, (unsigned long long)f->id,
 				  addr_format(dst, a, sizeof(a)));
 			return;
 		}
@@ -446,7 +453,7 @@ static void socks_udp_send(struct flow *f, struct sockaddr_storage *dst, const u
 			if (!u->route_logged++)
 				log_info("flow %u.%llu: UDP to %s dropped: its route is upstream "
 					 "\"%s\" (%s), which has udp = drop",
-					 f->w->index, (unsigned long long)f->id,
+					 f->r->index, (unsigned long long)f->id,
 					 addr_format(dst, a, sizeof(a)), up->name,
 					 upstream_kind_name(up->url.kind));
 			return;
@@ -457,7 +464,7 @@ static void socks_udp_send(struct flow *f, struct sockaddr_storage *dst, const u
 	}
 	if (u->checked_up) {
 		link_send(u, u->checked_up, dst, data, len);
-		f->last_active = f->w->now_ms;
+		f->last_active = f->r->loop.now_ms;
 		return;
 	}
 	to = *dst;
@@ -479,9 +486,9 @@ static void socks_udp_send(struct flow *f, struct sockaddr_storage *dst, const u
 		      sendto(f->upstream_fd, data, len, MSG_DONTWAIT, (const struct sockaddr *)&to,
 			     addr_len(&to)),
 		      len) < 0)
-		log_debug("flow %u.%llu: UDP to %s: %s", f->w->index, (unsigned long long)f->id,
+		log_debug("flow %u.%llu: UDP to %s: %s", f->r->index, (unsigned long long)f->id,
 			  addr_format(dst, a, sizeof(a)), strerror(errno));
-	f->last_active = f->w->now_ms;
+	f->last_active = f->r->loop.now_ms;
 }
 
 static void socks_udp_resolved(void *arg, const struct sockaddr_storage *addrs, size_t n,
@@ -491,7 +498,7 @@ static void socks_udp_resolved(void *arg, const struct sockaddr_storage *addrs, 
 	struct socks_udp *u = f->socks->udp;
 
 	if (!n) {
-		log_debug("flow %u.%llu: UDP to \"%s\" dropped: %s", f->w->index,
+		log_debug("flow %u.%llu: UDP to \"%s\" dropped: %s", f->r->index,
 			  (unsigned long long)f->id, u->name, err);
 		u->name[0] = '\0';
 		u->pending_len = 0;
@@ -531,7 +538,7 @@ static void socks_udp_from_client(struct flow *f)
 			u->client_port_known = 1;
 		}
 		if (socks_udp_parse(buf, (size_t)n, &t, host, &hdr, &why) < 0) {
-			log_debug("flow %u.%llu: UDP datagram dropped: %s", f->w->index,
+			log_debug("flow %u.%llu: UDP datagram dropped: %s", f->r->index,
 				  (unsigned long long)f->id, why);
 			continue;
 		}
@@ -556,7 +563,7 @@ static void socks_udp_from_client(struct flow *f)
 		u->pending_len = (size_t)n - hdr;
 		snprintf(u->name, sizeof(u->name), "%s", host);
 		memset(&u->name_addr, 0, sizeof(u->name_addr));
-		dns_resolve(f->w->dns, u->name, t.port, &f->client, socks_udp_resolved, f, &u->dns);
+		dns_resolve(f->r->dns, u->name, t.port, &f->client, socks_udp_resolved, f, &u->dns);
 		return; /* the callback may have run; look again on the next event */
 	}
 }
@@ -587,7 +594,7 @@ static void socks_udp_to_client(struct flow *f)
 				 MSG_DONTWAIT, (const struct sockaddr *)&u->client,
 				 addr_len(&u->client)),
 			  (size_t)n);
-		f->last_active = f->w->now_ms;
+		f->last_active = f->r->loop.now_ms;
 	}
 }
 

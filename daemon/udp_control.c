@@ -13,7 +13,7 @@
 #include "fd_budget.h"
 #include "dst_guard.h"
 #include "udp_control.h"
-#include "worker.h"
+#include "relay.h"
 
 static enum udp_control_result failed(char *why, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -33,13 +33,12 @@ static int set_mark(int fd, uint32_t mark)
 	return mark ? setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) : 0;
 }
 
-static void want(struct worker *w, int fd, struct ev *ev, uint32_t events)
+static void want(struct relay *r, int fd, struct ev *ev, uint32_t events)
 {
-	struct epoll_event e = { .events = events, .data.ptr = ev };
-	epoll_ctl(w->epoll_fd, EPOLL_CTL_MOD, fd, &e);
+	loop_modify(&r->loop, fd, ev, events);
 }
 
-enum udp_control_result udp_control_open(struct worker *w, const struct upstream *up, uint32_t mark,
+enum udp_control_result udp_control_open(struct relay *r, const struct upstream *up, uint32_t mark,
 					 struct udp_control_setup *s, struct ev *ev, int *fd,
 					 char why[UDP_CONTROL_WHY_MAX])
 {
@@ -53,37 +52,37 @@ enum udp_control_result udp_control_open(struct worker *w, const struct upstream
 	sock = socket(up->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (sock < 0)
 		return failed(why, "socket: %s", strerror(errno));
-	fd_budget_take(w->budget, 1);
+	fd_budget_take(r->loop.budget, 1);
 	*fd = sock;
 	if (set_mark(sock, mark) < 0)
 		return failed(why, "SO_MARK: %s", strerror(errno));
 	if (connect(sock, (const struct sockaddr *)&up->addr, addr_len(&up->addr)) < 0 &&
 	    errno != EINPROGRESS)
 		return failed(why, "connect to the upstream: %s", strerror(errno));
-	if (worker_epoll_add(w, sock, ev, EPOLLOUT) < 0)
+	if (loop_add(&r->loop, sock, ev, EPOLLOUT) < 0)
 		return failed(why, "epoll: %s", strerror(errno));
 	return UDP_CONTROL_WAIT;
 }
 
 /* Sends what the handshake has to send. */
-static enum udp_control_result flush(struct worker *w, int fd, struct ev *ev,
+static enum udp_control_result flush(struct relay *r, int fd, struct ev *ev,
 				     struct udp_control_setup *s, char *why)
 {
 	while (s->out_sent < s->out_len) {
 		ssize_t n = send(fd, s->out + s->out_sent, s->out_len - s->out_sent, MSG_NOSIGNAL);
 		if (n < 0 && errno == EAGAIN) {
-			want(w, fd, ev, EPOLLIN | EPOLLOUT);
+			want(r, fd, ev, EPOLLIN | EPOLLOUT);
 			return UDP_CONTROL_WAIT;
 		}
 		if (n < 0)
 			return failed(why, "send to the upstream: %s", strerror(errno));
 		s->out_sent += (size_t)n;
 	}
-	want(w, fd, ev, EPOLLIN | EPOLLRDHUP);
+	want(r, fd, ev, EPOLLIN | EPOLLRDHUP);
 	return UDP_CONTROL_WAIT;
 }
 
-enum udp_control_result udp_control_event(struct worker *w, int fd, struct ev *ev,
+enum udp_control_result udp_control_event(struct relay *r, int fd, struct ev *ev,
 					  struct udp_control_setup *s, uint32_t events,
 					  char why[UDP_CONTROL_WHY_MAX])
 {
@@ -100,9 +99,9 @@ enum udp_control_result udp_control_event(struct worker *w, int fd, struct ev *e
 		if (err)
 			return failed(why, "connect to the upstream: %s", strerror(err));
 		s->connected = 1;
-		return flush(w, fd, ev, s, why);
+		return flush(r, fd, ev, s, why);
 	}
-	if (s && (events & EPOLLOUT) && flush(w, fd, ev, s, why) == UDP_CONTROL_FAILED)
+	if (s && (events & EPOLLOUT) && flush(r, fd, ev, s, why) == UDP_CONTROL_FAILED)
 		return UDP_CONTROL_FAILED;
 	if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
 		return UDP_CONTROL_WAIT;
@@ -120,13 +119,13 @@ enum udp_control_result udp_control_event(struct worker *w, int fd, struct ev *e
 	if (s->hs.out_len) {
 		s->out_len = s->hs.out_len;
 		s->out_sent = 0;
-		if (flush(w, fd, ev, s, why) == UDP_CONTROL_FAILED)
+		if (flush(r, fd, ev, s, why) == UDP_CONTROL_FAILED)
 			return UDP_CONTROL_FAILED;
 	}
 	return res == UPSTREAM_DONE ? UDP_CONTROL_GRANTED : UDP_CONTROL_WAIT;
 }
 
-int udp_control_open_relay(struct worker *w, const struct upstream *up, uint32_t mark,
+int udp_control_open_relay(struct relay *r, const struct upstream *up, uint32_t mark,
 			   int control_fd, const struct udp_control_setup *s, struct ev *ev,
 			   int *relay_fd, struct sockaddr_storage *relay,
 			   char why[UDP_CONTROL_WHY_MAX])
@@ -143,8 +142,8 @@ int udp_control_open_relay(struct worker *w, const struct upstream *up, uint32_t
 	/* an upstream elsewhere may not point our datagrams at the router
 	 * itself (a service of its own) or at a broadcast address */
 	if ((dst_special(relay) && !addr_is_loopback(relay)) ||
-	    (dst_guard_is_local(w->dst_guard, relay, w->now_ms) &&
-	     !dst_guard_is_local(w->dst_guard, &up->addr, w->now_ms))) {
+	    (dst_guard_is_local(r->dst_guard, relay, r->loop.now_ms) &&
+	     !dst_guard_is_local(r->dst_guard, &up->addr, r->loop.now_ms))) {
 		failed(why, "the upstream named relay %s, the router's own or not unicast",
 		       addr_format(relay, a, sizeof(a)));
 		return -1;
@@ -154,7 +153,7 @@ int udp_control_open_relay(struct worker *w, const struct upstream *up, uint32_t
 		failed(why, "socket: %s", strerror(errno));
 		return -1;
 	}
-	fd_budget_take(w->budget, 1);
+	fd_budget_take(r->loop.budget, 1);
 	*relay_fd = fd;
 	if (getsockname(control_fd, (struct sockaddr *)&local, &len) == 0 &&
 	    local.ss_family == relay->ss_family) {
@@ -166,7 +165,7 @@ int udp_control_open_relay(struct worker *w, const struct upstream *up, uint32_t
 	}
 	if (set_mark(fd, mark) < 0 ||
 	    connect(fd, (const struct sockaddr *)relay, addr_len(relay)) < 0 ||
-	    worker_epoll_add(w, fd, ev, EPOLLIN) < 0) {
+	    loop_add(&r->loop, fd, ev, EPOLLIN) < 0) {
 		failed(why, "relay %s: %s", addr_format(relay, a, sizeof(a)), strerror(errno));
 		return -1;
 	}

@@ -15,7 +15,7 @@
 
 struct ev;
 struct upstream;
-struct worker;
+struct relay;
 
 #define UDP_CONTROL_WHY_MAX 160
 
@@ -36,12 +36,12 @@ enum udp_control_result {
 /* Starts the handshake and a marked, non-blocking connection to up,
  * registered with epoll under ev; *fd is set (and counted in the fd
  * budget) as soon as the socket exists, even when FAILED follows. */
-enum udp_control_result udp_control_open(struct worker *w, const struct upstream *up, uint32_t mark,
+enum udp_control_result udp_control_open(struct relay *r, const struct upstream *up, uint32_t mark,
 					 struct udp_control_setup *s, struct ev *ev, int *fd,
 					 char why[UDP_CONTROL_WHY_MAX]);
 /* An event on the control connection fd: s while the association is set
  * up, NULL once granted (then only the connection's end matters). */
-enum udp_control_result udp_control_event(struct worker *w, int fd, struct ev *ev,
+enum udp_control_result udp_control_event(struct relay *r, int fd, struct ev *ev,
 					  struct udp_control_setup *s, uint32_t events,
 					  char why[UDP_CONTROL_WHY_MAX]);
 /* After GRANTED: a marked datagram socket connected to the relay the
@@ -49,7 +49,7 @@ enum udp_control_result udp_control_event(struct worker *w, int fd, struct ev *e
  * connection's address (the upstream takes datagrams only from there),
  * registered under ev for EPOLLIN. 0, or -1 with why; *relay_fd is set
  * (and counted) as soon as the socket exists. */
-int udp_control_open_relay(struct worker *w, const struct upstream *up, uint32_t mark,
+int udp_control_open_relay(struct relay *r, const struct upstream *up, uint32_t mark,
 			   int control_fd, const struct udp_control_setup *s, struct ev *ev,
 			   int *relay_fd, struct sockaddr_storage *relay,
 			   char why[UDP_CONTROL_WHY_MAX]);

@@ -35,7 +35,7 @@
 #include "udp_control.h"
 #include "udp_relay.h"
 #include "upstream.h"
-#include "worker.h"
+#include "relay.h"
 
 #define UDP_BATCH	     16		/* datagrams per recvmmsg */
 #define UDP_BURSTS	     4		/* recvmmsg calls per event before yielding */
@@ -75,16 +75,16 @@ struct assoc_setup {
 	uint8_t *queue;
 	size_t queue_len, queue_cap;
 	unsigned queue_n;
-	struct list node; /* r->setups, oldest first */
+	struct list node; /* u->setups, oldest first */
 	struct assoc *owner;
 	uint64_t deadline;
 };
 
 struct assoc {
 	struct ev control_ev, relay_ev;
-	struct udp_relay *r;
+	struct udp_relay *u;
 	struct assoc *hash_next;
-	struct list lru; /* r->lru, least recently active first */
+	struct list lru; /* u->lru, least recently active first */
 	struct sockaddr_storage client;
 	struct sockaddr_storage first_dst; /* for conns */
 	const struct upstream *up;	   /* of gen's config */
@@ -112,7 +112,7 @@ struct udp_slot {
 };
 
 struct udp_relay {
-	struct worker *w;
+	struct relay *r;
 	uint8_t key[SIPHASH_KEY_LEN];
 	struct assoc **buckets;
 	size_t n_buckets; /* a power of two */
@@ -144,14 +144,14 @@ static void count(atomic_ullong *c, unsigned long long n)
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
-static void drop(struct worker *w, enum udp_drop_reason why)
+static void drop(struct relay *r, enum udp_drop_reason why)
 {
-	count(&w->counters.udp_drops[why], 1);
+	count(&r->counters.udp_drops[why], 1);
 }
 
 /* ---- the table ---- */
 
-static size_t assoc_bucket(const struct udp_relay *r, const struct sockaddr_storage *client,
+static size_t assoc_bucket(const struct udp_relay *u, const struct sockaddr_storage *client,
 			   const struct upstream *up)
 {
 	struct {
@@ -172,15 +172,15 @@ static size_t assoc_bucket(const struct udp_relay *r, const struct sockaddr_stor
 	key.family = client->ss_family;
 	key.up = up;
 	/* keyed: a LAN host choosing its source ports cannot make chains */
-	siphash128(r->key, &key, sizeof(key), digest);
+	siphash128(u->key, &key, sizeof(key), digest);
 	memcpy(&h, digest, sizeof(h));
-	return (size_t)h & (r->n_buckets - 1);
+	return (size_t)h & (u->n_buckets - 1);
 }
 
-static struct assoc *assoc_find(struct udp_relay *r, const struct sockaddr_storage *client,
+static struct assoc *assoc_find(struct udp_relay *u, const struct sockaddr_storage *client,
 				const struct upstream *up)
 {
-	for (struct assoc *a = r->buckets[assoc_bucket(r, client, up)]; a; a = a->hash_next)
+	for (struct assoc *a = u->buckets[assoc_bucket(u, client, up)]; a; a = a->hash_next)
 		if (a->up == up && addr_equal(&a->client, client))
 			return a;
 	return NULL;
@@ -188,9 +188,9 @@ static struct assoc *assoc_find(struct udp_relay *r, const struct sockaddr_stora
 
 static void assoc_touch(struct assoc *a)
 {
-	a->last_active = a->r->w->now_ms;
+	a->last_active = a->u->r->loop.now_ms;
 	list_del(&a->lru);
-	list_add_tail(&a->r->lru, &a->lru);
+	list_add_tail(&a->u->lru, &a->lru);
 }
 
 static void setup_free(struct assoc *a)
@@ -198,7 +198,7 @@ static void setup_free(struct assoc *a)
 	if (!a->setup)
 		return;
 	list_del(&a->setup->node);
-	a->r->queued -= a->setup->queue_cap;
+	a->u->queued -= a->setup->queue_cap;
 	free(a->setup->queue);
 	free(a->setup);
 	a->setup = NULL;
@@ -207,20 +207,20 @@ static void setup_free(struct assoc *a)
 /* Closes the sockets and drops the queue; the entry stays. */
 static void assoc_close(struct assoc *a)
 {
-	struct worker *w = a->r->w;
+	struct relay *r = a->u->r;
 
 	setup_free(a);
-	flow_close_socket(w, &a->control_fd, FLOW_CLOSE_FIN);
-	flow_close_socket(w, &a->relay_fd, FLOW_CLOSE_FIN);
-	worker_fds_released(w);
+	loop_close(&r->loop, &a->control_fd, CLOSE_FIN);
+	loop_close(&r->loop, &a->relay_fd, CLOSE_FIN);
+	loop_fds_released(&r->loop);
 }
 
 static void assoc_destroy(struct assoc *a)
 {
-	struct udp_relay *r = a->r;
-	struct worker *w = r->w;
-	struct upstream_counters *uc = generation_counters(a->gen, a->up, w->index);
-	struct assoc **pp = &r->buckets[assoc_bucket(r, &a->client, a->up)];
+	struct udp_relay *u = a->u;
+	struct relay *r = u->r;
+	struct upstream_counters *uc = generation_counters(a->gen, a->up, r->index);
+	struct assoc **pp = &u->buckets[assoc_bucket(u, &a->client, a->up)];
 
 	while (*pp != a)
 		pp = &(*pp)->hash_next;
@@ -228,23 +228,23 @@ static void assoc_destroy(struct assoc *a)
 	list_del(&a->lru);
 	assoc_close(a);
 	if (a->counted)
-		client_limit_release(w->shared->udp_limits, &a->client);
+		client_limit_release(r->shared->udp_limits, &a->client);
 	count(&uc->flows, 1);
 	count(&uc->bytes_up, a->bytes[DIR_UP]);
 	count(&uc->bytes_down, a->bytes[DIR_DOWN]);
-	count(&w->counters.udp_assocs_live, (unsigned long long)-1);
+	count(&r->counters.udp_assocs_live, (unsigned long long)-1);
 	generation_unref(a->gen);
-	r->n_assocs--;
+	u->n_assocs--;
 	/* its sockets are closed (-1): an event later in this batch that
 	 * still names it sees that and leaves it */
-	worker_free_after_batch(w, a);
+	loop_free_after_batch(&r->loop, a);
 }
 
 static const char *assoc_describe(const struct assoc *a, char *buf, size_t len)
 {
 	char c[ADDR_STRLEN], d[ADDR_STRLEN];
 
-	snprintf(buf, len, "udp %u.%llu: %s -> %s via %s", a->r->w->index,
+	snprintf(buf, len, "udp %u.%llu: %s -> %s via %s", a->u->r->index,
 		 (unsigned long long)a->id, addr_format(&a->client, c, sizeof(c)),
 		 addr_format(&a->first_dst, d, sizeof(d)), a->up->name);
 	return buf;
@@ -257,22 +257,22 @@ static void assoc_fail(struct assoc *a, unsigned retry_ms, const char *fmt, ...)
 
 static void assoc_fail(struct assoc *a, unsigned retry_ms, const char *fmt, ...)
 {
-	struct worker *w = a->r->w;
+	struct relay *r = a->u->r;
 	char what[FLOW_DESCRIBE_MAX], why[160];
 	va_list ap;
 
 	if (a->setup) {
-		count(&w->counters.udp_drops[UDP_DROP_UPSTREAM_DOWN], a->setup->queue_n);
-		count(&generation_counters(a->gen, a->up, w->index)->failures, 1);
+		count(&r->counters.udp_drops[UDP_DROP_UPSTREAM_DOWN], a->setup->queue_n);
+		count(&generation_counters(a->gen, a->up, r->index)->failures, 1);
 	}
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	if (worker_log_allowed(w))
+	if (loop_log_allowed(&r->loop))
 		log_warn("%s: %s", assoc_describe(a, what, sizeof(what)), why);
 	assoc_close(a);
 	a->state = ASSOC_FAILED;
-	a->retry_at = w->now_ms + retry_ms;
+	a->retry_at = r->loop.now_ms + retry_ms;
 }
 
 /* ---- setup: control connection and UDP ASSOCIATE ---- */
@@ -285,33 +285,33 @@ static int set_mark(int fd, uint32_t mark)
 /* Starts (or restarts) the association's setup with its upstream. */
 static int assoc_start(struct assoc *a)
 {
-	struct worker *w = a->r->w;
+	struct relay *r = a->u->r;
 	const struct config *cfg = a->gen->cfg;
 	char why[UDP_CONTROL_WHY_MAX];
 	struct assoc_setup *s;
 
 	/* what an early return leaves: the next datagram tries again */
 	a->state = ASSOC_FAILED;
-	a->retry_at = w->now_ms;
-	if (!fd_budget_room(w->budget, 2)) {
-		drop(w, UDP_DROP_NO_ROOM);
+	a->retry_at = r->loop.now_ms;
+	if (!fd_budget_room(r->loop.budget, 2)) {
+		drop(r, UDP_DROP_NO_ROOM);
 		return -1;
 	}
 	s = malloc(sizeof(*s));
 	if (!s) {
-		drop(w, UDP_DROP_NO_ROOM);
+		drop(r, UDP_DROP_NO_ROOM);
 		return -1;
 	}
 	s->queue = NULL;
 	s->queue_len = s->queue_cap = 0;
 	s->queue_n = 0;
-	s->deadline = w->now_ms + cfg->connect_timeout_ms + cfg->handshake_timeout_ms;
+	s->deadline = r->loop.now_ms + cfg->connect_timeout_ms + cfg->handshake_timeout_ms;
 	s->owner = a;
-	list_add_tail(&a->r->setups, &s->node);
+	list_add_tail(&a->u->setups, &s->node);
 	a->setup = s;
 	a->control_ev.handle = control_ev_handle;
 	a->state = ASSOC_CONNECTING;
-	if (udp_control_open(w, a->up, cfg->mark, &s->control, &a->control_ev, &a->control_fd,
+	if (udp_control_open(r, a->up, cfg->mark, &s->control, &a->control_ev, &a->control_fd,
 			     why) == UDP_CONTROL_FAILED) {
 		assoc_fail(a, UDP_RETRY_MS, "%s", why);
 		return -1;
@@ -323,13 +323,13 @@ static int assoc_start(struct assoc *a)
  * and send what was queued. */
 static void assoc_ready(struct assoc *a)
 {
-	struct worker *w = a->r->w;
+	struct relay *r = a->u->r;
 	struct assoc_setup *s = a->setup;
 	char rel[ADDR_STRLEN], what[FLOW_DESCRIBE_MAX], why[UDP_CONTROL_WHY_MAX];
 	int fd;
 
 	a->relay_ev.handle = relay_ev_handle;
-	if (udp_control_open_relay(w, a->up, a->gen->cfg->mark, a->control_fd, &s->control,
+	if (udp_control_open_relay(r, a->up, a->gen->cfg->mark, a->control_fd, &s->control,
 				   &a->relay_ev, &a->relay_fd, &a->relay, why) < 0) {
 		assoc_fail(a, UDP_RETRY_MS, "%s", why);
 		return;
@@ -342,7 +342,7 @@ static void assoc_ready(struct assoc *a)
 		uint16_t n;
 		memcpy(&n, s->queue + off, sizeof(n));
 		if (send(fd, s->queue + off + sizeof(n), n, MSG_DONTWAIT) < 0)
-			drop(w, UDP_DROP_SEND_FAILED);
+			drop(r, UDP_DROP_SEND_FAILED);
 		off += sizeof(n) + n;
 	}
 	setup_free(a);
@@ -353,7 +353,7 @@ static void control_event(struct assoc *a, uint32_t events)
 	char why[UDP_CONTROL_WHY_MAX];
 	struct udp_control_setup *s = a->setup ? &a->setup->control : NULL;
 
-	switch (udp_control_event(a->r->w, a->control_fd, &a->control_ev, s, events, why)) {
+	switch (udp_control_event(a->u->r, a->control_fd, &a->control_ev, s, events, why)) {
 	case UDP_CONTROL_WAIT:
 		if (s && s->connected)
 			a->state = ASSOC_HANDSHAKE;
@@ -383,44 +383,44 @@ static size_t reply_bucket(const struct sockaddr_storage *src)
 	return ((size_t)addr_port(src) * 31u + low) & (REPLY_BUCKETS - 1);
 }
 
-static void reply_socket_free(struct udp_relay *r, struct reply_socket *rs)
+static void reply_socket_free(struct udp_relay *u, struct reply_socket *rs)
 {
-	struct reply_socket **pp = &r->reply_buckets[reply_bucket(&rs->src)];
+	struct reply_socket **pp = &u->reply_buckets[reply_bucket(&rs->src)];
 
 	while (*pp != rs)
 		pp = &(*pp)->hash_next;
 	*pp = rs->hash_next;
 	list_del(&rs->lru);
-	flow_close_socket(r->w, &rs->fd, FLOW_CLOSE_FIN);
-	r->n_replies--;
+	loop_close(&u->r->loop, &rs->fd, CLOSE_FIN);
+	u->n_replies--;
 	free(rs);
 }
 
 /* A socket that sends from src (a transparent bind), cached; -1, or
  * REPLY_SOURCE_REFUSED for a source that must never be bound. */
-static int reply_socket_get(struct udp_relay *r, const struct sockaddr_storage *src)
+static int reply_socket_get(struct udp_relay *u, const struct sockaddr_storage *src)
 {
-	struct worker *w = r->w;
+	struct relay *r = u->r;
 	size_t b = reply_bucket(src);
 	struct reply_socket *rs;
 	int one = 1, small = 4096, fd;
 	char a[ADDR_STRLEN];
 
-	for (rs = r->reply_buckets[b]; rs; rs = rs->hash_next) {
+	for (rs = u->reply_buckets[b]; rs; rs = rs->hash_next) {
 		if (addr_equal(&rs->src, src)) {
 			list_del(&rs->lru);
-			list_add_tail(&r->reply_lru, &rs->lru);
+			list_add_tail(&u->reply_lru, &rs->lru);
 			return rs->fd;
 		}
 	}
 	/* a source the relay names is bound as-is: never one of the router's
 	 * own (its resolver's port), loopback, broadcast or port 0; checked
 	 * once per socket made, not per datagram */
-	if (!addr_port(src) || dst_guard_is_local(w->dst_guard, src, w->now_ms))
+	if (!addr_port(src) || dst_guard_is_local(r->dst_guard, src, r->loop.now_ms))
 		return REPLY_SOURCE_REFUSED;
-	if (r->n_replies >= REPLY_SOCKETS_MAX)
-		reply_socket_free(r, container_of(r->reply_lru.next, struct reply_socket, lru));
-	if (!fd_budget_room(w->budget, 1))
+	if (u->n_replies >= REPLY_SOCKETS_MAX)
+		reply_socket_free(u, container_of(u->reply_lru.next, struct reply_socket, lru));
+	if (!fd_budget_room(r->loop.budget, 1))
 		return -1;
 	fd = socket(src->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -435,9 +435,9 @@ static int reply_socket_get(struct udp_relay *r, const struct sockaddr_storage *
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
 	    /* it only sends; nothing is meant to arrive on it */
 	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) < 0 ||
-	    set_mark(fd, w->cfg->mark) < 0 ||
+	    set_mark(fd, r->cfg->mark) < 0 ||
 	    bind(fd, (const struct sockaddr *)src, addr_len(src)) < 0) {
-		if (worker_log_allowed(w))
+		if (loop_log_allowed(&r->loop))
 			log_warn("udp: reply socket for %s: %s", addr_format(src, a, sizeof(a)),
 				 strerror(errno));
 		close(fd);
@@ -448,34 +448,34 @@ static int reply_socket_get(struct udp_relay *r, const struct sockaddr_storage *
 		close(fd);
 		return -1;
 	}
-	fd_budget_take(w->budget, 1);
+	fd_budget_take(r->loop.budget, 1);
 	rs->src = *src;
 	rs->fd = fd;
-	rs->hash_next = r->reply_buckets[b];
-	r->reply_buckets[b] = rs;
-	list_add_tail(&r->reply_lru, &rs->lru);
-	r->n_replies++;
+	rs->hash_next = u->reply_buckets[b];
+	u->reply_buckets[b] = rs;
+	list_add_tail(&u->reply_lru, &rs->lru);
+	u->n_replies++;
 	return fd;
 }
 
 /* Reads up to UDP_BATCH datagrams from fd into the slots, with each
  * sender's address and, with_control, the control messages (the original
  * destination); recvmmsg's result. */
-static int recv_batch(struct udp_relay *r, int fd, int with_control)
+static int recv_batch(struct udp_relay *u, int fd, int with_control)
 {
 	for (int i = 0; i < UDP_BATCH; i++) {
-		struct msghdr *m = &r->msgs[i].msg_hdr;
+		struct msghdr *m = &u->msgs[i].msg_hdr;
 		memset(m, 0, sizeof(*m));
-		m->msg_name = &r->names[i];
-		m->msg_namelen = sizeof(r->names[i]);
-		m->msg_iov = &r->iov[i];
+		m->msg_name = &u->names[i];
+		m->msg_namelen = sizeof(u->names[i]);
+		m->msg_iov = &u->iov[i];
 		m->msg_iovlen = 1;
 		if (with_control) {
-			m->msg_control = r->control[i].buf;
-			m->msg_controllen = sizeof(r->control[i].buf);
+			m->msg_control = u->control[i].buf;
+			m->msg_controllen = sizeof(u->control[i].buf);
 		}
 	}
-	return recvmmsg(fd, r->msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+	return recvmmsg(fd, u->msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
 }
 
 /* Replies on their way to one client, grouped by the reply socket they
@@ -490,19 +490,19 @@ struct reply_batch {
 
 static void reply_batch_flush(struct reply_batch *b)
 {
-	struct udp_relay *r = b->a->r;
+	struct udp_relay *u = b->a->u;
 	unsigned done = 0;
 
 	while (done < b->n) {
-		int k = sendmmsg(b->fd, r->out_msgs + done, b->n - done, MSG_DONTWAIT);
+		int k = sendmmsg(b->fd, u->out_msgs + done, b->n - done, MSG_DONTWAIT);
 		if (k <= 0) {
 			/* the rest is lost: no buffer, or no route to the client */
-			count(&r->w->counters.udp_drops[UDP_DROP_SEND_FAILED], b->n - done);
+			count(&u->r->counters.udp_drops[UDP_DROP_SEND_FAILED], b->n - done);
 			break;
 		}
 		for (int i = 0; i < k; i++) {
 			b->sent++;
-			b->sent_bytes += r->out_iov[done + (unsigned)i].iov_len;
+			b->sent_bytes += u->out_iov[done + (unsigned)i].iov_len;
 		}
 		done += (unsigned)k;
 	}
@@ -513,42 +513,42 @@ static void reply_batch_flush(struct reply_batch *b)
 static void reply_batch_add(struct reply_batch *b, struct sockaddr_storage *src, uint8_t *data,
 			    size_t len)
 {
-	struct udp_relay *r = b->a->r;
+	struct udp_relay *u = b->a->u;
 	struct assoc *a = b->a;
 	struct mmsghdr *m;
 	int fd;
 
 	addr_unmap_v4(src);
 	if (src->ss_family != a->client.ss_family) {
-		drop(r->w, UDP_DROP_MALFORMED);
+		drop(u->r, UDP_DROP_MALFORMED);
 		return;
 	}
 	/* another sender: send the group first, since getting its socket may
 	 * close the least recently used one */
 	if (b->n && !addr_equal(src, &b->src))
 		reply_batch_flush(b);
-	fd = reply_socket_get(r, src);
+	fd = reply_socket_get(u, src);
 	if (fd == REPLY_SOURCE_REFUSED) {
 		char s[ADDR_STRLEN];
-		drop(r->w, UDP_DROP_LOOP);
-		if (worker_log_allowed(r->w))
+		drop(u->r, UDP_DROP_LOOP);
+		if (loop_log_allowed(&u->r->loop))
 			log_warn("udp: reply claiming to come from %s dropped: the router's own "
 				 "address, or not a unicast source",
 				 addr_format(src, s, sizeof(s)));
 		return;
 	}
 	if (fd < 0) {
-		drop(r->w, UDP_DROP_SEND_FAILED);
+		drop(u->r, UDP_DROP_SEND_FAILED);
 		return;
 	}
 	b->fd = fd;
 	b->src = *src;
-	r->out_iov[b->n] = (struct iovec){ .iov_base = data, .iov_len = len };
-	m = &r->out_msgs[b->n];
+	u->out_iov[b->n] = (struct iovec){ .iov_base = data, .iov_len = len };
+	m = &u->out_msgs[b->n];
 	memset(m, 0, sizeof(*m));
 	m->msg_hdr.msg_name = &a->client;
 	m->msg_hdr.msg_namelen = addr_len(&a->client);
-	m->msg_hdr.msg_iov = &r->out_iov[b->n];
+	m->msg_hdr.msg_iov = &u->out_iov[b->n];
 	m->msg_hdr.msg_iovlen = 1;
 	b->n++;
 }
@@ -557,38 +557,38 @@ static void reply_batch_add(struct reply_batch *b, struct sockaddr_storage *src,
  * a batch at a time. */
 static void relay_event(struct assoc *a)
 {
-	struct udp_relay *r = a->r;
-	struct worker *w = r->w;
+	struct udp_relay *u = a->u;
+	struct relay *r = u->r;
 	struct reply_batch b = { .a = a, .fd = -1, .n = 0 };
 
 	for (int burst = 0; burst < UDP_BURSTS; burst++) {
-		int n = recv_batch(r, a->relay_fd, 0);
+		int n = recv_batch(u, a->relay_fd, 0);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			/* an ICMP error for an earlier datagram: the relay or the
 			 * target is not there; the socket reads on */
-			drop(w, UDP_DROP_SEND_FAILED);
+			drop(r, UDP_DROP_SEND_FAILED);
 			continue;
 		}
 		if (n <= 0)
 			break;
 		for (int i = 0; i < n; i++) {
-			uint8_t *data = r->slots[i].data;
-			size_t len = r->msgs[i].msg_len;
+			uint8_t *data = u->slots[i].data;
+			size_t len = u->msgs[i].msg_len;
 			struct upstream_target t;
 			char host[256];
 			const char *why;
 			size_t hdr;
 
-			if (r->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
-				drop(w, UDP_DROP_TOO_BIG);
+			if (u->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+				drop(r, UDP_DROP_TOO_BIG);
 				continue;
 			}
 			if (a->state == ASSOC_DIRECT) {
-				reply_batch_add(&b, &r->names[i], data, len);
+				reply_batch_add(&b, &u->names[i], data, len);
 				continue;
 			}
 			if (socks_udp_parse(data, len, &t, host, &hdr, &why) < 0 || t.hostname) {
-				drop(w, UDP_DROP_MALFORMED);
+				drop(r, UDP_DROP_MALFORMED);
 				continue;
 			}
 			reply_batch_add(&b, &t.addr, data + hdr, len - hdr);
@@ -602,8 +602,8 @@ static void relay_event(struct assoc *a)
 		return;
 	a->datagrams[DIR_DOWN] += b.sent;
 	a->bytes[DIR_DOWN] += b.sent_bytes;
-	count(&w->counters.udp_datagrams[DIR_DOWN], b.sent);
-	count(&w->counters.udp_bytes[DIR_DOWN], b.sent_bytes);
+	count(&r->counters.udp_datagrams[DIR_DOWN], b.sent);
+	count(&r->counters.udp_bytes[DIR_DOWN], b.sent_bytes);
 	assoc_touch(a);
 }
 
@@ -629,55 +629,55 @@ static void relay_ev_handle(struct ev *ev, uint32_t events)
 /* ---- intake ---- */
 
 /* This worker's share of [daemon] udp_associations. */
-static size_t assoc_share(const struct worker *w)
+static size_t assoc_share(const struct relay *r)
 {
-	unsigned workers = w->gen->n_workers ? w->gen->n_workers : 1;
+	unsigned workers = r->gen->n_workers ? r->gen->n_workers : 1;
 
-	return (w->cfg->udp_associations + workers - 1) / workers;
+	return (r->cfg->udp_associations + workers - 1) / workers;
 }
 
-static struct udp_relay *relay_get(struct worker *w)
+static struct udp_relay *relay_get(struct relay *r)
 {
-	struct udp_relay *r = w->udp;
+	struct udp_relay *u = r->udp;
 
-	if (r)
-		return r;
-	r = calloc(1, sizeof(*r));
-	if (!r)
+	if (u)
+		return u;
+	u = calloc(1, sizeof(*u));
+	if (!u)
 		return NULL;
-	r->w = w;
+	u->r = r;
 	/* sized for the configured share; a reload that raises it makes the
 	 * chains longer, not wrong */
-	r->n_buckets = 64;
-	while (r->n_buckets < assoc_share(w) && r->n_buckets < (1u << 20))
-		r->n_buckets <<= 1;
-	r->buckets = calloc(r->n_buckets, sizeof(*r->buckets));
-	r->slots = malloc(UDP_BATCH * sizeof(*r->slots));
-	if (!r->buckets || !r->slots ||
-	    getrandom(r->key, sizeof(r->key), 0) != (ssize_t)sizeof(r->key)) {
-		free(r->buckets);
-		free(r->slots);
-		free(r);
+	u->n_buckets = 64;
+	while (u->n_buckets < assoc_share(r) && u->n_buckets < (1u << 20))
+		u->n_buckets <<= 1;
+	u->buckets = calloc(u->n_buckets, sizeof(*u->buckets));
+	u->slots = malloc(UDP_BATCH * sizeof(*u->slots));
+	if (!u->buckets || !u->slots ||
+	    getrandom(u->key, sizeof(u->key), 0) != (ssize_t)sizeof(u->key)) {
+		free(u->buckets);
+		free(u->slots);
+		free(u);
 		return NULL;
 	}
-	list_init(&r->lru);
-	list_init(&r->setups);
-	list_init(&r->reply_lru);
+	list_init(&u->lru);
+	list_init(&u->setups);
+	list_init(&u->reply_lru);
 	for (int i = 0; i < UDP_BATCH; i++) {
-		r->iov[i].iov_base = r->slots[i].data;
-		r->iov[i].iov_len = UDP_PAYLOAD_MAX;
+		u->iov[i].iov_base = u->slots[i].data;
+		u->iov[i].iov_len = UDP_PAYLOAD_MAX;
 	}
-	w->udp = r;
-	return r;
+	r->udp = u;
+	return u;
 }
 
 /* The least recently active counted association of client's address, or
  * (by64) of any address in client's IPv6 /64. */
-static struct assoc *oldest_of(struct udp_relay *r, const struct sockaddr_storage *client, int by64)
+static struct assoc *oldest_of(struct udp_relay *u, const struct sockaddr_storage *client, int by64)
 {
 	const uint8_t *want = ((const struct sockaddr_in6 *)client)->sin6_addr.s6_addr;
 
-	for (struct list *n = r->lru.next; n != &r->lru; n = n->next) {
+	for (struct list *n = u->lru.next; n != &u->lru; n = n->next) {
 		struct assoc *a = container_of(n, struct assoc, lru);
 		if (!a->counted || a->client.ss_family != client->ss_family)
 			continue;
@@ -694,17 +694,17 @@ static struct assoc *oldest_of(struct udp_relay *r, const struct sockaddr_storag
  * cap makes room among its own associations in this worker, least recently
  * active first, never among anyone else's; with none here, the datagram is
  * refused. 1 when counted, 0 when not (no limit), -1 refused. */
-static int assoc_client_slot(struct udp_relay *r, const struct sockaddr_storage *client)
+static int assoc_client_slot(struct udp_relay *u, const struct sockaddr_storage *client)
 {
-	struct client_limit *cl = r->w->shared->udp_limits;
+	struct client_limit *cl = u->r->shared->udp_limits;
 	int rc;
 
 	while ((rc = client_limit_take(cl, client)) < 0) {
-		struct assoc *own = oldest_of(r, client, 0);
+		struct assoc *own = oldest_of(u, client, 0);
 		/* none of its own: its /64 is over budget with its neighbours' */
 		if (!own && client->ss_family == AF_INET6)
-			own = oldest_of(r, client, 1);
-		count(&r->w->counters.client_limited, 1);
+			own = oldest_of(u, client, 1);
+		count(&u->r->counters.client_limited, 1);
 		if (!own)
 			return -1;
 		assoc_destroy(own);
@@ -712,44 +712,44 @@ static int assoc_client_slot(struct udp_relay *r, const struct sockaddr_storage 
 	return rc;
 }
 
-static struct assoc *assoc_new(struct udp_relay *r, const struct sockaddr_storage *client,
+static struct assoc *assoc_new(struct udp_relay *u, const struct sockaddr_storage *client,
 			       const struct sockaddr_storage *dst, const struct upstream *up)
 {
-	struct worker *w = r->w;
+	struct relay *r = u->r;
 	struct assoc *a;
 	size_t b;
-	int counted = assoc_client_slot(r, client);
+	int counted = assoc_client_slot(u, client);
 
 	if (counted < 0)
 		return NULL;
 	/* the share as the current config says: a reload may change it */
-	if (r->n_assocs >= assoc_share(w)) {
+	if (u->n_assocs >= assoc_share(r)) {
 		/* the least recently active one makes room */
-		assoc_destroy(container_of(r->lru.next, struct assoc, lru));
-		count(&w->counters.udp_evicted, 1);
+		assoc_destroy(container_of(u->lru.next, struct assoc, lru));
+		count(&r->counters.udp_evicted, 1);
 	}
 	a = calloc(1, sizeof(*a));
 	if (!a) {
 		if (counted)
-			client_limit_release(r->w->shared->udp_limits, client);
+			client_limit_release(u->r->shared->udp_limits, client);
 		return NULL;
 	}
 	a->counted = (uint8_t)counted;
-	a->r = r;
+	a->u = u;
 	a->client = *client;
 	a->first_dst = *dst;
 	a->up = up;
-	a->gen = generation_ref(w->gen);
+	a->gen = generation_ref(r->gen);
 	a->control_fd = a->relay_fd = -1;
-	a->id = ++w->next_flow_id;
-	a->created_ms = a->last_active = w->now_ms;
-	b = assoc_bucket(r, client, up);
-	a->hash_next = r->buckets[b];
-	r->buckets[b] = a;
-	list_add_tail(&r->lru, &a->lru);
-	r->n_assocs++;
-	count(&w->counters.udp_assocs_live, 1);
-	count(&w->counters.udp_assocs_total, 1);
+	a->id = ++r->next_flow_id;
+	a->created_ms = a->last_active = r->loop.now_ms;
+	b = assoc_bucket(u, client, up);
+	a->hash_next = u->buckets[b];
+	u->buckets[b] = a;
+	list_add_tail(&u->lru, &a->lru);
+	u->n_assocs++;
+	count(&r->counters.udp_assocs_live, 1);
+	count(&r->counters.udp_assocs_total, 1);
 	return a;
 }
 
@@ -757,38 +757,38 @@ static struct assoc *assoc_new(struct udp_relay *r, const struct sockaddr_storag
  * marked, unconnected (every destination, replies from anyone). */
 static int assoc_open_direct(struct assoc *a)
 {
-	struct worker *w = a->r->w;
+	struct relay *r = a->u->r;
 	int fd;
 
-	if (!fd_budget_room(w->budget, 1))
+	if (!fd_budget_room(r->loop.budget, 1))
 		return -1;
 	fd = socket(a->client.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	fd_budget_take(w->budget, 1);
+	fd_budget_take(r->loop.budget, 1);
 	a->relay_fd = fd;
 	a->relay_ev.handle = relay_ev_handle;
-	if (set_mark(fd, a->gen->cfg->mark) < 0 || worker_epoll_add(w, fd, &a->relay_ev, EPOLLIN))
+	if (set_mark(fd, a->gen->cfg->mark) < 0 || loop_add(&r->loop, fd, &a->relay_ev, EPOLLIN))
 		return -1;
 	a->state = ASSOC_DIRECT;
 	return 0;
 }
 
 /* A new association for client's datagram to dst, by the upstream's udp. */
-static struct assoc *assoc_create(struct udp_relay *r, const struct sockaddr_storage *client,
+static struct assoc *assoc_create(struct udp_relay *u, const struct sockaddr_storage *client,
 				  const struct sockaddr_storage *dst, const struct upstream *up)
 {
-	struct assoc *a = assoc_new(r, client, dst, up);
+	struct assoc *a = assoc_new(u, client, dst, up);
 	char what[FLOW_DESCRIBE_MAX];
 
 	if (!a) {
-		drop(r->w, UDP_DROP_NO_ROOM);
+		drop(u->r, UDP_DROP_NO_ROOM);
 		return NULL;
 	}
 	switch (up->udp) {
 	case UPSTREAM_UDP_DROP:
 		a->state = ASSOC_DROP;
-		if (worker_log_allowed(r->w))
+		if (loop_log_allowed(&u->r->loop))
 			log_info("%s: dropped: upstream \"%s\" (%s) cannot carry UDP and has "
 				 "udp = drop",
 				 assoc_describe(a, what, sizeof(what)), up->name,
@@ -797,7 +797,7 @@ static struct assoc *assoc_create(struct udp_relay *r, const struct sockaddr_sto
 	case UPSTREAM_UDP_DIRECT:
 		if (assoc_open_direct(a) < 0) {
 			assoc_destroy(a);
-			drop(r->w, UDP_DROP_NO_ROOM);
+			drop(u->r, UDP_DROP_NO_ROOM);
 			return NULL;
 		}
 		break;
@@ -820,12 +820,12 @@ static int queue_room(struct assoc *a, size_t need)
 		return 0;
 	while (cap < s->queue_len + need)
 		cap *= 2;
-	if (cap > UDP_QUEUE_BYTES || a->r->queued - s->queue_cap + cap > UDP_QUEUED_MAX)
+	if (cap > UDP_QUEUE_BYTES || a->u->queued - s->queue_cap + cap > UDP_QUEUED_MAX)
 		return -1;
 	q = realloc(s->queue, cap);
 	if (!q)
 		return -1;
-	a->r->queued += cap - s->queue_cap;
+	a->u->queued += cap - s->queue_cap;
 	s->queue = q;
 	s->queue_cap = cap;
 	return 0;
@@ -838,7 +838,7 @@ static void assoc_enqueue(struct assoc *a, const uint8_t *p, size_t len)
 	uint16_t n = (uint16_t)len;
 
 	if (len > UINT16_MAX || s->queue_n >= UDP_QUEUE_MAX || queue_room(a, sizeof(n) + len) < 0) {
-		drop(a->r->w, UDP_DROP_QUEUE_FULL);
+		drop(a->u->r, UDP_DROP_QUEUE_FULL);
 		return;
 	}
 	memcpy(s->queue + s->queue_len, &n, sizeof(n));
@@ -848,27 +848,27 @@ static void assoc_enqueue(struct assoc *a, const uint8_t *p, size_t len)
 }
 
 /* One datagram from client to dst; its payload is at slot->data. */
-static void intake_datagram(struct udp_relay *r, struct udp_slot *slot, size_t len,
+static void intake_datagram(struct udp_relay *u, struct udp_slot *slot, size_t len,
 			    const struct sockaddr_storage *client, struct sockaddr_storage *dst)
 {
-	struct worker *w = r->w;
-	const struct upstream *up = config_route(w->cfg, dst);
-	struct assoc *a = assoc_find(r, client, up);
+	struct relay *r = u->r;
+	const struct upstream *up = config_route(r->cfg, dst);
+	struct assoc *a = assoc_find(u, client, up);
 	uint8_t hdr[SOCKS_UDP_HEADER_MAX];
 	size_t hl;
 	ssize_t sent = 0;
 
-	if (!a && !(a = assoc_create(r, client, dst, up)))
+	if (!a && !(a = assoc_create(u, client, dst, up)))
 		return;
 	if (a->state == ASSOC_FAILED) {
-		if (w->now_ms < a->retry_at || assoc_start(a) < 0) {
-			drop(w, UDP_DROP_UPSTREAM_DOWN);
+		if (r->loop.now_ms < a->retry_at || assoc_start(a) < 0) {
+			drop(r, UDP_DROP_UPSTREAM_DOWN);
 			return;
 		}
 	}
 	switch (a->state) {
 	case ASSOC_DROP:
-		drop(w, UDP_DROP_UNSUPPORTED);
+		drop(r, UDP_DROP_UNSUPPORTED);
 		return;
 	case ASSOC_DIRECT:
 		sent = sendto(a->relay_fd, slot->data, len, MSG_DONTWAIT,
@@ -889,13 +889,13 @@ static void intake_datagram(struct udp_relay *r, struct udp_slot *slot, size_t l
 		return;
 	}
 	if (sent < 0) {
-		drop(w, UDP_DROP_SEND_FAILED);
+		drop(r, UDP_DROP_SEND_FAILED);
 		return;
 	}
 	a->datagrams[DIR_UP]++;
 	a->bytes[DIR_UP] += len;
-	count(&w->counters.udp_datagrams[DIR_UP], 1);
-	count(&w->counters.udp_bytes[DIR_UP], len);
+	count(&r->counters.udp_datagrams[DIR_UP], 1);
+	count(&r->counters.udp_bytes[DIR_UP], len);
 	assoc_touch(a);
 }
 
@@ -920,7 +920,7 @@ static int original_dst(struct msghdr *m, struct sockaddr_storage *dst)
 
 /* The destination guard (dst_guard.h) for one intercepted datagram: a
  * datagram to the router itself would loop through our own listener. */
-static int intake_refused(struct worker *w, const struct sockaddr_storage *client,
+static int intake_refused(struct relay *r, const struct sockaddr_storage *client,
 			  const struct sockaddr_storage *dst)
 {
 	struct sockaddr_storage plain = *dst;
@@ -928,46 +928,46 @@ static int intake_refused(struct worker *w, const struct sockaddr_storage *clien
 	const char *why;
 
 	addr_unmap_v4(&plain);
-	why = dst_guard_intercepted(w->dst_guard, w->cfg, client, &plain, w->now_ms);
+	why = dst_guard_intercepted(r->dst_guard, r->cfg, client, &plain, r->loop.now_ms);
 	if (!why)
 		return 0;
-	drop(w, UDP_DROP_LOOP);
-	if (worker_log_allowed(w))
+	drop(r, UDP_DROP_LOOP);
+	if (loop_log_allowed(&r->loop))
 		log_warn("udp %s -> %s: %s; datagram dropped",
 			 addr_format(client, from, sizeof(from)),
 			 addr_format(&plain, to, sizeof(to)), why);
 	return 1;
 }
 
-void udp_relay_intake(struct worker *w, int fd)
+void udp_relay_intake(struct relay *r, int fd)
 {
-	struct udp_relay *r = relay_get(w);
+	struct udp_relay *u = relay_get(r);
 
-	if (!r) {
+	if (!u) {
 		/* out of memory: take the datagrams off the queue, lose them */
 		char sink[1];
 		while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) >= 0)
-			drop(w, UDP_DROP_NO_ROOM);
+			drop(r, UDP_DROP_NO_ROOM);
 		return;
 	}
 	for (int burst = 0; burst < UDP_BURSTS; burst++) {
-		int n = recv_batch(r, fd, 1);
+		int n = recv_batch(u, fd, 1);
 		if (n <= 0)
 			return;
 		for (int i = 0; i < n; i++) {
-			struct msghdr *m = &r->msgs[i].msg_hdr;
+			struct msghdr *m = &u->msgs[i].msg_hdr;
 			struct sockaddr_storage dst;
 			if (m->msg_flags & MSG_TRUNC) {
-				drop(w, UDP_DROP_TOO_BIG);
+				drop(r, UDP_DROP_TOO_BIG);
 				continue;
 			}
 			if (original_dst(m, &dst) < 0) {
-				drop(w, UDP_DROP_MALFORMED);
+				drop(r, UDP_DROP_MALFORMED);
 				continue;
 			}
-			if (intake_refused(w, &r->names[i], &dst))
+			if (intake_refused(r, &u->names[i], &dst))
 				continue;
-			intake_datagram(r, &r->slots[i], r->msgs[i].msg_len, &r->names[i], &dst);
+			intake_datagram(u, &u->slots[i], u->msgs[i].msg_len, &u->names[i], &dst);
 		}
 		if (n < UDP_BATCH)
 			return;
@@ -1027,24 +1027,24 @@ int udp_relay_listen(int family, uint16_t port, unsigned n_workers)
 
 /* ---- timers, listing, teardown ---- */
 
-void udp_relay_tick(struct worker *w)
+void udp_relay_tick(struct relay *r)
 {
-	struct udp_relay *r = w->udp;
+	struct udp_relay *u = r->udp;
 
-	if (!r)
+	if (!u)
 		return;
-	while (!list_empty(&r->setups)) {
-		struct assoc_setup *s = container_of(r->setups.next, struct assoc_setup, node);
+	while (!list_empty(&u->setups)) {
+		struct assoc_setup *s = container_of(u->setups.next, struct assoc_setup, node);
 		struct assoc *a = s->owner;
-		if (s->deadline > w->now_ms)
+		if (s->deadline > r->loop.now_ms)
 			break;
 		assoc_fail(a, UDP_RETRY_MS, "no association within %u ms",
 			   a->gen->cfg->connect_timeout_ms + a->gen->cfg->handshake_timeout_ms);
 	}
-	while (!list_empty(&r->lru)) {
-		struct assoc *a = container_of(r->lru.next, struct assoc, lru);
+	while (!list_empty(&u->lru)) {
+		struct assoc *a = container_of(u->lru.next, struct assoc, lru);
 		char what[FLOW_DESCRIBE_MAX];
-		if (a->last_active + a->gen->cfg->udp_idle_timeout_ms > w->now_ms)
+		if (a->last_active + a->gen->cfg->udp_idle_timeout_ms > r->loop.now_ms)
 			break;
 		log_debug("%s: idle, ended (%llu/%llu datagrams)",
 			  assoc_describe(a, what, sizeof(what)),
@@ -1054,13 +1054,13 @@ void udp_relay_tick(struct worker *w)
 	}
 }
 
-void udp_relay_snapshot(struct worker *w, FILE *out, int json)
+void udp_relay_snapshot(struct relay *r, FILE *out, int json)
 {
-	struct udp_relay *r = w->udp;
+	struct udp_relay *u = r->udp;
 
-	if (!r)
+	if (!u)
 		return;
-	for (struct list *n = r->lru.next; n != &r->lru; n = n->next) {
+	for (struct list *n = u->lru.next; n != &u->lru; n = n->next) {
 		const struct assoc *a = container_of(n, struct assoc, lru);
 		char client[ADDR_STRLEN], dst[ADDR_STRLEN], relay[ADDR_STRLEN] = "-";
 
@@ -1076,41 +1076,41 @@ void udp_relay_snapshot(struct worker *w, FILE *out, int json)
 				"\"%s\", \"datagrams_up\": %llu, \"datagrams_down\": %llu, "
 				"\"bytes_up\": %llu, \"bytes_down\": %llu, \"age_ms\": %llu, "
 				"\"idle_ms\": %llu},",
-				w->index, (unsigned long long)a->id, client, dst, a->up->name,
+				r->index, (unsigned long long)a->id, client, dst, a->up->name,
 				assoc_state_names[a->state], relay,
 				(unsigned long long)a->datagrams[DIR_UP],
 				(unsigned long long)a->datagrams[DIR_DOWN],
 				(unsigned long long)a->bytes[DIR_UP],
 				(unsigned long long)a->bytes[DIR_DOWN],
-				(unsigned long long)(w->now_ms - a->created_ms),
-				(unsigned long long)(w->now_ms - a->last_active));
+				(unsigned long long)(r->loop.now_ms - a->created_ms),
+				(unsigned long long)(r->loop.now_ms - a->last_active));
 		else
 			fprintf(out,
 				"%u.%llu udp %s %s -> %s via %s relay %s datagrams %llu/%llu "
 				"up %llu down %llu age %.1fs idle %.1fs\n",
-				w->index, (unsigned long long)a->id, assoc_state_names[a->state],
+				r->index, (unsigned long long)a->id, assoc_state_names[a->state],
 				client, dst, a->up->name, relay,
 				(unsigned long long)a->datagrams[DIR_UP],
 				(unsigned long long)a->datagrams[DIR_DOWN],
 				(unsigned long long)a->bytes[DIR_UP],
 				(unsigned long long)a->bytes[DIR_DOWN],
-				(double)(w->now_ms - a->created_ms) / 1000.0,
-				(double)(w->now_ms - a->last_active) / 1000.0);
+				(double)(r->loop.now_ms - a->created_ms) / 1000.0,
+				(double)(r->loop.now_ms - a->last_active) / 1000.0);
 	}
 }
 
-void udp_relay_free(struct worker *w)
+void udp_relay_free(struct relay *r)
 {
-	struct udp_relay *r = w->udp;
+	struct udp_relay *u = r->udp;
 
-	if (!r)
+	if (!u)
 		return;
-	while (!list_empty(&r->lru))
-		assoc_destroy(container_of(r->lru.next, struct assoc, lru));
-	while (!list_empty(&r->reply_lru))
-		reply_socket_free(r, container_of(r->reply_lru.next, struct reply_socket, lru));
-	free(r->buckets);
-	free(r->slots);
-	free(r);
-	w->udp = NULL;
+	while (!list_empty(&u->lru))
+		assoc_destroy(container_of(u->lru.next, struct assoc, lru));
+	while (!list_empty(&u->reply_lru))
+		reply_socket_free(u, container_of(u->reply_lru.next, struct reply_socket, lru));
+	free(u->buckets);
+	free(u->slots);
+	free(u);
+	r->udp = NULL;
 }

@@ -12,19 +12,19 @@
 #include <stdio.h>
 
 struct ev;
-struct worker;
+struct relay;
 
 /* The TPROXY UDP socket of one worker and family (IP_TRANSPARENT,
  * IP_RECVORIGDSTADDR, SO_REUSEPORT among n_workers); fd or -errno. */
 int udp_relay_listen(int family, uint16_t port, unsigned n_workers);
 /* The tproxy UDP socket fd is readable. */
-void udp_relay_intake(struct worker *w, int fd);
+void udp_relay_intake(struct relay *r, int fd);
 /* A control connection or relay socket of an association is ready. */
 /* From the worker's timer tick: setup timeouts, idle expiry. */
-void udp_relay_tick(struct worker *w);
+void udp_relay_tick(struct relay *r);
 /* Live associations, in the format of flow_snapshot. */
-void udp_relay_snapshot(struct worker *w, FILE *out, int json);
+void udp_relay_snapshot(struct relay *r, FILE *out, int json);
 /* Ends every association and closes every socket (worker stop). */
-void udp_relay_free(struct worker *w);
+void udp_relay_free(struct relay *r);
 
 #endif

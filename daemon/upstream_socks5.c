@@ -144,6 +144,68 @@ static void socks5_send_next(struct upstream_handshake *hs, int auth)
 			   : socks5_encode_request(hs->out, hs->url, hs->target, hs->command);
 }
 
+/* The method reply (RFC 1928 section 3). */
+static enum upstream_result socks5_on_method(struct upstream_handshake *hs, const uint8_t *m)
+{
+	if (m[0] != 0x05)
+		return upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
+				     "socks5: bad version %#x in method reply", m[0]);
+	if (m[1] == 0xff)
+		return upstream_fail(hs, UPSTREAM_FAIL_AUTH, 0,
+				     "socks5: no acceptable authentication method");
+	if (m[1] != (hs->with_auth ? 0x02 : 0x00))
+		return upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
+				     "socks5: server chose method %#x we did not offer", m[1]);
+	hs->stage = hs->with_auth ? S5_AUTH : S5_REPLY;
+	socks5_send_next(hs, hs->with_auth);
+	hs->have = 0;
+	hs->need = hs->stage == S5_AUTH ? 2 : 5;
+	return UPSTREAM_MORE;
+}
+
+/* The username/password status (RFC 1929 section 2). */
+static enum upstream_result socks5_on_auth(struct upstream_handshake *hs, const uint8_t *m)
+{
+	if (m[0] != 0x01)
+		return upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
+				     "socks5: bad auth reply version %#x", m[0]);
+	if (m[1] != 0x00)
+		return upstream_fail(hs, UPSTREAM_FAIL_AUTH, m[1],
+				     "socks5: username/password rejected");
+	socks5_send_next(hs, 0);
+	hs->stage = S5_REPLY;
+	hs->have = 0;
+	hs->need = 5; /* up to the first address byte (domain length) */
+	return UPSTREAM_MORE;
+}
+
+/* The reply's first five bytes: its code, and how long it is in all. */
+static enum upstream_result socks5_on_reply_head(struct upstream_handshake *hs, const uint8_t *m)
+{
+	if (m[0] != 0x05)
+		return upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0, "socks5: bad reply version %#x",
+				     m[0]);
+	if (m[1] != 0x00) {
+		enum upstream_failure f;
+		const char *text = socks5_rep_text(m[1], &f);
+		return upstream_fail(hs, f, m[1], "socks5: %s (reply %#04x)", text, m[1]);
+	}
+	if (m[2] != 0x00)
+		return upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
+				     "socks5: reserved byte %#x not zero", m[2]);
+	/* total = 4 header + address + 2 port */
+	if (m[3] == 0x01)
+		hs->need = 4 + 4 + 2;
+	else if (m[3] == 0x04)
+		hs->need = 4 + 16 + 2;
+	else if (m[3] == 0x03 && m[4] > 0)
+		hs->need = 4 + 1 + m[4] + 2;
+	else
+		return upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
+				     "socks5: bad address type %#x/length in reply", m[3]);
+	return UPSTREAM_MORE;
+}
+
 enum upstream_result upstream_socks5_feed(struct upstream_handshake *hs, const uint8_t *in,
 					  size_t len, size_t *consumed)
 {
@@ -154,80 +216,16 @@ enum upstream_result upstream_socks5_feed(struct upstream_handshake *hs, const u
 		used += codec_collect(hs->msg, &hs->have, hs->need, in + used, len - used);
 		if (hs->have < hs->need)
 			break;
-
-		const uint8_t *m = hs->msg;
 		switch (hs->stage) {
 		case S5_METHOD:
-			if (m[0] != 0x05) {
-				res =
-				    upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
-						  "socks5: bad version %#x in method reply", m[0]);
-				break;
-			}
-			if (m[1] == 0xff) {
-				res = upstream_fail(hs, UPSTREAM_FAIL_AUTH, 0,
-						    "socks5: no acceptable authentication method");
-				break;
-			}
-			if (m[1] != (hs->with_auth ? 0x02 : 0x00)) {
-				res = upstream_fail(
-				    hs, UPSTREAM_FAIL_PROTOCOL, 0,
-				    "socks5: server chose method %#x we did not offer", m[1]);
-				break;
-			}
-			hs->stage = hs->with_auth ? S5_AUTH : S5_REPLY;
-			socks5_send_next(hs, hs->with_auth);
-			hs->have = 0;
-			hs->need = hs->stage == S5_AUTH ? 2 : 5;
+			res = socks5_on_method(hs, hs->msg);
 			break;
 		case S5_AUTH:
-			if (m[0] != 0x01) {
-				res = upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
-						    "socks5: bad auth reply version %#x", m[0]);
-				break;
-			}
-			if (m[1] != 0x00) {
-				res = upstream_fail(hs, UPSTREAM_FAIL_AUTH, m[1],
-						    "socks5: username/password rejected");
-				break;
-			}
-			socks5_send_next(hs, 0);
-			hs->stage = S5_REPLY;
-			hs->have = 0;
-			hs->need = 5; /* up to the first address byte (domain length) */
+			res = socks5_on_auth(hs, hs->msg);
 			break;
 		case S5_REPLY:
 			if (hs->need == 5) {
-				if (m[0] != 0x05) {
-					res = upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
-							    "socks5: bad reply version %#x", m[0]);
-					break;
-				}
-				if (m[1] != 0x00) {
-					enum upstream_failure f;
-					const char *text = socks5_rep_text(m[1], &f);
-					res = upstream_fail(hs, f, m[1], "socks5: %s (reply %#04x)",
-							    text, m[1]);
-					break;
-				}
-				if (m[2] != 0x00) {
-					res = upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
-							    "socks5: reserved byte %#x not zero",
-							    m[2]);
-					break;
-				}
-				/* total = 4 header + address + 2 port */
-				if (m[3] == 0x01) {
-					hs->need = 4 + 4 + 2;
-				} else if (m[3] == 0x04) {
-					hs->need = 4 + 16 + 2;
-				} else if (m[3] == 0x03 && m[4] > 0) {
-					hs->need = 4 + 1 + m[4] + 2;
-				} else {
-					res = upstream_fail(
-					    hs, UPSTREAM_FAIL_PROTOCOL, 0,
-					    "socks5: bad address type %#x/length in reply", m[3]);
-				}
+				res = socks5_on_reply_head(hs, hs->msg);
 				break;
 			}
 			hs->stage = S5_DONE;

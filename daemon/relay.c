@@ -1,0 +1,96 @@
+/* A worker's relay: setting it up, switching its configuration, tearing it
+ * down (see relay.h). The flows themselves are flow.c's. */
+#include <errno.h>
+#include <string.h>
+
+#include "sockgate/config.h"
+#include "sockgate/log.h"
+#include "dst_guard.h"
+#include "generation.h"
+#include "relay.h"
+
+#define PIPES_KEPT 64
+
+const char *const relay_fail_names[RELAY_FAIL_KINDS] = {
+	"none",
+	"general_failure",
+	"not_allowed",
+	"network_unreachable",
+	"host_unreachable",
+	"refused",
+	"timed_out",
+	"command_unsupported",
+	"address_type_unsupported",
+	"loop",
+};
+
+const char *const relay_udp_drop_names[UDP_DROP_KINDS] = {
+	[UDP_DROP_UNSUPPORTED] = "unsupported",
+	[UDP_DROP_QUEUE_FULL] = "queue_full",
+	[UDP_DROP_UPSTREAM_DOWN] = "upstream_down",
+	[UDP_DROP_NO_ROOM] = "no_room",
+	[UDP_DROP_TOO_BIG] = "too_big",
+	[UDP_DROP_MALFORMED] = "malformed",
+	[UDP_DROP_SEND_FAILED] = "send_failed",
+	[UDP_DROP_LOOP] = "loop",
+};
+
+int relay_init(struct relay *r, unsigned index, struct generation *gen,
+	       const struct relay_shared *shared)
+{
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	rc = loop_init(&r->loop, index, shared->budget);
+	if (rc < 0) {
+		log_error("worker %u: epoll: %s", index, strerror(-rc));
+		return rc;
+	}
+	r->index = index;
+	r->gen = generation_ref(gen);
+	r->cfg = gen->cfg;
+	r->shared = shared;
+	timer_queue_init(&r->loop, &r->connect_timers);
+	timer_queue_init(&r->loop, &r->handshake_timers);
+	timer_queue_init(&r->loop, &r->idle_timers);
+	timer_queue_init(&r->loop, &r->bind_timers);
+	list_init(&r->flows);
+	list_init(&r->resume);
+	list_init(&r->pipe_waiters);
+	list_init(&r->free_flows);
+	list_init(&r->dead_flows);
+	pipe_pool_init(&r->pipes, PIPES_KEPT, shared->budget);
+	r->dst_guard = dst_guard_new();
+	if (!r->dst_guard) {
+		rc = -errno;
+		log_error("worker %u: rtnetlink socket for route lookups: %s", index,
+			  strerror(errno));
+		relay_destroy(r);
+		return rc;
+	}
+	return 0;
+}
+
+void relay_switch_generation(struct relay *r, struct generation *next)
+{
+	const struct config *cfg = next->cfg;
+
+	/* new flows use it; live ones keep theirs */
+	generation_unref(r->gen);
+	r->gen = next;
+	r->cfg = cfg;
+	timer_queue_clamp(&r->loop, &r->connect_timers, cfg->connect_timeout_ms);
+	timer_queue_clamp(&r->loop, &r->handshake_timers, cfg->handshake_timeout_ms);
+	timer_queue_clamp(&r->loop, &r->idle_timers, cfg->idle_timeout_ms);
+	timer_queue_clamp(&r->loop, &r->bind_timers, cfg->socks.bind_timeout_ms);
+}
+
+void relay_destroy(struct relay *r)
+{
+	dst_guard_free(r->dst_guard);
+	r->dst_guard = NULL;
+	generation_unref(r->gen);
+	r->gen = NULL;
+	pipe_pool_destroy(&r->pipes);
+	loop_destroy(&r->loop);
+}

@@ -1,0 +1,128 @@
+/* A worker's relay: the state the relay core and the front ends share on
+ * one thread. Its loop, the configuration new flows use, the live flows
+ * and their timers, pipes, the per-thread services front ends draw on (the
+ * resolver, the route lookups) and the counters the control socket and the
+ * metrics read. The worker thread owns it; everything below the worker
+ * takes a struct relay and never names the worker. */
+#ifndef SOCKGATE_RELAY_H
+#define SOCKGATE_RELAY_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "intake.h"
+#include "list.h"
+#include "loop.h"
+#include "pipe_pool.h"
+
+struct auth_service;
+struct client_limit;
+struct config;
+struct dns;
+struct dst_guard;
+struct fd_budget;
+struct generation;
+struct socks_server;
+struct udp_relay;
+struct users;
+
+/* Failure reasons counted, indexed by SOCKS5 reply code (the same
+ * classification intercepted flows get in the log). */
+#define RELAY_FAIL_KINDS 10
+/* not a SOCKS reply code: an intercepted flow refused by the destination
+ * guard (the router itself, a loop, another interface's network) */
+#define RELAY_FAIL_LOOP 9
+
+/* Why a transparent UDP datagram was not relayed. */
+enum udp_drop_reason {
+	UDP_DROP_UNSUPPORTED,	/* its upstream cannot carry UDP and says udp = drop */
+	UDP_DROP_QUEUE_FULL,	/* arrived during setup with the client's queue full */
+	UDP_DROP_UPSTREAM_DOWN, /* the association failed; retried after a pause */
+	UDP_DROP_NO_ROOM,	/* no fd left for a new association */
+	UDP_DROP_TOO_BIG,	/* truncated on receipt */
+	UDP_DROP_MALFORMED,	/* bad SOCKS5 UDP header from the relay, FRAG != 0 */
+	UDP_DROP_SEND_FAILED,	/* sendto failed (no route, no buffer) */
+	UDP_DROP_LOOP,		/* to the router itself, a loop, or another network */
+	UDP_DROP_KINDS,
+};
+
+/* Upper bounds (ms) of the upstream handshake latency histogram's buckets;
+ * one more bucket counts the rest. */
+#define HANDSHAKE_BUCKET_BOUNDS_MS 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000
+#define HANDSHAKE_BUCKETS	   13
+
+/* Written by the relay's thread, read by the control socket and the
+ * metrics: relaxed atomics. */
+struct relay_counters {
+	atomic_ullong flows_total, flows_live, bytes_up, bytes_down;
+	atomic_ullong intake_total[INTAKES], intake_live[INTAKES];
+	/* from the connect to the upstream to its handshake's success, ms */
+	atomic_ullong handshake_buckets[HANDSHAKE_BUCKETS], handshake_ms_sum;
+	atomic_ullong failures[RELAY_FAIL_KINDS];
+	atomic_ullong udp_assocs_live, udp_assocs_total, udp_evicted;
+	atomic_ullong udp_datagrams[2], udp_bytes[2]; /* DIR_UP, DIR_DOWN */
+	atomic_ullong udp_drops[UDP_DROP_KINDS];
+	atomic_ullong dns_lookups; /* SOCKS name lookups under way, orphans included */
+	/* intercepted flows and UDP associations refused (or, UDP, one of the
+	 * client's own evicted) by max_flows_per_client / max_udp_per_client */
+	atomic_ullong client_limited;
+};
+
+/* Names of the failure kinds (by SOCKS5 reply code) and of the UDP drop
+ * reasons, as the control socket and the metrics print them. */
+extern const char *const relay_fail_names[RELAY_FAIL_KINDS];
+extern const char *const relay_udp_drop_names[UDP_DROP_KINDS];
+
+struct upstream_counters {
+	atomic_ullong flows, failures, bytes_up, bytes_down; /* flows that ended */
+	atomic_ullong live;
+	/* the last time (loop now_ms + 1) the upstream answered a handshake,
+	 * or could not be reached or failed to answer */
+	atomic_ullong last_ok_ms, last_fail_ms;
+};
+
+/* What all relays share; set up by main before the workers start. */
+struct relay_shared {
+	struct fd_budget *budget;
+	const struct users *users;	  /* [socks] auth = password */
+	struct auth_service *auth;	  /* idem */
+	struct client_limit *limits;	  /* [socks] */
+	struct client_limit *flow_limits; /* [intake] max_flows_per_client */
+	struct client_limit *udp_limits;  /* [intake] max_udp_per_client */
+};
+
+struct relay {
+	struct loop loop;
+	unsigned index;		  /* the worker's */
+	const struct config *cfg; /* gen->cfg */
+	struct generation *gen;	  /* the configuration new flows use */
+	const struct relay_shared *shared;
+	struct pipe_pool pipes;
+	struct dns *dns;	     /* name lookups; NULL without [socks] */
+	struct dst_guard *dst_guard; /* route lookups: is a destination ours? */
+	/* front ends' per-thread state, made by their owners */
+	struct socks_server *socks; /* NULL without [socks] */
+	struct udp_relay *udp;	    /* transparent UDP, made on first use */
+	uint64_t next_flow_id;
+	struct timer_queue connect_timers, handshake_timers, idle_timers, bind_timers;
+	struct list flows;	  /* every live flow */
+	struct list resume;	  /* flows with work left after their event */
+	struct list pipe_waiters; /* flows waiting for a pipe within the budget */
+	struct list free_flows;	  /* recycled flow allocations */
+	struct list dead_flows;	  /* destroyed in this batch (see flow_reap) */
+	unsigned n_free_flows;
+	struct relay_counters counters;
+};
+
+/* Sets up r for the worker index with gen (taking a reference); 0 or
+ * -errno with a log line. */
+int relay_init(struct relay *r, unsigned index, struct generation *gen,
+	       const struct relay_shared *shared);
+/* New flows use next (whose reference r takes over); timers already
+ * running come down to the new timeouts. */
+void relay_switch_generation(struct relay *r, struct generation *next);
+/* Frees what relay_init made; the flows and front ends are gone already. */
+void relay_destroy(struct relay *r);
+
+#endif
