@@ -32,6 +32,7 @@ override CPPFLAGS += -Iinclude -D_GNU_SOURCE -DSOCKGATE_VERSION='"$(VERSION)"'
 INIH_LIBS := $(shell $(PKG_CONFIG) --libs inih 2>/dev/null || echo -linih)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 CARES_LIBS := $(shell $(PKG_CONFIG) --libs libcares 2>/dev/null || echo -lcares)
+JSON_LIBS := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null || echo -ljansson)
 
 ifeq ($(V),1)
 Q :=
@@ -91,11 +92,11 @@ $(B)/libsockgate.a: $(LIB_OBJS)
 
 $(B)/sockgated: $(DAEMON_OBJS) $(B)/libsockgate.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(INIH_LIBS) $(CARES_LIBS) $(MNL_LIBS) -lcrypt -lpthread
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(INIH_LIBS) $(CARES_LIBS) $(MNL_LIBS) $(JSON_LIBS) -lcrypt -lpthread
 
 $(B)/sockgate: $(CLI_OBJS) $(B)/libsockgate.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(INIH_LIBS) $(CLI_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(INIH_LIBS) $(CLI_LIBS) $(JSON_LIBS)
 
 # Each unit test links libsockgate.a plus only the daemon modules it tests.
 CODEC_OBJS := $(addprefix $(B)/daemon/,upstream.o upstream_socks5.o upstream_socks4.o upstream_http.o)
@@ -120,7 +121,7 @@ $(B)/tests/%: tests/unit/%.c $(B)/libsockgate.a $(DAEMON_OBJS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(CPPFLAGS) -Idaemon -Itools $(CFLAGS) -o $@ $< $(UNIT_OBJS) \
-		$(B)/libsockgate.a $(UNIT_LIBS) $(CMOCKA_LIBS) $(INIH_LIBS) $(CARES_LIBS) $(MNL_LIBS) \
+		$(B)/libsockgate.a $(UNIT_LIBS) $(CMOCKA_LIBS) $(INIH_LIBS) $(CARES_LIBS) $(MNL_LIBS) $(JSON_LIBS) \
 		-lcrypt -lpthread
 
 deps:

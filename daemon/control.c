@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "sockgate/config.h"
+#include "sockgate/json_out.h"
 #include "sockgate/log.h"
 #include "control.h"
 #include "fd_budget.h"
@@ -82,24 +83,28 @@ void control_close(struct control *c)
 
 #define SUM(c, field) WORKERS_SUM((c)->workers, (c)->n_workers, field)
 
-static void answer_status(const struct control *c, FILE *out, int json)
+static json_t *status_json(const struct control *c)
+{
+	const struct config *cfg = (*c->gen)->cfg;
+
+	return json_pack(
+	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:I}", "version", SOCKGATE_VERSION,
+	    "uptime_s", (json_int_t)(time(NULL) - c->started), "workers", (json_int_t)c->n_workers,
+	    "redirect_port", (json_int_t)cfg->redirect_port, "tproxy_port",
+	    (json_int_t)cfg->tproxy_port, "socks_listeners", (json_int_t)cfg->socks.n_listen,
+	    "flows_live", json_count(SUM(c, flows_live)), "flows_total",
+	    json_count(SUM(c, flows_total)), "udp_associations",
+	    json_count(SUM(c, udp_assocs_live)), "fds_used",
+	    (json_int_t)fd_budget_used((struct fd_budget *)c->budget), "fds_max",
+	    (json_int_t)c->budget->max);
+}
+
+static void answer_status(const struct control *c, FILE *out)
 {
 	const struct config *cfg = (*c->gen)->cfg;
 	long uptime = (long)(time(NULL) - c->started);
 	char redirect[16] = "off", tproxy[16] = "off";
 
-	if (json) {
-		fprintf(out,
-			"{\"version\": \"%s\", \"uptime_s\": %ld, \"workers\": %u, "
-			"\"redirect_port\": %u, \"tproxy_port\": %u, \"socks_listeners\": %zu, "
-			"\"flows_live\": %llu, \"flows_total\": %llu, \"udp_associations\": %llu, "
-			"\"fds_used\": %u, \"fds_max\": %u}\n",
-			SOCKGATE_VERSION, uptime, c->n_workers, cfg->redirect_port,
-			cfg->tproxy_port, cfg->socks.n_listen, SUM(c, flows_live),
-			SUM(c, flows_total), SUM(c, udp_assocs_live),
-			fd_budget_used((struct fd_budget *)c->budget), c->budget->max);
-		return;
-	}
 	fprintf(out, "sockgated %s, up %ld s, %u workers\n", SOCKGATE_VERSION, uptime,
 		c->n_workers);
 	if (cfg->redirect_port)
@@ -113,112 +118,141 @@ static void answer_status(const struct control *c, FILE *out, int json)
 		fd_budget_used((struct fd_budget *)c->budget), c->budget->max);
 }
 
-/* Ends the failures object (JSON) or line (text), then the UDP counters. */
-static void answer_udp_stats(const struct control *c, FILE *out, int json)
+/* One upstream's counters over every worker: flows, failures, bytes up
+ * and down. */
+static void upstream_totals(const struct control *c, const struct upstream *up,
+			    unsigned long long v[4])
 {
+	v[0] = v[1] = v[2] = v[3] = 0;
+	for (unsigned i = 0; i < c->n_workers; i++) {
+		const struct upstream_counters *uc = generation_counters(*c->gen, up, i);
+		if (!uc)
+			continue;
+		v[0] += atomic_load_explicit(&uc->flows, memory_order_relaxed);
+		v[1] += atomic_load_explicit(&uc->failures, memory_order_relaxed);
+		v[2] += atomic_load_explicit(&uc->bytes_up, memory_order_relaxed);
+		v[3] += atomic_load_explicit(&uc->bytes_down, memory_order_relaxed);
+	}
+}
+
+static json_t *udp_stats_json(const struct control *c)
+{
+	json_t *drops = json_object();
+
+	for (int k = 0; drops && k < UDP_DROP_KINDS; k++)
+		json_object_set_new(drops, relay_udp_drop_names[k],
+				    json_count(SUM(c, udp_drops[k])));
+	return json_pack(
+	    "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o*}", "associations_live",
+	    json_count(SUM(c, udp_assocs_live)), "associations_total",
+	    json_count(SUM(c, udp_assocs_total)), "evicted", json_count(SUM(c, udp_evicted)),
+	    "datagrams_up", json_count(SUM(c, udp_datagrams[0])), "datagrams_down",
+	    json_count(SUM(c, udp_datagrams[1])), "bytes_up", json_count(SUM(c, udp_bytes[0])),
+	    "bytes_down", json_count(SUM(c, udp_bytes[1])), "drops", drops);
+}
+
+static json_t *stats_json(const struct control *c)
+{
+	const struct config *cfg = (*c->gen)->cfg;
+	json_t *failures = json_object(), *upstreams = json_object();
+
+	for (int k = 1; failures && k < RELAY_FAIL_KINDS; k++)
+		json_object_set_new(failures, relay_fail_names[k], json_count(SUM(c, failures[k])));
+	for (size_t u = 0; upstreams && u < cfg->n_upstreams; u++) {
+		unsigned long long v[4];
+		upstream_totals(c, &cfg->upstreams[u], v);
+		json_object_set_new(upstreams, cfg->upstreams[u].name,
+				    json_pack("{s:o, s:o, s:o, s:o}", "flows", json_count(v[0]),
+					      "failures", json_count(v[1]), "bytes_up",
+					      json_count(v[2]), "bytes_down", json_count(v[3])));
+	}
+	return json_pack("{s:o, s:o, s:o*, s:o*, s:o, s:o, s:o*}", "bytes_up",
+			 json_count(SUM(c, bytes_up)), "bytes_down", json_count(SUM(c, bytes_down)),
+			 "failures", failures, "udp", udp_stats_json(c), "dns_lookups",
+			 json_count(SUM(c, dns_lookups)), "client_limited",
+			 json_count(SUM(c, client_limited)), "upstreams", upstreams);
+}
+
+static void answer_stats(const struct control *c, FILE *out)
+{
+	const struct config *cfg = (*c->gen)->cfg;
+
+	fprintf(out, "bytes: up %llu, down %llu (flows that ended)\nfailures:", SUM(c, bytes_up),
+		SUM(c, bytes_down));
+	for (int k = 1; k < RELAY_FAIL_KINDS; k++)
+		fprintf(out, "%s%s %llu", k > 1 ? "," : " ", relay_fail_names[k],
+			SUM(c, failures[k]));
 	fprintf(out,
-		json ? "}, \"udp\": {\"associations_live\": %llu, \"associations_total\": %llu, "
-		       "\"evicted\": %llu, \"datagrams_up\": %llu, \"datagrams_down\": %llu, "
-		       "\"bytes_up\": %llu, \"bytes_down\": %llu, \"drops\": {"
-		     : "\nudp: %llu associations live, %llu since start, %llu evicted; datagrams "
-		       "up %llu, down %llu; bytes up %llu, down %llu\nudp drops:",
+		"\nudp: %llu associations live, %llu since start, %llu evicted; datagrams up %llu, "
+		"down %llu; bytes up %llu, down %llu\nudp drops:",
 		SUM(c, udp_assocs_live), SUM(c, udp_assocs_total), SUM(c, udp_evicted),
 		SUM(c, udp_datagrams[0]), SUM(c, udp_datagrams[1]), SUM(c, udp_bytes[0]),
 		SUM(c, udp_bytes[1]));
 	for (int k = 0; k < UDP_DROP_KINDS; k++)
-		fprintf(out, json ? "%s\"%s\": %llu" : "%s%s %llu", k ? (json ? ", " : ",") : " ",
-			relay_udp_drop_names[k], SUM(c, udp_drops[k]));
-	fprintf(out, json ? "}}, \"dns_lookups\": %llu" : "\ndns: %llu lookups under way\n",
-		SUM(c, dns_lookups));
-	fprintf(out,
-		json ? ", \"client_limited\": %llu"
-		     : "client caps: %llu flows or associations refused or made room for\n",
+		fprintf(out, "%s%s %llu", k ? "," : " ", relay_udp_drop_names[k],
+			SUM(c, udp_drops[k]));
+	fprintf(out, "\ndns: %llu lookups under way\n", SUM(c, dns_lookups));
+	fprintf(out, "client caps: %llu flows or associations refused or made room for\n",
 		SUM(c, client_limited));
-}
-
-static void answer_stats(const struct control *c, FILE *out, int json)
-{
-	struct generation *gen = *c->gen;
-	const struct config *cfg = gen->cfg;
-
-	fprintf(out,
-		json ? "{\"bytes_up\": %llu, \"bytes_down\": %llu, \"failures\": {"
-		     : "bytes: up %llu, down %llu (flows that ended)\nfailures:",
-		SUM(c, bytes_up), SUM(c, bytes_down));
-	for (int k = 1; k < RELAY_FAIL_KINDS; k++)
-		fprintf(out, json ? "%s\"%s\": %llu" : "%s%s %llu",
-			k > 1 ? (json ? ", " : ",") : " ", relay_fail_names[k],
-			SUM(c, failures[k]));
-	answer_udp_stats(c, out, json);
-	fprintf(out, json ? ", \"upstreams\": {" : "upstreams:\n");
+	fprintf(out, "upstreams:\n");
 	for (size_t u = 0; u < cfg->n_upstreams; u++) {
-		unsigned long long v[4] = { 0 };
-		for (unsigned i = 0; i < c->n_workers; i++) {
-			const struct upstream_counters *uc =
-			    generation_counters(gen, &cfg->upstreams[u], i);
-			if (!uc)
-				continue;
-			v[0] += atomic_load_explicit(&uc->flows, memory_order_relaxed);
-			v[1] += atomic_load_explicit(&uc->failures, memory_order_relaxed);
-			v[2] += atomic_load_explicit(&uc->bytes_up, memory_order_relaxed);
-			v[3] += atomic_load_explicit(&uc->bytes_down, memory_order_relaxed);
-		}
-		if (json)
-			fprintf(
-			    out,
-			    "%s\"%s\": {\"flows\": %llu, \"failures\": %llu, \"bytes_up\": %llu, "
-			    "\"bytes_down\": %llu}",
-			    u ? ", " : "", cfg->upstreams[u].name, v[0], v[1], v[2], v[3]);
-		else
-			fprintf(out, "  %s: %llu flows ended, %llu failed, up %llu, down %llu\n",
-				cfg->upstreams[u].name, v[0], v[1], v[2], v[3]);
+		unsigned long long v[4];
+		upstream_totals(c, &cfg->upstreams[u], v);
+		fprintf(out, "  %s: %llu flows ended, %llu failed, up %llu, down %llu\n",
+			cfg->upstreams[u].name, v[0], v[1], v[2], v[3]);
 	}
-	if (json)
-		fprintf(out, "}}\n");
 }
 
-static void answer_conns(const struct control *c, FILE *out, int json)
+static void answer_conns(const struct control *c, FILE *out)
 {
-	int any = 0;
-
-	if (json)
-		fprintf(out, "{\"conns\": [");
 	for (unsigned i = 0; i < c->n_workers; i++) {
-		char *text = worker_snapshot(&c->workers[i], json, SNAPSHOT_TIMEOUT_MS);
-		size_t len = text ? strlen(text) : 0;
-		if (!text)
-			continue;
-		/* worker snapshots end each JSON object with a comma */
-		if (json && len && text[len - 1] == ',')
-			text[--len] = '\0';
-		if (json && len && any)
-			fputs(", ", out);
-		any |= len > 0;
-		fputs(text, out);
+		char *text = worker_snapshot_text(&c->workers[i], SNAPSHOT_TIMEOUT_MS);
+		if (text)
+			fputs(text, out);
 		free(text);
 	}
-	if (json)
-		fprintf(out, "]}\n");
 }
 
-static void answer_reload(const struct control *c, FILE *out, int json)
+static json_t *conns_json(const struct control *c)
 {
-	const char *msg = c->reload_msg;
+	json_t *all = json_array();
 
-	if (!json) {
-		fprintf(out, "%s: %s\n", c->reload_rc ? "error" : "ok", msg);
-		return;
+	for (unsigned i = 0; all && i < c->n_workers; i++) {
+		json_t *one = worker_snapshot_json(&c->workers[i], SNAPSHOT_TIMEOUT_MS);
+		if (one)
+			json_array_extend(all, one);
+		json_decref(one);
 	}
-	fprintf(out, "{\"reloaded\": %s, \"message\": \"", c->reload_rc ? "false" : "true");
-	for (const char *p = msg; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(out, "\\%c", *p);
-		else if (*p == '\n')
-			fputs("\\n", out);
-		else if ((unsigned char)*p >= 0x20)
-			fputc(*p, out);
-	}
-	fprintf(out, "\"}\n");
+	return json_pack("{s:o*}", "conns", all);
+}
+
+static json_t *reload_json(const struct control *c)
+{
+	return json_pack("{s:b, s:o*}", "reloaded", !c->reload_rc, "message",
+			 json_text(c->reload_msg));
+}
+
+/* The answer to req: text, or one JSON object. */
+static void answer(const struct control *c, const char *req, int json, FILE *out)
+{
+	if (json) {
+		json_t *v = !strcmp(req, "status")  ? status_json(c)
+			    : !strcmp(req, "stats") ? stats_json(c)
+			    : !strcmp(req, "conns") ? conns_json(c)
+			    : !strcmp(req, "reload")
+				? reload_json(c)
+				: json_pack("{s:s}", "error", "unknown request");
+		json_print(out, v);
+	} else if (!strcmp(req, "status"))
+		answer_status(c, out);
+	else if (!strcmp(req, "stats"))
+		answer_stats(c, out);
+	else if (!strcmp(req, "conns"))
+		answer_conns(c, out);
+	else if (!strcmp(req, "reload"))
+		fprintf(out, "%s: %s\n", c->reload_rc ? "error" : "ok", c->reload_msg);
+	else
+		fprintf(out, "error: unknown request (status, conns, stats, reload)\n");
 }
 
 /* Sends "ok" and the names of the listeners whose copies ride along
@@ -307,17 +341,7 @@ static enum served_answer control_answer(void *arg, struct served_client *sc, co
 	out = open_memstream(&text, &len);
 	if (!out)
 		return SERVED_CLOSE;
-	if (!strcmp(req, "status"))
-		answer_status(c, out, json);
-	else if (!strcmp(req, "stats"))
-		answer_stats(c, out, json);
-	else if (!strcmp(req, "conns"))
-		answer_conns(c, out, json);
-	else if (!strcmp(req, "reload"))
-		answer_reload(c, out, json);
-	else
-		fprintf(out, json ? "{\"error\": \"unknown request\"}\n"
-				  : "error: unknown request (status, conns, stats, reload)\n");
+	answer(c, req, json, out);
 	fclose(out);
 	served_reply(sc, text, len);
 	return SERVED_REPLY;

@@ -16,6 +16,7 @@
 
 #include "sockgate/addr.h"
 #include "sockgate/config.h"
+#include "sockgate/json_out.h"
 #include "sockgate/log.h"
 #include "fd_budget.h"
 #include "flow.h"
@@ -889,49 +890,60 @@ static const char *const state_names[] = {
 	[FLOW_DEAD] = "dead",
 };
 
-void flow_snapshot(struct relay *r, FILE *out, int json)
+/* What a listing shows of f's client and destination (a SOCKS client's
+ * name when it asked for one). */
+struct flow_names {
+	char client[ADDR_STRLEN], dst[ADDR_STRLEN + 260];
+};
+
+static void flow_names(const struct flow *f, struct flow_names *n)
+{
+	addr_format(&f->client, n->client, sizeof(n->client));
+	if (f->target.hostname)
+		snprintf(n->dst, sizeof(n->dst), "%s:%u", f->target.hostname, f->target.port);
+	else if (f->target.addr.ss_family)
+		addr_format(&f->target.addr, n->dst, sizeof(n->dst));
+	else
+		snprintf(n->dst, sizeof(n->dst), "-");
+}
+
+static const char *flow_intake_name(const struct flow *f)
+{
+	return f->fe ? f->fe->name : intake_names[f->intake];
+}
+
+void flow_snapshot(struct relay *r, FILE *out)
 {
 	for (struct list *n = r->flows.next; n != &r->flows; n = n->next) {
 		const struct flow *f = container_of(n, struct flow, node);
-		char client[ADDR_STRLEN], dst[ADDR_STRLEN + 260];
-		const char *intake = f->fe ? f->fe->name : intake_names[f->intake];
+		struct flow_names fn;
 
-		addr_format(&f->client, client, sizeof(client));
-		if (f->target.hostname && json) {
-			/* a SOCKS client's name may hold '"' or '\\': escape */
-			size_t o = 0;
-			for (const char *p = f->target.hostname; *p && o + 3 < sizeof(dst) - 8;
-			     p++) {
-				if (*p == '"' || *p == '\\')
-					dst[o++] = '\\';
-				dst[o++] = *p;
-			}
-			snprintf(dst + o, sizeof(dst) - o, ":%u", f->target.port);
-		} else if (f->target.hostname)
-			snprintf(dst, sizeof(dst), "%s:%u", f->target.hostname, f->target.port);
-		else if (f->target.addr.ss_family)
-			addr_format(&f->target.addr, dst, sizeof(dst));
-		else
-			snprintf(dst, sizeof(dst), "-");
-		if (json)
-			/* addresses and upstream names need no escaping */
-			fprintf(out,
-				"{\"worker\": %u, \"id\": %llu, \"intake\": \"%s\", "
-				"\"protocol\": \"tcp\", \"client\": \"%s\", "
-				"\"destination\": \"%s\", \"upstream\": \"%s\", \"state\": \"%s\", "
-				"\"bytes_up\": %llu, \"bytes_down\": %llu, \"age_ms\": %llu},",
-				r->index, (unsigned long long)f->id, intake, client, dst,
-				f->up ? f->up->name : "", state_names[f->state],
-				(unsigned long long)f->bytes[DIR_UP],
-				(unsigned long long)f->bytes[DIR_DOWN],
-				(unsigned long long)(r->loop.now_ms - f->created_ms));
-		else
-			fprintf(out, "%u.%llu %s %s %s -> %s via %s up %llu down %llu age %.1fs\n",
-				r->index, (unsigned long long)f->id, intake, state_names[f->state],
-				client, dst, f->up ? f->up->name : "-",
-				(unsigned long long)f->bytes[DIR_UP],
-				(unsigned long long)f->bytes[DIR_DOWN],
-				(double)(r->loop.now_ms - f->created_ms) / 1000.0);
+		flow_names(f, &fn);
+		fprintf(out, "%u.%llu %s %s %s -> %s via %s up %llu down %llu age %.1fs\n",
+			r->index, (unsigned long long)f->id, flow_intake_name(f),
+			state_names[f->state], fn.client, fn.dst, f->up ? f->up->name : "-",
+			(unsigned long long)f->bytes[DIR_UP],
+			(unsigned long long)f->bytes[DIR_DOWN],
+			(double)(r->loop.now_ms - f->created_ms) / 1000.0);
+	}
+}
+
+void flow_snapshot_json(struct relay *r, json_t *list)
+{
+	for (struct list *n = r->flows.next; n != &r->flows; n = n->next) {
+		const struct flow *f = container_of(n, struct flow, node);
+		struct flow_names fn;
+
+		flow_names(f, &fn);
+		json_array_append_new(
+		    list, json_pack("{s:I, s:I, s:s, s:s, s:s, s:o*, s:s, s:s, s:I, s:I, s:I}",
+				    "worker", (json_int_t)r->index, "id", (json_int_t)f->id,
+				    "intake", flow_intake_name(f), "protocol", "tcp", "client",
+				    fn.client, "destination", json_text(fn.dst), "upstream",
+				    f->up ? f->up->name : "", "state", state_names[f->state],
+				    "bytes_up", (json_int_t)f->bytes[DIR_UP], "bytes_down",
+				    (json_int_t)f->bytes[DIR_DOWN], "age_ms",
+				    (json_int_t)(r->loop.now_ms - f->created_ms)));
 	}
 }
 

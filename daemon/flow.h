@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 #include <stdio.h>
+
+#include <jansson.h>
 #include <sys/socket.h>
 
 #include "intake.h"
@@ -18,9 +20,10 @@ void flow_accept(struct relay *r, int client_fd, const struct sockaddr_storage *
 void flow_resume_queued(struct relay *r);
 /* Closes every flow of r (shutdown). */
 void flow_close_all(struct relay *r);
-/* r's live flows, one line (or, json, one object followed by a comma)
- * each. */
-void flow_snapshot(struct relay *r, FILE *out, int json);
+/* r's live flows, one line each (conns) or one object each appended to
+ * list (conns json). */
+void flow_snapshot(struct relay *r, FILE *out);
+void flow_snapshot_json(struct relay *r, json_t *list);
 /* Recycles the flows destroyed since the last call: from the loop, once
  * no event of the batch that destroyed them is left. */
 void flow_reap(struct relay *r);

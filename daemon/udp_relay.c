@@ -23,6 +23,7 @@
 
 #include "sockgate/addr.h"
 #include "sockgate/config.h"
+#include "sockgate/json_out.h"
 #include "sockgate/log.h"
 #include "fd_budget.h"
 #include "flow_core.h"
@@ -1054,48 +1055,65 @@ void udp_relay_tick(struct relay *r)
 	}
 }
 
-void udp_relay_snapshot(struct relay *r, FILE *out, int json)
+/* One association as a listing shows it: client, first destination,
+ * relay ("-" before it is granted). */
+struct assoc_names {
+	char client[ADDR_STRLEN], dst[ADDR_STRLEN], relay[ADDR_STRLEN];
+};
+
+static void assoc_names(const struct assoc *a, struct assoc_names *n)
+{
+	addr_format(&a->client, n->client, sizeof(n->client));
+	addr_format(&a->first_dst, n->dst, sizeof(n->dst));
+	snprintf(n->relay, sizeof(n->relay), "-");
+	if (a->state == ASSOC_READY)
+		addr_format(&a->relay, n->relay, sizeof(n->relay));
+}
+
+void udp_relay_snapshot(struct relay *r, FILE *out)
 {
 	struct udp_relay *u = r->udp;
 
-	if (!u)
-		return;
-	for (struct list *n = u->lru.next; n != &u->lru; n = n->next) {
+	for (struct list *n = u ? u->lru.next : NULL; u && n != &u->lru; n = n->next) {
 		const struct assoc *a = container_of(n, struct assoc, lru);
-		char client[ADDR_STRLEN], dst[ADDR_STRLEN], relay[ADDR_STRLEN] = "-";
+		struct assoc_names an;
 
-		addr_format(&a->client, client, sizeof(client));
-		addr_format(&a->first_dst, dst, sizeof(dst));
-		if (a->state == ASSOC_READY)
-			addr_format(&a->relay, relay, sizeof(relay));
-		if (json)
-			fprintf(out,
-				"{\"worker\": %u, \"id\": %llu, \"intake\": \"tproxy\", "
-				"\"protocol\": \"udp\", \"client\": \"%s\", \"destination\": "
-				"\"%s\", \"upstream\": \"%s\", \"state\": \"%s\", \"relay\": "
-				"\"%s\", \"datagrams_up\": %llu, \"datagrams_down\": %llu, "
-				"\"bytes_up\": %llu, \"bytes_down\": %llu, \"age_ms\": %llu, "
-				"\"idle_ms\": %llu},",
-				r->index, (unsigned long long)a->id, client, dst, a->up->name,
-				assoc_state_names[a->state], relay,
-				(unsigned long long)a->datagrams[DIR_UP],
-				(unsigned long long)a->datagrams[DIR_DOWN],
-				(unsigned long long)a->bytes[DIR_UP],
-				(unsigned long long)a->bytes[DIR_DOWN],
-				(unsigned long long)(r->loop.now_ms - a->created_ms),
-				(unsigned long long)(r->loop.now_ms - a->last_active));
-		else
-			fprintf(out,
-				"%u.%llu udp %s %s -> %s via %s relay %s datagrams %llu/%llu "
-				"up %llu down %llu age %.1fs idle %.1fs\n",
-				r->index, (unsigned long long)a->id, assoc_state_names[a->state],
-				client, dst, a->up->name, relay,
-				(unsigned long long)a->datagrams[DIR_UP],
-				(unsigned long long)a->datagrams[DIR_DOWN],
-				(unsigned long long)a->bytes[DIR_UP],
-				(unsigned long long)a->bytes[DIR_DOWN],
-				(double)(r->loop.now_ms - a->created_ms) / 1000.0,
-				(double)(r->loop.now_ms - a->last_active) / 1000.0);
+		assoc_names(a, &an);
+		fprintf(out,
+			"%u.%llu udp %s %s -> %s via %s relay %s datagrams %llu/%llu "
+			"up %llu down %llu age %.1fs idle %.1fs\n",
+			r->index, (unsigned long long)a->id, assoc_state_names[a->state], an.client,
+			an.dst, a->up->name, an.relay, (unsigned long long)a->datagrams[DIR_UP],
+			(unsigned long long)a->datagrams[DIR_DOWN],
+			(unsigned long long)a->bytes[DIR_UP],
+			(unsigned long long)a->bytes[DIR_DOWN],
+			(double)(r->loop.now_ms - a->created_ms) / 1000.0,
+			(double)(r->loop.now_ms - a->last_active) / 1000.0);
+	}
+}
+
+void udp_relay_snapshot_json(struct relay *r, json_t *list)
+{
+	struct udp_relay *u = r->udp;
+
+	for (struct list *n = u ? u->lru.next : NULL; u && n != &u->lru; n = n->next) {
+		const struct assoc *a = container_of(n, struct assoc, lru);
+		struct assoc_names an;
+
+		assoc_names(a, &an);
+		json_array_append_new(
+		    list,
+		    json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, "
+			      "s:I, s:I}",
+			      "worker", (json_int_t)r->index, "id", (json_int_t)a->id, "intake",
+			      "tproxy", "protocol", "udp", "client", an.client, "destination",
+			      an.dst, "upstream", a->up->name, "state", assoc_state_names[a->state],
+			      "relay", an.relay, "datagrams_up", (json_int_t)a->datagrams[DIR_UP],
+			      "datagrams_down", (json_int_t)a->datagrams[DIR_DOWN], "bytes_up",
+			      (json_int_t)a->bytes[DIR_UP], "bytes_down",
+			      (json_int_t)a->bytes[DIR_DOWN], "age_ms",
+			      (json_int_t)(r->loop.now_ms - a->created_ms), "idle_ms",
+			      (json_int_t)(r->loop.now_ms - a->last_active)));
 	}
 }
 

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 struct ev;
 struct relay;
 
@@ -19,11 +21,12 @@ struct relay;
 int udp_relay_listen(int family, uint16_t port, unsigned n_workers);
 /* The tproxy UDP socket fd is readable. */
 void udp_relay_intake(struct relay *r, int fd);
-/* A control connection or relay socket of an association is ready. */
 /* From the worker's timer tick: setup timeouts, idle expiry. */
 void udp_relay_tick(struct relay *r);
-/* Live associations, in the format of flow_snapshot. */
-void udp_relay_snapshot(struct relay *r, FILE *out, int json);
+/* Live associations, in the formats of flow_snapshot and
+ * flow_snapshot_json. */
+void udp_relay_snapshot(struct relay *r, FILE *out);
+void udp_relay_snapshot_json(struct relay *r, json_t *list);
 /* Ends every association and closes every socket (worker stop). */
 void udp_relay_free(struct relay *r);
 

@@ -92,7 +92,7 @@ static struct listener *find_listener(struct worker *w, enum intake intake, int 
 				      const struct sockaddr_storage *addr);
 
 /* A listing of the live flows, TCP then UDP; NULL when out of memory. */
-static char *worker_list_flows(struct worker *w, int json)
+static char *worker_list_text(struct worker *w)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -100,8 +100,8 @@ static char *worker_list_flows(struct worker *w, int json)
 
 	if (!out)
 		return NULL;
-	flow_snapshot(&w->relay, out, json);
-	udp_relay_snapshot(&w->relay, out, json);
+	flow_snapshot(&w->relay, out);
+	udp_relay_snapshot(&w->relay, out);
 	if (fclose(out) != 0) {
 		free(text);
 		return NULL;
@@ -109,10 +109,22 @@ static char *worker_list_flows(struct worker *w, int json)
 	return text;
 }
 
+static json_t *worker_list_json(struct worker *w)
+{
+	json_t *list = json_array();
+
+	if (list) {
+		flow_snapshot_json(&w->relay, list);
+		udp_relay_snapshot_json(&w->relay, list);
+	}
+	return list;
+}
+
 /* Answers a request another thread made (worker_request). */
 static void worker_answer(struct worker *w)
 {
-	char *text;
+	char *text = NULL;
+	json_t *list = NULL;
 
 	if (w->snap_kind == WORKER_DUP_TPROXY_LISTENERS || w->snap_kind == WORKER_PING) {
 		/* under the lock: a requester that gave up gets no fd to leak */
@@ -130,10 +142,15 @@ static void worker_answer(struct worker *w)
 		pthread_mutex_unlock(&w->snap_lock);
 		return;
 	}
-	text = worker_list_flows(w, w->snap_kind == WORKER_LIST_JSON);
+	if (w->snap_kind == WORKER_LIST_JSON)
+		list = worker_list_json(w);
+	else
+		text = worker_list_text(w);
 	pthread_mutex_lock(&w->snap_lock);
 	free(w->snap_text);
 	w->snap_text = text;
+	json_decref(w->snap_json);
+	w->snap_json = list;
 	w->snap_done = 1;
 	pthread_cond_signal(&w->snap_cond);
 	pthread_mutex_unlock(&w->snap_lock);
@@ -207,16 +224,28 @@ static int worker_request(struct worker *w, enum worker_request kind, unsigned t
 	return w->snap_done;
 }
 
-char *worker_snapshot(struct worker *w, int json, unsigned timeout_ms)
+char *worker_snapshot_text(struct worker *w, unsigned timeout_ms)
 {
 	char *text = NULL;
 
-	if (worker_request(w, json ? WORKER_LIST_JSON : WORKER_LIST_TEXT, timeout_ms)) {
+	if (worker_request(w, WORKER_LIST_TEXT, timeout_ms)) {
 		text = w->snap_text;
 		w->snap_text = NULL;
 	}
 	pthread_mutex_unlock(&w->snap_lock);
 	return text;
+}
+
+json_t *worker_snapshot_json(struct worker *w, unsigned timeout_ms)
+{
+	json_t *list = NULL;
+
+	if (worker_request(w, WORKER_LIST_JSON, timeout_ms)) {
+		list = w->snap_json;
+		w->snap_json = NULL;
+	}
+	pthread_mutex_unlock(&w->snap_lock);
+	return list;
 }
 
 int worker_dup_tproxy_listeners(struct worker *w, int fds[2], unsigned timeout_ms)
@@ -559,6 +588,8 @@ void worker_destroy(struct worker *w)
 	generation_unref(atomic_exchange(&w->next_gen, NULL));
 	free(w->snap_text);
 	w->snap_text = NULL;
+	json_decref(w->snap_json);
+	w->snap_json = NULL;
 	pthread_mutex_destroy(&w->snap_lock);
 	pthread_cond_destroy(&w->snap_cond);
 	if (w->wake_fd >= 0)

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <jansson.h>
+
 #include "intake.h"
 #include "loop.h"
 #include "relay.h"
@@ -57,9 +59,10 @@ struct worker {
 		WORKER_DUP_TPROXY_LISTENERS,
 		WORKER_PING,
 	} snap_kind;
-	int snap_waiting; /* the requester still waits (under snap_lock) */
-	char *snap_text;  /* malloc'd, handed to the requester */
-	int snap_fds[2];  /* WORKER_DUP_TPROXY_LISTENERS: IPv4, IPv6, or -1 */
+	int snap_waiting;  /* the requester still waits (under snap_lock) */
+	char *snap_text;   /* malloc'd, handed to the requester */
+	json_t *snap_json; /* idem, with its reference */
+	int snap_fds[2];   /* WORKER_DUP_TPROXY_LISTENERS: IPv4, IPv6, or -1 */
 	int snap_done;
 };
 
@@ -74,9 +77,11 @@ int worker_start(struct worker *w);
 void worker_request_stop(struct worker *w);
 void worker_join(struct worker *w);
 void worker_destroy(struct worker *w);
-/* From another thread: the worker's live flows as text lines or JSON
- * objects separated by commas; NULL on timeout or when out of memory. */
-char *worker_snapshot(struct worker *w, int json, unsigned timeout_ms);
+/* From another thread: the worker's live flows as text lines, or as a JSON
+ * array of objects (the caller's reference); NULL on timeout or when out of
+ * memory. */
+char *worker_snapshot_text(struct worker *w, unsigned timeout_ms);
+json_t *worker_snapshot_json(struct worker *w, unsigned timeout_ms);
 /* Copies (dup) of w's TPROXY TCP listeners, IPv4 then IPv6 (-1 for one it
  * has not), made by the worker itself so a reload cannot close them
  * meanwhile: 0, or -ETIMEDOUT. The caller owns the fds. */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "sockgate/config.h"
+#include "sockgate/json_out.h"
 #include "nft.h"
 #include "ruleset.h"
 #include "subcommands.h"
@@ -177,15 +178,14 @@ static int status(const char *path, const struct cli_opts *opts)
 	if (!path)
 		snprintf(err, sizeof(err), "[daemon] control = off");
 	if (opts->json) {
-		size_t n = answer ? strcspn(answer, "\n") : 0;
-		printf("{\"daemon\": %.*s, \"rules_installed\": %s, \"ebpf_intake\": %s, "
-		       "\"ebpf_listeners\": %d, \"ebpf_cgroups\": %u}\n",
-		       answer ? (int)n : 4, answer ? answer : "null",
-		       rules < 0 ? "null"
-		       : rules	 ? "true"
-				 : "false",
-		       tc_intake_installed() ? "true" : "false", tc_intake_listeners(),
-		       cgroup_intake_count());
+		/* the daemon's own object, or null when it is not reachable */
+		json_t *daemon = answer ? json_loads(answer, 0, NULL) : NULL;
+		json_print(stdout,
+			   json_pack("{s:o?, s:o?, s:b, s:i, s:I}", "daemon", daemon,
+				     "rules_installed", rules < 0 ? NULL : json_boolean(rules),
+				     "ebpf_intake", tc_intake_installed(), "ebpf_listeners",
+				     tc_intake_listeners(), "ebpf_cgroups",
+				     (json_int_t)cgroup_intake_count()));
 	} else {
 		if (answer)
 			fputs(answer, stdout);

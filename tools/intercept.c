@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sockgate/addr.h"
+#include "sockgate/json_out.h"
 #include "live_sets.h"
 #include "nft.h"
 #include "ruleset.h"
@@ -58,16 +59,23 @@ static int change_iface(const char *name, int add)
 
 static int list(const struct cli_opts *opts)
 {
-	int rc;
+	json_t *ifaces = live_sets_ifaces();
+	json_t *sources = ifaces ? live_sets_ranges("intercept4", "intercept6") : NULL;
 
-	if (opts->json)
-		printf("{");
-	rc = live_sets_list_ifaces(opts);
-	if (rc == CLI_OK)
-		rc = live_sets_list("sources", "intercept4", "intercept6", opts, 0);
-	if (opts->json && rc == CLI_OK)
-		printf("}\n");
-	return rc;
+	if (!sources) {
+		json_decref(ifaces);
+		return CLI_FAILED;
+	}
+	if (opts->json) {
+		json_print(stdout,
+			   json_pack("{s:o, s:o}", "interfaces", ifaces, "sources", sources));
+		return CLI_OK;
+	}
+	live_sets_print_lines(ifaces);
+	live_sets_print_lines(sources);
+	json_decref(ifaces);
+	json_decref(sources);
+	return CLI_OK;
 }
 
 int intercept_main(int argc, char *argv[], const struct cli_opts *opts)

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sockgate/json_out.h"
 #include "live_sets.h"
 #include "nft.h"
 #include "ruleset.h"
@@ -81,15 +82,13 @@ out:
 	return ret;
 }
 
-int live_sets_list(const char *key, const char *set4, const char *set6, const struct cli_opts *opts,
-		   int whole)
+json_t *live_sets_ranges(const char *set4, const char *set6)
 {
 	const char *names[2] = { set4, set6 };
 	const int families[2] = { AF_INET, AF_INET6 };
-	int ret = CLI_OK, first = 1;
+	json_t *list = json_array();
+	int ret = list ? CLI_OK : CLI_FAILED;
 
-	if (opts->json)
-		printf("%s\"%s\": [", whole ? "{" : "", key);
 	for (int f = 0; f < 2 && ret == CLI_OK; f++) {
 		struct interval_set is;
 		struct set_key *keys = NULL;
@@ -99,18 +98,16 @@ int live_sets_list(const char *key, const char *set4, const char *set6, const st
 		for (size_t i = 0; !ret && i < is.n; i++) {
 			char buf[2 * INET6_ADDRSTRLEN + 2];
 			interval_format(&is, i, buf, sizeof(buf));
-			if (opts->json)
-				printf("%s\"%s\"", first ? "" : ", ", buf);
-			else
-				printf("%s\n", buf);
-			first = 0;
+			if (json_array_append_new(list, json_string(buf)) < 0)
+				ret = CLI_FAILED;
 		}
 		interval_set_free(&is);
 		free(keys);
 	}
-	if (opts->json && ret == CLI_OK)
-		printf(whole ? "]}\n" : "]");
-	return ret;
+	if (ret == CLI_OK)
+		return list;
+	json_decref(list);
+	return NULL;
 }
 
 static int compare_names(const void *a, const void *b)
@@ -119,27 +116,34 @@ static int compare_names(const void *a, const void *b)
 		      CONFIG_IFNAME_SIZE);
 }
 
-int live_sets_list_ifaces(const struct cli_opts *opts)
+json_t *live_sets_ifaces(void)
 {
 	struct set_key *keys = NULL;
 	size_t n = 0;
 	char err[256];
+	json_t *list;
 
 	if (nft_read_set("intercept_ifaces", &keys, &n, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sockgate: %s\n", err);
-		return CLI_FAILED;
+		return NULL;
 	}
 	/* the kernel keeps a hash: sort for a stable listing */
 	qsort(keys, n, sizeof(*keys), compare_names);
-	if (opts->json)
-		printf("\"interfaces\": [");
-	for (size_t i = 0; i < n; i++) {
+	list = json_array();
+	for (size_t i = 0; list && i < n; i++) {
 		char name[CONFIG_IFNAME_SIZE] = { 0 };
 		memcpy(name, keys[i].key, CONFIG_IFNAME_SIZE - 1);
-		printf(opts->json ? "%s\"%s\"" : "%s%s\n", opts->json && i ? ", " : "", name);
+		/* an interface's name is bytes, not always UTF-8 */
+		json_array_append_new(list, json_text(name));
 	}
-	if (opts->json)
-		printf("], ");
 	free(keys);
-	return CLI_OK;
+	return list;
+}
+
+void live_sets_print_lines(const json_t *list)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(list, i, v) printf("%s\n", json_string_value(v));
 }

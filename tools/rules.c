@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "sockgate/config.h"
+#include "sockgate/json_out.h"
 #include "live_sets.h"
 #include "nft.h"
 #include "policy_route.h"
@@ -233,12 +234,13 @@ static void rules_report(const struct cli_opts *opts, const struct config *cfg,
 			 const struct ruleset *rs)
 {
 	if (opts->json)
-		printf(
-		    "{\"applied\": true, \"table\": \"inet %s\", \"mode\": \"%s\", \"port\": %u, "
-		    "\"udp_port\": %u, \"ebpf\": %s, \"cgroups\": %zu}\n",
-		    RULESET_TABLE, rs->tproxy ? "tproxy" : "redirect",
-		    rs->tproxy ? rs->tproxy_port : rs->redirect_port, rs->udp ? rs->tproxy_port : 0,
-		    rs->ebpf ? "true" : "false", rs->ebpf_cgroups ? cfg->n_cgroups : 0);
+		json_print(stdout,
+			   json_pack("{s:b, s:s, s:s, s:i, s:i, s:b, s:I}", "applied", 1, "table",
+				     "inet " RULESET_TABLE, "mode",
+				     rs->tproxy ? "tproxy" : "redirect", "port",
+				     rs->tproxy ? rs->tproxy_port : rs->redirect_port, "udp_port",
+				     rs->udp ? rs->tproxy_port : 0, "ebpf", rs->ebpf, "cgroups",
+				     (json_int_t)(rs->ebpf_cgroups ? cfg->n_cgroups : 0)));
 	else if (rs->ebpf)
 		printf("table inet %s and the eBPF intake installed: %s from %zu interface(s) by a "
 		       "tc program to port %u (mark %#x, routing table %u); %zu+%zu source "
@@ -279,7 +281,8 @@ static int apply_nothing(const struct cli_opts *opts)
 		return CLI_FAILED;
 	}
 	if (opts->json)
-		printf("{\"applied\": true, \"table\": null, \"nothing_to_intercept\": true}\n");
+		json_print(stdout, json_pack("{s:b, s:n, s:b}", "applied", 1, "table",
+					     "nothing_to_intercept", 1));
 	else
 		printf("nothing to intercept ([intake] interfaces names no interface or source): "
 		       "no rules installed%s\n",
@@ -328,9 +331,10 @@ static int rules_flush(const struct cli_opts *opts)
 		return CLI_FAILED;
 	}
 	if (opts->json)
-		printf("{\"flushed\": true, \"was_installed\": %s, \"policy_routes_removed\": %u, "
-		       "\"ebpf_detached\": %u, \"cgroup_links_detached\": %u}\n",
-		       r.table ? "true" : "false", r.routes, r.detached, r.links);
+		json_print(stdout, json_pack("{s:b, s:b, s:i, s:i, s:i}", "flushed", 1,
+					     "was_installed", r.table, "policy_routes_removed",
+					     (int)r.routes, "ebpf_detached", (int)r.detached,
+					     "cgroup_links_detached", (int)r.links));
 	else
 		printf("table inet %s %s%s%s%s\n", RULESET_TABLE,
 		       r.table ? "removed" : "was not installed; nothing to remove",
@@ -340,41 +344,52 @@ static int rules_flush(const struct cli_opts *opts)
 	return CLI_OK;
 }
 
+/* The interception sets of the installed table; 0, or -1 after saying
+ * why. */
+static int read_live_sets(json_t *sets[3])
+{
+	sets[0] = live_sets_ifaces();
+	sets[1] = sets[0] ? live_sets_ranges("intercept4", "intercept6") : NULL;
+	sets[2] = sets[1] ? live_sets_ranges("bypass4", "bypass6") : NULL;
+	if (sets[2])
+		return 0;
+	json_decref(sets[0]);
+	json_decref(sets[1]);
+	return -1;
+}
+
 /* What is in the kernel now, read back over netlink. */
 static int rules_show(const struct cli_opts *opts)
 {
+	static const char *const headings[3] = { "intercepted interfaces:", "intercepted sources:",
+						 "bypassed destinations:" };
 	char err[256];
-	int exists = nft_table_exists(err, sizeof(err)), rc;
+	int exists = nft_table_exists(err, sizeof(err));
+	json_t *sets[3];
 
 	if (exists < 0) {
 		fprintf(stderr, "sockgate: rules show: %s\n", err);
 		return CLI_FAILED;
 	}
 	if (!exists) {
-		printf(opts->json ? "{\"installed\": false}\n" : "table inet %s is not installed\n",
-		       RULESET_TABLE);
+		if (opts->json)
+			json_print(stdout, json_pack("{s:b}", "installed", 0));
+		else
+			printf("table inet %s is not installed\n", RULESET_TABLE);
 		return CLI_OK;
 	}
-	if (opts->json)
-		printf("{\"installed\": true, ");
-	else
-		printf("table inet %s is installed\n", RULESET_TABLE);
-	if (!opts->json)
-		printf("intercepted interfaces:\n");
-	rc = live_sets_list_ifaces(opts);
-	if (rc == CLI_OK && !opts->json)
-		printf("intercepted sources:\n");
-	if (rc == CLI_OK)
-		rc = live_sets_list("sources", "intercept4", "intercept6", opts, 0);
-	if (rc == CLI_OK)
-		printf(opts->json ? ", " : "bypassed destinations:\n");
-	if (rc == CLI_OK)
-		rc = live_sets_list("bypass", "bypass4", "bypass6", opts, 0);
-	if (rc != CLI_OK)
-		return rc;
+	if (read_live_sets(sets) < 0)
+		return CLI_FAILED;
 	if (opts->json) {
-		printf("}\n");
+		json_print(stdout, json_pack("{s:b, s:o, s:o, s:o}", "installed", 1, "interfaces",
+					     sets[0], "sources", sets[1], "bypass", sets[2]));
 		return CLI_OK;
+	}
+	printf("table inet %s is installed\n", RULESET_TABLE);
+	for (int i = 0; i < 3; i++) {
+		printf("%s\n", headings[i]);
+		live_sets_print_lines(sets[i]);
+		json_decref(sets[i]);
 	}
 	printf("rules (netlink expressions):\n");
 	if (nft_print_rules(stdout, err, sizeof(err)) < 0) {
