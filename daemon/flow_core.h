@@ -1,5 +1,6 @@
-/* Inside of a flow, shared by flow.c (connect, upstream handshake, relay)
- * and socks_server.c (the SOCKS front end of the same flows). Nothing else
+/* Inside of a flow: shared by the relay core (flow.c: connect, upstream
+ * handshake, relay) and the front ends that hand it flows (the SOCKS
+ * server; udp_relay.c for its log lines). Below the front ends nothing
  * includes this. */
 #ifndef SOCKGATE_FLOW_CORE_H
 #define SOCKGATE_FLOW_CORE_H

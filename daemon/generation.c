@@ -4,7 +4,6 @@
 #include "sockgate/config.h"
 #include "generation.h"
 #include "users.h"
-#include "relay.h"
 
 struct generation *generation_new(struct config *cfg, struct users *users, unsigned n_workers)
 {

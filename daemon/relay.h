@@ -74,14 +74,6 @@ struct relay_counters {
 extern const char *const relay_fail_names[RELAY_FAIL_KINDS];
 extern const char *const relay_udp_drop_names[UDP_DROP_KINDS];
 
-struct upstream_counters {
-	atomic_ullong flows, failures, bytes_up, bytes_down; /* flows that ended */
-	atomic_ullong live;
-	/* the last time (loop now_ms + 1) the upstream answered a handshake,
-	 * or could not be reached or failed to answer */
-	atomic_ullong last_ok_ms, last_fail_ms;
-};
-
 /* What all relays share; set up by main before the workers start. */
 struct relay_shared {
 	struct fd_budget *budget;
