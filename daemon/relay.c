@@ -54,6 +54,7 @@ int relay_init(struct relay *r, unsigned index, struct generation *gen,
 	timer_queue_init(&r->loop, &r->handshake_timers);
 	timer_queue_init(&r->loop, &r->idle_timers);
 	timer_queue_init(&r->loop, &r->bind_timers);
+	timer_queue_init(&r->loop, &r->udp_setup_timers);
 	list_init(&r->flows);
 	list_init(&r->resume);
 	list_init(&r->pipe_waiters);
@@ -83,6 +84,8 @@ void relay_switch_generation(struct relay *r, struct generation *next)
 	timer_queue_clamp(&r->loop, &r->handshake_timers, cfg->handshake_timeout_ms);
 	timer_queue_clamp(&r->loop, &r->idle_timers, cfg->idle_timeout_ms);
 	timer_queue_clamp(&r->loop, &r->bind_timers, cfg->socks.bind_timeout_ms);
+	timer_queue_clamp(&r->loop, &r->udp_setup_timers,
+			  cfg->connect_timeout_ms + cfg->handshake_timeout_ms);
 }
 
 void relay_destroy(struct relay *r)

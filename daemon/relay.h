@@ -98,11 +98,12 @@ struct relay {
 	struct udp_relay *udp;	    /* transparent UDP, made on first use */
 	uint64_t next_flow_id;
 	struct timer_queue connect_timers, handshake_timers, idle_timers, bind_timers;
-	struct list flows;	  /* every live flow */
-	struct list resume;	  /* flows with work left after their event */
-	struct list pipe_waiters; /* flows waiting for a pipe within the budget */
-	struct list free_flows;	  /* recycled flow allocations */
-	struct list dead_flows;	  /* destroyed in this batch (see flow_reap) */
+	struct timer_queue udp_setup_timers; /* our UDP ASSOCIATEs with upstreams */
+	struct list flows;		     /* every live flow */
+	struct list resume;		     /* flows with work left after their event */
+	struct list pipe_waiters;	     /* flows waiting for a pipe within the budget */
+	struct list free_flows;		     /* recycled flow allocations */
+	struct list dead_flows;		     /* destroyed in this batch (see flow_reap) */
 	unsigned n_free_flows;
 	struct relay_counters counters;
 };

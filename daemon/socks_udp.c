@@ -1,9 +1,9 @@
 /* UDP ASSOCIATE. One socket faces the client and takes datagrams only
  * from its address; one dual-stack socket (marked) faces the targets
  * [route] sends directly. Destinations routed to an upstream go through a
- * link: our own UDP ASSOCIATE with that upstream, made on the first
- * datagram and kept as long as the client's association (its control
- * connection lives as long as the client's). All sockets are
+ * link: our own UDP ASSOCIATE with that upstream (udp_assoc.c, as the
+ * transparent UDP relay uses it), made on the first datagram and kept as long as the client's
+ * association (its control connection lives as long as the client's). All sockets are
  * level-triggered and drained UDP_BURST datagrams at a time through one
  * buffer per thread: no allocation per datagram. A datagram to a name
  * waits (one at a time) for its lookup; the last name's address is
@@ -28,7 +28,7 @@
 #include "socks_handshake.h"
 #include "socks_session.h"
 #include "socks_udp.h"
-#include "udp_control.h"
+#include "udp_assoc.h"
 
 /* Datagrams relayed per event and direction before yielding the loop. */
 #define UDP_BURST	 32
@@ -36,34 +36,21 @@
 #define UDP_DATAGRAM_MAX 65535
 #define LINK_QUEUE_BYTES 16384 /* per link while it is set up */
 #define LINK_QUEUE_MAX	 16
-#define LINK_RETRY_MS	 1000 /* after a failed setup, before the next try */
-#define LINKS_MAX	 8    /* upstreams one association may go through */
-
-enum link_state {
-	LINK_CONNECTING, /* control connection to the upstream */
-	LINK_HANDSHAKE,	 /* UDP ASSOCIATE under way */
-	LINK_READY,	 /* datagrams go to the upstream's relay */
-	LINK_FAILED,	 /* closed; the next datagram after retry_at starts over */
-};
+#define LINKS_MAX	 8 /* upstreams one association may go through */
 
 /* Our own UDP ASSOCIATE with one upstream, for the destinations [route]
  * sends to it. Datagrams leave with a header rebuilt from the checked
  * destination; the relay's replies already carry the header the client
  * expects and go back to it as they are, once parsed. */
 struct socks_udp_link {
-	struct ev control_ev, relay_ev;
-	struct socks_udp *u;
+	struct udp_assoc assoc;
+	struct socks_udp *u; /* NULL: dead, freed after the batch */
 	struct socks_udp_link *next;
-	const struct upstream *up; /* of the flow's generation */
-	enum link_state state;
-	int control_fd, relay_fd;
-	uint64_t deadline, retry_at;
-	struct udp_control_setup setup;
-	/* datagrams waiting for the setup: 2-byte length, 1-byte header
-	 * length, header, data */
-	uint8_t *queue;
-	size_t queue_len;
-	unsigned queue_n;
+};
+
+static const struct udp_assoc_limits link_limits = {
+	.datagrams = LINK_QUEUE_MAX,
+	.bytes = LINK_QUEUE_BYTES,
 };
 
 struct socks_udp {
@@ -92,23 +79,6 @@ static ssize_t udp_count(struct flow *f, int dir, ssize_t rc, size_t payload)
 	return rc;
 }
 
-static void link_queue_free(struct socks_udp_link *l)
-{
-	free(l->queue);
-	l->queue = NULL;
-	l->queue_len = 0;
-	l->queue_n = 0;
-}
-
-static void link_close(struct socks_udp_link *l)
-{
-	struct relay *r = l->u->flow->r;
-
-	loop_close(&r->loop, &l->control_fd, CLOSE_FIN);
-	loop_close(&r->loop, &l->relay_fd, CLOSE_FIN);
-	link_queue_free(l);
-}
-
 void socks_udp_free(struct flow *f)
 {
 	struct socks_udp *u = f->socks ? f->socks->udp : NULL;
@@ -118,7 +88,7 @@ void socks_udp_free(struct flow *f)
 	while (u->links) {
 		struct socks_udp_link *l = u->links;
 		u->links = l->next;
-		link_close(l);
+		udp_assoc_close(&l->assoc);
 		l->u = NULL; /* dead: its events in this batch are ignored */
 		loop_free_after_batch(&f->r->loop, l);
 	}
@@ -207,114 +177,53 @@ int socks_udp_open(struct flow *f)
 
 /* ---- links: UDP ASSOCIATE through an upstream ---- */
 
-static void link_fail(struct socks_udp_link *l, unsigned retry_ms, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void link_fail(struct socks_udp_link *l, unsigned retry_ms, const char *fmt, ...)
+static void link_ready(struct udp_assoc *a)
 {
+	struct socks_udp_link *l = container_of(a, struct socks_udp_link, assoc);
 	struct flow *f = l->u->flow;
-	struct relay *r = f->r;
-	char why[UDP_CONTROL_WHY_MAX];
-	va_list ap;
+	char rel[ADDR_STRLEN];
 
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	if (loop_log_allowed(&r->loop))
-		log_warn("flow %u.%llu: UDP through upstream \"%s\": %s%s", r->index,
-			 (unsigned long long)f->id, l->up->name, why,
-			 l->queue_n ? "; the datagrams waiting for it are dropped" : "");
-	if (l->state != LINK_READY)
-		atomic_fetch_add_explicit(&generation_counters(f->gen, l->up, r->index)->failures,
-					  1, memory_order_relaxed);
-	link_close(l);
-	loop_fds_released(&r->loop);
-	l->state = LINK_FAILED;
-	l->retry_at = r->loop.now_ms + retry_ms;
-}
-
-/* Connects to the upstream and starts the handshake; 0, or -1 after
- * failing l. */
-static int link_start(struct socks_udp_link *l)
-{
-	struct flow *f = l->u->flow;
-	struct relay *r = f->r;
-	const struct config *cfg = f->gen->cfg;
-	char why[UDP_CONTROL_WHY_MAX];
-
-	l->state = LINK_CONNECTING;
-	if (!fd_budget_room(r->loop.budget, 2)) {
-		link_fail(l, LINK_RETRY_MS, "no file descriptor to spare");
-		return -1;
-	}
-	l->deadline = r->loop.now_ms + cfg->connect_timeout_ms + cfg->handshake_timeout_ms;
-	if (udp_control_open(r, l->up, cfg->mark, &l->setup, &l->control_ev, &l->control_fd, why) ==
-	    UDP_CONTROL_FAILED) {
-		link_fail(l, LINK_RETRY_MS, "%s", why);
-		return -1;
-	}
-	return 0;
-}
-
-/* Granted: the datagram socket towards the relay, then what waited. */
-static void link_ready(struct socks_udp_link *l)
-{
-	struct flow *f = l->u->flow;
-	struct sockaddr_storage relay;
-	char a[ADDR_STRLEN], why[UDP_CONTROL_WHY_MAX];
-
-	if (udp_control_open_relay(f->r, l->up, f->gen->cfg->mark, l->control_fd, &l->setup,
-				   &l->relay_ev, &l->relay_fd, &relay, why) < 0) {
-		link_fail(l, LINK_RETRY_MS, "%s", why);
-		return;
-	}
-	l->state = LINK_READY;
 	log_debug("flow %u.%llu: UDP through upstream \"%s\": associated, relay %s", f->r->index,
-		  (unsigned long long)f->id, l->up->name, addr_format(&relay, a, sizeof(a)));
-	for (size_t off = 0; off < l->queue_len;) {
-		uint16_t n;
-		const uint8_t *p = l->queue + off + sizeof(n) + 1;
-		memcpy(&n, l->queue + off, sizeof(n));
-		udp_count(f, DIR_UP, send(l->relay_fd, p, n, MSG_DONTWAIT), n - p[-1]);
-		off += sizeof(n) + 1 + n;
-	}
-	link_queue_free(l);
+		  (unsigned long long)f->id, a->up->name, addr_format(&a->relay, rel, sizeof(rel)));
 }
 
-static void link_control_event(struct socks_udp_link *l, uint32_t events)
+static void link_down(struct udp_assoc *a, enum udp_assoc_down kind, const char *why,
+		      unsigned dropped)
 {
-	char why[UDP_CONTROL_WHY_MAX];
-	struct udp_control_setup *s = l->state == LINK_READY ? NULL : &l->setup;
+	struct socks_udp_link *l = container_of(a, struct socks_udp_link, assoc);
+	struct flow *f = l->u->flow;
 
-	switch (udp_control_event(l->u->flow->r, l->control_fd, &l->control_ev, s, events, why)) {
-	case UDP_CONTROL_WAIT:
-		if (s && s->connected)
-			l->state = LINK_HANDSHAKE;
-		break;
-	case UDP_CONTROL_FAILED:
-		/* RFC 1928: the relay ends with it; after a grant, the next
-		 * datagram makes a new one at once */
-		link_fail(l, l->state == LINK_READY ? 0 : LINK_RETRY_MS, "%s", why);
-		break;
-	case UDP_CONTROL_GRANTED:
-		link_ready(l);
-		break;
-	}
+	(void)kind;
+	if (loop_log_allowed(&f->r->loop))
+		log_warn("flow %u.%llu: UDP through upstream \"%s\": %s%s", f->r->index,
+			 (unsigned long long)f->id, a->up->name, why,
+			 dropped ? "; the datagrams waiting for it are dropped" : "");
+}
+
+static void link_sent(struct udp_assoc *a, ssize_t rc, size_t payload)
+{
+	struct socks_udp_link *l = container_of(a, struct socks_udp_link, assoc);
+
+	udp_count(l->u->flow, DIR_UP, rc, payload);
 }
 
 /* Relay -> client: each reply already has its SOCKS5 header. */
-static void link_relay_read(struct socks_udp_link *l)
+static void link_readable(struct udp_assoc *a)
 {
 	static _Thread_local uint8_t buf[UDP_DATAGRAM_MAX];
+	struct socks_udp_link *l = container_of(a, struct socks_udp_link, assoc);
 	struct socks_udp *u = l->u;
-	struct flow *f = u->flow;
+	struct flow *f;
 
+	if (!u)
+		return; /* dead since an earlier event of this batch */
+	f = u->flow;
 	for (int i = 0; i < UDP_BURST; i++) {
 		struct upstream_target t;
 		char host[256];
 		const char *why;
 		size_t hdr;
-		ssize_t n = recv(l->relay_fd, buf, sizeof(buf), 0);
+		ssize_t n = recv(a->relay_fd, buf, sizeof(buf), 0);
 
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
@@ -324,7 +233,7 @@ static void link_relay_read(struct socks_udp_link *l)
 			continue;
 		if (socks_udp_parse(buf, (size_t)n, &t, host, &hdr, &why) < 0) {
 			log_debug("flow %u.%llu: UDP from upstream \"%s\" dropped: %s", f->r->index,
-				  (unsigned long long)f->id, l->up->name, why);
+				  (unsigned long long)f->id, a->up->name, why);
 			continue;
 		}
 		udp_count(f, DIR_DOWN,
@@ -335,99 +244,51 @@ static void link_relay_read(struct socks_udp_link *l)
 	}
 }
 
-/* A link whose association ended, or whose socket failed, earlier in this
- * batch has nothing more to say. */
-static void link_control_ev(struct ev *ev, uint32_t events)
-{
-	struct socks_udp_link *l = container_of(ev, struct socks_udp_link, control_ev);
-
-	if (l->u && l->control_fd >= 0)
-		link_control_event(l, events);
-}
-
-static void link_relay_ev(struct ev *ev, uint32_t events)
-{
-	struct socks_udp_link *l = container_of(ev, struct socks_udp_link, relay_ev);
-
-	(void)events;
-	if (l->u && l->relay_fd >= 0)
-		link_relay_read(l);
-}
+static const struct udp_assoc_ops link_ops = {
+	.ready = link_ready,
+	.down = link_down,
+	.readable = link_readable,
+	.sent = link_sent,
+};
 
 /* The association's link with up, made on first use; NULL when it has as
  * many as it may. */
 static struct socks_udp_link *link_get(struct socks_udp *u, const struct upstream *up)
 {
+	struct flow *f = u->flow;
+	const struct config *cfg = f->gen->cfg;
 	struct socks_udp_link *l;
 	unsigned n = 0;
 
 	for (l = u->links; l; l = l->next, n++)
-		if (l->up == up)
+		if (l->assoc.up == up)
 			return l;
 	if (n >= LINKS_MAX || !(l = calloc(1, sizeof(*l))))
 		return NULL;
+	udp_assoc_init(&l->assoc, f->r, &link_ops, &link_limits, up,
+		       generation_counters(f->gen, up, f->r->index), cfg->mark,
+		       cfg->connect_timeout_ms + cfg->handshake_timeout_ms);
 	l->u = u;
-	l->up = up;
-	l->control_fd = -1;
-	l->relay_fd = -1;
-	l->control_ev.handle = link_control_ev;
-	l->relay_ev.handle = link_relay_ev;
-	l->state = LINK_FAILED; /* retry_at 0: starts on this datagram */
 	l->next = u->links;
 	u->links = l;
 	return l;
 }
 
-/* Queues a datagram while the link is set up; dropped when full. */
-static void link_enqueue(struct socks_udp_link *l, const uint8_t *hdr, size_t hl,
-			 const uint8_t *data, size_t len)
-{
-	uint16_t n = (uint16_t)(hl + len);
-	uint8_t *p;
-
-	if (l->queue_n >= LINK_QUEUE_MAX ||
-	    l->queue_len + sizeof(n) + 1 + hl + len > LINK_QUEUE_BYTES)
-		return;
-	if (!l->queue && !(l->queue = malloc(LINK_QUEUE_BYTES)))
-		return;
-	p = l->queue + l->queue_len;
-	memcpy(p, &n, sizeof(n));
-	p[sizeof(n)] = (uint8_t)hl;
-	memcpy(p + sizeof(n) + 1, hdr, hl);
-	memcpy(p + sizeof(n) + 1 + hl, data, len);
-	l->queue_len += sizeof(n) + 1 + hl + len;
-	l->queue_n++;
-}
-
 /* One client payload to dst through up's link: sent with a header in front
- * (two iovecs, no copy), or queued while the link is set up. */
+ * (two iovecs, no copy), or queued while the link is set up; dropped when
+ * it cannot be (UDP senders retry). */
 static void link_send(struct socks_udp *u, const struct upstream *up,
 		      const struct sockaddr_storage *dst, const uint8_t *data, size_t len)
 {
 	struct socks_udp_link *l = link_get(u, up);
-	struct relay *r = u->flow->r;
 	uint8_t hdr[SOCKS_UDP_HEADER_MAX];
 	size_t hl;
 
 	if (!l)
 		return;
-	if (l->state == LINK_FAILED) {
-		if (r->loop.now_ms < l->retry_at || link_start(l) < 0)
-			return; /* dropped: UDP senders retry */
-	} else if (l->state != LINK_READY && r->loop.now_ms >= l->deadline) {
-		link_fail(l, LINK_RETRY_MS, "no association within %u ms",
-			  u->flow->gen->cfg->connect_timeout_ms +
-			      u->flow->gen->cfg->handshake_timeout_ms);
-		return;
-	}
 	hl = socks_udp_header(dst, hdr);
-	if (l->state == LINK_READY) {
-		struct iovec iov[2] = { { hdr, hl }, { (void *)data, len } };
-		struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
-		udp_count(u->flow, DIR_UP, sendmsg(l->relay_fd, &m, MSG_DONTWAIT), len);
-		return;
-	}
-	link_enqueue(l, hdr, hl, data, len);
+	if (udp_assoc_send(&l->assoc, hdr, hl, data, len) == UDP_ASSOC_SENT)
+		udp_count(u->flow, DIR_UP, 0, len);
 }
 
 /* Sends one client payload to dst, if policy and route allow. */

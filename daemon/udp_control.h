@@ -1,6 +1,5 @@
 /* The TCP control connection of a UDP ASSOCIATE that sockgated asks of a
- * SOCKS5 upstream (RFC 1928 section 7), for the transparent UDP relay and
- * for the SOCKS server's own UDP ASSOCIATE: a marked connection, the
+ * SOCKS5 upstream (RFC 1928 section 7), for udp_assoc.c: a marked connection, the
  * handshake through the upstream codec, a watch on it once granted (the
  * association ends with it), and the datagram socket towards the relay.
  * Its owner holds the sockets and the setup, and logs and retries as it

@@ -6,10 +6,13 @@
  * the client gets whatever cone the upstream gives. Its TCP control
  * connection stays open as long as it lives (RFC 1928 ties the relay to
  * it). Datagrams that arrive while it is set up wait in a bounded queue.
+ * That association with the upstream is udp_assoc.c's, shared with the
+ * SOCKS server's UDP ASSOCIATE; this file keeps the table of clients, the
+ * direct and dropping kinds, and the replies' way back.
  *
  * No allocation per datagram: datagrams are read in batches (recvmmsg)
- * into per-worker slots with room for the SOCKS5 header in front, so the
- * header is written in place and the datagram leaves with one send. */
+ * into per-worker slots, and leave with the SOCKS5 header in an iovec of
+ * its own in front: one sendmsg, no copy. */
 #include <errno.h>
 #include <stdarg.h>
 #include <netinet/in.h>
@@ -33,7 +36,7 @@
 #include "list.h"
 #include "siphash.h"
 #include "socks_handshake.h"
-#include "udp_control.h"
+#include "udp_assoc.h"
 #include "udp_relay.h"
 #include "upstream.h"
 #include "relay.h"
@@ -42,47 +45,23 @@
 #define UDP_BURSTS	     4		/* recvmmsg calls per event before yielding */
 #define UDP_PAYLOAD_MAX	     65535	/* slot size; pages are touched only as used */
 #define UDP_QUEUE_BYTES	     65536	/* per association while it is set up */
-#define UDP_QUEUE_FIRST	     2048	/* its first allocation: grown on demand */
 #define UDP_QUEUED_MAX	     (4u << 20) /* all of a worker's associations in setup */
 #define UDP_QUEUE_MAX	     64		/* datagrams, idem */
-#define UDP_RETRY_MS	     1000	/* after a failed setup, before the next try */
 #define REPLY_SOCKETS_MAX    512	/* transparent reply sockets kept, per worker */
 #define REPLY_BUCKETS	     256
 #define REPLY_SOURCE_REFUSED (-2) /* from reply_socket_get */
 
-enum assoc_state {
-	ASSOC_CONNECTING, /* control connection to the upstream */
-	ASSOC_HANDSHAKE,  /* UDP ASSOCIATE under way */
-	ASSOC_READY,	  /* datagrams go to the upstream's relay */
-	ASSOC_DIRECT,	  /* datagrams go straight to their destinations */
-	ASSOC_DROP,	  /* the upstream cannot carry UDP: counted, logged once */
-	ASSOC_FAILED,	  /* setup failed or the control connection ended */
-};
-
-static const char *const assoc_state_names[] = {
-	[ASSOC_CONNECTING] = "connecting",
-	[ASSOC_HANDSHAKE] = "handshake",
-	[ASSOC_READY] = "ready",
-	[ASSOC_DIRECT] = "direct",
-	[ASSOC_DROP] = "drop",
-	[ASSOC_FAILED] = "failed",
-};
-
-/* What an association needs only while it is set up. */
-struct assoc_setup {
-	struct udp_control_setup control;
-	/* queued datagrams: 2-byte length (host order), SOCKS5 header, data;
-	 * allocated by the first datagram that waits, grown as needed */
-	uint8_t *queue;
-	size_t queue_len, queue_cap;
-	unsigned queue_n;
-	struct list node; /* u->setups, oldest first */
-	struct assoc *owner;
-	uint64_t deadline;
+/* How an association's datagrams leave. */
+enum assoc_mode {
+	ASSOC_UPSTREAM, /* through our UDP ASSOCIATE with the upstream */
+	ASSOC_DIRECT,	/* straight to their destinations */
+	ASSOC_DROP,	/* the upstream cannot carry UDP: counted, logged once */
 };
 
 struct assoc {
-	struct ev control_ev, relay_ev;
+	struct udp_assoc via; /* ASSOC_UPSTREAM */
+	struct ev direct_ev;
+	int direct_fd; /* ASSOC_DIRECT: marked, unconnected, replies from anyone */
 	struct udp_relay *u;
 	struct assoc *hash_next;
 	struct list lru; /* u->lru, least recently active first */
@@ -90,12 +69,10 @@ struct assoc {
 	struct sockaddr_storage first_dst; /* for conns */
 	const struct upstream *up;	   /* of gen's config */
 	struct generation *gen;
-	enum assoc_state state;
-	int control_fd, relay_fd;
+	enum assoc_mode mode;
 	uint8_t counted; /* holds a slot in the shared udp_limits */
-	struct assoc_setup *setup;
-	struct sockaddr_storage relay; /* where datagrams go (ASSOC_READY) */
-	uint64_t id, created_ms, last_active, retry_at;
+	uint8_t no_room; /* it went down for want of an fd or memory */
+	uint64_t id, created_ms, last_active;
 	uint64_t datagrams[2], bytes[2];
 };
 
@@ -108,7 +85,6 @@ struct reply_socket {
 };
 
 struct udp_slot {
-	uint8_t head[SOCKS_UDP_HEADER_MAX]; /* room to put a header in front */
 	uint8_t data[UDP_PAYLOAD_MAX];
 };
 
@@ -119,7 +95,8 @@ struct udp_relay {
 	size_t n_buckets; /* a power of two */
 	size_t n_assocs;
 	size_t queued; /* bytes in all setup queues, up to UDP_QUEUED_MAX */
-	struct list lru, setups;
+	struct udp_assoc_limits limits;
+	struct list lru;
 	struct reply_socket *reply_buckets[REPLY_BUCKETS];
 	struct list reply_lru;
 	size_t n_replies;
@@ -137,8 +114,8 @@ struct udp_relay {
 	} control[UDP_BATCH];
 };
 
-static void control_ev_handle(struct ev *ev, uint32_t events);
-static void relay_ev_handle(struct ev *ev, uint32_t events);
+static void direct_ev_handle(struct ev *ev, uint32_t events);
+static const struct udp_assoc_ops via_ops;
 
 static void count(atomic_ullong *c, unsigned long long n)
 {
@@ -194,25 +171,13 @@ static void assoc_touch(struct assoc *a)
 	list_add_tail(&a->u->lru, &a->lru);
 }
 
-static void setup_free(struct assoc *a)
-{
-	if (!a->setup)
-		return;
-	list_del(&a->setup->node);
-	a->u->queued -= a->setup->queue_cap;
-	free(a->setup->queue);
-	free(a->setup);
-	a->setup = NULL;
-}
-
 /* Closes the sockets and drops the queue; the entry stays. */
 static void assoc_close(struct assoc *a)
 {
 	struct relay *r = a->u->r;
 
-	setup_free(a);
-	loop_close(&r->loop, &a->control_fd, CLOSE_FIN);
-	loop_close(&r->loop, &a->relay_fd, CLOSE_FIN);
+	udp_assoc_close(&a->via);
+	loop_close(&r->loop, &a->direct_fd, CLOSE_FIN);
 	loop_fds_released(&r->loop);
 }
 
@@ -241,6 +206,14 @@ static void assoc_destroy(struct assoc *a)
 	loop_free_after_batch(&r->loop, a);
 }
 
+/* As conns shows it. */
+static const char *assoc_state_name(const struct assoc *a)
+{
+	return a->mode == ASSOC_DIRECT ? "direct"
+	       : a->mode == ASSOC_DROP ? "drop"
+				       : udp_assoc_state_name(&a->via);
+}
+
 static const char *assoc_describe(const struct assoc *a, char *buf, size_t len)
 {
 	char c[ADDR_STRLEN], d[ADDR_STRLEN];
@@ -251,123 +224,61 @@ static const char *assoc_describe(const struct assoc *a, char *buf, size_t len)
 	return buf;
 }
 
-/* Setup failed or the control connection ended: sockets closed, queued
- * datagrams dropped; the next datagram after retry_ms starts over. */
-static void assoc_fail(struct assoc *a, unsigned retry_ms, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* ---- through the upstream: what our UDP ASSOCIATE tells ---- */
 
-static void assoc_fail(struct assoc *a, unsigned retry_ms, const char *fmt, ...)
+static void via_ready(struct udp_assoc *via)
 {
-	struct relay *r = a->u->r;
-	char what[FLOW_DESCRIBE_MAX], why[160];
-	va_list ap;
+	struct assoc *a = container_of(via, struct assoc, via);
+	char rel[ADDR_STRLEN], what[FLOW_DESCRIBE_MAX];
 
-	if (a->setup) {
-		count(&r->counters.udp_drops[UDP_DROP_UPSTREAM_DOWN], a->setup->queue_n);
-		count(&generation_counters(a->gen, a->up, r->index)->failures, 1);
-	}
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	if (loop_log_allowed(&r->loop))
-		log_warn("%s: %s", assoc_describe(a, what, sizeof(what)), why);
-	assoc_close(a);
-	a->state = ASSOC_FAILED;
-	a->retry_at = r->loop.now_ms + retry_ms;
+	log_debug("%s: associated, relay %s", assoc_describe(a, what, sizeof(what)),
+		  addr_format(&via->relay, rel, sizeof(rel)));
 }
 
-/* ---- setup: control connection and UDP ASSOCIATE ---- */
+static void via_down(struct udp_assoc *via, enum udp_assoc_down kind, const char *why,
+		     unsigned dropped)
+{
+	struct assoc *a = container_of(via, struct assoc, via);
+	struct relay *r = a->u->r;
+	char what[FLOW_DESCRIBE_MAX];
+
+	a->no_room = kind == UDP_ASSOC_NO_ROOM;
+	if (a->no_room)
+		return; /* the datagram at hand is counted as no_room */
+	count(&r->counters.udp_drops[UDP_DROP_UPSTREAM_DOWN], dropped);
+	if (loop_log_allowed(&r->loop))
+		log_warn("%s: %s", assoc_describe(a, what, sizeof(what)), why);
+}
+
+/* A datagram that waited for the grant went out, or not. */
+static void via_sent(struct udp_assoc *via, ssize_t rc, size_t payload)
+{
+	struct assoc *a = container_of(via, struct assoc, via);
+
+	(void)payload; /* counted when it was queued */
+	if (rc < 0)
+		drop(a->u->r, UDP_DROP_SEND_FAILED);
+}
+
+static void relay_event(struct assoc *a, int fd, int direct);
+
+static void via_readable(struct udp_assoc *via)
+{
+	struct assoc *a = container_of(via, struct assoc, via);
+
+	relay_event(a, via->relay_fd, 0);
+}
+
+static const struct udp_assoc_ops via_ops = {
+	.ready = via_ready,
+	.down = via_down,
+	.readable = via_readable,
+	.sent = via_sent,
+};
 
 static int set_mark(int fd, uint32_t mark)
 {
 	return mark ? setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) : 0;
-}
-
-/* Starts (or restarts) the association's setup with its upstream. */
-static int assoc_start(struct assoc *a)
-{
-	struct relay *r = a->u->r;
-	const struct config *cfg = a->gen->cfg;
-	char why[UDP_CONTROL_WHY_MAX];
-	struct assoc_setup *s;
-
-	/* what an early return leaves: the next datagram tries again */
-	a->state = ASSOC_FAILED;
-	a->retry_at = r->loop.now_ms;
-	if (!fd_budget_room(r->loop.budget, 2)) {
-		drop(r, UDP_DROP_NO_ROOM);
-		return -1;
-	}
-	s = malloc(sizeof(*s));
-	if (!s) {
-		drop(r, UDP_DROP_NO_ROOM);
-		return -1;
-	}
-	s->queue = NULL;
-	s->queue_len = s->queue_cap = 0;
-	s->queue_n = 0;
-	s->deadline = r->loop.now_ms + cfg->connect_timeout_ms + cfg->handshake_timeout_ms;
-	s->owner = a;
-	list_add_tail(&a->u->setups, &s->node);
-	a->setup = s;
-	a->control_ev.handle = control_ev_handle;
-	a->state = ASSOC_CONNECTING;
-	if (udp_control_open(r, a->up, cfg->mark, &s->control, &a->control_ev, &a->control_fd,
-			     why) == UDP_CONTROL_FAILED) {
-		assoc_fail(a, UDP_RETRY_MS, "%s", why);
-		return -1;
-	}
-	return 0;
-}
-
-/* The association is granted: open the datagram socket towards the relay
- * and send what was queued. */
-static void assoc_ready(struct assoc *a)
-{
-	struct relay *r = a->u->r;
-	struct assoc_setup *s = a->setup;
-	char rel[ADDR_STRLEN], what[FLOW_DESCRIBE_MAX], why[UDP_CONTROL_WHY_MAX];
-	int fd;
-
-	a->relay_ev.handle = relay_ev_handle;
-	if (udp_control_open_relay(r, a->up, a->gen->cfg->mark, a->control_fd, &s->control,
-				   &a->relay_ev, &a->relay_fd, &a->relay, why) < 0) {
-		assoc_fail(a, UDP_RETRY_MS, "%s", why);
-		return;
-	}
-	fd = a->relay_fd;
-	a->state = ASSOC_READY;
-	log_debug("%s: associated, relay %s", assoc_describe(a, what, sizeof(what)),
-		  addr_format(&a->relay, rel, sizeof(rel)));
-	for (size_t off = 0; off < s->queue_len;) {
-		uint16_t n;
-		memcpy(&n, s->queue + off, sizeof(n));
-		if (send(fd, s->queue + off + sizeof(n), n, MSG_DONTWAIT) < 0)
-			drop(r, UDP_DROP_SEND_FAILED);
-		off += sizeof(n) + n;
-	}
-	setup_free(a);
-}
-
-static void control_event(struct assoc *a, uint32_t events)
-{
-	char why[UDP_CONTROL_WHY_MAX];
-	struct udp_control_setup *s = a->setup ? &a->setup->control : NULL;
-
-	switch (udp_control_event(a->u->r, a->control_fd, &a->control_ev, s, events, why)) {
-	case UDP_CONTROL_WAIT:
-		if (s && s->connected)
-			a->state = ASSOC_HANDSHAKE;
-		break;
-	case UDP_CONTROL_FAILED:
-		/* a lost control connection ends the association at once; it is
-		 * made again by the next datagram */
-		assoc_fail(a, a->state == ASSOC_READY ? 0 : UDP_RETRY_MS, "%s", why);
-		break;
-	case UDP_CONTROL_GRANTED:
-		assoc_ready(a);
-		break;
-	}
 }
 
 /* ---- reply sockets ---- */
@@ -555,15 +466,15 @@ static void reply_batch_add(struct reply_batch *b, struct sockaddr_storage *src,
 }
 
 /* Datagrams from the relay (or, direct, from anyone) to the client, read
- * a batch at a time. */
-static void relay_event(struct assoc *a)
+ * a batch at a time from fd. */
+static void relay_event(struct assoc *a, int fd, int direct)
 {
 	struct udp_relay *u = a->u;
 	struct relay *r = u->r;
 	struct reply_batch b = { .a = a, .fd = -1, .n = 0 };
 
 	for (int burst = 0; burst < UDP_BURSTS; burst++) {
-		int n = recv_batch(u, a->relay_fd, 0);
+		int n = recv_batch(u, fd, 0);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			/* an ICMP error for an earlier datagram: the relay or the
 			 * target is not there; the socket reads on */
@@ -584,7 +495,7 @@ static void relay_event(struct assoc *a)
 				drop(r, UDP_DROP_TOO_BIG);
 				continue;
 			}
-			if (a->state == ASSOC_DIRECT) {
+			if (direct) {
 				reply_batch_add(&b, &u->names[i], data, len);
 				continue;
 			}
@@ -608,23 +519,15 @@ static void relay_event(struct assoc *a)
 	assoc_touch(a);
 }
 
-/* A socket closed earlier in this batch (a failure, or the end of the
- * association) has nothing more to say. */
-static void control_ev_handle(struct ev *ev, uint32_t events)
+/* A socket closed earlier in this batch (the end of the association) has
+ * nothing more to say. */
+static void direct_ev_handle(struct ev *ev, uint32_t events)
 {
-	struct assoc *a = container_of(ev, struct assoc, control_ev);
-
-	if (a->control_fd >= 0)
-		control_event(a, events);
-}
-
-static void relay_ev_handle(struct ev *ev, uint32_t events)
-{
-	struct assoc *a = container_of(ev, struct assoc, relay_ev);
+	struct assoc *a = container_of(ev, struct assoc, direct_ev);
 
 	(void)events;
-	if (a->relay_fd >= 0)
-		relay_event(a);
+	if (a->direct_fd >= 0)
+		relay_event(a, a->direct_fd, 1);
 }
 
 /* ---- intake ---- */
@@ -662,7 +565,10 @@ static struct udp_relay *relay_get(struct relay *r)
 		return NULL;
 	}
 	list_init(&u->lru);
-	list_init(&u->setups);
+	u->limits = (struct udp_assoc_limits){ .datagrams = UDP_QUEUE_MAX,
+					       .bytes = UDP_QUEUE_BYTES,
+					       .shared = &u->queued,
+					       .shared_max = UDP_QUEUED_MAX };
 	list_init(&u->reply_lru);
 	for (int i = 0; i < UDP_BATCH; i++) {
 		u->iov[i].iov_base = u->slots[i].data;
@@ -741,7 +647,11 @@ static struct assoc *assoc_new(struct udp_relay *u, const struct sockaddr_storag
 	a->first_dst = *dst;
 	a->up = up;
 	a->gen = generation_ref(r->gen);
-	a->control_fd = a->relay_fd = -1;
+	a->direct_fd = -1;
+	a->direct_ev.handle = direct_ev_handle;
+	udp_assoc_init(&a->via, r, &via_ops, &u->limits, up,
+		       generation_counters(a->gen, up, r->index), a->gen->cfg->mark,
+		       a->gen->cfg->connect_timeout_ms + a->gen->cfg->handshake_timeout_ms);
 	a->id = ++r->next_flow_id;
 	a->created_ms = a->last_active = r->loop.now_ms;
 	b = assoc_bucket(u, client, up);
@@ -767,11 +677,10 @@ static int assoc_open_direct(struct assoc *a)
 	if (fd < 0)
 		return -1;
 	fd_budget_take(r->loop.budget, 1);
-	a->relay_fd = fd;
-	a->relay_ev.handle = relay_ev_handle;
-	if (set_mark(fd, a->gen->cfg->mark) < 0 || loop_add(&r->loop, fd, &a->relay_ev, EPOLLIN))
+	a->direct_fd = fd;
+	a->mode = ASSOC_DIRECT;
+	if (set_mark(fd, a->gen->cfg->mark) < 0 || loop_add(&r->loop, fd, &a->direct_ev, EPOLLIN))
 		return -1;
-	a->state = ASSOC_DIRECT;
 	return 0;
 }
 
@@ -788,7 +697,7 @@ static struct assoc *assoc_create(struct udp_relay *u, const struct sockaddr_sto
 	}
 	switch (up->udp) {
 	case UPSTREAM_UDP_DROP:
-		a->state = ASSOC_DROP;
+		a->mode = ASSOC_DROP;
 		if (loop_log_allowed(&u->r->loop))
 			log_info("%s: dropped: upstream \"%s\" (%s) cannot carry UDP and has "
 				 "udp = drop",
@@ -803,49 +712,33 @@ static struct assoc *assoc_create(struct udp_relay *u, const struct sockaddr_sto
 		}
 		break;
 	case UPSTREAM_UDP_ASSOCIATE:
-		assoc_start(a); /* a failure leaves it ASSOC_FAILED */
+		a->mode = ASSOC_UPSTREAM;
+		udp_assoc_start(&a->via); /* a failure leaves it down */
 		break;
 	}
 	return a;
 }
 
-/* Room for need more queued bytes: the queue grows by doubling, within
- * its own cap and the worker's. 0, or -1 (drop the datagram). */
-static int queue_room(struct assoc *a, size_t need)
+/* Through the upstream: what became of a datagram, as a drop reason, or
+ * UDP_DROP_KINDS when it went (or waits to go). */
+static enum udp_drop_reason via_send(struct assoc *a, const uint8_t *data, size_t len,
+				     const struct sockaddr_storage *dst)
 {
-	struct assoc_setup *s = a->setup;
-	size_t cap = s->queue_cap ? s->queue_cap : UDP_QUEUE_FIRST;
-	uint8_t *q;
+	uint8_t hdr[SOCKS_UDP_HEADER_MAX];
+	size_t hl = socks_udp_header(dst, hdr);
 
-	if (s->queue_len + need <= s->queue_cap)
-		return 0;
-	while (cap < s->queue_len + need)
-		cap *= 2;
-	if (cap > UDP_QUEUE_BYTES || a->u->queued - s->queue_cap + cap > UDP_QUEUED_MAX)
-		return -1;
-	q = realloc(s->queue, cap);
-	if (!q)
-		return -1;
-	a->u->queued += cap - s->queue_cap;
-	s->queue = q;
-	s->queue_cap = cap;
-	return 0;
-}
-
-/* Queues one datagram (header already in front) during setup. */
-static void assoc_enqueue(struct assoc *a, const uint8_t *p, size_t len)
-{
-	struct assoc_setup *s = a->setup;
-	uint16_t n = (uint16_t)len;
-
-	if (len > UINT16_MAX || s->queue_n >= UDP_QUEUE_MAX || queue_room(a, sizeof(n) + len) < 0) {
-		drop(a->u->r, UDP_DROP_QUEUE_FULL);
-		return;
+	switch (udp_assoc_send(&a->via, hdr, hl, data, len)) {
+	case UDP_ASSOC_SENT:
+	case UDP_ASSOC_QUEUED:
+		return UDP_DROP_KINDS;
+	case UDP_ASSOC_QUEUE_FULL:
+		return UDP_DROP_QUEUE_FULL;
+	case UDP_ASSOC_SEND_FAILED:
+		return UDP_DROP_SEND_FAILED;
+	case UDP_ASSOC_UNAVAILABLE:
+		break;
 	}
-	memcpy(s->queue + s->queue_len, &n, sizeof(n));
-	memcpy(s->queue + s->queue_len + sizeof(n), p, len);
-	s->queue_len += sizeof(n) + len;
-	s->queue_n++;
+	return a->no_room ? UDP_DROP_NO_ROOM : UDP_DROP_UPSTREAM_DOWN;
 }
 
 /* One datagram from client to dst; its payload is at slot->data. */
@@ -855,42 +748,25 @@ static void intake_datagram(struct udp_relay *u, struct udp_slot *slot, size_t l
 	struct relay *r = u->r;
 	const struct upstream *up = config_route(r->cfg, dst);
 	struct assoc *a = assoc_find(u, client, up);
-	uint8_t hdr[SOCKS_UDP_HEADER_MAX];
-	size_t hl;
-	ssize_t sent = 0;
+	enum udp_drop_reason why = UDP_DROP_KINDS;
 
 	if (!a && !(a = assoc_create(u, client, dst, up)))
 		return;
-	if (a->state == ASSOC_FAILED) {
-		if (r->loop.now_ms < a->retry_at || assoc_start(a) < 0) {
-			drop(r, UDP_DROP_UPSTREAM_DOWN);
-			return;
-		}
-	}
-	switch (a->state) {
+	switch (a->mode) {
 	case ASSOC_DROP:
-		drop(r, UDP_DROP_UNSUPPORTED);
-		return;
+		why = UDP_DROP_UNSUPPORTED;
+		break;
 	case ASSOC_DIRECT:
-		sent = sendto(a->relay_fd, slot->data, len, MSG_DONTWAIT,
-			      (const struct sockaddr *)dst, addr_len(dst));
+		if (sendto(a->direct_fd, slot->data, len, MSG_DONTWAIT,
+			   (const struct sockaddr *)dst, addr_len(dst)) < 0)
+			why = UDP_DROP_SEND_FAILED;
 		break;
-	case ASSOC_CONNECTING:
-	case ASSOC_HANDSHAKE:
-	case ASSOC_READY:
-		/* the header goes right in front of the data, in head[] */
-		hl = socks_udp_header(dst, hdr);
-		memcpy(slot->data - hl, hdr, hl);
-		if (a->state == ASSOC_READY)
-			sent = send(a->relay_fd, slot->data - hl, hl + len, MSG_DONTWAIT);
-		else
-			assoc_enqueue(a, slot->data - hl, hl + len);
+	case ASSOC_UPSTREAM:
+		why = via_send(a, slot->data, len, dst);
 		break;
-	case ASSOC_FAILED:
-		return;
 	}
-	if (sent < 0) {
-		drop(r, UDP_DROP_SEND_FAILED);
+	if (why != UDP_DROP_KINDS) {
+		drop(r, why);
 		return;
 	}
 	a->datagrams[DIR_UP]++;
@@ -1034,14 +910,6 @@ void udp_relay_tick(struct relay *r)
 
 	if (!u)
 		return;
-	while (!list_empty(&u->setups)) {
-		struct assoc_setup *s = container_of(u->setups.next, struct assoc_setup, node);
-		struct assoc *a = s->owner;
-		if (s->deadline > r->loop.now_ms)
-			break;
-		assoc_fail(a, UDP_RETRY_MS, "no association within %u ms",
-			   a->gen->cfg->connect_timeout_ms + a->gen->cfg->handshake_timeout_ms);
-	}
 	while (!list_empty(&u->lru)) {
 		struct assoc *a = container_of(u->lru.next, struct assoc, lru);
 		char what[FLOW_DESCRIBE_MAX];
@@ -1066,8 +934,8 @@ static void assoc_names(const struct assoc *a, struct assoc_names *n)
 	addr_format(&a->client, n->client, sizeof(n->client));
 	addr_format(&a->first_dst, n->dst, sizeof(n->dst));
 	snprintf(n->relay, sizeof(n->relay), "-");
-	if (a->state == ASSOC_READY)
-		addr_format(&a->relay, n->relay, sizeof(n->relay));
+	if (a->mode == ASSOC_UPSTREAM && a->via.state == UDP_ASSOC_READY)
+		addr_format(&a->via.relay, n->relay, sizeof(n->relay));
 }
 
 void udp_relay_snapshot(struct relay *r, FILE *out)
@@ -1082,8 +950,8 @@ void udp_relay_snapshot(struct relay *r, FILE *out)
 		fprintf(out,
 			"%u.%llu udp %s %s -> %s via %s relay %s datagrams %llu/%llu "
 			"up %llu down %llu age %.1fs idle %.1fs\n",
-			r->index, (unsigned long long)a->id, assoc_state_names[a->state], an.client,
-			an.dst, a->up->name, an.relay, (unsigned long long)a->datagrams[DIR_UP],
+			r->index, (unsigned long long)a->id, assoc_state_name(a), an.client, an.dst,
+			a->up->name, an.relay, (unsigned long long)a->datagrams[DIR_UP],
 			(unsigned long long)a->datagrams[DIR_DOWN],
 			(unsigned long long)a->bytes[DIR_UP],
 			(unsigned long long)a->bytes[DIR_DOWN],
@@ -1107,7 +975,7 @@ void udp_relay_snapshot_json(struct relay *r, json_t *list)
 			      "s:I, s:I}",
 			      "worker", (json_int_t)r->index, "id", (json_int_t)a->id, "intake",
 			      "tproxy", "protocol", "udp", "client", an.client, "destination",
-			      an.dst, "upstream", a->up->name, "state", assoc_state_names[a->state],
+			      an.dst, "upstream", a->up->name, "state", assoc_state_name(a),
 			      "relay", an.relay, "datagrams_up", (json_int_t)a->datagrams[DIR_UP],
 			      "datagrams_down", (json_int_t)a->datagrams[DIR_DOWN], "bytes_up",
 			      (json_int_t)a->bytes[DIR_UP], "bytes_down",
