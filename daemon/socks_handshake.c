@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "codec_collect.h"
+#include "socks5_addr.h"
 #include "socks_handshake.h"
 
 enum {
@@ -269,18 +270,13 @@ static enum socks_handshake_result parse_request(struct socks_handshake *hs, uin
 		if (m[2] != 0x00)
 			return refuse5(hs, SOCKS5_REP_GENERAL_FAILURE, out, out_len,
 				       "socks5: reserved byte not zero");
-		if (m[3] == 0x01)
-			hs->need = 4 + 4 + 2;
-		else if (m[3] == 0x04)
-			hs->need = 4 + 16 + 2;
-		else if (m[3] == 0x03 && m[4] > 0)
-			hs->need = 4 + 1 + m[4] + 2;
-		else if (m[3] == 0x03)
+		if (m[3] == SOCKS5_ATYP_NAME && !m[4])
 			return refuse5(hs, SOCKS5_REP_GENERAL_FAILURE, out, out_len,
 				       "socks5: empty domain name");
-		else
+		if (!socks5_addr_len(m[3], m[4]))
 			return refuse5(hs, SOCKS5_REP_ATYP_UNSUPPORTED, out, out_len,
 				       "socks5: unknown address type");
+		hs->need = 4 + socks5_addr_len(m[3], m[4]) + 2;
 		return SOCKS_HS_MORE;
 	}
 	memset(&hs->target, 0, sizeof(hs->target));
@@ -417,16 +413,12 @@ static size_t socks_udp_header_len(const uint8_t *buf, size_t len, const char **
 		*why = "reserved bytes not zero";
 	else if (buf[2])
 		*why = "fragment (FRAG != 0), not supported";
-	else if (buf[3] == 0x01)
-		need = 4 + 4 + 2;
-	else if (buf[3] == 0x04)
-		need = 4 + 16 + 2;
-	else if (buf[3] != 0x03)
-		*why = "unknown address type";
-	else if (len > 4 && buf[4] == 0)
-		*why = "empty domain name";
+	else if (buf[3] == SOCKS5_ATYP_NAME && len == 4)
+		need = 5; /* truncated: the name's length is missing */
+	else if (!socks5_addr_len(buf[3], len > 4 ? buf[4] : 0))
+		*why = buf[3] == SOCKS5_ATYP_NAME ? "empty domain name" : "unknown address type";
 	else
-		need = len > 4 ? 4 + 1 + (size_t)buf[4] + 2 : 5;
+		need = 4 + socks5_addr_len(buf[3], len > 4 ? buf[4] : 0) + 2;
 	if (need && len < need) {
 		*why = "truncated address";
 		need = 0;

@@ -7,6 +7,7 @@
 
 #include "sockgate/addr.h"
 #include "codec_collect.h"
+#include "socks5_addr.h"
 #include "upstream.h"
 
 enum {
@@ -193,16 +194,10 @@ static enum upstream_result socks5_on_reply_head(struct upstream_handshake *hs, 
 	if (m[2] != 0x00)
 		return upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
 				     "socks5: reserved byte %#x not zero", m[2]);
-	/* total = 4 header + address + 2 port */
-	if (m[3] == 0x01)
-		hs->need = 4 + 4 + 2;
-	else if (m[3] == 0x04)
-		hs->need = 4 + 16 + 2;
-	else if (m[3] == 0x03 && m[4] > 0)
-		hs->need = 4 + 1 + m[4] + 2;
-	else
+	if (!socks5_addr_len(m[3], m[4]))
 		return upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
 				     "socks5: bad address type %#x/length in reply", m[3]);
+	hs->need = 4 + socks5_addr_len(m[3], m[4]) + 2; /* header, address, port */
 	return UPSTREAM_MORE;
 }
 

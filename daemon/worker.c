@@ -224,28 +224,33 @@ static int worker_request(struct worker *w, enum worker_request kind, unsigned t
 	return w->snap_done;
 }
 
-char *worker_snapshot_text(struct worker *w, unsigned timeout_ms)
+/* Asks the worker for a listing of kind and takes it over; NULL on
+ * timeout or when out of memory. */
+static void *worker_take_listing(struct worker *w, enum worker_request kind, unsigned timeout_ms)
 {
-	char *text = NULL;
+	void *listing = NULL;
 
-	if (worker_request(w, WORKER_LIST_TEXT, timeout_ms)) {
-		text = w->snap_text;
-		w->snap_text = NULL;
+	if (worker_request(w, kind, timeout_ms)) {
+		if (kind == WORKER_LIST_JSON) {
+			listing = w->snap_json;
+			w->snap_json = NULL;
+		} else {
+			listing = w->snap_text;
+			w->snap_text = NULL;
+		}
 	}
 	pthread_mutex_unlock(&w->snap_lock);
-	return text;
+	return listing;
+}
+
+char *worker_snapshot_text(struct worker *w, unsigned timeout_ms)
+{
+	return worker_take_listing(w, WORKER_LIST_TEXT, timeout_ms);
 }
 
 json_t *worker_snapshot_json(struct worker *w, unsigned timeout_ms)
 {
-	json_t *list = NULL;
-
-	if (worker_request(w, WORKER_LIST_JSON, timeout_ms)) {
-		list = w->snap_json;
-		w->snap_json = NULL;
-	}
-	pthread_mutex_unlock(&w->snap_lock);
-	return list;
+	return worker_take_listing(w, WORKER_LIST_JSON, timeout_ms);
 }
 
 int worker_dup_tproxy_listeners(struct worker *w, int fds[2], unsigned timeout_ms)
