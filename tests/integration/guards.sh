@@ -158,7 +158,13 @@ for b in b"GET /metrics HTTP/1.1\r\n":
 ' >/dev/null 2>&1 &
 		pids+=($!)
 	done
-	sleep 1
+	# measure once all 20 trickle, not while their interpreters still
+	# start and compete for the CPU
+	for i in $(seq 1 100); do
+		[ "$(ip netns exec $NS_ROUTER ss -Htn state established 'dport = :9180' | wc -l)" -ge 20 ] && break
+		sleep 0.1
+	done
+	sleep 0.5
 	t0=$(date +%s%N)
 	"$SOCKGATE" -c "$RIG_DIR/sockgate.conf" status >/dev/null
 	t1=$(date +%s%N)
