@@ -33,6 +33,7 @@ INIH_LIBS := $(shell $(PKG_CONFIG) --libs inih 2>/dev/null || echo -linih)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 CARES_LIBS := $(shell $(PKG_CONFIG) --libs libcares 2>/dev/null || echo -lcares)
 JSON_LIBS := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null || echo -ljansson)
+LDNS_LIBS := $(shell $(PKG_CONFIG) --libs ldns 2>/dev/null || echo -lldns)
 
 ifeq ($(V),1)
 Q :=
@@ -92,7 +93,7 @@ $(B)/libsockgate.a: $(LIB_OBJS)
 
 $(B)/sockgated: $(DAEMON_OBJS) $(B)/libsockgate.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(INIH_LIBS) $(CARES_LIBS) $(MNL_LIBS) $(JSON_LIBS) -lcrypt -lpthread
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(INIH_LIBS) $(CARES_LIBS) $(MNL_LIBS) $(JSON_LIBS) $(LDNS_LIBS) -lcrypt -lpthread
 
 $(B)/sockgate: $(CLI_OBJS) $(B)/libsockgate.a
 	@$(if $(Q),echo "  LD      $@")
@@ -110,6 +111,8 @@ $(B)/tests/test_client_limit: UNIT_OBJS = $(B)/daemon/client_limit.o
 $(B)/tests/test_dst_guard: UNIT_OBJS = $(B)/daemon/dst_guard.o
 $(B)/tests/test_served: UNIT_OBJS = $(B)/daemon/served.o
 $(B)/tests/test_loop: UNIT_OBJS = $(B)/daemon/loop.o
+$(B)/tests/test_dns_msg: UNIT_OBJS = $(B)/daemon/dns_msg.o $(B)/daemon/dns_cache.o $(B)/daemon/siphash.o
+$(B)/tests/test_dns_msg: UNIT_LIBS = $(LDNS_LIBS)
 $(B)/tests/test_ruleset: UNIT_OBJS = $(B)/tools/ruleset.o $(B)/tools/nft.o
 $(B)/tests/test_ruleset: UNIT_LIBS = $(CLI_LIBS)
 $(B)/tests/test_ruleset: $(CLI_OBJS)

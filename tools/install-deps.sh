@@ -3,7 +3,7 @@
 # missing, without questions. Usage: install-deps.sh [bench|package]
 set -eu
 
-BUILD="make gcc libc6-dev pkg-config libinih-dev libc-ares-dev libjansson-dev libcrypt-dev libnftnl-dev libmnl-dev libcmocka-dev clang libbpf-dev bpftool linux-libc-dev"
+BUILD="make gcc libc6-dev pkg-config libinih-dev libc-ares-dev libjansson-dev libldns-dev libcrypt-dev libnftnl-dev libmnl-dev libcmocka-dev clang libbpf-dev bpftool linux-libc-dev"
 TEST="nftables iproute2 procps python3 python3-prometheus-client dante-server microsocks tinyproxy nginx curl socat proxychains4 iperf3 dnsmasq-base bind9-dnsutils libcap2-bin"
 FUZZ="clang clang-format libclang-rt-dev"
 BENCH="redsocks apache2-utils"
