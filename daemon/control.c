@@ -151,6 +151,24 @@ static json_t *udp_stats_json(const struct control *c)
 	    "bytes_down", json_count(SUM(c, udp_bytes[1])), "drops", drops);
 }
 
+static json_t *dns_stats_json(const struct control *c)
+{
+	json_t *answers = json_object();
+
+	for (int k = 0; answers && k < DNS_RCODE_KINDS; k++)
+		json_object_set_new(answers, relay_dns_rcode_names[k],
+				    json_count(SUM(c, dns.answers[k])));
+	return json_pack(
+	    "{s:o, s:o, s:o, s:o*, s:o, s:o, s:o, s:o, s:o, s:o}", "queries",
+	    json_count(SUM(c, dns.queries)), "cache_hits", json_count(SUM(c, dns.cache_hits)),
+	    "forwarded", json_count(SUM(c, dns.forwarded)), "answers", answers, "timeouts",
+	    json_count(SUM(c, dns.timeouts)), "malformed", json_count(SUM(c, dns.malformed)),
+	    "refused", json_count(SUM(c, dns.refused)), "bad_answers",
+	    json_count(SUM(c, dns.bad_answers)), "cache_entries",
+	    json_count(SUM(c, dns.cache_entries)), "cache_bytes",
+	    json_count(SUM(c, dns.cache_bytes)));
+}
+
 static json_t *stats_json(const struct control *c)
 {
 	const struct config *cfg = (*c->gen)->cfg;
@@ -166,11 +184,12 @@ static json_t *stats_json(const struct control *c)
 					      "failures", json_count(v[1]), "bytes_up",
 					      json_count(v[2]), "bytes_down", json_count(v[3])));
 	}
-	return json_pack("{s:o, s:o, s:o*, s:o*, s:o, s:o, s:o*}", "bytes_up",
+	return json_pack("{s:o, s:o, s:o*, s:o*, s:o, s:o, s:o*, s:o*}", "bytes_up",
 			 json_count(SUM(c, bytes_up)), "bytes_down", json_count(SUM(c, bytes_down)),
 			 "failures", failures, "udp", udp_stats_json(c), "dns_lookups",
 			 json_count(SUM(c, dns_lookups)), "client_limited",
-			 json_count(SUM(c, client_limited)), "upstreams", upstreams);
+			 json_count(SUM(c, client_limited)), "upstreams", upstreams, "dns_service",
+			 dns_stats_json(c));
 }
 
 static void answer_stats(const struct control *c, FILE *out)
@@ -194,6 +213,17 @@ static void answer_stats(const struct control *c, FILE *out)
 	fprintf(out, "\ndns: %llu lookups under way\n", SUM(c, dns_lookups));
 	fprintf(out, "client caps: %llu flows or associations refused or made room for\n",
 		SUM(c, client_limited));
+	fprintf(out,
+		"dns service: %llu queries, %llu from the cache (%llu answers, %llu bytes kept), "
+		"%llu forwarded, %llu timed out, %llu malformed, %llu refused, %llu bad answers\n"
+		"dns answers:",
+		SUM(c, dns.queries), SUM(c, dns.cache_hits), SUM(c, dns.cache_entries),
+		SUM(c, dns.cache_bytes), SUM(c, dns.forwarded), SUM(c, dns.timeouts),
+		SUM(c, dns.malformed), SUM(c, dns.refused), SUM(c, dns.bad_answers));
+	for (int k = 0; k < DNS_RCODE_KINDS; k++)
+		fprintf(out, "%s%s %llu", k ? "," : " ", relay_dns_rcode_names[k],
+			SUM(c, dns.answers[k]));
+	fputc('\n', out);
 	fprintf(out, "upstreams:\n");
 	for (size_t u = 0; u < cfg->n_upstreams; u++) {
 		unsigned long long v[4];

@@ -292,6 +292,23 @@ size_t dns_msg_error_reply(const struct dns_msg_query *q, int with_question, uin
 	return to_wire(pkt, out, cap);
 }
 
+size_t dns_msg_truncated_reply(const struct dns_msg_query *q, uint8_t *out, size_t cap)
+{
+	ldns_pkt *pkt = packet_for(q, 1);
+
+	if (!pkt)
+		return 0;
+	ldns_pkt_set_id(pkt, q->id);
+	ldns_pkt_set_qr(pkt, true);
+	ldns_pkt_set_tc(pkt, true);
+	ldns_pkt_set_rd(pkt, q->rd);
+	ldns_pkt_set_cd(pkt, q->cd);
+	ldns_pkt_set_ra(pkt, true);
+	if (q->edns)
+		ldns_pkt_set_edns_udp_size(pkt, q->udp_max);
+	return to_wire(pkt, out, cap);
+}
+
 size_t dns_msg_forward_query(const struct dns_msg_query *q, uint16_t id, uint16_t udp_size,
 			     uint8_t *out, size_t cap)
 {

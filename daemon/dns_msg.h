@@ -77,6 +77,10 @@ int dns_msg_parse_answer(const uint8_t *msg, size_t len, const struct dns_msg_qu
 size_t dns_msg_error_reply(const struct dns_msg_query *q, int with_question, uint8_t rcode,
 			   uint8_t *out, size_t cap);
 
+/* The reply to q that says its answer does not fit a UDP message: TC set,
+ * the question, no records (the client asks again over TCP). */
+size_t dns_msg_truncated_reply(const struct dns_msg_query *q, uint8_t *out, size_t cap);
+
 /* A query for q's question with id, as a resolver is asked it (RD set,
  * EDNS0 with our UDP size and q's DO bit): its length in out, or 0. */
 size_t dns_msg_forward_query(const struct dns_msg_query *q, uint16_t id, uint16_t udp_size,

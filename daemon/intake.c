@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/filter.h>
+
 #include <linux/netfilter_ipv4.h>
 
 #include "intake.h"
@@ -25,6 +27,7 @@ const char *const intake_names[INTAKES] = {
 	[INTAKE_REDIRECT] = "redirect",
 	[INTAKE_TPROXY] = "tproxy",
 	[INTAKE_SOCKS] = "socks",
+	[INTAKE_DNS] = "dns",
 };
 
 int intake_listen(enum intake kind, int family, uint16_t port)
@@ -76,7 +79,7 @@ int intake_original_dst(enum intake kind, int fd, int family, struct sockaddr_st
 	int rc;
 
 	memset(dst, 0, sizeof(*dst));
-	if (kind == INTAKE_SOCKS)
+	if (kind != INTAKE_REDIRECT && kind != INTAKE_TPROXY)
 		return -EINVAL;
 	if (kind == INTAKE_TPROXY)
 		return getsockname(fd, (struct sockaddr *)dst, &len) < 0 ? -errno : 0;
@@ -85,4 +88,23 @@ int intake_original_dst(enum intake kind, int fd, int family, struct sockaddr_st
 	else
 		rc = getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, dst, &len);
 	return rc < 0 ? -errno : 0;
+}
+
+/* The kernel runs it where it chooses among the group with the packet at
+ * hand (a plain UDP socket's receive, the eBPF intake's bpf_sk_assign);
+ * the nftables tproxy lookup has no packet and hashes the client's address
+ * and port with the router's own, which is as stable. */
+int intake_steer_by_client(int fd, int family, unsigned n_workers)
+{
+	struct sock_filter code[] = {
+		/* A = the source address, or its last 32 bits */
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + (family == AF_INET ? 12 : 20)),
+		BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, n_workers),
+		BPF_STMT(BPF_RET | BPF_A, 0),
+	};
+	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+
+	if (n_workers < 2)
+		return 0;
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog));
 }

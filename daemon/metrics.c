@@ -44,11 +44,11 @@ static const unsigned bucket_bounds_ms[HANDSHAKE_BUCKETS - 1] = { HANDSHAKE_BUCK
 static void render_flows(const struct metrics *m, FILE *out)
 {
 	family(out, "sockgate_flows_active", "gauge", "Live TCP flows, by intake.");
-	for (int k = 0; k < INTAKES; k++)
+	for (int k = 0; k < INTAKE_DNS; k++) /* the intakes that make TCP flows */
 		fprintf(out, "sockgate_flows_active{intake=\"%s\"} %llu\n", intake_names[k],
 			SUM(m, intake_live[k]));
 	family(out, "sockgate_flows_total", "counter", "TCP flows since start, by intake.");
-	for (int k = 0; k < INTAKES; k++)
+	for (int k = 0; k < INTAKE_DNS; k++)
 		fprintf(out, "sockgate_flows_total{intake=\"%s\"} %llu\n", intake_names[k],
 			SUM(m, intake_total[k]));
 	family(out, "sockgate_bytes_total", "counter",
@@ -187,6 +187,46 @@ static void render_udp(const struct metrics *m, FILE *out)
 			relay_udp_drop_names[k], SUM(m, udp_drops[k]));
 }
 
+static void render_dns_service(const struct metrics *m, FILE *out)
+{
+	static const struct {
+		const char *name, *help;
+		size_t offset;
+	} counters[] = {
+		{ "queries", "Well-formed queries the DNS service took.",
+		  offsetof(struct relay_counters, dns.queries) },
+		{ "cache_hits", "Queries answered from the cache.",
+		  offsetof(struct relay_counters, dns.cache_hits) },
+		{ "forwarded", "Queries sent to a server (each retry too).",
+		  offsetof(struct relay_counters, dns.forwarded) },
+		{ "timeouts", "Attempts a server did not answer in time.",
+		  offsetof(struct relay_counters, dns.timeouts) },
+		{ "malformed", "Queries refused as malformed or unsupported, or dropped.",
+		  offsetof(struct relay_counters, dns.malformed) },
+		{ "refused", "Queries from clients outside allow, or over the waiting limit.",
+		  offsetof(struct relay_counters, dns.refused) },
+		{ "bad_answers", "Server answers refused (malformed, another question).",
+		  offsetof(struct relay_counters, dns.bad_answers) },
+	};
+	char name[64];
+
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		snprintf(name, sizeof(name), "sockgate_dns_%s_total", counters[i].name);
+		family(out, name, "counter", counters[i].help);
+		fprintf(out, "%s %llu\n", name,
+			workers_sum(m->workers, m->n_workers, counters[i].offset));
+	}
+	family(out, "sockgate_dns_answers_total", "counter",
+	       "Answers the DNS service sent, by rcode.");
+	for (int k = 0; k < DNS_RCODE_KINDS; k++)
+		fprintf(out, "sockgate_dns_answers_total{rcode=\"%s\"} %llu\n",
+			relay_dns_rcode_names[k], SUM(m, dns.answers[k]));
+	family(out, "sockgate_dns_cache_entries", "gauge", "Answers in the DNS caches.");
+	fprintf(out, "sockgate_dns_cache_entries %llu\n", SUM(m, dns.cache_entries));
+	family(out, "sockgate_dns_cache_bytes", "gauge", "Bytes the DNS caches hold.");
+	fprintf(out, "sockgate_dns_cache_bytes %llu\n", SUM(m, dns.cache_bytes));
+}
+
 void metrics_render(const struct metrics *m, FILE *out)
 {
 	family(out, "sockgate_build_info", "gauge", "The running sockgated's version.");
@@ -195,6 +235,7 @@ void metrics_render(const struct metrics *m, FILE *out)
 	render_handshakes(m, out);
 	render_upstreams(m, out);
 	render_udp(m, out);
+	render_dns_service(m, out);
 	family(out, "sockgate_dns_lookups", "gauge",
 	       "SOCKS name lookups under way, those whose client left included.");
 	fprintf(out, "sockgate_dns_lookups %llu\n", SUM(m, dns_lookups));

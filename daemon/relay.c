@@ -24,6 +24,10 @@ const char *const relay_fail_names[RELAY_FAIL_KINDS] = {
 	"loop",
 };
 
+const char *const relay_dns_rcode_names[DNS_RCODE_KINDS] = {
+	"noerror", "formerr", "servfail", "nxdomain", "notimp", "refused", "other",
+};
+
 const char *const relay_udp_drop_names[UDP_DROP_KINDS] = {
 	[UDP_DROP_UNSUPPORTED] = "unsupported",
 	[UDP_DROP_QUEUE_FULL] = "queue_full",
@@ -55,6 +59,8 @@ int relay_init(struct relay *r, unsigned index, struct generation *gen,
 	timer_queue_init(&r->loop, &r->idle_timers);
 	timer_queue_init(&r->loop, &r->bind_timers);
 	timer_queue_init(&r->loop, &r->udp_setup_timers);
+	timer_queue_init(&r->loop, &r->dns_timers);
+	timer_queue_init(&r->loop, &r->dns_idle_timers);
 	list_init(&r->flows);
 	list_init(&r->resume);
 	list_init(&r->pipe_waiters);
@@ -86,6 +92,7 @@ void relay_switch_generation(struct relay *r, struct generation *next)
 	timer_queue_clamp(&r->loop, &r->bind_timers, cfg->socks.bind_timeout_ms);
 	timer_queue_clamp(&r->loop, &r->udp_setup_timers,
 			  cfg->connect_timeout_ms + cfg->handshake_timeout_ms);
+	timer_queue_clamp(&r->loop, &r->dns_timers, config_dns_attempt_ms(&cfg->dns));
 }
 
 void relay_destroy(struct relay *r)

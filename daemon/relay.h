@@ -20,6 +20,7 @@ struct auth_service;
 struct client_limit;
 struct config;
 struct dns;
+struct dns_service;
 struct dst_guard;
 struct fd_budget;
 struct generation;
@@ -47,6 +48,14 @@ enum udp_drop_reason {
 	UDP_DROP_KINDS,
 };
 
+/* rcodes the DNS service's answers are counted by: NOERROR, FORMERR,
+ * SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, and the rest */
+#define DNS_RCODE_KINDS 7
+extern const char *const relay_dns_rcode_names[DNS_RCODE_KINDS];
+
+/* A DNS-over-TCP connection nothing was asked on for this long closes. */
+#define DNS_TCP_IDLE_MS 10000
+
 /* Upper bounds (ms) of the upstream handshake latency histogram's buckets;
  * one more bucket counts the rest. */
 #define HANDSHAKE_BUCKET_BOUNDS_MS 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000
@@ -67,6 +76,17 @@ struct relay_counters {
 	/* intercepted flows and UDP associations refused (or, UDP, one of the
 	 * client's own evicted) by max_flows_per_client / max_udp_per_client */
 	atomic_ullong client_limited;
+	struct dns_counters {
+		atomic_ullong queries; /* well-formed queries from clients */
+		atomic_ullong cache_hits;
+		atomic_ullong forwarded; /* queries sent to a resolver (retries too) */
+		atomic_ullong answers[DNS_RCODE_KINDS]; /* to clients, by rcode */
+		atomic_ullong timeouts;			/* a resolver did not answer in time */
+		atomic_ullong malformed;   /* queries refused (FORMERR, NOTIMP) or dropped */
+		atomic_ullong refused;	   /* not in allow, or too many waiting */
+		atomic_ullong bad_answers; /* from resolvers: malformed, another question */
+		atomic_ullong cache_entries, cache_bytes; /* gauges */
+	} dns;
 };
 
 /* Names of the failure kinds (by SOCKS5 reply code) and of the UDP drop
@@ -94,11 +114,14 @@ struct relay {
 	struct dns *dns;	     /* name lookups; NULL without [socks] */
 	struct dst_guard *dst_guard; /* route lookups: is a destination ours? */
 	/* front ends' per-thread state, made by their owners */
-	struct socks_server *socks; /* NULL without [socks] */
-	struct udp_relay *udp;	    /* transparent UDP, made on first use */
+	struct socks_server *socks;	 /* NULL without [socks] */
+	struct dns_service *dns_service; /* NULL without [dns] */
+	struct udp_relay *udp;		 /* transparent UDP, made on first use */
 	uint64_t next_flow_id;
 	struct timer_queue connect_timers, handshake_timers, idle_timers, bind_timers;
 	struct timer_queue udp_setup_timers; /* our UDP ASSOCIATEs with upstreams */
+	struct timer_queue dns_timers;	     /* the DNS service's attempts */
+	struct timer_queue dns_idle_timers;  /* its TCP connections, DNS_TCP_IDLE_MS */
 	struct list flows;		     /* every live flow */
 	struct list resume;		     /* flows with work left after their event */
 	struct list pipe_waiters;	     /* flows waiting for a pipe within the budget */

@@ -18,7 +18,6 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/filter.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -33,6 +32,7 @@
 #include "client_limit.h"
 #include "dst_guard.h"
 #include "generation.h"
+#include "intake.h"
 #include "list.h"
 #include "siphash.h"
 #include "socks_handshake.h"
@@ -851,27 +851,6 @@ void udp_relay_intake(struct relay *r, int fd)
 	}
 }
 
-/* Picks the worker by the client's address alone, so every socket of a
- * LAN host (and each socket's datagrams to any destination) meets the
- * same association table. The kernel runs it where it chooses among the
- * group with the packet at hand (the eBPF intake's bpf_sk_assign); the
- * nftables tproxy lookup has no packet and hashes the client's address
- * and port with the router's own, which is as stable. */
-static int steer_by_client(int fd, int family, unsigned n_workers)
-{
-	struct sock_filter code[] = {
-		/* A = the source address, or its last 32 bits */
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + (family == AF_INET ? 12 : 20)),
-		BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, n_workers),
-		BPF_STMT(BPF_RET | BPF_A, 0),
-	};
-	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
-
-	if (n_workers < 2)
-		return 0;
-	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog));
-}
-
 int udp_relay_listen(int family, uint16_t port, unsigned n_workers)
 {
 	struct sockaddr_storage ss;
@@ -894,7 +873,7 @@ int udp_relay_listen(int family, uint16_t port, unsigned n_workers)
 	      setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof(one)) < 0 ||
 	      setsockopt(fd, SOL_IPV6, IPV6_RECVORIGDSTADDR, &one, sizeof(one)) < 0)) ||
 	    bind(fd, (const struct sockaddr *)&ss, addr_len(&ss)) < 0 ||
-	    steer_by_client(fd, family, n_workers) < 0) {
+	    intake_steer_by_client(fd, family, n_workers) < 0) {
 		err = errno;
 		close(fd);
 		return -err;

@@ -16,6 +16,7 @@
 #include "sockgate/config.h"
 #include "sockgate/log.h"
 #include "dns.h"
+#include "dns_service.h"
 #include "flow.h"
 #include "generation.h"
 #include "tcp_liveness.h"
@@ -46,6 +47,10 @@ static void worker_accept(struct worker *w, struct listener *l)
 {
 	struct relay *r = &w->relay;
 
+	if (l->intake == INTAKE_DNS) {
+		dns_service_readable(r, l->fd);
+		return;
+	}
 	if (l->datagram) {
 		udp_relay_intake(r, l->fd);
 		return;
@@ -377,7 +382,8 @@ static struct listener *find_listener(struct worker *w, enum intake intake, int 
 		if (l->fd < 0 || l->intake != intake || l->datagram != datagram ||
 		    l->family != family)
 			continue;
-		if (intake == INTAKE_SOCKS ? addr_equal(&l->addr, addr) : l->port == port)
+		if (intake == INTAKE_SOCKS || intake == INTAKE_DNS ? addr_equal(&l->addr, addr)
+								   : l->port == port)
 			return l;
 	}
 	return NULL;
@@ -390,6 +396,12 @@ static int listener_wanted(const struct config *cfg, const struct listener *l)
 		return l->port == cfg->redirect_port;
 	if (l->intake == INTAKE_TPROXY)
 		return l->port == cfg->tproxy_port;
+	if (l->intake == INTAKE_DNS) {
+		for (size_t i = 0; i < cfg->dns.n_listen; i++)
+			if (addr_equal(&cfg->dns.listen[i], &l->addr))
+				return 1;
+		return 0;
+	}
 	for (size_t i = 0; i < cfg->socks.n_listen; i++)
 		if (addr_equal(&cfg->socks.listen[i], &l->addr))
 			return 1;
@@ -455,6 +467,24 @@ static int worker_open_socks(struct worker *w, const struct sockaddr_storage *ss
 	return worker_add_listener(w, fd, &want);
 }
 
+static int worker_open_dns(struct worker *w, const struct sockaddr_storage *ss)
+{
+	struct listener want = {
+		.intake = INTAKE_DNS, .datagram = 1, .family = ss->ss_family, .addr = *ss
+	};
+	char a[ADDR_STRLEN];
+	int fd;
+
+	if (find_listener(w, INTAKE_DNS, 1, ss->ss_family, 0, ss))
+		return 0;
+	fd = dns_service_listen(ss, w->relay.gen->n_workers);
+	if (fd < 0) {
+		log_error("DNS listener on %s: %s", addr_format(ss, a, sizeof(a)), strerror(-fd));
+		return fd;
+	}
+	return worker_add_listener(w, fd, &want);
+}
+
 /* Opens what cfg asks for and this worker does not have yet. */
 static int worker_open_listeners(struct worker *w, const struct config *cfg)
 {
@@ -484,6 +514,11 @@ static int worker_open_listeners(struct worker *w, const struct config *cfg)
 	}
 	for (size_t i = 0; i < cfg->socks.n_listen; i++) {
 		rc = worker_open_socks(w, &cfg->socks.listen[i]);
+		if (rc < 0)
+			return rc;
+	}
+	for (size_t i = 0; i < cfg->dns.n_listen; i++) {
+		rc = worker_open_dns(w, &cfg->dns.listen[i]);
 		if (rc < 0)
 			return rc;
 	}
@@ -548,6 +583,10 @@ int worker_init(struct worker *w, unsigned index, struct generation *gen,
 		if (rc < 0)
 			goto fail;
 	}
+	/* made whatever the config says, so a reload can add [dns] */
+	rc = dns_service_new(r);
+	if (rc < 0)
+		goto fail;
 	return 0;
 fail:
 	worker_destroy(w);
@@ -586,6 +625,7 @@ void worker_destroy(struct worker *w)
 		worker_close_flows(r);
 		flow_free_cache(r);
 		socks_server_free(r);
+		dns_service_free(r);
 		dns_free(r->dns);
 		r->dns = NULL;
 		relay_destroy(r);

@@ -25,6 +25,9 @@
 #define DEFAULT_MAX_FLOWS_PER_CLIENT 1024
 #define DEFAULT_MAX_UDP_PER_CLIENT   256
 #define DEFAULT_BIND_TIMEOUT_MS	     60000
+#define DEFAULT_DNS_TIMEOUT_MS	     2000
+#define DEFAULT_DNS_CACHE_ENTRIES    10000
+#define DEFAULT_DNS_CACHE_BYTES	     (4u << 20)
 #define SOCKS_LISTEN_MAX	     16
 #define DEFAULT_UDP_IDLE_TIMEOUT_MS  60000
 #define DEFAULT_UDP_ASSOCIATIONS     4096
@@ -65,8 +68,9 @@ struct parse_ctx {
 	struct pending_route *routes;
 	size_t n_routes;
 	unsigned seen_daemon, seen_intake, seen_socks; /* bit per key, for duplicates */
-	unsigned socks_line;			       /* first [socks] key */
-	int socks_auth;				       /* -1 unset, 0 none, 1 password */
+	unsigned seen_dns, dns_line;
+	unsigned socks_line; /* first [socks] key */
+	int socks_auth;	     /* -1 unset, 0 none, 1 password */
 };
 
 static void report(struct parse_ctx *ctx, unsigned line, const char *fmt, ...)
@@ -961,6 +965,118 @@ static void finish_socks(struct parse_ctx *ctx)
 		report(ctx, ctx->socks_line, "[socks] users is set but auth = none");
 }
 
+/* [dns] listen and server items: "ADDRESS:PORT", "[V6]:PORT", or for a
+ * server a bare address (port 53). */
+static int dns_addr_item(struct parse_ctx *ctx, const char *key, const char *s)
+{
+	struct dns_config *dc = &ctx->cfg->dns;
+	int server = !strcmp(key, "server");
+	struct sockaddr_storage *list = server ? dc->server : dc->listen;
+	size_t *n = server ? &dc->n_server : &dc->n_listen;
+	char host[INET6_ADDRSTRLEN + 1];
+	struct sockaddr_storage ss;
+	uint16_t port;
+	int bracketed;
+
+	if (server && !addr_from_ip(s, 53, &ss))
+		; /* a bare address */
+	else if (split_host_port(s, host, sizeof(host), &port, &bracketed) ||
+		 addr_from_ip(host, port, &ss) || bracketed != (ss.ss_family == AF_INET6)) {
+		report(ctx, ctx->line,
+		       "%s: \"%s\" is not ADDRESS:PORT (10.0.0.1:53, [fd00::1]:53)%s", key, s,
+		       server ? " or an address" : "");
+		return -1;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		if (addr_equal(&list[i], &ss)) {
+			report(ctx, ctx->line, "%s: \"%s\" given twice", key, s);
+			return -1;
+		}
+	}
+	if (*n == (server ? DNS_SERVERS_MAX : DNS_LISTEN_MAX)) {
+		report(ctx, ctx->line, "%s: more than %d addresses", key,
+		       server ? DNS_SERVERS_MAX : DNS_LISTEN_MAX);
+		return -1;
+	}
+	list[(*n)++] = ss;
+	return 0;
+}
+
+static int dns_allow_item(struct parse_ctx *ctx, const char *key, const char *s)
+{
+	struct dns_config *dc = &ctx->cfg->dns;
+	struct cidr c;
+
+	if (cidr_parse(s, &c)) {
+		report(ctx, ctx->line,
+		       "%s: \"%s\" is not an address or CIDR (192.168.1.0/24, fd00::/8)", key, s);
+		return -1;
+	}
+	if (append_cidr(&dc->allow, &dc->n_allow, &c)) {
+		report(ctx, ctx->line, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static void dns_key(struct parse_ctx *ctx, const char *key, const char *value)
+{
+	static const char *const keys[] = { "listen",  "server",     "allow",
+					    "timeout", "cache_size", "cache_bytes" };
+	struct dns_config *dc = &ctx->cfg->dns;
+	unsigned bit = 0;
+	unsigned long v;
+
+	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(key, keys[i]))
+			bit = 1u << i;
+	if (!bit) {
+		report(ctx, ctx->line, "unknown key \"%s\" in [dns]", key);
+		return;
+	}
+	if (!first_time(ctx, &ctx->seen_dns, bit, "dns", key))
+		return;
+	if (!ctx->dns_line)
+		ctx->dns_line = ctx->line;
+	if (!strcmp(key, "listen") || !strcmp(key, "server"))
+		for_each_item(ctx, key, value, dns_addr_item);
+	else if (!strcmp(key, "allow"))
+		for_each_item(ctx, key, value, dns_allow_item);
+	else if (!strcmp(key, "timeout")) {
+		if (config_parse_duration(value, &dc->timeout_ms) || dc->timeout_ms < 100 ||
+		    dc->timeout_ms > 30000)
+			report(ctx, ctx->line, "timeout: \"%s\" is not a duration of 100ms .. 30s",
+			       value);
+	} else if (parse_uint(value, !strcmp(key, "cache_size") ? 1000000 : 1u << 30, &v))
+		report(ctx, ctx->line, "%s: \"%s\" is not 0 .. %s", key, value,
+		       !strcmp(key, "cache_size") ? "1000000 answers" : "1073741824 bytes");
+	else if (!strcmp(key, "cache_size"))
+		dc->cache_entries = (unsigned)v;
+	else
+		dc->cache_bytes = (unsigned)v;
+}
+
+/* The safety rules of [dns]: something to listen on and to ask, and no
+ * open resolver beyond loopback. */
+static void finish_dns(struct parse_ctx *ctx)
+{
+	struct dns_config *dc = &ctx->cfg->dns;
+	int beyond_loopback = 0;
+
+	if (!ctx->dns_line)
+		return;
+	for (size_t i = 0; i < dc->n_listen; i++)
+		beyond_loopback |= !addr_is_loopback(&dc->listen[i]);
+	if (!dc->n_listen && !(ctx->seen_dns & 1u))
+		report(ctx, ctx->dns_line, "[dns] has no listen address");
+	if (!dc->n_server && !(ctx->seen_dns & 2u))
+		report(ctx, ctx->dns_line, "[dns] has no server to ask");
+	if (beyond_loopback && !dc->n_allow)
+		report(ctx, ctx->dns_line,
+		       "[dns] listening beyond loopback needs an allow = CIDR list of the clients "
+		       "(otherwise it is an open resolver)");
+}
+
 static int config_handler(void *user, const char *section, const char *key, const char *value)
 {
 	struct parse_ctx *ctx = user;
@@ -977,6 +1093,8 @@ static int config_handler(void *user, const char *section, const char *key, cons
 		route_key(ctx, key, value);
 	else if (!strcmp(section, "socks"))
 		socks_key(ctx, key, value);
+	else if (!strcmp(section, "dns"))
+		dns_key(ctx, key, value);
 	else if (!strncmp(section, "upstream", 8) && (section[8] == ' ' || section[8] == '\t'))
 		upstream_key(ctx, section + 8 + strspn(section + 8, " \t"), key, value);
 	else if (!*section)
@@ -1095,6 +1213,9 @@ static void finish(struct parse_ctx *ctx, int resolve)
 		} else if (!strcmp(h, "socks")) {
 			if (!ctx->socks_line)
 				ctx->socks_line = ctx->headers[i].line;
+		} else if (!strcmp(h, "dns")) {
+			if (!ctx->dns_line)
+				ctx->dns_line = ctx->headers[i].line;
 		} else if (strcmp(h, "daemon") && strcmp(h, "intake") && strcmp(h, "route")) {
 			report(ctx, ctx->headers[i].line, "unknown section [%s]", h);
 		}
@@ -1102,6 +1223,7 @@ static void finish(struct parse_ctx *ctx, int resolve)
 
 	finish_intake(ctx);
 	finish_socks(ctx);
+	finish_dns(ctx);
 	cfg->routes = calloc(ctx->n_routes ? ctx->n_routes : 1, sizeof(*cfg->routes));
 	if (!cfg->routes) {
 		report(ctx, 0, "out of memory");
@@ -1178,6 +1300,9 @@ static int load(struct parse_ctx *ctx, int resolve, struct config **out)
 	cfg->max_udp_per_client = DEFAULT_MAX_UDP_PER_CLIENT;
 	cfg->socks.max_conns_per_client = DEFAULT_MAX_CONNS_PER_CLIENT;
 	cfg->socks.bind_timeout_ms = DEFAULT_BIND_TIMEOUT_MS;
+	cfg->dns.timeout_ms = DEFAULT_DNS_TIMEOUT_MS;
+	cfg->dns.cache_entries = DEFAULT_DNS_CACHE_ENTRIES;
+	cfg->dns.cache_bytes = DEFAULT_DNS_CACHE_BYTES;
 	ctx->socks_auth = -1;
 	memset(&cfg->upstreams[0], 0, sizeof(cfg->upstreams[0]));
 	strcpy(cfg->upstreams[0].name, "direct");
@@ -1249,6 +1374,7 @@ void config_free(struct config *cfg)
 	free(cfg->socks.allow);
 	free(cfg->socks.deny_dst);
 	free(cfg->socks.allow_dst);
+	free(cfg->dns.allow);
 	free(cfg);
 }
 

@@ -56,6 +56,30 @@ struct socks_config {
 	unsigned bind_timeout_ms;
 };
 
+/* [dns]: the DNS service for the LAN */
+#define DNS_LISTEN_MAX	8
+#define DNS_SERVERS_MAX 8
+struct dns_config {
+	struct sockaddr_storage listen[DNS_LISTEN_MAX]; /* UDP; none: the service is off */
+	size_t n_listen;
+	struct sockaddr_storage
+	    server[DNS_SERVERS_MAX]; /* asked in order, each routed by [route] */
+	size_t n_server;
+	struct cidr *allow; /* clients; required beyond loopback (no open resolver) */
+	size_t n_allow;
+	unsigned timeout_ms;	/* a client gets SERVFAIL after this */
+	unsigned cache_entries; /* per worker; 0: no cache */
+	unsigned cache_bytes;	/* per worker */
+};
+
+/* How long the DNS service waits for one server before it asks the next:
+ * the timeout shared among the servers, at least 100 ms. */
+static inline unsigned config_dns_attempt_ms(const struct dns_config *dc)
+{
+	unsigned ms = dc->timeout_ms / (unsigned)(dc->n_server ? dc->n_server : 1);
+	return ms < 100 ? 100 : ms;
+}
+
 struct config {
 	/* [daemon] */
 	unsigned workers; /* 0 = auto */
@@ -113,6 +137,7 @@ struct config {
 	const struct upstream *default_upstream;
 	/* [socks] */
 	struct socks_config socks;
+	struct dns_config dns;
 };
 
 /* Loads and validates path. Every problem is printed to errs as

@@ -1,0 +1,482 @@
+/* The DNS service (see dns_service.h). A query is judged (dns_msg.c),
+ * answered from the cache (dns_cache.c) or kept as a struct dns_pending
+ * while the servers are asked one after the other: over UDP from a socket
+ * of its own (a random port the kernel picks, a random ID) when [route]
+ * sends the server's address direct, over TCP (dns_tcp.c) when it sends it
+ * through an upstream or a UDP answer came truncated. Each attempt has its
+ * share of the timeout; when the last one runs out the client gets
+ * SERVFAIL. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sockgate/addr.h"
+#include "sockgate/config.h"
+#include "sockgate/log.h"
+#include "dns_cache.h"
+#include "dns_msg.h"
+#include "dns_service.h"
+#include "dns_tcp.h"
+#include "fd_budget.h"
+#include "generation.h"
+#include "intake.h"
+#include "relay.h"
+#include "siphash.h"
+
+#define DNS_PENDING_MAX	 1024  /* queries waiting for a server, per worker */
+#define DNS_MSG_MAX	 65535 /* an answer, as ldns writes it again */
+#define DNS_READS	 32    /* datagrams read per event before yielding */
+#define DNS_FORWARD_SIZE 1232  /* the EDNS0 size we offer servers (no fragments) */
+
+struct dns_pending {
+	struct timer timer; /* the current attempt's deadline */
+	struct ev ev;	    /* the attempt's socket */
+	int fd;
+	struct dns_service *svc;
+	struct list node; /* svc->pending */
+	struct dns_msg_query q;
+	uint8_t question[DNS_NAME_WIRE_MAX + 4]; /* as the client spelled it */
+	int listen_fd;				 /* where the answer leaves from */
+	struct sockaddr_storage client;
+	uint16_t fwd_id;
+	unsigned server;     /* the index being asked */
+	struct dns_tcp *via; /* asked over this TCP channel, or NULL (UDP) */
+};
+
+struct dns_service {
+	struct relay *r;
+	struct dns_cache *cache;
+	struct list pending;
+	unsigned n_pending;
+	struct dns_tcp *tcp[DNS_SERVERS_MAX]; /* made on first use */
+	uint8_t id_key[SIPHASH_KEY_LEN];
+	uint64_t id_counter;
+	uint8_t in[DNS_MSG_MAX], out[DNS_MSG_MAX];
+};
+
+static void count(atomic_ullong *c)
+{
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+static void note_cache(struct dns_service *svc)
+{
+	struct dns_cache_stats st;
+
+	dns_cache_stats(svc->cache, &st);
+	atomic_store_explicit(&svc->r->counters.dns.cache_entries, st.entries,
+			      memory_order_relaxed);
+	atomic_store_explicit(&svc->r->counters.dns.cache_bytes, st.bytes, memory_order_relaxed);
+}
+
+/* An unpredictable ID for a forwarded query: SipHash of a counter under a
+ * random key, so a spoofer off the path cannot guess it. */
+static uint16_t next_id(struct dns_service *svc)
+{
+	uint8_t digest[16];
+	uint64_t n = ++svc->id_counter;
+
+	siphash128(svc->id_key, &n, sizeof(n), digest);
+	return (uint16_t)(digest[0] << 8 | digest[1]);
+}
+
+static void send_to_client(struct dns_service *svc, int fd, const struct sockaddr_storage *client,
+			   const uint8_t *msg, size_t len, uint8_t rcode)
+{
+	struct relay_counters *c = &svc->r->counters;
+
+	count(&c->dns.answers[rcode < DNS_RCODE_KINDS - 1 ? rcode : DNS_RCODE_KINDS - 1]);
+	if (sendto(fd, msg, len, MSG_DONTWAIT, (const struct sockaddr *)client, addr_len(client)) <
+	    0)
+		log_debug("dns: answer to a client: %s", strerror(errno));
+}
+
+/* An answer ldns wrote (len bytes in msg, the resolver's ID) to q's asker:
+ * its ID and spelling, or TC when it is too large for the client. */
+static void answer_client(struct dns_service *svc, int fd, const struct sockaddr_storage *client,
+			  const struct dns_msg_query *q, const uint8_t *question, uint8_t *msg,
+			  size_t len, uint8_t rcode)
+{
+	if (len > q->udp_max) {
+		len = dns_msg_truncated_reply(q, svc->out, sizeof(svc->out));
+		if (len)
+			send_to_client(svc, fd, client, svc->out, len, rcode);
+		return;
+	}
+	dns_msg_set_id(msg, q->id);
+	if ((size_t)q->question_len == (size_t)q->name_len + 4 &&
+	    DNS_HEADER_LEN + (size_t)q->question_len <= len)
+		memcpy(msg + DNS_HEADER_LEN, question, q->question_len);
+	send_to_client(svc, fd, client, msg, len, rcode);
+}
+
+static void reply_error(struct dns_service *svc, int fd, const struct sockaddr_storage *client,
+			const struct dns_msg_query *q, int with_question, uint8_t rcode)
+{
+	size_t len = dns_msg_error_reply(q, with_question, rcode, svc->out, sizeof(svc->out));
+
+	if (len)
+		send_to_client(svc, fd, client, svc->out, len, rcode);
+}
+
+static void pending_end(struct dns_pending *p)
+{
+	struct dns_service *svc = p->svc;
+
+	timer_cancel(&p->timer);
+	loop_close(&svc->r->loop, &p->fd, CLOSE_FIN);
+	p->via = NULL;
+	list_del(&p->node);
+	svc->n_pending--;
+	p->svc = NULL; /* dead: an event later in this batch leaves it */
+	loop_free_after_batch(&svc->r->loop, p);
+}
+
+static void pending_ask(struct dns_pending *p);
+static void pending_ask_tcp(struct dns_pending *p);
+
+/* This attempt is over: the next server, or SERVFAIL after the last. */
+static void pending_next(struct dns_pending *p, const char *why)
+{
+	struct dns_service *svc = p->svc;
+	const struct dns_config *dc = &svc->r->cfg->dns;
+	char a[ADDR_STRLEN];
+
+	if (loop_log_allowed(&svc->r->loop))
+		log_warn("dns: server %s: %s",
+			 addr_format(&dc->server[p->server < dc->n_server ? p->server : 0], a,
+				     sizeof(a)),
+			 why);
+	loop_close(&svc->r->loop, &p->fd, CLOSE_FIN);
+	p->via = NULL;
+	if (++p->server < dc->n_server) {
+		pending_ask(p);
+		return;
+	}
+	reply_error(svc, p->listen_fd, &p->client, &p->q, 1, DNS_RCODE_SERVFAIL);
+	pending_end(p);
+}
+
+static void pending_expired(struct timer *t)
+{
+	struct dns_pending *p = container_of(t, struct dns_pending, timer);
+
+	count(&p->svc->r->counters.dns.timeouts);
+	pending_next(p, "no answer in time");
+}
+
+/* The server's answer on the attempt's socket. */
+static void pending_answer(struct dns_pending *p, const uint8_t *msg, size_t len)
+{
+	struct dns_service *svc = p->svc;
+	struct dns_msg_answer a;
+	const char *why;
+
+	if (len < DNS_HEADER_LEN || dns_msg_id(msg) != p->fwd_id)
+		return; /* not ours: keep waiting for the real one */
+	if (dns_msg_parse_answer(msg, len, &p->q, &a, svc->out, sizeof(svc->out), &why) < 0) {
+		count(&svc->r->counters.dns.bad_answers);
+		return; /* a spoofer's or a broken one; the real one may follow */
+	}
+	if (a.truncated && !p->via) {
+		/* the whole answer over TCP, from the same server */
+		loop_close(&svc->r->loop, &p->fd, CLOSE_FIN);
+		pending_ask_tcp(p);
+		return;
+	}
+	dns_cache_put(svc->cache, &p->q, svc->out, a.len, &a, svc->r->loop.now_ms);
+	note_cache(svc);
+	answer_client(svc, p->listen_fd, &p->client, &p->q, p->question, svc->out, a.len, a.rcode);
+	pending_end(p);
+}
+
+static void pending_event(struct ev *ev, uint32_t events)
+{
+	struct dns_pending *p = container_of(ev, struct dns_pending, ev);
+	uint8_t buf[DNS_UDP_PLAIN_MAX > 4096 ? DNS_UDP_PLAIN_MAX : 4096];
+
+	(void)events;
+	while (p->svc && p->fd >= 0) {
+		ssize_t n = recv(p->fd, buf, sizeof(buf), 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n < 0) {
+			pending_next(p, strerror(errno)); /* refused: nothing listens there */
+			return;
+		}
+		pending_answer(p, buf, (size_t)n);
+	}
+}
+
+/* A marked UDP socket connected to server; -1 with errno. */
+static int udp_socket_to(struct relay *r, const struct sockaddr_storage *server)
+{
+	uint32_t mark = r->cfg->mark;
+	int fd;
+
+	if (!fd_budget_room(r->loop.budget, 1)) {
+		errno = EMFILE;
+		return -1;
+	}
+	fd = socket(server->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if ((mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0) ||
+	    connect(fd, (const struct sockaddr *)server, addr_len(server)) < 0) {
+		int err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	fd_budget_take(r->loop.budget, 1);
+	return fd;
+}
+
+/* Asks server p->server. */
+static void pending_ask(struct dns_pending *p)
+{
+	struct dns_service *svc = p->svc;
+	struct relay *r = svc->r;
+	const struct dns_config *dc = &r->cfg->dns;
+	const struct sockaddr_storage *server = &dc->server[p->server];
+	const struct upstream *up = config_route(r->cfg, server);
+	size_t len;
+
+	timer_arm(&r->loop, &r->dns_timers, &p->timer, config_dns_attempt_ms(dc));
+	if (up->url.kind != UPSTREAM_DIRECT) {
+		pending_ask_tcp(p);
+		return;
+	}
+	p->fwd_id = next_id(svc);
+	len = dns_msg_forward_query(&p->q, p->fwd_id, DNS_FORWARD_SIZE, svc->out, sizeof(svc->out));
+	p->fd = len ? udp_socket_to(r, server) : -1;
+	if (p->fd < 0 || loop_add(&r->loop, p->fd, &p->ev, EPOLLIN) < 0 ||
+	    send(p->fd, svc->out, len, MSG_DONTWAIT) < 0) {
+		pending_next(p, len ? strerror(errno) : "cannot write the query");
+		return;
+	}
+	count(&r->counters.dns.forwarded);
+}
+
+/* ---- over TCP ---- */
+
+static void tcp_answer(struct dns_tcp *t, const uint8_t *msg, size_t len)
+{
+	struct dns_service *svc = dns_tcp_owner(t);
+
+	if (len < DNS_HEADER_LEN)
+		return;
+	/* the few queries in flight on one connection: a scan is enough */
+	for (struct list *n = svc->pending.next; n != &svc->pending; n = n->next) {
+		struct dns_pending *p = container_of(n, struct dns_pending, node);
+		if (p->via == t && p->fwd_id == dns_msg_id(msg)) {
+			pending_answer(p, msg, len);
+			return;
+		}
+	}
+}
+
+static void tcp_down(struct dns_tcp *t, const char *why)
+{
+	struct dns_service *svc = dns_tcp_owner(t);
+	struct list *n = svc->pending.next;
+
+	while (n != &svc->pending) {
+		struct dns_pending *p = container_of(n, struct dns_pending, node);
+		n = n->next; /* pending_next may end p */
+		if (p->via == t)
+			pending_next(p, why);
+	}
+}
+
+static const struct dns_tcp_ops tcp_ops = {
+	.answer = tcp_answer,
+	.down = tcp_down,
+};
+
+/* The channel to server i in the current configuration; NULL when out of
+ * memory. One made under an older configuration is let go. */
+static struct dns_tcp *tcp_channel(struct dns_service *svc, unsigned i)
+{
+	struct relay *r = svc->r;
+	const struct sockaddr_storage *server = &r->cfg->dns.server[i];
+
+	if (svc->tcp[i] && dns_tcp_generation(svc->tcp[i]) != r->gen) {
+		tcp_down(svc->tcp[i], "the configuration changed");
+		dns_tcp_free(svc->tcp[i]);
+		svc->tcp[i] = NULL;
+	}
+	if (!svc->tcp[i])
+		svc->tcp[i] =
+		    dns_tcp_new(r, &tcp_ops, svc, r->gen, server, config_route(r->cfg, server));
+	return svc->tcp[i];
+}
+
+/* Asks server p->server over TCP: through its route's upstream, or
+ * direct after a truncated UDP answer. */
+static void pending_ask_tcp(struct dns_pending *p)
+{
+	struct dns_service *svc = p->svc;
+	struct dns_tcp *t = tcp_channel(svc, p->server);
+	size_t len;
+
+	p->fwd_id = next_id(svc);
+	len = dns_msg_forward_query(&p->q, p->fwd_id, DNS_FORWARD_SIZE, svc->out, sizeof(svc->out));
+	if (!t || !len || dns_tcp_send(t, svc->out, len) < 0) {
+		pending_next(p, "cannot open a TCP connection to it");
+		return;
+	}
+	p->via = t;
+	count(&svc->r->counters.dns.forwarded);
+}
+
+/* A query no cache entry answered: kept and forwarded. */
+static void forward(struct dns_service *svc, int fd, const struct sockaddr_storage *client,
+		    const struct dns_msg_query *q, const uint8_t *msg)
+{
+	struct dns_pending *p;
+
+	if (svc->n_pending >= DNS_PENDING_MAX || !(p = calloc(1, sizeof(*p)))) {
+		count(&svc->r->counters.dns.refused);
+		reply_error(svc, fd, client, q, 1, DNS_RCODE_SERVFAIL);
+		return;
+	}
+	p->svc = svc;
+	p->fd = -1;
+	p->ev.handle = pending_event;
+	list_init(&p->timer.node);
+	p->timer.fire = pending_expired;
+	p->q = *q;
+	if (q->question_len <= sizeof(p->question))
+		memcpy(p->question, msg + DNS_HEADER_LEN, q->question_len);
+	p->listen_fd = fd;
+	p->client = *client;
+	list_add_tail(&svc->pending, &p->node);
+	svc->n_pending++;
+	pending_ask(p);
+}
+
+/* One datagram from a client. */
+static void handle_query(struct dns_service *svc, int fd, const struct sockaddr_storage *client,
+			 const uint8_t *msg, size_t len)
+{
+	struct relay_counters *c = &svc->r->counters;
+	const struct dns_config *dc = &svc->r->cfg->dns;
+	struct dns_msg_query q;
+	enum dns_query_verdict v;
+	size_t n;
+
+	if (dc->n_allow && !cidr_list_contains(dc->allow, dc->n_allow, client)) {
+		count(&c->dns.refused); /* no answer at all for strangers */
+		return;
+	}
+	v = dns_msg_parse_query(msg, len, &q);
+	if (v != DNS_QUERY_OK) {
+		count(&c->dns.malformed);
+		if (v != DNS_QUERY_DROP)
+			reply_error(svc, fd, client, &q, 0,
+				    v == DNS_QUERY_NOTIMP ? DNS_RCODE_NOTIMP : DNS_RCODE_FORMERR);
+		return;
+	}
+	count(&c->dns.queries);
+	n = dns_cache_get(svc->cache, &q, msg, len, svc->out, sizeof(svc->out),
+			  svc->r->loop.now_ms);
+	note_cache(svc);
+	if (!n) {
+		forward(svc, fd, client, &q, msg);
+		return;
+	}
+	count(&c->dns.cache_hits);
+	/* the rcode of what was kept: the low bits of its header */
+	answer_client(svc, fd, client, &q, msg + DNS_HEADER_LEN, svc->out, n, svc->out[3] & 0x0f);
+}
+
+void dns_service_readable(struct relay *r, int fd)
+{
+	struct dns_service *svc = r->dns_service;
+
+	for (int i = 0; svc && i < DNS_READS; i++) {
+		struct sockaddr_storage client;
+		socklen_t clen = sizeof(client);
+		ssize_t n = recvfrom(fd, svc->in, sizeof(svc->in), MSG_DONTWAIT,
+				     (struct sockaddr *)&client, &clen);
+		if (n < 0)
+			return;
+		addr_unmap_v4(&client);
+		handle_query(svc, fd, &client, svc->in, (size_t)n);
+	}
+}
+
+int dns_service_listen(const struct sockaddr_storage *addr, unsigned n_workers)
+{
+	int one = 1, fd, err;
+
+	fd = socket(addr->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* SO_REUSEPORT alone: shared with our own workers only (same user) */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    (addr->ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    /* the router's LAN address may come up after the daemon */
+	    setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one)) < 0 ||
+	    bind(fd, (const struct sockaddr *)addr, addr_len(addr)) < 0 ||
+	    /* one client, one worker: its names meet one cache */
+	    intake_steer_by_client(fd, addr->ss_family, n_workers) < 0) {
+		err = errno;
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+int dns_service_new(struct relay *r)
+{
+	const struct dns_config *dc = &r->cfg->dns;
+	struct dns_service *svc = calloc(1, sizeof(*svc));
+
+	if (!svc)
+		return -ENOMEM;
+	svc->r = r;
+	list_init(&svc->pending);
+	r->dns_service = svc;
+	if (getrandom(svc->id_key, sizeof(svc->id_key), 0) != (ssize_t)sizeof(svc->id_key)) {
+		log_error("worker %u: dns: getrandom: %s", r->index, strerror(errno));
+		return -EIO;
+	}
+	svc->cache = dns_cache_new(dc->cache_entries, dc->cache_bytes, 86400);
+	if (dc->cache_entries && !svc->cache) {
+		log_error("worker %u: dns: out of memory for the cache", r->index);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void dns_service_flush(struct relay *r)
+{
+	if (!r->dns_service)
+		return;
+	dns_cache_flush(r->dns_service->cache);
+	note_cache(r->dns_service);
+}
+
+void dns_service_free(struct relay *r)
+{
+	struct dns_service *svc = r->dns_service;
+
+	if (!svc)
+		return;
+	while (!list_empty(&svc->pending))
+		pending_end(container_of(svc->pending.next, struct dns_pending, node));
+	for (unsigned i = 0; i < DNS_SERVERS_MAX; i++)
+		dns_tcp_free(svc->tcp[i]);
+	loop_end_batch(&r->loop);
+	dns_cache_free(svc->cache);
+	free(svc);
+	r->dns_service = NULL;
+}

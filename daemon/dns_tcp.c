@@ -1,0 +1,301 @@
+/* DNS over TCP to one server (see dns_tcp.h). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sockgate/addr.h"
+#include "sockgate/config.h"
+#include "dns_tcp.h"
+#include "fd_budget.h"
+#include "generation.h"
+#include "relay.h"
+#include "upstream.h"
+
+#define DNS_TCP_OUT_MAX (64u << 10) /* queries waiting to be written */
+#define DNS_TCP_IN_MAX	(2 + 65535) /* one length prefix and its message */
+
+enum dns_tcp_state {
+	DNS_TCP_CLOSED,
+	DNS_TCP_CONNECTING,
+	DNS_TCP_HANDSHAKE, /* with the upstream */
+	DNS_TCP_READY,
+};
+
+struct dns_tcp {
+	struct ev ev;
+	struct timer idle; /* closes it when nothing was asked for a while */
+	struct relay *r;
+	const struct dns_tcp_ops *ops;
+	void *owner;
+	struct generation *gen; /* holds up's config */
+	const struct upstream *up;
+	struct sockaddr_storage server;
+	struct upstream_target target;
+	enum dns_tcp_state state;
+	int fd;
+	uint32_t events; /* as registered */
+	struct upstream_handshake hs;
+	uint8_t hs_out[UPSTREAM_OUT_MAX];
+	uint8_t *out; /* framed queries not written yet */
+	size_t out_len;
+	uint8_t *in; /* what was read and not yet taken */
+	size_t in_len;
+};
+
+static void dns_tcp_event(struct ev *ev, uint32_t events);
+static void idle_expired(struct timer *t);
+
+struct dns_tcp *dns_tcp_new(struct relay *r, const struct dns_tcp_ops *ops, void *owner,
+			    struct generation *gen, const struct sockaddr_storage *server,
+			    const struct upstream *up)
+{
+	struct dns_tcp *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->ev.handle = dns_tcp_event;
+	list_init(&t->idle.node);
+	t->idle.fire = idle_expired;
+	t->r = r;
+	t->ops = ops;
+	t->owner = owner;
+	t->gen = generation_ref(gen);
+	t->up = up;
+	t->server = *server;
+	t->target.addr = *server;
+	t->fd = -1;
+	return t;
+}
+
+void *dns_tcp_owner(const struct dns_tcp *t)
+{
+	return t->owner;
+}
+
+struct generation *dns_tcp_generation(const struct dns_tcp *t)
+{
+	return t->gen;
+}
+
+int dns_tcp_open(const struct dns_tcp *t)
+{
+	return t->state != DNS_TCP_CLOSED;
+}
+
+static void dns_tcp_close(struct dns_tcp *t)
+{
+	timer_cancel(&t->idle);
+	loop_close(&t->r->loop, &t->fd, CLOSE_FIN);
+	loop_fds_released(&t->r->loop);
+	free(t->out);
+	free(t->in);
+	t->out = t->in = NULL;
+	t->out_len = t->in_len = 0;
+	t->state = DNS_TCP_CLOSED;
+}
+
+void dns_tcp_free(struct dns_tcp *t)
+{
+	if (!t)
+		return;
+	dns_tcp_close(t);
+	generation_unref(t->gen);
+	t->ops = NULL; /* dead: an event later in this batch leaves it */
+	loop_free_after_batch(&t->r->loop, t);
+}
+
+static void dns_tcp_down(struct dns_tcp *t, const char *why)
+{
+	const struct dns_tcp_ops *ops = t->ops;
+
+	dns_tcp_close(t);
+	ops->down(t, why);
+}
+
+static void idle_expired(struct timer *tm)
+{
+	dns_tcp_close(container_of(tm, struct dns_tcp, idle));
+}
+
+static void want(struct dns_tcp *t, uint32_t events)
+{
+	if (events != t->events && loop_modify(&t->r->loop, t->fd, &t->ev, events) == 0)
+		t->events = events;
+}
+
+/* Writes what waits (the handshake's bytes first); 0, or -1 after down. */
+static int flush_out(struct dns_tcp *t)
+{
+	while (t->out_len && t->state == DNS_TCP_READY) {
+		ssize_t n = send(t->fd, t->out, t->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		if (n < 0) {
+			dns_tcp_down(t, strerror(errno));
+			return -1;
+		}
+		memmove(t->out, t->out + n, t->out_len - (size_t)n);
+		t->out_len -= (size_t)n;
+	}
+	want(t, EPOLLIN | EPOLLRDHUP | (t->out_len ? EPOLLOUT : 0));
+	return 0;
+}
+
+/* Hands over every whole message read; 0, or -1 when t went down (or was
+ * freed by the owner meanwhile: never, ops say so). */
+static int take_messages(struct dns_tcp *t)
+{
+	size_t off = 0;
+
+	while (t->in_len - off >= 2) {
+		size_t n = (size_t)t->in[off] << 8 | t->in[off + 1];
+		if (t->in_len - off - 2 < n)
+			break;
+		if (n)
+			t->ops->answer(t, t->in + off + 2, n);
+		off += 2 + n;
+	}
+	memmove(t->in, t->in + off, t->in_len - off);
+	t->in_len -= off;
+	return 0;
+}
+
+/* The upstream's handshake answered with the bytes at in: DONE leaves
+ * what followed it as the first DNS bytes. */
+static void handshake_read(struct dns_tcp *t)
+{
+	size_t used = 0;
+	enum upstream_result res =
+	    upstream_handshake_feed(&t->hs, t->in, t->in_len, &used, t->hs_out);
+
+	if (res == UPSTREAM_ERROR) {
+		dns_tcp_down(t, t->hs.reason);
+		return;
+	}
+	memmove(t->in, t->in + used, t->in_len - used);
+	t->in_len -= used;
+	if (t->hs.out_len && send(t->fd, t->hs_out, t->hs.out_len, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+				 (ssize_t)t->hs.out_len) {
+		dns_tcp_down(t, "sending to the upstream");
+		return;
+	}
+	if (res == UPSTREAM_DONE) {
+		t->state = DNS_TCP_READY;
+		if (flush_out(t) == 0)
+			take_messages(t);
+	}
+}
+
+static void read_in(struct dns_tcp *t)
+{
+	ssize_t n;
+
+	if (!t->in && !(t->in = malloc(DNS_TCP_IN_MAX))) {
+		dns_tcp_down(t, "out of memory");
+		return;
+	}
+	n = recv(t->fd, t->in + t->in_len, DNS_TCP_IN_MAX - t->in_len, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		dns_tcp_down(t, n == 0 ? "closed by the far side" : strerror(errno));
+		return;
+	}
+	t->in_len += (size_t)n;
+	if (t->state == DNS_TCP_HANDSHAKE)
+		handshake_read(t);
+	else
+		take_messages(t);
+}
+
+/* Connected: the upstream's handshake, or straight to the queries. */
+static void connected(struct dns_tcp *t)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err) {
+		dns_tcp_down(t, strerror(err));
+		return;
+	}
+	if (t->up->url.kind == UPSTREAM_DIRECT) {
+		t->state = DNS_TCP_READY;
+		flush_out(t);
+		return;
+	}
+	t->state = DNS_TCP_HANDSHAKE;
+	if (upstream_handshake_begin(&t->hs, &t->up->url, &t->target, t->up->pipeline, t->hs_out) <
+		0 ||
+	    send(t->fd, t->hs_out, t->hs.out_len, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+		(ssize_t)t->hs.out_len) {
+		dns_tcp_down(t, t->hs.reason[0] ? t->hs.reason : "sending to the upstream");
+		return;
+	}
+	want(t, EPOLLIN | EPOLLRDHUP);
+}
+
+static void dns_tcp_event(struct ev *ev, uint32_t events)
+{
+	struct dns_tcp *t = container_of(ev, struct dns_tcp, ev);
+
+	if (!t->ops || t->fd < 0)
+		return; /* freed or closed earlier in this batch */
+	if (t->state == DNS_TCP_CONNECTING) {
+		connected(t);
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		read_in(t);
+	if (t->fd >= 0 && (events & EPOLLOUT))
+		flush_out(t);
+}
+
+/* A marked, non-blocking connection to the upstream (or the server). */
+static int dns_tcp_connect(struct dns_tcp *t)
+{
+	const struct sockaddr_storage *to =
+	    t->up->url.kind == UPSTREAM_DIRECT ? &t->server : &t->up->addr;
+	uint32_t mark = t->r->cfg->mark;
+	int one = 1;
+
+	if (!fd_budget_room(t->r->loop.budget, 1))
+		return -1;
+	t->fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (t->fd < 0)
+		return -1;
+	fd_budget_take(t->r->loop.budget, 1);
+	if ((mark && setsockopt(t->fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0) ||
+	    setsockopt(t->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+	    (connect(t->fd, (const struct sockaddr *)to, addr_len(to)) < 0 &&
+	     errno != EINPROGRESS) ||
+	    loop_add(&t->r->loop, t->fd, &t->ev, EPOLLOUT) < 0) {
+		dns_tcp_close(t);
+		return -1;
+	}
+	t->events = EPOLLOUT;
+	t->state = DNS_TCP_CONNECTING;
+	return 0;
+}
+
+int dns_tcp_send(struct dns_tcp *t, const uint8_t *msg, size_t len)
+{
+	if (len > UINT16_MAX || t->out_len + 2 + len > DNS_TCP_OUT_MAX)
+		return -1;
+	if (!t->out && !(t->out = malloc(DNS_TCP_OUT_MAX)))
+		return -1;
+	if (t->state == DNS_TCP_CLOSED && dns_tcp_connect(t) < 0)
+		return -1;
+	t->out[t->out_len] = (uint8_t)(len >> 8);
+	t->out[t->out_len + 1] = (uint8_t)len;
+	memcpy(t->out + t->out_len + 2, msg, len);
+	t->out_len += 2 + len;
+	timer_arm(&t->r->loop, &t->r->dns_idle_timers, &t->idle, DNS_TCP_IDLE_MS);
+	return t->state == DNS_TCP_READY ? flush_out(t) : 0;
+}
