@@ -308,6 +308,8 @@ source tests/integration/ebpf.sh
 source tests/integration/service.sh
 # shellcheck source=guards.sh
 source tests/integration/guards.sh
+# shellcheck source=dns.sh
+source tests/integration/dns.sh
 
 rig_up
 rig_start_web
@@ -385,6 +387,7 @@ test_socks_config_safety
 test_socks_no_auth
 test_socks_udp_routes
 test_socks_auth
+test_dns_service
 
 echo "integration: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

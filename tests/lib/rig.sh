@@ -226,7 +226,8 @@ rig_start_microsocks() {
 	rig_wait_port $NS_PROXY 1081 && rig_wait_port $NS_PROXY 1082
 }
 
-# tinyproxy on the proxy, port 8888, Basic auth, CONNECT allowed to port 80.
+# tinyproxy on the proxy, port 8888, Basic auth, CONNECT allowed to ports
+# 80, 81, 2222 and 5300 (the DNS tests' resolver).
 TINYPROXY_USER=bob
 TINYPROXY_PASS=hunter2
 rig_start_tinyproxy() {
@@ -241,6 +242,7 @@ rig_start_tinyproxy() {
 	ConnectPort 80
 	ConnectPort 81
 	ConnectPort 2222
+	ConnectPort 5300
 	CONF
 	rig_spawn $NS_PROXY TINYPROXY_PID "$RIG_DIR/tinyproxy.out" tinyproxy -d -c "$RIG_DIR/tinyproxy.conf"
 	rig_wait_port $NS_PROXY 8888

@@ -258,6 +258,70 @@ static void test_socks(void **state)
 	config_free(cfg);
 }
 
+static void test_dns(void **state)
+{
+	struct config *cfg = NULL;
+	char errs[4096], a[ADDR_STRLEN];
+	(void)state;
+	int n = load(ROUTE "[dns]\n"
+			   "listen = 192.168.1.1:53, [fd00::1]:53\n"
+			   "server = 9.9.9.9, [2620:fe::fe]:53, 10.0.0.53:5353\n"
+			   "allow = 192.168.1.0/24, fd00::/64\n"
+			   "timeout = 1500ms\n"
+			   "cache_size = 500\n"
+			   "cache_bytes = 65536\n",
+		     &cfg, errs, sizeof(errs));
+	if (n)
+		fail_msg("%s", errs);
+	assert_int_equal(cfg->dns.n_listen, 2);
+	assert_string_equal(addr_format(&cfg->dns.listen[1], a, sizeof(a)), "[fd00::1]:53");
+	assert_int_equal(cfg->dns.n_server, 3);
+	assert_string_equal(addr_format(&cfg->dns.server[0], a, sizeof(a)), "9.9.9.9:53");
+	assert_string_equal(addr_format(&cfg->dns.server[2], a, sizeof(a)), "10.0.0.53:5353");
+	assert_int_equal(cfg->dns.n_allow, 2);
+	assert_int_equal(cfg->dns.timeout_ms, 1500);
+	assert_int_equal(config_dns_attempt_ms(&cfg->dns), 500);
+	assert_int_equal(cfg->dns.cache_entries, 500);
+	assert_int_equal(cfg->dns.cache_bytes, 65536);
+	config_free(cfg);
+
+	/* loopback only: no allow list needed; defaults */
+	n = load(ROUTE "[dns]\nlisten = 127.0.0.1:5353\nserver = 127.0.0.1:53\n", &cfg, errs,
+		 sizeof(errs));
+	if (n)
+		fail_msg("%s", errs);
+	assert_int_equal(cfg->dns.timeout_ms, 2000);
+	assert_int_equal(cfg->dns.cache_entries, 10000);
+	config_free(cfg);
+
+	/* no [dns]: off */
+	n = load(ROUTE, &cfg, errs, sizeof(errs));
+	assert_int_equal(n, 0);
+	assert_int_equal(cfg->dns.n_listen, 0);
+	config_free(cfg);
+}
+
+static void test_dns_errors(void **state)
+{
+	(void)state;
+	expect_error(ROUTE "[dns]\nlisten = 10.0.0.1:53\nserver = 9.9.9.9\n",
+		     "t.conf:4: [dns] listening beyond loopback needs an allow");
+	expect_error(ROUTE "[dns]\nserver = 9.9.9.9\n", "t.conf:4: [dns] has no listen address");
+	expect_error(ROUTE "[dns]\nlisten = 127.0.0.1:53\n", "t.conf:4: [dns] has no server");
+	expect_error(ROUTE "[dns]\nlisten = 127.0.0.1\nserver = 9.9.9.9\n",
+		     "listen: \"127.0.0.1\" is not ADDRESS:PORT");
+	expect_error(ROUTE "[dns]\nlisten = 127.0.0.1:53\nserver = dns.google\n",
+		     "server: \"dns.google\" is not ADDRESS:PORT");
+	expect_error(ROUTE "[dns]\nlisten = 127.0.0.1:53\nserver = 9.9.9.9, 9.9.9.9:53\n",
+		     "given twice");
+	expect_error(ROUTE "[dns]\nlisten = 127.0.0.1:53\nserver = 9.9.9.9\ntimeout = 50ms\n",
+		     "timeout: \"50ms\" is not a duration of 100ms .. 30s");
+	expect_error(ROUTE "[dns]\nlisten = 127.0.0.1:53\nserver = 9.9.9.9\ncache_size = -1\n",
+		     "cache_size: \"-1\" is not 0 .. 1000000 answers");
+	expect_error(ROUTE "[dns]\nlisten = 127.0.0.1:53\nserver = 9.9.9.9\nhijack = yes\n",
+		     "unknown key \"hijack\" in [dns]");
+}
+
 static void test_socks_errors(void **state)
 {
 	(void)state;
@@ -602,6 +666,8 @@ int main(void)
 		cmocka_unit_test(test_user_key),
 		cmocka_unit_test(test_ipv6_routes),
 		cmocka_unit_test(test_socks_errors),
+		cmocka_unit_test(test_dns),
+		cmocka_unit_test(test_dns_errors),
 		cmocka_unit_test(test_names_resolved_at_load),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -1,0 +1,142 @@
+# shellcheck shell=bash
+# The DNS service ([dns]): dnsmasq on the server host (port 5300) knows
+# names nobody else does and is reachable only through the upstreams;
+# LAN clients ask sockgated's listeners on the router with dig. Sourced by
+# run.sh.
+
+DNS_PORT=5353
+DNS_SERVER_PORT=5300
+
+dns_start_resolver() {
+	local big=() i
+	# eight 250-byte TXT strings: a 2 KB answer
+	for i in 1 2 3 4 5 6 7 8; do big+=("--txt-record=big.sgdns,$(printf "%0250d" "$i")"); done
+	rig_spawn $NS_SERVER DNS_RESOLVER_PID "$RIG_DIR/dns-resolver.log" \
+		dnsmasq -k -C /dev/null -u root --no-resolv --no-hosts --bind-interfaces \
+		--listen-address=$SERVER4 --listen-address=$SERVER6 --port=$DNS_SERVER_PORT \
+		--pid-file="$RIG_DIR/dns-resolver.pid" --local-ttl=60 \
+		--address=/only.sgdns/10.9.7.1 --address=/only.sgdns/fd77:9::1 \
+		--txt-record=t.only.sgdns,"beyond the proxy" "${big[@]}"
+	for i in $(seq 1 100); do
+		[ -n "$(in_ns $NS_SERVER ss -Hltn "sport = :$DNS_SERVER_PORT")" ] && return 0
+		sleep 0.05
+	done
+	echo "dns: the resolver did not start" >&2
+}
+
+# sockgated with the DNS service, upstream URL $1 (or direct), [route]
+# lines $2.
+dns_start_sockgated() {
+	rig_start_sockgated "$1" "${3:-}" "" "${2:-}
+[dns]
+listen = $ROUTER4_LAN:$DNS_PORT, [$ROUTER6_LAN]:$DNS_PORT
+server = $SERVER4:$DNS_SERVER_PORT
+allow = 10.77.1.0/24, fd77:1::/64
+timeout = 2s"
+	local i
+	for i in $(seq 1 100); do
+		[ -n "$(in_ns $NS_ROUTER ss -Hlun "sport = :$DNS_PORT")" ] && return 0
+		sleep 0.05
+	done
+}
+
+dig_client() { # server type name [dig options]
+	local server=$1 type=$2 name=$3
+	shift 3
+	in_ns $NS_CLIENT dig +time=4 +tries=1 -p $DNS_PORT "@$server" "$type" "$name" "$@"
+}
+
+# dig's output for the question contains the pattern (grep -E)
+dns_expect() { # server type name pattern [dig options]
+	local server=$1 type=$2 name=$3 pattern=$4
+	shift 4
+	dig_client "$server" "$type" "$name" "$@" | grep -Eq "$pattern"
+}
+
+dns_stat() { # python expression over d = the dns_service stats
+	"$SOCKGATE" --json -c "$RIG_DIR/sockgate.conf" stats |
+		python3 -c "import json,sys; d=json.load(sys.stdin)['dns_service']; sys.exit(0 if ($1) else 1)"
+}
+
+dns_answers_through() { # what
+	check "dns through $1: A of a name only the resolver knows" \
+		dns_expect $ROUTER4_LAN A a.only.sgdns '^10.9.7.1$' +short
+	check "dns through $1: AAAA, asked over IPv6" \
+		dns_expect $ROUTER6_LAN AAAA b.only.sgdns '^fd77:9::1$' +short
+	check "dns through $1: TXT" \
+		dns_expect $ROUTER4_LAN TXT t.only.sgdns 'beyond the proxy' +short
+}
+
+test_dns_service() {
+	dns_start_resolver
+	dns_start_sockgated "socks5://$PROXY4:1080"
+	dns_answers_through "dante (DNS over TCP through CONNECT)"
+	# a 2 KB answer whole over UDP with EDNS0; without EDNS0 the client
+	# is told to ask over TCP (TC)
+	check "dns: a 2 KB TXT answer arrives whole with EDNS0" \
+		bash -c "ip netns exec $NS_CLIENT dig +time=4 +tries=1 -p $DNS_PORT @$ROUTER4_LAN TXT big.sgdns +bufsize=4096 +ignore | grep -c '^big.sgdns.*TXT' | grep -qx 8"
+	check "dns: ... and truncated (TC) without EDNS0" \
+		bash -c "ip netns exec $NS_CLIENT dig +time=4 +tries=1 -p $DNS_PORT @$ROUTER4_LAN TXT big.sgdns +noedns +ignore | grep -q 'flags: qr tc'"
+	# the cache: a second query is not forwarded
+	dig_client $ROUTER4_LAN A c.only.sgdns +short >/dev/null
+	local fwd
+	fwd=$("$SOCKGATE" --json -c "$RIG_DIR/sockgate.conf" stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["dns_service"]["forwarded"])')
+	local i
+	for i in 1 2 3 4; do dig_client $ROUTER4_LAN A c.only.sgdns +short >/dev/null; done
+	check "dns: the cache answers again without asking (forwarded stays $fwd)" \
+		dns_stat "d['forwarded'] == $fwd and d['cache_hits'] >= 4 and d['cache_entries'] >= 1"
+	# 50 queries at once: one connection per worker carries them
+	local digs=()
+	for i in $(seq 1 50); do
+		dig_client $ROUTER4_LAN A "p$i.only.sgdns" +short >"$RIG_DIR/dns-par.$i" &
+		digs+=($!)
+	done
+	wait "${digs[@]}"
+	check "dns: 50 queries in parallel all answered" \
+		test "$(cat "$RIG_DIR"/dns-par.* | grep -cx 10.9.7.1)" -eq 50
+	check "dns: ... over at most one connection to the upstream per worker" \
+		test "$(in_ns $NS_PROXY ss -Htn state established "sport = :1080 and src $PROXY4 and dst $ROUTER4" | wc -l)" -le 2
+	# malformed queries: counted, no crash, the service keeps answering
+	in_ns $NS_CLIENT python3 - "$ROUTER4_LAN" $DNS_PORT <<-'PY'
+	import socket, struct, sys
+	s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	dst = (sys.argv[1], int(sys.argv[2]))
+	hdr = lambda qd: struct.pack(">HHHHHH", 0x4242, 0x0100, qd, 0, 0, 0)
+	q = b"\x07example\x03com\x00" + struct.pack(">HH", 1, 1)
+	for m in (b"\x12\x34\x01", hdr(1) + b"\x3fabc", hdr(1) + b"\xc0\x0c" + struct.pack(">HH", 1, 1),
+	          hdr(0), hdr(2) + q + q, b"\xff" * 65000):
+	    s.sendto(m, dst)
+	PY
+	sleep 0.3
+	check "dns: malformed queries are counted (6)" dns_stat "d['malformed'] >= 6"
+	check "dns: ... and the service still answers" \
+		dns_expect $ROUTER4_LAN A m.only.sgdns '^10.9.7.1$' +short
+	# the resolver down: SERVFAIL within the timeout, then back
+	rig_stop "$DNS_RESOLVER_PID"
+	local t0 t1
+	t0=$(date +%s%N)
+	check "dns: resolver down: SERVFAIL" \
+		dns_expect $ROUTER4_LAN A down.only.sgdns 'status: SERVFAIL'
+	t1=$(date +%s%N)
+	check "dns: ... within the 2 s timeout ($(((t1 - t0) / 1000000)) ms)" test $(((t1 - t0) / 1000000)) -lt 3000
+	dns_start_resolver
+	check "dns: resolver back: answered again" \
+		dns_expect $ROUTER4_LAN A back.only.sgdns '^10.9.7.1$' +short
+	check "dns: answers by rcode counted (SERVFAIL among them)" \
+		dns_stat "d['answers']['servfail'] >= 1 and d['answers']['noerror'] >= 60"
+	rig_stop_sockgated
+
+	dns_start_sockgated "http://$TINYPROXY_USER:$TINYPROXY_PASS@$PROXY4:8888"
+	dns_answers_through "tinyproxy (HTTP CONNECT)"
+	rig_stop_sockgated
+
+	# direct: plain UDP to the resolver, by a route for its address
+	rig_open_direct_path
+	dns_start_sockgated "socks5://$PROXY4:1080" "$SERVER4/32 = direct"
+	dns_answers_through "a direct route (UDP)"
+	check "dns: direct: the 2 KB answer too" \
+		bash -c "ip netns exec $NS_CLIENT dig +time=4 +tries=1 -p $DNS_PORT @$ROUTER4_LAN TXT big.sgdns +bufsize=4096 +ignore | grep -c '^big.sgdns.*TXT' | grep -qx 8"
+	rig_stop_sockgated
+	rig_close_direct_path
+	rig_stop "$DNS_RESOLVER_PID"
+}
