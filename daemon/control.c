@@ -1,5 +1,5 @@
 /* Control socket requests (documented in docs/control.md):
- *   status [json] | conns [json] | stats [json] | reload [json]
+ *   status [json] | conns [json] | stats [json] | reload [json] | dns-flush [json]
  * The answer is text, or one JSON object, then the connection closes.
  *   tproxy-listeners
  * (root only) hands copies of the TPROXY TCP listeners to the CLI, which
@@ -262,16 +262,28 @@ static json_t *reload_json(const struct control *c)
 			 json_text(c->reload_msg));
 }
 
+/* dns-flush: every worker's DNS cache emptied; how many did it. */
+static unsigned dns_flush(const struct control *c)
+{
+	unsigned done = 0;
+
+	for (unsigned i = 0; i < c->n_workers; i++)
+		done += (unsigned)worker_dns_flush(&c->workers[i], SNAPSHOT_TIMEOUT_MS);
+	return done;
+}
+
 /* The answer to req: text, or one JSON object. */
 static void answer(const struct control *c, const char *req, int json, FILE *out)
 {
 	if (json) {
-		json_t *v = !strcmp(req, "status")  ? status_json(c)
-			    : !strcmp(req, "stats") ? stats_json(c)
-			    : !strcmp(req, "conns") ? conns_json(c)
-			    : !strcmp(req, "reload")
-				? reload_json(c)
-				: json_pack("{s:s}", "error", "unknown request");
+		json_t *v =
+		    !strcmp(req, "status")  ? status_json(c)
+		    : !strcmp(req, "stats") ? stats_json(c)
+		    : !strcmp(req, "conns") ? conns_json(c)
+		    : !strcmp(req, "dns-flush")
+			? json_pack("{s:b, s:I}", "flushed", 1, "workers", (json_int_t)dns_flush(c))
+		    : !strcmp(req, "reload") ? reload_json(c)
+					     : json_pack("{s:s}", "error", "unknown request");
 		json_print(out, v);
 	} else if (!strcmp(req, "status"))
 		answer_status(c, out);
@@ -279,10 +291,13 @@ static void answer(const struct control *c, const char *req, int json, FILE *out
 		answer_stats(c, out);
 	else if (!strcmp(req, "conns"))
 		answer_conns(c, out);
+	else if (!strcmp(req, "dns-flush"))
+		fprintf(out, "ok: the DNS cache emptied on %u of %u workers\n", dns_flush(c),
+			c->n_workers);
 	else if (!strcmp(req, "reload"))
 		fprintf(out, "%s: %s\n", c->reload_rc ? "error" : "ok", c->reload_msg);
 	else
-		fprintf(out, "error: unknown request (status, conns, stats, reload)\n");
+		fprintf(out, "error: unknown request (status, conns, stats, reload, dns-flush)\n");
 }
 
 /* Sends "ok" and the names of the listeners whose copies ride along

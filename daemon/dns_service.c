@@ -19,6 +19,7 @@
 #include "sockgate/config.h"
 #include "sockgate/log.h"
 #include "dns_cache.h"
+#include "dns_conn.h"
 #include "dns_msg.h"
 #include "dns_service.h"
 #include "dns_tcp.h"
@@ -32,6 +33,15 @@
 #define DNS_MSG_MAX	 65535 /* an answer, as ldns writes it again */
 #define DNS_READS	 32    /* datagrams read per event before yielding */
 #define DNS_FORWARD_SIZE 1232  /* the EDNS0 size we offer servers (no fragments) */
+#define DNS_CONNS_MAX	 256   /* clients' TCP connections, per worker */
+
+/* Where an answer goes: a UDP listener and the client's address, or a
+ * client's TCP connection (NULL again once it closed: then nowhere). */
+struct dns_reply_to {
+	int fd;
+	struct sockaddr_storage client;
+	struct dns_conn *conn;
+};
 
 struct dns_pending {
 	struct timer timer; /* the current attempt's deadline */
@@ -41,8 +51,7 @@ struct dns_pending {
 	struct list node; /* svc->pending */
 	struct dns_msg_query q;
 	uint8_t question[DNS_NAME_WIRE_MAX + 4]; /* as the client spelled it */
-	int listen_fd;				 /* where the answer leaves from */
-	struct sockaddr_storage client;
+	struct dns_reply_to to;
 	uint16_t fwd_id;
 	unsigned server;     /* the index being asked */
 	struct dns_tcp *via; /* asked over this TCP channel, or NULL (UDP) */
@@ -53,6 +62,7 @@ struct dns_service {
 	struct dns_cache *cache;
 	struct list pending;
 	unsigned n_pending;
+	unsigned n_conns;		      /* clients' TCP connections */
 	struct dns_tcp *tcp[DNS_SERVERS_MAX]; /* made on first use */
 	uint8_t id_key[SIPHASH_KEY_LEN];
 	uint64_t id_counter;
@@ -85,43 +95,49 @@ static uint16_t next_id(struct dns_service *svc)
 	return (uint16_t)(digest[0] << 8 | digest[1]);
 }
 
-static void send_to_client(struct dns_service *svc, int fd, const struct sockaddr_storage *client,
+static void send_to_client(struct dns_service *svc, const struct dns_reply_to *to,
 			   const uint8_t *msg, size_t len, uint8_t rcode)
 {
 	struct relay_counters *c = &svc->r->counters;
 
+	if (!to->conn && to->fd < 0)
+		return; /* its TCP connection closed while it waited */
 	count(&c->dns.answers[rcode < DNS_RCODE_KINDS - 1 ? rcode : DNS_RCODE_KINDS - 1]);
-	if (sendto(fd, msg, len, MSG_DONTWAIT, (const struct sockaddr *)client, addr_len(client)) <
-	    0)
+	if (to->conn) {
+		dns_conn_send(to->conn, msg, len);
+		return;
+	}
+	if (sendto(to->fd, msg, len, MSG_DONTWAIT, (const struct sockaddr *)&to->client,
+		   addr_len(&to->client)) < 0)
 		log_debug("dns: answer to a client: %s", strerror(errno));
 }
 
 /* An answer ldns wrote (len bytes in msg, the resolver's ID) to q's asker:
  * its ID and spelling, or TC when it is too large for the client. */
-static void answer_client(struct dns_service *svc, int fd, const struct sockaddr_storage *client,
+static void answer_client(struct dns_service *svc, const struct dns_reply_to *to,
 			  const struct dns_msg_query *q, const uint8_t *question, uint8_t *msg,
 			  size_t len, uint8_t rcode)
 {
-	if (len > q->udp_max) {
+	if (!to->conn && len > q->udp_max) {
 		len = dns_msg_truncated_reply(q, svc->out, sizeof(svc->out));
 		if (len)
-			send_to_client(svc, fd, client, svc->out, len, rcode);
+			send_to_client(svc, to, svc->out, len, rcode);
 		return;
 	}
 	dns_msg_set_id(msg, q->id);
 	if ((size_t)q->question_len == (size_t)q->name_len + 4 &&
 	    DNS_HEADER_LEN + (size_t)q->question_len <= len)
 		memcpy(msg + DNS_HEADER_LEN, question, q->question_len);
-	send_to_client(svc, fd, client, msg, len, rcode);
+	send_to_client(svc, to, msg, len, rcode);
 }
 
-static void reply_error(struct dns_service *svc, int fd, const struct sockaddr_storage *client,
+static void reply_error(struct dns_service *svc, const struct dns_reply_to *to,
 			const struct dns_msg_query *q, int with_question, uint8_t rcode)
 {
 	size_t len = dns_msg_error_reply(q, with_question, rcode, svc->out, sizeof(svc->out));
 
 	if (len)
-		send_to_client(svc, fd, client, svc->out, len, rcode);
+		send_to_client(svc, to, svc->out, len, rcode);
 }
 
 static void pending_end(struct dns_pending *p)
@@ -158,7 +174,7 @@ static void pending_next(struct dns_pending *p, const char *why)
 		pending_ask(p);
 		return;
 	}
-	reply_error(svc, p->listen_fd, &p->client, &p->q, 1, DNS_RCODE_SERVFAIL);
+	reply_error(svc, &p->to, &p->q, 1, DNS_RCODE_SERVFAIL);
 	pending_end(p);
 }
 
@@ -191,7 +207,7 @@ static void pending_answer(struct dns_pending *p, const uint8_t *msg, size_t len
 	}
 	dns_cache_put(svc->cache, &p->q, svc->out, a.len, &a, svc->r->loop.now_ms);
 	note_cache(svc);
-	answer_client(svc, p->listen_fd, &p->client, &p->q, p->question, svc->out, a.len, a.rcode);
+	answer_client(svc, &p->to, &p->q, p->question, svc->out, a.len, a.rcode);
 	pending_end(p);
 }
 
@@ -336,14 +352,14 @@ static void pending_ask_tcp(struct dns_pending *p)
 }
 
 /* A query no cache entry answered: kept and forwarded. */
-static void forward(struct dns_service *svc, int fd, const struct sockaddr_storage *client,
+static void forward(struct dns_service *svc, const struct dns_reply_to *to,
 		    const struct dns_msg_query *q, const uint8_t *msg)
 {
 	struct dns_pending *p;
 
 	if (svc->n_pending >= DNS_PENDING_MAX || !(p = calloc(1, sizeof(*p)))) {
 		count(&svc->r->counters.dns.refused);
-		reply_error(svc, fd, client, q, 1, DNS_RCODE_SERVFAIL);
+		reply_error(svc, to, q, 1, DNS_RCODE_SERVFAIL);
 		return;
 	}
 	p->svc = svc;
@@ -354,32 +370,26 @@ static void forward(struct dns_service *svc, int fd, const struct sockaddr_stora
 	p->q = *q;
 	if (q->question_len <= sizeof(p->question))
 		memcpy(p->question, msg + DNS_HEADER_LEN, q->question_len);
-	p->listen_fd = fd;
-	p->client = *client;
+	p->to = *to;
 	list_add_tail(&svc->pending, &p->node);
 	svc->n_pending++;
 	pending_ask(p);
 }
 
 /* One datagram from a client. */
-static void handle_query(struct dns_service *svc, int fd, const struct sockaddr_storage *client,
-			 const uint8_t *msg, size_t len)
+static void handle_query(struct dns_service *svc, const struct dns_reply_to *to, const uint8_t *msg,
+			 size_t len)
 {
 	struct relay_counters *c = &svc->r->counters;
-	const struct dns_config *dc = &svc->r->cfg->dns;
 	struct dns_msg_query q;
 	enum dns_query_verdict v;
 	size_t n;
 
-	if (dc->n_allow && !cidr_list_contains(dc->allow, dc->n_allow, client)) {
-		count(&c->dns.refused); /* no answer at all for strangers */
-		return;
-	}
 	v = dns_msg_parse_query(msg, len, &q);
 	if (v != DNS_QUERY_OK) {
 		count(&c->dns.malformed);
 		if (v != DNS_QUERY_DROP)
-			reply_error(svc, fd, client, &q, 0,
+			reply_error(svc, to, &q, 0,
 				    v == DNS_QUERY_NOTIMP ? DNS_RCODE_NOTIMP : DNS_RCODE_FORMERR);
 		return;
 	}
@@ -388,28 +398,83 @@ static void handle_query(struct dns_service *svc, int fd, const struct sockaddr_
 			  svc->r->loop.now_ms);
 	note_cache(svc);
 	if (!n) {
-		forward(svc, fd, client, &q, msg);
+		forward(svc, to, &q, msg);
 		return;
 	}
 	count(&c->dns.cache_hits);
 	/* the rcode of what was kept: the low bits of its header */
-	answer_client(svc, fd, client, &q, msg + DNS_HEADER_LEN, svc->out, n, svc->out[3] & 0x0f);
+	answer_client(svc, to, &q, msg + DNS_HEADER_LEN, svc->out, n, svc->out[3] & 0x0f);
+}
+
+/* Whether client may use the service: no answer at all for strangers. */
+static int client_allowed(struct dns_service *svc, const struct sockaddr_storage *client)
+{
+	const struct dns_config *dc = &svc->r->cfg->dns;
+
+	if (!dc->n_allow || cidr_list_contains(dc->allow, dc->n_allow, client))
+		return 1;
+	count(&svc->r->counters.dns.refused);
+	return 0;
 }
 
 void dns_service_readable(struct relay *r, int fd)
 {
 	struct dns_service *svc = r->dns_service;
+	struct dns_reply_to to = { .fd = fd };
 
 	for (int i = 0; svc && i < DNS_READS; i++) {
-		struct sockaddr_storage client;
-		socklen_t clen = sizeof(client);
+		socklen_t clen = sizeof(to.client);
 		ssize_t n = recvfrom(fd, svc->in, sizeof(svc->in), MSG_DONTWAIT,
-				     (struct sockaddr *)&client, &clen);
+				     (struct sockaddr *)&to.client, &clen);
 		if (n < 0)
 			return;
-		addr_unmap_v4(&client);
-		handle_query(svc, fd, &client, svc->in, (size_t)n);
+		addr_unmap_v4(&to.client);
+		if (client_allowed(svc, &to.client))
+			handle_query(svc, &to, svc->in, (size_t)n);
 	}
+}
+
+/* ---- clients over TCP ---- */
+
+static void conn_query(struct dns_conn *c, const uint8_t *msg, size_t len)
+{
+	struct dns_reply_to to = { .fd = -1, .conn = c };
+
+	handle_query(dns_conn_owner(c), &to, msg, len);
+}
+
+/* Queries of a connection that closed still get their answers cached, and
+ * sent nowhere. */
+static void conn_closed(struct dns_conn *c)
+{
+	struct dns_service *svc = dns_conn_owner(c);
+
+	for (struct list *n = svc->pending.next; n != &svc->pending; n = n->next) {
+		struct dns_pending *p = container_of(n, struct dns_pending, node);
+		if (p->to.conn == c)
+			p->to.conn = NULL;
+	}
+	svc->n_conns--;
+}
+
+static const struct dns_conn_ops conn_ops = {
+	.query = conn_query,
+	.closed = conn_closed,
+};
+
+void dns_service_accept(struct relay *r, int fd, const struct sockaddr_storage *client)
+{
+	struct dns_service *svc = r->dns_service;
+	struct sockaddr_storage who = *client;
+
+	fd_budget_take(r->loop.budget, 1);
+	addr_unmap_v4(&who);
+	if (!svc || svc->n_conns >= DNS_CONNS_MAX || !client_allowed(svc, &who)) {
+		loop_close(&r->loop, &fd, CLOSE_RESET);
+		return;
+	}
+	if (dns_conn_new(r, fd, &who, &conn_ops, svc))
+		svc->n_conns++;
 }
 
 int dns_service_listen(const struct sockaddr_storage *addr, unsigned n_workers)
@@ -428,6 +493,26 @@ int dns_service_listen(const struct sockaddr_storage *addr, unsigned n_workers)
 	    bind(fd, (const struct sockaddr *)addr, addr_len(addr)) < 0 ||
 	    /* one client, one worker: its names meet one cache */
 	    intake_steer_by_client(fd, addr->ss_family, n_workers) < 0) {
+		err = errno;
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+int dns_service_listen_tcp(const struct sockaddr_storage *addr)
+{
+	int one = 1, fd, err;
+
+	fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    (addr->ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one)) < 0 ||
+	    bind(fd, (const struct sockaddr *)addr, addr_len(addr)) < 0 || listen(fd, 128) < 0) {
 		err = errno;
 		close(fd);
 		return -err;

@@ -1,5 +1,5 @@
 /* The DNS service ([dns]): a front end that answers the LAN's queries on
- * its UDP listeners, from the worker's cache or by asking the configured
+ * its UDP and TCP listeners, from the worker's cache or by asking the configured
  * servers in order, each reached the way [route] says. Fails closed: a
  * query no server answers in time gets SERVFAIL, never a direct query the
  * config did not name. */
@@ -21,6 +21,11 @@ void dns_service_free(struct relay *r);
 void dns_service_readable(struct relay *r, int fd);
 /* A listener socket for addr, one of n_workers' group: fd or -errno. */
 int dns_service_listen(const struct sockaddr_storage *addr, unsigned n_workers);
+/* The same address over TCP (RFC 7766): fd or -errno. */
+int dns_service_listen_tcp(const struct sockaddr_storage *addr);
+/* A client's connection accepted on a TCP listener (fd, not yet counted
+ * in the fd budget). */
+void dns_service_accept(struct relay *r, int fd, const struct sockaddr_storage *client);
 /* `sockgate dns flush`: the worker's cache emptied. */
 void dns_service_flush(struct relay *r);
 

@@ -47,7 +47,7 @@ static void worker_accept(struct worker *w, struct listener *l)
 {
 	struct relay *r = &w->relay;
 
-	if (l->intake == INTAKE_DNS) {
+	if (l->intake == INTAKE_DNS && l->datagram) {
 		dns_service_readable(r, l->fd);
 		return;
 	}
@@ -75,6 +75,8 @@ static void worker_accept(struct worker *w, struct listener *l)
 		}
 		if (l->intake == INTAKE_SOCKS)
 			socks_server_accept(r, fd, &client);
+		else if (l->intake == INTAKE_DNS)
+			dns_service_accept(r, fd, &client);
 		else
 			flow_accept(r, fd, &client, l->family, l->intake);
 	}
@@ -131,7 +133,10 @@ static void worker_answer(struct worker *w)
 	char *text = NULL;
 	json_t *list = NULL;
 
-	if (w->snap_kind == WORKER_DUP_TPROXY_LISTENERS || w->snap_kind == WORKER_PING) {
+	if (w->snap_kind == WORKER_DNS_FLUSH)
+		dns_service_flush(&w->relay);
+	if (w->snap_kind == WORKER_DUP_TPROXY_LISTENERS || w->snap_kind == WORKER_PING ||
+	    w->snap_kind == WORKER_DNS_FLUSH) {
 		/* under the lock: a requester that gave up gets no fd to leak */
 		pthread_mutex_lock(&w->snap_lock);
 		if (w->snap_waiting) {
@@ -270,6 +275,14 @@ int worker_dup_tproxy_listeners(struct worker *w, int fds[2], unsigned timeout_m
 	}
 	pthread_mutex_unlock(&w->snap_lock);
 	return rc;
+}
+
+int worker_dns_flush(struct worker *w, unsigned timeout_ms)
+{
+	int done = worker_request(w, WORKER_DNS_FLUSH, timeout_ms);
+
+	pthread_mutex_unlock(&w->snap_lock);
+	return done;
 }
 
 int worker_responsive(struct worker *w, unsigned timeout_ms)
@@ -467,19 +480,23 @@ static int worker_open_socks(struct worker *w, const struct sockaddr_storage *ss
 	return worker_add_listener(w, fd, &want);
 }
 
-static int worker_open_dns(struct worker *w, const struct sockaddr_storage *ss)
+/* The DNS service's UDP (datagram) or TCP listener on ss. */
+static int worker_open_dns(struct worker *w, const struct sockaddr_storage *ss, int datagram)
 {
-	struct listener want = {
-		.intake = INTAKE_DNS, .datagram = 1, .family = ss->ss_family, .addr = *ss
-	};
+	struct listener want = { .intake = INTAKE_DNS,
+				 .datagram = (uint8_t)datagram,
+				 .family = ss->ss_family,
+				 .addr = *ss };
 	char a[ADDR_STRLEN];
 	int fd;
 
-	if (find_listener(w, INTAKE_DNS, 1, ss->ss_family, 0, ss))
+	if (find_listener(w, INTAKE_DNS, datagram, ss->ss_family, 0, ss))
 		return 0;
-	fd = dns_service_listen(ss, w->relay.gen->n_workers);
+	fd =
+	    datagram ? dns_service_listen(ss, w->relay.gen->n_workers) : dns_service_listen_tcp(ss);
 	if (fd < 0) {
-		log_error("DNS listener on %s: %s", addr_format(ss, a, sizeof(a)), strerror(-fd));
+		log_error("DNS %s listener on %s: %s", datagram ? "UDP" : "TCP",
+			  addr_format(ss, a, sizeof(a)), strerror(-fd));
 		return fd;
 	}
 	return worker_add_listener(w, fd, &want);
@@ -518,7 +535,9 @@ static int worker_open_listeners(struct worker *w, const struct config *cfg)
 			return rc;
 	}
 	for (size_t i = 0; i < cfg->dns.n_listen; i++) {
-		rc = worker_open_dns(w, &cfg->dns.listen[i]);
+		rc = worker_open_dns(w, &cfg->dns.listen[i], 1);
+		if (rc == 0)
+			rc = worker_open_dns(w, &cfg->dns.listen[i], 0);
 		if (rc < 0)
 			return rc;
 	}

@@ -58,6 +58,7 @@ struct worker {
 		WORKER_LIST_JSON,
 		WORKER_DUP_TPROXY_LISTENERS,
 		WORKER_PING,
+		WORKER_DNS_FLUSH,
 	} snap_kind;
 	int snap_waiting;  /* the requester still waits (under snap_lock) */
 	char *snap_text;   /* malloc'd, handed to the requester */
@@ -86,6 +87,9 @@ json_t *worker_snapshot_json(struct worker *w, unsigned timeout_ms);
  * has not), made by the worker itself so a reload cannot close them
  * meanwhile: 0, or -ETIMEDOUT. The caller owns the fds. */
 int worker_dup_tproxy_listeners(struct worker *w, int fds[2], unsigned timeout_ms);
+/* Empties w's DNS cache (between two of its events): whether it answered
+ * within timeout_ms. */
+int worker_dns_flush(struct worker *w, unsigned timeout_ms);
 /* Whether w's loop answers within timeout_ms (the service watchdog). */
 int worker_responsive(struct worker *w, unsigned timeout_ms);
 

@@ -18,14 +18,16 @@
 
 void ctl_usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: sockgate [-c FILE] [--json] status | conns | stats\n"
-		"\n"
-		"  status  daemon version, uptime, workers, intake, live and total flows\n"
-		"  conns   live flows: client, destination, upstream, state, bytes each way, age\n"
-		"  stats   bytes and failures by reason, per upstream\n"
-		"\n"
-		"Asks the running sockgated over its control socket ([daemon] control).\n");
+	fprintf(
+	    out,
+	    "Usage: sockgate [-c FILE] [--json] status | conns | stats | dns flush\n"
+	    "\n"
+	    "  status     daemon version, uptime, workers, intake, live and total flows\n"
+	    "  conns      live flows: client, destination, upstream, state, bytes each way, age\n"
+	    "  stats      bytes and failures by reason, per upstream; the DNS service's counters\n"
+	    "  dns flush  empty the DNS service's caches\n"
+	    "\n"
+	    "Asks the running sockgated over its control socket ([daemon] control).\n");
 }
 
 /* The control socket path from the config, else the default. */
@@ -221,7 +223,10 @@ int ctl_main(int argc, char *argv[], const struct cli_opts *opts)
 	char req[32], err[256], *path, *answer;
 	int ret = CLI_FAILED, refused;
 
-	if (argc != 1) {
+	/* "dns flush" is the one request of two words */
+	if (argc == 2 && !strcmp(argv[0], "dns") && !strcmp(argv[1], "flush"))
+		argv[0] = "dns-flush";
+	else if (argc != 1 || !strcmp(argv[0], "dns")) {
 		ctl_usage(stderr);
 		return CLI_USAGE;
 	}

@@ -27,6 +27,7 @@ static const struct {
 	{ "conns", ctl_main, ctl_usage, "live flows with their byte counts" },
 	{ "stats", ctl_main, ctl_usage, "counters per upstream and per failure reason" },
 	{ "reload", ctl_main, ctl_usage, "make the daemon re-read its config, keeping live flows" },
+	{ "dns", ctl_main, ctl_usage, "flush: empty the DNS service's caches" },
 };
 
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))

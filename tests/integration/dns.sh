@@ -31,7 +31,7 @@ dns_start_sockgated() {
 [dns]
 listen = $ROUTER4_LAN:$DNS_PORT, [$ROUTER6_LAN]:$DNS_PORT
 server = $SERVER4:$DNS_SERVER_PORT
-allow = 10.77.1.0/24, fd77:1::/64
+allow = $CLIENT4/32, fd77:1::/64
 timeout = 2s"
 	local i
 	for i in $(seq 1 100); do
@@ -71,6 +71,12 @@ test_dns_service() {
 	dns_start_resolver
 	dns_start_sockgated "socks5://$PROXY4:1080"
 	dns_answers_through "dante (DNS over TCP through CONNECT)"
+	check "dns: over TCP from the client too (dig +tcp)" \
+		dns_expect $ROUTER4_LAN A tcp.only.sgdns '^10.9.7.1$' +short +tcp
+	check "dns: a 2 KB TXT answer whole over TCP" \
+		bash -c "ip netns exec $NS_CLIENT dig +time=4 +tries=1 -p $DNS_PORT @$ROUTER4_LAN TXT big.sgdns +tcp | grep -c '^big.sgdns.*TXT' | grep -qx 8"
+	check "dns: a client outside allow gets no answer at all" \
+		bash -c "! ip netns exec $NS_ROUTER dig +time=1 +tries=1 -p $DNS_PORT @$ROUTER4_LAN A x.only.sgdns >/dev/null"
 	# a 2 KB answer whole over UDP with EDNS0; without EDNS0 the client
 	# is told to ask over TCP (TC)
 	check "dns: a 2 KB TXT answer arrives whole with EDNS0" \
@@ -85,6 +91,10 @@ test_dns_service() {
 	for i in 1 2 3 4; do dig_client $ROUTER4_LAN A c.only.sgdns +short >/dev/null; done
 	check "dns: the cache answers again without asking (forwarded stays $fwd)" \
 		dns_stat "d['forwarded'] == $fwd and d['cache_hits'] >= 4 and d['cache_entries'] >= 1"
+	check "dns: sockgate dns flush empties the caches" \
+		bash -c "'$SOCKGATE' -c '$RIG_DIR/sockgate.conf' dns flush | grep -q 'emptied on 2 of 2 workers'"
+	dig_client $ROUTER4_LAN A c.only.sgdns +short >/dev/null
+	check "dns: ... and the next query is forwarded again" dns_stat "d['forwarded'] == $fwd + 1"
 	# 50 queries at once: one connection per worker carries them
 	local digs=()
 	for i in $(seq 1 50); do
@@ -107,8 +117,39 @@ test_dns_service() {
 	          hdr(0), hdr(2) + q + q, b"\xff" * 65000):
 	    s.sendto(m, dst)
 	PY
+	# over TCP: a length prefix promising 64 KB that never comes, and two
+	# good queries pipelined on one connection behind a malformed one
+	in_ns $NS_CLIENT python3 - "$ROUTER4_LAN" $DNS_PORT <<-'PY' >"$RIG_DIR/dns-tcp.out"
+	import socket, struct, sys
+	dst = (sys.argv[1], int(sys.argv[2]))
+	liar = socket.create_connection(dst, timeout=5)
+	liar.sendall(b"\xff\xff" + b"x" * 100)
+	def query(qid, name):
+	    m = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+	    for label in name.split("."):
+	        m += bytes([len(label)]) + label.encode()
+	    m += b"\x00" + struct.pack(">HH", 1, 1)
+	    return struct.pack(">H", len(m)) + m
+	s = socket.create_connection(dst, timeout=5)
+	bad = struct.pack(">HHHHHH", 9, 0x0100, 0, 0, 0, 0)  # no question: FORMERR
+	s.sendall(struct.pack(">H", len(bad)) + bad + query(1, "q1.only.sgdns") + query(2, "q2.only.sgdns"))
+	got = set()
+	buf = b""
+	while len(got) < 3:
+	    chunk = s.recv(65536)
+	    if not chunk:
+	        break
+	    buf += chunk
+	    while len(buf) >= 2 and len(buf) >= 2 + struct.unpack(">H", buf[:2])[0]:
+	        n = struct.unpack(">H", buf[:2])[0]
+	        msg, buf = buf[2:2 + n], buf[2 + n:]
+	        got.add((struct.unpack(">H", msg[:2])[0], msg[3] & 0x0f))
+	print(sorted(got))
+	PY
+	check "dns: TCP: pipelined queries answered behind a malformed one (FORMERR)" \
+		grep -qF "[(1, 0), (2, 0), (9, 1)]" "$RIG_DIR/dns-tcp.out"
 	sleep 0.3
-	check "dns: malformed queries are counted (6)" dns_stat "d['malformed'] >= 6"
+	check "dns: malformed queries are counted (7)" dns_stat "d['malformed'] >= 7"
 	check "dns: ... and the service still answers" \
 		dns_expect $ROUTER4_LAN A m.only.sgdns '^10.9.7.1$' +short
 	# the resolver down: SERVFAIL within the timeout, then back

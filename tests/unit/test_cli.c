@@ -96,6 +96,10 @@ static void test_usage_errors(void **state)
 	assert_int_not_equal(
 	    run("sockgate -c /nonexistent/s.conf rules apply --json", out, sizeof(out)), CLI_USAGE);
 	assert_int_equal(run("sockgate status --json extra", out, sizeof(out)), CLI_USAGE);
+	/* dns takes exactly "flush" */
+	assert_int_equal(run("sockgate dns", out, sizeof(out)), CLI_USAGE);
+	assert_int_equal(run("sockgate dns clear", out, sizeof(out)), CLI_USAGE);
+	assert_int_equal(run("sockgate dns flush now", out, sizeof(out)), CLI_USAGE);
 }
 
 static void test_config_errors_stop_apply(void **state)
