@@ -30,7 +30,7 @@ dns_start_sockgated() {
 	rig_start_sockgated "$1" "${3:-}" "" "${2:-}
 [dns]
 listen = $ROUTER4_LAN:$DNS_PORT, [$ROUTER6_LAN]:$DNS_PORT
-server = $SERVER4:$DNS_SERVER_PORT
+server = ${DNS_SERVERS:-$SERVER4:$DNS_SERVER_PORT}
 allow = $CLIENT4/32, fd77:1::/64
 timeout = 2s"
 	local i
@@ -65,6 +65,37 @@ dns_answers_through() { # what
 		dns_expect $ROUTER6_LAN AAAA b.only.sgdns '^fd77:9::1$' +short
 	check "dns through $1: TXT" \
 		dns_expect $ROUTER4_LAN TXT t.only.sgdns 'beyond the proxy' +short
+}
+
+# OpenSSH's dynamic forwarding as the upstream, the commonest personal
+# SOCKS5 proxy: sshd on the proxy host, `ssh -D` on the router's loopback.
+# It has no UDP ASSOCIATE; the DNS service asks over TCP through CONNECT.
+SSH_SOCKS_PORT=1085
+dns_start_ssh_socks() {
+	local d=$RIG_DIR/ssh
+	mkdir -p "$d"
+	ssh-keygen -q -t ed25519 -N "" -f "$d/host_key"
+	ssh-keygen -q -t ed25519 -N "" -f "$d/user_key"
+	cp "$d/user_key.pub" "$d/authorized_keys"
+	cat >"$d/sshd_config" <<-CONF
+	ListenAddress $PROXY4
+	HostKey $d/host_key
+	PidFile $d/sshd.pid
+	AuthorizedKeysFile $d/authorized_keys
+	PermitRootLogin prohibit-password
+	PasswordAuthentication no
+	KbdInteractiveAuthentication no
+	UsePAM no
+	StrictModes no
+	AllowTcpForwarding yes
+	CONF
+	mkdir -p /run/sshd
+	rig_spawn $NS_PROXY SSHD_PID "$d/sshd.log" /usr/sbin/sshd -D -e -f "$d/sshd_config"
+	rig_wait_port $NS_PROXY 22
+	rig_spawn $NS_ROUTER SSH_SOCKS_PID "$d/ssh.log" ssh -N -D 127.0.0.1:$SSH_SOCKS_PORT \
+		-i "$d/user_key" -o BatchMode=yes -o StrictHostKeyChecking=no \
+		-o UserKnownHostsFile=/dev/null -o ExitOnForwardFailure=yes root@$PROXY4
+	rig_wait_port $NS_ROUTER $SSH_SOCKS_PORT
 }
 
 test_dns_service() {
@@ -170,6 +201,22 @@ test_dns_service() {
 	dns_start_sockgated "http://$TINYPROXY_USER:$TINYPROXY_PASS@$PROXY4:8888"
 	dns_answers_through "tinyproxy (HTTP CONNECT)"
 	rig_stop_sockgated
+
+	# failover: the first server refuses (nothing on that port), the
+	# second is the resolver over IPv6
+	DNS_SERVERS="$SERVER4:5301, [$SERVER6]:$DNS_SERVER_PORT" dns_start_sockgated "socks5://$PROXY4:1080"
+	dns_answers_through "dante to a second server over IPv6 after the first refused"
+	check "dns: ... the refusing server is logged" grep -q "dns: server $SERVER4:5301" "$RIG_DIR/sockgated.log"
+	rig_stop_sockgated
+
+	dns_start_ssh_socks
+	dns_start_sockgated "socks5://127.0.0.1:$SSH_SOCKS_PORT"
+	dns_answers_through "ssh -D (OpenSSH's SOCKS5, no UDP)"
+	check "dns through ssh -D: a 2 KB answer over TCP" \
+		bash -c "ip netns exec $NS_CLIENT dig +time=4 +tries=1 -p $DNS_PORT @$ROUTER4_LAN TXT big.sgdns +tcp | grep -c '^big.sgdns.*TXT' | grep -qx 8"
+	rig_stop_sockgated
+	rig_stop "$SSH_SOCKS_PID"
+	rig_stop "$SSHD_PID"
 
 	# direct: plain UDP to the resolver, by a route for its address
 	rig_open_direct_path
