@@ -28,6 +28,8 @@
 #include "intake.h"
 #include "relay.h"
 #include "siphash.h"
+#include "socks_handshake.h"
+#include "udp_assoc.h"
 
 #define DNS_PENDING_MAX	 1024  /* queries waiting for a server, per worker */
 #define DNS_MSG_MAX	 65535 /* an answer, as ldns writes it again */
@@ -53,9 +55,23 @@ struct dns_pending {
 	uint8_t question[DNS_NAME_WIRE_MAX + 4]; /* as the client spelled it */
 	struct dns_reply_to to;
 	uint16_t fwd_id;
-	unsigned server;     /* the index being asked */
-	struct dns_tcp *via; /* asked over this TCP channel, or NULL (UDP) */
+	unsigned server;	     /* the index being asked */
+	struct dns_tcp *via;	     /* asked over this TCP channel, or */
+	struct dns_assoc *via_assoc; /* through this UDP ASSOCIATE, or NULL */
 };
+
+/* Our UDP ASSOCIATE with the upstream [route] names for one server, made
+ * on first use and kept: queries go in SOCKS5 UDP datagrams. */
+struct dns_assoc {
+	struct udp_assoc assoc;
+	struct dns_service *svc; /* NULL: let go, freed after the batch */
+	struct generation *gen;	 /* holds the upstream's config */
+	/* until then its failed setup sends this server's queries over TCP
+	 * (an upstream without UDP ASSOCIATE: OpenSSH, Tor) */
+	uint64_t tcp_until;
+};
+
+#define DNS_NO_UDP_MS 60000 /* how long a failed UDP ASSOCIATE means TCP */
 
 struct dns_service {
 	struct relay *r;
@@ -64,6 +80,7 @@ struct dns_service {
 	unsigned n_pending;
 	unsigned n_conns;		      /* clients' TCP connections */
 	struct dns_tcp *tcp[DNS_SERVERS_MAX]; /* made on first use */
+	struct dns_assoc *uassoc[DNS_SERVERS_MAX];
 	uint8_t id_key[SIPHASH_KEY_LEN];
 	uint64_t id_counter;
 	uint8_t in[DNS_MSG_MAX], out[DNS_MSG_MAX];
@@ -147,6 +164,7 @@ static void pending_end(struct dns_pending *p)
 	timer_cancel(&p->timer);
 	loop_close(&svc->r->loop, &p->fd, CLOSE_FIN);
 	p->via = NULL;
+	p->via_assoc = NULL;
 	list_del(&p->node);
 	svc->n_pending--;
 	p->svc = NULL; /* dead: an event later in this batch leaves it */
@@ -155,6 +173,7 @@ static void pending_end(struct dns_pending *p)
 
 static void pending_ask(struct dns_pending *p);
 static void pending_ask_tcp(struct dns_pending *p);
+static void pending_ask_assoc(struct dns_pending *p);
 
 /* This attempt is over: the next server, or SERVFAIL after the last. */
 static void pending_next(struct dns_pending *p, const char *why)
@@ -170,6 +189,7 @@ static void pending_next(struct dns_pending *p, const char *why)
 			 why);
 	loop_close(&svc->r->loop, &p->fd, CLOSE_FIN);
 	p->via = NULL;
+	p->via_assoc = NULL;
 	if (++p->server < dc->n_server) {
 		pending_ask(p);
 		return;
@@ -202,6 +222,7 @@ static void pending_answer(struct dns_pending *p, const uint8_t *msg, size_t len
 	if (a.truncated && !p->via) {
 		/* the whole answer over TCP, from the same server */
 		loop_close(&svc->r->loop, &p->fd, CLOSE_FIN);
+		p->via_assoc = NULL;
 		pending_ask_tcp(p);
 		return;
 	}
@@ -265,6 +286,12 @@ static void pending_ask(struct dns_pending *p)
 
 	timer_arm(&r->loop, &r->dns_timers, &p->timer, config_dns_attempt_ms(dc));
 	if (up->url.kind != UPSTREAM_DIRECT) {
+		/* over UDP through a SOCKS5 upstream that carries it, else TCP */
+		if (up->url.kind == UPSTREAM_SOCKS5 || up->url.kind == UPSTREAM_SOCKS5H)
+			if (up->udp == UPSTREAM_UDP_ASSOCIATE) {
+				pending_ask_assoc(p);
+				return;
+			}
 		pending_ask_tcp(p);
 		return;
 	}
@@ -348,6 +375,154 @@ static void pending_ask_tcp(struct dns_pending *p)
 		return;
 	}
 	p->via = t;
+	count(&svc->r->counters.dns.forwarded);
+}
+
+/* ---- over UDP through an upstream's UDP ASSOCIATE ---- */
+
+static void assoc_ready(struct udp_assoc *ua)
+{
+	char rel[ADDR_STRLEN];
+
+	log_debug("dns: UDP through upstream \"%s\": associated, relay %s", ua->up->name,
+		  addr_format(&ua->relay, rel, sizeof(rel)));
+}
+
+static void assoc_down(struct udp_assoc *ua, enum udp_assoc_down kind, const char *why,
+		       unsigned dropped)
+{
+	struct dns_assoc *da = container_of(ua, struct dns_assoc, assoc);
+	struct dns_service *svc = da->svc;
+	struct list *n;
+
+	(void)dropped;
+	if (!svc)
+		return;
+	if (kind != UDP_ASSOC_NO_ROOM) {
+		if (loop_log_allowed(&svc->r->loop))
+			log_info("dns: UDP through upstream \"%s\": %s; asking over TCP through it "
+				 "for a minute",
+				 ua->up->name, why);
+		da->tcp_until = svc->r->loop.now_ms + DNS_NO_UDP_MS;
+	}
+	for (n = svc->pending.next; n != &svc->pending;) {
+		struct dns_pending *p = container_of(n, struct dns_pending, node);
+		n = n->next; /* asking again may end p */
+		if (p->via_assoc != da)
+			continue;
+		p->via_assoc = NULL;
+		pending_ask_tcp(p); /* the same server, over TCP through the upstream */
+	}
+}
+
+/* Answers from the relay, each behind its SOCKS5 UDP header. */
+static void assoc_readable(struct udp_assoc *ua)
+{
+	struct dns_assoc *da = container_of(ua, struct dns_assoc, assoc);
+	struct dns_service *svc = da->svc;
+
+	for (int i = 0; svc && i < DNS_READS && ua->relay_fd >= 0; i++) {
+		struct upstream_target t;
+		char host[256];
+		const char *why;
+		size_t hl;
+		ssize_t n = recv(ua->relay_fd, svc->in, sizeof(svc->in), MSG_DONTWAIT);
+		if (n < 0)
+			return;
+		if (socks_udp_parse(svc->in, (size_t)n, &t, host, &hl, &why) < 0 ||
+		    (size_t)n - hl < DNS_HEADER_LEN) {
+			count(&svc->r->counters.dns.bad_answers);
+			continue;
+		}
+		for (struct list *l = svc->pending.next; l != &svc->pending; l = l->next) {
+			struct dns_pending *p = container_of(l, struct dns_pending, node);
+			if (p->via_assoc == da && p->fwd_id == dns_msg_id(svc->in + hl)) {
+				pending_answer(p, svc->in + hl, (size_t)n - hl);
+				break;
+			}
+		}
+	}
+}
+
+static void assoc_sent(struct udp_assoc *ua, ssize_t rc, size_t payload)
+{
+	(void)ua;
+	(void)rc; /* a query that could not go times out and the next server is asked */
+	(void)payload;
+}
+
+static const struct udp_assoc_ops assoc_ops = {
+	.ready = assoc_ready,
+	.down = assoc_down,
+	.readable = assoc_readable,
+	.sent = assoc_sent,
+};
+
+static const struct udp_assoc_limits assoc_limits = {
+	.datagrams = 64,
+	.bytes = 64u << 10,
+};
+
+static void assoc_free(struct dns_assoc *da)
+{
+	if (!da)
+		return;
+	udp_assoc_close(&da->assoc);
+	generation_unref(da->gen);
+	da->svc = NULL;
+	loop_free_after_batch(&da->assoc.r->loop, da);
+}
+
+/* The association for server i in the current configuration; NULL when
+ * out of memory. One made under an older configuration is let go. */
+static struct dns_assoc *assoc_for(struct dns_service *svc, unsigned i)
+{
+	struct relay *r = svc->r;
+	const struct config *cfg = r->cfg;
+	const struct upstream *up = config_route(cfg, &cfg->dns.server[i]);
+	struct dns_assoc *da = svc->uassoc[i];
+
+	if (da && da->gen != r->gen) {
+		assoc_down(&da->assoc, UDP_ASSOC_ENDED, "the configuration changed", 0);
+		assoc_free(da);
+		svc->uassoc[i] = da = NULL;
+	}
+	if (da || !(da = calloc(1, sizeof(*da))))
+		return da;
+	da->svc = svc;
+	da->gen = generation_ref(r->gen);
+	udp_assoc_init(&da->assoc, r, &assoc_ops, &assoc_limits, up,
+		       generation_counters(r->gen, up, r->index), cfg->mark,
+		       cfg->connect_timeout_ms + cfg->handshake_timeout_ms);
+	svc->uassoc[i] = da;
+	return da;
+}
+
+static void pending_ask_assoc(struct dns_pending *p)
+{
+	struct dns_service *svc = p->svc;
+	const struct sockaddr_storage *server = &svc->r->cfg->dns.server[p->server];
+	struct dns_assoc *da = assoc_for(svc, p->server);
+	uint8_t hdr[SOCKS_UDP_HEADER_MAX];
+	size_t hl = socks_udp_header(server, hdr), len;
+	enum udp_assoc_send sent;
+
+	p->fwd_id = next_id(svc);
+	len = dns_msg_forward_query(&p->q, p->fwd_id, DNS_FORWARD_SIZE, svc->out, sizeof(svc->out));
+	if (!da || !len) {
+		pending_next(p, "out of memory");
+		return;
+	}
+	/* p is not yet among the association's queries: a setup that fails
+	 * at once tells the others, and p learns it here */
+	sent = da->tcp_until > svc->r->loop.now_ms
+		   ? UDP_ASSOC_UNAVAILABLE
+		   : udp_assoc_send(&da->assoc, hdr, hl, svc->out, len);
+	if (sent != UDP_ASSOC_SENT && sent != UDP_ASSOC_QUEUED) {
+		pending_ask_tcp(p); /* no UDP through it now: TCP through it */
+		return;
+	}
+	p->via_assoc = da;
 	count(&svc->r->counters.dns.forwarded);
 }
 
@@ -558,8 +733,10 @@ void dns_service_free(struct relay *r)
 		return;
 	while (!list_empty(&svc->pending))
 		pending_end(container_of(svc->pending.next, struct dns_pending, node));
-	for (unsigned i = 0; i < DNS_SERVERS_MAX; i++)
+	for (unsigned i = 0; i < DNS_SERVERS_MAX; i++) {
 		dns_tcp_free(svc->tcp[i]);
+		assoc_free(svc->uassoc[i]);
+	}
 	loop_end_batch(&r->loop);
 	dns_cache_free(svc->cache);
 	free(svc);
