@@ -16,6 +16,7 @@ dns_start_resolver() {
 		--listen-address=$SERVER4 --listen-address=$SERVER6 --port=$DNS_SERVER_PORT \
 		--pid-file="$RIG_DIR/dns-resolver.pid" --local-ttl=60 \
 		--address=/only.sgdns/10.9.7.1 --address=/only.sgdns/fd77:9::1 \
+		--address=/web.sgdns/$SERVER4 \
 		--txt-record=t.only.sgdns,"beyond the proxy" "${big[@]}"
 	for i in $(seq 1 100); do
 		[ -n "$(in_ns $NS_SERVER ss -Hltn "sport = :$DNS_SERVER_PORT")" ] && return 0
@@ -29,7 +30,7 @@ dns_start_resolver() {
 dns_start_sockgated() {
 	rig_start_sockgated "$1" "${3:-}" "" "${2:-}
 [dns]
-listen = $ROUTER4_LAN:$DNS_PORT, [$ROUTER6_LAN]:$DNS_PORT
+listen = $ROUTER4_LAN:$DNS_PORT, [$ROUTER6_LAN]:$DNS_PORT, $ROUTER4_LAN:53
 server = ${DNS_SERVERS:-$SERVER4:$DNS_SERVER_PORT}
 allow = $CLIENT4/32, fd77:1::/64
 timeout = 2s"
@@ -104,6 +105,15 @@ test_dns_service() {
 	dns_answers_through "dante (UDP ASSOCIATE)"
 	check "dns through dante: over UDP, no TCP connection reached the resolver" \
 		test -z "$(in_ns $NS_SERVER ss -Htn state established "sport = :$DNS_SERVER_PORT")"
+	# ordinary programs by name: the client's resolv.conf names the
+	# router (ip netns exec binds /etc/netns/NAME over /etc)
+	mkdir -p "/etc/netns/$NS_CLIENT"
+	echo "nameserver $ROUTER4_LAN" >"/etc/netns/$NS_CLIENT/resolv.conf"
+	check "dns: getent hosts on the client resolves a name only the resolver knows" \
+		bash -c "ip netns exec $NS_CLIENT getent hosts w1.web.sgdns | grep -q '^$SERVER4 '"
+	check "dns: curl http://web.sgdns/small from the client, by name, through the proxy" \
+		bash -c "test \"\$(ip netns exec $NS_CLIENT curl -s -m 5 http://web.sgdns/small)\" = hello"
+	rm -rf "/etc/netns/$NS_CLIENT"
 	check "dns: over TCP from the client too (dig +tcp)" \
 		dns_expect $ROUTER4_LAN A tcp.only.sgdns '^10.9.7.1$' +short +tcp
 	check "dns: a 2 KB TXT answer whole over TCP" \
