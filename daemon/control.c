@@ -88,15 +88,17 @@ static json_t *status_json(const struct control *c)
 	const struct config *cfg = (*c->gen)->cfg;
 
 	return json_pack(
-	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:I}", "version", SOCKGATE_VERSION,
-	    "uptime_s", (json_int_t)(time(NULL) - c->started), "workers", (json_int_t)c->n_workers,
-	    "redirect_port", (json_int_t)cfg->redirect_port, "tproxy_port",
-	    (json_int_t)cfg->tproxy_port, "socks_listeners", (json_int_t)cfg->socks.n_listen,
-	    "flows_live", json_count(SUM(c, flows_live)), "flows_total",
-	    json_count(SUM(c, flows_total)), "udp_associations",
+	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o}", "version",
+	    SOCKGATE_VERSION, "uptime_s", (json_int_t)(time(NULL) - c->started), "workers",
+	    (json_int_t)c->n_workers, "redirect_port", (json_int_t)cfg->redirect_port,
+	    "tproxy_port", (json_int_t)cfg->tproxy_port, "socks_listeners",
+	    (json_int_t)cfg->socks.n_listen, "flows_live", json_count(SUM(c, flows_live)),
+	    "flows_total", json_count(SUM(c, flows_total)), "udp_associations",
 	    json_count(SUM(c, udp_assocs_live)), "fds_used",
 	    (json_int_t)fd_budget_used((struct fd_budget *)c->budget), "fds_max",
-	    (json_int_t)c->budget->max);
+	    (json_int_t)c->budget->max, "dns_listeners", (json_int_t)cfg->dns.n_listen,
+	    "dns_servers", (json_int_t)cfg->dns.n_server, "dns_cache_entries",
+	    json_count(SUM(c, dns.cache_entries)));
 }
 
 static void answer_status(const struct control *c, FILE *out)
@@ -116,6 +118,14 @@ static void answer_status(const struct control *c, FILE *out)
 	fprintf(out, "flows: %llu live, %llu since start; UDP associations %llu; fds %u of %u\n",
 		SUM(c, flows_live), SUM(c, flows_total), SUM(c, udp_assocs_live),
 		fd_budget_used((struct fd_budget *)c->budget), c->budget->max);
+	if (cfg->dns.n_listen)
+		fprintf(out,
+			"dns service: %zu listen address(es), %zu server(s); %llu queries, %llu "
+			"answers cached\n",
+			cfg->dns.n_listen, cfg->dns.n_server, SUM(c, dns.queries),
+			SUM(c, dns.cache_entries));
+	else
+		fprintf(out, "dns service: off\n");
 }
 
 /* One upstream's counters over every worker: flows, failures, bytes up

@@ -114,6 +114,8 @@ test_dns_service() {
 	check "dns: curl http://web.sgdns/small from the client, by name, through the proxy" \
 		bash -c "test \"\$(ip netns exec $NS_CLIENT curl -s -m 5 http://web.sgdns/small)\" = hello"
 	rm -rf "/etc/netns/$NS_CLIENT"
+	check "dns: sockgate status names the service" \
+		bash -c "'$SOCKGATE' -c '$RIG_DIR/sockgate.conf' status | grep -q '^dns service: 3 listen address(es), 1 server(s);'"
 	check "dns: over TCP from the client too (dig +tcp)" \
 		dns_expect $ROUTER4_LAN A tcp.only.sgdns '^10.9.7.1$' +short +tcp
 	check "dns: a 2 KB TXT answer whole over TCP" \
