@@ -32,30 +32,50 @@ static uint16_t get16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+/* Walks msg's records, as far as they read: visit gets the offset of each
+ * record's TYPE field, and a nonzero answer stops the walk and is what it
+ * returns. Else 0 when the records end exactly at len, -1 when they do
+ * not add up. It finds where fields lie; judging them is ldns' work. */
+static int walk_records(const uint8_t *msg, size_t len,
+			int (*visit)(const uint8_t *msg, size_t type_at, void *arg), void *arg)
+{
+	unsigned records = (unsigned)get16(msg + 6) + get16(msg + 8) + get16(msg + 10);
+	size_t off = DNS_HEADER_LEN;
+	int rc;
+
+	for (unsigned i = 0; i < get16(msg + 4); i++) {
+		off = skip_name(msg, len, off);
+		if (!off || off + 4 > len)
+			return -1;
+		off += 4;
+	}
+	for (unsigned i = 0; i < records; i++) {
+		off = skip_name(msg, len, off);
+		if (!off || off + 10 > len)
+			return -1;
+		rc = visit(msg, off, arg);
+		if (rc)
+			return rc;
+		off += 10 + get16(msg + off + 8);
+		if (off > len)
+			return -1;
+	}
+	return off == len ? 0 : -1;
+}
+
+static int is_tsig(const uint8_t *msg, size_t type_at, void *arg)
+{
+	(void)arg;
+	return get16(msg + type_at) == DNS_TYPE_TSIG;
+}
+
 /* Whether msg holds a TSIG record, read as far as it reads. ldns 1.8.3's
  * ldns_wire2pkt leaks the records of a message with several TSIGs; we
  * neither sign nor verify (TSIG is between two hops, not for a
  * forwarder to pass on), so such a message never reaches it. */
 static int has_tsig(const uint8_t *msg, size_t len)
 {
-	unsigned records = (unsigned)get16(msg + 6) + get16(msg + 8) + get16(msg + 10);
-	size_t off = DNS_HEADER_LEN;
-
-	for (unsigned i = 0; i < get16(msg + 4); i++) {
-		off = skip_name(msg, len, off);
-		if (!off || off + 4 > len)
-			return 0;
-		off += 4;
-	}
-	for (unsigned i = 0; i < records; i++) {
-		off = skip_name(msg, len, off);
-		if (!off || off + 10 > len)
-			return 0;
-		if (get16(msg + off) == DNS_TYPE_TSIG)
-			return 1;
-		off += 10 + get16(msg + off + 8);
-	}
-	return 0;
+	return walk_records(msg, len, is_tsig, NULL) == 1;
 }
 
 /* The question's one record into q; 0, or -1 for a name or section we do
@@ -155,37 +175,27 @@ static uint32_t positive_ttl(ldns_pkt *pkt)
 	return ttl == UINT32_MAX ? 0 : ttl;
 }
 
-/* Where the TTL fields of msg's records lie (OPT's is no TTL); 0, or -1
- * when there are more than DNS_TTLS_MAX or the message does not add up to
- * exactly its length. msg is ldns' own writing. */
+/* Notes where a record's TTL lies (OPT's is no TTL); -1 past
+ * DNS_TTLS_MAX. */
+static int note_ttl(const uint8_t *msg, size_t type_at, void *arg)
+{
+	struct dns_msg_answer *a = arg;
+
+	if (get16(msg + type_at) == DNS_TYPE_OPT)
+		return 0;
+	if (a->n_ttl == DNS_TTLS_MAX)
+		return -1;
+	a->ttl_at[a->n_ttl++] = (uint16_t)(type_at + 4);
+	return 0;
+}
+
+/* Where the TTL fields of msg's records lie; 0, or -1 when there are more
+ * than DNS_TTLS_MAX or the message does not add up to exactly its length.
+ * msg is ldns' own writing. */
 static int find_ttls(const uint8_t *msg, size_t len, struct dns_msg_answer *a)
 {
-	unsigned records = (unsigned)get16(msg + 6) + get16(msg + 8) + get16(msg + 10);
-	size_t off = DNS_HEADER_LEN;
-
-	for (unsigned i = 0; i < get16(msg + 4); i++) {
-		off = skip_name(msg, len, off);
-		if (!off || off + 4 > len)
-			return -1;
-		off += 4;
-	}
 	a->n_ttl = 0;
-	for (unsigned i = 0; i < records; i++) {
-		uint16_t type;
-		off = skip_name(msg, len, off);
-		if (!off || off + 10 > len)
-			return -1;
-		type = get16(msg + off);
-		if (type != DNS_TYPE_OPT) {
-			if (a->n_ttl == DNS_TTLS_MAX)
-				return -1;
-			a->ttl_at[a->n_ttl++] = (uint16_t)(off + 4);
-		}
-		off += 10 + get16(msg + off + 8);
-		if (off > len)
-			return -1;
-	}
-	return off == len ? 0 : -1;
+	return walk_records(msg, len, note_ttl, a);
 }
 
 int dns_msg_parse_answer(const uint8_t *msg, size_t len, const struct dns_msg_query *q,
@@ -273,39 +283,44 @@ static size_t to_wire(ldns_pkt *pkt, uint8_t *out, size_t cap)
 	return n;
 }
 
-size_t dns_msg_error_reply(const struct dns_msg_query *q, int with_question, uint8_t rcode,
-			   uint8_t *out, size_t cap)
+/* A reply to q, its header as the asker's: ID, opcode, RD and CD echoed,
+ * RA set, and an OPT back to one who sent one (RFC 6891 section 7); NULL
+ * when out of memory. */
+static ldns_pkt *reply_to(const struct dns_msg_query *q, int with_question)
 {
 	ldns_pkt *pkt = packet_for(q, with_question);
 
 	if (!pkt)
-		return 0;
+		return NULL;
 	ldns_pkt_set_id(pkt, q->id);
 	ldns_pkt_set_qr(pkt, true);
 	ldns_pkt_set_opcode(pkt, (ldns_pkt_opcode)q->opcode);
 	ldns_pkt_set_rd(pkt, q->rd);
 	ldns_pkt_set_cd(pkt, q->cd);
 	ldns_pkt_set_ra(pkt, true);
-	ldns_pkt_set_rcode(pkt, rcode);
-	if (q->edns) /* RFC 6891 section 7: an OPT back to one who sent one */
+	if (q->edns)
 		ldns_pkt_set_edns_udp_size(pkt, q->udp_max);
+	return pkt;
+}
+
+size_t dns_msg_error_reply(const struct dns_msg_query *q, int with_question, uint8_t rcode,
+			   uint8_t *out, size_t cap)
+{
+	ldns_pkt *pkt = reply_to(q, with_question);
+
+	if (!pkt)
+		return 0;
+	ldns_pkt_set_rcode(pkt, rcode);
 	return to_wire(pkt, out, cap);
 }
 
 size_t dns_msg_truncated_reply(const struct dns_msg_query *q, uint8_t *out, size_t cap)
 {
-	ldns_pkt *pkt = packet_for(q, 1);
+	ldns_pkt *pkt = reply_to(q, 1);
 
 	if (!pkt)
 		return 0;
-	ldns_pkt_set_id(pkt, q->id);
-	ldns_pkt_set_qr(pkt, true);
 	ldns_pkt_set_tc(pkt, true);
-	ldns_pkt_set_rd(pkt, q->rd);
-	ldns_pkt_set_cd(pkt, q->cd);
-	ldns_pkt_set_ra(pkt, true);
-	if (q->edns)
-		ldns_pkt_set_edns_udp_size(pkt, q->udp_max);
 	return to_wire(pkt, out, cap);
 }
 
