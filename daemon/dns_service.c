@@ -308,20 +308,26 @@ static void pending_ask(struct dns_pending *p)
 
 /* ---- over TCP ---- */
 
-static void tcp_answer(struct dns_tcp *t, const uint8_t *msg, size_t len)
+/* The query an answer (len bytes) that came over TCP channel t or UDP
+ * association da is for, handed it; one for none of ours is dropped. The
+ * few queries in flight on one channel: a scan is enough. */
+static void answer_arrived(struct dns_service *svc, const struct dns_tcp *t,
+			   const struct dns_assoc *da, const uint8_t *msg, size_t len)
 {
-	struct dns_service *svc = dns_tcp_owner(t);
-
 	if (len < DNS_HEADER_LEN)
 		return;
-	/* the few queries in flight on one connection: a scan is enough */
 	for (struct list *n = svc->pending.next; n != &svc->pending; n = n->next) {
 		struct dns_pending *p = container_of(n, struct dns_pending, node);
-		if (p->via == t && p->fwd_id == dns_msg_id(msg)) {
+		if (p->via == t && p->via_assoc == da && p->fwd_id == dns_msg_id(msg)) {
 			pending_answer(p, msg, len);
 			return;
 		}
 	}
+}
+
+static void tcp_answer(struct dns_tcp *t, const uint8_t *msg, size_t len)
+{
+	answer_arrived(dns_tcp_owner(t), t, NULL, msg, len);
 }
 
 static void tcp_down(struct dns_tcp *t, const char *why)
@@ -434,13 +440,7 @@ static void assoc_readable(struct udp_assoc *ua)
 			count(&svc->r->counters.dns.bad_answers);
 			continue;
 		}
-		for (struct list *l = svc->pending.next; l != &svc->pending; l = l->next) {
-			struct dns_pending *p = container_of(l, struct dns_pending, node);
-			if (p->via_assoc == da && p->fwd_id == dns_msg_id(svc->in + hl)) {
-				pending_answer(p, svc->in + hl, (size_t)n - hl);
-				break;
-			}
-		}
+		answer_arrived(svc, NULL, da, svc->in + hl, (size_t)n - hl);
 	}
 }
 

@@ -277,20 +277,23 @@ int worker_dup_tproxy_listeners(struct worker *w, int fds[2], unsigned timeout_m
 	return rc;
 }
 
-int worker_dns_flush(struct worker *w, unsigned timeout_ms)
+/* A request with nothing to hand back: whether the worker answered. */
+static int worker_ask(struct worker *w, enum worker_request kind, unsigned timeout_ms)
 {
-	int done = worker_request(w, WORKER_DNS_FLUSH, timeout_ms);
+	int done = worker_request(w, kind, timeout_ms);
 
 	pthread_mutex_unlock(&w->snap_lock);
 	return done;
 }
 
+int worker_dns_flush(struct worker *w, unsigned timeout_ms)
+{
+	return worker_ask(w, WORKER_DNS_FLUSH, timeout_ms);
+}
+
 int worker_responsive(struct worker *w, unsigned timeout_ms)
 {
-	int done = worker_request(w, WORKER_PING, timeout_ms);
-
-	pthread_mutex_unlock(&w->snap_lock);
-	return done;
+	return worker_ask(w, WORKER_PING, timeout_ms);
 }
 
 /* What the loop does once a tick (TICK_MS): timers, the UDP
