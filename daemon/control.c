@@ -161,6 +161,32 @@ static json_t *udp_stats_json(const struct control *c)
 	    "bytes_down", json_count(SUM(c, udp_bytes[1])), "drops", drops);
 }
 
+/* The mean latency of server i's answers in ms, 0 before any. */
+static unsigned long long server_mean_ms(const struct control *c, size_t i)
+{
+	unsigned long long answered = SUM(c, dns.servers[i].answered);
+
+	return answered ? SUM(c, dns.servers[i].latency_ms_sum) / answered : 0;
+}
+
+static json_t *dns_servers_json(const struct control *c)
+{
+	const struct dns_config *dc = &(*c->gen)->cfg->dns;
+	json_t *list = json_array();
+	char a[ADDR_STRLEN];
+
+	for (size_t i = 0; list && i < dc->n_server; i++)
+		json_array_append_new(
+		    list, json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "server",
+				    addr_format(&dc->server[i].addr, a, sizeof(a)), "asked",
+				    json_count(SUM(c, dns.servers[i].asked)), "answered",
+				    json_count(SUM(c, dns.servers[i].answered)), "failed",
+				    json_count(SUM(c, dns.servers[i].failed)), "latency_ms_sum",
+				    json_count(SUM(c, dns.servers[i].latency_ms_sum)),
+				    "latency_ms_mean", json_count(server_mean_ms(c, i))));
+	return list;
+}
+
 static json_t *dns_stats_json(const struct control *c)
 {
 	json_t *answers = json_object();
@@ -169,14 +195,14 @@ static json_t *dns_stats_json(const struct control *c)
 		json_object_set_new(answers, relay_dns_rcode_names[k],
 				    json_count(SUM(c, dns.answers[k])));
 	return json_pack(
-	    "{s:o, s:o, s:o, s:o*, s:o, s:o, s:o, s:o, s:o, s:o}", "queries",
+	    "{s:o, s:o, s:o, s:o*, s:o, s:o, s:o, s:o, s:o, s:o, s:o*}", "queries",
 	    json_count(SUM(c, dns.queries)), "cache_hits", json_count(SUM(c, dns.cache_hits)),
 	    "forwarded", json_count(SUM(c, dns.forwarded)), "answers", answers, "timeouts",
 	    json_count(SUM(c, dns.timeouts)), "malformed", json_count(SUM(c, dns.malformed)),
 	    "refused", json_count(SUM(c, dns.refused)), "bad_answers",
 	    json_count(SUM(c, dns.bad_answers)), "cache_entries",
 	    json_count(SUM(c, dns.cache_entries)), "cache_bytes",
-	    json_count(SUM(c, dns.cache_bytes)));
+	    json_count(SUM(c, dns.cache_bytes)), "servers", dns_servers_json(c));
 }
 
 static json_t *stats_json(const struct control *c)
@@ -234,6 +260,14 @@ static void answer_stats(const struct control *c, FILE *out)
 		fprintf(out, "%s%s %llu", k ? "," : " ", relay_dns_rcode_names[k],
 			SUM(c, dns.answers[k]));
 	fputc('\n', out);
+	for (size_t i = 0; i < cfg->dns.n_server; i++) {
+		char a[ADDR_STRLEN];
+		fprintf(out,
+			"  dns server %s: asked %llu, answered %llu, failed %llu, %llu ms mean\n",
+			addr_format(&cfg->dns.server[i].addr, a, sizeof(a)),
+			SUM(c, dns.servers[i].asked), SUM(c, dns.servers[i].answered),
+			SUM(c, dns.servers[i].failed), server_mean_ms(c, i));
+	}
 	fprintf(out, "upstreams:\n");
 	for (size_t u = 0; u < cfg->n_upstreams; u++) {
 		unsigned long long v[4];

@@ -56,6 +56,7 @@ struct dns_pending {
 	struct dns_reply_to to;
 	uint16_t fwd_id;
 	unsigned server;	     /* the index being asked */
+	uint64_t asked_ms;	     /* when the current attempt went out */
 	struct dns_tcp *via;	     /* asked over this TCP channel, or */
 	struct dns_assoc *via_assoc; /* through this UDP ASSOCIATE, or NULL */
 };
@@ -81,6 +82,10 @@ struct dns_service {
 	unsigned n_conns;		      /* clients' TCP connections */
 	struct dns_tcp *tcp[DNS_SERVERS_MAX]; /* made on first use */
 	struct dns_assoc *uassoc[DNS_SERVERS_MAX];
+	/* what the cache and the per-server counters were made for */
+	unsigned cache_entries, cache_bytes;
+	struct sockaddr_storage servers[DNS_SERVERS_MAX];
+	size_t n_servers;
 	uint8_t id_key[SIPHASH_KEY_LEN];
 	uint64_t id_counter;
 	uint8_t in[DNS_MSG_MAX], out[DNS_MSG_MAX];
@@ -184,9 +189,11 @@ static void pending_next(struct dns_pending *p, const char *why)
 
 	if (loop_log_allowed(&svc->r->loop))
 		log_warn("dns: server %s: %s",
-			 addr_format(&dc->server[p->server < dc->n_server ? p->server : 0], a,
+			 addr_format(&dc->server[p->server < dc->n_server ? p->server : 0].addr, a,
 				     sizeof(a)),
 			 why);
+	if (p->server < dc->n_server)
+		count(&svc->r->counters.dns.servers[p->server].failed);
 	loop_close(&svc->r->loop, &p->fd, CLOSE_FIN);
 	p->via = NULL;
 	p->via_assoc = NULL;
@@ -226,6 +233,12 @@ static void pending_answer(struct dns_pending *p, const uint8_t *msg, size_t len
 		pending_ask_tcp(p);
 		return;
 	}
+	if (p->server < DNS_SERVERS_MAX) {
+		struct dns_server_counters *sc = &svc->r->counters.dns.servers[p->server];
+		count(&sc->answered);
+		atomic_fetch_add_explicit(&sc->latency_ms_sum, svc->r->loop.now_ms - p->asked_ms,
+					  memory_order_relaxed);
+	}
 	dns_cache_put(svc->cache, &p->q, svc->out, a.len, &a, svc->r->loop.now_ms);
 	note_cache(svc);
 	answer_client(svc, &p->to, &p->q, p->question, svc->out, a.len, a.rcode);
@@ -248,6 +261,16 @@ static void pending_event(struct ev *ev, uint32_t events)
 		}
 		pending_answer(p, buf, (size_t)n);
 	}
+}
+
+/* The attempt's query went out to server p->server. */
+static void note_asked(struct dns_pending *p)
+{
+	struct relay_counters *c = &p->svc->r->counters;
+
+	p->asked_ms = p->svc->r->loop.now_ms;
+	count(&c->dns.forwarded);
+	count(&c->dns.servers[p->server].asked);
 }
 
 /* A marked UDP socket connected to server; -1 with errno. */
@@ -280,11 +303,15 @@ static void pending_ask(struct dns_pending *p)
 	struct dns_service *svc = p->svc;
 	struct relay *r = svc->r;
 	const struct dns_config *dc = &r->cfg->dns;
-	const struct sockaddr_storage *server = &dc->server[p->server];
-	const struct upstream *up = config_route(r->cfg, server);
+	const struct sockaddr_storage *server = &dc->server[p->server].addr;
+	const struct upstream *up = config_dns_upstream(r->cfg, p->server);
 	size_t len;
 
 	timer_arm(&r->loop, &r->dns_timers, &p->timer, config_dns_attempt_ms(dc));
+	if (dc->server[p->server].tcp) {
+		pending_ask_tcp(p);
+		return;
+	}
 	if (up->url.kind != UPSTREAM_DIRECT) {
 		/* over UDP through a SOCKS5 upstream that carries it, else TCP */
 		if (up->url.kind == UPSTREAM_SOCKS5 || up->url.kind == UPSTREAM_SOCKS5H)
@@ -303,7 +330,7 @@ static void pending_ask(struct dns_pending *p)
 		pending_next(p, len ? strerror(errno) : "cannot write the query");
 		return;
 	}
-	count(&r->counters.dns.forwarded);
+	note_asked(p);
 }
 
 /* ---- over TCP ---- */
@@ -353,7 +380,7 @@ static const struct dns_tcp_ops tcp_ops = {
 static struct dns_tcp *tcp_channel(struct dns_service *svc, unsigned i)
 {
 	struct relay *r = svc->r;
-	const struct sockaddr_storage *server = &r->cfg->dns.server[i];
+	const struct sockaddr_storage *server = &r->cfg->dns.server[i].addr;
 
 	if (svc->tcp[i] && dns_tcp_generation(svc->tcp[i]) != r->gen) {
 		tcp_down(svc->tcp[i], "the configuration changed");
@@ -362,7 +389,7 @@ static struct dns_tcp *tcp_channel(struct dns_service *svc, unsigned i)
 	}
 	if (!svc->tcp[i])
 		svc->tcp[i] =
-		    dns_tcp_new(r, &tcp_ops, svc, r->gen, server, config_route(r->cfg, server));
+		    dns_tcp_new(r, &tcp_ops, svc, r->gen, server, config_dns_upstream(r->cfg, i));
 	return svc->tcp[i];
 }
 
@@ -381,7 +408,7 @@ static void pending_ask_tcp(struct dns_pending *p)
 		return;
 	}
 	p->via = t;
-	count(&svc->r->counters.dns.forwarded);
+	note_asked(p);
 }
 
 /* ---- over UDP through an upstream's UDP ASSOCIATE ---- */
@@ -479,7 +506,7 @@ static struct dns_assoc *assoc_for(struct dns_service *svc, unsigned i)
 {
 	struct relay *r = svc->r;
 	const struct config *cfg = r->cfg;
-	const struct upstream *up = config_route(cfg, &cfg->dns.server[i]);
+	const struct upstream *up = config_dns_upstream(cfg, i);
 	struct dns_assoc *da = svc->uassoc[i];
 
 	if (da && da->gen != r->gen) {
@@ -501,7 +528,7 @@ static struct dns_assoc *assoc_for(struct dns_service *svc, unsigned i)
 static void pending_ask_assoc(struct dns_pending *p)
 {
 	struct dns_service *svc = p->svc;
-	const struct sockaddr_storage *server = &svc->r->cfg->dns.server[p->server];
+	const struct sockaddr_storage *server = &svc->r->cfg->dns.server[p->server].addr;
 	struct dns_assoc *da = assoc_for(svc, p->server);
 	uint8_t hdr[SOCKS_UDP_HEADER_MAX];
 	size_t hl = socks_udp_header(server, hdr), len;
@@ -523,7 +550,7 @@ static void pending_ask_assoc(struct dns_pending *p)
 		return;
 	}
 	p->via_assoc = da;
-	count(&svc->r->counters.dns.forwarded);
+	note_asked(p);
 }
 
 /* A query no cache entry answered: kept and forwarded. */
@@ -695,9 +722,40 @@ int dns_service_listen_tcp(const struct sockaddr_storage *addr)
 	return fd;
 }
 
+/* The cache the configuration asks for; 0, or -ENOMEM with a log line
+ * (the old cache, if any, kept). */
+static int make_cache(struct dns_service *svc, const struct dns_config *dc)
+{
+	struct dns_cache *cache = dns_cache_new(dc->cache_entries, dc->cache_bytes, 86400);
+
+	if (dc->cache_entries && !cache) {
+		log_error("worker %u: dns: out of memory for the cache", svc->r->index);
+		return -ENOMEM;
+	}
+	dns_cache_free(svc->cache);
+	svc->cache = cache;
+	svc->cache_entries = dc->cache_entries;
+	svc->cache_bytes = dc->cache_bytes;
+	note_cache(svc);
+	return 0;
+}
+
+/* Whether the server list differs from the one the counters are for; the
+ * list is noted as the new one. */
+static int servers_changed(struct dns_service *svc, const struct dns_config *dc)
+{
+	int changed = dc->n_server != svc->n_servers;
+
+	for (size_t i = 0; !changed && i < dc->n_server; i++)
+		changed = !addr_equal(&dc->server[i].addr, &svc->servers[i]);
+	for (size_t i = 0; i < dc->n_server; i++)
+		svc->servers[i] = dc->server[i].addr;
+	svc->n_servers = dc->n_server;
+	return changed;
+}
+
 int dns_service_new(struct relay *r)
 {
-	const struct dns_config *dc = &r->cfg->dns;
 	struct dns_service *svc = calloc(1, sizeof(*svc));
 
 	if (!svc)
@@ -709,12 +767,30 @@ int dns_service_new(struct relay *r)
 		log_error("worker %u: dns: getrandom: %s", r->index, strerror(errno));
 		return -EIO;
 	}
-	svc->cache = dns_cache_new(dc->cache_entries, dc->cache_bytes, 86400);
-	if (dc->cache_entries && !svc->cache) {
-		log_error("worker %u: dns: out of memory for the cache", r->index);
-		return -ENOMEM;
+	servers_changed(svc, &r->cfg->dns);
+	return make_cache(svc, &r->cfg->dns);
+}
+
+void dns_service_reconfigure(struct relay *r)
+{
+	struct dns_service *svc = r->dns_service;
+	const struct dns_config *dc = &r->cfg->dns;
+
+	if (!svc)
+		return;
+	/* a new size starts an empty cache: answers kept under the old
+	 * bounds are dropped rather than evicted one by one */
+	if (dc->cache_entries != svc->cache_entries || dc->cache_bytes != svc->cache_bytes)
+		make_cache(svc, dc);
+	if (!servers_changed(svc, dc))
+		return;
+	for (size_t i = 0; i < DNS_SERVERS_MAX; i++) {
+		struct dns_server_counters *sc = &r->counters.dns.servers[i];
+		atomic_store_explicit(&sc->asked, 0, memory_order_relaxed);
+		atomic_store_explicit(&sc->answered, 0, memory_order_relaxed);
+		atomic_store_explicit(&sc->failed, 0, memory_order_relaxed);
+		atomic_store_explicit(&sc->latency_ms_sum, 0, memory_order_relaxed);
 	}
-	return 0;
 }
 
 void dns_service_flush(struct relay *r)

@@ -26,6 +26,10 @@ int dns_service_listen_tcp(const struct sockaddr_storage *addr);
 /* A client's connection accepted on a TCP listener (fd, not yet counted
  * in the fd budget). */
 void dns_service_accept(struct relay *r, int fd, const struct sockaddr_storage *client);
+/* After a reload (r->cfg is the new configuration): the cache made again
+ * when its bounds changed, the per-server counters started again when the
+ * server list did. */
+void dns_service_reconfigure(struct relay *r);
 /* `sockgate dns flush`: the worker's cache emptied. */
 void dns_service_flush(struct relay *r);
 

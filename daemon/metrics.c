@@ -187,6 +187,38 @@ static void render_udp(const struct metrics *m, FILE *out)
 			relay_udp_drop_names[k], SUM(m, udp_drops[k]));
 }
 
+/* Per [dns] server, labelled by its address. */
+static void render_dns_servers(const struct metrics *m, FILE *out)
+{
+	static const struct {
+		const char *name, *help;
+		size_t offset;
+	} per_server[] = {
+		{ "asked", "Attempts sent to the server (a retry over TCP too).",
+		  offsetof(struct dns_server_counters, asked) },
+		{ "answered", "Attempts the server answered.",
+		  offsetof(struct dns_server_counters, answered) },
+		{ "failed", "Attempts with no answer in time, refused, or the way to it down.",
+		  offsetof(struct dns_server_counters, failed) },
+		{ "latency_ms_sum", "Milliseconds the answered attempts took, summed.",
+		  offsetof(struct dns_server_counters, latency_ms_sum) },
+	};
+	const struct dns_config *dc = &(*m->gen)->cfg->dns;
+	char name[64], a[ADDR_STRLEN];
+
+	for (size_t k = 0; dc->n_server && k < sizeof(per_server) / sizeof(per_server[0]); k++) {
+		snprintf(name, sizeof(name), "sockgate_dns_server_%s%s", per_server[k].name,
+			 k == 3 ? "" : "_total");
+		family(out, name, "counter", per_server[k].help);
+		for (size_t i = 0; i < dc->n_server; i++)
+			fprintf(out, "%s{server=\"%s\"} %llu\n", name,
+				addr_format(&dc->server[i].addr, a, sizeof(a)),
+				workers_sum(m->workers, m->n_workers,
+					    offsetof(struct relay_counters, dns.servers[i]) +
+						per_server[k].offset));
+	}
+}
+
 static void render_dns_service(const struct metrics *m, FILE *out)
 {
 	static const struct {
@@ -221,6 +253,7 @@ static void render_dns_service(const struct metrics *m, FILE *out)
 	for (int k = 0; k < DNS_RCODE_KINDS; k++)
 		fprintf(out, "sockgate_dns_answers_total{rcode=\"%s\"} %llu\n",
 			relay_dns_rcode_names[k], SUM(m, dns.answers[k]));
+	render_dns_servers(m, out);
 	family(out, "sockgate_dns_cache_entries", "gauge", "Answers in the DNS caches.");
 	fprintf(out, "sockgate_dns_cache_entries %llu\n", SUM(m, dns.cache_entries));
 	family(out, "sockgate_dns_cache_bytes", "gauge", "Bytes the DNS caches hold.");

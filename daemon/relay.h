@@ -13,6 +13,7 @@
 
 #include "intake.h"
 #include "list.h"
+#include "sockgate/config.h"
 #include "loop.h"
 #include "pipe_pool.h"
 
@@ -86,6 +87,14 @@ struct relay_counters {
 		atomic_ullong refused;	   /* not in allow, or too many waiting */
 		atomic_ullong bad_answers; /* from resolvers: malformed, another question */
 		atomic_ullong cache_entries, cache_bytes; /* gauges */
+		/* by the position of the server in [dns] server; started
+		 * again when a reload changes that list */
+		struct dns_server_counters {
+			atomic_ullong asked;	      /* attempts (a retry over TCP too) */
+			atomic_ullong answered;	      /* attempts it answered */
+			atomic_ullong failed;	      /* no answer in time, refused, down */
+			atomic_ullong latency_ms_sum; /* of the answered attempts */
+		} servers[DNS_SERVERS_MAX];
 	} dns;
 };
 

@@ -180,6 +180,7 @@ static void wake_event(struct ev *ev, uint32_t events)
 	next = atomic_exchange(&w->next_gen, NULL);
 	if (next) {
 		relay_switch_generation(&w->relay, next);
+		dns_service_reconfigure(&w->relay);
 		worker_reconcile_listeners(w);
 	}
 	if (atomic_exchange(&w->snap_requested, 0))

@@ -69,6 +69,9 @@ struct parse_ctx {
 	size_t n_routes;
 	unsigned seen_daemon, seen_intake, seen_socks; /* bit per key, for duplicates */
 	unsigned seen_dns, dns_line;
+	/* [dns] server options naming upstreams, resolved once all are read */
+	char dns_via[DNS_SERVERS_MAX][CONFIG_NAME_MAX + 1];
+	unsigned dns_via_line[DNS_SERVERS_MAX];
 	unsigned socks_line; /* first [socks] key */
 	int socks_auth;	     /* -1 unset, 0 none, 1 password */
 };
@@ -965,31 +968,73 @@ static void finish_socks(struct parse_ctx *ctx)
 		report(ctx, ctx->socks_line, "[socks] users is set but auth = none");
 }
 
-/* [dns] listen and server items: "ADDRESS:PORT", "[V6]:PORT", or for a
- * server a bare address (port 53). */
+/* "ADDRESS:PORT" or "[V6]:PORT", or with bare_port a bare address too;
+ * 0, or -1 when s is neither. */
+static int dns_parse_addr(const char *s, uint16_t bare_port, struct sockaddr_storage *ss)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	uint16_t port;
+	int bracketed;
+
+	if (bare_port && !addr_from_ip(s, bare_port, ss))
+		return 0;
+	if (split_host_port(s, host, sizeof(host), &port, &bracketed) ||
+	    addr_from_ip(host, port, ss) || bracketed != (ss->ss_family == AF_INET6))
+		return -1;
+	return 0;
+}
+
+/* A server's options after its address: "via NAME" (an upstream, or
+ * direct) and "tcp". */
+static int dns_server_options(struct parse_ctx *ctx, char *opts, size_t i)
+{
+	struct dns_server *srv = &ctx->cfg->dns.server[i];
+	char *save = NULL, *tok;
+
+	for (tok = strtok_r(opts, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+		if (!strcmp(tok, "tcp")) {
+			srv->tcp = 1;
+			continue;
+		}
+		if (strcmp(tok, "via") || !(tok = strtok_r(NULL, " \t", &save))) {
+			report(ctx, ctx->line,
+			       "server: options are \"via UPSTREAM\" (or via direct) and \"tcp\"");
+			return -1;
+		}
+		if (!valid_name(tok)) {
+			report(ctx, ctx->line, "server: via \"%s\" is not an upstream name", tok);
+			return -1;
+		}
+		snprintf(ctx->dns_via[i], sizeof(ctx->dns_via[i]), "%s", tok);
+		ctx->dns_via_line[i] = ctx->line;
+	}
+	return 0;
+}
+
+/* [dns] listen items ("ADDRESS:PORT", "[V6]:PORT") and server items (the
+ * same or a bare address, port 53, then options). */
 static int dns_addr_item(struct parse_ctx *ctx, const char *key, const char *s)
 {
 	struct dns_config *dc = &ctx->cfg->dns;
 	int server = !strcmp(key, "server");
-	struct sockaddr_storage *list = server ? dc->server : dc->listen;
 	size_t *n = server ? &dc->n_server : &dc->n_listen;
-	char host[INET6_ADDRSTRLEN + 1];
+	char item[INI_MAX_LINE];
 	struct sockaddr_storage ss;
-	uint16_t port;
-	int bracketed;
+	char *opts;
 
-	if (server && !addr_from_ip(s, 53, &ss))
-		; /* a bare address */
-	else if (split_host_port(s, host, sizeof(host), &port, &bracketed) ||
-		 addr_from_ip(host, port, &ss) || bracketed != (ss.ss_family == AF_INET6)) {
+	snprintf(item, sizeof(item), "%s", s);
+	opts = item + strcspn(item, " \t");
+	if (*opts)
+		*opts++ = '\0';
+	if ((!server && *opts) || dns_parse_addr(item, server ? 53 : 0, &ss)) {
 		report(ctx, ctx->line,
 		       "%s: \"%s\" is not ADDRESS:PORT (10.0.0.1:53, [fd00::1]:53)%s", key, s,
-		       server ? " or an address" : "");
+		       server ? " or an address, then options" : "");
 		return -1;
 	}
 	for (size_t i = 0; i < *n; i++) {
-		if (addr_equal(&list[i], &ss)) {
-			report(ctx, ctx->line, "%s: \"%s\" given twice", key, s);
+		if (addr_equal(server ? &dc->server[i].addr : &dc->listen[i], &ss)) {
+			report(ctx, ctx->line, "%s: \"%s\" given twice", key, item);
 			return -1;
 		}
 	}
@@ -998,7 +1043,14 @@ static int dns_addr_item(struct parse_ctx *ctx, const char *key, const char *s)
 		       server ? DNS_SERVERS_MAX : DNS_LISTEN_MAX);
 		return -1;
 	}
-	list[(*n)++] = ss;
+	if (!server) {
+		dc->listen[(*n)++] = ss;
+		return 0;
+	}
+	dc->server[*n] = (struct dns_server){ .addr = ss };
+	if (dns_server_options(ctx, opts, *n) < 0)
+		return -1;
+	(*n)++;
 	return 0;
 }
 
@@ -1021,8 +1073,8 @@ static int dns_allow_item(struct parse_ctx *ctx, const char *key, const char *s)
 
 static void dns_key(struct parse_ctx *ctx, const char *key, const char *value)
 {
-	static const char *const keys[] = { "listen",  "server",     "allow",
-					    "timeout", "cache_size", "cache_bytes" };
+	static const char *const keys[] = { "listen",	  "server",	 "allow", "timeout",
+					    "cache_size", "cache_bytes", "hijack" };
 	struct dns_config *dc = &ctx->cfg->dns;
 	unsigned bit = 0;
 	unsigned long v;
@@ -1042,7 +1094,10 @@ static void dns_key(struct parse_ctx *ctx, const char *key, const char *value)
 		for_each_item(ctx, key, value, dns_addr_item);
 	else if (!strcmp(key, "allow"))
 		for_each_item(ctx, key, value, dns_allow_item);
-	else if (!strcmp(key, "timeout")) {
+	else if (!strcmp(key, "hijack")) {
+		if (parse_bool(value, &dc->hijack))
+			report(ctx, ctx->line, "hijack: \"%s\" is not yes or no", value);
+	} else if (!strcmp(key, "timeout")) {
 		if (config_parse_duration(value, &dc->timeout_ms) || dc->timeout_ms < 100 ||
 		    dc->timeout_ms > 30000)
 			report(ctx, ctx->line, "timeout: \"%s\" is not a duration of 100ms .. 30s",
@@ -1075,6 +1130,20 @@ static void finish_dns(struct parse_ctx *ctx)
 		report(ctx, ctx->dns_line,
 		       "[dns] listening beyond loopback needs an allow = CIDR list of the clients "
 		       "(otherwise it is an open resolver)");
+	if (dc->hijack && !config_dns_hijack_target(dc, AF_INET) &&
+	    !config_dns_hijack_target(dc, AF_INET6))
+		report(
+		    ctx, ctx->dns_line,
+		    "[dns] hijack = yes needs a listen address beyond loopback to send the LAN's "
+		    "queries to");
+	for (size_t i = 0; i < dc->n_server; i++) {
+		if (!ctx->dns_via[i][0])
+			continue;
+		dc->server[i].via = find_upstream(ctx->cfg, ctx->dns_via[i]);
+		if (!dc->server[i].via)
+			report(ctx, ctx->dns_via_line[i], "server: no upstream named \"%s\"",
+			       ctx->dns_via[i]);
+	}
 }
 
 static int config_handler(void *user, const char *section, const char *key, const char *value)
@@ -1376,6 +1445,21 @@ void config_free(struct config *cfg)
 	free(cfg->socks.allow_dst);
 	free(cfg->dns.allow);
 	free(cfg);
+}
+
+const struct upstream *config_dns_upstream(const struct config *cfg, size_t i)
+{
+	const struct dns_server *srv = &cfg->dns.server[i];
+
+	return srv->via ? srv->via : config_route(cfg, &srv->addr);
+}
+
+const struct sockaddr_storage *config_dns_hijack_target(const struct dns_config *dc, int family)
+{
+	for (size_t i = 0; i < dc->n_listen; i++)
+		if (dc->listen[i].ss_family == family && !addr_is_loopback(&dc->listen[i]))
+			return &dc->listen[i];
+	return NULL;
 }
 
 const struct upstream *config_route(const struct config *cfg, const struct sockaddr_storage *dst)

@@ -59,17 +59,25 @@ struct socks_config {
 /* [dns]: the DNS service for the LAN */
 #define DNS_LISTEN_MAX	8
 #define DNS_SERVERS_MAX 8
+/* A resolver the service asks: "ADDRESS[:PORT] [via UPSTREAM] [tcp]". */
+struct dns_server {
+	struct sockaddr_storage addr;
+	const struct upstream *via; /* forced; NULL: the [route] for addr */
+	int tcp;		    /* always over TCP, never UDP */
+};
+
 struct dns_config {
-	struct sockaddr_storage listen[DNS_LISTEN_MAX]; /* UDP; none: the service is off */
+	struct sockaddr_storage listen[DNS_LISTEN_MAX]; /* UDP and TCP; none: the service is off */
 	size_t n_listen;
-	struct sockaddr_storage
-	    server[DNS_SERVERS_MAX]; /* asked in order, each routed by [route] */
+	struct dns_server server[DNS_SERVERS_MAX]; /* asked in order */
 	size_t n_server;
 	struct cidr *allow; /* clients; required beyond loopback (no open resolver) */
 	size_t n_allow;
 	unsigned timeout_ms;	/* a client gets SERVFAIL after this */
 	unsigned cache_entries; /* per worker; 0: no cache */
 	unsigned cache_bytes;	/* per worker */
+	/* `sockgate rules apply` sends intercepted clients' port 53 here */
+	int hijack;
 };
 
 /* How long the DNS service waits for one server before it asks the next:
@@ -151,6 +159,11 @@ void config_free(struct config *cfg);
 
 /* The upstream a flow to dst takes: longest matching route, else default. */
 const struct upstream *config_route(const struct config *cfg, const struct sockaddr_storage *dst);
+/* The upstream DNS server i is asked through: its via, else its route. */
+const struct upstream *config_dns_upstream(const struct config *cfg, size_t i);
+/* Where hijacked queries of family go: the first listen address of that
+ * family beyond loopback (a wildcard one included); NULL when none. */
+const struct sockaddr_storage *config_dns_hijack_target(const struct dns_config *dc, int family);
 
 /* An interface name as the kernel takes it: 1..15 bytes, no '/', ':',
  * whitespace or control characters, not "." or "..". */

@@ -263,21 +263,36 @@ static void test_dns(void **state)
 	struct config *cfg = NULL;
 	char errs[4096], a[ADDR_STRLEN];
 	(void)state;
-	int n = load(ROUTE "[dns]\n"
-			   "listen = 192.168.1.1:53, [fd00::1]:53\n"
-			   "server = 9.9.9.9, [2620:fe::fe]:53, 10.0.0.53:5353\n"
-			   "allow = 192.168.1.0/24, fd00::/64\n"
-			   "timeout = 1500ms\n"
-			   "cache_size = 500\n"
-			   "cache_bytes = 65536\n",
-		     &cfg, errs, sizeof(errs));
+	int n =
+	    load(ROUTE "[upstream far]\nurl = socks5://127.0.0.1:1080\n[dns]\n"
+		       "listen = 192.168.1.1:53, [fd00::1]:53\n"
+		       "server = 9.9.9.9, [2620:fe::fe]:53 via far tcp, 10.0.0.53:5353 via direct\n"
+		       "allow = 192.168.1.0/24, fd00::/64\n"
+		       "hijack = yes\n"
+		       "timeout = 1500ms\n"
+		       "cache_size = 500\n"
+		       "cache_bytes = 65536\n",
+		 &cfg, errs, sizeof(errs));
 	if (n)
 		fail_msg("%s", errs);
 	assert_int_equal(cfg->dns.n_listen, 2);
 	assert_string_equal(addr_format(&cfg->dns.listen[1], a, sizeof(a)), "[fd00::1]:53");
 	assert_int_equal(cfg->dns.n_server, 3);
-	assert_string_equal(addr_format(&cfg->dns.server[0], a, sizeof(a)), "9.9.9.9:53");
-	assert_string_equal(addr_format(&cfg->dns.server[2], a, sizeof(a)), "10.0.0.53:5353");
+	assert_string_equal(addr_format(&cfg->dns.server[0].addr, a, sizeof(a)), "9.9.9.9:53");
+	assert_string_equal(addr_format(&cfg->dns.server[2].addr, a, sizeof(a)), "10.0.0.53:5353");
+	/* options: an upstream forced, TCP forced; else the route's */
+	assert_null(cfg->dns.server[0].via);
+	assert_ptr_equal(config_dns_upstream(cfg, 0), cfg->default_upstream);
+	assert_string_equal(cfg->dns.server[1].via->name, "far");
+	assert_int_equal(cfg->dns.server[1].tcp, 1);
+	assert_int_equal(cfg->dns.server[0].tcp, 0);
+	assert_string_equal(config_dns_upstream(cfg, 2)->name, "direct");
+	assert_int_equal(cfg->dns.hijack, 1);
+	assert_string_equal(addr_format(config_dns_hijack_target(&cfg->dns, AF_INET), a, sizeof(a)),
+			    "192.168.1.1:53");
+	assert_string_equal(
+	    addr_format(config_dns_hijack_target(&cfg->dns, AF_INET6), a, sizeof(a)),
+	    "[fd00::1]:53");
 	assert_int_equal(cfg->dns.n_allow, 2);
 	assert_int_equal(cfg->dns.timeout_ms, 1500);
 	assert_int_equal(config_dns_attempt_ms(&cfg->dns), 500);
@@ -319,7 +334,19 @@ static void test_dns_errors(void **state)
 	expect_error(ROUTE "[dns]\nlisten = 127.0.0.1:53\nserver = 9.9.9.9\ncache_size = -1\n",
 		     "cache_size: \"-1\" is not 0 .. 1000000 answers");
 	expect_error(ROUTE "[dns]\nlisten = 127.0.0.1:53\nserver = 9.9.9.9\nhijack = yes\n",
-		     "unknown key \"hijack\" in [dns]");
+		     "t.conf:4: [dns] hijack = yes needs a listen address beyond loopback");
+	expect_error(ROUTE "[dns]\nlisten = 127.0.0.1:53\nserver = 9.9.9.9\nhijack = maybe\n",
+		     "hijack: \"maybe\" is not yes or no");
+	expect_error(ROUTE "[dns]\nlisten = 127.0.0.1:53\nserver = 9.9.9.9 via nowhere\n",
+		     "t.conf:5: server: no upstream named \"nowhere\"");
+	expect_error(ROUTE "[dns]\nlisten = 127.0.0.1:53\nserver = 9.9.9.9 udp\n",
+		     "server: options are \"via UPSTREAM\" (or via direct) and \"tcp\"");
+	expect_error(ROUTE "[dns]\nlisten = 127.0.0.1:53\nserver = 9.9.9.9 via\n",
+		     "server: options are");
+	expect_error(ROUTE "[dns]\nlisten = 127.0.0.1:53 tcp\nserver = 9.9.9.9\n",
+		     "listen: \"127.0.0.1:53 tcp\" is not ADDRESS:PORT");
+	expect_error(ROUTE "[dns]\nlisten = 127.0.0.1:53\nserver = 9.9.9.9 via a/b\n",
+		     "server: via \"a/b\" is not an upstream name");
 }
 
 static void test_socks_errors(void **state)
