@@ -43,6 +43,9 @@ const volatile __u32 tproxy_mark = 0;
  * never gets the LAN's packets (0: not checked) */
 const volatile __u32 daemon_mark = 0;
 const volatile __u8 handle_tcp = 1; /* 0: TCP stays with the REDIRECT rules */
+/* [dns] hijack: port 53 of that family is left to the nftables NAT that
+ * sends it to the DNS service */
+const volatile __u8 leave_dns4 = 0, leave_dns6 = 0;
 
 BYPASS_MAP(bypass4, struct intake_lpm4);
 
@@ -222,6 +225,9 @@ static __always_inline int syn_meets_time_wait(struct __sk_buff *skb, const void
 static __always_inline int intercept(struct __sk_buff *skb, void *l4, void *end, __u8 proto,
 				     const void *saddr, const void *daddr, int v6)
 {
+	/* the destination port, at the same place in TCP and UDP */
+	if ((v6 ? leave_dns6 : leave_dns4) && l4 + 4 <= end && ((__u16 *)l4)[1] == bpf_htons(53))
+		return TC_ACT_OK;
 	if (proto == IPPROTO_UDP) {
 		if (l4 + sizeof(struct udphdr) > end)
 			return TC_ACT_OK;

@@ -122,14 +122,19 @@ static struct nftnl_expr *meta_set_mark(void)
 	return e;
 }
 
-static struct nftnl_expr *immediate(const void *data, uint32_t len)
+static struct nftnl_expr *immediate_to(uint32_t reg, const void *data, uint32_t len)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
 	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, reg);
 		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data, len);
 	}
 	return e;
+}
+
+static struct nftnl_expr *immediate(const void *data, uint32_t len)
+{
+	return immediate_to(NFT_REG_1, data, len);
 }
 
 /* meta mark set MARK */
@@ -194,6 +199,56 @@ static int match_l4proto(struct nftnl_rule *r, uint8_t proto)
 {
 	return add_expr(r, meta_load(NFT_META_L4PROTO)) ||
 	       add_expr(r, cmp_eq(&proto, sizeof(proto)));
+}
+
+static struct nftnl_expr *dport_payload(void)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("payload");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	}
+	return e;
+}
+
+/* dnat to the address in reg 1 and the port in reg 2, of nfproto */
+static struct nftnl_expr *dnat_to_regs(uint8_t nfproto)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("nat");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, nfproto);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
+	}
+	return e;
+}
+
+/* meta nfproto F meta l4proto P th dport 53, then return or the NAT to
+ * the DNS service */
+static int build_dns_rule(struct nftnl_rule *r, const struct ruleset *rs,
+			  const struct rule_spec *spec)
+{
+	const struct sockaddr_storage *t =
+	    spec->nfproto == NFPROTO_IPV4 ? &rs->hijack4 : &rs->hijack6;
+	uint16_t dns = htons(53), port = htons(addr_port(t));
+	struct nftnl_expr *addr;
+
+	if (match_nfproto(r, spec->nfproto) || match_l4proto(r, spec->proto) ||
+	    add_expr(r, dport_payload()) || add_expr(r, cmp_eq(&dns, sizeof(dns))))
+		return -1;
+	if (spec->kind == RK_DNS_PASS)
+		return add_expr(r, verdict(NFT_RETURN, NULL));
+	if (addr_is_unspecified(t)) /* the port on the address it came in on */
+		return add_expr(r, immediate(&port, sizeof(port))) || add_expr(r, redir_to_reg());
+	if (t->ss_family == AF_INET)
+		addr = immediate(&((const struct sockaddr_in *)t)->sin_addr, 4);
+	else
+		addr = immediate(&((const struct sockaddr_in6 *)t)->sin6_addr, 16);
+	return add_expr(r, addr) || add_expr(r, immediate_to(NFT_REG_2, &port, sizeof(port))) ||
+	       add_expr(r, dnat_to_regs(spec->nfproto));
 }
 
 int nft_rule_count(const struct ruleset *rs)
@@ -268,6 +323,9 @@ static int build_rule(struct nftnl_rule *r, const struct ruleset *rs, const stru
 		return add_expr(r, verdict(NFT_GOTO, spec->target));
 	case RK_SET_TPROXY_MARK:
 		return match_l4proto(r, spec->proto) || set_mark(r, rs->tproxy_mark);
+	case RK_DNS_PASS:
+	case RK_DNS_HIJACK:
+		return build_dns_rule(r, rs, spec);
 	}
 	return -1;
 }
@@ -394,6 +452,12 @@ static struct nftnl_chain *chain_new(const struct chain_spec *spec)
 		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_PRE_ROUTING);
 		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, NF_IP_PRI_MANGLE);
+		break;
+	case CHAIN_NAT_PREROUTING_DNS:
+		/* ahead of the redirect chain: the first NAT of a connection wins */
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "nat");
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_PRE_ROUTING);
+		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, NF_NAT_PRIO_DSTNAT - 10);
 		break;
 	case CHAIN_NAT_OUTPUT:
 		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "nat");

@@ -229,18 +229,43 @@ fail:
 	return -1;
 }
 
+/* [dns] hijack: where each family's port 53 goes, as an array of
+ * addresses, or in words on stdout. */
+static json_t *hijack_report(const struct ruleset *rs, int json)
+{
+	const struct sockaddr_storage *t[2] = { &rs->hijack4, &rs->hijack6 };
+	json_t *list = json ? json_array() : NULL;
+	char a[2][ADDR_STRLEN];
+
+	for (int i = 0; i < 2; i++) {
+		if (!t[i]->ss_family)
+			snprintf(a[i], sizeof(a[i]), "not hijacked");
+		else
+			addr_format(t[i], a[i], sizeof(a[i]));
+		if (list && t[i]->ss_family)
+			json_array_append_new(list, json_string(a[i]));
+	}
+	if (!json && (t[0]->ss_family || t[1]->ss_family))
+		printf(
+		    "DNS of intercepted clients (port 53, UDP and TCP, to any server) to the DNS "
+		    "service: IPv4 %s, IPv6 %s\n",
+		    a[0], a[1]);
+	return list;
+}
+
 /* What was installed, in words or JSON. */
 static void rules_report(const struct cli_opts *opts, const struct config *cfg,
 			 const struct ruleset *rs)
 {
 	if (opts->json)
 		json_print(stdout,
-			   json_pack("{s:b, s:s, s:s, s:i, s:i, s:b, s:I}", "applied", 1, "table",
-				     "inet " RULESET_TABLE, "mode",
+			   json_pack("{s:b, s:s, s:s, s:i, s:i, s:b, s:I, s:o*}", "applied", 1,
+				     "table", "inet " RULESET_TABLE, "mode",
 				     rs->tproxy ? "tproxy" : "redirect", "port",
 				     rs->tproxy ? rs->tproxy_port : rs->redirect_port, "udp_port",
 				     rs->udp ? rs->tproxy_port : 0, "ebpf", rs->ebpf, "cgroups",
-				     (json_int_t)(rs->ebpf_cgroups ? cfg->n_cgroups : 0)));
+				     (json_int_t)(rs->ebpf_cgroups ? cfg->n_cgroups : 0),
+				     "dns_hijack", hijack_report(rs, 1)));
 	else if (rs->ebpf)
 		printf("table inet %s and the eBPF intake installed: %s from %zu interface(s) by a "
 		       "tc program to port %u (mark %#x, routing table %u); %zu+%zu source "
@@ -267,6 +292,8 @@ static void rules_report(const struct cli_opts *opts, const struct config *cfg,
 		    "eBPF cgroup hooks attached: TCP from the processes of %zu cgroup(s) goes to "
 		    "port %u\n",
 		    cfg->n_cgroups, rs->redirect_port);
+	if (!opts->json)
+		hijack_report(rs, 0);
 }
 
 /* A config that intercepts nothing (as shipped) is applied as such: no

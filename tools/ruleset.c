@@ -5,6 +5,7 @@
 #include <net/if.h>
 #include <stdlib.h>
 #include <netinet/in.h>
+#include <linux/netfilter.h>
 #include <string.h>
 
 #include "ruleset.h"
@@ -296,6 +297,14 @@ int ruleset_build(const struct config *cfg, struct ruleset *rs, char *err, size_
 	rs->tproxy_table = cfg->tproxy_table;
 	rs->local = cfg->intercept_local;
 	rs->daemon_mark = cfg->mark;
+	if (cfg->dns.hijack) {
+		const struct sockaddr_storage *t4 = config_dns_hijack_target(&cfg->dns, AF_INET);
+		const struct sockaddr_storage *t6 = config_dns_hijack_target(&cfg->dns, AF_INET6);
+		if (t4)
+			rs->hijack4 = *t4;
+		if (t6)
+			rs->hijack6 = *t6;
+	}
 
 	if (!cfg->n_intercept_ifaces && !cfg->n_intercept_src) {
 		snprintf(err, errlen,
@@ -385,23 +394,69 @@ static const struct path_names udp_path = { "udp_prerouting", "udp_capture", "ud
 /* The bypass checks every capturing chain starts with. */
 static int plan_bypass(const char *chain, struct rule_spec *rules, int n)
 {
-	rules[n++] = (struct rule_spec){ chain, RK_FIB_LOCAL_RETURN, NULL, 0 };
-	rules[n++] = (struct rule_spec){ chain, RK_BYPASS4_RETURN, NULL, 0 };
-	rules[n++] = (struct rule_spec){ chain, RK_BYPASS6_RETURN, NULL, 0 };
+	rules[n++] = (struct rule_spec){ chain, RK_FIB_LOCAL_RETURN, NULL, 0, 0 };
+	rules[n++] = (struct rule_spec){ chain, RK_BYPASS4_RETURN, NULL, 0, 0 };
+	rules[n++] = (struct rule_spec){ chain, RK_BYPASS6_RETURN, NULL, 0, 0 };
 	return n;
 }
 
+/* Where hijacked queries of nfproto go; NULL when they are not hijacked. */
+static const struct sockaddr_storage *hijack_target(const struct ruleset *rs, uint8_t nfproto)
+{
+	const struct sockaddr_storage *t = nfproto == NFPROTO_IPV4 ? &rs->hijack4 : &rs->hijack6;
+	return t->ss_family ? t : NULL;
+}
+
+/* One rule of kind per hijacked family and protocol. */
+static int plan_dns_rules(const struct ruleset *rs, const char *chain, enum rule_kind kind,
+			  struct rule_spec *rules, int n)
+{
+	static const uint8_t nfprotos[] = { NFPROTO_IPV4, NFPROTO_IPV6 };
+	static const uint8_t protos[] = { IPPROTO_UDP, IPPROTO_TCP };
+
+	for (size_t f = 0; f < sizeof(nfprotos); f++)
+		for (size_t i = 0; hijack_target(rs, nfprotos[f]) && i < sizeof(protos); i++)
+			rules[n++] =
+			    (struct rule_spec){ chain, kind, NULL, protos[i], nfprotos[f] };
+	return n;
+}
+
+/* [dns] hijack: the LAN's port 53 to the DNS service by NAT, in a chain
+ * ahead of the redirect chain (the first NAT of a connection wins); the
+ * TPROXY path lets it through first (plan_entry). */
+static int plan_dns_hijack(const struct ruleset *rs, struct chain_spec *chains, size_t *nc,
+			   struct rule_spec *rules, int n)
+{
+	if (!hijack_target(rs, NFPROTO_IPV4) && !hijack_target(rs, NFPROTO_IPV6))
+		return n;
+	chains[(*nc)++] = (struct chain_spec){ "dns_prerouting", CHAIN_NAT_PREROUTING_DNS };
+	chains[(*nc)++] = (struct chain_spec){ "dns_hijack", CHAIN_REGULAR };
+	rules[n++] = (struct rule_spec){ "dns_prerouting", RK_IIF_GOTO, "dns_hijack", 0, 0 };
+	rules[n++] = (struct rule_spec){ "dns_prerouting", RK_SADDR4_GOTO, "dns_hijack", 0, 0 };
+	rules[n++] = (struct rule_spec){ "dns_prerouting", RK_SADDR6_GOTO, "dns_hijack", 0, 0 };
+	return plan_dns_rules(rs, "dns_hijack", RK_DNS_HIJACK, rules, n);
+}
+
 /* A path's base chain of type pre, sending what is intercepted to its
- * capture chain, which starts with the bypass checks. */
-static int plan_entry(const struct path_names *p, enum chain_type pre, int by_ebpf,
+ * capture chain, which starts with the bypass checks. On the TPROXY path
+ * (a filter chain) the router's own packets, back in through lo, come
+ * first, so that what the DNS hijack lets through is only the LAN's. */
+static int plan_entry(const struct ruleset *rs, const struct path_names *p, enum chain_type pre,
 		      struct chain_spec *chains, size_t *nc, struct rule_spec *rules, int n)
 {
+	int filter = pre == CHAIN_FILTER_PREROUTING;
+
 	chains[(*nc)++] = (struct chain_spec){ p->prerouting, pre };
 	chains[(*nc)++] = (struct chain_spec){ p->capture, CHAIN_REGULAR };
-	if (!by_ebpf)
-		rules[n++] = (struct rule_spec){ p->prerouting, RK_IIF_GOTO, p->capture, 0 };
-	rules[n++] = (struct rule_spec){ p->prerouting, RK_SADDR4_GOTO, p->capture, 0 };
-	rules[n++] = (struct rule_spec){ p->prerouting, RK_SADDR6_GOTO, p->capture, 0 };
+	if (filter && rs->local)
+		rules[n++] =
+		    (struct rule_spec){ p->prerouting, RK_LO_MARKED_GOTO, p->capture, 0, 0 };
+	if (filter)
+		n = plan_dns_rules(rs, p->prerouting, RK_DNS_PASS, rules, n);
+	if (!(filter && rs->ebpf))
+		rules[n++] = (struct rule_spec){ p->prerouting, RK_IIF_GOTO, p->capture, 0, 0 };
+	rules[n++] = (struct rule_spec){ p->prerouting, RK_SADDR4_GOTO, p->capture, 0, 0 };
+	rules[n++] = (struct rule_spec){ p->prerouting, RK_SADDR6_GOTO, p->capture, 0, 0 };
 	return plan_bypass(p->capture, rules, n);
 }
 
@@ -410,55 +465,81 @@ int ruleset_plan(const struct ruleset *rs, struct chain_spec *chains, size_t *n_
 {
 	const struct path_names *p = &main_path;
 	size_t nc = 0;
-	int n = 0;
+	int n = plan_dns_hijack(rs, chains, &nc, rules, 0);
 
 	if (!rs->tproxy) {
-		n = plan_entry(p, CHAIN_NAT_PREROUTING, 0, chains, &nc, rules, n);
-		rules[n++] = (struct rule_spec){ p->capture, RK_REDIRECT, NULL, IPPROTO_TCP };
+		n = plan_entry(rs, p, CHAIN_NAT_PREROUTING, chains, &nc, rules, n);
+		rules[n++] = (struct rule_spec){ p->capture, RK_REDIRECT, NULL, IPPROTO_TCP, 0 };
 		if (rs->local) {
 			/* sockgated's own sockets carry the mark: never again */
 			chains[nc++] = (struct chain_spec){ p->output, CHAIN_NAT_OUTPUT };
 			rules[n++] =
-			    (struct rule_spec){ p->output, RK_DAEMON_MARK_RETURN, NULL, 0 };
-			rules[n++] = (struct rule_spec){ p->output, RK_GOTO, p->capture, 0 };
+			    (struct rule_spec){ p->output, RK_DAEMON_MARK_RETURN, NULL, 0, 0 };
+			rules[n++] = (struct rule_spec){ p->output, RK_GOTO, p->capture, 0, 0 };
 		}
 		if (!rs->udp)
 			goto out;
 		p = &udp_path;
 	}
-	n = plan_entry(p, CHAIN_FILTER_PREROUTING, rs->ebpf, chains, &nc, rules, n);
+	n = plan_entry(rs, p, CHAIN_FILTER_PREROUTING, chains, &nc, rules, n);
 	if (rs->tproxy) {
 		/* packets of TCP flows already handed over go to their socket
 		 * (UDP has no such rule: a transparent reply socket must never
 		 * take a client's datagram from the tproxy socket) */
-		rules[n++] = (struct rule_spec){ p->capture, RK_TP_SOCKET, NULL, IPPROTO_TCP };
-		rules[n++] = (struct rule_spec){ p->capture, RK_TP_TPROXY, NULL, IPPROTO_TCP };
-		rules[n++] = (struct rule_spec){ p->capture, RK_TP_DROP, NULL, IPPROTO_TCP };
+		rules[n++] = (struct rule_spec){ p->capture, RK_TP_SOCKET, NULL, IPPROTO_TCP, 0 };
+		rules[n++] = (struct rule_spec){ p->capture, RK_TP_TPROXY, NULL, IPPROTO_TCP, 0 };
+		rules[n++] = (struct rule_spec){ p->capture, RK_TP_DROP, NULL, IPPROTO_TCP, 0 };
 	}
 	if (rs->udp) {
-		rules[n++] = (struct rule_spec){ p->capture, RK_TP_TPROXY, NULL, IPPROTO_UDP };
-		rules[n++] = (struct rule_spec){ p->capture, RK_TP_DROP, NULL, IPPROTO_UDP };
+		rules[n++] = (struct rule_spec){ p->capture, RK_TP_TPROXY, NULL, IPPROTO_UDP, 0 };
+		rules[n++] = (struct rule_spec){ p->capture, RK_TP_DROP, NULL, IPPROTO_UDP, 0 };
 	}
 	if (!rs->local)
 		goto out;
 	/* the router's own packets are marked on the way out (a route chain, so
 	 * the new mark reroutes them), sent back in through lo by the policy
-	 * routing, and taken there */
+	 * routing, and taken there (plan_entry's first rule) */
 	chains[nc++] = (struct chain_spec){ p->output, CHAIN_ROUTE_OUTPUT };
 	chains[nc++] = (struct chain_spec){ p->local_mark, CHAIN_REGULAR };
-	rules[n++] = (struct rule_spec){ p->output, RK_DAEMON_MARK_RETURN, NULL, 0 };
-	rules[n++] = (struct rule_spec){ p->output, RK_GOTO, p->local_mark, 0 };
+	rules[n++] = (struct rule_spec){ p->output, RK_DAEMON_MARK_RETURN, NULL, 0, 0 };
+	rules[n++] = (struct rule_spec){ p->output, RK_GOTO, p->local_mark, 0, 0 };
 	n = plan_bypass(p->local_mark, rules, n);
 	if (rs->tproxy)
 		rules[n++] =
-		    (struct rule_spec){ p->local_mark, RK_SET_TPROXY_MARK, NULL, IPPROTO_TCP };
+		    (struct rule_spec){ p->local_mark, RK_SET_TPROXY_MARK, NULL, IPPROTO_TCP, 0 };
 	if (rs->udp)
 		rules[n++] =
-		    (struct rule_spec){ p->local_mark, RK_SET_TPROXY_MARK, NULL, IPPROTO_UDP };
-	rules[n++] = (struct rule_spec){ p->prerouting, RK_LO_MARKED_GOTO, p->capture, 0 };
+		    (struct rule_spec){ p->local_mark, RK_SET_TPROXY_MARK, NULL, IPPROTO_UDP, 0 };
 out:
 	*n_chains = nc;
 	return n;
+}
+
+static void dns_rule_text(const struct ruleset *rs, const struct rule_spec *r, char *buf,
+			  size_t len)
+{
+	const struct sockaddr_storage *t = hijack_target(rs, r->nfproto);
+	int v4 = r->nfproto == NFPROTO_IPV4;
+	char addr[INET6_ADDRSTRLEN] = "";
+	int n = snprintf(buf, len, "meta nfproto %s meta l4proto %s th dport 53 ",
+			 v4 ? "ipv4" : "ipv6", r->proto == IPPROTO_UDP ? "udp" : "tcp");
+
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (r->kind == RK_DNS_PASS || !t) {
+		snprintf(buf + n, len - (size_t)n, "return");
+		return;
+	}
+	if (addr_is_unspecified(t)) {
+		snprintf(buf + n, len - (size_t)n, "redirect to :%u", addr_port(t));
+		return;
+	}
+	inet_ntop(t->ss_family,
+		  v4 ? (const void *)&((const struct sockaddr_in *)t)->sin_addr
+		     : (const void *)&((const struct sockaddr_in6 *)t)->sin6_addr,
+		  addr, sizeof(addr));
+	snprintf(buf + n, len - (size_t)n, v4 ? "dnat ip to %s:%u" : "dnat ip6 to [%s]:%u", addr,
+		 addr_port(t));
 }
 
 void ruleset_rule_text(const struct ruleset *rs, const struct rule_spec *r, char *buf, size_t len)
@@ -516,6 +597,10 @@ void ruleset_rule_text(const struct ruleset *rs, const struct rule_spec *r, char
 	case RK_SET_TPROXY_MARK:
 		snprintf(buf, len, "meta l4proto %s meta mark set 0x%08x", proto, rs->tproxy_mark);
 		break;
+	case RK_DNS_PASS:
+	case RK_DNS_HIJACK:
+		dns_rule_text(rs, r, buf, len);
+		break;
 	}
 }
 
@@ -527,6 +612,7 @@ void ruleset_print_nft(const struct ruleset *rs, FILE *out)
 		[CHAIN_FILTER_PREROUTING] = "type filter hook prerouting priority mangle",
 		[CHAIN_NAT_OUTPUT] = "type nat hook output priority -100",
 		[CHAIN_ROUTE_OUTPUT] = "type route hook output priority mangle",
+		[CHAIN_NAT_PREROUTING_DNS] = "type nat hook prerouting priority dstnat - 10",
 	};
 	struct chain_spec chains[RULESET_CHAINS_MAX];
 	struct rule_spec rules[RULESET_RULES_MAX];

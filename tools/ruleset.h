@@ -51,6 +51,11 @@ struct ruleset {
 	size_t n_ifaces;
 	struct interval_set intercept4, intercept6; /* source addresses */
 	struct interval_set bypass4, bypass6;	    /* destinations never intercepted */
+	/* [dns] hijack: intercepted clients' port 53, UDP and TCP, whatever
+	 * server they asked, is sent here by NAT (family 0: that family's
+	 * queries are left alone; a wildcard address: the port on the address
+	 * they came in on); TPROXY and the tc program leave it alone */
+	struct sockaddr_storage hijack4, hijack6;
 };
 
 void interval_set_init(struct interval_set *s, int family);
@@ -80,10 +85,11 @@ int interval_set_from_keys(struct interval_set *s, struct set_key *keys, size_t 
  * ruleset_print_nft prints them, from the same plan. */
 enum chain_type {
 	CHAIN_REGULAR,
-	CHAIN_NAT_PREROUTING,	 /* type nat hook prerouting priority dstnat */
-	CHAIN_FILTER_PREROUTING, /* type filter hook prerouting priority mangle */
-	CHAIN_NAT_OUTPUT,	 /* type nat hook output priority -100 */
-	CHAIN_ROUTE_OUTPUT,	 /* type route hook output priority mangle */
+	CHAIN_NAT_PREROUTING,	  /* type nat hook prerouting priority dstnat */
+	CHAIN_FILTER_PREROUTING,  /* type filter hook prerouting priority mangle */
+	CHAIN_NAT_OUTPUT,	  /* type nat hook output priority -100 */
+	CHAIN_ROUTE_OUTPUT,	  /* type route hook output priority mangle */
+	CHAIN_NAT_PREROUTING_DNS, /* type nat hook prerouting priority dstnat - 10 */
 };
 
 struct chain_spec {
@@ -106,6 +112,8 @@ enum rule_kind {
 	RK_DAEMON_MARK_RETURN, /* meta mark DAEMON return */
 	RK_GOTO,	       /* goto T */
 	RK_SET_TPROXY_MARK,    /* meta l4proto P meta mark set M */
+	RK_DNS_PASS,	       /* meta nfproto F meta l4proto P th dport 53 return */
+	RK_DNS_HIJACK,	       /* ... th dport 53 dnat to the service (or redirect) */
 };
 
 struct rule_spec {
@@ -113,10 +121,11 @@ struct rule_spec {
 	enum rule_kind kind;
 	const char *target; /* of a goto */
 	uint8_t proto;	    /* IPPROTO_TCP or IPPROTO_UDP, where a rule names one */
+	uint8_t nfproto;    /* NFPROTO_IPV4 or NFPROTO_IPV6, where a rule names one */
 };
 
-#define RULESET_CHAINS_MAX 8
-#define RULESET_RULES_MAX  32
+#define RULESET_CHAINS_MAX 10
+#define RULESET_RULES_MAX  48
 
 /* Fills chains (RULESET_CHAINS_MAX) and rules (RULESET_RULES_MAX) in the
  * order they are installed; returns the number of rules. */

@@ -181,6 +181,8 @@ int tc_intake_apply(const struct ruleset *rs, char *err, size_t errlen)
 	skel->rodata->tproxy_mark = rs->tproxy_mark;
 	skel->rodata->daemon_mark = rs->daemon_mark;
 	skel->rodata->handle_tcp = rs->tproxy;
+	skel->rodata->leave_dns4 = rs->hijack4.ss_family != 0;
+	skel->rodata->leave_dns6 = rs->hijack6.ss_family != 0;
 	/* listeners handed in earlier stay (the daemon has not changed) */
 	listeners_fd = bpf_obj_get(PIN("listeners"));
 	if (listeners_fd >= 0 && bpf_map__reuse_fd(skel->maps.listeners, listeners_fd) < 0) {

@@ -16,7 +16,7 @@ dns_start_resolver() {
 		--listen-address=$SERVER4 --listen-address=$SERVER6 --port=$DNS_SERVER_PORT \
 		--pid-file="$RIG_DIR/dns-resolver.pid" --local-ttl=60 \
 		--address=/only.sgdns/10.9.7.1 --address=/only.sgdns/fd77:9::1 \
-		--address=/web.sgdns/$SERVER4 \
+		--address=/web.sgdns/$SERVER4 --host-record=short.sgdns,10.9.7.2,2 \
 		--txt-record=t.only.sgdns,"beyond the proxy" "${big[@]}"
 	for i in $(seq 1 100); do
 		[ -n "$(in_ns $NS_SERVER ss -Hltn "sport = :$DNS_SERVER_PORT")" ] && return 0
@@ -33,7 +33,8 @@ dns_start_sockgated() {
 listen = $ROUTER4_LAN:$DNS_PORT, [$ROUTER6_LAN]:$DNS_PORT, $ROUTER4_LAN:53
 server = ${DNS_SERVERS:-$SERVER4:$DNS_SERVER_PORT}
 allow = $CLIENT4/32, fd77:1::/64
-timeout = 2s"
+timeout = 2s
+${DNS_EXTRA:-}"
 	local i
 	for i in $(seq 1 100); do
 		[ -n "$(in_ns $NS_ROUTER ss -Hlun "sport = :$DNS_PORT")" ] && return 0
@@ -66,6 +67,18 @@ dns_answers_through() { # what
 		dns_expect $ROUTER6_LAN AAAA b.only.sgdns '^fd77:9::1$' +short
 	check "dns through $1: TXT" \
 		dns_expect $ROUTER4_LAN TXT t.only.sgdns 'beyond the proxy' +short
+}
+
+# n queries at once from the client, names PREFIX1.only.sgdns ...; the
+# answers in $RIG_DIR/dns-par.*
+dns_parallel() { # n prefix
+	local digs=() i
+	rm -f "$RIG_DIR"/dns-par.*
+	for i in $(seq 1 "$1"); do
+		dig_client $ROUTER4_LAN A "$2$i.only.sgdns" +short >"$RIG_DIR/dns-par.$i" &
+		digs+=($!)
+	done
+	wait "${digs[@]}"
 }
 
 # OpenSSH's dynamic forwarding as the upstream, the commonest personal
@@ -141,13 +154,15 @@ test_dns_service() {
 		bash -c "'$SOCKGATE' -c '$RIG_DIR/sockgate.conf' dns flush | grep -q 'emptied on 2 of 2 workers'"
 	dig_client $ROUTER4_LAN A c.only.sgdns +short >/dev/null
 	check "dns: ... and the next query is forwarded again" dns_stat "d['forwarded'] == $fwd + 1"
-	# 50 queries at once: one connection per worker carries them
-	local digs=()
-	for i in $(seq 1 50); do
-		dig_client $ROUTER4_LAN A "p$i.only.sgdns" +short >"$RIG_DIR/dns-par.$i" &
-		digs+=($!)
-	done
-	wait "${digs[@]}"
+	# the TTL: a 2 s answer is kept 2 s, then asked for again
+	dig_client $ROUTER4_LAN A short.sgdns +short >/dev/null
+	dig_client $ROUTER4_LAN A short.sgdns +short >/dev/null
+	check "dns: a 2 s answer comes from the cache within its TTL" dns_stat "d['forwarded'] == $fwd + 2"
+	sleep 2.2
+	check "dns: ... and from the resolver again after it" \
+		dns_expect $ROUTER4_LAN A short.sgdns '^10.9.7.2$' +short
+	check "dns: ... (forwarded once more)" dns_stat "d['forwarded'] == $fwd + 3"
+	dns_parallel 50 p
 	check "dns: 50 queries in parallel all answered" \
 		test "$(cat "$RIG_DIR"/dns-par.* | grep -cx 10.9.7.1)" -eq 50
 	# per worker at most the association's control connection and the TCP
@@ -233,6 +248,33 @@ test_dns_service() {
 		grep -q 'asking over TCP through it for a minute' "$RIG_DIR/sockgated.log"
 	check "dns through ssh -D: a 2 KB answer over TCP" \
 		bash -c "ip netns exec $NS_CLIENT dig +time=4 +tries=1 -p $DNS_PORT @$ROUTER4_LAN TXT big.sgdns +tcp | grep -c '^big.sgdns.*TXT' | grep -qx 8"
+	dns_parallel 50 s
+	check "dns through ssh -D: 50 queries in parallel all answered" \
+		test "$(cat "$RIG_DIR"/dns-par.* | grep -cx 10.9.7.1)" -eq 50
+	# one client, one worker: its queries share that worker's connection
+	check "dns through ssh -D: ... over one TCP connection through the upstream" \
+		test "$(in_ns $NS_ROUTER ss -Htn state established "dport = :$SSH_SOCKS_PORT" | wc -l)" -eq 1
+	check "dns through ssh -D: ... which the resolver sees as one connection" \
+		test "$(in_ns $NS_SERVER ss -Htn state established "sport = :$DNS_SERVER_PORT" | wc -l)" -eq 1
+	check "dns: per-server counters: asked, answered, a mean latency" \
+		dns_stat "d['servers'][0]['answered'] >= 50 and d['servers'][0]['asked'] >= d['servers'][0]['answered'] and 'latency_ms_mean' in d['servers'][0]"
+	check "dns: sockgate stats prints the server's line" \
+		bash -c "'$SOCKGATE' -c '$RIG_DIR/sockgate.conf' stats | grep -Eq '^  dns server $SERVER4:$DNS_SERVER_PORT: asked [0-9]+, answered [0-9]+, failed [0-9]+, [0-9]+ ms mean$'"
+	# the upstream down: SERVFAIL in time; back up: answers again
+	rig_stop "$SSH_SOCKS_PID"
+	local t0 t1
+	t0=$(date +%s%N)
+	check "dns: upstream down (ssh -D gone): SERVFAIL" \
+		dns_expect $ROUTER4_LAN A gone.only.sgdns 'status: SERVFAIL'
+	t1=$(date +%s%N)
+	check "dns: ... within the 2 s timeout ($(((t1 - t0) / 1000000)) ms)" test $(((t1 - t0) / 1000000)) -lt 3000
+	check "dns: ... counted as the server's failure" dns_stat "d['servers'][0]['failed'] >= 1"
+	rig_spawn $NS_ROUTER SSH_SOCKS_PID "$RIG_DIR/ssh/ssh2.log" ssh -N -D 127.0.0.1:$SSH_SOCKS_PORT \
+		-i "$RIG_DIR/ssh/user_key" -o BatchMode=yes -o StrictHostKeyChecking=no \
+		-o UserKnownHostsFile=/dev/null -o ExitOnForwardFailure=yes root@$PROXY4
+	rig_wait_port $NS_ROUTER $SSH_SOCKS_PORT
+	check "dns: upstream back: answered again" \
+		dns_expect $ROUTER4_LAN A again.only.sgdns '^10.9.7.1$' +short
 	rig_stop_sockgated
 	rig_stop "$SSH_SOCKS_PID"
 	rig_stop "$SSHD_PID"
@@ -246,4 +288,50 @@ test_dns_service() {
 	rig_stop_sockgated
 	rig_close_direct_path
 	rig_stop "$DNS_RESOLVER_PID"
+}
+
+# [dns] hijack = yes: `sockgate rules apply` sends intercepted clients'
+# port 53 to the service, whatever server they asked; in intake mode $1
+# (the [intake] lines), rules applied with the daemon's own config.
+dns_hijack_in() { # what intake-lines
+	local what=$1
+	RIG_INTAKE="$2
+interfaces = r0
+bypass_private = no" RIG_WAIT_PORT=${3:-$REDIRECT_PORT} DNS_EXTRA="hijack = yes" \
+		dns_start_sockgated "socks5://$PROXY4:1080"
+	check "dns hijack ($what): rules apply names where port 53 goes" \
+		bash -c "nsenter --net=/run/netns/$NS_ROUTER '$SOCKGATE' -c '$RIG_DIR/sockgate.conf' rules apply | grep -q 'to the DNS service: IPv4 $ROUTER4_LAN:$DNS_PORT, IPv6 \[$ROUTER6_LAN\]:$DNS_PORT'"
+	# nothing listens at 203.0.113.53 or 2001:db8::53
+	check "dns hijack ($what): a client asking 203.0.113.53 is answered by the service" \
+		bash -c "ip netns exec $NS_CLIENT dig +time=3 +tries=1 @203.0.113.53 A h1.only.sgdns +short | grep -qx 10.9.7.1"
+	check "dns hijack ($what): ... over TCP too" \
+		bash -c "ip netns exec $NS_CLIENT dig +time=3 +tries=1 @203.0.113.53 A h2.only.sgdns +short +tcp | grep -qx 10.9.7.1"
+	check "dns hijack ($what): ... and one asking 2001:db8::53 over IPv6, UDP and TCP" \
+		bash -c "ip netns exec $NS_CLIENT dig +time=3 +tries=1 @2001:db8::53 AAAA h3.only.sgdns +short | grep -qx fd77:9::1 && ip netns exec $NS_CLIENT dig +time=3 +tries=1 @2001:db8::53 AAAA h4.only.sgdns +short +tcp | grep -qx fd77:9::1"
+	check "dns hijack ($what): the answer comes from the address asked" \
+		bash -c "ip netns exec $NS_CLIENT dig +time=3 +tries=1 @203.0.113.53 A h5.only.sgdns | grep -q 'SERVER: 203.0.113.53#53'"
+	check "dns hijack ($what): other TCP still goes through the proxy" expect_file $SERVER4
+	check "dns hijack ($what): rules flush leaves nothing" \
+		bash -c "nsenter --net=/run/netns/$NS_ROUTER '$SOCKGATE' rules flush >/dev/null && ! ip netns exec $NS_ROUTER nft list table inet sockgate 2>/dev/null"
+	check "dns hijack ($what): ... and port 53 goes nowhere unasked then" \
+		bash -c "! ip netns exec $NS_CLIENT dig +time=1 +tries=1 @203.0.113.53 A h6.only.sgdns >/dev/null"
+	rig_stop_sockgated
+}
+
+test_dns_hijack() {
+	dns_start_resolver
+	dns_hijack_in "TPROXY" "tproxy = 12346" 12346
+	dns_hijack_in "REDIRECT" "redirect = $REDIRECT_PORT"
+	# the tc program leaves destinations without a route alone (it cannot
+	# tell them from local ones): a default route into the proxy host
+	EBPF_USED=1
+	ip -n $NS_ROUTER route add default via $PROXY4
+	ip -n $NS_ROUTER -6 route add default via $PROXY6
+	dns_hijack_in "eBPF" "tproxy = 12346
+ebpf = on" 12346
+	ip -n $NS_ROUTER route del default via $PROXY4
+	ip -n $NS_ROUTER -6 route del default via $PROXY6
+	rig_stop "$DNS_RESOLVER_PID"
+	# back to the rig's REDIRECT rules
+	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/rules.conf" rules apply >/dev/null
 }

@@ -388,6 +388,7 @@ test_socks_no_auth
 test_socks_udp_routes
 test_socks_auth
 test_dns_service
+test_dns_hijack
 
 echo "integration: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

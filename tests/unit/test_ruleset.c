@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 #include <libnftnl/rule.h>
+#include <linux/netfilter.h>
 
 #include "nft.h"
 #include "ruleset.h"
@@ -360,25 +361,33 @@ static void test_rule_expressions(void **state)
 			{ "local_mark",
 			  "[ meta load l4proto => reg 1 ] [ cmp eq reg 1 0x00000006 ] "
 			  "[ immediate reg 1 0x000002a1 ] [ meta set mark with reg 1 ]" },
-			{ "prerouting",
-			  "[ meta load iifname => reg 1 ] [ cmp eq reg 1 0x00006f6c ] "
-			  "[ meta load mark => reg 1 ] [ cmp eq reg 1 0x000002a1 ] "
-			  "[ immediate reg 0 goto -> capture ]" },
 		};
+		/* the router's own packets back in through lo come first */
+		static const char *const want_lo =
+		    "[ meta load iifname => reg 1 ] [ cmp eq reg 1 0x00006f6c ] "
+		    "[ meta load mark => reg 1 ] [ cmp eq reg 1 0x000002a1 ] "
+		    "[ immediate reg 0 goto -> capture ]";
+		struct nftnl_rule *r;
+		char buf[1024];
 		rs.tproxy = 1;
 		rs.local = 1;
 		assert_int_equal(nft_rule_count(&rs), 16);
-		for (int i = 9; i < 16; i++) {
-			struct nftnl_rule *r = nft_build_rule(&rs, i);
-			char buf[1024];
+		r = nft_build_rule(&rs, 0);
+		assert_non_null(r);
+		assert_string_equal(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), "prerouting");
+		rule_text(r, buf, sizeof(buf));
+		nftnl_rule_free(r);
+		assert_string_equal(buf, want_lo);
+		for (int i = 10; i < 16; i++) {
+			r = nft_build_rule(&rs, i);
 			assert_non_null(r);
 			assert_string_equal(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN),
-					    want_tl[i - 9].chain);
+					    want_tl[i - 10].chain);
 			rule_text(r, buf, sizeof(buf));
 			nftnl_rule_free(r);
-			if (want_tl[i - 9].text && strcmp(buf, want_tl[i - 9].text))
+			if (want_tl[i - 10].text && strcmp(buf, want_tl[i - 10].text))
 				fail_msg("tproxy local rule %d:\n got  %s\n want %s", i, buf,
-					 want_tl[i - 9].text);
+					 want_tl[i - 10].text);
 		}
 	}
 }
@@ -419,14 +428,15 @@ static void test_udp_rules(void **state)
 	rs.local = 1;
 	assert_int_equal(ruleset_plan(&rs, chains, &n_chains, plan), 19);
 	assert_int_equal(n_chains, 4);
-	assert_int_equal(plan[17].kind, RK_SET_TPROXY_MARK);
-	assert_int_equal(plan[17].proto, IPPROTO_UDP);
+	assert_int_equal(plan[0].kind, RK_LO_MARKED_GOTO);
+	assert_int_equal(plan[18].kind, RK_SET_TPROXY_MARK);
+	assert_int_equal(plan[18].proto, IPPROTO_UDP);
 
 	/* eBPF intake: the tc program takes the interfaces, so the plan has no
 	 * iifname rule; source CIDRs and lo stay with nftables */
 	rs.ebpf = 1;
 	assert_int_equal(ruleset_plan(&rs, chains, &n_chains, plan), 18);
-	assert_int_equal(plan[0].kind, RK_SADDR4_GOTO);
+	assert_int_equal(plan[1].kind, RK_SADDR4_GOTO);
 	for (int i = 0; i < 18; i++)
 		assert_int_not_equal(plan[i].kind, RK_IIF_GOTO);
 	rs.ebpf = 0;
@@ -462,16 +472,74 @@ static void test_udp_rules(void **state)
 	free(text);
 }
 
+/* [dns] hijack: a NAT chain ahead of the others sends port 53 to the
+ * service; the TPROXY chain lets port 53 through, after lo, before the LAN. */
+static void test_dns_hijack(void **state)
+{
+	static const char *const want_dnat =
+	    "[ meta load nfproto => reg 1 ] [ cmp eq reg 1 0x00000002 ] "
+	    "[ meta load l4proto => reg 1 ] [ cmp eq reg 1 0x00000011 ] "
+	    "[ payload load 2b @ transport header + 2 => reg 1 ] [ cmp eq reg 1 0x00003500 ] "
+	    "[ immediate reg 1 0x0101a8c0 ] [ immediate reg 2 0x0000e914 ] "
+	    "[ nat dnat ip addr_min reg 1 proto_min reg 2 ]";
+	struct ruleset rs;
+	struct chain_spec chains[RULESET_CHAINS_MAX];
+	struct rule_spec plan[RULESET_RULES_MAX];
+	size_t n_chains;
+	struct nftnl_rule *r;
+	char buf[1024];
+	int n;
+	(void)state;
+
+	memset(&rs, 0, sizeof(rs));
+	rs.tproxy = rs.udp = rs.local = 1;
+	rs.tproxy_port = 12346;
+	rs.tproxy_mark = 0x2a1;
+	assert_int_equal(addr_from_ip("192.168.1.1", 5353, &rs.hijack4), 0);
+	n = ruleset_plan(&rs, chains, &n_chains, plan);
+	/* 3 + 2 hijack rules (IPv4 only), 19 TPROXY rules, 2 passes */
+	assert_int_equal(n, 26);
+	assert_string_equal(chains[0].name, "dns_prerouting");
+	assert_int_equal(chains[0].type, CHAIN_NAT_PREROUTING_DNS);
+	assert_string_equal(chains[1].name, "dns_hijack");
+	assert_int_equal(plan[3].kind, RK_DNS_HIJACK);
+	assert_int_equal(plan[3].nfproto, NFPROTO_IPV4);
+	assert_int_equal(plan[4].proto, IPPROTO_TCP);
+	assert_int_equal(plan[5].kind, RK_LO_MARKED_GOTO);
+	assert_int_equal(plan[6].kind, RK_DNS_PASS);
+	assert_int_equal(plan[7].kind, RK_DNS_PASS);
+	assert_int_equal(plan[8].kind, RK_IIF_GOTO);
+	ruleset_rule_text(&rs, &plan[3], buf, sizeof(buf));
+	assert_string_equal(
+	    buf, "meta nfproto ipv4 meta l4proto udp th dport 53 dnat ip to 192.168.1.1:5353");
+	ruleset_rule_text(&rs, &plan[6], buf, sizeof(buf));
+	assert_string_equal(buf, "meta nfproto ipv4 meta l4proto udp th dport 53 return");
+	r = nft_build_rule(&rs, 3);
+	assert_non_null(r);
+	rule_text(r, buf, sizeof(buf));
+	nftnl_rule_free(r);
+	assert_string_equal(buf, want_dnat);
+
+	/* IPv6 on a wildcard listener: the port on the address it came in on */
+	assert_int_equal(addr_from_ip("::", 53, &rs.hijack6), 0);
+	n = ruleset_plan(&rs, chains, &n_chains, plan);
+	assert_int_equal(n, 30);
+	ruleset_rule_text(&rs, &plan[5], buf, sizeof(buf));
+	assert_string_equal(buf, "meta nfproto ipv6 meta l4proto udp th dport 53 redirect to :53");
+	r = nft_build_rule(&rs, 5);
+	assert_non_null(r);
+	rule_text(r, buf, sizeof(buf));
+	nftnl_rule_free(r);
+	assert_non_null(strstr(buf, "[ redir proto_min reg 1 ]"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_udp_rules),
-		cmocka_unit_test(test_intervals),
-		cmocka_unit_test(test_interval_remove),
-		cmocka_unit_test(test_interval_from_keys),
-		cmocka_unit_test(test_build),
-		cmocka_unit_test(test_nft_text),
-		cmocka_unit_test(test_rule_expressions),
+		cmocka_unit_test(test_udp_rules),	   cmocka_unit_test(test_dns_hijack),
+		cmocka_unit_test(test_intervals),	   cmocka_unit_test(test_interval_remove),
+		cmocka_unit_test(test_interval_from_keys), cmocka_unit_test(test_build),
+		cmocka_unit_test(test_nft_text),	   cmocka_unit_test(test_rule_expressions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
