@@ -31,11 +31,12 @@
 #include "socks_handshake.h"
 #include "udp_assoc.h"
 
-#define DNS_PENDING_MAX	 1024  /* queries waiting for a server, per worker */
-#define DNS_MSG_MAX	 65535 /* an answer, as ldns writes it again */
-#define DNS_READS	 32    /* datagrams read per event before yielding */
-#define DNS_FORWARD_SIZE 1232  /* the EDNS0 size we offer servers (no fragments) */
-#define DNS_CONNS_MAX	 256   /* clients' TCP connections, per worker */
+#define DNS_PENDING_MAX	  1024	/* queries waiting for a server, per worker */
+#define DNS_MSG_MAX	  65535 /* an answer, as ldns writes it again */
+#define DNS_READS	  32	/* datagrams read per event before yielding */
+#define DNS_UDP_QUERY_MAX 4096	/* a larger query over UDP is dropped, counted */
+#define DNS_FORWARD_SIZE  1232	/* the EDNS0 size we offer servers (no fragments) */
+#define DNS_CONNS_MAX	  256	/* clients' TCP connections, per worker */
 
 /* Where an answer goes: a UDP listener and the client's address, or a
  * client's TCP connection (NULL again once it closed: then nowhere). */
@@ -74,8 +75,21 @@ struct dns_assoc {
 
 #define DNS_NO_UDP_MS 60000 /* how long a failed UDP ASSOCIATE means TCP */
 
+/* Datagrams of one listener moved in one system call each way: queries
+ * read with recvmmsg, and the answers to them sent with sendmmsg. */
+struct dns_udp_batch {
+	struct mmsghdr msg[DNS_READS];
+	struct iovec iov[DNS_READS];
+	struct sockaddr_storage peer[DNS_READS];
+	uint8_t buf[DNS_READS][DNS_UDP_QUERY_MAX];
+	unsigned n;
+};
+
 struct dns_service {
 	struct relay *r;
+	/* while a listener's queries are handled, answers to it gather in tx */
+	int tx_fd;
+	struct dns_udp_batch rx, tx;
 	struct dns_cache *cache;
 	struct list pending;
 	unsigned n_pending;
@@ -117,6 +131,46 @@ static uint16_t next_id(struct dns_service *svc)
 	return (uint16_t)(digest[0] << 8 | digest[1]);
 }
 
+/* The answers gathered for the listener tx_fd, sent in one call; one the
+ * socket cannot take now is dropped (the client asks again), as a full
+ * socket buffer would drop it anyway. */
+static void flush_answers(struct dns_service *svc)
+{
+	struct dns_udp_batch *b = &svc->tx;
+	unsigned sent = 0;
+
+	while (sent < b->n) {
+		int n = sendmmsg(svc->tx_fd, b->msg + sent, b->n - sent, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			log_debug("dns: answers to clients: %s", strerror(errno));
+			sent++; /* past the one that failed */
+			continue;
+		}
+		sent += (unsigned)n;
+	}
+	b->n = 0;
+}
+
+static void queue_answer(struct dns_service *svc, const struct sockaddr_storage *client,
+			 const uint8_t *msg, size_t len)
+{
+	struct dns_udp_batch *b = &svc->tx;
+	unsigned i;
+
+	if (b->n == DNS_READS)
+		flush_answers(svc);
+	i = b->n++;
+	memcpy(b->buf[i], msg, len);
+	b->peer[i] = *client;
+	b->iov[i] = (struct iovec){ b->buf[i], len };
+	b->msg[i].msg_hdr = (struct msghdr){ .msg_name = &b->peer[i],
+					     .msg_namelen = addr_len(client),
+					     .msg_iov = &b->iov[i],
+					     .msg_iovlen = 1 };
+}
+
 static void send_to_client(struct dns_service *svc, const struct dns_reply_to *to,
 			   const uint8_t *msg, size_t len, uint8_t rcode)
 {
@@ -127,6 +181,10 @@ static void send_to_client(struct dns_service *svc, const struct dns_reply_to *t
 	count(&c->dns.answers[rcode < DNS_RCODE_KINDS - 1 ? rcode : DNS_RCODE_KINDS - 1]);
 	if (to->conn) {
 		dns_conn_send(to->conn, msg, len);
+		return;
+	}
+	if (to->fd == svc->tx_fd && len <= DNS_UDP_QUERY_MAX) {
+		queue_answer(svc, &to->client, msg, len);
 		return;
 	}
 	if (sendto(to->fd, msg, len, MSG_DONTWAIT, (const struct sockaddr *)&to->client,
@@ -619,21 +677,47 @@ static int client_allowed(struct dns_service *svc, const struct sockaddr_storage
 	return 0;
 }
 
+/* Up to DNS_READS queries from listener fd into svc->rx; how many. */
+static unsigned read_queries(struct dns_service *svc, int fd)
+{
+	struct dns_udp_batch *b = &svc->rx;
+	int n;
+
+	for (unsigned i = 0; i < DNS_READS; i++) {
+		b->iov[i] = (struct iovec){ b->buf[i], sizeof(b->buf[i]) };
+		b->msg[i].msg_hdr = (struct msghdr){ .msg_name = &b->peer[i],
+						     .msg_namelen = sizeof(b->peer[i]),
+						     .msg_iov = &b->iov[i],
+						     .msg_iovlen = 1 };
+	}
+	n = recvmmsg(fd, b->msg, DNS_READS, MSG_DONTWAIT, NULL);
+	return n > 0 ? (unsigned)n : 0;
+}
+
 void dns_service_readable(struct relay *r, int fd)
 {
 	struct dns_service *svc = r->dns_service;
 	struct dns_reply_to to = { .fd = fd };
+	unsigned n;
 
-	for (int i = 0; svc && i < DNS_READS; i++) {
-		socklen_t clen = sizeof(to.client);
-		ssize_t n = recvfrom(fd, svc->in, sizeof(svc->in), MSG_DONTWAIT,
-				     (struct sockaddr *)&to.client, &clen);
-		if (n < 0)
-			return;
+	if (!svc)
+		return;
+	n = read_queries(svc, fd);
+	svc->tx_fd = fd;
+	for (unsigned i = 0; i < n; i++) {
+		struct msghdr *h = &svc->rx.msg[i].msg_hdr;
+		to.client = svc->rx.peer[i];
 		addr_unmap_v4(&to.client);
-		if (client_allowed(svc, &to.client))
-			handle_query(svc, &to, svc->in, (size_t)n);
+		if (!client_allowed(svc, &to.client))
+			continue;
+		if (h->msg_flags & MSG_TRUNC) {
+			count(&r->counters.dns.malformed); /* no query is that large */
+			continue;
+		}
+		handle_query(svc, &to, svc->rx.buf[i], svc->rx.msg[i].msg_len);
 	}
+	flush_answers(svc);
+	svc->tx_fd = -1;
 }
 
 /* ---- clients over TCP ---- */
@@ -761,6 +845,7 @@ int dns_service_new(struct relay *r)
 	if (!svc)
 		return -ENOMEM;
 	svc->r = r;
+	svc->tx_fd = -1;
 	list_init(&svc->pending);
 	r->dns_service = svc;
 	if (getrandom(svc->id_key, sizeof(svc->id_key), 0) != (ssize_t)sizeof(svc->id_key)) {
