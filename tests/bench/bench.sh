@@ -19,7 +19,12 @@ IPERF_SECONDS=${IPERF_SECONDS:-5}
 # UDP vs redsocks' redudp), "intake" (eBPF tc vs nftables TPROXY vs
 # REDIRECT, and the cgroup hooks vs an output-chain REDIRECT), "socks"
 # (SOCKS server vs microsocks and dante).
-BENCH_PARTS=${BENCH_PARTS:-redirect udp intake socks}
+# "dns" (the DNS service's cache vs dnsmasq's, and uncached through ssh -D
+# over a delay line).
+BENCH_PARTS=${BENCH_PARTS:-redirect udp intake socks dns}
+DNS_SECONDS=${DNS_SECONDS:-5}
+DNS_NAMES=${DNS_NAMES:-2000}
+DNS_DELAY_MS=${DNS_DELAY_MS:-10}
 UDP_SOCKETS=${UDP_SOCKETS:-8}
 UDP_WINDOW=${UDP_WINDOW:-16}
 UDP_SECONDS=${UDP_SECONDS:-5}
@@ -373,6 +378,165 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 rig_close_direct_path
 
+
+# ---- the DNS service: sockgated's cache vs dnsmasq's, both on the router's
+# LAN address forwarding to the same resolver (dnsmasq on the server host);
+# then uncached through an ssh -D upstream over a delay line ----
+DNS_RESOLVER_PORT=5300
+dns_resolver_up() {
+	rig_spawn $NS_SERVER DNS_RESOLVER_PID "$RIG_DIR/dns-resolver.log" \
+		dnsmasq -k -C /dev/null -u root --no-resolv --no-hosts --bind-interfaces \
+		--listen-address=$SERVER4 --port=$DNS_RESOLVER_PORT --cache-size=0 \
+		--pid-file="$RIG_DIR/dns-resolver.pid" --local-ttl=3600 --address=/bench.sgdns/10.9.7.1
+	sleep 0.3
+}
+
+# "key value" lines from a dnsperf -v run (stdin): queries/s, p50/p99 ms, lost
+dnsperf_lines() { # prefix
+	python3 -c '
+import sys
+p = sys.argv[1]
+lat, qps, lost = [], "n/a", "n/a"
+for line in sys.stdin:
+    f = line.split()
+    if line.startswith("> ") and len(f) >= 5:
+        lat.append(float(f[-1]) * 1000)
+    elif line.strip().startswith("Queries per second:"):
+        qps = "%.0f" % float(f[-1])
+    elif line.strip().startswith("Queries lost:"):
+        lost = f[2]
+lat.sort()
+q = lambda x: "%.3f" % lat[min(len(lat) - 1, int(len(lat) * x))] if lat else "n/a"
+print("%s_qps %s\n%s_p50_ms %s\n%s_p99_ms %s\n%s_lost %s" % (p, qps, p, q(0.5), p, q(0.99), p, lost))
+' "$1"
+}
+
+# Appends the cache-hit numbers of one server and round to $RIG_DIR/$1.results.
+measure_dns_cached() { # name pid
+	local name=$1 pid=$2 out=$RIG_DIR/$1.round c0 c1 run n
+	: >"$out"
+	# every name asked once: the cache holds them all afterwards
+	in_ns $NS_CLIENT dnsperf -s $ROUTER4_LAN -d "$RIG_DIR/dns-names" -n 1 -q 50 >/dev/null 2>&1
+	echo "bench: $name: cache hits for $DNS_SECONDS s, 100 queries outstanding" >&2
+	c0=$(tree_ticks "$pid")
+	run=$(in_ns $NS_CLIENT dnsperf -s $ROUTER4_LAN -d "$RIG_DIR/dns-names" -l "$DNS_SECONDS" -q 100 -v 2>&1)
+	c1=$(tree_ticks "$pid")
+	dnsperf_lines hit <<<"$run" >>"$out"
+	n=$(awk '/Queries completed:/ {print $3}' <<<"$run")
+	echo "hit_cpu_us_per_query $(python3 -c "print('%.2f' % ($((c1 - c0)) / $CLK_TCK * 1e6 / max(1, ${n:-0})))")" >>"$out"
+	cat "$out" >>"$RIG_DIR/$name.results"
+}
+
+
+# Uncached queries through upstream URL $2 (server options $3), over the
+# delay line: one at a time, then 50 outstanding; "PREFIX_key value" lines
+# appended to $RIG_DIR/dns-uncached.results.
+measure_dns_uncached() { # prefix url server-options
+	local p=$1 pid
+	cat >"$RIG_DIR/dns-$p.conf" <<-CONF
+	$BENCH_DAEMON
+	[intake]
+	redirect = $REDIRECT_PORT
+	[upstream up]
+	url = $2
+	[route]
+	default = up
+	[dns]
+	listen = $ROUTER4_LAN:53
+	server = $SERVER4:$DNS_RESOLVER_PORT$3
+	allow = 10.77.1.0/24
+	CONF
+	rig_spawn $NS_ROUTER pid "$RIG_DIR/sockgated-dns-$p.log" "$SOCKGATED" -f -c "$RIG_DIR/dns-$p.conf"
+	rig_wait_port $NS_ROUTER 53
+	# the first query opens the connection (through ssh -D after its
+	# UDP ASSOCIATE failed: TCP through CONNECT from then on)
+	in_ns $NS_CLIENT dig +time=5 +tries=2 @$ROUTER4_LAN "open$p.bench.sgdns" >/dev/null
+	sed "s/^/$p/" "$RIG_DIR/dns-seq" >"$RIG_DIR/dns-seq-$p"
+	sed "s/^/$p/" "$RIG_DIR/dns-par" >"$RIG_DIR/dns-par-$p"
+	echo "bench: uncached through $p, one query at a time, RTT $DNS_RTT_MS ms" >&2
+	in_ns $NS_CLIENT dnsperf -s $ROUTER4_LAN -d "$RIG_DIR/dns-seq-$p" -n 1 -q 1 -v 2>&1 |
+		dnsperf_lines "${p}_seq" >>"$RIG_DIR/dns-uncached.results"
+	echo "bench: uncached through $p, 50 outstanding" >&2
+	in_ns $NS_CLIENT dnsperf -s $ROUTER4_LAN -d "$RIG_DIR/dns-par-$p" -n 1 -q 50 -v 2>&1 |
+		dnsperf_lines "${p}_par" >>"$RIG_DIR/dns-uncached.results"
+	echo "${p}_resolver_conns $(in_ns $NS_SERVER ss -Htn state established "sport = :$DNS_RESOLVER_PORT" | wc -l)" >>"$RIG_DIR/dns-uncached.results"
+	rig_stop "$pid"
+}
+
+if [[ " $BENCH_PARTS " == *" dns "* ]]; then
+	rig_open_direct_path
+	dns_resolver_up
+	for i in $(seq 1 "$DNS_NAMES"); do echo "n$i.bench.sgdns A"; done >"$RIG_DIR/dns-names"
+	cat >"$RIG_DIR/dns-cached.conf" <<-CONF
+	$BENCH_DAEMON
+	[intake]
+	redirect = $REDIRECT_PORT
+	[route]
+	default = direct
+	[dns]
+	listen = $ROUTER4_LAN:53
+	server = $SERVER4:$DNS_RESOLVER_PORT
+	allow = 10.77.1.0/24
+	CONF
+	for round in $(seq 1 "$ROUNDS"); do
+		echo "bench: DNS cache round $round of $ROUNDS" >&2
+		rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-dns.log" "$SOCKGATED" -f -c "$RIG_DIR/dns-cached.conf"
+		rig_wait_port $NS_ROUTER 53
+		measure_dns_cached sockgated-dns "$SG_PID"
+		rig_stop "$SG_PID"
+		rig_spawn $NS_ROUTER DM_PID "$RIG_DIR/dnsmasq-router.log" dnsmasq -k -C /dev/null -u root \
+			--no-resolv --no-hosts --bind-interfaces --listen-address=$ROUTER4_LAN --port=53 \
+			--server=$SERVER4#$DNS_RESOLVER_PORT --cache-size=10000 --pid-file="$RIG_DIR/dnsmasq-router.pid"
+		rig_wait_port $NS_ROUTER 53
+		measure_dns_cached dnsmasq "$DM_PID"
+		rig_stop "$DM_PID"
+	done
+	rig_close_direct_path
+
+	# uncached, through ssh -D: the router's link to the proxy host gets
+	# DNS_DELAY_MS each way (NFQUEUE and a delay line of ours: no netem)
+	gcc -O2 -Wall -o "$RIG_DIR/delay_line" tests/bench/delay_line.c -lnetfilter_queue || exit 1
+	d=$RIG_DIR/ssh && mkdir -p "$d"
+	ssh-keygen -q -t ed25519 -N "" -f "$d/host_key" && ssh-keygen -q -t ed25519 -N "" -f "$d/user_key"
+	cp "$d/user_key.pub" "$d/authorized_keys"
+	printf '%s\n' "ListenAddress $PROXY4" "HostKey $d/host_key" "PidFile $d/sshd.pid" \
+		"AuthorizedKeysFile $d/authorized_keys" "PermitRootLogin prohibit-password" \
+		"PasswordAuthentication no" "UsePAM no" "StrictModes no" "AllowTcpForwarding yes" >"$d/sshd_config"
+	mkdir -p /run/sshd
+	rig_spawn $NS_PROXY SSHD_PID "$d/sshd.log" /usr/sbin/sshd -D -e -f "$d/sshd_config"
+	rig_wait_port $NS_PROXY 22
+	rig_spawn $NS_ROUTER DELAY_PID "$RIG_DIR/delay.log" "$RIG_DIR/delay_line" 7 "$DNS_DELAY_MS"
+	sleep 0.2
+	in_ns $NS_ROUTER iptables-legacy -A OUTPUT -d $PROXY4 -j NFQUEUE --queue-num 7 --queue-bypass
+	in_ns $NS_ROUTER iptables-legacy -A INPUT -s $PROXY4 -j NFQUEUE --queue-num 7 --queue-bypass
+	rig_spawn $NS_ROUTER SSH_PID "$d/ssh.log" ssh -N -D 127.0.0.1:1085 -i "$d/user_key" \
+		-o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+		-o ExitOnForwardFailure=yes root@$PROXY4
+	rig_wait_port $NS_ROUTER 1085
+	# the round trip TCP sees: a connect's SYN and SYN-ACK
+	DNS_RTT_MS=$(in_ns $NS_ROUTER python3 -c '
+import socket, statistics, sys, time
+t = []
+for _ in range(5):
+    t0 = time.monotonic()
+    socket.create_connection((sys.argv[1], 22)).close()
+    t.append((time.monotonic() - t0) * 1000)
+print("%.2f" % statistics.median(t))' $PROXY4)
+	for i in $(seq 1 400); do echo "s$i.bench.sgdns A"; done >"$RIG_DIR/dns-seq"
+	for i in $(seq 1 2000); do echo "p$i.bench.sgdns A"; done >"$RIG_DIR/dns-par"
+	echo "rtt_ms $DNS_RTT_MS" >"$RIG_DIR/dns-uncached.results"
+	measure_dns_uncached ssh "socks5://127.0.0.1:1085" ""
+	# the same through dante, the server asked over TCP (option tcp):
+	# dante's connections carry no Nagle delay of their own
+	measure_dns_uncached dante "socks5://$PROXY4:1080" " tcp"
+	rig_stop "$SSH_PID"
+	in_ns $NS_ROUTER iptables-legacy -F OUTPUT
+	in_ns $NS_ROUTER iptables-legacy -F INPUT
+	rig_stop "$DELAY_PID"
+	rig_stop "$SSHD_PID"
+	rig_stop "$DNS_RESOLVER_PID"
+fi
+
 row() { # label key better(higher|lower)
 	local a b
 	a=$(get sockgated "$2")
@@ -451,6 +615,28 @@ part_ran() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
 		srow "server CPU per GB, 1 stream (s)" cpu_s_per_gb_1
 		echo
 		echo "Targets: connections/s >= 1.5x microsocks, throughput >= dante, CPU per connection below both."
+	fi
+	if part_ran dns; then
+		echo
+		echo "DNS service, cache hits: medians of $ROUNDS alternating rounds; sockgated vs dnsmasq $(dpkg-query -W -f='${Version}' dnsmasq-base), each on the router's LAN address port 53 forwarding to the same resolver, $DNS_NAMES names all cached, dnsperf $(dpkg-query -W -f='${Version}' dnsperf) from the client, 100 queries outstanding, $DNS_SECONDS s. CPU counts the server's process tree."
+		echo
+		printf '| %-38s | %12s | %12s | %7s |\n' "metric" "sockgated" "dnsmasq" "ratio"
+		echo "|----------------------------------------|--------------|--------------|---------|"
+		for k in hit_qps hit_p50_ms hit_p99_ms hit_lost hit_cpu_us_per_query; do
+			a=$(get sockgated-dns $k)
+			b=$(get dnsmasq $k)
+			printf '| %-38s | %12s | %12s | %7s |\n' "$k" "$a" "$b" "$(ratio "$a" "$b")"
+		done
+		echo
+		echo "Uncached, the router-proxy link delayed ${DNS_DELAY_MS} ms each way by NFQUEUE and tests/bench/delay_line.c (round trip $(get dns-uncached rtt_ms) ms, a TCP connect's): through ssh -D (OpenSSH $(dpkg-query -W -f='${Version}' openssh-client), no UDP ASSOCIATE: DNS over TCP through CONNECT), and through dante with the server's option tcp. 400 new names one at a time, then 2000 with 50 outstanding."
+		echo
+		printf '| %-38s | %12s | %12s |\n' "metric" "ssh -D" "dante, tcp"
+		echo "|----------------------------------------|--------------|--------------|"
+		for k in seq_p50_ms seq_p99_ms seq_lost par_qps par_p50_ms par_p99_ms par_lost resolver_conns; do
+			printf '| %-38s | %12s | %12s |\n' "$k" "$(get dns-uncached ssh_$k)" "$(get dns-uncached dante_$k)"
+		done
+		echo
+		echo "Targets: cache hits >= 1.5x dnsmasq's queries/s at lower CPU per query; uncached p50 <= 1 round trip (+ the resolver's own time), one connection (no connect per query)."
 	fi
 } | tee "$RIG_DIR/table.md"
 mkdir -p build
