@@ -77,16 +77,21 @@ static struct nftnl_expr *cmp_eq(const void *data, uint32_t len)
 	return e;
 }
 
-static struct nftnl_expr *network_payload(uint32_t offset, uint32_t len)
+static struct nftnl_expr *payload(uint32_t base, uint32_t offset, uint32_t len)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("payload");
 	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
 	}
 	return e;
+}
+
+static struct nftnl_expr *network_payload(uint32_t offset, uint32_t len)
+{
+	return payload(NFT_PAYLOAD_NETWORK_HEADER, offset, len);
 }
 
 static struct nftnl_expr *lookup(enum set_id set)
@@ -201,18 +206,6 @@ static int match_l4proto(struct nftnl_rule *r, uint8_t proto)
 	       add_expr(r, cmp_eq(&proto, sizeof(proto)));
 }
 
-static struct nftnl_expr *dport_payload(void)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("payload");
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 2);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 2);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-	}
-	return e;
-}
-
 /* dnat to the address in reg 1 and the port in reg 2, of nfproto */
 static struct nftnl_expr *dnat_to_regs(uint8_t nfproto)
 {
@@ -237,7 +230,8 @@ static int build_dns_rule(struct nftnl_rule *r, const struct ruleset *rs,
 	struct nftnl_expr *addr;
 
 	if (match_nfproto(r, spec->nfproto) || match_l4proto(r, spec->proto) ||
-	    add_expr(r, dport_payload()) || add_expr(r, cmp_eq(&dns, sizeof(dns))))
+	    add_expr(r, payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2)) ||
+	    add_expr(r, cmp_eq(&dns, sizeof(dns))))
 		return -1;
 	if (spec->kind == RK_DNS_PASS)
 		return add_expr(r, verdict(NFT_RETURN, NULL));

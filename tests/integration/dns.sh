@@ -69,6 +69,16 @@ dns_answers_through() { # what
 		dns_expect $ROUTER4_LAN TXT t.only.sgdns 'beyond the proxy' +short
 }
 
+# A query for LABEL.only.sgdns gets SERVFAIL, within the 2 s timeout.
+dns_servfail_in_time() { # what label
+	local t0 t1
+	t0=$(date +%s%N)
+	check "dns: $1: SERVFAIL" dns_expect $ROUTER4_LAN A "$2.only.sgdns" 'status: SERVFAIL'
+	t1=$(date +%s%N)
+	check "dns: ... within the 2 s timeout ($(((t1 - t0) / 1000000)) ms)" \
+		test $(((t1 - t0) / 1000000)) -lt 3000
+}
+
 # n queries at once from the client, names PREFIX1.only.sgdns ...; the
 # answers in $RIG_DIR/dns-par.*
 dns_parallel() { # n prefix
@@ -217,12 +227,7 @@ test_dns_service() {
 		dns_expect $ROUTER4_LAN A m.only.sgdns '^10.9.7.1$' +short
 	# the resolver down: SERVFAIL within the timeout, then back
 	rig_stop "$DNS_RESOLVER_PID"
-	local t0 t1
-	t0=$(date +%s%N)
-	check "dns: resolver down: SERVFAIL" \
-		dns_expect $ROUTER4_LAN A down.only.sgdns 'status: SERVFAIL'
-	t1=$(date +%s%N)
-	check "dns: ... within the 2 s timeout ($(((t1 - t0) / 1000000)) ms)" test $(((t1 - t0) / 1000000)) -lt 3000
+	dns_servfail_in_time "resolver down" down
 	dns_start_resolver
 	check "dns: resolver back: answered again" \
 		dns_expect $ROUTER4_LAN A back.only.sgdns '^10.9.7.1$' +short
@@ -262,12 +267,7 @@ test_dns_service() {
 		bash -c "'$SOCKGATE' -c '$RIG_DIR/sockgate.conf' stats | grep -Eq '^  dns server $SERVER4:$DNS_SERVER_PORT: asked [0-9]+, answered [0-9]+, failed [0-9]+, [0-9]+ ms mean$'"
 	# the upstream down: SERVFAIL in time; back up: answers again
 	rig_stop "$SSH_SOCKS_PID"
-	local t0 t1
-	t0=$(date +%s%N)
-	check "dns: upstream down (ssh -D gone): SERVFAIL" \
-		dns_expect $ROUTER4_LAN A gone.only.sgdns 'status: SERVFAIL'
-	t1=$(date +%s%N)
-	check "dns: ... within the 2 s timeout ($(((t1 - t0) / 1000000)) ms)" test $(((t1 - t0) / 1000000)) -lt 3000
+	dns_servfail_in_time "upstream down (ssh -D gone)" gone
 	check "dns: ... counted as the server's failure" dns_stat "d['servers'][0]['failed'] >= 1"
 	rig_spawn $NS_ROUTER SSH_SOCKS_PID "$RIG_DIR/ssh/ssh2.log" ssh -N -D 127.0.0.1:$SSH_SOCKS_PORT \
 		-i "$RIG_DIR/ssh/user_key" -o BatchMode=yes -o StrictHostKeyChecking=no \

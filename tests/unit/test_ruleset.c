@@ -244,6 +244,18 @@ static void rule_text(struct nftnl_rule *r, char *buf, size_t len)
 		*--q = '\0';
 }
 
+/* Rule i of rs built, in chain (unless NULL), as rule_text prints it. */
+static void built_rule(const struct ruleset *rs, int i, const char *chain, char *buf, size_t len)
+{
+	struct nftnl_rule *r = nft_build_rule(rs, i);
+
+	assert_non_null(r);
+	if (chain)
+		assert_string_equal(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), chain);
+	rule_text(r, buf, len);
+	nftnl_rule_free(r);
+}
+
 /* The netlink expressions of each rule, as libnftnl prints them. */
 static void test_rule_expressions(void **state)
 {
@@ -268,17 +280,14 @@ static void test_rule_expressions(void **state)
 		"[ immediate reg 1 0x00003930 ] [ redir proto_min reg 1 ]",
 	};
 	struct ruleset rs;
+	char buf[1024];
 	(void)state;
 
 	memset(&rs, 0, sizeof(rs));
 	rs.redirect_port = 12345; /* 0x3039, in network order 0x3930 as printed */
 	assert_int_equal(nft_rule_count(&rs), 7);
 	for (int i = 0; i < 7; i++) {
-		struct nftnl_rule *r = nft_build_rule(&rs, i);
-		char buf[1024];
-		assert_non_null(r);
-		rule_text(r, buf, sizeof(buf));
-		nftnl_rule_free(r);
+		built_rule(&rs, i, NULL, buf, sizeof(buf));
 		if (strcmp(buf, want[i]))
 			fail_msg("rule %d:\n got  %s\n want %s", i, buf, want[i]);
 	}
@@ -304,11 +313,7 @@ static void test_rule_expressions(void **state)
 		rs.tproxy_mark = 0x2a1;
 		assert_int_equal(nft_rule_count(&rs), 9);
 		for (int i = 6; i < 9; i++) {
-			struct nftnl_rule *r = nft_build_rule(&rs, i);
-			char buf[1024];
-			assert_non_null(r);
-			rule_text(r, buf, sizeof(buf));
-			nftnl_rule_free(r);
+			built_rule(&rs, i, NULL, buf, sizeof(buf));
 			if (strcmp(buf, want_tp[i - 6]))
 				fail_msg("tproxy rule %d:\n got  %s\n want %s", i, buf,
 					 want_tp[i - 6]);
@@ -333,12 +338,7 @@ static void test_rule_expressions(void **state)
 		rs.daemon_mark = 0x2a0;
 		assert_int_equal(nft_rule_count(&rs), 9);
 		for (int i = 7; i < 9; i++) {
-			struct nftnl_rule *r = nft_build_rule(&rs, i);
-			char buf[1024];
-			assert_non_null(r);
-			assert_string_equal(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), "output");
-			rule_text(r, buf, sizeof(buf));
-			nftnl_rule_free(r);
+			built_rule(&rs, i, "output", buf, sizeof(buf));
 			if (strcmp(buf, want_out[i - 7]))
 				fail_msg("output rule %d:\n got  %s\n want %s", i, buf,
 					 want_out[i - 7]);
@@ -367,24 +367,13 @@ static void test_rule_expressions(void **state)
 		    "[ meta load iifname => reg 1 ] [ cmp eq reg 1 0x00006f6c ] "
 		    "[ meta load mark => reg 1 ] [ cmp eq reg 1 0x000002a1 ] "
 		    "[ immediate reg 0 goto -> capture ]";
-		struct nftnl_rule *r;
-		char buf[1024];
 		rs.tproxy = 1;
 		rs.local = 1;
 		assert_int_equal(nft_rule_count(&rs), 16);
-		r = nft_build_rule(&rs, 0);
-		assert_non_null(r);
-		assert_string_equal(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), "prerouting");
-		rule_text(r, buf, sizeof(buf));
-		nftnl_rule_free(r);
+		built_rule(&rs, 0, "prerouting", buf, sizeof(buf));
 		assert_string_equal(buf, want_lo);
 		for (int i = 10; i < 16; i++) {
-			r = nft_build_rule(&rs, i);
-			assert_non_null(r);
-			assert_string_equal(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN),
-					    want_tl[i - 10].chain);
-			rule_text(r, buf, sizeof(buf));
-			nftnl_rule_free(r);
+			built_rule(&rs, i, want_tl[i - 10].chain, buf, sizeof(buf));
 			if (want_tl[i - 10].text && strcmp(buf, want_tl[i - 10].text))
 				fail_msg("tproxy local rule %d:\n got  %s\n want %s", i, buf,
 					 want_tl[i - 10].text);
@@ -408,7 +397,6 @@ static void test_udp_rules(void **state)
 	char buf[1024], *text = NULL;
 	size_t len = 0;
 	FILE *f;
-	struct nftnl_rule *r;
 	(void)state;
 
 	memset(&rs, 0, sizeof(rs));
@@ -417,11 +405,7 @@ static void test_udp_rules(void **state)
 	rs.tproxy_mark = 0x2a1;
 	rs.daemon_mark = 0x2a0;
 	assert_int_equal(nft_rule_count(&rs), 11);
-	r = nft_build_rule(&rs, 9);
-	assert_non_null(r);
-	assert_string_equal(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), "capture");
-	rule_text(r, buf, sizeof(buf));
-	nftnl_rule_free(r);
+	built_rule(&rs, 9, "capture", buf, sizeof(buf));
 	assert_string_equal(buf, want_udp);
 
 	/* with local: the router's own UDP is marked too */
@@ -451,11 +435,7 @@ static void test_udp_rules(void **state)
 	assert_int_equal(chains[2].type, CHAIN_FILTER_PREROUTING);
 	for (int i = 7; i < 10; i++)
 		assert_string_equal(plan[i].target, "udp_capture");
-	r = nft_build_rule(&rs, 13);
-	assert_non_null(r);
-	assert_string_equal(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), "udp_capture");
-	rule_text(r, buf, sizeof(buf));
-	nftnl_rule_free(r);
+	built_rule(&rs, 13, "udp_capture", buf, sizeof(buf));
 	assert_string_equal(buf, want_udp);
 
 	f = open_memstream(&text, &len);
@@ -486,7 +466,6 @@ static void test_dns_hijack(void **state)
 	struct chain_spec chains[RULESET_CHAINS_MAX];
 	struct rule_spec plan[RULESET_RULES_MAX];
 	size_t n_chains;
-	struct nftnl_rule *r;
 	char buf[1024];
 	int n;
 	(void)state;
@@ -514,10 +493,7 @@ static void test_dns_hijack(void **state)
 	    buf, "meta nfproto ipv4 meta l4proto udp th dport 53 dnat ip to 192.168.1.1:5353");
 	ruleset_rule_text(&rs, &plan[6], buf, sizeof(buf));
 	assert_string_equal(buf, "meta nfproto ipv4 meta l4proto udp th dport 53 return");
-	r = nft_build_rule(&rs, 3);
-	assert_non_null(r);
-	rule_text(r, buf, sizeof(buf));
-	nftnl_rule_free(r);
+	built_rule(&rs, 3, NULL, buf, sizeof(buf));
 	assert_string_equal(buf, want_dnat);
 
 	/* IPv6 on a wildcard listener: the port on the address it came in on */
@@ -526,10 +502,7 @@ static void test_dns_hijack(void **state)
 	assert_int_equal(n, 30);
 	ruleset_rule_text(&rs, &plan[5], buf, sizeof(buf));
 	assert_string_equal(buf, "meta nfproto ipv6 meta l4proto udp th dport 53 redirect to :53");
-	r = nft_build_rule(&rs, 5);
-	assert_non_null(r);
-	rule_text(r, buf, sizeof(buf));
-	nftnl_rule_free(r);
+	built_rule(&rs, 5, NULL, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "[ redir proto_min reg 1 ]"));
 }
 
