@@ -25,12 +25,17 @@ RIG_ACCESS_LOG="$RIG_DIR/nginx/access.log peer"
 rig_start_web
 rig_start_dante
 rig_redirect_rule
+# a resolver beyond the proxy, on the server host: the only one that knows
+# web.demo, and one the router cannot reach but through the proxy
+rig_spawn $NS_SERVER RESOLVER_PID "$RIG_DIR/resolver.log" dnsmasq -k -C /dev/null -u root \
+	--no-resolv --no-hosts --bind-interfaces --listen-address=$SERVER4 --port=5300 \
+	--pid-file="$RIG_DIR/resolver.pid" --address=/web.demo/$SERVER4
 
 cat <<TXT
 
 sockgate demo — four hosts, each a network namespace made for this run:
 
-  client $CLIENT4 ── router $ROUTER4_LAN/$ROUTER4 (sockgated) ── proxy $PROXY4 (dante SOCKS5) ── server $SERVER4 (nginx)
+  client $CLIENT4 ── router $ROUTER4_LAN/$ROUTER4 (sockgated) ── proxy $PROXY4 (dante SOCKS5) ── server $SERVER4 (nginx, dnsmasq)
 
 The router has no route to the server; its only way there is the SOCKS5 proxy.
 The client is not configured for any proxy: it just runs curl.
@@ -58,12 +63,23 @@ user = root
 
 [intake]
 redirect = $REDIRECT_PORT
+interfaces = r0
+; the demo's addresses are private ranges, bypassed by default
+bypass_private = no
 
 [upstream dante]
 url = socks5://$PROXY4:1080
 
 [route]
 default = dante
+
+; DNS for the LAN, asked of the resolver beyond the proxy (through dante's
+; UDP ASSOCIATE), cached; hijack: rules apply sends any port-53 query here
+[dns]
+listen = $ROUTER4_LAN:53
+server = $SERVER4:5300
+allow = $CLIENT4/32
+hijack = yes
 CONF
 sed 's/^/   /' "$RIG_DIR/demo.conf"
 rig_spawn $NS_ROUTER SOCKGATED_PID "$RIG_DIR/sockgated.log" "$SOCKGATED" -f -c "$RIG_DIR/demo.conf"
@@ -83,10 +99,31 @@ for url in "http://$SERVER4/file10m" "http://[$SERVER6]/file10m"; do
 	fi
 done
 
-say "3. Who did the server see? (nginx access log: the proxy's address, not the client's)"
+say "3. DNS through the proxy: names only the far side knows"
+show "dig +short @$ROUTER4_LAN web.demo"
+got=$(in_ns $NS_CLIENT dig +short +time=3 +tries=1 @$ROUTER4_LAN web.demo)
+echo "   $got"
+[ "$got" = "$SERVER4" ] || { echo "   unexpected answer"; result=1; }
+# ip netns exec binds /etc/netns/NAME over /etc: the client's resolver is the router
+mkdir -p "/etc/netns/$NS_CLIENT"
+echo "nameserver $ROUTER4_LAN" >"/etc/netns/$NS_CLIENT/resolv.conf"
+show "curl http://web.demo/small   (the client's resolv.conf names the router)"
+client_curl -m 5 "http://web.demo/small" || result=1
+rm -rf "/etc/netns/$NS_CLIENT"
+show "sockgate -c demo.conf rules apply   ([dns] hijack = yes: a NAT chain for port 53)"
+in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/demo.conf" rules apply | sed 's/^/   /'
+in_ns $NS_ROUTER nft list chain inet sockgate dns_hijack | sed 's/^/   /'
+show "dig +short @203.0.113.53 web.demo   (a device with a hard-coded resolver; nothing is there)"
+got=$(in_ns $NS_CLIENT dig +short +time=3 +tries=1 @203.0.113.53 web.demo)
+echo "   $got"
+[ "$got" = "$SERVER4" ] || { echo "   unexpected answer"; result=1; }
+show "sockgate stats   (the DNS service's lines)"
+"$SOCKGATE" -c "$RIG_DIR/demo.conf" stats | grep '^ *dns' | sed 's/^/   /'
+
+say "4. Who did the server see? (nginx access log: the proxy's address, not the client's)"
 sed 's/^/   /' "$RIG_DIR/nginx/access.log"
 
-say "4. sockgated stopped: the client fails again"
+say "5. sockgated stopped: the client fails again"
 rig_stop "$SOCKGATED_PID"
 show "curl http://$SERVER4/small"
 if client_curl -m 3 "http://$SERVER4/small"; then
@@ -99,7 +136,7 @@ sed 's/^/   /' "$RIG_DIR/sockgated.log"
 
 echo
 if [ $result -eq 0 ]; then
-	echo "demo: OK — the client reached the server only through sockgated and the SOCKS5 proxy."
+	echo "demo: OK — the client reached the server, and its names, only through sockgated and the SOCKS5 proxy."
 else
 	echo "demo: FAILED (see above)"
 fi
