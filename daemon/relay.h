@@ -98,6 +98,12 @@ struct relay_counters {
 	} dns;
 };
 
+/* One more of a counter: written by the relay's thread only. */
+static inline void relay_count(atomic_ullong *c)
+{
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
 /* Names of the failure kinds (by SOCKS5 reply code) and of the UDP drop
  * reasons, as the control socket and the metrics print them. */
 extern const char *const relay_fail_names[RELAY_FAIL_KINDS];
