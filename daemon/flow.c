@@ -28,6 +28,7 @@
 #include "tcp_liveness.h"
 #include "upstream.h"
 #include "relay.h"
+#include "sniff.h"
 
 /* Splice rounds one direction may take per event before yielding the loop
  * to other flows (up to 4 MiB with the pool's 1 MiB pipes). */
@@ -38,6 +39,8 @@
 static void client_ev_handle(struct ev *ev, uint32_t events);
 static void upstream_ev_handle(struct ev *ev, uint32_t events);
 static void flow_expire(struct timer *t);
+static void flow_route_and_open(struct flow *f);
+static void flow_sniff(struct flow *f);
 
 struct flow *flow_new(struct relay *r, int client_fd, const struct sockaddr_storage *client,
 		      enum intake intake)
@@ -181,6 +184,8 @@ void flow_destroy(struct flow *f, enum close_how how)
 		flow_release_pipe(f, &f->dir[d]);
 	free(f->hs);
 	f->hs = NULL;
+	free(f->sniffed);
+	f->sniffed = NULL;
 	timer_cancel(&f->timer);
 	if (list_linked(&f->resume))
 		list_del(&f->resume);
@@ -648,6 +653,10 @@ static void flow_client_event(struct flow *f, uint32_t events)
 	if (f->state != FLOW_RELAY) {
 		if (events & (EPOLLIN | EPOLLRDHUP))
 			f->client_readable = 1;
+		if (f->state == FLOW_SNIFFING && !(events & (EPOLLERR | EPOLLHUP))) {
+			flow_sniff(f);
+			return;
+		}
 		/* Client data waits in the socket until the tunnel is up; only a
 		 * dead client ends the flow early. */
 		if (events & (EPOLLERR | EPOLLHUP)) {
@@ -771,10 +780,58 @@ static int flow_take_client_slot(struct flow *f)
 	return -1;
 }
 
+/* Routes f by its name or address, checks for loops, and connects. */
+static void flow_route_and_open(struct flow *f)
+{
+	struct relay *r = f->r;
+	const char *loop;
+	int rc;
+
+	timer_cancel(&f->timer);
+	flow_set_upstream(f, config_route(r->cfg, &f->target.addr));
+	loop = flow_loop_reason(f);
+	if (loop) {
+		flow_refuse(f, loop);
+		return;
+	}
+	rc = flow_open_upstream(f);
+	if (rc < 0) {
+		flow_fail_rep(f, flow_rep_for_errno(-rc), "opening the upstream connection: %s",
+			      strerror(-rc));
+		return;
+	}
+	f->state = FLOW_CONNECTING;
+	flow_set_timer(f, &r->connect_timers, r->cfg->connect_timeout_ms);
+}
+
+/* ---- [intake] sniff: a name from the client's first bytes ---- */
+
+/* The client's first bytes, looked at without taking them (they are
+ * spliced on unchanged later): a name, or enough seen to go without. */
+static void flow_sniff(struct flow *f)
+{
+	uint8_t buf[SNIFF_TLS_MAX];
+	char name[SNIFF_NAME_MAX + 1];
+	ssize_t n = recv(f->client_fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+	enum sniff_result got;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	got = n > 0 ? sniff_name(f->r->cfg->sniff, buf, (size_t)n, name) : SNIFF_NOTHING;
+	/* a full buffer, or the client done sending: nothing more to wait for */
+	if (got == SNIFF_MORE && (size_t)n < sizeof(buf))
+		return;
+	if (got == SNIFF_FOUND && (f->sniffed = strdup(name))) {
+		f->target.hostname = f->sniffed;
+		f->target.port = addr_port(&f->target.addr);
+	}
+	flow_route_and_open(f);
+}
+
 void flow_accept(struct relay *r, int client_fd, const struct sockaddr_storage *client, int family,
 		 enum intake intake)
 {
-	const char *loop;
+	const char *guard;
 	struct flow *f = flow_new(r, client_fd, client,
 				  intake == INTAKE_TPROXY ? INTAKE_TPROXY : INTAKE_REDIRECT);
 	int rc;
@@ -795,19 +852,10 @@ void flow_accept(struct relay *r, int client_fd, const struct sockaddr_storage *
 		return;
 	}
 	addr_unmap_v4(&f->target.addr);
-	flow_set_upstream(f, config_route(r->cfg, &f->target.addr));
-	loop = flow_loop_reason(f);
-	if (!loop)
-		loop = dst_guard_intercepted(r->dst_guard, r->cfg, &f->client, &f->target.addr,
-					     r->loop.now_ms);
-	if (loop) {
-		flow_refuse(f, loop);
-		return;
-	}
-	rc = flow_open_upstream(f);
-	if (rc < 0) {
-		flow_fail_rep(f, flow_rep_for_errno(-rc), "opening the upstream connection: %s",
-			      strerror(-rc));
+	guard = dst_guard_intercepted(r->dst_guard, r->cfg, &f->client, &f->target.addr,
+				      r->loop.now_ms);
+	if (guard) {
+		flow_refuse(f, guard);
 		return;
 	}
 	rc = loop_add(&r->loop, client_fd, &f->client_ev, FLOW_EVENTS);
@@ -815,8 +863,14 @@ void flow_accept(struct relay *r, int client_fd, const struct sockaddr_storage *
 		flow_fail(f, "epoll: %s", strerror(-rc));
 		return;
 	}
-	f->state = FLOW_CONNECTING;
-	flow_set_timer(f, &r->connect_timers, r->cfg->connect_timeout_ms);
+	if (!r->cfg->sniff) {
+		flow_route_and_open(f);
+		return;
+	}
+	/* what has come is looked at on the client's first event (at once
+	 * when it is there already) */
+	f->state = FLOW_SNIFFING;
+	flow_set_timer(f, &r->sniff_timers, r->cfg->sniff_timeout_ms);
 }
 
 static void flow_expire(struct timer *t)
@@ -836,6 +890,9 @@ static void flow_expire(struct timer *t)
 	case FLOW_RESOLVING:
 		flow_fail_rep(f, REP_HOST_UNREACHABLE, "name lookup timed out after %u ms",
 			      cfg->connect_timeout_ms);
+		return;
+	case FLOW_SNIFFING:
+		flow_route_and_open(f); /* no name within the bound: by address */
 		return;
 	case FLOW_CONNECTING:
 		flow_fail_rep(f, REP_TTL_EXPIRED, "connect timed out after %u ms",
@@ -882,6 +939,7 @@ void flow_close_all(struct relay *r)
 static const char *const state_names[] = {
 	[FLOW_SOCKS_REQUEST] = "socks-request",
 	[FLOW_RESOLVING] = "resolving",
+	[FLOW_SNIFFING] = "sniffing",
 	[FLOW_CONNECTING] = "connecting",
 	[FLOW_HANDSHAKE] = "handshake",
 	[FLOW_BIND_WAIT] = "bind-wait",
@@ -898,8 +956,13 @@ struct flow_names {
 
 static void flow_names(const struct flow *f, struct flow_names *n)
 {
+	char a[ADDR_STRLEN];
+
 	addr_format(&f->client, n->client, sizeof(n->client));
-	if (f->target.hostname)
+	if (f->target.hostname && f->target.addr.ss_family) /* the name beside the address */
+		snprintf(n->dst, sizeof(n->dst), "%s:%u (%s)", f->target.hostname, f->target.port,
+			 addr_format(&f->target.addr, a, sizeof(a)));
+	else if (f->target.hostname)
 		snprintf(n->dst, sizeof(n->dst), "%s:%u", f->target.hostname, f->target.port);
 	else if (f->target.addr.ss_family)
 		addr_format(&f->target.addr, n->dst, sizeof(n->dst));
@@ -936,14 +999,16 @@ void flow_snapshot_json(struct relay *r, json_t *list)
 
 		flow_names(f, &fn);
 		json_array_append_new(
-		    list, json_pack("{s:I, s:I, s:s, s:s, s:s, s:o*, s:s, s:s, s:I, s:I, s:I}",
-				    "worker", (json_int_t)r->index, "id", (json_int_t)f->id,
-				    "intake", flow_intake_name(f), "protocol", "tcp", "client",
-				    fn.client, "destination", json_text(fn.dst), "upstream",
-				    f->up ? f->up->name : "", "state", state_names[f->state],
-				    "bytes_up", (json_int_t)f->bytes[DIR_UP], "bytes_down",
-				    (json_int_t)f->bytes[DIR_DOWN], "age_ms",
-				    (json_int_t)(r->loop.now_ms - f->created_ms)));
+		    list,
+		    json_pack("{s:I, s:I, s:s, s:s, s:s, s:o*, s:o*, s:s, s:s, s:I, s:I, s:I}",
+			      "worker", (json_int_t)r->index, "id", (json_int_t)f->id, "intake",
+			      flow_intake_name(f), "protocol", "tcp", "client", fn.client,
+			      "destination", json_text(fn.dst), "name",
+			      f->target.hostname ? json_text(f->target.hostname) : json_null(),
+			      "upstream", f->up ? f->up->name : "", "state", state_names[f->state],
+			      "bytes_up", (json_int_t)f->bytes[DIR_UP], "bytes_down",
+			      (json_int_t)f->bytes[DIR_DOWN], "age_ms",
+			      (json_int_t)(r->loop.now_ms - f->created_ms)));
 	}
 }
 

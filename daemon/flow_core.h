@@ -18,6 +18,7 @@ struct socks_session;
 enum flow_state {
 	FLOW_SOCKS_REQUEST, /* SOCKS: reading the client's greeting, auth, request */
 	FLOW_RESOLVING,	    /* SOCKS: the target's name is being looked up */
+	FLOW_SNIFFING,	    /* intercepted: the client's first bytes read for a name */
 	FLOW_CONNECTING,    /* to the upstream or, for direct, the target */
 	FLOW_HANDSHAKE,	    /* proxy protocol with the upstream */
 	FLOW_BIND_WAIT,	    /* SOCKS BIND: listening for the target's connection */
@@ -87,6 +88,7 @@ struct flow {
 	uint8_t intake;	     /* enum intake */
 	uint8_t up_noted;    /* the upstream's health was recorded */
 	uint64_t connect_ms; /* when the upstream connect began */
+	char *sniffed;	     /* the name its first bytes gave, owned (target.hostname) */
 };
 
 /* SOCKS5 reply codes (RFC 1928 section 6), also used to classify failures

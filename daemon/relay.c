@@ -60,6 +60,7 @@ int relay_init(struct relay *r, unsigned index, struct generation *gen,
 	timer_queue_init(&r->loop, &r->bind_timers);
 	timer_queue_init(&r->loop, &r->udp_setup_timers);
 	timer_queue_init(&r->loop, &r->dns_timers);
+	timer_queue_init(&r->loop, &r->sniff_timers);
 	timer_queue_init(&r->loop, &r->dns_idle_timers);
 	list_init(&r->flows);
 	list_init(&r->resume);
@@ -93,6 +94,7 @@ void relay_switch_generation(struct relay *r, struct generation *next)
 	timer_queue_clamp(&r->loop, &r->udp_setup_timers,
 			  cfg->connect_timeout_ms + cfg->handshake_timeout_ms);
 	timer_queue_clamp(&r->loop, &r->dns_timers, config_dns_attempt_ms(&cfg->dns));
+	timer_queue_clamp(&r->loop, &r->sniff_timers, cfg->sniff_timeout_ms);
 }
 
 void relay_destroy(struct relay *r)

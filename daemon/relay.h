@@ -136,6 +136,7 @@ struct relay {
 	struct timer_queue connect_timers, handshake_timers, idle_timers, bind_timers;
 	struct timer_queue udp_setup_timers; /* our UDP ASSOCIATEs with upstreams */
 	struct timer_queue dns_timers;	     /* the DNS service's attempts */
+	struct timer_queue sniff_timers;     /* intercepted flows' first bytes, sniff_timeout */
 	struct timer_queue dns_idle_timers;  /* its TCP connections, DNS_TCP_IDLE_MS */
 	struct list flows;		     /* every live flow */
 	struct list resume;		     /* flows with work left after their event */

@@ -26,6 +26,7 @@
 #define DEFAULT_MAX_UDP_PER_CLIENT   256
 #define DEFAULT_BIND_TIMEOUT_MS	     60000
 #define DEFAULT_DNS_TIMEOUT_MS	     2000
+#define DEFAULT_SNIFF_TIMEOUT_MS     300
 #define DEFAULT_DNS_CACHE_ENTRIES    10000
 #define DEFAULT_DNS_CACHE_BYTES	     (4u << 20)
 #define SOCKS_LISTEN_MAX	     16
@@ -500,6 +501,22 @@ static int cgroup_item(struct parse_ctx *ctx, const char *key, const char *s)
 	return 0;
 }
 
+/* [intake] sniff items: tls, http, or none alone. */
+static int sniff_item(struct parse_ctx *ctx, const char *key, const char *s)
+{
+	unsigned *sniff = &ctx->cfg->sniff;
+
+	if (!strcmp(s, "tls")) {
+		*sniff |= CONFIG_SNIFF_TLS;
+	} else if (!strcmp(s, "http")) {
+		*sniff |= CONFIG_SNIFF_HTTP;
+	} else {
+		report(ctx, ctx->line, "%s: \"%s\" is not tls or http (or none alone)", key, s);
+		return -1;
+	}
+	return 0;
+}
+
 static void intake_key(struct parse_ctx *ctx, const char *key, const char *value)
 {
 	uint16_t port;
@@ -567,6 +584,17 @@ static void intake_key(struct parse_ctx *ctx, const char *key, const char *value
 		client_cap(ctx, 1u << 12, key, value, &ctx->cfg->max_flows_per_client);
 	} else if (!strcmp(key, "max_udp_per_client")) {
 		client_cap(ctx, 1u << 13, key, value, &ctx->cfg->max_udp_per_client);
+	} else if (!strcmp(key, "sniff")) {
+		if (first_time(ctx, &ctx->seen_intake, 1u << 14, "intake", key) &&
+		    strcmp(value, "none"))
+			for_each_item(ctx, key, value, sniff_item);
+	} else if (!strcmp(key, "sniff_timeout")) {
+		if (!first_time(ctx, &ctx->seen_intake, 1u << 15, "intake", key))
+			return;
+		if (config_parse_duration(value, &ctx->cfg->sniff_timeout_ms) ||
+		    ctx->cfg->sniff_timeout_ms < 10 || ctx->cfg->sniff_timeout_ms > 5000)
+			report(ctx, ctx->line,
+			       "sniff_timeout: \"%s\" is not a duration of 10ms .. 5s", value);
 	} else {
 		report(ctx, ctx->line, "unknown key \"%s\" in [intake]", key);
 	}
@@ -1370,6 +1398,7 @@ static int load(struct parse_ctx *ctx, int resolve, struct config **out)
 	cfg->socks.max_conns_per_client = DEFAULT_MAX_CONNS_PER_CLIENT;
 	cfg->socks.bind_timeout_ms = DEFAULT_BIND_TIMEOUT_MS;
 	cfg->dns.timeout_ms = DEFAULT_DNS_TIMEOUT_MS;
+	cfg->sniff_timeout_ms = DEFAULT_SNIFF_TIMEOUT_MS;
 	cfg->dns.cache_entries = DEFAULT_DNS_CACHE_ENTRIES;
 	cfg->dns.cache_bytes = DEFAULT_DNS_CACHE_BYTES;
 	ctx->socks_auth = -1;

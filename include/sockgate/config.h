@@ -88,6 +88,9 @@ static inline unsigned config_dns_attempt_ms(const struct dns_config *dc)
 	return ms < 100 ? 100 : ms;
 }
 
+#define CONFIG_SNIFF_TLS  1u /* the server name of a TLS ClientHello */
+#define CONFIG_SNIFF_HTTP 2u /* the Host of an HTTP/1.x request */
+
 struct config {
 	/* [daemon] */
 	unsigned workers; /* 0 = auto */
@@ -126,6 +129,10 @@ struct config {
 	 * address (IPv6: per address, four times as many per /64); 0 = none */
 	unsigned max_flows_per_client, max_udp_per_client;
 	int intercept_local; /* the router's own outgoing TCP too */
+	/* [intake] sniff: intercepted TCP's first bytes read for a name, up to
+	 * sniff_timeout_ms; CONFIG_SNIFF_* bits, 0 = off */
+	unsigned sniff;
+	unsigned sniff_timeout_ms;
 	/* cgroup v2 directories whose processes' TCP the eBPF cgroup intake
 	 * sends to the redirect listener (absolute paths) */
 	char **cgroups;

@@ -304,6 +304,8 @@ source tests/integration/cli_rules.sh
 source tests/integration/udp.sh
 # shellcheck source=ebpf.sh
 source tests/integration/ebpf.sh
+# shellcheck source=sniff.sh
+source tests/integration/sniff.sh
 # shellcheck source=service.sh
 source tests/integration/service.sh
 # shellcheck source=guards.sh
@@ -389,6 +391,7 @@ test_socks_udp_routes
 test_socks_auth
 test_dns_service
 test_dns_hijack
+test_sniff
 
 echo "integration: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

@@ -92,7 +92,7 @@ rig_down() {
 	for ns in "${RIG_EXTRA_NS[@]}"; do
 		ip netns del "$ns" 2>/dev/null
 	done
-	rm -rf "/etc/netns/$NS_ROUTER" "/etc/netns/$NS_CLIENT"
+	rm -rf "/etc/netns/$NS_ROUTER" "/etc/netns/$NS_CLIENT" "/etc/netns/$NS_PROXY"
 	[ -n "$RIG_DIR" ] && rm -rf "$RIG_DIR"
 	RIG_DIR=""
 }

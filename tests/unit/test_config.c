@@ -442,9 +442,12 @@ static void test_intake_rules_keys(void **state)
 	assert_int_equal(cfg->max_flows_per_client, 1024);
 	assert_int_equal(cfg->max_udp_per_client, 256);
 	assert_int_equal(cfg->n_intercept_ifaces, 0);
+	assert_int_equal(cfg->sniff, 0);
+	assert_int_equal(cfg->sniff_timeout_ms, 300);
 	config_free(cfg);
 	n = load(ROUTE "[intake]\nbypass_connected = no\ndeny_dst = 10.9.0.0/16, fd09::/16\n"
-		       "bypass = 1.2.3.4\nmax_flows_per_client = 0\nmax_udp_per_client = 8\n",
+		       "bypass = 1.2.3.4\nmax_flows_per_client = 0\nmax_udp_per_client = 8\n"
+		       "sniff = http, tls\nsniff_timeout = 150ms\n",
 		 &cfg, errs, sizeof(errs));
 	if (n)
 		fail_msg("%s", errs);
@@ -454,7 +457,18 @@ static void test_intake_rules_keys(void **state)
 	assert_int_equal(cfg->n_bypass, 1); /* deny_dst is a list of its own */
 	assert_int_equal(cfg->max_flows_per_client, 0);
 	assert_int_equal(cfg->max_udp_per_client, 8);
+	assert_int_equal(cfg->sniff, CONFIG_SNIFF_TLS | CONFIG_SNIFF_HTTP);
+	assert_int_equal(cfg->sniff_timeout_ms, 150);
 	config_free(cfg);
+	n = load(ROUTE "[intake]\nsniff = none\n", &cfg, errs, sizeof(errs));
+	assert_int_equal(n, 0);
+	assert_int_equal(cfg->sniff, 0);
+	config_free(cfg);
+	expect_error(ROUTE "[intake]\nsniff = tls, quic\n",
+		     "sniff: \"quic\" is not tls or http (or none alone)");
+	expect_error(ROUTE "[intake]\nsniff = none, tls\n", "sniff: \"none\" is not tls or http");
+	expect_error(ROUTE "[intake]\nsniff_timeout = 5ms\n",
+		     "sniff_timeout: \"5ms\" is not a duration of 10ms .. 5s");
 	expect_error(ROUTE "[intake]\ndeny_dst = example.com\n",
 		     "deny_dst: \"example.com\" is not");
 	expect_error(ROUTE "[intake]\nmax_udp_per_client = -1\n", "max_udp_per_client:");
