@@ -719,16 +719,20 @@ int flow_is_local_address(struct flow *f, const struct sockaddr_storage *addr)
 	return dst_guard_is_local(f->r->dst_guard, addr, f->r->loop.now_ms);
 }
 
-/* Loop guard: a flow to sockgated itself or to the upstream it would use.
- * A connection that was not NATed reports its own local address as the
+/* Loop guard, before anything else: a flow to sockgated's own listener. A
+ * connection that was not NATed reports its own local address as the
  * original destination, so it is caught here too. */
-static const char *flow_loop_reason(struct flow *f)
+static const char *flow_own_listener(struct flow *f)
 {
-	const struct config *cfg = f->r->cfg;
-
-	if (addr_port(&f->target.addr) == cfg->redirect_port &&
+	if (addr_port(&f->target.addr) == f->r->cfg->redirect_port &&
 	    flow_is_local_address(f, &f->target.addr))
 		return "destination is sockgated's own listener (not redirected, or a loop)";
+	return NULL;
+}
+
+/* Loop guard, once routed: a flow to the upstream it would use. */
+static const char *flow_loop_reason(struct flow *f)
+{
 	if (f->up->url.kind != UPSTREAM_DIRECT && addr_equal(&f->target.addr, &f->up->addr))
 		return "destination is the upstream proxy itself (loop)";
 	return NULL;
@@ -784,11 +788,14 @@ static int flow_take_client_slot(struct flow *f)
 static void flow_route_and_open(struct flow *f)
 {
 	struct relay *r = f->r;
+	const struct upstream *up;
 	const char *loop;
 	int rc;
 
 	timer_cancel(&f->timer);
-	flow_set_upstream(f, config_route(r->cfg, &f->target.addr));
+	/* a name's route wins over its address's */
+	up = f->target.hostname ? config_route_name(r->cfg, f->target.hostname) : NULL;
+	flow_set_upstream(f, up ? up : config_route(r->cfg, &f->target.addr));
 	loop = flow_loop_reason(f);
 	if (loop) {
 		flow_refuse(f, loop);
@@ -852,8 +859,10 @@ void flow_accept(struct relay *r, int client_fd, const struct sockaddr_storage *
 		return;
 	}
 	addr_unmap_v4(&f->target.addr);
-	guard = dst_guard_intercepted(r->dst_guard, r->cfg, &f->client, &f->target.addr,
-				      r->loop.now_ms);
+	guard = flow_own_listener(f);
+	if (!guard)
+		guard = dst_guard_intercepted(r->dst_guard, r->cfg, &f->client, &f->target.addr,
+					      r->loop.now_ms);
 	if (guard) {
 		flow_refuse(f, guard);
 		return;

@@ -66,7 +66,9 @@ int sniff_valid_name(const char *s, size_t len, char out[SNIFF_NAME_MAX + 1])
 		letter |= !(c >= '0' && c <= '9') && c != '.';
 		out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 	}
-	if (s[len - 1] == '-' || !letter) /* all digits and dots: an address */
+	/* an empty last label ("a.."), a hyphen at the end, or all digits and
+	 * dots (an address) */
+	if (label == 0 || s[len - 1] == '-' || !letter)
 		return 0;
 	out[len] = '\0';
 	return 1;

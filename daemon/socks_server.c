@@ -303,13 +303,22 @@ void socks_server_free(struct relay *r)
 /* A name goes to the upstream unresolved when nothing here needs its
  * address: no destination routes, and a default upstream that takes names.
  * That keeps the lookup (and what it reveals) on the proxy's side. */
+/* The upstream [route] names for the requested name, in the worker's
+ * current configuration; NULL when none does. */
+static const struct upstream *socks_name_route(struct flow *f)
+{
+	return f->target.hostname ? config_route_name(f->r->cfg, f->target.hostname) : NULL;
+}
+
 static int socks_name_goes_upstream(struct flow *f)
 {
 	const struct config *cfg = f->r->cfg;
-	const struct upstream *up = cfg->default_upstream;
+	const struct upstream *name_up = socks_name_route(f);
+	const struct upstream *up = name_up ? name_up : cfg->default_upstream;
 	enum upstream_kind k = up->url.kind;
 
-	if (cfg->n_routes ||
+	/* a name's own route needs no address to be chosen */
+	if ((cfg->n_routes && !name_up) ||
 	    !(k == UPSTREAM_SOCKS5H || k == UPSTREAM_SOCKS4A || k == UPSTREAM_HTTP))
 		return 0;
 	/* deny_dst can only judge addresses; and a proxy on this router
@@ -355,6 +364,7 @@ static void socks_connect_next(struct flow *f)
 
 	while (s->next_addr < s->n_addrs) {
 		struct sockaddr_storage dst = s->addrs[s->next_addr++];
+		const struct upstream *up;
 		char a[ADDR_STRLEN];
 		int rc;
 
@@ -371,7 +381,9 @@ static void socks_connect_next(struct flow *f)
 					  addr_format(&dst, a, sizeof(a)));
 			continue;
 		}
-		flow_set_upstream(f, config_route(cfg, &dst));
+		/* [route] by name holds for every address the name has */
+		up = socks_name_route(f);
+		flow_set_upstream(f, up ? up : config_route(cfg, &dst));
 		if (s->hs.cmd == SOCKS_CMD_BIND) {
 			socks_start_bind(f);
 			return;
@@ -552,8 +564,9 @@ static void socks_request(struct flow *f)
 	}
 	if (f->target.hostname) {
 		if (s->hs.cmd == SOCKS_CMD_CONNECT && socks_name_goes_upstream(f)) {
+			const struct upstream *name_up = socks_name_route(f);
 			int rc;
-			flow_set_upstream(f, cfg->default_upstream);
+			flow_set_upstream(f, name_up ? name_up : cfg->default_upstream);
 			rc = flow_open_upstream(f);
 			if (rc < 0) {
 				flow_fail_rep(f, flow_rep_for_errno(-rc), "connect to upstream: %s",

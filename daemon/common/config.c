@@ -12,6 +12,7 @@
 #include <ini.h>
 
 #include "sockgate/config.h"
+#include "sockgate/domains.h"
 
 #define DEFAULT_MARK		     0x2a0
 #define DEFAULT_REDIRECT_PORT	     12345
@@ -1279,6 +1280,81 @@ static void finish_intake(struct parse_ctx *ctx)
 		       cfg->mark);
 }
 
+/* A domain route: "NAME", "exact NAME" (from the file FILE at line
+ * file_line, or the config's line line). */
+static void domain_route(struct parse_ctx *ctx, const char *entry, const struct upstream *up,
+			 const char *file, unsigned line)
+{
+	struct config *cfg = ctx->cfg;
+	int exact = !strncmp(entry, "exact", 5) && isspace((unsigned char)entry[5]);
+	const char *name = exact ? entry + 5 + strspn(entry + 5, " \t") : entry;
+	int rc;
+
+	if (!cfg->domain_routes && !(cfg->domain_routes = domain_table_new())) {
+		report(ctx, line, "out of memory");
+		return;
+	}
+	rc = domain_table_add(cfg->domain_routes, name, exact, up);
+	if (rc == 0)
+		return;
+	ctx->errors++;
+	if (!ctx->errs)
+		return;
+	fprintf(ctx->errs, "%s:%u: ", file ? file : ctx->name, line);
+	if (rc == -2)
+		fprintf(ctx->errs, "out of memory\n");
+	else if (rc == 1)
+		fprintf(ctx->errs, "route \"%s\" given twice\n", entry);
+	else if (file)
+		fprintf(ctx->errs, "\"%s\" is not a domain name or exact NAME\n", entry);
+	else
+		fprintf(ctx->errs,
+			"route \"%s\": not \"default\", a destination CIDR (10.0.0.0/8, "
+			"fd00::/8), a domain (example.com), exact NAME or @FILE\n",
+			entry);
+}
+
+/* "@FILE": a list of domain routes to up, one a line ("NAME" or "exact
+ * NAME"), '#' comments and blank lines ignored. */
+static void route_file(struct parse_ctx *ctx, const char *path, const struct upstream *up,
+		       unsigned line)
+{
+	FILE *in = fopen(path, "re");
+	char buf[512];
+	unsigned n = 0;
+
+	if (!in) {
+		report(ctx, line, "route @%s: %s", path, strerror(errno));
+		return;
+	}
+	while (fgets(buf, sizeof(buf), in)) {
+		char *hash = strchr(buf, '#');
+		n++;
+		if (!strchr(buf, '\n') && !feof(in)) {
+			if (ctx->errs)
+				fprintf(ctx->errs, "%s:%u: line too long\n", path, n);
+			ctx->errors++;
+			break;
+		}
+		if (hash)
+			*hash = '\0';
+		trim(buf);
+		if (*buf)
+			domain_route(ctx, buf, up, path, n);
+	}
+	fclose(in);
+}
+
+/* A [route] key that is no CIDR: a domain, "exact NAME", or @FILE. */
+static void name_route(struct parse_ctx *ctx, const struct pending_route *r,
+		       const struct upstream *up)
+{
+	if (r->key[0] == '@')
+		route_file(ctx, r->key + 1, up, r->line);
+	else
+		domain_route(ctx, r->key, up, NULL, r->line);
+}
+
 /* After the whole file is read: every upstream complete, every route known. */
 static void finish(struct parse_ctx *ctx, int resolve)
 {
@@ -1340,15 +1416,12 @@ static void finish(struct parse_ctx *ctx, int resolve)
 			continue;
 		}
 		struct route *route = &cfg->routes[cfg->n_routes];
-		if (cidr_parse(r->key, &route->dst)) {
-			report(ctx, r->line,
-			       "route \"%s\": not \"default\" or a destination CIDR (10.0.0.0/8, "
-			       "fd00::/8)",
-			       r->key);
+		if (!cidr_parse(r->key, &route->dst)) {
+			route->upstream = up;
+			cfg->n_routes++;
 			continue;
 		}
-		route->upstream = up;
-		cfg->n_routes++;
+		name_route(ctx, r, up);
 	}
 	if (!cfg->default_upstream && !default_line) {
 		if (cfg->n_upstreams == 2)
@@ -1473,7 +1546,13 @@ void config_free(struct config *cfg)
 	free(cfg->socks.deny_dst);
 	free(cfg->socks.allow_dst);
 	free(cfg->dns.allow);
+	domain_table_free(cfg->domain_routes);
 	free(cfg);
+}
+
+const struct upstream *config_route_name(const struct config *cfg, const char *name)
+{
+	return domain_table_match(cfg->domain_routes, name);
 }
 
 const struct upstream *config_dns_upstream(const struct config *cfg, size_t i)

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "domains.h"
 #include "log.h"
 #include "url.h"
 
@@ -147,8 +148,12 @@ struct config {
 	struct upstream *upstreams;
 	size_t n_upstreams;
 	/* [route] */
-	struct route *routes;
+	struct route *routes; /* by destination CIDR */
 	size_t n_routes;
+	/* by name: keys that are domains (and the names under them), "exact
+	 * NAME", and @FILE lists of them; values are const struct upstream *;
+	 * NULL when there are none */
+	struct domain_table *domain_routes;
 	const struct upstream *default_upstream;
 	/* [socks] */
 	struct socks_config socks;
@@ -166,6 +171,9 @@ void config_free(struct config *cfg);
 
 /* The upstream a flow to dst takes: longest matching route, else default. */
 const struct upstream *config_route(const struct config *cfg, const struct sockaddr_storage *dst);
+/* The upstream a name routes to ([route] domain keys), NULL when none
+ * names it. */
+const struct upstream *config_route_name(const struct config *cfg, const char *name);
 /* The upstream DNS server i is asked through: its via, else its route. */
 const struct upstream *config_dns_upstream(const struct config *cfg, size_t i);
 /* Where hijacked queries of family go: the first listen address of that

@@ -1,4 +1,5 @@
-/* libFuzzer harness: the TLS ClientHello and HTTP head sniffers. Every
+/* libFuzzer harness: the TLS ClientHello and HTTP head sniffers, and the
+ * name normalization routing by name uses. Every
  * prefix of the input is tried as what has arrived so far: a name found
  * must be a valid name, and once found it stays found as more arrives. */
 #include <stdint.h>
@@ -6,6 +7,7 @@
 #include <string.h>
 
 #include "sniff.h"
+#include "sockgate/domains.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -43,6 +45,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(sniff_name(SNIFF_TLS | SNIFF_HTTP, data, n, name), name);
 		if (n == 0)
 			break;
+	}
+	/* the input as a name a client asks for: a normal form is its own */
+	if (size <= DOMAIN_NAME_MAX + 1) {
+		char s[DOMAIN_NAME_MAX + 2], norm[DOMAIN_NAME_MAX + 1], again[DOMAIN_NAME_MAX + 1];
+		memcpy(s, data, size);
+		s[size] = '\0';
+		if (domain_normalize(s, norm) == 0 &&
+		    (domain_normalize(norm, again) < 0 || strcmp(norm, again)))
+			abort();
 	}
 	return 0;
 }

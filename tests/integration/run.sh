@@ -392,6 +392,7 @@ test_socks_auth
 test_dns_service
 test_dns_hijack
 test_sniff
+test_domain_routes
 
 echo "integration: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

@@ -12,6 +12,7 @@ sniff_start_peers() {
 	local d=$RIG_DIR/sniff
 	mkdir -p "$d" "/etc/netns/$NS_PROXY"
 	printf '%s\n' "127.0.0.1 localhost" "$SERVER4 tls.sgsniff http.sgsniff far.sgsniff" \
+		"$SERVER4 a.direct.sgsniff b.direct.sgsniff x.sgsniff y.x.sgsniff listed.sgsniff" \
 		>"/etc/netns/$NS_PROXY/hosts"
 	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=tls.sgsniff \
 		-keyout "$d/key.pem" -out "$d/cert.pem" 2>/dev/null
@@ -22,7 +23,8 @@ sniff_start_peers() {
 	error_log $d/error.log;
 	events { worker_connections 256; }
 	http {
-	    access_log off;
+	    log_format peer '\$remote_addr \$ssl_server_name';
+	    access_log $d/access.log peer;
 	    client_body_temp_path $d;
 	    proxy_temp_path $d;
 	    fastcgi_temp_path $d;
@@ -177,5 +179,53 @@ print(line, int((time.monotonic() - t0) * 1000))' $SERVER4)
 	kill "$slow" 2>/dev/null
 	wait "$slow" 2>/dev/null
 	rig_stop_sockgated
+	sniff_stop_peers
+}
+
+# The address nginx saw for the last request for name $1 (its SNI)
+sniff_peer_of() { # name
+	awk -v n="$1" '$2 == n {p = $1} END {print p}' "$RIG_DIR/sniff/access.log"
+}
+
+# [route] by name: sniffed names and SOCKS clients' names follow domain
+# routes (a domain and what is under it, exact names, a 50,000-name list
+# file): direct ones reach nginx from the router's own address, the rest
+# through dante, from the proxy's.
+test_domain_routes() {
+	local n
+	sniff_start_peers
+	rig_open_direct_path
+	for n in $(seq 1 49999); do echo "n$n.bulk.sgsniff"; done >"$RIG_DIR/sniff/names.txt"
+	echo "listed.sgsniff" >>"$RIG_DIR/sniff/names.txt"
+	echo "$SERVER4 a.direct.sgsniff b.direct.sgsniff" >>"/etc/netns/$NS_ROUTER/hosts"
+	RIG_INTAKE="redirect = $REDIRECT_PORT
+sniff = tls" rig_start_sockgated "socks5h://$PROXY4:$SNIFF_DANTE_PORT" "" "" "direct.sgsniff = direct
+exact x.sgsniff = direct
+@$RIG_DIR/sniff/names.txt = direct
+[socks]
+listen = $ROUTER4_LAN:1080
+auth = none
+allow = 10.77.1.0/24"
+	rig_wait_port $NS_ROUTER 1080
+	for n in a.direct.sgsniff tls.sgsniff x.sgsniff y.x.sgsniff listed.sgsniff; do
+		in_ns $NS_CLIENT curl -sk -m 5 --resolve $n:443:$SERVER4 -o /dev/null "https://$n/small"
+	done
+	check "domain route: a.direct.sgsniff (under direct.sgsniff) went direct" \
+		test "$(sniff_peer_of a.direct.sgsniff)" = "$ROUTER4"
+	check "domain route: tls.sgsniff (no route) went through the proxy" \
+		test "$(sniff_peer_of tls.sgsniff)" = "$PROXY4_WAN"
+	check "domain route: exact x.sgsniff went direct" test "$(sniff_peer_of x.sgsniff)" = "$ROUTER4"
+	check "domain route: ... y.x.sgsniff, under it, did not" \
+		test "$(sniff_peer_of y.x.sgsniff)" = "$PROXY4_WAN"
+	check "domain route: a name of the 50,000-name list file went direct" \
+		test "$(sniff_peer_of listed.sgsniff)" = "$ROUTER4"
+	in_ns $NS_CLIENT curl -sk -m 5 --socks5-hostname $ROUTER4_LAN:1080 -o /dev/null https://b.direct.sgsniff/small
+	in_ns $NS_CLIENT curl -sk -m 5 --socks5-hostname $ROUTER4_LAN:1080 -o /dev/null https://far.sgsniff/small
+	check "domain route: a SOCKS client's name request follows it (direct)" \
+		test "$(sniff_peer_of b.direct.sgsniff)" = "$ROUTER4"
+	check "domain route: ... and one no route names goes by name through the proxy" \
+		test "$(sniff_peer_of far.sgsniff)" = "$PROXY4_WAN"
+	rig_stop_sockgated
+	rig_close_direct_path
 	sniff_stop_peers
 }

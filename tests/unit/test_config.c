@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <netdb.h>
@@ -256,6 +257,65 @@ static void test_socks(void **state)
 	assert_int_equal(n, 0);
 	assert_int_equal(cfg->socks.n_listen, 0);
 	config_free(cfg);
+}
+
+/* [route] by name: domains (and what is under them), exact names, and
+ * @FILE lists of them; errors in a list as FILE:LINE. */
+static void test_domain_routes(void **state)
+{
+	char path[] = "/tmp/sgroutesXXXXXX", text[1024], errs[4096];
+	struct config *cfg = NULL;
+	int fd = mkstemp(path), n;
+	FILE *f;
+	(void)state;
+
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fprintf(f, "# corporate names\nintranet.example\n\nexact wiki.example  # only it\n");
+	for (int i = 0; i < 100; i++)
+		fprintf(f, "h%d.list.example\n", i);
+	fclose(f);
+	snprintf(text, sizeof(text),
+		 "[upstream corp]\nurl = socks5h://10.0.0.2:1080\n[upstream far]\n"
+		 "url = http://10.0.0.3:3128\n[route]\ndefault = corp\n10.0.0.0/8 = direct\n"
+		 "example.org = far\nexact www.example.net = far\n@%s = direct\n",
+		 path);
+	n = load(text, &cfg, errs, sizeof(errs));
+	if (n)
+		fail_msg("%s", errs);
+	assert_int_equal(cfg->n_routes, 1);
+	assert_int_equal(domain_table_count(cfg->domain_routes), 104);
+	assert_string_equal(config_route_name(cfg, "a.b.Example.ORG")->name, "far");
+	assert_string_equal(config_route_name(cfg, "www.example.net")->name, "far");
+	assert_null(config_route_name(cfg, "x.www.example.net"));
+	assert_string_equal(config_route_name(cfg, "db.intranet.example")->name, "direct");
+	assert_string_equal(config_route_name(cfg, "wiki.example")->name, "direct");
+	assert_null(config_route_name(cfg, "a.wiki.example"));
+	assert_string_equal(config_route_name(cfg, "h99.list.example")->name, "direct");
+	assert_null(config_route_name(cfg, "example.com"));
+	config_free(cfg);
+
+	/* a bad entry in the list: FILE:LINE */
+	f = fopen(path, "w");
+	fprintf(f, "ok.example\nnot a name\n");
+	fclose(f);
+	snprintf(text, sizeof(text), "[route]\ndefault = direct\n@%s = direct\n", path);
+	n = load(text, &cfg, errs, sizeof(errs));
+	assert_int_not_equal(n, 0);
+	snprintf(text, sizeof(text), "%s:2: \"not a name\" is not a domain name or exact NAME",
+		 path);
+	if (!strstr(errs, text))
+		fail_msg("errors:\n%s\nlack \"%s\"", errs, text);
+	unlink(path);
+	snprintf(text, sizeof(text), "[route]\ndefault = direct\n@%s = direct\n", path);
+	n = load(text, &cfg, errs, sizeof(errs));
+	assert_non_null(strstr(errs, "t.conf:3: route @/tmp/sgroutes"));
+	assert_non_null(strstr(errs, "No such file or directory"));
+	expect_error(ROUTE "a..b = direct\n", "t.conf:3: route \"a..b\": not \"default\", a "
+					      "destination CIDR (10.0.0.0/8, fd00::/8), a domain");
+	expect_error(ROUTE "example.com = direct\nEXAMPLE.com. = direct\n",
+		     "route \"EXAMPLE.com.\" given twice");
+	expect_error(ROUTE "example.com = nowhere\n", "no upstream named \"nowhere\"");
 }
 
 static void test_dns(void **state)
@@ -707,6 +767,7 @@ int main(void)
 		cmocka_unit_test(test_user_key),
 		cmocka_unit_test(test_ipv6_routes),
 		cmocka_unit_test(test_socks_errors),
+		cmocka_unit_test(test_domain_routes),
 		cmocka_unit_test(test_dns),
 		cmocka_unit_test(test_dns_errors),
 		cmocka_unit_test(test_names_resolved_at_load),

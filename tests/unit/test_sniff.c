@@ -263,6 +263,7 @@ static void test_names(void **state)
 	assert_false(sniff_valid_name("", 0, out));
 	assert_false(sniff_valid_name(".", 1, out));
 	assert_false(sniff_valid_name("a-.b", 4, out));
+	assert_false(sniff_valid_name("a..", 3, out));
 	assert_false(sniff_valid_name("1.2.3.4", 7, out));
 	assert_false(sniff_valid_name("a b", 3, out));
 	assert_false(sniff_valid_name("a\0b", 3, out));
