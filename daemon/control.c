@@ -195,14 +195,16 @@ static json_t *dns_stats_json(const struct control *c)
 		json_object_set_new(answers, relay_dns_rcode_names[k],
 				    json_count(SUM(c, dns.answers[k])));
 	return json_pack(
-	    "{s:o, s:o, s:o, s:o*, s:o, s:o, s:o, s:o, s:o, s:o, s:o*}", "queries",
+	    "{s:o, s:o, s:o, s:o*, s:o, s:o, s:o, s:o, s:o, s:o, s:o*, s:o, s:o}", "queries",
 	    json_count(SUM(c, dns.queries)), "cache_hits", json_count(SUM(c, dns.cache_hits)),
 	    "forwarded", json_count(SUM(c, dns.forwarded)), "answers", answers, "timeouts",
 	    json_count(SUM(c, dns.timeouts)), "malformed", json_count(SUM(c, dns.malformed)),
 	    "refused", json_count(SUM(c, dns.refused)), "bad_answers",
 	    json_count(SUM(c, dns.bad_answers)), "cache_entries",
 	    json_count(SUM(c, dns.cache_entries)), "cache_bytes",
-	    json_count(SUM(c, dns.cache_bytes)), "servers", dns_servers_json(c));
+	    json_count(SUM(c, dns.cache_bytes)), "servers", dns_servers_json(c), "fake_answers",
+	    json_count(SUM(c, dns.fake_answers)), "fake_unknown",
+	    json_count(SUM(c, dns.fake_unknown)));
 }
 
 static json_t *stats_json(const struct control *c)
@@ -260,6 +262,11 @@ static void answer_stats(const struct control *c, FILE *out)
 		fprintf(out, "%s%s %llu", k ? "," : " ", relay_dns_rcode_names[k],
 			SUM(c, dns.answers[k]));
 	fputc('\n', out);
+	if (cfg->dns.fakeip)
+		fprintf(out,
+			"dns fake-IP: %llu answers from the pool, %llu flows to an address with no "
+			"name reset\n",
+			SUM(c, dns.fake_answers), SUM(c, dns.fake_unknown));
 	for (size_t i = 0; i < cfg->dns.n_server; i++) {
 		char a[ADDR_STRLEN];
 		fprintf(out,

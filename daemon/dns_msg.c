@@ -1,4 +1,5 @@
 /* DNS messages for the DNS service (see dns_msg.h). */
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -338,4 +339,64 @@ size_t dns_msg_forward_query(const struct dns_msg_query *q, uint16_t id, uint16_
 	ldns_pkt_set_edns_udp_size(pkt, udp_size);
 	ldns_pkt_set_edns_do(pkt, q->dnssec_ok);
 	return to_wire(pkt, out, cap);
+}
+
+size_t dns_msg_address_reply(const struct dns_msg_query *q, const struct sockaddr_storage *addr,
+			     uint32_t ttl, uint8_t *out, size_t cap)
+{
+	ldns_pkt *pkt = reply_to(q, 1);
+	ldns_rr *rr = NULL;
+	ldns_rdf *owner = NULL, *data = NULL;
+
+	if (!pkt)
+		return 0;
+	ldns_pkt_set_aa(pkt, true); /* nobody else has these addresses */
+	if (!addr)
+		return to_wire(pkt, out, cap); /* NODATA */
+	rr = ldns_rr_new();
+	owner = ldns_dname_new_frm_data(q->name_len, q->name);
+	if (addr->ss_family == AF_INET)
+		data = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_A, 4,
+					     &((const struct sockaddr_in *)addr)->sin_addr);
+	else
+		data = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_AAAA, 16,
+					     &((const struct sockaddr_in6 *)addr)->sin6_addr);
+	if (!rr || !owner || !data) {
+		ldns_rr_free(rr);
+		ldns_rdf_deep_free(owner);
+		ldns_rdf_deep_free(data);
+		ldns_pkt_free(pkt);
+		return 0;
+	}
+	ldns_rr_set_owner(rr, owner);
+	ldns_rr_set_type(rr, addr->ss_family == AF_INET ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA);
+	ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+	ldns_rr_set_ttl(rr, ttl);
+	ldns_rr_push_rdf(rr, data);
+	ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER, rr);
+	return to_wire(pkt, out, cap);
+}
+
+int dns_msg_name_text(const struct dns_msg_query *q, char *out, size_t cap)
+{
+	size_t i = 0, n = 0;
+
+	while (i < q->name_len && q->name[i]) {
+		uint8_t len = q->name[i++];
+		if (len > 63 || i + len > q->name_len || n + len + 1 >= cap)
+			return -1;
+		for (uint8_t k = 0; k < len; k++) {
+			char c = (char)q->name[i + k];
+			if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+			      c == '_'))
+				return -1; /* anything else is no host name */
+			out[n++] = c;
+		}
+		i += len;
+		out[n++] = '.';
+	}
+	if (n == 0)
+		return -1; /* the root */
+	out[n - 1] = '\0';
+	return 0;
 }

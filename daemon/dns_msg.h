@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #define DNS_NAME_WIRE_MAX 255
 #define DNS_HEADER_LEN	  12
@@ -96,5 +97,13 @@ static inline void dns_msg_set_id(uint8_t *msg, uint16_t id)
 	msg[0] = (uint8_t)(id >> 8);
 	msg[1] = (uint8_t)id;
 }
+
+/* An answer to q (an A or AAAA question) holding addr with ttl, or with
+ * addr NULL none (NODATA), into out; its length, or 0. */
+size_t dns_msg_address_reply(const struct dns_msg_query *q, const struct sockaddr_storage *addr,
+			     uint32_t ttl, uint8_t *out, size_t cap);
+/* q's name as text ("www.example.com", lower case) into out; -1 for the
+ * root or a name with other characters than letters, digits, '-', '_'. */
+int dns_msg_name_text(const struct dns_msg_query *q, char *out, size_t cap);
 
 #endif

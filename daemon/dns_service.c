@@ -19,6 +19,7 @@
 #include "dns_forward.h"
 #include "dns_msg.h"
 #include "dns_service.h"
+#include "fakeip.h"
 #include "fd_budget.h"
 #include "intake.h"
 #include "relay.h"
@@ -185,6 +186,38 @@ static void forward(struct dns_service *svc, const struct dns_reply_to *to,
 	}
 }
 
+/* [dns] mode = fakeip: an A or AAAA question for a name that would be
+ * proxied is answered with an address of the pool (NODATA for a family
+ * without one); names routed direct get real answers. 1 when answered. */
+static int fake_answer(struct dns_service *svc, const struct dns_reply_to *to,
+		       const struct dns_msg_query *q, const uint8_t *question)
+{
+	const struct config *cfg = svc->r->cfg;
+	struct fakeip *t = svc->r->shared->fakeip;
+	char name[DOMAIN_NAME_MAX + 1];
+	const struct upstream *up;
+	struct sockaddr_storage addr;
+	size_t n;
+
+	if (!t || !cfg->dns.fakeip || q->klass != 1 || (q->type != 1 && q->type != 28))
+		return 0;
+	if (dns_msg_name_text(q, name, sizeof(name)) < 0 || domain_normalize(name, name) < 0)
+		return 0;
+	up = config_route_name(cfg, name);
+	if ((up ? up : cfg->default_upstream)->url.kind == UPSTREAM_DIRECT)
+		return 0;
+	n = dns_msg_address_reply(
+	    q,
+	    fakeip_address_of(t, name, q->type == 1 ? AF_INET : AF_INET6, &addr) == 0 ? &addr
+										      : NULL,
+	    cfg->dns.fakeip_ttl, svc->out, sizeof(svc->out));
+	if (!n)
+		return 0;
+	relay_count(&svc->r->counters.dns.fake_answers);
+	answer_client(svc, to, q, question, svc->out, n, DNS_RCODE_NOERROR);
+	return 1;
+}
+
 /* One datagram from a client. */
 static void handle_query(struct dns_service *svc, const struct dns_reply_to *to, const uint8_t *msg,
 			 size_t len)
@@ -203,6 +236,8 @@ static void handle_query(struct dns_service *svc, const struct dns_reply_to *to,
 		return;
 	}
 	relay_count(&c->dns.queries);
+	if (fake_answer(svc, to, &q, msg + DNS_HEADER_LEN))
+		return;
 	n = dns_cache_get(svc->cache, &q, msg, len, svc->out, sizeof(svc->out),
 			  svc->r->loop.now_ms);
 	note_cache(svc);

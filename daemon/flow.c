@@ -18,6 +18,8 @@
 #include "sockgate/config.h"
 #include "sockgate/json_out.h"
 #include "sockgate/log.h"
+#include "dns.h"
+#include "fakeip.h"
 #include "fd_budget.h"
 #include "flow.h"
 #include "flow_core.h"
@@ -41,6 +43,7 @@ static void upstream_ev_handle(struct ev *ev, uint32_t events);
 static void flow_expire(struct timer *t);
 static void flow_route_and_open(struct flow *f);
 static void flow_sniff(struct flow *f);
+static void flow_look_up(struct flow *f);
 
 struct flow *flow_new(struct relay *r, int client_fd, const struct sockaddr_storage *client,
 		      enum intake intake)
@@ -186,6 +189,7 @@ void flow_destroy(struct flow *f, enum close_how how)
 	f->hs = NULL;
 	free(f->sniffed);
 	f->sniffed = NULL;
+	dns_cancel(&f->lookup);
 	timer_cancel(&f->timer);
 	if (list_linked(&f->resume))
 		list_del(&f->resume);
@@ -796,6 +800,10 @@ static void flow_route_and_open(struct flow *f)
 	/* a name's route wins over its address's */
 	up = f->target.hostname ? config_route_name(r->cfg, f->target.hostname) : NULL;
 	flow_set_upstream(f, up ? up : config_route(r->cfg, &f->target.addr));
+	if (f->target.name_only && f->up->url.kind == UPSTREAM_DIRECT) {
+		flow_look_up(f); /* a fake address: the real one first */
+		return;
+	}
 	loop = flow_loop_reason(f);
 	if (loop) {
 		flow_refuse(f, loop);
@@ -809,6 +817,79 @@ static void flow_route_and_open(struct flow *f)
 	}
 	f->state = FLOW_CONNECTING;
 	flow_set_timer(f, &r->connect_timers, r->cfg->connect_timeout_ms);
+}
+
+/* ---- fake-IP: flows to the pool go by their name ---- */
+
+static void flow_looked_up(void *arg, const struct sockaddr_storage *addrs, size_t n,
+			   const char *err)
+{
+	struct flow *f = arg;
+	struct relay *r = f->r;
+	const char *guard;
+	int rc;
+
+	if (!n) {
+		flow_fail_rep(f, REP_HOST_UNREACHABLE, "cannot resolve \"%s\": %s",
+			      f->target.hostname, err);
+		return;
+	}
+	f->target.addr = addrs[0];
+	addr_unmap_v4(&f->target.addr);
+	f->target.name_only = 0;
+	/* the real address meets the same guard an intercepted one does */
+	guard = dst_guard_intercepted(r->dst_guard, r->cfg, &f->client, &f->target.addr,
+				      r->loop.now_ms);
+	if (guard) {
+		flow_refuse(f, guard);
+		return;
+	}
+	rc = flow_open_upstream(f);
+	if (rc < 0) {
+		flow_fail_rep(f, flow_rep_for_errno(-rc), "connect to %s: %s", f->target.hostname,
+			      strerror(-rc));
+		return;
+	}
+	f->state = FLOW_CONNECTING;
+	flow_set_timer(f, &r->connect_timers, r->cfg->connect_timeout_ms);
+}
+
+/* A fake-IP flow routed direct: the router looks the name up itself. */
+static void flow_look_up(struct flow *f)
+{
+	struct relay *r = f->r;
+
+	if (!r->dns) {
+		flow_fail_rep(f, REP_GENERAL_FAILURE, "no resolver for \"%s\"", f->target.hostname);
+		return;
+	}
+	f->state = FLOW_RESOLVING;
+	flow_set_timer(f, &r->connect_timers, r->cfg->connect_timeout_ms);
+	/* the last thing done here: the answer may come at once */
+	dns_resolve(r->dns, f->target.hostname, f->target.port, &f->client, flow_looked_up, f,
+		    &f->lookup);
+}
+
+/* A flow to a fake-IP pool address: its name, or a reset when the table
+ * has none (any more); 0, or -1 when f was destroyed. */
+static int flow_fake_name(struct flow *f)
+{
+	struct relay *r = f->r;
+	char name[DOMAIN_NAME_MAX + 1];
+
+	if (!r->shared->fakeip || !fakeip_in_pool(r->shared->fakeip, &f->target.addr))
+		return 0;
+	if (fakeip_name_of(r->shared->fakeip, &f->target.addr, name) < 0 ||
+	    !(f->sniffed = strdup(name))) {
+		relay_count(&r->counters.dns.fake_unknown);
+		flow_refuse(f, "a fake-IP address with no name (any more): the client kept it "
+			       "past its TTL, or the table was full");
+		return -1;
+	}
+	f->target.hostname = f->sniffed;
+	f->target.port = addr_port(&f->target.addr);
+	f->target.name_only = 1;
+	return 0;
 }
 
 /* ---- [intake] sniff: a name from the client's first bytes ---- */
@@ -872,7 +953,9 @@ void flow_accept(struct relay *r, int client_fd, const struct sockaddr_storage *
 		flow_fail(f, "epoll: %s", strerror(-rc));
 		return;
 	}
-	if (!r->cfg->sniff) {
+	if (flow_fake_name(f) < 0)
+		return;
+	if (!r->cfg->sniff || f->target.name_only) {
 		flow_route_and_open(f);
 		return;
 	}

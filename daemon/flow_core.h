@@ -13,6 +13,7 @@
 #include "loop.h"
 #include "relay.h"
 
+struct dns_query;
 struct socks_session;
 
 enum flow_state {
@@ -83,12 +84,13 @@ struct flow {
 	struct list resume;		 /* r->resume or r->pipe_waiters */
 	uint64_t last_active;
 	uint64_t created_ms;
-	uint64_t bytes[2];   /* delivered, per direction */
-	uint8_t tproxy;	     /* came through the TPROXY intake */
-	uint8_t intake;	     /* enum intake */
-	uint8_t up_noted;    /* the upstream's health was recorded */
-	uint64_t connect_ms; /* when the upstream connect began */
-	char *sniffed;	     /* the name its first bytes gave, owned (target.hostname) */
+	uint64_t bytes[2];	  /* delivered, per direction */
+	uint8_t tproxy;		  /* came through the TPROXY intake */
+	uint8_t intake;		  /* enum intake */
+	uint8_t up_noted;	  /* the upstream's health was recorded */
+	uint64_t connect_ms;	  /* when the upstream connect began */
+	char *sniffed;		  /* its name (first bytes, fake-IP), owned (target.hostname) */
+	struct dns_query *lookup; /* a fake-IP name routed direct, being looked up */
 };
 
 /* SOCKS5 reply codes (RFC 1928 section 6), also used to classify failures

@@ -25,6 +25,7 @@
 #include "control.h"
 #include "dns.h"
 #include "fd_budget.h"
+#include "fakeip.h"
 #include "generation.h"
 #include "metrics.h"
 #include "notify.h"
@@ -327,6 +328,10 @@ static int reload_commit(struct daemon *d, char *msg, size_t len)
 			 4 * cfg->max_flows_per_client);
 	client_limit_set(d->shared.udp_limits, cfg->max_udp_per_client,
 			 4 * cfg->max_udp_per_client);
+	if (!!cfg->dns.fakeip != !!d->shared.fakeip)
+		log_warn("[dns] mode: fake-IP is %s until sockgated restarts (its table is made "
+			 "at start)",
+			 d->shared.fakeip ? "kept" : "off");
 	generation_unref(d->gen);
 	d->gen = gen;
 	log_set_level(d->verbose ? LOG_LEVEL_DEBUG : cfg->log_level);
@@ -560,13 +565,20 @@ static int setup_shared(struct daemon *d, struct config *cfg, struct users *user
 	    client_limit_new(cfg->max_udp_per_client, 4 * cfg->max_udp_per_client);
 	if (!d->shared.flow_limits || !d->shared.udp_limits)
 		goto nomem;
-	if (!cfg->socks.n_listen)
+	/* kept for the daemon's life: a reload keeps the names it gave */
+	if (cfg->dns.fakeip && cfg->dns.n_listen &&
+	    !(d->shared.fakeip =
+		  fakeip_new(&cfg->dns.fakeip4, &cfg->dns.fakeip6, cfg->dns.fakeip_size)))
+		goto nomem;
+	if (!cfg->socks.n_listen && !d->shared.fakeip)
 		return 0;
 	if (dns_library_init() < 0) {
 		log_error("c-ares: cannot initialise");
 		return -1;
 	}
 	d->dns_ready = 1;
+	if (!cfg->socks.n_listen)
+		return 0;
 	d->shared.limits =
 	    client_limit_new(cfg->socks.max_conns_per_client, 8 * cfg->socks.max_conns_per_client);
 	if (!d->shared.limits)
@@ -740,6 +752,7 @@ static void daemon_stop(struct daemon *d)
 	client_limit_free(d->shared.limits);
 	client_limit_free(d->shared.flow_limits);
 	client_limit_free(d->shared.udp_limits);
+	fakeip_free(d->shared.fakeip);
 	generation_unref(d->gen); /* its cfg and users with it */
 	if (d->dns_ready)
 		dns_library_cleanup();

@@ -239,6 +239,10 @@ static void render_dns_service(const struct metrics *m, FILE *out)
 		  offsetof(struct relay_counters, dns.refused) },
 		{ "bad_answers", "Server answers refused (malformed, another question).",
 		  offsetof(struct relay_counters, dns.bad_answers) },
+		{ "fake_answers", "mode = fakeip: A and AAAA answered from the pool.",
+		  offsetof(struct relay_counters, dns.fake_answers) },
+		{ "fake_unknown", "Intercepted flows to a fake-IP address with no name, reset.",
+		  offsetof(struct relay_counters, dns.fake_unknown) },
 	};
 	char name[64];
 

@@ -23,6 +23,7 @@ struct config;
 struct dns;
 struct dns_service;
 struct dst_guard;
+struct fakeip;
 struct fd_budget;
 struct generation;
 struct socks_server;
@@ -83,9 +84,13 @@ struct relay_counters {
 		atomic_ullong forwarded; /* queries sent to a resolver (retries too) */
 		atomic_ullong answers[DNS_RCODE_KINDS]; /* to clients, by rcode */
 		atomic_ullong timeouts;			/* a resolver did not answer in time */
-		atomic_ullong malformed;   /* queries refused (FORMERR, NOTIMP) or dropped */
-		atomic_ullong refused;	   /* not in allow, or too many waiting */
-		atomic_ullong bad_answers; /* from resolvers: malformed, another question */
+		atomic_ullong malformed;    /* queries refused (FORMERR, NOTIMP) or dropped */
+		atomic_ullong refused;	    /* not in allow, or too many waiting */
+		atomic_ullong bad_answers;  /* from resolvers: malformed, another question */
+		atomic_ullong fake_answers; /* mode = fakeip: answered from the pool */
+		/* intercepted flows to a pool address the table has no name for
+		 * (any more): reset */
+		atomic_ullong fake_unknown;
 		atomic_ullong cache_entries, cache_bytes; /* gauges */
 		/* by the position of the server in [dns] server; started
 		 * again when a reload changes that list */
@@ -117,6 +122,7 @@ struct relay_shared {
 	struct client_limit *limits;	  /* [socks] */
 	struct client_limit *flow_limits; /* [intake] max_flows_per_client */
 	struct client_limit *udp_limits;  /* [intake] max_udp_per_client */
+	struct fakeip *fakeip;		  /* [dns] mode = fakeip at start; else NULL */
 };
 
 struct relay {

@@ -17,6 +17,9 @@ struct upstream_target {
 	struct sockaddr_storage addr;
 	const char *hostname; /* NULL or NUL-terminated, at most 255 bytes */
 	uint16_t port;	      /* used with hostname */
+	/* addr stands for hostname (a fake-IP one): only the name may go out,
+	 * to SOCKS5 as to SOCKS5H, and not at all to SOCKS4 */
+	uint8_t name_only;
 };
 
 enum upstream_result {

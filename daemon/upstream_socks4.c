@@ -15,6 +15,11 @@ int upstream_socks4_begin(struct upstream_handshake *hs, const struct upstream_u
 	int by_name = t->hostname && url->kind == UPSTREAM_SOCKS4A;
 	uint16_t port;
 
+	if (t->name_only && !by_name) {
+		upstream_fail(hs, UPSTREAM_FAIL_UNSUPPORTED, 0,
+			      "socks4 cannot carry a host name (a fake-IP flow): use socks4a");
+		return -1;
+	}
 	if (!by_name && t->addr.ss_family != AF_INET) {
 		upstream_fail(hs, UPSTREAM_FAIL_UNSUPPORTED, 0, "%s cannot carry an IPv6 target",
 			      upstream_kind_name(url->kind));

@@ -74,7 +74,7 @@ static size_t socks5_encode_request(uint8_t *p, const struct upstream_url *url,
 	p[n++] = 0x05;
 	p[n++] = command;
 	p[n++] = 0x00;
-	if (t->hostname && url->kind == UPSTREAM_SOCKS5H) {
+	if (t->hostname && (url->kind == UPSTREAM_SOCKS5H || t->name_only)) {
 		size_t hl = strlen(t->hostname);
 		if (hl == 0 || hl > 255)
 			return 0;

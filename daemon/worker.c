@@ -606,6 +606,12 @@ int worker_init(struct worker *w, unsigned index, struct generation *gen,
 		if (rc < 0)
 			goto fail;
 	}
+	/* fake-IP flows routed direct: the router looks their names up */
+	if (shared->fakeip && !r->dns) {
+		rc = dns_new(r, r->cfg->mark, &r->dns);
+		if (rc < 0)
+			goto fail;
+	}
 	/* made whatever the config says, so a reload can add [dns] */
 	rc = dns_service_new(r);
 	if (rc < 0)

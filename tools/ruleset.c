@@ -337,6 +337,15 @@ int ruleset_build(const struct config *cfg, struct ruleset *rs, char *err, size_
 		if (interval_set_add(c->family == AF_INET ? &rs->bypass4 : &rs->bypass6, c))
 			goto nomem;
 	}
+	/* fake-IP pools are never bypassed: a flow there must reach
+	 * sockgated, which alone knows the name behind the address */
+	if (cfg->dns.fakeip && cfg->dns.n_listen) {
+		if ((cfg->dns.fakeip4.family &&
+		     interval_set_remove(&rs->bypass4, &cfg->dns.fakeip4)) ||
+		    (cfg->dns.fakeip6.family &&
+		     interval_set_remove(&rs->bypass6, &cfg->dns.fakeip6)))
+			goto nomem;
+	}
 	/* The upstreams themselves: no config can make sockgated intercept
 	 * its own connection to the proxy. */
 	for (size_t i = 0; i < cfg->n_upstreams; i++) {

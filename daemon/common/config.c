@@ -1100,10 +1100,35 @@ static int dns_allow_item(struct parse_ctx *ctx, const char *key, const char *s)
 	return 0;
 }
 
+/* A fake-IP pool: one IPv4 and one IPv6 CIDR at most, each with room. */
+static int fakeip_range_item(struct parse_ctx *ctx, const char *key, const char *s)
+{
+	struct dns_config *dc = &ctx->cfg->dns;
+	struct cidr c, *slot;
+
+	if (cidr_parse(s, &c)) {
+		report(ctx, ctx->line, "%s: \"%s\" is not a CIDR (198.18.0.0/15, fd00:5a::/64)",
+		       key, s);
+		return -1;
+	}
+	slot = c.family == AF_INET ? &dc->fakeip4 : &dc->fakeip6;
+	if (slot->family) {
+		report(ctx, ctx->line, "%s: one IPv4 and one IPv6 range at most", key);
+		return -1;
+	}
+	if ((c.family == AF_INET ? 32u : 128u) - c.prefix_len < 8) {
+		report(ctx, ctx->line, "%s: \"%s\" is too small (at least a /24, or /120)", key, s);
+		return -1;
+	}
+	*slot = c;
+	return 0;
+}
+
 static void dns_key(struct parse_ctx *ctx, const char *key, const char *value)
 {
-	static const char *const keys[] = { "listen",	  "server",	 "allow", "timeout",
-					    "cache_size", "cache_bytes", "hijack" };
+	static const char *const keys[] = { "listen",	    "server",	   "allow",	"timeout",
+					    "cache_size",   "cache_bytes", "hijack",	"mode",
+					    "fakeip_range", "fakeip_size", "fakeip_ttl" };
 	struct dns_config *dc = &ctx->cfg->dns;
 	unsigned bit = 0;
 	unsigned long v;
@@ -1126,6 +1151,24 @@ static void dns_key(struct parse_ctx *ctx, const char *key, const char *value)
 	else if (!strcmp(key, "hijack")) {
 		if (parse_bool(value, &dc->hijack))
 			report(ctx, ctx->line, "hijack: \"%s\" is not yes or no", value);
+	} else if (!strcmp(key, "mode")) {
+		if (!strcmp(value, "fakeip") || !strcmp(value, "forward"))
+			dc->fakeip = !strcmp(value, "fakeip");
+		else
+			report(ctx, ctx->line, "mode: \"%s\" is not forward or fakeip", value);
+	} else if (!strcmp(key, "fakeip_range")) {
+		memset(&dc->fakeip4, 0, sizeof(dc->fakeip4));
+		memset(&dc->fakeip6, 0, sizeof(dc->fakeip6));
+		for_each_item(ctx, key, value, fakeip_range_item);
+	} else if (!strcmp(key, "fakeip_size") || !strcmp(key, "fakeip_ttl")) {
+		int size = key[7] == 's';
+		if (parse_uint(value, size ? 1u << 22 : 86400, &v) || v == 0)
+			report(ctx, ctx->line, "%s: \"%s\" is not 1 .. %s", key, value,
+			       size ? "4194304 names" : "86400 seconds");
+		else if (size)
+			dc->fakeip_size = (unsigned)v;
+		else
+			dc->fakeip_ttl = (unsigned)v;
 	} else if (!strcmp(key, "timeout")) {
 		if (config_parse_duration(value, &dc->timeout_ms) || dc->timeout_ms < 100 ||
 		    dc->timeout_ms > 30000)
@@ -1474,6 +1517,10 @@ static int load(struct parse_ctx *ctx, int resolve, struct config **out)
 	cfg->sniff_timeout_ms = DEFAULT_SNIFF_TIMEOUT_MS;
 	cfg->dns.cache_entries = DEFAULT_DNS_CACHE_ENTRIES;
 	cfg->dns.cache_bytes = DEFAULT_DNS_CACHE_BYTES;
+	cidr_parse("198.18.0.0/15", &cfg->dns.fakeip4);
+	cidr_parse("fd00:5a::/64", &cfg->dns.fakeip6);
+	cfg->dns.fakeip_size = 65536;
+	cfg->dns.fakeip_ttl = 1;
 	ctx->socks_auth = -1;
 	memset(&cfg->upstreams[0], 0, sizeof(cfg->upstreams[0]));
 	strcpy(cfg->upstreams[0].name, "direct");

@@ -79,6 +79,12 @@ struct dns_config {
 	unsigned cache_bytes;	/* per worker */
 	/* `sockgate rules apply` sends intercepted clients' port 53 here */
 	int hijack;
+	/* mode = fakeip: A and AAAA of names that would be proxied answered
+	 * from these pools (family 0: none), at most fakeip_size names, with
+	 * fakeip_ttl seconds; intercepted flows to them go by the name */
+	int fakeip;
+	struct cidr fakeip4, fakeip6;
+	unsigned fakeip_size, fakeip_ttl;
 };
 
 /* How long the DNS service waits for one server before it asks the next:

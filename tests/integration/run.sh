@@ -306,6 +306,8 @@ source tests/integration/udp.sh
 source tests/integration/ebpf.sh
 # shellcheck source=sniff.sh
 source tests/integration/sniff.sh
+# shellcheck source=fakeip.sh
+source tests/integration/fakeip.sh
 # shellcheck source=service.sh
 source tests/integration/service.sh
 # shellcheck source=guards.sh
@@ -393,6 +395,7 @@ test_dns_service
 test_dns_hijack
 test_sniff
 test_domain_routes
+test_fakeip
 
 echo "integration: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

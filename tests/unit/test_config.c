@@ -369,6 +369,38 @@ static void test_dns(void **state)
 	assert_int_equal(cfg->dns.cache_entries, 10000);
 	config_free(cfg);
 
+	/* fake-IP: defaults, then pools of one's own */
+	n = load(ROUTE "[dns]\nlisten = 127.0.0.1:5353\nserver = 127.0.0.1:53\nmode = fakeip\n",
+		 &cfg, errs, sizeof(errs));
+	if (n)
+		fail_msg("%s", errs);
+	assert_int_equal(cfg->dns.fakeip, 1);
+	assert_int_equal(cfg->dns.fakeip4.prefix_len, 15);
+	assert_int_equal(cfg->dns.fakeip6.family, AF_INET6);
+	assert_int_equal(cfg->dns.fakeip_size, 65536);
+	assert_int_equal(cfg->dns.fakeip_ttl, 1);
+	config_free(cfg);
+	n = load(ROUTE "[dns]\nlisten = 127.0.0.1:5353\nserver = 127.0.0.1:53\nmode = fakeip\n"
+		       "fakeip_range = 10.99.0.0/16\nfakeip_size = 1000\nfakeip_ttl = 30\n",
+		 &cfg, errs, sizeof(errs));
+	if (n)
+		fail_msg("%s", errs);
+	assert_int_equal(cfg->dns.fakeip4.prefix_len, 16);
+	assert_int_equal(cfg->dns.fakeip6.family, 0); /* none given: none */
+	assert_int_equal(cfg->dns.fakeip_size, 1000);
+	assert_int_equal(cfg->dns.fakeip_ttl, 30);
+	config_free(cfg);
+	expect_error(ROUTE "[dns]\nlisten = 127.0.0.1:53\nserver = 9.9.9.9\nmode = magic\n",
+		     "mode: \"magic\" is not forward or fakeip");
+	expect_error(ROUTE
+		     "[dns]\nlisten = 127.0.0.1:53\nserver = 9.9.9.9\nfakeip_range = 10.0.0.0/30\n",
+		     "fakeip_range: \"10.0.0.0/30\" is too small");
+	expect_error(ROUTE "[dns]\nlisten = 127.0.0.1:53\nserver = 9.9.9.9\n"
+			   "fakeip_range = 10.0.0.0/16, 10.1.0.0/16\n",
+		     "fakeip_range: one IPv4 and one IPv6 range at most");
+	expect_error(ROUTE "[dns]\nlisten = 127.0.0.1:53\nserver = 9.9.9.9\nfakeip_size = 0\n",
+		     "fakeip_size: \"0\" is not 1 .. 4194304 names");
+
 	/* no [dns]: off */
 	n = load(ROUTE, &cfg, errs, sizeof(errs));
 	assert_int_equal(n, 0);

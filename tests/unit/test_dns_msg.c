@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <ldns/ldns.h>
 
+#include "sockgate/addr.h"
 #include "dns_cache.h"
 #include "dns_msg.h"
 
@@ -365,12 +366,66 @@ static void test_cache_bounds(void **state)
 	assert_null(dns_cache_new(0, 1, 1));
 }
 
+/* mode = fakeip: an answer holding the pool's address (A, AAAA) or none,
+ * and the question's name as text. */
+static void test_address_reply(void **state)
+{
+	uint8_t buf[512], out[512];
+	struct dns_msg_query q;
+	struct sockaddr_storage a;
+	ldns_pkt *p = NULL;
+	ldns_rr *rr;
+	char name[256], *text;
+	size_t n = query("Far.Example.", LDNS_RR_TYPE_A, 0x1111, 0, buf);
+	(void)state;
+
+	assert_int_equal(dns_msg_parse_query(buf, n, &q), DNS_QUERY_OK);
+	assert_int_equal(dns_msg_name_text(&q, name, sizeof(name)), 0);
+	assert_string_equal(name, "far.example");
+	assert_int_equal(dns_msg_name_text(&q, name, 5), -1); /* no room */
+	assert_int_equal(addr_from_ip("198.18.0.7", 0, &a), 0);
+	n = dns_msg_address_reply(&q, &a, 1, out, sizeof(out));
+	assert_int_equal(ldns_wire2pkt(&p, out, n), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt_id(p), 0x1111);
+	assert_int_equal(ldns_pkt_ancount(p), 1);
+	rr = ldns_rr_list_rr(ldns_pkt_answer(p), 0);
+	assert_int_equal(ldns_rr_get_type(rr), LDNS_RR_TYPE_A);
+	assert_int_equal(ldns_rr_ttl(rr), 1);
+	text = ldns_rdf2str(ldns_rr_rdf(rr, 0));
+	assert_string_equal(text, "198.18.0.7");
+	free(text);
+	ldns_pkt_free(p);
+	/* NODATA */
+	n = dns_msg_address_reply(&q, NULL, 1, out, sizeof(out));
+	assert_int_equal(ldns_wire2pkt(&p, out, n), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt_ancount(p), 0);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	ldns_pkt_free(p);
+	/* AAAA */
+	n = query("v6.example.", LDNS_RR_TYPE_AAAA, 2, 0, buf);
+	assert_int_equal(dns_msg_parse_query(buf, n, &q), DNS_QUERY_OK);
+	assert_int_equal(addr_from_ip("fd00:5a::9", 0, &a), 0);
+	n = dns_msg_address_reply(&q, &a, 5, out, sizeof(out));
+	assert_int_equal(ldns_wire2pkt(&p, out, n), LDNS_STATUS_OK);
+	rr = ldns_rr_list_rr(ldns_pkt_answer(p), 0);
+	assert_int_equal(ldns_rr_get_type(rr), LDNS_RR_TYPE_AAAA);
+	text = ldns_rdf2str(ldns_rr_rdf(rr, 0));
+	assert_string_equal(text, "fd00:5a::9");
+	free(text);
+	ldns_pkt_free(p);
+	/* a name that is no host name */
+	n = query("a\\032b.example.", LDNS_RR_TYPE_A, 3, 0, buf);
+	assert_int_equal(dns_msg_parse_query(buf, n, &q), DNS_QUERY_OK);
+	assert_int_equal(dns_msg_name_text(&q, name, sizeof(name)), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_query_ok),
 		cmocka_unit_test(test_query_malformed),
 		cmocka_unit_test(test_error_reply_and_forward),
+		cmocka_unit_test(test_address_reply),
 		cmocka_unit_test(test_answer_ttls),
 		cmocka_unit_test(test_answer_refused),
 		cmocka_unit_test(test_cache_aging_and_spelling),

@@ -1,0 +1,60 @@
+# shellcheck shell=bash
+# [dns] mode = fakeip: names that would be proxied are answered from
+# 198.18.0.0/15 and fd00:5a::/64, and flows to those addresses are relayed
+# by name, even to a plain socks5:// upstream (dante on port 1084, which
+# alone resolves the test's names). Sourced by run.sh, after dns.sh and
+# sniff.sh (their peers).
+
+# The first line of dig +short's answer for a name, from the client.
+fake_dig() { # type name
+	in_ns $NS_CLIENT dig +short +time=3 +tries=1 @$ROUTER4_LAN "$1" "$2" | head -1
+}
+
+in_range() { # address cidr
+	python3 -c 'import ipaddress, sys; sys.exit(0 if ipaddress.ip_address(sys.argv[1]) in ipaddress.ip_network(sys.argv[2]) else 1)' "$1" "$2" 2>/dev/null
+}
+
+test_fakeip() {
+	local a4 a6 web
+	dns_start_resolver
+	sniff_start_peers
+	rig_open_direct_path
+	DNS_EXTRA="mode = fakeip" dns_start_sockgated "socks5://$PROXY4:$SNIFF_DANTE_PORT" \
+		"$SERVER4/32 = direct
+web.sgdns = direct"
+	a4=$(fake_dig A far.sgsniff)
+	a6=$(fake_dig AAAA far.sgsniff)
+	check "fake-IP: A of a proxied name comes from 198.18.0.0/15 ($a4)" in_range "$a4" 198.18.0.0/15
+	check "fake-IP: AAAA from fd00:5a::/64 ($a6)" in_range "$a6" fd00:5a::/64
+	check "fake-IP: the same name keeps its address" test "$(fake_dig A far.sgsniff)" = "$a4"
+	web=$(fake_dig A web.sgdns)
+	check "fake-IP: a name routed direct gets its real answer ($web)" test "$web" = "$SERVER4"
+	mkdir -p "/etc/netns/$NS_CLIENT"
+	echo "nameserver $ROUTER4_LAN" >"/etc/netns/$NS_CLIENT/resolv.conf"
+	check "fake-IP: curl http://far.sgsniff/small by name, through a plain socks5 upstream" \
+		bash -c "test \"\$(ip netns exec $NS_CLIENT curl -4 -s -m 5 http://far.sgsniff/small)\" = hello"
+	check "fake-IP: ... over IPv6 too" \
+		bash -c "test \"\$(ip netns exec $NS_CLIENT curl -6 -s -m 5 http://far.sgsniff/small)\" = hello"
+	check "fake-IP: TLS by name (tls.sgsniff, only the proxy resolves it)" \
+		bash -c "test \"\$(ip netns exec $NS_CLIENT curl -4 -sk -m 5 https://tls.sgsniff/small)\" = hello"
+	rm -rf "/etc/netns/$NS_CLIENT"
+	check "fake-IP: a pool address nobody was given is reset" \
+		expect_reset "http://198.18.200.200/small" 1000
+	check "fake-IP: ... and counted; the pool's answers too" \
+		dns_stat "d['fake_unknown'] >= 1 and d['fake_answers'] >= 4"
+	# a name that got a fake address, then a reload routes it direct: the
+	# router looks it up itself (its hosts file knows web.sgtest)
+	a4=$(fake_dig A web.sgtest)
+	sed -i "s/^web.sgdns = direct$/web.sgdns = direct\nweb.sgtest = direct/" "$RIG_DIR/sockgate.conf"
+	"$SOCKGATE" -c "$RIG_DIR/sockgate.conf" reload >/dev/null
+	check "fake-IP: a fake address whose name is now routed direct: looked up and connected" \
+		bash -c "test \"\$(ip netns exec $NS_CLIENT curl -s -m 5 http://$a4/small)\" = hello"
+	check "fake-IP: sockgate stats has a fake-IP line" \
+		bash -c "'$SOCKGATE' -c '$RIG_DIR/sockgate.conf' stats | grep -q '^dns fake-IP: [0-9]* answers from the pool'"
+	rig_stop_sockgated
+	check "fake-IP: rules apply never bypasses the pools" \
+		bash -c "printf '[intake]\nredirect = 1\ninterfaces = r0\n[route]\ndefault = direct\n[dns]\nlisten = 127.0.0.1:53\nserver = 9.9.9.9\nmode = fakeip\n' >'$RIG_DIR/fk.conf' && ! '$SOCKGATE' -c '$RIG_DIR/fk.conf' rules apply --dry-run | grep -q '198\.18\.'"
+	rig_close_direct_path
+	sniff_stop_peers
+	rig_stop "$DNS_RESOLVER_PID"
+}
