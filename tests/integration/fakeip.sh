@@ -14,6 +14,33 @@ in_range() { # address cidr
 	python3 -c 'import ipaddress, sys; sys.exit(0 if ipaddress.ip_address(sys.argv[1]) in ipaddress.ip_network(sys.argv[2]) else 1)' "$1" "$2" 2>/dev/null
 }
 
+# The same by name through an HTTP CONNECT upstream (a tinyproxy of its
+# own on port 8889, which sees the proxy host's names and logs each
+# CONNECT) and through OpenSSH's ssh -D.
+fakeip_through_http_and_ssh() {
+	local d=$RIG_DIR/sniff a
+	sed -e 's/^Port 8888/Port 8889/' -e "s|$RIG_DIR/tinyproxy|$d/tinyproxy|" -e 's/^LogLevel Notice/LogLevel Connect/' \
+		"$RIG_DIR/tinyproxy.conf" >"$d/tinyproxy.conf"
+	rig_spawn $NS_PROXY FAKE_TINY_PID "$d/tinyproxy.out" tinyproxy -d -c "$d/tinyproxy.conf"
+	rig_wait_port $NS_PROXY 8889
+	DNS_EXTRA="mode = fakeip" dns_start_sockgated "http://$TINYPROXY_USER:$TINYPROXY_PASS@$PROXY4:8889"
+	a=$(fake_dig A far.sgsniff)
+	check "fake-IP through tinyproxy: curl to the fake address ($a) answered" \
+		bash -c "test \"\$(ip netns exec $NS_CLIENT curl -s -m 5 http://$a/small)\" = hello"
+	check "fake-IP through tinyproxy: ... which was asked to CONNECT far.sgsniff:80" \
+		grep -q "far.sgsniff:80" "$d/tinyproxy.log"
+	rig_stop_sockgated
+	rig_stop "$FAKE_TINY_PID"
+	dns_start_ssh_socks
+	DNS_EXTRA="mode = fakeip" dns_start_sockgated "socks5://127.0.0.1:$SSH_SOCKS_PORT"
+	a=$(fake_dig A far.sgsniff)
+	check "fake-IP through ssh -D: curl to the fake address ($a) answered by name" \
+		bash -c "test \"\$(ip netns exec $NS_CLIENT curl -s -m 5 http://$a/small)\" = hello"
+	rig_stop_sockgated
+	rig_stop "$SSH_SOCKS_PID"
+	rig_stop "$SSHD_PID"
+}
+
 test_fakeip() {
 	local a4 a6 web
 	dns_start_resolver
@@ -52,6 +79,7 @@ web.sgdns = direct"
 	check "fake-IP: sockgate stats has a fake-IP line" \
 		bash -c "'$SOCKGATE' -c '$RIG_DIR/sockgate.conf' stats | grep -q '^dns fake-IP: [0-9]* answers from the pool'"
 	rig_stop_sockgated
+	fakeip_through_http_and_ssh
 	check "fake-IP: rules apply never bypasses the pools" \
 		bash -c "printf '[intake]\nredirect = 1\ninterfaces = r0\n[route]\ndefault = direct\n[dns]\nlisten = 127.0.0.1:53\nserver = 9.9.9.9\nmode = fakeip\n' >'$RIG_DIR/fk.conf' && ! '$SOCKGATE' -c '$RIG_DIR/fk.conf' rules apply --dry-run | grep -q '198\.18\.'"
 	rig_close_direct_path
