@@ -473,3 +473,21 @@ size_t socks_udp_header(const struct sockaddr_storage *src, uint8_t *out)
 	out[2] = 0;
 	return n;
 }
+
+size_t socks_udp_header_name(const char *name, uint16_t port, uint8_t *out)
+{
+	size_t len = strlen(name), n = 0;
+
+	if (len == 0 || len > 255)
+		return 0;
+	out[n++] = 0; /* RSV RSV FRAG */
+	out[n++] = 0;
+	out[n++] = 0;
+	out[n++] = SOCKS5_ATYP_NAME;
+	out[n++] = (uint8_t)len;
+	memcpy(out + n, name, len);
+	n += len;
+	out[n++] = (uint8_t)(port >> 8);
+	out[n++] = (uint8_t)port;
+	return n;
+}

@@ -75,5 +75,9 @@ int socks_udp_parse(const uint8_t *buf, size_t len, struct upstream_target *t, c
  * SOCKS_UDP_HEADER_MAX). */
 #define SOCKS_UDP_HEADER_MAX 22
 size_t socks_udp_header(const struct sockaddr_storage *src, uint8_t *out);
+/* The same for a datagram to name:port (ATYP DOMAINNAME); 0 when name is
+ * empty or longer than 255 bytes. */
+#define SOCKS_UDP_NAME_HEADER_MAX (4 + 1 + 255 + 2)
+size_t socks_udp_header_name(const char *name, uint16_t port, uint8_t *out);
 
 #endif

@@ -27,6 +27,7 @@
 #include "sockgate/config.h"
 #include "sockgate/json_out.h"
 #include "sockgate/log.h"
+#include "fakeip.h"
 #include "fd_budget.h"
 #include "flow_core.h"
 #include "client_limit.h"
@@ -67,7 +68,11 @@ struct assoc {
 	struct list lru; /* u->lru, least recently active first */
 	struct sockaddr_storage client;
 	struct sockaddr_storage first_dst; /* for conns */
-	const struct upstream *up;	   /* of gen's config */
+	/* fake-IP: this association carries datagrams to one pool address,
+	 * by name, and replies come from that address (family 0: not one) */
+	struct sockaddr_storage fake_dst;
+	char *fake_name;
+	const struct upstream *up; /* of gen's config */
 	struct generation *gen;
 	enum assoc_mode mode;
 	uint8_t counted; /* holds a slot in the shared udp_limits */
@@ -129,12 +134,14 @@ static void drop(struct relay *r, enum udp_drop_reason why)
 
 /* ---- the table ---- */
 
+/* The key: client, upstream, and for a fake-IP association its address
+ * (zeros otherwise). */
 static size_t assoc_bucket(const struct udp_relay *u, const struct sockaddr_storage *client,
-			   const struct upstream *up)
+			   const struct upstream *up, const struct sockaddr_storage *fake)
 {
 	struct {
-		uint8_t addr[16];
-		uint16_t port;
+		uint8_t addr[16], fake[16];
+		uint16_t port, fake_port;
 		uint16_t family;
 		const struct upstream *up;
 	} key;
@@ -146,7 +153,12 @@ static size_t assoc_bucket(const struct udp_relay *u, const struct sockaddr_stor
 		memcpy(key.addr, &((const struct sockaddr_in *)client)->sin_addr, 4);
 	else
 		memcpy(key.addr, &((const struct sockaddr_in6 *)client)->sin6_addr, 16);
+	if (fake->ss_family == AF_INET)
+		memcpy(key.fake, &((const struct sockaddr_in *)fake)->sin_addr, 4);
+	else if (fake->ss_family == AF_INET6)
+		memcpy(key.fake, &((const struct sockaddr_in6 *)fake)->sin6_addr, 16);
 	key.port = addr_port(client);
+	key.fake_port = fake->ss_family ? addr_port(fake) : 0;
 	key.family = client->ss_family;
 	key.up = up;
 	/* keyed: a LAN host choosing its source ports cannot make chains */
@@ -156,10 +168,12 @@ static size_t assoc_bucket(const struct udp_relay *u, const struct sockaddr_stor
 }
 
 static struct assoc *assoc_find(struct udp_relay *u, const struct sockaddr_storage *client,
-				const struct upstream *up)
+				const struct upstream *up, const struct sockaddr_storage *fake)
 {
-	for (struct assoc *a = u->buckets[assoc_bucket(u, client, up)]; a; a = a->hash_next)
-		if (a->up == up && addr_equal(&a->client, client))
+	for (struct assoc *a = u->buckets[assoc_bucket(u, client, up, fake)]; a; a = a->hash_next)
+		if (a->up == up && addr_equal(&a->client, client) &&
+		    a->fake_dst.ss_family == fake->ss_family &&
+		    (!fake->ss_family || addr_equal(&a->fake_dst, fake)))
 			return a;
 	return NULL;
 }
@@ -186,7 +200,7 @@ static void assoc_destroy(struct assoc *a)
 	struct udp_relay *u = a->u;
 	struct relay *r = u->r;
 	struct upstream_counters *uc = generation_counters(a->gen, a->up, r->index);
-	struct assoc **pp = &u->buckets[assoc_bucket(u, &a->client, a->up)];
+	struct assoc **pp = &u->buckets[assoc_bucket(u, &a->client, a->up, &a->fake_dst)];
 
 	while (*pp != a)
 		pp = &(*pp)->hash_next;
@@ -200,6 +214,8 @@ static void assoc_destroy(struct assoc *a)
 	count(&uc->bytes_down, a->bytes[DIR_DOWN]);
 	count(&r->counters.udp_assocs_live, (unsigned long long)-1);
 	generation_unref(a->gen);
+	free(a->fake_name);
+	a->fake_name = NULL;
 	u->n_assocs--;
 	/* its sockets are closed (-1): an event later in this batch that
 	 * still names it sees that and leaves it */
@@ -499,11 +515,14 @@ static void relay_event(struct assoc *a, int fd, int direct)
 				reply_batch_add(&b, &u->names[i], data, len);
 				continue;
 			}
-			if (socks_udp_parse(data, len, &t, host, &hdr, &why) < 0 || t.hostname) {
+			if (socks_udp_parse(data, len, &t, host, &hdr, &why) < 0 ||
+			    (t.hostname && !a->fake_name)) {
 				drop(r, UDP_DROP_MALFORMED);
 				continue;
 			}
-			reply_batch_add(&b, &t.addr, data + hdr, len - hdr);
+			/* a fake-IP association's replies come from its address */
+			reply_batch_add(&b, a->fake_name ? &a->fake_dst : &t.addr, data + hdr,
+					len - hdr);
 		}
 		if (b.n)
 			reply_batch_flush(&b);
@@ -620,7 +639,8 @@ static int assoc_client_slot(struct udp_relay *u, const struct sockaddr_storage 
 }
 
 static struct assoc *assoc_new(struct udp_relay *u, const struct sockaddr_storage *client,
-			       const struct sockaddr_storage *dst, const struct upstream *up)
+			       const struct sockaddr_storage *dst, const struct upstream *up,
+			       const char *fake_name)
 {
 	struct relay *r = u->r;
 	struct assoc *a;
@@ -636,11 +656,17 @@ static struct assoc *assoc_new(struct udp_relay *u, const struct sockaddr_storag
 		count(&r->counters.udp_evicted, 1);
 	}
 	a = calloc(1, sizeof(*a));
+	if (a && fake_name && !(a->fake_name = strdup(fake_name))) {
+		free(a);
+		a = NULL;
+	}
 	if (!a) {
 		if (counted)
 			client_limit_release(u->r->shared->udp_limits, client);
 		return NULL;
 	}
+	if (fake_name)
+		a->fake_dst = *dst;
 	a->counted = (uint8_t)counted;
 	a->u = u;
 	a->client = *client;
@@ -654,7 +680,7 @@ static struct assoc *assoc_new(struct udp_relay *u, const struct sockaddr_storag
 		       a->gen->cfg->connect_timeout_ms + a->gen->cfg->handshake_timeout_ms);
 	a->id = ++r->next_flow_id;
 	a->created_ms = a->last_active = r->loop.now_ms;
-	b = assoc_bucket(u, client, up);
+	b = assoc_bucket(u, client, up, &a->fake_dst);
 	a->hash_next = u->buckets[b];
 	u->buckets[b] = a;
 	list_add_tail(&u->lru, &a->lru);
@@ -686,9 +712,10 @@ static int assoc_open_direct(struct assoc *a)
 
 /* A new association for client's datagram to dst, by the upstream's udp. */
 static struct assoc *assoc_create(struct udp_relay *u, const struct sockaddr_storage *client,
-				  const struct sockaddr_storage *dst, const struct upstream *up)
+				  const struct sockaddr_storage *dst, const struct upstream *up,
+				  const char *fake_name)
 {
-	struct assoc *a = assoc_new(u, client, dst, up);
+	struct assoc *a = assoc_new(u, client, dst, up, fake_name);
 	char what[FLOW_DESCRIBE_MAX];
 
 	if (!a) {
@@ -724,9 +751,12 @@ static struct assoc *assoc_create(struct udp_relay *u, const struct sockaddr_sto
 static enum udp_drop_reason via_send(struct assoc *a, const uint8_t *data, size_t len,
 				     const struct sockaddr_storage *dst)
 {
-	uint8_t hdr[SOCKS_UDP_HEADER_MAX];
-	size_t hl = socks_udp_header(dst, hdr);
+	uint8_t hdr[SOCKS_UDP_NAME_HEADER_MAX];
+	size_t hl = a->fake_name ? socks_udp_header_name(a->fake_name, addr_port(dst), hdr)
+				 : socks_udp_header(dst, hdr);
 
+	if (!hl)
+		return UDP_DROP_MALFORMED;
 	switch (udp_assoc_send(&a->via, hdr, hl, data, len)) {
 	case UDP_ASSOC_SENT:
 	case UDP_ASSOC_QUEUED:
@@ -742,15 +772,54 @@ static enum udp_drop_reason via_send(struct assoc *a, const uint8_t *data, size_
 }
 
 /* One datagram from client to dst; its payload is at slot->data. */
+/* fake-IP: the name behind dst, in name, and its route in *up; 0 when dst
+ * is no pool address, 1 when it is one, -1 (dropped, counted) when the
+ * table has no name for it or its route cannot carry it by name. */
+static int fake_route(struct udp_relay *u, const struct sockaddr_storage *client,
+		      const struct sockaddr_storage *dst, char *name, const struct upstream **up)
+{
+	struct relay *r = u->r;
+	struct fakeip *t = r->shared->fakeip;
+	char from[ADDR_STRLEN], to[ADDR_STRLEN];
+	const char *why;
+
+	if (!t || !fakeip_in_pool(t, dst))
+		return 0;
+	if (fakeip_name_of(t, dst, name) < 0) {
+		relay_count(&r->counters.dns.fake_unknown);
+		why = "a fake-IP address with no name (any more)";
+	} else {
+		*up = config_route_name(r->cfg, name);
+		if (!*up)
+			*up = r->cfg->default_upstream;
+		if ((*up)->udp == UPSTREAM_UDP_ASSOCIATE && (*up)->url.kind != UPSTREAM_DIRECT)
+			return 1;
+		why = "a fake-IP name's datagrams go only through a SOCKS5 UDP ASSOCIATE";
+	}
+	drop(r, UDP_DROP_UNSUPPORTED);
+	if (loop_log_allowed(&r->loop))
+		log_info("udp %s -> %s: %s; dropped", addr_format(client, from, sizeof(from)),
+			 addr_format(dst, to, sizeof(to)), why);
+	return -1;
+}
+
 static void intake_datagram(struct udp_relay *u, struct udp_slot *slot, size_t len,
 			    const struct sockaddr_storage *client, struct sockaddr_storage *dst)
 {
+	static const struct sockaddr_storage none;
 	struct relay *r = u->r;
-	const struct upstream *up = config_route(r->cfg, dst);
-	struct assoc *a = assoc_find(u, client, up);
+	char name[DOMAIN_NAME_MAX + 1];
+	const struct upstream *up = NULL;
+	int fake = fake_route(u, client, dst, name, &up);
+	struct assoc *a;
 	enum udp_drop_reason why = UDP_DROP_KINDS;
 
-	if (!a && !(a = assoc_create(u, client, dst, up)))
+	if (fake < 0)
+		return;
+	if (!fake)
+		up = config_route(r->cfg, dst);
+	a = assoc_find(u, client, up, fake ? dst : &none);
+	if (!a && !(a = assoc_create(u, client, dst, up, fake ? name : NULL)))
 		return;
 	switch (a->mode) {
 	case ASSOC_DROP:
@@ -905,13 +974,16 @@ void udp_relay_tick(struct relay *r)
 /* One association as a listing shows it: client, first destination,
  * relay ("-" before it is granted). */
 struct assoc_names {
-	char client[ADDR_STRLEN], dst[ADDR_STRLEN], relay[ADDR_STRLEN];
+	char client[ADDR_STRLEN], dst[ADDR_STRLEN + 260], relay[ADDR_STRLEN];
 };
 
 static void assoc_names(const struct assoc *a, struct assoc_names *n)
 {
 	addr_format(&a->client, n->client, sizeof(n->client));
-	addr_format(&a->first_dst, n->dst, sizeof(n->dst));
+	if (a->fake_name) /* the name beside the address */
+		snprintf(n->dst, sizeof(n->dst), "%s:%u", a->fake_name, addr_port(&a->first_dst));
+	else
+		addr_format(&a->first_dst, n->dst, sizeof(n->dst));
 	snprintf(n->relay, sizeof(n->relay), "-");
 	if (a->mode == ASSOC_UPSTREAM && a->via.state == UDP_ASSOC_READY)
 		addr_format(&a->via.relay, n->relay, sizeof(n->relay));

@@ -21,7 +21,8 @@ IPERF_SECONDS=${IPERF_SECONDS:-5}
 # (SOCKS server vs microsocks and dante).
 # "dns" (the DNS service's cache vs dnsmasq's, and uncached through ssh -D
 # over a delay line).
-BENCH_PARTS=${BENCH_PARTS:-redirect udp intake socks dns}
+# "names" (sniffing's cost per connection, and fake-IP answers per second).
+BENCH_PARTS=${BENCH_PARTS:-redirect udp intake socks dns names}
 DNS_SECONDS=${DNS_SECONDS:-5}
 DNS_NAMES=${DNS_NAMES:-2000}
 DNS_DELAY_MS=${DNS_DELAY_MS:-10}
@@ -537,6 +538,68 @@ print("%.2f" % statistics.median(t))' $PROXY4)
 	rig_stop "$DNS_RESOLVER_PID"
 fi
 
+
+# ---- names: [intake] sniff against the plain path, the same sockgated and
+# dante, short HTTP GETs (the Host is read before the upstream is chosen);
+# then fake-IP answers per second ----
+measure_sniff() { # name pid
+	local name=$1 pid=$2 out=$RIG_DIR/$1.round c0 c1 ab
+	: >"$out"
+	in_ns $NS_CLIENT ab -q -n 1000 -c "$AB_CONCURRENCY" "http://$SERVER4/small" >/dev/null 2>&1
+	echo "bench: $name: $AB_REQUESTS short GETs, $AB_CONCURRENCY concurrent" >&2
+	c0=$(cpu_ticks "$pid")
+	ab=$(in_ns $NS_CLIENT ab -q -r -n "$AB_REQUESTS" -c "$AB_CONCURRENCY" "http://$SERVER4/small" 2>&1)
+	c1=$(cpu_ticks "$pid")
+	echo "conn_per_s $(awk '/^Requests per second/ {print $4}' <<<"$ab")" >>"$out"
+	echo "p50_ms $(awk '$1 == "50%" {print $2}' <<<"$ab")" >>"$out"
+	echo "p99_ms $(awk '$1 == "99%" {print $2}' <<<"$ab")" >>"$out"
+	echo "failed $(awk '/^Failed requests/ {print $3}' <<<"$ab")" >>"$out"
+	echo "cpu_us_per_conn $(python3 -c "print('%.1f' % ($((c1 - c0)) / $CLK_TCK * 1e6 / $AB_REQUESTS))")" >>"$out"
+	cat "$out" >>"$RIG_DIR/$name.results"
+}
+
+if [[ " $BENCH_PARTS " == *" names "* ]]; then
+	sed 's/^\[intake\]$/[intake]\nsniff = tls, http/' "$RIG_DIR/bench.conf" >"$RIG_DIR/bench-sniff.conf"
+	for round in $(seq 1 "$ROUNDS"); do
+		echo "bench: sniffing round $round of $ROUNDS" >&2
+		rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-plain.log" "$SOCKGATED" -f -c "$RIG_DIR/bench.conf"
+		rig_wait_port $NS_ROUTER $REDIRECT_PORT
+		measure_sniff plain "$SG_PID"
+		rig_stop "$SG_PID"
+		rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-sniff.log" "$SOCKGATED" -f -c "$RIG_DIR/bench-sniff.conf"
+		rig_wait_port $NS_ROUTER $REDIRECT_PORT
+		measure_sniff sniff "$SG_PID"
+		rig_stop "$SG_PID"
+	done
+	# fake-IP: every A question for a proxied name answered from the pool
+	for i in $(seq 1 20000); do echo "n$i.fake.sgbench A"; done >"$RIG_DIR/fake-names"
+	cat >"$RIG_DIR/fake.conf" <<-CONF
+	$BENCH_DAEMON
+	[intake]
+	redirect = $REDIRECT_PORT
+	[upstream dante]
+	url = socks5://$PROXY4:1080
+	[dns]
+	listen = $ROUTER4_LAN:53
+	server = 192.0.2.53
+	allow = 10.77.1.0/24
+	mode = fakeip
+	CONF
+	rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-fake.log" "$SOCKGATED" -f -c "$RIG_DIR/fake.conf"
+	rig_wait_port $NS_ROUTER 53
+	in_ns $NS_CLIENT dnsperf -s $ROUTER4_LAN -d "$RIG_DIR/fake-names" -n 1 -q 100 >/dev/null 2>&1
+	echo "bench: fake-IP answers, $DNS_SECONDS s, 100 outstanding" >&2
+	c0=$(tree_ticks "$SG_PID")
+	run=$(in_ns $NS_CLIENT dnsperf -s $ROUTER4_LAN -d "$RIG_DIR/fake-names" -l "$DNS_SECONDS" -q 100 -v 2>&1)
+	c1=$(tree_ticks "$SG_PID")
+	{
+		dnsperf_lines fake <<<"$run"
+		n=$(awk '/Queries completed:/ {print $3}' <<<"$run")
+		echo "fake_cpu_us_per_query $(python3 -c "print('%.2f' % ($((c1 - c0)) / $CLK_TCK * 1e6 / max(1, ${n:-0})))")"
+	} >"$RIG_DIR/fake.results"
+	rig_stop "$SG_PID"
+fi
+
 row() { # label key better(higher|lower)
 	local a b
 	a=$(get sockgated "$2")
@@ -637,6 +700,28 @@ part_ran() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
 		done
 		echo
 		echo "Targets: cache hits >= 1.5x dnsmasq's queries/s at lower CPU per query; uncached p50 <= 1 round trip (+ the resolver's own time), one connection (no connect per query)."
+	fi
+	if part_ran names; then
+		echo
+		echo "Sniffing: medians of $ROUNDS alternating rounds; the same sockgated (REDIRECT, through dante) without and with [intake] sniff = tls, http; $AB_REQUESTS short GETs, $AB_CONCURRENCY concurrent, a new connection each (the Host header is peeked before the upstream is chosen)."
+		echo
+		printf '| %-38s | %12s | %12s | %7s |\n' "metric" "plain" "sniff" "ratio"
+		echo "|----------------------------------------|--------------|--------------|---------|"
+		for k in conn_per_s p50_ms p99_ms failed cpu_us_per_conn; do
+			a=$(get plain $k)
+			b=$(get sniff $k)
+			printf '| %-38s | %12s | %12s | %7s |\n' "$k" "$a" "$b" "$(ratio "$b" "$a")"
+		done
+		echo
+		echo "Fake-IP: 20,000 names asked over and over (A), every answer from the pool; dnsperf, 100 outstanding, $DNS_SECONDS s."
+		echo
+		printf '| %-38s | %12s |\n' "metric" "sockgated"
+		echo "|----------------------------------------|--------------|"
+		for k in fake_qps fake_p50_ms fake_p99_ms fake_lost fake_cpu_us_per_query; do
+			printf '| %-38s | %12s |\n' "$k" "$(get fake $k)"
+		done
+		echo
+		echo "Target: sniffing adds < 10% CPU per connection."
 	fi
 } | tee "$RIG_DIR/table.md"
 mkdir -p build

@@ -41,6 +41,30 @@ fakeip_through_http_and_ssh() {
 	rig_stop "$SSHD_PID"
 }
 
+# UDP to a fake address: relayed by name through dante's UDP ASSOCIATE,
+# the echoes coming back from the fake address (TPROXY for UDP, rules
+# applied with the daemon's own config).
+fakeip_udp() {
+	local a
+	udp_start_peers
+	RIG_INTAKE="redirect = $REDIRECT_PORT
+tproxy = 12346
+interfaces = r0
+bypass_private = no" DNS_EXTRA="mode = fakeip" dns_start_sockgated "socks5://$PROXY4:$SNIFF_DANTE_PORT"
+	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/sockgate.conf" rules apply >/dev/null
+	a=$(fake_dig A far.sgsniff)
+	check "fake-IP UDP: 50 datagrams to far.sgsniff's fake address ($a) echoed, from that address" \
+		in_ns $NS_CLIENT $UDP_ECHO "$a" $UDP_PORT 50
+	in_ns $NS_CLIENT $UDP_ECHO "$a" $UDP_PORT 3 --hold 2 >/dev/null &
+	local held=$!
+	sleep 0.5
+	check "fake-IP UDP: conns shows the name" \
+		bash -c "'$SOCKGATE' -c '$RIG_DIR/sockgate.conf' conns | grep -q 'far.sgsniff:$UDP_PORT'"
+	wait "$held"
+	rig_stop_sockgated
+	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/rules.conf" rules apply >/dev/null
+}
+
 test_fakeip() {
 	local a4 a6 web
 	dns_start_resolver
@@ -79,6 +103,7 @@ web.sgdns = direct"
 	check "fake-IP: sockgate stats has a fake-IP line" \
 		bash -c "'$SOCKGATE' -c '$RIG_DIR/sockgate.conf' stats | grep -q '^dns fake-IP: [0-9]* answers from the pool'"
 	rig_stop_sockgated
+	fakeip_udp
 	fakeip_through_http_and_ssh
 	check "fake-IP: rules apply never bypasses the pools" \
 		bash -c "printf '[intake]\nredirect = 1\ninterfaces = r0\n[route]\ndefault = direct\n[dns]\nlisten = 127.0.0.1:53\nserver = 9.9.9.9\nmode = fakeip\n' >'$RIG_DIR/fk.conf' && ! '$SOCKGATE' -c '$RIG_DIR/fk.conf' rules apply --dry-run | grep -q '198\.18\.'"

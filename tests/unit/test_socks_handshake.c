@@ -447,6 +447,10 @@ static void test_udp_datagrams(void **state)
 	assert_int_equal(hdr, 10);
 	assert_string_equal(t.hostname, "a.b");
 	assert_int_equal(t.port, 53);
+	/* a header by name (fake-IP datagrams) is the same bytes */
+	assert_int_equal(socks_udp_header_name("a.b", 53, out), 10);
+	assert_memory_equal(out, name, 10);
+	assert_int_equal(socks_udp_header_name("", 53, out), 0);
 
 	/* an empty payload is a valid datagram */
 	assert_int_equal(socks_udp_parse(v4, 10, &t, host, &hdr, &why), 0);
