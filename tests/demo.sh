@@ -23,6 +23,9 @@ show() { printf '   $ %s\n' "$*"; }
 rig_up
 RIG_ACCESS_LOG="$RIG_DIR/nginx/access.log peer"
 rig_start_web
+# the proxy host knows web.demo (for fake-IP, where the proxy resolves names)
+mkdir -p "/etc/netns/$NS_PROXY"
+printf '%s\n' "127.0.0.1 localhost" "$SERVER4 web.demo" >"/etc/netns/$NS_PROXY/hosts"
 rig_start_dante
 rig_redirect_rule
 # a resolver beyond the proxy, on the server host: the only one that knows
@@ -120,10 +123,22 @@ echo "   $got"
 show "sockgate stats   (the DNS service's lines)"
 "$SOCKGATE" -c "$RIG_DIR/demo.conf" stats | grep '^ *dns' | sed 's/^/   /'
 
-say "4. Who did the server see? (nginx access log: the proxy's address, not the client's)"
+say "4. Names for intercepted flows: [dns] mode = fakeip (sockgated restarted with it)"
+rig_stop "$SOCKGATED_PID"
+sed -i 's/^hijack = yes$/hijack = yes\nmode = fakeip/' "$RIG_DIR/demo.conf"
+rig_spawn $NS_ROUTER SOCKGATED_PID "$RIG_DIR/sockgated.log" "$SOCKGATED" -f -c "$RIG_DIR/demo.conf"
+rig_wait_port $NS_ROUTER $REDIRECT_PORT
+show "dig +short @$ROUTER4_LAN web.demo   (an address from the fake-IP pool)"
+got=$(in_ns $NS_CLIENT dig +short +time=3 +tries=1 @$ROUTER4_LAN web.demo)
+echo "   $got"
+case $got in 198.18.*|198.19.*) ;; *) echo "   unexpected answer"; result=1 ;; esac
+show "curl http://$got/small   (the flow to it goes to dante by name: web.demo:80)"
+client_curl -m 5 "http://$got/small" || result=1
+
+say "5. Who did the server see? (nginx access log: the proxy's address, not the client's)"
 sed 's/^/   /' "$RIG_DIR/nginx/access.log"
 
-say "5. sockgated stopped: the client fails again"
+say "6. sockgated stopped: the client fails again"
 rig_stop "$SOCKGATED_PID"
 show "curl http://$SERVER4/small"
 if client_curl -m 3 "http://$SERVER4/small"; then
