@@ -68,6 +68,20 @@ iperf_lines() { # out streams json ticks
 	fi
 }
 
+# Appends ab's short GETs (connections/s, p50, p99, failures) and the CPU
+# of pid per connection to $1.
+ab_lines() { # out pid
+	local out=$1 pid=$2 c0 c1 ab
+	c0=$(cpu_ticks "$pid")
+	ab=$(in_ns $NS_CLIENT ab -q -r -n "$AB_REQUESTS" -c "$AB_CONCURRENCY" "http://$SERVER4/small" 2>&1)
+	c1=$(cpu_ticks "$pid")
+	echo "conn_per_s $(awk '/^Requests per second/ {print $4}' <<<"$ab")" >>"$out"
+	echo "p50_ms $(awk '$1 == "50%" {print $2}' <<<"$ab")" >>"$out"
+	echo "p99_ms $(awk '$1 == "99%" {print $2}' <<<"$ab")" >>"$out"
+	echo "failed $(awk '/^Failed requests/ {print $3}' <<<"$ab")" >>"$out"
+	echo "cpu_us_per_conn $(python3 -c "print('%.1f' % ($((c1 - c0)) / $CLK_TCK * 1e6 / $AB_REQUESTS))")" >>"$out"
+}
+
 # Appends "key value" lines for one proxy and round to $RIG_DIR/$1.results.
 measure() { # name pid
 	local name=$1 pid=$2 out=$RIG_DIR/$1.round c0 c1 ab iperf holder fds0 fds1 rss ready
@@ -76,14 +90,7 @@ measure() { # name pid
 	in_ns $NS_CLIENT ab -q -n 1000 -c "$AB_CONCURRENCY" "http://$SERVER4/small" >/dev/null 2>&1
 
 	echo "bench: $name: $AB_REQUESTS short GETs, $AB_CONCURRENCY concurrent, a new connection each" >&2
-	c0=$(cpu_ticks "$pid")
-	ab=$(in_ns $NS_CLIENT ab -q -r -n "$AB_REQUESTS" -c "$AB_CONCURRENCY" "http://$SERVER4/small" 2>&1)
-	c1=$(cpu_ticks "$pid")
-	echo "conn_per_s $(awk '/^Requests per second/ {print $4}' <<<"$ab")" >>"$out"
-	echo "p50_ms $(awk '$1 == "50%" {print $2}' <<<"$ab")" >>"$out"
-	echo "p99_ms $(awk '$1 == "99%" {print $2}' <<<"$ab")" >>"$out"
-	echo "failed $(awk '/^Failed requests/ {print $3}' <<<"$ab")" >>"$out"
-	echo "cpu_us_per_conn $(((c1 - c0) * 1000000 / CLK_TCK / AB_REQUESTS))" >>"$out"
+	ab_lines "$out" "$pid"
 
 	for streams in 1 4; do
 		echo "bench: $name: iperf3, $streams stream(s), $IPERF_SECONDS s" >&2
@@ -543,18 +550,11 @@ fi
 # dante, short HTTP GETs (the Host is read before the upstream is chosen);
 # then fake-IP answers per second ----
 measure_sniff() { # name pid
-	local name=$1 pid=$2 out=$RIG_DIR/$1.round c0 c1 ab
+	local name=$1 pid=$2 out=$RIG_DIR/$1.round
 	: >"$out"
 	in_ns $NS_CLIENT ab -q -n 1000 -c "$AB_CONCURRENCY" "http://$SERVER4/small" >/dev/null 2>&1
 	echo "bench: $name: $AB_REQUESTS short GETs, $AB_CONCURRENCY concurrent" >&2
-	c0=$(cpu_ticks "$pid")
-	ab=$(in_ns $NS_CLIENT ab -q -r -n "$AB_REQUESTS" -c "$AB_CONCURRENCY" "http://$SERVER4/small" 2>&1)
-	c1=$(cpu_ticks "$pid")
-	echo "conn_per_s $(awk '/^Requests per second/ {print $4}' <<<"$ab")" >>"$out"
-	echo "p50_ms $(awk '$1 == "50%" {print $2}' <<<"$ab")" >>"$out"
-	echo "p99_ms $(awk '$1 == "99%" {print $2}' <<<"$ab")" >>"$out"
-	echo "failed $(awk '/^Failed requests/ {print $3}' <<<"$ab")" >>"$out"
-	echo "cpu_us_per_conn $(python3 -c "print('%.1f' % ($((c1 - c0)) / $CLK_TCK * 1e6 / $AB_REQUESTS))")" >>"$out"
+	ab_lines "$out" "$pid"
 	cat "$out" >>"$RIG_DIR/$name.results"
 }
 
