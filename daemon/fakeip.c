@@ -4,12 +4,17 @@
  * names take the pool's addresses in turn, so an address comes back into
  * use as late as the pool allows (a client may still hold it from a
  * cached answer); the table's bound evicts the least recently used. */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <netinet/in.h>
 
+#include "sockgate/domains.h"
 #include "fakeip.h"
 #include "fnv.h"
 
@@ -238,6 +243,27 @@ static uint64_t next_offset(struct pool *p)
 	return off;
 }
 
+/* Takes copy (a name) into the table at offset off, evicting whatever
+ * holds that offset and, when full, the least recently used. */
+static void insert(struct fakeip *t, char *copy, uint64_t off, int v6)
+{
+	uint32_t taken = find_off(t, off, v6), i;
+
+	if (taken != NONE) /* the pool came round: its old name goes */
+		evict(t, taken);
+	if (t->free_head == NONE)
+		evict(t, t->lru_head);
+	i = t->free_head;
+	t->free_head = t->e[i].name_next;
+	t->e[i] = (struct fake_entry){ .name = copy, .off = off, .v6 = (uint8_t)v6 };
+	t->e[i].name_next = t->by_name[name_bucket(t, copy, v6)];
+	t->by_name[name_bucket(t, copy, v6)] = i;
+	t->e[i].addr_next = t->by_addr[addr_bucket(t, off, v6)];
+	t->by_addr[addr_bucket(t, off, v6)] = i;
+	lru_push(t, i);
+	t->count++;
+}
+
 int fakeip_address_of(struct fakeip *t, const char *name, int family, struct sockaddr_storage *out)
 {
 	int v6 = family == AF_INET6;
@@ -257,24 +283,11 @@ int fakeip_address_of(struct fakeip *t, const char *name, int family, struct soc
 	}
 	char *copy = strdup(name);
 	uint64_t off = next_offset(p);
-	uint32_t taken = find_off(t, off, v6);
 	if (!copy) {
 		rc = -1;
 		goto out;
 	}
-	if (taken != NONE) /* the pool came round: its old name goes */
-		evict(t, taken);
-	if (t->free_head == NONE)
-		evict(t, t->lru_head);
-	i = t->free_head;
-	t->free_head = t->e[i].name_next;
-	t->e[i] = (struct fake_entry){ .name = copy, .off = off, .v6 = (uint8_t)v6 };
-	t->e[i].name_next = t->by_name[name_bucket(t, copy, v6)];
-	t->by_name[name_bucket(t, copy, v6)] = i;
-	t->e[i].addr_next = t->by_addr[addr_bucket(t, off, v6)];
-	t->by_addr[addr_bucket(t, off, v6)] = i;
-	lru_push(t, i);
-	t->count++;
+	insert(t, copy, off, v6);
 	to_addr(p, off, out);
 out:
 	pthread_mutex_unlock(&t->lock);
@@ -315,4 +328,91 @@ size_t fakeip_count(struct fakeip *t)
 	n = t->count;
 	pthread_mutex_unlock(&t->lock);
 	return n;
+}
+
+/* ---- across restarts ---- */
+
+int fakeip_save(struct fakeip *t, const char *path)
+{
+	char tmp[4096];
+	FILE *f;
+	int rc = 0;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	pthread_mutex_lock(&t->lock);
+	/* the pools, so a load under other ranges takes nothing wrong; then
+	 * the names, least recently used first, as a load replays them */
+	for (int v6 = 0; v6 < 2; v6++) {
+		char net[INET6_ADDRSTRLEN];
+		if (!t->pool[v6].size)
+			continue;
+		inet_ntop(v6 ? AF_INET6 : AF_INET, t->pool[v6].net.bytes, net, sizeof(net));
+		fprintf(f, "pool %d %s/%u %llu\n", v6 ? 6 : 4, net, t->pool[v6].net.prefix_len,
+			(unsigned long long)t->pool[v6].next);
+	}
+	for (uint32_t i = t->lru_head; i != NONE; i = t->e[i].lru_next)
+		fprintf(f, "%d %llu %s\n", t->e[i].v6 ? 6 : 4, (unsigned long long)t->e[i].off,
+			t->e[i].name);
+	pthread_mutex_unlock(&t->lock);
+	if (ferror(f))
+		rc = -EIO;
+	if (fclose(f) != 0 && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+/* One line of a saved table; what does not fit this table's pools (the
+ * ranges changed) or is malformed is skipped. */
+static void load_line(struct fakeip *t, char *line, int pool_ok[2])
+{
+	char name[DOMAIN_NAME_MAX + 2], net[64];
+	unsigned long long off, next;
+	int fam;
+
+	if (sscanf(line, "pool %d %63s %llu", &fam, net, &next) == 3) {
+		struct cidr c;
+		int v6 = fam == 6;
+		struct pool *p = &t->pool[v6];
+		pool_ok[v6] = (fam == 4 || fam == 6) && !cidr_parse(net, &c) && p->size &&
+			      c.family == p->net.family && c.prefix_len == p->net.prefix_len &&
+			      !memcmp(c.bytes, p->net.bytes, 16) && next >= 1 && next < p->size;
+		if (pool_ok[v6])
+			p->next = next;
+		return;
+	}
+	if (sscanf(line, "%d %llu %254s", &fam, &off, name) != 3 || (fam != 4 && fam != 6))
+		return;
+	int v6 = fam == 6;
+	char *copy;
+	if (!pool_ok[v6] || off < 1 || off >= t->pool[v6].size || strlen(name) > DOMAIN_NAME_MAX ||
+	    domain_normalize(name, name) < 0 || find_name(t, name, v6) != NONE ||
+	    !(copy = strdup(name)))
+		return;
+	insert(t, copy, off, v6);
+}
+
+int fakeip_load(struct fakeip *t, const char *path, size_t *loaded)
+{
+	FILE *f = fopen(path, "re");
+	char line[512];
+	int pool_ok[2] = { 0, 0 };
+
+	*loaded = 0;
+	if (!f)
+		return -errno;
+	pthread_mutex_lock(&t->lock);
+	while (fgets(line, sizeof(line), f))
+		load_line(t, line, pool_ok);
+	*loaded = t->count;
+	pthread_mutex_unlock(&t->lock);
+	fclose(f);
+	return 0;
 }

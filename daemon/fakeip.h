@@ -29,5 +29,10 @@ int fakeip_name_of(struct fakeip *t, const struct sockaddr_storage *addr, char *
 /* Whether addr is inside a pool, in the table or not. */
 int fakeip_in_pool(const struct fakeip *t, const struct sockaddr_storage *addr);
 size_t fakeip_count(struct fakeip *t);
+/* [dns] fakeip_file: the table written to path (through path.tmp and a
+ * rename), and read back at start (entries that do not fit the pools, as
+ * when the ranges changed, are skipped). 0 or -errno; *loaded names. */
+int fakeip_save(struct fakeip *t, const char *path);
+int fakeip_load(struct fakeip *t, const char *path, size_t *loaded);
 
 #endif

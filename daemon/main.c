@@ -540,6 +540,18 @@ static int setup_process(struct daemon *d, const struct config *cfg)
 	return 0;
 }
 
+/* [dns] fakeip_file: the names given before the last stop, kept. */
+static void fakeip_restore(struct fakeip *t, const char *path)
+{
+	size_t n;
+	int rc = fakeip_load(t, path, &n);
+
+	if (rc == 0)
+		log_info("fake-IP: %zu name(s) kept from %s", n, path);
+	else if (rc != -ENOENT)
+		log_warn("fake-IP: reading %s: %s", path, strerror(-rc));
+}
+
 /* Workers, fd budget, the first generation (it takes cfg and users) and
  * what the workers share. 0 or -1. */
 static int setup_shared(struct daemon *d, struct config *cfg, struct users *users)
@@ -570,6 +582,8 @@ static int setup_shared(struct daemon *d, struct config *cfg, struct users *user
 	    !(d->shared.fakeip =
 		  fakeip_new(&cfg->dns.fakeip4, &cfg->dns.fakeip6, cfg->dns.fakeip_size)))
 		goto nomem;
+	if (d->shared.fakeip && cfg->dns.fakeip_file)
+		fakeip_restore(d->shared.fakeip, cfg->dns.fakeip_file);
 	if (!cfg->socks.n_listen && !d->shared.fakeip)
 		return 0;
 	if (dns_library_init() < 0) {
@@ -752,6 +766,12 @@ static void daemon_stop(struct daemon *d)
 	client_limit_free(d->shared.limits);
 	client_limit_free(d->shared.flow_limits);
 	client_limit_free(d->shared.udp_limits);
+	if (d->shared.fakeip && d->gen->cfg->dns.fakeip_file) {
+		int rc = fakeip_save(d->shared.fakeip, d->gen->cfg->dns.fakeip_file);
+		if (rc < 0)
+			log_warn("fake-IP: saving %s: %s", d->gen->cfg->dns.fakeip_file,
+				 strerror(-rc));
+	}
 	fakeip_free(d->shared.fakeip);
 	generation_unref(d->gen); /* its cfg and users with it */
 	if (d->dns_ready)

@@ -31,6 +31,7 @@
 #include "fd_budget.h"
 #include "flow_core.h"
 #include "client_limit.h"
+#include "dns.h"
 #include "dst_guard.h"
 #include "generation.h"
 #include "intake.h"
@@ -54,9 +55,10 @@
 
 /* How an association's datagrams leave. */
 enum assoc_mode {
-	ASSOC_UPSTREAM, /* through our UDP ASSOCIATE with the upstream */
-	ASSOC_DIRECT,	/* straight to their destinations */
-	ASSOC_DROP,	/* the upstream cannot carry UDP: counted, logged once */
+	ASSOC_UPSTREAM,	 /* through our UDP ASSOCIATE with the upstream */
+	ASSOC_DIRECT,	 /* straight to their destinations */
+	ASSOC_DROP,	 /* the upstream cannot carry UDP: counted, logged once */
+	ASSOC_RESOLVING, /* fake-IP, routed direct: the name is being looked up */
 };
 
 struct assoc {
@@ -72,6 +74,12 @@ struct assoc {
 	 * by name, and replies come from that address (family 0: not one) */
 	struct sockaddr_storage fake_dst;
 	char *fake_name;
+	/* routed direct: the name's real address, found by a lookup, and the
+	 * one datagram kept while it ran */
+	struct sockaddr_storage real_dst;
+	struct dns_query *lookup;
+	uint8_t *held;
+	size_t held_len;
 	const struct upstream *up; /* of gen's config */
 	struct generation *gen;
 	enum assoc_mode mode;
@@ -216,6 +224,9 @@ static void assoc_destroy(struct assoc *a)
 	generation_unref(a->gen);
 	free(a->fake_name);
 	a->fake_name = NULL;
+	dns_cancel(&a->lookup);
+	free(a->held);
+	a->held = NULL;
 	u->n_assocs--;
 	/* its sockets are closed (-1): an event later in this batch that
 	 * still names it sees that and leaves it */
@@ -225,9 +236,10 @@ static void assoc_destroy(struct assoc *a)
 /* As conns shows it. */
 static const char *assoc_state_name(const struct assoc *a)
 {
-	return a->mode == ASSOC_DIRECT ? "direct"
-	       : a->mode == ASSOC_DROP ? "drop"
-				       : udp_assoc_state_name(&a->via);
+	return a->mode == ASSOC_DIRECT	    ? "direct"
+	       : a->mode == ASSOC_DROP	    ? "drop"
+	       : a->mode == ASSOC_RESOLVING ? "resolving"
+					    : udp_assoc_state_name(&a->via);
 }
 
 static const char *assoc_describe(const struct assoc *a, char *buf, size_t len)
@@ -511,6 +523,14 @@ static void relay_event(struct assoc *a, int fd, int direct)
 				drop(r, UDP_DROP_TOO_BIG);
 				continue;
 			}
+			if (direct && a->fake_name) {
+				/* only its one peer, presented as the fake address */
+				if (addr_equal(&u->names[i], &a->real_dst))
+					reply_batch_add(&b, &a->fake_dst, data, len);
+				else
+					drop(r, UDP_DROP_MALFORMED);
+				continue;
+			}
 			if (direct) {
 				reply_batch_add(&b, &u->names[i], data, len);
 				continue;
@@ -710,6 +730,65 @@ static int assoc_open_direct(struct assoc *a)
 	return 0;
 }
 
+/* ---- fake-IP datagrams routed direct ---- */
+
+static void assoc_looked_up(void *arg, const struct sockaddr_storage *addrs, size_t n,
+			    const char *err)
+{
+	struct assoc *a = arg;
+	struct relay *r = a->u->r;
+	char what[FLOW_DESCRIBE_MAX];
+	const char *why = n ? NULL : err;
+
+	/* the client's family: its socket sends from that one */
+	for (size_t i = 0; i < n && !a->real_dst.ss_family; i++) {
+		struct sockaddr_storage ss = addrs[i];
+		addr_unmap_v4(&ss);
+		if (ss.ss_family == a->client.ss_family)
+			a->real_dst = ss;
+	}
+	if (n && !a->real_dst.ss_family)
+		why = "no address of the client's family";
+	else if (n)
+		why = dst_guard_intercepted(r->dst_guard, r->cfg, &a->client, &a->real_dst,
+					    r->loop.now_ms);
+	if (!why && assoc_open_direct(a) < 0)
+		why = "no room for a socket";
+	if (why) {
+		a->mode = ASSOC_DROP;
+		if (loop_log_allowed(&r->loop))
+			log_info("%s: %s: %s; its datagrams are dropped",
+				 assoc_describe(a, what, sizeof(what)), a->fake_name, why);
+	} else if (a->held &&
+		   sendto(a->direct_fd, a->held, a->held_len, MSG_DONTWAIT,
+			  (const struct sockaddr *)&a->real_dst, addr_len(&a->real_dst)) < 0) {
+		drop(r, UDP_DROP_SEND_FAILED);
+	}
+	free(a->held);
+	a->held = NULL;
+}
+
+/* The name of a fake-IP association routed direct, looked up first. */
+static void assoc_look_up(struct assoc *a)
+{
+	a->mode = ASSOC_RESOLVING;
+	/* the last thing done here: the answer may come at once */
+	dns_resolve(a->u->r->dns, a->fake_name, addr_port(&a->fake_dst), &a->client,
+		    assoc_looked_up, a, &a->lookup);
+}
+
+/* A datagram for an association still looking its name up: the first is
+ * kept and sent once the address is known, others dropped (retransmits
+ * follow). */
+static enum udp_drop_reason hold_first(struct assoc *a, const uint8_t *data, size_t len)
+{
+	if (a->held || !(a->held = malloc(len ? len : 1)))
+		return UDP_DROP_QUEUE_FULL;
+	memcpy(a->held, data, len);
+	a->held_len = len;
+	return UDP_DROP_KINDS;
+}
+
 /* A new association for client's datagram to dst, by the upstream's udp. */
 static struct assoc *assoc_create(struct udp_relay *u, const struct sockaddr_storage *client,
 				  const struct sockaddr_storage *dst, const struct upstream *up,
@@ -732,6 +811,10 @@ static struct assoc *assoc_create(struct udp_relay *u, const struct sockaddr_sto
 				 upstream_kind_name(up->url.kind));
 		break;
 	case UPSTREAM_UDP_DIRECT:
+		if (a->fake_name) {
+			assoc_look_up(a);
+			break;
+		}
 		if (assoc_open_direct(a) < 0) {
 			assoc_destroy(a);
 			drop(u->r, UDP_DROP_NO_ROOM);
@@ -794,7 +877,9 @@ static int fake_route(struct udp_relay *u, const struct sockaddr_storage *client
 			*up = r->cfg->default_upstream;
 		if ((*up)->udp == UPSTREAM_UDP_ASSOCIATE && (*up)->url.kind != UPSTREAM_DIRECT)
 			return 1;
-		why = "a fake-IP name's datagrams go only through a SOCKS5 UDP ASSOCIATE";
+		if ((*up)->udp == UPSTREAM_UDP_DIRECT && r->dns)
+			return 1; /* looked up, then sent from the router */
+		why = "its route carries no UDP";
 	}
 	drop(r, UDP_DROP_UNSUPPORTED);
 	if (loop_log_allowed(&r->loop))
@@ -825,10 +910,15 @@ static void intake_datagram(struct udp_relay *u, struct udp_slot *slot, size_t l
 	case ASSOC_DROP:
 		why = UDP_DROP_UNSUPPORTED;
 		break;
-	case ASSOC_DIRECT:
-		if (sendto(a->direct_fd, slot->data, len, MSG_DONTWAIT,
-			   (const struct sockaddr *)dst, addr_len(dst)) < 0)
+	case ASSOC_DIRECT: {
+		const struct sockaddr_storage *to = a->fake_name ? &a->real_dst : dst;
+		if (sendto(a->direct_fd, slot->data, len, MSG_DONTWAIT, (const struct sockaddr *)to,
+			   addr_len(to)) < 0)
 			why = UDP_DROP_SEND_FAILED;
+		break;
+	}
+	case ASSOC_RESOLVING:
+		why = hold_first(a, slot->data, len);
 		break;
 	case ASSOC_UPSTREAM:
 		why = via_send(a, slot->data, len, dst);

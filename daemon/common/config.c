@@ -1126,9 +1126,10 @@ static int fakeip_range_item(struct parse_ctx *ctx, const char *key, const char 
 
 static void dns_key(struct parse_ctx *ctx, const char *key, const char *value)
 {
-	static const char *const keys[] = { "listen",	    "server",	   "allow",	"timeout",
-					    "cache_size",   "cache_bytes", "hijack",	"mode",
-					    "fakeip_range", "fakeip_size", "fakeip_ttl" };
+	static const char *const keys[] = { "listen",	   "server",	 "allow",
+					    "timeout",	   "cache_size", "cache_bytes",
+					    "hijack",	   "mode",	 "fakeip_range",
+					    "fakeip_size", "fakeip_ttl", "fakeip_file" };
 	struct dns_config *dc = &ctx->cfg->dns;
 	unsigned bit = 0;
 	unsigned long v;
@@ -1160,6 +1161,12 @@ static void dns_key(struct parse_ctx *ctx, const char *key, const char *value)
 		memset(&dc->fakeip4, 0, sizeof(dc->fakeip4));
 		memset(&dc->fakeip6, 0, sizeof(dc->fakeip6));
 		for_each_item(ctx, key, value, fakeip_range_item);
+	} else if (!strcmp(key, "fakeip_file")) {
+		if (value[0] != '/')
+			report(ctx, ctx->line, "fakeip_file: \"%s\" is not an absolute path",
+			       value);
+		else if (!(dc->fakeip_file = strdup(value)))
+			report(ctx, ctx->line, "out of memory");
 	} else if (!strcmp(key, "fakeip_size") || !strcmp(key, "fakeip_ttl")) {
 		int size = key[7] == 's';
 		if (parse_uint(value, size ? 1u << 22 : 86400, &v) || v == 0)
@@ -1325,19 +1332,46 @@ static void finish_intake(struct parse_ctx *ctx)
 
 /* A domain route: "NAME", "exact NAME" (from the file FILE at line
  * file_line, or the config's line line). */
+/* "keyword WORD": lowercase letters, digits, '-', '.', '_'. */
+static int keyword_route(struct parse_ctx *ctx, const char *word, const struct upstream *up)
+{
+	struct config *cfg = ctx->cfg;
+	size_t n = strlen(word);
+	void *grown;
+
+	if (n == 0 || n > DOMAIN_NAME_MAX ||
+	    strspn(word, "abcdefghijklmnopqrstuvwxyz0123456789-._") != n)
+		return -1;
+	for (size_t i = 0; i < cfg->n_keywords; i++)
+		if (!strcmp(cfg->keywords[i].word, word))
+			return 1;
+	grown = grow(cfg->keywords, cfg->n_keywords, sizeof(*cfg->keywords));
+	if (!grown)
+		return -2;
+	cfg->keywords = grown;
+	if (!(cfg->keywords[cfg->n_keywords].word = strdup(word)))
+		return -2;
+	cfg->keywords[cfg->n_keywords++].upstream = up;
+	return 0;
+}
+
 static void domain_route(struct parse_ctx *ctx, const char *entry, const struct upstream *up,
 			 const char *file, unsigned line)
 {
 	struct config *cfg = ctx->cfg;
 	int exact = !strncmp(entry, "exact", 5) && isspace((unsigned char)entry[5]);
-	const char *name = exact ? entry + 5 + strspn(entry + 5, " \t") : entry;
+	int keyword = !strncmp(entry, "keyword", 7) && isspace((unsigned char)entry[7]);
+	const char *name = exact     ? entry + 5 + strspn(entry + 5, " \t")
+			   : keyword ? entry + 7 + strspn(entry + 7, " \t")
+				     : entry;
 	int rc;
 
 	if (!cfg->domain_routes && !(cfg->domain_routes = domain_table_new())) {
 		report(ctx, line, "out of memory");
 		return;
 	}
-	rc = domain_table_add(cfg->domain_routes, name, exact, up);
+	rc = keyword ? keyword_route(ctx, name, up)
+		     : domain_table_add(cfg->domain_routes, name, exact, up);
 	if (rc == 0)
 		return;
 	ctx->errors++;
@@ -1349,11 +1383,12 @@ static void domain_route(struct parse_ctx *ctx, const char *entry, const struct 
 	else if (rc == 1)
 		fprintf(ctx->errs, "route \"%s\" given twice\n", entry);
 	else if (file)
-		fprintf(ctx->errs, "\"%s\" is not a domain name or exact NAME\n", entry);
+		fprintf(ctx->errs, "\"%s\" is not a domain name, exact NAME or keyword WORD\n",
+			entry);
 	else
 		fprintf(ctx->errs,
 			"route \"%s\": not \"default\", a destination CIDR (10.0.0.0/8, "
-			"fd00::/8), a domain (example.com), exact NAME or @FILE\n",
+			"fd00::/8), a domain (example.com), exact NAME, keyword WORD or @FILE\n",
 			entry);
 }
 
@@ -1594,12 +1629,24 @@ void config_free(struct config *cfg)
 	free(cfg->socks.allow_dst);
 	free(cfg->dns.allow);
 	domain_table_free(cfg->domain_routes);
+	free(cfg->dns.fakeip_file);
+	for (size_t i = 0; i < cfg->n_keywords; i++)
+		free(cfg->keywords[i].word);
+	free(cfg->keywords);
 	free(cfg);
 }
 
 const struct upstream *config_route_name(const struct config *cfg, const char *name)
 {
-	return domain_table_match(cfg->domain_routes, name);
+	const struct upstream *up = domain_table_match(cfg->domain_routes, name);
+	char norm[DOMAIN_NAME_MAX + 1];
+
+	if (up || !cfg->n_keywords || domain_normalize(name, norm) < 0)
+		return up;
+	for (size_t i = 0; i < cfg->n_keywords; i++)
+		if (strstr(norm, cfg->keywords[i].word))
+			return cfg->keywords[i].upstream;
+	return NULL;
 }
 
 const struct upstream *config_dns_upstream(const struct config *cfg, size_t i)

@@ -85,6 +85,7 @@ struct dns_config {
 	int fakeip;
 	struct cidr fakeip4, fakeip6;
 	unsigned fakeip_size, fakeip_ttl;
+	char *fakeip_file; /* the table kept there across restarts; NULL: not */
 };
 
 /* How long the DNS service waits for one server before it asks the next:
@@ -160,6 +161,13 @@ struct config {
 	 * NAME", and @FILE lists of them; values are const struct upstream *;
 	 * NULL when there are none */
 	struct domain_table *domain_routes;
+	/* "keyword WORD" keys: names containing WORD, when no domain entry
+	 * covers them; the first in the file wins */
+	struct name_keyword {
+		char *word;
+		const struct upstream *upstream;
+	} * keywords;
+	size_t n_keywords;
 	const struct upstream *default_upstream;
 	/* [socks] */
 	struct socks_config socks;

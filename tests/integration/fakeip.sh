@@ -61,8 +61,31 @@ bypass_private = no" DNS_EXTRA="mode = fakeip" dns_start_sockgated "socks5://$PR
 	check "fake-IP UDP: conns shows the name" \
 		bash -c "'$SOCKGATE' -c '$RIG_DIR/sockgate.conf' conns | grep -q 'far.sgsniff:$UDP_PORT'"
 	wait "$held"
+	# a fake address whose name a reload routed direct: the router looks
+	# the name up (its hosts file knows web.sgtest) and sends from itself
+	a=$(fake_dig A web.sgtest)
+	sed -i "s/^default = up$/default = up\nweb.sgtest = direct/" "$RIG_DIR/sockgate.conf"
+	"$SOCKGATE" -c "$RIG_DIR/sockgate.conf" reload >/dev/null
+	check "fake-IP UDP routed direct: 20 datagrams to web.sgtest's fake address ($a) echoed from it" \
+		in_ns $NS_CLIENT $UDP_ECHO "$a" $UDP_PORT 20
 	rig_stop_sockgated
 	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/rules.conf" rules apply >/dev/null
+}
+
+# [dns] fakeip_file: the table survives a restart; a client holding an
+# address from before reaches the same name without asking again.
+fakeip_restart() {
+	local a extra="mode = fakeip
+fakeip_file = $RIG_DIR/fakeip.table"
+	DNS_EXTRA=$extra dns_start_sockgated "socks5://$PROXY4:$SNIFF_DANTE_PORT"
+	a=$(fake_dig A tls.sgsniff)
+	rig_stop_sockgated
+	check "fake-IP: the table is saved at stop" grep -q " tls.sgsniff$" "$RIG_DIR/fakeip.table"
+	DNS_EXTRA=$extra dns_start_sockgated "socks5://$PROXY4:$SNIFF_DANTE_PORT"
+	check "fake-IP: ... read back at start (logged)" grep -q "fake-IP: 1 name(s) kept" "$RIG_DIR/sockgated.log"
+	check "fake-IP: ... and an address given before the restart reaches its name" \
+		bash -c "test \"\$(ip netns exec $NS_CLIENT curl -sk -m 5 --resolve tls.sgsniff:443:$a https://tls.sgsniff/small)\" = hello"
+	rig_stop_sockgated
 }
 
 test_fakeip() {
@@ -103,6 +126,7 @@ web.sgdns = direct"
 	check "fake-IP: sockgate stats has a fake-IP line" \
 		bash -c "'$SOCKGATE' -c '$RIG_DIR/sockgate.conf' stats | grep -q '^dns fake-IP: [0-9]* answers from the pool'"
 	rig_stop_sockgated
+	fakeip_restart
 	fakeip_udp
 	fakeip_through_http_and_ssh
 	check "fake-IP: rules apply never bypasses the pools" \

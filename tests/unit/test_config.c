@@ -275,11 +275,13 @@ static void test_domain_routes(void **state)
 	for (int i = 0; i < 100; i++)
 		fprintf(f, "h%d.list.example\n", i);
 	fclose(f);
-	snprintf(text, sizeof(text),
-		 "[upstream corp]\nurl = socks5h://10.0.0.2:1080\n[upstream far]\n"
-		 "url = http://10.0.0.3:3128\n[route]\ndefault = corp\n10.0.0.0/8 = direct\n"
-		 "example.org = far\nexact www.example.net = far\n@%s = direct\n",
-		 path);
+	snprintf(
+	    text, sizeof(text),
+	    "[upstream corp]\nurl = socks5h://10.0.0.2:1080\n[upstream far]\n"
+	    "url = http://10.0.0.3:3128\n[route]\ndefault = corp\n10.0.0.0/8 = direct\n"
+	    "example.org = far\nexact www.example.net = far\n@%s = direct\nkeyword track = far\n"
+	    "keyword ads = corp\n",
+	    path);
 	n = load(text, &cfg, errs, sizeof(errs));
 	if (n)
 		fail_msg("%s", errs);
@@ -293,6 +295,11 @@ static void test_domain_routes(void **state)
 	assert_null(config_route_name(cfg, "a.wiki.example"));
 	assert_string_equal(config_route_name(cfg, "h99.list.example")->name, "direct");
 	assert_null(config_route_name(cfg, "example.com"));
+	/* keywords: where no domain entry covers the name, the first found */
+	assert_int_equal(cfg->n_keywords, 2);
+	assert_string_equal(config_route_name(cfg, "x.Tracking-ads.net")->name, "far");
+	assert_string_equal(config_route_name(cfg, "ads.example.com")->name, "corp");
+	assert_string_equal(config_route_name(cfg, "track.intranet.example")->name, "direct");
 	config_free(cfg);
 
 	/* a bad entry in the list: FILE:LINE */
@@ -302,8 +309,8 @@ static void test_domain_routes(void **state)
 	snprintf(text, sizeof(text), "[route]\ndefault = direct\n@%s = direct\n", path);
 	n = load(text, &cfg, errs, sizeof(errs));
 	assert_int_not_equal(n, 0);
-	snprintf(text, sizeof(text), "%s:2: \"not a name\" is not a domain name or exact NAME",
-		 path);
+	snprintf(text, sizeof(text),
+		 "%s:2: \"not a name\" is not a domain name, exact NAME or keyword WORD", path);
 	if (!strstr(errs, text))
 		fail_msg("errors:\n%s\nlack \"%s\"", errs, text);
 	unlink(path);
@@ -316,6 +323,8 @@ static void test_domain_routes(void **state)
 	expect_error(ROUTE "example.com = direct\nEXAMPLE.com. = direct\n",
 		     "route \"EXAMPLE.com.\" given twice");
 	expect_error(ROUTE "example.com = nowhere\n", "no upstream named \"nowhere\"");
+	expect_error(ROUTE "keyword Ads = direct\n", "route \"keyword Ads\": not \"default\"");
+	expect_error(ROUTE "keyword ads = direct\nkeyword ads = direct\n", "given twice");
 }
 
 static void test_dns(void **state)
@@ -381,7 +390,8 @@ static void test_dns(void **state)
 	assert_int_equal(cfg->dns.fakeip_ttl, 1);
 	config_free(cfg);
 	n = load(ROUTE "[dns]\nlisten = 127.0.0.1:5353\nserver = 127.0.0.1:53\nmode = fakeip\n"
-		       "fakeip_range = 10.99.0.0/16\nfakeip_size = 1000\nfakeip_ttl = 30\n",
+		       "fakeip_range = 10.99.0.0/16\nfakeip_size = 1000\nfakeip_ttl = 30\n"
+		       "fakeip_file = /var/lib/sockgate/fakeip\n",
 		 &cfg, errs, sizeof(errs));
 	if (n)
 		fail_msg("%s", errs);
@@ -389,7 +399,10 @@ static void test_dns(void **state)
 	assert_int_equal(cfg->dns.fakeip6.family, 0); /* none given: none */
 	assert_int_equal(cfg->dns.fakeip_size, 1000);
 	assert_int_equal(cfg->dns.fakeip_ttl, 30);
+	assert_string_equal(cfg->dns.fakeip_file, "/var/lib/sockgate/fakeip");
 	config_free(cfg);
+	expect_error(ROUTE "[dns]\nlisten = 127.0.0.1:53\nserver = 9.9.9.9\nfakeip_file = x\n",
+		     "fakeip_file: \"x\" is not an absolute path");
 	expect_error(ROUTE "[dns]\nlisten = 127.0.0.1:53\nserver = 9.9.9.9\nmode = magic\n",
 		     "mode: \"magic\" is not forward or fakeip");
 	expect_error(ROUTE

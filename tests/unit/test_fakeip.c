@@ -6,7 +6,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -100,11 +103,50 @@ static void test_bounds(void **state)
 	assert_null(fakeip_new(&v4, NULL, 0));
 }
 
+/* Saved and read back: the same names at the same addresses, the pool
+ * going on where it was; under other ranges nothing is taken. */
+static void test_save_load(void **state)
+{
+	struct cidr v4 = net("198.18.0.0/15"), v6 = net("fd00:5a::/64"), other = net("10.5.0.0/16");
+	struct fakeip *t = fakeip_new(&v4, &v6, 100), *u;
+	struct sockaddr_storage a, b, c;
+	char path[] = "/tmp/sgfakeXXXXXX", name[256];
+	size_t n;
+	int fd = mkstemp(path);
+	(void)state;
+
+	assert_true(fd >= 0);
+	close(fd);
+	fakeip_address_of(t, "a.example", AF_INET, &a);
+	fakeip_address_of(t, "b.example", AF_INET6, &b);
+	assert_int_equal(fakeip_save(t, path), 0);
+	u = fakeip_new(&v4, &v6, 100);
+	assert_int_equal(fakeip_load(u, path, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(fakeip_name_of(u, &a, name), 0);
+	assert_string_equal(name, "a.example");
+	assert_int_equal(fakeip_name_of(u, &b, name), 0);
+	assert_string_equal(name, "b.example");
+	/* a new name does not take a kept one's address */
+	fakeip_address_of(u, "c.example", AF_INET, &c);
+	assert_false(addr_same_ip(&a, &c));
+	fakeip_free(u);
+	/* other ranges: nothing */
+	u = fakeip_new(&other, NULL, 100);
+	assert_int_equal(fakeip_load(u, path, &n), 0);
+	assert_int_equal(n, 0);
+	fakeip_free(u);
+	unlink(path);
+	assert_int_equal(fakeip_load(t, path, &n), -ENOENT);
+	fakeip_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names_and_addresses),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_save_load),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
