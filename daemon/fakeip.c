@@ -399,20 +399,28 @@ static void load_line(struct fakeip *t, char *line, int pool_ok[2])
 	insert(t, copy, off, v6);
 }
 
+size_t fakeip_load_stream(struct fakeip *t, FILE *in)
+{
+	char line[512];
+	int pool_ok[2] = { 0, 0 };
+	size_t n;
+
+	pthread_mutex_lock(&t->lock);
+	while (fgets(line, sizeof(line), in))
+		load_line(t, line, pool_ok);
+	n = t->count;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
 int fakeip_load(struct fakeip *t, const char *path, size_t *loaded)
 {
 	FILE *f = fopen(path, "re");
-	char line[512];
-	int pool_ok[2] = { 0, 0 };
 
 	*loaded = 0;
 	if (!f)
 		return -errno;
-	pthread_mutex_lock(&t->lock);
-	while (fgets(line, sizeof(line), f))
-		load_line(t, line, pool_ok);
-	*loaded = t->count;
-	pthread_mutex_unlock(&t->lock);
+	*loaded = fakeip_load_stream(t, f);
 	fclose(f);
 	return 0;
 }

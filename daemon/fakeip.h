@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "sockgate/addr.h"
@@ -34,5 +35,7 @@ size_t fakeip_count(struct fakeip *t);
  * when the ranges changed, are skipped). 0 or -errno; *loaded names. */
 int fakeip_save(struct fakeip *t, const char *path);
 int fakeip_load(struct fakeip *t, const char *path, size_t *loaded);
+/* The same from a stream already open; the names the table then holds. */
+size_t fakeip_load_stream(struct fakeip *t, FILE *in);
 
 #endif
