@@ -495,6 +495,37 @@ static void reply_batch_add(struct reply_batch *b, struct sockaddr_storage *src,
 
 /* Datagrams from the relay (or, direct, from anyone) to the client, read
  * a batch at a time from fd. */
+/* Datagram i of the batch just read, from the relay or (direct) from the
+ * peer, to the client through b. */
+static void reply_datagram(struct reply_batch *b, int i, int direct)
+{
+	struct assoc *a = b->a;
+	struct udp_relay *u = a->u;
+	uint8_t *data = u->slots[i].data;
+	size_t len = u->msgs[i].msg_len, hdr;
+	struct upstream_target t;
+	char host[256];
+	const char *why;
+
+	if (u->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+		drop(u->r, UDP_DROP_TOO_BIG);
+	} else if (direct && a->fake_name) {
+		/* only its one peer, presented as the fake address */
+		if (addr_equal(&u->names[i], &a->real_dst))
+			reply_batch_add(b, &a->fake_dst, data, len);
+		else
+			drop(u->r, UDP_DROP_MALFORMED);
+	} else if (direct) {
+		reply_batch_add(b, &u->names[i], data, len);
+	} else if (socks_udp_parse(data, len, &t, host, &hdr, &why) < 0 ||
+		   (t.hostname && !a->fake_name)) {
+		drop(u->r, UDP_DROP_MALFORMED);
+	} else {
+		/* a fake-IP association's replies come from its address */
+		reply_batch_add(b, a->fake_name ? &a->fake_dst : &t.addr, data + hdr, len - hdr);
+	}
+}
+
 static void relay_event(struct assoc *a, int fd, int direct)
 {
 	struct udp_relay *u = a->u;
@@ -511,39 +542,8 @@ static void relay_event(struct assoc *a, int fd, int direct)
 		}
 		if (n <= 0)
 			break;
-		for (int i = 0; i < n; i++) {
-			uint8_t *data = u->slots[i].data;
-			size_t len = u->msgs[i].msg_len;
-			struct upstream_target t;
-			char host[256];
-			const char *why;
-			size_t hdr;
-
-			if (u->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
-				drop(r, UDP_DROP_TOO_BIG);
-				continue;
-			}
-			if (direct && a->fake_name) {
-				/* only its one peer, presented as the fake address */
-				if (addr_equal(&u->names[i], &a->real_dst))
-					reply_batch_add(&b, &a->fake_dst, data, len);
-				else
-					drop(r, UDP_DROP_MALFORMED);
-				continue;
-			}
-			if (direct) {
-				reply_batch_add(&b, &u->names[i], data, len);
-				continue;
-			}
-			if (socks_udp_parse(data, len, &t, host, &hdr, &why) < 0 ||
-			    (t.hostname && !a->fake_name)) {
-				drop(r, UDP_DROP_MALFORMED);
-				continue;
-			}
-			/* a fake-IP association's replies come from its address */
-			reply_batch_add(&b, a->fake_name ? &a->fake_dst : &t.addr, data + hdr,
-					len - hdr);
-		}
+		for (int i = 0; i < n; i++)
+			reply_datagram(&b, i, direct);
 		if (b.n)
 			reply_batch_flush(&b);
 		if (n < UDP_BATCH)

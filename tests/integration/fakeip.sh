@@ -89,6 +89,8 @@ fakeip_file = $RIG_DIR/fakeip.table"
 }
 
 test_fakeip() {
+	# the rig's REDIRECT rules, whatever a test before left
+	rig_redirect_rule
 	local a4 a6 web
 	dns_start_resolver
 	sniff_start_peers

@@ -136,6 +136,8 @@ sniff_split_hello() { # address
 SNIFF_NOWHERE=10.77.9.9
 
 test_sniff() {
+	# the rig's REDIRECT rules, whatever a test before left
+	rig_redirect_rule
 	sniff_start_peers
 	RIG_INTAKE="redirect = $REDIRECT_PORT
 sniff = tls, http" rig_start_sockgated "socks5h://$PROXY4:$SNIFF_DANTE_PORT"
@@ -192,6 +194,8 @@ sniff_peer_of() { # name
 # file): direct ones reach nginx from the router's own address, the rest
 # through dante, from the proxy's.
 test_domain_routes() {
+	# the rig's REDIRECT rules, whatever a test before left
+	rig_redirect_rule
 	local n
 	sniff_start_peers
 	rig_open_direct_path
