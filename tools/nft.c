@@ -206,6 +206,20 @@ static int match_l4proto(struct nftnl_rule *r, uint8_t proto)
 	       add_expr(r, cmp_eq(&proto, sizeof(proto)));
 }
 
+/* A TCP reset, or for UDP ICMP(v6) port unreachable. */
+static struct nftnl_expr *reject(uint8_t proto)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("reject");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE,
+				   proto == IPPROTO_TCP ? NFT_REJECT_TCP_RST
+							: NFT_REJECT_ICMPX_UNREACH);
+		nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE,
+				  proto == IPPROTO_TCP ? 0 : NFT_REJECT_ICMPX_PORT_UNREACH);
+	}
+	return e;
+}
+
 /* dnat to the address in reg 1 and the port in reg 2, of nfproto */
 static struct nftnl_expr *dnat_to_regs(uint8_t nfproto)
 {
@@ -308,7 +322,8 @@ static int build_rule(struct nftnl_rule *r, const struct ruleset *rs, const stru
 		       add_expr(r, verdict(NF_ACCEPT, NULL));
 	}
 	case RK_TP_DROP:
-		return match_l4proto(r, spec->proto) || add_expr(r, verdict(NF_DROP, NULL));
+		return match_l4proto(r, spec->proto) ||
+		       add_expr(r, rs->block ? reject(spec->proto) : verdict(NF_DROP, NULL));
 	case RK_DAEMON_MARK_RETURN:
 		return add_expr(r, meta_load(NFT_META_MARK)) ||
 		       add_expr(r, cmp_eq(&rs->daemon_mark, sizeof(rs->daemon_mark))) ||

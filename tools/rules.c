@@ -21,12 +21,15 @@ void rules_usage(FILE *out)
 		"Usage: sockgate [-c FILE] [--json] rules apply [--dry-run]\n"
 		"       sockgate [--json] rules show\n"
 		"       sockgate [--json] rules flush\n"
+		"       sockgate [-c FILE] [--json] rules down\n"
 		"\n"
 		"  apply      build table inet sockgate from the config and install it in one\n"
 		"             netlink batch, replacing the previous one (whole or not at all)\n"
 		"  --dry-run  print the table in nft syntax instead of installing it\n"
 		"  show       what is installed: the sets' contents and the rules\n"
-		"  flush      remove table inet sockgate (nothing else is touched)\n");
+		"  flush      remove table inet sockgate (nothing else is touched)\n"
+		"  down       what the service does when it stops: flush, unless the config\n"
+		"             says [intake] when_down = block (then the rules stay and refuse)\n");
 }
 
 /* One part of the eBPF intake: on must work, auto works where the kernel
@@ -371,6 +374,28 @@ static int rules_flush(const struct cli_opts *opts)
 	return CLI_OK;
 }
 
+/* The service stopped: flush, unless when_down = block keeps the LAN off
+ * the direct path (a config that cannot be read flushes, as before). */
+static int rules_down(const struct cli_opts *opts)
+{
+	struct config *cfg = NULL;
+	int block = 0;
+
+	if (config_load(opts->config_path, 0, &cfg, stderr) == 0)
+		block = cfg->when_down_block;
+	config_free(cfg);
+	if (!block)
+		return rules_flush(opts);
+	if (opts->json)
+		json_print(stdout, json_pack("{s:b, s:s}", "flushed", 0, "when_down", "block"));
+	else
+		printf("when_down = block: table inet %s stays; the LAN's intercepted TCP is reset "
+		       "and its UDP refused until sockgated is back or `sockgate rules flush` "
+		       "runs\n",
+		       RULESET_TABLE);
+	return CLI_OK;
+}
+
 /* The interception sets of the installed table; 0, or -1 after saying
  * why. */
 static int read_live_sets(json_t *sets[3])
@@ -435,6 +460,8 @@ int rules_main(int argc, char *argv[], const struct cli_opts *opts)
 			return rules_apply(opts, 1);
 	} else if (argc == 2 && !strcmp(argv[1], "flush")) {
 		return rules_flush(opts);
+	} else if (argc == 2 && !strcmp(argv[1], "down")) {
+		return rules_down(opts);
 	} else if (argc == 2 && !strcmp(argv[1], "show")) {
 		return rules_show(opts);
 	} else if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {

@@ -297,6 +297,7 @@ int ruleset_build(const struct config *cfg, struct ruleset *rs, char *err, size_
 	rs->tproxy_table = cfg->tproxy_table;
 	rs->local = cfg->intercept_local;
 	rs->daemon_mark = cfg->mark;
+	rs->block = cfg->when_down_block;
 	if (cfg->dns.hijack) {
 		const struct sockaddr_storage *t4 = config_dns_hijack_target(&cfg->dns, AF_INET);
 		const struct sockaddr_storage *t6 = config_dns_hijack_target(&cfg->dns, AF_INET6);
@@ -594,8 +595,13 @@ void ruleset_rule_text(const struct ruleset *rs, const struct rule_spec *r, char
 		break;
 	case RK_TP_DROP:
 		/* sockgated is not there (a restart): held back, never sent
-		 * around the proxy */
-		snprintf(buf, len, "meta l4proto %s drop", proto);
+		 * around the proxy; with when_down = block refused at once */
+		if (!rs->block)
+			snprintf(buf, len, "meta l4proto %s drop", proto);
+		else if (r->proto == IPPROTO_TCP)
+			snprintf(buf, len, "meta l4proto tcp reject with tcp reset");
+		else
+			snprintf(buf, len, "meta l4proto udp reject");
 		break;
 	case RK_DAEMON_MARK_RETURN:
 		snprintf(buf, len, "meta mark 0x%08x return", rs->daemon_mark);

@@ -47,6 +47,9 @@ struct ruleset {
 	 * carries daemon_mark */
 	int local;
 	uint32_t daemon_mark;
+	/* [intake] when_down = block: refuse (reset, ICMP) rather than drop
+	 * what no sockgated socket takes */
+	int block;
 	char (*ifaces)[CONFIG_IFNAME_SIZE];
 	size_t n_ifaces;
 	struct interval_set intercept4, intercept6; /* source addresses */
@@ -108,7 +111,7 @@ enum rule_kind {
 	RK_REDIRECT,	       /* meta l4proto tcp redirect to :PORT */
 	RK_TP_SOCKET,	       /* meta l4proto tcp socket transparent 1 meta mark set M accept */
 	RK_TP_TPROXY,	       /* meta l4proto P tproxy to :PORT meta mark set M accept */
-	RK_TP_DROP,	       /* meta l4proto P drop: what no sockgated socket took */
+	RK_TP_DROP,	       /* meta l4proto P drop (or reject): what no sockgated socket took */
 	RK_DAEMON_MARK_RETURN, /* meta mark DAEMON return */
 	RK_GOTO,	       /* goto T */
 	RK_SET_TPROXY_MARK,    /* meta l4proto P meta mark set M */

@@ -589,6 +589,13 @@ static void intake_key(struct parse_ctx *ctx, const char *key, const char *value
 		if (first_time(ctx, &ctx->seen_intake, 1u << 14, "intake", key) &&
 		    strcmp(value, "none"))
 			for_each_item(ctx, key, value, sniff_item);
+	} else if (!strcmp(key, "when_down")) {
+		if (!first_time(ctx, &ctx->seen_intake, 1u << 16, "intake", key))
+			return;
+		if (!strcmp(value, "pass") || !strcmp(value, "block"))
+			ctx->cfg->when_down_block = !strcmp(value, "block");
+		else
+			report(ctx, ctx->line, "when_down: \"%s\" is not pass or block", value);
 	} else if (!strcmp(key, "sniff_timeout")) {
 		if (!first_time(ctx, &ctx->seen_intake, 1u << 15, "intake", key))
 			return;

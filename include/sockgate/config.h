@@ -137,6 +137,9 @@ struct config {
 	 * address (IPv6: per address, four times as many per /64); 0 = none */
 	unsigned max_flows_per_client, max_udp_per_client;
 	int intercept_local; /* the router's own outgoing TCP too */
+	/* when_down = block: what no sockgated socket takes is refused (TCP
+	 * reset, ICMP unreachable) and the service's stop keeps the rules */
+	int when_down_block;
 	/* [intake] sniff: intercepted TCP's first bytes read for a name, up to
 	 * sniff_timeout_ms; CONFIG_SNIFF_* bits, 0 = off */
 	unsigned sniff;

@@ -286,6 +286,50 @@ s.bind((\"0.0.0.0\", $TPROXY_PORT))' 2>/dev/null"
 	rig_redirect_rule
 }
 
+# [intake] when_down = block: sockgated killed (SIGKILL, as a crash): the
+# LAN's TCP is reset at once and its UDP refused, with a direct path open
+# that a leak would take; `rules down` (the service's stop) keeps the
+# rules; back, traffic flows. Without block, `rules down` flushes.
+test_when_down_block() {
+	udp_start_peers
+	rig_open_direct_path
+	rig_rules_conf rules-block "tproxy = $TPROXY_PORT
+when_down = block"
+	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/rules-block.conf" rules apply >/dev/null
+	check "when_down = block: the rules refuse what no socket takes" \
+		bash -c "ip netns exec $NS_ROUTER nft list chain inet sockgate capture | grep -q 'meta l4proto tcp reject with tcp reset' && ip netns exec $NS_ROUTER nft list chain inet sockgate capture | grep -q 'meta l4proto udp reject'"
+	RIG_INTAKE="tproxy = $TPROXY_PORT" RIG_WAIT_PORT=$TPROXY_PORT rig_start_sockgated "socks5://$PROXY4:1080"
+	check "when_down = block: served through the proxy" expect_file $SERVER4
+	kill -9 "$SOCKGATED_PID"
+	sleep 0.2
+	rig_stop_sockgated
+	check "when_down = block: sockgated killed: TCP reset at once, not sent around the proxy" \
+		expect_reset "http://$SERVER4/small" 1000
+	check "... UDP refused at once by ICMP (a connected socket sees ECONNREFUSED)" \
+		in_ns $NS_CLIENT python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.send(b"x")
+try:
+    s.recv(100)
+except ConnectionRefusedError:
+    sys.exit(0)
+except OSError:
+    pass
+sys.exit(1)' $SERVER4 $UDP_PORT
+	check "when_down = block: rules down (the service's stop) keeps the rules" \
+		bash -c "ip netns exec $NS_ROUTER '$SOCKGATE' -c '$RIG_DIR/rules-block.conf' rules down | grep -q 'when_down = block' && ip netns exec $NS_ROUTER nft list table inet sockgate >/dev/null"
+	RIG_INTAKE="tproxy = $TPROXY_PORT" RIG_WAIT_PORT=$TPROXY_PORT rig_start_sockgated "socks5://$PROXY4:1080"
+	check "when_down = block: sockgated back: served again" expect_file $SERVER4
+	rig_stop_sockgated
+	check "when_down = pass: rules down flushes" \
+		bash -c "ip netns exec $NS_ROUTER '$SOCKGATE' -c '$RIG_DIR/rules.conf' rules down | grep -q removed && ! ip netns exec $NS_ROUTER nft list table inet sockgate 2>/dev/null"
+	rig_close_direct_path
+	rig_redirect_rule
+}
+
 # A reload that shortens a timeout applies to flows already waiting.
 test_reload_shortens_timeouts() {
 	local got

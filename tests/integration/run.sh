@@ -377,6 +377,7 @@ test_guard_udp_reply_source
 test_control_not_stalled
 test_client_caps
 test_tproxy_fail_closed
+test_when_down_block
 test_reload_shortens_timeouts
 test_timeouts
 test_half_close_and_mark

@@ -552,7 +552,7 @@ static void test_intake_rules_keys(void **state)
 	config_free(cfg);
 	n = load(ROUTE "[intake]\nbypass_connected = no\ndeny_dst = 10.9.0.0/16, fd09::/16\n"
 		       "bypass = 1.2.3.4\nmax_flows_per_client = 0\nmax_udp_per_client = 8\n"
-		       "sniff = http, tls\nsniff_timeout = 150ms\n",
+		       "sniff = http, tls\nsniff_timeout = 150ms\nwhen_down = block\n",
 		 &cfg, errs, sizeof(errs));
 	if (n)
 		fail_msg("%s", errs);
@@ -564,7 +564,10 @@ static void test_intake_rules_keys(void **state)
 	assert_int_equal(cfg->max_udp_per_client, 8);
 	assert_int_equal(cfg->sniff, CONFIG_SNIFF_TLS | CONFIG_SNIFF_HTTP);
 	assert_int_equal(cfg->sniff_timeout_ms, 150);
+	assert_int_equal(cfg->when_down_block, 1);
 	config_free(cfg);
+	expect_error(ROUTE "[intake]\nwhen_down = maybe\n",
+		     "when_down: \"maybe\" is not pass or block");
 	n = load(ROUTE "[intake]\nsniff = none\n", &cfg, errs, sizeof(errs));
 	assert_int_equal(n, 0);
 	assert_int_equal(cfg->sniff, 0);

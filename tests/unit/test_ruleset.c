@@ -506,13 +506,50 @@ static void test_dns_hijack(void **state)
 	assert_non_null(strstr(buf, "[ redir proto_min reg 1 ]"));
 }
 
+/* [intake] when_down = block: what no socket takes is refused, not dropped. */
+static void test_when_down_block(void **state)
+{
+	struct ruleset rs;
+	struct chain_spec chains[RULESET_CHAINS_MAX];
+	struct rule_spec plan[RULESET_RULES_MAX];
+	size_t n_chains;
+	char buf[1024];
+	int n, seen = 0;
+	(void)state;
+
+	memset(&rs, 0, sizeof(rs));
+	rs.tproxy = rs.udp = rs.block = 1;
+	rs.tproxy_port = 12346;
+	rs.tproxy_mark = 0x2a1;
+	n = ruleset_plan(&rs, chains, &n_chains, plan);
+	for (int i = 0; i < n; i++) {
+		if (plan[i].kind != RK_TP_DROP)
+			continue;
+		ruleset_rule_text(&rs, &plan[i], buf, sizeof(buf));
+		assert_string_equal(buf, plan[i].proto == IPPROTO_TCP
+					     ? "meta l4proto tcp reject with tcp reset"
+					     : "meta l4proto udp reject");
+		built_rule(&rs, i, NULL, buf, sizeof(buf));
+		assert_non_null(strstr(buf, plan[i].proto == IPPROTO_TCP
+						? "[ reject type 1 code 0 ]"
+						: "[ reject type 2 code 1 ]"));
+		seen++;
+	}
+	assert_int_equal(seen, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_udp_rules),	   cmocka_unit_test(test_dns_hijack),
-		cmocka_unit_test(test_intervals),	   cmocka_unit_test(test_interval_remove),
-		cmocka_unit_test(test_interval_from_keys), cmocka_unit_test(test_build),
-		cmocka_unit_test(test_nft_text),	   cmocka_unit_test(test_rule_expressions),
+		cmocka_unit_test(test_udp_rules),
+		cmocka_unit_test(test_dns_hijack),
+		cmocka_unit_test(test_when_down_block),
+		cmocka_unit_test(test_intervals),
+		cmocka_unit_test(test_interval_remove),
+		cmocka_unit_test(test_interval_from_keys),
+		cmocka_unit_test(test_build),
+		cmocka_unit_test(test_nft_text),
+		cmocka_unit_test(test_rule_expressions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
