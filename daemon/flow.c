@@ -788,13 +788,27 @@ static int flow_take_client_slot(struct flow *f)
 	return -1;
 }
 
+/* An intercepted flow, routed: its connection opened, the connect timer
+ * armed; on failure f is gone. */
+static void flow_connect(struct flow *f)
+{
+	int rc = flow_open_upstream(f);
+
+	if (rc < 0) {
+		flow_fail_rep(f, flow_rep_for_errno(-rc), "opening the upstream connection: %s",
+			      strerror(-rc));
+		return;
+	}
+	f->state = FLOW_CONNECTING;
+	flow_set_timer(f, &f->r->connect_timers, f->r->cfg->connect_timeout_ms);
+}
+
 /* Routes f by its name or address, checks for loops, and connects. */
 static void flow_route_and_open(struct flow *f)
 {
 	struct relay *r = f->r;
 	const struct upstream *up;
 	const char *loop;
-	int rc;
 
 	timer_cancel(&f->timer);
 	/* a name's route wins over its address's */
@@ -809,14 +823,7 @@ static void flow_route_and_open(struct flow *f)
 		flow_refuse(f, loop);
 		return;
 	}
-	rc = flow_open_upstream(f);
-	if (rc < 0) {
-		flow_fail_rep(f, flow_rep_for_errno(-rc), "opening the upstream connection: %s",
-			      strerror(-rc));
-		return;
-	}
-	f->state = FLOW_CONNECTING;
-	flow_set_timer(f, &r->connect_timers, r->cfg->connect_timeout_ms);
+	flow_connect(f);
 }
 
 /* ---- fake-IP: flows to the pool go by their name ---- */
@@ -827,7 +834,6 @@ static void flow_looked_up(void *arg, const struct sockaddr_storage *addrs, size
 	struct flow *f = arg;
 	struct relay *r = f->r;
 	const char *guard;
-	int rc;
 
 	if (!n) {
 		flow_fail_rep(f, REP_HOST_UNREACHABLE, "cannot resolve \"%s\": %s",
@@ -844,14 +850,7 @@ static void flow_looked_up(void *arg, const struct sockaddr_storage *addrs, size
 		flow_refuse(f, guard);
 		return;
 	}
-	rc = flow_open_upstream(f);
-	if (rc < 0) {
-		flow_fail_rep(f, flow_rep_for_errno(-rc), "connect to %s: %s", f->target.hostname,
-			      strerror(-rc));
-		return;
-	}
-	f->state = FLOW_CONNECTING;
-	flow_set_timer(f, &r->connect_timers, r->cfg->connect_timeout_ms);
+	flow_connect(f);
 }
 
 /* A fake-IP flow routed direct: the router looks the name up itself. */
