@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sockgate/domains.h"
 #include "sniff.h"
 
 /* A bounded reader: every take fails once past the end. */
@@ -36,42 +37,6 @@ static unsigned take_u16(struct reader *r)
 {
 	const uint8_t *p = take(r, 2);
 	return p ? (unsigned)(p[0] << 8 | p[1]) : 0;
-}
-
-static int is_ldh(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '_';
-}
-
-int sniff_valid_name(const char *s, size_t len, char out[SNIFF_NAME_MAX + 1])
-{
-	size_t label = 0;
-	int letter = 0;
-
-	if (len && s[len - 1] == '.')
-		len--;
-	if (len == 0 || len > SNIFF_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (c == '.') {
-			/* no empty label, none ending in a hyphen */
-			if (label == 0 || s[i - 1] == '-')
-				return 0;
-			label = 0;
-		} else if (!is_ldh(c) || (label == 0 && c == '-') || ++label > 63) {
-			return 0;
-		}
-		letter |= !(c >= '0' && c <= '9') && c != '.';
-		out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-	}
-	/* an empty last label ("a.."), a hyphen at the end, or all digits and
-	 * dots (an address) */
-	if (label == 0 || s[len - 1] == '-' || !letter)
-		return 0;
-	out[len] = '\0';
-	return 1;
 }
 
 /* ---- TLS ---- */
@@ -135,7 +100,7 @@ static int tls_server_name(struct reader *ext, char name[SNIFF_NAME_MAX + 1])
 		if (!host)
 			return 0;
 		if (type == 0) /* host_name; other types are skipped */
-			return sniff_valid_name((const char *)host, nlen, name);
+			return domain_normalize_len((const char *)host, nlen, name) == 0;
 	}
 	return 0;
 }
@@ -280,7 +245,7 @@ static int host_value(const char *v, const char *e, char name[SNIFF_NAME_MAX + 1
 				return 0;
 		e = colon;
 	}
-	return sniff_valid_name(v, (size_t)(e - v), name);
+	return domain_normalize_len(v, (size_t)(e - v), name) == 0;
 }
 
 enum sniff_result sniff_http(const uint8_t *buf, size_t len, char name[SNIFF_NAME_MAX + 1])

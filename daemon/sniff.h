@@ -8,7 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SNIFF_NAME_MAX 253 /* a DNS name in text, without the trailing dot */
+#include "sockgate/domains.h"
+
+/* a name found is checked and lowered by domain_normalize_len */
+#define SNIFF_NAME_MAX DOMAIN_NAME_MAX
 /* what is read at most before giving up: a ClientHello with a large
  * post-quantum key share is about 1.8 KB; HTTP heads rarely pass 8 KB */
 #define SNIFF_TLS_MAX  16384
@@ -31,9 +34,5 @@ enum sniff_result sniff_http(const uint8_t *buf, size_t len, char name[SNIFF_NAM
 /* Either, as protos allows: the one whose first bytes match. */
 enum sniff_result sniff_name(unsigned protos, const uint8_t *buf, size_t len,
 			     char name[SNIFF_NAME_MAX + 1]);
-/* Whether s (len bytes) is a host name: LDH labels of 1..63 separated by
- * dots, 1..253 in all, not all digits and dots (an address is not a
- * name). A trailing dot is dropped; the copy in out is lowercase. */
-int sniff_valid_name(const char *s, size_t len, char out[SNIFF_NAME_MAX + 1]);
 
 #endif

@@ -24,7 +24,12 @@ struct domain_table {
 
 int domain_normalize(const char *name, char *out)
 {
-	size_t len = strlen(name), label = 0;
+	return domain_normalize_len(name, strlen(name), out);
+}
+
+int domain_normalize_len(const char *name, size_t len, char *out)
+{
+	size_t label = 0;
 	int letter = 0;
 
 	if (len && name[len - 1] == '.')

@@ -27,5 +27,8 @@ size_t domain_table_count(const struct domain_table *t);
  * without a trailing dot; 0, or -1 when it is not a host name (LDH and
  * '_' labels of 1..63, 253 in all, not an address). */
 int domain_normalize(const char *name, char *out);
+/* The same for the len bytes at name (not NUL-terminated; a NUL among
+ * them is no name). */
+int domain_normalize_len(const char *name, size_t len, char *out);
 
 #endif

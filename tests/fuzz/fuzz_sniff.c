@@ -15,7 +15,7 @@ static void check(enum sniff_result r, const char *name)
 {
 	char again[SNIFF_NAME_MAX + 1];
 
-	if (r == SNIFF_FOUND && !sniff_valid_name(name, strlen(name), again))
+	if (r == SNIFF_FOUND && domain_normalize(name, again) < 0)
 		abort();
 	if (r == SNIFF_FOUND && strcmp(name, again))
 		abort(); /* a found name is already in its final form */

@@ -257,23 +257,23 @@ static void test_names(void **state)
 	char out[SNIFF_NAME_MAX + 1], long_label[70], long_name[300];
 	(void)state;
 
-	assert_true(sniff_valid_name("Example.COM.", 12, out));
+	assert_int_equal(domain_normalize_len("Example.COM.", 12, out), 0);
 	assert_string_equal(out, "example.com");
-	assert_true(sniff_valid_name("_sip._tcp.example.com", 21, out));
-	assert_false(sniff_valid_name("", 0, out));
-	assert_false(sniff_valid_name(".", 1, out));
-	assert_false(sniff_valid_name("a-.b", 4, out));
-	assert_false(sniff_valid_name("a..", 3, out));
-	assert_false(sniff_valid_name("1.2.3.4", 7, out));
-	assert_false(sniff_valid_name("a b", 3, out));
-	assert_false(sniff_valid_name("a\0b", 3, out));
+	assert_int_equal(domain_normalize_len("_sip._tcp.example.com", 21, out), 0);
+	assert_int_equal(domain_normalize_len("", 0, out), -1);
+	assert_int_equal(domain_normalize_len(".", 1, out), -1);
+	assert_int_equal(domain_normalize_len("a-.b", 4, out), -1);
+	assert_int_equal(domain_normalize_len("a..", 3, out), -1);
+	assert_int_equal(domain_normalize_len("1.2.3.4", 7, out), -1);
+	assert_int_equal(domain_normalize_len("a b", 3, out), -1);
+	assert_int_equal(domain_normalize_len("a\0b", 3, out), -1);
 	memset(long_label, 'x', 64);
-	assert_false(sniff_valid_name(long_label, 64, out));
-	assert_true(sniff_valid_name(long_label, 63, out));
+	assert_int_equal(domain_normalize_len(long_label, 64, out), -1);
+	assert_int_equal(domain_normalize_len(long_label, 63, out), 0);
 	for (int i = 0; i < 300; i++)
 		long_name[i] = i % 2 ? '.' : 'a';
-	assert_true(sniff_valid_name(long_name, 253, out));
-	assert_false(sniff_valid_name(long_name, 255, out));
+	assert_int_equal(domain_normalize_len(long_name, 253, out), 0);
+	assert_int_equal(domain_normalize_len(long_name, 255, out), -1);
 	/* either protocol, as allowed */
 	assert_int_equal(
 	    sniff_name(SNIFF_TLS | SNIFF_HTTP, openssl_hello, sizeof(openssl_hello), out),
