@@ -530,26 +530,17 @@ static void dns_rule_text(const struct ruleset *rs, const struct rule_spec *r, c
 {
 	const struct sockaddr_storage *t = hijack_target(rs, r->nfproto);
 	int v4 = r->nfproto == NFPROTO_IPV4;
-	char addr[INET6_ADDRSTRLEN] = "";
-	int n = snprintf(buf, len, "meta nfproto %s meta l4proto %s th dport 53 ",
-			 v4 ? "ipv4" : "ipv6", r->proto == IPPROTO_UDP ? "udp" : "tcp");
+	char to[ADDR_STRLEN + 16], a[ADDR_STRLEN];
 
-	if (n < 0 || (size_t)n >= len)
-		return;
-	if (r->kind == RK_DNS_PASS || !t) {
-		snprintf(buf + n, len - (size_t)n, "return");
-		return;
-	}
-	if (addr_is_unspecified(t)) {
-		snprintf(buf + n, len - (size_t)n, "redirect to :%u", addr_port(t));
-		return;
-	}
-	inet_ntop(t->ss_family,
-		  v4 ? (const void *)&((const struct sockaddr_in *)t)->sin_addr
-		     : (const void *)&((const struct sockaddr_in6 *)t)->sin6_addr,
-		  addr, sizeof(addr));
-	snprintf(buf + n, len - (size_t)n, v4 ? "dnat ip to %s:%u" : "dnat ip6 to [%s]:%u", addr,
-		 addr_port(t));
+	if (r->kind == RK_DNS_PASS || !t)
+		snprintf(to, sizeof(to), "return");
+	else if (addr_is_unspecified(t))
+		snprintf(to, sizeof(to), "redirect to :%u", addr_port(t));
+	else /* addr_format spells it as nft does: 192.168.1.1:53, [fd00::1]:53 */
+		snprintf(to, sizeof(to), "dnat %s to %s", v4 ? "ip" : "ip6",
+			 addr_format(t, a, sizeof(a)));
+	snprintf(buf, len, "meta nfproto %s meta l4proto %s th dport 53 %s", v4 ? "ipv4" : "ipv6",
+		 r->proto == IPPROTO_UDP ? "udp" : "tcp", to);
 }
 
 void ruleset_rule_text(const struct ruleset *rs, const struct rule_spec *r, char *buf, size_t len)
