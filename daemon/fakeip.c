@@ -299,7 +299,7 @@ int fakeip_name_of(struct fakeip *t, const struct sockaddr_storage *addr, char *
 	int v6 = addr->ss_family == AF_INET6;
 	int64_t off = offset_in(&t->pool[v6], addr);
 	uint32_t i;
-	int rc = -1;
+	int rc = -2;
 
 	if (off < 0)
 		return -1;
@@ -313,11 +313,6 @@ int fakeip_name_of(struct fakeip *t, const struct sockaddr_storage *addr, char *
 	}
 	pthread_mutex_unlock(&t->lock);
 	return rc;
-}
-
-int fakeip_in_pool(const struct fakeip *t, const struct sockaddr_storage *addr)
-{
-	return offset_in(&t->pool[addr->ss_family == AF_INET6], addr) >= 0;
 }
 
 size_t fakeip_count(struct fakeip *t)

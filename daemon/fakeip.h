@@ -24,11 +24,10 @@ void fakeip_free(struct fakeip *t);
  * used name's taken when the table is full); 0, or -1 when that family
  * has no pool. name: a normalized host name. */
 int fakeip_address_of(struct fakeip *t, const char *name, int family, struct sockaddr_storage *out);
-/* The name addr stands for, in name (at least 254 bytes); 0, or -1 when
- * addr is not (or no longer) one of the table's. */
+/* The name addr stands for, in name (at least 254 bytes): 0; -1 when addr
+ * is none of the pools' addresses; -2 when it is one but the table has no
+ * name for it (any more). */
 int fakeip_name_of(struct fakeip *t, const struct sockaddr_storage *addr, char *name);
-/* Whether addr is inside a pool, in the table or not. */
-int fakeip_in_pool(const struct fakeip *t, const struct sockaddr_storage *addr);
 size_t fakeip_count(struct fakeip *t);
 /* [dns] fakeip_file: the table written to path (through path.tmp and a
  * rename), and read back at start (entries that do not fit the pools, as

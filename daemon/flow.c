@@ -876,10 +876,11 @@ static int flow_fake_name(struct flow *f)
 	struct relay *r = f->r;
 	char name[DOMAIN_NAME_MAX + 1];
 
-	if (!r->shared->fakeip || !fakeip_in_pool(r->shared->fakeip, &f->target.addr))
-		return 0;
-	if (fakeip_name_of(r->shared->fakeip, &f->target.addr, name) < 0 ||
-	    !(f->sniffed = strdup(name))) {
+	int rc = r->shared->fakeip ? fakeip_name_of(r->shared->fakeip, &f->target.addr, name) : -1;
+
+	if (rc == -1)
+		return 0; /* no pool address */
+	if (rc < 0 || !(f->sniffed = strdup(name))) {
 		relay_count(&r->counters.dns.fake_unknown);
 		flow_refuse(f, "a fake-IP address with no name (any more): the client kept it "
 			       "past its TTL, or the table was full");

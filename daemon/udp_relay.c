@@ -865,10 +865,11 @@ static int fake_route(struct udp_relay *u, const struct sockaddr_storage *client
 	struct fakeip *t = r->shared->fakeip;
 	char from[ADDR_STRLEN], to[ADDR_STRLEN];
 	const char *why;
+	int rc = t ? fakeip_name_of(t, dst, name) : -1;
 
-	if (!t || !fakeip_in_pool(t, dst))
-		return 0;
-	if (fakeip_name_of(t, dst, name) < 0) {
+	if (rc == -1)
+		return 0; /* no pool address */
+	if (rc < 0) {
 		relay_count(&r->counters.dns.fake_unknown);
 		why = "a fake-IP address with no name (any more)";
 	} else {
