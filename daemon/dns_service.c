@@ -195,7 +195,6 @@ static int fake_answer(struct dns_service *svc, const struct dns_reply_to *to,
 	const struct config *cfg = svc->r->cfg;
 	struct fakeip *t = svc->r->shared->fakeip;
 	char name[DOMAIN_NAME_MAX + 1];
-	const struct upstream *up;
 	struct sockaddr_storage addr;
 	size_t n;
 
@@ -203,8 +202,7 @@ static int fake_answer(struct dns_service *svc, const struct dns_reply_to *to,
 		return 0;
 	if (dns_msg_name_text(q, name, sizeof(name)) < 0 || domain_normalize(name, name) < 0)
 		return 0;
-	up = config_route_name(cfg, name);
-	if ((up ? up : cfg->default_upstream)->url.kind == UPSTREAM_DIRECT)
+	if (config_route_by_name(cfg, name)->url.kind == UPSTREAM_DIRECT)
 		return 0;
 	n = dns_msg_address_reply(
 	    q,

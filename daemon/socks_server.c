@@ -300,9 +300,6 @@ void socks_server_free(struct relay *r)
 	r->socks = NULL;
 }
 
-/* A name goes to the upstream unresolved when nothing here needs its
- * address: no destination routes, and a default upstream that takes names.
- * That keeps the lookup (and what it reveals) on the proxy's side. */
 /* The upstream [route] names for the requested name, in the worker's
  * current configuration; NULL when none does. */
 static const struct upstream *socks_name_route(struct flow *f)
@@ -310,7 +307,11 @@ static const struct upstream *socks_name_route(struct flow *f)
 	return f->target.hostname ? config_route_name(f->r->cfg, f->target.hostname) : NULL;
 }
 
-static int socks_name_goes_upstream(struct flow *f)
+/* The upstream a name goes to unresolved, or NULL when something here
+ * needs its address: the name's route (or, when none and there are no
+ * destination routes, the default) must take names. That keeps the lookup
+ * (and what it reveals) on the proxy's side. */
+static const struct upstream *socks_name_upstream(struct flow *f)
 {
 	const struct config *cfg = f->r->cfg;
 	const struct upstream *name_up = socks_name_route(f);
@@ -320,11 +321,13 @@ static int socks_name_goes_upstream(struct flow *f)
 	/* a name's own route needs no address to be chosen */
 	if ((cfg->n_routes && !name_up) ||
 	    !(k == UPSTREAM_SOCKS5H || k == UPSTREAM_SOCKS4A || k == UPSTREAM_HTTP))
-		return 0;
+		return NULL;
 	/* deny_dst can only judge addresses; and a proxy on this router
 	 * would resolve a name to this router's own addresses */
-	return cfg->socks.n_deny_dst == 0 &&
-	       !dst_guard_is_local(f->r->dst_guard, &up->addr, f->r->loop.now_ms);
+	if (cfg->socks.n_deny_dst ||
+	    dst_guard_is_local(f->r->dst_guard, &up->addr, f->r->loop.now_ms))
+		return NULL;
+	return up;
 }
 
 /* A name that is an address literal ("127.0.0.1", "::1") becomes that
@@ -563,10 +566,11 @@ static void socks_request(struct flow *f)
 		return;
 	}
 	if (f->target.hostname) {
-		if (s->hs.cmd == SOCKS_CMD_CONNECT && socks_name_goes_upstream(f)) {
-			const struct upstream *name_up = socks_name_route(f);
+		const struct upstream *up =
+		    s->hs.cmd == SOCKS_CMD_CONNECT ? socks_name_upstream(f) : NULL;
+		if (up) {
 			int rc;
-			flow_set_upstream(f, name_up ? name_up : cfg->default_upstream);
+			flow_set_upstream(f, up);
 			rc = flow_open_upstream(f);
 			if (rc < 0) {
 				flow_fail_rep(f, flow_rep_for_errno(-rc), "connect to upstream: %s",

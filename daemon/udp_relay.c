@@ -873,9 +873,7 @@ static int fake_route(struct udp_relay *u, const struct sockaddr_storage *client
 		relay_count(&r->counters.dns.fake_unknown);
 		why = "a fake-IP address with no name (any more)";
 	} else {
-		*up = config_route_name(r->cfg, name);
-		if (!*up)
-			*up = r->cfg->default_upstream;
+		*up = config_route_by_name(r->cfg, name);
 		if ((*up)->udp == UPSTREAM_UDP_ASSOCIATE && (*up)->url.kind != UPSTREAM_DIRECT)
 			return 1;
 		if ((*up)->udp == UPSTREAM_UDP_DIRECT && r->dns)

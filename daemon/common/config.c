@@ -1656,6 +1656,13 @@ const struct upstream *config_route_name(const struct config *cfg, const char *n
 	return NULL;
 }
 
+const struct upstream *config_route_by_name(const struct config *cfg, const char *name)
+{
+	const struct upstream *up = config_route_name(cfg, name);
+
+	return up ? up : cfg->default_upstream;
+}
+
 const struct upstream *config_dns_upstream(const struct config *cfg, size_t i)
 {
 	const struct dns_server *srv = &cfg->dns.server[i];

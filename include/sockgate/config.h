@@ -191,6 +191,9 @@ const struct upstream *config_route(const struct config *cfg, const struct socka
 /* The upstream a name routes to ([route] domain keys), NULL when none
  * names it. */
 const struct upstream *config_route_name(const struct config *cfg, const char *name);
+/* The same, or the default upstream when no name route covers name: where
+ * a flow known only by its name (fake-IP) goes. */
+const struct upstream *config_route_by_name(const struct config *cfg, const char *name);
 /* The upstream DNS server i is asked through: its via, else its route. */
 const struct upstream *config_dns_upstream(const struct config *cfg, size_t i);
 /* Where hijacked queries of family go: the first listen address of that
