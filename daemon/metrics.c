@@ -194,24 +194,25 @@ static void render_dns_servers(const struct metrics *m, FILE *out)
 		const char *name, *help;
 		size_t offset;
 	} per_server[] = {
-		{ "asked", "Attempts sent to the server (a retry over TCP too).",
+		{ "sockgate_dns_server_asked_total",
+		  "Attempts sent to the server (a retry over TCP too).",
 		  offsetof(struct dns_server_counters, asked) },
-		{ "answered", "Attempts the server answered.",
+		{ "sockgate_dns_server_answered_total", "Attempts the server answered.",
 		  offsetof(struct dns_server_counters, answered) },
-		{ "failed", "Attempts with no answer in time, refused, or the way to it down.",
+		{ "sockgate_dns_server_failed_total",
+		  "Attempts with no answer in time, refused, or the way to it down.",
 		  offsetof(struct dns_server_counters, failed) },
-		{ "latency_ms_sum", "Milliseconds the answered attempts took, summed.",
+		{ "sockgate_dns_server_latency_ms_sum",
+		  "Milliseconds the answered attempts took, summed.",
 		  offsetof(struct dns_server_counters, latency_ms_sum) },
 	};
 	const struct dns_config *dc = &(*m->gen)->cfg->dns;
-	char name[64], a[ADDR_STRLEN];
+	char a[ADDR_STRLEN];
 
 	for (size_t k = 0; dc->n_server && k < sizeof(per_server) / sizeof(per_server[0]); k++) {
-		snprintf(name, sizeof(name), "sockgate_dns_server_%s%s", per_server[k].name,
-			 k == 3 ? "" : "_total");
-		family(out, name, "counter", per_server[k].help);
+		family(out, per_server[k].name, "counter", per_server[k].help);
 		for (size_t i = 0; i < dc->n_server; i++)
-			fprintf(out, "%s{server=\"%s\"} %llu\n", name,
+			fprintf(out, "%s{server=\"%s\"} %llu\n", per_server[k].name,
 				addr_format(&dc->server[i].addr, a, sizeof(a)),
 				workers_sum(m->workers, m->n_workers,
 					    offsetof(struct relay_counters, dns.servers[i]) +
