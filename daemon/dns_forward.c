@@ -30,7 +30,6 @@
 #define DNS_PENDING_MAX	 1024  /* queries waiting for a server, per worker */
 #define DNS_READS	 32    /* answers read per event through an association */
 #define DNS_FORWARD_SIZE 1232  /* the EDNS0 size we offer servers (no fragments) */
-#define DNS_MSG_MAX	 65535 /* an answer, as ldns writes it again */
 #define DNS_NO_UDP_MS	 60000 /* how long a failed UDP ASSOCIATE means TCP */
 
 struct dns_pending {

@@ -12,7 +12,8 @@
 
 #define DNS_NAME_WIRE_MAX 255
 #define DNS_HEADER_LEN	  12
-#define DNS_UDP_PLAIN_MAX 512 /* a UDP message without EDNS0 (RFC 1035 4.2.1) */
+#define DNS_UDP_PLAIN_MAX 512	/* a UDP message without EDNS0 (RFC 1035 4.2.1) */
+#define DNS_MSG_MAX	  65535 /* any message, as ldns writes it again */
 /* TTL fields an answer kept in the cache may have (more: not cached) */
 #define DNS_TTLS_MAX 64
 

@@ -24,10 +24,9 @@
 #include "intake.h"
 #include "relay.h"
 
-#define DNS_MSG_MAX	  65535 /* an answer, as ldns writes it again */
-#define DNS_READS	  32	/* datagrams read per event before yielding */
-#define DNS_UDP_QUERY_MAX 4096	/* a larger query over UDP is dropped, counted */
-#define DNS_CONNS_MAX	  256	/* clients' TCP connections, per worker */
+#define DNS_READS	  32   /* datagrams read per event before yielding */
+#define DNS_UDP_QUERY_MAX 4096 /* a larger query over UDP is dropped, counted */
+#define DNS_CONNS_MAX	  256  /* clients' TCP connections, per worker */
 
 /* Datagrams of one listener moved in one system call each way: queries
  * read with recvmmsg, and the answers to them sent with sendmmsg. */
