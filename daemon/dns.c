@@ -144,8 +144,7 @@ static int sock_create_cb(ares_socket_t fd, int type, void *data)
 {
 	struct dns *d = data;
 	(void)type;
-	if (d->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &d->mark, sizeof(d->mark)) < 0 &&
-	    !d->mark_failed_logged) {
+	if (relay_mark_socket(fd, d->mark) < 0 && !d->mark_failed_logged) {
 		d->mark_failed_logged = 1;
 		log_warn("dns: SO_MARK on resolver socket: %s", strerror(errno));
 	}

@@ -208,7 +208,7 @@ static int udp_socket_to(struct relay *r, const struct sockaddr_storage *server)
 	fd = socket(server->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	if ((mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0) ||
+	if (relay_mark_socket(fd, mark) < 0 ||
 	    connect(fd, (const struct sockaddr *)server, addr_len(server)) < 0) {
 		int err = errno;
 		close(fd);

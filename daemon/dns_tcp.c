@@ -271,7 +271,7 @@ static int dns_tcp_connect(struct dns_tcp *t)
 	if (t->fd < 0)
 		return -1;
 	fd_budget_take(t->r->loop.budget, 1);
-	if ((mark && setsockopt(t->fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0) ||
+	if (relay_mark_socket(t->fd, mark) < 0 ||
 	    setsockopt(t->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
 	    (connect(t->fd, (const struct sockaddr *)to, addr_len(to)) < 0 &&
 	     errno != EINPROGRESS) ||

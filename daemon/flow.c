@@ -757,7 +757,7 @@ int flow_open_upstream(struct flow *f)
 	fd_budget_take(f->r->loop.budget, 1);
 	/* The mark is what the rules exempt: without it this socket could be
 	 * intercepted again. */
-	if (cfg->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &cfg->mark, sizeof(cfg->mark)) < 0)
+	if (relay_mark_socket(fd, cfg->mark) < 0)
 		return -errno;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	tcp_liveness_set(fd); /* best effort: the idle timeout still applies */

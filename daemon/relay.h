@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "intake.h"
 #include "list.h"
@@ -102,6 +103,14 @@ struct relay_counters {
 		} servers[DNS_SERVERS_MAX];
 	} dns;
 };
+
+/* Puts mark on fd: the rules skip sockgated's own sockets, so what it
+ * sends is never intercepted again. 0 (nothing done without a mark), or
+ * -1 with errno. */
+static inline int relay_mark_socket(int fd, uint32_t mark)
+{
+	return mark ? setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) : 0;
+}
 
 /* One more of a counter: written by the relay's thread only. */
 static inline void relay_count(atomic_ullong *c)

@@ -486,7 +486,7 @@ static void socks_start_bind(struct flow *f)
 	f->upstream_fd = fd;
 	fd_budget_take(f->r->loop.budget, 1);
 	len = sizeof(local);
-	if ((cfg->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &cfg->mark, sizeof(cfg->mark)) < 0) ||
+	if (relay_mark_socket(fd, cfg->mark) < 0 ||
 	    bind(fd, (const struct sockaddr *)&local, addr_len(&local)) < 0 || listen(fd, 4) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&local, &len) < 0 ||
 	    loop_add(&f->r->loop, fd, &f->upstream_ev, EPOLLIN) < 0) {

@@ -151,7 +151,7 @@ int socks_udp_open(struct flow *f)
 		return flow_fail_rep(f, REP_GENERAL_FAILURE, "UDP: socket: %s", strerror(errno));
 	f->upstream_fd = fd;
 	fd_budget_take(f->r->loop.budget, 1);
-	if (cfg->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &cfg->mark, sizeof(cfg->mark)) < 0)
+	if (relay_mark_socket(fd, cfg->mark) < 0)
 		return flow_fail_rep(f, REP_GENERAL_FAILURE, "UDP: SO_MARK: %s", strerror(errno));
 
 	/* Datagrams are taken only from the client's address; from the port

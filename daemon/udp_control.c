@@ -28,11 +28,6 @@ static enum udp_control_result failed(char *why, const char *fmt, ...)
 	return UDP_CONTROL_FAILED;
 }
 
-static int set_mark(int fd, uint32_t mark)
-{
-	return mark ? setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) : 0;
-}
-
 static void want(struct relay *r, int fd, struct ev *ev, uint32_t events)
 {
 	loop_modify(&r->loop, fd, ev, events);
@@ -54,7 +49,7 @@ enum udp_control_result udp_control_open(struct relay *r, const struct upstream 
 		return failed(why, "socket: %s", strerror(errno));
 	fd_budget_take(r->loop.budget, 1);
 	*fd = sock;
-	if (set_mark(sock, mark) < 0)
+	if (relay_mark_socket(sock, mark) < 0)
 		return failed(why, "SO_MARK: %s", strerror(errno));
 	if (connect(sock, (const struct sockaddr *)&up->addr, addr_len(&up->addr)) < 0 &&
 	    errno != EINPROGRESS)
@@ -163,7 +158,7 @@ int udp_control_open_relay(struct relay *r, const struct upstream *up, uint32_t 
 			return -1;
 		}
 	}
-	if (set_mark(fd, mark) < 0 ||
+	if (relay_mark_socket(fd, mark) < 0 ||
 	    connect(fd, (const struct sockaddr *)relay, addr_len(relay)) < 0 ||
 	    loop_add(&r->loop, fd, ev, EPOLLIN) < 0) {
 		failed(why, "relay %s: %s", addr_format(relay, a, sizeof(a)), strerror(errno));

@@ -304,11 +304,6 @@ static const struct udp_assoc_ops via_ops = {
 	.sent = via_sent,
 };
 
-static int set_mark(int fd, uint32_t mark)
-{
-	return mark ? setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) : 0;
-}
-
 /* ---- reply sockets ---- */
 
 static size_t reply_bucket(const struct sockaddr_storage *src)
@@ -375,7 +370,7 @@ static int reply_socket_get(struct udp_relay *u, const struct sockaddr_storage *
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
 	    /* it only sends; nothing is meant to arrive on it */
 	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) < 0 ||
-	    set_mark(fd, r->cfg->mark) < 0 ||
+	    relay_mark_socket(fd, r->cfg->mark) < 0 ||
 	    bind(fd, (const struct sockaddr *)src, addr_len(src)) < 0) {
 		if (loop_log_allowed(&r->loop))
 			log_warn("udp: reply socket for %s: %s", addr_format(src, a, sizeof(a)),
@@ -725,7 +720,8 @@ static int assoc_open_direct(struct assoc *a)
 	fd_budget_take(r->loop.budget, 1);
 	a->direct_fd = fd;
 	a->mode = ASSOC_DIRECT;
-	if (set_mark(fd, a->gen->cfg->mark) < 0 || loop_add(&r->loop, fd, &a->direct_ev, EPOLLIN))
+	if (relay_mark_socket(fd, a->gen->cfg->mark) < 0 ||
+	    loop_add(&r->loop, fd, &a->direct_ev, EPOLLIN))
 		return -1;
 	return 0;
 }

@@ -434,8 +434,7 @@ static int intake_open(const struct relay *r, const struct listener *l)
 
 	/* the eBPF intake hands packets only to sockets carrying our mark,
 	 * which no unprivileged program can set (CAP_NET_ADMIN) */
-	if (fd >= 0 && l->intake == INTAKE_TPROXY && mark &&
-	    setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0) {
+	if (fd >= 0 && l->intake == INTAKE_TPROXY && relay_mark_socket(fd, mark) < 0) {
 		int err = -errno;
 		close(fd);
 		return err;
