@@ -187,8 +187,8 @@ void flow_destroy(struct flow *f, enum close_how how)
 		flow_release_pipe(f, &f->dir[d]);
 	free(f->hs);
 	f->hs = NULL;
-	free(f->sniffed);
-	f->sniffed = NULL;
+	free(f->name);
+	f->name = NULL;
 	dns_cancel(&f->lookup);
 	timer_cancel(&f->timer);
 	if (list_linked(&f->resume))
@@ -880,13 +880,13 @@ static int flow_fake_name(struct flow *f)
 
 	if (rc == -1)
 		return 0; /* no pool address */
-	if (rc < 0 || !(f->sniffed = strdup(name))) {
+	if (rc < 0 || !(f->name = strdup(name))) {
 		relay_count(&r->counters.dns.fake_unknown);
 		flow_refuse(f, "a fake-IP address with no name (any more): the client kept it "
 			       "past its TTL, or the table was full");
 		return -1;
 	}
-	f->target.hostname = f->sniffed;
+	f->target.hostname = f->name;
 	f->target.port = addr_port(&f->target.addr);
 	f->target.name_only = 1;
 	return 0;
@@ -909,8 +909,8 @@ static void flow_sniff(struct flow *f)
 	/* a full buffer, or the client done sending: nothing more to wait for */
 	if (got == SNIFF_MORE && (size_t)n < sizeof(buf))
 		return;
-	if (got == SNIFF_FOUND && (f->sniffed = strdup(name))) {
-		f->target.hostname = f->sniffed;
+	if (got == SNIFF_FOUND && (f->name = strdup(name))) {
+		f->target.hostname = f->name;
 		f->target.port = addr_port(&f->target.addr);
 	}
 	flow_route_and_open(f);

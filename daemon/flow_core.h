@@ -84,12 +84,12 @@ struct flow {
 	struct list resume;		 /* r->resume or r->pipe_waiters */
 	uint64_t last_active;
 	uint64_t created_ms;
-	uint64_t bytes[2];	  /* delivered, per direction */
-	uint8_t tproxy;		  /* came through the TPROXY intake */
-	uint8_t intake;		  /* enum intake */
-	uint8_t up_noted;	  /* the upstream's health was recorded */
-	uint64_t connect_ms;	  /* when the upstream connect began */
-	char *sniffed;		  /* its name (first bytes, fake-IP), owned (target.hostname) */
+	uint64_t bytes[2];   /* delivered, per direction */
+	uint8_t tproxy;	     /* came through the TPROXY intake */
+	uint8_t intake;	     /* enum intake */
+	uint8_t up_noted;    /* the upstream's health was recorded */
+	uint64_t connect_ms; /* when the upstream connect began */
+	char *name;	     /* the name it found (first bytes, fake-IP), owned: target.hostname */
 	struct dns_query *lookup; /* a fake-IP name routed direct, being looked up */
 };
 
