@@ -106,6 +106,7 @@ $(B)/tests/test_upstream_socks5 $(B)/tests/test_upstream_socks4 $(B)/tests/test_
 $(B)/tests/test_socks_handshake: UNIT_OBJS = $(B)/daemon/socks_handshake.o
 $(B)/tests/test_siphash: UNIT_OBJS = $(B)/daemon/siphash.o
 $(B)/tests/test_sniff: UNIT_OBJS = $(B)/daemon/sniff.o
+$(B)/tests/test_dns_frame: UNIT_OBJS = $(B)/daemon/dns_frame.o
 $(B)/tests/test_fakeip: UNIT_OBJS = $(B)/daemon/fakeip.o
 $(B)/tests/test_metrics_request: UNIT_OBJS = $(B)/daemon/metrics_request.o
 $(B)/tests/test_users: UNIT_OBJS = $(B)/daemon/users.o

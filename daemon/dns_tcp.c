@@ -10,6 +10,7 @@
 
 #include "sockgate/addr.h"
 #include "sockgate/config.h"
+#include "dns_frame.h"
 #include "dns_tcp.h"
 #include "fd_budget.h"
 #include "generation.h"
@@ -41,10 +42,7 @@ struct dns_tcp {
 	uint32_t events; /* as registered */
 	struct upstream_handshake hs;
 	uint8_t hs_out[UPSTREAM_OUT_MAX];
-	uint8_t *out; /* framed queries not written yet */
-	size_t out_len;
-	uint8_t *in; /* what was read and not yet taken */
-	size_t in_len;
+	struct dns_frames frames; /* in: the handshake's reply, then answers */
 };
 
 static void dns_tcp_event(struct ev *ev, uint32_t events);
@@ -92,10 +90,7 @@ static void dns_tcp_close(struct dns_tcp *t)
 	timer_cancel(&t->idle);
 	loop_close(&t->r->loop, &t->fd, CLOSE_FIN);
 	loop_fds_released(&t->r->loop);
-	free(t->out);
-	free(t->in);
-	t->out = t->in = NULL;
-	t->out_len = t->in_len = 0;
+	dns_frames_free(&t->frames);
 	t->state = DNS_TCP_CLOSED;
 }
 
@@ -131,38 +126,26 @@ static void want(struct dns_tcp *t, uint32_t events)
 /* Writes what waits (the handshake's bytes first); 0, or -1 after down. */
 static int flush_out(struct dns_tcp *t)
 {
-	while (t->out_len && t->state == DNS_TCP_READY) {
-		ssize_t n = send(t->fd, t->out, t->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			break;
-		if (n < 0) {
-			dns_tcp_down(t, strerror(errno));
-			return -1;
-		}
-		memmove(t->out, t->out + n, t->out_len - (size_t)n);
-		t->out_len -= (size_t)n;
+	int rc = t->state == DNS_TCP_READY ? dns_frames_write(&t->frames, t->fd) : 0;
+
+	if (rc < 0) {
+		dns_tcp_down(t, strerror(-rc));
+		return -1;
 	}
-	want(t, EPOLLIN | EPOLLRDHUP | (t->out_len ? EPOLLOUT : 0));
+	want(t, EPOLLIN | EPOLLRDHUP | (t->frames.out_len ? EPOLLOUT : 0));
 	return 0;
 }
 
-/* Hands over every whole message read; 0, or -1 when t went down (or was
- * freed by the owner meanwhile: never, ops say so). */
-static int take_messages(struct dns_tcp *t)
+/* Hands over every whole answer read (an empty message is none). */
+static void take_messages(struct dns_tcp *t)
 {
-	size_t off = 0;
+	const uint8_t *msg;
+	size_t off = 0, len;
 
-	while (t->in_len - off >= 2) {
-		size_t n = (size_t)t->in[off] << 8 | t->in[off + 1];
-		if (t->in_len - off - 2 < n)
-			break;
-		if (n)
-			t->ops->answer(t, t->in + off + 2, n);
-		off += 2 + n;
-	}
-	memmove(t->in, t->in + off, t->in_len - off);
-	t->in_len -= off;
-	return 0;
+	while (dns_frames_next(&t->frames, &off, &msg, &len))
+		if (len)
+			t->ops->answer(t, msg, len);
+	dns_frames_consume(&t->frames, off);
 }
 
 /* The upstream's handshake answered with the bytes at in: DONE leaves
@@ -171,14 +154,13 @@ static void handshake_read(struct dns_tcp *t)
 {
 	size_t used = 0;
 	enum upstream_result res =
-	    upstream_handshake_feed(&t->hs, t->in, t->in_len, &used, t->hs_out);
+	    upstream_handshake_feed(&t->hs, t->frames.in, t->frames.in_len, &used, t->hs_out);
 
 	if (res == UPSTREAM_ERROR) {
 		dns_tcp_down(t, t->hs.reason);
 		return;
 	}
-	memmove(t->in, t->in + used, t->in_len - used);
-	t->in_len -= used;
+	dns_frames_consume(&t->frames, used);
 	if (t->hs.out_len && send(t->fd, t->hs_out, t->hs.out_len, MSG_NOSIGNAL | MSG_DONTWAIT) !=
 				 (ssize_t)t->hs.out_len) {
 		dns_tcp_down(t, "sending to the upstream");
@@ -195,18 +177,18 @@ static void read_in(struct dns_tcp *t)
 {
 	ssize_t n;
 
-	if (!t->in && !(t->in = malloc(DNS_TCP_IN_MAX))) {
+	if (!t->frames.in && !(t->frames.in = malloc(DNS_TCP_IN_MAX))) {
 		dns_tcp_down(t, "out of memory");
 		return;
 	}
-	n = recv(t->fd, t->in + t->in_len, DNS_TCP_IN_MAX - t->in_len, 0);
+	n = recv(t->fd, t->frames.in + t->frames.in_len, DNS_TCP_IN_MAX - t->frames.in_len, 0);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
 		dns_tcp_down(t, n == 0 ? "closed by the far side" : strerror(errno));
 		return;
 	}
-	t->in_len += (size_t)n;
+	t->frames.in_len += (size_t)n;
 	if (t->state == DNS_TCP_HANDSHAKE)
 		handshake_read(t);
 	else
@@ -286,16 +268,10 @@ static int dns_tcp_connect(struct dns_tcp *t)
 
 int dns_tcp_send(struct dns_tcp *t, const uint8_t *msg, size_t len)
 {
-	if (len > UINT16_MAX || t->out_len + 2 + len > DNS_TCP_OUT_MAX)
+	/* queued first: a connect that fails drops it with the rest */
+	if (dns_frames_put(&t->frames, msg, len, DNS_TCP_OUT_MAX) < 0 ||
+	    (t->state == DNS_TCP_CLOSED && dns_tcp_connect(t) < 0))
 		return -1;
-	if (!t->out && !(t->out = malloc(DNS_TCP_OUT_MAX)))
-		return -1;
-	if (t->state == DNS_TCP_CLOSED && dns_tcp_connect(t) < 0)
-		return -1;
-	t->out[t->out_len] = (uint8_t)(len >> 8);
-	t->out[t->out_len + 1] = (uint8_t)len;
-	memcpy(t->out + t->out_len + 2, msg, len);
-	t->out_len += 2 + len;
 	timer_arm(&t->r->loop, &t->r->dns_idle_timers, &t->idle, DNS_TCP_IDLE_MS);
 	return t->state == DNS_TCP_READY ? flush_out(t) : 0;
 }
