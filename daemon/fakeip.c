@@ -315,6 +315,11 @@ int fakeip_name_of(struct fakeip *t, const struct sockaddr_storage *addr, char *
 	return rc;
 }
 
+int fakeip_in_pool(const struct fakeip *t, const struct sockaddr_storage *addr)
+{
+	return offset_in(&t->pool[addr->ss_family == AF_INET6], addr) >= 0;
+}
+
 size_t fakeip_count(struct fakeip *t)
 {
 	size_t n;

@@ -28,6 +28,10 @@ int fakeip_address_of(struct fakeip *t, const char *name, int family, struct soc
  * is none of the pools' addresses; -2 when it is one but the table has no
  * name for it (any more). */
 int fakeip_name_of(struct fakeip *t, const struct sockaddr_storage *addr, char *name);
+/* Whether addr is one of the pools' addresses, as fakeip_name_of's -1
+ * tells, without the lock: for the datagram path, which looks the name up
+ * only when it makes an association. */
+int fakeip_in_pool(const struct fakeip *t, const struct sockaddr_storage *addr);
 size_t fakeip_count(struct fakeip *t);
 /* [dns] fakeip_file: the table written to path (through path.tmp and a
  * rename), and read back at start (entries that do not fit the pools, as

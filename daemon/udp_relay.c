@@ -175,11 +175,18 @@ static size_t assoc_bucket(const struct udp_relay *u, const struct sockaddr_stor
 	return (size_t)h & (u->n_buckets - 1);
 }
 
+/* The upstream in an association's key: a fake-IP one is found by its
+ * address alone, before its name is looked up (NULL). */
+static const struct upstream *key_up(const struct assoc *a)
+{
+	return a->fake_name ? NULL : a->up;
+}
+
 static struct assoc *assoc_find(struct udp_relay *u, const struct sockaddr_storage *client,
 				const struct upstream *up, const struct sockaddr_storage *fake)
 {
 	for (struct assoc *a = u->buckets[assoc_bucket(u, client, up, fake)]; a; a = a->hash_next)
-		if (a->up == up && addr_equal(&a->client, client) &&
+		if (key_up(a) == up && addr_equal(&a->client, client) &&
 		    a->fake_dst.ss_family == fake->ss_family &&
 		    (!fake->ss_family || addr_equal(&a->fake_dst, fake)))
 			return a;
@@ -208,7 +215,7 @@ static void assoc_destroy(struct assoc *a)
 	struct udp_relay *u = a->u;
 	struct relay *r = u->r;
 	struct upstream_counters *uc = generation_counters(a->gen, a->up, r->index);
-	struct assoc **pp = &u->buckets[assoc_bucket(u, &a->client, a->up, &a->fake_dst)];
+	struct assoc **pp = &u->buckets[assoc_bucket(u, &a->client, key_up(a), &a->fake_dst)];
 
 	while (*pp != a)
 		pp = &(*pp)->hash_next;
@@ -695,7 +702,7 @@ static struct assoc *assoc_new(struct udp_relay *u, const struct sockaddr_storag
 		       a->gen->cfg->connect_timeout_ms + a->gen->cfg->handshake_timeout_ms);
 	a->id = ++r->next_flow_id;
 	a->created_ms = a->last_active = r->loop.now_ms;
-	b = assoc_bucket(u, client, up, &a->fake_dst);
+	b = assoc_bucket(u, client, key_up(a), &a->fake_dst);
 	a->hash_next = u->buckets[b];
 	u->buckets[b] = a;
 	list_add_tail(&u->lru, &a->lru);
@@ -850,30 +857,25 @@ static enum udp_drop_reason via_send(struct assoc *a, const uint8_t *data, size_
 	return a->no_room ? UDP_DROP_NO_ROOM : UDP_DROP_UPSTREAM_DOWN;
 }
 
-/* One datagram from client to dst; its payload is at slot->data. */
-/* fake-IP: the name behind dst, in name, and its route in *up; 0 when dst
- * is no pool address, 1 when it is one, -1 (dropped, counted) when the
- * table has no name for it or its route cannot carry it by name. */
+/* fake-IP: the name behind dst (a pool address), in name, and its route
+ * in *up; 0, or -1 (dropped, counted) when the table has no name for it
+ * or its route cannot carry it by name. */
 static int fake_route(struct udp_relay *u, const struct sockaddr_storage *client,
 		      const struct sockaddr_storage *dst, char *name, const struct upstream **up)
 {
 	struct relay *r = u->r;
-	struct fakeip *t = r->shared->fakeip;
 	char from[ADDR_STRLEN], to[ADDR_STRLEN];
 	const char *why;
-	int rc = t ? fakeip_name_of(t, dst, name) : -1;
 
-	if (rc == -1)
-		return 0; /* no pool address */
-	if (rc < 0) {
+	if (fakeip_name_of(r->shared->fakeip, dst, name) < 0) {
 		relay_count(&r->counters.dns.fake_unknown);
 		why = "a fake-IP address with no name (any more)";
 	} else {
 		*up = config_route_by_name(r->cfg, name);
 		if ((*up)->udp == UPSTREAM_UDP_ASSOCIATE && (*up)->url.kind != UPSTREAM_DIRECT)
-			return 1;
+			return 0;
 		if ((*up)->udp == UPSTREAM_UDP_DIRECT && r->dns)
-			return 1; /* looked up, then sent from the router */
+			return 0; /* looked up, then sent from the router */
 		why = "its route carries no UDP";
 	}
 	drop(r, UDP_DROP_UNSUPPORTED);
@@ -883,23 +885,43 @@ static int fake_route(struct udp_relay *u, const struct sockaddr_storage *client
 	return -1;
 }
 
-static void intake_datagram(struct udp_relay *u, struct udp_slot *slot, size_t len,
-			    const struct sockaddr_storage *client, struct sockaddr_storage *dst)
+/* The association for a datagram to dst: by its address and upstream, or
+ * for a fake-IP address by the address alone, its name looked up (and the
+ * shared table locked) only when the association is made, or again after
+ * a reload; NULL when the datagram was dropped. */
+static struct assoc *assoc_for(struct udp_relay *u, const struct sockaddr_storage *client,
+			       const struct sockaddr_storage *dst)
 {
 	static const struct sockaddr_storage none;
 	struct relay *r = u->r;
 	char name[DOMAIN_NAME_MAX + 1];
-	const struct upstream *up = NULL;
-	int fake = fake_route(u, client, dst, name, &up);
+	const struct upstream *up;
 	struct assoc *a;
+
+	if (!r->shared->fakeip || !fakeip_in_pool(r->shared->fakeip, dst)) {
+		up = config_route(r->cfg, dst);
+		a = assoc_find(u, client, up, &none);
+		return a ? a : assoc_create(u, client, dst, up, NULL);
+	}
+	a = assoc_find(u, client, NULL, dst);
+	if (a && a->gen == r->gen)
+		return a;
+	if (a) /* made under another configuration: routed again */
+		assoc_destroy(a);
+	if (fake_route(u, client, dst, name, &up) < 0)
+		return NULL;
+	return assoc_create(u, client, dst, up, name);
+}
+
+/* One datagram from client to dst; its payload is at slot->data. */
+static void intake_datagram(struct udp_relay *u, struct udp_slot *slot, size_t len,
+			    const struct sockaddr_storage *client, struct sockaddr_storage *dst)
+{
+	struct relay *r = u->r;
+	struct assoc *a = assoc_for(u, client, dst);
 	enum udp_drop_reason why = UDP_DROP_KINDS;
 
-	if (fake < 0)
-		return;
-	if (!fake)
-		up = config_route(r->cfg, dst);
-	a = assoc_find(u, client, up, fake ? dst : &none);
-	if (!a && !(a = assoc_create(u, client, dst, up, fake ? name : NULL)))
+	if (!a)
 		return;
 	switch (a->mode) {
 	case ASSOC_DROP:
