@@ -100,6 +100,8 @@ dns_parallel_answered() { # n
 		bad=$((bad + 1))
 		echo "       ${f##*/}: $(tr '\n' ' ' <"$f")"
 	done
+	# a lost query: did the router's socket buffers overflow?
+	[ "$bad" -eq 0 ] || echo "       router: $(in_ns $NS_ROUTER nstat -az UdpRcvbufErrors Udp6RcvbufErrors UdpInErrors | awk 'NR > 1 {printf "%s %s ", $1, $2}')"
 	[ "$bad" -eq 0 ] && [ "$(ls "$RIG_DIR"/dns-par.* | wc -l)" -eq "$1" ]
 }
 
