@@ -138,24 +138,25 @@ static void pending_expired(struct timer *t)
 }
 
 /* The server's answer on the attempt's socket. */
-static void pending_answer(struct dns_pending *p, const uint8_t *msg, size_t len)
+/* A server's answer for p: 1 when p took it (answered, or asking again
+ * over TCP after a truncated one; p may be gone), 0 when its ID is
+ * another's, -1 when it is malformed or answers another question. */
+static int pending_answer(struct dns_pending *p, const uint8_t *msg, size_t len)
 {
 	struct dns_forward *f = p->f;
 	struct dns_msg_answer a;
 	const char *why;
 
 	if (len < DNS_HEADER_LEN || dns_msg_id(msg) != p->fwd_id)
-		return; /* not ours: keep waiting for the real one */
-	if (dns_msg_parse_answer(msg, len, &p->q, &a, f->out, sizeof(f->out), &why) < 0) {
-		relay_count(&f->r->counters.dns.bad_answers);
-		return; /* a spoofer's or a broken one; the real one may follow */
-	}
+		return 0;
+	if (dns_msg_parse_answer(msg, len, &p->q, &a, f->out, sizeof(f->out), &why) < 0)
+		return -1;
 	if (a.truncated && !p->via) {
 		/* the whole answer over TCP, from the same server */
 		loop_close(&f->r->loop, &p->fd, CLOSE_FIN);
 		p->via_assoc = NULL;
 		pending_ask_tcp(p);
-		return;
+		return 1;
 	}
 	if (p->server < DNS_SERVERS_MAX) {
 		struct dns_server_counters *sc = &f->r->counters.dns.servers[p->server];
@@ -165,6 +166,7 @@ static void pending_answer(struct dns_pending *p, const uint8_t *msg, size_t len
 	}
 	f->ops->answered(f, &p->to, &p->q, p->question, f->out, &a);
 	pending_end(p);
+	return 1;
 }
 
 static void pending_event(struct ev *ev, uint32_t events)
@@ -181,7 +183,9 @@ static void pending_event(struct ev *ev, uint32_t events)
 			pending_next(p, strerror(errno)); /* refused: nothing listens there */
 			return;
 		}
-		pending_answer(p, buf, (size_t)n);
+		/* a spoofer's or a broken one is counted; the real one may follow */
+		if (pending_answer(p, buf, (size_t)n) < 0)
+			relay_count(&p->f->r->counters.dns.bad_answers);
 	}
 }
 
@@ -263,15 +267,23 @@ static void pending_ask(struct dns_pending *p)
 static void answer_arrived(struct dns_forward *f, const struct dns_tcp *t,
 			   const struct dns_assoc *da, const uint8_t *msg, size_t len)
 {
+	int refused = 0;
+
 	if (len < DNS_HEADER_LEN)
 		return;
 	for (struct list *n = f->pending.next; n != &f->pending; n = n->next) {
 		struct dns_pending *p = container_of(n, struct dns_pending, node);
-		if (p->via == t && p->via_assoc == da && p->fwd_id == dns_msg_id(msg)) {
-			pending_answer(p, msg, len);
+		if (p->via != t || p->via_assoc != da)
+			continue;
+		/* 16-bit IDs of many queries in flight can meet: one whose
+		 * question is not this answer's lets the next try it */
+		int took = pending_answer(p, msg, len);
+		if (took > 0)
 			return;
-		}
+		refused |= took < 0;
 	}
+	if (refused)
+		relay_count(&f->r->counters.dns.bad_answers);
 }
 
 static void tcp_answer(struct dns_tcp *t, const uint8_t *msg, size_t len)
