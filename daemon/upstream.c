@@ -38,10 +38,32 @@ int upstream_handshake_begin(struct upstream_handshake *hs, const struct upstrea
 	case UPSTREAM_HTTP:
 		return upstream_http_begin(hs, url, target);
 	case UPSTREAM_DIRECT:
+	case UPSTREAM_GROUP:
 		break;
 	}
-	upstream_fail(hs, UPSTREAM_FAIL_UNSUPPORTED, 0, "no handshake for direct");
+	upstream_fail(hs, UPSTREAM_FAIL_UNSUPPORTED, 0, "no handshake for %s",
+		      upstream_kind_name(url->kind));
 	return -1;
+}
+
+int upstream_handshake_begin_check(struct upstream_handshake *hs, const struct upstream_url *url,
+				   int pipelined, uint8_t *out)
+{
+	static const struct upstream_target none = { .addr.ss_family = AF_INET };
+
+	memset(hs, 0, sizeof(*hs));
+	hs->kind = url->kind;
+	hs->pipelined = pipelined;
+	hs->url = url;
+	hs->target = &none;
+	hs->out = out;
+	hs->command = 0; /* greeting and credentials only */
+	if (url->kind != UPSTREAM_SOCKS5 && url->kind != UPSTREAM_SOCKS5H) {
+		upstream_fail(hs, UPSTREAM_FAIL_UNSUPPORTED, 0, "%s has no empty handshake",
+			      upstream_kind_name(url->kind));
+		return -1;
+	}
+	return upstream_socks5_begin(hs, url, &none);
 }
 
 int upstream_handshake_begin_udp(struct upstream_handshake *hs, const struct upstream_url *url,
@@ -82,9 +104,11 @@ enum upstream_result upstream_handshake_feed(struct upstream_handshake *hs, cons
 	case UPSTREAM_HTTP:
 		return upstream_http_feed(hs, in, len, consumed);
 	case UPSTREAM_DIRECT:
+	case UPSTREAM_GROUP:
 		break;
 	}
-	return upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0, "no handshake for direct");
+	return upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0, "no handshake for %s",
+			     upstream_kind_name(hs->kind));
 }
 
 int upstream_handshake_stalled_pipeline(const struct upstream_handshake *hs)

@@ -60,7 +60,9 @@ struct upstream_handshake {
 	const struct upstream_url *url;
 	const struct upstream_target *target;
 	int with_auth;
-	uint8_t command; /* SOCKS5 CMD: 1 CONNECT (the default) or 3 UDP ASSOCIATE */
+	/* SOCKS5 CMD: 1 CONNECT (the default) or 3 UDP ASSOCIATE; 0: none (a
+	 * check, see upstream_handshake_begin_check) */
+	uint8_t command;
 	/* current reply message */
 	uint8_t msg[300];
 	size_t have, need;
@@ -84,6 +86,12 @@ int upstream_handshake_begin(struct upstream_handshake *hs, const struct upstrea
  * DONE, upstream_socks5_bound() gives the relay address. */
 int upstream_handshake_begin_udp(struct upstream_handshake *hs, const struct upstream_url *url,
 				 int pipelined, uint8_t *out);
+/* A health check's SOCKS5 exchange: the greeting and, with credentials,
+ * their check, then DONE without any request, so that the proxy is proven
+ * to answer and to take our credentials without a tunnel to anywhere.
+ * -1 (reason) for the kinds that have no such exchange. */
+int upstream_handshake_begin_check(struct upstream_handshake *hs, const struct upstream_url *url,
+				   int pipelined, uint8_t *out);
 /* The BND.ADDR and BND.PORT of a SOCKS5 reply once DONE: 0 with both, or
  * -1 when the upstream named the address by domain (*port is still set)
  * or the handshake is not done (*port 0). */

@@ -120,6 +120,13 @@ int upstream_socks5_begin(struct upstream_handshake *hs, const struct upstream_u
 	p[n++] = hs->with_auth ? 0x02 : 0x00;
 	if (hs->pipelined && hs->with_auth)
 		n += socks5_encode_auth(p + n, url);
+	if (!hs->command) { /* a check: no request at all */
+		hs->out_len = n;
+		hs->stage = S5_METHOD;
+		hs->have = 0;
+		hs->need = 2;
+		return 0;
+	}
 	/* Encoded even when not pipelined, to refuse an unsendable target now. */
 	request_len = socks5_encode_request(p + n, url, target, hs->command);
 	if (!request_len) {
@@ -157,6 +164,10 @@ static enum upstream_result socks5_on_method(struct upstream_handshake *hs, cons
 	if (m[1] != (hs->with_auth ? 0x02 : 0x00))
 		return upstream_fail(hs, UPSTREAM_FAIL_PROTOCOL, 0,
 				     "socks5: server chose method %#x we did not offer", m[1]);
+	if (!hs->with_auth && !hs->command) {
+		hs->stage = S5_DONE; /* a check: the greeting was answered */
+		return UPSTREAM_DONE;
+	}
 	hs->stage = hs->with_auth ? S5_AUTH : S5_REPLY;
 	socks5_send_next(hs, hs->with_auth);
 	hs->have = 0;
@@ -173,6 +184,10 @@ static enum upstream_result socks5_on_auth(struct upstream_handshake *hs, const 
 	if (m[1] != 0x00)
 		return upstream_fail(hs, UPSTREAM_FAIL_AUTH, m[1],
 				     "socks5: username/password rejected");
+	if (!hs->command) {
+		hs->stage = S5_DONE; /* a check: the credentials were taken */
+		return UPSTREAM_DONE;
+	}
 	socks5_send_next(hs, 0);
 	hs->stage = S5_REPLY;
 	hs->have = 0;

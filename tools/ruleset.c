@@ -347,11 +347,17 @@ int ruleset_build(const struct config *cfg, struct ruleset *rs, char *err, size_
 		     interval_set_remove(&rs->bypass6, &cfg->dns.fakeip6)))
 			goto nomem;
 	}
-	/* The upstreams themselves: no config can make sockgated intercept
-	 * its own connection to the proxy. */
+	/* The upstreams given by address: the LAN's own connections to them
+	 * go direct (sockgated's carry the mark anyway). One given by name is
+	 * not bypassed here: its addresses change while the rules stay, and a
+	 * stale entry would let the LAN reach whoever has the address now
+	 * unproxied; sockgated sends intercepted flows to an upstream's
+	 * current address direct itself. */
 	for (size_t i = 0; i < cfg->n_upstreams; i++) {
 		const struct upstream *up = &cfg->upstreams[i];
-		if (up->url.kind == UPSTREAM_DIRECT || !up->addr.ss_family)
+		struct sockaddr_storage literal;
+		if (up->url.kind == UPSTREAM_DIRECT || up->url.kind == UPSTREAM_GROUP ||
+		    addr_from_ip(up->url.host, up->url.port, &literal))
 			continue;
 		if (add_addr(up->addr.ss_family == AF_INET ? &rs->bypass4 : &rs->bypass6,
 			     &up->addr))

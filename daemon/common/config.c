@@ -12,6 +12,7 @@
 #include <ini.h>
 
 #include "sockgate/config.h"
+#include "config_parse.h"
 #include "sockgate/domains.h"
 
 #define DEFAULT_MARK		     0x2a0
@@ -28,6 +29,8 @@
 #define DEFAULT_BIND_TIMEOUT_MS	     60000
 #define DEFAULT_DNS_TIMEOUT_MS	     2000
 #define DEFAULT_SNIFF_TIMEOUT_MS     300
+#define DEFAULT_RESOLVE_MIN_MS	     30000
+#define DEFAULT_RESOLVE_MAX_MS	     3600000
 #define DEFAULT_DNS_CACHE_ENTRIES    10000
 #define DEFAULT_DNS_CACHE_BYTES	     (4u << 20)
 #define SOCKS_LISTEN_MAX	     16
@@ -35,59 +38,26 @@
 #define DEFAULT_UDP_ASSOCIATIONS     4096
 #define MAX_UDP_ASSOCIATIONS	     1000000
 
-struct section_header {
-	char name[INI_MAX_LINE];
-	unsigned line;
-};
-
-struct pending_route {
-	char key[INI_MAX_LINE];
-	char upstream[INI_MAX_LINE];
-	unsigned line;
-};
-
-struct upstream_lines {
-	unsigned section_line;
-	unsigned url_line;
-	unsigned pipeline_line;
-	unsigned udp_line, udp_address_line;
-	char udp_host[URL_HOST_MAX + 1]; /* udp_address, resolved in finish() */
-	uint16_t udp_port;
-};
-
-struct parse_ctx {
-	const char *name;
-	FILE *errs;
-	int errors;
-	unsigned line;
-	/* reader input: either a stream or a string */
-	FILE *in;
-	const char *text;
-	struct config *cfg;
-	struct upstream_lines *up_lines;
-	struct section_header *headers;
-	size_t n_headers;
-	struct pending_route *routes;
-	size_t n_routes;
-	unsigned seen_daemon, seen_intake, seen_socks; /* bit per key, for duplicates */
-	unsigned seen_dns, dns_line;
-	/* [dns] server options naming upstreams, resolved once all are read */
-	char dns_via[DNS_SERVERS_MAX][CONFIG_NAME_MAX + 1];
-	unsigned dns_via_line[DNS_SERVERS_MAX];
-	unsigned socks_line; /* first [socks] key */
-	int socks_auth;	     /* -1 unset, 0 none, 1 password */
-};
-
-static void report(struct parse_ctx *ctx, unsigned line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void report(struct parse_ctx *ctx, unsigned line, const char *fmt, ...)
+void config_report(struct parse_ctx *ctx, unsigned line, const char *fmt, ...)
 {
 	va_list ap;
 	ctx->errors++;
 	if (!ctx->errs)
 		return;
 	fprintf(ctx->errs, "%s:%u: ", ctx->name, line);
+	va_start(ap, fmt);
+	vfprintf(ctx->errs, fmt, ap);
+	va_end(ap);
+	fputc('\n', ctx->errs);
+}
+
+void config_warn(struct parse_ctx *ctx, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!ctx->errs)
+		return;
+	fprintf(ctx->errs, "%s:%u: warning: ", ctx->name, line);
 	va_start(ap, fmt);
 	vfprintf(ctx->errs, fmt, ap);
 	va_end(ap);
@@ -107,7 +77,7 @@ static void trim(char *s)
 
 /* Makes room for element n of an array that doubles at powers of two.
  * Returns the array, possibly moved, or NULL (the old one is still valid). */
-static void *grow(void *array, size_t n, size_t size)
+void *config_grow(void *array, size_t n, size_t size)
 {
 	if (n & (n - 1))
 		return array;
@@ -132,14 +102,14 @@ static void note_section_header(struct parse_ctx *ctx, const char *line)
 	trim(buf);
 	for (size_t i = 0; i < ctx->n_headers; i++) {
 		if (!strcmp(ctx->headers[i].name, buf)) {
-			report(ctx, ctx->line, "duplicate section [%s] (first at line %u)", buf,
-			       ctx->headers[i].line);
+			config_report(ctx, ctx->line, "duplicate section [%s] (first at line %u)",
+				      buf, ctx->headers[i].line);
 			return;
 		}
 	}
-	void *headers = grow(ctx->headers, ctx->n_headers, sizeof(*ctx->headers));
+	void *headers = config_grow(ctx->headers, ctx->n_headers, sizeof(*ctx->headers));
 	if (!headers) {
-		report(ctx, ctx->line, "out of memory");
+		config_report(ctx, ctx->line, "out of memory");
 		return;
 	}
 	ctx->headers = headers;
@@ -180,7 +150,7 @@ static char *config_reader(char *str, int num, void *stream)
 	str[len] = '\0';
 	ctx->line++;
 	if (too_long) {
-		report(ctx, ctx->line, "line longer than %d characters", num - 2);
+		config_report(ctx, ctx->line, "line longer than %d characters", num - 2);
 		str[0] = '\0';
 		return str;
 	}
@@ -188,7 +158,7 @@ static char *config_reader(char *str, int num, void *stream)
 	return str;
 }
 
-static struct upstream *find_upstream(struct config *cfg, const char *name)
+struct upstream *config_find_upstream(struct config *cfg, const char *name)
 {
 	for (size_t i = 0; i < cfg->n_upstreams; i++) {
 		if (!strcmp(cfg->upstreams[i].name, name))
@@ -197,7 +167,7 @@ static struct upstream *find_upstream(struct config *cfg, const char *name)
 	return NULL;
 }
 
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+int config_parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
 	char *end;
 	if (!*s || *s == '-' || *s == '+')
@@ -224,7 +194,7 @@ int config_parse_duration(const char *s, unsigned *ms)
 		return -1;
 	memcpy(num, s, digits);
 	num[digits] = '\0';
-	if (parse_uint(num, 0xffffffffUL, &v))
+	if (config_parse_uint(num, 0xffffffffUL, &v))
 		return -1;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (!strcmp(s + digits, units[i].suffix)) {
@@ -242,15 +212,12 @@ static int first_time(struct parse_ctx *ctx, unsigned *seen, unsigned bit, const
 		      const char *key)
 {
 	if (*seen & bit) {
-		report(ctx, ctx->line, "[%s] %s given twice", section, key);
+		config_report(ctx, ctx->line, "[%s] %s given twice", section, key);
 		return 0;
 	}
 	*seen |= bit;
 	return 1;
 }
-
-static int split_host_port(const char *s, char *host, size_t hostsz, uint16_t *port,
-			   int *bracketed);
 
 /* "off", "PORT" (on 127.0.0.1), "ADDRESS:PORT" or "[V6]:PORT". */
 static void metrics_key(struct parse_ctx *ctx, const char *value)
@@ -267,14 +234,15 @@ static void metrics_key(struct parse_ctx *ctx, const char *value)
 		addr_from_ip("127.0.0.1", port, &cfg->metrics);
 		return;
 	}
-	if (split_host_port(value, host, sizeof(host), &port, &bracketed) || !port ||
+	if (config_split_host_port(value, host, sizeof(host), &port, &bracketed) || !port ||
 	    addr_from_ip(host, port, &cfg->metrics) ||
 	    bracketed != (cfg->metrics.ss_family == AF_INET6)) {
 		memset(&cfg->metrics, 0, sizeof(cfg->metrics));
-		report(ctx, ctx->line,
-		       "metrics: \"%s\" is not \"off\", PORT or ADDRESS:PORT (127.0.0.1:9180, "
-		       "[::1]:9180)",
-		       value);
+		config_report(
+		    ctx, ctx->line,
+		    "metrics: \"%s\" is not \"off\", PORT or ADDRESS:PORT (127.0.0.1:9180, "
+		    "[::1]:9180)",
+		    value);
 	}
 }
 
@@ -288,25 +256,25 @@ static void daemon_key(struct parse_ctx *ctx, const char *key, const char *value
 			return;
 		if (!strcmp(value, "auto"))
 			cfg->workers = 0;
-		else if (parse_uint(value, MAX_WORKERS, &v) || v == 0)
-			report(ctx, ctx->line, "workers: \"%s\" is not \"auto\" or 1..%d", value,
-			       MAX_WORKERS);
+		else if (config_parse_uint(value, MAX_WORKERS, &v) || v == 0)
+			config_report(ctx, ctx->line, "workers: \"%s\" is not \"auto\" or 1..%d",
+				      value, MAX_WORKERS);
 		else
 			cfg->workers = (unsigned)v;
 	} else if (!strcmp(key, "mark")) {
 		if (!first_time(ctx, &ctx->seen_daemon, 1u << 1, "daemon", key))
 			return;
-		if (parse_uint(value, 0xffffffffUL, &v) || v == 0)
-			report(ctx, ctx->line, "mark: \"%s\" is not a non-zero 32-bit number",
-			       value);
+		if (config_parse_uint(value, 0xffffffffUL, &v) || v == 0)
+			config_report(ctx, ctx->line,
+				      "mark: \"%s\" is not a non-zero 32-bit number", value);
 		else
 			cfg->mark = (uint32_t)v;
 	} else if (!strcmp(key, "log_level")) {
 		if (!first_time(ctx, &ctx->seen_daemon, 1u << 2, "daemon", key))
 			return;
 		if (log_level_parse(value, &cfg->log_level))
-			report(ctx, ctx->line,
-			       "log_level: \"%s\" is not error, warn, info or debug", value);
+			config_report(ctx, ctx->line,
+				      "log_level: \"%s\" is not error, warn, info or debug", value);
 	} else if (!strcmp(key, "connect_timeout") || !strcmp(key, "handshake_timeout") ||
 		   !strcmp(key, "idle_timeout")) {
 		unsigned *dst = key[0] == 'c'	? &cfg->connect_timeout_ms
@@ -317,22 +285,24 @@ static void daemon_key(struct parse_ctx *ctx, const char *key, const char *value
 			return;
 		/* idle_timeout = 0 means never; the others need a real limit */
 		if (config_parse_duration(value, dst) || (*dst == 0 && key[0] != 'i'))
-			report(ctx, ctx->line,
-			       "%s: \"%s\" is not a duration (30, 30s, 500ms, 5m, 1h)", key, value);
+			config_report(ctx, ctx->line,
+				      "%s: \"%s\" is not a duration (30, 30s, 500ms, 5m, 1h)", key,
+				      value);
 	} else if (!strcmp(key, "udp_idle_timeout")) {
 		if (first_time(ctx, &ctx->seen_daemon, 1u << 7, "daemon", key) &&
 		    (config_parse_duration(value, &cfg->udp_idle_timeout_ms) ||
 		     cfg->udp_idle_timeout_ms < 1000))
-			report(ctx, ctx->line,
-			       "udp_idle_timeout: \"%s\" is not a duration of 1s or more (30s, "
-			       "2m)",
-			       value);
+			config_report(
+			    ctx, ctx->line,
+			    "udp_idle_timeout: \"%s\" is not a duration of 1s or more (30s, "
+			    "2m)",
+			    value);
 	} else if (!strcmp(key, "udp_associations")) {
 		if (!first_time(ctx, &ctx->seen_daemon, 1u << 8, "daemon", key))
 			return;
-		if (parse_uint(value, MAX_UDP_ASSOCIATIONS, &v) || v == 0)
-			report(ctx, ctx->line, "udp_associations: \"%s\" is not 1..%d", value,
-			       MAX_UDP_ASSOCIATIONS);
+		if (config_parse_uint(value, MAX_UDP_ASSOCIATIONS, &v) || v == 0)
+			config_report(ctx, ctx->line, "udp_associations: \"%s\" is not 1..%d",
+				      value, MAX_UDP_ASSOCIATIONS);
 		else
 			cfg->udp_associations = (unsigned)v;
 	} else if (!strcmp(key, "log")) {
@@ -345,41 +315,48 @@ static void daemon_key(struct parse_ctx *ctx, const char *key, const char *value
 		else if (!strcmp(value, "syslog"))
 			cfg->log_target = LOG_TARGET_SYSLOG;
 		else
-			report(ctx, ctx->line, "log: \"%s\" is not auto, stderr or syslog", value);
+			config_report(ctx, ctx->line, "log: \"%s\" is not auto, stderr or syslog",
+				      value);
 	} else if (!strcmp(key, "user")) {
 		size_t n = strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 					 "0123456789_.-");
 		if (!first_time(ctx, &ctx->seen_daemon, 1u << 10, "daemon", key))
 			return;
 		if (!value[0] || value[n] || n >= sizeof(cfg->user) || value[0] == '-')
-			report(ctx, ctx->line, "user: \"%s\" is not a user name", value);
+			config_report(ctx, ctx->line, "user: \"%s\" is not a user name", value);
 		else
 			memcpy(cfg->user, value, n + 1);
 	} else if (!strcmp(key, "metrics")) {
 		if (first_time(ctx, &ctx->seen_daemon, 1u << 9, "daemon", key))
 			metrics_key(ctx, value);
+	} else if (!strcmp(key, "resolve_min") || !strcmp(key, "resolve_max")) {
+		int min = key[8] == 'i';
+		unsigned *dst = min ? &cfg->resolve_min_ms : &cfg->resolve_max_ms;
+		if (first_time(ctx, &ctx->seen_daemon, min ? 1u << 12 : 1u << 13, "daemon", key) &&
+		    (config_parse_duration(value, dst) || *dst < 1000 || *dst > 86400000))
+			config_report(ctx, ctx->line, "%s: \"%s\" is not a duration of 1s .. 1d",
+				      key, value);
 	} else if (!strcmp(key, "control")) {
 		if (!first_time(ctx, &ctx->seen_daemon, 1u << 6, "daemon", key))
 			return;
 		free(cfg->control_path);
 		cfg->control_path = NULL;
 		if (strcmp(value, "off") && value[0] != '/')
-			report(ctx, ctx->line, "control: \"%s\" is not an absolute path or \"off\"",
-			       value);
+			config_report(ctx, ctx->line,
+				      "control: \"%s\" is not an absolute path or \"off\"", value);
 		else if (strlen(value) >= 108)
-			report(ctx, ctx->line, "control: \"%s\" is longer than a unix socket path",
-			       value);
+			config_report(ctx, ctx->line,
+				      "control: \"%s\" is longer than a unix socket path", value);
 		else if (strcmp(value, "off") && !(cfg->control_path = strdup(value)))
-			report(ctx, ctx->line, "out of memory");
+			config_report(ctx, ctx->line, "out of memory");
 	} else {
-		report(ctx, ctx->line, "unknown key \"%s\" in [daemon]", key);
+		config_report(ctx, ctx->line, "unknown key \"%s\" in [daemon]", key);
 	}
 }
 
 static int for_each_item(struct parse_ctx *ctx, const char *key, const char *value,
 			 int (*item)(struct parse_ctx *ctx, const char *key, const char *s));
 static int append_cidr(struct cidr **list, size_t *n, const struct cidr *c);
-static int parse_bool(const char *s, int *out);
 
 int config_valid_ifname(const char *s)
 {
@@ -401,31 +378,33 @@ static int intercept_item(struct parse_ctx *ctx, const char *key, const char *s)
 
 	if (!cidr_parse(s, &c)) {
 		if (append_cidr(&cfg->intercept_src, &cfg->n_intercept_src, &c)) {
-			report(ctx, ctx->line, "out of memory");
+			config_report(ctx, ctx->line, "out of memory");
 			return -1;
 		}
 		return 0;
 	}
 	if (strchr(s, '/') || (strpbrk(s, "0123456789") && strspn(s, "0123456789.") == strlen(s))) {
-		report(ctx, ctx->line, "%s: \"%s\" is not a valid CIDR (host bits set?)", key, s);
+		config_report(ctx, ctx->line, "%s: \"%s\" is not a valid CIDR (host bits set?)",
+			      key, s);
 		return -1;
 	}
 	if (!config_valid_ifname(s)) {
-		report(ctx, ctx->line,
-		       "%s: \"%s\" is neither an interface name (1..15 characters) nor a CIDR", key,
-		       s);
+		config_report(
+		    ctx, ctx->line,
+		    "%s: \"%s\" is neither an interface name (1..15 characters) nor a CIDR", key,
+		    s);
 		return -1;
 	}
 	for (size_t i = 0; i < cfg->n_intercept_ifaces; i++) {
 		if (!strcmp(cfg->intercept_ifaces[i], s)) {
-			report(ctx, ctx->line, "%s: \"%s\" given twice", key, s);
+			config_report(ctx, ctx->line, "%s: \"%s\" given twice", key, s);
 			return -1;
 		}
 	}
-	void *grown =
-	    grow(cfg->intercept_ifaces, cfg->n_intercept_ifaces, sizeof(*cfg->intercept_ifaces));
+	void *grown = config_grow(cfg->intercept_ifaces, cfg->n_intercept_ifaces,
+				  sizeof(*cfg->intercept_ifaces));
 	if (!grown) {
-		report(ctx, ctx->line, "out of memory");
+		config_report(ctx, ctx->line, "out of memory");
 		return -1;
 	}
 	cfg->intercept_ifaces = grown;
@@ -442,12 +421,12 @@ static int intake_cidr_item(struct parse_ctx *ctx, const char *key, const char *
 	struct cidr c;
 
 	if (cidr_parse(s, &c)) {
-		report(ctx, ctx->line, "%s: \"%s\" is not an address or CIDR", key, s);
+		config_report(ctx, ctx->line, "%s: \"%s\" is not an address or CIDR", key, s);
 		return -1;
 	}
 	if (append_cidr(deny ? &ctx->cfg->intake_deny_dst : &ctx->cfg->bypass,
 			deny ? &ctx->cfg->n_intake_deny_dst : &ctx->cfg->n_bypass, &c)) {
-		report(ctx, ctx->line, "out of memory");
+		config_report(ctx, ctx->line, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -457,8 +436,8 @@ static int intake_cidr_item(struct parse_ctx *ctx, const char *key, const char *
 static void intake_bool(struct parse_ctx *ctx, unsigned bit, const char *key, const char *value,
 			int *out)
 {
-	if (first_time(ctx, &ctx->seen_intake, bit, "intake", key) && parse_bool(value, out))
-		report(ctx, ctx->line, "%s: \"%s\" is not yes or no", key, value);
+	if (first_time(ctx, &ctx->seen_intake, bit, "intake", key) && config_parse_bool(value, out))
+		config_report(ctx, ctx->line, "%s: \"%s\" is not yes or no", key, value);
 }
 
 /* A per-client cap: 0 (none) .. 1000000. */
@@ -469,8 +448,9 @@ static void client_cap(struct parse_ctx *ctx, unsigned bit, const char *key, con
 
 	if (!first_time(ctx, &ctx->seen_intake, bit, "intake", key))
 		return;
-	if (parse_uint(value, 1000000, &v))
-		report(ctx, ctx->line, "%s: \"%s\" is not 0 (no limit) .. 1000000", key, value);
+	if (config_parse_uint(value, 1000000, &v))
+		config_report(ctx, ctx->line, "%s: \"%s\" is not 0 (no limit) .. 1000000", key,
+			      value);
 	else
 		*out = (unsigned)v;
 }
@@ -485,16 +465,16 @@ static int cgroup_item(struct parse_ctx *ctx, const char *key, const char *s)
 
 	if (s[0] != '/' || strlen(s) >= 4096 || strstr(s, "/../") ||
 	    (strlen(s) >= 3 && !strcmp(s + strlen(s) - 3, "/..")) || strpbrk(s, " \t\n")) {
-		report(ctx, ctx->line, "%s: \"%s\" is not an absolute cgroup path", key, s);
+		config_report(ctx, ctx->line, "%s: \"%s\" is not an absolute cgroup path", key, s);
 		return -1;
 	}
-	grown = grow(cfg->cgroups, cfg->n_cgroups, sizeof(*cfg->cgroups));
+	grown = config_grow(cfg->cgroups, cfg->n_cgroups, sizeof(*cfg->cgroups));
 	copy = strdup(s);
 	if (!grown || !copy) {
 		if (grown)
 			cfg->cgroups = grown;
 		free(copy);
-		report(ctx, ctx->line, "out of memory");
+		config_report(ctx, ctx->line, "out of memory");
 		return -1;
 	}
 	cfg->cgroups = grown;
@@ -512,7 +492,8 @@ static int sniff_item(struct parse_ctx *ctx, const char *key, const char *s)
 	} else if (!strcmp(s, "http")) {
 		*sniff |= CONFIG_SNIFF_HTTP;
 	} else {
-		report(ctx, ctx->line, "%s: \"%s\" is not tls or http (or none alone)", key, s);
+		config_report(ctx, ctx->line, "%s: \"%s\" is not tls or http (or none alone)", key,
+			      s);
 		return -1;
 	}
 	return 0;
@@ -526,7 +507,7 @@ static void intake_key(struct parse_ctx *ctx, const char *key, const char *value
 		if (!first_time(ctx, &ctx->seen_intake, 1u << 0, "intake", key))
 			return;
 		if (addr_parse_port(value, &port))
-			report(ctx, ctx->line, "redirect: bad port \"%s\"", value);
+			config_report(ctx, ctx->line, "redirect: bad port \"%s\"", value);
 		else
 			ctx->cfg->redirect_port = port;
 	} else if (!strcmp(key, "interfaces")) {
@@ -539,7 +520,7 @@ static void intake_key(struct parse_ctx *ctx, const char *key, const char *value
 		if (!first_time(ctx, &ctx->seen_intake, 1u << 4, "intake", key))
 			return;
 		if (addr_parse_port(value, &port))
-			report(ctx, ctx->line, "tproxy: bad port \"%s\"", value);
+			config_report(ctx, ctx->line, "tproxy: bad port \"%s\"", value);
 		else
 			ctx->cfg->tproxy_port = port;
 	} else if (!strcmp(key, "tproxy_mark") || !strcmp(key, "tproxy_table")) {
@@ -547,13 +528,14 @@ static void intake_key(struct parse_ctx *ctx, const char *key, const char *value
 		unsigned long v;
 		if (!first_time(ctx, &ctx->seen_intake, is_mark ? 1u << 5 : 1u << 6, "intake", key))
 			return;
-		if (parse_uint(value, 0xffffffffUL, &v) || v == 0 ||
+		if (config_parse_uint(value, 0xffffffffUL, &v) || v == 0 ||
 		    (!is_mark && (v == 253 || v == 254 || v == 255)))
-			report(ctx, ctx->line,
-			       is_mark ? "tproxy_mark: \"%s\" is not a non-zero 32-bit number"
-				       : "tproxy_table: \"%s\" is not a routing table number (not "
-					 "0, 253 default, 254 main or 255 local)",
-			       value);
+			config_report(
+			    ctx, ctx->line,
+			    is_mark ? "tproxy_mark: \"%s\" is not a non-zero 32-bit number"
+				    : "tproxy_table: \"%s\" is not a routing table number (not "
+				      "0, 253 default, 254 main or 255 local)",
+			    value);
 		else if (is_mark)
 			ctx->cfg->tproxy_mark = (uint32_t)v;
 		else
@@ -573,7 +555,7 @@ static void intake_key(struct parse_ctx *ctx, const char *key, const char *value
 		else if (!strcmp(value, "on"))
 			ctx->cfg->ebpf = INTAKE_EBPF_ON;
 		else
-			report(ctx, ctx->line, "ebpf: \"%s\" is not auto, on or off", value);
+			config_report(ctx, ctx->line, "ebpf: \"%s\" is not auto, on or off", value);
 	} else if (!strcmp(key, "bypass_private")) {
 		intake_bool(ctx, 1u << 3, key, value, &ctx->cfg->bypass_private);
 	} else if (!strcmp(key, "bypass_connected")) {
@@ -595,20 +577,22 @@ static void intake_key(struct parse_ctx *ctx, const char *key, const char *value
 		if (!strcmp(value, "pass") || !strcmp(value, "block"))
 			ctx->cfg->when_down_block = !strcmp(value, "block");
 		else
-			report(ctx, ctx->line, "when_down: \"%s\" is not pass or block", value);
+			config_report(ctx, ctx->line, "when_down: \"%s\" is not pass or block",
+				      value);
 	} else if (!strcmp(key, "sniff_timeout")) {
 		if (!first_time(ctx, &ctx->seen_intake, 1u << 15, "intake", key))
 			return;
 		if (config_parse_duration(value, &ctx->cfg->sniff_timeout_ms) ||
 		    ctx->cfg->sniff_timeout_ms < 10 || ctx->cfg->sniff_timeout_ms > 5000)
-			report(ctx, ctx->line,
-			       "sniff_timeout: \"%s\" is not a duration of 10ms .. 5s", value);
+			config_report(ctx, ctx->line,
+				      "sniff_timeout: \"%s\" is not a duration of 10ms .. 5s",
+				      value);
 	} else {
-		report(ctx, ctx->line, "unknown key \"%s\" in [intake]", key);
+		config_report(ctx, ctx->line, "unknown key \"%s\" in [intake]", key);
 	}
 }
 
-static int parse_bool(const char *s, int *out)
+int config_parse_bool(const char *s, int *out)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1" };
 	static const char *const no[] = { "no", "false", "off", "0" };
@@ -632,31 +616,25 @@ static int valid_name(const char *name)
 	return 1;
 }
 
-static struct upstream *upstream_section(struct parse_ctx *ctx, const char *name)
+struct upstream *config_new_upstream(struct parse_ctx *ctx, const char *name)
 {
 	struct config *cfg = ctx->cfg;
+	struct upstream_lines *lines;
 	struct upstream *up;
 
-	if (!strcmp(name, "direct")) {
-		report(ctx, ctx->line, "\"direct\" is built in and cannot be redefined");
-		return NULL;
-	}
-	up = find_upstream(cfg, name);
-	if (up)
-		return up;
 	if (!valid_name(name)) {
-		report(ctx, ctx->line, "upstream name \"%s\": use letters, digits, '-', '_', '.'",
-		       name);
+		config_report(ctx, ctx->line,
+			      "upstream name \"%s\": use letters, digits, '-', '_', '.'", name);
 		return NULL;
 	}
-	void *upstreams = grow(cfg->upstreams, cfg->n_upstreams, sizeof(*cfg->upstreams));
+	void *upstreams = config_grow(cfg->upstreams, cfg->n_upstreams, sizeof(*cfg->upstreams));
 	if (upstreams)
 		cfg->upstreams = upstreams;
-	void *lines = grow(ctx->up_lines, cfg->n_upstreams, sizeof(*ctx->up_lines));
-	if (lines)
-		ctx->up_lines = lines;
-	if (!upstreams || !lines) {
-		report(ctx, ctx->line, "out of memory");
+	void *grown = config_grow(ctx->up_lines, cfg->n_upstreams, sizeof(*ctx->up_lines));
+	if (grown)
+		ctx->up_lines = grown;
+	if (!upstreams || !grown) {
+		config_report(ctx, ctx->line, "out of memory");
 		return NULL;
 	}
 	up = &cfg->upstreams[cfg->n_upstreams];
@@ -664,23 +642,34 @@ static struct upstream *upstream_section(struct parse_ctx *ctx, const char *name
 	snprintf(up->name, sizeof(up->name), "%s", name);
 	up->url.kind = (enum upstream_kind) - 1; /* no url yet */
 	up->pipeline = 1;
-	ctx->up_lines[cfg->n_upstreams].section_line = ctx->line;
+	lines = &ctx->up_lines[cfg->n_upstreams];
+	memset(lines, 0, sizeof(*lines));
+	lines->section_line = ctx->line;
 	for (size_t i = 0; i < ctx->n_headers; i++) {
-		if (!strncmp(ctx->headers[i].name, "upstream", 8) &&
-		    !strcmp(ctx->headers[i].name + 8 + strspn(ctx->headers[i].name + 8, " \t"),
-			    name))
-			ctx->up_lines[cfg->n_upstreams].section_line = ctx->headers[i].line;
+		const char *h = ctx->headers[i].name;
+		size_t skip = !strncmp(h, "upstream", 8) ? 8 : !strncmp(h, "group", 5) ? 5 : 0;
+		if (skip && !strcmp(h + skip + strspn(h + skip, " \t"), name))
+			lines->section_line = ctx->headers[i].line;
 	}
-	ctx->up_lines[cfg->n_upstreams].url_line = 0;
-	ctx->up_lines[cfg->n_upstreams].pipeline_line = 0;
-	ctx->up_lines[cfg->n_upstreams].udp_line = 0;
-	ctx->up_lines[cfg->n_upstreams].udp_address_line = 0;
 	cfg->n_upstreams++;
 	return up;
 }
 
-static int split_host_port(const char *s, char *host, size_t hostsz, uint16_t *port,
-			   int *bracketed);
+static struct upstream *upstream_section(struct parse_ctx *ctx, const char *name)
+{
+	struct upstream *up;
+
+	if (!strcmp(name, "direct")) {
+		config_report(ctx, ctx->line, "\"direct\" is built in and cannot be redefined");
+		return NULL;
+	}
+	up = config_find_upstream(ctx->cfg, name);
+	if (up && up->group) {
+		config_report(ctx, ctx->line, "\"%s\" is a [group] already", name);
+		return NULL;
+	}
+	return up ? up : config_new_upstream(ctx, name);
+}
 
 /* udp = associate | direct | drop; udp_address = HOST:PORT */
 static void upstream_udp_key(struct parse_ctx *ctx, struct upstream *up,
@@ -690,7 +679,7 @@ static void upstream_udp_key(struct parse_ctx *ctx, struct upstream *up,
 
 	if (!strcmp(key, "udp")) {
 		if (lines->udp_line) {
-			report(ctx, ctx->line, "[upstream %s] udp given twice", up->name);
+			config_report(ctx, ctx->line, "[upstream %s] udp given twice", up->name);
 			return;
 		}
 		lines->udp_line = ctx->line;
@@ -701,21 +690,21 @@ static void upstream_udp_key(struct parse_ctx *ctx, struct upstream *up,
 		else if (!strcmp(value, "drop"))
 			up->udp = UPSTREAM_UDP_DROP;
 		else
-			report(ctx, ctx->line, "udp: \"%s\" is not associate, direct or drop",
-			       value);
+			config_report(ctx, ctx->line,
+				      "udp: \"%s\" is not associate, direct or drop", value);
 		return;
 	}
 	if (lines->udp_address_line) {
-		report(ctx, ctx->line, "[upstream %s] udp_address given twice", up->name);
+		config_report(ctx, ctx->line, "[upstream %s] udp_address given twice", up->name);
 		return;
 	}
 	lines->udp_address_line = ctx->line;
-	if (split_host_port(value, lines->udp_host, sizeof(lines->udp_host), &lines->udp_port,
-			    &bracketed) ||
+	if (config_split_host_port(value, lines->udp_host, sizeof(lines->udp_host),
+				   &lines->udp_port, &bracketed) ||
 	    (bracketed && !strchr(lines->udp_host, ':'))) {
-		report(ctx, ctx->line,
-		       "udp_address: \"%s\" is not HOST:PORT (10.0.0.5:1080, [fd00::5]:1080)",
-		       value);
+		config_report(
+		    ctx, ctx->line,
+		    "udp_address: \"%s\" is not HOST:PORT (10.0.0.5:1080, [fd00::5]:1080)", value);
 		lines->udp_host[0] = '\0';
 	}
 }
@@ -735,25 +724,25 @@ static void upstream_key(struct parse_ctx *ctx, const char *name, const char *ke
 	}
 	if (!strcmp(key, "pipeline")) {
 		if (ctx->up_lines[idx].pipeline_line) {
-			report(ctx, ctx->line, "[upstream %s] pipeline given twice", name);
+			config_report(ctx, ctx->line, "[upstream %s] pipeline given twice", name);
 			return;
 		}
 		ctx->up_lines[idx].pipeline_line = ctx->line;
-		if (parse_bool(value, &up->pipeline))
-			report(ctx, ctx->line, "pipeline: \"%s\" is not yes or no", value);
+		if (config_parse_bool(value, &up->pipeline))
+			config_report(ctx, ctx->line, "pipeline: \"%s\" is not yes or no", value);
 		return;
 	}
 	if (strcmp(key, "url")) {
-		report(ctx, ctx->line, "unknown key \"%s\" in [upstream %s]", key, name);
+		config_report(ctx, ctx->line, "unknown key \"%s\" in [upstream %s]", key, name);
 		return;
 	}
 	if (ctx->up_lines[idx].url_line) {
-		report(ctx, ctx->line, "[upstream %s] url given twice", name);
+		config_report(ctx, ctx->line, "[upstream %s] url given twice", name);
 		return;
 	}
 	ctx->up_lines[idx].url_line = ctx->line;
 	if (url_parse(value, &up->url, err, sizeof(err)))
-		report(ctx, ctx->line, "upstream \"%s\": %s", name, err);
+		config_report(ctx, ctx->line, "upstream \"%s\": %s", name, err);
 }
 
 static void route_key(struct parse_ctx *ctx, const char *key, const char *value)
@@ -770,7 +759,7 @@ static void route_key(struct parse_ctx *ctx, const char *key, const char *value)
 		trim(joined);
 		trim(eq + 1);
 		if (!*joined || !eq[1]) {
-			report(ctx, ctx->line, "route \"%s\": empty value", joined);
+			config_report(ctx, ctx->line, "route \"%s\": empty value", joined);
 			return;
 		}
 		key = joined;
@@ -779,14 +768,14 @@ static void route_key(struct parse_ctx *ctx, const char *key, const char *value)
 
 	for (size_t i = 0; i < ctx->n_routes; i++) {
 		if (!strcmp(ctx->routes[i].key, key)) {
-			report(ctx, ctx->line, "[route] %s given twice (first at line %u)", key,
-			       ctx->routes[i].line);
+			config_report(ctx, ctx->line, "[route] %s given twice (first at line %u)",
+				      key, ctx->routes[i].line);
 			return;
 		}
 	}
-	void *routes = grow(ctx->routes, ctx->n_routes, sizeof(*ctx->routes));
+	void *routes = config_grow(ctx->routes, ctx->n_routes, sizeof(*ctx->routes));
 	if (!routes) {
-		report(ctx, ctx->line, "out of memory");
+		config_report(ctx, ctx->line, "out of memory");
 		return;
 	}
 	ctx->routes = routes;
@@ -807,13 +796,13 @@ static int for_each_item(struct parse_ctx *ctx, const char *key, const char *val
 
 	snprintf(buf, sizeof(buf), "%s", value);
 	if (buf[strlen(buf) - 1] == ',') {
-		report(ctx, ctx->line, "%s: empty element in the list", key);
+		config_report(ctx, ctx->line, "%s: empty element in the list", key);
 		return -1;
 	}
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		trim(tok);
 		if (!*tok) {
-			report(ctx, ctx->line, "%s: empty element in the list", key);
+			config_report(ctx, ctx->line, "%s: empty element in the list", key);
 			return -1;
 		}
 		if (item(ctx, key, tok) < 0)
@@ -825,7 +814,7 @@ static int for_each_item(struct parse_ctx *ctx, const char *key, const char *val
 
 static int append_cidr(struct cidr **list, size_t *n, const struct cidr *c)
 {
-	void *grown = grow(*list, *n, sizeof(**list));
+	void *grown = config_grow(*list, *n, sizeof(**list));
 	if (!grown)
 		return -1;
 	*list = grown;
@@ -839,22 +828,23 @@ static int socks_cidr_item(struct parse_ctx *ctx, const char *key, const char *s
 	struct cidr c;
 
 	if (cidr_parse(s, &c)) {
-		report(ctx, ctx->line,
-		       "%s: \"%s\" is not an address or CIDR (10.0.0.0/8, fd00::/8)", key, s);
+		config_report(ctx, ctx->line,
+			      "%s: \"%s\" is not an address or CIDR (10.0.0.0/8, fd00::/8)", key,
+			      s);
 		return -1;
 	}
 	int rc = !strcmp(key, "allow")	    ? append_cidr(&sc->allow, &sc->n_allow, &c)
 		 : !strcmp(key, "deny_dst") ? append_cidr(&sc->deny_dst, &sc->n_deny_dst, &c)
 					    : append_cidr(&sc->allow_dst, &sc->n_allow_dst, &c);
 	if (rc)
-		report(ctx, ctx->line, "out of memory");
+		config_report(ctx, ctx->line, "out of memory");
 	return rc;
 }
 
 /* "HOST:PORT" or "[V6]:PORT" into host (INET6_ADDRSTRLEN + 1 or more bytes
  * up to hostsz) and port; bracketed says whether the host was in brackets.
  * 0 or -1. */
-static int split_host_port(const char *s, char *host, size_t hostsz, uint16_t *port, int *bracketed)
+int config_split_host_port(const char *s, char *host, size_t hostsz, uint16_t *port, int *bracketed)
 {
 	const char *colon, *h = s;
 	size_t hl;
@@ -889,30 +879,30 @@ static int socks_listen_item(struct parse_ctx *ctx, const char *key, const char 
 	uint16_t port;
 	int bracketed;
 
-	if (split_host_port(s, host, sizeof(host), &port, &bracketed) ||
+	if (config_split_host_port(s, host, sizeof(host), &port, &bracketed) ||
 	    addr_from_ip(host, port, &ss) || bracketed != (ss.ss_family == AF_INET6))
 		goto bad;
 	for (size_t i = 0; i < sc->n_listen; i++) {
 		if (addr_equal(&sc->listen[i], &ss)) {
-			report(ctx, ctx->line, "%s: \"%s\" given twice", key, s);
+			config_report(ctx, ctx->line, "%s: \"%s\" given twice", key, s);
 			return -1;
 		}
 	}
 	if (sc->n_listen == SOCKS_LISTEN_MAX) {
-		report(ctx, ctx->line, "%s: more than %d addresses", key, SOCKS_LISTEN_MAX);
+		config_report(ctx, ctx->line, "%s: more than %d addresses", key, SOCKS_LISTEN_MAX);
 		return -1;
 	}
-	void *grown = grow(sc->listen, sc->n_listen, sizeof(*sc->listen));
+	void *grown = config_grow(sc->listen, sc->n_listen, sizeof(*sc->listen));
 	if (!grown) {
-		report(ctx, ctx->line, "out of memory");
+		config_report(ctx, ctx->line, "out of memory");
 		return -1;
 	}
 	sc->listen = grown;
 	sc->listen[sc->n_listen++] = ss;
 	return 0;
 bad:
-	report(ctx, ctx->line, "%s: \"%s\" is not ADDRESS:PORT (192.168.1.1:1080, [fd00::1]:1080)",
-	       key, s);
+	config_report(ctx, ctx->line,
+		      "%s: \"%s\" is not ADDRESS:PORT (192.168.1.1:1080, [fd00::1]:1080)", key, s);
 	return -1;
 }
 
@@ -935,7 +925,7 @@ static void socks_key(struct parse_ctx *ctx, const char *key, const char *value)
 			bit = 1u << i;
 	}
 	if (!bit) {
-		report(ctx, ctx->line, "unknown key \"%s\" in [socks]", key);
+		config_report(ctx, ctx->line, "unknown key \"%s\" in [socks]", key);
 		return;
 	}
 	if (!first_time(ctx, &ctx->seen_socks, bit, "socks", key))
@@ -950,24 +940,26 @@ static void socks_key(struct parse_ctx *ctx, const char *key, const char *value)
 		else if (!strcmp(value, "password"))
 			ctx->socks_auth = 1;
 		else
-			report(ctx, ctx->line, "auth: \"%s\" is not none or password", value);
+			config_report(ctx, ctx->line, "auth: \"%s\" is not none or password",
+				      value);
 	} else if (!strcmp(key, "users")) {
 		free(sc->users_path);
 		sc->users_path = strdup(value);
 		if (!sc->users_path)
-			report(ctx, ctx->line, "out of memory");
+			config_report(ctx, ctx->line, "out of memory");
 	} else if (!strcmp(key, "max_conns_per_client")) {
-		if (parse_uint(value, 1000000, &v))
-			report(ctx, ctx->line,
-			       "max_conns_per_client: \"%s\" is not 0 (no limit) .. 1000000",
-			       value);
+		if (config_parse_uint(value, 1000000, &v))
+			config_report(ctx, ctx->line,
+				      "max_conns_per_client: \"%s\" is not 0 (no limit) .. 1000000",
+				      value);
 		else
 			sc->max_conns_per_client = (unsigned)v;
 	} else if (!strcmp(key, "bind_timeout")) {
 		if (config_parse_duration(value, &sc->bind_timeout_ms) || !sc->bind_timeout_ms)
-			report(ctx, ctx->line,
-			       "bind_timeout: \"%s\" is not a duration (30, 30s, 500ms, 5m, 1h)",
-			       value);
+			config_report(
+			    ctx, ctx->line,
+			    "bind_timeout: \"%s\" is not a duration (30, 30s, 500ms, 5m, 1h)",
+			    value);
 	} else {
 		for_each_item(ctx, key, value, socks_cidr_item);
 	}
@@ -985,23 +977,25 @@ static void finish_socks(struct parse_ctx *ctx)
 		return;
 	if (!sc->n_listen) {
 		if (!(ctx->seen_socks & 1u))
-			report(ctx, ctx->socks_line, "[socks] has no listen address");
+			config_report(ctx, ctx->socks_line, "[socks] has no listen address");
 		return;
 	}
 	sc->auth_password = ctx->socks_auth >= 0 ? ctx->socks_auth : beyond_loopback;
 	if (sc->auth_password && !sc->users_path)
-		report(ctx, ctx->socks_line,
-		       "[socks] auth = password needs users = FILE (lines of user:hash, made "
-		       "with sockgated --hash-password USER)%s",
-		       ctx->socks_auth < 0 ? "; password is the default when listening beyond "
-					     "loopback"
-					   : "");
+		config_report(
+		    ctx, ctx->socks_line,
+		    "[socks] auth = password needs users = FILE (lines of user:hash, made "
+		    "with sockgated --hash-password USER)%s",
+		    ctx->socks_auth < 0 ? "; password is the default when listening beyond "
+					  "loopback"
+					: "");
 	if (!sc->auth_password && beyond_loopback && !sc->n_allow)
-		report(ctx, ctx->socks_line,
-		       "[socks] auth = none on a non-loopback address needs an allow = CIDR list "
-		       "(otherwise it is an open proxy)");
+		config_report(
+		    ctx, ctx->socks_line,
+		    "[socks] auth = none on a non-loopback address needs an allow = CIDR list "
+		    "(otherwise it is an open proxy)");
 	if (!sc->auth_password && sc->users_path)
-		report(ctx, ctx->socks_line, "[socks] users is set but auth = none");
+		config_report(ctx, ctx->socks_line, "[socks] users is set but auth = none");
 }
 
 /* "ADDRESS:PORT" or "[V6]:PORT", or with bare_port a bare address too;
@@ -1014,7 +1008,7 @@ static int dns_parse_addr(const char *s, uint16_t bare_port, struct sockaddr_sto
 
 	if (bare_port && !addr_from_ip(s, bare_port, ss))
 		return 0;
-	if (split_host_port(s, host, sizeof(host), &port, &bracketed) ||
+	if (config_split_host_port(s, host, sizeof(host), &port, &bracketed) ||
 	    addr_from_ip(host, port, ss) || bracketed != (ss->ss_family == AF_INET6))
 		return -1;
 	return 0;
@@ -1033,12 +1027,14 @@ static int dns_server_options(struct parse_ctx *ctx, char *opts, size_t i)
 			continue;
 		}
 		if (strcmp(tok, "via") || !(tok = strtok_r(NULL, " \t", &save))) {
-			report(ctx, ctx->line,
-			       "server: options are \"via UPSTREAM\" (or via direct) and \"tcp\"");
+			config_report(
+			    ctx, ctx->line,
+			    "server: options are \"via UPSTREAM\" (or via direct) and \"tcp\"");
 			return -1;
 		}
 		if (!valid_name(tok)) {
-			report(ctx, ctx->line, "server: via \"%s\" is not an upstream name", tok);
+			config_report(ctx, ctx->line, "server: via \"%s\" is not an upstream name",
+				      tok);
 			return -1;
 		}
 		snprintf(ctx->dns_via[i], sizeof(ctx->dns_via[i]), "%s", tok);
@@ -1063,20 +1059,20 @@ static int dns_addr_item(struct parse_ctx *ctx, const char *key, const char *s)
 	if (*opts)
 		*opts++ = '\0';
 	if ((!server && *opts) || dns_parse_addr(item, server ? 53 : 0, &ss)) {
-		report(ctx, ctx->line,
-		       "%s: \"%s\" is not ADDRESS:PORT (10.0.0.1:53, [fd00::1]:53)%s", key, s,
-		       server ? " or an address, then options" : "");
+		config_report(ctx, ctx->line,
+			      "%s: \"%s\" is not ADDRESS:PORT (10.0.0.1:53, [fd00::1]:53)%s", key,
+			      s, server ? " or an address, then options" : "");
 		return -1;
 	}
 	for (size_t i = 0; i < *n; i++) {
 		if (addr_equal(server ? &dc->server[i].addr : &dc->listen[i], &ss)) {
-			report(ctx, ctx->line, "%s: \"%s\" given twice", key, item);
+			config_report(ctx, ctx->line, "%s: \"%s\" given twice", key, item);
 			return -1;
 		}
 	}
 	if (*n == (server ? DNS_SERVERS_MAX : DNS_LISTEN_MAX)) {
-		report(ctx, ctx->line, "%s: more than %d addresses", key,
-		       server ? DNS_SERVERS_MAX : DNS_LISTEN_MAX);
+		config_report(ctx, ctx->line, "%s: more than %d addresses", key,
+			      server ? DNS_SERVERS_MAX : DNS_LISTEN_MAX);
 		return -1;
 	}
 	if (!server) {
@@ -1096,12 +1092,13 @@ static int dns_allow_item(struct parse_ctx *ctx, const char *key, const char *s)
 	struct cidr c;
 
 	if (cidr_parse(s, &c)) {
-		report(ctx, ctx->line,
-		       "%s: \"%s\" is not an address or CIDR (192.168.1.0/24, fd00::/8)", key, s);
+		config_report(ctx, ctx->line,
+			      "%s: \"%s\" is not an address or CIDR (192.168.1.0/24, fd00::/8)",
+			      key, s);
 		return -1;
 	}
 	if (append_cidr(&dc->allow, &dc->n_allow, &c)) {
-		report(ctx, ctx->line, "out of memory");
+		config_report(ctx, ctx->line, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -1114,17 +1111,18 @@ static int fakeip_range_item(struct parse_ctx *ctx, const char *key, const char 
 	struct cidr c, *slot;
 
 	if (cidr_parse(s, &c)) {
-		report(ctx, ctx->line, "%s: \"%s\" is not a CIDR (198.18.0.0/15, fd00:5a::/64)",
-		       key, s);
+		config_report(ctx, ctx->line,
+			      "%s: \"%s\" is not a CIDR (198.18.0.0/15, fd00:5a::/64)", key, s);
 		return -1;
 	}
 	slot = c.family == AF_INET ? &dc->fakeip4 : &dc->fakeip6;
 	if (slot->family) {
-		report(ctx, ctx->line, "%s: one IPv4 and one IPv6 range at most", key);
+		config_report(ctx, ctx->line, "%s: one IPv4 and one IPv6 range at most", key);
 		return -1;
 	}
 	if ((c.family == AF_INET ? 32u : 128u) - c.prefix_len < 8) {
-		report(ctx, ctx->line, "%s: \"%s\" is too small (at least a /24, or /120)", key, s);
+		config_report(ctx, ctx->line, "%s: \"%s\" is too small (at least a /24, or /120)",
+			      key, s);
 		return -1;
 	}
 	*slot = c;
@@ -1145,7 +1143,7 @@ static void dns_key(struct parse_ctx *ctx, const char *key, const char *value)
 		if (!strcmp(key, keys[i]))
 			bit = 1u << i;
 	if (!bit) {
-		report(ctx, ctx->line, "unknown key \"%s\" in [dns]", key);
+		config_report(ctx, ctx->line, "unknown key \"%s\" in [dns]", key);
 		return;
 	}
 	if (!first_time(ctx, &ctx->seen_dns, bit, "dns", key))
@@ -1157,28 +1155,29 @@ static void dns_key(struct parse_ctx *ctx, const char *key, const char *value)
 	else if (!strcmp(key, "allow"))
 		for_each_item(ctx, key, value, dns_allow_item);
 	else if (!strcmp(key, "hijack")) {
-		if (parse_bool(value, &dc->hijack))
-			report(ctx, ctx->line, "hijack: \"%s\" is not yes or no", value);
+		if (config_parse_bool(value, &dc->hijack))
+			config_report(ctx, ctx->line, "hijack: \"%s\" is not yes or no", value);
 	} else if (!strcmp(key, "mode")) {
 		if (!strcmp(value, "fakeip") || !strcmp(value, "forward"))
 			dc->fakeip = !strcmp(value, "fakeip");
 		else
-			report(ctx, ctx->line, "mode: \"%s\" is not forward or fakeip", value);
+			config_report(ctx, ctx->line, "mode: \"%s\" is not forward or fakeip",
+				      value);
 	} else if (!strcmp(key, "fakeip_range")) {
 		memset(&dc->fakeip4, 0, sizeof(dc->fakeip4));
 		memset(&dc->fakeip6, 0, sizeof(dc->fakeip6));
 		for_each_item(ctx, key, value, fakeip_range_item);
 	} else if (!strcmp(key, "fakeip_file")) {
 		if (value[0] != '/')
-			report(ctx, ctx->line, "fakeip_file: \"%s\" is not an absolute path",
-			       value);
+			config_report(ctx, ctx->line, "fakeip_file: \"%s\" is not an absolute path",
+				      value);
 		else if (!(dc->fakeip_file = strdup(value)))
-			report(ctx, ctx->line, "out of memory");
+			config_report(ctx, ctx->line, "out of memory");
 	} else if (!strcmp(key, "fakeip_size") || !strcmp(key, "fakeip_ttl")) {
 		int size = key[7] == 's';
-		if (parse_uint(value, size ? 1u << 22 : 86400, &v) || v == 0)
-			report(ctx, ctx->line, "%s: \"%s\" is not 1 .. %s", key, value,
-			       size ? "4194304 names" : "86400 seconds");
+		if (config_parse_uint(value, size ? 1u << 22 : 86400, &v) || v == 0)
+			config_report(ctx, ctx->line, "%s: \"%s\" is not 1 .. %s", key, value,
+				      size ? "4194304 names" : "86400 seconds");
 		else if (size)
 			dc->fakeip_size = (unsigned)v;
 		else
@@ -1186,11 +1185,11 @@ static void dns_key(struct parse_ctx *ctx, const char *key, const char *value)
 	} else if (!strcmp(key, "timeout")) {
 		if (config_parse_duration(value, &dc->timeout_ms) || dc->timeout_ms < 100 ||
 		    dc->timeout_ms > 30000)
-			report(ctx, ctx->line, "timeout: \"%s\" is not a duration of 100ms .. 30s",
-			       value);
-	} else if (parse_uint(value, !strcmp(key, "cache_size") ? 1000000 : 1u << 30, &v))
-		report(ctx, ctx->line, "%s: \"%s\" is not 0 .. %s", key, value,
-		       !strcmp(key, "cache_size") ? "1000000 answers" : "1073741824 bytes");
+			config_report(ctx, ctx->line,
+				      "timeout: \"%s\" is not a duration of 100ms .. 30s", value);
+	} else if (config_parse_uint(value, !strcmp(key, "cache_size") ? 1000000 : 1u << 30, &v))
+		config_report(ctx, ctx->line, "%s: \"%s\" is not 0 .. %s", key, value,
+			      !strcmp(key, "cache_size") ? "1000000 answers" : "1073741824 bytes");
 	else if (!strcmp(key, "cache_size"))
 		dc->cache_entries = (unsigned)v;
 	else
@@ -1209,26 +1208,27 @@ static void finish_dns(struct parse_ctx *ctx)
 	for (size_t i = 0; i < dc->n_listen; i++)
 		beyond_loopback |= !addr_is_loopback(&dc->listen[i]);
 	if (!dc->n_listen && !(ctx->seen_dns & 1u))
-		report(ctx, ctx->dns_line, "[dns] has no listen address");
+		config_report(ctx, ctx->dns_line, "[dns] has no listen address");
 	if (!dc->n_server && !(ctx->seen_dns & 2u))
-		report(ctx, ctx->dns_line, "[dns] has no server to ask");
+		config_report(ctx, ctx->dns_line, "[dns] has no server to ask");
 	if (beyond_loopback && !dc->n_allow)
-		report(ctx, ctx->dns_line,
-		       "[dns] listening beyond loopback needs an allow = CIDR list of the clients "
-		       "(otherwise it is an open resolver)");
+		config_report(
+		    ctx, ctx->dns_line,
+		    "[dns] listening beyond loopback needs an allow = CIDR list of the clients "
+		    "(otherwise it is an open resolver)");
 	if (dc->hijack && !config_dns_hijack_target(dc, AF_INET) &&
 	    !config_dns_hijack_target(dc, AF_INET6))
-		report(
+		config_report(
 		    ctx, ctx->dns_line,
 		    "[dns] hijack = yes needs a listen address beyond loopback to send the LAN's "
 		    "queries to");
 	for (size_t i = 0; i < dc->n_server; i++) {
 		if (!ctx->dns_via[i][0])
 			continue;
-		dc->server[i].via = find_upstream(ctx->cfg, ctx->dns_via[i]);
+		dc->server[i].via = config_find_upstream(ctx->cfg, ctx->dns_via[i]);
 		if (!dc->server[i].via)
-			report(ctx, ctx->dns_via_line[i], "server: no upstream named \"%s\"",
-			       ctx->dns_via[i]);
+			config_report(ctx, ctx->dns_via_line[i], "server: no upstream named \"%s\"",
+				      ctx->dns_via[i]);
 	}
 }
 
@@ -1237,7 +1237,7 @@ static int config_handler(void *user, const char *section, const char *key, cons
 	struct parse_ctx *ctx = user;
 
 	if (!*value) {
-		report(ctx, ctx->line, "%s: empty value", key);
+		config_report(ctx, ctx->line, "%s: empty value", key);
 		return 1;
 	}
 	if (!strcmp(section, "daemon"))
@@ -1252,10 +1252,12 @@ static int config_handler(void *user, const char *section, const char *key, cons
 		dns_key(ctx, key, value);
 	else if (!strncmp(section, "upstream", 8) && (section[8] == ' ' || section[8] == '\t'))
 		upstream_key(ctx, section + 8 + strspn(section + 8, " \t"), key, value);
+	else if (!strncmp(section, "group", 5) && (section[5] == ' ' || section[5] == '\t'))
+		config_group_key(ctx, section + 5 + strspn(section + 5, " \t"), key, value);
 	else if (!*section)
-		report(ctx, ctx->line, "key \"%s\" outside of any [section]", key);
+		config_report(ctx, ctx->line, "key \"%s\" outside of any [section]", key);
 	else
-		report(ctx, ctx->line, "unknown section [%s]", section);
+		config_report(ctx, ctx->line, "unknown section [%s]", section);
 	/* Errors are collected in ctx; returning 1 keeps inih's count for syntax only. */
 	return 1;
 }
@@ -1273,8 +1275,11 @@ static int resolve_host(struct parse_ctx *ctx, unsigned line, const char *upstre
 		return 0;
 	rc = getaddrinfo(host, NULL, &hints, &res);
 	if (rc || !res) {
-		report(ctx, line, "upstream \"%s\": cannot resolve \"%s\": %s", upstream, host,
-		       rc ? gai_strerror(rc) : "no address");
+		/* the WAN may not be up yet: down until the name resolves */
+		config_warn(ctx, line,
+			    "upstream \"%s\": cannot resolve \"%s\" (%s); it is down until it "
+			    "does",
+			    upstream, host, rc ? gai_strerror(rc) : "no address");
 		return -1;
 	}
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
@@ -1295,15 +1300,16 @@ static void finish_upstream_udp(struct parse_ctx *ctx, struct upstream *up,
 			  : socks5			  ? UPSTREAM_UDP_ASSOCIATE
 							  : UPSTREAM_UDP_DROP;
 	else if (up->udp == UPSTREAM_UDP_ASSOCIATE && !socks5)
-		report(ctx, lines->udp_line,
-		       "[upstream %s] udp = associate needs a socks5:// or socks5h:// url "
-		       "(%s cannot carry UDP): use direct or drop",
-		       up->name, upstream_kind_name(up->url.kind));
+		config_report(ctx, lines->udp_line,
+			      "[upstream %s] udp = associate needs a socks5:// or socks5h:// url "
+			      "(%s cannot carry UDP): use direct or drop",
+			      up->name, upstream_kind_name(up->url.kind));
 	if (!lines->udp_address_line || !lines->udp_host[0])
 		return;
 	if (!socks5 || up->udp != UPSTREAM_UDP_ASSOCIATE) {
-		report(ctx, lines->udp_address_line,
-		       "[upstream %s] udp_address is only used with udp = associate", up->name);
+		config_report(ctx, lines->udp_address_line,
+			      "[upstream %s] udp_address is only used with udp = associate",
+			      up->name);
 		return;
 	}
 	resolve_host(ctx, lines->udp_address_line, up->name, lines->udp_host, lines->udp_port,
@@ -1318,23 +1324,25 @@ static void finish_intake(struct parse_ctx *ctx)
 	if (cfg->tproxy_port && !(ctx->seen_intake & 1u))
 		cfg->redirect_port = 0;
 	if (cfg->tproxy_port && cfg->tproxy_port == cfg->redirect_port)
-		report(ctx, ctx->line, "[intake] redirect and tproxy are the same port %u",
-		       cfg->tproxy_port);
+		config_report(ctx, ctx->line, "[intake] redirect and tproxy are the same port %u",
+			      cfg->tproxy_port);
 	if (cfg->ebpf == INTAKE_EBPF_ON && !cfg->tproxy_port && !cfg->n_cgroups)
-		report(ctx, ctx->line,
-		       "[intake] ebpf = on needs tproxy (the interfaces' traffic goes to the "
-		       "TPROXY sockets) or cgroups");
+		config_report(
+		    ctx, ctx->line,
+		    "[intake] ebpf = on needs tproxy (the interfaces' traffic goes to the "
+		    "TPROXY sockets) or cgroups");
 	if (cfg->n_cgroups && !cfg->redirect_port)
-		report(ctx, ctx->line,
-		       "[intake] cgroups needs redirect: their connections are sent to the "
-		       "redirect listener");
+		config_report(ctx, ctx->line,
+			      "[intake] cgroups needs redirect: their connections are sent to the "
+			      "redirect listener");
 	if (cfg->n_cgroups && cfg->ebpf == INTAKE_EBPF_OFF)
-		report(ctx, ctx->line, "[intake] cgroups needs ebpf = on or auto");
+		config_report(ctx, ctx->line, "[intake] cgroups needs ebpf = on or auto");
 	if (cfg->tproxy_mark == cfg->mark)
-		report(ctx, ctx->line,
-		       "[intake] tproxy_mark and [daemon] mark are both %#x: sockgated's own "
-		       "traffic would be routed back to itself",
-		       cfg->mark);
+		config_report(
+		    ctx, ctx->line,
+		    "[intake] tproxy_mark and [daemon] mark are both %#x: sockgated's own "
+		    "traffic would be routed back to itself",
+		    cfg->mark);
 }
 
 /* A domain route: "NAME", "exact NAME" (from the file FILE at line
@@ -1352,7 +1360,7 @@ static int keyword_route(struct parse_ctx *ctx, const char *word, const struct u
 	for (size_t i = 0; i < cfg->n_keywords; i++)
 		if (!strcmp(cfg->keywords[i].word, word))
 			return 1;
-	grown = grow(cfg->keywords, cfg->n_keywords, sizeof(*cfg->keywords));
+	grown = config_grow(cfg->keywords, cfg->n_keywords, sizeof(*cfg->keywords));
 	if (!grown)
 		return -2;
 	cfg->keywords = grown;
@@ -1374,7 +1382,7 @@ static void domain_route(struct parse_ctx *ctx, const char *entry, const struct 
 	int rc;
 
 	if (!cfg->domain_routes && !(cfg->domain_routes = domain_table_new())) {
-		report(ctx, line, "out of memory");
+		config_report(ctx, line, "out of memory");
 		return;
 	}
 	rc = keyword ? keyword_route(ctx, name, up)
@@ -1409,7 +1417,7 @@ static void route_file(struct parse_ctx *ctx, const char *path, const struct ups
 	unsigned n = 0;
 
 	if (!in) {
-		report(ctx, line, "route @%s: %s", path, strerror(errno));
+		config_report(ctx, line, "route @%s: %s", path, strerror(errno));
 		return;
 	}
 	while (fgets(buf, sizeof(buf), in)) {
@@ -1448,9 +1456,11 @@ static void finish(struct parse_ctx *ctx, int resolve)
 
 	for (size_t i = 1; i < cfg->n_upstreams; i++) {
 		struct upstream *up = &cfg->upstreams[i];
+		if (up->group)
+			continue;
 		if (!ctx->up_lines[i].url_line) {
-			report(ctx, ctx->up_lines[i].section_line, "[upstream %s] has no url",
-			       up->name);
+			config_report(ctx, ctx->up_lines[i].section_line,
+				      "[upstream %s] has no url", up->name);
 			continue;
 		}
 		if ((int)up->url.kind == -1)
@@ -1466,8 +1476,15 @@ static void finish(struct parse_ctx *ctx, int resolve)
 		const char *h = ctx->headers[i].name;
 		if (!strncmp(h, "upstream", 8) && (h[8] == ' ' || h[8] == '\t')) {
 			const char *name = h + 8 + strspn(h + 8, " \t");
-			if (valid_name(name) && strcmp(name, "direct") && !find_upstream(cfg, name))
-				report(ctx, ctx->headers[i].line, "[upstream %s] has no url", name);
+			if (valid_name(name) && strcmp(name, "direct") &&
+			    !config_find_upstream(cfg, name))
+				config_report(ctx, ctx->headers[i].line, "[upstream %s] has no url",
+					      name);
+		} else if (!strncmp(h, "group", 5) && (h[5] == ' ' || h[5] == '\t')) {
+			const char *name = h + 5 + strspn(h + 5, " \t");
+			if (!config_find_upstream(cfg, name))
+				config_report(ctx, ctx->headers[i].line,
+					      "[group %s] has no members", name);
 		} else if (!strcmp(h, "socks")) {
 			if (!ctx->socks_line)
 				ctx->socks_line = ctx->headers[i].line;
@@ -1475,24 +1492,25 @@ static void finish(struct parse_ctx *ctx, int resolve)
 			if (!ctx->dns_line)
 				ctx->dns_line = ctx->headers[i].line;
 		} else if (strcmp(h, "daemon") && strcmp(h, "intake") && strcmp(h, "route")) {
-			report(ctx, ctx->headers[i].line, "unknown section [%s]", h);
+			config_report(ctx, ctx->headers[i].line, "unknown section [%s]", h);
 		}
 	}
 
+	config_finish_groups(ctx);
 	finish_intake(ctx);
 	finish_socks(ctx);
 	finish_dns(ctx);
 	cfg->routes = calloc(ctx->n_routes ? ctx->n_routes : 1, sizeof(*cfg->routes));
 	if (!cfg->routes) {
-		report(ctx, 0, "out of memory");
+		config_report(ctx, 0, "out of memory");
 		return;
 	}
 	for (size_t i = 0; i < ctx->n_routes; i++) {
 		struct pending_route *r = &ctx->routes[i];
-		const struct upstream *up = find_upstream(cfg, r->upstream);
+		const struct upstream *up = config_find_upstream(cfg, r->upstream);
 		if (!up) {
-			report(ctx, r->line, "route %s: no upstream named \"%s\"", r->key,
-			       r->upstream);
+			config_report(ctx, r->line, "route %s: no upstream named \"%s\"", r->key,
+				      r->upstream);
 			continue;
 		}
 		if (!strcmp(r->key, "default")) {
@@ -1512,11 +1530,12 @@ static void finish(struct parse_ctx *ctx, int resolve)
 		if (cfg->n_upstreams == 2)
 			cfg->default_upstream = &cfg->upstreams[1];
 		else
-			report(ctx, ctx->line,
-			       cfg->n_upstreams < 2
-				   ? "no [upstream NAME] section and no [route] default (use "
-				     "default = direct to relay without a proxy)"
-				   : "several upstreams but no [route] default = NAME");
+			config_report(
+			    ctx, ctx->line,
+			    cfg->n_upstreams < 2
+				? "no [upstream NAME] section and no [route] default (use "
+				  "default = direct to relay without a proxy)"
+				: "several upstreams but no [route] default = NAME");
 	}
 }
 
@@ -1532,7 +1551,7 @@ static int load(struct parse_ctx *ctx, int resolve, struct config **out)
 	}
 	if (!cfg || !cfg->upstreams || !ctx->up_lines) {
 		config_free(cfg);
-		report(ctx, 0, "out of memory");
+		config_report(ctx, 0, "out of memory");
 		goto out;
 	}
 	ctx->cfg = cfg;
@@ -1545,6 +1564,8 @@ static int load(struct parse_ctx *ctx, int resolve, struct config **out)
 	cfg->udp_idle_timeout_ms = DEFAULT_UDP_IDLE_TIMEOUT_MS;
 	cfg->udp_associations = DEFAULT_UDP_ASSOCIATIONS;
 	cfg->control_path = strdup(CONTROL_DEFAULT_PATH);
+	cfg->resolve_min_ms = DEFAULT_RESOLVE_MIN_MS;
+	cfg->resolve_max_ms = DEFAULT_RESOLVE_MAX_MS;
 	snprintf(cfg->user, sizeof(cfg->user), "nobody");
 	cfg->redirect_port = DEFAULT_REDIRECT_PORT;
 	cfg->tproxy_mark = DEFAULT_TPROXY_MARK;
@@ -1574,10 +1595,13 @@ static int load(struct parse_ctx *ctx, int resolve, struct config **out)
 
 	syntax = ini_parse_stream(config_reader, ctx, config_handler, ctx);
 	if (syntax > 0)
-		report(ctx, (unsigned)syntax, "syntax error (expected [section] or key = value)");
+		config_report(ctx, (unsigned)syntax,
+			      "syntax error (expected [section] or key = value)");
 	else if (syntax < 0)
-		report(ctx, 0, "cannot read: %s", strerror(errno));
+		config_report(ctx, 0, "cannot read: %s", strerror(errno));
 	finish(ctx, resolve);
+	for (size_t i = 0; i < cfg->n_upstreams; i++)
+		free(ctx->up_lines[i].members);
 	if (ctx->errors) {
 		config_free(cfg);
 		ctx->cfg = NULL;
@@ -1619,6 +1643,8 @@ void config_free(struct config *cfg)
 {
 	if (!cfg)
 		return;
+	for (size_t i = 0; i < cfg->n_upstreams; i++)
+		free(cfg->upstreams[i].group);
 	free(cfg->upstreams);
 	free(cfg->routes);
 	free(cfg->control_path);

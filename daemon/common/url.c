@@ -21,6 +21,8 @@ const char *upstream_kind_name(enum upstream_kind kind)
 {
 	if (kind == UPSTREAM_DIRECT)
 		return "direct";
+	if (kind == UPSTREAM_GROUP)
+		return "group";
 	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
 		if (schemes[i].kind == kind)
 			return schemes[i].scheme;

@@ -16,10 +16,14 @@
 #define CONFIG_NAME_MAX	     63
 #define CONFIG_IFNAME_SIZE   16 /* IFNAMSIZ */
 
+struct upstream_group;
+
 struct upstream {
 	char name[CONFIG_NAME_MAX + 1];
-	struct upstream_url url;
-	/* Resolved once at load; unused for direct. */
+	struct upstream_url url; /* kind UPSTREAM_GROUP for a [group] */
+	/* The host's first address at load: unset (family 0) for direct, a
+	 * group, or a name that did not resolve then; sockgated keeps the
+	 * live addresses itself. */
 	struct sockaddr_storage addr;
 	/* SOCKS5: send greeting, credentials and request in one segment. */
 	int pipeline;
@@ -34,6 +38,32 @@ struct upstream {
 	/* udp_address = HOST:PORT: where to send datagrams instead of the
 	 * relay address the upstream names; unset (family 0) otherwise. */
 	struct sockaddr_storage udp_addr;
+	struct upstream_group *group; /* [group NAME]: owned; NULL for an upstream */
+};
+
+/* [group NAME]: upstreams a route can name as one. */
+#define GROUP_MEMBERS_MAX 16
+enum group_policy {
+	GROUP_FAILOVER,	     /* the first member that is up */
+	GROUP_ROUND_ROBIN,   /* each new flow the next member up */
+	GROUP_LEAST_LATENCY, /* the member up with the fastest last check */
+	GROUP_HASH,	     /* by client address: one device, one member */
+};
+
+struct upstream_group {
+	enum group_policy policy;
+	const struct upstream *members[GROUP_MEMBERS_MAX]; /* in the order given */
+	size_t n_members;
+	int all_down_direct; /* on_all_down = direct; else reset */
+	unsigned check_interval_ms, check_timeout_ms;
+	/* check_target = HOST:PORT: each check opens a real tunnel there;
+	 * empty: the proxy's handshake alone (SOCKS5: greeting and
+	 * credentials; the others: the TCP connect) */
+	char check_host[URL_HOST_MAX + 1];
+	uint16_t check_port;
+	int check_udp;	     /* a UDP ASSOCIATE too, for members that carry UDP */
+	unsigned up_after;   /* good checks in a row before a down member is up */
+	unsigned down_after; /* failures in a row (checks or real flows) to be down */
 };
 
 struct route {
@@ -109,6 +139,9 @@ struct config {
 	unsigned idle_timeout_ms;
 	char *control_path; /* unix socket for the CLI; NULL = off */
 	char user[33];	    /* who to become when started as root outside systemd */
+	/* upstream host names are looked up again after their TTL, kept
+	 * within these bounds */
+	unsigned resolve_min_ms, resolve_max_ms;
 	enum log_target { LOG_TARGET_AUTO, LOG_TARGET_STDERR, LOG_TARGET_SYSLOG } log_target;
 	unsigned udp_idle_timeout_ms;	 /* transparent UDP associations */
 	unsigned udp_associations;	 /* at most this many at once (all workers) */
@@ -179,7 +212,9 @@ struct config {
 
 /* Loads and validates path. Every problem is printed to errs as
  * "PATH:LINE: message"; returns the number of problems (0 = *out is valid).
- * resolve = 0 skips name resolution of upstream hosts (for unit tests). */
+ * resolve = 0 skips name resolution of upstream hosts (for unit tests); a
+ * name that does not resolve is a warning ("PATH:LINE: warning: ..."),
+ * not a problem: its upstream is down until it does. */
 int config_load(const char *path, int resolve, struct config **out, FILE *errs);
 /* Same, over an in-memory text; name is used in messages. */
 int config_load_string(const char *name, const char *text, int resolve, struct config **out,
@@ -199,6 +234,9 @@ const struct upstream *config_dns_upstream(const struct config *cfg, size_t i);
 /* Where hijacked queries of family go: the first listen address of that
  * family beyond loopback (a wildcard one included); NULL when none. */
 const struct sockaddr_storage *config_dns_hijack_target(const struct dns_config *dc, int family);
+
+/* "failover", "round-robin", "least-latency", "hash". */
+const char *config_group_policy_name(enum group_policy p);
 
 /* An interface name as the kernel takes it: 1..15 bytes, no '/', ':',
  * whitespace or control characters, not "." or "..". */

@@ -13,6 +13,8 @@ enum upstream_kind {
 	UPSTREAM_SOCKS4,
 	UPSTREAM_SOCKS4A,
 	UPSTREAM_HTTP,
+	/* a [group]: never a URL's, never spoken; a member is picked */
+	UPSTREAM_GROUP,
 };
 
 #define URL_HOST_MAX 255

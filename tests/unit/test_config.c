@@ -201,6 +201,132 @@ static void test_names_resolved_at_load(void **state)
 	config_free(cfg);
 }
 
+/* A name that does not resolve (RFC 6761 .invalid) is a warning: the
+ * config loads, the upstream has no address yet. */
+static void test_unresolvable_name_warns(void **state)
+{
+	struct config *cfg = NULL;
+	FILE *f;
+	char errs[1024] = "";
+	int n;
+	(void)state;
+	f = fmemopen(errs, sizeof(errs), "w");
+	n = config_load_string("t.conf", "[upstream far]\nurl = socks5://proxy.invalid:1080\n", 1,
+			       &cfg, f);
+	fclose(f);
+	assert_int_equal(n, 0);
+	assert_non_null(cfg);
+	assert_non_null(strstr(errs, "t.conf:2: warning: upstream \"far\": cannot resolve "
+				     "\"proxy.invalid\""));
+	assert_int_equal(cfg->default_upstream->addr.ss_family, 0);
+	config_free(cfg);
+}
+
+#define TWO_UPSTREAMS                                                                              \
+	"[upstream a]\nurl = socks5://10.0.0.1:1080\n"                                             \
+	"[upstream b]\nurl = http://10.0.0.2:3128\n"
+
+static void test_groups(void **state)
+{
+	struct config *cfg = NULL;
+	char errs[4096];
+	struct sockaddr_storage dst;
+	const struct upstream_group *g;
+	(void)state;
+	int n = load(TWO_UPSTREAMS "[group both]\n"
+				   "members = b , a\n"
+				   "policy = least-latency\n"
+				   "on_all_down = direct\n"
+				   "check_interval = 2s\n"
+				   "check_timeout = 500ms\n"
+				   "check_target = example.com:443\n"
+				   "check_udp = no\n"
+				   "up_after = 3\n"
+				   "down_after = 1\n"
+				   "[group one]\nmembers = a\n"
+				   "[dns]\nlisten = 127.0.0.1:5353\nserver = 192.0.2.53 via one\n"
+				   "[route]\n10.9.0.0/16 = one\ndefault = both\n",
+		     &cfg, errs, sizeof(errs));
+	if (n)
+		fail_msg("%s", errs);
+	g = cfg->default_upstream->group;
+	assert_non_null(g);
+	assert_int_equal(cfg->default_upstream->url.kind, UPSTREAM_GROUP);
+	assert_string_equal(upstream_kind_name(UPSTREAM_GROUP), "group");
+	assert_int_equal(g->n_members, 2);
+	assert_string_equal(g->members[0]->name, "b");
+	assert_string_equal(g->members[1]->name, "a");
+	assert_int_equal(g->policy, GROUP_LEAST_LATENCY);
+	assert_string_equal(config_group_policy_name(g->policy), "least-latency");
+	assert_true(g->all_down_direct);
+	assert_int_equal(g->check_interval_ms, 2000);
+	assert_int_equal(g->check_timeout_ms, 500);
+	assert_string_equal(g->check_host, "example.com");
+	assert_int_equal(g->check_port, 443);
+	assert_false(g->check_udp);
+	assert_int_equal(g->up_after, 3);
+	assert_int_equal(g->down_after, 1);
+	addr_from_ip("10.9.1.1", 80, &dst);
+	assert_string_equal(config_route(cfg, &dst)->name, "one");
+	assert_string_equal(config_dns_upstream(cfg, 0)->name, "one");
+	g = config_route(cfg, &dst)->group;
+	/* the defaults */
+	assert_int_equal(g->policy, GROUP_FAILOVER);
+	assert_false(g->all_down_direct);
+	assert_int_equal(g->check_interval_ms, 10000);
+	assert_int_equal(g->check_timeout_ms, 3000);
+	assert_string_equal(g->check_host, "");
+	assert_true(g->check_udp);
+	assert_int_equal(g->up_after, 2);
+	assert_int_equal(g->down_after, 2);
+	config_free(cfg);
+}
+
+static void test_group_errors(void **state)
+{
+	(void)state;
+	expect_error(TWO_UPSTREAMS "[group g]\npolicy = random\n[route]\ndefault = g\n",
+		     "t.conf:6: policy: \"random\" is not failover");
+	expect_error(TWO_UPSTREAMS "[group g]\npolicy = hash\n[route]\ndefault = g\n",
+		     "t.conf:5: [group g] has no members");
+	expect_error(TWO_UPSTREAMS "[group g]\n[route]\ndefault = a\n",
+		     "t.conf:5: [group g] has no members");
+	expect_error(TWO_UPSTREAMS "[group g]\nmembers = a, c\n[route]\ndefault = g\n",
+		     "t.conf:6: [group g] members: no upstream named \"c\"");
+	expect_error(TWO_UPSTREAMS "[group g]\nmembers = a, a\n[route]\ndefault = g\n",
+		     "members: \"a\" given twice");
+	expect_error(TWO_UPSTREAMS "[group g]\nmembers = a,,b\n[route]\ndefault = g\n",
+		     "members: an empty name");
+	expect_error(TWO_UPSTREAMS "[group g]\nmembers = a, direct\n[route]\ndefault = g\n",
+		     "direct is not a member");
+	expect_error(TWO_UPSTREAMS "[group g]\nmembers = a\n[group h]\nmembers = g\n"
+				   "[route]\ndefault = h\n",
+		     "\"g\" is a group (groups do not nest)");
+	expect_error(TWO_UPSTREAMS "[group a]\nmembers = b\n[route]\ndefault = a\n",
+		     "t.conf:6: \"a\" is an [upstream] already");
+	expect_error("[group a]\nmembers = b\n[upstream a]\nurl = direct\n",
+		     "t.conf:4: \"a\" is a [group] already");
+	expect_error(TWO_UPSTREAMS "[group direct]\nmembers = a\n", "cannot be a group");
+	expect_error(TWO_UPSTREAMS "[group g]\nmembers = a\nmembers = b\n",
+		     "t.conf:7: [group g] members given twice");
+	expect_error(TWO_UPSTREAMS "[group g]\nmembers = a\nwhatever = 1\n",
+		     "unknown key \"whatever\" in [group g]");
+	expect_error(TWO_UPSTREAMS "[group g]\nmembers = a\non_all_down = pass\n",
+		     "on_all_down: \"pass\" is not reset or direct");
+	expect_error(TWO_UPSTREAMS "[group g]\nmembers = a\ncheck_interval = 10ms\n",
+		     "check_interval: \"10ms\" is not a duration");
+	expect_error(TWO_UPSTREAMS "[group g]\nmembers = a\ncheck_interval = 1s\n"
+				   "check_timeout = 2s\n",
+		     "check_timeout (2000 ms) is longer than check_interval (1000 ms)");
+	expect_error(TWO_UPSTREAMS "[group g]\nmembers = a\ncheck_target = example.com\n",
+		     "check_target: \"example.com\" is not HOST:PORT");
+	expect_error(TWO_UPSTREAMS "[group g]\nmembers = a\nup_after = 0\n",
+		     "up_after: \"0\" is not 1..100");
+	expect_error(TWO_UPSTREAMS "[group g]\nmembers = a\ncheck_udp = perhaps\n",
+		     "check_udp: \"perhaps\" is not yes or no");
+	expect_error("[daemon]\nresolve_min = 100ms\n", "resolve_min: \"100ms\" is not");
+}
+
 #define ROUTE "[route]\ndefault = direct\n"
 
 static void test_socks(void **state)
@@ -819,6 +945,9 @@ int main(void)
 		cmocka_unit_test(test_dns),
 		cmocka_unit_test(test_dns_errors),
 		cmocka_unit_test(test_names_resolved_at_load),
+		cmocka_unit_test(test_unresolvable_name_warns),
+		cmocka_unit_test(test_groups),
+		cmocka_unit_test(test_group_errors),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
