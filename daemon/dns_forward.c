@@ -20,6 +20,7 @@
 #include "dns_forward.h"
 #include "dns_msg.h"
 #include "dns_tcp.h"
+#include "upstream_live.h"
 #include "fd_budget.h"
 #include "generation.h"
 #include "relay.h"
@@ -223,6 +224,18 @@ static int udp_socket_to(struct relay *r, const struct sockaddr_storage *server)
 	return fd;
 }
 
+/* The upstream server i is asked through now: its via or route, or the
+ * member of that group its policy picks (kept while it is up); NULL when
+ * every member is down and the group says reset. */
+static const struct upstream *server_upstream(struct dns_forward *f, unsigned i, unsigned how)
+{
+	const struct config *cfg = f->r->cfg;
+	int pos;
+
+	return upstream_live_pick(f->r->gen, config_dns_upstream(cfg, i), &cfg->dns.server[i].addr,
+				  0, how | PICK_STABLE, &pos);
+}
+
 /* Asks server p->server. */
 static void pending_ask(struct dns_pending *p)
 {
@@ -230,12 +243,17 @@ static void pending_ask(struct dns_pending *p)
 	struct relay *r = f->r;
 	const struct dns_config *dc = &r->cfg->dns;
 	const struct sockaddr_storage *server = &dc->server[p->server].addr;
-	const struct upstream *up = config_dns_upstream(r->cfg, p->server);
+	const struct upstream *up;
 	size_t len;
 
 	timer_arm(&r->loop, &r->dns_timers, &p->timer, config_dns_attempt_ms(dc));
 	if (dc->server[p->server].tcp) {
 		pending_ask_tcp(p);
+		return;
+	}
+	up = server_upstream(f, p->server, PICK_UDP);
+	if (!up) {
+		pending_next(p, "every member of its group is down");
 		return;
 	}
 	if (up->url.kind != UPSTREAM_DIRECT) {
@@ -315,15 +333,17 @@ static struct dns_tcp *tcp_channel(struct dns_forward *f, unsigned i)
 {
 	struct relay *r = f->r;
 	const struct sockaddr_storage *server = &r->cfg->dns.server[i].addr;
+	const struct upstream *up = server_upstream(f, i, 0);
 
-	if (f->tcp[i] && dns_tcp_generation(f->tcp[i]) != r->gen) {
-		tcp_down(f->tcp[i], "the configuration changed");
+	if (f->tcp[i] &&
+	    (dns_tcp_generation(f->tcp[i]) != r->gen || dns_tcp_upstream(f->tcp[i]) != up)) {
+		tcp_down(f->tcp[i], up ? "the configuration or its group's member changed"
+				       : "every member of its group is down");
 		dns_tcp_free(f->tcp[i]);
 		f->tcp[i] = NULL;
 	}
-	if (!f->tcp[i])
-		f->tcp[i] =
-		    dns_tcp_new(r, &tcp_ops, f, r->gen, server, config_dns_upstream(r->cfg, i));
+	if (!f->tcp[i] && up)
+		f->tcp[i] = dns_tcp_new(r, &tcp_ops, f, r->gen, server, up);
 	return f->tcp[i];
 }
 
@@ -440,10 +460,12 @@ static struct dns_assoc *assoc_for(struct dns_forward *f, unsigned i)
 {
 	struct relay *r = f->r;
 	const struct config *cfg = r->cfg;
-	const struct upstream *up = config_dns_upstream(cfg, i);
+	const struct upstream *up = server_upstream(f, i, PICK_UDP);
 	struct dns_assoc *da = f->uassoc[i];
 
-	if (da && da->gen != r->gen) {
+	if (!up)
+		return NULL;
+	if (da && (da->gen != r->gen || da->assoc.up != up)) {
 		assoc_down(&da->assoc, UDP_ASSOC_ENDED, "the configuration changed", 0);
 		assoc_free(da);
 		f->uassoc[i] = da = NULL;
@@ -452,8 +474,7 @@ static struct dns_assoc *assoc_for(struct dns_forward *f, unsigned i)
 		return da;
 	da->f = f;
 	da->gen = generation_ref(r->gen);
-	udp_assoc_init(&da->assoc, r, &assoc_ops, &assoc_limits, up,
-		       generation_counters(r->gen, up, r->index), cfg->mark,
+	udp_assoc_init(&da->assoc, r, &assoc_ops, &assoc_limits, da->gen, up, cfg->mark,
 		       cfg->connect_timeout_ms + cfg->handshake_timeout_ms);
 	f->uassoc[i] = da;
 	return da;
@@ -471,7 +492,9 @@ static void pending_ask_assoc(struct dns_pending *p)
 	p->fwd_id = next_id(f);
 	len = dns_msg_forward_query(&p->q, p->fwd_id, DNS_FORWARD_SIZE, f->out, sizeof(f->out));
 	if (!da || !len) {
-		pending_next(p, "out of memory");
+		pending_next(p, da ? "cannot write the query"
+				   : "no association (every member of its group is down, or out "
+				     "of memory)");
 		return;
 	}
 	/* p is not yet among the association's queries: a setup that fails

@@ -12,6 +12,7 @@
 #include "sockgate/config.h"
 #include "dns_frame.h"
 #include "dns_tcp.h"
+#include "upstream_live.h"
 #include "fd_budget.h"
 #include "generation.h"
 #include "relay.h"
@@ -78,6 +79,11 @@ void *dns_tcp_owner(const struct dns_tcp *t)
 struct generation *dns_tcp_generation(const struct dns_tcp *t)
 {
 	return t->gen;
+}
+
+const struct upstream *dns_tcp_upstream(const struct dns_tcp *t)
+{
+	return t->up;
 }
 
 int dns_tcp_open(const struct dns_tcp *t)
@@ -242,11 +248,14 @@ static void dns_tcp_event(struct ev *ev, uint32_t events)
 /* A marked, non-blocking connection to the upstream (or the server). */
 static int dns_tcp_connect(struct dns_tcp *t)
 {
+	struct sockaddr_storage up_addr;
 	const struct sockaddr_storage *to =
-	    t->up->url.kind == UPSTREAM_DIRECT ? &t->server : &t->up->addr;
+	    t->up->url.kind == UPSTREAM_DIRECT ? &t->server : &up_addr;
 	uint32_t mark = t->r->cfg->mark;
 	int one = 1;
 
+	if (to == &up_addr && upstream_live_addr(t->gen, t->up, 0, &up_addr) < 0)
+		return -1; /* its name does not resolve (yet) */
 	if (!fd_budget_room(t->r->loop.budget, 1))
 		return -1;
 	t->fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

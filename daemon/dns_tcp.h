@@ -38,6 +38,7 @@ int dns_tcp_send(struct dns_tcp *t, const uint8_t *msg, size_t len);
 void dns_tcp_free(struct dns_tcp *t);
 void *dns_tcp_owner(const struct dns_tcp *t);
 struct generation *dns_tcp_generation(const struct dns_tcp *t);
+const struct upstream *dns_tcp_upstream(const struct dns_tcp *t);
 /* Whether it is connected (or connecting): an idle one closes itself. */
 int dns_tcp_open(const struct dns_tcp *t);
 

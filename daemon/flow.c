@@ -29,6 +29,7 @@
 #include "dst_guard.h"
 #include "tcp_liveness.h"
 #include "upstream.h"
+#include "upstream_live.h"
 #include "relay.h"
 #include "sniff.h"
 
@@ -112,25 +113,72 @@ static struct upstream_counters *flow_up_counters(const struct flow *f)
 	return f->up ? generation_counters(f->gen, f->up, f->r->index) : NULL;
 }
 
-void flow_set_upstream(struct flow *f, const struct upstream *up)
+/* Sets f->up (a member, or NULL), keeping the live count of each. */
+static void flow_use_upstream(struct flow *f, const struct upstream *up)
 {
 	struct upstream_counters *uc = flow_up_counters(f);
 
 	if (uc)
 		atomic_fetch_sub_explicit(&uc->live, 1, memory_order_relaxed);
-	if (f->gen != f->r->gen) {
-		generation_unref(f->gen);
-		f->gen = generation_ref(f->r->gen);
-	}
 	f->up = up;
 	uc = flow_up_counters(f);
 	if (uc)
 		atomic_fetch_add_explicit(&uc->live, 1, memory_order_relaxed);
 }
 
+/* The next member of f->route not tried yet that has an address (or is
+ * direct), made f->up with that address; 0, or -1 with f->up unchanged. */
+static int flow_pick_member(struct flow *f, char *why, size_t len)
+{
+	for (;;) {
+		int pos;
+		const struct upstream *up =
+		    upstream_live_pick(f->gen, f->route, &f->client, f->tried, 0, &pos);
+		struct sockaddr_storage addr = { 0 };
+
+		if (!up) {
+			snprintf(why, len, "every member of group %s is down (on_all_down = reset)",
+				 f->route->name);
+			return -1;
+		}
+		if (pos >= 0)
+			f->tried |= 1u << pos;
+		if (up->url.kind == UPSTREAM_DIRECT ||
+		    upstream_live_addr(f->gen, up, 0, &addr) == 0) {
+			flow_use_upstream(f, up);
+			f->up_addr = addr;
+			f->addr_index = 0;
+			return 0;
+		}
+		upstream_live_error(f->gen, up, why, len);
+		if (pos < 0)
+			return -1; /* no group: nothing else to try */
+	}
+}
+
+int flow_take_route(struct flow *f, const struct upstream *route, char *why, size_t len)
+{
+	struct relay *r = f->r;
+
+	flow_use_upstream(f, NULL);
+	if (f->gen != r->gen) {
+		generation_unref(f->gen);
+		f->gen = generation_ref(r->gen);
+	}
+	/* a LAN device talking to a proxy itself: what a bypass would do */
+	if (route->url.kind != UPSTREAM_DIRECT && f->target.addr.ss_family &&
+	    upstream_live_is_upstream_address(f->gen, &f->target.addr))
+		route = &f->gen->cfg->upstreams[0];
+	f->route = route;
+	f->tried = 0;
+	f->retry_until_ms =
+	    r->loop.now_ms + r->cfg->connect_timeout_ms + r->cfg->handshake_timeout_ms;
+	return flow_pick_member(f, why, len);
+}
+
 /* Whether the flow's upstream proxy answered (ok) or could not be reached
- * or failed to answer; once per flow, never for direct. */
-static void flow_note_upstream(struct flow *f, int ok)
+ * or failed to answer (why); once per attempt, never for direct. */
+static void flow_note_upstream(struct flow *f, int ok, const char *why)
 {
 	struct upstream_counters *uc = flow_up_counters(f);
 
@@ -139,6 +187,7 @@ static void flow_note_upstream(struct flow *f, int ok)
 	f->up_noted = 1;
 	atomic_store_explicit(ok ? &uc->last_ok_ms : &uc->last_fail_ms, f->r->loop.now_ms + 1,
 			      memory_order_relaxed);
+	upstream_live_note(f->gen, f->up, 0, ok, 0, why, f->r->loop.now_ms);
 }
 
 static const unsigned handshake_bounds_ms[HANDSHAKE_BUCKETS - 1] = { HANDSHAKE_BUCKET_BOUNDS_MS };
@@ -154,7 +203,7 @@ static void flow_observe_handshake(struct flow *f)
 		b++;
 	atomic_fetch_add_explicit(&c->handshake_buckets[b], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&c->handshake_ms_sum, ms, memory_order_relaxed);
-	flow_note_upstream(f, 1);
+	flow_note_upstream(f, 1, NULL);
 }
 
 void flow_destroy(struct flow *f, enum close_how how)
@@ -220,6 +269,7 @@ void flow_reap(struct relay *r)
 const char *flow_describe(const struct flow *f, char *buf, size_t len)
 {
 	char client[ADDR_STRLEN], dst[ADDR_STRLEN + 260], up[ADDR_STRLEN], kind[32] = "";
+	char via[2 * CONFIG_NAME_MAX + 2] = "";
 
 	if (f->fe) /* "socks 10.0.0.2:4711 -> ..." */
 		snprintf(kind, sizeof(kind), "%s ", f->fe->name);
@@ -235,14 +285,18 @@ const char *flow_describe(const struct flow *f, char *buf, size_t len)
 	} else {
 		snprintf(dst, sizeof(dst), "?");
 	}
+	if (f->route && f->up && f->route != f->up) /* "via group/member" */
+		snprintf(via, sizeof(via), "%s/%s", f->route->name, f->up->name);
+	else if (f->up)
+		snprintf(via, sizeof(via), "%s", f->up->name);
 	if (!f->up)
 		snprintf(buf, len, "%s%s -> %s", kind, client, dst);
 	else if (f->up->url.kind == UPSTREAM_DIRECT)
-		snprintf(buf, len, "%s%s -> %s via %s", kind, client, dst, f->up->name);
+		snprintf(buf, len, "%s%s -> %s via %s", kind, client, dst, via);
 	else
-		snprintf(buf, len, "%s%s -> %s via %s (%s %s)", kind, client, dst, f->up->name,
+		snprintf(buf, len, "%s%s -> %s via %s (%s %s)", kind, client, dst, via,
 			 upstream_kind_name(f->up->url.kind),
-			 addr_format(&f->up->addr, up, sizeof(up)));
+			 addr_format(&f->up_addr, up, sizeof(up)));
 	return buf;
 }
 
@@ -251,6 +305,64 @@ static int rep_is_retryable(uint8_t rep)
 {
 	return rep == REP_NETWORK_UNREACHABLE || rep == REP_HOST_UNREACHABLE ||
 	       rep == REP_REFUSED || rep == REP_TTL_EXPIRED;
+}
+
+/* Whether a failure before the tunnel was up is the proxy's own (it could
+ * not be reached, went away, spoke nonsense, refused our credentials, or
+ * said nothing at all where it should have) rather than the target's,
+ * which another member would not reach either. */
+static int flow_failure_is_proxys(const struct flow *f, uint8_t rep)
+{
+	const struct upstream_handshake *hs = f->hs;
+
+	if (f->up->url.kind == UPSTREAM_DIRECT)
+		return 0;
+	if (f->state == FLOW_CONNECTING)
+		return 1;
+	if (f->state != FLOW_HANDSHAKE || !hs)
+		return 0;
+	if (hs->failure == UPSTREAM_FAIL_AUTH || hs->failure == UPSTREAM_FAIL_PROTOCOL)
+		return 1;
+	if (hs->code)
+		return 0; /* it answered for the target */
+	/* a timeout: the proxy's only if it owed an answer before reaching
+	 * the target (a SOCKS5 greeting); else the target may be slow */
+	return rep != REP_TTL_EXPIRED || upstream_handshake_proxy_silent(hs);
+}
+
+/* A failure of the proxy itself before the tunnel was up: counted against
+ * it, then the member's next address, else the group's next member, while
+ * the connect and handshake timeouts since the first attempt last. 1 when
+ * another attempt is under way. */
+static int flow_retry_elsewhere(struct flow *f, uint8_t rep, const char *reason)
+{
+	struct relay *r = f->r;
+	char desc[FLOW_DESCRIBE_MAX], why[UPSTREAM_ERROR_MAX];
+	struct sockaddr_storage next;
+
+	if (!f->route || !f->up || !flow_failure_is_proxys(f, rep))
+		return 0;
+	flow_note_upstream(f, 0, reason);
+	if (r->loop.now_ms >= f->retry_until_ms)
+		return 0;
+	flow_describe(f, desc, sizeof(desc));
+	if (upstream_live_addr(f->gen, f->up, f->addr_index + 1u, &next) == 0) {
+		f->up_addr = next;
+		f->addr_index++;
+	} else if (!f->route->group || flow_pick_member(f, why, sizeof(why)) < 0) {
+		return 0;
+	}
+	if (loop_log_allowed(&r->loop))
+		log_info("flow %u.%llu %s: %s; trying %s", r->index, (unsigned long long)f->id,
+			 desc, reason, f->up->name);
+	timer_cancel(&f->timer);
+	loop_close(&r->loop, &f->upstream_fd, CLOSE_RESET);
+	free(f->hs);
+	f->hs = NULL;
+	f->upstream_readable = 0;
+	f->up_noted = 0;
+	flow_connect(f);
+	return 1;
 }
 
 int flow_fail_rep(struct flow *f, uint8_t rep, const char *fmt, ...)
@@ -262,12 +374,14 @@ int flow_fail_rep(struct flow *f, uint8_t rep, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
+	if (flow_retry_elsewhere(f, rep, reason))
+		return -1; /* not a failure yet: another member or address is tried */
 	if (f->fe && rep_is_retryable(rep) &&
 	    (f->state == FLOW_CONNECTING || f->state == FLOW_HANDSHAKE) &&
 	    f->fe->retry(f, flow_describe(f, desc, sizeof(desc)), reason))
 		return -1; /* not a failure yet: the next address is tried */
-	if (f->state == FLOW_CONNECTING || f->state == FLOW_HANDSHAKE)
-		flow_note_upstream(f, 0);
+	if (f->up && flow_failure_is_proxys(f, rep))
+		flow_note_upstream(f, 0, reason);
 	atomic_fetch_add_explicit(&f->r->counters.failures[rep < RELAY_FAIL_KINDS ? rep : 1], 1,
 				  memory_order_relaxed);
 	if (flow_up_counters(f))
@@ -558,7 +672,7 @@ static void flow_read_handshake(struct flow *f)
 		if (res == UPSTREAM_ERROR) {
 			/* a reply refusing the target: the proxy itself is up */
 			if (f->hs->code)
-				flow_note_upstream(f, 1);
+				flow_note_upstream(f, 1, NULL);
 			flow_fail_rep(f, rep_for_upstream(f->hs), "%s", f->hs->reason);
 			return;
 		}
@@ -622,7 +736,7 @@ static void flow_upstream_event(struct flow *f, uint32_t events)
 			/* Only a failed connect needs SO_ERROR: for the reason. */
 			char a[ADDR_STRLEN];
 			const struct sockaddr_storage *to =
-			    f->up->url.kind == UPSTREAM_DIRECT ? &f->target.addr : &f->up->addr;
+			    f->up->url.kind == UPSTREAM_DIRECT ? &f->target.addr : &f->up_addr;
 			if (getsockopt(f->upstream_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ||
 			    !err)
 				err = ECONNRESET;
@@ -734,19 +848,11 @@ static const char *flow_own_listener(struct flow *f)
 	return NULL;
 }
 
-/* Loop guard, once routed: a flow to the upstream it would use. */
-static const char *flow_loop_reason(struct flow *f)
-{
-	if (f->up->url.kind != UPSTREAM_DIRECT && addr_equal(&f->target.addr, &f->up->addr))
-		return "destination is the upstream proxy itself (loop)";
-	return NULL;
-}
-
-int flow_open_upstream(struct flow *f)
+static int flow_open_upstream(struct flow *f)
 {
 	const struct config *cfg = f->r->cfg;
 	const struct sockaddr_storage *to =
-	    f->up->url.kind == UPSTREAM_DIRECT ? &f->target.addr : &f->up->addr;
+	    f->up->url.kind == UPSTREAM_DIRECT ? &f->target.addr : &f->up_addr;
 	int one = 1;
 	int fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
@@ -788,19 +894,16 @@ static int flow_take_client_slot(struct flow *f)
 	return -1;
 }
 
-/* An intercepted flow, routed: its connection opened, the connect timer
- * armed; on failure f is gone. */
-static void flow_connect(struct flow *f)
+int flow_connect(struct flow *f)
 {
 	int rc = flow_open_upstream(f);
 
-	if (rc < 0) {
-		flow_fail_rep(f, flow_rep_for_errno(-rc), "opening the upstream connection: %s",
-			      strerror(-rc));
-		return;
-	}
 	f->state = FLOW_CONNECTING;
+	if (rc < 0)
+		return flow_fail_rep(f, flow_rep_for_errno(-rc),
+				     "opening the upstream connection: %s", strerror(-rc));
 	flow_set_timer(f, &f->r->connect_timers, f->r->cfg->connect_timeout_ms);
+	return 0;
 }
 
 /* Routes f by its name or address, checks for loops, and connects. */
@@ -808,19 +911,18 @@ static void flow_route_and_open(struct flow *f)
 {
 	struct relay *r = f->r;
 	const struct upstream *up;
-	const char *loop;
+	char why[UPSTREAM_ERROR_MAX];
 
 	timer_cancel(&f->timer);
 	/* a name's route wins over its address's */
 	up = f->target.hostname ? config_route_name(r->cfg, f->target.hostname) : NULL;
-	flow_set_upstream(f, up ? up : config_route(r->cfg, &f->target.addr));
-	if (f->target.name_only && f->up->url.kind == UPSTREAM_DIRECT) {
-		flow_look_up(f); /* a fake address: the real one first */
+	if (flow_take_route(f, up ? up : config_route(r->cfg, &f->target.addr), why, sizeof(why)) <
+	    0) {
+		flow_fail_rep(f, REP_NETWORK_UNREACHABLE, "%s", why);
 		return;
 	}
-	loop = flow_loop_reason(f);
-	if (loop) {
-		flow_refuse(f, loop);
+	if (f->target.name_only && f->up->url.kind == UPSTREAM_DIRECT) {
+		flow_look_up(f); /* a fake address: the real one first */
 		return;
 	}
 	flow_connect(f);

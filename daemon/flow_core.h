@@ -70,9 +70,11 @@ struct flow {
 	enum flow_state state;
 	uint64_t id;
 	struct sockaddr_storage client;
-	struct upstream_target target; /* the original or requested destination */
-	const struct upstream *up;     /* of gen's config */
-	struct generation *gen;	       /* the configuration this flow started with */
+	struct upstream_target target;	 /* the original or requested destination */
+	const struct upstream *route;	 /* what its route named: up, or up's group */
+	const struct upstream *up;	 /* of gen's config; a member, never a group */
+	struct sockaddr_storage up_addr; /* the address of up tried now (not direct) */
+	struct generation *gen;		 /* the configuration this flow started with */
 	struct upstream_handshake *hs;
 	struct socks_session *socks; /* SOCKS flows, until the relay starts */
 	struct relay_dir dir[2];
@@ -89,7 +91,12 @@ struct flow {
 	uint8_t intake;	     /* enum intake */
 	uint8_t up_noted;    /* the upstream's health was recorded */
 	uint64_t connect_ms; /* when the upstream connect began */
-	char *name;	     /* the name it found (first bytes, fake-IP), owned: target.hostname */
+	/* members of route's group tried (bit by position), up's address
+	 * tried (index), and the end of the time a retry may start in */
+	uint32_t tried;
+	uint8_t addr_index;
+	uint64_t retry_until_ms;
+	char *name; /* the name it found (first bytes, fake-IP), owned: target.hostname */
 	struct dns_query *lookup; /* a fake-IP name routed direct, being looked up */
 };
 
@@ -120,10 +127,15 @@ int flow_fail_rep(struct flow *f, uint8_t rep, const char *fmt, ...)
 /* Arms f's one timer on q (0 ms: none); it fires flow_expire's verdict
  * for f's state. */
 void flow_set_timer(struct flow *f, struct timer_queue *q, unsigned ms);
-/* Sets f->up, moving f to the worker's current configuration first. */
-void flow_set_upstream(struct flow *f, const struct upstream *up);
-/* Opens the connection f->up needs for f->target.addr and waits for it. */
-int flow_open_upstream(struct flow *f);
+/* Routes f to route (an upstream or a [group], of the worker's current
+ * configuration, which f moves to): the member the group's policy picks
+ * and that member's first address. 0, or -1 (f untouched but for its
+ * generation) when no member is up and the group says reset, or the
+ * upstream has no address yet; why says which. */
+int flow_take_route(struct flow *f, const struct upstream *route, char *why, size_t len);
+/* Opens the connection f->up needs for f->target.addr and arms the connect
+ * timer. 0, or -1 when f was failed (or is being retried elsewhere). */
+int flow_connect(struct flow *f);
 void flow_start_relay(struct flow *f);
 uint8_t flow_rep_for_errno(int err);
 /* Whether addr is this host's own, or special, or cannot be judged (see

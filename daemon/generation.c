@@ -3,6 +3,7 @@
 
 #include "sockgate/config.h"
 #include "generation.h"
+#include "upstream_live.h"
 #include "users.h"
 
 struct generation *generation_new(struct config *cfg, struct users *users, unsigned n_workers)
@@ -12,7 +13,11 @@ struct generation *generation_new(struct config *cfg, struct users *users, unsig
 	if (g)
 		g->counters =
 		    calloc(cfg->n_upstreams * (n_workers ? n_workers : 1), sizeof(*g->counters));
-	if (!g || !g->counters) {
+	if (g)
+		g->cfg = cfg;
+	if (!g || !g->counters || upstream_live_init(g) < 0) {
+		if (g)
+			free(g->counters);
 		free(g);
 		config_free(cfg);
 		users_free(users);
@@ -35,6 +40,7 @@ void generation_unref(struct generation *g)
 {
 	if (!g || atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	upstream_live_free(g);
 	config_free(g->cfg);
 	users_free(g->users);
 	free(g->counters);

@@ -32,6 +32,7 @@
 #include "privileges.h"
 #include "reload_job.h"
 #include "served.h"
+#include "upstream_live.h"
 #include "users.h"
 #include "worker.h"
 
@@ -320,6 +321,7 @@ static int reload_commit(struct daemon *d, char *msg, size_t len)
 	}
 	j->cfg = NULL; /* the generation's now */
 	j->users = NULL;
+	upstream_live_inherit(gen, d->gen);
 	for (unsigned i = 0; i < d->n_workers; i++)
 		worker_switch_generation(&d->workers[i], gen);
 	if (d->shared.auth)

@@ -28,6 +28,7 @@
 #include "generation.h"
 #include "socks_handshake.h"
 #include "socks_server.h"
+#include "upstream_live.h"
 #include "socks_session.h"
 #include "socks_udp.h"
 
@@ -316,17 +317,25 @@ static const struct upstream *socks_name_upstream(struct flow *f)
 	const struct config *cfg = f->r->cfg;
 	const struct upstream *name_up = socks_name_route(f);
 	const struct upstream *up = name_up ? name_up : cfg->default_upstream;
-	enum upstream_kind k = up->url.kind;
+	const struct upstream_group *g = up->group;
+	size_t n = g ? g->n_members : 1;
 
-	/* a name's own route needs no address to be chosen */
-	if ((cfg->n_routes && !name_up) ||
-	    !(k == UPSTREAM_SOCKS5H || k == UPSTREAM_SOCKS4A || k == UPSTREAM_HTTP))
+	/* a name's own route needs no address to be chosen; deny_dst can
+	 * only judge addresses */
+	if ((cfg->n_routes && !name_up) || cfg->socks.n_deny_dst)
 		return NULL;
-	/* deny_dst can only judge addresses; and a proxy on this router
+	/* every member must take names (a group's all-down direct would
+	 * need the address), and none may be a proxy on this router, which
 	 * would resolve a name to this router's own addresses */
-	if (cfg->socks.n_deny_dst ||
-	    dst_guard_is_local(f->r->dst_guard, &up->addr, f->r->loop.now_ms))
+	if (g && g->all_down_direct)
 		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct upstream *m = g ? g->members[i] : up;
+		enum upstream_kind k = m->url.kind;
+		if (!(k == UPSTREAM_SOCKS5H || k == UPSTREAM_SOCKS4A || k == UPSTREAM_HTTP) ||
+		    dst_guard_is_local(f->r->dst_guard, &m->addr, f->r->loop.now_ms))
+			return NULL;
+	}
 	return up;
 }
 
@@ -362,14 +371,13 @@ static void socks_connect_next(struct flow *f)
 	struct socks_session *s = f->socks;
 	const struct config *cfg = f->r->cfg;
 	uint8_t rep = REP_NOT_ALLOWED;
-	char reason[128] = "destination not allowed (loopback or this router; see "
-			   "allow_dst/deny_dst)";
+	char reason[UPSTREAM_ERROR_MAX] = "destination not allowed (loopback or this router; "
+					  "see allow_dst/deny_dst)";
 
 	while (s->next_addr < s->n_addrs) {
 		struct sockaddr_storage dst = s->addrs[s->next_addr++];
 		const struct upstream *up;
 		char a[ADDR_STRLEN];
-		int rc;
 
 		addr_unmap_v4(&dst);
 		f->target.addr = dst;
@@ -386,27 +394,16 @@ static void socks_connect_next(struct flow *f)
 		}
 		/* [route] by name holds for every address the name has */
 		up = socks_name_route(f);
-		flow_set_upstream(f, up ? up : config_route(cfg, &dst));
+		if (flow_take_route(f, up ? up : config_route(cfg, &dst), reason, sizeof(reason)) <
+		    0) {
+			rep = REP_NETWORK_UNREACHABLE;
+			continue;
+		}
 		if (s->hs.cmd == SOCKS_CMD_BIND) {
 			socks_start_bind(f);
 			return;
 		}
-		if (f->up->url.kind != UPSTREAM_DIRECT && addr_equal(&dst, &f->up->addr)) {
-			rep = REP_NOT_ALLOWED;
-			snprintf(reason, sizeof(reason),
-				 "destination is the upstream proxy itself");
-			continue;
-		}
-		rc = flow_open_upstream(f);
-		if (rc < 0) {
-			loop_close(&f->r->loop, &f->upstream_fd, CLOSE_FIN);
-			rep = flow_rep_for_errno(-rc);
-			snprintf(reason, sizeof(reason), "connect to %s: %s",
-				 addr_format(&dst, a, sizeof(a)), strerror(-rc));
-			continue;
-		}
-		f->state = FLOW_CONNECTING;
-		flow_set_timer(f, &f->r->connect_timers, cfg->connect_timeout_ms);
+		flow_connect(f); /* a failure tries the next address (retry) */
 		return;
 	}
 	flow_fail_rep(f, rep, "%s", reason);
@@ -569,16 +566,11 @@ static void socks_request(struct flow *f)
 		const struct upstream *up =
 		    s->hs.cmd == SOCKS_CMD_CONNECT ? socks_name_upstream(f) : NULL;
 		if (up) {
-			int rc;
-			flow_set_upstream(f, up);
-			rc = flow_open_upstream(f);
-			if (rc < 0) {
-				flow_fail_rep(f, flow_rep_for_errno(-rc), "connect to upstream: %s",
-					      strerror(-rc));
-				return;
-			}
-			f->state = FLOW_CONNECTING;
-			flow_set_timer(f, &r->connect_timers, cfg->connect_timeout_ms);
+			char why[UPSTREAM_ERROR_MAX];
+			if (flow_take_route(f, up, why, sizeof(why)) < 0)
+				flow_fail_rep(f, REP_NETWORK_UNREACHABLE, "%s", why);
+			else
+				flow_connect(f);
 			return;
 		}
 		f->state = FLOW_RESOLVING;

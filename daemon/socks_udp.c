@@ -28,6 +28,7 @@
 #include "socks_handshake.h"
 #include "socks_session.h"
 #include "socks_udp.h"
+#include "upstream_live.h"
 #include "udp_assoc.h"
 
 /* Datagrams relayed per event and direction before yielding the loop. */
@@ -265,8 +266,7 @@ static struct socks_udp_link *link_get(struct socks_udp *u, const struct upstrea
 			return l;
 	if (n >= LINKS_MAX || !(l = calloc(1, sizeof(*l))))
 		return NULL;
-	udp_assoc_init(&l->assoc, f->r, &link_ops, &link_limits, up,
-		       generation_counters(f->gen, up, f->r->index), cfg->mark,
+	udp_assoc_init(&l->assoc, f->r, &link_ops, &link_limits, f->gen, up, cfg->mark,
 		       cfg->connect_timeout_ms + cfg->handshake_timeout_ms);
 	l->u = u;
 	l->next = u->links;
@@ -302,14 +302,25 @@ static void socks_udp_send(struct flow *f, struct sockaddr_storage *dst, const u
 	addr_unmap_v4(dst);
 	if (!addr_equal(dst, &u->checked)) {
 		const struct upstream *up;
+		int pos;
 		if (!socks_dst_allowed(f, dst)) {
 			log_debug("flow %u.%llu: UDP to %s dropped: destination not allowed",
 				  f->r->index, (unsigned long long)f->id,
 				  addr_format(dst, a, sizeof(a)));
 			return;
 		}
-		/* as intercepted UDP: the upstream's udp key decides */
-		up = config_route(f->gen->cfg, dst);
+		/* as intercepted UDP: the upstream's udp key decides (of the
+		 * member a group picks for this client) */
+		up = upstream_live_pick(f->gen, config_route(f->gen->cfg, dst), &f->client, 0,
+					PICK_UDP, &pos);
+		if (!up) {
+			if (!u->route_logged++)
+				log_info("flow %u.%llu: UDP to %s dropped: every member of its "
+					 "group is down",
+					 f->r->index, (unsigned long long)f->id,
+					 addr_format(dst, a, sizeof(a)));
+			return;
+		}
 		if (up->url.kind != UPSTREAM_DIRECT && up->udp == UPSTREAM_UDP_DROP) {
 			if (!u->route_logged++)
 				log_info("flow %u.%llu: UDP to %s dropped: its route is upstream "

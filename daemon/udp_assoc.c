@@ -13,6 +13,7 @@
 #include "relay.h"
 #include "udp_assoc.h"
 #include "udp_control.h"
+#include "upstream_live.h"
 
 #define UDP_ASSOC_RETRY_MS    1000 /* after a failed setup, before the next try */
 #define UDP_ASSOC_QUEUE_FIRST 2048 /* a queue's first allocation: grown on demand */
@@ -32,8 +33,8 @@ static void relay_ev_handle(struct ev *ev, uint32_t events);
 static void setup_expired(struct timer *t);
 
 void udp_assoc_init(struct udp_assoc *a, struct relay *r, const struct udp_assoc_ops *ops,
-		    const struct udp_assoc_limits *limits, const struct upstream *up,
-		    struct upstream_counters *counters, uint32_t mark, unsigned setup_ms)
+		    const struct udp_assoc_limits *limits, struct generation *gen,
+		    const struct upstream *up, uint32_t mark, unsigned setup_ms)
 {
 	memset(a, 0, sizeof(*a));
 	a->control_ev.handle = control_ev_handle;
@@ -43,8 +44,9 @@ void udp_assoc_init(struct udp_assoc *a, struct relay *r, const struct udp_assoc
 	a->r = r;
 	a->ops = ops;
 	a->limits = limits;
+	a->gen = gen;
 	a->up = up;
-	a->counters = counters;
+	a->counters = generation_counters(gen, up, r->index);
 	a->mark = mark;
 	a->setup_ms = setup_ms;
 	a->state = UDP_ASSOC_DOWN; /* retry_at 0: the first datagram starts it */
@@ -94,6 +96,9 @@ static void udp_assoc_fail(struct udp_assoc *a, enum udp_assoc_down kind, unsign
 	va_end(ap);
 	if (kind == UDP_ASSOC_FAILED && a->counters)
 		atomic_fetch_add_explicit(&a->counters->failures, 1, memory_order_relaxed);
+	/* a group's UDP goes to another member until this one works again */
+	if (kind == UDP_ASSOC_FAILED)
+		upstream_live_note_udp(a->gen, a->up, 0, why);
 	udp_assoc_close(a);
 	a->retry_at += retry_ms;
 	a->ops->down(a, kind, why, dropped);
@@ -111,8 +116,13 @@ int udp_assoc_start(struct udp_assoc *a)
 	}
 	a->state = UDP_ASSOC_CONNECTING;
 	timer_arm(&r->loop, &r->udp_setup_timers, &a->setup_timer, a->setup_ms);
-	if (udp_control_open(r, a->up, a->mark, &a->setup->control, &a->control_ev, &a->control_fd,
-			     why) == UDP_CONTROL_FAILED) {
+	if (upstream_live_addr(a->gen, a->up, 0, &a->up_addr) < 0) {
+		upstream_live_error(a->gen, a->up, why, sizeof(why));
+		udp_assoc_fail(a, UDP_ASSOC_FAILED, UDP_ASSOC_RETRY_MS, "%s", why);
+		return -1;
+	}
+	if (udp_control_open(r, a->up, &a->up_addr, a->mark, &a->setup->control, &a->control_ev,
+			     &a->control_fd, why) == UDP_CONTROL_FAILED) {
 		udp_assoc_fail(a, UDP_ASSOC_FAILED, UDP_ASSOC_RETRY_MS, "%s", why);
 		return -1;
 	}
@@ -133,13 +143,14 @@ static void udp_assoc_ready(struct udp_assoc *a)
 	struct udp_assoc_setup *s = a->setup;
 	char why[UDP_CONTROL_WHY_MAX];
 
-	if (udp_control_open_relay(a->r, a->up, a->mark, a->control_fd, &s->control, &a->relay_ev,
-				   &a->relay_fd, &a->relay, why) < 0) {
+	if (udp_control_open_relay(a->r, a->up, &a->up_addr, a->mark, a->control_fd, &s->control,
+				   &a->relay_ev, &a->relay_fd, &a->relay, why) < 0) {
 		udp_assoc_fail(a, UDP_ASSOC_FAILED, UDP_ASSOC_RETRY_MS, "%s", why);
 		return;
 	}
 	timer_cancel(&a->setup_timer);
 	a->state = UDP_ASSOC_READY;
+	upstream_live_note_udp(a->gen, a->up, 1, NULL);
 	for (size_t off = 0; off < s->queue_len;) {
 		uint16_t n, payload;
 		memcpy(&n, s->queue + off, sizeof(n));

@@ -16,6 +16,7 @@
 
 #include "loop.h"
 
+struct generation;
 struct relay;
 struct upstream;
 struct upstream_counters;
@@ -65,20 +66,24 @@ struct udp_assoc {
 	struct relay *r;
 	const struct udp_assoc_ops *ops;
 	const struct udp_assoc_limits *limits;
+	struct generation *gen; /* the owner's: up and its live state are of it */
 	const struct upstream *up;
-	struct upstream_counters *counters; /* up's, in the owner's generation */
+	struct upstream_counters *counters; /* up's, in gen */
 	uint32_t mark;
 	unsigned setup_ms; /* connect + handshake timeouts */
 	enum udp_assoc_state state;
 	int control_fd, relay_fd;
-	struct sockaddr_storage relay; /* where datagrams go (READY) */
+	struct sockaddr_storage up_addr; /* up's address this setup uses */
+	struct sockaddr_storage relay;	 /* where datagrams go (READY) */
 	uint64_t retry_at;
 	struct udp_assoc_setup *setup; /* until READY */
 };
 
+/* up is of gen's config; the owner holds a reference to gen while a
+ * lives. */
 void udp_assoc_init(struct udp_assoc *a, struct relay *r, const struct udp_assoc_ops *ops,
-		    const struct udp_assoc_limits *limits, const struct upstream *up,
-		    struct upstream_counters *counters, uint32_t mark, unsigned setup_ms);
+		    const struct udp_assoc_limits *limits, struct generation *gen,
+		    const struct upstream *up, uint32_t mark, unsigned setup_ms);
 
 enum udp_assoc_send {
 	UDP_ASSOC_SENT,

@@ -33,7 +33,8 @@ static void want(struct relay *r, int fd, struct ev *ev, uint32_t events)
 	loop_modify(&r->loop, fd, ev, events);
 }
 
-enum udp_control_result udp_control_open(struct relay *r, const struct upstream *up, uint32_t mark,
+enum udp_control_result udp_control_open(struct relay *r, const struct upstream *up,
+					 const struct sockaddr_storage *up_addr, uint32_t mark,
 					 struct udp_control_setup *s, struct ev *ev, int *fd,
 					 char why[UDP_CONTROL_WHY_MAX])
 {
@@ -44,14 +45,14 @@ enum udp_control_result udp_control_open(struct relay *r, const struct upstream 
 	if (upstream_handshake_begin_udp(&s->hs, &up->url, up->pipeline, s->out) < 0)
 		return failed(why, "%s", s->hs.reason);
 	s->out_len = s->hs.out_len;
-	sock = socket(up->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	sock = socket(up_addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (sock < 0)
 		return failed(why, "socket: %s", strerror(errno));
 	fd_budget_take(r->loop.budget, 1);
 	*fd = sock;
 	if (relay_mark_socket(sock, mark) < 0)
 		return failed(why, "SO_MARK: %s", strerror(errno));
-	if (connect(sock, (const struct sockaddr *)&up->addr, addr_len(&up->addr)) < 0 &&
+	if (connect(sock, (const struct sockaddr *)up_addr, addr_len(up_addr)) < 0 &&
 	    errno != EINPROGRESS)
 		return failed(why, "connect to the upstream: %s", strerror(errno));
 	if (loop_add(&r->loop, sock, ev, EPOLLOUT) < 0)
@@ -120,17 +121,17 @@ enum udp_control_result udp_control_event(struct relay *r, int fd, struct ev *ev
 	return res == UPSTREAM_DONE ? UDP_CONTROL_GRANTED : UDP_CONTROL_WAIT;
 }
 
-int udp_control_open_relay(struct relay *r, const struct upstream *up, uint32_t mark,
-			   int control_fd, const struct udp_control_setup *s, struct ev *ev,
-			   int *relay_fd, struct sockaddr_storage *relay,
-			   char why[UDP_CONTROL_WHY_MAX])
+int udp_control_open_relay(struct relay *r, const struct upstream *up,
+			   const struct sockaddr_storage *up_addr, uint32_t mark, int control_fd,
+			   const struct udp_control_setup *s, struct ev *ev, int *relay_fd,
+			   struct sockaddr_storage *relay, char why[UDP_CONTROL_WHY_MAX])
 {
 	struct sockaddr_storage local;
 	socklen_t len = sizeof(local);
 	char a[ADDR_STRLEN];
 	int fd;
 
-	if (upstream_udp_relay_address(&s->hs, &up->addr, &up->udp_addr, relay) < 0) {
+	if (upstream_udp_relay_address(&s->hs, up_addr, &up->udp_addr, relay) < 0) {
 		failed(why, "the upstream named relay port 0");
 		return -1;
 	}
@@ -138,7 +139,7 @@ int udp_control_open_relay(struct relay *r, const struct upstream *up, uint32_t 
 	 * itself (a service of its own) or at a broadcast address */
 	if ((dst_special(relay) && !addr_is_loopback(relay)) ||
 	    (dst_guard_is_local(r->dst_guard, relay, r->loop.now_ms) &&
-	     !dst_guard_is_local(r->dst_guard, &up->addr, r->loop.now_ms))) {
+	     !dst_guard_is_local(r->dst_guard, up_addr, r->loop.now_ms))) {
 		failed(why, "the upstream named relay %s, the router's own or not unicast",
 		       addr_format(relay, a, sizeof(a)));
 		return -1;

@@ -32,10 +32,12 @@ enum udp_control_result {
 	UDP_CONTROL_FAILED,  /* why says what; the owner closes the socket */
 };
 
-/* Starts the handshake and a marked, non-blocking connection to up,
+/* Starts the handshake and a marked, non-blocking connection to up at
+ * up_addr,
  * registered with epoll under ev; *fd is set (and counted in the fd
  * budget) as soon as the socket exists, even when FAILED follows. */
-enum udp_control_result udp_control_open(struct relay *r, const struct upstream *up, uint32_t mark,
+enum udp_control_result udp_control_open(struct relay *r, const struct upstream *up,
+					 const struct sockaddr_storage *up_addr, uint32_t mark,
 					 struct udp_control_setup *s, struct ev *ev, int *fd,
 					 char why[UDP_CONTROL_WHY_MAX]);
 /* An event on the control connection fd: s while the association is set
@@ -48,9 +50,9 @@ enum udp_control_result udp_control_event(struct relay *r, int fd, struct ev *ev
  * connection's address (the upstream takes datagrams only from there),
  * registered under ev for EPOLLIN. 0, or -1 with why; *relay_fd is set
  * (and counted) as soon as the socket exists. */
-int udp_control_open_relay(struct relay *r, const struct upstream *up, uint32_t mark,
-			   int control_fd, const struct udp_control_setup *s, struct ev *ev,
-			   int *relay_fd, struct sockaddr_storage *relay,
-			   char why[UDP_CONTROL_WHY_MAX]);
+int udp_control_open_relay(struct relay *r, const struct upstream *up,
+			   const struct sockaddr_storage *up_addr, uint32_t mark, int control_fd,
+			   const struct udp_control_setup *s, struct ev *ev, int *relay_fd,
+			   struct sockaddr_storage *relay, char why[UDP_CONTROL_WHY_MAX]);
 
 #endif

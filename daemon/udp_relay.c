@@ -40,6 +40,7 @@
 #include "socks_handshake.h"
 #include "udp_assoc.h"
 #include "udp_relay.h"
+#include "upstream_live.h"
 #include "upstream.h"
 #include "relay.h"
 
@@ -697,8 +698,7 @@ static struct assoc *assoc_new(struct udp_relay *u, const struct sockaddr_storag
 	a->gen = generation_ref(r->gen);
 	a->direct_fd = -1;
 	a->direct_ev.handle = direct_ev_handle;
-	udp_assoc_init(&a->via, r, &via_ops, &u->limits, up,
-		       generation_counters(a->gen, up, r->index), a->gen->cfg->mark,
+	udp_assoc_init(&a->via, r, &via_ops, &u->limits, a->gen, up, a->gen->cfg->mark,
 		       a->gen->cfg->connect_timeout_ms + a->gen->cfg->handshake_timeout_ms);
 	a->id = ++r->next_flow_id;
 	a->created_ms = a->last_active = r->loop.now_ms;
@@ -857,6 +857,22 @@ static enum udp_drop_reason via_send(struct assoc *a, const uint8_t *data, size_
 	return a->no_room ? UDP_DROP_NO_ROOM : UDP_DROP_UPSTREAM_DOWN;
 }
 
+/* What datagrams from client to dst (NULL: known by name) routed to route
+ * go through: route, or the member of its group the policy picks for UDP;
+ * direct for a LAN device talking to an upstream itself; NULL when every
+ * member is down and the group says reset. */
+static const struct upstream *udp_member(struct relay *r, const struct sockaddr_storage *client,
+					 const struct sockaddr_storage *dst,
+					 const struct upstream *route)
+{
+	int pos;
+
+	if (dst && route->url.kind != UPSTREAM_DIRECT &&
+	    upstream_live_is_upstream_address(r->gen, dst))
+		return &r->cfg->upstreams[0];
+	return upstream_live_pick(r->gen, route, client, 0, PICK_UDP, &pos);
+}
+
 /* fake-IP: the name behind dst (a pool address), in name, and its route
  * in *up; 0, or -1 (dropped, counted) when the table has no name for it
  * or its route cannot carry it by name. */
@@ -871,12 +887,15 @@ static int fake_route(struct udp_relay *u, const struct sockaddr_storage *client
 		relay_count(&r->counters.dns.fake_unknown);
 		why = "a fake-IP address with no name (any more)";
 	} else {
-		*up = config_route_by_name(r->cfg, name);
-		if ((*up)->udp == UPSTREAM_UDP_ASSOCIATE && (*up)->url.kind != UPSTREAM_DIRECT)
+		*up = udp_member(r, client, NULL, config_route_by_name(r->cfg, name));
+		if (!*up)
+			why = "every member of its group is down";
+		else if ((*up)->udp == UPSTREAM_UDP_ASSOCIATE && (*up)->url.kind != UPSTREAM_DIRECT)
 			return 0;
-		if ((*up)->udp == UPSTREAM_UDP_DIRECT && r->dns)
+		else if ((*up)->udp == UPSTREAM_UDP_DIRECT && r->dns)
 			return 0; /* looked up, then sent from the router */
-		why = "its route carries no UDP";
+		else
+			why = "its route carries no UDP";
 	}
 	drop(r, UDP_DROP_UNSUPPORTED);
 	if (loop_log_allowed(&r->loop))
@@ -899,7 +918,11 @@ static struct assoc *assoc_for(struct udp_relay *u, const struct sockaddr_storag
 	struct assoc *a;
 
 	if (!r->shared->fakeip || !fakeip_in_pool(r->shared->fakeip, dst)) {
-		up = config_route(r->cfg, dst);
+		up = udp_member(r, client, dst, config_route(r->cfg, dst));
+		if (!up) {
+			drop(r, UDP_DROP_UPSTREAM_DOWN);
+			return NULL;
+		}
 		a = assoc_find(u, client, up, &none);
 		return a ? a : assoc_create(u, client, dst, up, NULL);
 	}

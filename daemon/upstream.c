@@ -117,3 +117,10 @@ int upstream_handshake_stalled_pipeline(const struct upstream_handshake *hs)
 		return 0;
 	return upstream_socks5_stalled_pipeline(hs);
 }
+
+int upstream_handshake_proxy_silent(const struct upstream_handshake *hs)
+{
+	if (hs->kind != UPSTREAM_SOCKS5 && hs->kind != UPSTREAM_SOCKS5H)
+		return 0;
+	return upstream_socks5_silent(hs);
+}

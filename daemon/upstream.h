@@ -117,12 +117,18 @@ enum upstream_result upstream_handshake_feed(struct upstream_handshake *hs, cons
  * bytes (microsocks 1.0.3 does). */
 int upstream_handshake_stalled_pipeline(const struct upstream_handshake *hs);
 
+/* After a timeout: whether the proxy has not answered what it answers
+ * before it reaches for the target (a SOCKS5 greeting), so the silence is
+ * the proxy's own. 0 where the protocol cannot tell (SOCKS4, HTTP). */
+int upstream_handshake_proxy_silent(const struct upstream_handshake *hs);
+
 /* Per-protocol parts, used by upstream_handshake_*. */
 int upstream_socks5_begin(struct upstream_handshake *hs, const struct upstream_url *url,
 			  const struct upstream_target *target);
 enum upstream_result upstream_socks5_feed(struct upstream_handshake *hs, const uint8_t *in,
 					  size_t len, size_t *consumed);
 int upstream_socks5_stalled_pipeline(const struct upstream_handshake *hs);
+int upstream_socks5_silent(const struct upstream_handshake *hs);
 int upstream_socks4_begin(struct upstream_handshake *hs, const struct upstream_url *url,
 			  const struct upstream_target *target);
 enum upstream_result upstream_socks4_feed(struct upstream_handshake *hs, const uint8_t *in,

@@ -309,3 +309,8 @@ int upstream_udp_relay_address(const struct upstream_handshake *hs,
 	}
 	return port ? 0 : -1;
 }
+
+int upstream_socks5_silent(const struct upstream_handshake *hs)
+{
+	return hs->stage == S5_METHOD && hs->have == 0;
+}

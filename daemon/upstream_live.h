@@ -1,0 +1,105 @@
+/* What sockgated learns of its upstreams while it runs, shared by every
+ * worker: whether each answers (active checks and real flows' handshakes,
+ * with hysteresis), its current addresses (looked up again on their TTL),
+ * and, for a [group], which member a new flow or association takes. It
+ * hangs off a generation; a reload's new generation takes over what the
+ * old one knew of the upstreams it still has, unchanged. */
+#ifndef SOCKGATE_UPSTREAM_LIVE_H
+#define SOCKGATE_UPSTREAM_LIVE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct generation;
+struct upstream;
+struct upstream_group;
+
+#define UPSTREAM_ADDRS_MAX 8
+#define UPSTREAM_ERROR_MAX 320
+
+struct upstream_live {
+	/* the [group] whose checks and thresholds govern this member (the
+	 * first that lists it); NULL for an upstream in no group */
+	const struct upstream_group *governed_by;
+	atomic_int down;     /* 1: new flows do not take it */
+	atomic_int udp_down; /* 1: its UDP ASSOCIATE check failed */
+	atomic_uint fails;   /* failures in a row, checks and real flows */
+	atomic_uint goods;   /* good checks in a row while down */
+	atomic_ullong checks, checks_failed;
+	atomic_ullong check_ms;		/* when the last check ended (monotonic ms), 0: never */
+	atomic_ullong check_latency_ms; /* the last good check's; 0: none yet */
+	atomic_ullong changed_ms;	/* when it last went up or down */
+	/* a group's: the round-robin position, and the member `sockgate
+	 * upstream use` pinned (-1: the policy picks) */
+	atomic_uint next;
+	atomic_int pinned;
+	pthread_mutex_t lock;		/* guards what follows */
+	char error[UPSTREAM_ERROR_MAX]; /* why it is down, or its last failure */
+	struct sockaddr_storage addrs[UPSTREAM_ADDRS_MAX];
+	size_t n_addrs;
+	int by_name;	      /* the url's host is a name, looked up again */
+	uint64_t resolved_ms; /* monotonic; 0: not yet */
+	uint64_t refresh_ms;  /* when to look it up again */
+};
+
+/* Sets up g->live for g's config (every upstream up; addresses from the
+ * load); 0 or -ENOMEM. */
+int upstream_live_init(struct generation *g);
+void upstream_live_free(struct generation *g);
+/* What prev knew of the upstreams next has with the same name and url:
+ * state, addresses, counters of checks, pins by member name. */
+void upstream_live_inherit(struct generation *next, const struct generation *prev);
+
+struct upstream_live *upstream_live_of(const struct generation *g, const struct upstream *up);
+
+/* Address i of up (port set) into out: 0, or -1 when it has no address i
+ * (its name did not resolve yet: why is in its error). */
+int upstream_live_addr(const struct generation *g, const struct upstream *up, size_t i,
+		       struct sockaddr_storage *out);
+/* Whether addr (address only, any port) is a current address of an
+ * upstream of g: a LAN device talking to the proxy itself. */
+int upstream_live_is_upstream_address(const struct generation *g,
+				      const struct sockaddr_storage *addr);
+/* A lookup's answer for up: n addresses (n = 0: failed, err says why),
+ * looked up again after ttl_s within the config's bounds. */
+void upstream_live_resolved(struct generation *g, const struct upstream *up,
+			    const struct sockaddr_storage *addrs, size_t n, unsigned ttl_s,
+			    const char *err, uint64_t now_ms);
+
+/* How up answered: a check (check = 1) or a real flow's handshake (ok, or
+ * a failure of the proxy itself, why). A real flow's success clears the
+ * failures in a row; only checks bring a down member up, after up_after
+ * of them in a row; down_after failures in a row take it down. */
+void upstream_live_note(struct generation *g, const struct upstream *up, int check, int ok,
+			uint64_t latency_ms, const char *why, uint64_t now_ms);
+/* The UDP ASSOCIATE check's result. */
+void upstream_live_note_udp(struct generation *g, const struct upstream *up, int ok,
+			    const char *why);
+
+/* What a pick is for: UDP (members up and carrying UDP), and a stable
+ * choice (round-robin spread by client as hash does, for what lasts
+ * beyond one flow: UDP associations, the DNS service's channels). */
+#define PICK_UDP    1u
+#define PICK_STABLE 2u
+
+/* The member of route a new flow from client takes, skipping the members
+ * whose bit (by position in the group) is set in tried: route itself when
+ * it is no group; the pinned member; else the policy's pick among the
+ * members up. *pos is the member's position (-1 for no member). When none
+ * is left: direct with on_all_down = direct, else NULL. */
+const struct upstream *upstream_live_pick(const struct generation *g, const struct upstream *route,
+					  const struct sockaddr_storage *client, uint32_t tried,
+					  unsigned how, int *pos);
+
+/* `sockgate upstream use GROUP MEMBER|auto`: 0, or -1 with why. */
+int upstream_live_pin(struct generation *g, const char *group, const char *member, char *why,
+		      size_t len);
+
+/* The error text of up, copied under its lock. */
+void upstream_live_error(const struct generation *g, const struct upstream *up, char *buf,
+			 size_t len);
+
+#endif
