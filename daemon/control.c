@@ -1,5 +1,6 @@
 /* Control socket requests (documented in docs/control.md):
  *   status [json] | conns [json] | stats [json] | reload [json] | dns-flush [json]
+ *   | upstream-use GROUP MEMBER|auto [json]
  * The answer is text, or one JSON object, then the connection closes.
  *   tproxy-listeners
  * (root only) hands copies of the TPROXY TCP listeners to the CLI, which
@@ -18,6 +19,7 @@
 #include "sockgate/json_out.h"
 #include "sockgate/log.h"
 #include "control.h"
+#include "control_upstreams.h"
 #include "fd_budget.h"
 #include "generation.h"
 #include "served.h"
@@ -86,8 +88,7 @@ void control_close(struct control *c)
 static json_t *status_json(const struct control *c)
 {
 	const struct config *cfg = (*c->gen)->cfg;
-
-	return json_pack(
+	json_t *status = json_pack(
 	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o}", "version",
 	    SOCKGATE_VERSION, "uptime_s", (json_int_t)(time(NULL) - c->started), "workers",
 	    (json_int_t)c->n_workers, "redirect_port", (json_int_t)cfg->redirect_port,
@@ -99,6 +100,13 @@ static json_t *status_json(const struct control *c)
 	    (json_int_t)c->budget->max, "dns_listeners", (json_int_t)cfg->dns.n_listen,
 	    "dns_servers", (json_int_t)cfg->dns.n_server, "dns_cache_entries",
 	    json_count(SUM(c, dns.cache_entries)));
+
+	json_t *ups = control_upstreams_json(c);
+
+	if (status && ups)
+		json_object_update(status, ups);
+	json_decref(ups);
+	return status;
 }
 
 static void answer_status(const struct control *c, FILE *out)
@@ -126,23 +134,7 @@ static void answer_status(const struct control *c, FILE *out)
 			SUM(c, dns.cache_entries));
 	else
 		fprintf(out, "dns service: off\n");
-}
-
-/* One upstream's counters over every worker: flows, failures, bytes up
- * and down. */
-static void upstream_totals(const struct control *c, const struct upstream *up,
-			    unsigned long long v[4])
-{
-	v[0] = v[1] = v[2] = v[3] = 0;
-	for (unsigned i = 0; i < c->n_workers; i++) {
-		const struct upstream_counters *uc = generation_counters(*c->gen, up, i);
-		if (!uc)
-			continue;
-		v[0] += atomic_load_explicit(&uc->flows, memory_order_relaxed);
-		v[1] += atomic_load_explicit(&uc->failures, memory_order_relaxed);
-		v[2] += atomic_load_explicit(&uc->bytes_up, memory_order_relaxed);
-		v[3] += atomic_load_explicit(&uc->bytes_down, memory_order_relaxed);
-	}
+	control_upstreams_text(c, out);
 }
 
 static json_t *udp_stats_json(const struct control *c)
@@ -215,12 +207,15 @@ static json_t *stats_json(const struct control *c)
 	for (int k = 1; failures && k < RELAY_FAIL_KINDS; k++)
 		json_object_set_new(failures, relay_fail_names[k], json_count(SUM(c, failures[k])));
 	for (size_t u = 0; upstreams && u < cfg->n_upstreams; u++) {
-		unsigned long long v[4];
-		upstream_totals(c, &cfg->upstreams[u], v);
+		struct upstream_totals t;
+		if (cfg->upstreams[u].group)
+			continue; /* its members count its flows */
+		control_upstream_totals(c, &cfg->upstreams[u], &t);
 		json_object_set_new(upstreams, cfg->upstreams[u].name,
-				    json_pack("{s:o, s:o, s:o, s:o}", "flows", json_count(v[0]),
-					      "failures", json_count(v[1]), "bytes_up",
-					      json_count(v[2]), "bytes_down", json_count(v[3])));
+				    json_pack("{s:o, s:o, s:o, s:o}", "flows", json_count(t.flows),
+					      "failures", json_count(t.failures), "bytes_up",
+					      json_count(t.bytes_up), "bytes_down",
+					      json_count(t.bytes_down)));
 	}
 	return json_pack("{s:o, s:o, s:o*, s:o*, s:o, s:o, s:o*, s:o*}", "bytes_up",
 			 json_count(SUM(c, bytes_up)), "bytes_down", json_count(SUM(c, bytes_down)),
@@ -277,10 +272,12 @@ static void answer_stats(const struct control *c, FILE *out)
 	}
 	fprintf(out, "upstreams:\n");
 	for (size_t u = 0; u < cfg->n_upstreams; u++) {
-		unsigned long long v[4];
-		upstream_totals(c, &cfg->upstreams[u], v);
+		struct upstream_totals t;
+		if (cfg->upstreams[u].group)
+			continue; /* its members count its flows */
+		control_upstream_totals(c, &cfg->upstreams[u], &t);
 		fprintf(out, "  %s: %llu flows ended, %llu failed, up %llu, down %llu\n",
-			cfg->upstreams[u].name, v[0], v[1], v[2], v[3]);
+			cfg->upstreams[u].name, t.flows, t.failures, t.bytes_up, t.bytes_down);
 	}
 }
 
@@ -323,10 +320,24 @@ static unsigned dns_flush(const struct control *c)
 	return done;
 }
 
+/* upstream-use GROUP MEMBER|auto: the pin, and what it did. */
+static void upstream_use(const struct control *c, const char *args, int json, FILE *out)
+{
+	char msg[256];
+	int rc = control_upstream_use(c, args, msg, sizeof(msg));
+
+	if (json)
+		json_print(out, json_pack("{s:b, s:s}", "ok", !rc, "message", msg));
+	else
+		fprintf(out, "%s: %s\n", rc ? "error" : "ok", msg);
+}
+
 /* The answer to req: text, or one JSON object. */
 static void answer(const struct control *c, const char *req, int json, FILE *out)
 {
-	if (json) {
+	if (json && !strncmp(req, "upstream-use ", 13)) {
+		upstream_use(c, req + 13, json, out);
+	} else if (json) {
 		json_t *v =
 		    !strcmp(req, "status")  ? status_json(c)
 		    : !strcmp(req, "stats") ? stats_json(c)
@@ -336,6 +347,8 @@ static void answer(const struct control *c, const char *req, int json, FILE *out
 		    : !strcmp(req, "reload") ? reload_json(c)
 					     : json_pack("{s:s}", "error", "unknown request");
 		json_print(out, v);
+	} else if (!strncmp(req, "upstream-use ", 13)) {
+		upstream_use(c, req + 13, json, out);
 	} else if (!strcmp(req, "status"))
 		answer_status(c, out);
 	else if (!strcmp(req, "stats"))
@@ -348,7 +361,8 @@ static void answer(const struct control *c, const char *req, int json, FILE *out
 	else if (!strcmp(req, "reload"))
 		fprintf(out, "%s: %s\n", c->reload_rc ? "error" : "ok", c->reload_msg);
 	else
-		fprintf(out, "error: unknown request (status, conns, stats, reload, dns-flush)\n");
+		fprintf(out, "error: unknown request (status, conns, stats, reload, dns-flush, "
+			     "upstream-use)\n");
 }
 
 /* Sends "ok" and the names of the listeners whose copies ride along

@@ -208,7 +208,8 @@ static void query_end(struct dns_query *q)
 
 	list_del(&q->node);
 	d->active--;
-	atomic_store_explicit(&d->r->counters.dns_lookups, d->active, memory_order_relaxed);
+	if (d == d->r->dns) /* the SOCKS server's and flows' lookups, not the watch's */
+		atomic_store_explicit(&d->r->counters.dns_lookups, d->active, memory_order_relaxed);
 	if (q->fn)
 		d->live--;
 	if (q->slot)
@@ -220,6 +221,7 @@ static void getaddrinfo_cb(void *arg, int status, int timeouts, struct ares_addr
 	struct dns_query *q = arg;
 	struct sockaddr_storage addrs[DNS_ADDRS_MAX];
 	size_t n = 0;
+	unsigned ttl_s = 0;
 	(void)timeouts;
 
 	if (status == ARES_ECANCELLED && q->dns->requeue && q->fn) {
@@ -233,6 +235,8 @@ static void getaddrinfo_cb(void *arg, int status, int timeouts, struct ares_addr
 			if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) ||
 			    a->ai_addrlen > sizeof(addrs[0]))
 				continue;
+			if (a->ai_ttl > 0 && (!n || (unsigned)a->ai_ttl < ttl_s || !ttl_s))
+				ttl_s = (unsigned)a->ai_ttl;
 			memset(&addrs[n], 0, sizeof(addrs[n]));
 			memcpy(&addrs[n], a->ai_addr, a->ai_addrlen);
 			addr_set_port(&addrs[n], q->port);
@@ -242,7 +246,7 @@ static void getaddrinfo_cb(void *arg, int status, int timeouts, struct ares_addr
 	if (res)
 		ares_freeaddrinfo(res);
 	if (q->fn)
-		q->fn(q->arg, addrs, n,
+		q->fn(q->arg, addrs, n, ttl_s,
 		      n			       ? NULL
 		      : status == ARES_SUCCESS ? "no address"
 					       : ares_strerror(status));
@@ -276,12 +280,12 @@ void dns_resolve(struct dns *d, const char *name, uint16_t port,
 
 	*slot = NULL;
 	if (d->active >= DNS_ACTIVE_MAX || client_queries(d, client) >= DNS_CLIENT_MAX) {
-		fn(arg, NULL, 0, "too many name lookups under way");
+		fn(arg, NULL, 0, 0, "too many name lookups under way");
 		return;
 	}
 	q = calloc(1, sizeof(*q));
 	if (!q) {
-		fn(arg, NULL, 0, "out of memory");
+		fn(arg, NULL, 0, 0, "out of memory");
 		return;
 	}
 	q->dns = d;
@@ -294,7 +298,8 @@ void dns_resolve(struct dns *d, const char *name, uint16_t port,
 	*slot = q;
 	list_add_tail(&d->queries, &q->node);
 	d->active++;
-	atomic_store_explicit(&d->r->counters.dns_lookups, d->active, memory_order_relaxed);
+	if (d == d->r->dns) /* the SOCKS server's and flows' lookups, not the watch's */
+		atomic_store_explicit(&d->r->counters.dns_lookups, d->active, memory_order_relaxed);
 	d->live++;
 	ask(d, q);
 }

@@ -13,9 +13,11 @@ struct relay;
 
 #define DNS_ADDRS_MAX 8
 
-/* n addresses (port set) in the resolver's order, or n = 0 and err. */
+/* n addresses (port set) in the resolver's order, valid for ttl_s seconds
+ * (the least of theirs; 0 when none was given, as from /etc/hosts), or
+ * n = 0 and err. */
 typedef void (*dns_result_fn)(void *arg, const struct sockaddr_storage *addrs, size_t n,
-			      const char *err);
+			      unsigned ttl_s, const char *err);
 
 /* Call dns_library_init() once per process before any dns_new(). */
 int dns_library_init(void);

@@ -180,13 +180,9 @@ int flow_take_route(struct flow *f, const struct upstream *route, char *why, siz
  * or failed to answer (why); once per attempt, never for direct. */
 static void flow_note_upstream(struct flow *f, int ok, const char *why)
 {
-	struct upstream_counters *uc = flow_up_counters(f);
-
-	if (!uc || f->up_noted || f->up->url.kind == UPSTREAM_DIRECT)
+	if (!f->up || f->up_noted || f->up->url.kind == UPSTREAM_DIRECT)
 		return;
 	f->up_noted = 1;
-	atomic_store_explicit(ok ? &uc->last_ok_ms : &uc->last_fail_ms, f->r->loop.now_ms + 1,
-			      memory_order_relaxed);
 	upstream_live_note(f->gen, f->up, 0, ok, 0, why, f->r->loop.now_ms);
 }
 
@@ -931,11 +927,12 @@ static void flow_route_and_open(struct flow *f)
 /* ---- fake-IP: flows to the pool go by their name ---- */
 
 static void flow_looked_up(void *arg, const struct sockaddr_storage *addrs, size_t n,
-			   const char *err)
+			   unsigned ttl_s, const char *err)
 {
 	struct flow *f = arg;
 	struct relay *r = f->r;
 	const char *guard;
+	(void)ttl_s; /* looked up for one connection */
 
 	if (!n) {
 		flow_fail_rep(f, REP_HOST_UNREACHABLE, "cannot resolve \"%s\": %s",

@@ -18,9 +18,6 @@ struct users;
 struct upstream_counters {
 	atomic_ullong flows, failures, bytes_up, bytes_down; /* flows that ended */
 	atomic_ullong live;
-	/* the last time (loop now_ms + 1) the upstream answered a handshake,
-	 * or could not be reached or failed to answer */
-	atomic_ullong last_ok_ms, last_fail_ms;
 };
 
 struct generation {

@@ -12,6 +12,7 @@
 #include "fd_budget.h"
 #include "generation.h"
 #include "metrics.h"
+#include "upstream_live.h"
 #include "served.h"
 #include "worker.h"
 
@@ -85,7 +86,7 @@ static void render_handshakes(const struct metrics *m, FILE *out)
 
 /* One upstream's counters over the workers of gen. */
 struct upstream_sums {
-	unsigned long long live, flows, failures, bytes_up, bytes_down, last_ok, last_fail;
+	unsigned long long live, flows, failures, bytes_up, bytes_down;
 };
 
 static void upstream_sum(struct generation *gen, const struct upstream *up, unsigned n_workers,
@@ -94,7 +95,6 @@ static void upstream_sum(struct generation *gen, const struct upstream *up, unsi
 	memset(s, 0, sizeof(*s));
 	for (unsigned i = 0; i < n_workers; i++) {
 		const struct upstream_counters *uc = generation_counters(gen, up, i);
-		unsigned long long ok, fail;
 		if (!uc)
 			continue;
 		s->live += atomic_load_explicit(&uc->live, memory_order_relaxed);
@@ -102,10 +102,6 @@ static void upstream_sum(struct generation *gen, const struct upstream *up, unsi
 		s->failures += atomic_load_explicit(&uc->failures, memory_order_relaxed);
 		s->bytes_up += atomic_load_explicit(&uc->bytes_up, memory_order_relaxed);
 		s->bytes_down += atomic_load_explicit(&uc->bytes_down, memory_order_relaxed);
-		ok = atomic_load_explicit(&uc->last_ok_ms, memory_order_relaxed);
-		fail = atomic_load_explicit(&uc->last_fail_ms, memory_order_relaxed);
-		s->last_ok = ok > s->last_ok ? ok : s->last_ok;
-		s->last_fail = fail > s->last_fail ? fail : s->last_fail;
 	}
 }
 
@@ -116,6 +112,64 @@ static void upstream_sample(FILE *out, const char *name, const struct upstream *
 	fprintf(out, "%s{upstream=\"", name);
 	put_label(out, up->name);
 	fprintf(out, "\"%s} %llu\n", labels, value);
+}
+
+/* What the checks and real flows found: each upstream up or not, its
+ * checks and their last latency; each group's member new flows take. */
+static void render_upstream_state(struct generation *gen, FILE *out)
+{
+	const struct config *cfg = gen->cfg;
+	size_t u;
+
+	family(out, "sockgate_upstream_up", "gauge",
+	       "1 when the upstream takes new flows, 0 when it is down (checks or real flows' "
+	       "handshakes failed, or its name does not resolve).");
+	for (u = 1; u < cfg->n_upstreams; u++)
+		if (!cfg->upstreams[u].group)
+			upstream_sample(
+			    out, "sockgate_upstream_up", &cfg->upstreams[u], "",
+			    !atomic_load_explicit(&gen->live[u].down, memory_order_relaxed));
+	family(out, "sockgate_upstream_checks_total", "counter",
+	       "Health checks of group members, by result.");
+	for (u = 1; u < cfg->n_upstreams; u++) {
+		unsigned long long all, bad;
+		if (!gen->live[u].governed_by)
+			continue;
+		all = atomic_load_explicit(&gen->live[u].checks, memory_order_relaxed);
+		bad = atomic_load_explicit(&gen->live[u].checks_failed, memory_order_relaxed);
+		upstream_sample(out, "sockgate_upstream_checks_total", &cfg->upstreams[u],
+				",result=\"ok\"", all - bad);
+		upstream_sample(out, "sockgate_upstream_checks_total", &cfg->upstreams[u],
+				",result=\"failed\"", bad);
+	}
+	family(out, "sockgate_upstream_check_seconds", "gauge",
+	       "How long the last good health check of a group member took.");
+	for (u = 1; u < cfg->n_upstreams; u++)
+		if (gen->live[u].governed_by) {
+			fprintf(out, "sockgate_upstream_check_seconds{upstream=\"");
+			put_label(out, cfg->upstreams[u].name);
+			fprintf(out, "\"} %.3f\n",
+				atomic_load_explicit(&gen->live[u].check_latency_ms,
+						     memory_order_relaxed) /
+				    1000.0);
+		}
+	family(out, "sockgate_group_member_active", "gauge",
+	       "1 for the member of a group that new flows take now (pinned or by its policy).");
+	for (u = 1; u < cfg->n_upstreams; u++) {
+		const struct upstream_group *g = cfg->upstreams[u].group;
+		const struct upstream *active;
+		int pos;
+		if (!g)
+			continue;
+		active = upstream_live_pick(gen, &cfg->upstreams[u], NULL, 0, PICK_STABLE, &pos);
+		for (size_t m = 0; m < g->n_members; m++) {
+			fprintf(out, "sockgate_group_member_active{group=\"");
+			put_label(out, cfg->upstreams[u].name);
+			fprintf(out, "\",member=\"");
+			put_label(out, g->members[m]->name);
+			fprintf(out, "\"} %d\n", active == g->members[m]);
+		}
+	}
 }
 
 static void render_upstreams(const struct metrics *m, FILE *out)
@@ -153,13 +207,7 @@ static void render_upstreams(const struct metrics *m, FILE *out)
 		upstream_sample(out, "sockgate_upstream_bytes_total", &cfg->upstreams[u],
 				",direction=\"down\"", s[u].bytes_down);
 	}
-	family(out, "sockgate_upstream_up", "gauge",
-	       "1 when the upstream proxy answered its last handshake (or was not tried yet), 0 "
-	       "when it could not be reached or did not answer.");
-	for (u = 0; u < cfg->n_upstreams; u++)
-		if (cfg->upstreams[u].url.kind != UPSTREAM_DIRECT) /* no proxy to be down */
-			upstream_sample(out, "sockgate_upstream_up", &cfg->upstreams[u], "",
-					s[u].last_ok >= s[u].last_fail);
+	render_upstream_state(gen, out);
 	free(s);
 }
 

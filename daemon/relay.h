@@ -29,6 +29,7 @@ struct fd_budget;
 struct generation;
 struct socks_server;
 struct udp_relay;
+struct upstream_watch;
 struct users;
 
 /* Failure reasons counted, indexed by SOCKS5 reply code (the same
@@ -147,6 +148,7 @@ struct relay {
 	struct socks_server *socks;	 /* NULL without [socks] */
 	struct dns_service *dns_service; /* NULL without [dns] */
 	struct udp_relay *udp;		 /* transparent UDP, made on first use */
+	struct upstream_watch *watch;	 /* worker 0's: names and checks */
 	uint64_t next_flow_id;
 	struct timer_queue connect_timers, handshake_timers, idle_timers, bind_timers;
 	struct timer_queue udp_setup_timers; /* our UDP ASSOCIATEs with upstreams */

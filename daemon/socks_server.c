@@ -426,10 +426,11 @@ static int socks_server_retry(struct flow *f, const char *desc, const char *reas
 }
 
 static void socks_resolved(void *arg, const struct sockaddr_storage *addrs, size_t n,
-			   const char *err)
+			   unsigned ttl_s, const char *err)
 {
 	struct flow *f = arg;
 	struct socks_session *s = f->socks;
+	(void)ttl_s; /* looked up for one connection */
 
 	if (!n) {
 		flow_fail_rep(f, REP_HOST_UNREACHABLE, "cannot resolve \"%s\": %s", s->hs.host,

@@ -364,10 +364,11 @@ static void socks_udp_send(struct flow *f, struct sockaddr_storage *dst, const u
 }
 
 static void socks_udp_resolved(void *arg, const struct sockaddr_storage *addrs, size_t n,
-			       const char *err)
+			       unsigned ttl_s, const char *err)
 {
 	struct flow *f = arg;
 	struct socks_udp *u = f->socks->udp;
+	(void)ttl_s; /* looked up for one connection */
 
 	if (!n) {
 		log_debug("flow %u.%llu: UDP to \"%s\" dropped: %s", f->r->index,

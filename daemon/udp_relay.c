@@ -736,12 +736,13 @@ static int assoc_open_direct(struct assoc *a)
 /* ---- fake-IP datagrams routed direct ---- */
 
 static void assoc_looked_up(void *arg, const struct sockaddr_storage *addrs, size_t n,
-			    const char *err)
+			    unsigned ttl_s, const char *err)
 {
 	struct assoc *a = arg;
 	struct relay *r = a->u->r;
 	char what[FLOW_DESCRIBE_MAX];
 	const char *why = n ? NULL : err;
+	(void)ttl_s; /* looked up for one association */
 
 	/* the client's family: its socket sends from that one */
 	for (size_t i = 0; i < n && !a->real_dst.ss_family; i++) {

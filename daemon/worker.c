@@ -23,6 +23,7 @@
 #include "intake.h"
 #include "socks_server.h"
 #include "udp_relay.h"
+#include "upstream_watch.h"
 #include "worker.h"
 
 #define ACCEPTS_PER_EVENT 64
@@ -304,6 +305,7 @@ static void worker_tick(struct relay *r)
 	loop_expire_timers(&r->loop);
 	udp_relay_tick(r);
 	dns_tick(r->dns);
+	upstream_watch_tick(r);
 	loop_log_window(&r->loop);
 	/* other workers' flows may have ended meanwhile */
 	loop_fds_released(&r->loop);
@@ -615,6 +617,12 @@ int worker_init(struct worker *w, unsigned index, struct generation *gen,
 	rc = dns_service_new(r);
 	if (rc < 0)
 		goto fail;
+	/* one worker watches the upstreams for all (a reload may add groups) */
+	if (index == 0) {
+		rc = upstream_watch_new(r);
+		if (rc < 0)
+			goto fail;
+	}
 	return 0;
 fail:
 	worker_destroy(w);
@@ -654,6 +662,7 @@ void worker_destroy(struct worker *w)
 		flow_free_cache(r);
 		socks_server_free(r);
 		dns_service_free(r);
+		upstream_watch_free(r);
 		dns_free(r->dns);
 		r->dns = NULL;
 		relay_destroy(r);

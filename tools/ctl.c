@@ -21,11 +21,16 @@ void ctl_usage(FILE *out)
 	fprintf(
 	    out,
 	    "Usage: sockgate [-c FILE] [--json] status | conns | stats | dns flush\n"
+	    "       sockgate [-c FILE] [--json] upstream use GROUP MEMBER|auto\n"
 	    "\n"
-	    "  status     daemon version, uptime, workers, intake, live and total flows\n"
+	    "  status     daemon version, uptime, workers, intake, live and total flows;\n"
+	    "             each upstream up or down, its addresses and last check; groups\n"
 	    "  conns      live flows: client, destination, upstream, state, bytes each way, age\n"
 	    "  stats      bytes and failures by reason, per upstream; the DNS service's counters\n"
 	    "  dns flush  empty the DNS service's caches\n"
+	    "  upstream use GROUP MEMBER\n"
+	    "             new flows of the group take MEMBER, up or not, until `auto` (or a\n"
+	    "             restart); `auto` returns the group to its policy\n"
 	    "\n"
 	    "Asks the running sockgated over its control socket ([daemon] control).\n");
 }
@@ -218,15 +223,32 @@ static int status(const char *path, const struct cli_opts *opts)
 	return answer ? CLI_OK : CLI_FAILED;
 }
 
+/* A group or member name as the config allows it, or "auto": nothing the
+ * request line could be cut or extended with. */
+static int upstream_word(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.");
+
+	return n && !s[n] && n <= 63;
+}
+
 int ctl_main(int argc, char *argv[], const struct cli_opts *opts)
 {
-	char req[32], err[256], *path, *answer;
+	char req[256], err[256], args[160] = "", *path, *answer;
 	int ret = CLI_FAILED, refused;
 
-	/* "dns flush" is the one request of two words */
-	if (argc == 2 && !strcmp(argv[0], "dns") && !strcmp(argv[1], "flush"))
+	/* "dns flush" and "upstream use GROUP MEMBER" take more words */
+	if (argc == 2 && !strcmp(argv[0], "dns") && !strcmp(argv[1], "flush")) {
 		argv[0] = "dns-flush";
-	else if (argc != 1 || !strcmp(argv[0], "dns")) {
+	} else if (!strcmp(argv[0], "upstream")) {
+		if (argc != 4 || strcmp(argv[1], "use") || !upstream_word(argv[2]) ||
+		    !upstream_word(argv[3])) {
+			ctl_usage(stderr);
+			return CLI_USAGE;
+		}
+		argv[0] = "upstream-use";
+		snprintf(args, sizeof(args), " %s %s", argv[2], argv[3]);
+	} else if (argc != 1 || !strcmp(argv[0], "dns")) {
 		ctl_usage(stderr);
 		return CLI_USAGE;
 	}
@@ -241,7 +263,7 @@ int ctl_main(int argc, char *argv[], const struct cli_opts *opts)
 			opts->config_path);
 		return CLI_FAILED;
 	}
-	snprintf(req, sizeof(req), "%s%s\n", argv[0], opts->json ? " json" : "");
+	snprintf(req, sizeof(req), "%s%s%s\n", argv[0], args, opts->json ? " json" : "");
 	answer = ask_daemon(path, req, err, sizeof(err));
 	free(path);
 	if (!answer) {
@@ -250,7 +272,7 @@ int ctl_main(int argc, char *argv[], const struct cli_opts *opts)
 	}
 	/* the daemon's verdict opens its answer */
 	refused = !strncmp(answer, "error", 5) || !strncmp(answer, "{\"reloaded\": false", 18) ||
-		  !strncmp(answer, "{\"error\"", 9);
+		  !strncmp(answer, "{\"error\"", 9) || !strncmp(answer, "{\"ok\": false", 12);
 	fputs(answer, refused && !opts->json ? stderr : stdout);
 	free(answer);
 	return refused ? CLI_FAILED : CLI_OK;

@@ -28,6 +28,7 @@ static const struct {
 	{ "stats", ctl_main, ctl_usage, "counters per upstream and per failure reason" },
 	{ "reload", ctl_main, ctl_usage, "make the daemon re-read its config, keeping live flows" },
 	{ "dns", ctl_main, ctl_usage, "flush: empty the DNS service's caches" },
+	{ "upstream", ctl_main, ctl_usage, "use GROUP MEMBER|auto: pin a group's member live" },
 };
 
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))

@@ -330,7 +330,7 @@ static void daemon_key(struct parse_ctx *ctx, const char *key, const char *value
 		if (first_time(ctx, &ctx->seen_daemon, 1u << 9, "daemon", key))
 			metrics_key(ctx, value);
 	} else if (!strcmp(key, "resolve_min") || !strcmp(key, "resolve_max")) {
-		int min = key[8] == 'i';
+		int min = !strcmp(key, "resolve_min");
 		unsigned *dst = min ? &cfg->resolve_min_ms : &cfg->resolve_max_ms;
 		if (first_time(ctx, &ctx->seen_daemon, min ? 1u << 12 : 1u << 13, "daemon", key) &&
 		    (config_parse_duration(value, dst) || *dst < 1000 || *dst > 86400000))
@@ -1497,6 +1497,10 @@ static void finish(struct parse_ctx *ctx, int resolve)
 	}
 
 	config_finish_groups(ctx);
+	if (cfg->resolve_min_ms > cfg->resolve_max_ms)
+		config_report(ctx, ctx->line,
+			      "[daemon] resolve_min (%u ms) is above resolve_max (%u ms)",
+			      cfg->resolve_min_ms, cfg->resolve_max_ms);
 	finish_intake(ctx);
 	finish_socks(ctx);
 	finish_dns(ctx);

@@ -314,6 +314,8 @@ source tests/integration/service.sh
 source tests/integration/guards.sh
 # shellcheck source=dns.sh
 source tests/integration/dns.sh
+# shellcheck source=groups.sh
+source tests/integration/groups.sh
 
 rig_up
 rig_start_web
@@ -397,6 +399,7 @@ test_dns_hijack
 test_sniff
 test_domain_routes
 test_fakeip
+test_groups
 
 echo "integration: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

@@ -282,6 +282,25 @@ static void test_groups(void **state)
 	config_free(cfg);
 }
 
+#define ROUTE_DIRECT "[route]\ndefault = direct\n"
+
+static void test_resolve_bounds(void **state)
+{
+	struct config *cfg = NULL;
+	char errs[1024];
+	(void)state;
+	assert_int_equal(load(ROUTE_DIRECT, &cfg, errs, sizeof(errs)), 0);
+	assert_int_equal(cfg->resolve_min_ms, 30000);
+	assert_int_equal(cfg->resolve_max_ms, 3600000);
+	config_free(cfg);
+	assert_int_equal(load("[daemon]\nresolve_min = 1s\nresolve_max = 10m\n" ROUTE_DIRECT, &cfg,
+			      errs, sizeof(errs)),
+			 0);
+	assert_int_equal(cfg->resolve_min_ms, 1000);
+	assert_int_equal(cfg->resolve_max_ms, 600000);
+	config_free(cfg);
+}
+
 static void test_group_errors(void **state)
 {
 	(void)state;
@@ -325,6 +344,8 @@ static void test_group_errors(void **state)
 	expect_error(TWO_UPSTREAMS "[group g]\nmembers = a\ncheck_udp = perhaps\n",
 		     "check_udp: \"perhaps\" is not yes or no");
 	expect_error("[daemon]\nresolve_min = 100ms\n", "resolve_min: \"100ms\" is not");
+	expect_error("[daemon]\nresolve_min = 2h\n" ROUTE_DIRECT,
+		     "resolve_min (7200000 ms) is above resolve_max");
 }
 
 #define ROUTE "[route]\ndefault = direct\n"
@@ -948,6 +969,7 @@ int main(void)
 		cmocka_unit_test(test_unresolvable_name_warns),
 		cmocka_unit_test(test_groups),
 		cmocka_unit_test(test_group_errors),
+		cmocka_unit_test(test_resolve_bounds),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

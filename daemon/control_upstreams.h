@@ -1,0 +1,29 @@
+/* The control socket's view of the upstreams and groups, and the live pin
+ * of a group's member (control_upstreams.c). */
+#ifndef SOCKGATE_CONTROL_UPSTREAMS_H
+#define SOCKGATE_CONTROL_UPSTREAMS_H
+
+#include <stdio.h>
+
+#include <jansson.h>
+
+struct control;
+struct upstream;
+
+/* One upstream's counters over every worker. */
+struct upstream_totals {
+	unsigned long long live, flows, failures, bytes_up, bytes_down;
+};
+void control_upstream_totals(const struct control *c, const struct upstream *up,
+			     struct upstream_totals *t);
+
+/* Each upstream's state, addresses, last check and counters, and each
+ * group's policy, pin and the member new flows take: for status. */
+void control_upstreams_text(const struct control *c, FILE *out);
+/* The same as {"upstreams": {...}, "groups": {...}}. */
+json_t *control_upstreams_json(const struct control *c);
+
+/* "GROUP MEMBER" or "GROUP auto": 0, or -1; msg says what happened. */
+int control_upstream_use(const struct control *c, const char *args, char *msg, size_t len);
+
+#endif
