@@ -114,6 +114,8 @@ $(B)/tests/test_client_limit: UNIT_OBJS = $(B)/daemon/client_limit.o
 $(B)/tests/test_dst_guard: UNIT_OBJS = $(B)/daemon/dst_guard.o
 $(B)/tests/test_served: UNIT_OBJS = $(B)/daemon/served.o
 $(B)/tests/test_loop: UNIT_OBJS = $(B)/daemon/loop.o
+$(B)/tests/test_upstream_live: UNIT_OBJS = $(B)/daemon/upstream_live.o $(B)/daemon/generation.o \
+	$(B)/daemon/users.o
 $(B)/tests/test_dns_msg: UNIT_OBJS = $(B)/daemon/dns_msg.o $(B)/daemon/dns_cache.o $(B)/daemon/siphash.o
 $(B)/tests/test_dns_msg: UNIT_LIBS = $(LDNS_LIBS)
 $(B)/tests/test_ruleset: UNIT_OBJS = $(B)/tools/ruleset.o $(B)/tools/nft.o

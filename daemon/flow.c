@@ -135,6 +135,7 @@ static int flow_pick_member(struct flow *f, char *why, size_t len)
 		const struct upstream *up =
 		    upstream_live_pick(f->gen, f->route, &f->client, f->tried, 0, &pos);
 		struct sockaddr_storage addr = { 0 };
+		unsigned first;
 
 		if (!up) {
 			snprintf(why, len, "every member of group %s is down (on_all_down = reset)",
@@ -143,11 +144,16 @@ static int flow_pick_member(struct flow *f, char *why, size_t len)
 		}
 		if (pos >= 0)
 			f->tried |= 1u << pos;
+		/* from the address that answered last */
+		first = upstream_live_good_addr(f->gen, up);
+		if (up->url.kind != UPSTREAM_DIRECT &&
+		    upstream_live_addr(f->gen, up, first, &addr) < 0)
+			first = 0;
 		if (up->url.kind == UPSTREAM_DIRECT ||
-		    upstream_live_addr(f->gen, up, 0, &addr) == 0) {
+		    upstream_live_addr(f->gen, up, first, &addr) == 0) {
 			flow_use_upstream(f, up);
 			f->up_addr = addr;
-			f->addr_index = 0;
+			f->addr_index = f->addr_first = (uint8_t)first;
 			return 0;
 		}
 		upstream_live_error(f->gen, up, why, len);
@@ -183,6 +189,8 @@ static void flow_note_upstream(struct flow *f, int ok, const char *why)
 	if (!f->up || f->up_noted || f->up->url.kind == UPSTREAM_DIRECT)
 		return;
 	f->up_noted = 1;
+	if (ok)
+		upstream_live_addr_worked(f->gen, f->up, f->addr_index);
 	upstream_live_note(f->gen, f->up, 0, ok, 0, why, f->r->loop.now_ms);
 }
 
@@ -326,6 +334,20 @@ static int flow_failure_is_proxys(const struct flow *f, uint8_t rep)
 	return rep != REP_TTL_EXPIRED || upstream_handshake_proxy_silent(hs);
 }
 
+/* The member's address after the one just tried, round from where the
+ * flow started; 0, or -1 when every one was tried. */
+static int flow_next_address(struct flow *f, struct sockaddr_storage *next)
+{
+	unsigned i = f->addr_index + 1u;
+
+	if (upstream_live_addr(f->gen, f->up, i, next) < 0)
+		i = 0;
+	if (i == f->addr_first || upstream_live_addr(f->gen, f->up, i, next) < 0)
+		return -1;
+	f->addr_index = (uint8_t)i;
+	return 0;
+}
+
 /* A failure of the proxy itself before the tunnel was up: counted against
  * it, then the member's next address, else the group's next member, while
  * the connect and handshake timeouts since the first attempt last. 1 when
@@ -342,9 +364,8 @@ static int flow_retry_elsewhere(struct flow *f, uint8_t rep, const char *reason)
 	if (r->loop.now_ms >= f->retry_until_ms)
 		return 0;
 	flow_describe(f, desc, sizeof(desc));
-	if (upstream_live_addr(f->gen, f->up, f->addr_index + 1u, &next) == 0) {
+	if (flow_next_address(f, &next) == 0) {
 		f->up_addr = next;
-		f->addr_index++;
 	} else if (!f->route->group || flow_pick_member(f, why, sizeof(why)) < 0) {
 		return 0;
 	}

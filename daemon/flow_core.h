@@ -94,7 +94,7 @@ struct flow {
 	/* members of route's group tried (bit by position), up's address
 	 * tried (index), and the end of the time a retry may start in */
 	uint32_t tried;
-	uint8_t addr_index;
+	uint8_t addr_index, addr_first;
 	uint64_t retry_until_ms;
 	char *name; /* the name it found (first bytes, fake-IP), owned: target.hostname */
 	struct dns_query *lookup; /* a fake-IP name routed direct, being looked up */

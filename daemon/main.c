@@ -342,6 +342,15 @@ static int reload_commit(struct daemon *d, char *msg, size_t len)
 		 "upstream",
 		 d->path, cfg->n_upstreams - 1, cfg->n_routes, cfg->default_upstream->name);
 	log_info("%s", msg);
+	/* warnings (a name that does not resolve yet) go with the answer */
+	if (j->errs && j->errs[0]) {
+		size_t used = strlen(msg);
+		log_lines(LOG_LEVEL_WARN, j->errs);
+		snprintf(msg + used, len - used, "\n%s", j->errs);
+		used = strlen(msg);
+		if (msg[used - 1] == '\n')
+			msg[used - 1] = '\0';
+	}
 	return 0;
 refuse:
 	log_lines(LOG_LEVEL_WARN, msg);

@@ -116,7 +116,7 @@ int udp_assoc_start(struct udp_assoc *a)
 	}
 	a->state = UDP_ASSOC_CONNECTING;
 	timer_arm(&r->loop, &r->udp_setup_timers, &a->setup_timer, a->setup_ms);
-	if (upstream_live_addr(a->gen, a->up, 0, &a->up_addr) < 0) {
+	if (upstream_live_addr_to_use(a->gen, a->up, &a->up_addr) < 0) {
 		upstream_live_error(a->gen, a->up, why, sizeof(why));
 		udp_assoc_fail(a, UDP_ASSOC_FAILED, UDP_ASSOC_RETRY_MS, "%s", why);
 		return -1;

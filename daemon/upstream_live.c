@@ -161,6 +161,29 @@ int upstream_live_addr(const struct generation *g, const struct upstream *up, si
 	return rc;
 }
 
+unsigned upstream_live_good_addr(const struct generation *g, const struct upstream *up)
+{
+	struct upstream_live *l = upstream_live_of(g, up);
+
+	return l ? atomic_load_explicit(&l->good_addr, relaxed) : 0;
+}
+
+void upstream_live_addr_worked(const struct generation *g, const struct upstream *up, unsigned i)
+{
+	struct upstream_live *l = upstream_live_of(g, up);
+
+	if (l)
+		atomic_store_explicit(&l->good_addr, i, relaxed);
+}
+
+int upstream_live_addr_to_use(const struct generation *g, const struct upstream *up,
+			      struct sockaddr_storage *out)
+{
+	if (upstream_live_addr(g, up, upstream_live_good_addr(g, up), out) == 0)
+		return 0;
+	return upstream_live_addr(g, up, 0, out);
+}
+
 int upstream_live_is_upstream_address(const struct generation *g,
 				      const struct sockaddr_storage *addr)
 {
@@ -201,6 +224,8 @@ void upstream_live_resolved(struct generation *g, const struct upstream *up,
 		memcpy(l->addrs, addrs, n * sizeof(*addrs));
 		l->n_addrs = n;
 		l->refresh_ms = now_ms + ttl_ms;
+		if (changed)
+			atomic_store_explicit(&l->good_addr, 0, relaxed);
 	} else {
 		/* a failed lookup keeps what was known; asked again soon */
 		l->refresh_ms = now_ms + cfg->resolve_min_ms;

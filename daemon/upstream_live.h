@@ -36,6 +36,9 @@ struct upstream_live {
 	 * upstream use` pinned (-1: the policy picks) */
 	atomic_uint next;
 	atomic_int pinned;
+	/* the address (index) that answered last: new flows and checks start
+	 * there, so a dead first address costs one flow, not every flow */
+	atomic_uint good_addr;
 	pthread_mutex_t lock;		/* guards what follows */
 	char error[UPSTREAM_ERROR_MAX]; /* why it is down, or its last failure */
 	struct sockaddr_storage addrs[UPSTREAM_ADDRS_MAX];
@@ -59,6 +62,14 @@ struct upstream_live *upstream_live_of(const struct generation *g, const struct 
  * (its name did not resolve yet: why is in its error). */
 int upstream_live_addr(const struct generation *g, const struct upstream *up, size_t i,
 		       struct sockaddr_storage *out);
+/* The index new attempts start at (the address that answered last), and
+ * the one that just answered. */
+unsigned upstream_live_good_addr(const struct generation *g, const struct upstream *up);
+void upstream_live_addr_worked(const struct generation *g, const struct upstream *up, unsigned i);
+/* The address a new connection to up starts with: the good one, else its
+ * first; 0, or -1 when it has none (yet). */
+int upstream_live_addr_to_use(const struct generation *g, const struct upstream *up,
+			      struct sockaddr_storage *out);
 /* Whether addr (address only, any port) is a current address of an
  * upstream of g: a LAN device talking to the proxy itself. */
 int upstream_live_is_upstream_address(const struct generation *g,

@@ -130,7 +130,7 @@ static void probe_start(struct probe *p)
 	p->started_ms = r->loop.now_ms;
 	p->deadline_ms = r->loop.now_ms + probe_group(p)->check_timeout_ms;
 	p->stage = PROBE_CONNECTING;
-	if (upstream_live_addr(p->w->gen, probe_upstream(p), 0, &p->addr) < 0) {
+	if (upstream_live_addr_to_use(p->w->gen, probe_upstream(p), &p->addr) < 0) {
 		upstream_live_error(p->w->gen, probe_upstream(p), why, sizeof(why));
 		probe_fail(p, why);
 		return;

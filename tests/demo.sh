@@ -1,6 +1,7 @@
 #!/bin/bash
 # make demo: a throwaway LAN in network namespaces where a client's plain
-# curl reaches a web server only through sockgated and a real SOCKS5 proxy.
+# curl reaches a web server only through sockgated and a real SOCKS5 proxy
+# (then two, as a group that fails over).
 set -u
 cd "$(dirname "$0")/.."
 # shellcheck source=lib/rig.sh
@@ -135,10 +136,46 @@ case $got in 198.18.*|198.19.*) ;; *) echo "   unexpected answer"; result=1 ;; e
 show "curl http://$got/small   (the flow to it goes to dante by name: web.demo:80)"
 client_curl -m 5 "http://$got/small" || result=1
 
-say "5. Who did the server see? (nginx access log: the proxy's address, not the client's)"
-sed 's/^/   /' "$RIG_DIR/nginx/access.log"
+say "5. An upstream dies: a group of two dantes fails over"
+rig_stop "$SOCKGATED_PID"
+mkdir -p "$RIG_DIR/dante-b"
+rig_dante_conf "$RIG_DIR/dante-b" 1084 none
+rig_spawn $NS_PROXY DANTE_B_PID "$RIG_DIR/dante-b/danted.out" danted -f "$RIG_DIR/dante-b/danted.conf" -p "$RIG_DIR/dante-b/danted.pid"
+rig_wait_port $NS_PROXY 1084
+sed -i 's/^default = dante$/default = out/' "$RIG_DIR/demo.conf"
+cat >>"$RIG_DIR/demo.conf" <<CONF
 
-say "6. sockgated stopped: the client fails again"
+[upstream dante-b]
+url = socks5://$PROXY4:1084
+[group out]
+members = dante, dante-b
+policy = failover
+check_interval = 1s
+CONF
+sed -n '/^\[upstream dante-b\]/,$p' "$RIG_DIR/demo.conf" | sed 's/^/   /'
+echo "   ([route] default = out)"
+rig_spawn $NS_ROUTER SOCKGATED_PID "$RIG_DIR/sockgated.log" "$SOCKGATED" -f -c "$RIG_DIR/demo.conf"
+rig_wait_port $NS_ROUTER $REDIRECT_PORT
+sleep 1.2
+show "40 curls one after the other; the first dante killed (SIGKILL) during them"
+in_ns $NS_CLIENT bash -c "for i in \$(seq 40); do curl -s -m 5 -o /dev/null -w '%{http_code}\n' http://$SERVER4/small; done" >"$RIG_DIR/failover.codes" &
+loop=$!
+sleep 0.3
+rig_kill_tree "$DANTE_PID"
+wait $loop
+ok=$(grep -c '^200$' "$RIG_DIR/failover.codes")
+echo "   $ok of 40 answered"
+[ "$ok" -ge 39 ] || result=1
+show "sockgate status   (the upstreams and the group)"
+"$SOCKGATE" -c "$RIG_DIR/demo.conf" status | sed -n '/^upstreams:/,/^rules:/p' | grep -v '^rules:' | sed 's/^/   /'
+grep 'trying dante-b\|is down' "$RIG_DIR/sockgated.log" | head -3 | sed 's/^/   log: /'
+
+say "6. Who did the server see? (nginx access log: the proxy's address, not the client's)"
+echo "   requests  from"
+awk '{print $1}' "$RIG_DIR/nginx/access.log" | sort | uniq -c | sed 's/^/   /'
+grep -q "^$CLIENT4 " "$RIG_DIR/nginx/access.log" && { echo "   unexpected: the client's own address"; result=1; }
+
+say "7. sockgated stopped: the client fails again"
 rig_stop "$SOCKGATED_PID"
 show "curl http://$SERVER4/small"
 if client_curl -m 3 "http://$SERVER4/small"; then

@@ -22,7 +22,11 @@ IPERF_SECONDS=${IPERF_SECONDS:-5}
 # "dns" (the DNS service's cache vs dnsmasq's, and uncached through ssh -D
 # over a delay line).
 # "names" (sniffing's cost per connection, and fake-IP answers per second).
-BENCH_PARTS=${BENCH_PARTS:-redirect udp intake socks dns names}
+# "failover" (a group's first member killed under load: time to the first
+# flow the second serves, and the failures the clients saw).
+BENCH_PARTS=${BENCH_PARTS:-redirect udp intake socks dns names failover}
+FAILOVER_RUNS=${FAILOVER_RUNS:-10}
+FAILOVER_THREADS=${FAILOVER_THREADS:-20}
 DNS_SECONDS=${DNS_SECONDS:-5}
 DNS_NAMES=${DNS_NAMES:-2000}
 DNS_DELAY_MS=${DNS_DELAY_MS:-10}
@@ -600,6 +604,61 @@ if [[ " $BENCH_PARTS " == *" names "* ]]; then
 	rig_stop "$SG_PID"
 fi
 
+# ---- failover: group g = dante (1080), dante-b (1084); the first killed
+# (SIGKILL, its children too) 1.5 s into a 4 s load of short GETs ----
+if [[ " $BENCH_PARTS " == *" failover "* ]]; then
+	d=$RIG_DIR/dante-b && mkdir -p "$d"
+	rig_dante_conf "$d" 1084 none
+	rig_spawn $NS_PROXY DANTE_B_PID "$d/danted.out" danted -f "$d/danted.conf" -p "$d/danted.pid"
+	rig_wait_port $NS_PROXY 1084
+	cat >"$RIG_DIR/failover.conf" <<-CONF
+	$BENCH_DAEMON
+	connect_timeout = 3s
+	handshake_timeout = 3s
+	[intake]
+	redirect = $REDIRECT_PORT
+	max_flows_per_client = 0
+	[upstream dante]
+	url = socks5://$PROXY4:1080
+	[upstream dante-b]
+	url = socks5://$PROXY4:1084
+	[group g]
+	members = dante, dante-b
+	check_interval = 1s
+	check_timeout = 500ms
+	[route]
+	default = g
+	CONF
+	: >"$RIG_DIR/failover.results"
+	for run in $(seq 1 "$FAILOVER_RUNS"); do
+		echo "bench: failover run $run of $FAILOVER_RUNS" >&2
+		rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-failover.log" "$SOCKGATED" -f -c "$RIG_DIR/failover.conf"
+		rig_wait_port $NS_ROUTER $REDIRECT_PORT
+		sleep 1.2 # both members checked
+		in_ns $NS_CLIENT python3 tests/bench/failover_load.py $SERVER4 "$FAILOVER_THREADS" 4 "$RIG_DIR/failover.run" &
+		load=$!
+		sleep 1.5
+		kill_ns=$(date +%s%N)
+		rig_kill_tree "$DANTE_PID"
+		wait $load
+		rig_stop "$DANTE_PID"
+		rig_stop "$SG_PID"
+		# in flight: requests started before the kill and not ended by it
+		python3 - "$RIG_DIR/failover.run" "$kill_ns" >>"$RIG_DIR/failover.results" <<-'PY'
+		import sys
+		rows = [tuple(map(int, l.split())) for l in open(sys.argv[1])]
+		kill = int(sys.argv[2])
+		after = [e for s, e, ok in rows if ok and s >= kill]
+		first = (min(after) - kill) / 1e6 if after else float("nan")
+		failed = sum(1 for s, e, ok in rows if not ok)
+		in_flight = sum(1 for s, e, ok in rows if s < kill <= e)
+		print("failover_ms %.1f\nfailed %d\nin_flight %d\nrequests %d" % (first, failed, in_flight, len(rows)))
+		PY
+		rig_start_dante
+	done
+	rig_stop "$DANTE_B_PID"
+fi
+
 row() { # label key better(higher|lower)
 	local a b
 	a=$(get sockgated "$2")
@@ -722,6 +781,22 @@ part_ran() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
 		done
 		echo
 		echo "Target: sniffing adds < 10% CPU per connection."
+	fi
+	if part_ran failover; then
+		echo
+		echo "Failover: $FAILOVER_RUNS runs; a group of two dantes (failover, check_interval 1s, connect_timeout 3s); $FAILOVER_THREADS clients doing short GETs through REDIRECT, a new connection each; the first dante and its children killed with SIGKILL 1.5 s into 4 s. Time from the kill to the end of the first request started after it (served by the second member); failed: client-visible failures; in flight: requests under way at the kill."
+		echo
+		printf '| %-38s | %12s | %12s | %12s |\n' "metric" "median" "worst" "sum"
+		echo "|----------------------------------------|--------------|--------------|--------------|"
+		for k in failover_ms failed in_flight requests; do
+			python3 - "$RIG_DIR/failover.results" "$k" <<-'PY'
+			import statistics, sys
+			v = [float(l.split()[1]) for l in open(sys.argv[1]) if l.split()[0] == sys.argv[2]]
+			print("| %-38s | %12s | %12s | %12s |" % (sys.argv[2], "%g" % statistics.median(v), "%g" % max(v), "%g" % sum(v)))
+			PY
+		done
+		echo
+		echo "Target: failover within 1 connect timeout; failures at most the flows in their handshake at the kill (here: at most the requests in flight)."
 	fi
 } | tee "$RIG_DIR/table.md"
 mkdir -p build

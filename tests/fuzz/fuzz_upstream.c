@@ -1,8 +1,8 @@
 /* libFuzzer harness: an upstream handshake codec fed a hostile reply.
  * Built once per protocol with FUZZ_URL set to that protocol's URL. The
  * first input byte picks pipelining, target family (or, both bits set, a
- * UDP ASSOCIATE) and chunk size, so partial reads are exercised as well
- * as whole ones. */
+ * UDP ASSOCIATE), chunk size, and (top bit) a health check's exchange
+ * with no request, so partial reads are exercised as well as whole ones. */
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct upstream_target target;
 	char err[160];
 	size_t chunk, off = 1;
-	int udp;
+	int udp, check;
 	enum upstream_result res = UPSTREAM_MORE;
 
 	if (size < 1)
@@ -47,10 +47,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		target.hostname = "example.org";
 		target.port = 443;
 	}
-	chunk = (size_t)(data[0] >> 3) + 1;
+	chunk = (size_t)((data[0] >> 3) & 0xf) + 1;
 	udp = (data[0] & 6) == 6;
-	if (udp ? upstream_handshake_begin_udp(&hs, &url, data[0] & 1, out) < 0
-		: upstream_handshake_begin(&hs, &url, &target, data[0] & 1, out) < 0)
+	check = (data[0] & 0x80) != 0;
+	if (check ? upstream_handshake_begin_check(&hs, &url, data[0] & 1, out) < 0
+	    : udp ? upstream_handshake_begin_udp(&hs, &url, data[0] & 1, out) < 0
+		  : upstream_handshake_begin(&hs, &url, &target, data[0] & 1, out) < 0)
 		return 0;
 	while (off < size && res == UPSTREAM_MORE) {
 		size_t n = size - off < chunk ? size - off : chunk;
@@ -65,7 +67,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (res == UPSTREAM_ERROR && hs.reason[0] == '\0')
 		abort();
-	if (udp && res == UPSTREAM_DONE) {
+	if (check && res == UPSTREAM_DONE && off > 1 + 4)
+		abort(); /* a check is done after the method reply (2) and auth status (2) */
+	if (!check && udp && res == UPSTREAM_DONE) {
 		struct sockaddr_storage bnd;
 		uint16_t port;
 		if (upstream_socks5_bound(&hs, &bnd, &port) == 0 && bnd.ss_family != AF_INET &&
