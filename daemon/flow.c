@@ -382,6 +382,29 @@ static int flow_retry_elsewhere(struct flow *f, uint8_t rep, const char *reason)
 	return 1;
 }
 
+void flow_leave_down_members(struct relay *r)
+{
+	struct list *q = &r->connect_timers.timers, *last = q->prev, *node, *next;
+
+	if (list_empty(q))
+		return;
+	/* retried flows go to the queue's end: only those there before */
+	for (node = q->next; node != q; node = next) {
+		struct flow *f = container_of(node, struct flow, timer.node);
+		int done = node == last;
+
+		next = node->next;
+		if (f->state == FLOW_CONNECTING && f->route && f->route->group && f->up &&
+		    f->up->url.kind != UPSTREAM_DIRECT &&
+		    atomic_load_explicit(&upstream_live_of(f->gen, f->up)->down,
+					 memory_order_relaxed))
+			flow_retry_elsewhere(f, REP_TTL_EXPIRED,
+					     "its member went down while connecting");
+		if (done)
+			break;
+	}
+}
+
 int flow_fail_rep(struct flow *f, uint8_t rep, const char *fmt, ...)
 {
 	char desc[FLOW_DESCRIBE_MAX], reason[192];

@@ -30,4 +30,9 @@ void flow_reap(struct relay *r);
 /* Frees recycled flow allocations. */
 void flow_free_cache(struct relay *r);
 
+/* Flows of r still connecting to a group member that has gone down since
+ * (a check or another flow found it dead) try the next member now rather
+ * than wait out their connect timeout. */
+void flow_leave_down_members(struct relay *r);
+
 #endif

@@ -150,6 +150,7 @@ struct relay {
 	struct udp_relay *udp;		 /* transparent UDP, made on first use */
 	struct upstream_watch *watch;	 /* worker 0's: names and checks */
 	uint64_t next_flow_id;
+	unsigned seen_downs; /* upstream_live_downs() when its flows were last looked at */
 	struct timer_queue connect_timers, handshake_timers, idle_timers, bind_timers;
 	struct timer_queue udp_setup_timers; /* our UDP ASSOCIATEs with upstreams */
 	struct timer_queue dns_timers;	     /* the DNS service's attempts */

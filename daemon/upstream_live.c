@@ -14,6 +14,13 @@
 
 #define relaxed memory_order_relaxed
 
+static atomic_uint downs;
+
+unsigned upstream_live_downs(void)
+{
+	return atomic_load_explicit(&downs, relaxed);
+}
+
 static size_t index_of(const struct generation *g, const struct upstream *up)
 {
 	return (size_t)(up - g->cfg->upstreams);
@@ -283,6 +290,7 @@ void upstream_live_note(struct generation *g, const struct upstream *up, int che
 		if (atomic_fetch_add_explicit(&l->fails, 1, relaxed) + 1 >= down_after &&
 		    !atomic_exchange_explicit(&l->down, 1, relaxed)) {
 			atomic_store_explicit(&l->changed_ms, now_ms, relaxed);
+			atomic_fetch_add_explicit(&downs, 1, relaxed);
 			log_warn("upstream %s is down: %s", up->name, why ? why : "failed");
 		}
 		return;

@@ -86,6 +86,10 @@ void upstream_live_resolved(struct generation *g, const struct upstream *up,
  * of them in a row; down_after failures in a row take it down. */
 void upstream_live_note(struct generation *g, const struct upstream *up, int check, int ok,
 			uint64_t latency_ms, const char *why, uint64_t now_ms);
+/* How many times any upstream went down since start: a worker that sees
+ * it change moves its flows still connecting to a member now down. */
+unsigned upstream_live_downs(void);
+
 /* The UDP ASSOCIATE check's result. */
 void upstream_live_note_udp(struct generation *g, const struct upstream *up, int ok,
 			    const char *why);

@@ -71,14 +71,20 @@ static void probe_close(struct probe *p)
 	p->udp = NULL;
 }
 
-/* The check is over: the next one after the group's interval. */
-static void probe_done(struct probe *p)
+/* The check is over: the next one after the group's interval, or, after
+ * a failure of a member still up, after check_timeout, so that down_after
+ * failures in a row take it down in a few timeouts, not a few intervals. */
+static void probe_done(struct probe *p, int failed)
 {
 	struct relay *r = p->w->r;
+	const struct upstream_group *g = probe_group(p);
+	int down = atomic_load_explicit(&upstream_live_of(p->w->gen, probe_upstream(p))->down,
+					memory_order_relaxed);
 
 	probe_close(p);
 	p->stage = PROBE_IDLE;
-	p->next_ms = r->loop.now_ms + probe_group(p)->check_interval_ms;
+	p->next_ms =
+	    r->loop.now_ms + (failed && !down ? g->check_timeout_ms : g->check_interval_ms);
 }
 
 static void probe_fail(struct probe *p, const char *why)
@@ -92,7 +98,7 @@ static void probe_fail(struct probe *p, const char *why)
 		snprintf(what, sizeof(what), "check: %s", why);
 		upstream_live_note(p->w->gen, probe_upstream(p), 1, 0, 0, what, r->loop.now_ms);
 	}
-	probe_done(p);
+	probe_done(p, p->stage != PROBE_UDP);
 }
 
 /* A marked, non-blocking connection to the member's first address. */
@@ -150,7 +156,7 @@ static void probe_tcp_good(struct probe *p)
 			   r->loop.now_ms);
 	probe_close(p);
 	if (!probe_group(p)->check_udp || up->udp != UPSTREAM_UDP_ASSOCIATE) {
-		probe_done(p);
+		probe_done(p, 0);
 		return;
 	}
 	p->stage = PROBE_UDP;
@@ -245,7 +251,7 @@ static void probe_event(struct ev *ev, uint32_t events)
 		switch (udp_control_event(p->w->r, p->fd, &p->ev, p->udp, events, why)) {
 		case UDP_CONTROL_GRANTED:
 			upstream_live_note_udp(p->w->gen, probe_upstream(p), 1, NULL);
-			probe_done(p);
+			probe_done(p, 0);
 			return;
 		case UDP_CONTROL_FAILED:
 			probe_fail(p, why);

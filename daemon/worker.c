@@ -23,6 +23,7 @@
 #include "intake.h"
 #include "socks_server.h"
 #include "udp_relay.h"
+#include "upstream_live.h"
 #include "upstream_watch.h"
 #include "worker.h"
 
@@ -306,6 +307,10 @@ static void worker_tick(struct relay *r)
 	udp_relay_tick(r);
 	dns_tick(r->dns);
 	upstream_watch_tick(r);
+	if (r->seen_downs != upstream_live_downs()) {
+		r->seen_downs = upstream_live_downs();
+		flow_leave_down_members(r);
+	}
 	loop_log_window(&r->loop);
 	/* other workers' flows may have ended meanwhile */
 	loop_fds_released(&r->loop);

@@ -255,6 +255,10 @@ void config_finish_groups(struct parse_ctx *ctx)
 			else
 				group_member(ctx, up, tok, lines->members_line);
 		}
+		/* the default timeout fits a short interval by itself */
+		if (!(lines->group_seen & KEY_TIMEOUT) &&
+		    up->group->check_timeout_ms > up->group->check_interval_ms)
+			up->group->check_timeout_ms = up->group->check_interval_ms;
 		if (up->group->check_timeout_ms > up->group->check_interval_ms)
 			config_report(ctx, lines->section_line,
 				      "[group %s] check_timeout (%u ms) is longer than "

@@ -630,31 +630,50 @@ if [[ " $BENCH_PARTS " == *" failover "* ]]; then
 	default = g
 	CONF
 	: >"$RIG_DIR/failover.results"
-	for run in $(seq 1 "$FAILOVER_RUNS"); do
-		echo "bench: failover run $run of $FAILOVER_RUNS" >&2
-		rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-failover.log" "$SOCKGATED" -f -c "$RIG_DIR/failover.conf"
-		rig_wait_port $NS_ROUTER $REDIRECT_PORT
-		sleep 1.2 # both members checked
-		in_ns $NS_CLIENT python3 tests/bench/failover_load.py $SERVER4 "$FAILOVER_THREADS" 4 "$RIG_DIR/failover.run" &
-		load=$!
-		sleep 1.5
-		kill_ns=$(date +%s%N)
-		rig_kill_tree "$DANTE_PID"
-		wait $load
-		rig_stop "$DANTE_PID"
-		rig_stop "$SG_PID"
-		# in flight: requests started before the kill and not ended by it
-		python3 - "$RIG_DIR/failover.run" "$kill_ns" >>"$RIG_DIR/failover.results" <<-'PY'
-		import sys
-		rows = [tuple(map(int, l.split())) for l in open(sys.argv[1])]
-		kill = int(sys.argv[2])
-		after = [e for s, e, ok in rows if ok and s >= kill]
-		first = (min(after) - kill) / 1e6 if after else float("nan")
-		failed = sum(1 for s, e, ok in rows if not ok)
-		in_flight = sum(1 for s, e, ok in rows if s < kill <= e)
-		print("failover_ms %.1f\nfailed %d\nin_flight %d\nrequests %d" % (first, failed, in_flight, len(rows)))
-		PY
-		rig_start_dante
+	# kill: dante dies, its port refuses; blackhole: the proxy host's
+	# packets to it vanish (a cable pulled), so only timeouts tell
+	for mode in kill blackhole; do
+		for run in $(seq 1 "$FAILOVER_RUNS"); do
+			echo "bench: failover ($mode) run $run of $FAILOVER_RUNS" >&2
+			rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-failover.log" "$SOCKGATED" -f -c "$RIG_DIR/failover.conf"
+			rig_wait_port $NS_ROUTER $REDIRECT_PORT
+			sleep 1.2 # both members checked
+			in_ns $NS_CLIENT python3 tests/bench/failover_load.py $SERVER4 "$FAILOVER_THREADS" 6 "$RIG_DIR/failover.run" &
+			load=$!
+			sleep 1.5
+			if [ $mode = kill ]; then
+				{ rig_kill_dante DANTE_PID "$RIG_DIR/danted.conf"; } 2>/dev/null
+			else
+				in_ns $NS_PROXY nft -f - <<-NFT
+				table inet sgblackhole {
+				    chain input { type filter hook input priority 0; tcp dport 1080 drop; }
+				}
+				NFT
+			fi
+			# from when it is done: a request started later cannot be
+			# served by the first member
+			kill_ns=$(date +%s%N)
+			wait $load
+			rig_stop "$SG_PID"
+			python3 - "$RIG_DIR/failover.run" "$kill_ns" "$mode" >>"$RIG_DIR/failover.results" <<-'PY'
+			import sys
+			rows = [tuple(map(int, l.split())) for l in open(sys.argv[1])]
+			kill, mode = int(sys.argv[2]), sys.argv[3]
+			after = [e for s, e, ok in rows if ok and s >= kill]
+			first = (min(after) - kill) / 1e6 if after else float("nan")
+			failed = sum(1 for s, e, ok in rows if not ok)
+			in_flight = sum(1 for s, e, ok in rows if s < kill <= e)
+			for k, v in (("failover_ms", "%.1f" % first), ("failed", failed), ("in_flight", in_flight), ("requests", len(rows))):
+			    print("%s_%s %s" % (mode, k, v))
+			PY
+			if [ $mode = kill ]; then
+				rig_start_dante
+			else
+				in_ns $NS_PROXY nft delete table inet sgblackhole
+				rig_stop "$DANTE_PID" # its flows stalled: a fresh one
+				rig_start_dante
+			fi
+		done
 	done
 	rig_stop "$DANTE_B_PID"
 fi
@@ -784,11 +803,11 @@ part_ran() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
 	fi
 	if part_ran failover; then
 		echo
-		echo "Failover: $FAILOVER_RUNS runs; a group of two dantes (failover, check_interval 1s, connect_timeout 3s); $FAILOVER_THREADS clients doing short GETs through REDIRECT, a new connection each; the first dante and its children killed with SIGKILL 1.5 s into 4 s. Time from the kill to the end of the first request started after it (served by the second member); failed: client-visible failures; in flight: requests under way at the kill."
+		echo "Failover: $FAILOVER_RUNS runs each way; a group of two dantes (failover, check_interval 1s, check_timeout 500ms, down_after 2, connect_timeout 3s); $FAILOVER_THREADS clients doing short GETs through REDIRECT, a new connection each (2 s client timeout), for 6 s; 1.5 s in, the first dante is killed (SIGKILL, its children too: its port refuses) or blackholed (an nftables drop on the proxy host: nothing answers, only timeouts tell). failover_ms: from the moment the kill or the drop rule is complete to the end of the first request started after it (which only the second member can serve); failed: client-visible failures; in_flight: requests under way at that moment."
 		echo
 		printf '| %-38s | %12s | %12s | %12s |\n' "metric" "median" "worst" "sum"
 		echo "|----------------------------------------|--------------|--------------|--------------|"
-		for k in failover_ms failed in_flight requests; do
+		for k in kill_failover_ms kill_failed kill_in_flight kill_requests blackhole_failover_ms blackhole_failed blackhole_in_flight blackhole_requests; do
 			python3 - "$RIG_DIR/failover.results" "$k" <<-'PY'
 			import statistics, sys
 			v = [float(l.split()[1]) for l in open(sys.argv[1]) if l.split()[0] == sys.argv[2]]

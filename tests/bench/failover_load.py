@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Load for the failover benchmark: THREADS clients each doing short HTTP
-GETs to HOST:80, one connection each, for SECONDS; every request's start
-and end (time.time_ns) and whether it got a 200, one line each, to OUT."""
+GETs to HOST:80, one connection each (2 s timeout), for SECONDS; every
+request's start and end (time.time_ns) and whether it got a 200, one line
+each, to OUT."""
 import socket
 import sys
 import threading
@@ -19,7 +20,7 @@ def client():
         t0 = time.time_ns()
         ok = 0
         try:
-            with socket.create_connection((host, 80), timeout=10) as s:
+            with socket.create_connection((host, 80), timeout=2) as s:
                 s.sendall(b"GET /small HTTP/1.0\r\nHost: x\r\n\r\n")
                 got = b""
                 while True:

@@ -17,8 +17,11 @@ group_start_b() {
 }
 
 group_kill() { # pid variable name: a dante dies as in a crash
-	rig_kill_tree "${!1}"
-	rig_stop "${!1}"
+	if [ "$1" = DANTE_B_PID ]; then
+		rig_kill_dante "$1" "$RIG_DIR/dante-b/danted.conf"
+	else
+		rig_kill_dante "$1" "$RIG_DIR/danted.conf"
+	fi
 }
 
 # sockgated with the server's addresses routed to group g of up and b

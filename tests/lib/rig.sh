@@ -117,9 +117,18 @@ rig_kill_tree() { # pid
 	kill -KILL "$pid" 2>/dev/null
 }
 
+# Kills a dante we started as a crash would: its process tree, then any
+# process still running its config (one forked while the tree was walked
+# would keep the listening socket and answer greetings).
+rig_kill_dante() { # pid-variable config-file
+	rig_kill_tree "${!1}"
+	pkill -KILL -f -- "danted -f $2" 2>/dev/null
+	rig_stop "${!1}"
+}
+
 rig_stop() { # pid
 	kill "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
+	{ wait "$1"; } 2>/dev/null # no "Killed" notice for one we killed
 	local keep=() p
 	for p in "${RIG_PIDS[@]}"; do [ "$p" != "$1" ] && keep+=("$p"); done
 	RIG_PIDS=("${keep[@]}")

@@ -344,6 +344,17 @@ static void test_group_errors(void **state)
 	expect_error(TWO_UPSTREAMS "[group g]\nmembers = a\ncheck_udp = perhaps\n",
 		     "check_udp: \"perhaps\" is not yes or no");
 	expect_error("[daemon]\nresolve_min = 100ms\n", "resolve_min: \"100ms\" is not");
+	/* the default timeout is cut to a short interval; a given one is not */
+	{
+		struct config *cfg = NULL;
+		char errs[1024];
+		assert_int_equal(load(TWO_UPSTREAMS "[group g]\nmembers = a\ncheck_interval = 1s\n"
+						    "[route]\ndefault = g\n",
+				      &cfg, errs, sizeof(errs)),
+				 0);
+		assert_int_equal(cfg->default_upstream->group->check_timeout_ms, 1000);
+		config_free(cfg);
+	}
 	expect_error("[daemon]\nresolve_min = 2h\n" ROUTE_DIRECT,
 		     "resolve_min (7200000 ms) is above resolve_max");
 }
