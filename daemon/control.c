@@ -210,7 +210,7 @@ static json_t *stats_json(const struct control *c)
 		struct upstream_totals t;
 		if (cfg->upstreams[u].group)
 			continue; /* its members count its flows */
-		control_upstream_totals(c, &cfg->upstreams[u], &t);
+		generation_upstream_totals(*c->gen, &cfg->upstreams[u], &t);
 		json_object_set_new(upstreams, cfg->upstreams[u].name,
 				    json_pack("{s:o, s:o, s:o, s:o}", "flows", json_count(t.flows),
 					      "failures", json_count(t.failures), "bytes_up",
@@ -275,7 +275,7 @@ static void answer_stats(const struct control *c, FILE *out)
 		struct upstream_totals t;
 		if (cfg->upstreams[u].group)
 			continue; /* its members count its flows */
-		control_upstream_totals(c, &cfg->upstreams[u], &t);
+		generation_upstream_totals(*c->gen, &cfg->upstreams[u], &t);
 		fprintf(out, "  %s: %llu flows ended, %llu failed, up %llu, down %llu\n",
 			cfg->upstreams[u].name, t.flows, t.failures, t.bytes_up, t.bytes_down);
 	}

@@ -16,22 +16,6 @@
 
 #define relaxed memory_order_relaxed
 
-void control_upstream_totals(const struct control *c, const struct upstream *up,
-			     struct upstream_totals *t)
-{
-	memset(t, 0, sizeof(*t));
-	for (unsigned i = 0; i < c->n_workers; i++) {
-		const struct upstream_counters *uc = generation_counters(*c->gen, up, i);
-		if (!uc)
-			continue;
-		t->live += atomic_load_explicit(&uc->live, relaxed);
-		t->flows += atomic_load_explicit(&uc->flows, relaxed);
-		t->failures += atomic_load_explicit(&uc->failures, relaxed);
-		t->bytes_up += atomic_load_explicit(&uc->bytes_up, relaxed);
-		t->bytes_down += atomic_load_explicit(&uc->bytes_down, relaxed);
-	}
-}
-
 /* The member new flows (from no client in particular) take now. */
 static const struct upstream *group_active(const struct generation *g, const struct upstream *grp)
 {
@@ -69,7 +53,7 @@ static void upstream_text(const struct control *c, const struct upstream *up, ui
 	uint64_t changed = atomic_load_explicit(&l->changed_ms, relaxed);
 	uint64_t checked = atomic_load_explicit(&l->check_ms, relaxed);
 
-	control_upstream_totals(c, up, &t);
+	generation_upstream_totals(*c->gen, up, &t);
 	format_addrs(g, up, addrs, sizeof(addrs));
 	upstream_live_error(g, up, err, sizeof(err));
 	fprintf(out, "  %s (%s %s:%u): %s", up->name, upstream_kind_name(up->url.kind),
@@ -149,7 +133,7 @@ static json_t *upstream_json(const struct control *c, const struct upstream *up,
 	uint64_t checked = atomic_load_explicit(&l->check_ms, relaxed);
 	uint64_t changed = atomic_load_explicit(&l->changed_ms, relaxed);
 
-	control_upstream_totals(c, up, &t);
+	generation_upstream_totals(*c->gen, up, &t);
 	upstream_live_error(g, up, err, sizeof(err));
 	return json_pack(
 	    "{s:s, s:s, s:I, s:s, s:b, s:o*, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "

@@ -10,13 +10,6 @@
 struct control;
 struct upstream;
 
-/* One upstream's counters over every worker. */
-struct upstream_totals {
-	unsigned long long live, flows, failures, bytes_up, bytes_down;
-};
-void control_upstream_totals(const struct control *c, const struct upstream *up,
-			     struct upstream_totals *t);
-
 /* Each upstream's state, addresses, last check and counters, and each
  * group's policy, pin and the member new flows take: for status. */
 void control_upstreams_text(const struct control *c, FILE *out);

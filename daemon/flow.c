@@ -934,10 +934,21 @@ static int flow_take_client_slot(struct flow *f)
 	return -1;
 }
 
+/* Errors of this router's own (no fd, no buffer, no mark), not of the
+ * member: another member would not help, and none is counted as down. */
+static int flow_local_error(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM || err == EPERM ||
+	       err == EACCES;
+}
+
 int flow_connect(struct flow *f)
 {
 	int rc = flow_open_upstream(f);
 
+	if (rc < 0 && flow_local_error(-rc))
+		return flow_fail_rep(f, flow_rep_for_errno(-rc),
+				     "opening the upstream connection: %s", strerror(-rc));
 	f->state = FLOW_CONNECTING;
 	if (rc < 0)
 		return flow_fail_rep(f, flow_rep_for_errno(-rc),

@@ -1,5 +1,6 @@
 /* Reference-counted configuration generations. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "sockgate/config.h"
 #include "generation.h"
@@ -55,4 +56,20 @@ struct upstream_counters *generation_counters(struct generation *g, const struct
 	if (index >= g->cfg->n_upstreams || worker >= g->n_workers)
 		return NULL;
 	return &g->counters[index * g->n_workers + worker];
+}
+
+void generation_upstream_totals(struct generation *g, const struct upstream *up,
+				struct upstream_totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (unsigned i = 0; i < g->n_workers; i++) {
+		const struct upstream_counters *uc = generation_counters(g, up, i);
+		if (!uc)
+			continue;
+		t->live += atomic_load_explicit(&uc->live, memory_order_relaxed);
+		t->flows += atomic_load_explicit(&uc->flows, memory_order_relaxed);
+		t->failures += atomic_load_explicit(&uc->failures, memory_order_relaxed);
+		t->bytes_up += atomic_load_explicit(&uc->bytes_up, memory_order_relaxed);
+		t->bytes_down += atomic_load_explicit(&uc->bytes_down, memory_order_relaxed);
+	}
 }

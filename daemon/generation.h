@@ -20,6 +20,11 @@ struct upstream_counters {
 	atomic_ullong live;
 };
 
+/* One upstream's counters summed over the workers. */
+struct upstream_totals {
+	unsigned long long live, flows, failures, bytes_up, bytes_down;
+};
+
 struct generation {
 	struct config *cfg;
 	struct users *users; /* NULL without [socks] auth = password */
@@ -37,6 +42,9 @@ struct generation {
 struct generation *generation_new(struct config *cfg, struct users *users, unsigned n_workers);
 struct generation *generation_ref(struct generation *g);
 void generation_unref(struct generation *g);
+/* Upstream up's counters (of g's config) over every worker. */
+void generation_upstream_totals(struct generation *g, const struct upstream *up,
+				struct upstream_totals *t);
 /* The counters of upstream up (of g's config) kept by worker. */
 struct upstream_counters *generation_counters(struct generation *g, const struct upstream *up,
 					      unsigned worker);

@@ -84,27 +84,6 @@ static void render_handshakes(const struct metrics *m, FILE *out)
 	fprintf(out, "sockgate_upstream_handshake_seconds_count %llu\n", cumulative);
 }
 
-/* One upstream's counters over the workers of gen. */
-struct upstream_sums {
-	unsigned long long live, flows, failures, bytes_up, bytes_down;
-};
-
-static void upstream_sum(struct generation *gen, const struct upstream *up, unsigned n_workers,
-			 struct upstream_sums *s)
-{
-	memset(s, 0, sizeof(*s));
-	for (unsigned i = 0; i < n_workers; i++) {
-		const struct upstream_counters *uc = generation_counters(gen, up, i);
-		if (!uc)
-			continue;
-		s->live += atomic_load_explicit(&uc->live, memory_order_relaxed);
-		s->flows += atomic_load_explicit(&uc->flows, memory_order_relaxed);
-		s->failures += atomic_load_explicit(&uc->failures, memory_order_relaxed);
-		s->bytes_up += atomic_load_explicit(&uc->bytes_up, memory_order_relaxed);
-		s->bytes_down += atomic_load_explicit(&uc->bytes_down, memory_order_relaxed);
-	}
-}
-
 /* One sample of an upstream's series; labels after upstream, if any. */
 static void upstream_sample(FILE *out, const char *name, const struct upstream *up,
 			    const char *labels, unsigned long long value)
@@ -176,14 +155,14 @@ static void render_upstreams(const struct metrics *m, FILE *out)
 {
 	struct generation *gen = *m->gen;
 	const struct config *cfg = gen->cfg;
-	struct upstream_sums *s = calloc(cfg->n_upstreams, sizeof(*s));
+	struct upstream_totals *s = calloc(cfg->n_upstreams, sizeof(*s));
 	size_t u;
 
 	if (!s)
 		return; /* the rest of the page still answers */
 	/* each upstream's per-worker counters summed once for all its series */
 	for (u = 0; u < cfg->n_upstreams; u++)
-		upstream_sum(gen, &cfg->upstreams[u], m->n_workers, &s[u]);
+		generation_upstream_totals(gen, &cfg->upstreams[u], &s[u]);
 	family(out, "sockgate_upstream_flows_active", "gauge", "Live flows, by upstream.");
 	for (u = 0; u < cfg->n_upstreams; u++)
 		upstream_sample(out, "sockgate_upstream_flows_active", &cfg->upstreams[u], "",

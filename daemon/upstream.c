@@ -18,8 +18,10 @@ enum upstream_result upstream_fail(struct upstream_handshake *hs, enum upstream_
 	return UPSTREAM_ERROR;
 }
 
-int upstream_handshake_begin(struct upstream_handshake *hs, const struct upstream_url *url,
-			     const struct upstream_target *target, int pipelined, uint8_t *out)
+/* A fresh exchange of command (SOCKS5 CMD; 0: none) for url and target. */
+static void handshake_reset(struct upstream_handshake *hs, const struct upstream_url *url,
+			    const struct upstream_target *target, int pipelined, uint8_t *out,
+			    uint8_t command)
 {
 	memset(hs, 0, sizeof(*hs));
 	hs->kind = url->kind;
@@ -27,7 +29,32 @@ int upstream_handshake_begin(struct upstream_handshake *hs, const struct upstrea
 	hs->url = url;
 	hs->target = target;
 	hs->out = out;
-	hs->command = 0x01;
+	hs->command = command;
+}
+
+/* An exchange only SOCKS5 has (a UDP ASSOCIATE, a check): -1 with why
+ * for the other kinds. */
+static int socks5_only_begin(struct upstream_handshake *hs, const struct upstream_url *url,
+			     int pipelined, uint8_t *out, uint8_t command, const char *why)
+{
+	/* DST.ADDR 0.0.0.0:0: for a UDP ASSOCIATE, the address we will send
+	 * from is not known until the first datagram (RFC 1928 section 6
+	 * allows zeros); a check sends no request at all */
+	static const struct upstream_target any = { .addr.ss_family = AF_INET };
+
+	handshake_reset(hs, url, &any, pipelined, out, command);
+	if (url->kind != UPSTREAM_SOCKS5 && url->kind != UPSTREAM_SOCKS5H) {
+		upstream_fail(hs, UPSTREAM_FAIL_UNSUPPORTED, 0, "%s %s",
+			      upstream_kind_name(url->kind), why);
+		return -1;
+	}
+	return upstream_socks5_begin(hs, url, &any);
+}
+
+int upstream_handshake_begin(struct upstream_handshake *hs, const struct upstream_url *url,
+			     const struct upstream_target *target, int pipelined, uint8_t *out)
+{
+	handshake_reset(hs, url, target, pipelined, out, 0x01);
 	switch (url->kind) {
 	case UPSTREAM_SOCKS5:
 	case UPSTREAM_SOCKS5H:
@@ -49,43 +76,13 @@ int upstream_handshake_begin(struct upstream_handshake *hs, const struct upstrea
 int upstream_handshake_begin_check(struct upstream_handshake *hs, const struct upstream_url *url,
 				   int pipelined, uint8_t *out)
 {
-	static const struct upstream_target none = { .addr.ss_family = AF_INET };
-
-	memset(hs, 0, sizeof(*hs));
-	hs->kind = url->kind;
-	hs->pipelined = pipelined;
-	hs->url = url;
-	hs->target = &none;
-	hs->out = out;
-	hs->command = 0; /* greeting and credentials only */
-	if (url->kind != UPSTREAM_SOCKS5 && url->kind != UPSTREAM_SOCKS5H) {
-		upstream_fail(hs, UPSTREAM_FAIL_UNSUPPORTED, 0, "%s has no empty handshake",
-			      upstream_kind_name(url->kind));
-		return -1;
-	}
-	return upstream_socks5_begin(hs, url, &none);
+	return socks5_only_begin(hs, url, pipelined, out, 0, "has no empty handshake");
 }
 
 int upstream_handshake_begin_udp(struct upstream_handshake *hs, const struct upstream_url *url,
 				 int pipelined, uint8_t *out)
 {
-	/* DST.ADDR 0.0.0.0:0: the address we will send from is not known
-	 * until the first datagram (RFC 1928 section 6 allows zeros) */
-	static const struct upstream_target any = { .addr.ss_family = AF_INET };
-
-	memset(hs, 0, sizeof(*hs));
-	hs->kind = url->kind;
-	hs->pipelined = pipelined;
-	hs->url = url;
-	hs->target = &any;
-	hs->out = out;
-	hs->command = 0x03;
-	if (url->kind != UPSTREAM_SOCKS5 && url->kind != UPSTREAM_SOCKS5H) {
-		upstream_fail(hs, UPSTREAM_FAIL_UNSUPPORTED, 0, "%s cannot carry UDP",
-			      upstream_kind_name(url->kind));
-		return -1;
-	}
-	return upstream_socks5_begin(hs, url, &any);
+	return socks5_only_begin(hs, url, pipelined, out, 0x03, "cannot carry UDP");
 }
 
 enum upstream_result upstream_handshake_feed(struct upstream_handshake *hs, const uint8_t *in,

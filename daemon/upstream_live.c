@@ -200,7 +200,7 @@ int upstream_live_is_upstream_address(const struct generation *g,
 		struct upstream_live *l = &g->live[i];
 		pthread_mutex_lock(&l->lock);
 		for (size_t a = 0; a < l->n_addrs && !found; a++)
-			found = addr_same_ip(&l->addrs[a], addr);
+			found = addr_equal(&l->addrs[a], addr);
 		pthread_mutex_unlock(&l->lock);
 	}
 	return found;

@@ -70,8 +70,9 @@ void upstream_live_addr_worked(const struct generation *g, const struct upstream
  * first; 0, or -1 when it has none (yet). */
 int upstream_live_addr_to_use(const struct generation *g, const struct upstream *up,
 			      struct sockaddr_storage *out);
-/* Whether addr (address only, any port) is a current address of an
- * upstream of g: a LAN device talking to the proxy itself. */
+/* Whether addr (address and port) is where an upstream of g is now: a LAN
+ * device talking to the proxy itself. The port too: other services that
+ * share the proxy's address (a hosting provider's, a CDN's) stay proxied. */
 int upstream_live_is_upstream_address(const struct generation *g,
 				      const struct sockaddr_storage *addr);
 /* A lookup's answer for up: n addresses (n = 0: failed, err says why),

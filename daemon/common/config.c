@@ -38,32 +38,6 @@
 #define DEFAULT_UDP_ASSOCIATIONS     4096
 #define MAX_UDP_ASSOCIATIONS	     1000000
 
-void config_report(struct parse_ctx *ctx, unsigned line, const char *fmt, ...)
-{
-	va_list ap;
-	ctx->errors++;
-	if (!ctx->errs)
-		return;
-	fprintf(ctx->errs, "%s:%u: ", ctx->name, line);
-	va_start(ap, fmt);
-	vfprintf(ctx->errs, fmt, ap);
-	va_end(ap);
-	fputc('\n', ctx->errs);
-}
-
-void config_warn(struct parse_ctx *ctx, unsigned line, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!ctx->errs)
-		return;
-	fprintf(ctx->errs, "%s:%u: warning: ", ctx->name, line);
-	va_start(ap, fmt);
-	vfprintf(ctx->errs, fmt, ap);
-	va_end(ap);
-	fputc('\n', ctx->errs);
-}
-
 static void trim(char *s)
 {
 	size_t n = strlen(s);
@@ -73,15 +47,6 @@ static void trim(char *s)
 	while (isspace((unsigned char)s[start]))
 		start++;
 	memmove(s, s + start, n - start + 1);
-}
-
-/* Makes room for element n of an array that doubles at powers of two.
- * Returns the array, possibly moved, or NULL (the old one is still valid). */
-void *config_grow(void *array, size_t n, size_t size)
-{
-	if (n & (n - 1))
-		return array;
-	return realloc(array, (n ? n * 2 : 1) * size);
 }
 
 /* Records "[name]" headers so sections can be checked even when they hold
@@ -156,55 +121,6 @@ static char *config_reader(char *str, int num, void *stream)
 	}
 	note_section_header(ctx, str);
 	return str;
-}
-
-struct upstream *config_find_upstream(struct config *cfg, const char *name)
-{
-	for (size_t i = 0; i < cfg->n_upstreams; i++) {
-		if (!strcmp(cfg->upstreams[i].name, name))
-			return &cfg->upstreams[i];
-	}
-	return NULL;
-}
-
-int config_parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	if (!*s || *s == '-' || *s == '+')
-		return -1;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 0);
-	if (errno || *end || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-int config_parse_duration(const char *s, unsigned *ms)
-{
-	static const struct {
-		const char *suffix;
-		unsigned long scale;
-	} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "", 1000 } };
-	char num[32];
-	size_t digits = strspn(s, "0123456789");
-	unsigned long v;
-
-	if (digits == 0 || digits >= sizeof(num))
-		return -1;
-	memcpy(num, s, digits);
-	num[digits] = '\0';
-	if (config_parse_uint(num, 0xffffffffUL, &v))
-		return -1;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (!strcmp(s + digits, units[i].suffix)) {
-			if (v > 0xffffffffUL / units[i].scale)
-				return -1;
-			*ms = (unsigned)(v * units[i].scale);
-			return 0;
-		}
-	}
-	return -1;
 }
 
 /* Each known key gets a bit, so a key given twice is an error. */
@@ -592,69 +508,6 @@ static void intake_key(struct parse_ctx *ctx, const char *key, const char *value
 	}
 }
 
-int config_parse_bool(const char *s, int *out)
-{
-	static const char *const yes[] = { "yes", "true", "on", "1" };
-	static const char *const no[] = { "no", "false", "off", "0" };
-	for (size_t i = 0; i < 4; i++) {
-		if (!strcmp(s, yes[i]) || !strcmp(s, no[i])) {
-			*out = !strcmp(s, yes[i]);
-			return 0;
-		}
-	}
-	return -1;
-}
-
-static int valid_name(const char *name)
-{
-	if (!*name || strlen(name) > CONFIG_NAME_MAX)
-		return 0;
-	for (const char *p = name; *p; p++) {
-		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
-			return 0;
-	}
-	return 1;
-}
-
-struct upstream *config_new_upstream(struct parse_ctx *ctx, const char *name)
-{
-	struct config *cfg = ctx->cfg;
-	struct upstream_lines *lines;
-	struct upstream *up;
-
-	if (!valid_name(name)) {
-		config_report(ctx, ctx->line,
-			      "upstream name \"%s\": use letters, digits, '-', '_', '.'", name);
-		return NULL;
-	}
-	void *upstreams = config_grow(cfg->upstreams, cfg->n_upstreams, sizeof(*cfg->upstreams));
-	if (upstreams)
-		cfg->upstreams = upstreams;
-	void *grown = config_grow(ctx->up_lines, cfg->n_upstreams, sizeof(*ctx->up_lines));
-	if (grown)
-		ctx->up_lines = grown;
-	if (!upstreams || !grown) {
-		config_report(ctx, ctx->line, "out of memory");
-		return NULL;
-	}
-	up = &cfg->upstreams[cfg->n_upstreams];
-	memset(up, 0, sizeof(*up));
-	snprintf(up->name, sizeof(up->name), "%s", name);
-	up->url.kind = (enum upstream_kind) - 1; /* no url yet */
-	up->pipeline = 1;
-	lines = &ctx->up_lines[cfg->n_upstreams];
-	memset(lines, 0, sizeof(*lines));
-	lines->section_line = ctx->line;
-	for (size_t i = 0; i < ctx->n_headers; i++) {
-		const char *h = ctx->headers[i].name;
-		size_t skip = !strncmp(h, "upstream", 8) ? 8 : !strncmp(h, "group", 5) ? 5 : 0;
-		if (skip && !strcmp(h + skip + strspn(h + skip, " \t"), name))
-			lines->section_line = ctx->headers[i].line;
-	}
-	cfg->n_upstreams++;
-	return up;
-}
-
 static struct upstream *upstream_section(struct parse_ctx *ctx, const char *name)
 {
 	struct upstream *up;
@@ -755,6 +608,10 @@ static void route_key(struct parse_ctx *ctx, const char *key, const char *value)
 	if (strchr(value, '=')) {
 		snprintf(joined, sizeof(joined), "%s:%s", key, value);
 		eq = strchr(joined, '=');
+		if (!eq) { /* cut off with what followed: the line was too long */
+			config_report(ctx, ctx->line, "route: line too long");
+			return;
+		}
 		*eq = '\0';
 		trim(joined);
 		trim(eq + 1);
@@ -839,35 +696,6 @@ static int socks_cidr_item(struct parse_ctx *ctx, const char *key, const char *s
 	if (rc)
 		config_report(ctx, ctx->line, "out of memory");
 	return rc;
-}
-
-/* "HOST:PORT" or "[V6]:PORT" into host (INET6_ADDRSTRLEN + 1 or more bytes
- * up to hostsz) and port; bracketed says whether the host was in brackets.
- * 0 or -1. */
-int config_split_host_port(const char *s, char *host, size_t hostsz, uint16_t *port, int *bracketed)
-{
-	const char *colon, *h = s;
-	size_t hl;
-
-	*bracketed = *s == '[';
-	if (*bracketed) {
-		const char *close = strchr(s, ']');
-		if (!close || close[1] != ':')
-			return -1;
-		h = s + 1;
-		hl = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || memchr(s, ':', (size_t)(colon - s)))
-			return -1; /* IPv6 needs brackets */
-		hl = (size_t)(colon - s);
-	}
-	if (!hl || hl >= hostsz || addr_parse_port(colon + 1, port))
-		return -1;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	return 0;
 }
 
 /* "192.168.1.1:1080" or "[fd00::1]:1080". */
@@ -1032,7 +860,7 @@ static int dns_server_options(struct parse_ctx *ctx, char *opts, size_t i)
 			    "server: options are \"via UPSTREAM\" (or via direct) and \"tcp\"");
 			return -1;
 		}
-		if (!valid_name(tok)) {
+		if (!config_valid_name(tok)) {
 			config_report(ctx, ctx->line, "server: via \"%s\" is not an upstream name",
 				      tok);
 			return -1;
@@ -1476,7 +1304,7 @@ static void finish(struct parse_ctx *ctx, int resolve)
 		const char *h = ctx->headers[i].name;
 		if (!strncmp(h, "upstream", 8) && (h[8] == ' ' || h[8] == '\t')) {
 			const char *name = h + 8 + strspn(h + 8, " \t");
-			if (valid_name(name) && strcmp(name, "direct") &&
+			if (config_valid_name(name) && strcmp(name, "direct") &&
 			    !config_find_upstream(cfg, name))
 				config_report(ctx, ctx->headers[i].line, "[upstream %s] has no url",
 					      name);

@@ -70,6 +70,8 @@ struct upstream *config_find_upstream(struct config *cfg, const char *name);
 /* A new entry name in cfg->upstreams (and its lines), or NULL after
  * saying why (a bad name, out of memory). */
 struct upstream *config_new_upstream(struct parse_ctx *ctx, const char *name);
+/* Letters, digits, '-', '_', '.': 1..CONFIG_NAME_MAX of them. */
+int config_valid_name(const char *name);
 int config_parse_uint(const char *s, unsigned long max, unsigned long *out);
 int config_parse_bool(const char *s, int *out);
 /* "HOST:PORT" or "[V6]:PORT" into host and port; 0 or -1. */

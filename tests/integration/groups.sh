@@ -69,15 +69,21 @@ group_grown() { # before
 }
 group_flows() { echo "$(group_field up flows) $(group_field b flows)"; }
 
+# n GETs, then how many each member took: "UP B".
+group_gets_grown() { # n
+	local before
+	before=$(group_flows)
+	group_gets "$1" >/dev/null
+	group_grown "$before"
+}
+
 test_group_failover() {
 	local codes=$RIG_DIR/group-codes fails after grown before
 	group_start failover "check_interval = 300ms
 check_timeout = 250ms
 up_after = 3" "" "metrics = 9180"
 	check "group: members up after their first checks" group_wait_state b up
-	before=$(group_flows)
-	group_gets 5 >/dev/null
-	grown=$(group_grown "$before")
+	grown=$(group_gets_grown 5)
 	check "failover: the first member takes the flows ($grown)" test "$grown" = "5 0"
 	before=$(group_flows)
 	group_gets 150 "$codes" &
@@ -101,25 +107,19 @@ up_after = 3" "" "metrics = 9180"
 		expect_match "up \\(socks5 $PROXY4:1080\\): DOWN" "$SOCKGATE" -c "$RIG_DIR/sockgate.conf" status
 	rig_start_dante
 	check "failover: back after up_after good checks" group_wait_state up up 5
-	before=$(group_flows)
-	group_gets 5 >/dev/null
-	grown=$(group_grown "$before")
+	grown=$(group_gets_grown 5)
 	check "failover: traffic returns to the first member ($grown)" test "$grown" = "5 0"
 	check "the group in status: policy, members, the member new flows take" \
 		expect_match "g \\(failover, on_all_down reset\\): members up, b; new flows take up" \
 		"$SOCKGATE" -c "$RIG_DIR/sockgate.conf" status
 	# a live pin
 	check "upstream use g b: ok" expect_match "new flows take b" "$SOCKGATE" -c "$RIG_DIR/sockgate.conf" upstream use g b
-	before=$(group_flows)
-	group_gets 4 >/dev/null
-	grown=$(group_grown "$before")
+	grown=$(group_gets_grown 4)
 	check "... new flows take b although up is up ($grown)" test "$grown" = "0 4"
 	check "... metrics: the active member" \
 		bash -c "ip netns exec $NS_ROUTER curl -s http://127.0.0.1:9180/metrics | grep -qx 'sockgate_group_member_active{group=\"g\",member=\"b\"} 1'"
 	"$SOCKGATE" -c "$RIG_DIR/sockgate.conf" upstream use g auto >/dev/null
-	before=$(group_flows)
-	group_gets 3 >/dev/null
-	grown=$(group_grown "$before")
+	grown=$(group_gets_grown 3)
 	check "upstream use g auto: back to the policy ($grown)" test "$grown" = "3 0"
 	check "upstream use of a member not in the group: exit 1, says why" \
 		bash -c "'$SOCKGATE' -c '$RIG_DIR/sockgate.conf' upstream use g nosuch 2>&1 >/dev/null | grep -q 'not a member of group g'; test \${PIPESTATUS[0]} -eq 1"
@@ -131,19 +131,15 @@ up_after = 3" "" "metrics = 9180"
 }
 
 test_group_policies() {
-	local before grown
+	local grown
 	group_start round-robin
 	group_wait_state b up >/dev/null
-	before=$(group_flows)
-	group_gets 10 >/dev/null
-	grown=$(group_grown "$before")
+	grown=$(group_gets_grown 10)
 	check "round-robin: both members take flows ($grown)" test "${grown% *}" -ge 4 -a "${grown#* }" -ge 4
 	rig_stop_sockgated
 	group_start hash
 	group_wait_state b up >/dev/null
-	before=$(group_flows)
-	group_gets 10 >/dev/null
-	grown=$(group_grown "$before")
+	grown=$(group_gets_grown 10)
 	check "hash: one client keeps one member ($grown)" test "$grown" = "10 0" -o "$grown" = "0 10"
 	rig_stop_sockgated
 	# least-latency: the first member is behind a 100 ms delay line
@@ -159,9 +155,7 @@ check_interval = 1s"
 	sleep 1.5 # both members checked
 	check "least-latency: the delayed member's check is slower ($(group_field up check_latency_ms) ms vs $(group_field b check_latency_ms) ms)" \
 		test "$(group_field up check_latency_ms)" -ge 150 -a "$(group_field b check_latency_ms)" -lt 100
-	before=$(group_flows)
-	group_gets 5 >/dev/null
-	grown=$(group_grown "$before")
+	grown=$(group_gets_grown 5)
 	check "least-latency: new flows take the member behind the shorter delay ($grown)" test "$grown" = "0 5"
 	rig_stop_sockgated
 	in_ns $NS_ROUTER iptables-legacy -F OUTPUT
@@ -194,7 +188,7 @@ test_group_all_down() {
 # Names: b's host is a name in the router's hosts file (bound over
 # /etc/hosts by ip netns exec: written in place, never replaced).
 test_group_names() {
-	local hosts=/etc/netns/$NS_ROUTER/hosts saved before grown
+	local hosts=/etc/netns/$NS_ROUTER/hosts saved grown
 	saved=$(cat "$hosts")
 	GROUP_MEMBERS="b, up" group_start failover "check_interval = 300ms
 check_timeout = 250ms
@@ -202,17 +196,13 @@ up_after = 1" proxy-b.sggroup "resolve_min = 1s
 log_level = debug"
 	check "a name that does not resolve yet: sockgated starts, b is down" group_wait_state b down
 	check "... and says why" expect_match "cannot resolve \"proxy-b.sggroup\"" group_field b last_error
-	before=$(group_flows)
-	group_gets 3 >/dev/null
-	grown=$(group_grown "$before")
+	grown=$(group_gets_grown 3)
 	check "... the group is served by its other member ($grown)" test "$grown" = "3 0"
 	printf '%s\n' "$saved" "$PROXY4 proxy-b.sggroup" >"$hosts"
 	check "the name appears: b is up within resolve_min and a check" group_wait_state b up 5
 	check "... at the address the name has ($(group_field b addresses))" \
 		test "$(group_field b addresses)" = "$PROXY4:$GROUP_B_PORT"
-	before=$(group_flows)
-	group_gets 3 >/dev/null
-	grown=$(group_grown "$before")
+	grown=$(group_gets_grown 3)
 	check "... and serves the group ($grown)" test "$grown" = "0 3"
 	printf '%s\n' "$saved" "$PROXY6 proxy-b.sggroup" >"$hosts"
 	local i
@@ -223,17 +213,57 @@ log_level = debug"
 	check "the name moves: new flows follow within resolve_min ($(group_field b addresses))" \
 		test "$(group_field b addresses)" = "[$PROXY6]:$GROUP_B_PORT"
 	check "... logged" expect_log "upstream b: \"proxy-b.sggroup\" is now \\[$PROXY6\\]"
-	before=$(group_flows)
-	group_gets 3 >/dev/null
-	grown=$(group_grown "$before")
+	grown=$(group_gets_grown 3)
 	check "... served there ($grown)" test "$grown" = "0 3"
 	rig_stop_sockgated
 	printf '%s\n' "$saved" >"$hosts"
 }
 
+# The SOCKS server's routes and the DNS service's server may name a group.
+test_group_services() {
+	local i got resolver=""
+	if [ -z "$(in_ns $NS_SERVER ss -Hlun "sport = :$DNS_SERVER_PORT")" ]; then
+		dns_start_resolver
+		resolver=$DNS_RESOLVER_PID
+	fi
+	rig_start_sockgated "socks5://$PROXY4:1080" "" "" "$SERVER4/32 = g
+[upstream b]
+url = socks5://$PROXY4:$GROUP_B_PORT
+[group g]
+members = up, b
+check_interval = 300ms
+[socks]
+listen = $ROUTER4_LAN:1086
+auth = none
+allow = $CLIENT4/32
+[dns]
+listen = $ROUTER4_LAN:$DNS_PORT
+server = $SERVER4:$DNS_SERVER_PORT via g
+allow = $CLIENT4/32"
+	group_wait_state b up >/dev/null
+	check "a SOCKS client's request routed to a group is served" \
+		expect_match "^hello$" in_ns $NS_CLIENT curl -s -m 5 --socks5 $ROUTER4_LAN:1086 "http://$SERVER4/small"
+	check "[dns] server via a group: answered through its member" \
+		expect_match "^$SERVER4$" in_ns $NS_CLIENT dig +short +time=2 +tries=1 -p $DNS_PORT @$ROUTER4_LAN web.sgdns
+	group_kill DANTE_PID
+	check "the first member killed: the SOCKS client is served by the second" \
+		expect_match "^hello$" in_ns $NS_CLIENT curl -s -m 5 --socks5 $ROUTER4_LAN:1086 "http://$SERVER4/small"
+	got=""
+	for i in 1 2 3; do
+		got=$(in_ns $NS_CLIENT dig +short +time=2 +tries=1 -p $DNS_PORT @$ROUTER4_LAN only.sgdns A)
+		[ "$got" = 10.9.7.1 ] && break
+		sleep 0.5
+	done
+	check "... and DNS through the group is answered again ($i attempt(s))" test "$got" = 10.9.7.1
+	rig_stop_sockgated
+	rig_start_dante
+	[ -n "$resolver" ] && rig_stop "$resolver"
+}
+
 test_groups() {
 	[ -z "$DANTE_B_PID" ] && group_start_b
 	test_group_failover
+	test_group_services
 	test_group_policies
 	test_group_all_down
 	test_group_names
