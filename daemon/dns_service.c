@@ -252,7 +252,7 @@ static int client_allowed(struct dns_service *svc, const struct sockaddr_storage
 {
 	const struct dns_config *dc = &svc->r->cfg->dns;
 
-	if (!dc->n_allow || cidr_list_contains(dc->allow, dc->n_allow, client))
+	if (!dc->n_allow || config_cidrs_hold(dc->allow_table, client))
 		return 1;
 	relay_count(&svc->r->counters.dns.refused);
 	return 0;

@@ -245,7 +245,7 @@ const char *dst_guard_intercepted(struct dst_guard *g, const struct config *cfg,
 	if (to.kind == DST_LOCAL)
 		return "destination is the router itself (never intercepted: a direct hit on "
 		       "sockgated or a loop)";
-	if (cidr_list_contains(cfg->intake_deny_dst, cfg->n_intake_deny_dst, dst))
+	if (config_cidrs_hold(cfg->intake_deny_table, dst))
 		return "destination refused by [intake] deny_dst";
 	if (!cfg->bypass_connected || to.kind != DST_CONNECTED)
 		return NULL;

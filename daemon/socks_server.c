@@ -87,7 +87,7 @@ void socks_server_accept(struct relay *r, int fd, const struct sockaddr_storage 
 	struct flow *f;
 	int rc, counted;
 
-	if (sc->n_allow && !cidr_list_contains(sc->allow, sc->n_allow, client)) {
+	if (sc->n_allow && !config_cidrs_hold(sc->allow_table, client)) {
 		/* Not even a reply byte for strangers. */
 		log_debug("socks: %s is not in allow, closed", addr_format(client, a, sizeof(a)));
 		close(fd);

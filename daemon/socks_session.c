@@ -47,9 +47,9 @@ int socks_dst_allowed(struct flow *f, const struct sockaddr_storage *dst)
 {
 	const struct socks_config *sc = &f->r->cfg->socks;
 
-	if (cidr_list_contains(sc->allow_dst, sc->n_allow_dst, dst))
+	if (config_cidrs_hold(sc->allow_dst_table, dst))
 		return 1;
-	if (cidr_list_contains(sc->deny_dst, sc->n_deny_dst, dst))
+	if (config_cidrs_hold(sc->deny_dst_table, dst))
 		return 0;
 	/* link-local: the router's own neighbours, metadata services */
 	if (dst_link_local(dst))

@@ -126,8 +126,9 @@ void bpf_pins_tidy(void)
 	rmdir(BPF_PIN_ROOT);
 }
 
-/* The CIDR blocks covering range v (len 4 or 16 bytes) go into map fd. */
-int bpf_lpm_add_range(int fd, const struct interval *v, size_t len)
+/* The CIDR blocks covering range v (len 4 or 16 bytes) go into map fd;
+ * with fd < 0 they are only counted into *n. 0 or -errno. */
+static int lpm_blocks(int fd, const struct interval *v, size_t len, size_t *n)
 {
 	uint8_t lo[16], key[4 + 16], one = 1;
 	unsigned bits = (unsigned)len * 8;
@@ -152,11 +153,18 @@ int bpf_lpm_add_range(int fd, const struct interval *v, size_t len)
 		uint32_t prefixlen = p;
 		memcpy(key, &prefixlen, 4);
 		memcpy(key + 4, lo, len);
-		if (bpf_map_update_elem(fd, key, &one, BPF_ANY) < 0)
+		if (fd < 0)
+			++*n;
+		else if (bpf_map_update_elem(fd, key, &one, BPF_ANY) < 0)
 			return -errno;
 		if (!memcmp(last, v->hi, len) || interval_successor(last, lo, len) < 0)
 			return 0;
 	}
+}
+
+int bpf_lpm_add_range(int fd, const struct interval *v, size_t len)
+{
+	return lpm_blocks(fd, v, len, NULL);
 }
 
 int bpf_lpm_add_set(int fd, const struct interval_set *is)
@@ -165,6 +173,17 @@ int bpf_lpm_add_set(int fd, const struct interval_set *is)
 	int rc = 0;
 
 	for (size_t i = 0; i < is->n && rc == 0; i++)
-		rc = bpf_lpm_add_range(fd, &is->v[i], len);
+		rc = lpm_blocks(fd, &is->v[i], len, NULL);
 	return rc;
+}
+
+uint32_t bpf_lpm_map_size(const struct interval_set *is)
+{
+	size_t len = is->family == AF_INET ? 4 : 16, n = 0;
+
+	for (size_t i = 0; i < is->n; i++)
+		lpm_blocks(-1, &is->v[i], len, &n);
+	/* room for live additions (sockgate bypass add) */
+	n += BPF_LPM_SPARE;
+	return n < BPF_LPM_MIN ? BPF_LPM_MIN : n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }

@@ -37,5 +37,10 @@ int bpf_lpm_add_range(int fd, const struct interval *v, size_t len);
 struct interval_set;
 /* The same for every range of is; 0 or -errno. */
 int bpf_lpm_add_set(int fd, const struct interval_set *is);
+/* How many entries an LPM map for is should hold: its CIDR blocks and room
+ * for live additions, at least BPF_LPM_MIN. */
+#define BPF_LPM_MIN   16384
+#define BPF_LPM_SPARE 4096
+uint32_t bpf_lpm_map_size(const struct interval_set *is);
 
 #endif

@@ -247,6 +247,14 @@ int cgroup_intake_apply(const struct ruleset *rs, char *const *cgroups, size_t n
 	}
 	skel->rodata->redirect_port = rs->redirect_port;
 	skel->rodata->daemon_mark = rs->daemon_mark;
+	/* bypass lists of any size: the maps are made to measure (the
+	 * router's own addresses go in too) */
+	if (bpf_map__set_max_entries(skel->maps.cg_bypass4, bpf_lpm_map_size(&rs->bypass4) + 256) ||
+	    bpf_map__set_max_entries(skel->maps.cg_bypass6, bpf_lpm_map_size(&rs->bypass6) + 256)) {
+		rc = -EINVAL;
+		snprintf(err, errlen, "sizing the bypass maps");
+		goto out;
+	}
 	/* the verifier's word, should it refuse, reaches the log */
 	bpf_pins_log_libbpf();
 	rc = cgroup_intake_bpf__load(skel);

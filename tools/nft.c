@@ -488,6 +488,7 @@ static struct nftnl_chain *chain_new(const struct chain_spec *spec)
 
 struct batch {
 	char *buf;
+	size_t size;
 	struct mnl_nlmsg_batch *b;
 	uint32_t seq, first_seq;
 	unsigned n_msgs;
@@ -505,19 +506,35 @@ static struct nlmsghdr *batch_msg(struct batch *bt, uint16_t type, uint16_t flag
 	return nlh;
 }
 
+/* Bytes left in the batch's buffer. */
+static size_t batch_room(const struct batch *bt)
+{
+	return bt->size - mnl_nlmsg_batch_size(bt->b);
+}
+
 static int batch_next(struct batch *bt)
 {
 	/* mnl_nlmsg_batch_next is false when the message did not fit */
 	return mnl_nlmsg_batch_next(bt->b) ? 0 : -1;
 }
 
-static int batch_init(struct batch *bt)
+/* Room for the table, chains, rules and n_elems set elements: each
+ * element's attributes take under 64 bytes, and an element message is
+ * filled up to 64 KiB before its size is checked, so one more message's
+ * worth is kept spare. */
+static size_t batch_size_for(size_t n_elems)
+{
+	return NFT_BATCH_SIZE + n_elems * 64 + 2 * 65536;
+}
+
+static int batch_init(struct batch *bt, size_t n_elems)
 {
 	memset(bt, 0, sizeof(*bt));
-	bt->buf = malloc(NFT_BATCH_SIZE);
+	bt->size = batch_size_for(n_elems);
+	bt->buf = malloc(bt->size);
 	if (!bt->buf)
 		return -ENOMEM;
-	bt->b = mnl_nlmsg_batch_start(bt->buf, NFT_BATCH_SIZE);
+	bt->b = mnl_nlmsg_batch_start(bt->buf, bt->size);
 	bt->seq = (uint32_t)time(NULL);
 	nftnl_batch_begin(mnl_nlmsg_batch_current(bt->b), bt->seq++);
 	mnl_nlmsg_batch_next(bt->b);
@@ -548,6 +565,15 @@ static int batch_send(struct batch *bt, char *err, size_t errlen)
 		ret = -errno;
 		snprintf(err, errlen, "netlink socket: %s", strerror(errno));
 		goto out;
+	}
+	/* a batch of large sets is one message bigger than the default
+	 * socket send buffer: make room for it (FORCE: beyond wmem_max) */
+	{
+		int size = (int)mnl_nlmsg_batch_size(bt->b);
+		if (size > 200000 && setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_SNDBUFFORCE,
+						&size, sizeof(size)) < 0)
+			setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_SNDBUF, &size,
+				   sizeof(size));
 	}
 	if (mnl_socket_sendto(nl, mnl_nlmsg_batch_head(bt->b), mnl_nlmsg_batch_size(bt->b)) < 0) {
 		ret = -errno;
@@ -609,6 +635,28 @@ out:
 	return rc;
 }
 
+/* The elements of s added (NEWSETELEM) or removed (DELSETELEM): as many
+ * messages as they need (an attribute nest holds at most 64 KiB), all in
+ * this one batch. 0 or -1 (the batch is full). */
+static int batch_elems(struct batch *bt, uint16_t type, uint16_t flags, const char *what,
+		       const struct nftnl_set *s)
+{
+	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
+	int more = 1;
+
+	if (!it)
+		return -1;
+	while (more > 0) {
+		more =
+		    nftnl_set_elems_nlmsg_build_payload_iter(batch_msg(bt, type, flags, what), it);
+		/* the next message may fill 64 KiB before it is checked */
+		if (batch_next(bt) || batch_room(bt) < 2 * 65536)
+			more = -1;
+	}
+	nftnl_set_elems_iter_destroy(it);
+	return more < 0 ? -1 : 0;
+}
+
 /* The set, then its elements if it has any (an empty element list is not
  * a message the kernel takes). */
 static int batch_set(struct batch *bt, struct nftnl_set *s, const char *name, size_t n_elems)
@@ -621,10 +669,7 @@ static int batch_set(struct batch *bt, struct nftnl_set *s, const char *name, si
 		return -1;
 	if (n_elems) {
 		snprintf(what, sizeof(what), "the elements of set %s", name);
-		nftnl_set_elems_nlmsg_build_payload(
-		    batch_msg(bt, NFT_MSG_NEWSETELEM, NLM_F_CREATE, what), s);
-		if (batch_next(bt))
-			return -1;
+		return batch_elems(bt, NFT_MSG_NEWSETELEM, NLM_F_CREATE, what, s);
 	}
 	return 0;
 }
@@ -641,7 +686,9 @@ int nft_apply(const struct ruleset *rs, char *err, size_t errlen)
 	int n_rules;
 	int ret;
 
-	ret = batch_init(&bt);
+	ret = batch_init(&bt,
+			 2 * (rs->intercept4.n + rs->intercept6.n + rs->bypass4.n + rs->bypass6.n) +
+			     rs->n_ifaces);
 	if (ret < 0) {
 		snprintf(err, errlen, "out of memory");
 		return ret;
@@ -734,7 +781,7 @@ out:
 int nft_flush(char *err, size_t errlen)
 {
 	struct batch bt;
-	int ret = batch_init(&bt);
+	int ret = batch_init(&bt, 0);
 
 	if (ret < 0) {
 		snprintf(err, errlen, "out of memory");
@@ -898,7 +945,7 @@ int nft_replace_interval_set(const char *name, const struct set_key *old, size_t
 	int ret = -ENOMEM;
 
 	memset(&bt, 0, sizeof(bt));
-	if (batch_init(&bt) < 0 || !del || !add)
+	if (batch_init(&bt, n_old + 2 * now->n) < 0 || !del || !add)
 		goto nomem;
 	for (size_t i = 0; i < n_old; i++)
 		if (elem_add(del, old[i].key, len, old[i].end ? NFT_SET_ELEM_INTERVAL_END : 0))
@@ -907,16 +954,12 @@ int nft_replace_interval_set(const char *name, const struct set_key *old, size_t
 		goto nomem;
 	if (n_old) {
 		snprintf(what, sizeof(what), "removing the elements of set %s", name);
-		nftnl_set_elems_nlmsg_build_payload(batch_msg(&bt, NFT_MSG_DELSETELEM, 0, what),
-						    del);
-		if (batch_next(&bt))
+		if (batch_elems(&bt, NFT_MSG_DELSETELEM, 0, what, del))
 			goto full;
 	}
 	if (now->n) {
 		snprintf(what, sizeof(what), "adding the elements of set %s", name);
-		nftnl_set_elems_nlmsg_build_payload(
-		    batch_msg(&bt, NFT_MSG_NEWSETELEM, NLM_F_CREATE, what), add);
-		if (batch_next(&bt))
+		if (batch_elems(&bt, NFT_MSG_NEWSETELEM, NLM_F_CREATE, what, add))
 			goto full;
 	}
 	ret = bt.n_msgs ? batch_send(&bt, err, errlen) : 0;
@@ -944,7 +987,7 @@ int nft_change_iface(const char *ifname, int add, char *err, size_t errlen)
 	int ret = -ENOMEM;
 
 	memset(&bt, 0, sizeof(bt));
-	if (!s || batch_init(&bt) < 0)
+	if (!s || batch_init(&bt, 1) < 0)
 		goto nomem;
 	memcpy(key, ifname, strnlen(ifname, IFNAMSIZ - 1));
 	if (elem_add(s, key, IFNAMSIZ, 0))

@@ -19,14 +19,15 @@ void rules_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: sockgate [-c FILE] [--json] rules apply [--dry-run]\n"
-		"       sockgate [--json] rules show\n"
+		"       sockgate [--json] rules show [--all]\n"
 		"       sockgate [--json] rules flush\n"
 		"       sockgate [-c FILE] [--json] rules down\n"
 		"\n"
 		"  apply      build table inet sockgate from the config and install it in one\n"
 		"             netlink batch, replacing the previous one (whole or not at all)\n"
 		"  --dry-run  print the table in nft syntax instead of installing it\n"
-		"  show       what is installed: the sets' contents and the rules\n"
+		"  show       what is installed: the sets' contents (a set of more than 32\n"
+		"             ranges by its count; --all lists every one) and the rules\n"
 		"  flush      remove table inet sockgate (nothing else is touched)\n"
 		"  down       what the service does when it stops: flush, unless the config\n"
 		"             says [intake] when_down = block (then the rules stay and refuse)\n");
@@ -410,8 +411,12 @@ static int read_live_sets(json_t *sets[3])
 	return -1;
 }
 
-/* What is in the kernel now, read back over netlink. */
-static int rules_show(const struct cli_opts *opts)
+/* Sets longer than this are shown by their size unless --all is given. */
+#define SHOW_LIST_MAX 32
+
+/* What is in the kernel now, read back over netlink; a long set as its
+ * count (all its entries with all). */
+static int rules_show(const struct cli_opts *opts, int all)
 {
 	static const char *const headings[3] = { "intercepted interfaces:", "intercepted sources:",
 						 "bypassed destinations:" };
@@ -433,14 +438,23 @@ static int rules_show(const struct cli_opts *opts)
 	if (read_live_sets(sets) < 0)
 		return CLI_FAILED;
 	if (opts->json) {
-		json_print(stdout, json_pack("{s:b, s:o, s:o, s:o}", "installed", 1, "interfaces",
-					     sets[0], "sources", sets[1], "bypass", sets[2]));
+		json_t *counts =
+		    json_pack("{s:I, s:I, s:I}", "interfaces", (json_int_t)json_array_size(sets[0]),
+			      "sources", (json_int_t)json_array_size(sets[1]), "bypass",
+			      (json_int_t)json_array_size(sets[2]));
+		json_print(stdout, json_pack("{s:b, s:o, s:o, s:o, s:o*}", "installed", 1,
+					     "interfaces", sets[0], "sources", sets[1], "bypass",
+					     sets[2], "counts", counts));
 		return CLI_OK;
 	}
 	printf("table inet %s is installed\n", RULESET_TABLE);
 	for (int i = 0; i < 3; i++) {
+		size_t n = json_array_size(sets[i]);
 		printf("%s\n", headings[i]);
-		live_sets_print_lines(sets[i]);
+		if (all || n <= SHOW_LIST_MAX)
+			live_sets_print_lines(sets[i]);
+		else
+			printf("%zu ranges (sockgate rules show --all lists them)\n", n);
 		json_decref(sets[i]);
 	}
 	printf("rules (netlink expressions):\n");
@@ -462,8 +476,9 @@ int rules_main(int argc, char *argv[], const struct cli_opts *opts)
 		return rules_flush(opts);
 	} else if (argc == 2 && !strcmp(argv[1], "down")) {
 		return rules_down(opts);
-	} else if (argc == 2 && !strcmp(argv[1], "show")) {
-		return rules_show(opts);
+	} else if (argc >= 2 && argc <= 3 && !strcmp(argv[1], "show")) {
+		if (argc == 2 || !strcmp(argv[2], "--all"))
+			return rules_show(opts, argc == 3);
 	} else if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		rules_usage(stdout);
 		return CLI_OK;

@@ -101,11 +101,20 @@ int interval_set_add(struct interval_set *s, const struct cidr *c)
 	size_t len = family_len(s->family), i, j;
 	struct interval in = cidr_range(c, len);
 
+	size_t lo = 0, hi;
+
 	if (reserve(s))
 		return -1;
-	/* insert in order of lo, then fold neighbours that touch or overlap */
-	for (i = 0; i < s->n && memcmp(s->v[i].lo, in.lo, len) < 0; i++)
-		;
+	/* insert in order of lo (found by halving: a list added in order
+	 * goes on at the end), then fold neighbours that touch or overlap */
+	for (hi = s->n; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (memcmp(s->v[mid].lo, in.lo, len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	i = lo;
 	memmove(&s->v[i + 1], &s->v[i], (s->n - i) * sizeof(*s->v));
 	s->v[i] = in;
 	s->n++;
@@ -125,6 +134,32 @@ int interval_set_add(struct interval_set *s, const struct cidr *c)
 		}
 	}
 	return 0;
+}
+
+static int cidr_order(const void *a, const void *b)
+{
+	const struct cidr *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	return memcmp(x->bytes, y->bytes, sizeof(x->bytes));
+}
+
+int interval_sets_add_all(struct interval_set *s4, struct interval_set *s6, const struct cidr *list,
+			  size_t n)
+{
+	struct cidr *sorted = n ? malloc(n * sizeof(*sorted)) : NULL;
+	int rc = 0;
+
+	if (n && !sorted)
+		return -1;
+	memcpy(sorted, list, n * sizeof(*sorted));
+	/* in order, each one goes on at the end: no moving of the rest */
+	qsort(sorted, n, sizeof(*sorted), cidr_order);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = interval_set_add(sorted[i].family == AF_INET ? s4 : s6, &sorted[i]);
+	free(sorted);
+	return rc;
 }
 
 /* a - 1 (a is not all zeros) */
@@ -321,11 +356,9 @@ int ruleset_build(const struct config *cfg, struct ruleset *rs, char *err, size_
 		       cfg->n_intercept_ifaces * sizeof(*rs->ifaces));
 		rs->n_ifaces = cfg->n_intercept_ifaces;
 	}
-	for (size_t i = 0; i < cfg->n_intercept_src; i++) {
-		const struct cidr *c = &cfg->intercept_src[i];
-		if (interval_set_add(c->family == AF_INET ? &rs->intercept4 : &rs->intercept6, c))
-			goto nomem;
-	}
+	if (interval_sets_add_all(&rs->intercept4, &rs->intercept6, cfg->intercept_src,
+				  cfg->n_intercept_src))
+		goto nomem;
 	for (size_t i = 0; i < sizeof(always_bypass) / sizeof(always_bypass[0]); i++)
 		if (add_text(rs, always_bypass[i]))
 			goto nomem;
@@ -333,11 +366,8 @@ int ruleset_build(const struct config *cfg, struct ruleset *rs, char *err, size_
 	     cfg->bypass_private && i < sizeof(private_bypass) / sizeof(private_bypass[0]); i++)
 		if (add_text(rs, private_bypass[i]))
 			goto nomem;
-	for (size_t i = 0; i < cfg->n_bypass; i++) {
-		const struct cidr *c = &cfg->bypass[i];
-		if (interval_set_add(c->family == AF_INET ? &rs->bypass4 : &rs->bypass6, c))
-			goto nomem;
-	}
+	if (interval_sets_add_all(&rs->bypass4, &rs->bypass6, cfg->bypass, cfg->n_bypass))
+		goto nomem;
 	/* fake-IP pools are never bypassed: a flow there must reach
 	 * sockgated, which alone knows the name behind the address */
 	if (cfg->dns.fakeip && cfg->dns.n_listen) {

@@ -65,6 +65,10 @@ void interval_set_init(struct interval_set *s, int family);
 /* Adds c (of the set's family) and keeps the set merged; 0 or -1 (ENOMEM). */
 int interval_set_add(struct interval_set *s, const struct cidr *c);
 void interval_set_free(struct interval_set *s);
+/* Adds every CIDR of list (sorted first, so that a list of any size goes
+ * in without moving what is there) to s4 or s6 by family; 0 or -1. */
+int interval_sets_add_all(struct interval_set *s4, struct interval_set *s6, const struct cidr *list,
+			  size_t n);
 /* Writes "10.0.0.0/8" or "10.0.0.1-10.0.0.5" for range i. */
 void interval_format(const struct interval_set *s, size_t i, char *buf, size_t len);
 

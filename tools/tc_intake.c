@@ -165,7 +165,7 @@ int tc_intake_apply(const struct ruleset *rs, char *err, size_t errlen)
 {
 	struct tc_intake_bpf *skel = NULL;
 	struct if_nameindex *all = NULL;
-	int rc, prog_fd, made_fd, listeners_fd;
+	int rc, prog_fd, made_fd, listeners_fd = -1;
 
 	bpf_pins_quiet();
 	rc = bpf_pins_ready(err, errlen);
@@ -183,6 +183,13 @@ int tc_intake_apply(const struct ruleset *rs, char *err, size_t errlen)
 	skel->rodata->handle_tcp = rs->tproxy;
 	skel->rodata->leave_dns4 = rs->hijack4.ss_family != 0;
 	skel->rodata->leave_dns6 = rs->hijack6.ss_family != 0;
+	/* bypass lists of any size: the maps are made to measure */
+	if (bpf_map__set_max_entries(skel->maps.bypass4, bpf_lpm_map_size(&rs->bypass4)) ||
+	    bpf_map__set_max_entries(skel->maps.bypass6, bpf_lpm_map_size(&rs->bypass6))) {
+		rc = -EINVAL;
+		snprintf(err, errlen, "sizing the bypass maps");
+		goto out;
+	}
 	/* listeners handed in earlier stay (the daemon has not changed) */
 	listeners_fd = bpf_obj_get(PIN("listeners"));
 	if (listeners_fd >= 0 && bpf_map__reuse_fd(skel->maps.listeners, listeners_fd) < 0) {

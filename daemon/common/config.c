@@ -14,6 +14,7 @@
 #include "sockgate/config.h"
 #include "config_parse.h"
 #include "sockgate/domains.h"
+#include "sockgate/prefix_table.h"
 
 #define DEFAULT_MARK		     0x2a0
 #define DEFAULT_REDIRECT_PORT	     12345
@@ -123,11 +124,25 @@ static char *config_reader(char *str, int num, void *stream)
 	return str;
 }
 
-/* Each known key gets a bit, so a key given twice is an error. */
+/* Keys whose value is a list: given again, or continued on an indented
+ * line, they add to it. */
+static int list_key(const char *key)
+{
+	static const char *const keys[] = { "interfaces", "bypass", "deny_dst", "allow_dst",
+					    "cgroups",	  "listen", "allow",	"server" };
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(key, keys[i]))
+			return 1;
+	return 0;
+}
+
+/* Each known key gets a bit, so a key given twice is an error (unless
+ * its value is a list). */
 static int first_time(struct parse_ctx *ctx, unsigned *seen, unsigned bit, const char *section,
 		      const char *key)
 {
-	if (*seen & bit) {
+	if ((*seen & bit) && !list_key(key)) {
 		config_report(ctx, ctx->line, "[%s] %s given twice", section, key);
 		return 0;
 	}
@@ -644,29 +659,70 @@ static void route_key(struct parse_ctx *ctx, const char *key, const char *value)
 
 /* Calls item() for each comma-separated, trimmed element of value; an empty
  * element is an error. Returns the number of elements or -1. */
+/* "@FILE" in a list: its entries, one a line ('#' comments, blank lines
+ * skipped), each given to item with FILE:LINE as where errors are. -1
+ * when one was wrong (each is reported) or FILE cannot be read. */
+static int list_file(struct parse_ctx *ctx, const char *key, const char *path,
+		     int (*item)(struct parse_ctx *ctx, const char *key, const char *s))
+{
+	const char *name = ctx->name;
+	unsigned line = ctx->line, n = 0;
+	char buf[512];
+	int rc = 0;
+	FILE *in = fopen(path, "re");
+
+	if (!in) {
+		config_report(ctx, ctx->line, "%s @%s: %s", key, path, strerror(errno));
+		return -1;
+	}
+	ctx->name = path;
+	ctx->in_list_file = 1;
+	while (fgets(buf, sizeof(buf), in)) {
+		char *hash = strchr(buf, '#');
+		ctx->line = ++n;
+		if (!strchr(buf, '\n') && !feof(in)) {
+			config_report(ctx, n, "line too long");
+			rc = -1;
+			break;
+		}
+		if (hash)
+			*hash = '\0';
+		trim(buf);
+		if (*buf && item(ctx, key, buf) < 0)
+			rc = -1; /* reported; the rest is read for more */
+	}
+	ctx->name = name;
+	ctx->line = line;
+	ctx->in_list_file = 0;
+	fclose(in);
+	return rc;
+}
+
+/* Calls item() for each comma-separated, trimmed element of value (a
+ * trailing comma is allowed: the list may go on on the next line), and
+ * for each entry of an "@FILE" element. -1 after the first error. */
 static int for_each_item(struct parse_ctx *ctx, const char *key, const char *value,
 			 int (*item)(struct parse_ctx *ctx, const char *key, const char *s))
 {
 	char buf[INI_MAX_LINE];
-	char *save = NULL, *tok;
-	int n = 0;
+	char *rest = buf, *tok;
+	size_t n;
 
 	snprintf(buf, sizeof(buf), "%s", value);
-	if (buf[strlen(buf) - 1] == ',') {
-		config_report(ctx, ctx->line, "%s: empty element in the list", key);
-		return -1;
-	}
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	n = strlen(buf);
+	if (n && buf[n - 1] == ',')
+		buf[n - 1] = '\0';
+	while ((tok = strsep(&rest, ","))) {
 		trim(tok);
 		if (!*tok) {
 			config_report(ctx, ctx->line, "%s: empty element in the list", key);
 			return -1;
 		}
-		if (item(ctx, key, tok) < 0)
+		if (tok[0] == '@' ? list_file(ctx, key, tok + 1, item) < 0
+				  : item(ctx, key, tok) < 0)
 			return -1;
-		n++;
 	}
-	return n;
+	return 0;
 }
 
 static int append_cidr(struct cidr **list, size_t *n, const struct cidr *c)
@@ -1198,8 +1254,10 @@ static int keyword_route(struct parse_ctx *ctx, const char *word, const struct u
 	return 0;
 }
 
-static void domain_route(struct parse_ctx *ctx, const char *entry, const struct upstream *up,
-			 const char *file, unsigned line)
+/* One destination route to up: a CIDR, a domain, "exact NAME" or "keyword
+ * WORD", from the config's [route] or from a list file (where errors are,
+ * and their wording, follow ctx). 0 or -1. */
+static int route_entry(struct parse_ctx *ctx, const char *entry, const struct upstream *up)
 {
 	struct config *cfg = ctx->cfg;
 	int exact = !strncmp(entry, "exact", 5) && isspace((unsigned char)entry[5]);
@@ -1207,73 +1265,85 @@ static void domain_route(struct parse_ctx *ctx, const char *entry, const struct 
 	const char *name = exact     ? entry + 5 + strspn(entry + 5, " \t")
 			   : keyword ? entry + 7 + strspn(entry + 7, " \t")
 				     : entry;
+	struct cidr c;
 	int rc;
 
-	if (!cfg->domain_routes && !(cfg->domain_routes = domain_table_new())) {
-		config_report(ctx, line, "out of memory");
-		return;
+	if (!cidr_parse(entry, &c)) {
+		if (!cfg->dst_routes && !(cfg->dst_routes = prefix_table_new()))
+			rc = -2;
+		else
+			rc = prefix_table_add(cfg->dst_routes, &c, up) < 0 ? -2 : 0;
+	} else if (!cfg->domain_routes && !(cfg->domain_routes = domain_table_new())) {
+		rc = -2;
+	} else {
+		rc = keyword ? keyword_route(ctx, name, up)
+			     : domain_table_add(cfg->domain_routes, name, exact, up);
 	}
-	rc = keyword ? keyword_route(ctx, name, up)
-		     : domain_table_add(cfg->domain_routes, name, exact, up);
 	if (rc == 0)
-		return;
-	ctx->errors++;
-	if (!ctx->errs)
-		return;
-	fprintf(ctx->errs, "%s:%u: ", file ? file : ctx->name, line);
+		return 0;
 	if (rc == -2)
-		fprintf(ctx->errs, "out of memory\n");
+		config_report(ctx, ctx->line, "out of memory");
 	else if (rc == 1)
-		fprintf(ctx->errs, "route \"%s\" given twice\n", entry);
-	else if (file)
-		fprintf(ctx->errs, "\"%s\" is not a domain name, exact NAME or keyword WORD\n",
-			entry);
+		config_report(ctx, ctx->line, "route \"%s\" given twice", entry);
+	else if (ctx->in_list_file)
+		config_report(ctx, ctx->line,
+			      "\"%s\" is not a CIDR, domain name, exact NAME or keyword WORD",
+			      entry);
 	else
-		fprintf(ctx->errs,
-			"route \"%s\": not \"default\", a destination CIDR (10.0.0.0/8, "
-			"fd00::/8), a domain (example.com), exact NAME, keyword WORD or @FILE\n",
-			entry);
+		config_report(
+		    ctx, ctx->line,
+		    "route \"%s\": not \"default\", a destination CIDR (10.0.0.0/8, "
+		    "fd00::/8), a domain (example.com), exact NAME, keyword WORD or @FILE",
+		    entry);
+	return -1;
 }
 
-/* "@FILE": a list of domain routes to up, one a line ("NAME" or "exact
- * NAME"), '#' comments and blank lines ignored. */
-static void route_file(struct parse_ctx *ctx, const char *path, const struct upstream *up,
-		       unsigned line)
+/* An entry of a route list file: to ctx->route_up. */
+static int route_file_item(struct parse_ctx *ctx, const char *key, const char *s)
 {
-	FILE *in = fopen(path, "re");
-	char buf[512];
-	unsigned n = 0;
+	(void)key;
+	return route_entry(ctx, s, ctx->route_up);
+}
 
-	if (!in) {
-		config_report(ctx, line, "route @%s: %s", path, strerror(errno));
-		return;
+/* A [route] key and its upstream: an entry, or "@FILE" of entries. */
+static void route_key_entry(struct parse_ctx *ctx, const struct pending_route *r,
+			    const struct upstream *up)
+{
+	unsigned line = ctx->line;
+
+	ctx->line = r->line;
+	if (r->key[0] == '@') {
+		ctx->route_up = up;
+		list_file(ctx, "route", r->key + 1, route_file_item);
+	} else {
+		route_entry(ctx, r->key, up);
 	}
-	while (fgets(buf, sizeof(buf), in)) {
-		char *hash = strchr(buf, '#');
-		n++;
-		if (!strchr(buf, '\n') && !feof(in)) {
-			if (ctx->errs)
-				fprintf(ctx->errs, "%s:%u: line too long\n", path, n);
-			ctx->errors++;
-			break;
+	ctx->line = line;
+}
+
+/* A CIDR list made a table for lookups (none for an empty list). */
+static void cidr_table(struct parse_ctx *ctx, const struct cidr *list, size_t n,
+		       struct prefix_table **out)
+{
+	static const char held[] = "held"; /* any value: only presence counts */
+	struct prefix_table *t = n ? prefix_table_new() : NULL;
+
+	for (size_t i = 0; t && i < n; i++)
+		if (prefix_table_add(t, &list[i], held) < 0) {
+			prefix_table_free(t);
+			t = NULL;
 		}
-		if (hash)
-			*hash = '\0';
-		trim(buf);
-		if (*buf)
-			domain_route(ctx, buf, up, path, n);
+	if (n && (!t || prefix_table_build(t) < 0)) {
+		config_report(ctx, ctx->line, "out of memory");
+		prefix_table_free(t);
+		t = NULL;
 	}
-	fclose(in);
+	*out = t;
 }
 
-/* A [route] key that is no CIDR: a domain, "exact NAME", or @FILE. */
-static void name_route(struct parse_ctx *ctx, const struct pending_route *r,
-		       const struct upstream *up)
+int config_cidrs_hold(const struct prefix_table *t, const struct sockaddr_storage *a)
 {
-	if (r->key[0] == '@')
-		route_file(ctx, r->key + 1, up, r->line);
-	else
-		domain_route(ctx, r->key, up, NULL, r->line);
+	return prefix_table_lookup(t, a) != NULL;
 }
 
 /* After the whole file is read: every upstream complete, every route known. */
@@ -1332,11 +1402,6 @@ static void finish(struct parse_ctx *ctx, int resolve)
 	finish_intake(ctx);
 	finish_socks(ctx);
 	finish_dns(ctx);
-	cfg->routes = calloc(ctx->n_routes ? ctx->n_routes : 1, sizeof(*cfg->routes));
-	if (!cfg->routes) {
-		config_report(ctx, 0, "out of memory");
-		return;
-	}
 	for (size_t i = 0; i < ctx->n_routes; i++) {
 		struct pending_route *r = &ctx->routes[i];
 		const struct upstream *up = config_find_upstream(cfg, r->upstream);
@@ -1350,14 +1415,16 @@ static void finish(struct parse_ctx *ctx, int resolve)
 			default_line = r->line;
 			continue;
 		}
-		struct route *route = &cfg->routes[cfg->n_routes];
-		if (!cidr_parse(r->key, &route->dst)) {
-			route->upstream = up;
-			cfg->n_routes++;
-			continue;
-		}
-		name_route(ctx, r, up);
+		route_key_entry(ctx, r, up);
 	}
+	if (cfg->dst_routes && prefix_table_build(cfg->dst_routes) < 0)
+		config_report(ctx, ctx->line, "out of memory");
+	cidr_table(ctx, cfg->intake_deny_dst, cfg->n_intake_deny_dst, &cfg->intake_deny_table);
+	cidr_table(ctx, cfg->socks.allow, cfg->socks.n_allow, &cfg->socks.allow_table);
+	cidr_table(ctx, cfg->socks.deny_dst, cfg->socks.n_deny_dst, &cfg->socks.deny_dst_table);
+	cidr_table(ctx, cfg->socks.allow_dst, cfg->socks.n_allow_dst, &cfg->socks.allow_dst_table);
+	cidr_table(ctx, cfg->dns.allow, cfg->dns.n_allow, &cfg->dns.allow_table);
+	cfg->n_routes = prefix_table_count(cfg->dst_routes);
 	if (!cfg->default_upstream && !default_line) {
 		if (cfg->n_upstreams == 2)
 			cfg->default_upstream = &cfg->upstreams[1];
@@ -1478,7 +1545,12 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_upstreams; i++)
 		free(cfg->upstreams[i].group);
 	free(cfg->upstreams);
-	free(cfg->routes);
+	prefix_table_free(cfg->dst_routes);
+	prefix_table_free(cfg->intake_deny_table);
+	prefix_table_free(cfg->socks.allow_table);
+	prefix_table_free(cfg->socks.deny_dst_table);
+	prefix_table_free(cfg->socks.allow_dst_table);
+	prefix_table_free(cfg->dns.allow_table);
 	free(cfg->control_path);
 	free(cfg->intercept_ifaces);
 	for (size_t i = 0; i < cfg->n_cgroups; i++)
@@ -1538,13 +1610,7 @@ const struct sockaddr_storage *config_dns_hijack_target(const struct dns_config 
 
 const struct upstream *config_route(const struct config *cfg, const struct sockaddr_storage *dst)
 {
-	const struct route *best = NULL;
+	const struct upstream *up = prefix_table_lookup(cfg->dst_routes, dst);
 
-	for (size_t i = 0; i < cfg->n_routes; i++) {
-		const struct route *r = &cfg->routes[i];
-		if (cidr_contains(&r->dst, dst) &&
-		    (!best || r->dst.prefix_len > best->dst.prefix_len))
-			best = r;
-	}
-	return best ? best->upstream : cfg->default_upstream;
+	return up ? up : cfg->default_upstream;
 }

@@ -56,6 +56,8 @@ struct parse_ctx {
 	char dns_via[DNS_SERVERS_MAX][CONFIG_NAME_MAX + 1];
 	unsigned dns_via_line[DNS_SERVERS_MAX];
 	unsigned socks_line; /* first [socks] key */
+	int in_list_file;    /* reading an @FILE list: ctx->name and line are its */
+	const struct upstream *route_up; /* where the entries of a route list go */
 	int socks_auth;	     /* -1 unset, 0 none, 1 password */
 };
 

@@ -11,6 +11,8 @@
 #include "log.h"
 #include "url.h"
 
+struct prefix_table;
+
 #define CONFIG_DEFAULT_PATH  "/etc/sockgate/sockgate.conf"
 #define CONTROL_DEFAULT_PATH "/run/sockgate/ctl.sock"
 #define CONFIG_NAME_MAX	     63
@@ -66,11 +68,6 @@ struct upstream_group {
 	unsigned down_after; /* failures in a row (checks or real flows) to be down */
 };
 
-struct route {
-	struct cidr dst;
-	const struct upstream *upstream;
-};
-
 /* [socks]: the SOCKS server; off when listen is empty. */
 struct socks_config {
 	struct sockaddr_storage *listen;
@@ -85,6 +82,9 @@ struct socks_config {
 	size_t n_allow_dst;
 	unsigned max_conns_per_client; /* 0 = no limit */
 	unsigned bind_timeout_ms;
+	/* allow, deny_dst, allow_dst for lookups (longest prefix); NULL when
+	 * the list is empty */
+	struct prefix_table *allow_table, *deny_dst_table, *allow_dst_table;
 };
 
 /* [dns]: the DNS service for the LAN */
@@ -104,9 +104,10 @@ struct dns_config {
 	size_t n_server;
 	struct cidr *allow; /* clients; required beyond loopback (no open resolver) */
 	size_t n_allow;
-	unsigned timeout_ms;	/* a client gets SERVFAIL after this */
-	unsigned cache_entries; /* per worker; 0: no cache */
-	unsigned cache_bytes;	/* per worker */
+	struct prefix_table *allow_table; /* the same, for lookups; NULL when empty */
+	unsigned timeout_ms;		  /* a client gets SERVFAIL after this */
+	unsigned cache_entries;		  /* per worker; 0: no cache */
+	unsigned cache_bytes;		  /* per worker */
 	/* `sockgate rules apply` sends intercepted clients' port 53 here */
 	int hijack;
 	/* mode = fakeip: A and AAAA of names that would be proxied answered
@@ -166,6 +167,7 @@ struct config {
 	/* intercepted flows and datagrams refused (reset, dropped) */
 	struct cidr *intake_deny_dst;
 	size_t n_intake_deny_dst;
+	struct prefix_table *intake_deny_table; /* the same, for lookups; NULL when empty */
 	/* live intercepted TCP flows, and UDP associations, per client
 	 * address (IPv6: per address, four times as many per /64); 0 = none */
 	unsigned max_flows_per_client, max_udp_per_client;
@@ -190,8 +192,9 @@ struct config {
 	/* [upstream NAME]; index 0 is the built-in "direct". */
 	struct upstream *upstreams;
 	size_t n_upstreams;
-	/* [route] */
-	struct route *routes; /* by destination CIDR */
+	/* [route] by destination CIDR (longest prefix): values are const
+	 * struct upstream *; NULL when there are none */
+	struct prefix_table *dst_routes;
 	size_t n_routes;
 	/* by name: keys that are domains (and the names under them), "exact
 	 * NAME", and @FILE lists of them; values are const struct upstream *;
@@ -237,6 +240,10 @@ const struct sockaddr_storage *config_dns_hijack_target(const struct dns_config 
 
 /* "failover", "round-robin", "least-latency", "hash". */
 const char *config_group_policy_name(enum group_policy p);
+
+/* Whether the list's table (a [socks], [dns] or [intake] CIDR list built
+ * for lookups) holds a; false for an empty list (a NULL table). */
+int config_cidrs_hold(const struct prefix_table *t, const struct sockaddr_storage *a);
 
 /* An interface name as the kernel takes it: 1..15 bytes, no '/', ':',
  * whitespace or control characters, not "." or "..". */

@@ -15,6 +15,7 @@
 
 #include "sockgate/addr.h"
 #include "sockgate/config.h"
+#include "sockgate/prefix_table.h"
 #include "dst_guard.h"
 
 static struct sockaddr_storage ip(const char *text)
@@ -168,8 +169,12 @@ static void test_kernel_lookup(void **state)
 	{
 		struct sockaddr_storage there = ip("192.0.2.7");
 		assert_int_equal(cidr_parse("192.0.2.0/24", &deny), 0);
+		cfg.intake_deny_table = prefix_table_new();
+		assert_int_equal(prefix_table_add(cfg.intake_deny_table, &deny, "held"), 0);
+		assert_int_equal(prefix_table_build(cfg.intake_deny_table), 0);
 		assert_string_equal(dst_guard_intercepted(g, &cfg, &lo, &there, 1004),
 				    "destination refused by [intake] deny_dst");
+		prefix_table_free(cfg.intake_deny_table);
 	}
 	dst_guard_free(g);
 }
