@@ -965,10 +965,9 @@ static void flow_route_and_open(struct flow *f)
 	char why[UPSTREAM_ERROR_MAX];
 
 	timer_cancel(&f->timer);
-	/* a name's route wins over its address's */
-	up = f->target.hostname ? config_route_name(r->cfg, f->target.hostname) : NULL;
-	if (flow_take_route(f, up ? up : config_route(r->cfg, &f->target.addr), why, sizeof(why)) <
-	    0) {
+	/* [route]: its rules, then a name's route, then the address's */
+	up = relay_route(r, r->cfg, &f->client, &f->target.addr, f->target.hostname, NULL);
+	if (flow_take_route(f, up, why, sizeof(why)) < 0) {
 		flow_fail_rep(f, REP_NETWORK_UNREACHABLE, "%s", why);
 		return;
 	}

@@ -5,6 +5,7 @@
 
 #include "sockgate/config.h"
 #include "sockgate/log.h"
+#include "sockgate/neigh.h"
 #include "dst_guard.h"
 #include "generation.h"
 #include "relay.h"
@@ -101,8 +102,29 @@ void relay_destroy(struct relay *r)
 {
 	dst_guard_free(r->dst_guard);
 	r->dst_guard = NULL;
+	neigh_free(r->neigh);
+	r->neigh = NULL;
 	generation_unref(r->gen);
 	r->gen = NULL;
 	pipe_pool_destroy(&r->pipes);
 	loop_destroy(&r->loop);
+}
+
+const struct upstream *relay_route(struct relay *r, const struct config *cfg,
+				   const struct sockaddr_storage *client,
+				   const struct sockaddr_storage *dst, const char *name,
+				   struct route_why *why)
+{
+	struct route_query q = { .src = client, .dst = dst, .name = name };
+	uint8_t mac[6];
+
+	if (cfg->rules_need_mac) {
+		if (!r->neigh && !(r->neigh = neigh_new()) && loop_log_allowed(&r->loop))
+			log_warn("worker %u: rtnetlink socket for the neighbour table: %s; [route] "
+				 "rules by MAC match nothing",
+				 r->index, strerror(errno));
+		if (r->neigh && neigh_mac(r->neigh, client, r->loop.now_ms, mac) == 0)
+			q.mac = mac;
+	}
+	return config_route_flow(cfg, &q, why);
 }

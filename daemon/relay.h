@@ -27,6 +27,7 @@ struct dst_guard;
 struct fakeip;
 struct fd_budget;
 struct generation;
+struct neigh;
 struct socks_server;
 struct udp_relay;
 struct upstream_watch;
@@ -144,6 +145,7 @@ struct relay {
 	struct pipe_pool pipes;
 	struct dns *dns;	     /* name lookups; NULL without [socks] */
 	struct dst_guard *dst_guard; /* route lookups: is a destination ours? */
+	struct neigh *neigh;	     /* clients' MACs, made when a [route] rule needs one */
 	/* front ends' per-thread state, made by their owners */
 	struct socks_server *socks;	 /* NULL without [socks] */
 	struct dns_service *dns_service; /* NULL without [dns] */
@@ -172,6 +174,13 @@ int relay_init(struct relay *r, unsigned index, struct generation *gen,
 /* New flows use next (whose reference r takes over); timers already
  * running come down to the new timeouts. */
 void relay_switch_generation(struct relay *r, struct generation *next);
+/* The [route] decision for a flow or datagram from client to dst (with its
+ * port), by name when there is one (why, when not NULL, says what made
+ * it): the client's MAC is looked up only when a rule names one. */
+const struct upstream *relay_route(struct relay *r, const struct config *cfg,
+				   const struct sockaddr_storage *client,
+				   const struct sockaddr_storage *dst, const char *name,
+				   struct route_why *why);
 /* Frees what relay_init made; the flows and front ends are gone already. */
 void relay_destroy(struct relay *r);
 

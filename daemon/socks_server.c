@@ -301,29 +301,29 @@ void socks_server_free(struct relay *r)
 	r->socks = NULL;
 }
 
-/* The upstream [route] names for the requested name, in the worker's
- * current configuration; NULL when none does. */
-static const struct upstream *socks_name_route(struct flow *f)
-{
-	return f->target.hostname ? config_route_name(f->r->cfg, f->target.hostname) : NULL;
-}
-
 /* The upstream a name goes to unresolved, or NULL when something here
- * needs its address: the name's route (or, when none and there are no
- * destination routes, the default) must take names. That keeps the lookup
- * (and what it reveals) on the proxy's side. */
+ * needs its address: the upstream [route] picks for it (a rule by client
+ * or port, the name's route, or, when there are no destination routes,
+ * the default) must take names. That keeps the lookup (and what it
+ * reveals) on the proxy's side. */
 static const struct upstream *socks_name_upstream(struct flow *f)
 {
 	const struct config *cfg = f->r->cfg;
-	const struct upstream *name_up = socks_name_route(f);
-	const struct upstream *up = name_up ? name_up : cfg->default_upstream;
-	const struct upstream_group *g = up->group;
-	size_t n = g ? g->n_members : 1;
+	struct sockaddr_storage port_only = { .ss_family = AF_INET };
+	const struct upstream_group *g;
+	struct route_why why;
+	const struct upstream *up;
+	size_t n;
 
-	/* a name's own route needs no address to be chosen; deny_dst can
-	 * only judge addresses */
-	if ((cfg->n_routes && !name_up) || cfg->socks.n_deny_dst)
+	/* deny_dst, and rules by destination, can only judge addresses */
+	if (cfg->socks.n_deny_dst || cfg->rules_by_dst)
 		return NULL;
+	addr_set_port(&port_only, f->target.port);
+	up = relay_route(f->r, cfg, &f->client, &port_only, f->target.hostname, &why);
+	if (why.by == ROUTE_BY_DST || (why.by == ROUTE_BY_DEFAULT && cfg->n_routes))
+		return NULL; /* a destination route may hold its address */
+	g = up->group;
+	n = g ? g->n_members : 1;
 	/* every member must take names (a group's all-down direct would
 	 * need the address), and none may be a proxy on this router, which
 	 * would resolve a name to this router's own addresses */
@@ -393,9 +393,8 @@ static void socks_connect_next(struct flow *f)
 			continue;
 		}
 		/* [route] by name holds for every address the name has */
-		up = socks_name_route(f);
-		if (flow_take_route(f, up ? up : config_route(cfg, &dst), reason, sizeof(reason)) <
-		    0) {
+		up = relay_route(f->r, cfg, &f->client, &dst, f->target.hostname, NULL);
+		if (flow_take_route(f, up, reason, sizeof(reason)) < 0) {
 			rep = REP_NETWORK_UNREACHABLE;
 			continue;
 		}

@@ -311,8 +311,9 @@ static void socks_udp_send(struct flow *f, struct sockaddr_storage *dst, const u
 		}
 		/* as intercepted UDP: the upstream's udp key decides (of the
 		 * member a group picks for this client) */
-		up = upstream_live_pick(f->gen, config_route(f->gen->cfg, dst), &f->client, 0,
-					PICK_UDP, &pos);
+		up = upstream_live_pick(f->gen,
+					relay_route(f->r, f->gen->cfg, &f->client, dst, NULL, NULL),
+					&f->client, 0, PICK_UDP, &pos);
 		if (!up) {
 			if (!u->route_logged++)
 				log_info("flow %u.%llu: UDP to %s dropped: every member of its "

@@ -888,7 +888,7 @@ static int fake_route(struct udp_relay *u, const struct sockaddr_storage *client
 		relay_count(&r->counters.dns.fake_unknown);
 		why = "a fake-IP address with no name (any more)";
 	} else {
-		*up = udp_member(r, client, NULL, config_route_by_name(r->cfg, name));
+		*up = udp_member(r, client, NULL, relay_route(r, r->cfg, client, dst, name, NULL));
 		if (!*up)
 			why = "every member of its group is down";
 		else if ((*up)->udp == UPSTREAM_UDP_ASSOCIATE && (*up)->url.kind != UPSTREAM_DIRECT)
@@ -919,7 +919,7 @@ static struct assoc *assoc_for(struct udp_relay *u, const struct sockaddr_storag
 	struct assoc *a;
 
 	if (!r->shared->fakeip || !fakeip_in_pool(r->shared->fakeip, dst)) {
-		up = udp_member(r, client, dst, config_route(r->cfg, dst));
+		up = udp_member(r, client, dst, relay_route(r, r->cfg, client, dst, NULL, NULL));
 		if (!up) {
 			drop(r, UDP_DROP_UPSTREAM_DOWN);
 			return NULL;

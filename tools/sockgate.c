@@ -29,6 +29,8 @@ static const struct {
 	{ "reload", ctl_main, ctl_usage, "make the daemon re-read its config, keeping live flows" },
 	{ "dns", ctl_main, ctl_usage, "flush: empty the DNS service's caches" },
 	{ "upstream", ctl_main, ctl_usage, "use GROUP MEMBER|auto: pin a group's member live" },
+	{ "route", route_main, route_usage,
+	  "test SRC DST:PORT [NAME]: which upstream a flow would take, and why" },
 };
 
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))

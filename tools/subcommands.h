@@ -22,6 +22,9 @@ int bypass_main(int argc, char *argv[], const struct cli_opts *opts);
 void bypass_usage(FILE *out);
 int intercept_main(int argc, char *argv[], const struct cli_opts *opts);
 void intercept_usage(FILE *out);
+/* route test: which upstream a flow would take, and why */
+int route_main(int argc, char *argv[], const struct cli_opts *opts);
+void route_usage(FILE *out);
 /* status, conns, stats: asked of the daemon */
 int ctl_main(int argc, char *argv[], const struct cli_opts *opts);
 void ctl_usage(FILE *out);

@@ -662,7 +662,7 @@ static void route_key(struct parse_ctx *ctx, const char *key, const char *value)
 /* "@FILE" in a list: its entries, one a line ('#' comments, blank lines
  * skipped), each given to item with FILE:LINE as where errors are. -1
  * when one was wrong (each is reported) or FILE cannot be read. */
-static int list_file(struct parse_ctx *ctx, const char *key, const char *path,
+int config_list_file(struct parse_ctx *ctx, const char *key, const char *path,
 		     int (*item)(struct parse_ctx *ctx, const char *key, const char *s))
 {
 	const char *name = ctx->name;
@@ -718,7 +718,7 @@ static int for_each_item(struct parse_ctx *ctx, const char *key, const char *val
 			config_report(ctx, ctx->line, "%s: empty element in the list", key);
 			return -1;
 		}
-		if (tok[0] == '@' ? list_file(ctx, key, tok + 1, item) < 0
+		if (tok[0] == '@' ? config_list_file(ctx, key, tok + 1, item) < 0
 				  : item(ctx, key, tok) < 0)
 			return -1;
 	}
@@ -1312,9 +1312,13 @@ static void route_key_entry(struct parse_ctx *ctx, const struct pending_route *r
 	unsigned line = ctx->line;
 
 	ctx->line = r->line;
+	if (config_route_rule(ctx, r->key, up)) {
+		ctx->line = line;
+		return; /* a rule with selectors (or its error, reported) */
+	}
 	if (r->key[0] == '@') {
 		ctx->route_up = up;
-		list_file(ctx, "route", r->key + 1, route_file_item);
+		config_list_file(ctx, "route", r->key + 1, route_file_item);
 	} else {
 		route_entry(ctx, r->key, up);
 	}
@@ -1546,6 +1550,7 @@ void config_free(struct config *cfg)
 		free(cfg->upstreams[i].group);
 	free(cfg->upstreams);
 	prefix_table_free(cfg->dst_routes);
+	config_free_rules(cfg);
 	prefix_table_free(cfg->intake_deny_table);
 	prefix_table_free(cfg->socks.allow_table);
 	prefix_table_free(cfg->socks.deny_dst_table);

@@ -58,6 +58,7 @@ struct parse_ctx {
 	unsigned socks_line; /* first [socks] key */
 	int in_list_file;    /* reading an @FILE list: ctx->name and line are its */
 	const struct upstream *route_up; /* where the entries of a route list go */
+	struct route_rule *rule;	 /* the [route] rule being read */
 	int socks_auth;	     /* -1 unset, 0 none, 1 password */
 };
 
@@ -82,6 +83,17 @@ int config_split_host_port(const char *s, char *host, size_t hostsz, uint16_t *p
 /* Makes room for element n of an array that doubles at powers of two.
  * Returns the array, possibly moved, or NULL (the old one is still valid). */
 void *config_grow(void *array, size_t n, size_t size);
+
+/* "@FILE" in a list: each entry (one a line, '#' comments) to item, with
+ * FILE:LINE where its errors are; -1 when one was wrong or FILE cannot be
+ * read. */
+int config_list_file(struct parse_ctx *ctx, const char *key, const char *path,
+		     int (*item)(struct parse_ctx *ctx, const char *key, const char *s));
+
+/* A [route] key with selectors ("from", "port", "to") made a rule to up:
+ * 1 done, 0 not a rule (a destination route), -1 wrong (reported). */
+int config_route_rule(struct parse_ctx *ctx, const char *key, const struct upstream *up);
+void config_free_rules(struct config *cfg);
 
 /* [group NAME] keys, and after the whole file: the members looked up. */
 void config_group_key(struct parse_ctx *ctx, const char *name, const char *key,

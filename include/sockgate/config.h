@@ -207,6 +207,12 @@ struct config {
 		const struct upstream *upstream;
 	} * keywords;
 	size_t n_keywords;
+	/* [route] keys with "from" or "port" selectors: tried first, in the
+	 * order of the file (route_rules.c) */
+	struct route_rule *rules;
+	size_t n_rules;
+	int rules_need_mac; /* some rule names a MAC address */
+	int rules_by_dst;   /* some rule has "to": a name must be resolved first */
 	const struct upstream *default_upstream;
 	/* [socks] */
 	struct socks_config socks;
@@ -232,6 +238,43 @@ const struct upstream *config_route_name(const struct config *cfg, const char *n
 /* The same, or the default upstream when no name route covers name: where
  * a flow known only by its name (fake-IP) goes. */
 const struct upstream *config_route_by_name(const struct config *cfg, const char *name);
+/* A [route] rule with selectors: "from SRC" (CIDRs and MAC addresses),
+ * "port P[-Q]" (the destination's), "to DST" (CIDRs); any left out
+ * matches everything. */
+struct route_rule {
+	struct prefix_table *src; /* NULL: any source address (unless macs) */
+	uint8_t (*macs)[6];	  /* sorted; a source matches by address or MAC */
+	size_t n_macs;
+	uint16_t port_lo, port_hi; /* 0: any port */
+	struct prefix_table *dst;  /* NULL: any destination */
+	const struct upstream *upstream;
+	unsigned line;
+	char *text; /* the key as written, for `sockgate route test` */
+};
+
+/* What a flow is routed by: the client (address, and MAC when known), the
+ * destination (address and port) and the name, when there is one. */
+struct route_query {
+	const struct sockaddr_storage *src; /* NULL: unknown (no rule by source matches) */
+	const uint8_t *mac;		    /* NULL: unknown */
+	const struct sockaddr_storage *dst;
+	const char *name; /* NULL: none */
+};
+
+/* Which part of [route] decided, for `sockgate route test`. */
+struct route_why {
+	enum route_by { ROUTE_BY_RULE, ROUTE_BY_NAME, ROUTE_BY_DST, ROUTE_BY_DEFAULT } by;
+	const struct route_rule *rule; /* ROUTE_BY_RULE */
+};
+
+/* The upstream a flow takes: the first rule whose selectors all match;
+ * else the name's route; else the destination's longest prefix; else the
+ * default. why may be NULL. */
+const struct upstream *config_route_flow(const struct config *cfg, const struct route_query *q,
+					 struct route_why *why);
+/* "aa:bb:cc:dd:ee:ff" (or with '-') into mac; 0 or -1. */
+int config_parse_mac(const char *s, uint8_t mac[6]);
+
 /* The upstream DNS server i is asked through: its via, else its route. */
 const struct upstream *config_dns_upstream(const struct config *cfg, size_t i);
 /* Where hijacked queries of family go: the first listen address of that

@@ -372,6 +372,94 @@ static void test_lists(void **state)
 		     "t.conf:4: bypass @/nonexistent/list: No such file or directory");
 }
 
+static const char *route_of(const struct config *cfg, const char *src, const char *mac,
+			    const char *dst, uint16_t port, const char *name, enum route_by *by)
+{
+	struct sockaddr_storage s, d;
+	uint8_t m[6];
+	struct route_query q = { .dst = &d, .name = name };
+	struct route_why why;
+	const struct upstream *up;
+
+	addr_from_ip(dst, port, &d);
+	if (src) {
+		addr_from_ip(src, 0, &s);
+		q.src = &s;
+	}
+	if (mac && !config_parse_mac(mac, m))
+		q.mac = m;
+	up = config_route_flow(cfg, &q, &why);
+	if (by)
+		*by = why.by;
+	return up->name;
+}
+
+/* [route] rules by source, MAC and port, before the name and the
+ * destination; the first that matches wins. */
+static void test_route_rules(void **state)
+{
+	struct config *cfg = NULL;
+	char errs[4096];
+	enum route_by by;
+	uint8_t mac[6];
+	(void)state;
+	int n = load("[upstream corp]\nurl = socks5://10.0.0.5:1080\n"
+		     "[route]\ndefault = corp\n"
+		     "port 22 = direct\n"
+		     "from aa:bb:cc:dd:ee:01 = corp\n"
+		     "from 192.168.1.50 = direct\n"
+		     "from 192.168.7.0/24 port 443-444 to 10.0.0.0/8 = direct\n"
+		     "10.0.0.0/8 = corp\n"
+		     "example.org = direct\n"
+		     "fromage.example = direct\n",
+		     &cfg, errs, sizeof(errs));
+	if (n)
+		fail_msg("%s", errs);
+	assert_int_equal(cfg->n_rules, 4);
+	assert_true(cfg->rules_need_mac);
+	/* port 22 first, whoever asks */
+	assert_string_equal(route_of(cfg, "192.168.1.9", NULL, "10.1.1.1", 22, NULL, &by),
+			    "direct");
+	assert_int_equal(by, ROUTE_BY_RULE);
+	/* the device by MAC beats its address's rule */
+	assert_string_equal(
+	    route_of(cfg, "192.168.1.50", "aa:bb:cc:dd:ee:01", "1.1.1.1", 80, NULL, &by), "corp");
+	assert_string_equal(route_of(cfg, "192.168.1.50", NULL, "1.1.1.1", 80, "example.org", &by),
+			    "direct");
+	assert_int_equal(by, ROUTE_BY_RULE);
+	/* all three selectors must match */
+	assert_string_equal(route_of(cfg, "192.168.7.3", NULL, "10.2.3.4", 443, NULL, &by),
+			    "direct");
+	assert_string_equal(route_of(cfg, "192.168.7.3", NULL, "10.2.3.4", 445, NULL, &by), "corp");
+	assert_int_equal(by, ROUTE_BY_DST);
+	assert_string_equal(route_of(cfg, "192.168.8.3", NULL, "10.2.3.4", 443, NULL, &by), "corp");
+	/* then the name, the destination, the default */
+	assert_string_equal(
+	    route_of(cfg, "192.168.1.9", NULL, "10.2.3.4", 80, "www.example.org", &by), "direct");
+	assert_int_equal(by, ROUTE_BY_NAME);
+	assert_string_equal(route_of(cfg, "192.168.1.9", NULL, "1.2.3.4", 80, NULL, &by), "corp");
+	assert_int_equal(by, ROUTE_BY_DEFAULT);
+	/* a domain that starts like a selector is a domain */
+	assert_string_equal(route_of(cfg, NULL, NULL, "1.2.3.4", 80, "fromage.example", &by),
+			    "direct");
+	assert_int_equal(config_parse_mac("AA-BB-CC-DD-EE-0F", mac), 0);
+	assert_int_equal(mac[5], 0x0f);
+	assert_int_equal(config_parse_mac("aa:bb:cc:dd:ee", mac), -1);
+	assert_int_equal(config_parse_mac("aa:bb:cc:dd:ee:ff:00", mac), -1);
+	config_free(cfg);
+	expect_error(ROUTE_DIRECT "port 0 = direct\n",
+		     "route \"port 0\": port \"0\" is not P or P-Q");
+	expect_error(ROUTE_DIRECT "port 30-20 = direct\n", "is not P or P-Q");
+	expect_error(ROUTE_DIRECT "from nonsense = direct\n",
+		     "from: \"nonsense\" is not an address, CIDR or MAC address");
+	expect_error(ROUTE_DIRECT "from 10.0.0.1 from 10.0.0.2 = direct\n", "each at most once");
+	expect_error(ROUTE_DIRECT "from 10.0.0.1 via 10.0.0.2 = direct\n", "each at most once");
+	expect_error(ROUTE_DIRECT "to example.com port 80 = direct\n",
+		     "to: \"example.com\" is not");
+	expect_error(ROUTE_DIRECT "from @/nonexistent/devices = direct\n",
+		     "from @/nonexistent/devices: No such file");
+}
+
 static void test_group_errors(void **state)
 {
 	(void)state;
@@ -1053,6 +1141,7 @@ int main(void)
 		cmocka_unit_test(test_groups),
 		cmocka_unit_test(test_group_errors),
 		cmocka_unit_test(test_lists),
+		cmocka_unit_test(test_route_rules),
 		cmocka_unit_test(test_resolve_bounds),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

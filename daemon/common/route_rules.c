@@ -1,0 +1,245 @@
+/* [route] rules with selectors, and the one decision every flow's route
+ * comes from (config_route_flow).
+ *
+ *   from 192.168.1.50 = corp            a device by address
+ *   from aa:bb:cc:dd:ee:ff = corp       ... or by MAC (a directly attached LAN)
+ *   from @/etc/sockgate/tv.list = corp  addresses and MACs, one a line
+ *   port 22 = direct                    the destination port (or P-Q)
+ *   from 192.168.7.0/24 port 443 to 10.0.0.0/8 = direct
+ *
+ * Rules are tried first, in the order of the file, and the first whose
+ * selectors all match decides; then the name's route, the destination's
+ * longest prefix, and the default. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sockgate/addr.h"
+#include "sockgate/config.h"
+#include "sockgate/prefix_table.h"
+#include "config_parse.h"
+
+int config_parse_mac(const char *s, uint8_t mac[6])
+{
+	for (int i = 0; i < 6; i++) {
+		if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]))
+			return -1;
+		mac[i] = (uint8_t)strtoul((char[]){ s[0], s[1], 0 }, NULL, 16);
+		s += 2;
+		if (i < 5 && *s != ':' && *s != '-')
+			return -1;
+		if (i < 5)
+			s++;
+	}
+	return *s ? -1 : 0;
+}
+
+static int mac_order(const void *a, const void *b)
+{
+	return memcmp(a, b, 6);
+}
+
+/* One source of "from": a CIDR or a MAC address. 0 or -1 (reported). */
+static int rule_source(struct parse_ctx *ctx, const char *key, const char *s)
+{
+	struct route_rule *rule = ctx->rule;
+	static const char held[] = "held";
+	uint8_t mac[6];
+	struct cidr c;
+
+	if (!config_parse_mac(s, mac)) {
+		void *grown = config_grow(rule->macs, rule->n_macs, sizeof(*rule->macs));
+		if (!grown) {
+			config_report(ctx, ctx->line, "out of memory");
+			return -1;
+		}
+		rule->macs = grown;
+		memcpy(rule->macs[rule->n_macs++], mac, 6);
+		ctx->cfg->rules_need_mac = 1;
+		return 0;
+	}
+	if (cidr_parse(s, &c)) {
+		config_report(
+		    ctx, ctx->line,
+		    "%s: \"%s\" is not an address, CIDR or MAC address (aa:bb:cc:dd:ee:ff)", key,
+		    s);
+		return -1;
+	}
+	if ((!rule->src && !(rule->src = prefix_table_new())) ||
+	    prefix_table_add(rule->src, &c, held) < 0) {
+		config_report(ctx, ctx->line, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* One destination of "to": a CIDR. */
+static int rule_destination(struct parse_ctx *ctx, const char *key, const char *s)
+{
+	struct route_rule *rule = ctx->rule;
+	static const char held[] = "held";
+	struct cidr c;
+
+	if (cidr_parse(s, &c)) {
+		config_report(ctx, ctx->line, "%s: \"%s\" is not an address or CIDR", key, s);
+		return -1;
+	}
+	ctx->cfg->rules_by_dst = 1;
+	if ((!rule->dst && !(rule->dst = prefix_table_new())) ||
+	    prefix_table_add(rule->dst, &c, held) < 0) {
+		config_report(ctx, ctx->line, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* "P" or "P-Q" (1..65535, P <= Q). */
+static int rule_ports(struct route_rule *rule, const char *s)
+{
+	const char *dash = strchr(s, '-');
+	char lo[8];
+
+	if (!dash)
+		return addr_parse_port(s, &rule->port_lo) ? -1 : (rule->port_hi = rule->port_lo, 0);
+	if ((size_t)(dash - s) >= sizeof(lo))
+		return -1;
+	memcpy(lo, s, (size_t)(dash - s));
+	lo[dash - s] = '\0';
+	if (addr_parse_port(lo, &rule->port_lo) || addr_parse_port(dash + 1, &rule->port_hi) ||
+	    rule->port_lo > rule->port_hi)
+		return -1;
+	return 0;
+}
+
+/* The selectors of key ("from X", "port P", "to Y", in any order, each at
+ * most once) into rule; 0 or -1 (reported). */
+static int rule_selectors(struct parse_ctx *ctx, const char *key, struct route_rule *rule)
+{
+	char buf[INI_MAX_LINE], *rest = buf, *word;
+	unsigned seen = 0;
+
+	snprintf(buf, sizeof(buf), "%s", key);
+	ctx->rule = rule;
+	while ((word = strsep(&rest, " \t"))) {
+		char *arg;
+		unsigned bit = !strcmp(word, "from")   ? 1
+			       : !strcmp(word, "port") ? 2
+			       : !strcmp(word, "to")   ? 4
+						       : 0;
+		if (!*word)
+			continue;
+		while (rest && (*rest == ' ' || *rest == '\t'))
+			rest++;
+		arg = strsep(&rest, " \t");
+		if (!bit || !arg || !*arg || (seen & bit)) {
+			config_report(
+			    ctx, ctx->line,
+			    "route \"%s\": selectors are \"from SRC\", \"port P[-Q]\" and "
+			    "\"to DST\", each at most once",
+			    key);
+			return -1;
+		}
+		seen |= bit;
+		if (bit == 2 && rule_ports(rule, arg) < 0) {
+			config_report(ctx, ctx->line, "route \"%s\": port \"%s\" is not P or P-Q",
+				      key, arg);
+			return -1;
+		}
+		if (bit == 1 && (arg[0] == '@' ? config_list_file(ctx, "from", arg + 1, rule_source)
+					       : rule_source(ctx, "from", arg)) < 0)
+			return -1;
+		if (bit == 4 &&
+		    (arg[0] == '@' ? config_list_file(ctx, "to", arg + 1, rule_destination)
+				   : rule_destination(ctx, "to", arg)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void rule_free(struct route_rule *rule)
+{
+	prefix_table_free(rule->src);
+	prefix_table_free(rule->dst);
+	free(rule->macs);
+	free(rule->text);
+}
+
+int config_route_rule(struct parse_ctx *ctx, const char *key, const struct upstream *up)
+{
+	struct config *cfg = ctx->cfg;
+	struct route_rule rule = { .upstream = up, .line = ctx->line };
+	void *grown;
+
+	if (strncmp(key, "from", 4) && strncmp(key, "port", 4) && strncmp(key, "to", 2))
+		return 0;
+	if (!isspace((unsigned char)key[strncmp(key, "to", 2) ? 4 : 2]))
+		return 0; /* a domain such as "fromage.example" */
+	if (rule_selectors(ctx, key, &rule) < 0) {
+		rule_free(&rule);
+		return -1;
+	}
+	if ((rule.src && prefix_table_build(rule.src) < 0) ||
+	    (rule.dst && prefix_table_build(rule.dst) < 0) || !(rule.text = strdup(key)) ||
+	    !(grown = config_grow(cfg->rules, cfg->n_rules, sizeof(*cfg->rules)))) {
+		config_report(ctx, ctx->line, "out of memory");
+		rule_free(&rule);
+		return -1;
+	}
+	if (rule.macs)
+		qsort(rule.macs, rule.n_macs, sizeof(*rule.macs), mac_order);
+	cfg->rules = grown;
+	cfg->rules[cfg->n_rules++] = rule;
+	return 1;
+}
+
+void config_free_rules(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_rules; i++)
+		rule_free(&cfg->rules[i]);
+	free(cfg->rules);
+}
+
+static int rule_matches(const struct route_rule *rule, const struct route_query *q)
+{
+	uint16_t port = addr_port(q->dst);
+
+	if (rule->port_lo && (port < rule->port_lo || port > rule->port_hi))
+		return 0;
+	if (rule->dst && !prefix_table_lookup(rule->dst, q->dst))
+		return 0;
+	if (!rule->src && !rule->n_macs)
+		return 1;
+	if (rule->src && q->src && prefix_table_lookup(rule->src, q->src))
+		return 1;
+	return rule->n_macs && q->mac &&
+	       bsearch(q->mac, rule->macs, rule->n_macs, sizeof(*rule->macs), mac_order);
+}
+
+const struct upstream *config_route_flow(const struct config *cfg, const struct route_query *q,
+					 struct route_why *why)
+{
+	struct route_why none;
+	const struct upstream *up;
+
+	if (!why)
+		why = &none;
+	why->rule = NULL;
+	for (size_t i = 0; i < cfg->n_rules; i++) {
+		if (rule_matches(&cfg->rules[i], q)) {
+			why->by = ROUTE_BY_RULE;
+			why->rule = &cfg->rules[i];
+			return cfg->rules[i].upstream;
+		}
+	}
+	if (q->name && (up = config_route_name(cfg, q->name))) {
+		why->by = ROUTE_BY_NAME;
+		return up;
+	}
+	if ((up = prefix_table_lookup(cfg->dst_routes, q->dst))) {
+		why->by = ROUTE_BY_DST;
+		return up;
+	}
+	why->by = ROUTE_BY_DEFAULT;
+	return cfg->default_upstream;
+}
