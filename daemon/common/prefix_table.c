@@ -23,11 +23,17 @@ struct entry {
 	size_t seq; /* order added: of equal prefixes the first wins */
 };
 
-/* One family's ranges: start[i] .. start[i + 1] - 1 carry value[i]. */
+/* One family's ranges: start[i] .. start[i + 1] - 1 carry value[i]. A
+ * lookup halves a small index of every BLOCK-th start first (it stays in
+ * the cache), then one block, so that a large table costs a few cache
+ * misses, not one per halving. */
+#define BLOCK 32
 struct ranges {
 	void *start; /* uint32_t[] for IPv4, u128[] for IPv6 */
 	const void **value;
 	size_t n, cap;
+	void *index; /* start[0], start[BLOCK], start[2 * BLOCK], ... */
+	size_t n_index;
 };
 
 struct prefix_table {
@@ -50,6 +56,7 @@ void prefix_table_free(struct prefix_table *t)
 		free(t->entries[f]);
 		free(t->ranges[f].start);
 		free(t->ranges[f].value);
+		free(t->ranges[f].index);
 	}
 	free(t);
 }
@@ -186,10 +193,24 @@ out:
 	return rc;
 }
 
+/* Every BLOCK-th start, for the first halving. */
+static int build_index(struct ranges *r, int v6)
+{
+	size_t width = v6 ? sizeof(u128) : sizeof(uint32_t);
+
+	r->n_index = (r->n + BLOCK - 1) / BLOCK;
+	r->index = malloc(r->n_index ? r->n_index * width : 1);
+	if (!r->index)
+		return -1;
+	for (size_t i = 0; i < r->n_index; i++)
+		memcpy((char *)r->index + i * width, (char *)r->start + i * BLOCK * width, width);
+	return 0;
+}
+
 int prefix_table_build(struct prefix_table *t)
 {
 	for (int f = 0; f < 2; f++) {
-		if (build_family(t, f) < 0)
+		if (build_family(t, f) < 0 || build_index(&t->ranges[f], f) < 0)
 			return -1;
 		free(t->entries[f]);
 		t->entries[f] = NULL;
@@ -203,7 +224,7 @@ const void *prefix_table_lookup(const struct prefix_table *t, const struct socka
 {
 	int f = a->ss_family == AF_INET6;
 	const struct ranges *r;
-	size_t lo = 0, hi;
+	size_t lo, hi;
 	u128 key;
 
 	if (!t || !t->built || (a->ss_family != AF_INET && !f))
@@ -213,8 +234,20 @@ const void *prefix_table_lookup(const struct prefix_table *t, const struct socka
 		key = bytes_to_u128(((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr, 16);
 	else
 		key = ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr);
-	/* the last start <= key; ranges[0] starts at 0 */
-	hi = r->n;
+	/* the last start <= key (ranges[0] starts at 0): its block by the
+	 * index, then within the block */
+	lo = 0;
+	hi = r->n_index;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		u128 s = f ? ((const u128 *)r->index)[mid] : ((const uint32_t *)r->index)[mid];
+		if (s <= key)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	lo *= BLOCK;
+	hi = lo + BLOCK < r->n ? lo + BLOCK : r->n;
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
 		u128 s = f ? ((const u128 *)r->start)[mid] : ((const uint32_t *)r->start)[mid];
@@ -236,5 +269,7 @@ size_t prefix_table_bytes(const struct prefix_table *t)
 	if (!t)
 		return 0;
 	return sizeof(*t) + t->ranges[0].cap * (sizeof(uint32_t) + sizeof(void *)) +
-	       t->ranges[1].cap * (sizeof(u128) + sizeof(void *));
+	       t->ranges[0].n_index * sizeof(uint32_t) +
+	       t->ranges[1].cap * (sizeof(u128) + sizeof(void *)) +
+	       t->ranges[1].n_index * sizeof(u128);
 }

@@ -1,7 +1,8 @@
 /* The kernel's neighbour table (ARP and NDP): which link-layer address a
  * LAN client's IP address has now, for [route] rules by MAC. A dump of
  * the table is kept and taken again when an address is not in it (at
- * most once a second) or when it is older than NEIGH_TTL_MS. */
+ * most every NEIGH_RETRY_MS: a client new on the LAN) or when it is
+ * older than NEIGH_TTL_MS. */
 #ifndef SOCKGATE_NEIGH_H
 #define SOCKGATE_NEIGH_H
 
@@ -9,7 +10,7 @@
 #include <sys/socket.h>
 
 #define NEIGH_TTL_MS   10000
-#define NEIGH_RETRY_MS 1000
+#define NEIGH_RETRY_MS 100
 
 struct neigh;
 

@@ -24,7 +24,9 @@ IPERF_SECONDS=${IPERF_SECONDS:-5}
 # "names" (sniffing's cost per connection, and fake-IP answers per second).
 # "failover" (a group's first member killed under load: time to the first
 # flow the second serves, and the failures the clients saw).
-BENCH_PARTS=${BENCH_PARTS:-redirect udp intake socks dns names failover}
+# "lists" (route lookups at 1,000 .. 1,000,000 prefixes; CPU per connection
+# with a 100,000-prefix route file against none).
+BENCH_PARTS=${BENCH_PARTS:-redirect udp intake socks dns names failover lists}
 FAILOVER_RUNS=${FAILOVER_RUNS:-10}
 FAILOVER_THREADS=${FAILOVER_THREADS:-20}
 DNS_SECONDS=${DNS_SECONDS:-5}
@@ -678,6 +680,39 @@ if [[ " $BENCH_PARTS " == *" failover "* ]]; then
 	rig_stop "$DANTE_B_PID"
 fi
 
+# ---- lists: the prefix table alone, then sockgated with and without a
+# 100,000-line route file (none of it matching the bench's server) ----
+if [[ " $BENCH_PARTS " == *" lists "* ]]; then
+	gcc -O2 -std=gnu11 -Wall -Iinclude -o "$RIG_DIR/prefix_bench" tests/bench/prefix_bench.c \
+		build/libsockgate.a || exit 1
+	: >"$RIG_DIR/lists-table.results"
+	for fam in 4 6; do
+		for n in 1000 100000 1000000; do
+			echo "bench: prefix table, IPv$fam, $n prefixes" >&2
+			read -r load bytes lps _ <<<"$("$RIG_DIR/prefix_bench" $fam $n)"
+			echo "v${fam}_${n} $load $bytes $lps" >>"$RIG_DIR/lists-table.results"
+		done
+	done
+	python3 -c '
+import sys
+for i in range(100000):
+    sys.stdout.write("%d.%d.%d.0/24\n" % (100 + i // 65536, (i // 256) % 256, i % 256))' >"$RIG_DIR/routes.list"
+	sed 's|^url = socks5://.*$|&\n[route]\ndefault = dante\n@'"$RIG_DIR"'/routes.list = direct|' \
+		"$RIG_DIR/bench.conf" >"$RIG_DIR/bench-lists.conf"
+	for round in $(seq 1 "$ROUNDS"); do
+		echo "bench: route list round $round of $ROUNDS" >&2
+		rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-nolist.log" "$SOCKGATED" -f -c "$RIG_DIR/bench.conf"
+		rig_wait_port $NS_ROUTER $REDIRECT_PORT
+		measure_sniff nolist "$SG_PID"
+		rig_stop "$SG_PID"
+		rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-list.log" "$SOCKGATED" -f -c "$RIG_DIR/bench-lists.conf"
+		rig_wait_port $NS_ROUTER $REDIRECT_PORT
+		measure_sniff list100k "$SG_PID"
+		echo "rss_kb $(status_kb "$SG_PID" VmRSS)" >>"$RIG_DIR/list100k.results"
+		rig_stop "$SG_PID"
+	done
+fi
+
 row() { # label key better(higher|lower)
 	local a b
 	a=$(get sockgated "$2")
@@ -800,6 +835,29 @@ part_ran() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
 		done
 		echo
 		echo "Target: sniffing adds < 10% CPU per connection."
+	fi
+	if part_ran lists; then
+		echo
+		echo "Route lookups: tests/bench/prefix_bench.c, random prefixes (IPv4 /16../24, IPv6 /32../48), random addresses looked up for 1 s on one core; load = add and build."
+		echo
+		printf '| %-14s | %10s | %12s | %14s | %10s |\n' "prefixes" "load (ms)" "memory (KB)" "lookups/s" "ns/lookup"
+		echo "|----------------|------------|--------------|----------------|------------|"
+		while read -r k load bytes lps; do
+			printf '| %-14s | %10s | %12s | %14s | %10s |\n' "$k" "$load" "$((bytes / 1024))" "$lps" "$(python3 -c "print('%.0f' % (1e9 / $lps))")"
+		done <"$RIG_DIR/lists-table.results"
+		echo
+		echo "sockgated (REDIRECT, through dante), medians of $ROUNDS alternating rounds, $AB_REQUESTS short GETs, $AB_CONCURRENCY concurrent: no [route] list against a 100,000-prefix route file."
+		echo
+		printf '| %-38s | %12s | %12s | %7s |\n' "metric" "no list" "100k list" "ratio"
+		echo "|----------------------------------------|--------------|--------------|---------|"
+		for k in conn_per_s p50_ms p99_ms failed cpu_us_per_conn; do
+			a=$(get nolist $k)
+			b=$(get list100k $k)
+			printf '| %-38s | %12s | %12s | %7s |\n' "$k" "$a" "$b" "$(ratio "$b" "$a")"
+		done
+		echo "| RSS with the list (KB)                 |              | $(printf '%12s' "$(get list100k rss_kb)") |         |"
+		echo
+		echo "Targets: a 100,000-prefix set loads in under a second, costs well under 1 µs per lookup; no measurable difference in CPU per connection."
 	fi
 	if part_ran failover; then
 		echo

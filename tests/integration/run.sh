@@ -316,6 +316,8 @@ source tests/integration/guards.sh
 source tests/integration/dns.sh
 # shellcheck source=groups.sh
 source tests/integration/groups.sh
+# shellcheck source=policy.sh
+source tests/integration/policy.sh
 
 rig_up
 rig_start_web
@@ -400,6 +402,8 @@ test_sniff
 test_domain_routes
 test_fakeip
 test_groups
+test_route_policy
+test_route_list_scale
 
 echo "integration: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
