@@ -4,6 +4,7 @@
  * leaves the previous table as it was. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if_arp.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -32,18 +33,40 @@
 #define NFT_TYPE_IPADDR	   7
 #define NFT_TYPE_IP6ADDR   8
 #define NFT_TYPE_IFNAME	   41
+#define NFT_TYPE_ETHERADDR 9
+#define NFT_TYPE_INETSERV  13
 #define NF_NAT_PRIO_DSTNAT (-100)
 #define NF_IP_PRI_MANGLE   (-150)
 /* nft's byte orders (expression.h), kept in a set's user data */
 #define NFT_BYTEORDER_HOST_ENDIAN 1
 #define NFT_BYTEORDER_BIG_ENDIAN  2
 
-enum set_id { SET_IFACES = 1, SET_INTERCEPT4, SET_INTERCEPT6, SET_BYPASS4, SET_BYPASS6 };
+enum set_id {
+	SET_IFACES = 1,
+	SET_INTERCEPT4,
+	SET_INTERCEPT6,
+	SET_BYPASS4,
+	SET_BYPASS6,
+	/* [intake] exclude_src, ports, exclude_ports: only when given */
+	SET_EXCLUDE4,
+	SET_EXCLUDE6,
+	SET_EXCLUDE_MAC,
+	SET_PORTS,
+	SET_EXCLUDE_PORTS,
+	SET_LAST = SET_EXCLUDE_PORTS,
+};
 
 static const char *const set_names[] = {
-	[SET_IFACES] = "intercept_ifaces", [SET_INTERCEPT4] = "intercept4",
-	[SET_INTERCEPT6] = "intercept6",   [SET_BYPASS4] = "bypass4",
+	[SET_IFACES] = "intercept_ifaces",
+	[SET_INTERCEPT4] = "intercept4",
+	[SET_INTERCEPT6] = "intercept6",
+	[SET_BYPASS4] = "bypass4",
 	[SET_BYPASS6] = "bypass6",
+	[SET_EXCLUDE4] = "exclude4",
+	[SET_EXCLUDE6] = "exclude6",
+	[SET_EXCLUDE_MAC] = "exclude_mac",
+	[SET_PORTS] = "ports",
+	[SET_EXCLUDE_PORTS] = "exclude_ports",
 };
 
 /* ---- expressions ---- */
@@ -102,6 +125,15 @@ static struct nftnl_expr *lookup(enum set_id set)
 		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set_names[set]);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set);
 	}
+	return e;
+}
+
+/* The same lookup, matching what the set does not hold. */
+static struct nftnl_expr *lookup_not(enum set_id set)
+{
+	struct nftnl_expr *e = lookup(set);
+	if (e)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
 	return e;
 }
 
@@ -278,6 +310,28 @@ static int build_rule(struct nftnl_rule *r, const struct ruleset *rs, const stru
 		return add_expr(r, meta_load(NFT_META_IIFNAME)) ||
 		       add_expr(r, lookup(SET_IFACES)) ||
 		       add_expr(r, verdict(NFT_GOTO, spec->target));
+	case RK_EXCLUDE4_RETURN:
+	case RK_EXCLUDE6_RETURN: {
+		int v4 = spec->kind == RK_EXCLUDE4_RETURN;
+		return match_nfproto(r, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6) ||
+		       add_expr(r, v4 ? network_payload(12, 4) : network_payload(8, 16)) ||
+		       add_expr(r, lookup(v4 ? SET_EXCLUDE4 : SET_EXCLUDE6)) ||
+		       add_expr(r, verdict(NFT_RETURN, NULL));
+	}
+	case RK_EXCLUDE_MAC_RETURN: {
+		uint16_t ether = ARPHRD_ETHER; /* an Ethernet header to read */
+		return add_expr(r, meta_load(NFT_META_IIFTYPE)) ||
+		       add_expr(r, cmp_eq(&ether, sizeof(ether))) ||
+		       add_expr(r, payload(NFT_PAYLOAD_LL_HEADER, 6, 6)) ||
+		       add_expr(r, lookup(SET_EXCLUDE_MAC)) ||
+		       add_expr(r, verdict(NFT_RETURN, NULL));
+	}
+	case RK_PORTS_RETURN:
+	case RK_EXCLUDE_PORTS_RETURN:
+		return add_expr(r, payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2)) ||
+		       add_expr(r, spec->kind == RK_PORTS_RETURN ? lookup_not(SET_PORTS)
+								 : lookup(SET_EXCLUDE_PORTS)) ||
+		       add_expr(r, verdict(NFT_RETURN, NULL));
 	case RK_SADDR4_GOTO:
 	case RK_SADDR6_GOTO: {
 		int v4 = spec->kind == RK_SADDR4_GOTO;
@@ -437,6 +491,51 @@ static int fill_interval_set(struct nftnl_set *s, const struct interval_set *is)
 		    (!last && elem_add(s, end, len, NFT_SET_ELEM_INTERVAL_END)))
 			return -1;
 	}
+	return 0;
+}
+
+/* Port ranges as interval elements (big-endian): each from lo to hi. */
+static int fill_port_set(struct nftnl_set *s, const struct port_range *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint16_t lo = htons(p[i].lo), end = htons((uint16_t)(p[i].hi + 1));
+		if (elem_add(s, &lo, 2, 0) ||
+		    (p[i].hi != 65535 && elem_add(s, &end, 2, NFT_SET_ELEM_INTERVAL_END)))
+			return -1;
+	}
+	return 0;
+}
+
+/* The sets of [intake] exclude_src, ports and exclude_ports that have
+ * something in them; 0 or -1 (out of memory). */
+static int selector_sets(const struct ruleset *rs, struct nftnl_set **sets, size_t *n_elems)
+{
+	if (rs->exclude4.n &&
+	    (!(sets[SET_EXCLUDE4] = set_new(SET_EXCLUDE4, NFT_TYPE_IPADDR, 4, 1)) ||
+	     fill_interval_set(sets[SET_EXCLUDE4], &rs->exclude4)))
+		return -1;
+	if (rs->exclude6.n &&
+	    (!(sets[SET_EXCLUDE6] = set_new(SET_EXCLUDE6, NFT_TYPE_IP6ADDR, 16, 1)) ||
+	     fill_interval_set(sets[SET_EXCLUDE6], &rs->exclude6)))
+		return -1;
+	if (rs->n_exclude_macs &&
+	    !(sets[SET_EXCLUDE_MAC] = set_new(SET_EXCLUDE_MAC, NFT_TYPE_ETHERADDR, 6, 0)))
+		return -1;
+	for (size_t i = 0; i < rs->n_exclude_macs; i++)
+		if (elem_add(sets[SET_EXCLUDE_MAC], rs->exclude_macs[i], 6, 0))
+			return -1;
+	if (rs->n_ports && (!(sets[SET_PORTS] = set_new(SET_PORTS, NFT_TYPE_INETSERV, 2, 1)) ||
+			    fill_port_set(sets[SET_PORTS], rs->ports, rs->n_ports)))
+		return -1;
+	if (rs->n_exclude_ports &&
+	    (!(sets[SET_EXCLUDE_PORTS] = set_new(SET_EXCLUDE_PORTS, NFT_TYPE_INETSERV, 2, 1)) ||
+	     fill_port_set(sets[SET_EXCLUDE_PORTS], rs->exclude_ports, rs->n_exclude_ports)))
+		return -1;
+	n_elems[SET_EXCLUDE4] = 2 * rs->exclude4.n;
+	n_elems[SET_EXCLUDE6] = 2 * rs->exclude6.n;
+	n_elems[SET_EXCLUDE_MAC] = rs->n_exclude_macs;
+	n_elems[SET_PORTS] = 2 * rs->n_ports;
+	n_elems[SET_EXCLUDE_PORTS] = 2 * rs->n_exclude_ports;
 	return 0;
 }
 
@@ -678,7 +777,8 @@ int nft_apply(const struct ruleset *rs, char *err, size_t errlen)
 {
 	struct batch bt;
 	struct nftnl_table *t = NULL;
-	struct nftnl_set *sets[6] = { NULL };
+	struct nftnl_set *sets[SET_LAST + 1] = { NULL };
+	size_t n_elems[SET_LAST + 1] = { 0 };
 	struct chain_spec specs[RULESET_CHAINS_MAX];
 	struct rule_spec plan[RULESET_RULES_MAX];
 	struct nftnl_chain *chains[RULESET_CHAINS_MAX] = { NULL };
@@ -715,8 +815,13 @@ int nft_apply(const struct ruleset *rs, char *err, size_t errlen)
 	if (fill_interval_set(sets[SET_INTERCEPT4], &rs->intercept4) ||
 	    fill_interval_set(sets[SET_INTERCEPT6], &rs->intercept6) ||
 	    fill_interval_set(sets[SET_BYPASS4], &rs->bypass4) ||
-	    fill_interval_set(sets[SET_BYPASS6], &rs->bypass6))
+	    fill_interval_set(sets[SET_BYPASS6], &rs->bypass6) || selector_sets(rs, sets, n_elems))
 		goto nomem;
+	n_elems[SET_IFACES] = rs->n_ifaces;
+	n_elems[SET_INTERCEPT4] = rs->intercept4.n;
+	n_elems[SET_INTERCEPT6] = rs->intercept6.n;
+	n_elems[SET_BYPASS4] = rs->bypass4.n;
+	n_elems[SET_BYPASS6] = rs->bypass6.n;
 
 	/* the old table goes and the new one comes in the same batch */
 	if (batch_drop_table(&bt))
@@ -726,17 +831,9 @@ int nft_apply(const struct ruleset *rs, char *err, size_t errlen)
 	    t);
 	if (batch_next(&bt))
 		goto full;
-	{
-		const size_t n_elems[] = { 0,
-					   rs->n_ifaces,
-					   rs->intercept4.n,
-					   rs->intercept6.n,
-					   rs->bypass4.n,
-					   rs->bypass6.n };
-		for (int i = SET_IFACES; i <= SET_BYPASS6; i++)
-			if (batch_set(&bt, sets[i], set_names[i], n_elems[i]))
-				goto full;
-	}
+	for (int i = SET_IFACES; i <= SET_LAST; i++)
+		if (sets[i] && batch_set(&bt, sets[i], set_names[i], n_elems[i]))
+			goto full;
 	for (size_t i = 0; i < n_chains; i++) {
 		char what[48];
 		snprintf(what, sizeof(what), "chain %s", specs[i].name);
@@ -766,7 +863,7 @@ full:
 nomem:
 	snprintf(err, errlen, "out of memory");
 out:
-	for (int i = SET_IFACES; i <= SET_BYPASS6; i++)
+	for (int i = SET_IFACES; i <= SET_LAST; i++)
 		if (sets[i])
 			nftnl_set_free(sets[i]);
 	for (size_t i = 0; i < RULESET_CHAINS_MAX; i++)

@@ -59,7 +59,12 @@ static int choose_ebpf(const struct config *cfg, struct ruleset *rs)
 	rs->ebpf = rs->ebpf_cgroups = 0;
 	if (cfg->ebpf == INTAKE_EBPF_OFF)
 		return 0;
-	if (rs->udp) {
+	if (rs->udp &&
+	    (cfg->n_exclude_src || cfg->n_exclude_macs || cfg->n_ports || cfg->n_exclude_ports)) {
+		/* the tc program would take what those leave to the kernel */
+		fprintf(stderr, "sockgate: eBPF intake not used ([intake] exclude_src, ports and "
+				"exclude_ports are nftables'): nftables instead\n");
+	} else if (rs->udp) {
 		rc = ebpf_part(cfg, "intake", "nftables instead", tc_intake_probe);
 		if (rc < 0)
 			return -1;

@@ -324,6 +324,14 @@ int ruleset_build(const struct config *cfg, struct ruleset *rs, char *err, size_
 	interval_set_init(&rs->intercept6, AF_INET6);
 	interval_set_init(&rs->bypass4, AF_INET);
 	interval_set_init(&rs->bypass6, AF_INET6);
+	interval_set_init(&rs->exclude4, AF_INET);
+	interval_set_init(&rs->exclude6, AF_INET6);
+	rs->exclude_macs = (const uint8_t(*)[6])cfg->exclude_macs;
+	rs->n_exclude_macs = cfg->n_exclude_macs;
+	rs->ports = cfg->ports;
+	rs->n_ports = cfg->n_ports;
+	rs->exclude_ports = cfg->exclude_ports;
+	rs->n_exclude_ports = cfg->n_exclude_ports;
 	rs->redirect_port = cfg->redirect_port;
 	rs->tproxy = !cfg->redirect_port;
 	rs->udp = cfg->tproxy_port != 0;
@@ -357,7 +365,9 @@ int ruleset_build(const struct config *cfg, struct ruleset *rs, char *err, size_
 		rs->n_ifaces = cfg->n_intercept_ifaces;
 	}
 	if (interval_sets_add_all(&rs->intercept4, &rs->intercept6, cfg->intercept_src,
-				  cfg->n_intercept_src))
+				  cfg->n_intercept_src) ||
+	    interval_sets_add_all(&rs->exclude4, &rs->exclude6, cfg->exclude_src,
+				  cfg->n_exclude_src))
 		goto nomem;
 	for (size_t i = 0; i < sizeof(always_bypass) / sizeof(always_bypass[0]); i++)
 		if (add_text(rs, always_bypass[i]))
@@ -408,6 +418,8 @@ void ruleset_free(struct ruleset *rs)
 	interval_set_free(&rs->intercept6);
 	interval_set_free(&rs->bypass4);
 	interval_set_free(&rs->bypass6);
+	interval_set_free(&rs->exclude4);
+	interval_set_free(&rs->exclude6);
 }
 
 static void print_set(FILE *out, const char *name, const char *type, const struct interval_set *s)
@@ -438,6 +450,24 @@ static const struct path_names udp_path = { "udp_prerouting", "udp_capture", "ud
 					    "udp_local_mark" };
 
 /* The bypass checks every capturing chain starts with. */
+/* [intake] exclude_src, ports, exclude_ports: a return for what the kernel
+ * keeps, one rule a list that is not empty. */
+static int plan_selectors(const struct ruleset *rs, const char *chain, struct rule_spec *rules,
+			  int n)
+{
+	if (rs->exclude4.n)
+		rules[n++] = (struct rule_spec){ chain, RK_EXCLUDE4_RETURN, NULL, 0, 0 };
+	if (rs->exclude6.n)
+		rules[n++] = (struct rule_spec){ chain, RK_EXCLUDE6_RETURN, NULL, 0, 0 };
+	if (rs->n_exclude_macs)
+		rules[n++] = (struct rule_spec){ chain, RK_EXCLUDE_MAC_RETURN, NULL, 0, 0 };
+	if (rs->n_ports)
+		rules[n++] = (struct rule_spec){ chain, RK_PORTS_RETURN, NULL, 0, 0 };
+	if (rs->n_exclude_ports)
+		rules[n++] = (struct rule_spec){ chain, RK_EXCLUDE_PORTS_RETURN, NULL, 0, 0 };
+	return n;
+}
+
 static int plan_bypass(const char *chain, struct rule_spec *rules, int n)
 {
 	rules[n++] = (struct rule_spec){ chain, RK_FIB_LOCAL_RETURN, NULL, 0, 0 };
@@ -503,6 +533,7 @@ static int plan_entry(const struct ruleset *rs, const struct path_names *p, enum
 		rules[n++] = (struct rule_spec){ p->prerouting, RK_IIF_GOTO, p->capture, 0, 0 };
 	rules[n++] = (struct rule_spec){ p->prerouting, RK_SADDR4_GOTO, p->capture, 0, 0 };
 	rules[n++] = (struct rule_spec){ p->prerouting, RK_SADDR6_GOTO, p->capture, 0, 0 };
+	n = plan_selectors(rs, p->capture, rules, n);
 	return plan_bypass(p->capture, rules, n);
 }
 
@@ -587,6 +618,21 @@ void ruleset_rule_text(const struct ruleset *rs, const struct rule_spec *r, char
 	case RK_IIF_GOTO:
 		snprintf(buf, len, "iifname @intercept_ifaces goto %s", r->target);
 		break;
+	case RK_EXCLUDE4_RETURN:
+		snprintf(buf, len, "ip saddr @exclude4 return");
+		break;
+	case RK_EXCLUDE6_RETURN:
+		snprintf(buf, len, "ip6 saddr @exclude6 return");
+		break;
+	case RK_EXCLUDE_MAC_RETURN:
+		snprintf(buf, len, "ether saddr @exclude_mac return");
+		break;
+	case RK_PORTS_RETURN:
+		snprintf(buf, len, "th dport != @ports return");
+		break;
+	case RK_EXCLUDE_PORTS_RETURN:
+		snprintf(buf, len, "th dport @exclude_ports return");
+		break;
 	case RK_SADDR4_GOTO:
 		snprintf(buf, len, "ip saddr @intercept4 goto %s", r->target);
 		break;
@@ -646,6 +692,41 @@ void ruleset_rule_text(const struct ruleset *rs, const struct rule_spec *r, char
 	}
 }
 
+static void print_ports(FILE *out, const char *name, const struct port_range *p, size_t n)
+{
+	fprintf(out, "\tset %s {\n\t\ttype inet_service\n\t\tflags interval\n", name);
+	fprintf(out, "\t\telements = { ");
+	for (size_t i = 0; i < n; i++) {
+		if (p[i].lo == p[i].hi)
+			fprintf(out, "%s%u", i ? ", " : "", p[i].lo);
+		else
+			fprintf(out, "%s%u-%u", i ? ", " : "", p[i].lo, p[i].hi);
+	}
+	fprintf(out, " }\n\t}\n\n");
+}
+
+/* The sets of [intake] exclude_src, ports and exclude_ports, when given. */
+static void print_selector_sets(const struct ruleset *rs, FILE *out)
+{
+	if (rs->exclude4.n)
+		print_set(out, "exclude4", "ipv4_addr", &rs->exclude4);
+	if (rs->exclude6.n)
+		print_set(out, "exclude6", "ipv6_addr", &rs->exclude6);
+	if (rs->n_exclude_macs) {
+		fprintf(out, "\tset exclude_mac {\n\t\ttype ether_addr\n\t\telements = { ");
+		for (size_t i = 0; i < rs->n_exclude_macs; i++) {
+			const uint8_t *m = rs->exclude_macs[i];
+			fprintf(out, "%s%02x:%02x:%02x:%02x:%02x:%02x", i ? ", " : "", m[0], m[1],
+				m[2], m[3], m[4], m[5]);
+		}
+		fprintf(out, " }\n\t}\n\n");
+	}
+	if (rs->n_ports)
+		print_ports(out, "ports", rs->ports, rs->n_ports);
+	if (rs->n_exclude_ports)
+		print_ports(out, "exclude_ports", rs->exclude_ports, rs->n_exclude_ports);
+}
+
 void ruleset_print_nft(const struct ruleset *rs, FILE *out)
 {
 	static const char *const hooks[] = {
@@ -680,6 +761,7 @@ void ruleset_print_nft(const struct ruleset *rs, FILE *out)
 	print_set(out, "intercept6", "ipv6_addr", &rs->intercept6);
 	print_set(out, "bypass4", "ipv4_addr", &rs->bypass4);
 	print_set(out, "bypass6", "ipv6_addr", &rs->bypass6);
+	print_selector_sets(rs, out);
 	for (size_t c = 0; c < n_chains; c++) {
 		fprintf(out, "%s\tchain %s {\n", c ? "\n" : "", chains[c].name);
 		if (hooks[chains[c].type])

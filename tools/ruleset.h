@@ -54,6 +54,14 @@ struct ruleset {
 	size_t n_ifaces;
 	struct interval_set intercept4, intercept6; /* source addresses */
 	struct interval_set bypass4, bypass6;	    /* destinations never intercepted */
+	/* [intake] exclude_src (addresses, MACs), ports, exclude_ports:
+	 * borrowed from the config; a set and its rule exist only when the
+	 * list is not empty */
+	struct interval_set exclude4, exclude6;
+	const uint8_t (*exclude_macs)[6];
+	size_t n_exclude_macs;
+	const struct port_range *ports, *exclude_ports;
+	size_t n_ports, n_exclude_ports;
 	/* [dns] hijack: intercepted clients' port 53, UDP and TCP, whatever
 	 * server they asked, is sent here by NAT (family 0: that family's
 	 * queries are left alone; a wildcard address: the port on the address
@@ -121,6 +129,11 @@ enum rule_kind {
 	RK_SET_TPROXY_MARK,    /* meta l4proto P meta mark set M */
 	RK_DNS_PASS,	       /* meta nfproto F meta l4proto P th dport 53 return */
 	RK_DNS_HIJACK,	       /* ... th dport 53 dnat to the service (or redirect) */
+	RK_EXCLUDE4_RETURN,    /* ip saddr @exclude4 return */
+	RK_EXCLUDE6_RETURN,    /* ip6 saddr @exclude6 return */
+	RK_EXCLUDE_MAC_RETURN, /* ether saddr @exclude_mac return */
+	RK_PORTS_RETURN,       /* th dport != @ports return */
+	RK_EXCLUDE_PORTS_RETURN, /* th dport @exclude_ports return */
 };
 
 struct rule_spec {
@@ -132,7 +145,7 @@ struct rule_spec {
 };
 
 #define RULESET_CHAINS_MAX 10
-#define RULESET_RULES_MAX  48
+#define RULESET_RULES_MAX  64
 
 /* Fills chains (RULESET_CHAINS_MAX) and rules (RULESET_RULES_MAX) in the
  * order they are installed; returns the number of rules. */

@@ -128,8 +128,9 @@ static char *config_reader(char *str, int num, void *stream)
  * line, they add to it. */
 static int list_key(const char *key)
 {
-	static const char *const keys[] = { "interfaces", "bypass", "deny_dst", "allow_dst",
-					    "cgroups",	  "listen", "allow",	"server" };
+	static const char *const keys[] = { "interfaces",  "bypass", "deny_dst",     "allow_dst",
+					    "cgroups",	   "listen", "allow",	     "server",
+					    "exclude_src", "ports",  "exclude_ports" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (!strcmp(key, keys[i]))
@@ -430,6 +431,74 @@ static int sniff_item(struct parse_ctx *ctx, const char *key, const char *s)
 	return 0;
 }
 
+/* exclude_src: a CIDR or a MAC address. */
+static int exclude_src_item(struct parse_ctx *ctx, const char *key, const char *s)
+{
+	struct config *cfg = ctx->cfg;
+	uint8_t mac[6];
+	struct cidr c;
+
+	if (!config_parse_mac(s, mac)) {
+		void *grown =
+		    config_grow(cfg->exclude_macs, cfg->n_exclude_macs, sizeof(*cfg->exclude_macs));
+		if (!grown) {
+			config_report(ctx, ctx->line, "out of memory");
+			return -1;
+		}
+		cfg->exclude_macs = grown;
+		memcpy(cfg->exclude_macs[cfg->n_exclude_macs++], mac, 6);
+		return 0;
+	}
+	if (cidr_parse(s, &c)) {
+		config_report(
+		    ctx, ctx->line,
+		    "%s: \"%s\" is not an address, CIDR or MAC address (aa:bb:cc:dd:ee:ff)", key,
+		    s);
+		return -1;
+	}
+	if (append_cidr(&cfg->exclude_src, &cfg->n_exclude_src, &c)) {
+		config_report(ctx, ctx->line, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* ports, exclude_ports: "P" or "P-Q". */
+static int port_item(struct parse_ctx *ctx, const char *key, const char *s)
+{
+	struct config *cfg = ctx->cfg;
+	int exclude = key[0] == 'e';
+	struct port_range **list = exclude ? &cfg->exclude_ports : &cfg->ports;
+	size_t *n = exclude ? &cfg->n_exclude_ports : &cfg->n_ports;
+	struct port_range r;
+	const char *dash = strchr(s, '-');
+	char lo[8];
+	void *grown;
+
+	if (!dash) {
+		if (addr_parse_port(s, &r.lo))
+			goto bad;
+		r.hi = r.lo;
+	} else {
+		if ((size_t)(dash - s) >= sizeof(lo))
+			goto bad;
+		memcpy(lo, s, (size_t)(dash - s));
+		lo[dash - s] = '\0';
+		if (addr_parse_port(lo, &r.lo) || addr_parse_port(dash + 1, &r.hi) || r.lo > r.hi)
+			goto bad;
+	}
+	if (!(grown = config_grow(*list, *n, sizeof(**list)))) {
+		config_report(ctx, ctx->line, "out of memory");
+		return -1;
+	}
+	*list = grown;
+	(*list)[(*n)++] = r;
+	return 0;
+bad:
+	config_report(ctx, ctx->line, "%s: \"%s\" is not a port or P-Q (1..65535)", key, s);
+	return -1;
+}
+
 static void intake_key(struct parse_ctx *ctx, const char *key, const char *value)
 {
 	uint16_t port;
@@ -473,6 +542,10 @@ static void intake_key(struct parse_ctx *ctx, const char *key, const char *value
 			ctx->cfg->tproxy_table = (uint32_t)v;
 	} else if (!strcmp(key, "local")) {
 		intake_bool(ctx, 1u << 7, key, value, &ctx->cfg->intercept_local);
+	} else if (!strcmp(key, "exclude_src")) {
+		for_each_item(ctx, key, value, exclude_src_item);
+	} else if (!strcmp(key, "ports") || !strcmp(key, "exclude_ports")) {
+		for_each_item(ctx, key, value, port_item);
 	} else if (!strcmp(key, "cgroups")) {
 		if (first_time(ctx, &ctx->seen_intake, 1u << 9, "intake", key))
 			for_each_item(ctx, key, value, cgroup_item);
@@ -1221,6 +1294,14 @@ static void finish_intake(struct parse_ctx *ctx)
 			      "redirect listener");
 	if (cfg->n_cgroups && cfg->ebpf == INTAKE_EBPF_OFF)
 		config_report(ctx, ctx->line, "[intake] cgroups needs ebpf = on or auto");
+	/* the tc program takes the interfaces' packets before nftables sees
+	 * them, so it would not leave these to the kernel */
+	if (cfg->ebpf == INTAKE_EBPF_ON &&
+	    (cfg->n_exclude_src || cfg->n_exclude_macs || cfg->n_ports || cfg->n_exclude_ports))
+		config_report(
+		    ctx, ctx->line,
+		    "[intake] exclude_src, ports and exclude_ports work with nftables: use "
+		    "ebpf = off or auto (auto leaves the interfaces to nftables then)");
 	if (cfg->tproxy_mark == cfg->mark)
 		config_report(
 		    ctx, ctx->line,
@@ -1563,6 +1644,10 @@ void config_free(struct config *cfg)
 	free(cfg->cgroups);
 	free(cfg->intercept_src);
 	free(cfg->bypass);
+	free(cfg->exclude_src);
+	free(cfg->exclude_macs);
+	free(cfg->ports);
+	free(cfg->exclude_ports);
 	free(cfg->intake_deny_dst);
 	free(cfg->socks.listen);
 	free(cfg->socks.users_path);

@@ -160,6 +160,16 @@ struct config {
 	/* destinations never intercepted, beyond the built-in ones */
 	struct cidr *bypass;
 	size_t n_bypass;
+	/* LAN clients never intercepted: by source CIDR and by MAC; and the
+	 * destination ports intercepted at all (none: every port) and never */
+	struct cidr *exclude_src;
+	size_t n_exclude_src;
+	uint8_t (*exclude_macs)[6];
+	size_t n_exclude_macs;
+	struct port_range {
+		uint16_t lo, hi;
+	} * ports, *exclude_ports;
+	size_t n_ports, n_exclude_ports;
 	int bypass_private; /* private and reserved ranges bypassed (default yes) */
 	/* the router's attached networks bypassed, and intercepted flows to
 	 * another interface's network refused (default yes) */

@@ -73,6 +73,41 @@ port 2222 = direct"
 	rig_redirect_rule
 }
 
+# [intake] exclude_src and exclude_ports: what they name is left to the
+# kernel (forwarded, never reaching sockgated).
+test_intake_selectors() {
+	local out before after
+	[ -n "${NS_CLIENT2:-}" ] || policy_client2_up
+	rig_rules_apply rules-sel "redirect = $REDIRECT_PORT
+interfaces = r2
+exclude_src = $CLIENT2_MAC
+exclude_ports = 2222"
+	check "exclude_src, exclude_ports: installed as sets" \
+		bash -c "ip netns exec $NS_ROUTER nft list set inet sockgate exclude_mac | grep -q '$CLIENT2_MAC' && ip netns exec $NS_ROUTER nft list chain inet sockgate capture | grep -q 'th dport @exclude_ports return'"
+	rig_open_direct_path
+	# what the kernel forwards comes back to the clients the same way
+	ip -n $NS_PROXY route add 10.77.1.0/24 via $ROUTER4
+	ip -n $NS_PROXY route add 10.77.4.0/24 via $ROUTER4
+	rig_start_sockgated "socks5://$PROXY4:1080"
+	out=$(policy_way "$NS_CLIENT")
+	check "exclude_src: another client is still intercepted ($out)" test "$out" = up
+	out=$(policy_way "$NS_CLIENT2")
+	check "exclude_src: the excluded client (by MAC) is forwarded by the kernel, never relayed ($out)" \
+		test "$out" = none
+	check "... and reaches the server all the same" \
+		expect_match "^hello$" in_ns "$NS_CLIENT2" curl -s -m 5 "http://$SERVER4/small"
+	before=$(policy_flows)
+	out=$(in_ns $NS_CLIENT timeout 5 socat -u "TCP:$SERVER4:2222" - 2>&1 | head -n 1)
+	after=$(policy_flows)
+	check "exclude_ports: port 2222 is forwarded by the kernel ($out; flows $before -> $after)" \
+		test "$out" = "SSH-2.0-sockgate-test" -a "$before" = "$after"
+	rig_stop_sockgated
+	ip -n $NS_PROXY route del 10.77.1.0/24 via $ROUTER4
+	ip -n $NS_PROXY route del 10.77.4.0/24 via $ROUTER4
+	rig_close_direct_path
+	rig_redirect_rule
+}
+
 # A 100,000-line route file: --check takes it, and a flow to an address in
 # the middle of it goes the way it says.
 test_route_list_scale() {

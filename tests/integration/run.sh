@@ -403,6 +403,7 @@ test_domain_routes
 test_fakeip
 test_groups
 test_route_policy
+test_intake_selectors
 test_route_list_scale
 
 echo "integration: $PASSED passed, $FAILED failed"

@@ -368,6 +368,27 @@ static void test_lists(void **state)
 	assert_string_equal(config_route_name(cfg, "www.example.org")->name, "far");
 	config_free(cfg);
 	unlink(path);
+	/* the interception selectors */
+	n = load(ROUTE_DIRECT
+		 "[intake]\nexclude_src = 192.168.1.77, 52:54:00:aa:bb:cc,\n"
+		 "  fd00::/64\nports = 80, 8000-8999\nports = 443\nexclude_ports = 22\n",
+		 &cfg, errs, sizeof(errs));
+	if (n)
+		fail_msg("%s", errs);
+	assert_int_equal(cfg->n_exclude_src, 2);
+	assert_int_equal(cfg->n_exclude_macs, 1);
+	assert_int_equal(cfg->exclude_macs[0][5], 0xcc);
+	assert_int_equal(cfg->n_ports, 3);
+	assert_int_equal(cfg->ports[1].lo, 8000);
+	assert_int_equal(cfg->ports[1].hi, 8999);
+	assert_int_equal(cfg->n_exclude_ports, 1);
+	config_free(cfg);
+	expect_error(ROUTE_DIRECT "[intake]\nports = 0\n", "ports: \"0\" is not a port or P-Q");
+	expect_error(ROUTE_DIRECT "[intake]\nexclude_ports = 9-3\n", "is not a port or P-Q");
+	expect_error(ROUTE_DIRECT "[intake]\nexclude_src = somebody\n",
+		     "exclude_src: \"somebody\" is not an address, CIDR or MAC address");
+	expect_error(ROUTE_DIRECT "[intake]\ntproxy = 12346\nebpf = on\nports = 80\n",
+		     "exclude_src, ports and exclude_ports work with nftables");
 	expect_error(ROUTE_DIRECT "[intake]\nbypass = @/nonexistent/list\n",
 		     "t.conf:4: bypass @/nonexistent/list: No such file or directory");
 }

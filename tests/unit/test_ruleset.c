@@ -506,6 +506,66 @@ static void test_dns_hijack(void **state)
 	assert_non_null(strstr(buf, "[ redir proto_min reg 1 ]"));
 }
 
+/* [intake] exclude_src, ports, exclude_ports: a return each, first in the
+ * capture chain, only for lists that are given. */
+static void test_selectors(void **state)
+{
+	static const struct port_range ports[] = { { 80, 80 }, { 8000, 8999 } },
+				       none[] = { { 22, 22 } };
+	static const uint8_t macs[1][6] = { { 0x52, 0x54, 0, 0xaa, 0xbb, 0xcc } };
+	struct ruleset rs;
+	struct chain_spec chains[RULESET_CHAINS_MAX];
+	struct rule_spec plan[RULESET_RULES_MAX];
+	struct cidr c;
+	size_t n_chains;
+	char buf[1024];
+	FILE *out;
+	char *text = NULL;
+	size_t len = 0;
+	int n, base;
+	(void)state;
+
+	memset(&rs, 0, sizeof(rs));
+	interval_set_init(&rs.exclude4, AF_INET);
+	interval_set_init(&rs.exclude6, AF_INET6);
+	rs.redirect_port = 12345;
+	base = ruleset_plan(&rs, chains, &n_chains, plan);
+	assert_int_equal(cidr_parse("192.168.1.77", &c), 0);
+	assert_int_equal(interval_set_add(&rs.exclude4, &c), 0);
+	rs.exclude_macs = macs;
+	rs.n_exclude_macs = 1;
+	rs.ports = ports;
+	rs.n_ports = 2;
+	rs.exclude_ports = none;
+	rs.n_exclude_ports = 1;
+	n = ruleset_plan(&rs, chains, &n_chains, plan);
+	assert_int_equal(n, base + 4); /* no exclude6: no rule for it */
+	assert_int_equal(plan[3].kind, RK_EXCLUDE4_RETURN);
+	assert_string_equal(plan[3].chain, "capture");
+	assert_int_equal(plan[4].kind, RK_EXCLUDE_MAC_RETURN);
+	assert_int_equal(plan[5].kind, RK_PORTS_RETURN);
+	assert_int_equal(plan[6].kind, RK_EXCLUDE_PORTS_RETURN);
+	ruleset_rule_text(&rs, &plan[5], buf, sizeof(buf));
+	assert_string_equal(buf, "th dport != @ports return");
+	built_rule(&rs, 4, "capture", buf, sizeof(buf));
+	assert_string_equal(buf, "[ meta load iiftype => reg 1 ] [ cmp eq reg 1 0x00000001 ] "
+				 "[ payload load 6b @ link header + 6 => reg 1 ] "
+				 "[ lookup reg 1 set exclude_mac ] [ immediate reg 0 return ]");
+	built_rule(&rs, 5, "capture", buf, sizeof(buf));
+	assert_string_equal(buf, "[ payload load 2b @ transport header + 2 => reg 1 ] "
+				 "[ lookup reg 1 set ports 0x1 ] [ immediate reg 0 return ]");
+	out = open_memstream(&text, &len);
+	ruleset_print_nft(&rs, out);
+	fclose(out);
+	assert_non_null(strstr(text, "set exclude_mac {\n\t\ttype ether_addr\n\t\telements = { "
+				     "52:54:00:aa:bb:cc }"));
+	assert_non_null(strstr(text, "elements = { 80, 8000-8999 }"));
+	assert_null(strstr(text, "set exclude6"));
+	free(text);
+	interval_set_free(&rs.exclude4);
+	interval_set_free(&rs.exclude6);
+}
+
 /* [intake] when_down = block: what no socket takes is refused, not dropped. */
 static void test_when_down_block(void **state)
 {
@@ -541,15 +601,11 @@ static void test_when_down_block(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_udp_rules),
-		cmocka_unit_test(test_dns_hijack),
-		cmocka_unit_test(test_when_down_block),
-		cmocka_unit_test(test_intervals),
-		cmocka_unit_test(test_interval_remove),
-		cmocka_unit_test(test_interval_from_keys),
-		cmocka_unit_test(test_build),
-		cmocka_unit_test(test_nft_text),
-		cmocka_unit_test(test_rule_expressions),
+		cmocka_unit_test(test_udp_rules),	   cmocka_unit_test(test_dns_hijack),
+		cmocka_unit_test(test_when_down_block),	   cmocka_unit_test(test_selectors),
+		cmocka_unit_test(test_intervals),	   cmocka_unit_test(test_interval_remove),
+		cmocka_unit_test(test_interval_from_keys), cmocka_unit_test(test_build),
+		cmocka_unit_test(test_nft_text),	   cmocka_unit_test(test_rule_expressions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
