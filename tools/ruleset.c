@@ -151,7 +151,9 @@ int interval_sets_add_all(struct interval_set *s4, struct interval_set *s6, cons
 	struct cidr *sorted = n ? malloc(n * sizeof(*sorted)) : NULL;
 	int rc = 0;
 
-	if (n && !sorted)
+	if (!n)
+		return 0;
+	if (!sorted)
 		return -1;
 	memcpy(sorted, list, n * sizeof(*sorted));
 	/* in order, each one goes on at the end: no moving of the rest */

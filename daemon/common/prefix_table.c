@@ -164,7 +164,8 @@ static int build_family(struct prefix_table *t, int f)
 	stack = malloc(130 * sizeof(*stack)); /* nesting is at most one per bit */
 	if (!stack)
 		return -1;
-	qsort(e, n, sizeof(*e), entry_order);
+	if (n) /* an empty family has no array at all */
+		qsort(e, n, sizeof(*e), entry_order);
 	if (emit(r, f, 0, NULL) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
