@@ -437,30 +437,22 @@ static int exclude_src_item(struct parse_ctx *ctx, const char *key, const char *
 	struct config *cfg = ctx->cfg;
 	uint8_t mac[6];
 	struct cidr c;
+	int kind = config_source(ctx, key, s, &c, mac);
+	void *grown;
 
-	if (!config_parse_mac(s, mac)) {
-		void *grown =
-		    config_grow(cfg->exclude_macs, cfg->n_exclude_macs, sizeof(*cfg->exclude_macs));
-		if (!grown) {
-			config_report(ctx, ctx->line, "out of memory");
-			return -1;
-		}
+	if (kind < 0)
+		return -1;
+	if (kind == 0) {
+		if (!append_cidr(&cfg->exclude_src, &cfg->n_exclude_src, &c))
+			return 0;
+	} else if ((grown = config_grow(cfg->exclude_macs, cfg->n_exclude_macs,
+					sizeof(*cfg->exclude_macs)))) {
 		cfg->exclude_macs = grown;
 		memcpy(cfg->exclude_macs[cfg->n_exclude_macs++], mac, 6);
 		return 0;
 	}
-	if (cidr_parse(s, &c)) {
-		config_report(
-		    ctx, ctx->line,
-		    "%s: \"%s\" is not an address, CIDR or MAC address (aa:bb:cc:dd:ee:ff)", key,
-		    s);
-		return -1;
-	}
-	if (append_cidr(&cfg->exclude_src, &cfg->n_exclude_src, &c)) {
-		config_report(ctx, ctx->line, "out of memory");
-		return -1;
-	}
-	return 0;
+	config_report(ctx, ctx->line, "out of memory");
+	return -1;
 }
 
 /* ports, exclude_ports: "P" or "P-Q". */
@@ -471,21 +463,11 @@ static int port_item(struct parse_ctx *ctx, const char *key, const char *s)
 	struct port_range **list = exclude ? &cfg->exclude_ports : &cfg->ports;
 	size_t *n = exclude ? &cfg->n_exclude_ports : &cfg->n_ports;
 	struct port_range r;
-	const char *dash = strchr(s, '-');
-	char lo[8];
 	void *grown;
 
-	if (!dash) {
-		if (addr_parse_port(s, &r.lo))
-			goto bad;
-		r.hi = r.lo;
-	} else {
-		if ((size_t)(dash - s) >= sizeof(lo))
-			goto bad;
-		memcpy(lo, s, (size_t)(dash - s));
-		lo[dash - s] = '\0';
-		if (addr_parse_port(lo, &r.lo) || addr_parse_port(dash + 1, &r.hi) || r.lo > r.hi)
-			goto bad;
+	if (config_parse_port_range(s, &r.lo, &r.hi)) {
+		config_report(ctx, ctx->line, "%s: \"%s\" is not a port or P-Q (1..65535)", key, s);
+		return -1;
 	}
 	if (!(grown = config_grow(*list, *n, sizeof(**list)))) {
 		config_report(ctx, ctx->line, "out of memory");
@@ -494,9 +476,6 @@ static int port_item(struct parse_ctx *ctx, const char *key, const char *s)
 	*list = grown;
 	(*list)[(*n)++] = r;
 	return 0;
-bad:
-	config_report(ctx, ctx->line, "%s: \"%s\" is not a port or P-Q (1..65535)", key, s);
-	return -1;
 }
 
 static void intake_key(struct parse_ctx *ctx, const char *key, const char *value)

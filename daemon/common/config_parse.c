@@ -186,3 +186,30 @@ int config_split_host_port(const char *s, char *host, size_t hostsz, uint16_t *p
 	host[hl] = '\0';
 	return 0;
 }
+
+int config_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
+{
+	const char *dash = strchr(s, '-');
+	char first[8];
+
+	if (!dash)
+		return addr_parse_port(s, lo) ? -1 : (*hi = *lo, 0);
+	if ((size_t)(dash - s) >= sizeof(first))
+		return -1;
+	memcpy(first, s, (size_t)(dash - s));
+	first[dash - s] = '\0';
+	return addr_parse_port(first, lo) || addr_parse_port(dash + 1, hi) || *lo > *hi ? -1 : 0;
+}
+
+int config_source(struct parse_ctx *ctx, const char *key, const char *s, struct cidr *c,
+		  uint8_t mac[6])
+{
+	if (!config_parse_mac(s, mac))
+		return 1;
+	if (!cidr_parse(s, c))
+		return 0;
+	config_report(ctx, ctx->line,
+		      "%s: \"%s\" is not an address, CIDR or MAC address (aa:bb:cc:dd:ee:ff)", key,
+		      s);
+	return -1;
+}

@@ -80,6 +80,12 @@ int config_parse_bool(const char *s, int *out);
 /* "HOST:PORT" or "[V6]:PORT" into host and port; 0 or -1. */
 int config_split_host_port(const char *s, char *host, size_t hostsz, uint16_t *port,
 			   int *bracketed);
+/* "P" or "P-Q" (1..65535, P <= Q) into lo and hi; 0 or -1. */
+int config_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi);
+/* A LAN client as a list names it: 1 a MAC address (into mac), 0 an
+ * address or CIDR (into c), -1 neither (reported for key). */
+int config_source(struct parse_ctx *ctx, const char *key, const char *s, struct cidr *c,
+		  uint8_t mac[6]);
 /* Makes room for element n of an array that doubles at powers of two.
  * Returns the array, possibly moved, or NULL (the old one is still valid). */
 void *config_grow(void *array, size_t n, size_t size);

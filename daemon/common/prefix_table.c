@@ -221,6 +221,20 @@ int prefix_table_build(struct prefix_table *t)
 	return 0;
 }
 
+/* The last i in [lo, hi) with starts[i] <= key (starts[lo] is). */
+static size_t last_at_or_below(const void *starts, int v6, size_t lo, size_t hi, u128 key)
+{
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		u128 s = v6 ? ((const u128 *)starts)[mid] : ((const uint32_t *)starts)[mid];
+		if (s <= key)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 const void *prefix_table_lookup(const struct prefix_table *t, const struct sockaddr_storage *a)
 {
 	int f = a->ss_family == AF_INET6;
@@ -237,27 +251,9 @@ const void *prefix_table_lookup(const struct prefix_table *t, const struct socka
 		key = ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr);
 	/* the last start <= key (ranges[0] starts at 0): its block by the
 	 * index, then within the block */
-	lo = 0;
-	hi = r->n_index;
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-		u128 s = f ? ((const u128 *)r->index)[mid] : ((const uint32_t *)r->index)[mid];
-		if (s <= key)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	lo *= BLOCK;
+	lo = last_at_or_below(r->index, f, 0, r->n_index, key) * BLOCK;
 	hi = lo + BLOCK < r->n ? lo + BLOCK : r->n;
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-		u128 s = f ? ((const u128 *)r->start)[mid] : ((const uint32_t *)r->start)[mid];
-		if (s <= key)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return r->n ? r->value[lo] : NULL;
+	return r->n ? r->value[last_at_or_below(r->start, f, lo, hi, key)] : NULL;
 }
 
 size_t prefix_table_count(const struct prefix_table *t)

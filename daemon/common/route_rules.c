@@ -47,31 +47,22 @@ static int rule_source(struct parse_ctx *ctx, const char *key, const char *s)
 	static const char held[] = "held";
 	uint8_t mac[6];
 	struct cidr c;
+	int kind = config_source(ctx, key, s, &c, mac);
+	void *grown;
 
-	if (!config_parse_mac(s, mac)) {
-		void *grown = config_grow(rule->macs, rule->n_macs, sizeof(*rule->macs));
-		if (!grown) {
-			config_report(ctx, ctx->line, "out of memory");
-			return -1;
-		}
+	if (kind < 0)
+		return -1;
+	if (kind == 1 && (grown = config_grow(rule->macs, rule->n_macs, sizeof(*rule->macs)))) {
 		rule->macs = grown;
 		memcpy(rule->macs[rule->n_macs++], mac, 6);
 		ctx->cfg->rules_need_mac = 1;
 		return 0;
 	}
-	if (cidr_parse(s, &c)) {
-		config_report(
-		    ctx, ctx->line,
-		    "%s: \"%s\" is not an address, CIDR or MAC address (aa:bb:cc:dd:ee:ff)", key,
-		    s);
-		return -1;
-	}
-	if ((!rule->src && !(rule->src = prefix_table_new())) ||
-	    prefix_table_add(rule->src, &c, held) < 0) {
-		config_report(ctx, ctx->line, "out of memory");
-		return -1;
-	}
-	return 0;
+	if (kind == 0 && (rule->src || (rule->src = prefix_table_new())) &&
+	    prefix_table_add(rule->src, &c, held) == 0)
+		return 0;
+	config_report(ctx, ctx->line, "out of memory");
+	return -1;
 }
 
 /* One destination of "to": a CIDR. */
@@ -91,24 +82,6 @@ static int rule_destination(struct parse_ctx *ctx, const char *key, const char *
 		config_report(ctx, ctx->line, "out of memory");
 		return -1;
 	}
-	return 0;
-}
-
-/* "P" or "P-Q" (1..65535, P <= Q). */
-static int rule_ports(struct route_rule *rule, const char *s)
-{
-	const char *dash = strchr(s, '-');
-	char lo[8];
-
-	if (!dash)
-		return addr_parse_port(s, &rule->port_lo) ? -1 : (rule->port_hi = rule->port_lo, 0);
-	if ((size_t)(dash - s) >= sizeof(lo))
-		return -1;
-	memcpy(lo, s, (size_t)(dash - s));
-	lo[dash - s] = '\0';
-	if (addr_parse_port(lo, &rule->port_lo) || addr_parse_port(dash + 1, &rule->port_hi) ||
-	    rule->port_lo > rule->port_hi)
-		return -1;
 	return 0;
 }
 
@@ -141,7 +114,7 @@ static int rule_selectors(struct parse_ctx *ctx, const char *key, struct route_r
 			return -1;
 		}
 		seen |= bit;
-		if (bit == 2 && rule_ports(rule, arg) < 0) {
+		if (bit == 2 && config_parse_port_range(arg, &rule->port_lo, &rule->port_hi) < 0) {
 			config_report(ctx, ctx->line, "route \"%s\": port \"%s\" is not P or P-Q",
 				      key, arg);
 			return -1;
