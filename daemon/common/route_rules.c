@@ -114,6 +114,8 @@ static int rule_selectors(struct parse_ctx *ctx, const char *key, struct route_r
 			return -1;
 		}
 		seen |= bit;
+		rule->by_src |= bit == 1;
+		rule->by_dst |= bit == 4;
 		if (bit == 2 && config_parse_port_range(arg, &rule->port_lo, &rule->port_hi) < 0) {
 			config_report(ctx, ctx->line, "route \"%s\": port \"%s\" is not P or P-Q",
 				      key, arg);
@@ -179,9 +181,9 @@ static int rule_matches(const struct route_rule *rule, const struct route_query 
 
 	if (rule->port_lo && (port < rule->port_lo || port > rule->port_hi))
 		return 0;
-	if (rule->dst && !prefix_table_lookup(rule->dst, q->dst))
+	if (rule->by_dst && !prefix_table_lookup(rule->dst, q->dst))
 		return 0;
-	if (!rule->src && !rule->n_macs)
+	if (!rule->by_src)
 		return 1;
 	if (rule->src && q->src && prefix_table_lookup(rule->src, q->src))
 		return 1;

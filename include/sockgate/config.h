@@ -252,11 +252,13 @@ const struct upstream *config_route_by_name(const struct config *cfg, const char
  * "port P[-Q]" (the destination's), "to DST" (CIDRs); any left out
  * matches everything. */
 struct route_rule {
-	struct prefix_table *src; /* NULL: any source address (unless macs) */
+	struct prefix_table *src; /* "from" addresses and CIDRs */
 	uint8_t (*macs)[6];	  /* sorted; a source matches by address or MAC */
 	size_t n_macs;
 	uint16_t port_lo, port_hi; /* 0: any port */
-	struct prefix_table *dst;  /* NULL: any destination */
+	struct prefix_table *dst;  /* "to" CIDRs */
+	/* "from" or "to" was given (an empty @FILE then matches nothing) */
+	uint8_t by_src, by_dst;
 	const struct upstream *upstream;
 	unsigned line;
 	char *text; /* the key as written, for `sockgate route test` */

@@ -44,9 +44,14 @@ test_route_policy() {
 	rig_rules_apply rules-policy "redirect = $REDIRECT_PORT
 interfaces = r2"
 	rig_open_direct_path
-	# client 2 by its MAC goes direct; port 2222 goes direct for everyone
+	# client 2 by its MAC goes direct; port 2222 goes direct for everyone,
+	# SOCKS clients too
 	rig_start_sockgated "socks5://$PROXY4:1080" "" "log_level = debug" "from $CLIENT2_MAC = direct
-port 2222 = direct"
+port 2222 = direct
+[socks]
+listen = $ROUTER4_LAN:1086
+auth = none
+allow = $CLIENT4/32"
 	out=$(policy_way "$NS_CLIENT")
 	check "rules: the first client's GET goes through the proxy ($out)" test "$out" = up
 	out=$(policy_way "$NS_CLIENT2")
@@ -68,6 +73,13 @@ port 2222 = direct"
 	check "... route test agrees" \
 		expect_match "upstream direct.*port 2222 = direct" \
 		in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/sockgate.conf" route test $CLIENT4 $SERVER4:2222
+	in_ns $NS_CLIENT socat -u "SOCKS4A:$ROUTER4_LAN:$SERVER4:2222,socksport=1086" - >/dev/null 2>&1 &
+	banner=$!
+	sleep 0.5
+	conns=$("$SOCKGATE" --json -c "$RIG_DIR/sockgate.conf" conns)
+	wait $banner
+	check "rules: a SOCKS client's request follows them too (port 2222: direct)" \
+		python3 -c 'import json,sys; a=json.loads(sys.argv[1])["conns"]; c=[x for x in a if x["intake"] == "socks" and x["destination"].endswith(":2222")]; assert c and all(x["upstream"] == "direct" for x in c), a' "$conns"
 	rig_stop_sockgated
 	rig_close_direct_path
 	rig_redirect_rule
@@ -109,9 +121,10 @@ exclude_ports = 2222"
 }
 
 # A 100,000-line route file: --check takes it, and a flow to an address in
-# the middle of it goes the way it says.
+# the middle of it goes the way it says; a 10,000-line bypass file goes into
+# the kernel in one apply, every range of it.
 test_route_list_scale() {
-	local list=$RIG_DIR/routes.list t0 t1 out
+	local list=$RIG_DIR/routes.list t0 t1 out n
 	python3 -c '
 import sys
 out = sys.stdout
@@ -131,4 +144,15 @@ out.write("10.77.3.0/24\n")' >"$list"
 		in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/sockgate.conf" route test $CLIENT4 $SERVER4:80
 	rig_stop_sockgated
 	rig_close_direct_path
+	python3 -c '
+for i in range(10000):
+    print("60.%d.%d.0/24" % (i // 128, (i % 128) * 2))' >"$RIG_DIR/bypass.list"
+	rig_rules_apply rules-bypass "redirect = $REDIRECT_PORT
+bypass = @$RIG_DIR/bypass.list"
+	n=$(in_ns $NS_ROUTER nft -j list set inet sockgate bypass4 | python3 -c '
+import json, sys
+e = json.load(sys.stdin)["nftables"][1]["set"]["elem"]
+print(sum(1 for x in e if isinstance(x, dict) and x.get("prefix", {}).get("addr", "").startswith("60.")))')
+	check "a 10,000-line bypass file: rules apply installs every range of it ($n)" test "$n" -eq 10000
+	rig_redirect_rule
 }

@@ -477,6 +477,24 @@ static void test_route_rules(void **state)
 	expect_error(ROUTE_DIRECT "from 10.0.0.1 via 10.0.0.2 = direct\n", "each at most once");
 	expect_error(ROUTE_DIRECT "to example.com port 80 = direct\n",
 		     "to: \"example.com\" is not");
+	/* an empty list of devices matches nobody, not everybody */
+	{
+		char path[] = "/tmp/sgdevXXXXXX", text[256];
+		int fd = mkstemp(path);
+		close(fd);
+		snprintf(
+		    text, sizeof(text),
+		    "[upstream corp]\nurl = socks5://10.0.0.5:1080\n[route]\ndefault = direct\n"
+		    "from @%s = corp\n",
+		    path);
+		n = load(text, &cfg, errs, sizeof(errs));
+		if (n)
+			fail_msg("%s", errs);
+		assert_string_equal(route_of(cfg, "192.168.1.9", NULL, "1.2.3.4", 80, NULL, &by),
+				    "direct");
+		config_free(cfg);
+		unlink(path);
+	}
 	expect_error(ROUTE_DIRECT "from @/nonexistent/devices = direct\n",
 		     "from @/nonexistent/devices: No such file");
 }
