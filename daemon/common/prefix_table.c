@@ -86,7 +86,13 @@ int prefix_table_add(struct prefix_table *t, const struct cidr *c, const void *v
 		t->cap_entries[f] = cap;
 	}
 	e = &t->entries[f][t->n_entries[f]++];
-	host = c->prefix_len >= bits ? 0 : ((u128)1 << (bits - c->prefix_len)) - 1;
+	/* the host bits: all of them for /0 (a shift by 128 is undefined) */
+	if (c->prefix_len >= bits)
+		host = 0;
+	else if (c->prefix_len == 0)
+		host = f ? ~(u128)0 : 0xffffffffu;
+	else
+		host = ((u128)1 << (bits - c->prefix_len)) - 1;
 	e->start = bytes_to_u128(c->bytes, f ? 16 : 4);
 	e->end = e->start | host;
 	e->len = c->prefix_len;
