@@ -39,17 +39,6 @@
 #define DEFAULT_UDP_ASSOCIATIONS     4096
 #define MAX_UDP_ASSOCIATIONS	     1000000
 
-static void trim(char *s)
-{
-	size_t n = strlen(s);
-	size_t start = 0;
-	while (n && isspace((unsigned char)s[n - 1]))
-		s[--n] = '\0';
-	while (isspace((unsigned char)s[start]))
-		start++;
-	memmove(s, s + start, n - start + 1);
-}
-
 /* Records "[name]" headers so sections can be checked even when they hold
  * no key (inih only reports keys). */
 static void note_section_header(struct parse_ctx *ctx, const char *line)
@@ -65,7 +54,7 @@ static void note_section_header(struct parse_ctx *ctx, const char *line)
 	if (!close)
 		return; /* inih reports the syntax error */
 	snprintf(buf, sizeof(buf), "%.*s", (int)(close - line - 1), line + 1);
-	trim(buf);
+	config_trim(buf);
 	for (size_t i = 0; i < ctx->n_headers; i++) {
 		if (!strcmp(ctx->headers[i].name, buf)) {
 			config_report(ctx, ctx->line, "duplicate section [%s] (first at line %u)",
@@ -680,8 +669,8 @@ static void route_key(struct parse_ctx *ctx, const char *key, const char *value)
 			return;
 		}
 		*eq = '\0';
-		trim(joined);
-		trim(eq + 1);
+		config_trim(joined);
+		config_trim(eq + 1);
 		if (!*joined || !eq[1]) {
 			config_report(ctx, ctx->line, "route \"%s\": empty value", joined);
 			return;
@@ -709,47 +698,6 @@ static void route_key(struct parse_ctx *ctx, const char *key, const char *value)
 	r->line = ctx->line;
 }
 
-/* Calls item() for each comma-separated, trimmed element of value; an empty
- * element is an error. Returns the number of elements or -1. */
-/* "@FILE" in a list: its entries, one a line ('#' comments, blank lines
- * skipped), each given to item with FILE:LINE as where errors are. -1
- * when one was wrong (each is reported) or FILE cannot be read. */
-int config_list_file(struct parse_ctx *ctx, const char *key, const char *path,
-		     int (*item)(struct parse_ctx *ctx, const char *key, const char *s))
-{
-	const char *name = ctx->name;
-	unsigned line = ctx->line, n = 0;
-	char buf[512];
-	int rc = 0;
-	FILE *in = fopen(path, "re");
-
-	if (!in) {
-		config_report(ctx, ctx->line, "%s @%s: %s", key, path, strerror(errno));
-		return -1;
-	}
-	ctx->name = path;
-	ctx->in_list_file = 1;
-	while (fgets(buf, sizeof(buf), in)) {
-		char *hash = strchr(buf, '#');
-		ctx->line = ++n;
-		if (!strchr(buf, '\n') && !feof(in)) {
-			config_report(ctx, n, "line too long");
-			rc = -1;
-			break;
-		}
-		if (hash)
-			*hash = '\0';
-		trim(buf);
-		if (*buf && item(ctx, key, buf) < 0)
-			rc = -1; /* reported; the rest is read for more */
-	}
-	ctx->name = name;
-	ctx->line = line;
-	ctx->in_list_file = 0;
-	fclose(in);
-	return rc;
-}
-
 /* Calls item() for each comma-separated, trimmed element of value (a
  * trailing comma is allowed: the list may go on on the next line), and
  * for each entry of an "@FILE" element. -1 after the first error. */
@@ -765,7 +713,7 @@ static int for_each_item(struct parse_ctx *ctx, const char *key, const char *val
 	if (n && buf[n - 1] == ',')
 		buf[n - 1] = '\0';
 	while ((tok = strsep(&rest, ","))) {
-		trim(tok);
+		config_trim(tok);
 		if (!*tok) {
 			config_report(ctx, ctx->line, "%s: empty element in the list", key);
 			return -1;
@@ -1642,44 +1590,10 @@ void config_free(struct config *cfg)
 	free(cfg);
 }
 
-const struct upstream *config_route_name(const struct config *cfg, const char *name)
-{
-	const struct upstream *up = domain_table_match(cfg->domain_routes, name);
-	char norm[DOMAIN_NAME_MAX + 1];
-
-	if (up || !cfg->n_keywords || domain_normalize(name, norm) < 0)
-		return up;
-	for (size_t i = 0; i < cfg->n_keywords; i++)
-		if (strstr(norm, cfg->keywords[i].word))
-			return cfg->keywords[i].upstream;
-	return NULL;
-}
-
-const struct upstream *config_route_by_name(const struct config *cfg, const char *name)
-{
-	const struct upstream *up = config_route_name(cfg, name);
-
-	return up ? up : cfg->default_upstream;
-}
-
-const struct upstream *config_dns_upstream(const struct config *cfg, size_t i)
-{
-	const struct dns_server *srv = &cfg->dns.server[i];
-
-	return srv->via ? srv->via : config_route(cfg, &srv->addr);
-}
-
 const struct sockaddr_storage *config_dns_hijack_target(const struct dns_config *dc, int family)
 {
 	for (size_t i = 0; i < dc->n_listen; i++)
 		if (dc->listen[i].ss_family == family && !addr_is_loopback(&dc->listen[i]))
 			return &dc->listen[i];
 	return NULL;
-}
-
-const struct upstream *config_route(const struct config *cfg, const struct sockaddr_storage *dst)
-{
-	const struct upstream *up = prefix_table_lookup(cfg->dst_routes, dst);
-
-	return up ? up : cfg->default_upstream;
 }

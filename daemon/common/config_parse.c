@@ -213,3 +213,70 @@ int config_source(struct parse_ctx *ctx, const char *key, const char *s, struct 
 		      s);
 	return -1;
 }
+
+void config_trim(char *s)
+{
+	size_t n = strlen(s);
+	size_t start = 0;
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	while (isspace((unsigned char)s[start]))
+		start++;
+	memmove(s, s + start, n - start + 1);
+}
+
+/* Calls item() for each comma-separated, trimmed element of value; an empty
+ * element is an error. Returns the number of elements or -1. */
+/* "@FILE" in a list: its entries, one a line ('#' comments, blank lines
+ * skipped), each given to item with FILE:LINE as where errors are. -1
+ * when one was wrong (each is reported) or FILE cannot be read. */
+int config_list_file(struct parse_ctx *ctx, const char *key, const char *path,
+		     int (*item)(struct parse_ctx *ctx, const char *key, const char *s))
+{
+	const char *name = ctx->name;
+	unsigned line = ctx->line, n = 0;
+	char buf[512];
+	int rc = 0;
+	FILE *in = fopen(path, "re");
+
+	if (!in) {
+		config_report(ctx, ctx->line, "%s @%s: %s", key, path, strerror(errno));
+		return -1;
+	}
+	ctx->name = path;
+	ctx->in_list_file = 1;
+	while (fgets(buf, sizeof(buf), in)) {
+		char *hash = strchr(buf, '#');
+		ctx->line = ++n;
+		if (!strchr(buf, '\n') && !feof(in)) {
+			config_report(ctx, n, "line too long");
+			rc = -1;
+			break;
+		}
+		if (hash)
+			*hash = '\0';
+		config_trim(buf);
+		if (*buf && item(ctx, key, buf) < 0)
+			rc = -1; /* reported; the rest is read for more */
+	}
+	ctx->name = name;
+	ctx->line = line;
+	ctx->in_list_file = 0;
+	fclose(in);
+	return rc;
+}
+
+int config_parse_mac(const char *s, uint8_t mac[6])
+{
+	for (int i = 0; i < 6; i++) {
+		if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]))
+			return -1;
+		mac[i] = (uint8_t)strtoul((char[]){ s[0], s[1], 0 }, NULL, 16);
+		s += 2;
+		if (i < 5 && *s != ':' && *s != '-')
+			return -1;
+		if (i < 5)
+			s++;
+	}
+	return *s ? -1 : 0;
+}

@@ -62,6 +62,8 @@ struct parse_ctx {
 	int socks_auth;	     /* -1 unset, 0 none, 1 password */
 };
 
+/* Strips leading and trailing white space in place. */
+void config_trim(char *s);
 /* "FILE:LINE: message" to the error stream, counted as an error. */
 void config_report(struct parse_ctx *ctx, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

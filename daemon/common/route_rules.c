@@ -1,5 +1,6 @@
-/* [route] rules with selectors, and the one decision every flow's route
- * comes from (config_route_flow).
+/* [route] rules with selectors, and the decisions every route comes from:
+ * config_route_flow for a flow, and the lookups by name and by destination
+ * it is made of.
  *
  *   from 192.168.1.50 = corp            a device by address
  *   from aa:bb:cc:dd:ee:ff = corp       ... or by MAC (a directly attached LAN)
@@ -19,21 +20,6 @@
 #include "sockgate/config.h"
 #include "sockgate/prefix_table.h"
 #include "config_parse.h"
-
-int config_parse_mac(const char *s, uint8_t mac[6])
-{
-	for (int i = 0; i < 6; i++) {
-		if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]))
-			return -1;
-		mac[i] = (uint8_t)strtoul((char[]){ s[0], s[1], 0 }, NULL, 16);
-		s += 2;
-		if (i < 5 && *s != ':' && *s != '-')
-			return -1;
-		if (i < 5)
-			s++;
-	}
-	return *s ? -1 : 0;
-}
 
 static int mac_order(const void *a, const void *b)
 {
@@ -217,4 +203,38 @@ const struct upstream *config_route_flow(const struct config *cfg, const struct 
 	}
 	why->by = ROUTE_BY_DEFAULT;
 	return cfg->default_upstream;
+}
+
+const struct upstream *config_route_name(const struct config *cfg, const char *name)
+{
+	const struct upstream *up = domain_table_match(cfg->domain_routes, name);
+	char norm[DOMAIN_NAME_MAX + 1];
+
+	if (up || !cfg->n_keywords || domain_normalize(name, norm) < 0)
+		return up;
+	for (size_t i = 0; i < cfg->n_keywords; i++)
+		if (strstr(norm, cfg->keywords[i].word))
+			return cfg->keywords[i].upstream;
+	return NULL;
+}
+
+const struct upstream *config_route_by_name(const struct config *cfg, const char *name)
+{
+	const struct upstream *up = config_route_name(cfg, name);
+
+	return up ? up : cfg->default_upstream;
+}
+
+const struct upstream *config_dns_upstream(const struct config *cfg, size_t i)
+{
+	const struct dns_server *srv = &cfg->dns.server[i];
+
+	return srv->via ? srv->via : config_route(cfg, &srv->addr);
+}
+
+const struct upstream *config_route(const struct config *cfg, const struct sockaddr_storage *dst)
+{
+	const struct upstream *up = prefix_table_lookup(cfg->dst_routes, dst);
+
+	return up ? up : cfg->default_upstream;
 }
