@@ -7,6 +7,7 @@
  *   from @/etc/sockgate/tv.list = corp  addresses and MACs, one a line
  *   port 22 = direct                    the destination port (or P-Q)
  *   from 192.168.7.0/24 port 443 to 10.0.0.0/8 = direct
+ *   from 192.168.9.0/24 to video.example = direct   a name, and those under it
  *
  * Rules are tried first, in the order of the file, and the first whose
  * selectors all match decides; then the name's route, the destination's
@@ -51,24 +52,34 @@ static int rule_source(struct parse_ctx *ctx, const char *key, const char *s)
 	return -1;
 }
 
-/* One destination of "to": a CIDR. */
+/* One destination of "to": a CIDR, or a domain (the name a flow has, and
+ * the names under it). */
 static int rule_destination(struct parse_ctx *ctx, const char *key, const char *s)
 {
 	struct route_rule *rule = ctx->rule;
 	static const char held[] = "held";
 	struct cidr c;
+	int rc;
 
-	if (cidr_parse(s, &c)) {
-		config_report(ctx, ctx->line, "%s: \"%s\" is not an address or CIDR", key, s);
-		return -1;
+	if (!cidr_parse(s, &c)) {
+		ctx->cfg->rules_by_dst = 1;
+		rc = (rule->dst || (rule->dst = prefix_table_new())) &&
+			     prefix_table_add(rule->dst, &c, held) == 0
+			 ? 0
+			 : -2;
+	} else {
+		rc = rule->dst_names || (rule->dst_names = domain_table_new())
+			 ? domain_table_add(rule->dst_names, s, 0, held)
+			 : -2;
 	}
-	ctx->cfg->rules_by_dst = 1;
-	if ((!rule->dst && !(rule->dst = prefix_table_new())) ||
-	    prefix_table_add(rule->dst, &c, held) < 0) {
+	if (rc == 0 || rc == 1) /* a name given twice: harmless */
+		return 0;
+	if (rc == -2)
 		config_report(ctx, ctx->line, "out of memory");
-		return -1;
-	}
-	return 0;
+	else
+		config_report(ctx, ctx->line, "%s: \"%s\" is not an address, CIDR or domain name",
+			      key, s);
+	return -1;
 }
 
 /* The selectors of key ("from X", "port P", "to Y", in any order, each at
@@ -122,6 +133,7 @@ static void rule_free(struct route_rule *rule)
 {
 	prefix_table_free(rule->src);
 	prefix_table_free(rule->dst);
+	domain_table_free(rule->dst_names);
 	free(rule->macs);
 	free(rule->text);
 }
@@ -167,7 +179,8 @@ static int rule_matches(const struct route_rule *rule, const struct route_query 
 
 	if (rule->port_lo && (port < rule->port_lo || port > rule->port_hi))
 		return 0;
-	if (rule->by_dst && !prefix_table_lookup(rule->dst, q->dst))
+	if (rule->by_dst && !prefix_table_lookup(rule->dst, q->dst) &&
+	    !(q->name && domain_table_match(rule->dst_names, q->name)))
 		return 0;
 	if (!rule->by_src)
 		return 1;

@@ -249,14 +249,15 @@ const struct upstream *config_route_name(const struct config *cfg, const char *n
  * a flow known only by its name (fake-IP) goes. */
 const struct upstream *config_route_by_name(const struct config *cfg, const char *name);
 /* A [route] rule with selectors: "from SRC" (CIDRs and MAC addresses),
- * "port P[-Q]" (the destination's), "to DST" (CIDRs); any left out
- * matches everything. */
+ * "port P[-Q]" (the destination's), "to DST" (CIDRs, and domains for a
+ * flow with a name); any left out matches everything. */
 struct route_rule {
 	struct prefix_table *src; /* "from" addresses and CIDRs */
 	uint8_t (*macs)[6];	  /* sorted; a source matches by address or MAC */
 	size_t n_macs;
-	uint16_t port_lo, port_hi; /* 0: any port */
-	struct prefix_table *dst;  /* "to" CIDRs */
+	uint16_t port_lo, port_hi;	/* 0: any port */
+	struct prefix_table *dst;	/* "to" CIDRs */
+	struct domain_table *dst_names; /* "to" names: a domain and what is under it */
 	/* "from" or "to" was given (an empty @FILE then matches nothing) */
 	uint8_t by_src, by_dst;
 	const struct upstream *upstream;

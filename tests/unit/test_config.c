@@ -430,14 +430,20 @@ static void test_route_rules(void **state)
 		     "from aa:bb:cc:dd:ee:01 = corp\n"
 		     "from 192.168.1.50 = direct\n"
 		     "from 192.168.7.0/24 port 443-444 to 10.0.0.0/8 = direct\n"
+		     "from 192.168.9.0/24 to video.example = direct\n"
 		     "10.0.0.0/8 = corp\n"
 		     "example.org = direct\n"
 		     "fromage.example = direct\n",
 		     &cfg, errs, sizeof(errs));
 	if (n)
 		fail_msg("%s", errs);
-	assert_int_equal(cfg->n_rules, 4);
+	assert_int_equal(cfg->n_rules, 5);
 	assert_true(cfg->rules_need_mac);
+	/* "to" a domain: the flow's name decides, not its address */
+	assert_string_equal(
+	    route_of(cfg, "192.168.9.5", NULL, "1.2.3.4", 443, "cdn.video.example", &by), "direct");
+	assert_int_equal(by, ROUTE_BY_RULE);
+	assert_string_equal(route_of(cfg, "192.168.9.5", NULL, "1.2.3.4", 443, NULL, &by), "corp");
 	/* port 22 first, whoever asks */
 	assert_string_equal(route_of(cfg, "192.168.1.9", NULL, "10.1.1.1", 22, NULL, &by),
 			    "direct");
@@ -475,8 +481,8 @@ static void test_route_rules(void **state)
 		     "from: \"nonsense\" is not an address, CIDR or MAC address");
 	expect_error(ROUTE_DIRECT "from 10.0.0.1 from 10.0.0.2 = direct\n", "each at most once");
 	expect_error(ROUTE_DIRECT "from 10.0.0.1 via 10.0.0.2 = direct\n", "each at most once");
-	expect_error(ROUTE_DIRECT "to example.com port 80 = direct\n",
-		     "to: \"example.com\" is not");
+	expect_error(ROUTE_DIRECT "to a..b port 80 = direct\n",
+		     "to: \"a..b\" is not an address, CIDR or domain name");
 	/* an empty list of devices matches nobody, not everybody */
 	{
 		char path[] = "/tmp/sgdevXXXXXX", text[256];
