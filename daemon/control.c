@@ -101,7 +101,7 @@ static json_t *status_json(const struct control *c)
 	    "dns_servers", (json_int_t)cfg->dns.n_server, "dns_cache_entries",
 	    json_count(SUM(c, dns.cache_entries)));
 
-	json_t *ups = control_upstreams_json(c);
+	json_t *ups = control_upstreams_json(*c->gen);
 
 	if (status && ups)
 		json_object_update(status, ups);
@@ -134,7 +134,7 @@ static void answer_status(const struct control *c, FILE *out)
 			SUM(c, dns.cache_entries));
 	else
 		fprintf(out, "dns service: off\n");
-	control_upstreams_text(c, out);
+	control_upstreams_text(*c->gen, out);
 }
 
 static json_t *udp_stats_json(const struct control *c)
@@ -324,7 +324,7 @@ static unsigned dns_flush(const struct control *c)
 static void upstream_use(const struct control *c, const char *args, int json, FILE *out)
 {
 	char msg[256];
-	int rc = control_upstream_use(c, args, msg, sizeof(msg));
+	int rc = control_upstream_use(*c->gen, args, msg, sizeof(msg));
 
 	if (json)
 		json_print(out, json_pack("{s:b, s:s}", "ok", !rc, "message", msg));

@@ -7,12 +7,10 @@
 #include "sockgate/addr.h"
 #include "sockgate/config.h"
 #include "sockgate/json_out.h"
-#include "control.h"
 #include "control_upstreams.h"
 #include "generation.h"
 #include "loop.h"
 #include "upstream_live.h"
-#include "worker.h"
 
 #define relaxed memory_order_relaxed
 
@@ -21,7 +19,7 @@ static const struct upstream *group_active(const struct generation *g, const str
 {
 	int pos;
 
-	return upstream_live_pick(g, grp, NULL, 0, PICK_STABLE, &pos);
+	return upstream_live_pick(&g->live, grp, NULL, 0, PICK_STABLE, &pos);
 }
 
 /* "10.0.0.5:1080, 10.0.0.6:1080" or "no address". */
@@ -32,7 +30,7 @@ static void format_addrs(const struct generation *g, const struct upstream *up, 
 	size_t used = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; upstream_live_addr(g, up, i, &a) == 0 && used < len; i++) {
+	for (size_t i = 0; upstream_live_addr(&g->live, up, i, &a) == 0 && used < len; i++) {
 		char one[ADDR_STRLEN];
 		int n = snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
 				 addr_format(&a, one, sizeof(one)));
@@ -42,20 +40,18 @@ static void format_addrs(const struct generation *g, const struct upstream *up, 
 		snprintf(buf, len, "no address");
 }
 
-static void upstream_text(const struct control *c, const struct upstream *up, uint64_t now,
-			  FILE *out)
+static void upstream_text(struct generation *g, const struct upstream *up, uint64_t now, FILE *out)
 {
-	const struct generation *g = *c->gen;
-	struct upstream_live *l = upstream_live_of(g, up);
+	struct upstream_live *l = upstream_live_of(&g->live, up);
 	struct upstream_totals t;
 	char addrs[8 * ADDR_STRLEN], err[UPSTREAM_ERROR_MAX];
 	int down = atomic_load_explicit(&l->down, relaxed);
 	uint64_t changed = atomic_load_explicit(&l->changed_ms, relaxed);
 	uint64_t checked = atomic_load_explicit(&l->check_ms, relaxed);
 
-	generation_upstream_totals(*c->gen, up, &t);
+	generation_upstream_totals(g, up, &t);
 	format_addrs(g, up, addrs, sizeof(addrs));
-	upstream_live_error(g, up, err, sizeof(err));
+	upstream_live_error(&g->live, up, err, sizeof(err));
 	fprintf(out, "  %s (%s %s:%u): %s", up->name, upstream_kind_name(up->url.kind),
 		up->url.host, up->url.port, down ? "DOWN" : "up");
 	if (changed)
@@ -75,12 +71,11 @@ static void upstream_text(const struct control *c, const struct upstream *up, ui
 		t.live, t.flows, t.failures, t.bytes_up, t.bytes_down);
 }
 
-static void group_text(const struct control *c, const struct upstream *grp, FILE *out)
+static void group_text(struct generation *g, const struct upstream *grp, FILE *out)
 {
-	const struct generation *g = *c->gen;
 	const struct upstream_group *gr = grp->group;
 	const struct upstream *active = group_active(g, grp);
-	int pinned = atomic_load_explicit(&upstream_live_of(g, grp)->pinned, relaxed);
+	int pinned = atomic_load_explicit(&upstream_live_of(&g->live, grp)->pinned, relaxed);
 
 	fprintf(out, "  %s (%s, on_all_down %s): members", grp->name,
 		config_group_policy_name(gr->policy), gr->all_down_direct ? "direct" : "reset");
@@ -92,9 +87,9 @@ static void group_text(const struct control *c, const struct upstream *grp, FILE
 		active ? active->name : "none (every member is down: reset)");
 }
 
-void control_upstreams_text(const struct control *c, FILE *out)
+void control_upstreams_text(struct generation *g, FILE *out)
 {
-	const struct config *cfg = (*c->gen)->cfg;
+	const struct config *cfg = g->cfg;
 	uint64_t now = loop_clock_ms();
 	int groups = 0;
 
@@ -103,14 +98,14 @@ void control_upstreams_text(const struct control *c, FILE *out)
 		if (cfg->upstreams[u].group)
 			groups = 1;
 		else
-			upstream_text(c, &cfg->upstreams[u], now, out);
+			upstream_text(g, &cfg->upstreams[u], now, out);
 	}
 	if (!groups)
 		return;
 	fprintf(out, "groups:\n");
 	for (size_t u = 1; u < cfg->n_upstreams; u++)
 		if (cfg->upstreams[u].group)
-			group_text(c, &cfg->upstreams[u], out);
+			group_text(g, &cfg->upstreams[u], out);
 }
 
 static json_t *addrs_json(const struct generation *g, const struct upstream *up)
@@ -119,22 +114,21 @@ static json_t *addrs_json(const struct generation *g, const struct upstream *up)
 	struct sockaddr_storage a;
 	char one[ADDR_STRLEN];
 
-	for (size_t i = 0; list && upstream_live_addr(g, up, i, &a) == 0; i++)
+	for (size_t i = 0; list && upstream_live_addr(&g->live, up, i, &a) == 0; i++)
 		json_array_append_new(list, json_string(addr_format(&a, one, sizeof(one))));
 	return list;
 }
 
-static json_t *upstream_json(const struct control *c, const struct upstream *up, uint64_t now)
+static json_t *upstream_json(struct generation *g, const struct upstream *up, uint64_t now)
 {
-	const struct generation *g = *c->gen;
-	struct upstream_live *l = upstream_live_of(g, up);
+	struct upstream_live *l = upstream_live_of(&g->live, up);
 	struct upstream_totals t;
 	char err[UPSTREAM_ERROR_MAX];
 	uint64_t checked = atomic_load_explicit(&l->check_ms, relaxed);
 	uint64_t changed = atomic_load_explicit(&l->changed_ms, relaxed);
 
-	generation_upstream_totals(*c->gen, up, &t);
-	upstream_live_error(g, up, err, sizeof(err));
+	generation_upstream_totals(g, up, &t);
+	upstream_live_error(&g->live, up, err, sizeof(err));
 	return json_pack(
 	    "{s:s, s:s, s:I, s:s, s:b, s:o*, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
 	    "s:o}",
@@ -152,12 +146,11 @@ static json_t *upstream_json(const struct control *c, const struct upstream *up,
 	    "bytes_up", json_count(t.bytes_up), "bytes_down", json_count(t.bytes_down));
 }
 
-static json_t *group_json(const struct control *c, const struct upstream *grp)
+static json_t *group_json(struct generation *g, const struct upstream *grp)
 {
-	const struct generation *g = *c->gen;
 	const struct upstream_group *gr = grp->group;
 	const struct upstream *active = group_active(g, grp);
-	int pinned = atomic_load_explicit(&upstream_live_of(g, grp)->pinned, relaxed);
+	int pinned = atomic_load_explicit(&upstream_live_of(&g->live, grp)->pinned, relaxed);
 	json_t *members = json_array();
 
 	for (size_t m = 0; members && m < gr->n_members; m++)
@@ -169,21 +162,21 @@ static json_t *group_json(const struct control *c, const struct upstream *grp)
 			 "active", active ? json_string(active->name) : json_null());
 }
 
-json_t *control_upstreams_json(const struct control *c)
+json_t *control_upstreams_json(struct generation *g)
 {
-	const struct config *cfg = (*c->gen)->cfg;
+	const struct config *cfg = g->cfg;
 	json_t *ups = json_object(), *groups = json_object();
 	uint64_t now = loop_clock_ms();
 
 	for (size_t u = 1; ups && groups && u < cfg->n_upstreams; u++) {
 		const struct upstream *up = &cfg->upstreams[u];
 		json_object_set_new(up->group ? groups : ups, up->name,
-				    up->group ? group_json(c, up) : upstream_json(c, up, now));
+				    up->group ? group_json(g, up) : upstream_json(g, up, now));
 	}
 	return json_pack("{s:o*, s:o*}", "upstreams", ups, "groups", groups);
 }
 
-int control_upstream_use(const struct control *c, const char *args, char *msg, size_t len)
+int control_upstream_use(struct generation *g, const char *args, char *msg, size_t len)
 {
 	char group[CONFIG_NAME_MAX + 1], member[CONFIG_NAME_MAX + 1], extra;
 
@@ -191,7 +184,7 @@ int control_upstream_use(const struct control *c, const char *args, char *msg, s
 		snprintf(msg, len, "usage: upstream-use GROUP MEMBER|auto");
 		return -1;
 	}
-	if (upstream_live_pin(*c->gen, group, member, msg, len) < 0)
+	if (upstream_live_pin(&g->live, group, member, msg, len) < 0)
 		return -1;
 	if (!strcmp(member, "auto"))
 		snprintf(msg, len, "group %s: new flows follow its policy again", group);

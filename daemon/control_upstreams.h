@@ -1,5 +1,5 @@
-/* The control socket's view of the upstreams and groups, and the live pin
- * of a group's member (control_upstreams.c). */
+/* The control socket's view of a configuration's upstreams and groups, and
+ * the live pin of a group's member (control_upstreams.c). */
 #ifndef SOCKGATE_CONTROL_UPSTREAMS_H
 #define SOCKGATE_CONTROL_UPSTREAMS_H
 
@@ -7,16 +7,15 @@
 
 #include <jansson.h>
 
-struct control;
-struct upstream;
+struct generation;
 
 /* Each upstream's state, addresses, last check and counters, and each
  * group's policy, pin and the member new flows take: for status. */
-void control_upstreams_text(const struct control *c, FILE *out);
+void control_upstreams_text(struct generation *g, FILE *out);
 /* The same as {"upstreams": {...}, "groups": {...}}. */
-json_t *control_upstreams_json(const struct control *c);
+json_t *control_upstreams_json(struct generation *g);
 
 /* "GROUP MEMBER" or "GROUP auto": 0, or -1; msg says what happened. */
-int control_upstream_use(const struct control *c, const char *args, char *msg, size_t len);
+int control_upstream_use(struct generation *g, const char *args, char *msg, size_t len);
 
 #endif

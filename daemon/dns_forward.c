@@ -232,8 +232,8 @@ static const struct upstream *server_upstream(struct dns_forward *f, unsigned i,
 	const struct config *cfg = f->r->cfg;
 	int pos;
 
-	return upstream_live_pick(f->r->gen, config_dns_upstream(cfg, i), &cfg->dns.server[i].addr,
-				  0, how | PICK_STABLE, &pos);
+	return upstream_live_pick(&f->r->gen->live, config_dns_upstream(cfg, i),
+				  &cfg->dns.server[i].addr, 0, how | PICK_STABLE, &pos);
 }
 
 /* Asks server p->server. */

@@ -254,7 +254,7 @@ static int dns_tcp_connect(struct dns_tcp *t)
 	uint32_t mark = t->r->cfg->mark;
 	int one = 1;
 
-	if (to == &up_addr && upstream_live_addr_to_use(t->gen, t->up, &up_addr) < 0)
+	if (to == &up_addr && upstream_live_addr_to_use(&t->gen->live, t->up, &up_addr) < 0)
 		return -1; /* its name does not resolve (yet) */
 	if (!fd_budget_room(t->r->loop.budget, 1))
 		return -1;

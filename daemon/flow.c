@@ -133,7 +133,7 @@ static int flow_pick_member(struct flow *f, char *why, size_t len)
 	for (;;) {
 		int pos;
 		const struct upstream *up =
-		    upstream_live_pick(f->gen, f->route, &f->client, f->tried, 0, &pos);
+		    upstream_live_pick(&f->gen->live, f->route, &f->client, f->tried, 0, &pos);
 		struct sockaddr_storage addr = { 0 };
 		unsigned first;
 
@@ -145,18 +145,18 @@ static int flow_pick_member(struct flow *f, char *why, size_t len)
 		if (pos >= 0)
 			f->tried |= 1u << pos;
 		/* from the address that answered last */
-		first = upstream_live_good_addr(f->gen, up);
+		first = upstream_live_good_addr(&f->gen->live, up);
 		if (up->url.kind != UPSTREAM_DIRECT &&
-		    upstream_live_addr(f->gen, up, first, &addr) < 0)
+		    upstream_live_addr(&f->gen->live, up, first, &addr) < 0)
 			first = 0;
 		if (up->url.kind == UPSTREAM_DIRECT ||
-		    upstream_live_addr(f->gen, up, first, &addr) == 0) {
+		    upstream_live_addr(&f->gen->live, up, first, &addr) == 0) {
 			flow_use_upstream(f, up);
 			f->up_addr = addr;
 			f->addr_index = f->addr_first = (uint8_t)first;
 			return 0;
 		}
-		upstream_live_error(f->gen, up, why, len);
+		upstream_live_error(&f->gen->live, up, why, len);
 		if (pos < 0)
 			return -1; /* no group: nothing else to try */
 	}
@@ -173,7 +173,7 @@ int flow_take_route(struct flow *f, const struct upstream *route, char *why, siz
 	}
 	/* a LAN device talking to a proxy itself: what a bypass would do */
 	if (route->url.kind != UPSTREAM_DIRECT && f->target.addr.ss_family &&
-	    upstream_live_is_upstream_address(f->gen, &f->target.addr))
+	    upstream_live_is_upstream_address(&f->gen->live, &f->target.addr))
 		route = &f->gen->cfg->upstreams[0];
 	f->route = route;
 	f->tried = 0;
@@ -190,8 +190,8 @@ static void flow_note_upstream(struct flow *f, int ok, const char *why)
 		return;
 	f->up_noted = 1;
 	if (ok)
-		upstream_live_addr_worked(f->gen, f->up, f->addr_index);
-	upstream_live_note(f->gen, f->up, 0, ok, 0, why, f->r->loop.now_ms);
+		upstream_live_addr_worked(&f->gen->live, f->up, f->addr_index);
+	upstream_live_note(&f->gen->live, f->up, 0, ok, 0, why, f->r->loop.now_ms);
 }
 
 static const unsigned handshake_bounds_ms[HANDSHAKE_BUCKETS - 1] = { HANDSHAKE_BUCKET_BOUNDS_MS };
@@ -340,9 +340,9 @@ static int flow_next_address(struct flow *f, struct sockaddr_storage *next)
 {
 	unsigned i = f->addr_index + 1u;
 
-	if (upstream_live_addr(f->gen, f->up, i, next) < 0)
+	if (upstream_live_addr(&f->gen->live, f->up, i, next) < 0)
 		i = 0;
-	if (i == f->addr_first || upstream_live_addr(f->gen, f->up, i, next) < 0)
+	if (i == f->addr_first || upstream_live_addr(&f->gen->live, f->up, i, next) < 0)
 		return -1;
 	f->addr_index = (uint8_t)i;
 	return 0;
@@ -396,7 +396,7 @@ void flow_leave_down_members(struct relay *r)
 		next = node->next;
 		if (f->state == FLOW_CONNECTING && f->route && f->route->group && f->up &&
 		    f->up->url.kind != UPSTREAM_DIRECT &&
-		    atomic_load_explicit(&upstream_live_of(f->gen, f->up)->down,
+		    atomic_load_explicit(&upstream_live_of(&f->gen->live, f->up)->down,
 					 memory_order_relaxed))
 			flow_retry_elsewhere(f, REP_TTL_EXPIRED,
 					     "its member went down while connecting");

@@ -16,7 +16,7 @@ struct generation *generation_new(struct config *cfg, struct users *users, unsig
 		    calloc(cfg->n_upstreams * (n_workers ? n_workers : 1), sizeof(*g->counters));
 	if (g)
 		g->cfg = cfg;
-	if (!g || !g->counters || upstream_live_init(g) < 0) {
+	if (!g || !g->counters || upstream_live_init(&g->live, cfg) < 0) {
 		if (g)
 			free(g->counters);
 		free(g);
@@ -41,7 +41,7 @@ void generation_unref(struct generation *g)
 {
 	if (!g || atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	upstream_live_free(g);
+	upstream_live_free(&g->live);
 	config_free(g->cfg);
 	users_free(g->users);
 	free(g->counters);

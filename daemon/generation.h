@@ -8,9 +8,10 @@
 
 #include <stdatomic.h>
 
+#include "upstream_live.h"
+
 struct config;
 struct upstream;
-struct upstream_live;
 struct users;
 
 /* One upstream's counters kept by one worker, read by the control socket
@@ -30,9 +31,9 @@ struct generation {
 	struct users *users; /* NULL without [socks] auth = password */
 	/* [upstream index][worker index], each row written by one worker */
 	struct upstream_counters *counters;
-	/* [upstream index]: what is known of each while running, shared by
-	 * the workers (upstream_live.h) */
-	struct upstream_live *live;
+	/* what is known of each upstream while running, shared by the
+	 * workers (upstream_live.h) */
+	struct upstream_lives live;
 	unsigned n_workers;
 	atomic_uint refs;
 };

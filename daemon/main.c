@@ -321,7 +321,7 @@ static int reload_commit(struct daemon *d, char *msg, size_t len)
 	}
 	j->cfg = NULL; /* the generation's now */
 	j->users = NULL;
-	upstream_live_inherit(gen, d->gen);
+	upstream_live_inherit(&gen->live, &d->gen->live);
 	for (unsigned i = 0; i < d->n_workers; i++)
 		worker_switch_generation(&d->workers[i], gen);
 	if (d->shared.auth)

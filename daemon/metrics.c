@@ -107,15 +107,15 @@ static void render_upstream_state(struct generation *gen, FILE *out)
 		if (!cfg->upstreams[u].group)
 			upstream_sample(
 			    out, "sockgate_upstream_up", &cfg->upstreams[u], "",
-			    !atomic_load_explicit(&gen->live[u].down, memory_order_relaxed));
+			    !atomic_load_explicit(&gen->live.v[u].down, memory_order_relaxed));
 	family(out, "sockgate_upstream_checks_total", "counter",
 	       "Health checks of group members, by result.");
 	for (u = 1; u < cfg->n_upstreams; u++) {
 		unsigned long long all, bad;
-		if (!gen->live[u].governed_by)
+		if (!gen->live.v[u].governed_by)
 			continue;
-		all = atomic_load_explicit(&gen->live[u].checks, memory_order_relaxed);
-		bad = atomic_load_explicit(&gen->live[u].checks_failed, memory_order_relaxed);
+		all = atomic_load_explicit(&gen->live.v[u].checks, memory_order_relaxed);
+		bad = atomic_load_explicit(&gen->live.v[u].checks_failed, memory_order_relaxed);
 		upstream_sample(out, "sockgate_upstream_checks_total", &cfg->upstreams[u],
 				",result=\"ok\"", all - bad);
 		upstream_sample(out, "sockgate_upstream_checks_total", &cfg->upstreams[u],
@@ -124,11 +124,11 @@ static void render_upstream_state(struct generation *gen, FILE *out)
 	family(out, "sockgate_upstream_check_seconds", "gauge",
 	       "How long the last good health check of a group member took.");
 	for (u = 1; u < cfg->n_upstreams; u++)
-		if (gen->live[u].governed_by) {
+		if (gen->live.v[u].governed_by) {
 			fprintf(out, "sockgate_upstream_check_seconds{upstream=\"");
 			put_label(out, cfg->upstreams[u].name);
 			fprintf(out, "\"} %.3f\n",
-				atomic_load_explicit(&gen->live[u].check_latency_ms,
+				atomic_load_explicit(&gen->live.v[u].check_latency_ms,
 						     memory_order_relaxed) /
 				    1000.0);
 		}
@@ -140,7 +140,8 @@ static void render_upstream_state(struct generation *gen, FILE *out)
 		int pos;
 		if (!g)
 			continue;
-		active = upstream_live_pick(gen, &cfg->upstreams[u], NULL, 0, PICK_STABLE, &pos);
+		active =
+		    upstream_live_pick(&gen->live, &cfg->upstreams[u], NULL, 0, PICK_STABLE, &pos);
 		for (size_t m = 0; m < g->n_members; m++) {
 			fprintf(out, "sockgate_group_member_active{group=\"");
 			put_label(out, cfg->upstreams[u].name);

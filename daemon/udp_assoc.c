@@ -98,7 +98,7 @@ static void udp_assoc_fail(struct udp_assoc *a, enum udp_assoc_down kind, unsign
 		atomic_fetch_add_explicit(&a->counters->failures, 1, memory_order_relaxed);
 	/* a group's UDP goes to another member until this one works again */
 	if (kind == UDP_ASSOC_FAILED)
-		upstream_live_note_udp(a->gen, a->up, 0, why);
+		upstream_live_note_udp(&a->gen->live, a->up, 0, why);
 	udp_assoc_close(a);
 	a->retry_at += retry_ms;
 	a->ops->down(a, kind, why, dropped);
@@ -116,8 +116,8 @@ int udp_assoc_start(struct udp_assoc *a)
 	}
 	a->state = UDP_ASSOC_CONNECTING;
 	timer_arm(&r->loop, &r->udp_setup_timers, &a->setup_timer, a->setup_ms);
-	if (upstream_live_addr_to_use(a->gen, a->up, &a->up_addr) < 0) {
-		upstream_live_error(a->gen, a->up, why, sizeof(why));
+	if (upstream_live_addr_to_use(&a->gen->live, a->up, &a->up_addr) < 0) {
+		upstream_live_error(&a->gen->live, a->up, why, sizeof(why));
 		udp_assoc_fail(a, UDP_ASSOC_FAILED, UDP_ASSOC_RETRY_MS, "%s", why);
 		return -1;
 	}
@@ -150,7 +150,7 @@ static void udp_assoc_ready(struct udp_assoc *a)
 	}
 	timer_cancel(&a->setup_timer);
 	a->state = UDP_ASSOC_READY;
-	upstream_live_note_udp(a->gen, a->up, 1, NULL);
+	upstream_live_note_udp(&a->gen->live, a->up, 1, NULL);
 	for (size_t off = 0; off < s->queue_len;) {
 		uint16_t n, payload;
 		memcpy(&n, s->queue + off, sizeof(n));

@@ -869,9 +869,9 @@ static const struct upstream *udp_member(struct relay *r, const struct sockaddr_
 	int pos;
 
 	if (dst && route->url.kind != UPSTREAM_DIRECT &&
-	    upstream_live_is_upstream_address(r->gen, dst))
+	    upstream_live_is_upstream_address(&r->gen->live, dst))
 		return &r->cfg->upstreams[0];
-	return upstream_live_pick(r->gen, route, client, 0, PICK_UDP, &pos);
+	return upstream_live_pick(&r->gen->live, route, client, 0, PICK_UDP, &pos);
 }
 
 /* fake-IP: the name behind dst (a pool address), in name, and its route

@@ -9,7 +9,6 @@
 #include "sockgate/config.h"
 #include "sockgate/log.h"
 #include "fnv.h"
-#include "generation.h"
 #include "upstream_live.h"
 
 #define relaxed memory_order_relaxed
@@ -21,16 +20,17 @@ unsigned upstream_live_downs(void)
 	return atomic_load_explicit(&downs, relaxed);
 }
 
-static size_t index_of(const struct generation *g, const struct upstream *up)
+static size_t index_of(const struct upstream_lives *lives, const struct upstream *up)
 {
-	return (size_t)(up - g->cfg->upstreams);
+	return (size_t)(up - lives->cfg->upstreams);
 }
 
-struct upstream_live *upstream_live_of(const struct generation *g, const struct upstream *up)
+struct upstream_live *upstream_live_of(const struct upstream_lives *lives,
+				       const struct upstream *up)
 {
-	size_t i = index_of(g, up);
+	size_t i = index_of(lives, up);
 
-	return i < g->cfg->n_upstreams ? &g->live[i] : NULL;
+	return i < lives->cfg->n_upstreams ? &lives->v[i] : NULL;
 }
 
 /* The first group that lists up governs its checks and thresholds. */
@@ -46,16 +46,16 @@ static const struct upstream_group *governing_group(const struct config *cfg,
 	return NULL;
 }
 
-int upstream_live_init(struct generation *g)
+int upstream_live_init(struct upstream_lives *lives, const struct config *cfg)
 {
-	const struct config *cfg = g->cfg;
+	lives->cfg = cfg;
 
-	g->live = calloc(cfg->n_upstreams, sizeof(*g->live));
-	if (!g->live)
+	lives->v = calloc(cfg->n_upstreams, sizeof(*lives->v));
+	if (!lives->v)
 		return -ENOMEM;
 	for (size_t i = 0; i < cfg->n_upstreams; i++) {
 		const struct upstream *up = &cfg->upstreams[i];
-		struct upstream_live *l = &g->live[i];
+		struct upstream_live *l = &lives->v[i];
 		struct sockaddr_storage literal;
 
 		pthread_mutex_init(&l->lock, NULL);
@@ -77,14 +77,14 @@ int upstream_live_init(struct generation *g)
 	return 0;
 }
 
-void upstream_live_free(struct generation *g)
+void upstream_live_free(struct upstream_lives *lives)
 {
-	if (!g->live)
+	if (!lives->v)
 		return;
-	for (size_t i = 0; i < g->cfg->n_upstreams; i++)
-		pthread_mutex_destroy(&g->live[i].lock);
-	free(g->live);
-	g->live = NULL;
+	for (size_t i = 0; i < lives->cfg->n_upstreams; i++)
+		pthread_mutex_destroy(&lives->v[i].lock);
+	free(lives->v);
+	lives->v = NULL;
 }
 
 static int same_upstream(const struct upstream *a, const struct upstream *b)
@@ -137,24 +137,24 @@ static void inherit_one(struct upstream_live *to, const struct upstream *up,
 	pthread_mutex_unlock(&from->lock);
 }
 
-void upstream_live_inherit(struct generation *next, const struct generation *prev)
+void upstream_live_inherit(struct upstream_lives *next, const struct upstream_lives *prev)
 {
 	for (size_t i = 0; i < next->cfg->n_upstreams; i++) {
 		const struct upstream *up = &next->cfg->upstreams[i];
 		for (size_t j = 0; j < prev->cfg->n_upstreams; j++) {
 			const struct upstream *old = &prev->cfg->upstreams[j];
 			if (same_upstream(up, old)) {
-				inherit_one(&next->live[i], up, &prev->live[j], old);
+				inherit_one(&next->v[i], up, &prev->v[j], old);
 				break;
 			}
 		}
 	}
 }
 
-int upstream_live_addr(const struct generation *g, const struct upstream *up, size_t i,
+int upstream_live_addr(const struct upstream_lives *lives, const struct upstream *up, size_t i,
 		       struct sockaddr_storage *out)
 {
-	struct upstream_live *l = upstream_live_of(g, up);
+	struct upstream_live *l = upstream_live_of(lives, up);
 	int rc = -1;
 
 	if (!l)
@@ -168,36 +168,37 @@ int upstream_live_addr(const struct generation *g, const struct upstream *up, si
 	return rc;
 }
 
-unsigned upstream_live_good_addr(const struct generation *g, const struct upstream *up)
+unsigned upstream_live_good_addr(const struct upstream_lives *lives, const struct upstream *up)
 {
-	struct upstream_live *l = upstream_live_of(g, up);
+	struct upstream_live *l = upstream_live_of(lives, up);
 
 	return l ? atomic_load_explicit(&l->good_addr, relaxed) : 0;
 }
 
-void upstream_live_addr_worked(const struct generation *g, const struct upstream *up, unsigned i)
+void upstream_live_addr_worked(const struct upstream_lives *lives, const struct upstream *up,
+			       unsigned i)
 {
-	struct upstream_live *l = upstream_live_of(g, up);
+	struct upstream_live *l = upstream_live_of(lives, up);
 
 	if (l)
 		atomic_store_explicit(&l->good_addr, i, relaxed);
 }
 
-int upstream_live_addr_to_use(const struct generation *g, const struct upstream *up,
+int upstream_live_addr_to_use(const struct upstream_lives *lives, const struct upstream *up,
 			      struct sockaddr_storage *out)
 {
-	if (upstream_live_addr(g, up, upstream_live_good_addr(g, up), out) == 0)
+	if (upstream_live_addr(lives, up, upstream_live_good_addr(lives, up), out) == 0)
 		return 0;
-	return upstream_live_addr(g, up, 0, out);
+	return upstream_live_addr(lives, up, 0, out);
 }
 
-int upstream_live_is_upstream_address(const struct generation *g,
+int upstream_live_is_upstream_address(const struct upstream_lives *lives,
 				      const struct sockaddr_storage *addr)
 {
 	int found = 0;
 
-	for (size_t i = 0; i < g->cfg->n_upstreams && !found; i++) {
-		struct upstream_live *l = &g->live[i];
+	for (size_t i = 0; i < lives->cfg->n_upstreams && !found; i++) {
+		struct upstream_live *l = &lives->v[i];
 		pthread_mutex_lock(&l->lock);
 		for (size_t a = 0; a < l->n_addrs && !found; a++)
 			found = addr_equal(&l->addrs[a], addr);
@@ -206,12 +207,12 @@ int upstream_live_is_upstream_address(const struct generation *g,
 	return found;
 }
 
-void upstream_live_resolved(struct generation *g, const struct upstream *up,
+void upstream_live_resolved(struct upstream_lives *lives, const struct upstream *up,
 			    const struct sockaddr_storage *addrs, size_t n, unsigned ttl_s,
 			    const char *err, uint64_t now_ms)
 {
-	struct upstream_live *l = upstream_live_of(g, up);
-	const struct config *cfg = g->cfg;
+	struct upstream_live *l = upstream_live_of(lives, up);
+	const struct config *cfg = lives->cfg;
 	uint64_t ttl_ms = (uint64_t)ttl_s * 1000;
 	int changed = 0, was_unresolved;
 
@@ -263,10 +264,10 @@ static void set_error(struct upstream_live *l, const char *why)
 	pthread_mutex_unlock(&l->lock);
 }
 
-void upstream_live_note(struct generation *g, const struct upstream *up, int check, int ok,
+void upstream_live_note(struct upstream_lives *lives, const struct upstream *up, int check, int ok,
 			uint64_t latency_ms, const char *why, uint64_t now_ms)
 {
-	struct upstream_live *l = upstream_live_of(g, up);
+	struct upstream_live *l = upstream_live_of(lives, up);
 	const struct upstream_group *grp;
 	unsigned up_after, down_after;
 
@@ -309,10 +310,10 @@ void upstream_live_note(struct generation *g, const struct upstream *up, int che
 	}
 }
 
-void upstream_live_note_udp(struct generation *g, const struct upstream *up, int ok,
+void upstream_live_note_udp(struct upstream_lives *lives, const struct upstream *up, int ok,
 			    const char *why)
 {
-	struct upstream_live *l = upstream_live_of(g, up);
+	struct upstream_live *l = upstream_live_of(lives, up);
 
 	if (!l)
 		return;
@@ -322,9 +323,9 @@ void upstream_live_note_udp(struct generation *g, const struct upstream *up, int
 }
 
 /* Whether member m of the group may take a new flow (or association). */
-static int usable(const struct generation *g, const struct upstream *m, int udp)
+static int usable(const struct upstream_lives *lives, const struct upstream *m, int udp)
 {
-	const struct upstream_live *l = upstream_live_of(g, m);
+	const struct upstream_live *l = upstream_live_of(lives, m);
 
 	if (atomic_load_explicit(&l->down, relaxed))
 		return 0;
@@ -334,12 +335,12 @@ static int usable(const struct generation *g, const struct upstream *m, int udp)
 }
 
 /* The usable member from position start on (wrapping), or -1. */
-static int first_usable_from(const struct generation *g, const struct upstream_group *grp,
+static int first_usable_from(const struct upstream_lives *lives, const struct upstream_group *grp,
 			     size_t start, uint32_t tried, int udp)
 {
 	for (size_t k = 0; k < grp->n_members; k++) {
 		size_t m = (start + k) % grp->n_members;
-		if (!(tried & (1u << m)) && usable(g, grp->members[m], udp))
+		if (!(tried & (1u << m)) && usable(lives, grp->members[m], udp))
 			return (int)m;
 	}
 	return -1;
@@ -347,7 +348,7 @@ static int first_usable_from(const struct generation *g, const struct upstream_g
 
 /* The usable member with the fastest last check; one never checked yet
  * comes after those that were. */
-static int fastest_usable(const struct generation *g, const struct upstream_group *grp,
+static int fastest_usable(const struct upstream_lives *lives, const struct upstream_group *grp,
 			  uint32_t tried, int udp)
 {
 	uint64_t best_ms = UINT64_MAX;
@@ -356,9 +357,10 @@ static int fastest_usable(const struct generation *g, const struct upstream_grou
 	for (size_t m = 0; m < grp->n_members; m++) {
 		const struct upstream *member = grp->members[m];
 		uint64_t ms;
-		if ((tried & (1u << m)) || !usable(g, member, udp))
+		if ((tried & (1u << m)) || !usable(lives, member, udp))
 			continue;
-		ms = atomic_load_explicit(&upstream_live_of(g, member)->check_latency_ms, relaxed);
+		ms = atomic_load_explicit(&upstream_live_of(lives, member)->check_latency_ms,
+					  relaxed);
 		if (!ms)
 			ms = UINT64_MAX - 1;
 		if (ms < best_ms) {
@@ -379,7 +381,8 @@ static uint32_t client_hash(const struct sockaddr_storage *client)
 	return 0;
 }
 
-const struct upstream *upstream_live_pick(const struct generation *g, const struct upstream *route,
+const struct upstream *upstream_live_pick(const struct upstream_lives *lives,
+					  const struct upstream *route,
 					  const struct sockaddr_storage *client, uint32_t tried,
 					  unsigned how, int *pos)
 {
@@ -391,35 +394,35 @@ const struct upstream *upstream_live_pick(const struct generation *g, const stru
 	*pos = -1;
 	if (!grp)
 		return route;
-	l = upstream_live_of(g, route);
+	l = upstream_live_of(lives, route);
 	pinned = atomic_load_explicit(&l->pinned, relaxed);
 	if (pinned >= 0 && (size_t)pinned < grp->n_members) {
 		/* the admin's choice holds, up or not; tried once */
 		m = tried & (1u << pinned) ? -1 : pinned;
 	} else if (grp->policy == GROUP_FAILOVER) {
-		m = first_usable_from(g, grp, 0, tried, udp);
+		m = first_usable_from(lives, grp, 0, tried, udp);
 	} else if (grp->policy == GROUP_ROUND_ROBIN && !(how & (PICK_UDP | PICK_STABLE))) {
-		m = first_usable_from(g, grp, atomic_fetch_add_explicit(&l->next, 1, relaxed),
+		m = first_usable_from(lives, grp, atomic_fetch_add_explicit(&l->next, 1, relaxed),
 				      tried, udp);
 	} else if (grp->policy == GROUP_LEAST_LATENCY) {
-		m = fastest_usable(g, grp, tried, udp);
+		m = fastest_usable(lives, grp, tried, udp);
 	} else {
 		/* a device keeps its member while that member is up (and a
 		 * stable pick of a round-robin group spreads by client too) */
-		m = first_usable_from(g, grp, client ? client_hash(client) % grp->n_members : 0,
+		m = first_usable_from(lives, grp, client ? client_hash(client) % grp->n_members : 0,
 				      tried, udp);
 	}
 	if (m >= 0) {
 		*pos = m;
 		return grp->members[m];
 	}
-	return grp->all_down_direct ? &g->cfg->upstreams[0] : NULL;
+	return grp->all_down_direct ? &lives->cfg->upstreams[0] : NULL;
 }
 
-int upstream_live_pin(struct generation *g, const char *group, const char *member, char *why,
-		      size_t len)
+int upstream_live_pin(struct upstream_lives *lives, const char *group, const char *member,
+		      char *why, size_t len)
 {
-	const struct config *cfg = g->cfg;
+	const struct config *cfg = lives->cfg;
 
 	for (size_t i = 0; i < cfg->n_upstreams; i++) {
 		const struct upstream *up = &cfg->upstreams[i];
@@ -430,14 +433,14 @@ int upstream_live_pin(struct generation *g, const char *group, const char *membe
 			return -1;
 		}
 		if (!strcmp(member, "auto")) {
-			atomic_store_explicit(&g->live[i].pinned, -1, relaxed);
+			atomic_store_explicit(&lives->v[i].pinned, -1, relaxed);
 			log_info("group %s: back to its policy (%s)", group,
 				 config_group_policy_name(up->group->policy));
 			return 0;
 		}
 		for (size_t m = 0; m < up->group->n_members; m++) {
 			if (!strcmp(up->group->members[m]->name, member)) {
-				atomic_store_explicit(&g->live[i].pinned, (int)m, relaxed);
+				atomic_store_explicit(&lives->v[i].pinned, (int)m, relaxed);
 				log_info("group %s: pinned to %s", group, member);
 				return 0;
 			}
@@ -449,10 +452,10 @@ int upstream_live_pin(struct generation *g, const char *group, const char *membe
 	return -1;
 }
 
-void upstream_live_error(const struct generation *g, const struct upstream *up, char *buf,
+void upstream_live_error(const struct upstream_lives *lives, const struct upstream *up, char *buf,
 			 size_t len)
 {
-	struct upstream_live *l = upstream_live_of(g, up);
+	struct upstream_live *l = upstream_live_of(lives, up);
 
 	if (!l) {
 		snprintf(buf, len, "%s", "");

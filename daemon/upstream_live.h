@@ -1,9 +1,10 @@
 /* What sockgated learns of its upstreams while it runs, shared by every
  * worker: whether each answers (active checks and real flows' handshakes,
  * with hysteresis), its current addresses (looked up again on their TTL),
- * and, for a [group], which member a new flow or association takes. It
- * hangs off a generation; a reload's new generation takes over what the
- * old one knew of the upstreams it still has, unchanged. */
+ * and, for a [group], which member a new flow or association takes. A
+ * configuration's generation holds one struct upstream_lives; a reload's
+ * new one takes over what the old one knew of the upstreams it still has,
+ * unchanged. */
 #ifndef SOCKGATE_UPSTREAM_LIVE_H
 #define SOCKGATE_UPSTREAM_LIVE_H
 
@@ -13,7 +14,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-struct generation;
+struct config;
 struct upstream;
 struct upstream_group;
 
@@ -48,36 +49,44 @@ struct upstream_live {
 	uint64_t refresh_ms;  /* when to look it up again */
 };
 
-/* Sets up g->live for g's config (every upstream up; addresses from the
+/* The live state of one configuration's upstreams, by their index. */
+struct upstream_lives {
+	const struct config *cfg;
+	struct upstream_live *v; /* [cfg->n_upstreams] */
+};
+
+/* Sets up lives for cfg (every upstream up; addresses from the
  * load); 0 or -ENOMEM. */
-int upstream_live_init(struct generation *g);
-void upstream_live_free(struct generation *g);
+int upstream_live_init(struct upstream_lives *lives, const struct config *cfg);
+void upstream_live_free(struct upstream_lives *lives);
 /* What prev knew of the upstreams next has with the same name and url:
  * state, addresses, counters of checks, pins by member name. */
-void upstream_live_inherit(struct generation *next, const struct generation *prev);
+void upstream_live_inherit(struct upstream_lives *next, const struct upstream_lives *prev);
 
-struct upstream_live *upstream_live_of(const struct generation *g, const struct upstream *up);
+struct upstream_live *upstream_live_of(const struct upstream_lives *lives,
+				       const struct upstream *up);
 
 /* Address i of up (port set) into out: 0, or -1 when it has no address i
  * (its name did not resolve yet: why is in its error). */
-int upstream_live_addr(const struct generation *g, const struct upstream *up, size_t i,
+int upstream_live_addr(const struct upstream_lives *lives, const struct upstream *up, size_t i,
 		       struct sockaddr_storage *out);
 /* The index new attempts start at (the address that answered last), and
  * the one that just answered. */
-unsigned upstream_live_good_addr(const struct generation *g, const struct upstream *up);
-void upstream_live_addr_worked(const struct generation *g, const struct upstream *up, unsigned i);
+unsigned upstream_live_good_addr(const struct upstream_lives *lives, const struct upstream *up);
+void upstream_live_addr_worked(const struct upstream_lives *lives, const struct upstream *up,
+			       unsigned i);
 /* The address a new connection to up starts with: the good one, else its
  * first; 0, or -1 when it has none (yet). */
-int upstream_live_addr_to_use(const struct generation *g, const struct upstream *up,
+int upstream_live_addr_to_use(const struct upstream_lives *lives, const struct upstream *up,
 			      struct sockaddr_storage *out);
-/* Whether addr (address and port) is where an upstream of g is now: a LAN
+/* Whether addr (address and port) is where an upstream of lives is now: a LAN
  * device talking to the proxy itself. The port too: other services that
  * share the proxy's address (a hosting provider's, a CDN's) stay proxied. */
-int upstream_live_is_upstream_address(const struct generation *g,
+int upstream_live_is_upstream_address(const struct upstream_lives *lives,
 				      const struct sockaddr_storage *addr);
 /* A lookup's answer for up: n addresses (n = 0: failed, err says why),
  * looked up again after ttl_s within the config's bounds. */
-void upstream_live_resolved(struct generation *g, const struct upstream *up,
+void upstream_live_resolved(struct upstream_lives *lives, const struct upstream *up,
 			    const struct sockaddr_storage *addrs, size_t n, unsigned ttl_s,
 			    const char *err, uint64_t now_ms);
 
@@ -85,14 +94,14 @@ void upstream_live_resolved(struct generation *g, const struct upstream *up,
  * a failure of the proxy itself, why). A real flow's success clears the
  * failures in a row; only checks bring a down member up, after up_after
  * of them in a row; down_after failures in a row take it down. */
-void upstream_live_note(struct generation *g, const struct upstream *up, int check, int ok,
+void upstream_live_note(struct upstream_lives *lives, const struct upstream *up, int check, int ok,
 			uint64_t latency_ms, const char *why, uint64_t now_ms);
 /* How many times any upstream went down since start: a worker that sees
  * it change moves its flows still connecting to a member now down. */
 unsigned upstream_live_downs(void);
 
 /* The UDP ASSOCIATE check's result. */
-void upstream_live_note_udp(struct generation *g, const struct upstream *up, int ok,
+void upstream_live_note_udp(struct upstream_lives *lives, const struct upstream *up, int ok,
 			    const char *why);
 
 /* What a pick is for: UDP (members up and carrying UDP), and a stable
@@ -106,16 +115,17 @@ void upstream_live_note_udp(struct generation *g, const struct upstream *up, int
  * it is no group; the pinned member; else the policy's pick among the
  * members up. *pos is the member's position (-1 for no member). When none
  * is left: direct with on_all_down = direct, else NULL. */
-const struct upstream *upstream_live_pick(const struct generation *g, const struct upstream *route,
+const struct upstream *upstream_live_pick(const struct upstream_lives *lives,
+					  const struct upstream *route,
 					  const struct sockaddr_storage *client, uint32_t tried,
 					  unsigned how, int *pos);
 
 /* `sockgate upstream use GROUP MEMBER|auto`: 0, or -1 with why. */
-int upstream_live_pin(struct generation *g, const char *group, const char *member, char *why,
-		      size_t len);
+int upstream_live_pin(struct upstream_lives *lives, const char *group, const char *member,
+		      char *why, size_t len);
 
 /* The error text of up, copied under its lock. */
-void upstream_live_error(const struct generation *g, const struct upstream *up, char *buf,
+void upstream_live_error(const struct upstream_lives *lives, const struct upstream *up, char *buf,
 			 size_t len);
 
 #endif

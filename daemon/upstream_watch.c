@@ -61,7 +61,7 @@ static const struct upstream *probe_upstream(const struct probe *p)
 
 static const struct upstream_group *probe_group(const struct probe *p)
 {
-	return upstream_live_of(p->w->gen, probe_upstream(p))->governed_by;
+	return upstream_live_of(&p->w->gen->live, probe_upstream(p))->governed_by;
 }
 
 static void probe_close(struct probe *p)
@@ -78,8 +78,8 @@ static void probe_done(struct probe *p, int failed)
 {
 	struct relay *r = p->w->r;
 	const struct upstream_group *g = probe_group(p);
-	int down = atomic_load_explicit(&upstream_live_of(p->w->gen, probe_upstream(p))->down,
-					memory_order_relaxed);
+	int down = atomic_load_explicit(
+	    &upstream_live_of(&p->w->gen->live, probe_upstream(p))->down, memory_order_relaxed);
 
 	probe_close(p);
 	p->stage = PROBE_IDLE;
@@ -93,10 +93,11 @@ static void probe_fail(struct probe *p, const char *why)
 	char what[UPSTREAM_ERROR_MAX];
 
 	if (p->stage == PROBE_UDP) {
-		upstream_live_note_udp(p->w->gen, probe_upstream(p), 0, why);
+		upstream_live_note_udp(&p->w->gen->live, probe_upstream(p), 0, why);
 	} else {
 		snprintf(what, sizeof(what), "check: %s", why);
-		upstream_live_note(p->w->gen, probe_upstream(p), 1, 0, 0, what, r->loop.now_ms);
+		upstream_live_note(&p->w->gen->live, probe_upstream(p), 1, 0, 0, what,
+				   r->loop.now_ms);
 	}
 	probe_done(p, p->stage != PROBE_UDP);
 }
@@ -136,8 +137,8 @@ static void probe_start(struct probe *p)
 	p->started_ms = r->loop.now_ms;
 	p->deadline_ms = r->loop.now_ms + probe_group(p)->check_timeout_ms;
 	p->stage = PROBE_CONNECTING;
-	if (upstream_live_addr_to_use(p->w->gen, probe_upstream(p), &p->addr) < 0) {
-		upstream_live_error(p->w->gen, probe_upstream(p), why, sizeof(why));
+	if (upstream_live_addr_to_use(&p->w->gen->live, probe_upstream(p), &p->addr) < 0) {
+		upstream_live_error(&p->w->gen->live, probe_upstream(p), why, sizeof(why));
 		probe_fail(p, why);
 		return;
 	}
@@ -152,7 +153,7 @@ static void probe_tcp_good(struct probe *p)
 	const struct upstream *up = probe_upstream(p);
 	char why[UDP_CONTROL_WHY_MAX];
 
-	upstream_live_note(p->w->gen, up, 1, 1, r->loop.now_ms - p->started_ms, NULL,
+	upstream_live_note(&p->w->gen->live, up, 1, 1, r->loop.now_ms - p->started_ms, NULL,
 			   r->loop.now_ms);
 	probe_close(p);
 	if (!probe_group(p)->check_udp || up->udp != UPSTREAM_UDP_ASSOCIATE) {
@@ -250,7 +251,7 @@ static void probe_event(struct ev *ev, uint32_t events)
 	case PROBE_UDP:
 		switch (udp_control_event(p->w->r, p->fd, &p->ev, p->udp, events, why)) {
 		case UDP_CONTROL_GRANTED:
-			upstream_live_note_udp(p->w->gen, probe_upstream(p), 1, NULL);
+			upstream_live_note_udp(&p->w->gen->live, probe_upstream(p), 1, NULL);
 			probe_done(p, 0);
 			return;
 		case UDP_CONTROL_FAILED:
@@ -276,7 +277,7 @@ static void probe_resolved(void *arg, const struct sockaddr_storage *addrs, size
 	log_debug("upstream %s: \"%s\" looked up: %zu address(es)%s%s, TTL %u s",
 		  probe_upstream(p)->name, probe_upstream(p)->url.host, n, err ? "; " : "",
 		  err ? err : "", ttl_s);
-	upstream_live_resolved(p->w->gen, probe_upstream(p), addrs, n, ttl_s, err,
+	upstream_live_resolved(&p->w->gen->live, probe_upstream(p), addrs, n, ttl_s, err,
 			       p->w->r->loop.now_ms);
 }
 
@@ -284,7 +285,7 @@ static void probe_resolved(void *arg, const struct sockaddr_storage *addrs, size
  * that moved, or a name that does not resolve yet) every resolve_min. */
 static int name_due(const struct upstream_watch *w, const struct upstream *up, uint64_t now)
 {
-	struct upstream_live *l = upstream_live_of(w->gen, up);
+	struct upstream_live *l = upstream_live_of(&w->gen->live, up);
 	uint64_t due;
 
 	if (!l->by_name)

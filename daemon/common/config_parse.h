@@ -101,7 +101,8 @@ int config_list_file(struct parse_ctx *ctx, const char *key, const char *path,
 /* A [route] key with selectors ("from", "port", "to") made a rule to up:
  * 1 done, 0 not a rule (a destination route), -1 wrong (reported). */
 int config_route_rule(struct parse_ctx *ctx, const char *key, const struct upstream *up);
-void config_free_rules(struct config *cfg);
+/* Frees what a rule holds (not the rule). */
+void config_rule_free(struct route_rule *rule);
 
 /* [group NAME] keys, and after the whole file: the members looked up. */
 void config_group_key(struct parse_ctx *ctx, const char *name, const char *key,

@@ -129,15 +129,6 @@ static int rule_selectors(struct parse_ctx *ctx, const char *key, struct route_r
 	return 0;
 }
 
-static void rule_free(struct route_rule *rule)
-{
-	prefix_table_free(rule->src);
-	prefix_table_free(rule->dst);
-	domain_table_free(rule->dst_names);
-	free(rule->macs);
-	free(rule->text);
-}
-
 int config_route_rule(struct parse_ctx *ctx, const char *key, const struct upstream *up)
 {
 	struct config *cfg = ctx->cfg;
@@ -149,14 +140,14 @@ int config_route_rule(struct parse_ctx *ctx, const char *key, const struct upstr
 	if (!isspace((unsigned char)key[strncmp(key, "to", 2) ? 4 : 2]))
 		return 0; /* a domain such as "fromage.example" */
 	if (rule_selectors(ctx, key, &rule) < 0) {
-		rule_free(&rule);
+		config_rule_free(&rule);
 		return -1;
 	}
 	if ((rule.src && prefix_table_build(rule.src) < 0) ||
 	    (rule.dst && prefix_table_build(rule.dst) < 0) || !(rule.text = strdup(key)) ||
 	    !(grown = config_grow(cfg->rules, cfg->n_rules, sizeof(*cfg->rules)))) {
 		config_report(ctx, ctx->line, "out of memory");
-		rule_free(&rule);
+		config_rule_free(&rule);
 		return -1;
 	}
 	if (rule.macs)
@@ -164,13 +155,6 @@ int config_route_rule(struct parse_ctx *ctx, const char *key, const struct upstr
 	cfg->rules = grown;
 	cfg->rules[cfg->n_rules++] = rule;
 	return 1;
-}
-
-void config_free_rules(struct config *cfg)
-{
-	for (size_t i = 0; i < cfg->n_rules; i++)
-		rule_free(&cfg->rules[i]);
-	free(cfg->rules);
 }
 
 static int rule_matches(const struct route_rule *rule, const struct route_query *q)

@@ -48,7 +48,7 @@ static const char *pick(const struct generation *g, const struct sockaddr_storag
 {
 	int pos;
 	const struct upstream *m =
-	    upstream_live_pick(g, g->cfg->default_upstream, client, tried, how, &pos);
+	    upstream_live_pick(&g->live, g->cfg->default_upstream, client, tried, how, &pos);
 	return m ? m->name : "none";
 }
 
@@ -56,7 +56,7 @@ static const char *pick(const struct generation *g, const struct sockaddr_storag
 static void fail_n(struct generation *g, const char *name, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
-		upstream_live_note(g, up_named(g, name), 0, 0, 0, "refused", 1000);
+		upstream_live_note(&g->live, up_named(g, name), 0, 0, 0, "refused", 1000);
 }
 
 static void test_failover_and_hysteresis(void **state)
@@ -72,18 +72,18 @@ static void test_failover_and_hysteresis(void **state)
 	fail_n(g, "a", 1);
 	assert_string_equal(pick(g, NULL, 0, 0), "b"); /* two in a row: down */
 	/* a real flow's success does not bring a checked member back */
-	upstream_live_note(g, up_named(g, "a"), 0, 1, 0, NULL, 2000);
+	upstream_live_note(&g->live, up_named(g, "a"), 0, 1, 0, NULL, 2000);
 	assert_string_equal(pick(g, NULL, 0, 0), "b");
 	/* up_after good checks do */
-	upstream_live_note(g, up_named(g, "a"), 1, 1, 5, NULL, 3000);
+	upstream_live_note(&g->live, up_named(g, "a"), 1, 1, 5, NULL, 3000);
 	assert_string_equal(pick(g, NULL, 0, 0), "b");
-	upstream_live_note(g, up_named(g, "a"), 1, 1, 5, NULL, 4000);
+	upstream_live_note(&g->live, up_named(g, "a"), 1, 1, 5, NULL, 4000);
 	assert_string_equal(pick(g, NULL, 0, 0), "a");
 	/* a failure between good checks starts the count again */
 	fail_n(g, "a", 2);
-	upstream_live_note(g, up_named(g, "a"), 1, 1, 5, NULL, 5000);
+	upstream_live_note(&g->live, up_named(g, "a"), 1, 1, 5, NULL, 5000);
 	fail_n(g, "a", 1);
-	upstream_live_note(g, up_named(g, "a"), 1, 1, 5, NULL, 6000);
+	upstream_live_note(&g->live, up_named(g, "a"), 1, 1, 5, NULL, 6000);
 	assert_string_equal(pick(g, NULL, 0, 0), "b");
 	generation_unref(g);
 }
@@ -164,13 +164,13 @@ static void test_least_latency_and_udp(void **state)
 
 	/* none checked yet: in order */
 	assert_string_equal(pick(g, NULL, 0, 0), "a");
-	upstream_live_note(g, up_named(g, "a"), 1, 1, 80, NULL, 1000);
-	upstream_live_note(g, up_named(g, "b"), 1, 1, 20, NULL, 1000);
+	upstream_live_note(&g->live, up_named(g, "a"), 1, 1, 80, NULL, 1000);
+	upstream_live_note(&g->live, up_named(g, "b"), 1, 1, 20, NULL, 1000);
 	assert_string_equal(pick(g, NULL, 0, 0), "b");
-	upstream_live_note(g, up_named(g, "c"), 1, 1, 5, NULL, 1000);
+	upstream_live_note(&g->live, up_named(g, "c"), 1, 1, 5, NULL, 1000);
 	assert_string_equal(pick(g, NULL, 0, 0), "c");
 	/* c (http) carries no UDP; b's UDP ASSOCIATE fails: UDP goes to a */
-	upstream_live_note_udp(g, up_named(g, "b"), 0, "refused");
+	upstream_live_note_udp(&g->live, up_named(g, "b"), 0, "refused");
 	assert_string_equal(pick(g, NULL, 0, PICK_UDP), "a");
 	assert_string_equal(pick(g, NULL, 0, 0), "c");
 	generation_unref(g);
@@ -183,18 +183,18 @@ static void test_pin_and_inherit(void **state)
 	char why[128];
 	(void)state;
 
-	assert_int_equal(upstream_live_pin(g, "g", "c", why, sizeof(why)), 0);
+	assert_int_equal(upstream_live_pin(&g->live, "g", "c", why, sizeof(why)), 0);
 	fail_n(g, "c", 1);
 	assert_string_equal(pick(g, NULL, 0, 0), "c"); /* a pin holds, up or not */
 	assert_string_equal(pick(g, NULL, 1u << 2, 0), "none");
-	assert_int_equal(upstream_live_pin(g, "g", "x", why, sizeof(why)), -1);
+	assert_int_equal(upstream_live_pin(&g->live, "g", "x", why, sizeof(why)), -1);
 	assert_string_equal(why, "\"x\" is not a member of group g");
-	assert_int_equal(upstream_live_pin(g, "a", "b", why, sizeof(why)), -1);
-	assert_int_equal(upstream_live_pin(g, "nope", "b", why, sizeof(why)), -1);
+	assert_int_equal(upstream_live_pin(&g->live, "a", "b", why, sizeof(why)), -1);
+	assert_int_equal(upstream_live_pin(&g->live, "nope", "b", why, sizeof(why)), -1);
 	/* a reload keeps the pin and what was known */
-	upstream_live_inherit(next, g);
+	upstream_live_inherit(&next->live, &g->live);
 	assert_string_equal(pick(next, NULL, 0, 0), "c");
-	assert_int_equal(upstream_live_pin(next, "g", "auto", why, sizeof(why)), 0);
+	assert_int_equal(upstream_live_pin(&next->live, "g", "auto", why, sizeof(why)), 0);
 	assert_string_equal(pick(next, NULL, 0, 0), "a");
 	fail_n(next, "a", 1);
 	assert_string_equal(pick(next, NULL, 0, 0), "b");
@@ -207,32 +207,32 @@ static void test_names(void **state)
 	struct generation *g =
 	    load("[daemon]\nresolve_min = 10s\nresolve_max = 60s\n" CONF("failover", ""));
 	const struct upstream *named = up_named(g, "named");
-	struct upstream_live *l = upstream_live_of(g, named);
+	struct upstream_live *l = upstream_live_of(&g->live, named);
 	struct sockaddr_storage addrs[2], a;
 	(void)state;
 
 	/* not resolved at load (resolve = 0): down, no address */
 	assert_int_equal(atomic_load(&l->down), 1);
-	assert_int_equal(upstream_live_addr(g, named, 0, &a), -1);
+	assert_int_equal(upstream_live_addr(&g->live, named, 0, &a), -1);
 	addr_from_ip("192.0.2.7", 1080, &addrs[0]);
 	addr_from_ip("192.0.2.8", 1080, &addrs[1]);
 	/* a TTL of 1 s is held to resolve_min, of a day to resolve_max */
-	upstream_live_resolved(g, named, addrs, 2, 1, NULL, 1000);
+	upstream_live_resolved(&g->live, named, addrs, 2, 1, NULL, 1000);
 	assert_int_equal(l->refresh_ms, 1000 + 10000);
 	assert_int_equal(atomic_load(&l->down), 0); /* no group: up once resolved */
-	assert_int_equal(upstream_live_addr(g, named, 1, &a), 0);
+	assert_int_equal(upstream_live_addr(&g->live, named, 1, &a), 0);
 	assert_true(addr_equal(&a, &addrs[1]));
-	assert_true(upstream_live_is_upstream_address(g, &addrs[1]));
-	upstream_live_resolved(g, named, addrs, 1, 86400, NULL, 2000);
+	assert_true(upstream_live_is_upstream_address(&g->live, &addrs[1]));
+	upstream_live_resolved(&g->live, named, addrs, 1, 86400, NULL, 2000);
 	assert_int_equal(l->refresh_ms, 2000 + 60000);
-	assert_int_equal(upstream_live_addr(g, named, 1, &a), -1);
+	assert_int_equal(upstream_live_addr(&g->live, named, 1, &a), -1);
 	/* a failed lookup keeps what was known */
-	upstream_live_resolved(g, named, NULL, 0, 0, "timeout", 3000);
-	assert_int_equal(upstream_live_addr(g, named, 0, &a), 0);
+	upstream_live_resolved(&g->live, named, NULL, 0, 0, "timeout", 3000);
+	assert_int_equal(upstream_live_addr(&g->live, named, 0, &a), 0);
 	/* the address that answered is where the next connection starts */
-	upstream_live_resolved(g, named, addrs, 2, 30, NULL, 4000);
-	upstream_live_addr_worked(g, named, 1);
-	assert_int_equal(upstream_live_addr_to_use(g, named, &a), 0);
+	upstream_live_resolved(&g->live, named, addrs, 2, 30, NULL, 4000);
+	upstream_live_addr_worked(&g->live, named, 1);
+	assert_int_equal(upstream_live_addr_to_use(&g->live, named, &a), 0);
 	assert_true(addr_equal(&a, &addrs[1]));
 	generation_unref(g);
 }
