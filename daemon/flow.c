@@ -135,7 +135,7 @@ static int flow_pick_member(struct flow *f, char *why, size_t len)
 		const struct upstream *up =
 		    upstream_live_pick(&f->gen->live, f->route, &f->client, f->tried, 0, &pos);
 		struct sockaddr_storage addr = { 0 };
-		unsigned first;
+		int first = 0;
 
 		if (!up) {
 			snprintf(why, len, "every member of group %s is down (on_all_down = reset)",
@@ -145,12 +145,8 @@ static int flow_pick_member(struct flow *f, char *why, size_t len)
 		if (pos >= 0)
 			f->tried |= 1u << pos;
 		/* from the address that answered last */
-		first = upstream_live_good_addr(&f->gen->live, up);
-		if (up->url.kind != UPSTREAM_DIRECT &&
-		    upstream_live_addr(&f->gen->live, up, first, &addr) < 0)
-			first = 0;
 		if (up->url.kind == UPSTREAM_DIRECT ||
-		    upstream_live_addr(&f->gen->live, up, first, &addr) == 0) {
+		    (first = upstream_live_addr_to_use(&f->gen->live, up, &addr)) >= 0) {
 			flow_use_upstream(f, up);
 			f->up_addr = addr;
 			f->addr_index = f->addr_first = (uint8_t)first;
@@ -171,10 +167,6 @@ int flow_take_route(struct flow *f, const struct upstream *route, char *why, siz
 		generation_unref(f->gen);
 		f->gen = generation_ref(r->gen);
 	}
-	/* a LAN device talking to a proxy itself: what a bypass would do */
-	if (route->url.kind != UPSTREAM_DIRECT && f->target.addr.ss_family &&
-	    upstream_live_is_upstream_address(&f->gen->live, &f->target.addr))
-		route = &f->gen->cfg->upstreams[0];
 	f->route = route;
 	f->tried = 0;
 	f->retry_until_ms =
@@ -966,7 +958,7 @@ static void flow_route_and_open(struct flow *f)
 
 	timer_cancel(&f->timer);
 	/* [route]: its rules, then a name's route, then the address's */
-	up = relay_route(r, r->cfg, &f->client, &f->target.addr, f->target.hostname, NULL);
+	up = relay_route(r, r->gen, &f->client, &f->target.addr, f->target.hostname, NULL);
 	if (flow_take_route(f, up, why, sizeof(why)) < 0) {
 		flow_fail_rep(f, REP_NETWORK_UNREACHABLE, "%s", why);
 		return;

@@ -9,6 +9,7 @@
 #include "dst_guard.h"
 #include "generation.h"
 #include "relay.h"
+#include "upstream_live.h"
 
 #define PIPES_KEPT 64
 
@@ -110,12 +111,14 @@ void relay_destroy(struct relay *r)
 	loop_destroy(&r->loop);
 }
 
-const struct upstream *relay_route(struct relay *r, const struct config *cfg,
+const struct upstream *relay_route(struct relay *r, struct generation *gen,
 				   const struct sockaddr_storage *client,
 				   const struct sockaddr_storage *dst, const char *name,
 				   struct route_why *why)
 {
+	const struct config *cfg = gen->cfg;
 	struct route_query q = { .src = client, .dst = dst, .name = name };
+	const struct upstream *up;
 	uint8_t mac[6];
 
 	if (cfg->rules_need_mac) {
@@ -126,5 +129,10 @@ const struct upstream *relay_route(struct relay *r, const struct config *cfg,
 		if (r->neigh && neigh_mac(r->neigh, client, r->loop.now_ms, mac) == 0)
 			q.mac = mac;
 	}
-	return config_route_flow(cfg, &q, why);
+	up = config_route_flow(cfg, &q, why);
+	/* a LAN device talking to a proxy itself: what a bypass entry does */
+	if (up->url.kind != UPSTREAM_DIRECT && dst->ss_family &&
+	    upstream_live_is_upstream_address(&gen->live, dst))
+		up = &cfg->upstreams[0];
+	return up;
 }

@@ -174,10 +174,12 @@ int relay_init(struct relay *r, unsigned index, struct generation *gen,
 /* New flows use next (whose reference r takes over); timers already
  * running come down to the new timeouts. */
 void relay_switch_generation(struct relay *r, struct generation *next);
-/* The [route] decision for a flow or datagram from client to dst (with its
- * port), by name when there is one (why, when not NULL, says what made
- * it): the client's MAC is looked up only when a rule names one. */
-const struct upstream *relay_route(struct relay *r, const struct config *cfg,
+/* The [route] decision of gen's config for a flow or datagram from client
+ * to dst (with its port), by name when there is one (why, when not NULL,
+ * says what made it): the client's MAC is looked up only when a rule names
+ * one; a LAN device talking to an upstream's address and port itself goes
+ * direct, as a bypass entry would send it. */
+const struct upstream *relay_route(struct relay *r, struct generation *gen,
 				   const struct sockaddr_storage *client,
 				   const struct sockaddr_storage *dst, const char *name,
 				   struct route_why *why);

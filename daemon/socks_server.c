@@ -319,7 +319,7 @@ static const struct upstream *socks_name_upstream(struct flow *f)
 	if (cfg->socks.n_deny_dst || cfg->rules_by_dst)
 		return NULL;
 	addr_set_port(&port_only, f->target.port);
-	up = relay_route(f->r, cfg, &f->client, &port_only, f->target.hostname, &why);
+	up = relay_route(f->r, f->r->gen, &f->client, &port_only, f->target.hostname, &why);
 	if (why.by == ROUTE_BY_DST || (why.by == ROUTE_BY_DEFAULT && cfg->n_routes))
 		return NULL; /* a destination route may hold its address */
 	g = up->group;
@@ -369,7 +369,6 @@ static void socks_start_bind(struct flow *f);
 static void socks_connect_next(struct flow *f)
 {
 	struct socks_session *s = f->socks;
-	const struct config *cfg = f->r->cfg;
 	uint8_t rep = REP_NOT_ALLOWED;
 	char reason[UPSTREAM_ERROR_MAX] = "destination not allowed (loopback or this router; "
 					  "see allow_dst/deny_dst)";
@@ -393,7 +392,7 @@ static void socks_connect_next(struct flow *f)
 			continue;
 		}
 		/* [route] by name holds for every address the name has */
-		up = relay_route(f->r, cfg, &f->client, &dst, f->target.hostname, NULL);
+		up = relay_route(f->r, f->r->gen, &f->client, &dst, f->target.hostname, NULL);
 		if (flow_take_route(f, up, reason, sizeof(reason)) < 0) {
 			rep = REP_NETWORK_UNREACHABLE;
 			continue;

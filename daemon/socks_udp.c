@@ -312,7 +312,7 @@ static void socks_udp_send(struct flow *f, struct sockaddr_storage *dst, const u
 		/* as intercepted UDP: the upstream's udp key decides (of the
 		 * member a group picks for this client) */
 		up = upstream_live_pick(&f->gen->live,
-					relay_route(f->r, f->gen->cfg, &f->client, dst, NULL, NULL),
+					relay_route(f->r, f->gen, &f->client, dst, NULL, NULL),
 					&f->client, 0, PICK_UDP, &pos);
 		if (!up) {
 			if (!u->route_logged++)

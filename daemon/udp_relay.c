@@ -858,19 +858,14 @@ static enum udp_drop_reason via_send(struct assoc *a, const uint8_t *data, size_
 	return a->no_room ? UDP_DROP_NO_ROOM : UDP_DROP_UPSTREAM_DOWN;
 }
 
-/* What datagrams from client to dst (NULL: known by name) routed to route
- * go through: route, or the member of its group the policy picks for UDP;
- * direct for a LAN device talking to an upstream itself; NULL when every
- * member is down and the group says reset. */
+/* What datagrams from client routed to route go through: route, or the
+ * member of its group the policy picks for UDP; NULL when every member is
+ * down and the group says reset. */
 static const struct upstream *udp_member(struct relay *r, const struct sockaddr_storage *client,
-					 const struct sockaddr_storage *dst,
 					 const struct upstream *route)
 {
 	int pos;
 
-	if (dst && route->url.kind != UPSTREAM_DIRECT &&
-	    upstream_live_is_upstream_address(&r->gen->live, dst))
-		return &r->cfg->upstreams[0];
 	return upstream_live_pick(&r->gen->live, route, client, 0, PICK_UDP, &pos);
 }
 
@@ -888,7 +883,7 @@ static int fake_route(struct udp_relay *u, const struct sockaddr_storage *client
 		relay_count(&r->counters.dns.fake_unknown);
 		why = "a fake-IP address with no name (any more)";
 	} else {
-		*up = udp_member(r, client, NULL, relay_route(r, r->cfg, client, dst, name, NULL));
+		*up = udp_member(r, client, relay_route(r, r->gen, client, dst, name, NULL));
 		if (!*up)
 			why = "every member of its group is down";
 		else if ((*up)->udp == UPSTREAM_UDP_ASSOCIATE && (*up)->url.kind != UPSTREAM_DIRECT)
@@ -919,7 +914,7 @@ static struct assoc *assoc_for(struct udp_relay *u, const struct sockaddr_storag
 	struct assoc *a;
 
 	if (!r->shared->fakeip || !fakeip_in_pool(r->shared->fakeip, dst)) {
-		up = udp_member(r, client, dst, relay_route(r, r->cfg, client, dst, NULL, NULL));
+		up = udp_member(r, client, relay_route(r, r->gen, client, dst, NULL, NULL));
 		if (!up) {
 			drop(r, UDP_DROP_UPSTREAM_DOWN);
 			return NULL;

@@ -168,7 +168,7 @@ int upstream_live_addr(const struct upstream_lives *lives, const struct upstream
 	return rc;
 }
 
-unsigned upstream_live_good_addr(const struct upstream_lives *lives, const struct upstream *up)
+static unsigned good_addr(const struct upstream_lives *lives, const struct upstream *up)
 {
 	struct upstream_live *l = upstream_live_of(lives, up);
 
@@ -187,8 +187,10 @@ void upstream_live_addr_worked(const struct upstream_lives *lives, const struct 
 int upstream_live_addr_to_use(const struct upstream_lives *lives, const struct upstream *up,
 			      struct sockaddr_storage *out)
 {
-	if (upstream_live_addr(lives, up, upstream_live_good_addr(lives, up), out) == 0)
-		return 0;
+	unsigned good = good_addr(lives, up);
+
+	if (upstream_live_addr(lives, up, good, out) == 0)
+		return (int)good;
 	return upstream_live_addr(lives, up, 0, out);
 }
 

@@ -70,13 +70,11 @@ struct upstream_live *upstream_live_of(const struct upstream_lives *lives,
  * (its name did not resolve yet: why is in its error). */
 int upstream_live_addr(const struct upstream_lives *lives, const struct upstream *up, size_t i,
 		       struct sockaddr_storage *out);
-/* The index new attempts start at (the address that answered last), and
- * the one that just answered. */
-unsigned upstream_live_good_addr(const struct upstream_lives *lives, const struct upstream *up);
+/* The address (index) that just answered: new attempts start there. */
 void upstream_live_addr_worked(const struct upstream_lives *lives, const struct upstream *up,
 			       unsigned i);
 /* The address a new connection to up starts with: the good one, else its
- * first; 0, or -1 when it has none (yet). */
+ * first; its index, or -1 when it has none (yet). */
 int upstream_live_addr_to_use(const struct upstream_lives *lives, const struct upstream *up,
 			      struct sockaddr_storage *out);
 /* Whether addr (address and port) is where an upstream of lives is now: a LAN

@@ -232,7 +232,7 @@ static void test_names(void **state)
 	/* the address that answered is where the next connection starts */
 	upstream_live_resolved(&g->live, named, addrs, 2, 30, NULL, 4000);
 	upstream_live_addr_worked(&g->live, named, 1);
-	assert_int_equal(upstream_live_addr_to_use(&g->live, named, &a), 0);
+	assert_int_equal(upstream_live_addr_to_use(&g->live, named, &a), 1); /* its index */
 	assert_true(addr_equal(&a, &addrs[1]));
 	generation_unref(g);
 }
