@@ -109,6 +109,7 @@ $(B)/tests/test_sniff: UNIT_OBJS = $(B)/daemon/sniff.o
 $(B)/tests/test_dns_frame: UNIT_OBJS = $(B)/daemon/dns_frame.o
 $(B)/tests/test_fakeip: UNIT_OBJS = $(B)/daemon/fakeip.o
 $(B)/tests/test_metrics_request: UNIT_OBJS = $(B)/daemon/metrics_request.o
+$(B)/tests/test_http_msg: UNIT_OBJS = $(B)/daemon/http_msg.o
 $(B)/tests/test_users: UNIT_OBJS = $(B)/daemon/users.o
 $(B)/tests/test_client_limit: UNIT_OBJS = $(B)/daemon/client_limit.o
 $(B)/tests/test_dst_guard: UNIT_OBJS = $(B)/daemon/dst_guard.o
