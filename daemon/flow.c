@@ -202,13 +202,12 @@ static void flow_observe_handshake(struct flow *f)
 	flow_note_upstream(f, 1, NULL);
 }
 
-void flow_destroy(struct flow *f, enum close_how how)
+/* f's bytes into the totals and its upstream's, which f leaves. */
+static void flow_account(struct flow *f)
 {
 	struct relay *r = f->r;
 	struct upstream_counters *uc = flow_up_counters(f);
 
-	atomic_fetch_sub_explicit(&r->counters.flows_live, 1, memory_order_relaxed);
-	atomic_fetch_sub_explicit(&r->counters.intake_live[f->intake], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&r->counters.bytes_up, f->bytes[DIR_UP], memory_order_relaxed);
 	atomic_fetch_add_explicit(&r->counters.bytes_down, f->bytes[DIR_DOWN],
 				  memory_order_relaxed);
@@ -219,6 +218,17 @@ void flow_destroy(struct flow *f, enum close_how how)
 		atomic_fetch_add_explicit(&uc->bytes_down, f->bytes[DIR_DOWN],
 					  memory_order_relaxed);
 	}
+	f->bytes[DIR_UP] = f->bytes[DIR_DOWN] = 0;
+	f->up = NULL;
+}
+
+void flow_destroy(struct flow *f, enum close_how how)
+{
+	struct relay *r = f->r;
+
+	atomic_fetch_sub_explicit(&r->counters.flows_live, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&r->counters.intake_live[f->intake], 1, memory_order_relaxed);
+	flow_account(f);
 
 	if (f->fe)
 		f->fe->session_end(f);
@@ -239,7 +249,6 @@ void flow_destroy(struct flow *f, enum close_how how)
 	if (list_linked(&f->resume))
 		list_del(&f->resume);
 	list_del(&f->node);
-	f->up = NULL;
 	generation_unref(f->gen);
 	f->gen = NULL;
 	/* an event later in this batch may still name it: kept until then */
@@ -655,6 +664,24 @@ void flow_start_relay(struct flow *f)
 		flow_pump(f, DIR_DOWN);
 }
 
+void flow_end_attempt(struct flow *f)
+{
+	loop_close(&f->r->loop, &f->upstream_fd, CLOSE_FIN);
+	for (int d = 0; d < 2; d++)
+		flow_release_pipe(f, &f->dir[d]);
+	free(f->hs);
+	f->hs = NULL;
+	flow_account(f);
+	f->route = NULL;
+	f->up_noted = 0;
+	f->tried = 0;
+	f->upstream_readable = f->client_readable = 0;
+	memset(&f->target, 0, sizeof(f->target));
+	f->state = FLOW_FRONTEND;
+	f->last_active = f->r->loop.now_ms;
+	flow_set_timer(f, &f->r->idle_timers, f->r->cfg->idle_timeout_ms);
+}
+
 /* Sends the codec's bytes. The socket has just connected, or the upstream
  * has just answered everything sent before, so its send buffer is empty and
  * far larger than any handshake message: one send takes them all. */
@@ -680,6 +707,19 @@ static int flow_send_early_data(struct flow *f, const uint8_t *data, size_t len)
 		return 0;
 	return flow_fail(f, "passing %zu early bytes to the client: %s", len,
 			 n < 0 ? strerror(errno) : "short write");
+}
+
+/* Tells the front end its tunnel is up: 1 when the core has nothing more
+ * to do (f destroyed, or the front end carries on itself). early: the
+ * target spoke before its client, which a front end that forwards
+ * requests itself cannot pass on. */
+static int flow_frontend_takes_over(struct flow *f, int early)
+{
+	int rc = f->fe->tunnel_up(f);
+
+	if (rc > 0 && early)
+		flow_fail(f, "the target spoke before the request was sent");
+	return rc != 0;
 }
 
 static void flow_read_handshake(struct flow *f)
@@ -711,7 +751,7 @@ static void flow_read_handshake(struct flow *f)
 		if (res == UPSTREAM_DONE) {
 			flow_observe_handshake(f);
 			/* a SOCKS client hears of its tunnel before any target byte */
-			if (f->fe && f->fe->tunnel_up(f) < 0)
+			if (f->fe && flow_frontend_takes_over(f, consumed < (size_t)n))
 				return;
 			if (consumed < (size_t)n &&
 			    flow_send_early_data(f, buf + consumed, (size_t)n - consumed) < 0)
@@ -734,7 +774,7 @@ static void flow_upstream_connected(struct flow *f)
 	uint8_t out[UPSTREAM_OUT_MAX];
 
 	if (f->up->url.kind == UPSTREAM_DIRECT) {
-		if (f->fe && f->fe->tunnel_up(f) < 0)
+		if (f->fe && flow_frontend_takes_over(f, 0))
 			return;
 		flow_start_relay(f);
 		return;
@@ -795,8 +835,8 @@ static void flow_upstream_event(struct flow *f, uint32_t events)
 
 static void flow_client_event(struct flow *f, uint32_t events)
 {
-	if (f->fe && (f->state == FLOW_SOCKS_REQUEST || f->state == FLOW_BIND_WAIT ||
-		      f->state == FLOW_UDP)) {
+	if (f->fe && (f->state == FLOW_REQUEST || f->state == FLOW_BIND_WAIT ||
+		      f->state == FLOW_UDP || f->state == FLOW_FRONTEND)) {
 		f->fe->client_event(f, events);
 		return;
 	}
@@ -1118,9 +1158,9 @@ static void flow_expire(struct timer *t)
 	char desc[FLOW_DESCRIBE_MAX];
 
 	switch (f->state) {
-	case FLOW_SOCKS_REQUEST:
-		log_debug("flow %u.%llu %s: no complete SOCKS request within %u ms, closed",
-			  r->index, (unsigned long long)f->id, flow_describe(f, desc, sizeof(desc)),
+	case FLOW_REQUEST:
+		log_debug("flow %u.%llu %s: no complete request within %u ms, closed", r->index,
+			  (unsigned long long)f->id, flow_describe(f, desc, sizeof(desc)),
 			  cfg->handshake_timeout_ms);
 		flow_destroy(f, CLOSE_RESET);
 		return;
@@ -1150,6 +1190,7 @@ static void flow_expire(struct timer *t)
 		return;
 	case FLOW_UDP:
 	case FLOW_RELAY:
+	case FLOW_FRONTEND:
 		if (f->last_active + cfg->idle_timeout_ms > r->loop.now_ms) {
 			/* Active since queued: requeue at its real deadline. */
 			flow_set_timer(
@@ -1174,7 +1215,7 @@ void flow_close_all(struct relay *r)
 }
 
 static const char *const state_names[] = {
-	[FLOW_SOCKS_REQUEST] = "socks-request",
+	[FLOW_REQUEST] = "socks-request",
 	[FLOW_RESOLVING] = "resolving",
 	[FLOW_SNIFFING] = "sniffing",
 	[FLOW_CONNECTING] = "connecting",

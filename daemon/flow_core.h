@@ -14,18 +14,20 @@
 #include "relay.h"
 
 struct dns_query;
+struct http_session;
 struct socks_session;
 
 enum flow_state {
-	FLOW_SOCKS_REQUEST, /* SOCKS: reading the client's greeting, auth, request */
-	FLOW_RESOLVING,	    /* SOCKS: the target's name is being looked up */
-	FLOW_SNIFFING,	    /* intercepted: the client's first bytes read for a name */
-	FLOW_CONNECTING,    /* to the upstream or, for direct, the target */
-	FLOW_HANDSHAKE,	    /* proxy protocol with the upstream */
-	FLOW_BIND_WAIT,	    /* SOCKS BIND: listening for the target's connection */
-	FLOW_UDP,	    /* SOCKS UDP ASSOCIATE: relaying datagrams */
-	FLOW_RELAY,	    /* splice both ways */
-	FLOW_DEAD,	    /* destroyed; recycled once the current epoll batch is done */
+	FLOW_REQUEST,	 /* a front end reads its client's request (SOCKS, HTTP) */
+	FLOW_RESOLVING,	 /* SOCKS: the target's name is being looked up */
+	FLOW_SNIFFING,	 /* intercepted: the client's first bytes read for a name */
+	FLOW_CONNECTING, /* to the upstream or, for direct, the target */
+	FLOW_HANDSHAKE,	 /* proxy protocol with the upstream */
+	FLOW_BIND_WAIT,	 /* SOCKS BIND: listening for the target's connection */
+	FLOW_UDP,	 /* SOCKS UDP ASSOCIATE: relaying datagrams */
+	FLOW_RELAY,	 /* splice both ways */
+	FLOW_FRONTEND,	 /* the front end moves the bytes itself (HTTP requests one by one) */
+	FLOW_DEAD,	 /* destroyed; recycled once the current epoll batch is done */
 };
 
 enum {
@@ -52,7 +54,9 @@ struct flow_frontend {
 	 * states the core does not know */
 	void (*client_event)(struct flow *f, uint32_t events);
 	void (*upstream_event)(struct flow *f, uint32_t events);
-	/* the tunnel is up: tell the client; 0, or -1 when f was destroyed */
+	/* the tunnel is up: tell the client; 0 to have the core relay, 1
+	 * when the front end carries on itself (FLOW_FRONTEND), -1 when f was
+	 * destroyed */
 	int (*tunnel_up)(struct flow *f);
 	/* a retryable failure: 1 when another address is being tried */
 	int (*retry)(struct flow *f, const char *desc, const char *reason);
@@ -77,6 +81,7 @@ struct flow {
 	struct generation *gen;		 /* the configuration this flow started with */
 	struct upstream_handshake *hs;
 	struct socks_session *socks; /* SOCKS flows, until the relay starts */
+	struct http_session *http;   /* HTTP proxy flows: CONNECT until the relay starts */
 	struct relay_dir dir[2];
 	/* Edges seen before the relay started; the relay must look then. */
 	uint8_t client_readable, upstream_readable;
@@ -137,6 +142,11 @@ int flow_take_route(struct flow *f, const struct upstream *route, char *why, siz
  * timer. 0, or -1 when f was failed (or is being retried elsewhere). */
 int flow_connect(struct flow *f);
 void flow_start_relay(struct flow *f);
+/* The front end is done with f's upstream connection (an HTTP request was
+ * answered) and keeps its client for the next: the connection is closed,
+ * the route and upstream let go; f waits in FLOW_FRONTEND on the idle
+ * timer. */
+void flow_end_attempt(struct flow *f);
 uint8_t flow_rep_for_errno(int err);
 /* Whether addr is this host's own, or special, or cannot be judged (see
  * dst_guard.h): fails closed. */

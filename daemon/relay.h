@@ -28,7 +28,7 @@ struct fakeip;
 struct fd_budget;
 struct generation;
 struct neigh;
-struct socks_server;
+struct login;
 struct udp_relay;
 struct upstream_watch;
 struct users;
@@ -147,7 +147,7 @@ struct relay {
 	struct dst_guard *dst_guard; /* route lookups: is a destination ours? */
 	struct neigh *neigh;	     /* clients' MACs, made when a [route] rule needs one */
 	/* front ends' per-thread state, made by their owners */
-	struct socks_server *socks;	 /* NULL without [socks] */
+	struct login *login;		 /* password checks; NULL without [socks] */
 	struct dns_service *dns_service; /* NULL without [dns] */
 	struct udp_relay *udp;		 /* transparent UDP, made on first use */
 	struct upstream_watch *watch;	 /* worker 0's: names and checks */

@@ -6,20 +6,19 @@
  * are served here. Until the request has its answer, every failure is
  * reported with the reply code the protocol has for it. */
 #include <errno.h>
-#include <pthread.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "sockgate/addr.h"
 #include "sockgate/config.h"
 #include "sockgate/log.h"
-#include "auth.h"
+#include "http_proxy.h"
+#include "login.h"
 #include "client_limit.h"
 #include "dns.h"
 #include "fd_budget.h"
@@ -29,32 +28,17 @@
 #include "socks_handshake.h"
 #include "socks_server.h"
 #include "upstream_live.h"
+#include "proxy_target.h"
 #include "socks_session.h"
 #include "socks_udp.h"
 
 #define FLOW_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
-/* The SOCKS server's state on one worker: the way back from the password
- * verifier, and the credentials that passed there. */
-struct socks_server {
-	struct relay *r;
-	struct auth_cache *auth_cache;
-	pthread_mutex_t auth_lock;
-	struct list auth_done; /* checks handed back by the verifier thread */
-	struct ev auth_ev;
-	int auth_fd; /* eventfd */
-};
-
-/* A password check in flight, and the server it returns to. */
-struct socks_auth {
-	struct auth_request req;
-	struct socks_server *srv;
-};
-
 static const struct flow_frontend socks_frontend;
 static int socks_server_tunnel_up(struct flow *f);
 
 static void socks_read_request(struct flow *f);
+static void socks_start_bind(struct flow *f);
 
 static void socks_session_free(struct flow *f)
 {
@@ -62,12 +46,9 @@ static void socks_session_free(struct flow *f)
 
 	if (!s)
 		return;
-	dns_cancel(&s->dns);
+	proxy_target_end(&s->dest);
 	socks_udp_free(f);
-	/* The verifier may still hold the request: it comes back to the
-	 * worker, which frees it, finding no owner. */
-	if (s->auth)
-		s->auth->owner = NULL;
+	login_cancel(&s->auth);
 	explicit_bzero(&s->hs, sizeof(s->hs));
 	free(s);
 	f->socks = NULL;
@@ -117,7 +98,7 @@ void socks_server_accept(struct relay *r, int fd, const struct sockaddr_storage 
 	f->socks = s;
 	s->flow = f;
 	socks_handshake_init(&s->hs, sc->auth_password);
-	f->state = FLOW_SOCKS_REQUEST;
+	f->state = FLOW_REQUEST;
 	flow_set_timer(f, &r->handshake_timers, r->cfg->handshake_timeout_ms);
 	/* Edge-triggered: bytes already queued raise an event on adding. */
 	rc = loop_add(&r->loop, fd, &f->client_ev, FLOW_EVENTS);
@@ -125,20 +106,6 @@ void socks_server_accept(struct relay *r, int fd, const struct sockaddr_storage 
 		log_error("socks: epoll: %s", strerror(-rc));
 		flow_destroy(f, CLOSE_RESET);
 	}
-}
-
-/* Verifier thread: hand the result back to the worker. */
-static void socks_auth_done(struct auth_request *req)
-{
-	struct socks_auth *sa = container_of(req, struct socks_auth, req);
-	struct socks_server *srv = sa->srv;
-	uint64_t one = 1;
-
-	pthread_mutex_lock(&srv->auth_lock);
-	list_add_tail(&srv->auth_done, &req->node);
-	pthread_mutex_unlock(&srv->auth_lock);
-	if (write(srv->auth_fd, &one, sizeof(one)) < 0)
-		(void)0; /* counter already non-zero: the worker wakes anyway */
 }
 
 /* Sends the RFC 1929 status; on success the request may follow. Returns
@@ -164,281 +131,37 @@ static int socks_auth_finish(struct flow *f, int ok, int throttled)
 	return 0;
 }
 
+static void socks_login_done(void *owner, int ok, int throttled)
+{
+	struct flow *f = owner;
+
+	f->socks->auth = NULL;
+	if (socks_auth_finish(f, ok, throttled) == 0)
+		socks_read_request(f);
+}
+
 /* RFC 1929 credentials are in s->hs: check them. 1 = accepted already
  * (go on reading), 0 = with the verifier, -1 = flow closed. */
 static int socks_check_password(struct flow *f)
 {
-	struct relay *r = f->r;
 	struct socks_session *s = f->socks;
-	struct socks_auth *sa;
-	int throttle, rc;
+	int throttled;
 
-	if (!r->shared->auth || !r->gen->users) {
-		/* the codec asks for a check only when passwords are required;
-		 * should that ever slip, refuse rather than crash */
-		explicit_bzero(s->hs.pass, sizeof(s->hs.pass));
-		socks_auth_finish(f, 0, 0);
-		return -1;
-	}
-	sa = calloc(1, sizeof(*sa));
-	if (!sa) {
-		log_error("out of memory for a password check");
-		socks_auth_finish(f, 0, 0);
-		return -1;
-	}
-	sa->srv = r->socks;
-	sa->req.done = socks_auth_done;
-	sa->req.owner = f;
-	sa->req.client = f->client;
-	memcpy(sa->req.user, s->hs.user, sizeof(sa->req.user));
-	memcpy(sa->req.pass, s->hs.pass, sizeof(sa->req.pass));
-	explicit_bzero(s->hs.pass, sizeof(s->hs.pass));
-	throttle = auth_throttled(r->shared->auth, &sa->req);
-	if (throttle == AUTH_LOCKED) {
-		auth_request_free(&sa->req);
-		socks_auth_finish(f, 0, 1);
-		return -1;
-	}
-	/* credentials that passed before pass even when the client's /64 is
-	 * over its budget (its neighbours' failures are not its own) */
-	if (auth_cache_check(r->shared->auth, r->gen->users, r->socks->auth_cache, &sa->req)) {
-		auth_request_free(&sa->req);
+	switch (login_check(f->r, f, &f->client, s->hs.user, s->hs.pass, socks_login_done, &s->auth,
+			    &throttled)) {
+	case LOGIN_OK:
 		return socks_auth_finish(f, 1, 0) < 0 ? -1 : 1;
-	}
-	rc = throttle == AUTH_FREE ? auth_submit(r->shared->auth, &sa->req) : -EPERM;
-	if (rc < 0) {
-		if (rc == -EAGAIN && loop_log_allowed(&r->loop))
-			log_warn("socks: too many password checks waiting; refusing a login");
-		auth_request_free(&sa->req);
-		socks_auth_finish(f, 0, rc == -EPERM);
+	case LOGIN_PENDING:
+		return 0;
+	default:
+		socks_auth_finish(f, 0, throttled);
 		return -1;
 	}
-	s->auth = &sa->req;
-	return 0;
-}
-
-/* Hands each check the verifier finished back to its flow (if it still
- * has one) and frees it. */
-static void socks_server_auth_completed(struct socks_server *srv)
-{
-	struct list done;
-	uint64_t count;
-
-	if (srv->auth_fd >= 0 && read(srv->auth_fd, &count, sizeof(count)) < 0)
-		(void)0; /* nothing was signalled: the list is empty too */
-	list_init(&done);
-	pthread_mutex_lock(&srv->auth_lock);
-	if (!list_empty(&srv->auth_done)) {
-		/* move the whole list over */
-		done.next = srv->auth_done.next;
-		done.prev = srv->auth_done.prev;
-		done.next->prev = &done;
-		done.prev->next = &done;
-		list_init(&srv->auth_done);
-	}
-	pthread_mutex_unlock(&srv->auth_lock);
-	while (!list_empty(&done)) {
-		struct auth_request *req = container_of(done.next, struct auth_request, node);
-		struct flow *f = req->owner;
-		list_del(&req->node);
-		if (f) {
-			f->socks->auth = NULL;
-			if (req->ok)
-				auth_cache_add(srv->auth_cache, req);
-			if (socks_auth_finish(f, req->ok, req->throttled) == 0)
-				socks_read_request(f);
-		}
-		auth_request_free(req);
-	}
-}
-
-static void socks_server_auth_event(struct ev *ev, uint32_t events)
-{
-	(void)events;
-	socks_server_auth_completed(container_of(ev, struct socks_server, auth_ev));
-}
-
-int socks_server_new(struct relay *r)
-{
-	struct socks_server *srv = calloc(1, sizeof(*srv));
-	int rc;
-
-	if (!srv)
-		return -ENOMEM;
-	srv->r = r;
-	srv->auth_fd = -1;
-	pthread_mutex_init(&srv->auth_lock, NULL);
-	list_init(&srv->auth_done);
-	r->socks = srv;
-	/* the verifier itself starts later, after the privilege drop */
-	if (!r->cfg->socks.auth_password)
-		return 0;
-	srv->auth_cache = calloc(1, sizeof(*srv->auth_cache));
-	srv->auth_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (!srv->auth_cache || srv->auth_fd < 0) {
-		rc = srv->auth_fd < 0 ? -errno : -ENOMEM;
-		log_error("worker %u: auth cache/eventfd: %s", r->index, strerror(-rc));
-		return rc;
-	}
-	srv->auth_ev.handle = socks_server_auth_event;
-	return loop_add(&r->loop, srv->auth_fd, &srv->auth_ev, EPOLLIN);
-}
-
-void socks_server_free(struct relay *r)
-{
-	struct socks_server *srv = r->socks;
-
-	if (!srv)
-		return;
-	/* Checks still with the verifier come back to a stopped worker only
-	 * if the service outlives it; main stops the service first. */
-	socks_server_auth_completed(srv);
-	free(srv->auth_cache);
-	if (srv->auth_fd >= 0)
-		close(srv->auth_fd);
-	pthread_mutex_destroy(&srv->auth_lock);
-	free(srv);
-	r->socks = NULL;
-}
-
-/* The upstream a name goes to unresolved, or NULL when something here
- * needs its address: the upstream [route] picks for it (a rule by client
- * or port, the name's route, or, when there are no destination routes,
- * the default) must take names. That keeps the lookup (and what it
- * reveals) on the proxy's side. */
-static const struct upstream *socks_name_upstream(struct flow *f)
-{
-	const struct config *cfg = f->r->cfg;
-	struct sockaddr_storage port_only = { .ss_family = AF_INET };
-	const struct upstream_group *g;
-	struct route_why why;
-	const struct upstream *up;
-	size_t n;
-
-	/* deny_dst, and rules by destination, can only judge addresses */
-	if (cfg->socks.n_deny_dst || cfg->rules_by_dst)
-		return NULL;
-	addr_set_port(&port_only, f->target.port);
-	up = relay_route(f->r, f->r->gen, &f->client, &port_only, f->target.hostname, &why);
-	if (why.by == ROUTE_BY_DST || (why.by == ROUTE_BY_DEFAULT && cfg->n_routes))
-		return NULL; /* a destination route may hold its address */
-	g = up->group;
-	n = g ? g->n_members : 1;
-	/* every member must take names (a group's all-down direct would
-	 * need the address), and none may be a proxy on this router, which
-	 * would resolve a name to this router's own addresses */
-	if (g && g->all_down_direct)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		const struct upstream *m = g ? g->members[i] : up;
-		enum upstream_kind k = m->url.kind;
-		if (!(k == UPSTREAM_SOCKS5H || k == UPSTREAM_SOCKS4A || k == UPSTREAM_HTTP) ||
-		    dst_guard_is_local(f->r->dst_guard, &m->addr, f->r->loop.now_ms))
-			return NULL;
-	}
-	return up;
-}
-
-/* A name that is an address literal ("127.0.0.1", "::1") becomes that
- * address, so the destination policy sees it. */
-static void socks_literal_name(struct flow *f)
-{
-	struct sockaddr_storage ss;
-
-	if (addr_from_ip(f->target.hostname, f->target.port, &ss) == 0) {
-		f->target.hostname = NULL;
-		f->target.addr = ss;
-	}
-}
-
-/* RFC 6761: "localhost" and names under it mean this host. */
-static int socks_name_is_localhost(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n && name[n - 1] == '.')
-		n--;
-	return (n == 9 && !strncasecmp(name, "localhost", 9)) ||
-	       (n > 10 && !strncasecmp(name + n - 10, ".localhost", 10));
-}
-
-static void socks_start_bind(struct flow *f);
-
-/* Tries the request's addresses in order until one gets a connection under
- * way. The flow may be gone when it returns. */
-static void socks_connect_next(struct flow *f)
-{
-	struct socks_session *s = f->socks;
-	uint8_t rep = REP_NOT_ALLOWED;
-	char reason[UPSTREAM_ERROR_MAX] = "destination not allowed (loopback or this router; "
-					  "see allow_dst/deny_dst)";
-
-	while (s->next_addr < s->n_addrs) {
-		struct sockaddr_storage dst = s->addrs[s->next_addr++];
-		const struct upstream *up;
-		char a[ADDR_STRLEN];
-
-		addr_unmap_v4(&dst);
-		f->target.addr = dst;
-		if (!socks_dst_allowed(f, &dst)) {
-			rep = REP_NOT_ALLOWED;
-			snprintf(reason, sizeof(reason),
-				 "destination not allowed (loopback or this router; see "
-				 "allow_dst/deny_dst)");
-			if (s->n_addrs > 1)
-				log_debug("flow %u.%llu: %s not allowed, next address", f->r->index,
-					  (unsigned long long)f->id,
-					  addr_format(&dst, a, sizeof(a)));
-			continue;
-		}
-		/* [route] by name holds for every address the name has */
-		up = relay_route(f->r, f->r->gen, &f->client, &dst, f->target.hostname, NULL);
-		if (flow_take_route(f, up, reason, sizeof(reason)) < 0) {
-			rep = REP_NETWORK_UNREACHABLE;
-			continue;
-		}
-		if (s->hs.cmd == SOCKS_CMD_BIND) {
-			socks_start_bind(f);
-			return;
-		}
-		flow_connect(f); /* a failure tries the next address (retry) */
-		return;
-	}
-	flow_fail_rep(f, rep, "%s", reason);
 }
 
 static int socks_server_retry(struct flow *f, const char *desc, const char *reason)
 {
-	struct socks_session *s = f->socks;
-
-	if (!s || s->next_addr >= s->n_addrs)
-		return 0;
-	log_debug("flow %u.%llu %s: %s; trying the next address", f->r->index,
-		  (unsigned long long)f->id, desc, reason);
-	loop_close(&f->r->loop, &f->upstream_fd, CLOSE_FIN);
-	free(f->hs);
-	f->hs = NULL;
-	f->upstream_readable = 0;
-	socks_connect_next(f);
-	return 1;
-}
-
-static void socks_resolved(void *arg, const struct sockaddr_storage *addrs, size_t n,
-			   unsigned ttl_s, const char *err)
-{
-	struct flow *f = arg;
-	struct socks_session *s = f->socks;
-	(void)ttl_s; /* looked up for one connection */
-
-	if (!n) {
-		flow_fail_rep(f, REP_HOST_UNREACHABLE, "cannot resolve \"%s\": %s", s->hs.host,
-			      err);
-		return;
-	}
-	memcpy(s->addrs, addrs, n * sizeof(*addrs));
-	s->n_addrs = n;
-	s->next_addr = 0;
-	socks_connect_next(f);
+	return f->socks ? proxy_target_retry(&f->socks->dest, desc, reason) : 0;
 }
 
 /* BIND (RFC 1928 section 4): listen where the expected peer can reach us,
@@ -545,7 +268,6 @@ static void socks_request(struct flow *f)
 {
 	struct socks_session *s = f->socks;
 	struct relay *r = f->r;
-	const struct config *cfg = r->cfg;
 
 	s->reply_owed = 1;
 	f->target = s->hs.target;
@@ -555,34 +277,9 @@ static void socks_request(struct flow *f)
 				  (unsigned long long)f->id);
 		return;
 	}
-	if (f->target.hostname)
-		socks_literal_name(f);
-	if (f->target.hostname && socks_name_is_localhost(f->target.hostname)) {
-		flow_fail_rep(f, REP_NOT_ALLOWED, "destination not allowed (a localhost name)");
-		return;
-	}
-	if (f->target.hostname) {
-		const struct upstream *up =
-		    s->hs.cmd == SOCKS_CMD_CONNECT ? socks_name_upstream(f) : NULL;
-		if (up) {
-			char why[UPSTREAM_ERROR_MAX];
-			if (flow_take_route(f, up, why, sizeof(why)) < 0)
-				flow_fail_rep(f, REP_NETWORK_UNREACHABLE, "%s", why);
-			else
-				flow_connect(f);
-			return;
-		}
-		f->state = FLOW_RESOLVING;
-		flow_set_timer(f, &r->connect_timers, cfg->connect_timeout_ms);
-		/* the last thing done here: the answer may come at once */
-		dns_resolve(r->dns, f->target.hostname, f->target.port, &f->client, socks_resolved,
-			    f, &s->dns);
-		return;
-	}
-	s->addrs[0] = f->target.addr;
-	s->n_addrs = 1;
-	s->next_addr = 0;
-	socks_connect_next(f);
+	s->dest.name_upstream = s->hs.cmd == SOCKS_CMD_CONNECT;
+	s->dest.open = s->hs.cmd == SOCKS_CMD_BIND ? socks_start_bind : NULL;
+	proxy_target_start(f, &s->dest);
 }
 
 /* Reads what the client sent into the handshake codec. Bytes behind the
@@ -632,6 +329,12 @@ static void socks_read_request(struct flow *f)
 		size_t consumed = 0, out_len = 0;
 		enum socks_handshake_result res;
 
+		/* the port is mixed: an HTTP method instead of a SOCKS version */
+		if (!s->hs.version && f->r->cfg->socks.http && http_proxy_first_byte(s->in[0])) {
+			http_proxy_take(f, s->in, s->in_len);
+			return;
+		}
+
 		res = socks_handshake_feed(&s->hs, s->in, s->in_len, &consumed, out, &out_len);
 		memmove(s->in, s->in + consumed, s->in_len - consumed);
 		s->in_len -= consumed;
@@ -671,7 +374,7 @@ static void socks_read_request(struct flow *f)
 static void socks_server_client_event(struct flow *f, uint32_t events)
 {
 	switch (f->state) {
-	case FLOW_SOCKS_REQUEST:
+	case FLOW_REQUEST:
 		if (events & (EPOLLERR | EPOLLHUP)) {
 			flow_destroy(f, CLOSE_RESET);
 			return;

@@ -11,11 +11,6 @@
 struct flow;
 struct relay;
 
-/* The server's state on r's worker (r->socks); 0 or -errno with a log
- * line. socks_server_free is safe after a failure. */
-int socks_server_new(struct relay *r);
-/* After the relay's flows were closed. */
-void socks_server_free(struct relay *r);
 /* A connection accepted on one of the SOCKS listeners. The relay core
  * reaches the SOCKS side of a flow only through the struct flow_frontend
  * the server gives it (flow_core.h). */

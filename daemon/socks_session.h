@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "dns.h"
+#include "proxy_target.h"
 #include "socks_handshake.h"
 
 struct auth_request;
@@ -18,16 +18,14 @@ struct socks_session {
 	struct flow *flow;
 	struct socks_handshake hs;
 	struct auth_request *auth; /* with the verifier */
-	struct dns_query *dns;
 	/* client bytes read but not yet used by the codec, then (after the
 	 * request) the first bytes for the target */
 	uint8_t in[1024];
 	size_t in_len;
-	int in_drained; /* the last read was short: the socket is empty */
-	struct sockaddr_storage addrs[DNS_ADDRS_MAX];
-	size_t n_addrs, next_addr;
-	uint8_t reply_owed;    /* the request (or BIND's second reply) is unanswered */
-	struct socks_udp *udp; /* UDP ASSOCIATE */
+	int in_drained;		  /* the last read was short: the socket is empty */
+	struct proxy_target dest; /* CONNECT and BIND */
+	uint8_t reply_owed;	  /* the request (or BIND's second reply) is unanswered */
+	struct socks_udp *udp;	  /* UDP ASSOCIATE */
 };
 
 /* Sends a short handshake message: 0, or -1 when the flow was destroyed
@@ -39,8 +37,4 @@ size_t socks_encode_reply(const struct flow *f, uint8_t rep, const struct sockad
 			  uint8_t *out);
 /* Sends the SOCKS5 (or SOCKS4) reply; -1 when the flow was destroyed. */
 int socks_reply(struct flow *f, uint8_t rep, const struct sockaddr_storage *bnd);
-/* The destination policy: loopback, unspecified and this host's own
- * addresses refused unless allow_dst names them; deny_dst added. */
-int socks_dst_allowed(struct flow *f, const struct sockaddr_storage *dst);
-
 #endif

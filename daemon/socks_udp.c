@@ -26,6 +26,7 @@
 #include "flow_core.h"
 #include "generation.h"
 #include "socks_handshake.h"
+#include "proxy_target.h"
 #include "socks_session.h"
 #include "socks_udp.h"
 #include "upstream_live.h"
@@ -303,7 +304,7 @@ static void socks_udp_send(struct flow *f, struct sockaddr_storage *dst, const u
 	if (!addr_equal(dst, &u->checked)) {
 		const struct upstream *up;
 		int pos;
-		if (!socks_dst_allowed(f, dst)) {
+		if (!proxy_dst_allowed(f, dst)) {
 			log_debug("flow %u.%llu: UDP to %s dropped: destination not allowed",
 				  f->r->index, (unsigned long long)f->id,
 				  addr_format(dst, a, sizeof(a)));

@@ -21,6 +21,7 @@
 #include "generation.h"
 #include "tcp_liveness.h"
 #include "intake.h"
+#include "login.h"
 #include "socks_server.h"
 #include "udp_relay.h"
 #include "upstream_live.h"
@@ -575,7 +576,7 @@ static int worker_init_socks(struct worker *w)
 	struct relay *r = &w->relay;
 	int rc = dns_new(r, r->cfg->mark, &r->dns);
 
-	return rc < 0 ? rc : socks_server_new(r);
+	return rc < 0 ? rc : login_new(r);
 }
 
 int worker_init(struct worker *w, unsigned index, struct generation *gen,
@@ -665,7 +666,7 @@ void worker_destroy(struct worker *w)
 	if (r->loop.epoll_fd >= 0) { /* relay_init got that far */
 		worker_close_flows(r);
 		flow_free_cache(r);
-		socks_server_free(r);
+		login_free(r);
 		dns_service_free(r);
 		upstream_watch_free(r);
 		dns_free(r->dns);

@@ -799,7 +799,9 @@ static void socks_key(struct parse_ctx *ctx, const char *key, const char *value)
 					    "deny_dst",
 					    "allow_dst",
 					    "max_conns_per_client",
-					    "bind_timeout" };
+					    "bind_timeout",
+					    "http",
+					    "http_via" };
 	struct socks_config *sc = &ctx->cfg->socks;
 	unsigned bit = 0;
 	unsigned long v;
@@ -838,6 +840,9 @@ static void socks_key(struct parse_ctx *ctx, const char *key, const char *value)
 				      value);
 		else
 			sc->max_conns_per_client = (unsigned)v;
+	} else if (!strcmp(key, "http") || !strcmp(key, "http_via")) {
+		if (config_parse_bool(value, key[4] ? &sc->http_via : &sc->http))
+			config_report(ctx, ctx->line, "%s: \"%s\" is not yes or no", key, value);
 	} else if (!strcmp(key, "bind_timeout")) {
 		if (config_parse_duration(value, &sc->bind_timeout_ms) || !sc->bind_timeout_ms)
 			config_report(
@@ -1482,6 +1487,7 @@ static int load(struct parse_ctx *ctx, int resolve, struct config **out)
 	cfg->max_udp_per_client = DEFAULT_MAX_UDP_PER_CLIENT;
 	cfg->socks.max_conns_per_client = DEFAULT_MAX_CONNS_PER_CLIENT;
 	cfg->socks.bind_timeout_ms = DEFAULT_BIND_TIMEOUT_MS;
+	cfg->socks.http = 1;
 	cfg->dns.timeout_ms = DEFAULT_DNS_TIMEOUT_MS;
 	cfg->sniff_timeout_ms = DEFAULT_SNIFF_TIMEOUT_MS;
 	cfg->dns.cache_entries = DEFAULT_DNS_CACHE_ENTRIES;

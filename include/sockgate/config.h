@@ -82,6 +82,8 @@ struct socks_config {
 	size_t n_allow_dst;
 	unsigned max_conns_per_client; /* 0 = no limit */
 	unsigned bind_timeout_ms;
+	int http;     /* the listen ports take HTTP proxy requests too (default yes) */
+	int http_via; /* add "Via: 1.1 sockgate" to forwarded HTTP messages */
 	/* allow, deny_dst, allow_dst for lookups (longest prefix); NULL when
 	 * the list is empty */
 	struct prefix_table *allow_table, *deny_dst_table, *allow_dst_table;
