@@ -340,69 +340,41 @@ fail:
 	return -err;
 }
 
-static const char *reason_phrase(enum metrics_verdict v)
-{
-	switch (v) {
-	case METRICS_OK:
-		return "OK";
-	case METRICS_NOT_FOUND:
-		return "Not Found";
-	case METRICS_METHOD_NOT_ALLOWED:
-		return "Method Not Allowed";
-	case METRICS_TOO_LARGE:
-		return "Request Header Fields Too Large";
-	case METRICS_BAD_VERSION:
-		return "HTTP Version Not Supported";
-	default:
-		return "Bad Request";
-	}
-}
+static const char *const metrics_paths[] = { "/metrics" };
 
 static int request_complete(const char *buf, size_t len)
 {
-	return metrics_parse_request(buf, len) != METRICS_INCOMPLETE;
-}
-
-/* The whole response (head and body) in one buffer: 0, or -1. */
-static int respond(const struct metrics *m, enum metrics_verdict v, char **resp, size_t *resp_len)
-{
-	char *body = NULL;
-	size_t body_len = 0;
-	FILE *out = open_memstream(&body, &body_len);
-
-	if (!out)
-		return -1;
-	if (v == METRICS_OK)
-		metrics_render(m, out);
-	else
-		fprintf(out, "%d %s\n", (int)v, reason_phrase(v));
-	fclose(out);
-	out = open_memstream(resp, resp_len);
-	if (!out) {
-		free(body);
-		return -1;
-	}
-	fprintf(out,
-		"HTTP/1.1 %d %s\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-		"%sContent-Length: %zu\r\nConnection: close\r\n\r\n",
-		(int)v, reason_phrase(v), v == METRICS_METHOD_NOT_ALLOWED ? "Allow: GET\r\n" : "",
-		body_len);
-	fwrite(body, 1, body_len, out);
-	fclose(out);
-	free(body);
-	return 0;
+	size_t which;
+	return http_get_parse(buf, len, metrics_paths, 1, &which) != HTTP_GET_INCOMPLETE;
 }
 
 static enum served_answer metrics_answer(void *arg, struct served_client *c, const char *req,
 					 size_t len, int too_long)
 {
-	enum metrics_verdict v = too_long ? METRICS_TOO_LARGE : metrics_parse_request(req, len);
-	char *resp = NULL;
-	size_t resp_len = 0;
+	size_t which;
+	enum http_get_verdict v =
+	    too_long ? HTTP_GET_TOO_LARGE : http_get_parse(req, len, metrics_paths, 1, &which);
+	char *body = NULL, *resp = NULL;
+	size_t body_len = 0, resp_len = 0;
+	FILE *out;
+	int rc;
 
-	if (v == METRICS_INCOMPLETE) /* the client stopped sending midway */
-		v = METRICS_BAD_REQUEST;
-	if (respond(arg, v, &resp, &resp_len) < 0)
+	if (v == HTTP_GET_INCOMPLETE) /* the client stopped sending midway */
+		v = HTTP_GET_BAD_REQUEST;
+	if (v == HTTP_GET_OK) {
+		out = open_memstream(&body, &body_len);
+		if (!out)
+			return SERVED_CLOSE;
+		metrics_render(arg, out);
+		if (fclose(out) != 0) {
+			free(body);
+			return SERVED_CLOSE;
+		}
+	}
+	rc = http_get_response(v, "text/plain; version=0.0.4; charset=utf-8", body, body_len, &resp,
+			       &resp_len);
+	free(body);
+	if (rc < 0)
 		return SERVED_CLOSE;
 	served_reply(c, resp, resp_len);
 	return SERVED_REPLY;
@@ -410,7 +382,7 @@ static enum served_answer metrics_answer(void *arg, struct served_client *c, con
 
 static const struct served_ops metrics_ops = {
 	.name = "metrics",
-	.request_max = METRICS_REQUEST_MAX,
+	.request_max = HTTP_GET_REQUEST_MAX,
 	.deadline_ms = METRICS_DEADLINE_MS,
 	.max_clients = METRICS_CLIENTS_MAX,
 	.complete = request_complete,

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#include "metrics_request.h"
+#include "http_get.h"
 
 #define METRICS_DEADLINE_MS 2000
 #define METRICS_CLIENTS_MAX 8

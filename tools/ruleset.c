@@ -10,27 +10,6 @@
 
 #include "ruleset.h"
 
-/* Never intercepted, whatever the config says. */
-static const char *const always_bypass[] = {
-	"0.0.0.0/8",
-	"127.0.0.0/8",
-	"169.254.0.0/16",
-	"224.0.0.0/4",
-	"255.255.255.255",
-	/* ::, ::1 and IPv4-compatible; IPv4-mapped, which an IPv6 socket
-	 * would turn into IPv4 (the router's own 127.0.0.1 among them) */
-	"::/96",
-	"::ffff:0:0/96",
-	"fe80::/10",
-	"ff00::/8",
-};
-/* Private and reserved ranges: bypassed unless bypass_private = no. */
-static const char *const private_bypass[] = {
-	"10.0.0.0/8",	  "100.64.0.0/10", "172.16.0.0/12",   "192.0.0.0/24",	"192.0.2.0/24",
-	"192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4",
-	"100::/64",	  "2001:db8::/32", "fc00::/7",
-};
-
 static size_t family_len(int family)
 {
 	return family == AF_INET ? 4 : 16;
@@ -371,12 +350,11 @@ int ruleset_build(const struct config *cfg, struct ruleset *rs, char *err, size_
 	    interval_sets_add_all(&rs->exclude4, &rs->exclude6, cfg->exclude_src,
 				  cfg->n_exclude_src))
 		goto nomem;
-	for (size_t i = 0; i < sizeof(always_bypass) / sizeof(always_bypass[0]); i++)
-		if (add_text(rs, always_bypass[i]))
+	for (size_t i = 0; i < config_n_always_bypass; i++)
+		if (add_text(rs, config_always_bypass[i]))
 			goto nomem;
-	for (size_t i = 0;
-	     cfg->bypass_private && i < sizeof(private_bypass) / sizeof(private_bypass[0]); i++)
-		if (add_text(rs, private_bypass[i]))
+	for (size_t i = 0; cfg->bypass_private && i < config_n_private_bypass; i++)
+		if (add_text(rs, config_private_bypass[i]))
 			goto nomem;
 	if (interval_sets_add_all(&rs->bypass4, &rs->bypass6, cfg->bypass, cfg->n_bypass))
 		goto nomem;

@@ -71,3 +71,29 @@ const struct sockaddr_storage *config_dns_hijack_target(const struct dns_config 
 			return &dc->listen[i];
 	return NULL;
 }
+
+/* Never intercepted, whatever the config says. */
+const char *const config_always_bypass[] = {
+	"0.0.0.0/8",
+	"127.0.0.0/8",
+	"169.254.0.0/16",
+	"224.0.0.0/4",
+	"255.255.255.255",
+	/* ::, ::1 and IPv4-compatible; IPv4-mapped, which an IPv6 socket
+	 * would turn into IPv4 (the router's own 127.0.0.1 among them) */
+	"::/96",
+	"::ffff:0:0/96",
+	"fe80::/10",
+	"ff00::/8",
+};
+/* Private and reserved ranges: bypassed unless bypass_private = no. */
+const char *const config_private_bypass[] = {
+	"10.0.0.0/8",	  "100.64.0.0/10", "172.16.0.0/12",   "192.0.0.0/24",	"192.0.2.0/24",
+	"192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4",
+	"100::/64",	  "2001:db8::/32", "fc00::/7",
+};
+
+const size_t config_n_always_bypass =
+    sizeof(config_always_bypass) / sizeof(config_always_bypass[0]);
+const size_t config_n_private_bypass =
+    sizeof(config_private_bypass) / sizeof(config_private_bypass[0]);

@@ -1139,6 +1139,8 @@ static int config_handler(void *user, const char *section, const char *key, cons
 		socks_key(ctx, key, value);
 	else if (!strcmp(section, "dns"))
 		dns_key(ctx, key, value);
+	else if (!strcmp(section, "pac"))
+		config_pac_key(ctx, key, value);
 	else if (!strncmp(section, "upstream", 8) && (section[8] == ' ' || section[8] == '\t'))
 		upstream_key(ctx, section + 8 + strspn(section + 8, " \t"), key, value);
 	else if (!strncmp(section, "group", 5) && (section[5] == ' ' || section[5] == '\t'))
@@ -1401,6 +1403,9 @@ static void finish(struct parse_ctx *ctx, int resolve)
 		} else if (!strcmp(h, "dns")) {
 			if (!ctx->dns_line)
 				ctx->dns_line = ctx->headers[i].line;
+		} else if (!strcmp(h, "pac")) {
+			if (!ctx->pac_line)
+				ctx->pac_line = ctx->headers[i].line;
 		} else if (strcmp(h, "daemon") && strcmp(h, "intake") && strcmp(h, "route")) {
 			config_report(ctx, ctx->headers[i].line, "unknown section [%s]", h);
 		}
@@ -1414,6 +1419,7 @@ static void finish(struct parse_ctx *ctx, int resolve)
 	finish_intake(ctx);
 	finish_socks(ctx);
 	finish_dns(ctx);
+	config_finish_pac(ctx);
 	for (size_t i = 0; i < ctx->n_routes; i++) {
 		struct pending_route *r = &ctx->routes[i];
 		const struct upstream *up = config_find_upstream(cfg, r->upstream);

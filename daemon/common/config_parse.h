@@ -56,6 +56,7 @@ struct parse_ctx {
 	char dns_via[DNS_SERVERS_MAX][CONFIG_NAME_MAX + 1];
 	unsigned dns_via_line[DNS_SERVERS_MAX];
 	unsigned socks_line; /* first [socks] key */
+	unsigned seen_pac, pac_line;
 	int in_list_file;    /* reading an @FILE list: ctx->name and line are its */
 	const struct upstream *route_up; /* where the entries of a route list go */
 	struct route_rule *rule;	 /* the [route] rule being read */
@@ -108,5 +109,9 @@ void config_rule_free(struct route_rule *rule);
 void config_group_key(struct parse_ctx *ctx, const char *name, const char *key,
 		      const char *value);
 void config_finish_groups(struct parse_ctx *ctx);
+
+/* [pac] keys, and after the whole file: what it needs. */
+void config_pac_key(struct parse_ctx *ctx, const char *key, const char *value);
+void config_finish_pac(struct parse_ctx *ctx);
 
 #endif

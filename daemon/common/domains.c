@@ -198,3 +198,15 @@ size_t domain_table_count(const struct domain_table *t)
 {
 	return t ? t->count : 0;
 }
+
+void domain_table_each(const struct domain_table *t,
+		       void (*fn)(const char *name, size_t len, int exact, const void *value,
+				  void *arg),
+		       void *arg)
+{
+	for (size_t i = 0; t && i < t->n_slots; i++) {
+		const struct domain_entry *e = &t->slots[i];
+		if (e->hash)
+			fn(t->arena + e->off, e->len, e->exact, e->value, arg);
+	}
+}

@@ -262,6 +262,27 @@ const void *prefix_table_lookup(const struct prefix_table *t, const struct socka
 	return r->n ? r->value[last_at_or_below(r->start, f, lo, hi, key)] : NULL;
 }
 
+void prefix_table_each_range(const struct prefix_table *t, int family,
+			     void (*fn)(const uint8_t *start, size_t len, const void *value,
+					void *arg),
+			     void *arg)
+{
+	int f = family == AF_INET6;
+	const struct ranges *r;
+
+	if (!t || !t->built)
+		return;
+	r = &t->ranges[f];
+	for (size_t i = 0; i < r->n; i++) {
+		uint8_t b[16];
+		u128 v = f ? ((const u128 *)r->start)[i] : ((const uint32_t *)r->start)[i];
+		size_t n = f ? 16 : 4;
+		for (size_t k = n; k-- > 0; v >>= 8)
+			b[k] = (uint8_t)v;
+		fn(b, n, r->value[i], arg);
+	}
+}
+
 size_t prefix_table_count(const struct prefix_table *t)
 {
 	return t ? t->added : 0;

@@ -89,6 +89,18 @@ struct socks_config {
 	struct prefix_table *allow_table, *deny_dst_table, *allow_dst_table;
 };
 
+/* [pac]: a proxy auto-config file for the LAN's browsers */
+#define PAC_LISTEN_MAX 4
+struct pac_config {
+	struct sockaddr_storage listen[PAC_LISTEN_MAX]; /* none: not served */
+	size_t n_listen;
+	/* what the file names as the proxy; empty host: the address the file
+	 * was asked on, with the first [socks] listen port */
+	char proxy_host[256];
+	uint16_t proxy_port;
+	int fallback_direct; /* "; DIRECT" last: browsers go direct when the router is down */
+};
+
 /* [dns]: the DNS service for the LAN */
 #define DNS_LISTEN_MAX	8
 #define DNS_SERVERS_MAX 8
@@ -229,7 +241,15 @@ struct config {
 	/* [socks] */
 	struct socks_config socks;
 	struct dns_config dns;
+	struct pac_config pac;
 };
+
+/* Destinations the interception rules never send to sockgated: always,
+ * and (bypass_private) private and reserved ranges; CIDR text. */
+extern const char *const config_always_bypass[];
+extern const size_t config_n_always_bypass;
+extern const char *const config_private_bypass[];
+extern const size_t config_n_private_bypass;
 
 /* Loads and validates path. Every problem is printed to errs as
  * "PATH:LINE: message"; returns the number of problems (0 = *out is valid).

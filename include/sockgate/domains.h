@@ -23,6 +23,12 @@ int domain_table_add(struct domain_table *t, const char *name, int exact, const 
  * trailing dot allowed), NULL when none does. */
 const void *domain_table_match(const struct domain_table *t, const char *name);
 size_t domain_table_count(const struct domain_table *t);
+/* Each entry, in no particular order: its name (len bytes, not
+ * NUL-terminated), kind and value. */
+void domain_table_each(const struct domain_table *t,
+		       void (*fn)(const char *name, size_t len, int exact, const void *value,
+				  void *arg),
+		       void *arg);
 /* name as the table keeps it, in out (DOMAIN_NAME_MAX + 1): lowercase,
  * without a trailing dot; 0, or -1 when it is not a host name (LDH and
  * '_' labels of 1..63, 253 in all, not an address). */

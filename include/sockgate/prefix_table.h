@@ -7,6 +7,7 @@
 #define SOCKGATE_PREFIX_TABLE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "addr.h"
@@ -26,6 +27,13 @@ int prefix_table_build(struct prefix_table *t);
  * not built, or NULL). */
 const void *prefix_table_lookup(const struct prefix_table *t, const struct sockaddr_storage *a);
 
+/* Each range of family's addresses in order, by its first address
+ * (network byte order, len 4 or 16) and value (NULL: no prefix holds it):
+ * a range runs up to the next one's start. The first starts at 0. */
+void prefix_table_each_range(const struct prefix_table *t, int family,
+			     void (*fn)(const uint8_t *start, size_t len, const void *value,
+					void *arg),
+			     void *arg);
 /* Prefixes added, and bytes the built table takes. */
 size_t prefix_table_count(const struct prefix_table *t);
 size_t prefix_table_bytes(const struct prefix_table *t);
