@@ -28,6 +28,7 @@
 #include "fakeip.h"
 #include "generation.h"
 #include "metrics.h"
+#include "pac.h"
 #include "notify.h"
 #include "privileges.h"
 #include "reload_job.h"
@@ -192,6 +193,7 @@ struct daemon {
 	struct control control;
 	struct control *serving; /* &control once it is served, else NULL */
 	struct metrics metrics;
+	struct pac pac;
 	struct served_loop *served;
 	struct reload_job job;
 	int sfd; /* signalfd */
@@ -219,6 +221,9 @@ static const char *restart_needed(const struct config *a, const struct config *b
 	if (a->metrics.ss_family != b->metrics.ss_family ||
 	    (a->metrics.ss_family && !addr_equal(&a->metrics, &b->metrics)))
 		return "[daemon] metrics";
+	if (a->pac.n_listen != b->pac.n_listen ||
+	    memcmp(a->pac.listen, b->pac.listen, a->pac.n_listen * sizeof(a->pac.listen[0])))
+		return "[pac] listen";
 	/* the SOCKS server's resolver and verifier start with the daemon */
 	if (!a->socks.n_listen != !b->socks.n_listen)
 		return "[socks] (turned on or off)";
@@ -650,6 +655,9 @@ static int open_endpoints(struct daemon *d, const struct config *cfg)
 			log_warn("running without a control socket: sockgate status/conns/stats "
 				 "will not reach this daemon");
 	}
+	d->pac.gen = &d->gen;
+	if (pac_open(&d->pac, cfg) < 0)
+		return -1;
 	if (!cfg->metrics.ss_family)
 		return 0;
 	d->metrics.gen = &d->gen;
@@ -734,6 +742,8 @@ static int setup_main_loop(struct daemon *d)
 		d->serving = &d->control;
 	if (d->metrics.fd >= 0 && metrics_serve(&d->metrics, d->served) < 0)
 		return -1;
+	if (pac_serve(&d->pac, d->served) < 0)
+		return -1;
 	return 0;
 }
 
@@ -764,6 +774,7 @@ static void daemon_stop(struct daemon *d)
 	served_loop_free(d->served);
 	control_close(&d->control);
 	metrics_close(&d->metrics);
+	pac_close(&d->pac);
 	for (unsigned i = 0; i < d->started; i++)
 		worker_request_stop(&d->workers[i]);
 	for (unsigned i = 0; i < d->started; i++)

@@ -1,0 +1,149 @@
+/* The PAC endpoint (see pac.h). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sockgate/addr.h"
+#include "sockgate/log.h"
+#include "generation.h"
+#include "http_get.h"
+#include "pac.h"
+#include "pac_script.h"
+#include "served.h"
+
+static const char *const pac_paths[] = { "/proxy.pac", "/wpad.dat" };
+
+int pac_open(struct pac *p, const struct config *cfg)
+{
+	char text[ADDR_STRLEN];
+
+	p->n_fds = 0;
+	for (size_t i = 0; i < cfg->pac.n_listen; i++) {
+		const struct sockaddr_storage *a = &cfg->pac.listen[i];
+		int one = 1, err;
+		int fd = socket(a->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd >= 0) {
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+			if (a->ss_family == AF_INET6)
+				setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		}
+		if (fd < 0 || bind(fd, (const struct sockaddr *)a, addr_len(a)) < 0 ||
+		    listen(fd, 64) < 0) {
+			err = errno;
+			log_error("PAC on %s: %s", addr_format(a, text, sizeof(text)),
+				  strerror(err));
+			if (fd >= 0)
+				close(fd);
+			return -err;
+		}
+		p->fds[p->n_fds++] = fd;
+		log_info("PAC on http://%s/proxy.pac and /wpad.dat",
+			 addr_format(a, text, sizeof(text)));
+	}
+	return 0;
+}
+
+/* "HOST:PORT" of the proxy port for a browser that asked on fd. */
+static void pac_proxy(const struct config *cfg, int fd, char *out, size_t len)
+{
+	const struct sockaddr_storage *first = &cfg->socks.listen[0];
+	struct sockaddr_storage local;
+	socklen_t slen = sizeof(local);
+
+	if (cfg->pac.proxy_host[0]) {
+		snprintf(out, len, strchr(cfg->pac.proxy_host, ':') ? "[%s]:%u" : "%s:%u",
+			 cfg->pac.proxy_host, cfg->pac.proxy_port);
+		return;
+	}
+	/* the first [socks] address, or, when it is a wildcard, the address
+	 * this browser reached the router on */
+	if (addr_is_unspecified(first) && getsockname(fd, (struct sockaddr *)&local, &slen) == 0) {
+		addr_unmap_v4(&local);
+		addr_set_port(&local, addr_port(first));
+		addr_format(&local, out, len);
+		return;
+	}
+	addr_format(first, out, len);
+}
+
+static enum served_answer pac_answer(void *arg, struct served_client *c, const char *req,
+				     size_t len, int too_long)
+{
+	struct pac *p = arg;
+	const struct config *cfg = (*p->gen)->cfg;
+	struct sockaddr_storage peer;
+	socklen_t slen = sizeof(peer);
+	int fd = served_client_fd(c);
+	size_t which;
+	enum http_get_verdict v =
+	    too_long ? HTTP_GET_TOO_LARGE : http_get_parse(req, len, pac_paths, 2, &which);
+	char *body = NULL, *resp = NULL, proxy[ADDR_STRLEN + 256];
+	size_t body_len = 0, resp_len = 0;
+	FILE *out;
+	int rc = 0;
+
+	if (getpeername(fd, (struct sockaddr *)&peer, &slen) < 0)
+		return SERVED_CLOSE;
+	addr_unmap_v4(&peer);
+	if (v == HTTP_GET_INCOMPLETE) /* the client stopped sending midway */
+		v = HTTP_GET_BAD_REQUEST;
+	/* the proxy's clients only: the script tells the routes */
+	if (v == HTTP_GET_OK && cfg->socks.n_allow &&
+	    !config_cidrs_hold(cfg->socks.allow_table, &peer))
+		v = HTTP_GET_FORBIDDEN;
+	if (v == HTTP_GET_OK) {
+		pac_proxy(cfg, fd, proxy, sizeof(proxy));
+		out = open_memstream(&body, &body_len);
+		if (!out)
+			return SERVED_CLOSE;
+		rc = pac_script_write(cfg, &peer, proxy, out);
+		if (fclose(out) != 0 || rc < 0) {
+			free(body);
+			return SERVED_CLOSE;
+		}
+	}
+	rc = http_get_response(v, "application/x-ns-proxy-autoconfig", body, body_len, &resp,
+			       &resp_len);
+	free(body);
+	if (rc < 0)
+		return SERVED_CLOSE;
+	served_reply(c, resp, resp_len);
+	return SERVED_REPLY;
+}
+
+static int request_complete(const char *buf, size_t len)
+{
+	size_t which;
+	return http_get_parse(buf, len, pac_paths, 2, &which) != HTTP_GET_INCOMPLETE;
+}
+
+static const struct served_ops pac_ops = {
+	.name = "pac",
+	.request_max = HTTP_GET_REQUEST_MAX,
+	.deadline_ms = PAC_DEADLINE_MS,
+	.max_clients = PAC_CLIENTS_MAX,
+	.complete = request_complete,
+	.answer = pac_answer,
+};
+
+int pac_serve(struct pac *p, struct served_loop *l)
+{
+	for (size_t i = 0; i < p->n_fds; i++) {
+		int rc = served_add(l, p->fds[i], &pac_ops, p, NULL);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+void pac_close(struct pac *p)
+{
+	for (size_t i = 0; i < p->n_fds; i++)
+		close(p->fds[i]);
+	p->n_fds = 0;
+}
