@@ -430,7 +430,7 @@ int flow_fail_rep(struct flow *f, uint8_t rep, const char *fmt, ...)
 	/* A SOCKS client owed a reply gets it, and a normal close so that it
 	 * arrives; anyone else a reset. Under a flood, lines beyond the
 	 * limit are not even formatted. */
-	replied = f->fe && f->fe->reply_failure(f, rep);
+	replied = f->fe && f->fe->reply_failure(f, rep, reason);
 	if (loop_log_allowed(&f->r->loop)) {
 		flow_describe(f, desc, sizeof(desc));
 		if (replied)

@@ -60,8 +60,9 @@ struct flow_frontend {
 	int (*tunnel_up)(struct flow *f);
 	/* a retryable failure: 1 when another address is being tried */
 	int (*retry)(struct flow *f, const char *desc, const char *reason);
-	/* a failure: 1 when the client was answered (then closed with FIN) */
-	int (*reply_failure)(struct flow *f, uint8_t rep);
+	/* a failure (rep, and reason for people): 1 when the client was
+	 * answered (then closed with FIN) */
+	int (*reply_failure)(struct flow *f, uint8_t rep, const char *reason);
 	/* from flow_destroy: everything the front end holds for f */
 	void (*session_end)(struct flow *f);
 };

@@ -105,26 +105,32 @@ static const char *status_text(int status)
 	}
 }
 
-/* An error response with a short text body naming why: its length. */
+/* An error response with a short text body naming why, into msg (cap
+ * bytes: room for the head and 256 bytes of body): its length. */
 static int http_error_message(char *msg, size_t cap, int status, const char *why, int keep)
 {
 	char body[256];
 	int body_len =
 	    snprintf(body, sizeof(body), "%d %s: %s\n", status, status_text(status), why);
+	int n;
 
-	return snprintf(msg, cap,
-			"HTTP/1.1 %d %s\r\n%sContent-Type: text/plain\r\nContent-Length: %d\r\n"
-			"Connection: %s\r\n\r\n%s",
-			status, status_text(status),
-			status == 407 ? "Proxy-Authenticate: Basic realm=\"sockgate\"\r\n" : "",
-			body_len, keep ? "keep-alive" : "close", body);
+	if (body_len >= (int)sizeof(body))
+		body_len = (int)sizeof(body) - 1; /* cut: the length must say so */
+	n = snprintf(msg, cap,
+		     "HTTP/1.1 %d %s\r\n%sContent-Type: text/plain; charset=utf-8\r\n"
+		     "X-Content-Type-Options: nosniff\r\nContent-Length: %d\r\n"
+		     "Connection: %s\r\n\r\n%s",
+		     status, status_text(status),
+		     status == 407 ? "Proxy-Authenticate: Basic realm=\"sockgate\"\r\n" : "",
+		     body_len, keep ? "keep-alive" : "close", body);
+	return n < (int)cap ? n : (int)cap - 1;
 }
 
 /* Sends an error response: 0 when the connection stays (keep), else -1
  * with f closed. A short message into a send buffer that has room. */
 static int http_answer(struct flow *f, int status, const char *why, int keep)
 {
-	char msg[512];
+	char msg[640];
 	int n = http_error_message(msg, sizeof(msg), status, why, keep);
 	ssize_t sent = send(f->client_fd, msg, (size_t)n, MSG_NOSIGNAL);
 
@@ -661,44 +667,20 @@ static int http_retry(struct flow *f, const char *desc, const char *reason)
 	return f->http ? proxy_target_retry(&f->http->dest, desc, reason) : 0;
 }
 
-static int http_reply_failure(struct flow *f, uint8_t rep)
+/* The failure as a browser shows it: 403 for the destination policy, 504
+ * for a timeout, 502 for the rest, with the reason. */
+static int http_reply_failure(struct flow *f, uint8_t rep, const char *reason)
 {
 	struct http_session *s = f->http;
-	const char *why;
-	int status = 502;
+	int status = rep == REP_NOT_ALLOWED ? 403 : rep == REP_TTL_EXPIRED ? 504 : 502;
+	char msg[640];
+	int n;
 
 	if (!s || s->resp_begun)
 		return 0;
-	switch (rep) {
-	case REP_NOT_ALLOWED:
-		status = 403;
-		why = "destination not allowed";
-		break;
-	case REP_TTL_EXPIRED:
-		status = 504;
-		why = "the target or the upstream proxy did not answer in time";
-		break;
-	case REP_REFUSED:
-		why = "the target refused the connection";
-		break;
-	case REP_HOST_UNREACHABLE:
-		why = "the target is unreachable or its name does not resolve";
-		break;
-	case REP_NETWORK_UNREACHABLE:
-		why = "no route to the target (its upstream is down)";
-		break;
-	default:
-		why = "the connection to the target failed";
-		break;
-	}
 	s->resp_begun = 1;
-	{
-		char msg[512];
-		int n = http_error_message(msg, sizeof(msg), status, why, 0);
-		if (send(f->client_fd, msg, (size_t)n, MSG_NOSIGNAL) < 0)
-			return 0;
-	}
-	return 1;
+	n = http_error_message(msg, sizeof(msg), status, reason, 0);
+	return send(f->client_fd, msg, (size_t)n, MSG_NOSIGNAL) == n;
 }
 
 static const struct flow_frontend http_frontend = {

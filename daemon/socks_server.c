@@ -441,10 +441,11 @@ static int socks_server_tunnel_up(struct flow *f)
 	return 0;
 }
 
-static int socks_server_reply_failure(struct flow *f, uint8_t rep)
+static int socks_server_reply_failure(struct flow *f, uint8_t rep, const char *reason)
 {
 	struct socks_session *s = f->socks;
 
+	(void)reason; /* the protocol has a code only */
 	if (!s || !s->reply_owed)
 		return 0;
 	s->reply_owed = 0;
