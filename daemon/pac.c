@@ -48,11 +48,14 @@ int pac_open(struct pac *p, const struct config *cfg)
 	return 0;
 }
 
-/* "HOST:PORT" of the proxy port for a browser that asked on fd. */
+/* "HOST:PORT" of the proxy port for a browser that asked on fd: the
+ * [socks] address the file was asked on, else the first of its family (a
+ * wildcard one: the address asked on, with its port), else the first. */
 static void pac_proxy(const struct config *cfg, int fd, char *out, size_t len)
 {
-	const struct sockaddr_storage *first = &cfg->socks.listen[0];
-	struct sockaddr_storage local;
+	const struct socks_config *sc = &cfg->socks;
+	const struct sockaddr_storage *pick = NULL;
+	struct sockaddr_storage local, chosen;
 	socklen_t slen = sizeof(local);
 
 	if (cfg->pac.proxy_host[0]) {
@@ -60,15 +63,23 @@ static void pac_proxy(const struct config *cfg, int fd, char *out, size_t len)
 			 cfg->pac.proxy_host, cfg->pac.proxy_port);
 		return;
 	}
-	/* the first [socks] address, or, when it is a wildcard, the address
-	 * this browser reached the router on */
-	if (addr_is_unspecified(first) && getsockname(fd, (struct sockaddr *)&local, &slen) == 0) {
-		addr_unmap_v4(&local);
-		addr_set_port(&local, addr_port(first));
-		addr_format(&local, out, len);
+	if (getsockname(fd, (struct sockaddr *)&local, &slen) < 0) {
+		addr_format(&sc->listen[0], out, len);
 		return;
 	}
-	addr_format(first, out, len);
+	addr_unmap_v4(&local);
+	for (size_t i = 0; i < sc->n_listen && !pick; i++)
+		if (addr_same_ip(&sc->listen[i], &local))
+			pick = &sc->listen[i];
+	for (size_t i = 0; i < sc->n_listen && !pick; i++)
+		if (sc->listen[i].ss_family == local.ss_family)
+			pick = &sc->listen[i];
+	chosen = pick ? *pick : sc->listen[0];
+	if (addr_is_unspecified(&chosen) && chosen.ss_family == local.ss_family) {
+		addr_set_port(&local, addr_port(&chosen));
+		chosen = local;
+	}
+	addr_format(&chosen, out, len);
 }
 
 static enum served_answer pac_answer(void *arg, struct served_client *c, const char *req,

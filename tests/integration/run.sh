@@ -318,6 +318,8 @@ source tests/integration/dns.sh
 source tests/integration/groups.sh
 # shellcheck source=policy.sh
 source tests/integration/policy.sh
+# shellcheck source=http_proxy.sh
+source tests/integration/http_proxy.sh
 
 rig_up
 rig_start_web
@@ -396,6 +398,9 @@ test_socks_config_safety
 test_socks_no_auth
 test_socks_udp_routes
 test_socks_auth
+http_targets
+test_http_proxy
+test_http_auth
 test_dns_service
 test_dns_hijack
 test_sniff
