@@ -773,7 +773,9 @@ static void flow_upstream_connected(struct flow *f)
 	const struct config *cfg = f->r->cfg;
 	uint8_t out[UPSTREAM_OUT_MAX];
 
-	if (f->up->url.kind == UPSTREAM_DIRECT) {
+	if (f->up->url.kind == UPSTREAM_DIRECT ||
+	    (f->absolute_form && f->up->url.kind == UPSTREAM_HTTP)) {
+		flow_note_upstream(f, 1, NULL); /* a proxy that took the connection */
 		if (f->fe && flow_frontend_takes_over(f, 0))
 			return;
 		flow_start_relay(f);

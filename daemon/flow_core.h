@@ -92,10 +92,13 @@ struct flow {
 	struct list resume;		 /* r->resume or r->pipe_waiters */
 	uint64_t last_active;
 	uint64_t created_ms;
-	uint64_t bytes[2];   /* delivered, per direction */
-	uint8_t tproxy;	     /* came through the TPROXY intake */
-	uint8_t intake;	     /* enum intake */
-	uint8_t up_noted;    /* the upstream's health was recorded */
+	uint64_t bytes[2]; /* delivered, per direction */
+	uint8_t tproxy;	   /* came through the TPROXY intake */
+	uint8_t intake;	   /* enum intake */
+	uint8_t up_noted;  /* the upstream's health was recorded */
+	/* an HTTP request the front end sends itself, to an HTTP upstream in
+	 * absolute form (no CONNECT, which proxies allow to few ports) */
+	uint8_t absolute_form;
 	uint64_t connect_ms; /* when the upstream connect began */
 	/* members of route's group tried (bit by position), up's address
 	 * tried (index), and the end of the time a retry may start in */

@@ -461,7 +461,8 @@ static int put_fields(const uint8_t *buf, const struct http_head *h, const char 
 }
 
 ssize_t http_rewrite_request(const uint8_t *buf, const struct http_head *h,
-			     const struct http_target *t, int via, uint8_t *out, size_t cap)
+			     const struct http_target *t, int via, int absolute, const char *extra,
+			     uint8_t *out, size_t cap)
 {
 	char host[300];
 	size_t n = 0;
@@ -473,6 +474,8 @@ ssize_t http_rewrite_request(const uint8_t *buf, const struct http_head *h,
 		snprintf(host, sizeof(host), v6 ? "[%s]:%u" : "%s:%u", t->host, t->port);
 	if (put(out, cap, &n, buf + h->method, h->method_len) < 0 ||
 	    put_str(out, cap, &n, " ") < 0 ||
+	    (absolute &&
+	     (put_str(out, cap, &n, "http://") < 0 || put_str(out, cap, &n, host) < 0)) ||
 	    (t->path_len ? put(out, cap, &n, t->path, t->path_len) : put_str(out, cap, &n, "/")) <
 		0 ||
 	    put_str(out, cap, &n, h->minor ? " HTTP/1.1\r\nHost: " : " HTTP/1.0\r\nHost: ") < 0 ||
@@ -480,6 +483,7 @@ ssize_t http_rewrite_request(const uint8_t *buf, const struct http_head *h,
 	    put_fields(buf, h, "Host", out, cap, &n) < 0 ||
 	    (via && put_str(out, cap, &n,
 			    h->minor ? "Via: 1.1 sockgate\r\n" : "Via: 1.0 sockgate\r\n") < 0) ||
+	    (extra && put_str(out, cap, &n, extra) < 0) ||
 	    put_str(out, cap, &n, "Connection: close\r\n\r\n") < 0)
 		return -1;
 	return (ssize_t)n;

@@ -83,12 +83,15 @@ int http_find_field(const uint8_t *buf, const struct http_head *h, const char *n
 /* Whether the method is the one named. */
 int http_method_is(const uint8_t *buf, const struct http_head *h, const char *method);
 
-/* The request head for the origin: origin form, Host from the target,
- * hop-by-hop fields and Proxy-Authorization left out, "Connection: close"
- * (one request per connection to the origin), "Via" when via is set. The
- * length written, or -1 when out (cap bytes) is too small. */
+/* The request head for the next hop: origin form (absolute: the URI
+ * whole, for an HTTP upstream proxy), Host from the target, hop-by-hop
+ * fields and Proxy-Authorization left out, extra (whole header lines, or
+ * NULL) added, "Connection: close" (one request per connection onward),
+ * "Via" when via is set. The length written, or -1 when out (cap bytes)
+ * is too small. */
 ssize_t http_rewrite_request(const uint8_t *buf, const struct http_head *h,
-			     const struct http_target *t, int via, uint8_t *out, size_t cap);
+			     const struct http_target *t, int via, int absolute, const char *extra,
+			     uint8_t *out, size_t cap);
 /* The response head for the client: hop-by-hop fields left out, then
  * "Connection: close" when keep is 0, "Connection: keep-alive" when keep
  * is 1 and the client speaks HTTP/1.0. */

@@ -358,6 +358,7 @@ static void http_open(struct flow *f)
 	f->target.port = s->target.port;
 	s->dest.name_upstream = 1;
 	s->dest.open = NULL;
+	f->absolute_form = !s->target.is_connect;
 	proxy_target_start(f, &s->dest);
 }
 
@@ -396,8 +397,14 @@ static int http_request_up(struct flow *f)
 	uint8_t out[HTTP_OUT_MAX];
 	ssize_t len, n;
 
-	len = http_rewrite_request(s->in, &s->req, &s->target, f->r->cfg->socks.http_via, out,
-				   sizeof(out));
+	char creds[UPSTREAM_HTTP_CREDENTIALS_MAX] = "";
+	int to_proxy = f->absolute_form && f->up->url.kind == UPSTREAM_HTTP;
+
+	if (to_proxy && upstream_http_credentials(&f->up->url, creds, sizeof(creds)) < 0)
+		return flow_fail_rep(f, REP_GENERAL_FAILURE, "upstream credentials too long");
+	len = http_rewrite_request(s->in, &s->req, &s->target, f->r->cfg->socks.http_via, to_proxy,
+				   creds, out, sizeof(out));
+	explicit_bzero(creds, sizeof(creds));
 	if (len < 0) {
 		http_refuse(f, 431, "head too large once rewritten");
 		return -1;
@@ -501,6 +508,13 @@ static int http_take_response_head(struct flow *f)
 		s->down_ready = h.len; /* an interim response passes as it came */
 		s->interim = 1;
 		return 1;
+	}
+	if (h.status == 407 && f->absolute_form && f->up->url.kind == UPSTREAM_HTTP) {
+		/* the upstream's own login, which this client cannot answer */
+		flow_fail_rep(f, REP_GENERAL_FAILURE,
+			      "upstream proxy \"%s\" refused sockgated's credentials (407)",
+			      f->up->name);
+		return -1;
 	}
 	s->keep_after = s->keep && h.body != HTTP_BODY_CLOSE;
 	len = http_rewrite_response(s->down, &h, s->keep_after, s->minor, f->r->cfg->socks.http_via,

@@ -133,6 +133,10 @@ int upstream_socks4_begin(struct upstream_handshake *hs, const struct upstream_u
 			  const struct upstream_target *target);
 enum upstream_result upstream_socks4_feed(struct upstream_handshake *hs, const uint8_t *in,
 					  size_t len, size_t *consumed);
+/* "Proxy-Authorization: Basic ...\r\n" for url's credentials into out
+ * (cap bytes), or "" without them; 0, or -1 when they do not fit. */
+#define UPSTREAM_HTTP_CREDENTIALS_MAX 720
+int upstream_http_credentials(const struct upstream_url *url, char *out, size_t cap);
 int upstream_http_begin(struct upstream_handshake *hs, const struct upstream_url *url,
 			const struct upstream_target *target);
 enum upstream_result upstream_http_feed(struct upstream_handshake *hs, const uint8_t *in,

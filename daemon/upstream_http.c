@@ -15,10 +15,28 @@ enum {
 	HTTP_DONE,
 };
 
+int upstream_http_credentials(const struct upstream_url *url, char *out, size_t cap)
+{
+	char cred[URL_CRED_MAX * 2 + 2], cred64[UPSTREAM_HTTP_CREDENTIALS_MAX - 32];
+	int n;
+
+	*out = 0;
+	if (!url->has_user)
+		return 0;
+	snprintf(cred, sizeof(cred), "%s:%s", url->user, url->pass);
+	n = base64_encode(cred, strlen(cred), cred64, sizeof(cred64));
+	explicit_bzero(cred, sizeof(cred));
+	if (n < 0)
+		return -1;
+	n = snprintf(out, cap, "Proxy-Authorization: Basic %s\r\n", cred64);
+	explicit_bzero(cred64, sizeof(cred64));
+	return n < (int)cap ? 0 : -1;
+}
+
 int upstream_http_begin(struct upstream_handshake *hs, const struct upstream_url *url,
 			const struct upstream_target *t)
 {
-	char authority[300], cred[URL_CRED_MAX * 2 + 2], cred64[700];
+	char authority[300], cred64[UPSTREAM_HTTP_CREDENTIALS_MAX];
 	char ip[INET6_ADDRSTRLEN];
 	int n;
 
@@ -44,15 +62,11 @@ int upstream_http_begin(struct upstream_handshake *hs, const struct upstream_url
 
 	n = snprintf((char *)hs->out, UPSTREAM_OUT_MAX, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n",
 		     authority, authority);
-	if (url->has_user) {
-		snprintf(cred, sizeof(cred), "%s:%s", url->user, url->pass);
-		if (base64_encode(cred, strlen(cred), cred64, sizeof(cred64)) < 0) {
-			upstream_fail(hs, UPSTREAM_FAIL_AUTH, 0, "credentials too long");
-			return -1;
-		}
-		n += snprintf((char *)hs->out + n, UPSTREAM_OUT_MAX - (size_t)n,
-			      "Proxy-Authorization: Basic %s\r\n", cred64);
+	if (upstream_http_credentials(url, cred64, sizeof(cred64)) < 0) {
+		upstream_fail(hs, UPSTREAM_FAIL_AUTH, 0, "credentials too long");
+		return -1;
 	}
+	n += snprintf((char *)hs->out + n, UPSTREAM_OUT_MAX - (size_t)n, "%s", cred64);
 	n += snprintf((char *)hs->out + n, UPSTREAM_OUT_MAX - (size_t)n, "\r\n");
 	hs->out_len = (size_t)n;
 	hs->stage = HTTP_STATUS_LINE;

@@ -42,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (h.len > size)
 			abort();
 		if (http_request_target(data, &h, &t, &why) == 0 && !t.is_connect &&
-		    http_rewrite_request(data, &h, &t, 1, out, sizeof(out)) < 0)
+		    http_rewrite_request(data, &h, &t, 1, size & 2, "X: y\r\n", out, sizeof(out)) <
+			0)
 			abort(); /* a head that fit fits rewritten, with room for Host */
 	} else if (h.error &&
 		   !(h.error == 400 || h.error == 414 || h.error == 431 || h.error == 505)) {

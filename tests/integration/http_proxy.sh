@@ -49,7 +49,9 @@ http_targets() {
 # rest through dante), [socks] with its extra lines $1, and [pac].
 http_tail() {
 	printf '%s\n' "$PROXY4/32 = direct" "fd77:2::/64 = direct" "10.77.2.77/32 = dead" \
+		"to fd77:3::2 port 8080 = tiny" \
 		"[upstream dead]" "url = socks5://$PROXY4:1099" \
+		"[upstream tiny]" "url = http://$TINYPROXY_USER:$TINYPROXY_PASS@$PROXY4:8888" \
 		"[socks]" "listen = $HTTP4:$HTTP_PORT, [$HTTP6]:$HTTP_PORT" "$1" \
 		"[pac]" "listen = $HTTP4:$PAC_PORT, [$HTTP6]:$PAC_PORT"
 }
@@ -113,6 +115,12 @@ X-End: 1
 Connection: close" $x4 -H 'Host: evil.example' -H 'Connection: X-Hop' -H 'X-Hop: 1' \
 		-H 'Proxy-Authorization: Basic eDp5' -H 'User-Agent:' -H 'Accept:' -H 'X-End: 1' \
 		"http://$PROXY4:$ORIGIN_PORT/headers"
+	check "an HTTP upstream gets a plain request whole, in absolute form with its credentials" \
+		expect_match "<h1>Through the router</h1>" in_ns $NS_CLIENT curl -sS -m 10 $x4 "http://[$SERVER6]:8080/page.html"
+	check "... (tinyproxy, which allows CONNECT to few ports, served it)" \
+		expect_match "^$PROXY6_WAN \"GET /page.html" tail -n 1 "$RIG_DIR/tls/access.log"
+	check "... while a CONNECT there is refused by it -> 403" \
+		expect_match "response 403" in_ns $NS_CLIENT curl -sS -m 10 $x4 -k "https://[$SERVER6]:8080/"
 	check "wget through the HTTP proxy" expect_out hello \
 		in_ns $NS_CLIENT env http_proxy="http://$HTTP4:$HTTP_PORT" wget -q -O - "http://$SERVER4/small"
 	check "python urllib through the HTTP proxy" expect_out origin in_ns $NS_CLIENT python3 -c "

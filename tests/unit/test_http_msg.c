@@ -205,16 +205,26 @@ static void test_rewrite_request(void **state)
 	(void)state;
 	assert_int_equal(target(s, &t), 0);
 	assert_int_equal(head.proxy_auth, 1);
-	n = http_rewrite_request((const uint8_t *)s, &head, &t, 1, out, sizeof(out));
+	n = http_rewrite_request((const uint8_t *)s, &head, &t, 1, 0, NULL, out, sizeof(out));
 	assert_int_equal(n, strlen(want));
 	assert_memory_equal(out, want, strlen(want));
 	/* too small a buffer */
-	assert_int_equal(http_rewrite_request((const uint8_t *)s, &head, &t, 1, out, 20), -1);
+	assert_int_equal(http_rewrite_request((const uint8_t *)s, &head, &t, 1, 0, NULL, out, 20),
+			 -1);
 	/* HTTP/1.0, no path, IPv6 on port 80 */
 	s = "GET http://[fd00::2] HTTP/1.0\r\n\r\n";
 	want = "GET / HTTP/1.0\r\nHost: [fd00::2]\r\nConnection: close\r\n\r\n";
 	assert_int_equal(target(s, &t), 0);
-	n = http_rewrite_request((const uint8_t *)s, &head, &t, 0, out, sizeof(out));
+	n = http_rewrite_request((const uint8_t *)s, &head, &t, 0, 0, NULL, out, sizeof(out));
+	assert_int_equal(n, strlen(want));
+	assert_memory_equal(out, want, strlen(want));
+	/* absolute form for an HTTP upstream, with its credentials */
+	s = "GET http://a.example:8080/x?y HTTP/1.1\r\nAccept: */*\r\n\r\n";
+	want = "GET http://a.example:8080/x?y HTTP/1.1\r\nHost: a.example:8080\r\nAccept: */*\r\n"
+	       "Proxy-Authorization: Basic dTpw\r\nConnection: close\r\n\r\n";
+	assert_int_equal(target(s, &t), 0);
+	n = http_rewrite_request((const uint8_t *)s, &head, &t, 0, 1,
+				 "Proxy-Authorization: Basic dTpw\r\n", out, sizeof(out));
 	assert_int_equal(n, strlen(want));
 	assert_memory_equal(out, want, strlen(want));
 }
