@@ -72,8 +72,8 @@ static void http_session_free(struct flow *f)
 		return;
 	login_cancel(&s->auth);
 	proxy_target_end(&s->dest);
-	if (s->in)
-		explicit_bzero(s->in, HTTP_HEAD_MAX); /* credentials pass through it */
+	if (s->in) /* a head not dropped yet may hold credentials */
+		explicit_bzero(s->in, s->in_len);
 	free(s->in);
 	free(s->down);
 	free(s);

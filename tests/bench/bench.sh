@@ -26,7 +26,8 @@ IPERF_SECONDS=${IPERF_SECONDS:-5}
 # flow the second serves, and the failures the clients saw).
 # "lists" (route lookups at 1,000 .. 1,000,000 prefixes; CPU per connection
 # with a 100,000-prefix route file against none).
-BENCH_PARTS=${BENCH_PARTS:-redirect udp intake socks dns names failover lists}
+# "http" (the HTTP proxy on the SOCKS port vs tinyproxy).
+BENCH_PARTS=${BENCH_PARTS:-redirect udp intake socks http dns names failover lists}
 FAILOVER_RUNS=${FAILOVER_RUNS:-10}
 FAILOVER_THREADS=${FAILOVER_THREADS:-20}
 DNS_SECONDS=${DNS_SECONDS:-5}
@@ -389,6 +390,101 @@ for round in $(seq 1 "$ROUNDS"); do
 	rig_wait_port $NS_ROUTER $SOCKS_PORT
 	measure_server dante "$DS_PID"
 	rig_stop "$DS_PID"
+done
+
+# ---- the HTTP proxy role: sockgated's HTTP proxy (its SOCKS port takes
+# HTTP too) vs tinyproxy, each on the router, connecting directly ----
+HTTP_PORT=3128
+cat >"$RIG_DIR/http-server.conf" <<CONF
+$BENCH_DAEMON
+[intake]
+redirect = $REDIRECT_PORT
+[route]
+default = direct
+[socks]
+listen = $SOCKS_ADDR:$HTTP_PORT
+auth = none
+allow = 10.77.1.0/24
+max_conns_per_client = 0
+CONF
+cat >"$RIG_DIR/tinyproxy-bench.conf" <<CONF
+User nobody
+Group nogroup
+Port $HTTP_PORT
+Listen $SOCKS_ADDR
+Timeout 600
+MaxClients 2000
+LogFile "$RIG_DIR/tinyproxy-bench.log"
+LogLevel Warning
+PidFile "$RIG_DIR/tinyproxy-bench.pid"
+Allow 10.77.1.0/24
+ConnectPort 80
+ConnectPort 5201
+DisableViaHeader Yes
+CONF
+for kind in http socks5; do
+	printf '%s\n' strict_chain "tcp_read_time_out 15000" "tcp_connect_time_out 8000" "[ProxyList]" \
+		"$kind $SOCKS_ADDR $HTTP_PORT" >"$RIG_DIR/proxychains-$kind.conf"
+done
+
+measure_http() { # name pid
+	local name=$1 pid=$2 out=$RIG_DIR/$1.round c0 c1 s0 s1 t0 t1 ab load iperf
+	local x="-X $SOCKS_ADDR:$HTTP_PORT"
+	: >"$out"
+	# shellcheck disable=SC2086
+	in_ns $NS_CLIENT ab -q -k -n 1000 -c "$AB_CONCURRENCY" $x "http://$SERVER4/small" >/dev/null 2>&1
+	echo "bench: $name: $AB_REQUESTS plain GETs through the proxy, keep-alive, $AB_CONCURRENCY concurrent" >&2
+	c0=$(tree_ticks "$pid")
+	# shellcheck disable=SC2086
+	ab=$(in_ns $NS_CLIENT ab -q -k -n "$AB_REQUESTS" -c "$AB_CONCURRENCY" $x "http://$SERVER4/small" 2>&1)
+	c1=$(tree_ticks "$pid")
+	{
+		echo "get_per_s $(awk '/^Requests per second/ {print $4}' <<<"$ab")"
+		echo "get_p50_ms $(awk '$1 == "50%" {print $2}' <<<"$ab")"
+		echo "get_p99_ms $(awk '$1 == "99%" {print $2}' <<<"$ab")"
+		echo "get_failed $(awk '/^Failed requests/ {print $3}' <<<"$ab")"
+		echo "get_kept_alive $(awk '/^Keep-Alive requests/ {print $3}' <<<"$ab")"
+		echo "get_cpu_us_per_req $(((c1 - c0) * 1000000 / CLK_TCK / AB_REQUESTS))"
+	} >>"$out"
+	echo "bench: $name: $AB_REQUESTS CONNECTs, a short GET in each, $AB_CONCURRENCY concurrent" >&2
+	c0=$(tree_ticks "$pid")
+	s0=$(system_ticks)
+	t0=$(date +%s%N)
+	load=$(in_ns $NS_CLIENT "$RIG_DIR/socks_load" $SOCKS_ADDR $HTTP_PORT $SERVER4 80 /small "$AB_CONCURRENCY" "$AB_REQUESTS" connect)
+	t1=$(date +%s%N)
+	s1=$(system_ticks)
+	c1=$(tree_ticks "$pid")
+	sed 's/^/connect_/' <<<"$load" >>"$out"
+	echo "connect_cpu_us_per_conn $(((c1 - c0) * 1000000 / CLK_TCK / AB_REQUESTS))" >>"$out"
+	# how busy the whole machine was (every process, softirq): at 100%
+	# the rate is the machine's, not the proxy's
+	echo "connect_machine_busy_pct $(python3 -c "print('%.0f' % (100.0 * ($s1 - $s0) / $CLK_TCK / (($t1 - $t0) / 1e9) / $(nproc)))")" >>"$out"
+	echo "bench: $name: iperf3 through CONNECT (proxychains4), 1 stream, $IPERF_SECONDS s" >&2
+	c0=$(tree_ticks "$pid")
+	iperf=$(in_ns $NS_CLIENT proxychains4 -q -f "$RIG_DIR/proxychains-http.conf" iperf3 -c $SERVER4 -t "$IPERF_SECONDS" -J 2>&1)
+	c1=$(tree_ticks "$pid")
+	iperf_lines "$out" 1 "$iperf" $((c1 - c0))
+	if [ "$name" = sockgated-http ]; then
+		echo "bench: $name: iperf3 through its SOCKS5, the same port, 1 stream" >&2
+		iperf=$(in_ns $NS_CLIENT proxychains4 -q -f "$RIG_DIR/proxychains-socks5.conf" iperf3 -c $SERVER4 -t "$IPERF_SECONDS" -J 2>&1)
+		iperf_lines "$RIG_DIR/socks-path.round" 1 "$iperf" 0
+		awk '$1 == "gbps_1" {print "socks_gbps_1", $2}' "$RIG_DIR/socks-path.round" >>"$out"
+		rm -f "$RIG_DIR/socks-path.round"
+	fi
+	cat "$out" >>"$RIG_DIR/$name.results"
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+	[[ " $BENCH_PARTS " == *" http "* ]] || break
+	echo "bench: HTTP proxy round $round of $ROUNDS" >&2
+	rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-http.log" "$SOCKGATED" -f -c "$RIG_DIR/http-server.conf"
+	rig_wait_port $NS_ROUTER $HTTP_PORT
+	measure_http sockgated-http "$SG_PID"
+	rig_stop "$SG_PID"
+	rig_spawn $NS_ROUTER TP_PID "$RIG_DIR/tinyproxy-bench.out" tinyproxy -d -c "$RIG_DIR/tinyproxy-bench.conf"
+	rig_wait_port $NS_ROUTER $HTTP_PORT
+	measure_http tinyproxy "$TP_PID"
+	rig_stop "$TP_PID"
 done
 rig_close_direct_path
 
@@ -791,6 +887,25 @@ part_ran() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
 		srow "server CPU per GB, 1 stream (s)" cpu_s_per_gb_1
 		echo
 		echo "Targets: connections/s >= 1.5x microsocks, throughput >= dante, CPU per connection below both."
+	fi
+	if part_ran http; then
+		echo
+		echo "HTTP proxy role: medians of $ROUNDS rounds; sockgated's HTTP proxy (the [socks] port) vs tinyproxy $(dpkg-query -W -f='${Version}' tinyproxy), each on the router, connecting directly to nginx on the server. Plain GETs: ab -k -X (absolute form, keep-alive to the proxy; each proxy opens a connection to the origin per request). CONNECT: the C client, a new tunnel per short GET, no pipelining. One iperf3 stream through CONNECT (proxychains4), and through sockgated's SOCKS5 on the same port for comparison. CPU counts the whole process tree."
+		echo
+		printf '| %-40s | %12s | %12s | %7s |\n' "metric" "sockgated" "tinyproxy" "ratio"
+		echo "|------------------------------------------|--------------|--------------|---------|"
+		for k in get_per_s get_p50_ms get_p99_ms get_failed get_kept_alive get_cpu_us_per_req \
+			connect_conn_per_s connect_p50_ms connect_p99_ms connect_failed connect_cpu_us_per_conn \
+			connect_machine_busy_pct \
+			gbps_1 cpu_s_per_gb_1; do
+			a=$(get sockgated-http $k)
+			b=$(get tinyproxy $k)
+			printf '| %-40s | %12s | %12s | %7s |\n' "$k" "$a" "$b" "$(ratio "$a" "$b")"
+		done
+		a=$(get sockgated-http socks_gbps_1)
+		printf '| %-40s | %12s | %12s | %7s |\n' "SOCKS5 path, 1 stream (Gbit/s)" "$a" "" "$(ratio "$(get sockgated-http gbps_1)" "$a")"
+		echo
+		echo "Targets: requests/s >= 2x tinyproxy's at lower CPU per request (plain GET and CONNECT); CONNECT single-stream throughput >= 0.9x the SOCKS path's (the last ratio)."
 	fi
 	if part_ran dns; then
 		echo
