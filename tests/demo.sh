@@ -171,12 +171,39 @@ show "sockgate status   (the upstreams and the group)"
 "$SOCKGATE" -c "$RIG_DIR/demo.conf" status | sed -n '/^upstreams:/,/^rules:/p' | grep -v '^rules:' | sed 's/^/   /'
 grep 'trying dante-b\|is down' "$RIG_DIR/sockgated.log" | head -3 | sed 's/^/   log: /'
 
-say "6. Who did the server see? (nginx access log: the proxy's address, not the client's)"
+say "6. The router as an explicit proxy: HTTP on the SOCKS port, and a PAC file for browsers"
+rig_stop "$SOCKGATED_PID"
+cat >>"$RIG_DIR/demo.conf" <<CONF
+
+[socks]
+listen = $ROUTER4_LAN:1080
+auth = none
+allow = 10.77.1.0/24
+[pac]
+listen = $ROUTER4_LAN:8080
+CONF
+sed -n '/^\[socks\]/,$p' "$RIG_DIR/demo.conf" | sed 's/^/   /'
+rig_spawn $NS_ROUTER SOCKGATED_PID "$RIG_DIR/sockgated.log" "$SOCKGATED" -f -c "$RIG_DIR/demo.conf"
+rig_wait_port $NS_ROUTER 1080 && rig_wait_port $NS_ROUTER 8080
+show "curl -x http://$ROUTER4_LAN:1080 http://$SERVER4/small   (a plain request, forwarded)"
+client_curl -m 5 -x "http://$ROUTER4_LAN:1080" "http://$SERVER4/small" || result=1
+show "curl -p -x http://$ROUTER4_LAN:1080 http://$SERVER4/small   (through a CONNECT tunnel)"
+client_curl -m 5 -p -x "http://$ROUTER4_LAN:1080" "http://$SERVER4/small" || result=1
+show "curl -x http://$ROUTER4_LAN:1080 http://$ROUTER4_LAN:22/   (the router itself: refused)"
+client_curl -m 5 -x "http://$ROUTER4_LAN:1080" "http://$ROUTER4_LAN:22/"
+show "curl http://$ROUTER4_LAN:8080/wpad.dat   (what a browser's WPAD fetches)"
+in_ns $NS_CLIENT curl -sS -m 5 -o "$RIG_DIR/wpad.dat" "http://$ROUTER4_LAN:8080/wpad.dat" || result=1
+grep -m1 '^var sgProxy' "$RIG_DIR/wpad.dat" | sed 's/^/   /'
+show "what the file decides for three URLs (run by node as a browser would)"
+node tests/integration/pac_eval.js "$RIG_DIR/wpad.dat" "http://web.demo/" "http://$SERVER4/" "http://printer/" |
+	tr '|' '\n' | sed 's/^/   /'
+
+say "7. Who did the server see? (nginx access log: the proxy's address, not the client's)"
 echo "   requests  from"
 awk '{print $1}' "$RIG_DIR/nginx/access.log" | sort | uniq -c | sed 's/^/   /'
 grep -q "^$CLIENT4 " "$RIG_DIR/nginx/access.log" && { echo "   unexpected: the client's own address"; result=1; }
 
-say "7. sockgated stopped: the client fails again"
+say "8. sockgated stopped: the client fails again"
 rig_stop "$SOCKGATED_PID"
 show "curl http://$SERVER4/small"
 if client_curl -m 3 "http://$SERVER4/small"; then
