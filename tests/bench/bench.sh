@@ -26,7 +26,8 @@ IPERF_SECONDS=${IPERF_SECONDS:-5}
 # flow the second serves, and the failures the clients saw).
 # "lists" (route lookups at 1,000 .. 1,000,000 prefixes; CPU per connection
 # with a 100,000-prefix route file against none).
-# "http" (the HTTP proxy on the SOCKS port vs tinyproxy).
+# "http" (the HTTP proxy on the SOCKS port vs tinyproxy; BENCH_PERF=1 also
+# profiles sockgated during the CONNECTs into build/bench-connect-profile.txt).
 BENCH_PARTS=${BENCH_PARTS:-redirect udp intake socks http dns names failover lists}
 FAILOVER_RUNS=${FAILOVER_RUNS:-10}
 FAILOVER_THREADS=${FAILOVER_THREADS:-20}
@@ -450,8 +451,26 @@ measure_http() { # name pid
 	c0=$(tree_ticks "$pid")
 	s0=$(system_ticks)
 	t0=$(date +%s%N)
+	# BENCH_PERF=1: where sockgated's time goes during the CONNECTs
+	local perf_pid=""
+	if [ -n "${BENCH_PERF:-}" ] && [ "$name" = sockgated-http ]; then
+		perf record -q -e cpu-clock -F 2000 -g -p "$pid" -o "$RIG_DIR/connect.perf" 2>/dev/null &
+		perf_pid=$!
+	fi
 	load=$(in_ns $NS_CLIENT "$RIG_DIR/socks_load" $SOCKS_ADDR $HTTP_PORT $SERVER4 80 /small "$AB_CONCURRENCY" "$AB_REQUESTS" connect)
 	t1=$(date +%s%N)
+	if [ -n "$perf_pid" ]; then
+		kill -INT "$perf_pid"
+		wait "$perf_pid" 2>/dev/null
+		mkdir -p build
+		{
+			perf report -i "$RIG_DIR/connect.perf" --stdio --no-children -g none --sort dso 2>/dev/null |
+				grep -v '^#' | grep -v '^$' | head -8
+			echo
+			perf report -i "$RIG_DIR/connect.perf" --stdio --no-children -g none --sort sym 2>/dev/null |
+				grep -v '^#' | grep -v '^$' | head -30
+		} >build/bench-connect-profile.txt
+	fi
 	s1=$(system_ticks)
 	c1=$(tree_ticks "$pid")
 	sed 's/^/connect_/' <<<"$load" >>"$out"
