@@ -41,7 +41,8 @@ void config_pac_key(struct parse_ctx *ctx, const char *key, const char *value)
 		config_report(ctx, ctx->line, "unknown key \"%s\" in [pac]", key);
 		return;
 	}
-	if (ctx->seen_pac & bit) {
+	/* a list: listen given again adds to it */
+	if ((ctx->seen_pac & bit) && bit != 1) {
 		config_report(ctx, ctx->line, "[pac] %s given twice", key);
 		return;
 	}

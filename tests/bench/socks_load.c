@@ -145,7 +145,8 @@ int main(int argc, char *argv[])
 				struct epoll_event e = { .events = EPOLLIN, .data.ptr = c };
 				const char *hello = connect_len ? connect_req : "\x05\x01\x00";
 				size_t hello_len = connect_len ? connect_len : 3;
-				if (send(c->fd, hello, hello_len, MSG_NOSIGNAL) != (ssize_t)hello_len) {
+				if (send(c->fd, hello, hello_len, MSG_NOSIGNAL) !=
+				    (ssize_t)hello_len) {
 					finished = 1;
 				}
 				epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);

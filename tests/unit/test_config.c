@@ -1161,12 +1161,68 @@ static void test_duration(void **state)
 	assert_int_equal(config_parse_duration("9999999h", &ms), -1);
 }
 
+/* [socks] http keys and [pac]: values, defaults, every error. */
+static void test_http_and_pac(void **state)
+{
+	const char *socks =
+	    "[route]\ndefault = direct\n[socks]\nlisten = 10.0.0.1:1080\nauth = none\n"
+	    "allow = 10.0.0.0/8\n";
+	struct config *cfg = NULL;
+	char text[1024], errs[4096];
+	(void)state;
+	snprintf(text, sizeof(text),
+		 "%shttp_via = yes\n[pac]\nlisten = 10.0.0.1:80, [fd00::1]:8080\n"
+		 "proxy = router.lan:1080\nfallback_direct = yes\n",
+		 socks);
+	assert_int_equal(load(text, &cfg, errs, sizeof(errs)), 0);
+	assert_true(cfg->socks.http);
+	assert_true(cfg->socks.http_via);
+	assert_int_equal(cfg->pac.n_listen, 2);
+	assert_string_equal(cfg->pac.proxy_host, "router.lan");
+	assert_int_equal(cfg->pac.proxy_port, 1080);
+	assert_true(cfg->pac.fallback_direct);
+	config_free(cfg);
+	snprintf(text, sizeof(text), "%shttp = no\n", socks);
+	assert_int_equal(load(text, &cfg, errs, sizeof(errs)), 0);
+	assert_false(cfg->socks.http);
+	assert_false(cfg->socks.http_via);
+	assert_int_equal(cfg->pac.n_listen, 0);
+	config_free(cfg);
+	snprintf(text, sizeof(text), "%shttp = maybe\n", socks);
+	expect_error(text, "t.conf:7: http: \"maybe\" is not yes or no");
+	expect_error("[route]\ndefault = direct\n[pac]\nlisten = 10.0.0.1:80\n",
+		     "t.conf:4: [pac] names the proxy port: it needs [socks] listen");
+	snprintf(text, sizeof(text), "%s[pac]\nproxy = a:1\n", socks);
+	expect_error(text, "t.conf:8: [pac] has no listen address");
+	snprintf(text, sizeof(text), "%s[pac]\nlisten = 10.0.0.1\n", socks);
+	expect_error(text, "t.conf:8: listen: \"10.0.0.1\" is not ADDRESS:PORT");
+	snprintf(text, sizeof(text), "%s[pac]\nlisten = 10.0.0.1:80\nproxy = a b:1\n", socks);
+	expect_error(text, "t.conf:9: proxy: \"a b:1\" is not HOST:PORT");
+	snprintf(text, sizeof(text), "%s[pac]\nlisten = 10.0.0.1:80\nproxy = a:0\n", socks);
+	expect_error(text, "t.conf:9: proxy");
+	snprintf(text, sizeof(text), "%s[pac]\nlisten = 10.0.0.1:80\nfallback_direct = 2\n", socks);
+	expect_error(text, "t.conf:9: fallback_direct");
+	/* a list: given again, it adds */
+	snprintf(text, sizeof(text), "%s[pac]\nlisten = 10.0.0.1:80\nlisten = 10.0.0.1:81\n",
+		 socks);
+	assert_int_equal(load(text, &cfg, errs, sizeof(errs)), 0);
+	assert_int_equal(cfg->pac.n_listen, 2);
+	config_free(cfg);
+	snprintf(text, sizeof(text), "%s[pac]\nlisten = 10.0.0.1:80\nport = 1\n", socks);
+	expect_error(text, "t.conf:9: unknown key \"port\" in [pac]");
+	snprintf(text, sizeof(text),
+		 "%s[pac]\nlisten = 1.1.1.1:1, 1.1.1.1:2, 1.1.1.1:3, 1.1.1.1:4, 1.1.1.1:5\n",
+		 socks);
+	expect_error(text, "t.conf:8: listen: more than 4 addresses");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_errors_with_lines),
+		cmocka_unit_test(test_http_and_pac),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_every_error_reported),
 		cmocka_unit_test(test_duration),
