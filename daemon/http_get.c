@@ -147,3 +147,25 @@ int http_get_response(enum http_get_verdict v, const char *type, const char *bod
 	}
 	return 0;
 }
+
+int http_get_answer(enum http_get_verdict v, const char *type, int (*render)(void *arg, FILE *out),
+		    void *arg, char **resp, size_t *resp_len)
+{
+	char *body = NULL;
+	size_t body_len = 0;
+	int rc = 0;
+
+	if (v == HTTP_GET_OK) {
+		FILE *out = open_memstream(&body, &body_len);
+		if (!out)
+			return -1;
+		rc = render(arg, out);
+		if (fclose(out) != 0 || rc < 0) {
+			free(body);
+			return -1;
+		}
+	}
+	rc = http_get_response(v, type, body, body_len, resp, resp_len);
+	free(body);
+	return rc;
+}

@@ -5,6 +5,7 @@
 #define SOCKGATE_HTTP_GET_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* What a request (its bytes so far) asks for: an HTTP status to answer
  * with, or 0 while the header block is not complete. */
@@ -35,5 +36,9 @@ const char *http_get_reason(enum http_get_verdict v);
  * in one malloc'd buffer; 0, or -1 when out of memory. */
 int http_get_response(enum http_get_verdict v, const char *type, const char *body, size_t body_len,
 		      char **resp, size_t *resp_len);
+/* The same with the body of a 200 written by render (0, or -1 to give
+ * up) to a memory stream. 0, or -1. */
+int http_get_answer(enum http_get_verdict v, const char *type, int (*render)(void *arg, FILE *out),
+		    void *arg, char **resp, size_t *resp_len);
 
 #endif

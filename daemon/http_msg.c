@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sockgate/hex.h"
 #include "http_msg.h"
 
 static int is_tchar(uint8_t c)
@@ -533,15 +534,16 @@ void http_body_init(struct http_body *b, enum http_body_kind kind, uint64_t leng
 	b->done = kind == HTTP_BODY_NONE || (kind == HTTP_BODY_LENGTH && !length);
 }
 
-static int hex_value(uint8_t c)
+/* The byte c must be want; then the framing is in state next (a line
+ * ended when want is LF). 0, or -1. */
+static int chunk_expect(struct http_body *b, uint8_t c, uint8_t want, int next)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	if (c != want)
+		return -1;
+	if (want == '\n')
+		b->line_len = 0;
+	b->state = next;
+	return 0;
 }
 
 /* One byte of chunked framing (not of chunk data): 0, or -1 malformed. */
@@ -562,54 +564,34 @@ static int chunk_step(struct http_body *b, uint8_t c)
 		}
 		if (b->line_len == 1)
 			return -1; /* no digit */
-		if (c == '\r') {
-			b->state = CHUNK_SIZE_LF;
-			return 0;
-		}
+		if (c == '\r')
+			return chunk_expect(b, c, '\r', CHUNK_SIZE_LF);
 		if (c != ';' && c != ' ' && c != '\t')
-			return -1;
+			return -1; /* extensions (after optional white space) */
 		b->state = CHUNK_EXT;
 		return 0;
 	case CHUNK_EXT:
-		if (c == '\r')
-			b->state = CHUNK_SIZE_LF;
-		else if (!is_value_byte(c))
-			return -1;
-		return 0;
-	case CHUNK_SIZE_LF:
-		if (c != '\n')
-			return -1;
-		b->line_len = 0;
-		b->state = b->remaining ? CHUNK_DATA : CHUNK_TRAILER;
-		return 0;
-	case CHUNK_DATA_CR:
-		if (c != '\r')
-			return -1;
-		b->state = CHUNK_DATA_LF;
-		return 0;
-	case CHUNK_DATA_LF:
-		if (c != '\n')
-			return -1;
-		b->line_len = 0;
-		b->state = CHUNK_SIZE;
-		return 0;
-	case CHUNK_TRAILER:
-		b->state = c == '\r' ? CHUNK_FINAL_LF : CHUNK_TRAILER_LINE;
-		return c == '\n' ? -1 : 0;
 	case CHUNK_TRAILER_LINE:
+		/* extensions and trailer fields: value bytes up to CR */
 		if (c == '\r')
-			b->state = CHUNK_TRAILER_LF;
-		else if (!is_value_byte(c))
-			return -1;
-		return 0;
+			return chunk_expect(
+			    b, c, '\r', b->state == CHUNK_EXT ? CHUNK_SIZE_LF : CHUNK_TRAILER_LF);
+		return is_value_byte(c) ? 0 : -1;
+	case CHUNK_SIZE_LF:
+		return chunk_expect(b, c, '\n', b->remaining ? CHUNK_DATA : CHUNK_TRAILER);
+	case CHUNK_DATA_CR:
+		return chunk_expect(b, c, '\r', CHUNK_DATA_LF);
+	case CHUNK_DATA_LF:
+		return chunk_expect(b, c, '\n', CHUNK_SIZE);
+	case CHUNK_TRAILER:
+		if (c == '\r')
+			return chunk_expect(b, c, '\r', CHUNK_FINAL_LF);
+		b->state = CHUNK_TRAILER_LINE;
+		return is_value_byte(c) ? 0 : -1;
 	case CHUNK_TRAILER_LF:
-		if (c != '\n')
-			return -1;
-		b->line_len = 0;
-		b->state = CHUNK_TRAILER;
-		return 0;
+		return chunk_expect(b, c, '\n', CHUNK_TRAILER);
 	case CHUNK_FINAL_LF:
-		if (c != '\n')
+		if (chunk_expect(b, c, '\n', CHUNK_FINAL_LF) < 0)
 			return -1;
 		b->done = 1;
 		return 0;

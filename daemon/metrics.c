@@ -348,33 +348,25 @@ static int request_complete(const char *buf, size_t len)
 	return http_get_parse(buf, len, metrics_paths, 1, &which) != HTTP_GET_INCOMPLETE;
 }
 
+static int metrics_write(void *arg, FILE *out)
+{
+	metrics_render(arg, out);
+	return 0;
+}
+
 static enum served_answer metrics_answer(void *arg, struct served_client *c, const char *req,
 					 size_t len, int too_long)
 {
 	size_t which;
 	enum http_get_verdict v =
 	    too_long ? HTTP_GET_TOO_LARGE : http_get_parse(req, len, metrics_paths, 1, &which);
-	char *body = NULL, *resp = NULL;
-	size_t body_len = 0, resp_len = 0;
-	FILE *out;
-	int rc;
+	char *resp = NULL;
+	size_t resp_len = 0;
 
 	if (v == HTTP_GET_INCOMPLETE) /* the client stopped sending midway */
 		v = HTTP_GET_BAD_REQUEST;
-	if (v == HTTP_GET_OK) {
-		out = open_memstream(&body, &body_len);
-		if (!out)
-			return SERVED_CLOSE;
-		metrics_render(arg, out);
-		if (fclose(out) != 0) {
-			free(body);
-			return SERVED_CLOSE;
-		}
-	}
-	rc = http_get_response(v, "text/plain; version=0.0.4; charset=utf-8", body, body_len, &resp,
-			       &resp_len);
-	free(body);
-	if (rc < 0)
+	if (http_get_answer(v, "text/plain; version=0.0.4; charset=utf-8", metrics_write, arg,
+			    &resp, &resp_len) < 0)
 		return SERVED_CLOSE;
 	served_reply(c, resp, resp_len);
 	return SERVED_REPLY;

@@ -82,46 +82,45 @@ static void pac_proxy(const struct config *cfg, int fd, char *out, size_t len)
 	addr_format(&chosen, out, len);
 }
 
+/* What a script is written for. */
+struct pac_request {
+	const struct config *cfg;
+	struct sockaddr_storage peer;
+	char proxy[ADDR_STRLEN + 256];
+};
+
+static int pac_write(void *arg, FILE *out)
+{
+	struct pac_request *pr = arg;
+	return pac_script_write(pr->cfg, &pr->peer, pr->proxy, out);
+}
+
 static enum served_answer pac_answer(void *arg, struct served_client *c, const char *req,
 				     size_t len, int too_long)
 {
 	struct pac *p = arg;
-	const struct config *cfg = (*p->gen)->cfg;
-	struct sockaddr_storage peer;
-	socklen_t slen = sizeof(peer);
+	struct pac_request pr = { .cfg = (*p->gen)->cfg };
+	socklen_t slen = sizeof(pr.peer);
 	int fd = served_client_fd(c);
 	size_t which;
 	enum http_get_verdict v =
 	    too_long ? HTTP_GET_TOO_LARGE : http_get_parse(req, len, pac_paths, 2, &which);
-	char *body = NULL, *resp = NULL, proxy[ADDR_STRLEN + 256];
-	size_t body_len = 0, resp_len = 0;
-	FILE *out;
-	int rc = 0;
+	char *resp = NULL;
+	size_t resp_len = 0;
 
-	if (getpeername(fd, (struct sockaddr *)&peer, &slen) < 0)
+	if (getpeername(fd, (struct sockaddr *)&pr.peer, &slen) < 0)
 		return SERVED_CLOSE;
-	addr_unmap_v4(&peer);
+	addr_unmap_v4(&pr.peer);
 	if (v == HTTP_GET_INCOMPLETE) /* the client stopped sending midway */
 		v = HTTP_GET_BAD_REQUEST;
 	/* the proxy's clients only: the script tells the routes */
-	if (v == HTTP_GET_OK && cfg->socks.n_allow &&
-	    !config_cidrs_hold(cfg->socks.allow_table, &peer))
+	if (v == HTTP_GET_OK && pr.cfg->socks.n_allow &&
+	    !config_cidrs_hold(pr.cfg->socks.allow_table, &pr.peer))
 		v = HTTP_GET_FORBIDDEN;
-	if (v == HTTP_GET_OK) {
-		pac_proxy(cfg, fd, proxy, sizeof(proxy));
-		out = open_memstream(&body, &body_len);
-		if (!out)
-			return SERVED_CLOSE;
-		rc = pac_script_write(cfg, &peer, proxy, out);
-		if (fclose(out) != 0 || rc < 0) {
-			free(body);
-			return SERVED_CLOSE;
-		}
-	}
-	rc = http_get_response(v, "application/x-ns-proxy-autoconfig", body, body_len, &resp,
-			       &resp_len);
-	free(body);
-	if (rc < 0)
+	if (v == HTTP_GET_OK)
+		pac_proxy(pr.cfg, fd, pr.proxy, sizeof(pr.proxy));
+	if (http_get_answer(v, "application/x-ns-proxy-autoconfig", pac_write, &pr, &resp,
+			    &resp_len) < 0)
 		return SERVED_CLOSE;
 	served_reply(c, resp, resp_len);
 	return SERVED_REPLY;

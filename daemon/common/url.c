@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sockgate/addr.h"
+#include "sockgate/hex.h"
 #include "sockgate/url.h"
 
 static const struct {
@@ -36,17 +37,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-	return -1;
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
 	return -1;
 }
 

@@ -396,18 +396,9 @@ done
 # ---- the HTTP proxy role: sockgated's HTTP proxy (its SOCKS port takes
 # HTTP too) vs tinyproxy, each on the router, connecting directly ----
 HTTP_PORT=3128
-cat >"$RIG_DIR/http-server.conf" <<CONF
-$BENCH_DAEMON
-[intake]
-redirect = $REDIRECT_PORT
-[route]
-default = direct
-[socks]
-listen = $SOCKS_ADDR:$HTTP_PORT
-auth = none
-allow = 10.77.1.0/24
-max_conns_per_client = 0
-CONF
+# the SOCKS server role's config on tinyproxy's port
+sed "s/^listen = $SOCKS_ADDR:$SOCKS_PORT\$/listen = $SOCKS_ADDR:$HTTP_PORT/" \
+	"$RIG_DIR/socks-server.conf" >"$RIG_DIR/http-server.conf"
 cat >"$RIG_DIR/tinyproxy-bench.conf" <<CONF
 User nobody
 Group nogroup
