@@ -316,6 +316,20 @@ enum http_parse http_parse_response(const uint8_t *buf, size_t len, int head_req
 	return HTTP_PARSE_DONE;
 }
 
+int http_head_may_end(const uint8_t *buf, size_t from, size_t len)
+{
+	for (size_t i = from > 2 ? from - 2 : 0; i < len; i++) {
+		const uint8_t *nl = memchr(buf + i, '\n', len - i);
+		if (!nl)
+			return 0;
+		i = (size_t)(nl - buf);
+		if (i + 1 < len && (buf[i + 1] == '\n' ||
+				    (buf[i + 1] == '\r' && i + 2 < len && buf[i + 2] == '\n')))
+			return 1;
+	}
+	return 0;
+}
+
 int http_find_field(const uint8_t *buf, const struct http_head *h, const char *name)
 {
 	for (size_t i = 0; i < h->n_fields; i++)

@@ -65,6 +65,13 @@ enum http_parse http_parse_request(const uint8_t *buf, size_t len, struct http_h
 enum http_parse http_parse_response(const uint8_t *buf, size_t len, int head_request,
 				    struct http_head *h);
 
+/* Whether buf[0..len) may hold a whole head, judging only from from on
+ * (what came since the last look; a line end just before it counts): an
+ * empty line, or, for a client that ends lines with bare LF (refused once
+ * parsed), two LFs. Parsing only then keeps a head that trickles in from
+ * costing time in the square of its length. */
+int http_head_may_end(const uint8_t *buf, size_t from, size_t len);
+
 /* Where a proxy request goes: CONNECT's "host:port", or the host and port
  * of an absolute "http://" URI and its path (with query) in origin form. */
 struct http_target {

@@ -43,10 +43,12 @@ struct http_session {
 	uint8_t *in;
 	size_t in_len;
 	size_t body_ready; /* bytes at the front of in that are body, not yet sent */
+	size_t in_looked;  /* of a head being read: bytes known to hold no end yet */
 	/* upstream bytes for the client: [sent, ready) go out now, [ready,
 	 * len) are not looked at yet */
 	uint8_t *down;
 	size_t down_len, down_ready, down_sent;
+	size_t down_looked; /* of a response head being read: as in_looked */
 	struct http_head req;
 	struct http_target target;
 	struct http_body req_body, resp_body;
@@ -215,8 +217,11 @@ static void http_read_head(struct flow *f)
 	int eof = 0;
 
 	for (;;) {
-		enum http_parse rc = http_parse_request(s->in, s->in_len, &s->req);
+		enum http_parse rc = HTTP_PARSE_MORE;
 
+		if (http_head_may_end(s->in, s->in_looked, s->in_len) || s->in_len == HTTP_HEAD_MAX)
+			rc = http_parse_request(s->in, s->in_len, &s->req);
+		s->in_looked = s->in_len;
 		if (rc == HTTP_PARSE_DONE) {
 			http_request(f);
 			return;
@@ -244,6 +249,7 @@ static void http_drop_head(struct http_session *s)
 	explicit_bzero(s->in, head); /* Proxy-Authorization */
 	memmove(s->in, s->in + head, s->in_len - head);
 	s->in_len -= head;
+	s->in_looked = 0; /* what follows is looked at afresh */
 }
 
 static void http_open(struct flow *f);
@@ -420,7 +426,7 @@ static int http_request_up(struct flow *f)
 	http_body_init(&s->req_body, s->req.body, s->req.content_length);
 	http_drop_head(s);
 	s->body_ready = 0;
-	s->down_len = s->down_ready = s->down_sent = 0;
+	s->down_len = s->down_ready = s->down_sent = s->down_looked = 0;
 	s->phase = HP_FORWARD;
 	f->state = FLOW_FRONTEND;
 	f->last_active = f->r->loop.now_ms;
@@ -491,8 +497,15 @@ static int http_take_response_head(struct flow *f)
 	ssize_t len, body;
 	size_t rest;
 
+	if (!http_head_may_end(s->down, s->down_looked, s->down_len) &&
+	    s->down_len < HTTP_HEAD_MAX) {
+		s->down_looked = s->down_len;
+		return 0;
+	}
+	s->down_looked = 0; /* a head is taken, or the next looked at afresh */
 	switch (http_parse_response(s->down, s->down_len, s->head_req, &h)) {
 	case HTTP_PARSE_MORE:
+		s->down_looked = s->down_len;
 		return 0;
 	case HTTP_PARSE_ERROR:
 		flow_fail_rep(f, REP_GENERAL_FAILURE, "the target's response: %s", h.why);

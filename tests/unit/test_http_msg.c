@@ -340,6 +340,34 @@ static void test_chunked(void **state)
 	assert_false(b.done);
 }
 
+static int may_end(const char *s, size_t from)
+{
+	return http_head_may_end((const uint8_t *)s, from, strlen(s));
+}
+
+static void test_head_may_end(void **state)
+{
+	(void)state;
+	assert_false(may_end("GET http://a/ HTTP/1.1\r\nHost: a\r\n", 0));
+	assert_true(may_end("GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 0));
+	assert_true(may_end("GET http://a/ HTTP/1.1\n\n", 0)); /* bare LF: parsed, refused */
+	/* an end that straddles what was looked at before */
+	assert_true(may_end("GET / HTTP/1.1\r\n\r\n", 16));
+	assert_true(may_end("GET / HTTP/1.1\r\n\r\n", 17));
+	assert_false(may_end("GET / HTTP/1.1\r\n\r", 14));
+	assert_false(may_end("", 0));
+	/* every split of a complete head finds the end from the last look */
+	const char *h = "GET http://a/ HTTP/1.1\r\nHost: a\r\nX: y\r\n\r\n";
+	for (size_t looked = 0; looked < strlen(h); looked++) {
+		char part[128];
+		snprintf(part, sizeof(part), "%.*s", (int)looked, h);
+		if (may_end(part, 0))
+			fail_msg("a head cut at %zu seems whole", looked);
+		if (!may_end(h, looked))
+			fail_msg("the end missed when looked up to %zu", looked);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -347,7 +375,7 @@ int main(void)
 		cmocka_unit_test(test_request_bodies),	cmocka_unit_test(test_request_refused),
 		cmocka_unit_test(test_limits),		cmocka_unit_test(test_targets),
 		cmocka_unit_test(test_rewrite_request), cmocka_unit_test(test_responses),
-		cmocka_unit_test(test_chunked),
+		cmocka_unit_test(test_chunked),		cmocka_unit_test(test_head_may_end),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
