@@ -669,6 +669,7 @@ void flow_end_attempt(struct flow *f)
 	loop_close(&f->r->loop, &f->upstream_fd, CLOSE_FIN);
 	for (int d = 0; d < 2; d++)
 		flow_release_pipe(f, &f->dir[d]);
+	memset(f->dir, 0, sizeof(f->dir));
 	free(f->hs);
 	f->hs = NULL;
 	flow_account(f);

@@ -400,11 +400,10 @@ static int http_connect_up(struct flow *f)
 static int http_request_up(struct flow *f)
 {
 	struct http_session *s = f->http;
+	int to_proxy = f->absolute_form && f->up->url.kind == UPSTREAM_HTTP;
+	char creds[UPSTREAM_HTTP_CREDENTIALS_MAX] = "";
 	uint8_t out[HTTP_OUT_MAX];
 	ssize_t len, n;
-
-	char creds[UPSTREAM_HTTP_CREDENTIALS_MAX] = "";
-	int to_proxy = f->absolute_form && f->up->url.kind == UPSTREAM_HTTP;
 
 	if (to_proxy && upstream_http_credentials(&f->up->url, creds, sizeof(creds)) < 0)
 		return flow_fail_rep(f, REP_GENERAL_FAILURE, "upstream credentials too long");
@@ -640,6 +639,9 @@ static void http_response_done(struct flow *f)
 		return;
 	}
 	flow_end_attempt(f);
+	/* an idle kept connection holds only its request buffer */
+	free(s->down);
+	s->down = NULL;
 	s->phase = HP_HEAD;
 	s->resp_begun = 0;
 	http_read_head(f);

@@ -253,6 +253,9 @@ test_pac() {
 		"web.sgtest PROXY|10.77.2.2 DIRECT|printer DIRECT|10.77.2.77 DIRECT|8.8.8.8 PROXY|[fd77:3::2] DIRECT|[2a00::1] PROXY" \
 		node tests/integration/pac_eval.js "$RIG_DIR/proxy.pac" http://web.sgtest/ http://10.77.2.2:8090/ \
 		http://printer/ http://10.77.2.77/ https://8.8.8.8/ "http://[fd77:3::2]/" "http://[2a00::1]/"
+	sed -i '/^\[route\]/a pacreload.sgtest = direct' "$RIG_DIR/sockgate.conf"
+	check "PAC: follows sockgate reload (a domain route added)" bash -c \
+		"$SOCKGATE -c $RIG_DIR/sockgate.conf reload >/dev/null && ip netns exec $NS_CLIENT curl -sS -m 5 $pac | grep -q \"'pacreload.sgtest':1\""
 	before=$(port_flows)
 	check "chromium with --proxy-pac-url: a page by name goes through the proxy port" \
 		expect_match "<h1>Through the router</h1>" chromium_dump "--proxy-pac-url=$pac" "http://web.sgtest:8080/page.html"
