@@ -4,7 +4,8 @@
 # clients use the router's [socks] port as an HTTP proxy: curl, wget,
 # python's urllib and a headless Chromium. Targets: an HTTP/1.1 origin on
 # the proxy host (a direct route) that checks uploads, nginx on the server
-# over TLS and plain (reachable only through dante: the chained route).
+# over TLS (port 8443) and plain (8088), reachable only through dante: the
+# chained route. http_stop_targets stops them once the HTTP tests are done.
 
 HTTP4=$ROUTER4_LAN HTTP6=$ROUTER6_LAN HTTP_PORT=1080 PAC_PORT=8081 ORIGIN_PORT=8090
 HTTP_USER=erin HTTP_PASS='s3cret:pass'
@@ -31,10 +32,10 @@ http_targets() {
 	    uwsgi_temp_path $RIG_DIR/tls;
 	    scgi_temp_path $RIG_DIR/tls;
 	    server {
-	        listen 443 ssl;
-	        listen [::]:443 ssl;
-	        listen 8080;
-	        listen [::]:8080;
+	        listen 8443 ssl;
+	        listen [::]:8443 ssl;
+	        listen 8088;
+	        listen [::]:8088;
 	        ssl_certificate $RIG_DIR/tls/cert.pem;
 	        ssl_certificate_key $RIG_DIR/tls/key.pem;
 	        root $RIG_DIR/www;
@@ -42,14 +43,23 @@ http_targets() {
 	}
 	CONF
 	rig_spawn $NS_SERVER TLS_NGINX_PID "$RIG_DIR/tls/stdout.log" nginx -c "$RIG_DIR/tls/nginx.conf"
-	rig_wait_port $NS_PROXY $ORIGIN_PORT && rig_wait_port $NS_SERVER 443
+	rig_wait_port $NS_PROXY $ORIGIN_PORT && rig_wait_port $NS_SERVER 8443
+}
+
+# The peers above are the HTTP tests' own: stopped after them, so that their
+# ports are free for the tests that follow.
+http_stop_targets() {
+	rig_stop "$ORIGIN_PID"
+	rig_stop "$TLS_NGINX_PID"
+	[ -n "${LAN_PEER_PID:-}" ] && rig_stop "$LAN_PEER_PID"
+	LAN_PEER_PID=""
 }
 
 # [route] (the proxy's link direct, an address behind a dead upstream, the
 # rest through dante), [socks] with its extra lines $1, and [pac].
 http_tail() {
 	printf '%s\n' "$PROXY4/32 = direct" "fd77:2::/64 = direct" "10.77.2.77/32 = dead" \
-		"to fd77:3::2 port 8080 = tiny" \
+		"to fd77:3::2 port 8088 = tiny" \
 		"[upstream dead]" "url = socks5://$PROXY4:1099" \
 		"[upstream tiny]" "url = http://$TINYPROXY_USER:$TINYPROXY_PASS@$PROXY4:8888" \
 		"[socks]" "listen = $HTTP4:$HTTP_PORT, [$HTTP6]:$HTTP_PORT" "$1" \
@@ -83,9 +93,9 @@ deny_dst = 10.77.2.99" || { fail "sockgated with the HTTP proxy did not start"; 
 	# shellcheck disable=SC2086
 	{
 		check "http proxy: CONNECT to nginx over TLS, through the dante chain (IPv4)" \
-			expect_curl hello -k $x4 "https://$SERVER4/small"
-		check "http proxy: CONNECT over IPv6 to an IPv6 target" expect_curl hello -k $x6 "https://[$SERVER6]/small"
-		check "http proxy: CONNECT by name (resolved on the router)" expect_curl hello -k $x4 "https://web.sgtest/small"
+			expect_curl hello -k $x4 "https://$SERVER4:8443/small"
+		check "http proxy: CONNECT over IPv6 to an IPv6 target" expect_curl hello -k $x6 "https://[$SERVER6]:8443/small"
+		check "http proxy: CONNECT by name (resolved on the router)" expect_curl hello -k $x4 "https://web.sgtest:8443/small"
 		check "http proxy: plain GET, chained" expect_curl hello $x4 "http://$SERVER4/small"
 		check "http proxy: plain GET over IPv6, by name" expect_curl hello $x6 "http://web6.sgtest:80/small"
 		check "http proxy: plain GET, direct route" expect_curl origin $x4 "http://$PROXY4:$ORIGIN_PORT/small"
@@ -116,11 +126,11 @@ Connection: close" $x4 -H 'Host: evil.example' -H 'Connection: X-Hop' -H 'X-Hop:
 		-H 'Proxy-Authorization: Basic eDp5' -H 'User-Agent:' -H 'Accept:' -H 'X-End: 1' \
 		"http://$PROXY4:$ORIGIN_PORT/headers"
 	check "an HTTP upstream gets a plain request whole, in absolute form with its credentials" \
-		expect_match "<h1>Through the router</h1>" in_ns $NS_CLIENT curl -sS -m 10 $x4 "http://[$SERVER6]:8080/page.html"
+		expect_match "<h1>Through the router</h1>" in_ns $NS_CLIENT curl -sS -m 10 $x4 "http://[$SERVER6]:8088/page.html"
 	check "... (tinyproxy, which allows CONNECT to few ports, served it)" \
 		expect_match "^$PROXY6_WAN \"GET /page.html" tail -n 1 "$RIG_DIR/tls/access.log"
 	check "... while a CONNECT there is refused by it -> 403" \
-		expect_match "response 403" in_ns $NS_CLIENT curl -sS -m 10 $x4 -k "https://[$SERVER6]:8080/"
+		expect_match "response 403" in_ns $NS_CLIENT curl -sS -m 10 $x4 -k "https://[$SERVER6]:8088/"
 	check "wget through the HTTP proxy" expect_out hello \
 		in_ns $NS_CLIENT env http_proxy="http://$HTTP4:$HTTP_PORT" wget -q -O - "http://$SERVER4/small"
 	check "python urllib through the HTTP proxy" expect_out origin in_ns $NS_CLIENT python3 -c "
@@ -178,7 +188,8 @@ test_http_auth() {
 	printf '%s\n' "$HTTP_PASS" | "$SOCKGATED" --hash-password "$HTTP_USER" >"$users"
 	chmod 600 "$users"
 	start_http "users = $users
-allow = 10.77.1.0/24, fd77:1::/64" || { fail "sockgated with HTTP proxy auth did not start"; return; }
+allow = 10.77.1.0/24, fd77:1::/64
+http_via = yes" || { fail "sockgated with HTTP proxy auth did not start"; return; }
 	# shellcheck disable=SC2086
 	{
 		check "http auth: no credentials -> 407 with Proxy-Authenticate" \
@@ -187,7 +198,7 @@ allow = 10.77.1.0/24, fd77:1::/64" || { fail "sockgated with HTTP proxy auth did
 		check "http auth: the right password -> 200" \
 			expect_curl hello $x4 -U "$HTTP_USER:$HTTP_PASS" "http://$SERVER4/small"
 		check "http auth: CONNECT with the right password" \
-			expect_curl hello -k $x4 -U "$HTTP_USER:$HTTP_PASS" "https://$SERVER4/small"
+			expect_curl hello -k $x4 -U "$HTTP_USER:$HTTP_PASS" "https://$SERVER4:8443/small"
 		check "http auth: a browser's way: 407, then credentials on the same connection" \
 			expect_curl "200 1" $x4 --proxy-anyauth -U "$HTTP_USER:$HTTP_PASS" -o /dev/null \
 			-w '%{http_code} %{num_connects}' "http://$SERVER4/small"
@@ -195,6 +206,9 @@ allow = 10.77.1.0/24, fd77:1::/64" || { fail "sockgated with HTTP proxy auth did
 			expect_curl 407 $x4 -U "$HTTP_USER:wrong" -o /dev/null -w '%{http_code}' "http://$SERVER4/small"
 		check "... logged without the password" expect_log "HTTP client $CLIENT4:[0-9]* failed to log in"
 		check "the password never reaches the log" bash -c "! grep -q -e wrong -e 's3cret' '$RIG_DIR/sockgated.log'"
+		check "http_via = yes: the origin gets Via, and so does the client" \
+			expect_match "Via: 1.1 sockgate.*Via: 1.1 sockgate" bash -c \
+			"ip netns exec $NS_CLIENT curl -sS -m 10 -i $x4 -U '$HTTP_USER:$HTTP_PASS' http://$PROXY4:$ORIGIN_PORT/headers | tr -d '\\r' | tr '\\n' ' '"
 		check "http auth: malformed Basic -> 407" \
 			expect_curl 407 $x4 -H "Proxy-Authorization: Basic !!!" -o /dev/null -w '%{http_code}' "http://$SERVER4/small"
 	}
@@ -226,7 +240,7 @@ chromium_dump() { # proxy-args url
 
 test_http_via_chromium() {
 	check "chromium with --proxy-server=http://router: loads a page through the chain" \
-		expect_match "<h1>Through the router</h1>" chromium_dump "--proxy-server=http://$HTTP4:$HTTP_PORT" "http://web.sgtest:8080/page.html"
+		expect_match "<h1>Through the router</h1>" chromium_dump "--proxy-server=http://$HTTP4:$HTTP_PORT" "http://web.sgtest:8088/page.html"
 	check "... the server saw dante's address, not the client's" \
 		grep -q "^$PROXY4_WAN \"GET /page.html" "$RIG_DIR/tls/access.log"
 }
@@ -258,7 +272,7 @@ test_pac() {
 		"$SOCKGATE -c $RIG_DIR/sockgate.conf reload >/dev/null && ip netns exec $NS_CLIENT curl -sS -m 5 $pac | grep -q \"'pacreload.sgtest':1\""
 	before=$(port_flows)
 	check "chromium with --proxy-pac-url: a page by name goes through the proxy port" \
-		expect_match "<h1>Through the router</h1>" chromium_dump "--proxy-pac-url=$pac" "http://web.sgtest:8080/page.html"
+		expect_match "<h1>Through the router</h1>" chromium_dump "--proxy-pac-url=$pac" "http://web.sgtest:8088/page.html"
 	after=$(port_flows)
 	check "... as a flow of the proxy port (metrics), and the server saw dante's address" \
 		bash -c "[ '$after' -gt '$before' ] && [ \$(grep -c '^$PROXY4_WAN \"GET /page.html' '$RIG_DIR/tls/access.log') = 2 ]"

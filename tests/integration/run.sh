@@ -401,6 +401,7 @@ test_socks_auth
 http_targets
 test_http_proxy
 test_http_auth
+http_stop_targets
 test_dns_service
 test_dns_hijack
 test_sniff
