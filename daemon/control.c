@@ -199,6 +199,16 @@ static json_t *dns_stats_json(const struct control *c)
 	    json_count(SUM(c, dns.fake_unknown)));
 }
 
+/* Warm sessions: what the pools did, summed over the workers. */
+static json_t *warm_stats_json(const struct control *c)
+{
+	return json_pack(
+	    "{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "ready", json_count(SUM(c, warm_ready)),
+	    "opened", json_count(SUM(c, warm_opened)), "used", json_count(SUM(c, warm_used)),
+	    "missed", json_count(SUM(c, warm_missed)), "expired", json_count(SUM(c, warm_expired)),
+	    "died", json_count(SUM(c, warm_died)), "retried", json_count(SUM(c, warm_retried)));
+}
+
 static json_t *stats_json(const struct control *c)
 {
 	const struct config *cfg = (*c->gen)->cfg;
@@ -217,12 +227,12 @@ static json_t *stats_json(const struct control *c)
 					      json_count(t.bytes_up), "bytes_down",
 					      json_count(t.bytes_down)));
 	}
-	return json_pack("{s:o, s:o, s:o*, s:o*, s:o, s:o, s:o*, s:o*}", "bytes_up",
+	return json_pack("{s:o, s:o, s:o*, s:o*, s:o, s:o, s:o*, s:o*, s:o*}", "bytes_up",
 			 json_count(SUM(c, bytes_up)), "bytes_down", json_count(SUM(c, bytes_down)),
 			 "failures", failures, "udp", udp_stats_json(c), "dns_lookups",
 			 json_count(SUM(c, dns_lookups)), "client_limited",
 			 json_count(SUM(c, client_limited)), "upstreams", upstreams, "dns_service",
-			 dns_stats_json(c));
+			 dns_stats_json(c), "warm", warm_stats_json(c));
 }
 
 static void answer_stats(const struct control *c, FILE *out)
@@ -246,6 +256,11 @@ static void answer_stats(const struct control *c, FILE *out)
 	fprintf(out, "\ndns: %llu lookups under way\n", SUM(c, dns_lookups));
 	fprintf(out, "client caps: %llu flows or associations refused or made room for\n",
 		SUM(c, client_limited));
+	fprintf(out,
+		"warm sessions: %llu ready; %llu opened, %llu used, %llu missed (none ready), "
+		"%llu renewed for age, %llu closed by the upstream, %llu found dead and replaced\n",
+		SUM(c, warm_ready), SUM(c, warm_opened), SUM(c, warm_used), SUM(c, warm_missed),
+		SUM(c, warm_expired), SUM(c, warm_died), SUM(c, warm_retried));
 	fprintf(out,
 		"dns service: %llu queries, %llu from the cache (%llu answers, %llu bytes kept), "
 		"%llu forwarded, %llu timed out, %llu malformed, %llu refused, %llu bad answers\n"

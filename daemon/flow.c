@@ -30,6 +30,7 @@
 #include "tcp_liveness.h"
 #include "upstream.h"
 #include "upstream_live.h"
+#include "warm_pool.h"
 #include "relay.h"
 #include "sniff.h"
 
@@ -38,6 +39,9 @@
 #define PUMP_ROUNDS    4
 #define FLOW_CACHE_MAX 1024
 #define FLOW_EVENTS    (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+/* optimistic data: the most of the client's first bytes sent behind the
+ * request (a TLS ClientHello, an HTTP request head) */
+#define FLOW_EARLY_MAX 8192
 
 static void client_ev_handle(struct ev *ev, uint32_t events);
 static void upstream_ev_handle(struct ev *ev, uint32_t events);
@@ -696,6 +700,51 @@ static int flow_send_handshake(struct flow *f, const uint8_t *out)
 	return flow_fail(f, "send to upstream: %s", n < 0 ? strerror(errno) : "short write");
 }
 
+/* The first message to the upstream: with optimistic data (the request
+ * is in it: a warm session's, a pipelined SOCKS5 one's, SOCKS4's and
+ * HTTP's), the client's first bytes ride behind it in the same segment.
+ * They are only peeked: they stay in the client socket until the tunnel
+ * is up (flow_take_early), so a dead warm session loses nothing. */
+static int flow_send_request(struct flow *f, const uint8_t *out)
+{
+	uint8_t early[FLOW_EARLY_MAX];
+	struct iovec iov[2] = { { (void *)out, f->hs->out_len }, { early, 0 } };
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+	int with_request =
+	    f->warm || f->up->pipeline ||
+	    (f->up->url.kind != UPSTREAM_SOCKS5 && f->up->url.kind != UPSTREAM_SOCKS5H);
+	ssize_t n;
+
+	if (!f->up->optimistic || f->fe || !with_request)
+		return flow_send_handshake(f, out);
+	n = recv(f->client_fd, early, sizeof(early), MSG_PEEK | MSG_DONTWAIT);
+	iov[1].iov_len = n > 0 ? (size_t)n : 0;
+	n = sendmsg(f->upstream_fd, &msg, MSG_NOSIGNAL);
+	if (n != (ssize_t)(iov[0].iov_len + iov[1].iov_len))
+		return flow_fail(f, "send to upstream: %s",
+				 n < 0 ? strerror(errno) : "short write");
+	f->early_sent = (uint16_t)iov[1].iov_len;
+	return 0;
+}
+
+/* The tunnel is up: the client bytes that went behind the request leave
+ * the client socket (they were peeked) and count as the flow's. */
+static int flow_take_early(struct flow *f)
+{
+	uint8_t sink[FLOW_EARLY_MAX];
+	ssize_t n;
+
+	if (!f->early_sent)
+		return 0;
+	n = recv(f->client_fd, sink, f->early_sent, MSG_DONTWAIT);
+	if (n != f->early_sent)
+		return flow_fail(f, "taking the %u bytes sent ahead from the client: %s",
+				 f->early_sent, n < 0 ? strerror(errno) : "short read");
+	f->bytes[DIR_UP] += (uint64_t)n;
+	f->early_sent = 0;
+	return 0;
+}
+
 /* Bytes the target sent right behind the handshake reply (server-first
  * protocols) go to the client before the relay starts. The client socket is
  * fresh, with an empty send buffer far larger than them, so one send takes
@@ -723,6 +772,28 @@ static int flow_frontend_takes_over(struct flow *f, int early)
 	return rc != 0;
 }
 
+static int flow_open_upstream(struct flow *f);
+
+/* A warm session died before it answered its request (the upstream had
+ * closed it, or restarted): the flow connects afresh, once, and the client
+ * sees nothing of it (its first bytes were only peeked). */
+static void flow_warm_dead(struct flow *f, const char *why)
+{
+	char desc[FLOW_DESCRIBE_MAX];
+
+	log_debug("flow %u.%llu %s: warm session %s; connecting afresh", f->r->index,
+		  (unsigned long long)f->id, flow_describe(f, desc, sizeof(desc)), why);
+	atomic_fetch_add_explicit(&f->r->counters.warm_retried, 1, memory_order_relaxed);
+	loop_close(&f->r->loop, &f->upstream_fd, CLOSE_RESET);
+	free(f->hs);
+	f->hs = NULL;
+	f->warm = 0;
+	f->warm_retried = 1;
+	f->early_sent = 0;
+	f->upstream_readable = 0;
+	flow_connect(f);
+}
+
 static void flow_read_handshake(struct flow *f)
 {
 	uint8_t buf[2048], out[UPSTREAM_OUT_MAX];
@@ -732,6 +803,11 @@ static void flow_read_handshake(struct flow *f)
 		enum upstream_result res;
 		ssize_t n = recv(f->upstream_fd, buf, sizeof(buf), 0);
 
+		if (n <= 0 && f->warm && (n == 0 || (errno != EAGAIN && errno != EINTR)) &&
+		    !f->hs->have) {
+			flow_warm_dead(f, n == 0 ? "closed" : strerror(errno));
+			return;
+		}
 		if (n == 0) {
 			flow_fail(f, "upstream closed the connection during the handshake");
 			return;
@@ -751,6 +827,8 @@ static void flow_read_handshake(struct flow *f)
 		}
 		if (res == UPSTREAM_DONE) {
 			flow_observe_handshake(f);
+			if (flow_take_early(f) < 0)
+				return;
 			/* a SOCKS client hears of its tunnel before any target byte */
 			if (f->fe && flow_frontend_takes_over(f, consumed < (size_t)n))
 				return;
@@ -769,10 +847,18 @@ static void flow_read_handshake(struct flow *f)
 	}
 }
 
+/* Optimistic data: whether the client has sent anything yet. */
+static int flow_client_spoke(const struct flow *f)
+{
+	uint8_t byte;
+	return recv(f->client_fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 static void flow_upstream_connected(struct flow *f)
 {
 	const struct config *cfg = f->r->cfg;
 	uint8_t out[UPSTREAM_OUT_MAX];
+	int rc;
 
 	if (f->up->url.kind == UPSTREAM_DIRECT ||
 	    (f->absolute_form && f->up->url.kind == UPSTREAM_HTTP)) {
@@ -782,19 +868,30 @@ static void flow_upstream_connected(struct flow *f)
 		flow_start_relay(f);
 		return;
 	}
+	/* optimistic: the client's first bytes go with the request, so wait
+	 * for them (a server-first protocol, for at most sniff_timeout) */
+	if (f->up->optimistic && !f->fe && !f->data_waited && !flow_client_spoke(f)) {
+		f->awaiting_data = f->data_waited = 1;
+		flow_set_timer(f, &f->r->sniff_timers, cfg->sniff_timeout_ms);
+		return;
+	}
+	f->awaiting_data = 0;
 	f->hs = malloc(sizeof(*f->hs));
 	if (!f->hs) {
 		flow_fail(f, "out of memory");
 		return;
 	}
-	if (upstream_handshake_begin(f->hs, &f->up->url, &f->target, f->up->pipeline, out) < 0) {
+	rc = f->warm
+		 ? upstream_handshake_begin_resume(f->hs, &f->up->url, &f->target, out)
+		 : upstream_handshake_begin(f->hs, &f->up->url, &f->target, f->up->pipeline, out);
+	if (rc < 0) {
 		flow_fail(f, "%s", f->hs->reason);
 		return;
 	}
 	f->state = FLOW_HANDSHAKE;
 	flow_set_timer(f, &f->r->handshake_timers, cfg->handshake_timeout_ms);
 	/* The reply cannot be there yet: its arrival raises EPOLLIN. */
-	flow_send_handshake(f, out);
+	flow_send_request(f, out);
 }
 
 static void flow_upstream_event(struct flow *f, uint32_t events)
@@ -807,6 +904,10 @@ static void flow_upstream_event(struct flow *f, uint32_t events)
 		f->upstream_readable = 1;
 	switch (f->state) {
 	case FLOW_CONNECTING:
+		if ((events & (EPOLLERR | EPOLLHUP)) && f->warm) {
+			flow_warm_dead(f, "reset");
+			return;
+		}
 		if (events & (EPOLLERR | EPOLLHUP)) {
 			/* Only a failed connect needs SO_ERROR: for the reason. */
 			char a[ADDR_STRLEN];
@@ -819,7 +920,7 @@ static void flow_upstream_event(struct flow *f, uint32_t events)
 				      addr_format(to, a, sizeof(a)), strerror(err));
 			return;
 		}
-		if (events & EPOLLOUT)
+		if ((events & EPOLLOUT) && !f->awaiting_data)
 			flow_upstream_connected(f);
 		return;
 	case FLOW_HANDSHAKE:
@@ -846,6 +947,11 @@ static void flow_client_event(struct flow *f, uint32_t events)
 	if (f->state != FLOW_RELAY) {
 		if (events & (EPOLLIN | EPOLLRDHUP))
 			f->client_readable = 1;
+		if (f->awaiting_data && (events & (EPOLLIN | EPOLLRDHUP)) &&
+		    !(events & (EPOLLERR | EPOLLHUP))) {
+			flow_upstream_connected(f); /* the bytes to send ahead came */
+			return;
+		}
 		if (f->state == FLOW_SNIFFING && !(events & (EPOLLERR | EPOLLHUP))) {
 			flow_sniff(f);
 			return;
@@ -941,6 +1047,10 @@ static int flow_open_upstream(struct flow *f)
 	if (relay_mark_socket(fd, cfg->mark) < 0)
 		return -errno;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* the first message rides in the SYN where the upstream gave a cookie
+	 * before; elsewhere the kernel falls back to a plain handshake */
+	if (f->up->fastopen && f->up->url.kind != UPSTREAM_DIRECT)
+		setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &one, sizeof(one));
 	tcp_liveness_set(fd); /* best effort: the idle timeout still applies */
 	if (connect(fd, (const struct sockaddr *)to, addr_len(to)) < 0 && errno != EINPROGRESS)
 		return -errno;
@@ -977,9 +1087,37 @@ static int flow_local_error(int err)
 	       err == EACCES;
 }
 
+/* A ready warm session to f->up, when its pool has one: 1 taken (the
+ * request goes once the socket says it is writable, at once). */
+static int flow_take_warm(struct flow *f)
+{
+	struct relay *r = f->r;
+	uint8_t index;
+	int fd;
+
+	if (f->warm_retried || f->up->url.kind == UPSTREAM_DIRECT)
+		return 0;
+	fd = warm_take(r, f->up, &f->up_addr, &index);
+	if (fd < 0)
+		return 0;
+	f->upstream_fd = fd;
+	f->addr_index = index;
+	f->connect_ms = r->loop.now_ms;
+	f->warm = 1;
+	f->state = FLOW_CONNECTING;
+	flow_set_timer(f, &r->connect_timers, r->cfg->connect_timeout_ms);
+	if (loop_add(&r->loop, fd, &f->upstream_ev, FLOW_EVENTS) < 0)
+		flow_warm_dead(f, "epoll failed");
+	return 1;
+}
+
 int flow_connect(struct flow *f)
 {
-	int rc = flow_open_upstream(f);
+	int rc;
+
+	if (flow_take_warm(f))
+		return 0;
+	rc = flow_open_upstream(f);
 
 	if (rc < 0 && flow_local_error(-rc))
 		return flow_fail_rep(f, flow_rep_for_errno(-rc),
@@ -1175,6 +1313,10 @@ static void flow_expire(struct timer *t)
 		flow_route_and_open(f); /* no name within the bound: by address */
 		return;
 	case FLOW_CONNECTING:
+		if (f->awaiting_data) {
+			flow_upstream_connected(f); /* the client says nothing first */
+			return;
+		}
 		flow_fail_rep(f, REP_TTL_EXPIRED, "connect timed out after %u ms",
 			      cfg->connect_timeout_ms);
 		return;

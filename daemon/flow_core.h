@@ -99,6 +99,13 @@ struct flow {
 	/* an HTTP request the front end sends itself, to an HTTP upstream in
 	 * absolute form (no CONNECT, which proxies allow to few ports) */
 	uint8_t absolute_form;
+	/* time to first byte: the upstream connection came from the warm
+	 * pool; a dead one was replaced by a fresh connection (once); an
+	 * optimistic request waits for (waited for) the client's first
+	 * bytes; how many of them went behind the request, still to be taken
+	 * from the client socket when the tunnel is up */
+	uint8_t warm, warm_retried, awaiting_data, data_waited;
+	uint16_t early_sent;
 	uint64_t connect_ms; /* when the upstream connect began */
 	/* members of route's group tried (bit by position), up's address
 	 * tried (index), and the end of the time a retry may start in */

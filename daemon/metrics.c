@@ -308,6 +308,19 @@ void metrics_render(const struct metrics *m, FILE *out)
 	family(out, "sockgate_client_limited_total", "counter",
 	       "Intercepted flows refused, and UDP associations evicted, by the per-client caps.");
 	fprintf(out, "sockgate_client_limited_total %llu\n", SUM(m, client_limited));
+	family(out, "sockgate_warm_sessions", "gauge",
+	       "Warm upstream sessions ready for a flow (greeting and credentials done).");
+	fprintf(out, "sockgate_warm_sessions %llu\n", SUM(m, warm_ready));
+	family(out, "sockgate_warm_sessions_total", "counter",
+	       "Warm upstream sessions by what became of them.");
+	fprintf(out, "sockgate_warm_sessions_total{event=\"opened\"} %llu\n", SUM(m, warm_opened));
+	fprintf(out, "sockgate_warm_sessions_total{event=\"used\"} %llu\n", SUM(m, warm_used));
+	fprintf(out, "sockgate_warm_sessions_total{event=\"missed\"} %llu\n", SUM(m, warm_missed));
+	fprintf(out, "sockgate_warm_sessions_total{event=\"expired\"} %llu\n",
+		SUM(m, warm_expired));
+	fprintf(out, "sockgate_warm_sessions_total{event=\"died\"} %llu\n", SUM(m, warm_died));
+	fprintf(out, "sockgate_warm_sessions_total{event=\"retried\"} %llu\n",
+		SUM(m, warm_retried));
 	family(out, "sockgate_fds_used", "gauge", "File descriptors held by flows.");
 	fprintf(out, "sockgate_fds_used %u\n", fd_budget_used((struct fd_budget *)m->budget));
 	family(out, "sockgate_fds_budget", "gauge",

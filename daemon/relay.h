@@ -29,6 +29,7 @@ struct fd_budget;
 struct generation;
 struct neigh;
 struct login;
+struct warm_pools;
 struct udp_relay;
 struct upstream_watch;
 struct users;
@@ -81,6 +82,11 @@ struct relay_counters {
 	/* intercepted flows and UDP associations refused (or, UDP, one of the
 	 * client's own evicted) by max_flows_per_client / max_udp_per_client */
 	atomic_ullong client_limited;
+	/* warm sessions: opened, taken by a flow, wanted but none ready,
+	 * renewed for age, closed by the upstream while waiting; a flow's
+	 * taken one found dead and replaced by a fresh connection; ready now */
+	atomic_ullong warm_opened, warm_used, warm_missed, warm_expired, warm_died, warm_retried;
+	atomic_ullong warm_ready;
 	struct dns_counters {
 		atomic_ullong queries; /* well-formed queries from clients */
 		atomic_ullong cache_hits;
@@ -150,6 +156,7 @@ struct relay {
 	struct login *login;		 /* password checks; NULL without [socks] */
 	struct dns_service *dns_service; /* NULL without [dns] */
 	struct udp_relay *udp;		 /* transparent UDP, made on first use */
+	struct warm_pools *warm;	 /* warm sessions to upstreams */
 	struct upstream_watch *watch;	 /* worker 0's: names and checks */
 	uint64_t next_flow_id;
 	unsigned seen_downs; /* upstream_live_downs() when its flows were last looked at */

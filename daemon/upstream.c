@@ -79,6 +79,15 @@ int upstream_handshake_begin_check(struct upstream_handshake *hs, const struct u
 	return socks5_only_begin(hs, url, pipelined, out, 0, "has no empty handshake");
 }
 
+int upstream_handshake_begin_resume(struct upstream_handshake *hs, const struct upstream_url *url,
+				    const struct upstream_target *target, uint8_t *out)
+{
+	if (url->kind != UPSTREAM_SOCKS5 && url->kind != UPSTREAM_SOCKS5H)
+		return upstream_handshake_begin(hs, url, target, 1, out);
+	handshake_reset(hs, url, target, 1, out, 0x01);
+	return upstream_socks5_begin_request(hs, url, target);
+}
+
 int upstream_handshake_begin_udp(struct upstream_handshake *hs, const struct upstream_url *url,
 				 int pipelined, uint8_t *out)
 {

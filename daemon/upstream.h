@@ -92,6 +92,12 @@ int upstream_handshake_begin_udp(struct upstream_handshake *hs, const struct ups
  * -1 (reason) for the kinds that have no such exchange. */
 int upstream_handshake_begin_check(struct upstream_handshake *hs, const struct upstream_url *url,
 				   int pipelined, uint8_t *out);
+/* A warm session (a connection opened ahead, through
+ * upstream_handshake_begin_check for SOCKS5, or only connected for the
+ * kinds without a greeting) takes its request: for SOCKS5 the request
+ * alone, then its reply; for the others the whole exchange. */
+int upstream_handshake_begin_resume(struct upstream_handshake *hs, const struct upstream_url *url,
+				    const struct upstream_target *target, uint8_t *out);
 /* The BND.ADDR and BND.PORT of a SOCKS5 reply once DONE: 0 with both, or
  * -1 when the upstream named the address by domain (*port is still set)
  * or the handshake is not done (*port 0). */
@@ -127,6 +133,8 @@ int upstream_socks5_begin(struct upstream_handshake *hs, const struct upstream_u
 			  const struct upstream_target *target);
 enum upstream_result upstream_socks5_feed(struct upstream_handshake *hs, const uint8_t *in,
 					  size_t len, size_t *consumed);
+int upstream_socks5_begin_request(struct upstream_handshake *hs, const struct upstream_url *url,
+				  const struct upstream_target *target);
 int upstream_socks5_stalled_pipeline(const struct upstream_handshake *hs);
 int upstream_socks5_silent(const struct upstream_handshake *hs);
 int upstream_socks4_begin(struct upstream_handshake *hs, const struct upstream_url *url,

@@ -143,6 +143,22 @@ int upstream_socks5_begin(struct upstream_handshake *hs, const struct upstream_u
 	return 0;
 }
 
+int upstream_socks5_begin_request(struct upstream_handshake *hs, const struct upstream_url *url,
+				  const struct upstream_target *target)
+{
+	hs->with_auth = url->has_user;
+	hs->out_len = socks5_encode_request(hs->out, url, target, hs->command);
+	if (!hs->out_len) {
+		upstream_fail(hs, UPSTREAM_FAIL_UNSUPPORTED, 0,
+			      "target cannot be sent over SOCKS5");
+		return -1;
+	}
+	hs->stage = S5_REPLY;
+	hs->have = 0;
+	hs->need = 5; /* up to the first address byte (domain length) */
+	return 0;
+}
+
 /* Not pipelined: each message goes out once its predecessor is answered. */
 static void socks5_send_next(struct upstream_handshake *hs, int auth)
 {

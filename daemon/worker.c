@@ -22,6 +22,7 @@
 #include "tcp_liveness.h"
 #include "intake.h"
 #include "login.h"
+#include "warm_pool.h"
 #include "socks_server.h"
 #include "udp_relay.h"
 #include "upstream_live.h"
@@ -306,6 +307,7 @@ static void worker_tick(struct relay *r)
 {
 	loop_expire_timers(&r->loop);
 	udp_relay_tick(r);
+	warm_tick(r);
 	dns_tick(r->dns);
 	upstream_watch_tick(r);
 	if (r->seen_downs != upstream_live_downs()) {

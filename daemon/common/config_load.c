@@ -618,6 +618,47 @@ static void upstream_udp_key(struct parse_ctx *ctx, struct upstream *up,
 	}
 }
 
+/* The keys that make a connection through up open sooner: 1 when key was
+ * one of them (handled, or reported), else 0. */
+static int upstream_ttfb_key(struct parse_ctx *ctx, struct upstream *up,
+			     struct upstream_lines *lines, const char *key, const char *value)
+{
+	static const char *const keys[] = { "warm", "warm_max_age", "optimistic", "fastopen",
+					    "warm_idle" };
+	unsigned long n;
+	unsigned bit = 0;
+
+	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(key, keys[i]))
+			bit = 1u << i;
+	if (!bit)
+		return 0;
+	if (lines->ttfb_seen & bit) {
+		config_report(ctx, ctx->line, "[upstream %s] %s given twice", up->name, key);
+		return 1;
+	}
+	lines->ttfb_seen |= bit;
+	if (bit == 1) {
+		if (!strcmp(value, "off"))
+			up->warm = 0;
+		else if (!strcmp(value, "auto"))
+			up->warm = UPSTREAM_WARM_AUTO;
+		else if (!config_parse_uint(value, UPSTREAM_WARM_MAX, &n) && n)
+			up->warm = (int)n;
+		else
+			config_report(ctx, ctx->line, "warm: \"%s\" is not off, auto or 1..%d",
+				      value, UPSTREAM_WARM_MAX);
+	} else if (bit == 2 || bit == 16) {
+		unsigned *ms = bit == 2 ? &up->warm_max_age_ms : &up->warm_idle_ms;
+		if (config_parse_duration(value, ms) || *ms < 1000)
+			config_report(ctx, ctx->line, "%s: \"%s\" is not a duration of 1s or more",
+				      key, value);
+	} else if (config_parse_bool(value, bit == 4 ? &up->optimistic : &up->fastopen)) {
+		config_report(ctx, ctx->line, "%s: \"%s\" is not yes or no", key, value);
+	}
+	return 1;
+}
+
 static void upstream_key(struct parse_ctx *ctx, const char *name, const char *key,
 			 const char *value)
 {
@@ -641,6 +682,8 @@ static void upstream_key(struct parse_ctx *ctx, const char *name, const char *ke
 			config_report(ctx, ctx->line, "pipeline: \"%s\" is not yes or no", value);
 		return;
 	}
+	if (upstream_ttfb_key(ctx, up, &ctx->up_lines[idx], key, value))
+		return;
 	if (strcmp(key, "url")) {
 		config_report(ctx, ctx->line, "unknown key \"%s\" in [upstream %s]", key, name);
 		return;
@@ -1378,8 +1421,15 @@ static void finish(struct parse_ctx *ctx, int resolve)
 		if ((int)up->url.kind == -1)
 			continue; /* url error already reported */
 		finish_upstream_udp(ctx, up, &ctx->up_lines[i], resolve);
-		if (up->url.kind == UPSTREAM_DIRECT)
+		if (up->url.kind == UPSTREAM_DIRECT) {
+			if (ctx->up_lines[i].ttfb_seen)
+				config_report(
+				    ctx, ctx->up_lines[i].section_line,
+				    "[upstream %s] is direct: warm, optimistic and fastopen "
+				    "are for proxies",
+				    up->name);
 			continue;
+		}
 		resolve_host(ctx, ctx->up_lines[i].url_line, up->name, up->url.host, up->url.port,
 			     resolve, &up->addr);
 	}

@@ -145,6 +145,8 @@ struct upstream *config_new_upstream(struct parse_ctx *ctx, const char *name)
 	snprintf(up->name, sizeof(up->name), "%s", name);
 	up->url.kind = (enum upstream_kind) - 1; /* no url yet */
 	up->pipeline = 1;
+	up->warm_max_age_ms = UPSTREAM_WARM_MAX_AGE_MS;
+	up->warm_idle_ms = UPSTREAM_WARM_IDLE_MS;
 	lines = &ctx->up_lines[cfg->n_upstreams];
 	memset(lines, 0, sizeof(*lines));
 	lines->section_line = ctx->line;

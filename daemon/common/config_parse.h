@@ -28,6 +28,7 @@ struct upstream_lines {
 	unsigned url_line;
 	unsigned pipeline_line;
 	unsigned udp_line, udp_address_line;
+	unsigned ttfb_seen; /* warm, warm_max_age, optimistic, fastopen, warm_idle: a bit each */
 	char udp_host[URL_HOST_MAX + 1]; /* udp_address, resolved in finish() */
 	uint16_t udp_port;
 	/* [group]: a bit per key given; the members as written (owned) */

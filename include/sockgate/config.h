@@ -41,7 +41,20 @@ struct upstream {
 	 * relay address the upstream names; unset (family 0) otherwise. */
 	struct sockaddr_storage udp_addr;
 	struct upstream_group *group; /* [group NAME]: owned; NULL for an upstream */
+	/* warm = off | auto | N: connections opened ahead of need, the
+	 * greeting and credentials done (UPSTREAM_WARM_AUTO, 0 off, or N) */
+	int warm;
+	unsigned warm_max_age_ms; /* renewed before the upstream's idle timeout */
+	unsigned warm_idle_ms;	  /* a pool this long without a flow empties */
+	int optimistic;		  /* the client's first bytes right behind the request */
+	int fastopen;		  /* TCP Fast Open toward the upstream */
 };
+#define UPSTREAM_WARM_AUTO (-1)
+#define UPSTREAM_WARM_MAX  64
+/* below dante's default negotiation timeout (30 s), which a warm SOCKS5
+ * session waiting for its request is subject to */
+#define UPSTREAM_WARM_MAX_AGE_MS 20000
+#define UPSTREAM_WARM_IDLE_MS	 60000
 
 /* [group NAME]: upstreams a route can name as one. */
 #define GROUP_MEMBERS_MAX 16

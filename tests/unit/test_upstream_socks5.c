@@ -397,6 +397,42 @@ static void test_udp_relay_address(void **state)
 	}
 }
 
+/* A warm session: greeting and credentials first (a check's exchange),
+ * the request alone later, and its reply ends it; a refusal then is the
+ * target's, with the code. */
+static void test_warm_session_resumed(void **state)
+{
+	struct upstream_url u = test_url("socks5://al:pw@10.0.0.5:1080");
+	struct upstream_target t = test_target("192.0.2.7", 80);
+	struct upstream_handshake hs;
+	size_t c;
+	static const uint8_t method[] = { 5, 2 }, auth_ok[] = { 1, 0 };
+	static const uint8_t req[] = { 5, 1, 0, 1, 192, 0, 2, 7, 0, 80 };
+	static const uint8_t refused[] = { 5, 5, 0, 1, 0, 0, 0, 0, 0, 0 };
+	(void)state;
+	assert_int_equal(upstream_handshake_begin_check(&hs, &u, 1, test_out), 0);
+	assert_int_equal(hs.out_len, 3 + 7);
+	assert_int_equal(upstream_handshake_feed(&hs, method, 2, &c, test_out), UPSTREAM_MORE);
+	assert_int_equal(upstream_handshake_feed(&hs, auth_ok, 2, &c, test_out), UPSTREAM_DONE);
+	/* later: the request alone */
+	assert_int_equal(upstream_handshake_begin_resume(&hs, &u, &t, test_out), 0);
+	assert_int_equal(hs.out_len, sizeof(req));
+	assert_memory_equal(hs.out, req, sizeof(req));
+	assert_int_equal(
+	    upstream_handshake_feed(&hs, ok_reply_v4, sizeof(ok_reply_v4), &c, test_out),
+	    UPSTREAM_DONE);
+	assert_int_equal(c, sizeof(ok_reply_v4));
+	assert_int_equal(upstream_handshake_begin_resume(&hs, &u, &t, test_out), 0);
+	assert_int_equal(upstream_handshake_feed(&hs, refused, sizeof(refused), &c, test_out),
+			 UPSTREAM_ERROR);
+	assert_int_equal(hs.failure, UPSTREAM_FAIL_REFUSED);
+	assert_int_equal(hs.code, 5);
+	/* the kinds without a greeting: the whole exchange */
+	u = test_url("http://10.0.0.5:3128");
+	assert_int_equal(upstream_handshake_begin_resume(&hs, &u, &t, test_out), 0);
+	assert_memory_equal(hs.out, "CONNECT 192.0.2.7:80 HTTP/1.1", 29);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -412,6 +448,7 @@ int main(void)
 		cmocka_unit_test(test_bad_credentials_length),
 		cmocka_unit_test(test_udp_associate),
 		cmocka_unit_test(test_udp_relay_address),
+		cmocka_unit_test(test_warm_session_resumed),
 	};
 	return cmocka_run_group_tests_name("upstream_socks5", tests, NULL, NULL);
 }
