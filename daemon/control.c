@@ -203,10 +203,11 @@ static json_t *dns_stats_json(const struct control *c)
 static json_t *warm_stats_json(const struct control *c)
 {
 	return json_pack(
-	    "{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "ready", json_count(SUM(c, warm_ready)),
-	    "opened", json_count(SUM(c, warm_opened)), "used", json_count(SUM(c, warm_used)),
-	    "missed", json_count(SUM(c, warm_missed)), "expired", json_count(SUM(c, warm_expired)),
-	    "died", json_count(SUM(c, warm_died)), "retried", json_count(SUM(c, warm_retried)));
+	    "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "optimistic",
+	    json_count(SUM(c, optimistic)), "ready", json_count(SUM(c, warm_ready)), "opened",
+	    json_count(SUM(c, warm_opened)), "used", json_count(SUM(c, warm_used)), "missed",
+	    json_count(SUM(c, warm_missed)), "expired", json_count(SUM(c, warm_expired)), "died",
+	    json_count(SUM(c, warm_died)), "retried", json_count(SUM(c, warm_retried)));
 }
 
 static json_t *stats_json(const struct control *c)
@@ -258,9 +259,10 @@ static void answer_stats(const struct control *c, FILE *out)
 		SUM(c, client_limited));
 	fprintf(out,
 		"warm sessions: %llu ready; %llu opened, %llu used, %llu missed (none ready), "
-		"%llu renewed for age, %llu closed by the upstream, %llu found dead and replaced\n",
+		"%llu renewed for age, %llu closed by the upstream, %llu found dead and replaced\n"
+		"optimistic data: %llu flows sent their first bytes with the request\n",
 		SUM(c, warm_ready), SUM(c, warm_opened), SUM(c, warm_used), SUM(c, warm_missed),
-		SUM(c, warm_expired), SUM(c, warm_died), SUM(c, warm_retried));
+		SUM(c, warm_expired), SUM(c, warm_died), SUM(c, warm_retried), SUM(c, optimistic));
 	fprintf(out,
 		"dns service: %llu queries, %llu from the cache (%llu answers, %llu bytes kept), "
 		"%llu forwarded, %llu timed out, %llu malformed, %llu refused, %llu bad answers\n"

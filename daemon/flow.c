@@ -724,6 +724,8 @@ static int flow_send_request(struct flow *f, const uint8_t *out)
 		return flow_fail(f, "send to upstream: %s",
 				 n < 0 ? strerror(errno) : "short write");
 	f->early_sent = (uint16_t)iov[1].iov_len;
+	if (f->early_sent)
+		atomic_fetch_add_explicit(&f->r->counters.optimistic, 1, memory_order_relaxed);
 	return 0;
 }
 

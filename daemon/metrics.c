@@ -321,6 +321,9 @@ void metrics_render(const struct metrics *m, FILE *out)
 	fprintf(out, "sockgate_warm_sessions_total{event=\"died\"} %llu\n", SUM(m, warm_died));
 	fprintf(out, "sockgate_warm_sessions_total{event=\"retried\"} %llu\n",
 		SUM(m, warm_retried));
+	family(out, "sockgate_optimistic_flows_total", "counter",
+	       "Flows whose first bytes went to the upstream behind the request.");
+	fprintf(out, "sockgate_optimistic_flows_total %llu\n", SUM(m, optimistic));
 	family(out, "sockgate_fds_used", "gauge", "File descriptors held by flows.");
 	fprintf(out, "sockgate_fds_used %u\n", fd_budget_used((struct fd_budget *)m->budget));
 	family(out, "sockgate_fds_budget", "gauge",

@@ -87,6 +87,7 @@ struct relay_counters {
 	 * taken one found dead and replaced by a fresh connection; ready now */
 	atomic_ullong warm_opened, warm_used, warm_missed, warm_expired, warm_died, warm_retried;
 	atomic_ullong warm_ready;
+	atomic_ullong optimistic; /* flows whose first bytes went ahead with the request */
 	struct dns_counters {
 		atomic_ullong queries; /* well-formed queries from clients */
 		atomic_ullong cache_hits;

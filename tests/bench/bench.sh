@@ -26,9 +26,11 @@ IPERF_SECONDS=${IPERF_SECONDS:-5}
 # flow the second serves, and the failures the clients saw).
 # "lists" (route lookups at 1,000 .. 1,000,000 prefixes; CPU per connection
 # with a 100,000-prefix route file against none).
+# "ttfb" (time to first byte over a delay line: direct, cold, warm, warm +
+# optimistic, redsocks; TTFB_RS round trips in ms, TTFB_FLOWS per run).
 # "http" (the HTTP proxy on the SOCKS port vs tinyproxy; BENCH_PERF=1 also
 # profiles sockgated during the CONNECTs into build/bench-connect-profile.txt).
-BENCH_PARTS=${BENCH_PARTS:-redirect udp intake socks http dns names failover lists}
+BENCH_PARTS=${BENCH_PARTS:-redirect udp intake socks http dns names failover lists ttfb}
 FAILOVER_RUNS=${FAILOVER_RUNS:-10}
 FAILOVER_THREADS=${FAILOVER_THREADS:-20}
 DNS_SECONDS=${DNS_SECONDS:-5}
@@ -788,6 +790,116 @@ fi
 
 # ---- lists: the prefix table alone, then sockgated with and without a
 # 100,000-line route file (none of it matching the bench's server) ----
+# ---- time to first byte: a delay line adds a round trip R on the
+# router-proxy link; direct (routed by the kernel, no proxy), sockgated
+# cold, warm, warm + optimistic, and redsocks, in the same run ----
+TTFB_RS=${TTFB_RS:-20 80}
+TTFB_FLOWS=${TTFB_FLOWS:-500}
+ttfb_mode() { # name R pid-or-empty
+	local name=$1 R=$2 pid=${3:-} c0=0 c1=0 seq par
+	[ -n "$pid" ] && c0=$(tree_ticks "$pid")
+	seq=$(in_ns $NS_CLIENT python3 tests/bench/ttfb_load.py $SERVER4 80 /small "$TTFB_FLOWS" 1)
+	par=$(in_ns $NS_CLIENT python3 tests/bench/ttfb_load.py $SERVER4 80 /small "$TTFB_FLOWS" 10)
+	[ -n "$pid" ] && c1=$(tree_ticks "$pid")
+	{
+		sed "s/^/${name}_r${R}_seq_/" <<<"$seq"
+		sed "s/^/${name}_r${R}_par_/" <<<"$par"
+		echo "${name}_r${R}_cpu_us_per_conn $(((c1 - c0) * 1000000 / CLK_TCK / (2 * TTFB_FLOWS)))"
+	} >>"$RIG_DIR/ttfb.results"
+}
+ttfb_sockgated() { # name R extra-upstream-lines
+	local name=$1 R=$2 ready
+	sed "s|^url = socks5://$PROXY4:1080\$|&\n$3|" "$RIG_DIR/bench.conf" >"$RIG_DIR/ttfb-$name.conf"
+	rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-ttfb.log" "$SOCKGATED" -f -c "$RIG_DIR/ttfb-$name.conf"
+	rig_wait_port $NS_ROUTER $REDIRECT_PORT
+	# a few flows first: the pools learn the rate (and cold is measured warm-free)
+	in_ns $NS_CLIENT python3 tests/bench/ttfb_load.py $SERVER4 80 /small 20 1 >/dev/null
+	sleep 1
+	echo "bench: ttfb: $name at R = $R ms" >&2
+	ttfb_mode "$name" "$R" "$SG_PID"
+	"$SOCKGATE" -c "$RIG_DIR/ttfb-$name.conf" --json stats | python3 -c '
+import json, sys
+w = json.load(sys.stdin)["warm"]
+flows = 2 * int(sys.argv[2]) + 20
+print("%s_r%s_extra_per_1000 %.0f" % (sys.argv[1], sys.argv[3], (w["opened"] - w["used"]) * 1000 / flows))
+print("%s_r%s_used_per_1000 %.0f" % (sys.argv[1], sys.argv[3], w["used"] * 1000 / flows))' \
+		"$name" "$TTFB_FLOWS" "$R" >>"$RIG_DIR/ttfb.results"
+	if [ "$name" = warm ] && [ "$R" = "${TTFB_RS%% *}" ]; then
+		# the LAN idle: after warm_idle (a minute) no session is left
+		sleep 63
+		ready=$(in_ns $NS_ROUTER ss -Htn state established "dst $PROXY4:1080" | wc -l)
+		echo "warm_idle_conns_after_63s $ready" >>"$RIG_DIR/ttfb.results"
+	fi
+	rig_stop "$SG_PID"
+}
+if [[ " $BENCH_PARTS " == *" ttfb "* ]]; then
+	[ -x "$RIG_DIR/delay_line" ] ||
+		gcc -O2 -Wall -o "$RIG_DIR/delay_line" tests/bench/delay_line.c -lnetfilter_queue || exit 1
+	: >"$RIG_DIR/ttfb.results"
+	rig_open_direct_path
+	for R in $TTFB_RS; do
+		rig_spawn $NS_ROUTER DELAY_PID "$RIG_DIR/delay.log" "$RIG_DIR/delay_line" 8 $((R / 2))
+		sleep 0.2
+		for chain in OUTPUT FORWARD; do
+			in_ns $NS_ROUTER iptables-legacy -A $chain -d $PROXY4 -j NFQUEUE --queue-num 8 --queue-bypass
+			in_ns $NS_ROUTER iptables-legacy -A $chain -d 10.77.3.0/24 -j NFQUEUE --queue-num 8 --queue-bypass
+		done
+		for chain in INPUT FORWARD; do
+			in_ns $NS_ROUTER iptables-legacy -A $chain -s $PROXY4 -j NFQUEUE --queue-num 8 --queue-bypass
+			in_ns $NS_ROUTER iptables-legacy -A $chain -s 10.77.3.0/24 -j NFQUEUE --queue-num 8 --queue-bypass
+		done
+		rtt=$(in_ns $NS_ROUTER python3 -c '
+import socket, statistics, sys, time
+t = []
+for _ in range(5):
+    t0 = time.monotonic()
+    socket.create_connection((sys.argv[1], 1080)).close()
+    t.append((time.monotonic() - t0) * 1000)
+print("%.2f" % statistics.median(t))' $PROXY4)
+		echo "rtt_r${R} $rtt" >>"$RIG_DIR/ttfb.results"
+		echo "bench: ttfb: direct at R = $R ms (measured $rtt)" >&2
+		nsenter --net=/run/netns/$NS_ROUTER "$SOCKGATE" rules flush >/dev/null
+		ttfb_mode direct "$R"
+		rig_redirect_rule
+		ttfb_sockgated cold "$R" "warm = off"
+		ttfb_sockgated warm "$R" "warm = auto"
+		ttfb_sockgated optimistic "$R" "warm = auto\noptimistic = yes"
+		rig_spawn $NS_ROUTER RS_PID "$RIG_DIR/redsocks-ttfb.log" redsocks -c "$RIG_DIR/redsocks.conf"
+		rig_wait_port $NS_ROUTER $REDIRECT_PORT
+		echo "bench: ttfb: redsocks at R = $R ms" >&2
+		ttfb_mode redsocks "$R" "$RS_PID"
+		rig_stop "$RS_PID"
+		for chain in INPUT OUTPUT FORWARD; do in_ns $NS_ROUTER iptables-legacy -F $chain; done
+		rig_stop "$DELAY_PID"
+	done
+	rig_close_direct_path
+	# the graph: median TTFB in units of R, by mode and R
+	python3 - "$RIG_DIR/ttfb.results" "$TTFB_RS" >"$RIG_DIR/ttfb.dat" <<-'PY'
+	import sys
+	v = dict(l.split() for l in open(sys.argv[1]))
+	rs = sys.argv[2].split()
+	print("mode " + " ".join("R=%sms" % r for r in rs))
+	for m in ("direct", "cold", "warm", "optimistic", "redsocks"):
+	    print(m + " " + " ".join("%.2f" % (float(v["%s_r%s_seq_p50_ms" % (m, r)]) / float(r)) for r in rs))
+	PY
+	if command -v gnuplot >/dev/null; then
+		mkdir -p build
+		gnuplot <<-GP
+		set terminal pngcairo size 800,450 font "DejaVu Sans,10"
+		set output "build/ttfb.png"
+		set title "Time to first byte of a short GET, median of $TTFB_FLOWS sequential connections"
+		set ylabel "TTFB in units of the round trip R to the proxy"
+		set style data histograms
+		set style histogram clustered gap 1
+		set style fill solid 0.8 border -1
+		set yrange [0:*]
+		set grid ytics
+		set key top left
+		plot "$RIG_DIR/ttfb.dat" using 2:xtic(1) title columnheader(2), '' using 3 title columnheader(3)
+		GP
+	fi
+fi
+
 if [[ " $BENCH_PARTS " == *" lists "* ]]; then
 	gcc -O2 -std=gnu11 -Wall -Iinclude -o "$RIG_DIR/prefix_bench" tests/bench/prefix_bench.c \
 		build/libsockgate.a || exit 1
@@ -983,6 +1095,41 @@ part_ran() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
 		echo "| RSS with the list (KB)                 |              | $(printf '%12s' "$(get list100k rss_kb)") |         |"
 		echo
 		echo "Targets: a 100,000-prefix set loads in under a second, costs well under 1 µs per lookup; no measurable difference in CPU per connection."
+	fi
+	if part_ran ttfb; then
+		echo
+		echo "Time to first byte: a delay line (NFQUEUE, tests/bench/delay_line.c) adds a round trip R on the router's link to the proxy host (measured: $(for r in $TTFB_RS; do printf 'R=%s: %s ms; ' "$r" "$(get ttfb rtt_r$r)"; done)). A short GET to nginx, a new connection each, $TTFB_FLOWS sequential and $TTFB_FLOWS 10 at a time; from the client's connect to the first response byte. direct: the same path routed by the kernel, no proxy. In units of R (ms in brackets)."
+		echo
+		printf '| %-12s |' "mode"
+		for r in $TTFB_RS; do printf ' %-24s | %-24s |' "R=$r seq p50 / p99" "R=$r 10-conc p50 / p99"; done
+		echo
+		printf '|--------------|'
+		for r in $TTFB_RS; do printf '%s|%s|' "--------------------------" "--------------------------"; done
+		echo
+		for m in direct cold warm optimistic redsocks; do
+			printf '| %-12s |' "$m"
+			for r in $TTFB_RS; do
+				for k in seq par; do
+					printf ' %-24s |' "$(python3 -c "
+r = float('$r'); a = float('$(get ttfb ${m}_r${r}_${k}_p50_ms)'); b = float('$(get ttfb ${m}_r${r}_${k}_p99_ms)')
+print('%.2f / %.2f R (%.0f / %.0f)' % (a / r, b / r, a, b))")"
+				done
+			done
+			echo
+		done
+		echo
+		printf '| %-40s |' "cost"
+		for r in $TTFB_RS; do printf ' %12s |' "R=$r"; done
+		echo
+		for k in cold_cpu_us_per_conn warm_cpu_us_per_conn optimistic_cpu_us_per_conn redsocks_cpu_us_per_conn \
+			warm_extra_per_1000 warm_used_per_1000 optimistic_extra_per_1000 optimistic_used_per_1000; do
+			printf '| %-40s |' "$k"
+			for r in $TTFB_RS; do printf ' %12s |' "$(get ttfb ${k%%_*}_r${r}_${k#*_})"; done
+			echo
+		done
+		echo "| warm sessions left after 63 s idle      | $(get ttfb warm_idle_conns_after_63s) |"
+		echo
+		echo "Targets: warm + optimistic <= 1.3 R (plus the proxy-target leg), below direct's 2 R and <= 0.4x redsocks; warm alone <= 2.3 R; cold no worse than 3.1 R. Graph: build/ttfb.png."
 	fi
 	if part_ran failover; then
 		echo

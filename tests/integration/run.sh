@@ -320,6 +320,8 @@ source tests/integration/groups.sh
 source tests/integration/policy.sh
 # shellcheck source=http_proxy.sh
 source tests/integration/http_proxy.sh
+# shellcheck source=ttfb.sh
+source tests/integration/ttfb.sh
 
 rig_up
 rig_start_web
@@ -375,6 +377,8 @@ test_early_data
 test_pipelining_stall_hint
 test_wrong_passwords
 test_upstream_killed
+test_warm_sessions
+test_optimistic_data
 test_loop_guard
 test_loop_guard_tproxy
 test_guard_mapped

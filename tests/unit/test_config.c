@@ -1216,6 +1216,50 @@ static void test_http_and_pac(void **state)
 	expect_error(text, "t.conf:8: listen: more than 4 addresses");
 }
 
+/* [upstream] warm, warm_max_age, warm_idle, optimistic, fastopen. */
+static void test_warm_keys(void **state)
+{
+	struct config *cfg = NULL;
+	char errs[4096];
+	(void)state;
+	assert_int_equal(
+	    load("[upstream a]\nurl = socks5://10.0.0.1:1080\nwarm = auto\n"
+		 "warm_max_age = 10s\nwarm_idle = 5s\noptimistic = yes\nfastopen = yes\n"
+		 "[upstream b]\nurl = socks5://10.0.0.2:1080\nwarm = 4\n"
+		 "[upstream c]\nurl = http://10.0.0.3:3128\n"
+		 "[route]\ndefault = a\n",
+		 &cfg, errs, sizeof(errs)),
+	    0);
+	assert_int_equal(cfg->upstreams[1].warm, UPSTREAM_WARM_AUTO);
+	assert_int_equal(cfg->upstreams[1].warm_max_age_ms, 10000);
+	assert_int_equal(cfg->upstreams[1].warm_idle_ms, 5000);
+	assert_true(cfg->upstreams[1].optimistic);
+	assert_true(cfg->upstreams[1].fastopen);
+	assert_int_equal(cfg->upstreams[2].warm, 4);
+	/* defaults: off, 20 s, a minute */
+	assert_int_equal(cfg->upstreams[3].warm, 0);
+	assert_int_equal(cfg->upstreams[3].warm_max_age_ms, UPSTREAM_WARM_MAX_AGE_MS);
+	assert_int_equal(cfg->upstreams[3].warm_idle_ms, UPSTREAM_WARM_IDLE_MS);
+	assert_false(cfg->upstreams[3].optimistic);
+	assert_false(cfg->upstreams[3].fastopen);
+	config_free(cfg);
+	expect_error("[upstream a]\nurl = socks5://h:1\nwarm = 0\n",
+		     "t.conf:3: warm: \"0\" is not off, auto or 1..64");
+	expect_error("[upstream a]\nurl = socks5://h:1\nwarm = 65\n", "t.conf:3: warm:");
+	expect_error("[upstream a]\nurl = socks5://h:1\nwarm = lots\n", "t.conf:3: warm:");
+	expect_error("[upstream a]\nurl = socks5://h:1\nwarm_max_age = 500ms\n",
+		     "t.conf:3: warm_max_age: \"500ms\" is not a duration of 1s or more");
+	expect_error("[upstream a]\nurl = socks5://h:1\nwarm_idle = x\n", "t.conf:3: warm_idle:");
+	expect_error("[upstream a]\nurl = socks5://h:1\noptimistic = sure\n",
+		     "t.conf:3: optimistic:");
+	expect_error("[upstream a]\nurl = socks5://h:1\nfastopen = 2\n", "t.conf:3: fastopen:");
+	expect_error("[upstream a]\nurl = socks5://h:1\nwarm = 2\nwarm = 3\n",
+		     "t.conf:4: [upstream a] warm given twice");
+	expect_error(
+	    "[upstream a]\nurl = direct\nwarm = auto\n",
+	    "t.conf:1: [upstream a] is direct: warm, optimistic and fastopen are for proxies");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1223,6 +1267,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_errors_with_lines),
 		cmocka_unit_test(test_http_and_pac),
+		cmocka_unit_test(test_warm_keys),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_every_error_reported),
 		cmocka_unit_test(test_duration),
