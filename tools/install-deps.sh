@@ -6,7 +6,7 @@ set -eu
 BUILD="make gcc libc6-dev pkg-config libinih-dev libc-ares-dev libjansson-dev libldns-dev libcrypt-dev libnftnl-dev libmnl-dev libcmocka-dev clang libbpf-dev bpftool linux-libc-dev"
 TEST="nftables iptables libnetfilter-queue-dev iproute2 procps python3 python3-prometheus-client dante-server microsocks tinyproxy nginx curl socat proxychains4 iperf3 dnsmasq-base bind9-dnsutils libcap2-bin openssh-server openssh-client wget openssl nodejs chromium fonts-dejavu-core"
 FUZZ="clang clang-format libclang-rt-dev"
-BENCH="redsocks apache2-utils dnsperf iputils-ping"
+BENCH="redsocks apache2-utils dnsperf iputils-ping gnuplot-nox"
 PACKAGE="debhelper dpkg-dev fakeroot lintian rpm man-db systemd"
 
 want="$BUILD $TEST $FUZZ"
