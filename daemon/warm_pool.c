@@ -345,7 +345,13 @@ int warm_take(struct relay *r, const struct upstream *up, struct sockaddr_storag
 	struct warm_pool *p;
 	int fd;
 
+	const struct config *cfg = r->gen->cfg;
+
 	if (!up->warm || !r->warm || up->url.kind == UPSTREAM_DIRECT || up->group)
+		return -1;
+	/* a flow still on an older configuration (retrying a member after a
+	 * reload) goes cold: the pools are the current one's */
+	if (up < cfg->upstreams || up >= cfg->upstreams + cfg->n_upstreams)
 		return -1;
 	p = pool_of(r, up, 1);
 	if (!p)

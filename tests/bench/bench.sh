@@ -858,8 +858,11 @@ for _ in range(5):
 print("%.2f" % statistics.median(t))' $PROXY4)
 		echo "rtt_r${R} $rtt" >>"$RIG_DIR/ttfb.results"
 		echo "bench: ttfb: direct at R = $R ms (measured $rtt)" >&2
+		# routed by the kernel: the proxy host routes the LAN back through the router
 		nsenter --net=/run/netns/$NS_ROUTER "$SOCKGATE" rules flush >/dev/null
+		ip -n $NS_PROXY route add 10.77.1.0/24 via $ROUTER4
 		ttfb_mode direct "$R"
+		ip -n $NS_PROXY route del 10.77.1.0/24
 		rig_redirect_rule
 		ttfb_sockgated cold "$R" "warm = off"
 		ttfb_sockgated warm "$R" "warm = auto"
