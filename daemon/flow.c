@@ -837,8 +837,11 @@ static void flow_read_handshake(struct flow *f)
 			if (consumed < (size_t)n &&
 			    flow_send_early_data(f, buf + consumed, (size_t)n - consumed) < 0)
 				return;
-			/* A full buffer may have left more queued, with no new edge. */
-			f->upstream_readable = n == (ssize_t)sizeof(buf);
+			/* More may be queued (a full buffer), or the target's FIN
+			 * right behind its first bytes (optimistic data gets the
+			 * whole answer at once): its edge was this one, so the
+			 * relay must look. */
+			f->upstream_readable = 1;
 			flow_start_relay(f);
 			return;
 		}

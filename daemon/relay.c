@@ -9,7 +9,6 @@
 #include "dst_guard.h"
 #include "generation.h"
 #include "relay.h"
-#include "warm_pool.h"
 #include "upstream_live.h"
 
 #define PIPES_KEPT 64
@@ -72,7 +71,7 @@ int relay_init(struct relay *r, unsigned index, struct generation *gen,
 	list_init(&r->dead_flows);
 	pipe_pool_init(&r->pipes, PIPES_KEPT, shared->budget);
 	r->dst_guard = dst_guard_new();
-	if (!r->dst_guard || warm_pools_new(r) < 0) {
+	if (!r->dst_guard) {
 		rc = -errno;
 		log_error("worker %u: rtnetlink socket for route lookups: %s", index,
 			  strerror(errno));
@@ -86,8 +85,6 @@ void relay_switch_generation(struct relay *r, struct generation *next)
 {
 	const struct config *cfg = next->cfg;
 
-	/* warm sessions belong to the old one's upstreams */
-	warm_drop_all(r);
 	/* new flows use it; live ones keep theirs */
 	generation_unref(r->gen);
 	r->gen = next;
@@ -104,7 +101,6 @@ void relay_switch_generation(struct relay *r, struct generation *next)
 
 void relay_destroy(struct relay *r)
 {
-	warm_pools_free(r);
 	dst_guard_free(r->dst_guard);
 	r->dst_guard = NULL;
 	neigh_free(r->neigh);

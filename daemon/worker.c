@@ -183,6 +183,8 @@ static void wake_event(struct ev *ev, uint32_t events)
 		(void)0; /* already drained */
 	next = atomic_exchange(&w->next_gen, NULL);
 	if (next) {
+		/* warm sessions belong to the old one's upstreams */
+		warm_drop_all(&w->relay);
 		relay_switch_generation(&w->relay, next);
 		dns_service_reconfigure(&w->relay);
 		worker_reconcile_listeners(w);
@@ -594,7 +596,7 @@ int worker_init(struct worker *w, unsigned index, struct generation *gen,
 	pthread_mutex_init(&w->snap_lock, NULL);
 	pthread_cond_init(&w->snap_cond, NULL);
 	rc = relay_init(r, index, gen, shared);
-	if (rc < 0)
+	if (rc < 0 || (rc = warm_pools_new(r)) < 0)
 		goto fail;
 	r->loop.set_accepting = worker_set_accepting;
 	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -669,6 +671,7 @@ void worker_destroy(struct worker *w)
 		worker_close_flows(r);
 		flow_free_cache(r);
 		login_free(r);
+		warm_pools_free(r);
 		dns_service_free(r);
 		upstream_watch_free(r);
 		dns_free(r->dns);

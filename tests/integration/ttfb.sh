@@ -2,7 +2,8 @@
 # Time to first byte: warm upstream sessions and optimistic data, sourced by
 # run.sh after the rig is up. Functional, not timed: the counters say which
 # path a flow took; transfers are sha256-checked both ways. The upstream is
-# the rig's dante (and, for optimistic data, OpenSSH's ssh -D as well).
+# the rig's dante (and, for optimistic data, OpenSSH's ssh -D as well, both
+# behind a 10 ms delay line, as over a WAN).
 
 TTFB_ORIGIN_PORT=8091
 
@@ -73,9 +74,28 @@ warm_idle = 4s" || { fail "sockgated with warm sessions did not start"; return; 
 	rig_stop_sockgated
 }
 
+# A delay line (NFQUEUE: this kernel has no netem) of $1 ms each way on
+# the router's link to the proxy's ports 1080 and 22: what a WAN makes of
+# it, the target's answer and FIN arriving together with the grant.
+ttfb_delay_on() { # ms
+	gcc -O2 -Wall -o "$RIG_DIR/delay_line" tests/bench/delay_line.c -lnetfilter_queue || return 1
+	rig_spawn $NS_ROUTER TTFB_DELAY_PID "$RIG_DIR/ttfb-delay.log" "$RIG_DIR/delay_line" 10 "$1"
+	sleep 0.2
+	for port in 1080 22; do
+		in_ns $NS_ROUTER iptables-legacy -A OUTPUT -p tcp -d $PROXY4 --dport $port -j NFQUEUE --queue-num 10 --queue-bypass
+		in_ns $NS_ROUTER iptables-legacy -A INPUT -p tcp -s $PROXY4 --sport $port -j NFQUEUE --queue-num 10 --queue-bypass
+	done
+}
+ttfb_delay_off() {
+	in_ns $NS_ROUTER iptables-legacy -F OUTPUT
+	in_ns $NS_ROUTER iptables-legacy -F INPUT
+	rig_stop "$TTFB_DELAY_PID"
+}
+
 test_optimistic_data() {
 	local up want got
 	ttfb_start_origin
+	ttfb_delay_on 10 || { fail "optimistic: cannot build the delay line"; return; }
 	head -c 1048576 /dev/urandom >"$RIG_DIR/ttfb-upload"
 	want=$(sha256sum <"$RIG_DIR/ttfb-upload" | cut -d' ' -f1)
 	for up in dante ssh; do
@@ -100,6 +120,10 @@ warm = $warm" || { fail "sockgated with optimistic data ($up) did not start"; co
 				"ip netns exec $NS_CLIENT curl -sS -m 20 $(url_of $SERVER4 /file10m) | sha256sum | cut -d' ' -f1"
 			check "optimistic ($up, warm $warm): a server that speaks first is served (after the wait)" \
 				expect_banner $SERVER4
+			# the target's answer and its FIN come right behind the grant:
+			# the relay must still see the FIN (each flow read to its end)
+			check "optimistic ($up, warm $warm): answers that end with the server's close end" \
+				expect_match "failed 0" in_ns $NS_CLIENT timeout 20 python3 tests/bench/ttfb_load.py $SERVER4 80 /small 5 1
 			check "optimistic ($up, warm $warm): the first bytes went with the request (counted)" \
 				warm_at_least optimistic 2
 			check "optimistic ($up, warm $warm): a refused CONNECT still resets the client" \
@@ -109,6 +133,7 @@ warm = $warm" || { fail "sockgated with optimistic data ($up) did not start"; co
 			rig_stop_sockgated
 		done
 	done
+	ttfb_delay_off
 	rig_stop "$SSH_SOCKS_PID"
 	rig_stop "$SSHD_PID"
 	rig_stop "$TTFB_ORIGIN_PID"
