@@ -1101,7 +1101,7 @@ part_ran() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
 	fi
 	if part_ran ttfb; then
 		echo
-		echo "Time to first byte: a delay line (NFQUEUE, tests/bench/delay_line.c) adds a round trip R on the router's link to the proxy host (measured: $(for r in $TTFB_RS; do printf 'R=%s: %s ms; ' "$r" "$(get ttfb rtt_r$r)"; done)). A short GET to nginx, a new connection each, $TTFB_FLOWS sequential and $TTFB_FLOWS 10 at a time; from the client's connect to the first response byte. direct: the same path routed by the kernel, no proxy. In units of R (ms in brackets)."
+		echo "Time to first byte: a delay line (NFQUEUE, tests/bench/delay_line.c) adds a round trip R on the router's link to the proxy host (measured: $(for r in $TTFB_RS; do printf 'R=%s: %s ms ' "$r" "$(get ttfb rtt_r$r)"; done| sed 's/ $//; s/ R=/, R=/g')). A short GET to nginx, a new connection each, $TTFB_FLOWS sequential and $TTFB_FLOWS 10 at a time; from the client's connect to the first response byte. direct: the same path routed by the kernel, no proxy. In units of R (ms in brackets)."
 		echo
 		printf '| %-12s |' "mode"
 		for r in $TTFB_RS; do printf ' %-24s | %-24s |' "R=$r seq p50 / p99" "R=$r 10-conc p50 / p99"; done
@@ -1124,13 +1124,16 @@ print('%.2f / %.2f R (%.0f / %.0f)' % (a / r, b / r, a, b))")"
 		printf '| %-40s |' "cost"
 		for r in $TTFB_RS; do printf ' %12s |' "R=$r"; done
 		echo
+		printf '|------------------------------------------|'
+		for r in $TTFB_RS; do printf '%s|' "--------------"; done
+		echo
 		for k in cold_cpu_us_per_conn warm_cpu_us_per_conn optimistic_cpu_us_per_conn redsocks_cpu_us_per_conn \
 			warm_extra_per_1000 warm_used_per_1000 optimistic_extra_per_1000 optimistic_used_per_1000; do
 			printf '| %-40s |' "$k"
 			for r in $TTFB_RS; do printf ' %12s |' "$(get ttfb ${k%%_*}_r${r}_${k#*_})"; done
 			echo
 		done
-		echo "| warm sessions left after 63 s idle      | $(get ttfb warm_idle_conns_after_63s) |"
+		printf '| %-40s | %12s |\n' "warm sessions left after 63 s idle" "$(get ttfb warm_idle_conns_after_63s)"
 		echo
 		echo "Targets: warm + optimistic <= 1.3 R (plus the proxy-target leg), below direct's 2 R and <= 0.4x redsocks; warm alone <= 2.3 R; cold no worse than 3.1 R. Graph: build/ttfb.png."
 	fi
