@@ -552,38 +552,77 @@ static int http_take_response_head(struct flow *f)
 
 static void http_response_done(struct flow *f);
 
-/* Response bytes from the target to the client: 1 when something moved,
- * 0 when nothing can now, -1 when f was closed (or the response ended). */
-static int http_move_down(struct flow *f)
+/* Sends what is ready of the response; at its end, the next request. 1
+ * moved, 0 blocked, -1 f closed (or the response ended). */
+static int http_send_down(struct flow *f)
+{
+	struct http_session *s = f->http;
+	ssize_t n =
+	    send(f->client_fd, s->down + s->down_sent, s->down_ready - s->down_sent, MSG_NOSIGNAL);
+
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		flow_destroy(f, CLOSE_RESET);
+		return -1;
+	}
+	s->resp_begun = 1;
+	s->down_sent += (size_t)n;
+	f->bytes[DIR_DOWN] += (uint64_t)n;
+	if (s->down_sent < s->down_ready)
+		return 1;
+	memmove(s->down, s->down + s->down_ready, s->down_len - s->down_ready);
+	s->down_len -= s->down_ready;
+	s->down_ready = s->down_sent = 0;
+	s->interim = 0;
+	if (s->resp_final && s->resp_body.done) {
+		http_response_done(f);
+		return -1;
+	}
+	return 1;
+}
+
+/* Reads the target's next bytes; its close ends a response that runs
+ * until it (else, mid-response, the client is reset). Same returns. */
+static int http_recv_down(struct flow *f)
 {
 	struct http_session *s = f->http;
 	size_t cap = s->resp_final ? HTTP_OUT_MAX : HTTP_HEAD_MAX;
 	ssize_t n;
 
-	if (s->down_sent < s->down_ready) {
-		n = send(f->client_fd, s->down + s->down_sent, s->down_ready - s->down_sent,
-			 MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				return 0;
-			flow_destroy(f, CLOSE_RESET);
-			return -1;
-		}
-		s->resp_begun = 1;
-		s->down_sent += (size_t)n;
-		f->bytes[DIR_DOWN] += (uint64_t)n;
-		if (s->down_sent < s->down_ready)
-			return 1;
-		memmove(s->down, s->down + s->down_ready, s->down_len - s->down_ready);
-		s->down_len -= s->down_ready;
-		s->down_ready = s->down_sent = 0;
-		s->interim = 0;
-		if (s->resp_final && s->resp_body.done) {
-			http_response_done(f);
-			return -1;
-		}
+	if (s->down_len == cap) {
+		flow_fail_rep(f, REP_GENERAL_FAILURE, "the target's response head is too large");
+		return -1;
+	}
+	n = recv(f->upstream_fd, s->down + s->down_len, cap - s->down_len, 0);
+	if (n > 0) {
+		s->down_len += (size_t)n;
 		return 1;
 	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n == 0 && s->resp_final && s->resp_body.kind == HTTP_BODY_CLOSE) {
+		s->resp_body.done = 1;
+		http_response_done(f);
+		return -1;
+	}
+	if (!s->resp_begun) {
+		flow_fail_rep(f, REP_GENERAL_FAILURE, "the target closed before its response");
+		return -1;
+	}
+	flow_destroy(f, CLOSE_RESET);
+	return -1;
+}
+
+/* Response bytes from the target to the client: 1 when something moved,
+ * 0 when nothing can now, -1 when f was closed (or the response ended). */
+static int http_move_down(struct flow *f)
+{
+	struct http_session *s = f->http;
+	ssize_t n;
+
+	if (s->down_sent < s->down_ready)
+		return http_send_down(f);
 	if (!s->resp_final && s->down_len)
 		switch (http_take_response_head(f)) {
 		case 1:
@@ -604,29 +643,7 @@ static int http_move_down(struct flow *f)
 		if (n || s->resp_body.done)
 			return 1;
 	}
-	if (s->down_len == cap) {
-		flow_fail_rep(f, REP_GENERAL_FAILURE, "the target's response head is too large");
-		return -1;
-	}
-	n = recv(f->upstream_fd, s->down + s->down_len, cap - s->down_len, 0);
-	if (n > 0) {
-		s->down_len += (size_t)n;
-		return 1;
-	}
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return 0;
-	if (n == 0 && s->resp_final && s->resp_body.kind == HTTP_BODY_CLOSE) {
-		s->resp_body.done = 1;
-		http_response_done(f);
-		return -1;
-	}
-	/* the target closed or failed in the middle of its response */
-	if (!s->resp_begun) {
-		flow_fail_rep(f, REP_GENERAL_FAILURE, "the target closed before its response");
-		return -1;
-	}
-	flow_destroy(f, CLOSE_RESET);
-	return -1;
+	return http_recv_down(f);
 }
 
 /* The response went out whole: the next request, or the end. */

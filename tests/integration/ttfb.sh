@@ -42,8 +42,10 @@ ttfb_start_origin() {
 }
 
 test_warm_sessions() {
+	# one worker: pools are per worker, and which worker a flow reaches is
+	# the kernel's choice
 	rig_start_sockgated "socks5://$PROXY4:1080" "warm = 2
-warm_idle = 4s" || { fail "sockgated with warm sessions did not start"; return; }
+warm_idle = 4s" "workers = 1" || { fail "sockgated with warm sessions did not start"; return; }
 	check "warm: the first flow finds none ready (a miss), and is served" expect_file $SERVER4
 	check "warm: ... then 2 sessions wait at dante, greeting done" wait_for 5 warm_at_least ready 2
 	check "warm: a flow takes one (used 1) and is served" served_and_used 1
@@ -107,7 +109,7 @@ test_optimistic_data() {
 		fi
 		for warm in off 2; do
 			rig_start_sockgated "$url" "$extra
-warm = $warm" || { fail "sockgated with optimistic data ($up) did not start"; continue; }
+warm = $warm" "workers = 1" || { fail "sockgated with optimistic data ($up) did not start"; continue; }
 			# the first flow warms the pool
 			in_ns $NS_CLIENT curl -s -m 5 -o /dev/null "$(url_of $SERVER4 /small)"
 			sleep 0.5
