@@ -427,19 +427,12 @@ static int exclude_src_item(struct parse_ctx *ctx, const char *key, const char *
 	uint8_t mac[6];
 	struct cidr c;
 	int kind = config_source(ctx, key, s, &c, mac);
-	void *grown;
 
 	if (kind < 0)
 		return -1;
-	if (kind == 0) {
-		if (!append_cidr(&cfg->exclude_src, &cfg->n_exclude_src, &c))
-			return 0;
-	} else if ((grown = config_grow(cfg->exclude_macs, cfg->n_exclude_macs,
-					sizeof(*cfg->exclude_macs)))) {
-		cfg->exclude_macs = grown;
-		memcpy(cfg->exclude_macs[cfg->n_exclude_macs++], mac, 6);
+	if (kind == 0 ? !append_cidr(&cfg->exclude_src, &cfg->n_exclude_src, &c)
+		      : !config_append_mac(&cfg->exclude_macs, &cfg->n_exclude_macs, mac))
 		return 0;
-	}
 	config_report(ctx, ctx->line, "out of memory");
 	return -1;
 }

@@ -282,3 +282,14 @@ int config_parse_mac(const char *s, uint8_t mac[6])
 	}
 	return *s ? -1 : 0;
 }
+
+int config_append_mac(uint8_t (**macs)[6], size_t *n, const uint8_t mac[6])
+{
+	void *grown = config_grow(*macs, *n, sizeof(**macs));
+
+	if (!grown)
+		return -1;
+	*macs = grown;
+	memcpy((*macs)[(*n)++], mac, 6);
+	return 0;
+}

@@ -93,6 +93,8 @@ int config_source(struct parse_ctx *ctx, const char *key, const char *s, struct 
 /* Makes room for element n of an array that doubles at powers of two.
  * Returns the array, possibly moved, or NULL (the old one is still valid). */
 void *config_grow(void *array, size_t n, size_t size);
+/* Appends mac to the list *macs of *n: 0, or -1 when out of memory. */
+int config_append_mac(uint8_t (**macs)[6], size_t *n, const uint8_t mac[6]);
 
 /* "@FILE" in a list: each entry (one a line, '#' comments) to item, with
  * FILE:LINE where its errors are; -1 when one was wrong or FILE cannot be

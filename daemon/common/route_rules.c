@@ -35,13 +35,10 @@ static int rule_source(struct parse_ctx *ctx, const char *key, const char *s)
 	uint8_t mac[6];
 	struct cidr c;
 	int kind = config_source(ctx, key, s, &c, mac);
-	void *grown;
 
 	if (kind < 0)
 		return -1;
-	if (kind == 1 && (grown = config_grow(rule->macs, rule->n_macs, sizeof(*rule->macs)))) {
-		rule->macs = grown;
-		memcpy(rule->macs[rule->n_macs++], mac, 6);
+	if (kind == 1 && !config_append_mac(&rule->macs, &rule->n_macs, mac)) {
 		ctx->cfg->rules_need_mac = 1;
 		return 0;
 	}
