@@ -181,7 +181,6 @@ static enum http_parse read_framing(const uint8_t *buf, struct http_head *h, int
 	struct te_scan te = { 0, 0 };
 	int n_cl = 0, n_te = 0;
 
-	h->proxy_auth = -1;
 	for (size_t i = 0; i < h->n_fields; i++) {
 		struct http_field *f = &h->fields[i];
 		const uint8_t *name = buf + f->name;

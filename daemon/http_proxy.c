@@ -59,7 +59,6 @@ struct http_session {
 	uint8_t resp_begun; /* a byte of a response went to the client */
 	uint8_t resp_final; /* the final response head was parsed */
 	uint8_t keep_after; /* the response keeps the connection */
-	uint8_t interim;    /* ready bytes are a 1xx head */
 };
 
 static const struct flow_frontend http_frontend;
@@ -339,7 +338,7 @@ static void http_request(struct flow *f)
 	s->minor = s->req.minor;
 	s->keep = s->req.minor ? !s->req.conn_close : s->req.conn_keep_alive;
 	s->head_req = http_method_is(s->in, &s->req, "HEAD");
-	s->resp_begun = s->resp_final = s->interim = 0;
+	s->resp_begun = s->resp_final = 0;
 	if (http_request_target(s->in, &s->req, &s->target, &why) < 0) {
 		http_refuse(f, 400, why);
 		return;
@@ -518,7 +517,6 @@ static int http_take_response_head(struct flow *f)
 			return -1;
 		}
 		s->down_ready = h.len; /* an interim response passes as it came */
-		s->interim = 1;
 		return 1;
 	}
 	if (h.status == 407 && f->absolute_form && f->up->url.kind == UPSTREAM_HTTP) {
@@ -574,7 +572,6 @@ static int http_send_down(struct flow *f)
 	memmove(s->down, s->down + s->down_ready, s->down_len - s->down_ready);
 	s->down_len -= s->down_ready;
 	s->down_ready = s->down_sent = 0;
-	s->interim = 0;
 	if (s->resp_final && s->resp_body.done) {
 		http_response_done(f);
 		return -1;

@@ -9,7 +9,6 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,14 +19,10 @@
 #include "http_proxy.h"
 #include "login.h"
 #include "client_limit.h"
-#include "dns.h"
 #include "fd_budget.h"
-#include "dst_guard.h"
 #include "flow_core.h"
-#include "generation.h"
 #include "socks_handshake.h"
 #include "socks_server.h"
-#include "upstream_live.h"
 #include "proxy_target.h"
 #include "socks_session.h"
 #include "socks_udp.h"

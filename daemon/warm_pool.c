@@ -84,12 +84,12 @@ static void session_close(struct warm_session *s)
 {
 	struct warm_pool *p = s->pool;
 
-	if (s->state == WS_READY)
+	if (s->state == WS_READY) {
 		p->n_ready--;
-	else
-		p->n_opening--;
-	if (s->state == WS_READY)
 		atomic_fetch_sub_explicit(&p->r->counters.warm_ready, 1, memory_order_relaxed);
+	} else {
+		p->n_opening--;
+	}
 	loop_close(&p->r->loop, &s->fd, CLOSE_FIN);
 	free(s->hs);
 	list_del(&s->node);
@@ -335,7 +335,7 @@ static void pool_count_flow(struct warm_pool *p, uint64_t now_ms)
 	p->last_flow_ms = now_ms;
 	/* a burst counts before its second is over */
 	if (p->window_flows > p->rate)
-		p->rate = p->rate > p->window_flows ? p->rate : p->window_flows;
+		p->rate = p->window_flows;
 }
 
 int warm_take(struct relay *r, const struct upstream *up, struct sockaddr_storage *addr,
