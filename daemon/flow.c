@@ -27,7 +27,7 @@
 #include "intake.h"
 #include "client_limit.h"
 #include "dst_guard.h"
-#include "tcp_liveness.h"
+#include "tcp_relay_socket.h"
 #include "upstream.h"
 #include "upstream_live.h"
 #include "warm_pool.h"
@@ -1051,12 +1051,11 @@ static int flow_open_upstream(struct flow *f)
 	 * intercepted again. */
 	if (relay_mark_socket(fd, cfg->mark) < 0)
 		return -errno;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	tcp_relay_socket_setup(fd); /* best effort: the idle timeout still applies */
 	/* the first message rides in the SYN where the upstream gave a cookie
 	 * before; elsewhere the kernel falls back to a plain handshake */
 	if (f->up->fastopen && f->up->url.kind != UPSTREAM_DIRECT)
 		setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &one, sizeof(one));
-	tcp_liveness_set(fd); /* best effort: the idle timeout still applies */
 	if (connect(fd, (const struct sockaddr *)to, addr_len(to)) < 0 && errno != EINPROGRESS)
 		return -errno;
 	return loop_add(&f->r->loop, fd, &f->upstream_ev, FLOW_EVENTS);

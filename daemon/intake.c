@@ -13,7 +13,7 @@
 #include <linux/netfilter_ipv4.h>
 
 #include "intake.h"
-#include "tcp_liveness.h"
+#include "tcp_relay_socket.h"
 
 /* From linux/netfilter_ipv6/ip6_tables.h, whose other contents clash with
  * the libc headers. */
@@ -57,9 +57,7 @@ int intake_listen(enum intake kind, int family, uint16_t port)
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
 	    (family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
-	    /* accepted sockets inherit it, and the liveness settings */
-	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
-	    tcp_liveness_set(fd) < 0 ||
+	    tcp_relay_socket_setup(fd) < 0 || /* accepted sockets inherit it */
 	    /* TPROXY hands us connections to addresses that are not ours */
 	    (kind == INTAKE_TPROXY && family == AF_INET &&
 	     setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) < 0) ||

@@ -20,7 +20,7 @@
 #include "generation.h"
 #include "list.h"
 #include "relay.h"
-#include "tcp_liveness.h"
+#include "tcp_relay_socket.h"
 #include "upstream.h"
 #include "upstream_live.h"
 #include "warm_pool.h"
@@ -289,10 +289,9 @@ static void session_open(struct warm_pool *p)
 	}
 	fd_budget_take(r->loop.budget, 1);
 	atomic_fetch_add_explicit(&r->counters.warm_opened, 1, memory_order_relaxed);
-	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	tcp_relay_socket_setup(s->fd);
 	if (up->fastopen) /* the greeting rides in the SYN once a cookie is known */
 		setsockopt(s->fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &one, sizeof(one));
-	tcp_liveness_set(s->fd);
 	if (relay_mark_socket(s->fd, r->cfg->mark) < 0 ||
 	    (connect(s->fd, (const struct sockaddr *)&s->addr, addr_len(&s->addr)) < 0 &&
 	     errno != EINPROGRESS) ||

@@ -19,7 +19,7 @@
 #include "dns_service.h"
 #include "flow.h"
 #include "generation.h"
-#include "tcp_liveness.h"
+#include "tcp_relay_socket.h"
 #include "intake.h"
 #include "login.h"
 #include "warm_pool.h"
@@ -367,8 +367,7 @@ static int socks_listen(const struct sockaddr_storage *ss)
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
 	    (ss->ss_family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
-	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
-	    tcp_liveness_set(fd) < 0 ||
+	    tcp_relay_socket_setup(fd) < 0 ||
 	    /* IPv6 sockets honour IP_FREEBIND too */
 	    setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one)) < 0 ||
 	    bind(fd, (const struct sockaddr *)ss, addr_len(ss)) < 0 || listen(fd, 4096) < 0) {

@@ -50,6 +50,10 @@ CLK_TCK=$(getconf CLK_TCK)
 rig_require_root bench
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU of the whole machine (every process and softirq: kernel work such as
+# the intake's, or a send's transmit, is not always charged to the process
+# it serves), in jiffies.
+system_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 # CPU of a process, its threads and all its descendants, live or reaped
 # (dante works in forked children).
 tree_ticks() { # pid
@@ -66,13 +70,16 @@ tree_ticks() { # pid
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
 # Appends "gbps_N" and "cpu_s_per_gb_N" lines to $1 for an iperf3 JSON
-# report and the CPU ticks spent during it.
-iperf_lines() { # out streams json ticks
-	local out=$1 streams=$2 json=$3 ticks=$4 bytes
+# report and the CPU ticks spent during it (and "sys_cpu_s_per_gb_N" for
+# the whole machine's, where given).
+iperf_lines() { # out streams json ticks [system-ticks]
+	local out=$1 streams=$2 json=$3 ticks=$4 sys_ticks=${5:-} bytes
 	bytes=$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(int(d["end"]["sum_received"]["bytes"]))' <<<"$json" 2>/dev/null || echo 0)
 	echo "gbps_$streams $(python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9))' <<<"$json" 2>/dev/null || echo 0)" >>"$out"
 	if [ "$bytes" -gt 0 ]; then
 		echo "cpu_s_per_gb_$streams $(python3 -c "print('%.3f' % ($ticks / $CLK_TCK / ($bytes / 1e9)))")" >>"$out"
+		[ -n "$sys_ticks" ] &&
+			echo "sys_cpu_s_per_gb_$streams $(python3 -c "print('%.3f' % ($sys_ticks / $CLK_TCK / ($bytes / 1e9)))")" >>"$out"
 	else
 		echo "cpu_s_per_gb_$streams n/a" >>"$out"
 	fi
@@ -94,7 +101,7 @@ ab_lines() { # out pid
 
 # Appends "key value" lines for one proxy and round to $RIG_DIR/$1.results.
 measure() { # name pid
-	local name=$1 pid=$2 out=$RIG_DIR/$1.round c0 c1 ab iperf holder fds0 fds1 rss ready
+	local name=$1 pid=$2 out=$RIG_DIR/$1.round c0 c1 s0 s1 ab iperf holder fds0 fds1 rss ready
 	: >"$out"
 	echo "bench: $name: warming up" >&2
 	in_ns $NS_CLIENT ab -q -n 1000 -c "$AB_CONCURRENCY" "http://$SERVER4/small" >/dev/null 2>&1
@@ -104,10 +111,10 @@ measure() { # name pid
 
 	for streams in 1 4; do
 		echo "bench: $name: iperf3, $streams stream(s), $IPERF_SECONDS s" >&2
-		c0=$(cpu_ticks "$pid")
+		c0=$(cpu_ticks "$pid") s0=$(system_ticks)
 		iperf=$(in_ns $NS_CLIENT iperf3 -c $SERVER4 -P $streams -t "$IPERF_SECONDS" -J 2>&1)
-		c1=$(cpu_ticks "$pid")
-		iperf_lines "$out" $streams "$iperf" $((c1 - c0))
+		c1=$(cpu_ticks "$pid") s1=$(system_ticks)
+		iperf_lines "$out" $streams "$iperf" $((c1 - c0)) $((s1 - s0))
 	done
 
 	echo "bench: $name: $IDLE_CONNS idle relayed connections" >&2
@@ -251,9 +258,6 @@ done
 
 # ---- the intake: how the LAN's (and the router's own) TCP reaches
 # sockgated, with the same daemon and dante behind each ----
-# CPU of the whole machine (every process and softirq: the intake's kernel
-# work is not any one process's), in jiffies.
-system_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 
 # ab and iperf3 from $2 (a command prefix that runs in the client's or the
 # router's cgroup and namespace) for one intake; lines to $RIG_DIR/$1.results.
@@ -970,6 +974,8 @@ part_ran() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
 		row "throughput, 4 streams (Gbit/s)" gbps_4
 		row "daemon CPU per GB, 1 stream (s)" cpu_s_per_gb_1
 		row "daemon CPU per GB, 4 streams (s)" cpu_s_per_gb_4
+		row "machine CPU per GB, 1 stream (s)" sys_cpu_s_per_gb_1
+		row "machine CPU per GB, 4 streams (s)" sys_cpu_s_per_gb_4
 		row "idle relayed connections held" idle_ready
 		row "fds per idle connection" idle_fds_per_conn
 		row "RSS with the idle connections (MB)" idle_rss_mb
