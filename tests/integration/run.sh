@@ -253,6 +253,35 @@ test_half_close_and_mark() {
 	rig_stop_sockgated
 }
 
+# A client that stops reading a download: sockgated's socket toward it holds
+# at most about TCP_NOTSENT_LOWAT (128 KiB, plus the 64 KiB packet being
+# built) unsent, not its whole send buffer (1-2 MB here without the bound).
+test_stalled_reader_bound() {
+	local pid q max=0
+	rig_start_sockgated "socks5://$PROXY4:1080"
+	in_ns $NS_CLIENT python3 -c "
+import socket, time
+s = socket.create_connection(('$SERVER4', 80))
+s.sendall(b'GET /file10m HTTP/1.1\r\nHost: t\r\n\r\n')
+n = 0
+while n < 100000:
+    n += len(s.recv(65536))
+time.sleep(5)" &
+	pid=$!
+	for _ in $(seq 30); do
+		sleep 0.1
+		# unsent bytes only: what is in flight is bounded by the client's window
+		q=$(in_ns $NS_ROUTER ss -tniH state established "sport = :$REDIRECT_PORT" |
+			grep -o 'notsent:[0-9]*' | head -1 | cut -d: -f2)
+		[ "${q:-0}" -gt "$max" ] && max=$q
+	done
+	check "a stalled reader's socket holds little unsent ($max bytes, <= 256 KiB)" \
+		test "$max" -gt 0 -a "$max" -le 262144
+	kill $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	rig_stop_sockgated
+}
+
 test_fd_budget() {
 	local cpu0 cpu1 ticks
 	# 200 fds: 64 reserved, about 66 flows fit; 100 idle clients overflow it.
@@ -391,6 +420,7 @@ test_when_down_block
 test_reload_shortens_timeouts
 test_timeouts
 test_half_close_and_mark
+test_stalled_reader_bound
 test_fd_budget
 test_sigterm
 test_service_notify
