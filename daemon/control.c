@@ -139,18 +139,22 @@ static void answer_status(const struct control *c, FILE *out)
 
 static json_t *udp_stats_json(const struct control *c)
 {
-	json_t *drops = json_object();
+	json_t *drops = json_object(), *send_errors = json_object();
 
 	for (int k = 0; drops && k < UDP_DROP_KINDS; k++)
 		json_object_set_new(drops, relay_udp_drop_names[k],
 				    json_count(SUM(c, udp_drops[k])));
+	for (int k = 0; send_errors && k < UDP_SEND_ERROR_KINDS; k++)
+		json_object_set_new(send_errors, relay_udp_send_error_names[k],
+				    json_count(SUM(c, udp_send_errors[k])));
 	return json_pack(
-	    "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o*}", "associations_live",
+	    "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o*, s:o*}", "associations_live",
 	    json_count(SUM(c, udp_assocs_live)), "associations_total",
 	    json_count(SUM(c, udp_assocs_total)), "evicted", json_count(SUM(c, udp_evicted)),
 	    "datagrams_up", json_count(SUM(c, udp_datagrams[0])), "datagrams_down",
 	    json_count(SUM(c, udp_datagrams[1])), "bytes_up", json_count(SUM(c, udp_bytes[0])),
-	    "bytes_down", json_count(SUM(c, udp_bytes[1])), "drops", drops);
+	    "bytes_down", json_count(SUM(c, udp_bytes[1])), "drops", drops, "send_errors",
+	    send_errors);
 }
 
 /* The mean latency of server i's answers in ms, 0 before any. */
@@ -254,6 +258,16 @@ static void answer_stats(const struct control *c, FILE *out)
 	for (int k = 0; k < UDP_DROP_KINDS; k++)
 		fprintf(out, "%s%s %llu", k ? "," : " ", relay_udp_drop_names[k],
 			SUM(c, udp_drops[k]));
+	/* the errnos behind send_failed, those seen */
+	int named = 0;
+	for (int k = 0; k < UDP_SEND_ERROR_KINDS; k++) {
+		unsigned long long n = SUM(c, udp_send_errors[k]);
+		if (n)
+			fprintf(out, "%s%s %llu", named++ ? ", " : " (send_failed by errno: ",
+				relay_udp_send_error_names[k], n);
+	}
+	if (named)
+		fputc(')', out);
 	fprintf(out, "\ndns: %llu lookups under way\n", SUM(c, dns_lookups));
 	fprintf(out, "client caps: %llu flows or associations refused or made room for\n",
 		SUM(c, client_limited));

@@ -213,6 +213,11 @@ static void render_udp(const struct metrics *m, FILE *out)
 	for (int k = 0; k < UDP_DROP_KINDS; k++)
 		fprintf(out, "sockgate_udp_drops_total{reason=\"%s\"} %llu\n",
 			relay_udp_drop_names[k], SUM(m, udp_drops[k]));
+	family(out, "sockgate_udp_send_errors_total", "counter",
+	       "Transparent UDP datagrams dropped as send_failed, by the errno behind it.");
+	for (int k = 0; k < UDP_SEND_ERROR_KINDS; k++)
+		fprintf(out, "sockgate_udp_send_errors_total{errno=\"%s\"} %llu\n",
+			relay_udp_send_error_names[k], SUM(m, udp_send_errors[k]));
 }
 
 /* Per [dns] server, labelled by its address. */

@@ -41,6 +41,52 @@ const char *const relay_udp_drop_names[UDP_DROP_KINDS] = {
 	[UDP_DROP_LOOP] = "loop",
 };
 
+const char *const relay_udp_send_error_names[UDP_SEND_ERROR_KINDS] = {
+	[UDP_SEND_EAGAIN] = "EAGAIN",
+	[UDP_SEND_ENOBUFS] = "ENOBUFS",
+	[UDP_SEND_ECONNREFUSED] = "ECONNREFUSED",
+	[UDP_SEND_EHOSTUNREACH] = "EHOSTUNREACH",
+	[UDP_SEND_ENETUNREACH] = "ENETUNREACH",
+	[UDP_SEND_EMSGSIZE] = "EMSGSIZE",
+	[UDP_SEND_EPERM] = "EPERM",
+	[UDP_SEND_EADDRINUSE] = "EADDRINUSE",
+	[UDP_SEND_EADDRNOTAVAIL] = "EADDRNOTAVAIL",
+	[UDP_SEND_EMFILE] = "EMFILE",
+	[UDP_SEND_OTHER] = "other",
+};
+
+enum udp_send_error relay_udp_send_error_kind(int err)
+{
+	switch (err) {
+	case EAGAIN:
+		return UDP_SEND_EAGAIN;
+	case ENOBUFS:
+		return UDP_SEND_ENOBUFS;
+	case ECONNREFUSED:
+		return UDP_SEND_ECONNREFUSED;
+	case EHOSTUNREACH:
+	case EHOSTDOWN:
+		return UDP_SEND_EHOSTUNREACH;
+	case ENETUNREACH:
+	case ENETDOWN:
+		return UDP_SEND_ENETUNREACH;
+	case EMSGSIZE:
+		return UDP_SEND_EMSGSIZE;
+	case EPERM:
+	case EACCES:
+		return UDP_SEND_EPERM;
+	case EADDRINUSE:
+		return UDP_SEND_EADDRINUSE;
+	case EADDRNOTAVAIL:
+		return UDP_SEND_EADDRNOTAVAIL;
+	case EMFILE:
+	case ENFILE:
+		return UDP_SEND_EMFILE;
+	default:
+		return UDP_SEND_OTHER;
+	}
+}
+
 int relay_init(struct relay *r, unsigned index, struct generation *gen,
 	       const struct relay_shared *shared)
 {

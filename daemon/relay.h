@@ -54,6 +54,24 @@ enum udp_drop_reason {
 	UDP_DROP_KINDS,
 };
 
+/* The errno behind a UDP_DROP_SEND_FAILED (a send, a reply socket that
+ * could not be made, or an ICMP error read back), so that a loss explains
+ * itself; the ones a relay meets, and the rest as one. */
+enum udp_send_error {
+	UDP_SEND_EAGAIN,	/* the socket's send buffer is full */
+	UDP_SEND_ENOBUFS,	/* the device queue or the neighbour's queue is */
+	UDP_SEND_ECONNREFUSED,	/* an ICMP port unreachable came back */
+	UDP_SEND_EHOSTUNREACH,	/* no neighbour answered, or an ICMP said so */
+	UDP_SEND_ENETUNREACH,	/* no route */
+	UDP_SEND_EMSGSIZE,	/* larger than the path takes */
+	UDP_SEND_EPERM,		/* a firewall rule refused it */
+	UDP_SEND_EADDRINUSE,	/* a reply socket's bind: the source is taken */
+	UDP_SEND_EADDRNOTAVAIL, /* a reply socket's bind: not a usable source */
+	UDP_SEND_EMFILE,	/* no fd for a reply socket (fd budget or limit) */
+	UDP_SEND_OTHER,
+	UDP_SEND_ERROR_KINDS,
+};
+
 /* rcodes the DNS service's answers are counted by: NOERROR, FORMERR,
  * SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, and the rest */
 #define DNS_RCODE_KINDS 7
@@ -78,6 +96,7 @@ struct relay_counters {
 	atomic_ullong udp_assocs_live, udp_assocs_total, udp_evicted;
 	atomic_ullong udp_datagrams[2], udp_bytes[2]; /* DIR_UP, DIR_DOWN */
 	atomic_ullong udp_drops[UDP_DROP_KINDS];
+	atomic_ullong udp_send_errors[UDP_SEND_ERROR_KINDS]; /* UDP_DROP_SEND_FAILED by errno */
 	atomic_ullong dns_lookups; /* SOCKS name lookups under way, orphans included */
 	/* intercepted flows and UDP associations refused (or, UDP, one of the
 	 * client's own evicted) by max_flows_per_client / max_udp_per_client */
@@ -131,6 +150,10 @@ static inline void relay_count(atomic_ullong *c)
  * reasons, as the control socket and the metrics print them. */
 extern const char *const relay_fail_names[RELAY_FAIL_KINDS];
 extern const char *const relay_udp_drop_names[UDP_DROP_KINDS];
+extern const char *const relay_udp_send_error_names[UDP_SEND_ERROR_KINDS];
+
+/* The udp_send_errors slot of an errno. */
+enum udp_send_error relay_udp_send_error_kind(int err);
 
 /* What all relays share; set up by main before the workers start. */
 struct relay_shared {

@@ -141,6 +141,13 @@ static void drop(struct relay *r, enum udp_drop_reason why)
 	count(&r->counters.udp_drops[why], 1);
 }
 
+/* n datagrams lost to a failed send (or what stood for one), by errno. */
+static void send_failed(struct relay *r, int err, unsigned long long n)
+{
+	count(&r->counters.udp_drops[UDP_DROP_SEND_FAILED], n);
+	count(&r->counters.udp_send_errors[relay_udp_send_error_kind(err)], n);
+}
+
 /* ---- the table ---- */
 
 /* The key: client, upstream, and for a fake-IP association its address
@@ -293,7 +300,7 @@ static void via_sent(struct udp_assoc *via, ssize_t rc, size_t payload)
 
 	(void)payload; /* counted when it was queued */
 	if (rc < 0)
-		drop(a->u->r, UDP_DROP_SEND_FAILED);
+		send_failed(a->u->r, errno, 1);
 }
 
 static void relay_event(struct assoc *a, int fd, int direct);
@@ -363,8 +370,10 @@ static int reply_socket_get(struct udp_relay *u, const struct sockaddr_storage *
 		return REPLY_SOURCE_REFUSED;
 	if (u->n_replies >= REPLY_SOCKETS_MAX)
 		reply_socket_free(u, container_of(u->reply_lru.next, struct reply_socket, lru));
-	if (!fd_budget_room(r->loop.budget, 1))
+	if (!fd_budget_room(r->loop.budget, 1)) {
+		errno = EMFILE;
 		return -1;
+	}
 	fd = socket(src->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
@@ -380,15 +389,18 @@ static int reply_socket_get(struct udp_relay *u, const struct sockaddr_storage *
 	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) < 0 ||
 	    relay_mark_socket(fd, r->cfg->mark) < 0 ||
 	    bind(fd, (const struct sockaddr *)src, addr_len(src)) < 0) {
+		int err = errno;
 		if (loop_log_allowed(&r->loop))
 			log_warn("udp: reply socket for %s: %s", addr_format(src, a, sizeof(a)),
-				 strerror(errno));
+				 strerror(err));
 		close(fd);
+		errno = err; /* the caller counts the loss by it */
 		return -1;
 	}
 	rs = malloc(sizeof(*rs));
 	if (!rs) {
 		close(fd);
+		errno = ENOMEM;
 		return -1;
 	}
 	fd_budget_take(r->loop.budget, 1);
@@ -440,7 +452,7 @@ static void reply_batch_flush(struct reply_batch *b)
 		int k = sendmmsg(b->fd, u->out_msgs + done, b->n - done, MSG_DONTWAIT);
 		if (k <= 0) {
 			/* the rest is lost: no buffer, or no route to the client */
-			count(&u->r->counters.udp_drops[UDP_DROP_SEND_FAILED], b->n - done);
+			send_failed(u->r, k < 0 ? errno : EAGAIN, b->n - done);
 			break;
 		}
 		for (int i = 0; i < k; i++) {
@@ -481,7 +493,7 @@ static void reply_batch_add(struct reply_batch *b, struct sockaddr_storage *src,
 		return;
 	}
 	if (fd < 0) {
-		drop(u->r, UDP_DROP_SEND_FAILED);
+		send_failed(u->r, errno, 1);
 		return;
 	}
 	b->fd = fd;
@@ -540,7 +552,7 @@ static void relay_event(struct assoc *a, int fd, int direct)
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			/* an ICMP error for an earlier datagram: the relay or the
 			 * target is not there; the socket reads on */
-			drop(r, UDP_DROP_SEND_FAILED);
+			send_failed(r, errno, 1);
 			continue;
 		}
 		if (n <= 0)
@@ -766,7 +778,7 @@ static void assoc_looked_up(void *arg, const struct sockaddr_storage *addrs, siz
 	} else if (a->held &&
 		   sendto(a->direct_fd, a->held, a->held_len, MSG_DONTWAIT,
 			  (const struct sockaddr *)&a->real_dst, addr_len(&a->real_dst)) < 0) {
-		drop(r, UDP_DROP_SEND_FAILED);
+		send_failed(r, errno, 1);
 	}
 	free(a->held);
 	a->held = NULL;
@@ -959,6 +971,10 @@ static void intake_datagram(struct udp_relay *u, struct udp_slot *slot, size_t l
 	case ASSOC_UPSTREAM:
 		why = via_send(a, slot->data, len, dst);
 		break;
+	}
+	if (why == UDP_DROP_SEND_FAILED) {
+		send_failed(r, errno, 1);
+		return;
 	}
 	if (why != UDP_DROP_KINDS) {
 		drop(r, why);

@@ -180,11 +180,23 @@ test_udp_unsupported_upstream() {
 	check "UDP: TCP through the same upstream still works" expect_file $SERVER4
 	rig_stop_sockgated
 	rig_open_direct_path
-	RIG_INTAKE="tproxy = 12346" RIG_WAIT_PORT=12346 rig_start_sockgated "$web" "udp = direct"
+	RIG_INTAKE="tproxy = 12346" RIG_WAIT_PORT=12346 rig_start_sockgated "$web" "udp = direct" \
+		"metrics = 127.0.0.1:9180"
 	check "UDP: udp = direct sends it straight to the target" \
 		in_ns $NS_CLIENT $UDP_ECHO $SERVER4 $UDP_PORT 100
 	check "UDP: direct over IPv6 too" \
 		in_ns $NS_CLIENT $UDP_ECHO $SERVER6 $UDP_PORT 100
+	# a firewall rule on the router refusing the send: send_failed, by errno
+	in_ns $NS_ROUTER nft add table inet sgtest_deny
+	in_ns $NS_ROUTER nft add chain inet sgtest_deny out '{ type filter hook output priority 0; }'
+	in_ns $NS_ROUTER nft add rule inet sgtest_deny out udp dport 7778 drop
+	in_ns $NS_CLIENT $UDP_ECHO $SERVER4 7778 5 --timeout 2 >/dev/null 2>&1
+	in_ns $NS_ROUTER nft delete table inet sgtest_deny
+	check "UDP: a send the router's firewall refuses is send_failed with its errno (EPERM)" \
+		udp_stat 'd["udp"]["drops"]["send_failed"] >= 5 and d["udp"]["send_errors"]["EPERM"] >= 5'
+	check "... in the text stats and the metrics too" bash -c "
+		$SOCKGATE -c '$RIG_DIR/sockgate.conf' stats | grep -q 'send_failed by errno: EPERM [5-9]' &&
+		ip netns exec $NS_ROUTER curl -s http://127.0.0.1:9180/metrics | grep -q '^sockgate_udp_send_errors_total{errno=\"EPERM\"} [5-9]'"
 	rig_stop_sockgated
 	rig_close_direct_path
 }
