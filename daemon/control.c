@@ -89,13 +89,13 @@ static json_t *status_json(const struct control *c)
 {
 	const struct config *cfg = (*c->gen)->cfg;
 	json_t *status = json_pack(
-	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o}", "version",
-	    SOCKGATE_VERSION, "uptime_s", (json_int_t)(time(NULL) - c->started), "workers",
-	    (json_int_t)c->n_workers, "redirect_port", (json_int_t)cfg->redirect_port,
+	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:o, s:I, s:I, s:I, s:I, s:o}",
+	    "version", SOCKGATE_VERSION, "uptime_s", (json_int_t)(time(NULL) - c->started),
+	    "workers", (json_int_t)c->n_workers, "redirect_port", (json_int_t)cfg->redirect_port,
 	    "tproxy_port", (json_int_t)cfg->tproxy_port, "socks_listeners",
 	    (json_int_t)cfg->socks.n_listen, "flows_live", json_count(SUM(c, flows_live)),
-	    "flows_total", json_count(SUM(c, flows_total)), "udp_associations",
-	    json_count(SUM(c, udp_assocs_live)), "fds_used",
+	    "flows_max", (json_int_t)cfg->max_flows, "flows_total", json_count(SUM(c, flows_total)),
+	    "udp_associations", json_count(SUM(c, udp_assocs_live)), "fds_used",
 	    (json_int_t)fd_budget_used((struct fd_budget *)c->budget), "fds_max",
 	    (json_int_t)c->budget->max, "dns_listeners", (json_int_t)cfg->dns.n_listen,
 	    "dns_servers", (json_int_t)cfg->dns.n_server, "dns_cache_entries",
@@ -123,9 +123,13 @@ static void answer_status(const struct control *c, FILE *out)
 		snprintf(tproxy, sizeof(tproxy), "port %u", cfg->tproxy_port);
 	fprintf(out, "intake: redirect %s, tproxy %s, SOCKS listeners %zu\n", redirect, tproxy,
 		cfg->socks.n_listen);
-	fprintf(out, "flows: %llu live, %llu since start; UDP associations %llu; fds %u of %u\n",
-		SUM(c, flows_live), SUM(c, flows_total), SUM(c, udp_assocs_live),
-		fd_budget_used((struct fd_budget *)c->budget), c->budget->max);
+	fprintf(
+	    out,
+	    "flows: %llu live, %llu since start (max_flows %u%s); UDP associations %llu; fds %u "
+	    "of %u\n",
+	    SUM(c, flows_live), SUM(c, flows_total), cfg->max_flows,
+	    cfg->max_flows ? "" : ": no cap", SUM(c, udp_assocs_live),
+	    fd_budget_used((struct fd_budget *)c->budget), c->budget->max);
 	if (cfg->dns.n_listen)
 		fprintf(out,
 			"dns service: %zu listen address(es), %zu server(s); %llu queries, %llu "
@@ -232,11 +236,12 @@ static json_t *stats_json(const struct control *c)
 					      json_count(t.bytes_up), "bytes_down",
 					      json_count(t.bytes_down)));
 	}
-	return json_pack("{s:o, s:o, s:o*, s:o*, s:o, s:o, s:o*, s:o*, s:o*}", "bytes_up",
+	return json_pack("{s:o, s:o, s:o*, s:o*, s:o, s:o, s:o, s:o*, s:o*, s:o*}", "bytes_up",
 			 json_count(SUM(c, bytes_up)), "bytes_down", json_count(SUM(c, bytes_down)),
 			 "failures", failures, "udp", udp_stats_json(c), "dns_lookups",
 			 json_count(SUM(c, dns_lookups)), "client_limited",
-			 json_count(SUM(c, client_limited)), "upstreams", upstreams, "dns_service",
+			 json_count(SUM(c, client_limited)), "flows_shed",
+			 json_count(SUM(c, flows_shed)), "upstreams", upstreams, "dns_service",
 			 dns_stats_json(c), "warm", warm_stats_json(c));
 }
 
@@ -271,6 +276,7 @@ static void answer_stats(const struct control *c, FILE *out)
 	fprintf(out, "\ndns: %llu lookups under way\n", SUM(c, dns_lookups));
 	fprintf(out, "client caps: %llu flows or associations refused or made room for\n",
 		SUM(c, client_limited));
+	fprintf(out, "max_flows: %llu connections reset at the cap\n", SUM(c, flows_shed));
 	fprintf(out,
 		"warm sessions: %llu ready; %llu opened, %llu used, %llu missed (none ready), "
 		"%llu renewed for age, %llu closed by the upstream, %llu found dead and replaced\n"

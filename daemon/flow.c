@@ -50,12 +50,32 @@ static void flow_route_and_open(struct flow *f);
 static void flow_sniff(struct flow *f);
 static void flow_look_up(struct flow *f);
 
+/* Takes a place under [daemon] max_flows (given back by flow_destroy); 1,
+ * counted and logged, when there is none. */
+static int flow_over_cap(struct relay *r)
+{
+	unsigned cap = r->cfg->max_flows;
+
+	if (atomic_fetch_add_explicit(r->shared->flows_live, 1, memory_order_relaxed) < cap || !cap)
+		return 0;
+	atomic_fetch_sub_explicit(r->shared->flows_live, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->counters.flows_shed, 1, memory_order_relaxed);
+	if (loop_log_allowed(&r->loop))
+		log_warn("worker %u: %u flows live (max_flows): new connections are reset",
+			 r->index, cap);
+	return 1;
+}
+
 struct flow *flow_new(struct relay *r, int client_fd, const struct sockaddr_storage *client,
 		      enum intake intake)
 {
 	struct flow *f;
 
 	fd_budget_take(r->loop.budget, 1);
+	if (flow_over_cap(r)) {
+		loop_close(&r->loop, &client_fd, CLOSE_RESET);
+		return NULL;
+	}
 	if (!list_empty(&r->free_flows)) {
 		f = container_of(r->free_flows.next, struct flow, node);
 		list_del(&f->node);
@@ -63,6 +83,7 @@ struct flow *flow_new(struct relay *r, int client_fd, const struct sockaddr_stor
 	} else {
 		f = malloc(sizeof(*f));
 		if (!f) {
+			atomic_fetch_sub_explicit(r->shared->flows_live, 1, memory_order_relaxed);
 			loop_close(&r->loop, &client_fd, CLOSE_RESET);
 			log_error("out of memory for a new flow");
 			return NULL;
@@ -231,6 +252,7 @@ void flow_destroy(struct flow *f, enum close_how how)
 	struct relay *r = f->r;
 
 	atomic_fetch_sub_explicit(&r->counters.flows_live, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(r->shared->flows_live, 1, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&r->counters.intake_live[f->intake], 1, memory_order_relaxed);
 	flow_account(f);
 

@@ -189,6 +189,7 @@ struct daemon {
 	struct worker *workers;
 	unsigned n_workers, started;
 	struct fd_budget budget;
+	atomic_uint flows_live; /* all workers' TCP flows, against [daemon] max_flows */
 	struct relay_shared shared;
 	struct control control;
 	struct control *serving; /* &control once it is served, else NULL */
@@ -583,6 +584,7 @@ static int setup_shared(struct daemon *d, struct config *cfg, struct users *user
 	}
 	d->budget.max = nofile - FD_RESERVE;
 	d->shared.budget = &d->budget;
+	d->shared.flows_live = &d->flows_live;
 	d->gen = generation_new(cfg, users, d->n_workers);
 	if (!d->gen)
 		goto nomem;

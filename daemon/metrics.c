@@ -313,6 +313,9 @@ void metrics_render(const struct metrics *m, FILE *out)
 	family(out, "sockgate_client_limited_total", "counter",
 	       "Intercepted flows refused, and UDP associations evicted, by the per-client caps.");
 	fprintf(out, "sockgate_client_limited_total %llu\n", SUM(m, client_limited));
+	family(out, "sockgate_flows_shed_total", "counter",
+	       "TCP connections reset because [daemon] max_flows flows were live.");
+	fprintf(out, "sockgate_flows_shed_total %llu\n", SUM(m, flows_shed));
 	family(out, "sockgate_warm_sessions", "gauge",
 	       "Warm upstream sessions ready for a flow (greeting and credentials done).");
 	fprintf(out, "sockgate_warm_sessions %llu\n", SUM(m, warm_ready));

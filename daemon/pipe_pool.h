@@ -7,7 +7,8 @@
 
 struct pipe_pair {
 	int rd, wr;
-	size_t cap;
+	size_t cap;  /* what the kernel gave */
+	size_t want; /* what was asked for: the pool's size then */
 	struct pipe_pair *next;
 };
 
@@ -17,10 +18,15 @@ struct pipe_pool {
 	struct pipe_pair *free_list;
 	unsigned n_free;
 	unsigned max_free;
+	size_t size;		  /* bytes a new pipe asks for ([daemon] pipe_size) */
 	struct fd_budget *budget; /* charged two fds per live pipe */
 };
 
-void pipe_pool_init(struct pipe_pool *pool, unsigned max_free, struct fd_budget *budget);
+void pipe_pool_init(struct pipe_pool *pool, unsigned max_free, size_t size,
+		    struct fd_budget *budget);
+/* New pipes ask for size bytes; pooled ones of another size are closed,
+ * and those in use when they are given back. */
+void pipe_pool_set_size(struct pipe_pool *pool, size_t size);
 /* A pooled or new pipe; NULL with errno set when none can be made. */
 struct pipe_pair *pipe_pool_get(struct pipe_pool *pool);
 /* Gives back an empty pipe (kept or closed, as the pool's size allows). */

@@ -115,7 +115,7 @@ int relay_init(struct relay *r, unsigned index, struct generation *gen,
 	list_init(&r->pipe_waiters);
 	list_init(&r->free_flows);
 	list_init(&r->dead_flows);
-	pipe_pool_init(&r->pipes, PIPES_KEPT, shared->budget);
+	pipe_pool_init(&r->pipes, PIPES_KEPT, gen->cfg->pipe_size, shared->budget);
 	r->dst_guard = dst_guard_new();
 	if (!r->dst_guard) {
 		rc = -errno;
@@ -135,6 +135,7 @@ void relay_switch_generation(struct relay *r, struct generation *next)
 	generation_unref(r->gen);
 	r->gen = next;
 	r->cfg = cfg;
+	pipe_pool_set_size(&r->pipes, cfg->pipe_size);
 	timer_queue_clamp(&r->loop, &r->connect_timers, cfg->connect_timeout_ms);
 	timer_queue_clamp(&r->loop, &r->handshake_timers, cfg->handshake_timeout_ms);
 	timer_queue_clamp(&r->loop, &r->idle_timers, cfg->idle_timeout_ms);

@@ -101,6 +101,7 @@ struct relay_counters {
 	/* intercepted flows and UDP associations refused (or, UDP, one of the
 	 * client's own evicted) by max_flows_per_client / max_udp_per_client */
 	atomic_ullong client_limited;
+	atomic_ullong flows_shed; /* TCP connections reset at [daemon] max_flows */
 	/* warm sessions: opened, taken by a flow, wanted but none ready,
 	 * renewed for age, closed by the upstream while waiting; a flow's
 	 * taken one found dead and replaced by a fresh connection; ready now */
@@ -158,6 +159,7 @@ enum udp_send_error relay_udp_send_error_kind(int err);
 /* What all relays share; set up by main before the workers start. */
 struct relay_shared {
 	struct fd_budget *budget;
+	atomic_uint *flows_live;	  /* TCP flows of all workers ([daemon] max_flows) */
 	const struct users *users;	  /* [socks] auth = password */
 	struct auth_service *auth;	  /* idem */
 	struct client_limit *limits;	  /* [socks] */

@@ -26,18 +26,29 @@
 #define MAX_WORKERS		     256
 #define DEFAULT_MAX_CONNS_PER_CLIENT 256
 #define DEFAULT_MAX_FLOWS_PER_CLIENT 1024
-#define DEFAULT_MAX_UDP_PER_CLIENT   256
-#define DEFAULT_BIND_TIMEOUT_MS	     60000
-#define DEFAULT_DNS_TIMEOUT_MS	     2000
-#define DEFAULT_SNIFF_TIMEOUT_MS     300
-#define DEFAULT_RESOLVE_MIN_MS	     30000
-#define DEFAULT_RESOLVE_MAX_MS	     3600000
-#define DEFAULT_DNS_CACHE_ENTRIES    10000
-#define DEFAULT_DNS_CACHE_BYTES	     (4u << 20)
-#define SOCKS_LISTEN_MAX	     16
-#define DEFAULT_UDP_IDLE_TIMEOUT_MS  60000
-#define DEFAULT_UDP_ASSOCIATIONS     4096
-#define MAX_UDP_ASSOCIATIONS	     1000000
+/* Each live flow costs two sockets (about 8 KB of kernel memory idle, with
+ * its conntrack entries), 0.7 KB of heap, and up to pipe_size per busy
+ * direction; 16,384 bounds an idle LAN's share near 150 MB, where the fd
+ * limit the unit sets (1,048,576) would allow half a million. */
+#define DEFAULT_MAX_FLOWS 16384
+#define MAX_MAX_FLOWS	  4000000
+#define DEFAULT_PIPE_SIZE (1024 * 1024)
+#define MIN_PIPE_SIZE	  4096
+/* /proc/sys/fs/pipe-max-size's default: larger needs CAP_SYS_RESOURCE,
+ * which the daemon gives up */
+#define MAX_PIPE_SIZE		    (1024 * 1024)
+#define DEFAULT_MAX_UDP_PER_CLIENT  256
+#define DEFAULT_BIND_TIMEOUT_MS	    60000
+#define DEFAULT_DNS_TIMEOUT_MS	    2000
+#define DEFAULT_SNIFF_TIMEOUT_MS    300
+#define DEFAULT_RESOLVE_MIN_MS	    30000
+#define DEFAULT_RESOLVE_MAX_MS	    3600000
+#define DEFAULT_DNS_CACHE_ENTRIES   10000
+#define DEFAULT_DNS_CACHE_BYTES	    (4u << 20)
+#define SOCKS_LISTEN_MAX	    16
+#define DEFAULT_UDP_IDLE_TIMEOUT_MS 60000
+#define DEFAULT_UDP_ASSOCIATIONS    4096
+#define MAX_UDP_ASSOCIATIONS	    1000000
 
 /* Records "[name]" headers so sections can be checked even when they hold
  * no key (inih only reports keys). */
@@ -226,6 +237,21 @@ static void daemon_key(struct parse_ctx *ctx, const char *key, const char *value
 				      value, MAX_UDP_ASSOCIATIONS);
 		else
 			cfg->udp_associations = (unsigned)v;
+	} else if (!strcmp(key, "max_flows")) {
+		if (!first_time(ctx, &ctx->seen_daemon, 1u << 14, "daemon", key))
+			return;
+		if (config_parse_uint(value, MAX_MAX_FLOWS, &v))
+			config_report(ctx, ctx->line, "max_flows: \"%s\" is not 0 (no cap) .. %d",
+				      value, MAX_MAX_FLOWS);
+		else
+			cfg->max_flows = (unsigned)v;
+	} else if (!strcmp(key, "pipe_size")) {
+		if (first_time(ctx, &ctx->seen_daemon, 1u << 15, "daemon", key) &&
+		    config_parse_bytes(value, MIN_PIPE_SIZE, MAX_PIPE_SIZE, &cfg->pipe_size))
+			config_report(ctx, ctx->line,
+				      "pipe_size: \"%s\" is not a size from 4K to 1M (64K, 256K, "
+				      "1M, or bytes)",
+				      value);
 	} else if (!strcmp(key, "log")) {
 		if (!first_time(ctx, &ctx->seen_daemon, 1u << 11, "daemon", key))
 			return;
@@ -1533,6 +1559,8 @@ static int load(struct parse_ctx *ctx, int resolve, struct config **out)
 	cfg->bypass_private = 1;
 	cfg->bypass_connected = 1;
 	cfg->max_flows_per_client = DEFAULT_MAX_FLOWS_PER_CLIENT;
+	cfg->max_flows = DEFAULT_MAX_FLOWS;
+	cfg->pipe_size = DEFAULT_PIPE_SIZE;
 	cfg->max_udp_per_client = DEFAULT_MAX_UDP_PER_CLIENT;
 	cfg->socks.max_conns_per_client = DEFAULT_MAX_CONNS_PER_CLIENT;
 	cfg->socks.bind_timeout_ms = DEFAULT_BIND_TIMEOUT_MS;

@@ -95,6 +95,31 @@ int config_parse_duration(const char *s, unsigned *ms)
 	return -1;
 }
 
+int config_parse_bytes(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	char num[16];
+	size_t digits = strspn(s, "0123456789");
+	unsigned long v, scale = 1;
+
+	if (digits == 0 || digits >= sizeof(num))
+		return -1;
+	memcpy(num, s, digits);
+	num[digits] = '\0';
+	if (!strcmp(s + digits, "K") || !strcmp(s + digits, "k"))
+		scale = 1024;
+	else if (!strcmp(s + digits, "M"))
+		scale = 1024 * 1024;
+	else if (s[digits])
+		return -1;
+	/* decimal only: "010" is ten, not eight */
+	if (num[0] == '0' && digits > 1)
+		return -1;
+	if (config_parse_uint(num, max / scale, &v) || v * scale < min)
+		return -1;
+	*out = (unsigned)(v * scale);
+	return 0;
+}
+
 int config_parse_bool(const char *s, int *out)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1" };

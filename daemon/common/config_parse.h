@@ -81,6 +81,9 @@ struct upstream *config_new_upstream(struct parse_ctx *ctx, const char *name);
 int config_valid_name(const char *name);
 int config_parse_uint(const char *s, unsigned long max, unsigned long *out);
 int config_parse_bool(const char *s, int *out);
+/* A byte count, plain or with a K or M suffix (1024, 1048576), within
+ * [min, max]; 0, or -1 when it is not. */
+int config_parse_bytes(const char *s, unsigned min, unsigned max, unsigned *out);
 /* "HOST:PORT" or "[V6]:PORT" into host and port; 0 or -1. */
 int config_split_host_port(const char *s, char *host, size_t hostsz, uint16_t *port,
 			   int *bracketed);

@@ -173,6 +173,8 @@ struct config {
 	enum log_target { LOG_TARGET_AUTO, LOG_TARGET_STDERR, LOG_TARGET_SYSLOG } log_target;
 	unsigned udp_idle_timeout_ms;	 /* transparent UDP associations */
 	unsigned udp_associations;	 /* at most this many at once (all workers) */
+	unsigned max_flows;		 /* live TCP flows, all workers; 0 = no cap */
+	unsigned pipe_size;		 /* bytes a splice pipe asks for */
 	struct sockaddr_storage metrics; /* Prometheus endpoint; ss_family 0 = off */
 	/* [intake] */
 	uint16_t redirect_port; /* 0: off (tproxy set and redirect not) */

@@ -282,6 +282,48 @@ time.sleep(5)" &
 	rig_stop_sockgated
 }
 
+# [daemon] max_flows: past it new connections are reset at once, counted,
+# and a place freed is taken again. pipe_size: the splice pipes are that
+# size, and a reload changes it for the pipes made afterwards.
+test_max_flows_and_pipe_size() {
+	local ctl="$SOCKGATE -c $RIG_DIR/sockgate.conf" got
+	rig_start_sockgated "socks5://$PROXY4:1080" "" "max_flows = 3
+pipe_size = 64K"
+	got=$(in_ns $NS_CLIENT python3 -c "
+import socket, time
+def echo(s, b):
+    s.sendall(b)
+    return s.recv(64) == b
+held = [socket.create_connection(('$SERVER4', 7), timeout=5) for _ in range(3)]
+print('held', all(echo(s, b'x%d' % i) for i, s in enumerate(held)))
+s = socket.create_connection(('$SERVER4', 7), timeout=5)
+try:
+    s.sendall(b'over')
+    print('over', s.recv(64))
+except ConnectionResetError:
+    print('over reset')
+held.pop().close()
+time.sleep(0.5)
+s = socket.create_connection(('$SERVER4', 7), timeout=5)
+print('freed', echo(s, b'again'))" 2>&1)
+	check "max_flows = 3: three connections held and echoed" grep -q '^held True$' <<<"$got"
+	check "... a fourth is reset at once" grep -q '^over reset$' <<<"$got"
+	check "... and once one closes, a new one is served" grep -q '^freed True$' <<<"$got"
+	check "... the reset is counted (stats flows_shed), the cap shown in status" bash -c "
+		$ctl --json stats | python3 -c 'import json,sys; assert json.load(sys.stdin)[\"flows_shed\"] == 1' &&
+		$ctl status | grep -q '(max_flows 3)' &&
+		grep -q 'flows live (max_flows): new connections are reset' '$RIG_DIR/sockgated.log'"
+	check "pipe_size = 64K: a 10 MB download through 64 KiB pipes is intact" expect_file $SERVER4
+	got=$(python3 tests/integration/pipe_sizes.py "$SOCKGATED_PID" | tr '\n' ' ')
+	check "... and the daemon's pipes are 64 KiB ($got)" test "$got" = "65536 "
+	sed -i 's/^pipe_size = 64K/pipe_size = 256K/' "$RIG_DIR/sockgate.conf"
+	$ctl reload >/dev/null
+	expect_file $SERVER4 >/dev/null
+	got=$(python3 tests/integration/pipe_sizes.py "$SOCKGATED_PID" | tr '\n' ' ')
+	check "... after a reload to 256K, the pipes made since are ($got)" test "$got" = "262144 "
+	rig_stop_sockgated
+}
+
 test_fd_budget() {
 	local cpu0 cpu1 ticks
 	# 200 fds: 64 reserved, about 66 flows fit; 100 idle clients overflow it.
@@ -421,6 +463,7 @@ test_reload_shortens_timeouts
 test_timeouts
 test_half_close_and_mark
 test_stalled_reader_bound
+test_max_flows_and_pipe_size
 test_fd_budget
 test_sigterm
 test_service_notify

@@ -1080,6 +1080,52 @@ static void test_udp_keys(void **state)
 	expect_error("[daemon]\nudp_associations = 0\n" ROUTE, "udp_associations: \"0\" is not");
 }
 
+/* [daemon] max_flows and pipe_size: the memory budget's knobs. */
+static void test_budget_keys(void **state)
+{
+	static const struct {
+		const char *value;
+		unsigned bytes;
+	} sizes[] = { { "4096", 4096 },
+		      { "64K", 65536 },
+		      { "256k", 262144 },
+		      { "1M", 1048576 },
+		      { "1048576", 1048576 } };
+	static const char *const bad_sizes[] = { "0", "4095", "2M",	"1048577", "1G", "64KB",
+						 "K", "-64K", "0x1000", "010K",	   "" };
+	struct config *cfg = NULL;
+	char errs[4096], text[128];
+	(void)state;
+
+	assert_int_equal(load(ROUTE, &cfg, errs, sizeof(errs)), 0);
+	assert_int_equal(cfg->max_flows, 16384);
+	assert_int_equal(cfg->pipe_size, 1048576);
+	config_free(cfg);
+	assert_int_equal(load("[daemon]\nmax_flows = 0\n" ROUTE, &cfg, errs, sizeof(errs)), 0);
+	assert_int_equal(cfg->max_flows, 0);
+	config_free(cfg);
+	assert_int_equal(load("[daemon]\nmax_flows = 4000000\n" ROUTE, &cfg, errs, sizeof(errs)),
+			 0);
+	assert_int_equal(cfg->max_flows, 4000000);
+	config_free(cfg);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		snprintf(text, sizeof(text), "[daemon]\npipe_size = %s\n" ROUTE, sizes[i].value);
+		if (load(text, &cfg, errs, sizeof(errs)))
+			fail_msg("%s: %s", sizes[i].value, errs);
+		assert_int_equal(cfg->pipe_size, sizes[i].bytes);
+		config_free(cfg);
+	}
+	for (size_t i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
+		snprintf(text, sizeof(text), "[daemon]\npipe_size = %s\n" ROUTE, bad_sizes[i]);
+		expect_error(text, "pipe_size: ");
+	}
+	expect_error("[daemon]\nmax_flows = 4000001\n" ROUTE,
+		     "t.conf:2: max_flows: \"4000001\" is not 0 (no cap) .. 4000000");
+	expect_error("[daemon]\nmax_flows = -1\n" ROUTE, "max_flows: \"-1\" is not");
+	expect_error("[daemon]\nmax_flows = 5\nmax_flows = 6\n" ROUTE, "max_flows given twice");
+	expect_error("[daemon]\npipe_size = 64K\npipe_size = 64K\n" ROUTE, "pipe_size given twice");
+}
+
 static void test_metrics_key(void **state)
 {
 	static const struct {
@@ -1275,6 +1321,7 @@ int main(void)
 		cmocka_unit_test(test_intake_rules_keys),
 		cmocka_unit_test(test_tproxy_keys),
 		cmocka_unit_test(test_udp_keys),
+		cmocka_unit_test(test_budget_keys),
 		cmocka_unit_test(test_metrics_key),
 		cmocka_unit_test(test_user_key),
 		cmocka_unit_test(test_ipv6_routes),
