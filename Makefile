@@ -110,6 +110,7 @@ $(B)/tests/test_dns_frame: UNIT_OBJS = $(B)/daemon/dns_frame.o
 $(B)/tests/test_fakeip: UNIT_OBJS = $(B)/daemon/fakeip.o
 $(B)/tests/test_http_get: UNIT_OBJS = $(B)/daemon/http_get.o
 $(B)/tests/test_http_msg: UNIT_OBJS = $(B)/daemon/http_msg.o
+$(B)/tests/test_control_request: UNIT_OBJS = $(B)/daemon/control_request.o
 $(B)/tests/test_pac_script: UNIT_OBJS = $(B)/daemon/pac_script.o
 $(B)/tests/test_users: UNIT_OBJS = $(B)/daemon/users.o
 $(B)/tests/test_client_limit: UNIT_OBJS = $(B)/daemon/client_limit.o

@@ -19,6 +19,7 @@
 #include "sockgate/json_out.h"
 #include "sockgate/log.h"
 #include "control.h"
+#include "control_request.h"
 #include "control_upstreams.h"
 #include "fd_budget.h"
 #include "generation.h"
@@ -358,44 +359,57 @@ static unsigned dns_flush(const struct control *c)
 }
 
 /* upstream-use GROUP MEMBER|auto: the pin, and what it did. */
-static void upstream_use(const struct control *c, const char *args, int json, FILE *out)
+static void upstream_use(const struct control *c, const struct control_request *req, FILE *out)
 {
 	char msg[256];
-	int rc = control_upstream_use(*c->gen, args, msg, sizeof(msg));
+	int rc = -1;
 
-	if (json)
+	if (req->usage_error)
+		snprintf(msg, sizeof(msg), "usage: upstream-use GROUP MEMBER|auto");
+	else
+		rc = control_upstream_use(*c->gen, req->group, req->member, msg, sizeof(msg));
+	if (req->json)
 		json_print(out, json_pack("{s:b, s:s}", "ok", !rc, "message", msg));
 	else
 		fprintf(out, "%s: %s\n", rc ? "error" : "ok", msg);
 }
 
-/* The answer to req: text, or one JSON object. */
-static void answer(const struct control *c, const char *req, int json, FILE *out)
+/* The answer to req: one JSON object. */
+static json_t *answer_json(const struct control *c, const struct control_request *req)
 {
-	if (json && !strncmp(req, "upstream-use ", 13)) {
-		upstream_use(c, req + 13, json, out);
-	} else if (json) {
-		json_t *v =
-		    !strcmp(req, "status")  ? status_json(c)
-		    : !strcmp(req, "stats") ? stats_json(c)
-		    : !strcmp(req, "conns") ? conns_json(c)
-		    : !strcmp(req, "dns-flush")
-			? json_pack("{s:b, s:I}", "flushed", 1, "workers", (json_int_t)dns_flush(c))
-		    : !strcmp(req, "reload") ? reload_json(c)
-					     : json_pack("{s:s}", "error", "unknown request");
-		json_print(out, v);
-	} else if (!strncmp(req, "upstream-use ", 13)) {
-		upstream_use(c, req + 13, json, out);
-	} else if (!strcmp(req, "status"))
+	switch (req->verb) {
+	case CONTROL_STATUS:
+		return status_json(c);
+	case CONTROL_STATS:
+		return stats_json(c);
+	case CONTROL_CONNS:
+		return conns_json(c);
+	case CONTROL_DNS_FLUSH:
+		return json_pack("{s:b, s:I}", "flushed", 1, "workers", (json_int_t)dns_flush(c));
+	case CONTROL_RELOAD:
+		return reload_json(c);
+	default:
+		return json_pack("{s:s}", "error", "unknown request");
+	}
+}
+
+/* The answer to req: text, or one JSON object. */
+static void answer(const struct control *c, const struct control_request *req, FILE *out)
+{
+	if (req->verb == CONTROL_UPSTREAM_USE)
+		upstream_use(c, req, out);
+	else if (req->json)
+		json_print(out, answer_json(c, req));
+	else if (req->verb == CONTROL_STATUS)
 		answer_status(c, out);
-	else if (!strcmp(req, "stats"))
+	else if (req->verb == CONTROL_STATS)
 		answer_stats(c, out);
-	else if (!strcmp(req, "conns"))
+	else if (req->verb == CONTROL_CONNS)
 		answer_conns(c, out);
-	else if (!strcmp(req, "dns-flush"))
+	else if (req->verb == CONTROL_DNS_FLUSH)
 		fprintf(out, "ok: the DNS cache emptied on %u of %u workers\n", dns_flush(c),
 			c->n_workers);
-	else if (!strcmp(req, "reload"))
+	else if (req->verb == CONTROL_RELOAD)
 		fprintf(out, "%s: %s\n", c->reload_rc ? "error" : "ok", c->reload_msg);
 	else
 		fprintf(out, "error: unknown request (status, conns, stats, reload, dns-flush, "
@@ -464,31 +478,27 @@ static enum served_answer control_answer(void *arg, struct served_client *sc, co
 					 size_t in_len, int too_long)
 {
 	struct control *c = arg;
-	char req[CONTROL_REQUEST_MAX + 1], *text = NULL;
+	struct control_request req;
+	char *text = NULL;
 	size_t len = 0;
 	FILE *out;
-	int json;
 
-	if (too_long)
+	/* not a line of text: nothing the CLI sends */
+	if (too_long || control_request_parse(in, in_len, &req) < 0)
 		return SERVED_CLOSE;
-	snprintf(req, sizeof(req), "%.*s", (int)in_len, in);
-	req[strcspn(req, "\r\n")] = '\0';
-	if (!strcmp(req, "tproxy-listeners")) {
+	if (req.verb == CONTROL_TPROXY_LISTENERS) {
 		answer_tproxy_listeners(c, served_client_fd(sc));
 		return SERVED_CLOSE;
 	}
-	json = strlen(req) > 5 && !strcmp(req + strlen(req) - 5, " json");
-	if (json)
-		req[strlen(req) - 5] = '\0';
 	/* a reload runs off this thread; its clients wait for its outcome */
-	if (!strcmp(req, "reload") && !c->reload_done) {
+	if (req.verb == CONTROL_RELOAD && !c->reload_done) {
 		c->reload_start(c->reload_arg);
 		return SERVED_HOLD;
 	}
 	out = open_memstream(&text, &len);
 	if (!out)
 		return SERVED_CLOSE;
-	answer(c, req, json, out);
+	answer(c, &req, out);
 	fclose(out);
 	served_reply(sc, text, len);
 	return SERVED_REPLY;

@@ -176,14 +176,9 @@ json_t *control_upstreams_json(struct generation *g)
 	return json_pack("{s:o*, s:o*}", "upstreams", ups, "groups", groups);
 }
 
-int control_upstream_use(struct generation *g, const char *args, char *msg, size_t len)
+int control_upstream_use(struct generation *g, const char *group, const char *member, char *msg,
+			 size_t len)
 {
-	char group[CONFIG_NAME_MAX + 1], member[CONFIG_NAME_MAX + 1], extra;
-
-	if (sscanf(args, "%63s %63s %c", group, member, &extra) != 2) {
-		snprintf(msg, len, "usage: upstream-use GROUP MEMBER|auto");
-		return -1;
-	}
 	if (upstream_live_pin(&g->live, group, member, msg, len) < 0)
 		return -1;
 	if (!strcmp(member, "auto"))

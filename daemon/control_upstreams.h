@@ -15,7 +15,9 @@ void control_upstreams_text(struct generation *g, FILE *out);
 /* The same as {"upstreams": {...}, "groups": {...}}. */
 json_t *control_upstreams_json(struct generation *g);
 
-/* "GROUP MEMBER" or "GROUP auto": 0, or -1; msg says what happened. */
-int control_upstream_use(struct generation *g, const char *args, char *msg, size_t len);
+/* Pins group to member, or "auto" back to its policy: 0, or -1; msg says
+ * what happened. */
+int control_upstream_use(struct generation *g, const char *group, const char *member, char *msg,
+			 size_t len);
 
 #endif
