@@ -26,19 +26,36 @@
  * socket. */
 #define TCP_RELAY_NOTSENT_LOWAT (128 * 1024)
 
+/* SO_LINGER {1, 0}: when the daemon dies (kill -9, the OOM killer) the
+ * kernel resets every relayed connection, where a FIN would make a
+ * close-delimited download look complete. The daemon's own orderly closes
+ * turn it off first (tcp_relay_socket_orderly). */
+
 /* Returns -1 with errno set when an option is refused. */
 static inline int tcp_relay_socket_setup(int fd)
 {
 	int one = 1, idle = TCP_RELAY_KEEPIDLE_S, lowat = TCP_RELAY_NOTSENT_LOWAT;
 	unsigned timeout = TCP_RELAY_USER_TIMEOUT_MS;
+	struct linger abort_on_exit = { .l_onoff = 1, .l_linger = 0 };
 
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_exit, sizeof(abort_on_exit)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) < 0 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof(timeout)) < 0 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) < 0)
 		return -1;
 	return 0;
+}
+
+/* Before an orderly close of a relayed socket (fd < 0: none): the close
+ * then sends a FIN after what is queued, as close does by default. */
+static inline void tcp_relay_socket_orderly(int fd)
+{
+	struct linger gently = { .l_onoff = 0, .l_linger = 0 };
+
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &gently, sizeof(gently));
 }
 
 #endif

@@ -467,6 +467,7 @@ test_max_flows_and_pipe_size
 test_fd_budget
 test_sigterm
 test_service_notify
+test_crash_restart
 test_metrics
 test_privilege_drop
 test_syslog

@@ -248,3 +248,61 @@ while True:
 	[ -n "$SYSLOG_MADE" ] && rm -f /dev/log
 	SYSLOG_MADE=""
 }
+
+# kill -9 under load: every live download (a slow origin's, so little of it
+# waits in buffers) is reset at once (none hangs, and a close-delimited one
+# does not look complete, as it would after a FIN), and the unit's restart logic (Restart=,
+# RestartSec= of packaging/systemd/sockgated.service, driven by
+# supervise.sh where PID 1 is not systemd) brings back a daemon that serves
+# new flows within 2 s of its start.
+test_crash_restart() {
+	local sup pidfile=$RIG_DIR/supervised.pid old new i rc t0 t1 ok=0 bad="" codes="" restart_ms trickle
+	rig_spawn $NS_SERVER trickle "$RIG_DIR/trickle.log" python3 tests/integration/trickle_server.py 8099
+	rig_wait_port $NS_SERVER 8099
+	rig_start_sockgated "socks5://$PROXY4:1080"
+	rig_stop_sockgated
+	rig_spawn $NS_ROUTER sup "$RIG_DIR/sockgated.log" tests/integration/supervise.sh \
+		packaging/systemd/sockgated.service "$pidfile" -- "$SOCKGATED" -f -c "$RIG_DIR/sockgate.conf"
+	rig_wait_port $NS_ROUTER $REDIRECT_PORT
+	old=$(cat "$pidfile")
+	for i in $(seq 8); do
+		# half of them close-delimited: a FIN would pass for their end
+		in_ns $NS_CLIENT curl -s -m 30 -o /dev/null \
+			"$(url_of $SERVER4 "$([ $((i % 2)) = 0 ] && echo /nolength || echo /)" 8099)" 2>/dev/null &
+		eval "crash_pid_$i=\$!"
+	done
+	sleep 1.5
+	t0=$(date +%s%N)
+	kill -9 "$old"
+	for i in $(seq 8); do
+		eval "wait \$crash_pid_$i"
+		rc=$?
+		# 56: reset while receiving (18 would be a FIN with bytes left)
+		case $rc in 56) ok=$((ok + 1)) codes+=" $rc" ;; *) bad+=" $rc" ;; esac
+	done
+	t1=$(date +%s%N)
+	check "kill -9 under load: all 8 downloads are reset, the close-delimited ones too (curl:$codes${bad:+; others:$bad})" \
+		test "$ok" -eq 8
+	check "... within 2 s of the kill ($(((t1 - t0) / 1000000)) ms)" test $(((t1 - t0) / 1000000)) -le 2000
+	# the restart: a new pid after RestartSec, then new flows
+	for _ in $(seq 100); do
+		new=$(cat "$pidfile")
+		[ "$new" != "$old" ] && break
+		sleep 0.05
+	done
+	t0=$(date +%s%N)
+	for _ in $(seq 40); do
+		[ "$(client_fetch "$(url_of $SERVER4 /small)" | cut -d' ' -f2)" = 200 ] && break
+		sleep 0.05
+	done
+	t1=$(date +%s%N)
+	restart_ms=$(((t1 - t0) / 1000000))
+	check "... the restart logic of the unit (Restart=on-failure, RestartSec=2s) started it again" \
+		test "$new" != "$old"
+	check "... and new flows work within 2 s of that start ($restart_ms ms)" \
+		test "$(client_fetch "$(url_of $SERVER4 /small)" | cut -d' ' -f2)" = 200 -a "$restart_ms" -le 2000
+	check "... an exit 0 (SIGTERM) is not restarted" bash -c "
+		kill -TERM $new; sleep 2.5; ! kill -0 \$(cat '$pidfile') 2>/dev/null"
+	kill "$sup" "$trickle" 2>/dev/null
+	wait "$sup" "$trickle" 2>/dev/null
+}
