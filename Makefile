@@ -124,6 +124,10 @@ $(B)/tests/test_dns_msg: UNIT_LIBS = $(LDNS_LIBS)
 $(B)/tests/test_ruleset: UNIT_OBJS = $(B)/tools/ruleset.o $(B)/tools/nft.o
 $(B)/tests/test_ruleset: UNIT_LIBS = $(CLI_LIBS)
 $(B)/tests/test_ruleset: $(CLI_OBJS)
+# the tc intake program run by the kernel on crafted frames
+$(B)/tests/test_bpf_intake: UNIT_LIBS = $(BPF_LIBS)
+$(B)/tests/test_bpf_intake: CPPFLAGS += -I$(B)/bpf -Ibpf -Itests/bpf
+$(B)/tests/test_bpf_intake: $(B)/bpf/tc_intake.skel.h
 $(B)/tests/test_cli: UNIT_OBJS = $(filter-out $(B)/tools/main.o,$(CLI_OBJS))
 $(B)/tests/test_cli: UNIT_LIBS = $(CLI_LIBS)
 $(B)/tests/test_cli: $(CLI_OBJS)
