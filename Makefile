@@ -65,7 +65,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
 .DELETE_ON_ERROR:
-.PHONY: all deps check check-sanitizers unit integration demo bench fuzz install uninstall deb rpm package-test clean format format-check
+.PHONY: all deps check check-sanitizers unit integration demo bench fuzz fuzz-long install uninstall deb rpm package-test clean format format-check
 
 all: $(B)/sockgated $(B)/sockgate
 
@@ -181,6 +181,11 @@ bench:
 fuzz:
 	$(Q)tools/install-deps.sh
 	$(Q)$(MAKE) --no-print-directory -C tests/fuzz run
+
+# every harness 10 minutes or 10 million executions; grows tests/fuzz/corpus
+fuzz-long:
+	$(Q)tools/install-deps.sh
+	$(Q)$(MAKE) --no-print-directory -C tests/fuzz long
 
 MANPAGES := docs/man/sockgated.8 docs/man/sockgate.8 docs/man/sockgate.conf.5
 DOCS := README.md docs/architecture.md docs/cli.md docs/config.md docs/control.md docs/metrics.md \
