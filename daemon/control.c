@@ -22,6 +22,7 @@
 #include "control_request.h"
 #include "control_upstreams.h"
 #include "fd_budget.h"
+#include "memory_report.h"
 #include "generation.h"
 #include "served.h"
 #include "worker.h"
@@ -103,11 +104,38 @@ static json_t *status_json(const struct control *c)
 	    json_count(SUM(c, dns.cache_entries)));
 
 	json_t *ups = control_upstreams_json(*c->gen);
+	struct memory_report m;
 
+	memory_report_read(&m, c->workers, c->n_workers);
+	if (status)
+		json_object_set_new(status, "memory",
+				    json_pack("{s:o, s:o, s:o, s:o, s:I, s:I}", "rss_bytes",
+					      json_count(m.rss_bytes), "pipes", json_count(m.pipes),
+					      "pipe_bytes", json_count(m.pipe_bytes),
+					      "dns_cache_bytes", json_count(m.dns_cache_bytes),
+					      "kernel_tcp_bytes", (json_int_t)m.kernel_tcp_bytes,
+					      "kernel_udp_bytes", (json_int_t)m.kernel_udp_bytes));
 	if (status && ups)
 		json_object_update(status, ups);
 	json_decref(ups);
 	return status;
+}
+
+static void answer_memory(const struct control *c, FILE *out)
+{
+	struct memory_report m;
+	char tcp[32] = "unknown", udp[32] = "unknown";
+
+	memory_report_read(&m, c->workers, c->n_workers);
+	if (m.kernel_tcp_bytes >= 0)
+		snprintf(tcp, sizeof(tcp), "%lld KiB", m.kernel_tcp_bytes / 1024);
+	if (m.kernel_udp_bytes >= 0)
+		snprintf(udp, sizeof(udp), "%lld KiB", m.kernel_udp_bytes / 1024);
+	fprintf(out,
+		"memory: RSS %llu KiB; %llu pipes of %llu KiB in all; DNS cache %llu KiB; kernel "
+		"socket buffers (whole system) TCP %s, UDP %s\n",
+		m.rss_bytes / 1024, m.pipes, m.pipe_bytes / 1024, m.dns_cache_bytes / 1024, tcp,
+		udp);
 }
 
 static void answer_status(const struct control *c, FILE *out)
@@ -139,6 +167,7 @@ static void answer_status(const struct control *c, FILE *out)
 			SUM(c, dns.cache_entries));
 	else
 		fprintf(out, "dns service: off\n");
+	answer_memory(c, out);
 	control_upstreams_text(*c->gen, out);
 }
 

@@ -11,6 +11,7 @@
 #include "sockgate/log.h"
 #include "fd_budget.h"
 #include "generation.h"
+#include "memory_report.h"
 #include "metrics.h"
 #include "upstream_live.h"
 #include "served.h"
@@ -298,6 +299,30 @@ static void render_dns_service(const struct metrics *m, FILE *out)
 	fprintf(out, "sockgate_dns_cache_bytes %llu\n", SUM(m, dns.cache_bytes));
 }
 
+static void render_memory(const struct metrics *m, FILE *out)
+{
+	struct memory_report mr;
+
+	memory_report_read(&mr, m->workers, m->n_workers);
+	family(out, "sockgate_memory_bytes", "gauge",
+	       "Memory the daemon holds: its resident set, its splice pipes' capacity, its DNS "
+	       "cache.");
+	fprintf(out, "sockgate_memory_bytes{kind=\"rss\"} %llu\n", mr.rss_bytes);
+	fprintf(out, "sockgate_memory_bytes{kind=\"pipes\"} %llu\n", mr.pipe_bytes);
+	fprintf(out, "sockgate_memory_bytes{kind=\"dns_cache\"} %llu\n", mr.dns_cache_bytes);
+	family(out, "sockgate_pipes", "gauge", "Splice pipes open, pooled and in use.");
+	fprintf(out, "sockgate_pipes %llu\n", mr.pipes);
+	family(out, "sockgate_kernel_socket_memory_bytes", "gauge",
+	       "TCP and UDP socket buffers the kernel has allocated, the whole system's "
+	       "(/proc/net/sockstat).");
+	if (mr.kernel_tcp_bytes >= 0)
+		fprintf(out, "sockgate_kernel_socket_memory_bytes{protocol=\"tcp\"} %lld\n",
+			mr.kernel_tcp_bytes);
+	if (mr.kernel_udp_bytes >= 0)
+		fprintf(out, "sockgate_kernel_socket_memory_bytes{protocol=\"udp\"} %lld\n",
+			mr.kernel_udp_bytes);
+}
+
 void metrics_render(const struct metrics *m, FILE *out)
 {
 	family(out, "sockgate_build_info", "gauge", "The running sockgated's version.");
@@ -332,6 +357,7 @@ void metrics_render(const struct metrics *m, FILE *out)
 	family(out, "sockgate_optimistic_flows_total", "counter",
 	       "Flows whose first bytes went to the upstream behind the request.");
 	fprintf(out, "sockgate_optimistic_flows_total %llu\n", SUM(m, optimistic));
+	render_memory(m, out);
 	family(out, "sockgate_fds_used", "gauge", "File descriptors held by flows.");
 	fprintf(out, "sockgate_fds_used %u\n", fd_budget_used((struct fd_budget *)m->budget));
 	family(out, "sockgate_fds_budget", "gauge",

@@ -12,8 +12,9 @@
  * cost is at most this much per direction whose destination is slower than
  * its source. */
 void pipe_pool_init(struct pipe_pool *pool, unsigned max_free, size_t size,
-		    struct fd_budget *budget)
+		    struct fd_budget *budget, struct pipe_pool_gauges *gauges)
 {
+	pool->gauges = gauges;
 	pool->free_list = NULL;
 	pool->n_free = 0;
 	pool->max_free = max_free;
@@ -55,6 +56,8 @@ struct pipe_pair *pipe_pool_get(struct pipe_pool *pool)
 		size = fcntl(p->wr, F_GETPIPE_SZ);
 	p->cap = size > 0 ? (size_t)size : 65536;
 	p->want = pool->size;
+	atomic_fetch_add_explicit(&pool->gauges->pipes, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&pool->gauges->bytes, p->cap, memory_order_relaxed);
 	p->next = NULL;
 	fd_budget_take(pool->budget, 2);
 	return p;
@@ -62,6 +65,8 @@ struct pipe_pair *pipe_pool_get(struct pipe_pool *pool)
 
 void pipe_pool_discard(struct pipe_pool *pool, struct pipe_pair *p)
 {
+	atomic_fetch_sub_explicit(&pool->gauges->pipes, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&pool->gauges->bytes, p->cap, memory_order_relaxed);
 	close(p->rd);
 	close(p->wr);
 	free(p);

@@ -3,6 +3,7 @@
 #ifndef SOCKGATE_PIPE_POOL_H
 #define SOCKGATE_PIPE_POOL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 struct pipe_pair {
@@ -14,16 +15,23 @@ struct pipe_pair {
 
 struct fd_budget;
 
+/* What a pool holds open, pooled and in use: written by its thread, read
+ * by the control socket and the metrics (relaxed). */
+struct pipe_pool_gauges {
+	atomic_ullong pipes, bytes; /* bytes: the capacity the kernel gave */
+};
+
 struct pipe_pool {
 	struct pipe_pair *free_list;
 	unsigned n_free;
 	unsigned max_free;
 	size_t size;		  /* bytes a new pipe asks for ([daemon] pipe_size) */
 	struct fd_budget *budget; /* charged two fds per live pipe */
+	struct pipe_pool_gauges *gauges;
 };
 
 void pipe_pool_init(struct pipe_pool *pool, unsigned max_free, size_t size,
-		    struct fd_budget *budget);
+		    struct fd_budget *budget, struct pipe_pool_gauges *gauges);
 /* New pipes ask for size bytes; pooled ones of another size are closed,
  * and those in use when they are given back. */
 void pipe_pool_set_size(struct pipe_pool *pool, size_t size);

@@ -115,7 +115,8 @@ int relay_init(struct relay *r, unsigned index, struct generation *gen,
 	list_init(&r->pipe_waiters);
 	list_init(&r->free_flows);
 	list_init(&r->dead_flows);
-	pipe_pool_init(&r->pipes, PIPES_KEPT, gen->cfg->pipe_size, shared->budget);
+	pipe_pool_init(&r->pipes, PIPES_KEPT, gen->cfg->pipe_size, shared->budget,
+		       &r->counters.pipes);
 	r->dst_guard = dst_guard_new();
 	if (!r->dst_guard) {
 		rc = -errno;
