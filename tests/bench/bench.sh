@@ -28,9 +28,11 @@ IPERF_SECONDS=${IPERF_SECONDS:-5}
 # with a 100,000-prefix route file against none).
 # "ttfb" (time to first byte over a delay line: direct, cold, warm, warm +
 # optimistic, redsocks; TTFB_RS round trips in ms, TTFB_FLOWS per run).
+# "memory" (RSS, pipes and the kernel's TCP buffers with IDLE_CONNS idle and
+# BUSY_FLOWS slowly read flows).
 # "http" (the HTTP proxy on the SOCKS port vs tinyproxy; BENCH_PERF=1 also
 # profiles sockgated during the CONNECTs into build/bench-connect-profile.txt).
-BENCH_PARTS=${BENCH_PARTS:-redirect udp intake socks http dns names failover lists ttfb}
+BENCH_PARTS=${BENCH_PARTS:-redirect udp intake socks http dns names failover lists ttfb memory}
 FAILOVER_RUNS=${FAILOVER_RUNS:-10}
 FAILOVER_THREADS=${FAILOVER_THREADS:-20}
 DNS_SECONDS=${DNS_SECONDS:-5}
@@ -957,6 +959,64 @@ srow() { # label key
 	c=$(get dante "$2")
 	printf '| %-38s | %10s | %10s | %10s | %8s | %8s |\n' "$1" "$a" "$b" "$c" "$(ratio "$a" "$b")" "$(ratio "$a" "$c")"
 }
+# ---- memory: what idle and busy flows cost the daemon and the kernel ----
+# (sockgated's own `status` memory figures, and the receive and send queues
+# of the router's TCP sockets, all sockgated's), with IDLE_CONNS idle
+# relayed flows, then BUSY_FLOWS downloads read slowly by their clients
+BUSY_FLOWS=${BUSY_FLOWS:-1000}
+mem_sample() { # label
+	local j
+	j=$(in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/bench.conf" --json status 2>/dev/null)
+	# the router's TCP sockets are sockgated's: their receive and send
+	# queues as the kernel counts them (ss -m: r = rmem_alloc, w = wmem_queued)
+	in_ns $NS_ROUTER ss -tmHn >"$RIG_DIR/ss-mem.txt"
+	python3 - "$1" "$j" "$RIG_DIR/ss-mem.txt" >>"$RIG_DIR/memory.results" <<'PY'
+import json, re, sys
+label, text, ss = sys.argv[1], sys.argv[2], sys.argv[3]
+m = json.loads(text)["daemon"]["memory"]
+for k in ("rss_bytes", "pipes", "pipe_bytes"):
+    print("%s_%s %s" % (label, k, m[k]))
+r = w = n = 0
+for sk in re.findall(r"skmem:\(([^)]*)\)", open(ss).read()):
+    f = {}
+    for part in sk.split(","):
+        key = part.rstrip("0123456789")
+        f[key] = int(part[len(key):])
+    r += f.get("r", 0)
+    w += f.get("w", 0)
+    n += 1
+print("%s_sockets %d" % (label, n))
+print("%s_recv_queued %d" % (label, r))
+print("%s_send_queued %d" % (label, w))
+PY
+}
+if [[ " $BENCH_PARTS " == *" memory "* ]]; then
+	echo "bench: memory: $IDLE_CONNS idle flows, then $BUSY_FLOWS slowly read downloads" >&2
+	: >"$RIG_DIR/memory.results"
+	rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-mem.log" "$SOCKGATED" -f -c "$RIG_DIR/bench.conf"
+	rig_wait_port $NS_ROUTER $REDIRECT_PORT
+	sleep 1
+	mem_sample base
+	coproc HOLD { in_ns $NS_CLIENT python3 tests/bench/hold_idle.py $SERVER4 "$IDLE_CONNS"; }
+	read -r -t 300 _ ready <&"${HOLD[0]}"
+	sleep 2
+	echo "idle_flows ${ready:-0}" >>"$RIG_DIR/memory.results"
+	mem_sample idle
+	[ -n "${HOLD[1]:-}" ] && eval "exec ${HOLD[1]}>&-"
+	wait "$HOLD_PID" 2>/dev/null
+	sleep 2
+	coproc BUSY { in_ns $NS_CLIENT python3 tests/bench/busy_flows.py $SERVER4 "$BUSY_FLOWS"; }
+	read -r -t 300 _ ready <&"${BUSY[0]}"
+	sleep 5
+	echo "busy_flows ${ready:-0}" >>"$RIG_DIR/memory.results"
+	mem_sample busy
+	[ -n "${BUSY[1]:-}" ] && eval "exec ${BUSY[1]}>&-"
+	wait "$BUSY_PID" 2>/dev/null
+	sleep 3
+	mem_sample after
+	rig_stop "$SG_PID"
+fi
+
 part_ran() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
 {
 	if part_ran redirect; then
@@ -1104,6 +1164,18 @@ part_ran() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
 		echo "| RSS with the list (KB)                 |              | $(printf '%12s' "$(get list100k rss_kb)") |         |"
 		echo
 		echo "Targets: a 100,000-prefix set loads in under a second, costs well under 1 µs per lookup; no measurable difference in CPU per connection."
+	fi
+	if part_ran memory; then
+		mv() { awk -v k="$1" '$1 == k {print $2}' "$RIG_DIR/memory.results"; }
+		mb() { python3 -c "print('%.1f' % (float('${1:-0}') / 1048576))"; }
+		echo
+		echo "Memory: one sockgated (defaults: pipe_size 1M, max_flows 16384), dante upstream. Idle: $(mv idle_flows) relayed flows held open after one request each. Busy: $(mv busy_flows) downloads of a 10 MB file whose clients read 4 KB every 200 ms. Kernel queues: the receive and send queues of the router's TCP sockets (all sockgated's), from ss -m; after: 3 s after the busy clients left."
+		echo
+		echo "| state | daemon RSS (MB) | pipes | pipe capacity (MB) | TCP sockets | receive queues (MB) | send queues (MB) |"
+		echo "|---|---|---|---|---|---|---|"
+		for st in base idle busy after; do
+			echo "| $st | $(mb "$(mv ${st}_rss_bytes)") | $(mv ${st}_pipes) | $(mb "$(mv ${st}_pipe_bytes)") | $(mv ${st}_sockets) | $(mb "$(mv ${st}_recv_queued)") | $(mb "$(mv ${st}_send_queued)") |"
+		done
 	fi
 	if part_ran ttfb; then
 		echo
