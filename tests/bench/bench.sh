@@ -993,8 +993,24 @@ PY
 if [[ " $BENCH_PARTS " == *" memory "* ]]; then
 	echo "bench: memory: $IDLE_CONNS idle flows, then $BUSY_FLOWS slowly read downloads" >&2
 	: >"$RIG_DIR/memory.results"
+	# MEM_LIMIT=128M: the daemon in a memory cgroup of that size, as
+	# systemd's MemoryMax= would put it (v2 where its memory controller is
+	# on, else v1's, which leaves socket buffers out of the charge)
+	mem_cg=""
+	if [ -n "${MEM_LIMIT:-}" ]; then
+		if grep -qw memory /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+			mem_cg=/sys/fs/cgroup/sgbench$$
+			mkdir "$mem_cg" && echo "$MEM_LIMIT" >"$mem_cg/memory.max"
+		else
+			mem_cg=/sys/fs/cgroup/memory/sgbench$$
+			mkdir "$mem_cg" && echo "$MEM_LIMIT" >"$mem_cg/memory.limit_in_bytes"
+		fi
+	fi
 	rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-mem.log" "$SOCKGATED" -f -c "$RIG_DIR/bench.conf"
 	rig_wait_port $NS_ROUTER $REDIRECT_PORT
+	# from outside: ip netns exec gives its command a /sys of its own, and
+	# the whole thread group moves (what it charged before stays behind)
+	[ -n "$mem_cg" ] && echo "$SG_PID" >"$mem_cg/cgroup.procs"
 	sleep 1
 	mem_sample base
 	coproc HOLD { in_ns $NS_CLIENT python3 tests/bench/hold_idle.py $SERVER4 "$IDLE_CONNS"; }
@@ -1014,7 +1030,16 @@ if [[ " $BENCH_PARTS " == *" memory "* ]]; then
 	wait "$BUSY_PID" 2>/dev/null
 	sleep 3
 	mem_sample after
+	if [ -n "$mem_cg" ]; then
+		{
+			echo "cgroup_limit $MEM_LIMIT"
+			echo "cgroup_peak $(cat "$mem_cg/memory.peak" "$mem_cg/memory.max_usage_in_bytes" 2>/dev/null | head -1)"
+			echo "cgroup_oom_kills $( (grep -h oom_kill "$mem_cg/memory.events" "$mem_cg/memory.oom_control" 2>/dev/null || echo "x 0") | awk '$1 == "oom_kill" {print $2; exit}')"
+			echo "daemon_alive $(kill -0 "$SG_PID" 2>/dev/null && echo yes || echo no)"
+		} >>"$RIG_DIR/memory.results"
+	fi
 	rig_stop "$SG_PID"
+	[ -n "$mem_cg" ] && rmdir "$mem_cg" 2>/dev/null
 fi
 
 part_ran() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
@@ -1176,6 +1201,10 @@ part_ran() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
 		for st in base idle busy after; do
 			echo "| $st | $(mb "$(mv ${st}_rss_bytes)") | $(mv ${st}_pipes) | $(mb "$(mv ${st}_pipe_bytes)") | $(mv ${st}_sockets) | $(mb "$(mv ${st}_recv_queued)") | $(mb "$(mv ${st}_send_queued)") |"
 		done
+		if [ -n "$(mv cgroup_limit)" ]; then
+			echo
+			echo "In a memory cgroup of $(mv cgroup_limit): peak charge $(mb "$(mv cgroup_peak)") MB, OOM kills $(mv cgroup_oom_kills), daemon alive at the end: $(mv daemon_alive)."
+		fi
 	fi
 	if part_ran ttfb; then
 		echo
