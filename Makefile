@@ -234,7 +234,7 @@ package-test:
 	$(Q)tests/package/test.sh
 
 FORMAT_FILES = $(wildcard daemon/*.[ch] daemon/common/*.c include/sockgate/*.h tools/*.[ch] bpf/*.[ch] \
-	tests/unit/*.[ch] tests/fuzz/*.c tests/bench/*.c)
+	tests/unit/*.[ch] tests/bpf/*.h tests/fuzz/*.c tests/bench/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 
