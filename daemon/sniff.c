@@ -53,13 +53,17 @@ enum join {
 };
 
 /* The handshake bytes of the records at the start of buf, joined in hs
- * (SNIFF_TLS_MAX); of a record that came only in part, what came. */
+ * (SNIFF_TLS_MAX); of a record that came only in part, what came. Records
+ * after the one that completes the first handshake message are not looked
+ * at: what follows a whole ClientHello cannot change what it says. */
 static enum join tls_join_records(const uint8_t *buf, size_t len, uint8_t *hs, size_t *hs_len)
 {
 	size_t off = 0;
 
 	*hs_len = 0;
 	while (off < len) {
+		if (*hs_len >= 4 && *hs_len >= ((size_t)hs[1] << 16 | (size_t)hs[2] << 8 | hs[3]) + 4)
+			return JOIN_MORE;
 		const uint8_t *rec = buf + off;
 		size_t have = len - off, rlen, part;
 		if (rec[0] != TLS_HANDSHAKE)

@@ -68,6 +68,11 @@ static void test_tls_real_hello(void **state)
 		memcpy(more, openssl_hello, sizeof(openssl_hello));
 		memcpy(more + sizeof(openssl_hello), "\x14\x03\x03\x00\x01\x01\x17", 7);
 		assert_int_equal(sniff_tls(more, sizeof(more), name), SNIFF_FOUND);
+		/* nor a handshake record after it that is no record at all
+		 * (fuzz_sniff found one turning a found name into none) */
+		memcpy(more + sizeof(openssl_hello), "\x16\x99\x99\x00\x01\x01\x17", 7);
+		assert_int_equal(sniff_tls(more, sizeof(more), name), SNIFF_FOUND);
+		assert_string_equal(name, "www.example.com");
 	}
 }
 
