@@ -52,6 +52,12 @@ enum join {
 	JOIN_BAD,  /* not TLS handshake records */
 };
 
+/* The body length a handshake message's header (4 bytes at hs) gives. */
+static size_t tls_handshake_body(const uint8_t *hs)
+{
+	return (size_t)hs[1] << 16 | (size_t)hs[2] << 8 | hs[3];
+}
+
 /* The handshake bytes of the records at the start of buf, joined in hs
  * (SNIFF_TLS_MAX); of a record that came only in part, what came. Records
  * after the one that completes the first handshake message are not looked
@@ -62,10 +68,11 @@ static enum join tls_join_records(const uint8_t *buf, size_t len, uint8_t *hs, s
 
 	*hs_len = 0;
 	while (off < len) {
-		if (*hs_len >= 4 && *hs_len >= ((size_t)hs[1] << 16 | (size_t)hs[2] << 8 | hs[3]) + 4)
-			return JOIN_MORE;
 		const uint8_t *rec = buf + off;
 		size_t have = len - off, rlen, part;
+
+		if (*hs_len >= 4 && *hs_len >= tls_handshake_body(hs) + 4)
+			return JOIN_MORE;
 		if (rec[0] != TLS_HANDSHAKE)
 			return off ? JOIN_END : JOIN_BAD;
 		/* a major version of 3 (record versions are 3.1 in
@@ -159,7 +166,7 @@ enum sniff_result sniff_tls(const uint8_t *buf, size_t len, char name[SNIFF_NAME
 	joined = tls_join_records(buf, len, hs, &hs_len);
 	if (joined == JOIN_BAD || (hs_len >= 1 && hs[0] != TLS_CLIENT_HELLO))
 		return SNIFF_NOTHING;
-	body = hs_len >= 4 ? (size_t)hs[1] << 16 | (size_t)hs[2] << 8 | hs[3] : 0;
+	body = hs_len >= 4 ? tls_handshake_body(hs) : 0;
 	if (body + 4 > SNIFF_TLS_MAX)
 		return SNIFF_NOTHING;
 	if (hs_len < 4 || hs_len < body + 4)
