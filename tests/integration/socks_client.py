@@ -96,11 +96,12 @@ def dial(server, port, source=None, timeout=10):
 
 def open_session(server, port, user=None, password=None, source=None):
     """Connects and negotiates; returns the socket or prints why not."""
-    sock = dial(server, port, source)
-    sock.sendall(b"\x05\x01" + (b"\x02" if user else b"\x00"))
     try:
+        # a refused client is reset, which may show at the connect already
+        sock = dial(server, port, source)
+        sock.sendall(b"\x05\x01" + (b"\x02" if user else b"\x00"))
         ver, method = read_exact(sock, 2)
-    except EOFError:
+    except (EOFError, ConnectionResetError, BrokenPipeError):
         print("CLOSED")
         sys.exit(1)
     if method == 0xFF:
@@ -369,8 +370,9 @@ def main():
         for i in range(count):
             s = socket.socket(family_of(server), socket.SOCK_STREAM)
             s.settimeout(2)
-            s.connect((server, port))
             try:
+                # a refused one is reset: it may show at the connect already
+                s.connect((server, port))
                 # both methods: the server picks one and waits for more
                 s.sendall(b"\x05\x02\x00\x02")
                 if len(s.recv(2)) != 2:

@@ -323,7 +323,7 @@ test_socks_auth() {
 		expect_out "STATUS 0 OPEN" socks_py $SOCKS6 $SOCKS_PORT auth $SOCKS_USER "$SOCKS_PASS" --source $CLIENT6
 	ip -n $NS_CLIENT addr del 10.77.1.201/24 dev c0
 	ip -n $NS_CLIENT addr del fd77:1::201/64 dev c0
-	check "max_conns_per_client: the 21st connection is closed unanswered" \
+	check "max_conns_per_client: the 21st connection is reset unanswered" \
 		expect_out "ACCEPTED 20" socks_py $SOCKS6 $SOCKS_PORT limit 25
 	check "half-open handshakes time out (handshake_timeout 2s)" \
 		expect_match "^CLOSED 300 OF 300 AFTER [234]\." bash -c \
