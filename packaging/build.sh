@@ -15,7 +15,9 @@ rm -rf "$stage"
 mkdir -p "$src" "$out"
 # what a release holds: the tracked files (as in the work tree), no build
 if git -C "$top" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-	(cd "$top" && git ls-files -z | xargs -0 tar -cf -) | tar -xf - -C "$src"
+	# one tar for the whole list: xargs would split a long one into several
+	# archives, and the reading tar stops at the end of the first
+	(cd "$top" && git ls-files -z | tar --null -T - -cf -) | tar -xf - -C "$src"
 else
 	tar -C "$top" --exclude=./build --exclude='./build-*' -cf - . | tar -xf - -C "$src"
 fi
