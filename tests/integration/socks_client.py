@@ -185,8 +185,9 @@ def main():
         return 0
 
     if what == "silent":
-        sock = dial(server, port, opt(args, "--source"), timeout=5)
         try:
+            # the reset of a refused client may show at the connect already
+            sock = dial(server, port, opt(args, "--source"), timeout=5)
             sock.sendall(b"\x05\x01\x00")
             data = sock.recv(16)
         except (ConnectionResetError, BrokenPipeError):
