@@ -262,10 +262,6 @@ void flow_destroy(struct flow *f, enum close_how how)
 		client_limit_release(f->counted_in, &f->client);
 		f->counted_in = NULL;
 	}
-	if (how == CLOSE_FIN) {
-		tcp_relay_socket_orderly(f->client_fd);
-		tcp_relay_socket_orderly(f->upstream_fd);
-	}
 	loop_close(&r->loop, &f->client_fd, how);
 	loop_close(&r->loop, &f->upstream_fd, how);
 	for (int d = 0; d < 2; d++)
@@ -696,7 +692,6 @@ void flow_start_relay(struct flow *f)
 
 void flow_end_attempt(struct flow *f)
 {
-	tcp_relay_socket_orderly(f->upstream_fd);
 	loop_close(&f->r->loop, &f->upstream_fd, CLOSE_FIN);
 	for (int d = 0; d < 2; d++)
 		flow_release_pipe(f, &f->dir[d]);

@@ -182,11 +182,13 @@ void loop_close(struct loop *l, int *fd, enum close_how how)
 {
 	if (*fd < 0)
 		return;
-	if (how == CLOSE_RESET) {
-		/* SO_LINGER 0: close sends RST, so the peer sees a reset, not EOF */
-		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-		setsockopt(*fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	}
+	/* SO_LINGER {1, 0} makes close send RST, so the peer sees a reset,
+	 * not EOF. Relayed sockets carry it from their making, so that a
+	 * crash resets them (tcp_relay_socket.h): an orderly close turns it
+	 * off first. */
+	struct linger lg = { .l_onoff = how == CLOSE_RESET, .l_linger = 0 };
+
+	setsockopt(*fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(*fd);
 	*fd = -1;
 	fd_budget_release(l->budget, 1);

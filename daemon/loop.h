@@ -100,7 +100,7 @@ int loop_log_allowed(struct loop *l);
 void loop_log_window(struct loop *l);
 
 /* How a socket ends: FIN, or RST (what a failed transparent flow's
- * client must see). */
+ * client must see), whatever SO_LINGER it carried before. */
 enum close_how {
 	CLOSE_FIN,
 	CLOSE_RESET,

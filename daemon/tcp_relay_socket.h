@@ -29,7 +29,7 @@
 /* SO_LINGER {1, 0}: when the daemon dies (kill -9, the OOM killer) the
  * kernel resets every relayed connection, where a FIN would make a
  * close-delimited download look complete. The daemon's own orderly closes
- * turn it off first (tcp_relay_socket_orderly). */
+ * turn it off first (loop_close with CLOSE_FIN). */
 
 /* Returns -1 with errno set when an option is refused. */
 static inline int tcp_relay_socket_setup(int fd)
@@ -46,16 +46,6 @@ static inline int tcp_relay_socket_setup(int fd)
 	    setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) < 0)
 		return -1;
 	return 0;
-}
-
-/* Before an orderly close of a relayed socket (fd < 0: none): the close
- * then sends a FIN after what is queued, as close does by default. */
-static inline void tcp_relay_socket_orderly(int fd)
-{
-	struct linger gently = { .l_onoff = 0, .l_linger = 0 };
-
-	if (fd >= 0)
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &gently, sizeof(gently));
 }
 
 #endif

@@ -90,7 +90,6 @@ static void session_close(struct warm_session *s)
 	} else {
 		p->n_opening--;
 	}
-	tcp_relay_socket_orderly(s->fd);
 	loop_close(&p->r->loop, &s->fd, CLOSE_FIN);
 	free(s->hs);
 	list_del(&s->node);
