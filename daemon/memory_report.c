@@ -7,7 +7,8 @@
 #include "memory_report.h"
 #include "worker.h"
 
-long long memory_sockstat_pages(const char *text, const char *proto)
+/* The "mem" pages of proto ("TCP", "UDP") in a sockstat text, or -1. */
+static long long memory_sockstat_pages(const char *text, const char *proto)
 {
 	size_t n = strlen(proto);
 

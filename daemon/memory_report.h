@@ -20,7 +20,4 @@ struct worker;
 /* Fills m in: the workers' gauges summed, the rest read from procfs. */
 void memory_report_read(struct memory_report *m, const struct worker *workers, unsigned n);
 
-/* The "mem" pages of proto ("TCP", "UDP") in a sockstat text, or -1. */
-long long memory_sockstat_pages(const char *text, const char *proto);
-
 #endif

@@ -990,6 +990,18 @@ print("%s_recv_queued %d" % (label, r))
 print("%s_send_queued %d" % (label, w))
 PY
 }
+# Starts a client load script that prints "ready N" and holds its flows
+# until its stdin closes; samples the memory once they have settled.
+mem_under_load() { # label script count settle-seconds
+	local ready
+	coproc LOAD { in_ns $NS_CLIENT python3 "tests/bench/$2" $SERVER4 "$3"; }
+	read -r -t 300 _ ready <&"${LOAD[0]}"
+	sleep "$4"
+	echo "$1_flows ${ready:-0}" >>"$RIG_DIR/memory.results"
+	mem_sample "$1"
+	[ -n "${LOAD[1]:-}" ] && eval "exec ${LOAD[1]}>&-"
+	wait "$LOAD_PID" 2>/dev/null
+}
 if [[ " $BENCH_PARTS " == *" memory "* ]]; then
 	echo "bench: memory: $IDLE_CONNS idle flows, then $BUSY_FLOWS slowly read downloads" >&2
 	: >"$RIG_DIR/memory.results"
@@ -1013,21 +1025,9 @@ if [[ " $BENCH_PARTS " == *" memory "* ]]; then
 	[ -n "$mem_cg" ] && echo "$SG_PID" >"$mem_cg/cgroup.procs"
 	sleep 1
 	mem_sample base
-	coproc HOLD { in_ns $NS_CLIENT python3 tests/bench/hold_idle.py $SERVER4 "$IDLE_CONNS"; }
-	read -r -t 300 _ ready <&"${HOLD[0]}"
+	mem_under_load idle hold_idle.py "$IDLE_CONNS" 2
 	sleep 2
-	echo "idle_flows ${ready:-0}" >>"$RIG_DIR/memory.results"
-	mem_sample idle
-	[ -n "${HOLD[1]:-}" ] && eval "exec ${HOLD[1]}>&-"
-	wait "$HOLD_PID" 2>/dev/null
-	sleep 2
-	coproc BUSY { in_ns $NS_CLIENT python3 tests/bench/busy_flows.py $SERVER4 "$BUSY_FLOWS"; }
-	read -r -t 300 _ ready <&"${BUSY[0]}"
-	sleep 5
-	echo "busy_flows ${ready:-0}" >>"$RIG_DIR/memory.results"
-	mem_sample busy
-	[ -n "${BUSY[1]:-}" ] && eval "exec ${BUSY[1]}>&-"
-	wait "$BUSY_PID" 2>/dev/null
+	mem_under_load busy busy_flows.py "$BUSY_FLOWS" 5
 	sleep 3
 	mem_sample after
 	if [ -n "$mem_cg" ]; then
