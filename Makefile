@@ -65,7 +65,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
 .DELETE_ON_ERROR:
-.PHONY: all deps check check-sanitizers unit integration demo bench fuzz fuzz-long install uninstall deb rpm package-test clean format format-check
+.PHONY: all deps check check-sanitizers unit integration demo bench fuzz fuzz-long soak install uninstall deb rpm package-test clean format format-check
 
 all: $(B)/sockgated $(B)/sockgate
 
@@ -177,6 +177,17 @@ bench:
 	$(Q)tools/install-deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/bench/bench.sh
+
+# a mixed load under a chaos schedule for SOAK_MINUTES (10); SOAK_SANITIZE=1
+# runs it against the ASan + UBSan build
+soak:
+	$(Q)tools/install-deps.sh
+ifeq ($(SOAK_SANITIZE),1)
+	$(Q)$(MAKE) --no-print-directory B=build-san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" build-san/sockgated build-san/sockgate
+else
+	$(Q)$(MAKE) --no-print-directory all
+endif
+	$(Q)tests/soak/soak.sh
 
 fuzz:
 	$(Q)tools/install-deps.sh

@@ -1,8 +1,9 @@
-/* A delay line for the benchmarks (this kernel has no netem): takes the
- * packets an iptables NFQUEUE rule sends to queue N and lets each one go
- * after a fixed delay, in order. Usage: delay_line QUEUE DELAY_MS. Runs until
- * killed; the rule should carry --queue-bypass, so traffic flows undelayed
- * when this program is not there. */
+/* A delay line for the benchmarks and the soak (this kernel has no netem):
+ * takes the packets an iptables NFQUEUE rule sends to queue N and lets each
+ * one go after a fixed delay, in order, dropping LOSS_PERMILLE of every
+ * thousand at random. Usage: delay_line QUEUE DELAY_MS [LOSS_PERMILLE]. Runs
+ * until killed; the rule should carry --queue-bypass, so traffic flows
+ * undelayed when this program is not there. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -26,7 +27,18 @@ struct held {
 static struct held ring[HELD_MAX];
 static unsigned head, tail; /* taken from head, added at tail */
 static uint64_t delay_ns;
+static unsigned loss_permille;
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 static unsigned long long overflowed;
+
+/* xorshift64: reproducible loss, and no libc state shared with anything */
+static unsigned next_random(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (unsigned)(rng_state >> 32);
+}
 
 static uint64_t now_ns(void)
 {
@@ -45,6 +57,8 @@ static int on_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg, struct nfq_d
 	(void)data;
 	if (!ph)
 		return 0;
+	if (loss_permille && next_random() % 1000 < loss_permille)
+		return nfq_set_verdict(qh, ntohl(ph->packet_id), NF_DROP, 0, NULL);
 	if (tail - head == HELD_MAX) {
 		/* full: this one goes at once rather than being lost */
 		overflowed++;
@@ -77,11 +91,16 @@ int main(int argc, char **argv)
 	struct nfq_q_handle *qh;
 	struct pollfd pfd;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: delay_line QUEUE DELAY_MS\n");
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: delay_line QUEUE DELAY_MS [LOSS_PERMILLE]\n");
 		return 2;
 	}
 	delay_ns = strtoull(argv[2], NULL, 10) * 1000000u;
+	loss_permille = argc == 4 ? (unsigned)strtoul(argv[3], NULL, 10) : 0;
+	if (loss_permille > 1000) {
+		fprintf(stderr, "delay_line: LOSS_PERMILLE is 0..1000\n");
+		return 2;
+	}
 	h = nfq_open();
 	if (!h) {
 		perror("delay_line: nfq_open");
