@@ -17,7 +17,8 @@
 # SOAK_MINUTES (10), SOAK_KILL_EVERY (90 s), SOAK_DOWN (5 s), SOAK_RELOAD_EVERY
 # (40 s), SOAK_RULES_EVERY (30 s), SOAK_NET_EVERY (120 s), SOAK_NET_WINDOW (30 s),
 # SOAK_DELAY_MS (20), SOAK_LOSS_PERMILLE (20), SOAK_MEM_LIMIT (128M; "off"),
-# SOAK_FD_SLACK (16), SOAK_RSS_SLACK_MB (16); SOAK_KEEP=1 keeps the run's
+# SOAK_FD_SLACK (16), SOAK_RSS_SLACK_MB (16), SOAK_BUSY (0: CPU-bound loops run
+# beside the rig for the whole load, a busy router); SOAK_KEEP=1 keeps the run's
 # files (client results, samples, logs) in build/soak-run.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -37,6 +38,7 @@ SOAK_DELAY_MS=${SOAK_DELAY_MS:-20}
 SOAK_LOSS_PERMILLE=${SOAK_LOSS_PERMILLE:-20}
 SOAK_FD_SLACK=${SOAK_FD_SLACK:-16}
 SOAK_RSS_SLACK_MB=${SOAK_RSS_SLACK_MB:-16}
+SOAK_BUSY=${SOAK_BUSY:-0}
 BUILD_DIR=build
 if [ "$SOAK_SANITIZE" = 1 ]; then
 	BUILD_DIR=build-san
@@ -356,11 +358,18 @@ main() {
 	: >"$RIG_DIR/windows"
 	: >"$RIG_DIR/chaos-failed"
 	START=$(date +%s)
+	local busy=()
+	for _ in $(seq 1 "$SOAK_BUSY"); do
+		(while :; do :; done) &
+		busy+=($!)
+		RIG_PIDS+=($!)
+	done
 	start_loads
 	log "load for ${SOAK_MINUTES} min"
 	run_chaos
 	log "load ending: waiting for the clients' last operations"
 	wait "${LOAD_PIDS[@]}"
+	for p in "${busy[@]}"; do rig_stop "$p"; done
 	wait_drained
 	sample >"$RIG_DIR/after"
 	# what the daemon still holds, for the table
@@ -386,7 +395,7 @@ main() {
 		--alive $alive --mem-limit "$SOAK_MEM_LIMIT" --cgroup-peak "$peak" --cgroup-tcp-peak "$tcp_peak" --oom-kills "${oom:-}" \
 		--fd-slack "$SOAK_FD_SLACK" --rss-slack-mb "$SOAK_RSS_SLACK_MB" --reports "$REPORTS" \
 		--chaos "kills=$KILLS down=${SOAK_DOWN}s reloads=$RELOADS reloads_failed=$RELOADS_FAILED bypass_changes=$BYPASS_CHANGES rules_applied=$RULES_APPLIED rules_failed=$RULES_FAILED net_windows=$NET_WINDOWS fd_windows=$FD_WINDOWS" \
-		--conditions "delay ${SOAK_DELAY_MS} ms, loss ${SOAK_LOSS_PERMILLE}/1000 for ${SOAK_NET_WINDOW} s every ${SOAK_NET_EVERY} s; upstream killed every ${SOAK_KILL_EVERY} s; reload every ${SOAK_RELOAD_EVERY} s; bypass/rules every ${SOAK_RULES_EVERY} s" \
+		--conditions "$SOAK_BUSY CPU-bound loops beside the rig; delay ${SOAK_DELAY_MS} ms, loss ${SOAK_LOSS_PERMILLE}/1000 for ${SOAK_NET_WINDOW} s every ${SOAK_NET_EVERY} s; upstream killed every ${SOAK_KILL_EVERY} s; reload every ${SOAK_RELOAD_EVERY} s; bypass/rules every ${SOAK_RULES_EVERY} s" \
 		--sanitize "$SOAK_SANITIZE" --out "$SOAK_OUT"
 }
 

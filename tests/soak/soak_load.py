@@ -435,9 +435,11 @@ async def worker(a, res, deadline, make_op, n):
 
 
 async def idle_holder(a, res, deadline, target):
-    """One connection kept open and probed every 20 s until the deadline."""
+    """One connection kept open and probed every 20 s until the deadline.
+    Between probes a read waits on it, so a connection that dies is counted
+    when it dies, not at the next probe."""
     conn = None
-    while True:
+    while time.monotonic() < deadline:
         if conn is None:
             res.ops += 1
             try:
@@ -447,30 +449,35 @@ async def idle_holder(a, res, deadline, target):
                 res.fail("hang")
             except Exception as exc:
                 res.fail(failure_kind(exc))
-        await asyncio.sleep(min(20.0, max(0.0, deadline - time.monotonic())))
-        if conn is not None:
-            reader, writer = conn
+                await asyncio.sleep(1.0)
+                continue
+        reader, writer = conn
+        try:
+            wait = min(20.0, max(0.0, deadline - time.monotonic()))
+            try:
+                early = await asyncio.wait_for(reader.read(1), wait)
+            except asyncio.TimeoutError:
+                early = None  # idle, as it should be
+            if early is not None:
+                raise Failed("early_eof") if not early else Corrupt()
             probe = os.urandom(16)
             res.ops += 1
-            try:
-                writer.write(probe)
-                back = await limit(reader.readexactly(16), a.stall)
-                if back != probe:
-                    raise Corrupt()
-                res.ok += 1
-            except Corrupt:
-                res.corrupt += 1
-            except Hang:
-                res.fail("hang")
-            except Exception as exc:
-                res.fail(failure_kind(exc))
-            else:
-                if time.monotonic() < deadline:
-                    continue
-            close_writer(writer)
-            conn = None
-        if time.monotonic() >= deadline:
-            return
+            writer.write(probe)
+            if await limit(reader.readexactly(16), a.stall) != probe:
+                raise Corrupt()
+            res.ok += 1
+            continue
+        except Corrupt:
+            res.corrupt += 1
+            res.events.append((round(time.time(), 3), "corrupt"))
+        except Hang:
+            res.fail("hang")
+        except Exception as exc:
+            res.fail(failure_kind(exc))
+        close_writer(writer)
+        conn = None
+    if conn is not None:
+        close_writer(conn[1])
 
 
 async def run(a):
