@@ -17,6 +17,8 @@
 # SOAK_MINUTES (10), SOAK_KILL_EVERY (90 s), SOAK_DOWN (5 s), SOAK_RELOAD_EVERY
 # (40 s), SOAK_RULES_EVERY (30 s), SOAK_NET_EVERY (120 s), SOAK_NET_WINDOW (30 s),
 # SOAK_DELAY_MS (20), SOAK_LOSS_PERMILLE (20), SOAK_MEM_LIMIT (128M; "off"),
+# SOAK_SLOW (0; N slowly read downloads: see docs/testing.md), SOAK_FLOOD (1500 connections held
+# from one more client address, past its per-client limit of 1024),
 # SOAK_FD_SLACK (16), SOAK_RSS_SLACK_MB (16), SOAK_BUSY (0: CPU-bound loops run
 # beside the rig for the whole load, a busy router); SOAK_KEEP=1 keeps the run's
 # files (client results, samples, logs) in build/soak-run.
@@ -39,6 +41,9 @@ SOAK_LOSS_PERMILLE=${SOAK_LOSS_PERMILLE:-20}
 SOAK_FD_SLACK=${SOAK_FD_SLACK:-16}
 SOAK_RSS_SLACK_MB=${SOAK_RSS_SLACK_MB:-16}
 SOAK_BUSY=${SOAK_BUSY:-0}
+SOAK_SLOW=${SOAK_SLOW:-0}
+SOAK_FLOOD=${SOAK_FLOOD:-1500}
+FLOODER4=10.77.1.3
 BUILD_DIR=build
 if [ "$SOAK_SANITIZE" = 1 ]; then
 	BUILD_DIR=build-san
@@ -169,6 +174,7 @@ start_loads() {
 	load() { # label kind concurrency args...
 		local label=$1 kind=$2 conc=$3 pid
 		shift 3
+		[ "$conc" -gt 0 ] || return 0
 		rig_spawn $NS_CLIENT pid "$RIG_DIR/load-$label.log" python3 $LOAD "$kind" --label "$label" \
 			--concurrency "$conc" --out "$RIG_DIR/load-$label.json" "${common[@]}" "$@"
 		LOAD_PIDS+=("$pid")
@@ -184,6 +190,11 @@ start_loads() {
 	load dns dns 3 --dns "$ROUTER4_LAN:53"
 	load dns-v6 dns 1 --dns "[$ROUTER6_LAN]:53"
 	load idle idle 100 --targets "$SERVER4,$SERVER6"
+	load slow slow "$SOAK_SLOW" --targets "$SERVER4,$SERVER6" --size 10485760 --sha256 "$sha"
+	# a second LAN host opening far more than its share: shed by
+	# max_flows_per_client, while the first keeps its service
+	ip -n $NS_CLIENT addr add $FLOODER4/24 dev c0
+	load flood flood "$SOAK_FLOOD" --targets "$SERVER4" --source $FLOODER4
 }
 
 # --- the chaos schedule: one action per due time, checked every second ---

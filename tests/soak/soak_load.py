@@ -21,6 +21,11 @@ Kinds (every target in turn, each op on a new connection or socket):
   idle      --concurrency connections to port 7 held open, each sent 16
             bytes every 20 s and expecting them back; a lost one is counted
             and opened again
+  slow      GET /file10m read at 32 KB/s: data waits in every buffer on the
+            way (the router's memory), sha256 checked when it completes
+  flood     from --source, --concurrency connections to port 7 opened and
+            held, one after another: past sockgated's per-client limit they
+            are reset ("shed"), and tried again a second later
 
 Every wait has a limit (--stall, 30 s): a wait that reaches it is a "hang",
 the one failure that must never happen (sockgated's own timeouts are a few
@@ -59,6 +64,11 @@ class Corrupt(Exception):
     pass
 
 
+class Cut(Exception):
+    """An op the end of the run stopped (a slow download): neither a
+    success nor a failure."""
+
+
 class Failed(Exception):
     """A failure the client could see, by kind."""
 
@@ -73,6 +83,7 @@ class Results:
         self.ops = 0
         self.ok = 0
         self.corrupt = 0
+        self.cut = 0
         self.failures = collections.Counter()
         self.bytes = 0
         self.datagrams_sent = 0
@@ -94,6 +105,7 @@ class Results:
             "ops": self.ops,
             "ok": self.ok,
             "corrupt": self.corrupt,
+            "cut": self.cut,
             "failures": dict(self.failures),
             "bytes": self.bytes,
             "datagrams_sent": self.datagrams_sent,
@@ -134,6 +146,8 @@ async def run_op(res, op, stall):
     except Corrupt:
         res.corrupt += 1
         res.events.append((round(time.time(), 3), "corrupt"))
+    except Cut:
+        res.cut += 1
     except Hang:
         res.fail("hang")
     except Exception as exc:  # every other way an op ends is a failure by kind
@@ -152,7 +166,7 @@ def close_writer(writer):
         pass
 
 
-async def http_get(a, res, target, path, want_len, want_sha=None, want_body=None):
+async def http_get(a, res, target, path, want_len, want_sha=None, want_body=None, pace=None):
     reader, writer = await open_tcp(target, 80, a.stall)
     try:
         writer.write(b"GET %s HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n" % path)
@@ -169,7 +183,7 @@ async def http_get(a, res, target, path, want_len, want_sha=None, want_body=None
         body = b""
         got = 0
         while got < length:
-            chunk = await limit(reader.read(min(1 << 16, length - got)), a.stall)
+            chunk = await limit(reader.read(min(16384 if pace else 1 << 16, length - got)), a.stall)
             if not chunk:
                 raise Failed("early_eof")
             digest.update(chunk)
@@ -177,6 +191,10 @@ async def http_get(a, res, target, path, want_len, want_sha=None, want_body=None
                 body += chunk
             got += len(chunk)
             res.bytes += len(chunk)
+            if pace:
+                if time.monotonic() >= a.deadline:
+                    raise Cut()
+                await asyncio.sleep(pace)
         if want_body is not None and body != want_body:
             raise Corrupt()
         if want_sha and digest.hexdigest() != want_sha:
@@ -480,9 +498,34 @@ async def idle_holder(a, res, deadline, target):
         close_writer(conn[1])
 
 
+async def flood_holder(a, res, deadline, target):
+    """One connection from --source held open; reset, it is counted as shed
+    and tried again a second later."""
+    while time.monotonic() < deadline:
+        res.ops += 1
+        writer = None
+        try:
+            reader, writer = await limit(asyncio.open_connection(target, ECHO_PORT, local_addr=(a.source, 0)),
+                                         a.stall)
+            res.ok += 1
+            left = deadline - time.monotonic()
+            try:
+                await asyncio.wait_for(reader.read(1), max(0.0, left))
+                res.fail("shed")
+            except asyncio.TimeoutError:
+                pass  # held to the end
+        except Hang:
+            res.fail("hang")
+        except Exception as exc:
+            res.fail("shed" if failure_kind(exc) == "reset" else failure_kind(exc))
+        if writer:
+            close_writer(writer)
+        await asyncio.sleep(1.0)
+
+
 async def run(a):
     res = Results(a.label or a.kind)
-    deadline = time.monotonic() + a.seconds
+    deadline = a.deadline = time.monotonic() + a.seconds
     targets = a.targets.split(",")
 
     def pick(i):
@@ -491,6 +534,7 @@ async def run(a):
     makers = {
         "http": lambda i: lambda: http_get(a, res, pick(i), b"/small", 6, want_body=b"hello\n"),
         "download": lambda i: lambda: http_get(a, res, pick(i), b"/file10m", a.size, want_sha=a.sha256),
+        "slow": lambda i: lambda: http_get(a, res, pick(i), b"/file10m", a.size, want_sha=a.sha256, pace=0.5),
         "echo": lambda i: lambda: echo_op(a, res, pick(i)),
         "udp": lambda i: lambda: udp_op(a, res, pick(i)),
         "socks": lambda i: lambda: socks_op(a, res, pick(i), i % 2 == 1),
@@ -499,6 +543,8 @@ async def run(a):
     }
     if a.kind == "idle":
         tasks = [idle_holder(a, res, deadline, pick(i)) for i in range(a.concurrency)]
+    elif a.kind == "flood":
+        tasks = [flood_holder(a, res, deadline, pick(i)) for i in range(a.concurrency)]
     else:
         tasks = [worker(a, res, deadline, makers[a.kind], n) for n in range(a.concurrency)]
     await asyncio.gather(*tasks)
@@ -530,7 +576,8 @@ def main():
         asyncio.run(serve_echo(int(sys.argv[2])))
         return
     ap = argparse.ArgumentParser()
-    ap.add_argument("kind", choices=["http", "download", "echo", "udp", "socks", "socks-udp", "dns", "idle"])
+    ap.add_argument("kind", choices=["http", "download", "echo", "udp", "socks", "socks-udp", "dns", "idle", "slow",
+                                       "flood"])
     ap.add_argument("--seconds", type=float, required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--label")
@@ -540,6 +587,7 @@ def main():
     ap.add_argument("--sha256")
     ap.add_argument("--socks")
     ap.add_argument("--dns")
+    ap.add_argument("--source")
     ap.add_argument("--stall", type=float, default=30.0)
     a = ap.parse_args()
     res = asyncio.run(run(a))
