@@ -3,7 +3,8 @@
 # router, in a memory cgroup of a small router's size, carries a mixed load
 # (tests/soak/soak_load.py: short HTTP, downloads and uploads checked by
 # sha256, UDP echo over IPv4 and IPv6, SOCKS TCP and UDP ASSOCIATE, DNS
-# through the DNS service, idle connections) for SOAK_MINUTES while a chaos
+# through the DNS service, idle connections, and a second LAN host flooding
+# past its per-client limit) for SOAK_MINUTES while a chaos
 # schedule kills and restarts the upstream, reloads alternating configs,
 # changes the bypass set and re-applies the rules, switches loss and delay
 # on the link to the proxy (NFQUEUE and tests/bench/delay_line.c: no netem
@@ -17,8 +18,9 @@
 # SOAK_MINUTES (10), SOAK_KILL_EVERY (90 s), SOAK_DOWN (5 s), SOAK_RELOAD_EVERY
 # (40 s), SOAK_RULES_EVERY (30 s), SOAK_NET_EVERY (120 s), SOAK_NET_WINDOW (30 s),
 # SOAK_DELAY_MS (20), SOAK_LOSS_PERMILLE (20), SOAK_MEM_LIMIT (128M; "off"),
-# SOAK_SLOW (0; N slowly read downloads: see docs/testing.md), SOAK_FLOOD (1500 connections held
-# from one more client address, past its per-client limit of 1024),
+# SOAK_SLOW (0; N slowly read downloads: see docs/testing.md), SOAK_FLOOD
+# (1500 connections held from one more client address, past its per-client
+# limit of 1024),
 # SOAK_FD_SLACK (16), SOAK_RSS_SLACK_MB (16), SOAK_BUSY (0: CPU-bound loops run
 # beside the rig for the whole load, a busy router); SOAK_KEEP=1 keeps the run's
 # files (client results, samples, logs) in build/soak-run.
