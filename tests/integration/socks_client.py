@@ -348,13 +348,16 @@ def main():
     if what == "hold":
         count = int(args[0])
         socks = []
-        for _ in range(count):
+        closed = set()
+        for i in range(count):
             s = socket.socket(family_of(server), socket.SOCK_STREAM)
-            s.connect((server, port))
+            try:
+                s.connect((server, port))
+            except ConnectionResetError:
+                closed.add(i)  # refused past max_conns_per_client: reset at once
             s.setblocking(False)
             socks.append(s)
         t0 = time.time()
-        closed = set()
         while time.time() - t0 < float(opt(args, "--within") or 8) and len(closed) < count:
             for i, s in enumerate(socks):
                 if i in closed:
