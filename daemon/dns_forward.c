@@ -375,20 +375,12 @@ static void pending_ask_tcp(struct dns_pending *p)
 
 	p->fwd_id = next_id(f);
 	len = dns_msg_forward_query(&p->q, p->fwd_id, DNS_FORWARD_SIZE, f->out, sizeof(f->out));
-	if (!t || !len) {
+	if (!t || !len || dns_tcp_send(t, f->out, len) < 0) {
 		pending_next(p, "cannot open a TCP connection to it");
 		return;
 	}
-	/* on t before the send: a connection found closed as it is written
-	 * hands p over with the others (asked again, or the next server) */
 	p->via = t;
-	if (dns_tcp_send(t, f->out, len) < 0) {
-		p->via = NULL;
-		pending_next(p, "cannot open a TCP connection to it");
-		return;
-	}
-	if (p->f && p->via == t)
-		note_asked(p);
+	note_asked(p);
 }
 
 /* ---- over UDP through an upstream's UDP ASSOCIATE ---- */

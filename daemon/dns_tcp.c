@@ -111,16 +111,6 @@ void dns_tcp_free(struct dns_tcp *t)
 	loop_free_after_batch(&t->r->loop, t);
 }
 
-/* Whether err (0: an orderly end) ended a connection the server had
- * answered on: a server that closes after so many queries (dnsmasq after
- * 100) shows as a FIN, or as a reset or EPIPE when more queries were on
- * their way to it. */
-static int server_ended(const struct dns_tcp *t, int err)
-{
-	return t->state == DNS_TCP_READY && t->answers &&
-	       (err == 0 || err == EPIPE || err == ECONNRESET);
-}
-
 static void dns_tcp_down(struct dns_tcp *t, const char *why, int server_closed)
 {
 	const struct dns_tcp_ops *ops = t->ops;
@@ -146,7 +136,7 @@ static int flush_out(struct dns_tcp *t)
 	int rc = t->state == DNS_TCP_READY ? dns_frames_write(&t->frames, t->fd) : 0;
 
 	if (rc < 0) {
-		dns_tcp_down(t, strerror(-rc), server_ended(t, -rc));
+		dns_tcp_down(t, strerror(-rc), 0);
 		return -1;
 	}
 	want(t, EPOLLIN | EPOLLRDHUP | (t->frames.out_len ? EPOLLOUT : 0));
@@ -203,10 +193,12 @@ static void read_in(struct dns_tcp *t)
 	n = recv(t->fd, t->frames.in + t->frames.in_len, DNS_TCP_IN_MAX - t->frames.in_len, 0);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n <= 0) {
-		int err = n == 0 ? 0 : errno;
-		dns_tcp_down(t, err ? strerror(err) : "closed by the far side",
-			     server_ended(t, err));
+	if (n < 0) {
+		dns_tcp_down(t, strerror(errno), 0);
+		return;
+	}
+	if (n == 0) {
+		dns_tcp_down(t, "closed by the far side", t->state == DNS_TCP_READY && t->answers);
 		return;
 	}
 	t->frames.in_len += (size_t)n;
@@ -298,7 +290,5 @@ int dns_tcp_send(struct dns_tcp *t, const uint8_t *msg, size_t len)
 	    (t->state == DNS_TCP_CLOSED && dns_tcp_connect(t) < 0))
 		return -1;
 	timer_arm(&t->r->loop, &t->r->dns_idle_timers, &t->idle, DNS_TCP_IDLE_MS);
-	if (t->state == DNS_TCP_READY)
-		flush_out(t); /* a failure calls down, which answers for msg too */
-	return 0;
+	return t->state == DNS_TCP_READY ? flush_out(t) : 0;
 }
