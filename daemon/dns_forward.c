@@ -309,32 +309,16 @@ static void tcp_answer(struct dns_tcp *t, const uint8_t *msg, size_t len)
 	answer_arrived(dns_tcp_owner(t), t, NULL, msg, len);
 }
 
-static void tcp_down(struct dns_tcp *t, const char *why, int server_closed)
+static void tcp_down(struct dns_tcp *t, const char *why)
 {
 	struct dns_forward *f = dns_tcp_owner(t);
 	struct list *n = f->pending.next;
 
-	/* A server that closes after so many queries gets what it left
-	 * unanswered again on a new connection (a new channel: this one may
-	 * still have events in this batch). Each such close answered some,
-	 * and each query's deadline stands, so this ends. */
-	if (server_closed)
-		for (unsigned i = 0; i < DNS_SERVERS_MAX; i++)
-			if (f->tcp[i] == t) {
-				dns_tcp_free(t);
-				f->tcp[i] = NULL;
-			}
 	while (n != &f->pending) {
 		struct dns_pending *p = container_of(n, struct dns_pending, node);
 		n = n->next; /* pending_next may end p */
-		if (p->via != t)
-			continue;
-		if (server_closed) {
-			p->via = NULL;
-			pending_ask_tcp(p);
-		} else {
+		if (p->via == t)
 			pending_next(p, why);
-		}
 	}
 }
 
@@ -353,10 +337,8 @@ static struct dns_tcp *tcp_channel(struct dns_forward *f, unsigned i)
 
 	if (f->tcp[i] &&
 	    (dns_tcp_generation(f->tcp[i]) != r->gen || dns_tcp_upstream(f->tcp[i]) != up)) {
-		tcp_down(f->tcp[i],
-			 up ? "the configuration or its group's member changed"
-			    : "every member of its group is down",
-			 0);
+		tcp_down(f->tcp[i], up ? "the configuration or its group's member changed"
+				       : "every member of its group is down");
 		dns_tcp_free(f->tcp[i]);
 		f->tcp[i] = NULL;
 	}
@@ -403,17 +385,12 @@ static void assoc_down(struct udp_assoc *ua, enum udp_assoc_down kind, const cha
 	(void)dropped;
 	if (!f)
 		return;
-	/* Only a refusal says the upstream has no UDP ASSOCIATE (ssh -D, Tor).
-	 * One that ended, or could not be reached, is tried again with the
-	 * next query (after the association's own pause). */
-	if (kind == UDP_ASSOC_REFUSED) {
+	if (kind != UDP_ASSOC_NO_ROOM) {
 		if (loop_log_allowed(&f->r->loop))
 			log_info("dns: UDP through upstream \"%s\": %s; asking over TCP through it "
 				 "for a minute",
 				 ua->up->name, why);
 		da->tcp_until = f->r->loop.now_ms + DNS_NO_UDP_MS;
-	} else if (kind != UDP_ASSOC_NO_ROOM && loop_log_allowed(&f->r->loop)) {
-		log_info("dns: UDP through upstream \"%s\": %s", ua->up->name, why);
 	}
 	for (n = f->pending.next; n != &f->pending;) {
 		struct dns_pending *p = container_of(n, struct dns_pending, node);

@@ -39,7 +39,6 @@ struct dns_tcp {
 	struct sockaddr_storage server;
 	struct upstream_target target;
 	enum dns_tcp_state state;
-	unsigned answers; /* on this connection */
 	int fd;
 	uint32_t events; /* as registered */
 	struct upstream_handshake hs;
@@ -111,12 +110,12 @@ void dns_tcp_free(struct dns_tcp *t)
 	loop_free_after_batch(&t->r->loop, t);
 }
 
-static void dns_tcp_down(struct dns_tcp *t, const char *why, int server_closed)
+static void dns_tcp_down(struct dns_tcp *t, const char *why)
 {
 	const struct dns_tcp_ops *ops = t->ops;
 
 	dns_tcp_close(t);
-	ops->down(t, why, server_closed);
+	ops->down(t, why);
 }
 
 static void idle_expired(struct timer *tm)
@@ -136,7 +135,7 @@ static int flush_out(struct dns_tcp *t)
 	int rc = t->state == DNS_TCP_READY ? dns_frames_write(&t->frames, t->fd) : 0;
 
 	if (rc < 0) {
-		dns_tcp_down(t, strerror(-rc), 0);
+		dns_tcp_down(t, strerror(-rc));
 		return -1;
 	}
 	want(t, EPOLLIN | EPOLLRDHUP | (t->frames.out_len ? EPOLLOUT : 0));
@@ -150,10 +149,8 @@ static void take_messages(struct dns_tcp *t)
 	size_t off = 0, len;
 
 	while (dns_frames_next(&t->frames, &off, &msg, &len))
-		if (len) {
-			t->answers++;
+		if (len)
 			t->ops->answer(t, msg, len);
-		}
 	dns_frames_consume(&t->frames, off);
 }
 
@@ -166,13 +163,13 @@ static void handshake_read(struct dns_tcp *t)
 	    upstream_handshake_feed(&t->hs, t->frames.in, t->frames.in_len, &used, t->hs_out);
 
 	if (res == UPSTREAM_ERROR) {
-		dns_tcp_down(t, t->hs.reason, 0);
+		dns_tcp_down(t, t->hs.reason);
 		return;
 	}
 	dns_frames_consume(&t->frames, used);
 	if (t->hs.out_len && send(t->fd, t->hs_out, t->hs.out_len, MSG_NOSIGNAL | MSG_DONTWAIT) !=
 				 (ssize_t)t->hs.out_len) {
-		dns_tcp_down(t, "sending to the upstream", 0);
+		dns_tcp_down(t, "sending to the upstream");
 		return;
 	}
 	if (res == UPSTREAM_DONE) {
@@ -187,18 +184,14 @@ static void read_in(struct dns_tcp *t)
 	ssize_t n;
 
 	if (!t->frames.in && !(t->frames.in = malloc(DNS_TCP_IN_MAX))) {
-		dns_tcp_down(t, "out of memory", 0);
+		dns_tcp_down(t, "out of memory");
 		return;
 	}
 	n = recv(t->fd, t->frames.in + t->frames.in_len, DNS_TCP_IN_MAX - t->frames.in_len, 0);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n < 0) {
-		dns_tcp_down(t, strerror(errno), 0);
-		return;
-	}
-	if (n == 0) {
-		dns_tcp_down(t, "closed by the far side", t->state == DNS_TCP_READY && t->answers);
+	if (n <= 0) {
+		dns_tcp_down(t, n == 0 ? "closed by the far side" : strerror(errno));
 		return;
 	}
 	t->frames.in_len += (size_t)n;
@@ -217,7 +210,7 @@ static void connected(struct dns_tcp *t)
 	if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err) {
-		dns_tcp_down(t, strerror(err), 0);
+		dns_tcp_down(t, strerror(err));
 		return;
 	}
 	if (t->up->url.kind == UPSTREAM_DIRECT) {
@@ -230,7 +223,7 @@ static void connected(struct dns_tcp *t)
 		0 ||
 	    send(t->fd, t->hs_out, t->hs.out_len, MSG_NOSIGNAL | MSG_DONTWAIT) !=
 		(ssize_t)t->hs.out_len) {
-		dns_tcp_down(t, t->hs.reason[0] ? t->hs.reason : "sending to the upstream", 0);
+		dns_tcp_down(t, t->hs.reason[0] ? t->hs.reason : "sending to the upstream");
 		return;
 	}
 	want(t, EPOLLIN | EPOLLRDHUP);
@@ -279,7 +272,6 @@ static int dns_tcp_connect(struct dns_tcp *t)
 	}
 	t->events = EPOLLOUT;
 	t->state = DNS_TCP_CONNECTING;
-	t->answers = 0;
 	return 0;
 }
 

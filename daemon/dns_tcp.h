@@ -19,10 +19,8 @@ struct dns_tcp_ops {
 	/* one message from the server */
 	void (*answer)(struct dns_tcp *t, const uint8_t *msg, size_t len);
 	/* the connection failed or ended (why); what was sent on it will not
-	 * be answered. server_closed: the server ended, in order, a connection
-	 * it had answered on (servers may close after a number of queries:
-	 * dnsmasq after 100), so what is unanswered may be asked again. */
-	void (*down)(struct dns_tcp *t, const char *why, int server_closed);
+	 * be answered */
+	void (*down)(struct dns_tcp *t, const char *why);
 };
 
 /* A channel to server through up (of gen's config; direct: none), owned
