@@ -80,12 +80,16 @@ dns_servfail_in_time() { # what label
 }
 
 # n queries at once from the client, names PREFIX1.only.sgdns ...; the
-# answers in $RIG_DIR/dns-par.*
+# answers in $RIG_DIR/dns-par.*. Each dig from a port of its own, below
+# the ephemeral range: dig binds port 0 with SO_REUSEPORT, so the kernel
+# may give two digs one port, and one's answer then reaches the other
+# (with 250 at once, about every third run).
 dns_parallel() { # n prefix
 	local digs=() i
 	rm -f "$RIG_DIR"/dns-par.*
 	for i in $(seq 1 "$1"); do
-		dig_client $ROUTER4_LAN A "$2$i.only.sgdns" +short >"$RIG_DIR/dns-par.$i" &
+		dig_client $ROUTER4_LAN A "$2$i.only.sgdns" +short -b "$CLIENT4#$((20000 + i))" \
+			>"$RIG_DIR/dns-par.$i" &
 		digs+=($!)
 	done
 	wait "${digs[@]}"
