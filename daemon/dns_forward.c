@@ -309,15 +309,61 @@ static void tcp_answer(struct dns_tcp *t, const uint8_t *msg, size_t len)
 	answer_arrived(dns_tcp_owner(t), t, NULL, msg, len);
 }
 
-static void tcp_down(struct dns_tcp *t, const char *why)
+/* Moves the queries asked over t or through da from f->pending to todo.
+ * Handing one over may end any other query (a next server's channel
+ * failing as it is written hands over its own), so the walk that hands
+ * them over goes along todo, not along f->pending. */
+static void pending_take(struct dns_forward *f, struct list *todo, const struct dns_tcp *t,
+			 const struct dns_assoc *da)
+{
+	list_init(todo);
+	for (struct list *n = f->pending.next; n != &f->pending;) {
+		struct dns_pending *p = container_of(n, struct dns_pending, node);
+		n = n->next;
+		if (p->via == t && p->via_assoc == da) {
+			list_del(&p->node);
+			list_add_tail(todo, &p->node);
+		}
+	}
+}
+
+/* The next query of todo, back on f->pending (no longer via anything);
+ * NULL when none is left. */
+static struct dns_pending *pending_take_next(struct dns_forward *f, struct list *todo)
+{
+	struct dns_pending *p;
+
+	if (list_empty(todo))
+		return NULL;
+	p = container_of(todo->next, struct dns_pending, node);
+	list_del(&p->node);
+	list_add_tail(&f->pending, &p->node);
+	p->via = NULL;
+	p->via_assoc = NULL;
+	return p;
+}
+
+static void tcp_down(struct dns_tcp *t, const char *why, int server_closed)
 {
 	struct dns_forward *f = dns_tcp_owner(t);
-	struct list *n = f->pending.next;
+	struct dns_pending *p;
+	struct list todo;
 
-	while (n != &f->pending) {
-		struct dns_pending *p = container_of(n, struct dns_pending, node);
-		n = n->next; /* pending_next may end p */
-		if (p->via == t)
+	/* A server that closes after so many queries gets what it left
+	 * unanswered again on a new connection (a new channel: this one may
+	 * still have events in this batch). Each such close answered some,
+	 * and each query's deadline stands, so this ends. */
+	if (server_closed)
+		for (unsigned i = 0; i < DNS_SERVERS_MAX; i++)
+			if (f->tcp[i] == t) {
+				dns_tcp_free(t);
+				f->tcp[i] = NULL;
+			}
+	pending_take(f, &todo, t, NULL);
+	while ((p = pending_take_next(f, &todo))) {
+		if (server_closed)
+			pending_ask_tcp(p);
+		else
 			pending_next(p, why);
 	}
 }
@@ -337,8 +383,10 @@ static struct dns_tcp *tcp_channel(struct dns_forward *f, unsigned i)
 
 	if (f->tcp[i] &&
 	    (dns_tcp_generation(f->tcp[i]) != r->gen || dns_tcp_upstream(f->tcp[i]) != up)) {
-		tcp_down(f->tcp[i], up ? "the configuration or its group's member changed"
-				       : "every member of its group is down");
+		tcp_down(f->tcp[i],
+			 up ? "the configuration or its group's member changed"
+			    : "every member of its group is down",
+			 0);
 		dns_tcp_free(f->tcp[i]);
 		f->tcp[i] = NULL;
 	}
@@ -357,12 +405,20 @@ static void pending_ask_tcp(struct dns_pending *p)
 
 	p->fwd_id = next_id(f);
 	len = dns_msg_forward_query(&p->q, p->fwd_id, DNS_FORWARD_SIZE, f->out, sizeof(f->out));
-	if (!t || !len || dns_tcp_send(t, f->out, len) < 0) {
+	if (!t || !len) {
 		pending_next(p, "cannot open a TCP connection to it");
 		return;
 	}
+	/* on t before the send: a connection found closed as it is written
+	 * hands p over with the others (asked again, or the next server) */
 	p->via = t;
-	note_asked(p);
+	if (dns_tcp_send(t, f->out, len) < 0) {
+		p->via = NULL;
+		pending_next(p, "cannot open a TCP connection to it");
+		return;
+	}
+	if (p->f && p->via == t)
+		note_asked(p);
 }
 
 /* ---- over UDP through an upstream's UDP ASSOCIATE ---- */
@@ -380,26 +436,27 @@ static void assoc_down(struct udp_assoc *ua, enum udp_assoc_down kind, const cha
 {
 	struct dns_assoc *da = container_of(ua, struct dns_assoc, assoc);
 	struct dns_forward *f = da->f;
-	struct list *n;
+	struct dns_pending *p;
+	struct list todo;
 
 	(void)dropped;
 	if (!f)
 		return;
-	if (kind != UDP_ASSOC_NO_ROOM) {
+	/* Only a refusal says the upstream has no UDP ASSOCIATE (ssh -D, Tor).
+	 * One that ended, or could not be reached, is tried again with the
+	 * next query (after the association's own pause). */
+	if (kind == UDP_ASSOC_REFUSED) {
 		if (loop_log_allowed(&f->r->loop))
 			log_info("dns: UDP through upstream \"%s\": %s; asking over TCP through it "
 				 "for a minute",
 				 ua->up->name, why);
 		da->tcp_until = f->r->loop.now_ms + DNS_NO_UDP_MS;
+	} else if (kind != UDP_ASSOC_NO_ROOM && loop_log_allowed(&f->r->loop)) {
+		log_info("dns: UDP through upstream \"%s\": %s", ua->up->name, why);
 	}
-	for (n = f->pending.next; n != &f->pending;) {
-		struct dns_pending *p = container_of(n, struct dns_pending, node);
-		n = n->next; /* asking again may end p */
-		if (p->via_assoc != da)
-			continue;
-		p->via_assoc = NULL;
+	pending_take(f, &todo, NULL, da);
+	while ((p = pending_take_next(f, &todo)))
 		pending_ask_tcp(p); /* the same server, over TCP through the upstream */
-	}
 }
 
 /* Answers from the relay, each behind its SOCKS5 UDP header. */

@@ -39,6 +39,7 @@ struct dns_tcp {
 	struct sockaddr_storage server;
 	struct upstream_target target;
 	enum dns_tcp_state state;
+	unsigned answers; /* on this connection */
 	int fd;
 	uint32_t events; /* as registered */
 	struct upstream_handshake hs;
@@ -110,12 +111,22 @@ void dns_tcp_free(struct dns_tcp *t)
 	loop_free_after_batch(&t->r->loop, t);
 }
 
-static void dns_tcp_down(struct dns_tcp *t, const char *why)
+/* Whether err (0: an orderly end) ended a connection the server had
+ * answered on: a server that closes after so many queries (dnsmasq after
+ * 100) shows as a FIN, or as a reset or EPIPE when more queries were on
+ * their way to it. */
+static int server_ended(const struct dns_tcp *t, int err)
+{
+	return t->state == DNS_TCP_READY && t->answers &&
+	       (err == 0 || err == EPIPE || err == ECONNRESET);
+}
+
+static void dns_tcp_down(struct dns_tcp *t, const char *why, int server_closed)
 {
 	const struct dns_tcp_ops *ops = t->ops;
 
 	dns_tcp_close(t);
-	ops->down(t, why);
+	ops->down(t, why, server_closed);
 }
 
 static void idle_expired(struct timer *tm)
@@ -135,7 +146,7 @@ static int flush_out(struct dns_tcp *t)
 	int rc = t->state == DNS_TCP_READY ? dns_frames_write(&t->frames, t->fd) : 0;
 
 	if (rc < 0) {
-		dns_tcp_down(t, strerror(-rc));
+		dns_tcp_down(t, strerror(-rc), server_ended(t, -rc));
 		return -1;
 	}
 	want(t, EPOLLIN | EPOLLRDHUP | (t->frames.out_len ? EPOLLOUT : 0));
@@ -149,8 +160,10 @@ static void take_messages(struct dns_tcp *t)
 	size_t off = 0, len;
 
 	while (dns_frames_next(&t->frames, &off, &msg, &len))
-		if (len)
+		if (len) {
+			t->answers++;
 			t->ops->answer(t, msg, len);
+		}
 	dns_frames_consume(&t->frames, off);
 }
 
@@ -163,13 +176,13 @@ static void handshake_read(struct dns_tcp *t)
 	    upstream_handshake_feed(&t->hs, t->frames.in, t->frames.in_len, &used, t->hs_out);
 
 	if (res == UPSTREAM_ERROR) {
-		dns_tcp_down(t, t->hs.reason);
+		dns_tcp_down(t, t->hs.reason, 0);
 		return;
 	}
 	dns_frames_consume(&t->frames, used);
 	if (t->hs.out_len && send(t->fd, t->hs_out, t->hs.out_len, MSG_NOSIGNAL | MSG_DONTWAIT) !=
 				 (ssize_t)t->hs.out_len) {
-		dns_tcp_down(t, "sending to the upstream");
+		dns_tcp_down(t, "sending to the upstream", 0);
 		return;
 	}
 	if (res == UPSTREAM_DONE) {
@@ -184,14 +197,16 @@ static void read_in(struct dns_tcp *t)
 	ssize_t n;
 
 	if (!t->frames.in && !(t->frames.in = malloc(DNS_TCP_IN_MAX))) {
-		dns_tcp_down(t, "out of memory");
+		dns_tcp_down(t, "out of memory", 0);
 		return;
 	}
 	n = recv(t->fd, t->frames.in + t->frames.in_len, DNS_TCP_IN_MAX - t->frames.in_len, 0);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		dns_tcp_down(t, n == 0 ? "closed by the far side" : strerror(errno));
+		int err = n == 0 ? 0 : errno;
+		dns_tcp_down(t, err ? strerror(err) : "closed by the far side",
+			     server_ended(t, err));
 		return;
 	}
 	t->frames.in_len += (size_t)n;
@@ -210,7 +225,7 @@ static void connected(struct dns_tcp *t)
 	if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err) {
-		dns_tcp_down(t, strerror(err));
+		dns_tcp_down(t, strerror(err), 0);
 		return;
 	}
 	if (t->up->url.kind == UPSTREAM_DIRECT) {
@@ -223,7 +238,7 @@ static void connected(struct dns_tcp *t)
 		0 ||
 	    send(t->fd, t->hs_out, t->hs.out_len, MSG_NOSIGNAL | MSG_DONTWAIT) !=
 		(ssize_t)t->hs.out_len) {
-		dns_tcp_down(t, t->hs.reason[0] ? t->hs.reason : "sending to the upstream");
+		dns_tcp_down(t, t->hs.reason[0] ? t->hs.reason : "sending to the upstream", 0);
 		return;
 	}
 	want(t, EPOLLIN | EPOLLRDHUP);
@@ -272,6 +287,7 @@ static int dns_tcp_connect(struct dns_tcp *t)
 	}
 	t->events = EPOLLOUT;
 	t->state = DNS_TCP_CONNECTING;
+	t->answers = 0;
 	return 0;
 }
 
@@ -282,5 +298,7 @@ int dns_tcp_send(struct dns_tcp *t, const uint8_t *msg, size_t len)
 	    (t->state == DNS_TCP_CLOSED && dns_tcp_connect(t) < 0))
 		return -1;
 	timer_arm(&t->r->loop, &t->r->dns_idle_timers, &t->idle, DNS_TCP_IDLE_MS);
-	return t->state == DNS_TCP_READY ? flush_out(t) : 0;
+	if (t->state == DNS_TCP_READY)
+		flush_out(t); /* a failure calls down, which answers for msg too */
+	return 0;
 }

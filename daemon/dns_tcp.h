@@ -19,8 +19,10 @@ struct dns_tcp_ops {
 	/* one message from the server */
 	void (*answer)(struct dns_tcp *t, const uint8_t *msg, size_t len);
 	/* the connection failed or ended (why); what was sent on it will not
-	 * be answered */
-	void (*down)(struct dns_tcp *t, const char *why);
+	 * be answered. server_closed: the server ended a connection it had
+	 * answered on (servers may close after a number of queries: dnsmasq
+	 * after 100), so what is unanswered may be asked again. */
+	void (*down)(struct dns_tcp *t, const char *why, int server_closed);
 };
 
 /* A channel to server through up (of gen's config; direct: none), owned
@@ -31,7 +33,8 @@ struct dns_tcp *dns_tcp_new(struct relay *r, const struct dns_tcp_ops *ops, void
 			    const struct upstream *up);
 /* Queues msg (a query) and opens the connection if it is closed: 0, or -1
  * when too much waits already or it cannot be opened (down is not
- * called). */
+ * called). A connection that fails as msg is written calls down before
+ * this returns 0: the owner must count msg as sent on t before calling. */
 int dns_tcp_send(struct dns_tcp *t, const uint8_t *msg, size_t len);
 /* Closes the connection and frees t (after the current batch); no
  * callback. */

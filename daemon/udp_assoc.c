@@ -89,15 +89,16 @@ static void udp_assoc_fail(struct udp_assoc *a, enum udp_assoc_down kind, unsign
 {
 	unsigned dropped = a->setup ? a->setup->queue_n : 0;
 	char why[UDP_CONTROL_WHY_MAX];
+	int failed = kind == UDP_ASSOC_FAILED || kind == UDP_ASSOC_REFUSED;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	if (kind == UDP_ASSOC_FAILED && a->counters)
+	if (failed && a->counters)
 		atomic_fetch_add_explicit(&a->counters->failures, 1, memory_order_relaxed);
 	/* a group's UDP goes to another member until this one works again */
-	if (kind == UDP_ASSOC_FAILED)
+	if (failed)
 		upstream_live_note_udp(&a->gen->live, a->up, 0, why);
 	udp_assoc_close(a);
 	a->retry_at += retry_ms;
@@ -133,8 +134,10 @@ static void setup_expired(struct timer *t)
 {
 	struct udp_assoc *a = container_of(t, struct udp_assoc, setup_timer);
 
-	udp_assoc_fail(a, UDP_ASSOC_FAILED, UDP_ASSOC_RETRY_MS, "no association within %u ms",
-		       a->setup_ms);
+	/* connected and never granted: as good as refused */
+	udp_assoc_fail(
+	    a, a->setup && a->setup->control.connected ? UDP_ASSOC_REFUSED : UDP_ASSOC_FAILED,
+	    UDP_ASSOC_RETRY_MS, "no association within %u ms", a->setup_ms);
 }
 
 /* Granted: the datagram socket towards the relay, then what waited. */
@@ -178,7 +181,8 @@ static void control_event(struct udp_assoc *a, uint32_t events)
 		if (a->state == UDP_ASSOC_READY)
 			udp_assoc_fail(a, UDP_ASSOC_ENDED, 0, "%s", why);
 		else
-			udp_assoc_fail(a, UDP_ASSOC_FAILED, UDP_ASSOC_RETRY_MS, "%s", why);
+			udp_assoc_fail(a, s && s->connected ? UDP_ASSOC_REFUSED : UDP_ASSOC_FAILED,
+				       UDP_ASSOC_RETRY_MS, "%s", why);
 		break;
 	case UDP_CONTROL_GRANTED:
 		udp_assoc_ready(a);

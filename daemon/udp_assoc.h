@@ -34,7 +34,10 @@ enum udp_assoc_state {
 enum udp_assoc_down {
 	UDP_ASSOC_NO_ROOM, /* no fd or memory to start it */
 	UDP_ASSOC_FAILED,  /* its setup failed or timed out */
-	UDP_ASSOC_ENDED,   /* its control connection ended after the grant */
+	/* the upstream took the connection and refused the request, or closed
+	 * it before a grant: it may not do UDP ASSOCIATE at all */
+	UDP_ASSOC_REFUSED,
+	UDP_ASSOC_ENDED, /* its control connection ended after the grant */
 };
 
 /* What the owner does at each turn; none may free the association (the

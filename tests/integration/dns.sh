@@ -250,6 +250,19 @@ test_dns_service() {
 		dns_expect $ROUTER4_LAN A back.only.sgdns '^10.9.7.1$' +short
 	check "dns: answers by rcode counted (SERVFAIL among them)" \
 		dns_stat "d['answers']['servfail'] >= 1 and d['answers']['noerror'] >= 60"
+	# dante dies and comes back: its UDP ASSOCIATE worked before, so the
+	# service goes back to UDP, not to TCP for a minute as for an upstream
+	# that refuses it
+	rig_kill_dante DANTE_PID "$RIG_DIR/danted.conf"
+	dig_client $ROUTER4_LAN A gone.only.sgdns +short >/dev/null
+	rig_start_dante
+	sleep 1.2 # the association's pause after a failed setup
+	check "dns: dante killed and restarted: answered again" \
+		dns_expect $ROUTER4_LAN A after.only.sgdns '^10.9.7.1$' +short
+	check "dns: ... over UDP ASSOCIATE again (a datagram socket to dante's relay)" \
+		test -n "$(in_ns $NS_ROUTER ss -Hun state established "dst $PROXY4")"
+	check "dns: ... and never switched to TCP for a minute" \
+		bash -c "! grep -q 'asking over TCP through it for a minute' '$RIG_DIR/sockgated.log'"
 	# a reload takes the cache's bounds: with cache_size = 0 nothing is kept
 	dig_client $ROUTER4_LAN A r.only.sgdns +short >/dev/null
 	sed -i 's/^timeout = 2s$/timeout = 2s\ncache_size = 0/' "$RIG_DIR/sockgate.conf"
@@ -292,6 +305,11 @@ test_dns_service() {
 		test "$(in_ns $NS_ROUTER ss -Htn state established "dport = :$SSH_SOCKS_PORT" | wc -l)" -eq "$up0" -a "$up0" -le 2
 	check "dns through ssh -D: ... which the resolver sees as one connection each ($res0)" \
 		test "$(in_ns $NS_SERVER ss -Htn state established "sport = :$DNS_SERVER_PORT" | wc -l)" -eq "$res0" -a "$res0" -le 2
+	# dnsmasq ends a TCP connection after 100 queries: those it left
+	# unanswered are asked again on a new connection, not failed
+	dns_parallel 250 m
+	check "dns through ssh -D: 250 queries in parallel all answered, past the resolver's 100 per connection" \
+		dns_parallel_answered 250
 	check "dns: per-server counters: asked, answered, a mean latency" \
 		dns_stat "d['servers'][0]['answered'] >= 50 and d['servers'][0]['asked'] >= d['servers'][0]['answered'] and 'latency_ms_mean' in d['servers'][0]"
 	check "dns: sockgate stats prints the server's line" \
