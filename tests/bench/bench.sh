@@ -1006,23 +1006,14 @@ if [[ " $BENCH_PARTS " == *" memory "* ]]; then
 	echo "bench: memory: $IDLE_CONNS idle flows, then $BUSY_FLOWS slowly read downloads" >&2
 	: >"$RIG_DIR/memory.results"
 	# MEM_LIMIT=128M: the daemon in a memory cgroup of that size, as
-	# systemd's MemoryMax= would put it (v2 where its memory controller is
-	# on, else v1's, which leaves socket buffers out of the charge)
-	mem_cg=""
+	# systemd's MemoryMax= would put it
 	if [ -n "${MEM_LIMIT:-}" ]; then
-		if grep -qw memory /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
-			mem_cg=/sys/fs/cgroup/sgbench$$
-			mkdir "$mem_cg" && echo "$MEM_LIMIT" >"$mem_cg/memory.max"
-		else
-			mem_cg=/sys/fs/cgroup/memory/sgbench$$
-			mkdir "$mem_cg" && echo "$MEM_LIMIT" >"$mem_cg/memory.limit_in_bytes"
-		fi
+		rig_mem_cgroup sgbench "$MEM_LIMIT" || exit 1
+		rig_spawn_mem_cgroup $NS_ROUTER SG_PID "$RIG_DIR/sockgated-mem.log" "$SOCKGATED" -f -c "$RIG_DIR/bench.conf"
+	else
+		rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-mem.log" "$SOCKGATED" -f -c "$RIG_DIR/bench.conf"
 	fi
-	rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-mem.log" "$SOCKGATED" -f -c "$RIG_DIR/bench.conf"
 	rig_wait_port $NS_ROUTER $REDIRECT_PORT
-	# from outside: ip netns exec gives its command a /sys of its own, and
-	# the whole thread group moves (what it charged before stays behind)
-	[ -n "$mem_cg" ] && echo "$SG_PID" >"$mem_cg/cgroup.procs"
 	sleep 1
 	mem_sample base
 	mem_under_load idle hold_idle.py "$IDLE_CONNS" 2
@@ -1030,16 +1021,19 @@ if [[ " $BENCH_PARTS " == *" memory "* ]]; then
 	mem_under_load busy busy_flows.py "$BUSY_FLOWS" 5
 	sleep 3
 	mem_sample after
-	if [ -n "$mem_cg" ]; then
+	if [ -n "$RIG_MEM_CG" ]; then
+		rig_mem_cgroup_read
 		{
 			echo "cgroup_limit $MEM_LIMIT"
-			echo "cgroup_peak $(cat "$mem_cg/memory.peak" "$mem_cg/memory.max_usage_in_bytes" 2>/dev/null | head -1)"
-			echo "cgroup_oom_kills $( (grep -h oom_kill "$mem_cg/memory.events" "$mem_cg/memory.oom_control" 2>/dev/null || echo "x 0") | awk '$1 == "oom_kill" {print $2; exit}')"
+			echo "cgroup_peak $RIG_MEM_PEAK"
+			echo "cgroup_tcp_peak $RIG_MEM_TCP_PEAK"
+			echo "cgroup_oom_kills $RIG_MEM_OOM"
 			echo "daemon_alive $(kill -0 "$SG_PID" 2>/dev/null && echo yes || echo no)"
 		} >>"$RIG_DIR/memory.results"
 	fi
 	rig_stop "$SG_PID"
-	[ -n "$mem_cg" ] && rmdir "$mem_cg" 2>/dev/null
+	rmdir "$RIG_MEM_CG" 2>/dev/null
+	RIG_MEM_CG=""
 fi
 
 part_ran() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
@@ -1203,7 +1197,7 @@ part_ran() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
 		done
 		if [ -n "$(mv cgroup_limit)" ]; then
 			echo
-			echo "In a memory cgroup of $(mv cgroup_limit): peak charge $(mb "$(mv cgroup_peak)") MB, OOM kills $(mv cgroup_oom_kills), daemon alive at the end: $(mv daemon_alive)."
+			echo "In a memory cgroup of $(mv cgroup_limit): peak charge $(mb "$(mv cgroup_peak)") MB$([ -z "$(mv cgroup_tcp_peak)" ] || echo " (socket buffers at most $(mb "$(mv cgroup_tcp_peak)") MB, under a TCP limit of the same size)"), OOM kills $(mv cgroup_oom_kills), daemon alive at the end: $(mv daemon_alive)."
 		fi
 	fi
 	if part_ran ttfb; then

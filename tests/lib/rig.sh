@@ -13,6 +13,7 @@ RIG_PREFIX=${RIG_PREFIX:-sg$$}
 RIG_DIR=""
 RIG_PIDS=()
 RIG_EXTRA_NS=() # namespaces tests made besides the four
+RIG_MEM_CG=""   # the memory cgroup rig_mem_cgroup made
 SOCKGATED=${SOCKGATED:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/sockgated}
 SOCKGATE=${SOCKGATE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/sockgate}
 
@@ -92,6 +93,8 @@ rig_down() {
 	for ns in "${RIG_EXTRA_NS[@]}"; do
 		ip netns del "$ns" 2>/dev/null
 	done
+	[ -n "$RIG_MEM_CG" ] && rmdir "$RIG_MEM_CG" 2>/dev/null
+	RIG_MEM_CG=""
 	rm -rf "/etc/netns/$NS_ROUTER" "/etc/netns/$NS_CLIENT" "/etc/netns/$NS_PROXY"
 	[ -n "$RIG_DIR" ] && rm -rf "$RIG_DIR"
 	RIG_DIR=""
@@ -105,6 +108,50 @@ rig_spawn() {
 	ip netns exec "$ns" "$@" >>"$log" 2>&1 &
 	RIG_PIDS+=($!)
 	printf -v "$var" '%s' "$!"
+}
+
+# A memory cgroup of LIMIT bytes (as systemd's MemoryMax= makes one) in
+# RIG_MEM_CG, for rig_spawn_mem_cgroup: v2 where the memory controller is
+# enabled, else v1, which charges socket buffers only under a TCP limit of
+# their own (v2 counts them in memory.max), given the same size here.
+# rig_down removes it.
+rig_mem_cgroup() { # name limit
+	local name=$1$$ limit=$2
+	if grep -qw memory /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+		RIG_MEM_CG=/sys/fs/cgroup/$name
+		mkdir "$RIG_MEM_CG" && echo "$limit" >"$RIG_MEM_CG/memory.max"
+	elif [ -d /sys/fs/cgroup/memory ]; then
+		RIG_MEM_CG=/sys/fs/cgroup/memory/$name
+		mkdir "$RIG_MEM_CG" && echo "$limit" >"$RIG_MEM_CG/memory.limit_in_bytes" &&
+			{ [ ! -e "$RIG_MEM_CG/memory.kmem.tcp.limit_in_bytes" ] ||
+				echo "$limit" >"$RIG_MEM_CG/memory.kmem.tcp.limit_in_bytes"; }
+	else
+		echo "no memory cgroup controller here" >&2
+		return 1
+	fi
+}
+
+# rig_spawn inside RIG_MEM_CG, so that all the command allocates is
+# charged there: joined before ip netns exec, which mounts a sysfs of the
+# namespace's own without the cgroup tree.
+rig_spawn_mem_cgroup() { # ns var log command...
+	local ns=$1 var=$2 log=$3
+	shift 3
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec ip netns exec "$@"' "$RIG_MEM_CG" "$ns" "$@" \
+		>>"$log" 2>&1 &
+	RIG_PIDS+=($!)
+	printf -v "$var" '%s' "$!"
+}
+
+# What RIG_MEM_CG saw: RIG_MEM_PEAK (bytes charged at most), RIG_MEM_OOM
+# (OOM kills) and, on v1, RIG_MEM_TCP_PEAK (socket buffers at most); empty
+# where this kernel does not say.
+# shellcheck disable=SC2034 # read by the scripts that source this
+rig_mem_cgroup_read() {
+	RIG_MEM_PEAK=$(cat "$RIG_MEM_CG/memory.peak" "$RIG_MEM_CG/memory.max_usage_in_bytes" 2>/dev/null | head -1)
+	RIG_MEM_OOM=$(cat "$RIG_MEM_CG/memory.events" "$RIG_MEM_CG/memory.oom_control" 2>/dev/null |
+		awk '$1 == "oom_kill" {print $2; exit}')
+	RIG_MEM_TCP_PEAK=$(cat "$RIG_MEM_CG/memory.kmem.tcp.max_usage_in_bytes" 2>/dev/null)
 }
 
 # Kills a process we started and all its descendants with SIGKILL, as a

@@ -59,11 +59,9 @@ LOAD_SECONDS=$((SOAK_MINUTES * 60))
 SOAK_OUT=$BUILD_DIR/soak.md
 SOCKS_PORT=1080
 LOAD=tests/soak/soak_load.py
-MEM_CG=""
 REPORTS=""
 
 rig_cleanup_more() {
-	[ -n "$MEM_CG" ] && rmdir "$MEM_CG" 2>/dev/null
 	in_ns $NS_ROUTER "$SOCKGATE" -c "$RIG_DIR/rules.conf" rules flush >/dev/null 2>&1
 }
 
@@ -127,32 +125,17 @@ start_peers() {
 }
 
 # The daemon, started inside the memory cgroup so all it allocates is
-# charged there (v2 where the memory controller is delegated, else v1).
+# charged there.
 start_daemon() {
-	local cg_limit_file=""
-	if [ "$SOAK_MEM_LIMIT" != off ]; then
-		if grep -qw memory /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
-			MEM_CG=/sys/fs/cgroup/sgsoak$$ cg_limit_file=memory.max
-		elif [ -d /sys/fs/cgroup/memory ]; then
-			MEM_CG=/sys/fs/cgroup/memory/sgsoak$$ cg_limit_file=memory.limit_in_bytes
-		else
-			echo "soak: no memory cgroup controller here; SOAK_MEM_LIMIT=off runs without" >&2
-			exit 1
-		fi
-		mkdir "$MEM_CG" && echo "$SOAK_MEM_LIMIT" >"$MEM_CG/$cg_limit_file" || exit 1
-		# v1 charges socket buffers only under a TCP limit of their own
-		# (v2 counts them in memory.max): give them the same one
-		[ -e "$MEM_CG/memory.kmem.tcp.limit_in_bytes" ] &&
-			echo "$SOAK_MEM_LIMIT" >"$MEM_CG/memory.kmem.tcp.limit_in_bytes"
-	fi
 	write_config A
 	: >"$RIG_DIR/sockgated.log"
-	# joined before entering the namespace: ip netns exec mounts a sysfs of
-	# the namespace's own, without the cgroup tree
-	sh -c '[ -z "$0" ] || echo $$ >"$0/cgroup.procs" && exec ip netns exec "$@"' "$MEM_CG" \
-		$NS_ROUTER "$SOCKGATED" -f -c "$RIG_DIR/sockgate.conf" >>"$RIG_DIR/sockgated.log" 2>&1 &
-	SOCKGATED_PID=$!
-	RIG_PIDS+=("$SOCKGATED_PID")
+	if [ "$SOAK_MEM_LIMIT" = off ]; then
+		rig_spawn $NS_ROUTER SOCKGATED_PID "$RIG_DIR/sockgated.log" "$SOCKGATED" -f -c "$RIG_DIR/sockgate.conf"
+	else
+		rig_mem_cgroup sgsoak "$SOAK_MEM_LIMIT" ||
+			{ echo "soak: no memory cgroup; SOAK_MEM_LIMIT=off runs without" >&2; exit 1; }
+		rig_spawn_mem_cgroup $NS_ROUTER SOCKGATED_PID "$RIG_DIR/sockgated.log" "$SOCKGATED" -f -c "$RIG_DIR/sockgate.conf"
+	fi
 	rig_wait_port $NS_ROUTER $REDIRECT_PORT || { cat "$RIG_DIR/sockgated.log" >&2; exit 1; }
 	rig_rules_apply rules "redirect = $REDIRECT_PORT
 tproxy = 12346"
@@ -391,21 +374,17 @@ main() {
 		in_ns $NS_ROUTER ss -Htuanp | grep "pid=$SOCKGATED_PID," | awk '{print $1, $2, $6}' | sort | uniq -c
 	} >"$RIG_DIR/held"
 	"$SOCKGATE" --json -c "$RIG_DIR/sockgate.conf" stats >"$RIG_DIR/stats.json"
-	local alive=no oom="" peak="" tcp_peak=""
+	local alive=no
 	kill -0 "$SOCKGATED_PID" 2>/dev/null && alive=yes
-	if [ -n "$MEM_CG" ]; then
-		peak=$(cat "$MEM_CG/memory.peak" "$MEM_CG/memory.max_usage_in_bytes" 2>/dev/null | head -1)
-		oom=$( (grep -h oom_kill "$MEM_CG/memory.events" "$MEM_CG/memory.oom_control" 2>/dev/null || echo "x 0") |
-			awk '$1 == "oom_kill" {print $2; exit}')
-		tcp_peak=$(cat "$MEM_CG/memory.kmem.tcp.max_usage_in_bytes" 2>/dev/null)
-	fi
+	RIG_MEM_PEAK="" RIG_MEM_OOM="" RIG_MEM_TCP_PEAK=""
+	[ -z "$RIG_MEM_CG" ] || rig_mem_cgroup_read
 	rig_stop_sockgated # a sanitizer's leak report is written at exit
 	mkdir -p "$BUILD_DIR"
 	if [ "${SOAK_KEEP:-0}" = 1 ]; then
 		rm -rf "$BUILD_DIR/soak-run" && cp -r "$RIG_DIR" "$BUILD_DIR/soak-run"
 	fi
 	python3 tests/soak/soak_report.py --dir "$RIG_DIR" --minutes "$SOAK_MINUTES" --start "$START" \
-		--alive $alive --mem-limit "$SOAK_MEM_LIMIT" --cgroup-peak "$peak" --cgroup-tcp-peak "$tcp_peak" --oom-kills "${oom:-}" \
+		--alive $alive --mem-limit "$SOAK_MEM_LIMIT" --cgroup-peak "$RIG_MEM_PEAK" --cgroup-tcp-peak "$RIG_MEM_TCP_PEAK" --oom-kills "$RIG_MEM_OOM" \
 		--fd-slack "$SOAK_FD_SLACK" --rss-slack-mb "$SOAK_RSS_SLACK_MB" --reports "$REPORTS" \
 		--chaos "kills=$KILLS down=${SOAK_DOWN}s reloads=$RELOADS reloads_failed=$RELOADS_FAILED bypass_changes=$BYPASS_CHANGES rules_applied=$RULES_APPLIED rules_failed=$RULES_FAILED net_windows=$NET_WINDOWS fd_windows=$FD_WINDOWS" \
 		--conditions "$SOAK_BUSY CPU-bound loops beside the rig; delay ${SOAK_DELAY_MS} ms, loss ${SOAK_LOSS_PERMILLE}/1000 for ${SOAK_NET_WINDOW} s every ${SOAK_NET_EVERY} s; upstream killed every ${SOAK_KILL_EVERY} s; reload every ${SOAK_RELOAD_EVERY} s; bypass/rules every ${SOAK_RULES_EVERY} s" \
