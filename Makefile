@@ -114,6 +114,7 @@ $(B)/tests/test_control_request: UNIT_OBJS = $(B)/daemon/control_request.o
 $(B)/tests/test_pac_script: UNIT_OBJS = $(B)/daemon/pac_script.o
 $(B)/tests/test_users: UNIT_OBJS = $(B)/daemon/users.o
 $(B)/tests/test_client_limit: UNIT_OBJS = $(B)/daemon/client_limit.o
+$(B)/tests/test_backlog: UNIT_OBJS = $(B)/daemon/backlog.o
 $(B)/tests/test_dst_guard: UNIT_OBJS = $(B)/daemon/dst_guard.o
 $(B)/tests/test_served: UNIT_OBJS = $(B)/daemon/served.o
 $(B)/tests/test_loop: UNIT_OBJS = $(B)/daemon/loop.o

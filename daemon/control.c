@@ -266,13 +266,15 @@ static json_t *stats_json(const struct control *c)
 					      json_count(t.bytes_up), "bytes_down",
 					      json_count(t.bytes_down)));
 	}
-	return json_pack("{s:o, s:o, s:o*, s:o*, s:o, s:o, s:o, s:o*, s:o*, s:o*}", "bytes_up",
-			 json_count(SUM(c, bytes_up)), "bytes_down", json_count(SUM(c, bytes_down)),
-			 "failures", failures, "udp", udp_stats_json(c), "dns_lookups",
-			 json_count(SUM(c, dns_lookups)), "client_limited",
-			 json_count(SUM(c, client_limited)), "flows_shed",
+	return json_pack("{s:o, s:o, s:o*, s:o*, s:o, s:o, s:o, s:o*, s:o*, s:o*, s:o*}",
+			 "bytes_up", json_count(SUM(c, bytes_up)), "bytes_down",
+			 json_count(SUM(c, bytes_down)), "failures", failures, "udp",
+			 udp_stats_json(c), "dns_lookups", json_count(SUM(c, dns_lookups)),
+			 "client_limited", json_count(SUM(c, client_limited)), "flows_shed",
 			 json_count(SUM(c, flows_shed)), "upstreams", upstreams, "dns_service",
-			 dns_stats_json(c), "warm", warm_stats_json(c));
+			 dns_stats_json(c), "warm", warm_stats_json(c), "backlog",
+			 json_pack("{s:o, s:o}", "held", json_count(SUM(c, backlog_held)), "holds",
+				   json_count(SUM(c, backlog_holds))));
 }
 
 static void answer_stats(const struct control *c, FILE *out)
@@ -307,6 +309,10 @@ static void answer_stats(const struct control *c, FILE *out)
 	fprintf(out, "client caps: %llu flows or associations refused or made room for\n",
 		SUM(c, client_limited));
 	fprintf(out, "max_flows: %llu connections reset at the cap\n", SUM(c, flows_shed));
+	fprintf(out,
+		"slow destinations: %llu directions held to their pace now, %llu times since "
+		"start\n",
+		SUM(c, backlog_held), SUM(c, backlog_holds));
 	fprintf(out,
 		"warm sessions: %llu ready; %llu opened, %llu used, %llu missed (none ready), "
 		"%llu renewed for age, %llu closed by the upstream, %llu found dead and replaced\n"

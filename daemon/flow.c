@@ -264,8 +264,12 @@ void flow_destroy(struct flow *f, enum close_how how)
 	}
 	loop_close(&r->loop, &f->client_fd, how);
 	loop_close(&r->loop, &f->upstream_fd, how);
-	for (int d = 0; d < 2; d++)
+	for (int d = 0; d < 2; d++) {
 		flow_release_pipe(f, &f->dir[d]);
+		if (backlog_held(&f->dir[d].backlog))
+			atomic_fetch_sub_explicit(&r->counters.backlog_held, 1,
+						  memory_order_relaxed);
+	}
 	free(f->hs);
 	f->hs = NULL;
 	free(f->name);
@@ -586,6 +590,15 @@ static enum pump_step flow_pump_broken(struct flow *f, int failed_side)
 	return PUMP_CLOSED;
 }
 
+/* What direction rd's pipe may take now: its capacity, or its backlog's
+ * bound, less what it holds (more than the bound after a shrink). */
+static size_t flow_pipe_room(const struct relay_dir *rd)
+{
+	size_t fill = backlog_fill(&rd->backlog, rd->pipe->cap);
+
+	return rd->in_pipe < fill ? fill - rd->in_pipe : 0;
+}
+
 /* One splice into direction d's pipe and one out of it, then the
  * half-close once its source ended and the pipe is empty. */
 static enum pump_step flow_pump_round(struct flow *f, int d, int src, int dst)
@@ -594,10 +607,10 @@ static enum pump_step flow_pump_round(struct flow *f, int d, int src, int dst)
 	enum pump_step step = PUMP_IDLE;
 	ssize_t n;
 
-	if (!rd->eof && (!rd->pipe || rd->in_pipe < rd->pipe->cap)) {
+	if (!rd->eof && (!rd->pipe || flow_pipe_room(rd))) {
 		if (!rd->pipe && !(rd->pipe = flow_get_pipe(f)))
 			return PUMP_IDLE; /* queued for a pipe */
-		n = splice(src, NULL, rd->pipe->wr, NULL, rd->pipe->cap - rd->in_pipe,
+		n = splice(src, NULL, rd->pipe->wr, NULL, flow_pipe_room(rd),
 			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0)
 			rd->in_pipe += (size_t)n;
@@ -632,6 +645,39 @@ static enum pump_step flow_pump_round(struct flow *f, int d, int src, int dst)
 	return step;
 }
 
+/* A held or freed direction counted. */
+static void flow_count_backlog(struct flow *f, enum backlog_change change)
+{
+	struct relay_counters *c = &f->r->counters;
+
+	switch (change) {
+	case BACKLOG_HELD:
+		relay_count(&c->backlog_holds);
+		atomic_fetch_add_explicit(&c->backlog_held, 1, memory_order_relaxed);
+		break;
+	case BACKLOG_FREED:
+		atomic_fetch_sub_explicit(&c->backlog_held, 1, memory_order_relaxed);
+		break;
+	case BACKLOG_SAME:
+		break;
+	}
+}
+
+/* Direction d judged after its pump (see backlog.h). */
+static void flow_judge_backlog(struct flow *f, int d, int src, int dst)
+{
+	struct relay_dir *rd = &f->dir[d];
+	struct backlog_sample s = {
+		.now_ms = f->r->loop.now_ms,
+		.delivered = f->bytes[d],
+		.in_pipe = rd->in_pipe,
+		.src = src,
+		.dst = dst,
+	};
+
+	flow_count_backlog(f, backlog_judge(&rd->backlog, &s));
+}
+
 /* Moves bytes one way until source and destination would both block, or
  * for PUMP_ROUNDS rounds before yielding the loop to other flows. Returns
  * 0, or -1 when the flow was destroyed. */
@@ -660,6 +706,7 @@ static int flow_pump(struct flow *f, int d)
 		flow_release_pipe(f, rd);
 	if (moved)
 		f->last_active = f->r->loop.now_ms;
+	flow_judge_backlog(f, d, src, dst);
 	return 0;
 }
 
@@ -682,6 +729,8 @@ void flow_start_relay(struct flow *f)
 	f->state = FLOW_RELAY;
 	f->last_active = f->r->loop.now_ms;
 	flow_set_timer(f, &f->r->idle_timers, f->r->cfg->idle_timeout_ms);
+	backlog_start(&f->dir[DIR_UP].backlog, f->last_active, f->client_fd);
+	backlog_start(&f->dir[DIR_DOWN].backlog, f->last_active, f->upstream_fd);
 	/* Edge-triggered: an edge seen before the relay started was not
 	 * acted on, so look now where one was. */
 	if (f->client_readable && flow_pump(f, DIR_UP) < 0)
@@ -693,8 +742,13 @@ void flow_start_relay(struct flow *f)
 void flow_end_attempt(struct flow *f)
 {
 	loop_close(&f->r->loop, &f->upstream_fd, CLOSE_FIN);
-	for (int d = 0; d < 2; d++)
+	for (int d = 0; d < 2; d++) {
+		/* the client socket stays for the next request */
+		flow_count_backlog(f, backlog_let_go(&f->dir[d].backlog,
+						     d == DIR_UP ? f->client_fd : -1,
+						     d == DIR_DOWN ? f->client_fd : -1));
 		flow_release_pipe(f, &f->dir[d]);
+	}
 	memset(f->dir, 0, sizeof(f->dir));
 	free(f->hs);
 	f->hs = NULL;

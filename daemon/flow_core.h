@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "backlog.h"
 #include "list.h"
 #include "upstream.h"
 #include "loop.h"
@@ -38,8 +39,9 @@ enum {
 struct relay_dir {
 	struct pipe_pair *pipe;
 	size_t in_pipe;
-	uint8_t eof;  /* source sent FIN */
-	uint8_t shut; /* FIN passed on to the destination */
+	struct backlog backlog; /* held to a slow destination's pace */
+	uint8_t eof;		/* source sent FIN */
+	uint8_t shut;		/* FIN passed on to the destination */
 };
 
 struct flow;

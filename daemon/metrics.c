@@ -341,6 +341,13 @@ void metrics_render(const struct metrics *m, FILE *out)
 	family(out, "sockgate_flows_shed_total", "counter",
 	       "TCP connections reset because [daemon] max_flows flows were live.");
 	fprintf(out, "sockgate_flows_shed_total %llu\n", SUM(m, flows_shed));
+	family(out, "sockgate_backlog_held", "gauge",
+	       "Relayed directions held to a slow destination's pace (their pipe, source "
+	       "receive buffer and unsent queue bounded).");
+	fprintf(out, "sockgate_backlog_held %llu\n", SUM(m, backlog_held));
+	family(out, "sockgate_backlog_holds_total", "counter",
+	       "Times a relayed direction was held to a slow destination's pace.");
+	fprintf(out, "sockgate_backlog_holds_total %llu\n", SUM(m, backlog_holds));
 	family(out, "sockgate_warm_sessions", "gauge",
 	       "Warm upstream sessions ready for a flow (greeting and credentials done).");
 	fprintf(out, "sockgate_warm_sessions %llu\n", SUM(m, warm_ready));

@@ -101,7 +101,10 @@ struct relay_counters {
 	/* intercepted flows and UDP associations refused (or, UDP, one of the
 	 * client's own evicted) by max_flows_per_client / max_udp_per_client */
 	atomic_ullong client_limited;
-	atomic_ullong flows_shed;      /* TCP connections reset at [daemon] max_flows */
+	atomic_ullong flows_shed; /* TCP connections reset at [daemon] max_flows */
+	/* relayed directions held to a slow destination's pace (backlog.h):
+	 * now, and times one was */
+	atomic_ullong backlog_held, backlog_holds;
 	struct pipe_pool_gauges pipes; /* the worker's pipes, pooled and in use */
 	/* warm sessions: opened, taken by a flow, wanted but none ready,
 	 * renewed for age, closed by the upstream while waiting; a flow's

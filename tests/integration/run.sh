@@ -282,6 +282,53 @@ time.sleep(5)" &
 	rig_stop_sockgated
 }
 
+# A download read slowly by a client whose own buffers are small: the
+# router holds about a second of its pace (the upstream socket's receive
+# queue stays small, where autotuning let it grow to megabytes); read fast
+# afterwards, the rest comes whole and quickly (the bound is lifted).
+test_slow_reader_backlog() {
+	local out max=0 r
+	rig_start_sockgated "socks5://$PROXY4:1080"
+	in_ns $NS_CLIENT python3 -c "
+import hashlib, socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+s.connect(('$SERVER4', 80))
+s.sendall(b'GET /file10m HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n')
+data = b''
+t_end = time.time() + 5
+while time.time() < t_end:
+    data += s.recv(16384)
+    time.sleep(0.1)
+t0 = time.time()
+while True:
+    b = s.recv(1 << 20)
+    if not b:
+        break
+    data += b
+body = data.split(b'\r\n\r\n', 1)[1]
+print(hashlib.sha256(body).hexdigest(), len(body), '%.1f' % (time.time() - t0))
+" >"$RIG_DIR/slow-reader.out" &
+	local pid=$!
+	sleep 2
+	for _ in $(seq 25); do
+		# skmem r: what the router's sockets toward dante hold received
+		r=$(in_ns $NS_ROUTER ss -tmHn state established "dport = :1080" |
+			grep -o 'skmem:(r[0-9]*' | tr -dc '0-9\n' | sort -n | tail -1)
+		[ "${r:-0}" -gt "$max" ] && max=$r
+		sleep 0.1
+	done
+	check "a slow reader's upstream socket holds about a second of its pace ($max bytes received and waiting, <= 512 KiB)" \
+		test "$max" -gt 0 -a "$max" -le 524288
+	check "... counted as held in sockgate stats" \
+		bash -c "'$SOCKGATE' --json -c '$RIG_DIR/sockgate.conf' stats | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)[\"backlog\"][\"holds\"] >= 1 else 1)'"
+	wait $pid
+	out=$(cat "$RIG_DIR/slow-reader.out")
+	check "... read fast afterwards, the rest comes whole and quickly ($out)" \
+		bash -c "set -- $out; [ \"\$1 \$2\" = '$(sha256sum <"$RIG_DIR/www/file10m" | cut -d' ' -f1) 10485760' ] && python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 5 else 1)' \$3"
+	rig_stop_sockgated
+}
+
 # [daemon] max_flows: past it new connections are reset at once, counted,
 # and a place freed is taken again. pipe_size: the splice pipes are that
 # size, and a reload changes it for the pipes made afterwards.
@@ -476,6 +523,7 @@ test_reload_shortens_timeouts
 test_timeouts
 test_half_close_and_mark
 test_stalled_reader_bound
+test_slow_reader_backlog
 test_max_flows_and_pipe_size
 test_fd_budget
 test_sigterm
