@@ -28,11 +28,13 @@ IPERF_SECONDS=${IPERF_SECONDS:-5}
 # with a 100,000-prefix route file against none).
 # "ttfb" (time to first byte over a delay line: direct, cold, warm, warm +
 # optimistic, redsocks; TTFB_RS round trips in ms, TTFB_FLOWS per run).
+# "longpath" (one LONG_MB download over a path of 2 x LONG_DELAY_MS, open and
+# with the LAN shaped to LONG_RATE, vs redsocks).
 # "memory" (RSS, pipes and the kernel's TCP buffers with IDLE_CONNS idle and
 # BUSY_FLOWS slowly read flows).
 # "http" (the HTTP proxy on the SOCKS port vs tinyproxy; BENCH_PERF=1 also
 # profiles sockgated during the CONNECTs into build/bench-connect-profile.txt).
-BENCH_PARTS=${BENCH_PARTS:-redirect udp intake socks http dns names failover lists ttfb memory}
+BENCH_PARTS=${BENCH_PARTS:-redirect udp intake socks http dns names failover lists ttfb longpath memory}
 FAILOVER_RUNS=${FAILOVER_RUNS:-10}
 FAILOVER_THREADS=${FAILOVER_THREADS:-20}
 DNS_SECONDS=${DNS_SECONDS:-5}
@@ -199,17 +201,24 @@ redsocks {
 	type = socks5;
 }
 CONF
+# A fresh sockgated, then a fresh redsocks, behind the REDIRECT rule: runs
+# "$@ NAME PID" with each (logs: sockgated$tag.log, redsocks$tag.log).
+with_each_relay() { # tag command...
+	local tag=$1
+	shift
+	rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated$tag.log" "$SOCKGATED" -f -c "$RIG_DIR/bench.conf"
+	rig_wait_port $NS_ROUTER $REDIRECT_PORT
+	"$@" sockgated "$SG_PID"
+	rig_stop "$SG_PID"
+	rig_spawn $NS_ROUTER RS_PID "$RIG_DIR/redsocks$tag.log" redsocks -c "$RIG_DIR/redsocks.conf"
+	rig_wait_port $NS_ROUTER $REDIRECT_PORT
+	"$@" redsocks "$RS_PID"
+	rig_stop "$RS_PID"
+}
 for round in $(seq 1 "$ROUNDS"); do
 	[[ " $BENCH_PARTS " == *" redirect "* ]] || break
 	echo "bench: round $round of $ROUNDS" >&2
-	rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated.log" "$SOCKGATED" -f -c "$RIG_DIR/bench.conf"
-	rig_wait_port $NS_ROUTER $REDIRECT_PORT
-	measure sockgated "$SG_PID"
-	rig_stop "$SG_PID"
-	rig_spawn $NS_ROUTER RS_PID "$RIG_DIR/redsocks.log" redsocks -c "$RIG_DIR/redsocks.conf"
-	rig_wait_port $NS_ROUTER $REDIRECT_PORT
-	measure redsocks "$RS_PID"
-	rig_stop "$RS_PID"
+	with_each_relay "" measure
 done
 
 # ---- transparent UDP: sockgated vs redsocks' redudp, both by TPROXY to
@@ -959,6 +968,45 @@ srow() { # label key
 	c=$(get dante "$2")
 	printf '| %-38s | %10s | %10s | %10s | %8s | %8s |\n' "$1" "$a" "$b" "$c" "$(ratio "$a" "$b")" "$(ratio "$a" "$c")"
 }
+# ---- a long path: one LONG_MB download with the router-proxy link delayed
+# LONG_DELAY_MS each way by the delay line, sockgated (which sizes its
+# sockets' receive buffers itself, daemon/backlog.c) against redsocks (whose
+# sockets autotune as the kernel does); then the same with the router's LAN
+# link shaped to LONG_RATE by tbf, the destination slower than the source.
+# LONG_RUNS downloads each, the relays alternating ----
+LONG_DELAY_MS=${LONG_DELAY_MS:-20}
+LONG_RATE=${LONG_RATE:-200mbit}
+LONG_MB=${LONG_MB:-50}
+LONG_RUNS=${LONG_RUNS:-6}
+long_download() { # label relay pid: one download's seconds to $RIG_DIR/longpath.results
+	local t
+	t=$(in_ns $NS_CLIENT curl -s -o /dev/null -w '%{time_total}' "http://$SERVER4/file_long")
+	echo "$2_$1 $t" >>"$RIG_DIR/longpath.results"
+}
+long_round() { # label
+	local i
+	for i in $(seq 1 "$LONG_RUNS"); do
+		with_each_relay -long long_download "$1"
+	done
+}
+if [[ " $BENCH_PARTS " == *" longpath "* ]]; then
+	echo "bench: longpath: $LONG_MB MB over a path of $((2 * LONG_DELAY_MS)) ms" >&2
+	[ -x "$RIG_DIR/delay_line" ] ||
+		gcc -O2 -Wall -o "$RIG_DIR/delay_line" tests/bench/delay_line.c -lnetfilter_queue || exit 1
+	head -c $((LONG_MB << 20)) /dev/urandom >"$RIG_DIR/www/file_long"
+	: >"$RIG_DIR/longpath.results"
+	rig_spawn $NS_ROUTER DELAY_PID "$RIG_DIR/delay.log" "$RIG_DIR/delay_line" 9 "$LONG_DELAY_MS"
+	sleep 0.2
+	in_ns $NS_ROUTER iptables-legacy -A OUTPUT -d $PROXY4 -j NFQUEUE --queue-num 9 --queue-bypass
+	in_ns $NS_ROUTER iptables-legacy -A INPUT -s $PROXY4 -j NFQUEUE --queue-num 9 --queue-bypass
+	long_round open
+	in_ns $NS_ROUTER tc qdisc add dev r0 root tbf rate "$LONG_RATE" burst 256kb latency 50ms
+	long_round shaped
+	in_ns $NS_ROUTER tc qdisc del dev r0 root
+	for chain in INPUT OUTPUT; do in_ns $NS_ROUTER iptables-legacy -F $chain; done
+	rig_stop "$DELAY_PID"
+fi
+
 # ---- memory: what idle and busy flows cost the daemon and the kernel ----
 # (sockgated's own `status` memory figures, and the receive and send queues
 # of the router's TCP sockets, all sockgated's), with IDLE_CONNS idle
@@ -1183,6 +1231,27 @@ part_ran() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
 		echo "| RSS with the list (KB)                 |              | $(printf '%12s' "$(get list100k rss_kb)") |         |"
 		echo
 		echo "Targets: a 100,000-prefix set loads in under a second, costs well under 1 µs per lookup; no measurable difference in CPU per connection."
+	fi
+	if part_ran longpath; then
+		echo
+		echo "A long path: one $LONG_MB MB download (nginx through dante), the router-proxy link delayed $LONG_DELAY_MS ms each way by the delay line (tests/bench/delay_line.c: a $((2 * LONG_DELAY_MS)) ms round trip), $LONG_RUNS downloads per relay alternating, each with a fresh relay process; shaped: the router's LAN link limited to $LONG_RATE by tbf, so the destination is slower than the source. redsocks' sockets autotune as the kernel does; sockgated sizes its receive buffers by what the destination takes (docs/architecture.md, Relay)."
+		echo
+		python3 - "$RIG_DIR/longpath.results" "$LONG_MB" <<-'PY'
+		import statistics, sys
+		v = {}
+		for line in open(sys.argv[1]):
+		    k, t = line.split()
+		    v.setdefault(k, []).append(float(t))
+		mb = float(sys.argv[2])
+		print("| path | relay | median s | min s | max s | MB/s (median) |")
+		print("|---|---|---|---|---|---|")
+		for label in ("open", "shaped"):
+		    for relay in ("sockgated", "redsocks"):
+		        t = v.get("%s_%s" % (relay, label), [])
+		        if t:
+		            m = statistics.median(t)
+		            print("| %s | %s | %.2f | %.2f | %.2f | %.1f |" % (label, relay, m, min(t), max(t), mb * 1.048576 / m))
+		PY
 	fi
 	if part_ran memory; then
 		mv() { awk -v k="$1" '$1 == k {print $2}' "$RIG_DIR/memory.results"; }
