@@ -216,6 +216,7 @@ rig_start_web() {
 	    uwsgi_temp_path $RIG_DIR/nginx;
 	    scgi_temp_path $RIG_DIR/nginx;
 	    keepalive_requests 100000;
+	    send_timeout ${RIG_NGINX_SEND_TIMEOUT:-60s};
 	    server {
 	        listen 80 backlog=4096;
 	        listen [::]:80 backlog=4096;
