@@ -2,7 +2,7 @@
  * its source. Left to the kernel, three places fill while the destination
  * lags: the source socket's receive buffer, which autotuning grows by how
  * fast the daemon reads it (at full speed while it fills the pipe) and
- * not by how fast the destination takes (3.2 MB a flow behind readers of
+ * not by how fast the destination takes (3.8 MB a flow behind readers of
  * 20 KB/s on the rig), the pipe (pipe_size) and the destination's unsent
  * queue (its 128 KiB bound). A LAN client that opens downloads and reads
  * them slowly would so pin the router's memory, and under a memory limit
