@@ -98,6 +98,11 @@ void backlog_start(struct backlog *b, uint64_t now_ms, int src)
 	set_rcvbuf(src, BACKLOG_FIRST);
 }
 
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
 /* The bound a judgment gives, the destination having taken took since
  * the mark (elapsed ms ago), and whether the direction is held. The
  * destination emptied the pipe: the source gave less than it could take,
@@ -107,10 +112,6 @@ void backlog_start(struct backlog *b, uint64_t now_ms, int src)
  * received), at most four times a window, as slow start. The pipe stayed
  * backed up: held, to a second of the destination's pace where that is
  * less. */
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
-}
 
 static uint64_t next_bound(struct backlog *b, const struct backlog_sample *s, uint64_t took,
 			   uint64_t elapsed)

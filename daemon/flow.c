@@ -247,6 +247,24 @@ static void flow_account(struct flow *f)
 	f->up = NULL;
 }
 
+/* A held or freed direction counted. */
+static void flow_count_backlog(struct flow *f, enum backlog_change change)
+{
+	struct relay_counters *c = &f->r->counters;
+
+	switch (change) {
+	case BACKLOG_HELD:
+		relay_count(&c->backlog_holds);
+		atomic_fetch_add_explicit(&c->backlog_held, 1, memory_order_relaxed);
+		break;
+	case BACKLOG_FREED:
+		atomic_fetch_sub_explicit(&c->backlog_held, 1, memory_order_relaxed);
+		break;
+	case BACKLOG_SAME:
+		break;
+	}
+}
+
 void flow_destroy(struct flow *f, enum close_how how)
 {
 	struct relay *r = f->r;
@@ -266,9 +284,7 @@ void flow_destroy(struct flow *f, enum close_how how)
 	loop_close(&r->loop, &f->upstream_fd, how);
 	for (int d = 0; d < 2; d++) {
 		flow_release_pipe(f, &f->dir[d]);
-		if (backlog_held(&f->dir[d].backlog))
-			atomic_fetch_sub_explicit(&r->counters.backlog_held, 1,
-						  memory_order_relaxed);
+		flow_count_backlog(f, backlog_let_go(&f->dir[d].backlog, -1, -1)); /* closed */
 	}
 	free(f->hs);
 	f->hs = NULL;
@@ -643,24 +659,6 @@ static enum pump_step flow_pump_round(struct flow *f, int d, int src, int dst)
 		rd->shut = 1;
 	}
 	return step;
-}
-
-/* A held or freed direction counted. */
-static void flow_count_backlog(struct flow *f, enum backlog_change change)
-{
-	struct relay_counters *c = &f->r->counters;
-
-	switch (change) {
-	case BACKLOG_HELD:
-		relay_count(&c->backlog_holds);
-		atomic_fetch_add_explicit(&c->backlog_held, 1, memory_order_relaxed);
-		break;
-	case BACKLOG_FREED:
-		atomic_fetch_sub_explicit(&c->backlog_held, 1, memory_order_relaxed);
-		break;
-	case BACKLOG_SAME:
-		break;
-	}
 }
 
 /* Direction d judged after its pump (see backlog.h). */
