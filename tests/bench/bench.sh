@@ -1055,12 +1055,8 @@ if [[ " $BENCH_PARTS " == *" memory "* ]]; then
 	: >"$RIG_DIR/memory.results"
 	# MEM_LIMIT=128M: the daemon in a memory cgroup of that size, as
 	# systemd's MemoryMax= would put it
-	if [ -n "${MEM_LIMIT:-}" ]; then
-		rig_mem_cgroup sgbench "$MEM_LIMIT" || exit 1
-		rig_spawn_mem_cgroup $NS_ROUTER SG_PID "$RIG_DIR/sockgated-mem.log" "$SOCKGATED" -f -c "$RIG_DIR/bench.conf"
-	else
-		rig_spawn $NS_ROUTER SG_PID "$RIG_DIR/sockgated-mem.log" "$SOCKGATED" -f -c "$RIG_DIR/bench.conf"
-	fi
+	[ -z "${MEM_LIMIT:-}" ] || rig_mem_cgroup sgbench "$MEM_LIMIT" || exit 1
+	rig_spawn_mem_cgroup $NS_ROUTER SG_PID "$RIG_DIR/sockgated-mem.log" "$SOCKGATED" -f -c "$RIG_DIR/bench.conf"
 	rig_wait_port $NS_ROUTER $REDIRECT_PORT
 	sleep 1
 	mem_sample base

@@ -131,10 +131,11 @@ rig_mem_cgroup() { # name limit
 	fi
 }
 
-# rig_spawn inside RIG_MEM_CG, so that all the command allocates is
-# charged there: joined before ip netns exec, which mounts a sysfs of the
-# namespace's own without the cgroup tree.
+# rig_spawn inside RIG_MEM_CG when there is one, so that all the command
+# allocates is charged there: joined before ip netns exec, which mounts a
+# sysfs of the namespace's own without the cgroup tree.
 rig_spawn_mem_cgroup() { # ns var log command...
+	[ -n "$RIG_MEM_CG" ] || { rig_spawn "$@"; return; }
 	local ns=$1 var=$2 log=$3
 	shift 3
 	sh -c 'echo $$ >"$0/cgroup.procs" && exec ip netns exec "$@"' "$RIG_MEM_CG" "$ns" "$@" \

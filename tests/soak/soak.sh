@@ -133,13 +133,9 @@ start_peers() {
 start_daemon() {
 	write_config A
 	: >"$RIG_DIR/sockgated.log"
-	if [ "$SOAK_MEM_LIMIT" = off ]; then
-		rig_spawn $NS_ROUTER SOCKGATED_PID "$RIG_DIR/sockgated.log" "$SOCKGATED" -f -c "$RIG_DIR/sockgate.conf"
-	else
-		rig_mem_cgroup sgsoak "$SOAK_MEM_LIMIT" ||
-			{ echo "soak: no memory cgroup; SOAK_MEM_LIMIT=off runs without" >&2; exit 1; }
-		rig_spawn_mem_cgroup $NS_ROUTER SOCKGATED_PID "$RIG_DIR/sockgated.log" "$SOCKGATED" -f -c "$RIG_DIR/sockgate.conf"
-	fi
+	[ "$SOAK_MEM_LIMIT" = off ] || rig_mem_cgroup sgsoak "$SOAK_MEM_LIMIT" ||
+		{ echo "soak: no memory cgroup; SOAK_MEM_LIMIT=off runs without" >&2; exit 1; }
+	rig_spawn_mem_cgroup $NS_ROUTER SOCKGATED_PID "$RIG_DIR/sockgated.log" "$SOCKGATED" -f -c "$RIG_DIR/sockgate.conf"
 	rig_wait_port $NS_ROUTER $REDIRECT_PORT || { cat "$RIG_DIR/sockgated.log" >&2; exit 1; }
 	rig_rules_apply rules "redirect = $REDIRECT_PORT
 tproxy = 12346"
