@@ -69,7 +69,8 @@ enum backlog_change {
 };
 
 /* The largest receive buffer: tcp_rmem's third figure, read from /proc
- * once (6 MiB, the kernel's default, when it cannot be read). */
+ * once, at start-up by main (6 MiB, the kernel's default, when it cannot
+ * be read). */
 uint32_t backlog_rcvbuf_max(void);
 
 /* The relay starts, its connections up: the direction's ramp starts at

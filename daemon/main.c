@@ -21,6 +21,7 @@
 #include <poll.h>
 
 #include "auth.h"
+#include "backlog.h"
 #include "client_limit.h"
 #include "control.h"
 #include "dns.h"
@@ -584,6 +585,7 @@ static int setup_shared(struct daemon *d, struct config *cfg, struct users *user
 	}
 	d->budget.max = nofile - FD_RESERVE;
 	d->shared.budget = &d->budget;
+	(void)backlog_rcvbuf_max(); /* tcp_rmem is read here, not by a busy worker */
 	d->shared.flows_live = &d->flows_live;
 	d->gen = generation_new(cfg, users, d->n_workers);
 	if (!d->gen)

@@ -21,8 +21,9 @@ Kinds (every target in turn, each op on a new connection or socket):
   idle      --concurrency connections to port 7 held open, each sent 16
             bytes every 20 s and expecting them back; a lost one is counted
             and opened again
-  slow      GET /file10m read at 32 KB/s: data waits in every buffer on the
-            way (the router's memory), sha256 checked when it completes
+  slow      GET /file10m read at 32 KB/s with a 32 KB receive buffer: data
+            waits in every buffer on the way (the router's memory), sha256
+            checked when it completes
   flood     from --source, --concurrency connections to port 7 opened and
             held, one after another: past sockgated's per-client limit they
             are reset ("shed"), and tried again a second later
@@ -57,7 +58,12 @@ DNS_ANSWER = "10.9.7.1"
 
 
 class Hang(Exception):
-    pass
+    """A wait that reached the stall limit, dated when the wait began:
+    that is when whatever caused it was under way."""
+
+    def __init__(self, since):
+        super().__init__(since)
+        self.since = since
 
 
 class Corrupt(Exception):
@@ -91,9 +97,18 @@ class Results:
         self.slowest = 0.0
         self.events = []  # (wall clock, kind) of each failure and lost datagram
 
-    def fail(self, kind):
+    def fail(self, kind, when=None, began=None):
+        """Counts a failure, dated when (now by default); began, when the op
+        it ended began, lets the report tie a slow read's late end to the
+        upstream's death during it."""
         self.failures[kind] += 1
-        self.events.append((round(time.time(), 3), kind))
+        event = [round(when if when is not None else time.time(), 3), kind]
+        if began is not None:
+            event.append(round(began, 3))
+        self.events.append(event)
+
+    def hang(self, exc, began=None):
+        self.fail("hang", exc.since, began)
 
     def lost(self):
         self.datagrams_lost += 1
@@ -131,14 +146,15 @@ def failure_kind(exc):
 
 async def limit(aw, stall):
     """Awaits aw; a wait of stall seconds or more is a hang."""
+    since = time.time()
     try:
         return await asyncio.wait_for(aw, stall)
     except asyncio.TimeoutError:
-        raise Hang() from None
+        raise Hang(since) from None
 
 
 async def run_op(res, op):
-    start = time.monotonic()
+    start, began = time.monotonic(), time.time()
     res.ops += 1
     try:
         await op()
@@ -148,15 +164,34 @@ async def run_op(res, op):
         res.events.append((round(time.time(), 3), "corrupt"))
     except Cut:
         res.cut += 1
-    except Hang:
-        res.fail("hang")
+    except Hang as exc:
+        res.hang(exc, began)
     except Exception as exc:  # every other way an op ends is a failure by kind
-        res.fail(failure_kind(exc))
+        res.fail(failure_kind(exc), began=began)
     res.slowest = max(res.slowest, time.monotonic() - start)
 
 
-async def open_tcp(host, port, stall):
-    return await limit(asyncio.open_connection(host, port), stall)
+# A slow reader's own buffers: small, so that what it reads next was sent
+# only seconds ago and an upstream's end reaches it within seconds, as it
+# would reach a phone on a slow link
+SLOW_RCVBUF = 32768
+SLOW_STREAM_LIMIT = 16384
+
+
+async def open_tcp(host, port, stall, small_buffers=False):
+    if not small_buffers:
+        return await limit(asyncio.open_connection(host, port), stall)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # before connect, so the window scale is chosen for it
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SLOW_RCVBUF)
+        sock.setblocking(False)
+        await limit(asyncio.get_running_loop().sock_connect(sock, (host, port)), stall)
+        return await asyncio.open_connection(sock=sock, limit=SLOW_STREAM_LIMIT)
+    except BaseException:
+        sock.close()
+        raise
 
 
 def close_writer(writer):
@@ -167,7 +202,7 @@ def close_writer(writer):
 
 
 async def http_get(a, res, target, path, want_len, want_sha=None, want_body=None, pace=None):
-    reader, writer = await open_tcp(target, 80, a.stall)
+    reader, writer = await open_tcp(target, 80, a.stall, small_buffers=pace is not None)
     try:
         writer.write(b"GET %s HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n" % path)
         head = await limit(reader.readuntil(b"\r\n\r\n"), a.stall)
@@ -462,8 +497,8 @@ async def idle_holder(a, res, deadline, target):
             try:
                 conn = await open_tcp(target, ECHO_PORT, a.stall)
                 res.ok += 1
-            except Hang:
-                res.fail("hang")
+            except Hang as exc:
+                res.hang(exc)
             except Exception as exc:
                 res.fail(failure_kind(exc))
                 await asyncio.sleep(1.0)
@@ -487,8 +522,8 @@ async def idle_holder(a, res, deadline, target):
         except Corrupt:
             res.corrupt += 1
             res.events.append((round(time.time(), 3), "corrupt"))
-        except Hang:
-            res.fail("hang")
+        except Hang as exc:
+            res.hang(exc)
         except Exception as exc:
             res.fail(failure_kind(exc))
         close_writer(writer)
@@ -513,8 +548,8 @@ async def flood_holder(a, res, deadline, target):
                 res.fail("shed")
             except asyncio.TimeoutError:
                 pass  # held to the end
-        except Hang:
-            res.fail("hang")
+        except Hang as exc:
+            res.hang(exc)
         except Exception as exc:
             res.fail("shed" if failure_kind(exc) == "reset" else failure_kind(exc))
         if writer:
