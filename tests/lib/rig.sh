@@ -155,14 +155,27 @@ rig_mem_cgroup_read() {
 	RIG_MEM_TCP_PEAK=$(cat "$RIG_MEM_CG/memory.kmem.tcp.max_usage_in_bytes" 2>/dev/null)
 }
 
-# Kills a process we started and all its descendants with SIGKILL, as a
-# crash would (dante's children keep relaying when only the parent dies).
-rig_kill_tree() { # pid
-	local pid=$1 child
-	for child in $(pgrep -P "$pid"); do
-		rig_kill_tree "$child"
+# A process and all its descendants, parents first.
+rig_tree_pids() { # pid
+	local child
+	echo "$1"
+	for child in $(pgrep -P "$1"); do
+		rig_tree_pids "$child"
 	done
-	kill -KILL "$pid" 2>/dev/null
+}
+
+# Kills a process we started and all its descendants with SIGKILL, at once
+# as a crash would (dante's children keep relaying when only the parent
+# dies). All are stopped first: killed one by one, a parent still alive
+# forks replacements for its dead children, and went on serving for seconds
+# on a busy machine.
+rig_kill_tree() { # pid
+	local pids
+	pids=$(rig_tree_pids "$1")
+	# shellcheck disable=SC2086 # a list of pids
+	kill -STOP $pids 2>/dev/null
+	# shellcheck disable=SC2086
+	kill -KILL $pids 2>/dev/null
 }
 
 # Kills a dante we started as a crash would: its process tree, then any

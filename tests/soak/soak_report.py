@@ -43,14 +43,15 @@ def in_window(t, wins):
 
 
 def slow_end_of_killed_upstream(load, kind, t, began, wins):
-    """A slow download that ends early, after the upstream was killed while
-    it was under way, ended because of that kill: the FIN of the killed
-    upstream reaches a reader of 32 KB/s only once it has read what the
-    upstream's own kernel had queued for it (about a megabyte a flow,
-    docs/testing.md), up to a minute after the window closed."""
+    """A slow download that ends early, after the upstream was down (from
+    its kill to its restart) at some moment while the download was under
+    way, ended because of that kill: the FIN of the killed upstream reaches
+    a reader of 32 KB/s only once it has read what the upstream's own
+    kernel had queued for it (about a megabyte a flow, docs/testing.md),
+    up to a minute and a half after the window closed."""
     if load != "slow" or kind not in ("early_eof", "reset") or began is None:
         return False
-    return any(what == "upstream-down" and began <= start <= t for what, start, _ in wins)
+    return any(what == "upstream-down" and began <= end and start <= t for what, start, end in wins)
 
 
 def fmt_counts(counts):
@@ -147,8 +148,8 @@ def main():
     udp = stats["udp"]
     lines = ["## Soak: %s minutes%s" % (a.minutes, " (ASan + UBSan build)" if a.sanitize == "1" else ""), "",
              "Chaos: %s. Conditions: %s. A failure counts as in a window from 1 s before it opened to "
-             "%d s after it closed; a slow download's early end, while the upstream was killed during it "
-             "(its FIN comes after the data queued ahead of it)." % (a.chaos, a.conditions, GRACE_S), "",
+             "%d s after it closed; a slow download's early end, when the upstream was down while it was "
+             "under way (its FIN comes after the data queued ahead of it)." % (a.chaos, a.conditions, GRACE_S), "",
              "| load | ops | ok | corrupt | failures in chaos windows (the flood's sheds: always) | failures outside | datagrams | MB | slowest op (s) |",
              "|---|---|---|---|---|---|---|---|---|"] + rows + [""]
     if outside:
