@@ -3,22 +3,22 @@
 # router, in a memory cgroup of a small router's size, carries a mixed load
 # (tests/soak/soak_load.py: short HTTP, downloads and uploads checked by
 # sha256, UDP echo over IPv4 and IPv6, SOCKS TCP and UDP ASSOCIATE, DNS
-# through the DNS service, idle connections, and a second LAN host flooding
-# past its per-client limit) for SOAK_MINUTES while a chaos
-# schedule kills and restarts the upstream, reloads alternating configs,
-# changes the bypass set and re-applies the rules, switches loss and delay
-# on the link to the proxy (NFQUEUE and tests/bench/delay_line.c: no netem
-# here) and lowers the daemon's fd limit below what it holds. Afterwards the
-# daemon must hold what it held before the load (fds, RSS), no byte may have
-# come back changed, no client may have waited past the stall limit, and
-# with SOAK_SANITIZE=1 (the ASan + UBSan build) no sanitizer may have
-# reported. The table goes to stdout and to build/soak.md (build-san/ with
+# through the DNS service, idle connections, slowly read downloads, and a
+# second LAN host flooding past its per-client limit) for SOAK_MINUTES
+# while a chaos schedule kills and restarts the upstream, reloads
+# alternating configs, changes the bypass set and re-applies the rules,
+# switches loss and delay on the link to the proxy (NFQUEUE and
+# tests/bench/delay_line.c: no netem here) and lowers the daemon's fd
+# limit below what it holds. Afterwards the daemon must hold what it held
+# before the load (fds, RSS), no byte may have come back changed, no client
+# may have waited past the stall limit, and with SOAK_SANITIZE=1 (the ASan +
+# UBSan build) no sanitizer may have reported. The table goes to stdout and to build/soak.md (build-san/ with
 # the sanitizers).
 #
 # SOAK_MINUTES (10), SOAK_KILL_EVERY (90 s), SOAK_DOWN (5 s), SOAK_RELOAD_EVERY
 # (40 s), SOAK_RULES_EVERY (30 s), SOAK_NET_EVERY (120 s), SOAK_NET_WINDOW (30 s),
 # SOAK_DELAY_MS (20), SOAK_LOSS_PERMILLE (20), SOAK_MEM_LIMIT (128M; "off"),
-# SOAK_SLOW (0; N slowly read downloads: see docs/testing.md), SOAK_FLOOD
+# SOAK_SLOW (50 downloads read at 32 KB/s: see docs/testing.md), SOAK_FLOOD
 # (1500 connections held from one more client address, past its per-client
 # limit of 1024),
 # SOAK_FD_SLACK (16), SOAK_RSS_SLACK_MB (16), SOAK_BUSY (0: CPU-bound loops run
@@ -43,7 +43,7 @@ SOAK_LOSS_PERMILLE=${SOAK_LOSS_PERMILLE:-20}
 SOAK_FD_SLACK=${SOAK_FD_SLACK:-16}
 SOAK_RSS_SLACK_MB=${SOAK_RSS_SLACK_MB:-16}
 SOAK_BUSY=${SOAK_BUSY:-0}
-SOAK_SLOW=${SOAK_SLOW:-0}
+SOAK_SLOW=${SOAK_SLOW:-50}
 SOAK_FLOOD=${SOAK_FLOOD:-1500}
 FLOODER4=10.77.1.3
 BUILD_DIR=build
