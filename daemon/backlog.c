@@ -33,13 +33,19 @@ uint32_t backlog_rcvbuf_max(void)
 	return v;
 }
 
-/* The source's receive buffer, and its window clamp with it: a socket
+/* The source's window clamp, and its receive buffer with it: a socket
  * whose buffer the user sets no longer has the clamp follow the buffer as
  * autotuning would, and keeps the one it had at the start (64 KiB of
- * window: 1.6 MB/s over a 40 ms path). */
+ * window: 1.6 MB/s over a 40 ms path). The buffer is twice the window
+ * (up to tcp_rmem's largest), as the kernel's own doubling of SO_RCVBUF
+ * is: it counts each packet's overhead too, and a buffer no larger than
+ * the window dropped data already inside it, leaving the sender in
+ * retransmission back-off for tens of seconds (docs/testing.md). */
 static void set_rcvbuf(int fd, uint32_t bytes)
 {
-	int half = (int)(bytes / 2), clamp = (int)bytes; /* the kernel doubles half */
+	uint32_t max = backlog_rcvbuf_max();
+	int half = (int)(bytes <= max / 2 ? bytes : max / 2); /* the kernel doubles it */
+	int clamp = (int)bytes;
 
 	if (fd < 0)
 		return;

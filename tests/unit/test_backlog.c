@@ -2,6 +2,7 @@
  * TCP sockets (the receive buffer the kernel reports): the start, growth
  * by need, a slow destination and one that keeps up again, the let-go. */
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -55,6 +56,18 @@ static int rcvbuf(int fd)
 	return v;
 }
 
+/* A window of bytes: the clamp at it, the buffer twice it (for the
+ * kernel's overhead per packet). */
+static void assert_window(int fd, int bytes)
+{
+	int clamp = 0;
+	socklen_t len = sizeof(clamp);
+
+	assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &clamp, &len), 0);
+	assert_int_equal(clamp, bytes);
+	assert_int_equal(rcvbuf(fd), 2 * bytes);
+}
+
 static enum backlog_change judge(struct backlog *b, const struct pair *p, uint64_t now,
 				 uint64_t delivered, size_t in_pipe)
 {
@@ -76,7 +89,7 @@ static void test_start(void **state)
 
 	backlog_start(&b, 1000, p->src);
 	assert_int_equal(b.bound, BACKLOG_FIRST);
-	assert_int_equal(rcvbuf(p->src), BACKLOG_FIRST);
+	assert_window(p->src, BACKLOG_FIRST);
 	assert_int_equal(backlog_fill(&b, 1u << 20), 1u << 20);
 	assert_false(backlog_held(&b));
 }
@@ -118,7 +131,7 @@ static void test_slow_destination(void **state)
 	assert_int_equal(judge(&b, p, now, 5000, 4096), BACKLOG_HELD);
 	assert_true(backlog_held(&b));
 	assert_int_equal(b.bound, 100000);
-	assert_int_equal(rcvbuf(p->src), 100000);
+	assert_window(p->src, 100000);
 	assert_int_equal(backlog_fill(&b, 1u << 20), 100000);
 	/* held: judged once a second */
 	assert_int_equal(judge(&b, p, now + 500, 6000, 4096), BACKLOG_SAME);
@@ -127,7 +140,7 @@ static void test_slow_destination(void **state)
 	now += BACKLOG_WINDOW_MS;
 	assert_int_equal(judge(&b, p, now, 7000, 4096), BACKLOG_SAME);
 	assert_int_equal(b.bound, BACKLOG_MIN);
-	assert_int_equal(rcvbuf(p->src), BACKLOG_MIN);
+	assert_window(p->src, BACKLOG_MIN);
 	/* it empties the pipe: judged soon, no longer held */
 	assert_int_equal(judge(&b, p, now + 10, 8000, 0), BACKLOG_SAME);
 	assert_int_equal(judge(&b, p, now + BACKLOG_RAMP_MS, 9000, 0), BACKLOG_FREED);
