@@ -29,10 +29,11 @@
  *   unsent bound with it. A second of that pace is more than a path's
  *   round trip needs to keep the destination fed.
  *
- * The buffer is set with SO_RCVBUF(FORCE), which turns autotuning off for
- * that socket, and TCP_WINDOW_CLAMP, which the kernel then no longer moves
- * with the buffer; both once the connection is up, so the window scale was
- * chosen for the largest buffer. */
+ * The bound is the window: TCP_WINDOW_CLAMP is set to it, which the kernel
+ * then no longer moves with the buffer, and SO_RCVBUF(FORCE), which turns
+ * autotuning off for that socket, to twice it for each packet's overhead;
+ * both once the connection is up, so the window scale was chosen for the
+ * largest buffer. */
 #ifndef SOCKGATE_BACKLOG_H
 #define SOCKGATE_BACKLOG_H
 
