@@ -118,7 +118,6 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
  * received), at most four times a window, as slow start. The pipe stayed
  * backed up: held, to a second of the destination's pace where that is
  * less. */
-
 static uint64_t next_bound(struct backlog *b, const struct backlog_sample *s, uint64_t took,
 			   uint64_t elapsed)
 {

@@ -12,8 +12,8 @@
 # limit below what it holds. Afterwards the daemon must hold what it held
 # before the load (fds, RSS), no byte may have come back changed, no client
 # may have waited past the stall limit, and with SOAK_SANITIZE=1 (the ASan +
-# UBSan build) no sanitizer may have reported. The table goes to stdout and to build/soak.md (build-san/ with
-# the sanitizers).
+# UBSan build) no sanitizer may have reported. The table goes to stdout and
+# to build/soak.md (build-san/ with the sanitizers).
 #
 # SOAK_MINUTES (10), SOAK_KILL_EVERY (90 s), SOAK_DOWN (5 s), SOAK_RELOAD_EVERY
 # (40 s), SOAK_RULES_EVERY (30 s), SOAK_NET_EVERY (120 s), SOAK_NET_WINDOW (30 s),
