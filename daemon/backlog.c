@@ -8,9 +8,15 @@
 #include <sys/socket.h>
 
 #include "backlog.h"
+#include "tcp_receive.h"
 #include "tcp_relay_socket.h"
 
 #define RCVBUF_MAX_DEFAULT (6u << 20)
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
 
 uint32_t backlog_rcvbuf_max(void)
 {
@@ -33,27 +39,55 @@ uint32_t backlog_rcvbuf_max(void)
 	return v;
 }
 
-/* The source's window clamp, and its receive buffer with it: a socket
- * whose buffer the user sets no longer has the clamp follow the buffer as
- * autotuning would, and keeps the one it had at the start (64 KiB of
- * window: 1.6 MB/s over a 40 ms path). The buffer is twice the window
- * (up to tcp_rmem's largest), as the kernel's own doubling of SO_RCVBUF
- * is: it counts each packet's overhead too, and a buffer no larger than
- * the window dropped data already inside it, leaving the sender in
- * retransmission back-off for tens of seconds (docs/testing.md). */
-static void set_rcvbuf(int fd, uint32_t bytes)
+/* The receive buffer for a window of bytes, as the kernel counts it. */
+static uint64_t buffer_for(uint32_t bytes)
 {
-	uint32_t max = backlog_rcvbuf_max();
-	int half = (int)(bytes <= max / 2 ? bytes : max / 2); /* the kernel doubles it */
-	int clamp = (int)bytes;
+	return min_u64(2 * (uint64_t)bytes, 2 * (uint64_t)(backlog_rcvbuf_max() / 2));
+}
+
+/* The source's window clamp at the bound, and its receive buffer with it:
+ * a socket whose buffer the user sets no longer has the clamp follow the
+ * buffer as autotuning would, and keeps the one it had at the start
+ * (64 KiB of window: 1.6 MB/s over a 40 ms path). The buffer is twice the
+ * window (up to tcp_rmem's largest), as the kernel's own doubling of
+ * SO_RCVBUF is: it counts each packet's overhead too, and a buffer no
+ * larger than the window dropped data already inside it, leaving the
+ * sender in retransmission back-off for tens of seconds
+ * (docs/testing.md).
+ *
+ * A buffer comes down no lower than what the socket holds plus twice the
+ * window it last advertised (the clamp in force until now, where the
+ * kernel does not tell): the kernel never takes back a window it
+ * advertised, and a buffer lowered below what was sent inside it drops
+ * that data, again and again as the sender retransmits, while the daemon
+ * reads the queue down at the destination's pace; the sender's back-off
+ * then outlasts the queue by many seconds (a slow reader waited 10 to
+ * 30 s so). The rest comes off at the later judgments. */
+static void set_window(struct backlog *b, int fd, uint32_t was_bound)
+{
+	uint64_t want = buffer_for(b->bound);
+	struct tcp_receive r;
+	int half, clamp = (int)b->bound;
 
 	if (fd < 0)
 		return;
-	/* past net.core.rmem_max only with CAP_NET_ADMIN, which the daemon
-	 * keeps; without it the kernel caps the size at rmem_max */
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &half, sizeof(half)) < 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &half, sizeof(half));
-	setsockopt(fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &clamp, sizeof(clamp));
+	if (want < b->buf && tcp_receive_read(fd, &r) == 0) {
+		uint64_t promised = r.window >= 0 ? (uint64_t)r.window : was_bound;
+		uint64_t floor = r.rmem + 2 * promised;
+
+		if (floor > want)
+			want = min_u64(floor, b->buf);
+	}
+	if (want != b->buf) {
+		b->buf = (uint32_t)want;
+		half = (int)(want / 2); /* the kernel doubles it */
+		/* past net.core.rmem_max only with CAP_NET_ADMIN, which the
+		 * daemon keeps; without it the kernel caps it at rmem_max */
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &half, sizeof(half)) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &half, sizeof(half));
+	}
+	if (b->bound != was_bound)
+		setsockopt(fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &clamp, sizeof(clamp));
 }
 
 /* The destination's unsent bound: the bound while held, where it is
@@ -101,23 +135,18 @@ static uint64_t source_rtt_us(int src)
 void backlog_start(struct backlog *b, uint64_t now_ms, int src)
 {
 	*b = (struct backlog){ .mark_ms = now_ms, .bound = BACKLOG_FIRST, .ramp = 1 };
-	set_rcvbuf(src, BACKLOG_FIRST);
-}
-
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
+	set_window(b, src, 0);
 }
 
 /* The bound a judgment gives, the destination having taken took since
  * the mark (elapsed ms ago), and whether the direction is held. The
  * destination emptied the pipe: the source gave less than it could take,
- * so the receive buffer grows to what the destination's pace needs over
- * the source path's round trip (four times pace x RTT: twice for the
- * window autotuning would open, twice for what the kernel counts per byte
- * received), at most four times a window, as slow start. The pipe stayed
- * backed up: held, to a second of the destination's pace where that is
- * less. */
+ * so the window grows to four times what the destination's pace needs
+ * over the source path's round trip, as the kernel's autotuning reasons
+ * (tcp_rcv_space_adjust): twice to ride out a loss, twice again for a
+ * sender still growing its rate; at most four times a window, as slow
+ * start. The pipe stayed backed up: held, to a second of the
+ * destination's pace where that is less. */
 static uint64_t next_bound(struct backlog *b, const struct backlog_sample *s, uint64_t took,
 			   uint64_t elapsed)
 {
@@ -153,9 +182,11 @@ enum backlog_change backlog_judge(struct backlog *b, const struct backlog_sample
 	b->mark_ms = s->now_ms;
 	b->mark_bytes += took;
 	b->drained = 0;
-	if (bound != b->bound) {
+	if (bound != b->bound || b->buf > buffer_for((uint32_t)bound)) {
+		uint32_t was = b->bound;
+
 		b->bound = (uint32_t)bound;
-		set_rcvbuf(s->src, b->bound);
+		set_window(b, s->src, was);
 	}
 	set_unsent(s->dst, was_unsent, unsent_bound(b));
 	return was_held == backlog_held(b) ? BACKLOG_SAME : was_held ? BACKLOG_FREED : BACKLOG_HELD;
@@ -167,9 +198,12 @@ enum backlog_change backlog_let_go(struct backlog *b, int src, int dst)
 	uint32_t was_unsent = unsent_bound(b);
 
 	if (b->bound) {
+		uint32_t was = b->bound;
+
+		b->bound = backlog_rcvbuf_max();
+		set_window(b, src, was);
 		b->bound = 0;
 		b->held = 0;
-		set_rcvbuf(src, backlog_rcvbuf_max());
 		set_unsent(dst, was_unsent, unsent_bound(b));
 	}
 	return was_held ? BACKLOG_FREED : BACKLOG_SAME;

@@ -16,18 +16,21 @@
  * direction's pump runs:
  * - it starts at BACKLOG_FIRST (tcp_rmem's usual start);
  * - while the destination empties the pipe (it could take more than the
- *   source gave) the buffer grows, every BACKLOG_RAMP_MS, to four times
+ *   source gave) the window grows, every BACKLOG_RAMP_MS, to four times
  *   the destination's pace times the source path's round trip (TCP_INFO),
- *   plus BACKLOG_MIN: twice the window that pace needs, twice again for
- *   what the kernel counts per byte received; by at most four times a
- *   step, as slow start does, and up to tcp_rmem's largest. A fast
- *   destination behind a long path so gets the window it needs, one on a
- *   short path (the LAN, a nearby proxy) little more than it needs;
+ *   plus BACKLOG_MIN: twice the window that pace needs to ride out a
+ *   loss, twice again for a sender still growing its rate, as the
+ *   kernel's autotuning opens it; by at most four times a step, as slow
+ *   start does, and up to tcp_rmem's largest. A fast destination behind a
+ *   long path so gets the window it needs, one on a short path (the LAN,
+ *   a nearby proxy) little more than it needs;
  * - while the pipe stays backed up the direction is held: judged once a
- *   second, its buffer comes down to a second of the destination's pace
+ *   second, its window comes down to a second of the destination's pace
  *   (at least BACKLOG_MIN), and the pipe's fill and the destination's
- *   unsent bound with it. A second of that pace is more than a path's
- *   round trip needs to keep the destination fed.
+ *   unsent bound with it; the buffer follows as the socket's queue and
+ *   the window it had advertised allow (a buffer lowered below what the
+ *   sender was let send drops that data). A second of that pace is more
+ *   than a path's round trip needs to keep the destination fed.
  *
  * The bound is the window: TCP_WINDOW_CLAMP is set to it, which the kernel
  * then no longer moves with the buffer, and SO_RCVBUF(FORCE), which turns
@@ -49,6 +52,7 @@ struct backlog {
 	uint64_t mark_ms;    /* since when its destination's pace is measured */
 	uint64_t mark_bytes; /* what the destination had taken then */
 	uint32_t bound;	     /* bytes; 0: not started, left to the kernel */
+	uint32_t buf;	     /* the source's receive buffer as set, as the kernel counts it */
 	uint8_t drained;     /* a pump left its pipe empty since the mark */
 	uint8_t held;	     /* the last window passed without that */
 	uint8_t ramp;	     /* may grow: judged every BACKLOG_RAMP_MS */

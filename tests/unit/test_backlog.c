@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/sock_diag.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -150,6 +151,73 @@ static void test_slow_destination(void **state)
 	assert_int_equal(backlog_fill(&b, 1u << 20), 1u << 20);
 }
 
+static uint32_t rmem(int fd)
+{
+	uint32_t mem[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mem);
+
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len), 0);
+	return mem[SK_MEMINFO_RMEM_ALLOC];
+}
+
+/* Up to max bytes, as much as one end may send the other without
+ * waiting. */
+static size_t send_some(int fd, size_t max)
+{
+	static char buf[64 << 10];
+	size_t sent = 0;
+	ssize_t n;
+
+	while (sent < max && (n = send(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		sent += (size_t)n;
+	usleep(50000); /* for loopback to deliver it */
+	return sent;
+}
+
+static size_t recv_all(int fd)
+{
+	static char buf[64 << 10];
+	size_t got = 0;
+	ssize_t n;
+
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		got += (size_t)n;
+	return got;
+}
+
+/* Held while its socket holds what the sender was let send: the window
+ * comes down at once, the buffer no lower than what is queued (lower, the
+ * kernel would drop what arrives inside the window it advertised, and the
+ * sender back off), and further as the queue drains. */
+static void test_hold_keeps_what_was_let_in(void **state)
+{
+	struct pair *p = *state;
+	struct backlog b;
+	uint64_t now = 1000;
+	int held_buf;
+
+	backlog_start(&b, now, p->src);
+	assert_true(send_some(p->dst, 1u << 20) > BACKLOG_FIRST);
+	assert_true(rmem(p->src) > 2 * BACKLOG_MIN);
+	now += BACKLOG_RAMP_MS;
+	/* backed up, 1 KB in 50 ms: held at BACKLOG_MIN */
+	assert_int_equal(judge(&b, p, now, 1000, 4096), BACKLOG_HELD);
+	assert_int_equal(b.bound, BACKLOG_MIN);
+	held_buf = rcvbuf(p->src);
+	assert_true(held_buf >= (int)rmem(p->src));
+	/* read down, the sender's queue following inside the window */
+	for (int i = 0; i < 100 && recv_all(p->src); i++) {
+		usleep(20000);
+		now += BACKLOG_WINDOW_MS;
+		judge(&b, p, now, 1000, 4096);
+		assert_true(rcvbuf(p->src) <= held_buf);
+		assert_true(rcvbuf(p->src) >= (int)rmem(p->src));
+	}
+	now += BACKLOG_WINDOW_MS;
+	judge(&b, p, now, 1000, 4096);
+	assert_window(p->src, BACKLOG_MIN);
+}
+
 static void test_let_go(void **state)
 {
 	struct pair *p = *state;
@@ -188,6 +256,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grow_by_need, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_destination, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_keeps_what_was_let_in, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_let_go, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_started, setup, teardown),
 	};
