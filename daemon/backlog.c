@@ -45,7 +45,7 @@ static uint64_t buffer_for(uint32_t bytes)
 	return min_u64(2 * (uint64_t)bytes, 2 * (uint64_t)(backlog_rcvbuf_max() / 2));
 }
 
-/* The source's window clamp at the bound, and its receive buffer with it:
+/* The source's window clamp at window, and its receive buffer with it:
  * a socket whose buffer the user sets no longer has the clamp follow the
  * buffer as autotuning would, and keeps the one it had at the start
  * (64 KiB of window: 1.6 MB/s over a 40 ms path). The buffer is twice the
@@ -63,16 +63,16 @@ static uint64_t buffer_for(uint32_t bytes)
  * reads the queue down at the destination's pace; the sender's back-off
  * then outlasts the queue by many seconds (a slow reader waited 10 to
  * 30 s so). The rest comes off at the later judgments. */
-static void set_window(struct backlog *b, int fd, uint32_t was_bound)
+static void set_window(struct backlog *b, int fd, uint32_t window, uint32_t was_window)
 {
-	uint64_t want = buffer_for(b->bound);
+	uint64_t want = buffer_for(window);
 	struct tcp_receive r;
-	int half, clamp = (int)b->bound;
+	int half, clamp = (int)window;
 
 	if (fd < 0)
 		return;
 	if (want < b->buf && tcp_receive_read(fd, &r) == 0) {
-		uint64_t promised = r.window >= 0 ? (uint64_t)r.window : was_bound;
+		uint64_t promised = r.window >= 0 ? (uint64_t)r.window : was_window;
 		uint64_t floor = r.rmem + 2 * promised;
 
 		if (floor > want)
@@ -86,7 +86,7 @@ static void set_window(struct backlog *b, int fd, uint32_t was_bound)
 		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &half, sizeof(half)) < 0)
 			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &half, sizeof(half));
 	}
-	if (b->bound != was_bound)
+	if (window != was_window)
 		setsockopt(fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &clamp, sizeof(clamp));
 }
 
@@ -135,7 +135,7 @@ static uint64_t source_rtt_us(int src)
 void backlog_start(struct backlog *b, uint64_t now_ms, int src)
 {
 	*b = (struct backlog){ .mark_ms = now_ms, .bound = BACKLOG_FIRST, .ramp = 1 };
-	set_window(b, src, 0);
+	set_window(b, src, BACKLOG_FIRST, 0);
 }
 
 /* The bound a judgment gives, the destination having taken took since
@@ -183,10 +183,8 @@ enum backlog_change backlog_judge(struct backlog *b, const struct backlog_sample
 	b->mark_bytes += took;
 	b->drained = 0;
 	if (bound != b->bound || b->buf > buffer_for((uint32_t)bound)) {
-		uint32_t was = b->bound;
-
+		set_window(b, s->src, (uint32_t)bound, b->bound);
 		b->bound = (uint32_t)bound;
-		set_window(b, s->src, was);
 	}
 	set_unsent(s->dst, was_unsent, unsent_bound(b));
 	return was_held == backlog_held(b) ? BACKLOG_SAME : was_held ? BACKLOG_FREED : BACKLOG_HELD;
@@ -198,10 +196,7 @@ enum backlog_change backlog_let_go(struct backlog *b, int src, int dst)
 	uint32_t was_unsent = unsent_bound(b);
 
 	if (b->bound) {
-		uint32_t was = b->bound;
-
-		b->bound = backlog_rcvbuf_max();
-		set_window(b, src, was);
+		set_window(b, src, backlog_rcvbuf_max(), b->bound);
 		b->bound = 0;
 		b->held = 0;
 		set_unsent(dst, was_unsent, unsent_bound(b));

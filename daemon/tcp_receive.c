@@ -27,7 +27,6 @@ int tcp_receive_read(int fd, struct tcp_receive *r)
 	if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0)
 		return -1;
 	r->rmem = mem[SK_MEMINFO_RMEM_ALLOC];
-	r->rcvbuf = mem[SK_MEMINFO_RCVBUF];
 	r->window = -1;
 	len = sizeof(info);
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&

@@ -8,9 +8,8 @@
 #include <stdint.h>
 
 struct tcp_receive {
-	uint32_t rmem;	 /* what the kernel charges for the queued data (SO_MEMINFO) */
-	uint32_t rcvbuf; /* the receive buffer as the kernel counts it (twice SO_RCVBUF) */
-	int64_t window;	 /* the window last advertised; -1: not told (before Linux 6.2) */
+	uint32_t rmem;	/* what the kernel charges for the queued data (SO_MEMINFO) */
+	int64_t window; /* the window last advertised; -1: not told (before Linux 6.2) */
 };
 
 /* 0, or -1 with errno set. */
